@@ -1,0 +1,68 @@
+/* cli.h: what every verb of the nntrain executable shares: the common options, the
+ * registry they describe, and the verb table. Verbs return process exit codes. */
+#ifndef NN_CLI_H
+#define NN_CLI_H
+
+#include <stdio.h>
+
+#include "registry.h"
+
+/* exit codes, documented by `nntrain help` */
+enum {
+    NN_EXIT_OK = 0,
+    NN_EXIT_FAIL = 1,      /* the command ran and failed (bad config, data, plugin) */
+    NN_EXIT_USAGE = 2,     /* bad command line */
+    NN_EXIT_BROKEN = 3,    /* `plugins check`: some plugin is broken */
+    NN_EXIT_NONFINITE = 4, /* training stopped on a non-finite loss or gradient */
+    NN_EXIT_SIGINT = 130,  /* interrupted by SIGINT; a checkpoint was written */
+    NN_EXIT_SIGTERM = 143, /* interrupted by SIGTERM; a checkpoint was written */
+};
+
+#define NN_CLI_MAX_DIRS 32
+#define NN_CLI_MAX_SETS 64
+
+typedef struct nn_cli {
+    const char *plugin_dirs[NN_CLI_MAX_DIRS];
+    int n_plugin_dirs;
+    const char *sets[NN_CLI_MAX_SETS]; /* --set a.b=v, in order */
+    int n_sets;
+    int allow_insecure;
+    int allow_override;
+    const char *device;  /* --device, "cpu" by default */
+    int threads;         /* --threads, 0 = choose */
+    long long seed;      /* --seed, -1 = from the model file */
+    int verbosity;       /* --quiet -1, --verbose 1 */
+    /* positional arguments left after the common options */
+    int argc;
+    char **argv;
+} nn_cli;
+
+typedef struct nn_verb {
+    const char *name;
+    int (*run)(nn_cli *cli);
+    const char *summary;
+    const char *usage; /* options of the verb, one per line */
+} nn_verb;
+
+extern const nn_verb nn_verbs[];
+
+/* Parses the common options out of argv (anywhere after the verb); the rest stays in
+ * cli->argc/argv in order. returns 0, or NN_EXIT_USAGE after printing why. */
+int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv);
+
+/* The plugin directory of this installation (next to the executable), or NULL. */
+const char *nn_cli_install_plugindir(void);
+
+/* A registry scanned in the standard order; prints the reason and returns NULL on failure. */
+nn_registry *nn_cli_registry(const nn_cli *cli);
+
+/* Takes "--flag VALUE" or "--flag=VALUE" at argv[*i]; returns the value or NULL. */
+const char *nn_cli_value(int argc, char **argv, int *i, const char *flag);
+
+/* "nntrain: " + message on stderr */
+void nn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int nn_cmd_help(nn_cli *cli);
+int nn_cmd_plugins(nn_cli *cli);
+
+#endif

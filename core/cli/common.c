@@ -1,0 +1,151 @@
+/* common.c: the options every verb takes (--plugin-dir, --set, --seed, ...) and the
+ * registry they configure. No verb parses these itself. */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "nntrain_build_config.h"
+
+void nn_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nntrain: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *nn_cli_value(int argc, char **argv, int *i, const char *flag)
+{
+    size_t l = strlen(flag);
+    const char *a = argv[*i];
+    if (strncmp(a, flag, l) != 0)
+        return NULL;
+    if (a[l] == '=')
+        return a + l + 1;
+    if (a[l] != 0)
+        return NULL;
+    if (*i + 1 >= argc) {
+        nn_cli_error("%s needs a value", flag);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int is_flag(const char *a, const char *flag)
+{
+    size_t l = strlen(flag);
+    return strncmp(a, flag, l) == 0 && (a[l] == 0 || a[l] == '=');
+}
+
+int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
+{
+    memset(cli, 0, sizeof *cli);
+    cli->seed = -1;
+    cli->device = "cpu";
+    cli->argv = calloc((size_t)argc + 1, sizeof *cli->argv);
+    if (!cli->argv)
+        return NN_EXIT_FAIL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--") == 0) {
+            while (++i < argc)
+                cli->argv[cli->argc++] = argv[i];
+            break;
+        }
+        if (is_flag(a, "--plugin-dir")) {
+            if (!(v = nn_cli_value(argc, argv, &i, "--plugin-dir")))
+                return NN_EXIT_USAGE;
+            if (cli->n_plugin_dirs == NN_CLI_MAX_DIRS) {
+                nn_cli_error("too many --plugin-dir options (at most %d)", NN_CLI_MAX_DIRS);
+                return NN_EXIT_USAGE;
+            }
+            cli->plugin_dirs[cli->n_plugin_dirs++] = v;
+        } else if (is_flag(a, "--set")) {
+            if (!(v = nn_cli_value(argc, argv, &i, "--set")))
+                return NN_EXIT_USAGE;
+            if (cli->n_sets == NN_CLI_MAX_SETS) {
+                nn_cli_error("too many --set options (at most %d)", NN_CLI_MAX_SETS);
+                return NN_EXIT_USAGE;
+            }
+            cli->sets[cli->n_sets++] = v;
+        } else if (is_flag(a, "--device")) {
+            if (!(v = nn_cli_value(argc, argv, &i, "--device")))
+                return NN_EXIT_USAGE;
+            cli->device = v;
+        } else if (is_flag(a, "--threads")) {
+            char *end;
+            if (!(v = nn_cli_value(argc, argv, &i, "--threads")))
+                return NN_EXIT_USAGE;
+            long t = strtol(v, &end, 10);
+            if (*end || t < 1 || t > 1024) {
+                nn_cli_error("--threads %s: expected an integer in [1, 1024]", v);
+                return NN_EXIT_USAGE;
+            }
+            cli->threads = (int)t;
+        } else if (is_flag(a, "--seed")) {
+            char *end;
+            if (!(v = nn_cli_value(argc, argv, &i, "--seed")))
+                return NN_EXIT_USAGE;
+            long long s = strtoll(v, &end, 10);
+            if (*end || s < 0) {
+                nn_cli_error("--seed %s: expected a non-negative integer", v);
+                return NN_EXIT_USAGE;
+            }
+            cli->seed = s;
+        } else if (strcmp(a, "--allow-insecure-plugins") == 0) {
+            cli->allow_insecure = 1;
+        } else if (strcmp(a, "--plugin-override") == 0) {
+            cli->allow_override = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            cli->verbosity = -1;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            cli->verbosity = 1;
+        } else {
+            cli->argv[cli->argc++] = argv[i];
+        }
+    }
+    (void)verb;
+    return 0;
+}
+
+const char *nn_cli_install_plugindir(void)
+{
+    static char dir[PATH_MAX + 64];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NN_INSTALL_PLUGINDIR;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NN_INSTALL_PLUGINDIR;
+    *slash = 0;
+    snprintf(dir, sizeof dir, "%s/%s", exe, NN_REL_PLUGINDIR);
+    return dir;
+}
+
+nn_registry *nn_cli_registry(const nn_cli *cli)
+{
+    nn_registry_opts opts = {.allow_insecure = cli->allow_insecure,
+                             .allow_override = cli->allow_override};
+    nn_registry *r = nn_registry_new(&opts);
+    if (!r) {
+        nn_cli_error("out of memory");
+        return NULL;
+    }
+    nn_error err = {0};
+    if (nn_registry_scan(r, cli->plugin_dirs, cli->n_plugin_dirs, nn_cli_install_plugindir(),
+                         &err) != NN_OK) {
+        nn_cli_error("%s", err.msg);
+        nn_registry_free(r);
+        return NULL;
+    }
+    return r;
+}

@@ -1,0 +1,36 @@
+/* main.c: the nntrain executable's entry: finds the verb and hands it the common options.
+ * Each verb lives in its own file; this one only dispatches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nntrain/nntrain.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        nn_cli cli = {0};
+        nn_cmd_help(&cli);
+        return NN_EXIT_USAGE;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "--version") == 0 || strcmp(verb, "version") == 0) {
+        printf("nntrain %s (plugin ABI %d.%d)\n", NNTRAIN_VERSION, NN_ABI_MAJOR, NN_ABI_MINOR);
+        return NN_EXIT_OK;
+    }
+    if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0)
+        verb = "help";
+    for (const nn_verb *v = nn_verbs; v->name; v++) {
+        if (strcmp(v->name, verb) != 0)
+            continue;
+        nn_cli cli;
+        int rc = nn_cli_parse(&cli, verb, argc - 2, argv + 2);
+        if (rc == 0)
+            rc = v->run(&cli);
+        free(cli.argv);
+        return rc;
+    }
+    nn_cli_error("unknown command '%s'; `nntrain help` lists the commands", verb);
+    return NN_EXIT_USAGE;
+}

@@ -1,0 +1,219 @@
+/* plugins.c: `nntrain plugins`, `plugins show NAME` and `plugins check DIR...`.
+ * Reads the registry; never loads a plugin outside it, so a broken file cannot crash this. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nntrain/nntrain.h"
+#include "params_internal.h"
+
+static int kind_from_name(const char *s)
+{
+    for (int k = 1; k < NN_KIND_COUNT_; k++)
+        if (strcmp(nn_kind_name(k), s) == 0)
+            return k;
+    return 0;
+}
+
+static int bad_kind(const char *s)
+{
+    nn_cli_error("unknown kind '%s'; kinds are layer, loss, optimizer, scheduler, dataset, "
+                 "transform, logger, backend", s);
+    return NN_EXIT_USAGE;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const nn_plugin_entry *x = *(const nn_plugin_entry *const *)a;
+    const nn_plugin_entry *y = *(const nn_plugin_entry *const *)b;
+    if (x->desc->kind != y->desc->kind)
+        return x->desc->kind - y->desc->kind;
+    int c = strcmp(x->desc->name, y->desc->name);
+    return c ? c : strcmp(x->device, y->device);
+}
+
+static void print_problems(const nn_registry *r)
+{
+    int np = nn_registry_problem_count(r);
+    if (!np)
+        return;
+    printf("\n%d problem%s:\n", np, np == 1 ? "" : "s");
+    for (int i = 0; i < np; i++) {
+        const nn_plugin_problem *p = nn_registry_problem(r, i);
+        printf("  %s: %s\n", p->path, p->reason);
+    }
+}
+
+static int list(nn_registry *r, int kind)
+{
+    int n = nn_registry_count(r), shown = 0;
+    const nn_plugin_entry **sorted = calloc((size_t)n + 1, sizeof *sorted);
+    if (!sorted)
+        return NN_EXIT_FAIL;
+    for (int i = 0; i < n; i++)
+        sorted[i] = nn_registry_entry(r, i);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_entry);
+    printf("%-10s %-22s %-7s %-8s %s\n", "KIND", "NAME", "DEVICE", "VERSION", "FILE");
+    for (int i = 0; i < n; i++) {
+        const nn_plugin_entry *e = sorted[i];
+        if (kind && e->desc->kind != kind)
+            continue;
+        printf("%-10s %-22s %-7s %-8s %s\n", nn_kind_name(e->desc->kind), e->desc->name,
+               e->device, e->desc->version, e->path);
+        printf("%-10s   %s\n", "", e->desc->summary);
+        shown++;
+    }
+    free(sorted);
+    printf("%d plugin%s\n", shown, shown == 1 ? "" : "s");
+    print_problems(r);
+    return NN_EXIT_OK;
+}
+
+static void show_one(const nn_plugin_entry *e)
+{
+    const nn_plugin_desc *d = e->desc;
+    printf("%s %s (%s, device %s)\n  %s\n\n", nn_kind_name(d->kind), d->name, d->version,
+           e->device, d->summary);
+    printf("  license: %s\n  file:    %s\n", d->license, e->path);
+    if (e->shadowed_path)
+        printf("  overrides: %s\n", e->shadowed_path);
+    if (d->caps)
+        printf("  capabilities:%s%s%s\n", (d->caps & NN_CAP_BACKWARD) ? " backward" : "",
+               (d->caps & NN_CAP_THREAD_SAFE) ? " thread-safe" : "",
+               (d->caps & NN_CAP_STATEFUL) ? " stateful" : "");
+    if (!d->params || !d->params[0].name) {
+        printf("\n  no parameters\n");
+        return;
+    }
+    printf("\n  parameters:\n");
+    for (const nn_param_spec *s = d->params; s->name; s++) {
+        char desc[200];
+        nn_param_spec_describe(s, desc, sizeof desc);
+        printf("    %-20s %s", s->name, desc);
+        if (s->required)
+            printf(", required");
+        else if (s->def)
+            printf(", default %s", *s->def ? s->def : "\"\"");
+        else
+            printf(", optional");
+        printf("\n      %s\n", s->doc);
+    }
+}
+
+static int show(nn_registry *r, int argc, char **argv)
+{
+    const char *name = NULL, *device = NULL, *v;
+    int kind = 0;
+    for (int i = 0; i < argc; i++) {
+        if ((v = nn_cli_value(argc, argv, &i, "--kind"))) {
+            if (!(kind = kind_from_name(v)))
+                return bad_kind(v);
+        } else if (strncmp(argv[i], "--kind", 6) == 0) {
+            return NN_EXIT_USAGE;
+        } else if (strcmp(argv[i], "--all-devices") == 0) {
+            device = "*";
+        } else if (argv[i][0] == '-') {
+            nn_cli_error("plugins show: unknown option '%s'", argv[i]);
+            return NN_EXIT_USAGE;
+        } else if (!name) {
+            name = argv[i];
+        } else {
+            nn_cli_error("plugins show: one NAME at a time ('%s' is extra)", argv[i]);
+            return NN_EXIT_USAGE;
+        }
+    }
+    if (!name) {
+        nn_cli_error("plugins show: which plugin? e.g. `nntrain plugins show dense`");
+        return NN_EXIT_USAGE;
+    }
+    int shown = 0;
+    for (int i = 0; i < nn_registry_count(r); i++) {
+        const nn_plugin_entry *e = nn_registry_entry(r, i);
+        if (strcmp(e->desc->name, name) != 0 || (kind && e->desc->kind != kind))
+            continue;
+        if (shown++)
+            printf("\n");
+        show_one(e);
+    }
+    (void)device;
+    if (shown)
+        return NN_EXIT_OK;
+    nn_error err = {0};
+    for (int k = 1; k < NN_KIND_COUNT_; k++) {
+        if (kind && k != kind)
+            continue;
+        nn_registry_find(r, k, name, NULL, &err);
+        if (strstr(err.msg, "did you mean"))
+            break;
+    }
+    nn_cli_error("%s", err.msg[0] ? err.msg : "no such plugin");
+    return NN_EXIT_FAIL;
+}
+
+static int check(nn_cli *cli, int argc, char **argv)
+{
+    nn_registry *r;
+    if (argc == 0) {
+        r = nn_cli_registry(cli);
+        if (!r)
+            return NN_EXIT_FAIL;
+    } else {
+        nn_registry_opts opts = {.allow_insecure = cli->allow_insecure,
+                                 .allow_override = cli->allow_override};
+        r = nn_registry_new(&opts);
+        if (!r)
+            return NN_EXIT_FAIL;
+        for (int i = 0; i < argc; i++) {
+            nn_error err = {0};
+            nn_registry_add_dir(r, argv[i], &err); /* recorded as a problem when it fails */
+        }
+    }
+    int n = nn_registry_count(r), np = nn_registry_problem_count(r);
+    for (int i = 0; i < n; i++) {
+        const nn_plugin_entry *e = nn_registry_entry(r, i);
+        printf("ok      %s: %s %s %s (device %s)\n", e->path, nn_kind_name(e->desc->kind),
+               e->desc->name, e->desc->version, e->device);
+    }
+    for (int i = 0; i < np; i++) {
+        const nn_plugin_problem *p = nn_registry_problem(r, i);
+        printf("BROKEN  %s: %s\n", p->path, p->reason);
+    }
+    printf("%d file%s checked: %d plugin%s ok, %d problem%s\n", nn_registry_file_count(r),
+           nn_registry_file_count(r) == 1 ? "" : "s", n, n == 1 ? "" : "s", np,
+           np == 1 ? "" : "s");
+    nn_registry_free(r);
+    return np ? NN_EXIT_BROKEN : NN_EXIT_OK;
+}
+
+int nn_cmd_plugins(nn_cli *cli)
+{
+    int argc = cli->argc;
+    char **argv = cli->argv;
+    if (argc > 0 && strcmp(argv[0], "check") == 0)
+        return check(cli, argc - 1, argv + 1);
+    nn_registry *r = nn_cli_registry(cli);
+    if (!r)
+        return NN_EXIT_FAIL;
+    int rc;
+    if (argc > 0 && strcmp(argv[0], "show") == 0) {
+        rc = show(r, argc - 1, argv + 1);
+    } else {
+        int kind = 0;
+        rc = NN_EXIT_OK;
+        for (int i = 0; i < argc && rc == NN_EXIT_OK; i++) {
+            const char *v = nn_cli_value(argc, argv, &i, "--kind");
+            if (v && !(kind = kind_from_name(v)))
+                rc = bad_kind(v);
+            else if (!v) {
+                nn_cli_error("plugins: unexpected argument '%s'; see `nntrain help plugins`",
+                             argv[i]);
+                rc = NN_EXIT_USAGE;
+            }
+        }
+        if (rc == NN_EXIT_OK)
+            rc = list(r, kind);
+    }
+    nn_registry_free(r);
+    return rc;
+}

@@ -1,0 +1,447 @@
+/* config.c: reads model files with libinih, keeping file:line for every key, and applies
+ * --set overrides. It checks section names and duplicates, never their meaning. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define LINE_MAX_LEN 4096
+
+struct nn_config {
+    char *path;   /* as given; used in messages */
+    char *source; /* original text */
+    char *text;   /* serialised effective config, rebuilt on demand */
+    nn_config_section *secs;
+    int n, cap;
+    char **strings;
+    int n_strings, cap_strings;
+};
+
+static const char *const plain_sections[] = {"train", "data", "loss", "optimizer", "scheduler"};
+static const char *const prefixed_sections[] = {"layer.", "transform.", "logger."};
+
+static char *own(nn_config *c, const char *s)
+{
+    if (c->n_strings == c->cap_strings) {
+        int cap = c->cap_strings ? c->cap_strings * 2 : 64;
+        char **g = realloc(c->strings, (size_t)cap * sizeof *g);
+        if (!g)
+            return NULL;
+        c->strings = g;
+        c->cap_strings = cap;
+    }
+    char *d = strdup(s);
+    if (d)
+        c->strings[c->n_strings++] = d;
+    return d;
+}
+
+static int valid_section(const char *name, char *why, size_t cap)
+{
+    for (size_t i = 0; i < sizeof plain_sections / sizeof *plain_sections; i++)
+        if (strcmp(name, plain_sections[i]) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof prefixed_sections / sizeof *prefixed_sections; i++) {
+        size_t l = strlen(prefixed_sections[i]);
+        if (strncmp(name, prefixed_sections[i], l) == 0) {
+            const char *rest = name + l;
+            if (!*rest) {
+                snprintf(why, cap, "section [%s] needs a name after the dot, e.g. [%sNAME]",
+                         name, prefixed_sections[i]);
+                return 0;
+            }
+            for (; *rest; rest++)
+                if (!(isalnum((unsigned char)*rest) || *rest == '_' || *rest == '-')) {
+                    snprintf(why, cap, "section [%s]: names may use letters, digits, '_' and "
+                             "'-' only", name);
+                    return 0;
+                }
+            return 1;
+        }
+    }
+    const char *cands[] = {"train", "data", "loss", "optimizer", "scheduler", "layer.NAME",
+                           "transform.NAME", "logger.NAME"};
+    const char *near = nn_closest(name, cands, 8);
+    snprintf(why, cap, "unknown section [%s]%s%s%s; sections are [train], [data], [loss], "
+             "[optimizer], [scheduler], [layer.NAME], [transform.NAME], [logger.NAME]",
+             name, near ? " (did you mean [" : "", near ? near : "", near ? "]?)" : "");
+    return 0;
+}
+
+static nn_config_section *find_mut(nn_config *c, const char *name)
+{
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->secs[i].name, name) == 0)
+            return &c->secs[i];
+    return NULL;
+}
+
+static nn_config_section *add_section(nn_config *c, const char *name, int line)
+{
+    if (c->n == c->cap) {
+        int cap = c->cap ? c->cap * 2 : 16;
+        nn_config_section *g = realloc(c->secs, (size_t)cap * sizeof *g);
+        if (!g)
+            return NULL;
+        c->secs = g;
+        c->cap = cap;
+    }
+    nn_config_section *s = &c->secs[c->n];
+    *s = (nn_config_section){own(c, name), line, 0, NULL};
+    if (!s->name)
+        return NULL;
+    c->n++;
+    return s;
+}
+
+static int add_kv(nn_config *c, nn_config_section *s, const char *key, const char *value,
+                  const char *file, int line)
+{
+    nn_kv *g = realloc(s->kvs, ((size_t)s->n + 1) * sizeof *g);
+    if (!g)
+        return NN_ENOMEM;
+    s->kvs = g;
+    s->kvs[s->n] = (nn_kv){own(c, key), own(c, value), file, line};
+    if (!s->kvs[s->n].key || !s->kvs[s->n].value)
+        return NN_ENOMEM;
+    s->n++;
+    return NN_OK;
+}
+
+typedef struct parse_state {
+    nn_config *c;
+    const char *text; /* cursor into the source */
+    int line;         /* line number of the line last handed to inih */
+    int continuation; /* that line began with whitespace */
+    int too_long;
+    nn_error *err;
+    int failed;
+    char last_key[256];
+    nn_config_section *last_sec;
+} parse_state;
+
+/* fgets-like reader over the source text that counts lines for the handler */
+static char *reader(char *str, int num, void *stream)
+{
+    parse_state *ps = stream;
+    if (!*ps->text)
+        return NULL;
+    const char *line = ps->text, *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
+    ps->line++;
+    ps->continuation = line[0] == ' ' || line[0] == '\t';
+    ps->text += len;
+    if (len >= (size_t)num) {
+        if (!ps->failed)
+            nn_error_set(ps->err, NN_EFORMAT, "%s:%d: line is longer than %d characters",
+                         ps->c->path, ps->line, num - 2);
+        ps->failed = 1;
+        len = (size_t)num - 1;
+    }
+    memcpy(str, line, len);
+    str[len] = 0;
+    return str;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    parse_state *ps = user;
+    nn_config *c = ps->c;
+    char why[400];
+    if (ps->failed)
+        return 1;
+    if (!*section) {
+        nn_error_set(ps->err, NN_EFORMAT, "%s:%d: key '%s' appears before any [section]",
+                     c->path, ps->line, name);
+        ps->failed = 1;
+        return 0;
+    }
+    nn_config_section *s = find_mut(c, section);
+    if (!s) {
+        if (!valid_section(section, why, sizeof why)) {
+            nn_error_set(ps->err, NN_EFORMAT, "%s:%d: %s", c->path, ps->line, why);
+            ps->failed = 1;
+            return 0;
+        }
+        s = add_section(c, section, ps->line);
+        if (!s)
+            return nn_error_set(ps->err, NN_ENOMEM, "out of memory"), ps->failed = 1, 0;
+    }
+    if (ps->continuation && s == ps->last_sec && strcmp(ps->last_key, name) == 0 && s->n > 0) {
+        nn_kv *kv = &s->kvs[s->n - 1];
+        size_t l = strlen(kv->value) + strlen(value) + 2;
+        char *joined = malloc(l);
+        if (!joined)
+            return ps->failed = 1, 0;
+        snprintf(joined, l, "%s %s", kv->value, value);
+        kv->value = own(c, joined);
+        free(joined);
+        return 1;
+    }
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->kvs[i].key, name) == 0) {
+            nn_error_set(ps->err, NN_EFORMAT, "%s:%d: [%s] key '%s' is set twice (first at line %d)",
+                         c->path, ps->line, section, name, s->kvs[i].line);
+            ps->failed = 1;
+            return 0;
+        }
+    if (add_kv(c, s, name, value, c->path, ps->line) != NN_OK) {
+        nn_error_set(ps->err, NN_ENOMEM, "out of memory");
+        ps->failed = 1;
+        return 0;
+    }
+    ps->last_sec = s;
+    snprintf(ps->last_key, sizeof ps->last_key, "%s", name);
+    return 1;
+}
+
+/* inih reports sections only through keys: find [headers] ourselves for empty sections and
+ * for header syntax errors. */
+static int scan_headers(nn_config *c, nn_error *err)
+{
+    const char *p = c->source;
+    int line = 0;
+    char why[400];
+    while (*p) {
+        line++;
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const char *q = p;
+        while (q < p + len && isspace((unsigned char)*q))
+            q++;
+        if (q < p + len && *q == '[') {
+            const char *close = memchr(q, ']', (size_t)(p + len - q));
+            if (!close)
+                return nn_error_set(err, NN_EFORMAT, "%s:%d: section header has no closing ']'",
+                                    c->path, line);
+            char name[256];
+            size_t nlen = (size_t)(close - q - 1);
+            if (nlen >= sizeof name)
+                return nn_error_set(err, NN_EFORMAT, "%s:%d: section name too long", c->path,
+                                    line);
+            memcpy(name, q + 1, nlen);
+            name[nlen] = 0;
+            if (!valid_section(name, why, sizeof why))
+                return nn_error_set(err, NN_EFORMAT, "%s:%d: %s", c->path, line, why);
+            nn_config_section *s = find_mut(c, name);
+            if (s && s->line != line)
+                return nn_error_set(err, NN_EFORMAT,
+                                    "%s:%d: section [%s] appears twice (first at line %d)",
+                                    c->path, line, name, s->line);
+            if (!s && !add_section(c, name, line))
+                return nn_error_set(err, NN_ENOMEM, "out of memory");
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    return NN_OK;
+}
+
+int nn_config_parse(const char *text, const char *name, nn_config **out, nn_error *err)
+{
+    *out = NULL;
+    nn_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    c->path = strdup(name);
+    c->source = strdup(text);
+    if (!c->path || !c->source) {
+        nn_config_free(c);
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    }
+    int rc = scan_headers(c, err);
+    if (rc) {
+        nn_config_free(c);
+        return rc;
+    }
+    parse_state ps = {.c = c, .text = c->source, .err = err};
+    ini_max_line = LINE_MAX_LEN;
+    int bad = ini_parse_stream(reader, &ps, handler, &ps);
+    if (!ps.failed && bad > 0) {
+        nn_error_set(err, NN_EFORMAT, "%s:%d: expected 'key = value', '[section]' or a comment",
+                     c->path, bad);
+        ps.failed = 1;
+    } else if (!ps.failed && bad < 0) {
+        nn_error_set(err, NN_ENOMEM, "%s: out of memory while parsing", c->path);
+        ps.failed = 1;
+    }
+    if (ps.failed) {
+        nn_config_free(c);
+        return err ? err->status : NN_EFORMAT;
+    }
+    *out = c;
+    return NN_OK;
+}
+
+int nn_config_load(const char *path, nn_config **out, nn_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nn_error_set(err, NN_EIO, "cannot open model file %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *g = realloc(buf, cap);
+            if (!g) {
+                free(buf);
+                fclose(f);
+                return nn_error_set(err, NN_ENOMEM, "out of memory reading %s", path);
+            }
+            buf = g;
+        }
+        size_t got = fread(buf + len, 1, 4096, f);
+        len += got;
+        if (got < 4096)
+            break;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(buf);
+        return nn_error_set(err, NN_EIO, "cannot read model file %s", path);
+    }
+    buf[len] = 0;
+    if (strlen(buf) != len) {
+        free(buf);
+        return nn_error_set(err, NN_EFORMAT, "%s: contains a NUL byte; not a text file", path);
+    }
+    int rc = nn_config_parse(buf, path, out, err);
+    free(buf);
+    return rc;
+}
+
+void nn_config_free(nn_config *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->n; i++)
+        free(c->secs[i].kvs);
+    for (int i = 0; i < c->n_strings; i++)
+        free(c->strings[i]);
+    free(c->strings);
+    free(c->secs);
+    free(c->path);
+    free(c->source);
+    free(c->text);
+    free(c);
+}
+
+int nn_config_put(nn_config *c, const char *section, const char *key, const char *value,
+                  nn_error *err)
+{
+    char why[400];
+    if (!*key)
+        return nn_error_set(err, NN_EINVAL, "--set %s.=%s: the key is empty", section, value);
+    nn_config_section *s = find_mut(c, section);
+    if (!s) {
+        if (!valid_section(section, why, sizeof why))
+            return nn_error_set(err, NN_EINVAL, "--set %s.%s: %s", section, key, why);
+        if (strncmp(section, "layer.", 6) == 0)
+            return nn_error_set(err, NN_EINVAL,
+                                "--set %s.%s: %s has no section [%s]; --set can change layers "
+                                "but not add them", section, key, c->path, section);
+        s = add_section(c, section, 0);
+        if (!s)
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+    }
+    free(c->text);
+    c->text = NULL;
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->kvs[i].key, key) == 0) {
+            s->kvs[i].value = own(c, value);
+            s->kvs[i].file = "--set";
+            s->kvs[i].line = 0;
+            return s->kvs[i].value ? NN_OK : nn_error_set(err, NN_ENOMEM, "out of memory");
+        }
+    if (add_kv(c, s, key, value, "--set", 0) != NN_OK)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    return NN_OK;
+}
+
+int nn_config_set(nn_config *c, const char *assignment, nn_error *err)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq)
+        return nn_error_set(err, NN_EINVAL, "--set '%s': expected section.key=value", assignment);
+    char lhs[512];
+    size_t l = (size_t)(eq - assignment);
+    if (l >= sizeof lhs)
+        return nn_error_set(err, NN_EINVAL, "--set '%s': name too long", assignment);
+    memcpy(lhs, assignment, l);
+    lhs[l] = 0;
+    while (l > 0 && isspace((unsigned char)lhs[l - 1]))
+        lhs[--l] = 0;
+    char *dot = strrchr(lhs, '.');
+    if (!dot || dot == lhs)
+        return nn_error_set(err, NN_EINVAL,
+                            "--set '%s': expected section.key=value (e.g. train.epochs=1)",
+                            assignment);
+    *dot = 0;
+    const char *value = eq + 1;
+    while (isspace((unsigned char)*value))
+        value++;
+    return nn_config_put(c, lhs, dot + 1, value, err);
+}
+
+int nn_config_count(const nn_config *c) { return c->n; }
+const nn_config_section *nn_config_at(const nn_config *c, int i) { return &c->secs[i]; }
+const char *nn_config_path(const nn_config *c) { return c->path; }
+const char *nn_config_source(const nn_config *c) { return c->source; }
+
+const nn_config_section *nn_config_find(const nn_config *c, const char *section)
+{
+    return find_mut((nn_config *)c, section);
+}
+
+const nn_kv *nn_config_get(const nn_config *c, const char *section, const char *key)
+{
+    const nn_config_section *s = nn_config_find(c, section);
+    for (int i = 0; s && i < s->n; i++)
+        if (strcmp(s->kvs[i].key, key) == 0)
+            return &s->kvs[i];
+    return NULL;
+}
+
+const char *nn_config_text(nn_config *c)
+{
+    if (c->text)
+        return c->text;
+    size_t cap = 256;
+    for (int i = 0; i < c->n; i++) {
+        cap += strlen(c->secs[i].name) + 4;
+        for (int k = 0; k < c->secs[i].n; k++)
+            cap += strlen(c->secs[i].kvs[k].key) + strlen(c->secs[i].kvs[k].value) + 4;
+    }
+    c->text = malloc(cap);
+    if (!c->text)
+        return "";
+    size_t used = 0;
+    for (int i = 0; i < c->n; i++) {
+        used += (size_t)snprintf(c->text + used, cap - used, "%s[%s]\n", i ? "\n" : "",
+                                 c->secs[i].name);
+        for (int k = 0; k < c->secs[i].n; k++)
+            used += (size_t)snprintf(c->text + used, cap - used, "%s = %s\n",
+                                     c->secs[i].kvs[k].key, c->secs[i].kvs[k].value);
+    }
+    return c->text;
+}
+
+int nn_section_take(nn_config_section *s, const char *key, nn_kv *out)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->kvs[i].key, key) == 0) {
+            if (out)
+                *out = s->kvs[i];
+            memmove(&s->kvs[i], &s->kvs[i + 1], (size_t)(s->n - i - 1) * sizeof *s->kvs);
+            s->n--;
+            return 1;
+        }
+    return 0;
+}

@@ -1,0 +1,21 @@
+/* instance.h: makes a plugin instance from a descriptor and `key = value` entries:
+ * parse and validate the parameters, then call create(). The only way the core calls create. */
+#ifndef NN_INSTANCE_H
+#define NN_INSTANCE_H
+
+#include "nntrain/plugin.h"
+#include "params_internal.h"
+
+typedef struct nn_instance {
+    const nn_plugin_desc *desc;
+    const void *vt;     /* desc->vtable, typed by the caller */
+    void *self;
+    nn_params *params;
+} nn_instance;
+
+/* On failure err names origin (e.g. "model.ini [layer.fc1]") and the problem. */
+int nn_instance_create(nn_instance *inst, const nn_plugin_desc *desc, const nn_kv *kvs, int n,
+                       const char *origin, nn_error *err);
+void nn_instance_destroy(nn_instance *inst);
+
+#endif

@@ -1,0 +1,588 @@
+/* params.c: parses and checks parameter values against a plugin's declarative schema.
+ * Every rejection names the key, the value, where it was written and what was expected;
+ * nothing here trusts a plugin's schema before nn_schema_validate() accepted it. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "params_internal.h"
+
+typedef struct nn_value {
+    int set; /* given by the user */
+    int has; /* has a value (user or default) */
+    int64_t i;
+    double f;
+    char *s;
+    int n;
+    int64_t *ints;
+    double *floats;
+} nn_value;
+
+struct nn_params {
+    const nn_param_spec *schema;
+    int count;
+    nn_value *values;
+    char *origin;
+};
+
+typedef struct range {
+    double lo, hi;
+    int lo_open, hi_open;
+} range;
+
+static const char *type_name(nn_param_type t)
+{
+    switch (t) {
+    case NN_PARAM_BOOL: return "bool";
+    case NN_PARAM_INT: return "int";
+    case NN_PARAM_FLOAT: return "float";
+    case NN_PARAM_STRING: return "string";
+    case NN_PARAM_ENUM: return "enum";
+    case NN_PARAM_INT_LIST: return "int list";
+    case NN_PARAM_FLOAT_LIST: return "float list";
+    }
+    return "?";
+}
+
+int nn_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int m = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < m)
+                m = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < m)
+                m = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < m)
+                m = d[i - 2][j - 2] + 1; /* transposition */
+            d[i][j] = m;
+        }
+    return d[la][lb];
+}
+
+const char *nn_closest(const char *word, const char *const *cands, int n)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    size_t wl = strlen(word);
+    for (int i = 0; i < n; i++) {
+        int d = nn_edit_distance(word, cands[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = cands[i];
+        }
+    }
+    if (!best && wl >= 3)
+        for (int i = 0; i < n; i++)
+            if (strncasecmp(word, cands[i], wl) == 0)
+                return cands[i];
+    return best;
+}
+
+/* "[0, 1)" -> range; returns 0 or -1 when malformed */
+static int parse_range(const char *text, range *r)
+{
+    char lo[64], hi[64], open, close;
+    const char *comma = strchr(text, ',');
+    while (isspace((unsigned char)*text))
+        text++;
+    open = *text;
+    size_t len = strlen(text);
+    while (len > 0 && isspace((unsigned char)text[len - 1]))
+        len--;
+    if (len < 5 || !comma || (open != '[' && open != '('))
+        return -1;
+    close = text[len - 1];
+    if (close != ']' && close != ')')
+        return -1;
+    size_t nlo = (size_t)(comma - text - 1), nhi = (size_t)(text + len - 1 - comma - 1);
+    if (nlo >= sizeof lo || nhi >= sizeof hi)
+        return -1;
+    memcpy(lo, text + 1, nlo);
+    lo[nlo] = 0;
+    memcpy(hi, comma + 1, nhi);
+    hi[nhi] = 0;
+    char *end;
+    r->lo = strtod(lo, &end);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (end == lo || *end)
+        return -1;
+    r->hi = strtod(hi, &end);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (end == hi || *end)
+        return -1;
+    r->lo_open = open == '(';
+    r->hi_open = close == ')';
+    return r->lo <= r->hi ? 0 : -1;
+}
+
+static int in_range(const range *r, double v)
+{
+    if (isnan(v))
+        return 0;
+    if (r->lo_open ? !(v > r->lo) : !(v >= r->lo))
+        return 0;
+    if (r->hi_open ? !(v < r->hi) : !(v <= r->hi))
+        return 0;
+    return 1;
+}
+
+static int choice_index(const char *choices, const char *v)
+{
+    int idx = 0;
+    size_t vl = strlen(v);
+    const char *p = choices;
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        if (l == vl && strncmp(p, v, l) == 0)
+            return idx;
+        idx++;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+void nn_param_spec_describe(const nn_param_spec *s, char *buf, size_t cap)
+{
+    switch (s->type) {
+    case NN_PARAM_ENUM:
+        snprintf(buf, cap, "one of %s", s->choices ? s->choices : "?");
+        break;
+    case NN_PARAM_INT:
+    case NN_PARAM_FLOAT:
+    case NN_PARAM_INT_LIST:
+    case NN_PARAM_FLOAT_LIST:
+        if (s->range)
+            snprintf(buf, cap, "%s in %s", type_name(s->type), s->range);
+        else
+            snprintf(buf, cap, "%s", type_name(s->type));
+        break;
+    default:
+        snprintf(buf, cap, "%s", type_name(s->type));
+    }
+}
+
+static char *trim_dup(const char *s, size_t n)
+{
+    while (n > 0 && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    char *r = malloc(n + 1);
+    if (r) {
+        memcpy(r, s, n);
+        r[n] = 0;
+    }
+    return r;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+static int parse_int(const char *v, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int parse_float(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno == ERANGE || !isfinite(x))
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* Parses text into val per spec; on failure writes what was expected into why. */
+static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, char *why,
+                       size_t why_cap)
+{
+    char desc[160];
+    nn_param_spec_describe(s, desc, sizeof desc);
+    char *v = trim_dup(raw, strlen(raw));
+    if (!v)
+        return NN_ENOMEM;
+    range r = {-INFINITY, INFINITY, 0, 0};
+    if (s->range)
+        parse_range(s->range, &r);
+    int rc = NN_OK;
+    switch (s->type) {
+    case NN_PARAM_BOOL: {
+        int b;
+        if (parse_bool(v, &b) != 0) {
+            snprintf(why, why_cap, "expected a bool (true/false, yes/no, on/off, 1/0)");
+            rc = NN_EINVAL;
+        } else
+            val->i = b;
+        break;
+    }
+    case NN_PARAM_INT:
+        if (parse_int(v, &val->i) != 0) {
+            snprintf(why, why_cap, "not an integer; expected %s", desc);
+            rc = NN_EINVAL;
+        } else if (!in_range(&r, (double)val->i)) {
+            snprintf(why, why_cap, "out of range; expected %s", desc);
+            rc = NN_EINVAL;
+        }
+        val->f = (double)val->i;
+        break;
+    case NN_PARAM_FLOAT:
+        if (parse_float(v, &val->f) != 0) {
+            snprintf(why, why_cap, "not a finite number; expected %s", desc);
+            rc = NN_EINVAL;
+        } else if (!in_range(&r, val->f)) {
+            snprintf(why, why_cap, "out of range; expected %s", desc);
+            rc = NN_EINVAL;
+        }
+        break;
+    case NN_PARAM_STRING:
+        val->s = v;
+        v = NULL;
+        break;
+    case NN_PARAM_ENUM: {
+        int idx = choice_index(s->choices, v);
+        if (idx < 0) {
+            snprintf(why, why_cap, "expected %s", desc);
+            rc = NN_EINVAL;
+        } else {
+            val->i = idx;
+            val->s = v;
+            v = NULL;
+        }
+        break;
+    }
+    case NN_PARAM_INT_LIST:
+    case NN_PARAM_FLOAT_LIST: {
+        int is_int = s->type == NN_PARAM_INT_LIST, n = 0, cap = 0;
+        if (*v == 0)
+            break; /* an empty list */
+        const char *p = v;
+        for (;;) {
+            const char *comma = strchr(p, ',');
+            size_t l = comma ? (size_t)(comma - p) : strlen(p);
+            char *item = trim_dup(p, l);
+            if (!item) {
+                rc = NN_ENOMEM;
+                break;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 4;
+                void *grown = is_int ? realloc(val->ints, (size_t)cap * sizeof *val->ints)
+                                     : realloc(val->floats, (size_t)cap * sizeof *val->floats);
+                if (!grown) {
+                    free(item);
+                    rc = NN_ENOMEM;
+                    break;
+                }
+                if (is_int)
+                    val->ints = grown;
+                else
+                    val->floats = grown;
+            }
+            int64_t iv = 0;
+            double fv = 0;
+            int bad = is_int ? parse_int(item, &iv) : parse_float(item, &fv);
+            if (is_int)
+                fv = (double)iv;
+            if (bad) {
+                snprintf(why, why_cap, "item %d '%s' is not %s; expected comma-separated %s",
+                         n + 1, item, is_int ? "an integer" : "a finite number", desc);
+                rc = NN_EINVAL;
+            } else if (!in_range(&r, fv)) {
+                snprintf(why, why_cap, "item %d (%s) out of range; expected %s", n + 1, item,
+                         desc);
+                rc = NN_EINVAL;
+            }
+            free(item);
+            if (rc)
+                break;
+            if (is_int)
+                val->ints[n++] = iv;
+            else
+                val->floats[n++] = fv;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        val->n = n;
+        break;
+    }
+    }
+    free(v);
+    return rc;
+}
+
+static void value_clear(nn_value *v)
+{
+    free(v->s);
+    free(v->ints);
+    free(v->floats);
+    memset(v, 0, sizeof *v);
+}
+
+static int valid_name(const char *n)
+{
+    if (!n || !*n)
+        return 0;
+    for (; *n; n++)
+        if (!(islower((unsigned char)*n) || isdigit((unsigned char)*n) || *n == '_'))
+            return 0;
+    return 1;
+}
+
+int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
+{
+    if (!schema)
+        return NN_OK;
+    for (int i = 0; schema[i].name; i++) {
+        const nn_param_spec *s = &schema[i];
+        if (i > 255)
+            return nn_error_set(err, NN_EABI, "parameter schema has no NULL-name terminator");
+        if (!valid_name(s->name))
+            return nn_error_set(err, NN_EABI, "parameter name '%s' is not [a-z0-9_]+", s->name);
+        for (int j = 0; j < i; j++)
+            if (strcmp(schema[j].name, s->name) == 0)
+                return nn_error_set(err, NN_EABI, "parameter '%s' is declared twice", s->name);
+        if (s->type < NN_PARAM_BOOL || s->type > NN_PARAM_FLOAT_LIST)
+            return nn_error_set(err, NN_EABI, "parameter '%s' has unknown type %d", s->name,
+                                (int)s->type);
+        if (s->type == NN_PARAM_ENUM && (!s->choices || !*s->choices))
+            return nn_error_set(err, NN_EABI, "enum parameter '%s' has no choices", s->name);
+        range r;
+        if (s->range && parse_range(s->range, &r) != 0)
+            return nn_error_set(err, NN_EABI, "parameter '%s' has malformed range \"%s\"",
+                                s->name, s->range);
+        if (s->required && s->def)
+            return nn_error_set(err, NN_EABI, "parameter '%s' is required but has a default",
+                                s->name);
+        if (!s->doc || !*s->doc)
+            return nn_error_set(err, NN_EABI, "parameter '%s' has no doc string", s->name);
+        if (s->def) {
+            nn_value v = {0};
+            char why[256];
+            int rc = parse_value(s, s->def, &v, why, sizeof why);
+            value_clear(&v);
+            if (rc)
+                return nn_error_set(err, NN_EABI, "parameter '%s': default \"%s\" is invalid: %s",
+                                    s->name, s->def, why);
+        }
+    }
+    return NN_OK;
+}
+
+static void where(char *buf, size_t cap, const nn_kv *kv)
+{
+    if (kv->file && kv->line > 0)
+        snprintf(buf, cap, "%s:%d: ", kv->file, kv->line);
+    else if (kv->file)
+        snprintf(buf, cap, "%s: ", kv->file);
+    else
+        buf[0] = 0;
+}
+
+int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const char *origin,
+                    nn_params **out, nn_error *err)
+{
+    *out = NULL;
+    int count = 0;
+    while (schema && schema[count].name)
+        count++;
+    nn_params *p = calloc(1, sizeof *p);
+    if (!p)
+        return nn_error_set(err, NN_ENOMEM, "out of memory parsing parameters");
+    p->schema = schema;
+    p->count = count;
+    p->values = calloc((size_t)count + 1, sizeof *p->values);
+    p->origin = strdup(origin ? origin : "");
+    if (!p->values || !p->origin) {
+        nn_params_free(p);
+        return nn_error_set(err, NN_ENOMEM, "out of memory parsing parameters");
+    }
+    const char **names = calloc((size_t)count + 1, sizeof *names);
+    if (!names) {
+        nn_params_free(p);
+        return nn_error_set(err, NN_ENOMEM, "out of memory parsing parameters");
+    }
+    for (int i = 0; i < count; i++)
+        names[i] = schema[i].name;
+
+    int rc = NN_OK;
+    char loc[300], why[300];
+    for (int k = 0; k < n && rc == NN_OK; k++) {
+        const nn_kv *kv = &kvs[k];
+        int idx = -1;
+        for (int i = 0; i < count; i++)
+            if (strcmp(schema[i].name, kv->key) == 0)
+                idx = i;
+        where(loc, sizeof loc, kv);
+        if (idx < 0) {
+            const char *near = nn_closest(kv->key, names, count);
+            if (near)
+                rc = nn_error_set(err, NN_EINVAL, "%s%s unknown key '%s' (did you mean '%s'?)",
+                                  loc, p->origin, kv->key, near);
+            else
+                rc = nn_error_set(err, NN_EINVAL, "%s%s unknown key '%s'%s", loc, p->origin,
+                                  kv->key,
+                                  count ? "; see `nntrain plugins show` for the valid keys"
+                                        : "; this plugin takes no parameters");
+            break;
+        }
+        nn_value *v = &p->values[idx];
+        if (v->set) {
+            rc = nn_error_set(err, NN_EINVAL, "%s%s key '%s' is given twice", loc, p->origin,
+                              kv->key);
+            break;
+        }
+        value_clear(v);
+        int prc = parse_value(&schema[idx], kv->value, v, why, sizeof why);
+        if (prc == NN_ENOMEM)
+            rc = nn_error_set(err, NN_ENOMEM, "out of memory parsing parameters");
+        else if (prc)
+            rc = nn_error_set(err, NN_EINVAL, "%s%s key '%s' = '%s': %s", loc, p->origin,
+                              kv->key, kv->value, why);
+        v->set = v->has = 1;
+    }
+    for (int i = 0; i < count && rc == NN_OK; i++) {
+        nn_value *v = &p->values[i];
+        if (v->set)
+            continue;
+        if (schema[i].required) {
+            char desc[160];
+            nn_param_spec_describe(&schema[i], desc, sizeof desc);
+            rc = nn_error_set(err, NN_EINVAL, "%s missing required key '%s' (%s: %s)",
+                              p->origin, schema[i].name, desc, schema[i].doc);
+        } else if (schema[i].def) {
+            if (parse_value(&schema[i], schema[i].def, v, why, sizeof why) != NN_OK)
+                rc = nn_error_set(err, NN_EINTERNAL, "default of '%s' does not parse",
+                                  schema[i].name);
+            v->has = 1;
+        }
+    }
+    free(names);
+    if (rc) {
+        nn_params_free(p);
+        return rc;
+    }
+    *out = p;
+    return NN_OK;
+}
+
+void nn_params_free(nn_params *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; p->values && i < p->count; i++)
+        value_clear(&p->values[i]);
+    free(p->values);
+    free(p->origin);
+    free(p);
+}
+
+static const nn_value *lookup(const nn_params *p, const char *key)
+{
+    if (!p)
+        return NULL;
+    for (int i = 0; i < p->count; i++)
+        if (strcmp(p->schema[i].name, key) == 0)
+            return &p->values[i];
+    return NULL;
+}
+
+int nn_params_is_set(const nn_params *p, const char *key)
+{
+    const nn_value *v = lookup(p, key);
+    return v && v->set;
+}
+
+int nn_params_has(const nn_params *p, const char *key)
+{
+    const nn_value *v = lookup(p, key);
+    return v && v->has;
+}
+
+int nn_params_bool(const nn_params *p, const char *key)
+{
+    const nn_value *v = lookup(p, key);
+    return v ? (int)v->i : 0;
+}
+
+int64_t nn_params_int(const nn_params *p, const char *key)
+{
+    const nn_value *v = lookup(p, key);
+    return v ? v->i : 0;
+}
+
+double nn_params_float(const nn_params *p, const char *key)
+{
+    const nn_value *v = lookup(p, key);
+    return v ? v->f : 0.0;
+}
+
+const char *nn_params_str(const nn_params *p, const char *key)
+{
+    const nn_value *v = lookup(p, key);
+    return v && v->has ? v->s : NULL;
+}
+
+int nn_params_enum(const nn_params *p, const char *key)
+{
+    const nn_value *v = lookup(p, key);
+    return v && v->has ? (int)v->i : -1;
+}
+
+const int64_t *nn_params_ints(const nn_params *p, const char *key, int *n)
+{
+    const nn_value *v = lookup(p, key);
+    *n = v ? v->n : 0;
+    return v ? v->ints : NULL;
+}
+
+const double *nn_params_floats(const nn_params *p, const char *key, int *n)
+{
+    const nn_value *v = lookup(p, key);
+    *n = v ? v->n : 0;
+    return v ? v->floats : NULL;
+}
+
+const char *nn_params_origin(const nn_params *p)
+{
+    return p ? p->origin : "";
+}

@@ -1,0 +1,37 @@
+/* params_internal.h: how the core turns `key = value` text into a plugin's nn_params.
+ * Plugins never see this: they only read nn_params through <nntrain/params.h>. */
+#ifndef NN_PARAMS_INTERNAL_H
+#define NN_PARAMS_INTERNAL_H
+
+#include "nntrain/params.h"
+
+/* One `key = value` with where it came from, for messages. file may be NULL. */
+typedef struct nn_kv {
+    const char *key;
+    const char *value;
+    const char *file; /* "model.ini", "--set", or NULL */
+    int line;         /* 0 when unknown */
+} nn_kv;
+
+/* Checks a plugin's schema itself (names, types, ranges, choices, defaults).
+ * returns NN_OK or NN_EABI with the first problem in err. */
+int nn_schema_validate(const nn_param_spec *schema, nn_error *err);
+
+/* Parses kvs against schema. origin names the section ("[layer.fc1]") for messages.
+ * On success *out is owned by the caller (nn_params_free). On failure err names the key,
+ * the value, its file:line and what was expected. */
+int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const char *origin,
+                    nn_params **out, nn_error *err);
+
+void nn_params_free(nn_params *p);
+
+/* Formats a spec's type and constraint for docs: "int in [1, inf)", "enum max|min". */
+void nn_param_spec_describe(const nn_param_spec *s, char *buf, size_t cap);
+
+/* Edit distance, for did-you-mean suggestions elsewhere in the core too. */
+int nn_edit_distance(const char *a, const char *b);
+
+/* The closest candidate within distance 2 (or a prefix match), or NULL. */
+const char *nn_closest(const char *word, const char *const *cands, int n);
+
+#endif

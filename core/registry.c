@@ -1,0 +1,655 @@
+/* registry.c: scans plugin directories, probes each file in a child process, then loads and
+ * validates descriptors before any plugin function can run. It must never crash or exit
+ * because of a plugin: every failure becomes a problem entry carrying its reason. */
+#define _GNU_SOURCE /* RTLD_NODELETE, sigabbrev_np */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nntrain/nntrain.h"
+#include "params_internal.h"
+#include "registry.h"
+
+typedef struct pending {
+    char *path;
+    int crashed;        /* probe verdict */
+    char *crash_reason;
+} pending;
+
+struct nn_registry {
+    nn_registry_opts opts;
+    nn_plugin_entry *entries;
+    int n_entries, cap_entries;
+    nn_plugin_problem *problems;
+    int n_problems, cap_problems;
+    char **strings; /* owned paths and reasons */
+    int n_strings, cap_strings;
+    void **handles;
+    int n_handles, cap_handles;
+    int n_files;
+    pending *pend;
+    int n_pend, cap_pend;
+};
+
+#define GROW(arr, n, cap)                                                      \
+    ((n) < (cap) ? 0                                                           \
+                 : ((cap) = (cap) ? (cap) * 2 : 16,                            \
+                    grow_ptr((void **)&(arr), (size_t)(cap) * sizeof *(arr))))
+
+static int grow_ptr(void **p, size_t bytes)
+{
+    void *q = realloc(*p, bytes);
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
+static const char *keep(nn_registry *r, const char *s)
+{
+    if (GROW(r->strings, r->n_strings, r->cap_strings))
+        return "(out of memory)";
+    char *d = strdup(s);
+    if (!d)
+        return "(out of memory)";
+    r->strings[r->n_strings++] = d;
+    return d;
+}
+
+nn_registry *nn_registry_new(const nn_registry_opts *opts)
+{
+    nn_registry *r = calloc(1, sizeof *r);
+    if (r && opts)
+        r->opts = *opts;
+    if (r && r->opts.probe_timeout_s <= 0)
+        r->opts.probe_timeout_s = 10;
+    return r;
+}
+
+void nn_registry_free(nn_registry *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->n_handles; i++)
+        dlclose(r->handles[i]); /* RTLD_NODELETE: code stays mapped for late destructors */
+    for (int i = 0; i < r->n_strings; i++)
+        free(r->strings[i]);
+    for (int i = 0; i < r->n_pend; i++) {
+        free(r->pend[i].path);
+        free(r->pend[i].crash_reason);
+    }
+    free(r->pend);
+    free(r->strings);
+    free(r->handles);
+    free(r->entries);
+    free(r->problems);
+    free(r);
+}
+
+static void add_problem(nn_registry *r, const char *path, int status, const char *reason)
+{
+    if (GROW(r->problems, r->n_problems, r->cap_problems))
+        return;
+    r->problems[r->n_problems++] =
+        (nn_plugin_problem){keep(r, path), status, keep(r, reason)};
+}
+
+/* ssh-style check: refuse what another user could have written */
+static int check_secure(const nn_registry *r, const char *path, int is_dir, nn_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return nn_error_set(err, NN_EIO, "cannot stat %s: %s", path, strerror(errno));
+    if (r->opts.allow_insecure)
+        return NN_OK;
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return nn_error_set(err, NN_EPERM,
+                            "refusing to load from %s %s: it is writable by %s (mode %04o); "
+                            "run `chmod go-w %s` or pass --allow-insecure-plugins",
+                            is_dir ? "directory" : "file", path,
+                            (st.st_mode & S_IWOTH) ? "other users" : "its group",
+                            (unsigned)(st.st_mode & 07777), path);
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        return nn_error_set(err, NN_EPERM,
+                            "refusing to load from %s %s: it is owned by uid %u, neither you nor "
+                            "root; pass --allow-insecure-plugins to load it anyway",
+                            is_dir ? "directory" : "file", path, (unsigned)st.st_uid);
+    return NN_OK;
+}
+
+static int valid_ident(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+/* Size of the vtable of ABI 0.1 for each kind, up to its reserved tail. */
+static size_t min_vtable_size(int kind)
+{
+    switch (kind) {
+    case NN_KIND_LAYER: return offsetof(nn_layer_vtable, reserved);
+    case NN_KIND_LOSS: return offsetof(nn_loss_vtable, reserved);
+    case NN_KIND_OPTIMIZER: return offsetof(nn_optimizer_vtable, reserved);
+    case NN_KIND_SCHEDULER: return offsetof(nn_scheduler_vtable, reserved);
+    case NN_KIND_DATASET: return offsetof(nn_dataset_vtable, reserved);
+    case NN_KIND_TRANSFORM: return offsetof(nn_transform_vtable, reserved);
+    case NN_KIND_LOGGER: return offsetof(nn_logger_vtable, reserved);
+    case NN_KIND_BACKEND: return offsetof(nn_backend_vtable, reserved);
+    }
+    return 0;
+}
+
+/* The slots each kind cannot do without; NULL return = fine, else the slot's name. */
+static const char *missing_slot(const nn_plugin_desc *d)
+{
+    const void *v = d->vtable;
+    switch (d->kind) {
+    case NN_KIND_LAYER: {
+        const nn_layer_vtable *t = v;
+        if (!t->setup) return "setup";
+        if (!t->forward) return "forward";
+        if ((d->caps & NN_CAP_BACKWARD) && !t->backward) return "backward";
+        break;
+    }
+    case NN_KIND_LOSS: {
+        const nn_loss_vtable *t = v;
+        if (!t->setup) return "setup";
+        if (!t->forward) return "forward";
+        break;
+    }
+    case NN_KIND_OPTIMIZER: {
+        const nn_optimizer_vtable *t = v;
+        if (!t->setup) return "setup";
+        if (!t->step) return "step";
+        break;
+    }
+    case NN_KIND_SCHEDULER: {
+        const nn_scheduler_vtable *t = v;
+        if (!t->start) return "start";
+        if (!t->step) return "step";
+        if ((d->caps & NN_CAP_STATEFUL) && (!t->state_save || !t->state_load))
+            return "state_save/state_load";
+        break;
+    }
+    case NN_KIND_DATASET: {
+        const nn_dataset_vtable *t = v;
+        if (!t->open) return "open";
+        if (!t->get) return "get";
+        break;
+    }
+    case NN_KIND_TRANSFORM: {
+        const nn_transform_vtable *t = v;
+        if (!t->setup) return "setup";
+        if (!t->apply) return "apply";
+        if ((d->caps & NN_CAP_STATEFUL) && (!t->state_save || !t->state_load))
+            return "state_save/state_load";
+        break;
+    }
+    case NN_KIND_LOGGER: {
+        const nn_logger_vtable *t = v;
+        if (!t->open) return "open";
+        if (!t->event) return "event";
+        break;
+    }
+    case NN_KIND_BACKEND: {
+        const nn_backend_vtable *t = v;
+        if (!t->open) return "open";
+        if (!t->alloc) return "alloc";
+        if (!t->free) return "free";
+        if (!t->copy) return "copy";
+        if (!t->sync) return "sync";
+        break;
+    }
+    }
+    return NULL;
+}
+
+/* Validates one descriptor without calling into the plugin. */
+static int validate_desc(const nn_plugin_desc *d, nn_error *err)
+{
+    if (d->abi_major != NN_ABI_MAJOR)
+        return nn_error_set(err, NN_EABI,
+                            "ABI mismatch: plugin was built for ABI %u.%u, this nntrain "
+                            "speaks ABI %d.%d (major versions must be equal); rebuild the plugin",
+                            d->abi_major, d->abi_minor, NN_ABI_MAJOR, NN_ABI_MINOR);
+    if (d->abi_minor > NN_ABI_MINOR)
+        return nn_error_set(err, NN_EABI,
+                            "ABI mismatch: plugin needs ABI %u.%u, this nntrain speaks only up "
+                            "to %d.%d; upgrade nntrain",
+                            d->abi_major, d->abi_minor, NN_ABI_MAJOR, NN_ABI_MINOR);
+    if (d->struct_size < offsetof(nn_plugin_desc, reserved))
+        return nn_error_set(err, NN_EABI, "descriptor struct_size %u is smaller than ABI %d.%d's %zu",
+                            d->struct_size, NN_ABI_MAJOR, NN_ABI_MINOR,
+                            offsetof(nn_plugin_desc, reserved));
+    if (d->kind <= 0 || d->kind >= NN_KIND_COUNT_)
+        return nn_error_set(err, NN_EABI, "descriptor has unknown kind %d", d->kind);
+    if (!valid_ident(d->name))
+        return nn_error_set(err, NN_EABI, "descriptor name %s%s%s is missing or not [a-z0-9_]+",
+                            d->name ? "'" : "", d->name ? d->name : "(NULL)", d->name ? "'" : "");
+    const char *req[] = {"version", "license", "summary"};
+    const char *val[] = {d->version, d->license, d->summary};
+    for (int i = 0; i < 3; i++)
+        if (!val[i] || !*val[i])
+            return nn_error_set(err, NN_EABI, "%s '%s': required field '%s' is missing",
+                                nn_kind_name(d->kind), d->name, req[i]);
+    if (d->device && !valid_ident(d->device))
+        return nn_error_set(err, NN_EABI, "%s '%s': device '%s' is not [a-z0-9_]+",
+                            nn_kind_name(d->kind), d->name, d->device);
+    if (!d->vtable)
+        return nn_error_set(err, NN_EABI, "%s '%s': required field 'vtable' is missing",
+                            nn_kind_name(d->kind), d->name);
+    const nn_vtable_common *c = d->vtable;
+    if (c->struct_size < min_vtable_size(d->kind))
+        return nn_error_set(err, NN_EABI, "%s '%s': vtable struct_size %u is smaller than "
+                            "ABI %d.%d's %zu", nn_kind_name(d->kind), d->name, c->struct_size,
+                            NN_ABI_MAJOR, NN_ABI_MINOR, min_vtable_size(d->kind));
+    if (!c->create || !c->destroy)
+        return nn_error_set(err, NN_EABI, "%s '%s': vtable slot '%s' is missing",
+                            nn_kind_name(d->kind), d->name, c->create ? "destroy" : "create");
+    const char *slot = missing_slot(d);
+    if (slot)
+        return nn_error_set(err, NN_EABI, "%s '%s': vtable slot '%s' is missing",
+                            nn_kind_name(d->kind), d->name, slot);
+    nn_error serr = {0};
+    if (nn_schema_validate(d->params, &serr) != NN_OK)
+        return nn_error_set(err, NN_EABI, "%s '%s': %s", nn_kind_name(d->kind), d->name,
+                            serr.msg);
+    return NN_OK;
+}
+
+/* dlopen + dlsym + validation of every descriptor; registers the good ones. Runs in the
+ * probe child too (record == 0), where only surviving it matters. */
+static int load_file(nn_registry *r, const char *path, int record, nn_error *err)
+{
+    nn_error local = {0};
+    if (!err)
+        err = &local;
+    int rc = check_secure(r, path, 0, err);
+    if (rc)
+        goto fail;
+    dlerror();
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!h) {
+        const char *e = dlerror();
+        rc = nn_error_set(err, NN_EDLOPEN, "cannot load: %s", e ? e : "dlopen failed");
+        goto fail;
+    }
+    dlerror();
+    void *sym = dlsym(h, NN_PLUGIN_SYMBOL_NAME);
+    if (!sym) {
+        const char *e = dlerror();
+        rc = nn_error_set(err, NN_EABI,
+                          "no entry symbol '%s' (is this an nntrain plugin? build it with "
+                          "NN_PLUGIN_EXPORT): %s", NN_PLUGIN_SYMBOL_NAME, e ? e : "");
+        dlclose(h);
+        goto fail;
+    }
+    if (!record) { /* the child only proves that loading and reading do not crash */
+        const nn_plugin_desc *const *l = sym;
+        for (int i = 0; i < 256 && l[i]; i++)
+            validate_desc(l[i], NULL);
+        return NN_OK;
+    }
+    if (GROW(r->handles, r->n_handles, r->cap_handles) == 0)
+        r->handles[r->n_handles++] = h;
+    const nn_plugin_desc *const *list = sym;
+    int good = 0, n = 0;
+    rc = NN_OK;
+    for (; n < 256 && list[n]; n++) {
+        const nn_plugin_desc *d = list[n];
+        nn_error derr = {0};
+        int drc = validate_desc(d, &derr);
+        const char *device = (drc == NN_OK && d->device) ? d->device : "cpu";
+        const nn_plugin_entry *dup = NULL;
+        for (int i = 0; drc == NN_OK && i < r->n_entries; i++) {
+            const nn_plugin_entry *e = &r->entries[i];
+            if (e->desc->kind == d->kind && strcmp(e->desc->name, d->name) == 0 &&
+                strcmp(e->device, device) == 0)
+                dup = e;
+        }
+        if (dup && !r->opts.allow_override) {
+            drc = nn_error_set(&derr, NN_EEXIST,
+                               "duplicate %s '%s' (device %s): already provided by %s; remove "
+                               "one of the two files or pass --plugin-override to let the "
+                               "earlier one in the search order win",
+                               nn_kind_name(d->kind), d->name, device, dup->path);
+        } else if (dup) {
+            /* override: the earlier (higher-priority) file wins; remember the shadowed one */
+            nn_plugin_entry *e = (nn_plugin_entry *)dup;
+            e->shadowed_path = keep(r, path);
+            good++;
+            continue;
+        }
+        if (drc != NN_OK) {
+            add_problem(r, path, drc, derr.msg);
+            if (rc == NN_OK)
+                rc = nn_error_set(err, drc, "%s", derr.msg);
+            continue;
+        }
+        if (GROW(r->entries, r->n_entries, r->cap_entries))
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        r->entries[r->n_entries++] = (nn_plugin_entry){d, keep(r, path), device, NULL};
+        good++;
+    }
+    if (n == 0) {
+        rc = nn_error_set(err, NN_EABI, "entry symbol '%s' lists no descriptor",
+                          NN_PLUGIN_SYMBOL_NAME);
+        add_problem(r, path, rc, err->msg);
+    }
+    return rc;
+fail:
+    if (record)
+        add_problem(r, path, rc, err->msg);
+    return rc;
+}
+
+static void describe_death(int status, char *buf, size_t cap)
+{
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *abbrev = sigabbrev_np(sig);
+        snprintf(buf, cap, "crashed while loading: SIG%s (%s)", abbrev ? abbrev : "?",
+                 strsignal(sig));
+    } else if (WIFEXITED(status)) {
+        snprintf(buf, cap, "called exit(%d) while loading (a library must never exit)",
+                 WEXITSTATUS(status));
+    } else {
+        snprintf(buf, cap, "died while loading (wait status %d)", status);
+    }
+}
+
+/* Probes pending files [from, n) in one child; marks the file it dies on and returns the
+ * index after it, or n when the child got through. */
+static int probe_from(nn_registry *r, int from)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return r->n_pend; /* cannot isolate: fall back to loading in process */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return r->n_pend;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        for (int i = from; i < r->n_pend; i++) {
+            char line[32];
+            int len = snprintf(line, sizeof line, "B %d\n", i);
+            if (write(fds[1], line, (size_t)len) < 0)
+                _exit(3);
+            load_file(r, r->pend[i].path, 0, NULL);
+            len = snprintf(line, sizeof line, "E %d\n", i);
+            if (write(fds[1], line, (size_t)len) < 0)
+                _exit(3);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    int begun = -1, ended = -1, timed_out = 0;
+    char buf[256];
+    size_t have = 0;
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    for (;;) {
+        int prc = poll(&pfd, 1, (int)(r->opts.probe_timeout_s * 1000));
+        if (prc == 0) {
+            timed_out = 1;
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (prc < 0 && errno == EINTR)
+            continue;
+        ssize_t got = read(fds[0], buf + have, sizeof buf - 1 - have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        have += (size_t)got;
+        buf[have] = 0;
+        char *nl;
+        while ((nl = strchr(buf, '\n'))) {
+            *nl = 0;
+            int idx;
+            if (sscanf(buf, "B %d", &idx) == 1)
+                begun = idx;
+            else if (sscanf(buf, "E %d", &idx) == 1)
+                ended = idx;
+            size_t used = (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, have - used + 1);
+            have -= used;
+        }
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (begun >= 0 && ended != begun) {
+        char why[200];
+        if (timed_out)
+            snprintf(why, sizeof why, "hung while loading (killed after %.0f s)",
+                     r->opts.probe_timeout_s);
+        else
+            describe_death(status, why, sizeof why);
+        r->pend[begun].crashed = 1;
+        r->pend[begun].crash_reason = strdup(why);
+        return begun + 1;
+    }
+    return r->n_pend;
+}
+
+static int add_pending(nn_registry *r, const char *path)
+{
+    if (GROW(r->pend, r->n_pend, r->cap_pend))
+        return NN_ENOMEM;
+    r->pend[r->n_pend] = (pending){strdup(path), 0, NULL};
+    if (!r->pend[r->n_pend].path)
+        return NN_ENOMEM;
+    r->n_pend++;
+    return NN_OK;
+}
+
+/* Probes then loads all pending files; returns the first file's status (for add_file). */
+static int flush_pending(nn_registry *r, nn_error *err)
+{
+    int rc = NN_OK;
+    for (int i = 0; !r->opts.no_probe && i < r->n_pend;)
+        i = probe_from(r, i);
+    for (int i = 0; i < r->n_pend; i++) {
+        nn_error ferr = {0};
+        int frc;
+        r->n_files++;
+        if (r->pend[i].crashed) {
+            frc = nn_error_set(&ferr, NN_ECANCELED, "%s", r->pend[i].crash_reason
+                                                               ? r->pend[i].crash_reason
+                                                               : "crashed while loading");
+            add_problem(r, r->pend[i].path, frc, ferr.msg);
+        } else {
+            frc = load_file(r, r->pend[i].path, 1, &ferr);
+        }
+        if (frc && rc == NN_OK) {
+            rc = frc;
+            if (err)
+                *err = ferr;
+        }
+        free(r->pend[i].path);
+        free(r->pend[i].crash_reason);
+    }
+    r->n_pend = 0;
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Queues dir's *.so files (sorted); returns an error only for the directory itself. */
+static int queue_dir(nn_registry *r, const char *dir, nn_error *err)
+{
+    int rc = check_secure(r, dir, 1, err);
+    if (rc)
+        return rc;
+    DIR *d = opendir(dir);
+    if (!d)
+        return nn_error_set(err, NN_EIO, "cannot read plugin directory %s: %s", dir,
+                            strerror(errno));
+    char **names = NULL;
+    int n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 4 || strcmp(de->d_name + l - 3, ".so") != 0)
+            continue;
+        if (GROW(names, n, cap))
+            break;
+        names[n] = malloc(strlen(dir) + l + 2);
+        if (!names[n])
+            break;
+        sprintf(names[n], "%s/%s", dir, de->d_name);
+        n++;
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode))
+            add_pending(r, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return NN_OK;
+}
+
+int nn_registry_add_dir(nn_registry *r, const char *dir, nn_error *err)
+{
+    int rc = queue_dir(r, dir, err);
+    if (rc) {
+        add_problem(r, dir, rc, err ? err->msg : "directory refused");
+        return rc;
+    }
+    flush_pending(r, NULL);
+    return NN_OK;
+}
+
+int nn_registry_add_file(nn_registry *r, const char *path, nn_error *err)
+{
+    if (add_pending(r, path))
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    int rc = flush_pending(r, err);
+    if (rc && err)
+        nn_error_prefix(err, "%s", path);
+    return rc;
+}
+
+int nn_registry_scan(nn_registry *r, const char *const *dirs, int ndirs, const char *install_dir,
+                     nn_error *err)
+{
+    for (int i = 0; i < ndirs; i++) {
+        nn_error derr = {0};
+        int rc = queue_dir(r, dirs[i], &derr);
+        if (rc) {
+            nn_error_set(err, rc, "--plugin-dir %s: %s", dirs[i], derr.msg);
+            flush_pending(r, NULL);
+            return rc;
+        }
+    }
+    const char *env = getenv("NNTRAIN_PLUGIN_PATH");
+    if (env && *env) {
+        char *copy = strdup(env), *save = NULL;
+        for (char *tok = copy ? strtok_r(copy, ":", &save) : NULL; tok;
+             tok = strtok_r(NULL, ":", &save)) {
+            nn_error derr = {0};
+            if (queue_dir(r, tok, &derr) != NN_OK) {
+                char why[NN_ERROR_MSG_MAX + 32];
+                snprintf(why, sizeof why, "NNTRAIN_PLUGIN_PATH: %s", derr.msg);
+                add_problem(r, tok, derr.status, why);
+            }
+        }
+        free(copy);
+    }
+    struct stat st;
+    if (install_dir && stat(install_dir, &st) == 0) {
+        nn_error derr = {0};
+        if (queue_dir(r, install_dir, &derr) != NN_OK)
+            add_problem(r, install_dir, derr.status, derr.msg);
+    }
+    flush_pending(r, NULL);
+    return NN_OK;
+}
+
+int nn_registry_count(const nn_registry *r) { return r->n_entries; }
+const nn_plugin_entry *nn_registry_entry(const nn_registry *r, int i) { return &r->entries[i]; }
+int nn_registry_problem_count(const nn_registry *r) { return r->n_problems; }
+const nn_plugin_problem *nn_registry_problem(const nn_registry *r, int i)
+{
+    return &r->problems[i];
+}
+int nn_registry_file_count(const nn_registry *r) { return r->n_files; }
+
+const nn_plugin_entry *nn_registry_find(const nn_registry *r, int kind, const char *name,
+                                        const char *device, nn_error *err)
+{
+    if (!device)
+        device = "cpu";
+    const nn_plugin_entry *found = NULL;
+    for (int i = 0; i < r->n_entries; i++) {
+        const nn_plugin_entry *e = &r->entries[i];
+        if (e->desc->kind == kind && strcmp(e->desc->name, name) == 0 &&
+            strcmp(e->device, device) == 0)
+            found = e;
+    }
+    /* a duplicate recorded as a problem makes the name ambiguous: refuse to guess */
+    char needle[128];
+    snprintf(needle, sizeof needle, "duplicate %s '%s' (device %s)", nn_kind_name(kind), name,
+             device);
+    for (int i = 0; i < r->n_problems; i++)
+        if (strncmp(r->problems[i].reason, needle, strlen(needle)) == 0) {
+            nn_error_set(err, NN_EEXIST, "%s: %s", r->problems[i].path, r->problems[i].reason);
+            return NULL;
+        }
+    if (found)
+        return found;
+    /* same name on another device? */
+    for (int i = 0; i < r->n_entries; i++) {
+        const nn_plugin_entry *e = &r->entries[i];
+        if (e->desc->kind == kind && strcmp(e->desc->name, name) == 0) {
+            nn_error_set(err, NN_ENOTFOUND,
+                         "%s '%s' exists for device '%s' but not for '%s' (%s)",
+                         nn_kind_name(kind), name, e->device, device, e->path);
+            return NULL;
+        }
+    }
+    const char **cands = malloc(((size_t)r->n_entries + 1) * sizeof *cands);
+    int nc = 0;
+    for (int i = 0; cands && i < r->n_entries; i++)
+        if (r->entries[i].desc->kind == kind)
+            cands[nc++] = r->entries[i].desc->name;
+    const char *near = cands ? nn_closest(name, cands, nc) : NULL;
+    if (near)
+        nn_error_set(err, NN_ENOTFOUND, "no %s plugin named '%s' (did you mean '%s'?)",
+                     nn_kind_name(kind), name, near);
+    else if (r->n_problems)
+        nn_error_set(err, NN_ENOTFOUND,
+                     "no %s plugin named '%s'; %d plugin file(s) failed to load, see "
+                     "`nntrain plugins check`", nn_kind_name(kind), name, r->n_problems);
+    else
+        nn_error_set(err, NN_ENOTFOUND, "no %s plugin named '%s'; `nntrain plugins --kind %s` "
+                     "lists them", nn_kind_name(kind), name, nn_kind_name(kind));
+    free(cands);
+    return NULL;
+}

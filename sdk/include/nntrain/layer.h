@@ -1,0 +1,161 @@
+/* layer.h: the vtable of a layer plugin, and what the core hands it.
+ * Life of a layer: create (once per compiled plan) -> setup (shapes in; output, parameters
+ * and buffers declared) -> bind (memory assigned; build primitives) -> forward/backward
+ * many times, never allocating -> destroy. The core owns every tensor. */
+#ifndef NNTRAIN_LAYER_H
+#define NNTRAIN_LAYER_H
+
+#include <stdint.h>
+#include "plugin.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NN_MAX_INPUTS 8
+#define NN_MAX_LAYER_PARAMS 8
+#define NN_MAX_LAYER_BUFFERS 8
+#define NN_NAME_MAX 48
+
+/* How the core initialises a parameter or state buffer from the run's seed.
+ * fan_in/fan_out come from the declaration. */
+typedef enum nn_init {
+    NN_INIT_ZEROS = 0,
+    NN_INIT_ONES,
+    NN_INIT_HE_UNIFORM,     /* U(-b, b), b = gain * sqrt(3 / fan_in), gain = sqrt(2) */
+    NN_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+    NN_INIT_XAVIER_UNIFORM, /* U(-b, b), b = sqrt(6 / (fan_in + fan_out)) */
+    NN_INIT_XAVIER_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
+    NN_INIT_FAN_IN_UNIFORM, /* U(-b, b), b = 1 / sqrt(fan_in): PyTorch's Linear/Conv default */
+    NN_INIT_NORMAL,         /* N(0, init_arg^2) */
+    NN_INIT_UNIFORM,        /* U(-init_arg, init_arg) */
+} nn_init;
+
+/* parameter and buffer flags */
+#define NN_TENSOR_BIAS (1u << 0) /* a bias: excluded from decay when the run asks */
+#define NN_TENSOR_NORM (1u << 1) /* a normalisation scale/shift: likewise */
+
+typedef struct nn_param_decl {
+    char name[NN_NAME_MAX]; /* "weight", "bias"; the core names it "LAYER.weight" */
+    int ndim;
+    int64_t shape[NN_MAX_DIMS];
+    nn_init init;
+    double init_arg;
+    int64_t fan_in, fan_out;
+    uint32_t flags; /* NN_TENSOR_* */
+} nn_param_decl;
+
+typedef enum nn_buffer_kind {
+    NN_BUF_SAVED = 1, /* written by a training forward, read by backward; absent in eval plans */
+    NN_BUF_WORKSPACE, /* scratch valid during one call only */
+    NN_BUF_STATE,     /* persistent, not trained (running mean); saved in checkpoints */
+} nn_buffer_kind;
+
+typedef struct nn_buffer_decl {
+    char name[NN_NAME_MAX];
+    nn_buffer_kind kind;
+    nn_dtype dtype;
+    int ndim;
+    int64_t shape[NN_MAX_DIMS];
+    nn_init init; /* NN_BUF_STATE only */
+    double init_arg;
+} nn_buffer_decl;
+
+typedef struct nn_layer_setup {
+    uint32_t struct_size;
+    /* in */
+    const char *layer_name;
+    int training;                           /* 1 if this plan will run backward */
+    int n_inputs;
+    const nn_tensor *inputs[NN_MAX_INPUTS]; /* shape and dtype only (data NULL); dim 0 = batch */
+    /* out */
+    nn_tensor output;                       /* set with nn_tensor_describe() */
+    int n_params;
+    nn_param_decl params[NN_MAX_LAYER_PARAMS];
+    int n_buffers;
+    nn_buffer_decl buffers[NN_MAX_LAYER_BUFFERS];
+    uint64_t flops; /* forward FLOPs for the whole batch; a multiply-add counts 2 */
+    const void *reserved[8];
+} nn_layer_setup;
+
+/* Declares a parameter; returns its index in nn_layer_io.params, or -1 when full. */
+static inline int nn_layer_add_param(nn_layer_setup *s, const char *name, int ndim,
+                                     const int64_t *shape, nn_init init, int64_t fan_in,
+                                     int64_t fan_out, uint32_t flags)
+{
+    if (s->n_params >= NN_MAX_LAYER_PARAMS || ndim > NN_MAX_DIMS)
+        return -1;
+    nn_param_decl *d = &s->params[s->n_params];
+    int i;
+    for (i = 0; name[i] && i < NN_NAME_MAX - 1; i++)
+        d->name[i] = name[i];
+    d->name[i] = 0;
+    d->ndim = ndim;
+    for (i = 0; i < ndim; i++)
+        d->shape[i] = shape[i];
+    d->init = init;
+    d->init_arg = 0;
+    d->fan_in = fan_in;
+    d->fan_out = fan_out;
+    d->flags = flags;
+    return s->n_params++;
+}
+
+/* Declares a buffer; returns its index in nn_layer_io.buffers, or -1 when full. */
+static inline int nn_layer_add_buffer(nn_layer_setup *s, const char *name, nn_buffer_kind kind,
+                                      nn_dtype dtype, int ndim, const int64_t *shape)
+{
+    if (s->n_buffers >= NN_MAX_LAYER_BUFFERS || ndim > NN_MAX_DIMS)
+        return -1;
+    nn_buffer_decl *d = &s->buffers[s->n_buffers];
+    int i;
+    for (i = 0; name[i] && i < NN_NAME_MAX - 1; i++)
+        d->name[i] = name[i];
+    d->name[i] = 0;
+    d->kind = kind;
+    d->dtype = dtype;
+    d->ndim = ndim;
+    for (i = 0; i < ndim; i++)
+        d->shape[i] = shape[i];
+    d->init = NN_INIT_ZEROS;
+    d->init_arg = 0;
+    return s->n_buffers++;
+}
+
+/* Everything one call of forward or backward touches. The core fills it once per plan; the
+ * pointers stay valid (and the same) until the plan is destroyed, so bind() may keep them. */
+typedef struct nn_layer_io {
+    uint32_t struct_size;
+    int training;                                /* forward: 1 = train mode */
+    int n_inputs;
+    const nn_tensor *inputs[NN_MAX_INPUTS];
+    nn_tensor *output;
+    nn_tensor *params[NN_MAX_LAYER_PARAMS];
+    nn_tensor *param_grads[NN_MAX_LAYER_PARAMS]; /* backward overwrites; NULL in eval plans */
+    nn_tensor *buffers[NN_MAX_LAYER_BUFFERS];    /* NULL for SAVED buffers in eval plans */
+    const nn_tensor *grad_output;                /* backward: dLoss/dOutput */
+    nn_tensor *grad_inputs[NN_MAX_INPUTS];       /* backward overwrites; NULL = not needed */
+    uint64_t seed;                               /* fresh every step: nn_rng_init(&r, seed,..) */
+    const void *reserved[8];
+} nn_layer_io;
+
+typedef struct nn_layer_vtable {
+    NN_VTABLE_COMMON;
+    /* required: check inputs (return NN_ESHAPE with a sentence naming the shapes), set output,
+     * declare params and buffers. Called once per instance. */
+    int (*setup)(void *self, nn_layer_setup *s, nn_error *err);
+    /* optional: memory is assigned; create primitives bound to io's tensors */
+    int (*bind)(void *self, const nn_layer_io *io, nn_error *err);
+    /* required */
+    int (*forward)(void *self, const nn_layer_io *io, nn_error *err);
+    /* required when caps has NN_CAP_BACKWARD: write grad_inputs[i] that are not NULL and
+     * every param_grads[i] */
+    int (*backward)(void *self, const nn_layer_io *io, nn_error *err);
+    const void *reserved[8];
+} nn_layer_vtable;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

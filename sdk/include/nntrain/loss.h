@@ -1,0 +1,47 @@
+/* loss.h: the vtable of a loss plugin. A loss sits after the last layer: it reduces the
+ * model's output and the batch's targets to one number and, in training, writes
+ * dLoss/dPrediction. Accuracy and other metrics are the core's, not the loss's. */
+#ifndef NNTRAIN_LOSS_H
+#define NNTRAIN_LOSS_H
+
+#include "layer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nn_loss_setup {
+    uint32_t struct_size;
+    /* in */
+    const nn_tensor *pred;   /* shape/dtype of the model output, dim 0 = batch */
+    const nn_tensor *target; /* shape/dtype of the batch's targets (class ids: I32 [N]) */
+    /* out: scratch the loss needs (NN_BUF_WORKSPACE only) */
+    int n_buffers;
+    nn_buffer_decl buffers[NN_MAX_LAYER_BUFFERS];
+    const void *reserved[8];
+} nn_loss_setup;
+
+typedef struct nn_loss_io {
+    uint32_t struct_size;
+    const nn_tensor *pred;
+    const nn_tensor *target;
+    nn_tensor *grad_pred; /* NULL: compute the value only (evaluation) */
+    nn_tensor *buffers[NN_MAX_LAYER_BUFFERS];
+    double loss;          /* out: the reduced loss of the batch */
+    const void *reserved[8];
+} nn_loss_io;
+
+typedef struct nn_loss_vtable {
+    NN_VTABLE_COMMON;
+    /* required: check that pred and target fit (NN_ESHAPE naming both shapes otherwise) */
+    int (*setup)(void *self, nn_loss_setup *s, nn_error *err);
+    /* required: io->loss, and io->grad_pred when not NULL. A target out of range (a class id
+     * >= classes) is NN_EINVAL naming the sample index, never a silent wrong value. */
+    int (*forward)(void *self, nn_loss_io *io, nn_error *err);
+    const void *reserved[8];
+} nn_loss_vtable;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/* params.h: the declarative parameter schema of a plugin, and the parsed values it receives.
+ * A plugin lists its keys once; the core parses, checks and documents them, so a plugin's
+ * create() only reads values that are already valid. */
+#ifndef NNTRAIN_PARAMS_H
+#define NNTRAIN_PARAMS_H
+
+#include <stdint.h>
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nn_param_type {
+    NN_PARAM_BOOL = 1,   /* true/false, yes/no, on/off, 1/0 */
+    NN_PARAM_INT,        /* 64-bit signed integer */
+    NN_PARAM_FLOAT,      /* double */
+    NN_PARAM_STRING,     /* any text */
+    NN_PARAM_ENUM,       /* one of .choices */
+    NN_PARAM_INT_LIST,   /* comma-separated integers; .range applies to each */
+    NN_PARAM_FLOAT_LIST, /* comma-separated numbers; .range applies to each */
+} nn_param_type;
+
+/* One key of a plugin's schema. An array of these ends with an entry whose name is NULL.
+ *   .def      default as text, parsed like user input; NULL means "no default"
+ *   .range    interval for numbers, e.g. "[0, 1)", "(0, inf)", "[1, 65535]"; NULL = any
+ *   .choices  for NN_PARAM_ENUM: "max|min"; NULL otherwise
+ *   .required the user must give it (then .def must be NULL) */
+typedef struct nn_param_spec {
+    const char *name;
+    nn_param_type type;
+    const char *def;
+    const char *range;
+    const char *choices;
+    int required;
+    const char *doc;
+    const void *reserved[2];
+} nn_param_spec;
+
+/* Parsed, validated values for one plugin instance: opaque. Read with the getters below,
+ * which take a key of the plugin's own schema (another key is a programming error and reads
+ * as zero/NULL). Pointers returned are borrowed and valid while the nn_params lives. */
+typedef struct nn_params nn_params;
+
+int nn_params_is_set(const nn_params *p, const char *key); /* given by the user (not default) */
+int nn_params_has(const nn_params *p, const char *key);    /* has a value (user or default) */
+int nn_params_bool(const nn_params *p, const char *key);
+int64_t nn_params_int(const nn_params *p, const char *key);
+double nn_params_float(const nn_params *p, const char *key);
+const char *nn_params_str(const nn_params *p, const char *key); /* STRING or ENUM; NULL if unset */
+int nn_params_enum(const nn_params *p, const char *key);        /* index into choices, -1 unset */
+const int64_t *nn_params_ints(const nn_params *p, const char *key, int *n);
+const double *nn_params_floats(const nn_params *p, const char *key, int *n);
+/* where this instance was configured, e.g. "model.ini [layer.fc1]"; for messages */
+const char *nn_params_origin(const nn_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,89 @@
+/* plugin.h: the descriptor every plugin exports, and the one macro that exports it.
+ * The registry validates a descriptor (ABI version, sizes, required fields, schema) before it
+ * calls any function of the plugin. Never change the layout of a released struct: grow it. */
+#ifndef NNTRAIN_PLUGIN_H
+#define NNTRAIN_PLUGIN_H
+
+#include <stdint.h>
+#include "params.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* major: must equal the host's; minor: must be <= the host's */
+#define NN_ABI_MAJOR 0
+#define NN_ABI_MINOR 1
+
+typedef enum nn_kind {
+    NN_KIND_LAYER = 1,
+    NN_KIND_LOSS,
+    NN_KIND_OPTIMIZER,
+    NN_KIND_SCHEDULER,
+    NN_KIND_DATASET,
+    NN_KIND_TRANSFORM,
+    NN_KIND_LOGGER,
+    NN_KIND_BACKEND,
+    NN_KIND_COUNT_ /* not a kind */
+} nn_kind;
+
+/* capability flags (descriptor .caps) */
+#define NN_CAP_BACKWARD (1u << 0)     /* layer: implements backward */
+#define NN_CAP_THREAD_SAFE (1u << 1)  /* dataset/transform: get/apply may run concurrently */
+#define NN_CAP_STATEFUL (1u << 2)     /* has state to save in checkpoints (state_save/load) */
+
+typedef struct nn_plugin_desc {
+    uint16_t abi_major;          /* NN_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;          /* NN_ABI_MINOR the plugin was built with */
+    uint32_t struct_size;        /* sizeof(nn_plugin_desc) the plugin was built with */
+    int32_t kind;                /* nn_kind */
+    uint32_t caps;               /* NN_CAP_* */
+    const char *name;            /* required: [a-z0-9_]+, unique per (kind, device) */
+    const char *version;         /* required: the plugin's own version, e.g. "1.0.0" */
+    const char *license;         /* required: SPDX identifier */
+    const char *summary;         /* required: one line for `nntrain plugins` */
+    const char *device;          /* optional: "cpu" when NULL */
+    const nn_param_spec *params; /* optional: NULL-name-terminated schema */
+    const void *vtable;          /* required: the kind's vtable (nn_layer_vtable, ...) */
+    const void *reserved[8];     /* zero */
+} nn_plugin_desc;
+
+/* Every kind's vtable starts with these slots, so the registry checks them alike.
+ * create: parse nothing (params are already valid), allocate the instance, return NN_OK.
+ * destroy: free what create made; never NULL-checked by the plugin's caller. */
+#define NN_VTABLE_COMMON                                                       \
+    uint32_t struct_size; /* sizeof the vtable the plugin was built with */    \
+    int (*create)(const nn_params *params, void **self, nn_error *err);        \
+    void (*destroy)(void *self)
+
+typedef struct nn_vtable_common {
+    NN_VTABLE_COMMON;
+} nn_vtable_common;
+
+/* The exported symbol: a NULL-terminated array of descriptor pointers. Its name is fixed. */
+#define NN_PLUGIN_SYMBOL nn_plugin_descriptors
+#define NN_PLUGIN_SYMBOL_NAME "nn_plugin_descriptors"
+
+#if defined(__GNUC__)
+#define NN_EXPORT __attribute__((visibility("default")))
+#else
+#define NN_EXPORT
+#endif
+
+/* A descriptor with the ABI fields filled: NN_DESCRIPTOR(.kind = NN_KIND_LAYER, .name = ...) */
+#define NN_DESCRIPTOR(...)                                                     \
+    {.abi_major = NN_ABI_MAJOR, .abi_minor = NN_ABI_MINOR,                     \
+     .struct_size = sizeof(nn_plugin_desc), __VA_ARGS__}
+
+/* The one export of a plugin file: NN_PLUGIN_EXPORT(&desc_a, &desc_b); */
+#define NN_PLUGIN_EXPORT(...)                                                  \
+    NN_EXPORT const nn_plugin_desc *const NN_PLUGIN_SYMBOL[] = {__VA_ARGS__, NULL}
+
+/* returns "layer", "loss", ... or "?"; static string */
+const char *nn_kind_name(int kind);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
