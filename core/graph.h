@@ -1,0 +1,80 @@
+/* graph.h: a model as a DAG of layer plugins, its parameters, and plans compiled from it.
+ * The model owns parameters, their gradients and persistent layer state; a plan (one per
+ * batch size and mode) owns layer instances and one arena for activations, gradients,
+ * saved buffers and workspaces. After compile, forward/backward never allocate. */
+#ifndef NN_GRAPH_H
+#define NN_GRAPH_H
+
+#include "config.h"
+#include "nntrain/nntrain.h"
+#include "registry.h"
+
+typedef struct nn_model nn_model;
+typedef struct nn_plan nn_plan;
+
+/* returns an owned model; device NULL = "cpu" */
+nn_model *nn_model_new(nn_registry *reg, const char *device);
+void nn_model_free(nn_model *m);
+
+/* Adds a layer. kvs are the plugin's keys (core keys already taken out); inputs NULL or
+ * n_inputs 0 = the previous layer (the data input for the first); "input" names the data.
+ * lr_mult/weight_decay_mult apply to its parameters. origin is used in messages. */
+int nn_model_add(nn_model *m, const char *name, const char *type, const nn_kv *kvs, int n,
+                 const char *const *inputs, int n_inputs, double lr_mult, double wd_mult,
+                 const char *origin, nn_error *err);
+
+/* Adds every [layer.NAME] section in file order: `type` selects the plugin; `inputs`,
+ * `lr_mult`, `weight_decay_mult` are the core's keys, the rest goes to the plugin. */
+int nn_model_from_config(nn_model *m, const nn_config *cfg, nn_error *err);
+
+/* Compiles for samples of the given shape (no batch dim) and dtype. The first compile
+ * creates and initialises parameters from seed; later compiles reuse them (and must agree).
+ * training = 1 allocates gradients and saved buffers. The plan stays owned by the model:
+ * asking again for the same (batch, training) returns the same plan. */
+int nn_model_plan(nn_model *m, int sample_ndim, const int64_t *sample_shape, nn_dtype dtype,
+                  int64_t batch, int training, uint64_t seed, nn_plan **out, nn_error *err);
+
+int nn_model_layer_count(const nn_model *m);
+const char *nn_model_layer_name(const nn_model *m, int i);
+int nn_model_param_count(const nn_model *m);
+/* i-th trainable parameter (model-owned), its gradient, multipliers and flags */
+nn_tensor *nn_model_param(const nn_model *m, int i, nn_tensor **grad, double *lr_mult,
+                          double *wd_mult, uint32_t *flags);
+/* persistent state buffers (batchnorm running stats): saved in checkpoints with params */
+int nn_model_state_count(const nn_model *m);
+nn_tensor *nn_model_state(const nn_model *m, int i);
+/* total trainable scalars */
+int64_t nn_model_numel(const nn_model *m);
+/* re-initialise parameters and state from seed (cross-validation folds start fresh) */
+void nn_model_reinit(nn_model *m, uint64_t seed);
+
+/* The plan's data input (fill it, [batch, sample...]) and its output. */
+nn_tensor *nn_plan_input(nn_plan *p);
+nn_tensor *nn_plan_output(nn_plan *p);
+/* dLoss/dOutput, to be written by the loss before nn_plan_backward (training plans) */
+nn_tensor *nn_plan_grad_output(nn_plan *p);
+/* Seeds this step's random streams (dropout). */
+void nn_plan_set_step_seed(nn_plan *p, uint64_t seed);
+int nn_plan_forward(nn_plan *p, int training, nn_error *err);
+/* Like forward, but checks every layer's output for NaN/Inf and names the first bad one. */
+int nn_plan_forward_checked(nn_plan *p, int training, nn_error *err);
+int nn_plan_backward(nn_plan *p, nn_error *err);
+/* Finds the first layer (in backward order) whose parameter gradients are non-finite. */
+int nn_plan_check_grads(nn_plan *p, nn_error *err);
+
+/* For `nntrain summary`: per layer output shape, params, FLOPs, activation bytes. */
+typedef struct nn_layer_report {
+    const char *name, *type;
+    nn_tensor output; /* shape only */
+    int64_t params;
+    uint64_t flops;
+    size_t act_bytes;
+} nn_layer_report;
+int nn_plan_report(const nn_plan *p, int i, nn_layer_report *r); /* 0 ok, -1 past the end */
+size_t nn_plan_arena_bytes(const nn_plan *p);
+
+/* Initialises t per an nn_init scheme from an RNG stream (also used for state buffers). */
+void nn_init_tensor(nn_tensor *t, nn_init init, double arg, int64_t fan_in, int64_t fan_out,
+                    uint64_t seed, uint64_t stream);
+
+#endif

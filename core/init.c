@@ -1,0 +1,35 @@
+/* init.c: parameter initialisation schemes (he, xavier, fan-in uniform, ...) from counter-based
+ * random streams, so a parameter's initial values depend only on (seed, its name). */
+#include <math.h>
+
+#include "graph.h"
+#include "nntrain/rng.h"
+
+void nn_init_tensor(nn_tensor *t, nn_init init, double arg, int64_t fan_in, int64_t fan_out,
+                    uint64_t seed, uint64_t stream)
+{
+    int64_t n = nn_tensor_numel(t);
+    float *x = NN_F32P(t);
+    nn_rng r;
+    nn_rng_init(&r, seed, stream, 0x1217, 0);
+    double fi = fan_in > 0 ? (double)fan_in : 1.0, fo = fan_out > 0 ? (double)fan_out : 1.0;
+    double bound = 0, std = 0;
+    int uniform = 1;
+    switch (init) {
+    case NN_INIT_ZEROS:
+    case NN_INIT_ONES:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = init == NN_INIT_ONES ? 1.0f : 0.0f;
+        return;
+    case NN_INIT_HE_UNIFORM: bound = sqrt(6.0 / fi); break;
+    case NN_INIT_HE_NORMAL: std = sqrt(2.0 / fi); uniform = 0; break;
+    case NN_INIT_XAVIER_UNIFORM: bound = sqrt(6.0 / (fi + fo)); break;
+    case NN_INIT_XAVIER_NORMAL: std = sqrt(2.0 / (fi + fo)); uniform = 0; break;
+    case NN_INIT_FAN_IN_UNIFORM: bound = 1.0 / sqrt(fi); break;
+    case NN_INIT_NORMAL: std = arg; uniform = 0; break;
+    case NN_INIT_UNIFORM: bound = arg; break;
+    }
+    for (int64_t i = 0; i < n; i++)
+        x[i] = uniform ? (float)((2.0 * nn_rng_uniform(&r) - 1.0) * bound)
+                       : (float)(nn_rng_normal(&r) * std);
+}
