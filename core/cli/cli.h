@@ -62,7 +62,21 @@ const char *nn_cli_value(int argc, char **argv, int *i, const char *flag);
 /* "nntrain: " + message on stderr */
 void nn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Loads the model file named by the first positional argument and applies every --set.
+ * Prints the reason and returns NULL on failure. */
+struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb);
+
+/* Chooses the compute threads before any plugin (and so OpenMP) is loaded: --threads, else
+ * OMP_NUM_THREADS if set, else the online cores; OMP_WAIT_POLICY=passive unless set, because
+ * spin-waiting collapses when the loader shares the cores (TOOLCHAIN.md). */
+void nn_cli_threads(const nn_cli *cli);
+
 int nn_cmd_help(nn_cli *cli);
 int nn_cmd_plugins(nn_cli *cli);
+int nn_cmd_train(nn_cli *cli);
+int nn_cmd_eval(nn_cli *cli);
+int nn_cmd_predict(nn_cli *cli);
+int nn_cmd_cv(nn_cli *cli);
+int nn_cmd_summary(nn_cli *cli);
 
 #endif

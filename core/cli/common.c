@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "nntrain_build_config.h"
 
 void nn_cli_error(const char *fmt, ...)
@@ -131,8 +132,45 @@ const char *nn_cli_install_plugindir(void)
     return dir;
 }
 
+void nn_cli_threads(const nn_cli *cli)
+{
+    char n[32];
+    if (cli->threads > 0) {
+        snprintf(n, sizeof n, "%d", cli->threads);
+        setenv("OMP_NUM_THREADS", n, 1);
+    } else if (!getenv("OMP_NUM_THREADS")) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(n, sizeof n, "%ld", cores > 0 ? cores : 1);
+        setenv("OMP_NUM_THREADS", n, 1);
+    }
+    setenv("OMP_WAIT_POLICY", "passive", 0);
+}
+
+struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb)
+{
+    if (cli->argc < 1) {
+        nn_cli_error("%s: which model file? e.g. `nntrain %s examples/fashion_mnist_mlp.ini`",
+                     verb, verb);
+        return NULL;
+    }
+    nn_config *cfg = NULL;
+    nn_error err = {0};
+    if (nn_config_load(cli->argv[0], &cfg, &err) != NN_OK) {
+        nn_cli_error("%s", err.msg);
+        return NULL;
+    }
+    for (int i = 0; i < cli->n_sets; i++)
+        if (nn_config_set(cfg, cli->sets[i], &err) != NN_OK) {
+            nn_cli_error("%s", err.msg);
+            nn_config_free(cfg);
+            return NULL;
+        }
+    return cfg;
+}
+
 nn_registry *nn_cli_registry(const nn_cli *cli)
 {
+    nn_cli_threads(cli);
     nn_registry_opts opts = {.allow_insecure = cli->allow_insecure,
                              .allow_override = cli->allow_override};
     nn_registry *r = nn_registry_new(&opts);

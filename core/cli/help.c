@@ -6,6 +6,24 @@
 #include "cli.h"
 
 const nn_verb nn_verbs[] = {
+    {"train", nn_cmd_train, "train a model described by a model file",
+     "  train MODEL.ini [--resume PATH|auto] [--run-dir DIR] [--no-test]\n"
+     "    writes runs/NAME/ (model.ini, last.safetensors, best.safetensors, logs); Ctrl-C\n"
+     "    finishes the step, writes last.safetensors and prints how to resume; at the end\n"
+     "    the test split is evaluated (skip with --no-test)\n"},
+    {"eval", nn_cmd_eval, "evaluate a checkpoint on the test split",
+     "  eval MODEL.ini --checkpoint PATH [--split test|val]\n"
+     "    loss, accuracy, top-k, per-class accuracy and the confusion matrix\n"},
+    {"predict", nn_cmd_predict, "write predictions of a checkpoint as CSV",
+     "  predict MODEL.ini --checkpoint PATH [--split test|val] [--limit N] [--output FILE]\n"
+     "    one row per sample: index, label, predicted class, its probability, and the\n"
+     "    probability of every class\n"},
+    {"cv", nn_cmd_cv, "K-fold cross-validation",
+     "  cv MODEL.ini [--folds K]\n"
+     "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"
+     "    and prints a table with mean and standard deviation\n"},
+    {"summary", nn_cmd_summary, "layers, shapes, parameters, FLOPs and memory of a model",
+     "  summary MODEL.ini\n"},
     {"help", nn_cmd_help, "show help for nntrain or one command", "  help [COMMAND]\n"},
     {"plugins", nn_cmd_plugins, "list, inspect and check plugins",
      "  plugins [--kind KIND]        list loaded plugins (and files that failed to load)\n"

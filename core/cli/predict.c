@@ -1,0 +1,155 @@
+/* predict.c: `nntrain predict MODEL.ini --checkpoint C`: one CSV row per sample with the
+ * predicted class, its probability and every class's probability (softmax of the output). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "evaluate.h"
+
+int nn_cli_eval_session(nn_cli *cli, const char *verb, const char *ckpt, nn_config **cfg,
+                        nn_registry **reg, nn_session *s);
+
+typedef struct pctx {
+    FILE *out;
+    const nn_dataset_info *info;
+    int header_done;
+    double *probs;
+    int classification;
+} pctx;
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void class_field(FILE *f, const nn_dataset_info *info, int64_t c)
+{
+    char nb[24];
+    if (info->class_names && c >= 0 && c < info->n_classes && info->class_names[c])
+        csv_field(f, info->class_names[c]);
+    else {
+        snprintf(nb, sizeof nb, "%lld", (long long)c);
+        fputs(nb, f);
+    }
+}
+
+static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const void *target)
+{
+    pctx *p = ctx;
+    if (!p->header_done) {
+        p->header_done = 1;
+        if (p->classification) {
+            fprintf(p->out, "index,label,predicted,probability");
+            for (int64_t c = 0; c < n_out; c++) {
+                fputs(",p_", p->out);
+                class_field(p->out, p->info, c);
+            }
+        } else {
+            fprintf(p->out, "index");
+            for (int64_t c = 0; c < n_out; c++)
+                fprintf(p->out, ",output_%lld", (long long)c);
+        }
+        fputc('\n', p->out);
+    }
+    fprintf(p->out, "%lld", (long long)index);
+    if (!p->classification) {
+        for (int64_t c = 0; c < n_out; c++)
+            fprintf(p->out, ",%.6g", (double)out[c]);
+        fputc('\n', p->out);
+        return ferror(p->out) ? -1 : 0;
+    }
+    double mx = out[0], sum = 0;
+    int64_t best = 0;
+    for (int64_t c = 1; c < n_out; c++)
+        if (out[c] > mx) {
+            mx = out[c];
+            best = c;
+        }
+    for (int64_t c = 0; c < n_out; c++)
+        sum += p->probs[c] = exp((double)out[c] - mx);
+    fputc(',', p->out);
+    class_field(p->out, p->info, *(const int32_t *)target);
+    fputc(',', p->out);
+    class_field(p->out, p->info, best);
+    fprintf(p->out, ",%.6f", p->probs[best] / sum);
+    for (int64_t c = 0; c < n_out; c++)
+        fprintf(p->out, ",%.6f", p->probs[c] / sum);
+    fputc('\n', p->out);
+    return ferror(p->out) ? -1 : 0;
+}
+
+int nn_cmd_predict(nn_cli *cli)
+{
+    const char *ckpt = NULL, *output = NULL, *v;
+    long long limit = 0;
+    nn_part part = NN_PART_TEST;
+    for (int i = 1; i < cli->argc; i++) {
+        if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--checkpoint")))
+            ckpt = v;
+        else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--output")))
+            output = v;
+        else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--limit"))) {
+            char *end;
+            limit = strtoll(v, &end, 10);
+            if (*end || limit < 0) {
+                nn_cli_error("predict: --limit %s: expected a non-negative integer", v);
+                return NN_EXIT_USAGE;
+            }
+        } else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--split"))) {
+            if (strcmp(v, "test") == 0)
+                part = NN_PART_TEST;
+            else if (strcmp(v, "val") == 0)
+                part = NN_PART_VAL;
+            else {
+                nn_cli_error("predict: --split %s: expected test or val", v);
+                return NN_EXIT_USAGE;
+            }
+        } else {
+            nn_cli_error("predict: unexpected argument '%s'; see `nntrain help predict`",
+                         cli->argv[i]);
+            return NN_EXIT_USAGE;
+        }
+    }
+    nn_config *cfg;
+    nn_registry *reg;
+    nn_session s = {0};
+    int code = nn_cli_eval_session(cli, "predict", ckpt, &cfg, &reg, &s);
+    pctx p = {.out = stdout};
+    if (code == NN_EXIT_OK && output && !(p.out = fopen(output, "w"))) {
+        nn_cli_error("predict: cannot write %s", output);
+        code = NN_EXIT_FAIL;
+    }
+    if (code == NN_EXIT_OK) {
+        p.info = nn_data_info(s.data);
+        p.classification = p.info->n_classes > 0 && nn_tensor_dtype(&p.info->target) == NN_I32;
+        const nn_tensor *o = nn_plan_output(s.binds[0].plan);
+        p.probs = calloc((size_t)(nn_tensor_numel(o) / o->shape[0]) + 1, sizeof *p.probs);
+        nn_error err = {0};
+        if (!p.probs || nn_predict(&s, part, limit, row, &p, &err) != NN_OK) {
+            nn_cli_error("predict: %s", p.probs ? err.msg : "out of memory");
+            code = NN_EXIT_FAIL;
+        }
+        free(p.probs);
+    }
+    if (p.out && p.out != stdout && fclose(p.out) != 0) {
+        nn_cli_error("predict: cannot write %s", output);
+        code = NN_EXIT_FAIL;
+    }
+    if (s.reg)
+        nn_session_close(&s);
+    nn_registry_free(reg);
+    nn_config_free(cfg);
+    return code;
+}

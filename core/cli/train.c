@@ -1,0 +1,91 @@
+/* train.c: `nntrain train MODEL.ini`: trains, writes runs/NAME/, and reports the test
+ * metrics at the end. Ctrl-C stops after the current step with a checkpoint to resume from. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "evaluate.h"
+#include "trainer.h"
+
+static void print_metrics(const char *what, const nn_metrics *m)
+{
+    printf("%s: loss %.4f", what, nn_metrics_loss(m));
+    if (!isnan(nn_metrics_accuracy(m)))
+        printf("  accuracy %.2f%%", 100 * nn_metrics_accuracy(m));
+    if (!isnan(nn_metrics_topk(m)))
+        printf("  top-%d %.2f%%", m->top_k, 100 * nn_metrics_topk(m));
+    printf("  (%lld samples)\n", (long long)m->samples);
+}
+
+int nn_cmd_train(nn_cli *cli)
+{
+    const char *resume = NULL, *run_dir = NULL, *v;
+    int no_test = 0;
+    for (int i = 1; i < cli->argc; i++) {
+        if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--resume")))
+            resume = v;
+        else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--run-dir")))
+            run_dir = v;
+        else if (strcmp(cli->argv[i], "--no-test") == 0)
+            no_test = 1;
+        else {
+            nn_cli_error("train: unexpected argument '%s'; see `nntrain help train`",
+                         cli->argv[i]);
+            return NN_EXIT_USAGE;
+        }
+    }
+    nn_config *cfg = nn_cli_model(cli, "train");
+    if (!cfg)
+        return NN_EXIT_USAGE;
+    nn_registry *reg = nn_cli_registry(cli);
+    if (!reg) {
+        nn_config_free(cfg);
+        return NN_EXIT_FAIL;
+    }
+    nn_session s;
+    nn_error err = {0};
+    nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .run_dir = run_dir,
+                          .device = cli->device};
+    int rc = nn_session_open(&s, reg, cfg, &so, &err), code = NN_EXIT_OK;
+    nn_train_result r;
+    if (rc == NN_OK) {
+        nn_train_opts to = {.resume = resume, .handle_signals = 1, .verbosity = cli->verbosity};
+        rc = nn_train_run(&s, &to, &r, &err);
+    }
+    if (rc == NN_ENONFINITE) {
+        nn_cli_error("%s", err.msg);
+        code = NN_EXIT_NONFINITE;
+    } else if (rc) {
+        nn_cli_error("%s", err.msg);
+        code = NN_EXIT_FAIL;
+    } else if (r.end == NN_END_SIGNAL) {
+        fprintf(stderr, "nntrain: interrupted after %lld completed epochs; checkpoint %s\n"
+                "nntrain: resume with: nntrain train %s --resume %s\n",
+                (long long)r.epochs_done, r.last_ckpt, cli->argv[0], r.last_ckpt);
+        code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
+    } else {
+        printf("trained %lld epochs in %.1f s; checkpoints in %s (steps waiting for data: "
+               "%.1f%%)\n", (long long)r.epochs_done, r.wall_s, s.run_dir,
+               100 * r.wait_fraction);
+        if (r.best_epoch > 0)
+            printf("best %s %.4f at epoch %lld (%s)\n", s.tc.monitor, r.best_metric,
+                   (long long)r.best_epoch, r.best_ckpt);
+        if (!no_test && nn_data_open_test(s.data, &err) == NN_OK &&
+            nn_data_size(s.data, NN_PART_TEST) > 0) {
+            nn_metrics m;
+            if (nn_metrics_init(&m, s.n_classes, (int)s.tc.top_k, 0) == 0 &&
+                nn_evaluate(&s, NN_PART_TEST, &m, &err) == NN_OK)
+                print_metrics("test", &m);
+            else
+                nn_cli_error("test evaluation: %s", err.msg);
+            nn_metrics_free(&m);
+        }
+    }
+    if (s.reg)
+        nn_session_close(&s);
+    nn_registry_free(reg);
+    nn_config_free(cfg);
+    return code;
+}

@@ -1,0 +1,145 @@
+/* loggers.c: creates logger plugins from the model file and hands them events. Failures are
+ * reported once on stderr with the logger's name; they never stop training unless strict. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "instance.h"
+#include "loggers.h"
+
+typedef struct lg {
+    nn_instance inst;
+    char name[128];
+    int dead;
+} lg;
+
+struct nn_loggers {
+    lg *v;
+    int n;
+    int strict;
+};
+
+static void report(lg *g, const char *what, const char *msg)
+{
+    fprintf(stderr, "nntrain: logger '%s' failed in %s: %s; it is switched off and training "
+            "goes on\n", g->name, what, msg);
+    g->dead = 1;
+}
+
+int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open *o, int strict,
+                    nn_loggers **out, nn_error *err)
+{
+    *out = NULL;
+    nn_loggers *l = calloc(1, sizeof *l);
+    int n = 0;
+    for (int i = 0; i < nn_config_count(cfg); i++)
+        n += strncmp(nn_config_at(cfg, i)->name, "logger.", 7) == 0;
+    if (!l || !(l->v = calloc((size_t)(n ? n : 1), sizeof *l->v))) {
+        free(l);
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    }
+    l->strict = strict;
+    int rc = NN_OK;
+    for (int i = 0; i < nn_config_count(cfg) && rc == NN_OK; i++) {
+        const nn_config_section *s = nn_config_at(cfg, i);
+        if (strncmp(s->name, "logger.", 7) != 0)
+            continue;
+        char origin[300];
+        snprintf(origin, sizeof origin, "%s:%d: [%s]", nn_config_path(cfg), s->line, s->name);
+        const char *type = NULL;
+        nn_kv *rest = calloc((size_t)s->n + 1, sizeof *rest);
+        int nr = 0;
+        if (!rest) {
+            rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+            break;
+        }
+        for (int k = 0; k < s->n; k++) {
+            if (strcmp(s->kvs[k].key, "type") == 0)
+                type = s->kvs[k].value;
+            else
+                rest[nr++] = s->kvs[k];
+        }
+        if (!type)
+            type = s->name + 7; /* [logger.csv] means type = csv */
+        nn_error ferr = {0};
+        const nn_plugin_entry *e = nn_registry_find(reg, NN_KIND_LOGGER, type, NULL, &ferr);
+        if (!e)
+            rc = nn_error_set(err, NN_ENOTFOUND, "%s: %s", origin, ferr.msg);
+        else
+            rc = nn_instance_create(&l->v[l->n].inst, e->desc, rest, nr, origin, err);
+        free(rest);
+        if (rc == NN_OK) {
+            snprintf(l->v[l->n].name, sizeof l->v[l->n].name, "%s", s->name + 7);
+            l->n++;
+        }
+    }
+    if (rc == NN_OK && n == 0) { /* no [logger.*]: the console */
+        nn_error ferr = {0};
+        const nn_plugin_entry *e = nn_registry_find(reg, NN_KIND_LOGGER, "console", NULL, &ferr);
+        if (!e)
+            rc = nn_error_set(err, NN_ENOTFOUND, "no [logger.NAME] section and no console "
+                              "logger plugin: %s", ferr.msg);
+        else if ((rc = nn_instance_create(&l->v[0].inst, e->desc, NULL, 0, "[logger.console]",
+                                          err)) == NN_OK) {
+            snprintf(l->v[0].name, sizeof l->v[0].name, "console");
+            l->n = 1;
+        }
+    }
+    for (int i = 0; i < l->n && rc == NN_OK; i++) {
+        const nn_logger_vtable *vt = l->v[i].inst.vt;
+        nn_error lerr = {0};
+        if (vt->open(l->v[i].inst.self, o, &lerr) != NN_OK) {
+            if (strict)
+                rc = nn_error_set(err, NN_EIO, "logger '%s': %s", l->v[i].name, lerr.msg);
+            else
+                report(&l->v[i], "open", lerr.msg);
+        }
+    }
+    if (rc) {
+        nn_loggers_close(l);
+        return rc;
+    }
+    *out = l;
+    return NN_OK;
+}
+
+int nn_loggers_emit(nn_loggers *l, const nn_event *ev, nn_error *err)
+{
+    for (int i = 0; l && i < l->n; i++) {
+        if (l->v[i].dead)
+            continue;
+        const nn_logger_vtable *vt = l->v[i].inst.vt;
+        nn_error lerr = {0};
+        if (vt->event(l->v[i].inst.self, ev, &lerr) != NN_OK) {
+            if (l->strict)
+                return nn_error_set(err, NN_EIO, "logger '%s': %s", l->v[i].name, lerr.msg);
+            report(&l->v[i], "event", lerr.msg);
+        }
+    }
+    return NN_OK;
+}
+
+void nn_loggers_flush(nn_loggers *l)
+{
+    for (int i = 0; l && i < l->n; i++) {
+        const nn_logger_vtable *vt = l->v[i].inst.vt;
+        nn_error lerr = {0};
+        if (!l->v[i].dead && vt->flush && vt->flush(l->v[i].inst.self, &lerr) != NN_OK)
+            report(&l->v[i], "flush", lerr.msg);
+    }
+}
+
+void nn_loggers_close(nn_loggers *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->n; i++) {
+        const nn_logger_vtable *vt = l->v[i].inst.vt;
+        nn_error lerr = {0};
+        if (!l->v[i].dead && vt->close && vt->close(l->v[i].inst.self, &lerr) != NN_OK)
+            report(&l->v[i], "close", lerr.msg);
+        nn_instance_destroy(&l->v[i].inst);
+    }
+    free(l->v);
+    free(l);
+}

@@ -1,0 +1,81 @@
+/* metrics.c: accuracy, top-k and the confusion matrix from logits and class ids. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+int nn_metrics_init(nn_metrics *m, int n_classes, int top_k, int confusion)
+{
+    memset(m, 0, sizeof *m);
+    m->n_classes = n_classes;
+    m->top_k = top_k < n_classes ? top_k : 0;
+    if (n_classes > 0 && confusion) {
+        m->confusion = calloc((size_t)n_classes * (size_t)n_classes, sizeof *m->confusion);
+        if (!m->confusion)
+            return -1;
+    }
+    return 0;
+}
+
+void nn_metrics_reset(nn_metrics *m)
+{
+    m->loss_sum = 0;
+    m->samples = m->correct = m->topk_correct = 0;
+    if (m->confusion)
+        memset(m->confusion, 0, (size_t)m->n_classes * (size_t)m->n_classes * sizeof *m->confusion);
+}
+
+void nn_metrics_free(nn_metrics *m)
+{
+    free(m->confusion);
+    m->confusion = NULL;
+}
+
+void nn_metrics_add(nn_metrics *m, const nn_tensor *pred, const nn_tensor *target, int64_t n,
+                    double loss)
+{
+    m->loss_sum += loss * (double)n;
+    m->samples += n;
+    if (m->n_classes <= 0 || pred->dl.ndim != 2 || nn_tensor_dtype(target) != NN_I32)
+        return;
+    int64_t C = pred->shape[1];
+    const float *P = NN_F32P(pred);
+    const int32_t *T = NN_I32P(target);
+    for (int64_t r = 0; r < n; r++) {
+        const float *row = P + r * C;
+        int64_t best = 0;
+        for (int64_t c = 1; c < C; c++)
+            if (row[c] > row[best])
+                best = c;
+        int32_t t = T[r];
+        if (t < 0 || t >= C)
+            continue;
+        m->correct += best == t;
+        if (m->top_k > 0) {
+            int64_t above = 0; /* classes scored strictly higher than the true one */
+            for (int64_t c = 0; c < C; c++)
+                above += row[c] > row[t];
+            m->topk_correct += above < m->top_k;
+        }
+        if (m->confusion && t < m->n_classes && best < m->n_classes)
+            m->confusion[(int64_t)t * m->n_classes + best]++;
+    }
+}
+
+double nn_metrics_loss(const nn_metrics *m)
+{
+    return m->samples ? m->loss_sum / (double)m->samples : NAN;
+}
+
+double nn_metrics_accuracy(const nn_metrics *m)
+{
+    return m->n_classes > 0 && m->samples ? (double)m->correct / (double)m->samples : NAN;
+}
+
+double nn_metrics_topk(const nn_metrics *m)
+{
+    return m->n_classes > 0 && m->top_k > 0 && m->samples
+               ? (double)m->topk_correct / (double)m->samples
+               : NAN;
+}

@@ -1,0 +1,31 @@
+/* metrics.h: running classification metrics over batches: loss, accuracy, top-k, confusion.
+ * Accumulates in double and int64 so that epoch figures do not drift with the batch count. */
+#ifndef NN_METRICS_H
+#define NN_METRICS_H
+
+#include <stdint.h>
+
+#include "nntrain/tensor.h"
+
+typedef struct nn_metrics {
+    double loss_sum;    /* sum over batches of batch-mean loss x batch rows */
+    int64_t samples;
+    int64_t correct;
+    int64_t topk_correct;
+    int top_k;          /* 0 = off */
+    int n_classes;      /* 0 = not classification */
+    int64_t *confusion; /* n_classes^2 (row = true class), or NULL */
+} nn_metrics;
+
+/* n_classes > 0 with confusion = 1 allocates the matrix. returns 0 or -1 (out of memory) */
+int nn_metrics_init(nn_metrics *m, int n_classes, int top_k, int confusion);
+void nn_metrics_reset(nn_metrics *m);
+void nn_metrics_free(nn_metrics *m);
+/* pred [N, C] logits; target I32 [N] class ids; rows n <= N. loss is the batch mean. */
+void nn_metrics_add(nn_metrics *m, const nn_tensor *pred, const nn_tensor *target, int64_t n,
+                    double loss);
+double nn_metrics_loss(const nn_metrics *m);
+double nn_metrics_accuracy(const nn_metrics *m); /* NAN when not classification */
+double nn_metrics_topk(const nn_metrics *m);
+
+#endif

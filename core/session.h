@@ -1,0 +1,98 @@
+/* session.h: everything one run is made of, built from a model file: the [train] settings,
+ * the data, the model, the loss bound to each plan, and (for training) the optimizer.
+ * Shared by train, eval, predict and cv so that they agree on every setting. */
+#ifndef NN_SESSION_H
+#define NN_SESSION_H
+
+#include <limits.h>
+
+#include "config.h"
+#include "data/data.h"
+#include "data/loader.h"
+#include "graph.h"
+#include "instance.h"
+#include "metrics.h"
+#include "optim/optim.h"
+#include "registry.h"
+
+typedef struct nn_train_cfg {
+    int64_t epochs, batch_size, seed, prefetch, workers, checkpoint_every, top_k;
+    int64_t patience, plateau_hint;
+    double checkpoint_minutes, min_delta;
+    int shuffle, drop_last, early_stopping, restore_best, monitor_max, strict_loggers;
+    const char *monitor;  /* "val_loss", "val_accuracy", ... */
+    const char *run_root; /* "runs" */
+    const char *name;     /* run name */
+} nn_train_cfg;
+
+typedef enum nn_session_mode {
+    NN_SESSION_TRAIN,   /* run directory, fitted data artefacts, training plan */
+    NN_SESSION_EVAL,    /* test split, artefacts from state_dir, eval plan */
+    NN_SESSION_SUMMARY, /* shapes only: no run directory, nothing written */
+} nn_session_mode;
+
+typedef struct nn_session_opts {
+    nn_session_mode mode;
+    long long seed;        /* -1: [train] seed */
+    int folds, fold;       /* cross-validation */
+    const char *run_dir;   /* NULL: runs/NAME (train) */
+    const char *run_subdir; /* appended to the run directory (cross-validation folds) */
+    const char *state_dir; /* eval/predict: where the run's artefacts are (vocabulary) */
+    const char *device;
+} nn_session_opts;
+
+/* the loss bound to one plan */
+typedef struct nn_loss_bind {
+    nn_plan *plan;
+    nn_instance inst;
+    nn_loss_setup setup;
+    nn_loss_io io;
+    nn_tensor target;                       /* view of the batch targets, rows = plan batch */
+    nn_tensor bufs[NN_MAX_LAYER_BUFFERS];
+} nn_loss_bind;
+
+#define NN_SESSION_MAX_PLANS 4
+
+typedef struct nn_session {
+    nn_registry *reg;
+    nn_config *cfg;
+    nn_train_cfg tc;
+    nn_params *train_params;
+    nn_data *data;
+    nn_model *model;
+    nn_optim *optim;
+    const nn_plugin_entry *loss_entry;
+    nn_kv *loss_kvs;
+    int n_loss_kvs;
+    char loss_origin[300];
+    nn_loss_bind binds[NN_SESSION_MAX_PLANS];
+    int n_binds;
+    char run_dir[PATH_MAX];
+    char base_dir[PATH_MAX];
+    uint64_t seed;
+    int n_classes;
+} nn_session;
+
+/* Builds the session. On failure err names the file:line or section. */
+int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_session_opts *o,
+                    nn_error *err);
+void nn_session_close(nn_session *s);
+
+/* The plan and its bound loss for a batch of `rows` (compiled on first use). */
+int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **out, nn_error *err);
+
+/* Runs one batch: copy b into the plan, forward (train or eval), loss (with gradient when
+ * training), backward. *lb gets the binding used (for metrics on its output). */
+int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
+                    nn_loss_bind **lb, double *loss, nn_error *err);
+
+/* Creates the optimizer over the model's parameters (training sessions). */
+int nn_session_optim(nn_session *s, int64_t steps_per_epoch, nn_error *err);
+
+/* Parameters and state as checkpoint entries (names owned by the model); returns count. */
+int nn_session_tensors(nn_session *s, const char **names, nn_tensor **ts, int cap);
+
+/* The [train] schema, for `nntrain help train`. */
+const nn_param_spec *nn_train_schema(void);
+
+#endif

@@ -1,0 +1,46 @@
+/* trainer.h: the training loop: a libuv loop on the calling thread (signals, progress timer,
+ * checkpoint timer, event delivery to loggers) and compute on its own thread. */
+#ifndef NN_TRAINER_H
+#define NN_TRAINER_H
+
+#include <limits.h>
+
+#include "session.h"
+
+typedef struct nn_train_opts {
+    const char *resume;  /* checkpoint path, "auto" (RUN/last.safetensors if present), NULL */
+    int handle_signals;  /* 1: SIGINT/SIGTERM stop the run with a checkpoint */
+    int verbosity;       /* -1 quiet, 0, 1 verbose */
+    int progress_hz;     /* progress events per second (default 10) */
+} nn_train_opts;
+
+typedef enum nn_train_end {
+    NN_END_COMPLETED = 0,
+    NN_END_EARLY_STOP,
+    NN_END_SIGNAL,
+    NN_END_NONFINITE,
+    NN_END_ERROR,
+} nn_train_end;
+
+typedef struct nn_train_result {
+    nn_train_end end;
+    int signal;              /* with NN_END_SIGNAL */
+    int64_t epochs_done;
+    double train_loss, train_acc, val_loss, val_acc;
+    double best_metric;
+    int64_t best_epoch;      /* 1-based; 0 when none */
+    double wall_s;
+    double wait_fraction;    /* steps that waited for data */
+    char last_ckpt[PATH_MAX];
+    char best_ckpt[PATH_MAX];
+} nn_train_result;
+
+/* Trains the session to its configured epochs (or until stopped). returns NN_OK when the run
+ * ended as planned, by early stopping or by a signal (see r->end); an error otherwise,
+ * including NN_ENONFINITE (with the diagnosis in err). */
+int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_error *err);
+
+/* Loads a checkpoint's model tensors (parameters and state) into the session's model. */
+int nn_train_load_weights(nn_session *s, const char *path, nn_error *err);
+
+#endif
