@@ -339,6 +339,12 @@ int nn_config_put(nn_config *c, const char *section, const char *key, const char
     char why[400];
     if (!*key)
         return nn_error_set(err, NN_EINVAL, "--set %s.=%s: the key is empty", section, value);
+    /* what the model file could not hold would not survive nn_config_text() either */
+    for (const char *v = value; *v; v++)
+        if (*v == '\n' || *v == '\r' || (*v == ';' && v > value && isspace((unsigned char)v[-1])))
+            return nn_error_set(err, NN_EINVAL, "--set %s.%s: the value may not hold a line "
+                                "break or ' ;' (a model file would read it as a comment)",
+                                section, key);
     nn_config_section *s = find_mut(c, section);
     if (!s) {
         if (!valid_section(section, why, sizeof why))
@@ -423,6 +429,7 @@ const char *nn_config_text(nn_config *c)
     if (!c->text)
         return "";
     size_t used = 0;
+    c->text[0] = 0; /* no sections: empty text, not garbage */
     for (int i = 0; i < c->n; i++) {
         used += (size_t)snprintf(c->text + used, cap - used, "%s[%s]\n", i ? "\n" : "",
                                  c->secs[i].name);

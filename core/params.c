@@ -368,6 +368,32 @@ static int valid_name(const char *n)
     return 1;
 }
 
+static int is_numeric(nn_param_type t)
+{
+    return t == NN_PARAM_INT || t == NN_PARAM_FLOAT || t == NN_PARAM_INT_LIST ||
+           t == NN_PARAM_FLOAT_LIST;
+}
+
+/* "a|b|c": no empty choice, none twice */
+static int valid_choices(const char *choices)
+{
+    for (const char *p = choices;;) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        if (l == 0)
+            return 0;
+        for (const char *q = choices; q < p;) {
+            const char *qbar = strchr(q, '|');
+            if ((size_t)(qbar - q) == l && strncmp(q, p, l) == 0)
+                return 0;
+            q = qbar + 1;
+        }
+        if (!bar)
+            return 1;
+        p = bar + 1;
+    }
+}
+
 int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
 {
     if (!schema)
@@ -386,6 +412,15 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
                                 (int)s->type);
         if (s->type == NN_PARAM_ENUM && (!s->choices || !*s->choices))
             return nn_error_set(err, NN_EABI, "enum parameter '%s' has no choices", s->name);
+        if (s->type == NN_PARAM_ENUM && !valid_choices(s->choices))
+            return nn_error_set(err, NN_EABI, "enum parameter '%s' has an empty or repeated "
+                                "choice in \"%s\"", s->name, s->choices);
+        if (s->type != NN_PARAM_ENUM && s->choices)
+            return nn_error_set(err, NN_EABI, "parameter '%s' has choices but is a %s, not an "
+                                "enum", s->name, type_name(s->type));
+        if (s->range && !is_numeric(s->type))
+            return nn_error_set(err, NN_EABI, "parameter '%s' has a range but is a %s, not a "
+                                "number", s->name, type_name(s->type));
         range r;
         if (s->range && parse_range(s->range, &r) != 0)
             return nn_error_set(err, NN_EABI, "parameter '%s' has malformed range \"%s\"",
@@ -408,14 +443,17 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
     return NN_OK;
 }
 
-static void where(char *buf, size_t cap, const nn_kv *kv)
+/* "model.ini:7: [layer.fc1] ": where a message is about, with one space before the rest */
+static void where(char *buf, size_t cap, const nn_kv *kv, const char *origin)
 {
-    if (kv->file && kv->line > 0)
-        snprintf(buf, cap, "%s:%d: ", kv->file, kv->line);
-    else if (kv->file)
-        snprintf(buf, cap, "%s: ", kv->file);
-    else
-        buf[0] = 0;
+    int n = 0;
+    if (kv && kv->file && kv->line > 0)
+        n = snprintf(buf, cap, "%s:%d: ", kv->file, kv->line);
+    else if (kv && kv->file)
+        n = snprintf(buf, cap, "%s: ", kv->file);
+    if (n < 0 || (size_t)n >= cap)
+        n = 0;
+    snprintf(buf + n, cap - (size_t)n, "%s%s", origin, *origin ? " " : "");
 }
 
 int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const char *origin,
@@ -452,23 +490,21 @@ int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const 
         for (int i = 0; i < count; i++)
             if (strcmp(schema[i].name, kv->key) == 0)
                 idx = i;
-        where(loc, sizeof loc, kv);
+        where(loc, sizeof loc, kv, p->origin);
         if (idx < 0) {
             const char *near = nn_closest(kv->key, names, count);
             if (near)
-                rc = nn_error_set(err, NN_EINVAL, "%s%s unknown key '%s' (did you mean '%s'?)",
-                                  loc, p->origin, kv->key, near);
+                rc = nn_error_set(err, NN_EINVAL, "%sunknown key '%s' (did you mean '%s'?)", loc,
+                                  kv->key, near);
             else
-                rc = nn_error_set(err, NN_EINVAL, "%s%s unknown key '%s'%s", loc, p->origin,
-                                  kv->key,
+                rc = nn_error_set(err, NN_EINVAL, "%sunknown key '%s'%s", loc, kv->key,
                                   count ? "; see `nntrain plugins show` for the valid keys"
                                         : "; this plugin takes no parameters");
             break;
         }
         nn_value *v = &p->values[idx];
         if (v->set) {
-            rc = nn_error_set(err, NN_EINVAL, "%s%s key '%s' is given twice", loc, p->origin,
-                              kv->key);
+            rc = nn_error_set(err, NN_EINVAL, "%skey '%s' is given twice", loc, kv->key);
             break;
         }
         value_clear(v);
@@ -476,8 +512,8 @@ int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const 
         if (prc == NN_ENOMEM)
             rc = nn_error_set(err, NN_ENOMEM, "out of memory parsing parameters");
         else if (prc)
-            rc = nn_error_set(err, NN_EINVAL, "%s%s key '%s' = '%s': %s", loc, p->origin,
-                              kv->key, kv->value, why);
+            rc = nn_error_set(err, NN_EINVAL, "%skey '%s' = '%s': %s", loc, kv->key,
+                              kv->value, why);
         v->set = v->has = 1;
     }
     for (int i = 0; i < count && rc == NN_OK; i++) {
@@ -487,8 +523,9 @@ int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const 
         if (schema[i].required) {
             char desc[160];
             nn_param_spec_describe(&schema[i], desc, sizeof desc);
-            rc = nn_error_set(err, NN_EINVAL, "%s missing required key '%s' (%s: %s)",
-                              p->origin, schema[i].name, desc, schema[i].doc);
+            where(loc, sizeof loc, NULL, p->origin);
+            rc = nn_error_set(err, NN_EINVAL, "%smissing required key '%s' (%s: %s)", loc,
+                              schema[i].name, desc, schema[i].doc);
         } else if (schema[i].def) {
             if (parse_value(&schema[i], schema[i].def, v, why, sizeof why) != NN_OK)
                 rc = nn_error_set(err, NN_EINTERNAL, "default of '%s' does not parse",

@@ -286,6 +286,7 @@ static int load_file(nn_registry *r, const char *path, int record, nn_error *err
     if (!h) {
         const char *e = dlerror();
         rc = nn_error_set(err, NN_EDLOPEN, "cannot load: %s", e ? e : "dlopen failed");
+        dlerror(); /* a second call frees glibc's thread-local message */
         goto fail;
     }
     dlerror();
@@ -295,6 +296,7 @@ static int load_file(nn_registry *r, const char *path, int record, nn_error *err
         rc = nn_error_set(err, NN_EABI,
                           "no entry symbol '%s' (is this an nntrain plugin? build it with "
                           "NN_PLUGIN_EXPORT): %s", NN_PLUGIN_SYMBOL_NAME, e ? e : "");
+        dlerror();
         dlclose(h);
         goto fail;
     }
@@ -388,6 +390,15 @@ static int probe_from(nn_registry *r, int from)
     }
     if (pid == 0) {
         close(fds[0]);
+        /* Die of the signal itself, so the parent can name it: a sanitizer's handler would
+         * turn a crash into exit(1), and a host's handler could do anything. */
+        static const int deadly[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        for (size_t k = 0; k < sizeof deadly / sizeof *deadly; k++)
+            sigaction(deadly[k], &dfl, NULL);
         for (int i = from; i < r->n_pend; i++) {
             char line[32];
             int len = snprintf(line, sizeof line, "B %d\n", i);

@@ -109,8 +109,8 @@ static int show(nn_registry *r, int argc, char **argv)
         if ((v = nn_cli_value(argc, argv, &i, "--kind"))) {
             if (!(kind = kind_from_name(v)))
                 return bad_kind(v);
-        } else if (strncmp(argv[i], "--kind", 6) == 0) {
-            return NN_EXIT_USAGE;
+        } else if (strcmp(argv[i], "--kind") == 0) {
+            return NN_EXIT_USAGE; /* nn_cli_value said that it needs a value */
         } else if (strcmp(argv[i], "--all-devices") == 0) {
             device = "*";
         } else if (argv[i][0] == '-') {
@@ -205,6 +205,8 @@ int nn_cmd_plugins(nn_cli *cli)
             const char *v = nn_cli_value(argc, argv, &i, "--kind");
             if (v && !(kind = kind_from_name(v)))
                 rc = bad_kind(v);
+            else if (!v && strcmp(argv[i], "--kind") == 0)
+                rc = NN_EXIT_USAGE; /* nn_cli_value said that it needs a value */
             else if (!v) {
                 nn_cli_error("plugins: unexpected argument '%s'; see `nntrain help plugins`",
                              argv[i]);

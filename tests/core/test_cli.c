@@ -1,0 +1,263 @@
+/* test_cli.c: the nntrain executable itself ($NNTRAIN_EXE): version and help, exit codes,
+ * `plugins` listing and filtering, `plugins show` docs, and `plugins check` on each broken
+ * test plugin. nntrain must report every broken plugin and never die of a signal. */
+#include "helpers.h"
+
+#include "nntrain/plugin.h"
+#include "version.h"
+
+static run_result res;
+
+/* a directory holding only the named test plugin; checked with `nntrain plugins check` */
+static void check_one(const char *plugin, const char *reason)
+{
+    char *dir = plugin_dir_with(plugin, NULL);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    char line[4300];
+    snprintf(line, sizeof line, "BROKEN  %s/%s.so: ", dir, plugin);
+    assert_has(res.out, line);
+    assert_has(res.out, reason);
+    assert_has(res.out, "1 file checked: 0 plugins ok, 1 problem");
+    tmpdir_free(dir);
+}
+
+Test(cli, version_prints_version_and_abi)
+{
+    char want[128];
+    snprintf(want, sizeof want, "nntrain %s (plugin ABI %d.%d)\n", NNTRAIN_VERSION,
+             NN_ABI_MAJOR, NN_ABI_MINOR);
+    run_nntrain(&res, "--version", NULL);
+    assert_exit(&res, 0);
+    cr_assert_str_eq(res.out, want);
+}
+
+Test(cli, help_lists_commands_options_and_exit_codes)
+{
+    run_nntrain(&res, "help", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "Commands:");
+    assert_has(res.out, "  plugins    list, inspect and check plugins");
+    assert_has(res.out, "--plugin-dir DIR");
+    assert_has(res.out, "Exit codes:");
+    run_nntrain(&res, "--help", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "Commands:");
+}
+
+Test(cli, help_of_a_command_shows_its_usage)
+{
+    run_nntrain(&res, "help", "plugins", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "nntrain plugins: list, inspect and check plugins");
+    assert_has(res.out, "plugins show NAME");
+    assert_has(res.out, "plugins check [DIR...]");
+    assert_has(res.out, "exits 3 if any file is broken");
+    run_nntrain(&res, "help", "frobnicate", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "no command 'frobnicate'");
+}
+
+Test(cli, unknown_command_and_no_command_are_usage_errors)
+{
+    run_nntrain(&res, "frobnicate", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "nntrain: unknown command 'frobnicate'; `nntrain help` lists");
+    run_nntrain(&res, NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "Commands:");
+    run_nntrain(&res, "plugins", "--set", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--set needs a value");
+}
+
+Test(cli, plugins_lists_and_filters_by_kind)
+{
+    char *dir = plugin_dir_with("nntest_valid", "nntest_loss", NULL);
+    unsetenv("NNTRAIN_PLUGIN_PATH");
+    run_nntrain(&res, "plugins", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "nntest_valid");
+    assert_has(res.out, "nntest_loss");
+    assert_has(res.out, "2 plugins");
+
+    run_nntrain(&res, "plugins", "--kind", "layer", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "layer      nntest_valid");
+    assert_has(res.out, "scales its input by factor");
+    assert_lacks(res.out, "nntest_loss");
+    assert_has(res.out, "1 plugin\n");
+
+    run_nntrain(&res, "plugins", "--plugin-dir", dir, "--kind=loss", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "loss       nntest_loss");
+    assert_lacks(res.out, "nntest_valid");
+
+    run_nntrain(&res, "plugins", "--kind", "layers", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "unknown kind 'layers'");
+    run_nntrain(&res, "plugins", "--plugin-dir", dir, "--kind", NULL);
+    assert_exit(&res, 2);
+    cr_assert_str_eq(res.out, "nntrain: --kind needs a value\n");
+    run_nntrain(&res, "plugins", "show", "nntest_valid", "--plugin-dir", dir, "--kindly", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "plugins show: unknown option '--kindly'");
+    tmpdir_free(dir);
+}
+
+Test(cli, plugins_show_documents_every_parameter)
+{
+    char *dir = plugin_dir_with("nntest_valid", NULL);
+    unsetenv("NNTRAIN_PLUGIN_PATH");
+    run_nntrain(&res, "plugins", "show", "nntest_valid", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "layer nntest_valid (1.2.3, device cpu)");
+    assert_has(res.out, "license: MIT");
+    assert_has(res.out, "capabilities: backward");
+    /* name, type and range, default (or required/optional), and doc of every key */
+    const char *rows[] = {
+        "units                int in [1, inf), required\n      number of output features",
+        "factor               float in (0, 1], default 0.5\n      scale applied to the output",
+        "use_bias             bool, default true\n      add a learned bias",
+        "mode                 one of fan_in|fan_out|avg, default fan_in\n"
+        "      which fan the initialisation scales by",
+        "kernel               int list in [1, 64], default 3,3\n"
+        "      kernel extent per spatial axis",
+        "weights              float list in [0, 1), optional\n      per-class weights",
+        "tag                  string, default \"\"\n      free text kept with the layer",
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        assert_has(res.out, rows[i]);
+
+    run_nntrain(&res, "plugins", "show", "nntest_vaild", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "did you mean 'nntest_valid'?");
+    run_nntrain(&res, "plugins", "show", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 2);
+    tmpdir_free(dir);
+}
+
+Test(cli, check_passes_a_directory_of_good_plugins)
+{
+    char *dir = plugin_dir_with("nntest_valid", "nntest_loss", NULL);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 0);
+    char line[4300];
+    snprintf(line, sizeof line, "ok      %s/nntest_valid.so: layer nntest_valid 1.2.3", dir);
+    assert_has(res.out, line);
+    assert_has(res.out, "2 files checked: 2 plugins ok, 0 problems");
+    tmpdir_free(dir);
+}
+
+Test(cli, check_reports_a_wrong_abi_with_both_versions)
+{
+    char host[32];
+    snprintf(host, sizeof host, "this nntrain speaks ABI %d.%d", NN_ABI_MAJOR, NN_ABI_MINOR);
+    check_one("nntest_abi", "plugin was built for ABI 99.0");
+    assert_has(res.out, host);
+}
+
+Test(cli, check_reports_a_missing_entry_symbol)
+{
+    check_one("nntest_nosym", "no entry symbol 'nn_plugin_descriptors'");
+}
+
+Test(cli, check_reports_a_missing_library_with_dlerror_text)
+{
+    check_one("nntest_needlib", "libnntest_gone.so.0: cannot open shared object file");
+}
+
+Test(cli, check_survives_a_crashing_constructor_and_names_the_signal)
+{
+    check_one("nntest_crash", "crashed while loading: SIGSEGV");
+}
+
+Test(cli, check_reports_malformed_descriptors)
+{
+    char *dir = plugin_dir_with("nntest_fields", NULL);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    assert_has(res.out, "required field 'summary' is missing");
+    assert_has(res.out, "1 file checked: 1 plugin ok, 7 problems");
+    tmpdir_free(dir);
+}
+
+Test(cli, check_reports_duplicates_unless_override_is_asked)
+{
+    char *dir = plugin_dir_with("nntest_dup_a", "nntest_dup_b", NULL);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    char a[4300], b[4300];
+    snprintf(a, sizeof a, "%s/nntest_dup_a.so", dir);
+    snprintf(b, sizeof b, "BROKEN  %s/nntest_dup_b.so: duplicate layer 'nntest_dup'", dir);
+    assert_has(res.out, a);
+    assert_has(res.out, b);
+    run_nntrain(&res, "plugins", "check", "--plugin-override", dir, NULL);
+    assert_exit(&res, 0);
+    unsetenv("NNTRAIN_PLUGIN_PATH");
+    run_nntrain(&res, "plugins", "show", "nntest_dup", "--plugin-override", "--plugin-dir", dir,
+                NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "nntest_dup_a.so\n  overrides: ");
+    assert_has(res.out, "nntest_dup_b.so");
+    tmpdir_free(dir);
+}
+
+Test(cli, check_refuses_a_world_writable_directory)
+{
+    char *dir = plugin_dir_with("nntest_valid", NULL);
+    cr_assert_eq(chmod(dir, 0777), 0);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    assert_has(res.out, dir);
+    assert_has(res.out, "writable by other users (mode 0777)");
+    run_nntrain(&res, "plugins", "check", "--allow-insecure-plugins", dir, NULL);
+    assert_exit(&res, 0);
+    tmpdir_free(dir);
+}
+
+Test(cli, check_of_a_missing_directory_is_a_problem)
+{
+    run_nntrain(&res, "plugins", "check", "/nonexistent/nntest", NULL);
+    assert_exit(&res, 3);
+    assert_has(res.out, "BROKEN  /nonexistent/nntest: cannot stat /nonexistent/nntest");
+}
+
+Test(cli, plugin_dir_comes_before_the_environment_path)
+{
+    char *a = plugin_dir_with("nntest_valid", NULL);
+    char *b = plugin_dir_with("nntest_valid", NULL);
+    cr_assert_eq(setenv("NNTRAIN_PLUGIN_PATH", b, 1), 0);
+    run_nntrain(&res, "plugins", "show", "nntest_valid", "--plugin-override", "--plugin-dir", a,
+                NULL);
+    assert_exit(&res, 0);
+    char file[4300];
+    snprintf(file, sizeof file, "file:    %s/nntest_valid.so\n", a);
+    assert_has(res.out, file);
+    /* without the override the two copies are an error naming both */
+    run_nntrain(&res, "plugins", "check", "--plugin-dir", a, NULL);
+    assert_exit(&res, 3);
+    assert_has(res.out, b);
+    assert_has(res.out, "already provided by");
+    assert_has(res.out, a);
+    run_nntrain(&res, "plugins", "--plugin-dir", "/nonexistent/nntest", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "--plugin-dir /nonexistent/nntest: cannot stat");
+    tmpdir_free(a);
+    tmpdir_free(b);
+}
+
+Test(cli, check_of_everything_broken_at_once_never_crashes)
+{
+    char *dir = plugin_dir_with("nntest_abi", "nntest_nosym", "nntest_needlib", "nntest_crash",
+                                "nntest_dup_a", "nntest_dup_b", "nntest_fields", "nntest_valid",
+                                NULL);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    assert_has(res.out, "8 files checked: 3 plugins ok, 12 problems");
+    unsetenv("NNTRAIN_PLUGIN_PATH");
+    run_nntrain(&res, "plugins", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "12 problems:");
+    tmpdir_free(dir);
+}

@@ -1,0 +1,261 @@
+/* test_config.c: model files (INI): what they hold, every syntax error with its file:line,
+ * --set overrides (dotted section names; no new layers), and the effective text that must
+ * parse back to the same configuration. */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define assert_has(text, needle)                                                        \
+    cr_assert(strstr((text), (needle)), "expected to find \"%s\" in:\n%s", (needle), (text))
+
+static const char model[] =
+    "; a small model\n"
+    "[train]\n"
+    "epochs = 3\n"
+    "batch_size = 32   ; inline comment\n"
+    "\n"
+    "[layer.fc1]\n"
+    "type = dense\n"
+    "units = 128\n"
+    "# another comment\n"
+    "[layer.fc-2]\n"
+    "type = dense\n"
+    "units = 10\n"
+    "[optimizer]\n"
+    "type = sgd\n"
+    "lr = 0.1\n"
+    "[logger.csv]\n";
+
+static nn_config *parse_ok(const char *text)
+{
+    nn_config *c = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_config_parse(text, "model.ini", &c, &err), NN_OK, "%s", err.msg);
+    return c;
+}
+
+/* parses text that must fail; returns the message */
+static const char *parse_fail(const char *text, nn_error *err)
+{
+    nn_config *c = NULL;
+    int rc = nn_config_parse(text, "model.ini", &c, err);
+    cr_assert_eq(rc, NN_EFORMAT, "parsed (rc %d) but should not have:\n%s", rc, text);
+    cr_assert_null(c);
+    return err->msg;
+}
+
+Test(config, sections_keys_and_their_lines_are_kept_in_order)
+{
+    nn_config *c = parse_ok(model);
+    cr_assert_eq(nn_config_count(c), 5);
+    const char *names[] = {"train", "layer.fc1", "layer.fc-2", "optimizer", "logger.csv"};
+    const int lines[] = {2, 6, 10, 13, 16};
+    for (int i = 0; i < 5; i++) {
+        cr_assert_str_eq(nn_config_at(c, i)->name, names[i]);
+        cr_assert_eq(nn_config_at(c, i)->line, lines[i]);
+    }
+    const nn_kv *kv = nn_config_get(c, "train", "batch_size");
+    cr_assert(kv);
+    cr_assert_str_eq(kv->value, "32");
+    cr_assert_str_eq(kv->file, "model.ini");
+    cr_assert_eq(kv->line, 4);
+    kv = nn_config_get(c, "layer.fc-2", "units");
+    cr_assert_str_eq(kv->value, "10");
+    cr_assert_eq(kv->line, 12);
+    cr_assert_eq(nn_config_find(c, "logger.csv")->n, 0);
+    cr_assert_null(nn_config_get(c, "train", "lr"));
+    cr_assert_null(nn_config_find(c, "data"));
+    cr_assert_str_eq(nn_config_source(c), model);
+    nn_config_free(c);
+}
+
+Test(config, unknown_section_suggests_the_nearest_one)
+{
+    nn_error err = {0};
+    const char *m = parse_fail("[train]\nepochs = 1\n\n[optimiser]\nlr = 1\n", &err);
+    assert_has(m, "model.ini:4: unknown section [optimiser] (did you mean [optimizer]?)");
+    m = parse_fail("[trian]\n", &err);
+    assert_has(m, "model.ini:1: unknown section [trian] (did you mean [train]?)");
+    m = parse_fail("[train]\n[weird_stuff]\n", &err);
+    assert_has(m, "model.ini:2: unknown section [weird_stuff]; sections are [train]");
+    m = parse_fail("[layer.]\n", &err);
+    assert_has(m, "model.ini:1: section [layer.] needs a name after the dot");
+    m = parse_fail("[layer.a b]\n", &err);
+    assert_has(m, "model.ini:1: section [layer.a b]: names may use");
+}
+
+Test(config, key_before_any_section_is_an_error)
+{
+    nn_error err = {0};
+    cr_assert_str_eq(parse_fail("; header\nepochs = 3\n[train]\n", &err),
+                     "model.ini:2: key 'epochs' appears before any [section]");
+}
+
+Test(config, duplicate_key_names_both_lines)
+{
+    nn_error err = {0};
+    cr_assert_str_eq(parse_fail("[train]\nepochs = 3\nlr = 1\nepochs = 4\n", &err),
+                     "model.ini:4: [train] key 'epochs' is set twice (first at line 2)");
+}
+
+Test(config, duplicate_section_names_both_lines)
+{
+    nn_error err = {0};
+    cr_assert_str_eq(parse_fail("[layer.fc1]\nunits = 3\n[train]\n[layer.fc1]\nunits = 4\n",
+                                &err),
+                     "model.ini:4: section [layer.fc1] appears twice (first at line 1)");
+}
+
+Test(config, malformed_lines_are_reported_with_their_line)
+{
+    nn_error err = {0};
+    cr_assert_str_eq(parse_fail("[train]\nepochs = 3\njust some words\n", &err),
+                     "model.ini:3: expected 'key = value', '[section]' or a comment");
+    cr_assert_str_eq(parse_fail("[train]\n[data\n", &err),
+                     "model.ini:2: section header has no closing ']'");
+}
+
+Test(config, over_long_line_is_reported_not_truncated)
+{
+    size_t n = 5000;
+    char *text = malloc(n + 64);
+    cr_assert(text);
+    int h = snprintf(text, 64, "[train]\nepochs = 1\nnote = ");
+    memset(text + h, 'x', n);
+    strcpy(text + h + n, "\nlr = 1\n");
+    nn_error err = {0};
+    const char *m = parse_fail(text, &err);
+    assert_has(m, "model.ini:3: line is longer than");
+    free(text);
+}
+
+Test(config, load_reads_a_file_and_names_it_in_errors)
+{
+    char path[] = "/tmp/nntest-model.XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("[train]\nepochs = 2\n[layer.x]\nunits 5\n", f);
+    fclose(f);
+    nn_config *c = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_config_load(path, &c, &err), NN_EFORMAT);
+    char want[128];
+    snprintf(want, sizeof want, "%s:4: expected 'key = value'", path);
+    assert_has(err.msg, want);
+    f = fopen(path, "w");
+    fputs("[train]\nepochs = 2\n", f);
+    fclose(f);
+    cr_assert_eq(nn_config_load(path, &c, &err), NN_OK, "%s", err.msg);
+    cr_assert_str_eq(nn_config_path(c), path);
+    cr_assert_str_eq(nn_config_get(c, "train", "epochs")->file, path);
+    nn_config_free(c);
+    unlink(path);
+    cr_assert_eq(nn_config_load(path, &c, &err), NN_EIO);
+    assert_has(err.msg, "cannot open model file");
+    assert_has(err.msg, path);
+}
+
+Test(config, set_overrides_win_and_remember_where_they_came_from)
+{
+    nn_config *c = parse_ok(model);
+    nn_error err = {0};
+    cr_assert_eq(nn_config_set(c, "train.epochs=7", &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_config_set(c, "layer.fc1.units = 64", &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_config_set(c, "layer.fc1.activation=relu", &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_config_set(c, "data.path=/tmp/x.csv", &err), NN_OK, "%s", err.msg);
+    const nn_kv *kv = nn_config_get(c, "train", "epochs");
+    cr_assert_str_eq(kv->value, "7");
+    cr_assert_str_eq(kv->file, "--set");
+    cr_assert_eq(kv->line, 0);
+    cr_assert_str_eq(nn_config_get(c, "layer.fc1", "units")->value, "64");
+    cr_assert_str_eq(nn_config_get(c, "layer.fc1", "activation")->value, "relu");
+    cr_assert_str_eq(nn_config_get(c, "data", "path")->value, "/tmp/x.csv");
+    cr_assert_eq(nn_config_find(c, "data")->line, 0);
+    /* untouched keys keep their place */
+    cr_assert_eq(nn_config_get(c, "train", "batch_size")->line, 4);
+    cr_assert_eq(nn_config_find(c, "layer.fc1")->n, 3);
+    nn_config_free(c);
+}
+
+Test(config, set_refuses_new_layers_and_malformed_assignments)
+{
+    nn_config *c = parse_ok(model);
+    nn_error err = {0};
+    cr_assert_eq(nn_config_set(c, "layer.fc3.units=5", &err), NN_EINVAL);
+    assert_has(err.msg, "--set layer.fc3.units: model.ini has no section [layer.fc3]");
+    cr_assert_eq(nn_config_set(c, "train.epochs", &err), NN_EINVAL);
+    assert_has(err.msg, "expected section.key=value");
+    cr_assert_eq(nn_config_set(c, "epochs=3", &err), NN_EINVAL);
+    assert_has(err.msg, "expected section.key=value");
+    cr_assert_eq(nn_config_set(c, "trian.epochs=3", &err), NN_EINVAL);
+    assert_has(err.msg, "(did you mean [train]?)");
+    cr_assert_eq(nn_config_set(c, "train.=3", &err), NN_EINVAL);
+    assert_has(err.msg, "the key is empty");
+    cr_assert_eq(nn_config_set(c, "train.note=x ;y", &err), NN_EINVAL);
+    assert_has(err.msg, "--set train.note: the value may not hold a line break or ' ;'");
+    cr_assert_eq(nn_config_put(c, "train", "note", "x\ny", &err), NN_EINVAL);
+    cr_assert_null(nn_config_find(c, "layer.fc3"));
+    cr_assert_null(nn_config_get(c, "train", "note"));
+    nn_config_free(c);
+}
+
+/* every section and key of a equals b's, in order */
+static void assert_same_config(const nn_config *a, const nn_config *b)
+{
+    cr_assert_eq(nn_config_count(a), nn_config_count(b));
+    for (int i = 0; i < nn_config_count(a); i++) {
+        const nn_config_section *x = nn_config_at(a, i), *y = nn_config_at(b, i);
+        cr_assert_str_eq(x->name, y->name);
+        cr_assert_eq(x->n, y->n, "[%s]", x->name);
+        for (int k = 0; k < x->n; k++) {
+            cr_assert_str_eq(x->kvs[k].key, y->kvs[k].key);
+            cr_assert_str_eq(x->kvs[k].value, y->kvs[k].value);
+        }
+    }
+}
+
+Test(config, effective_text_parses_back_to_the_same_configuration)
+{
+    nn_config *c = parse_ok(model);
+    nn_error err = {0};
+    cr_assert_eq(nn_config_set(c, "layer.fc-2.units=11", &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_config_set(c, "scheduler.type=cosine", &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_config_set(c, "train.note=a = b : c", &err), NN_OK, "%s", err.msg);
+    const char *text = nn_config_text(c);
+    assert_has(text, "[layer.fc-2]\ntype = dense\nunits = 11\n");
+    nn_config *back = NULL;
+    cr_assert_eq(nn_config_parse(text, "effective", &back, &err), NN_OK, "%s\n%s", err.msg,
+                 text);
+    assert_same_config(c, back);
+    cr_assert_str_eq(nn_config_text(back), text);
+    nn_config_free(back);
+    nn_config_free(c);
+}
+
+Test(config, empty_model_has_no_sections_and_empty_text)
+{
+    nn_config *c = parse_ok("; nothing here\n\n");
+    cr_assert_eq(nn_config_count(c), 0);
+    cr_assert_str_eq(nn_config_text(c), "");
+    nn_config_free(c);
+}
+
+Test(config, section_take_removes_a_key_for_its_consumer)
+{
+    nn_config *c = parse_ok(model);
+    nn_config_section *s = (nn_config_section *)nn_config_find(c, "layer.fc1");
+    nn_kv kv;
+    cr_assert_eq(nn_section_take(s, "type", &kv), 1);
+    cr_assert_str_eq(kv.value, "dense");
+    cr_assert_eq(kv.line, 7);
+    cr_assert_eq(s->n, 1);
+    cr_assert_str_eq(s->kvs[0].key, "units");
+    cr_assert_eq(nn_section_take(s, "type", NULL), 0);
+    nn_config_free(c);
+}
