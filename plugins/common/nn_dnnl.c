@@ -324,7 +324,7 @@ int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, n
 
 int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, nn_error *err)
 {
-    if (a->kind == NN_ACT_NONE || !io->training || a->buf_saved < 0 || !io->buffers[a->buf_saved])
+    if (a->kind == NN_ACT_NONE || a->buf_saved < 0 || !io->buffers[a->buf_saved])
         return NN_OK;
     if (a->saves_pre)
         return nn_dnnl_op_run(&a->fwd, layer, err);

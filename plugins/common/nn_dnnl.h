@@ -133,7 +133,8 @@ NN_DNNL_API int nn_dnnl_act_attr(const nn_dnnl_act *a, int training, dnnl_primit
 /* Builds the eltwise primitives on io's tensors (training plans only). */
 NN_DNNL_API int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
                                  nn_error *err);
-/* After the main forward of a training step: gelu -> apply it; others -> save the output. */
+/* After the main forward of every step of a training plan (an eval-mode step of a training
+ * plan too): gelu -> apply it; others -> save the output. */
 NN_DNNL_API int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
                                     nn_error *err);
 /* Backward: returns the tensor that holds dLoss/dz (io->grad_output when kind is none). */

@@ -148,8 +148,8 @@ int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
                             cv->kind, sp == 1 ? "[N, C, L]" : "[N, C, H, W]",
                             nn_shape_str(x, buf, sizeof buf));
     if (nn_tensor_dtype(x) != NN_F32)
-        return nn_error_set(err, NN_ENOTSUP, "layer '%s': %s supports float32 input only", L,
-                            cv->kind);
+        return nn_error_set(err, NN_EINVAL, "layer '%s': %s supports float32 (F32) input only",
+                            L, cv->kind);
     int64_t n = x->shape[0], ci = x->shape[1];
     if (ci % c->groups)
         return nn_error_set(err, NN_ESHAPE,

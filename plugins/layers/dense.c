@@ -67,8 +67,9 @@ static int dense_setup(void *self, nn_layer_setup *s, nn_error *err)
                             "(put a flatten layer before it)",
                             d->name, nn_shape_str(x, buf, sizeof buf));
     if (nn_tensor_dtype(x) != NN_F32)
-        return nn_error_set(err, NN_ENOTSUP, "layer '%s': dense supports float32 input only",
-                            d->name);
+        return nn_error_set(err, NN_EINVAL,
+                            "layer '%s': dense supports float32 (F32) input only, got %s",
+                            d->name, nn_shape_str(x, buf, sizeof buf));
     int64_t n = x->shape[0], in = x->shape[1];
     int64_t oshape[2] = {n, d->units};
     nn_tensor_describe(&s->output, NN_F32, 2, oshape);
