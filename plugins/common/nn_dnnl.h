@@ -102,6 +102,11 @@ NN_DNNL_API void nn_dnnl_pd_free(dnnl_primitive_desc_t *pd);
 /* maps an index into NN_DNNL_WEIGHT_INIT_CHOICES to its nn_init */
 NN_DNNL_API nn_init nn_dnnl_weight_init(int choice);
 
+/* Reads int-list key of 1 value (used for every spatial dim) or sp values into out[sp].
+ * returns NN_OK, or NN_EINVAL naming the key, kind and the count given. */
+NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, int64_t *out,
+                                 const char *kind, nn_error *err);
+
 /* A fused activation: `activation` key with NN_DNNL_ACT_CHOICES. */
 #define NN_DNNL_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
 #define NN_DNNL_ACT_DOC                                                                \
@@ -167,6 +172,22 @@ NN_DNNL_API int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
 NN_DNNL_API int nn_dnnl_conv_bind(void *self, const nn_layer_io *io, nn_error *err);
 NN_DNNL_API int nn_dnnl_conv_forward(void *self, const nn_layer_io *io, nn_error *err);
 NN_DNNL_API int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err);
+
+/* ---- pooling, shared by maxpool2d, avgpool2d and global_avgpool ---------------------- */
+
+enum { NN_POOL_MAX = 0, NN_POOL_AVG, NN_POOL_GLOBAL_AVG };
+
+typedef struct nn_dnnl_pool nn_dnnl_pool;
+
+/* Parses the pooling keys of mode's schema (kernel, stride, padding; count_include_pad for
+ * NN_POOL_AVG; none for NN_POOL_GLOBAL_AVG) and allocates the layer. */
+NN_DNNL_API int nn_dnnl_pool_create(int mode, const nn_params *params, void **self,
+                                    nn_error *err);
+NN_DNNL_API void nn_dnnl_pool_destroy(void *self);
+NN_DNNL_API int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err);
+NN_DNNL_API int nn_dnnl_pool_bind(void *self, const nn_layer_io *io, nn_error *err);
+NN_DNNL_API int nn_dnnl_pool_forward(void *self, const nn_layer_io *io, nn_error *err);
+NN_DNNL_API int nn_dnnl_pool_backward(void *self, const nn_layer_io *io, nn_error *err);
 
 #ifdef __cplusplus
 }

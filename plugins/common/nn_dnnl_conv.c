@@ -22,21 +22,6 @@ struct nn_dnnl_conv {
     nn_dnnl_op fwd, bwd_data, bwd_w;
 };
 
-/* copies an int list of 1 value (broadcast) or sp values into out */
-static int get_list(const nn_params *p, const char *key, int sp, int64_t *out, const char *kind,
-                    nn_error *err)
-{
-    int n = 0;
-    const int64_t *v = nn_params_ints(p, key, &n);
-    if (!v || (n != 1 && n != sp))
-        return nn_error_set(err, NN_EINVAL,
-                            "%s: %s: key '%s' takes 1%s value%s, got %d", nn_params_origin(p),
-                            kind, key, sp > 1 ? " or 2" : "", sp > 1 ? "s" : "", n);
-    for (int i = 0; i < sp; i++)
-        out[i] = v[n == 1 ? 0 : i];
-    return NN_OK;
-}
-
 /* padding: "same", "valid", or 1 or sp non-negative integers separated by commas */
 static int parse_padding(const nn_params *p, nn_dnnl_conv_cfg *c, const char *kind,
                          nn_error *err)
@@ -95,9 +80,9 @@ int nn_dnnl_conv_create(int sp, const nn_params *p, void **self, nn_error *err)
     c.act = nn_params_enum(p, "activation");
     c.winit = nn_dnnl_weight_init(nn_params_enum(p, "weight_init"));
     int rc;
-    if ((rc = get_list(p, "kernel", sp, c.kernel, kind, err)) ||
-        (rc = get_list(p, "stride", sp, c.stride, kind, err)) ||
-        (rc = get_list(p, "dilation", sp, c.dilation, kind, err)) ||
+    if ((rc = nn_dnnl_int_list(p, "kernel", sp, c.kernel, kind, err)) ||
+        (rc = nn_dnnl_int_list(p, "stride", sp, c.stride, kind, err)) ||
+        (rc = nn_dnnl_int_list(p, "dilation", sp, c.dilation, kind, err)) ||
         (rc = parse_padding(p, &c, kind, err)))
         return rc;
     if (c.filters % c.groups)
