@@ -1,0 +1,379 @@
+/* nn_dnnl.c: the process-wide oneDNN engine/stream, error sentences, descriptors, bound
+ * primitives and the fused-activation helper of libnn_dnnl.so.
+ * Never allocates in nn_dnnl_op_run() or the activation's per-step calls. */
+#define _POSIX_C_SOURCE 200809L
+#include "nn_dnnl.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static dnnl_engine_t g_engine;
+static dnnl_stream_t g_stream;
+static dnnl_status_t g_init_status = dnnl_success;
+static const char *g_init_what = "";
+
+static void init_once(void)
+{
+    g_init_what = "engine creation";
+    g_init_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
+    if (g_init_status != dnnl_success) {
+        g_engine = NULL;
+        return;
+    }
+    g_init_what = "stream creation";
+    g_init_status = dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags);
+    if (g_init_status != dnnl_success) {
+        g_stream = NULL;
+        dnnl_engine_destroy(g_engine);
+        g_engine = NULL;
+    }
+}
+
+/* the engine and stream live as long as this library is loaded */
+__attribute__((destructor)) static void nn_dnnl_fini(void)
+{
+    if (g_stream)
+        dnnl_stream_destroy(g_stream);
+    if (g_engine)
+        dnnl_engine_destroy(g_engine);
+    g_stream = NULL;
+    g_engine = NULL;
+}
+
+int nn_dnnl_init(const char *layer, nn_error *err)
+{
+    pthread_once(&g_once, init_once);
+    if (g_init_status != dnnl_success)
+        return nn_dnnl_fail(err, g_init_status, layer, g_init_what);
+    return NN_OK;
+}
+
+dnnl_engine_t nn_dnnl_engine(void)
+{
+    return g_engine;
+}
+
+dnnl_stream_t nn_dnnl_stream(void)
+{
+    return g_stream;
+}
+
+int nn_dnnl_fail(nn_error *err, dnnl_status_t st, const char *layer, const char *what)
+{
+    const char *why;
+    int status;
+    switch (st) {
+    case dnnl_out_of_memory:
+        why = "out of memory";
+        status = NN_ENOMEM;
+        break;
+    case dnnl_invalid_arguments:
+        why = "invalid arguments (shapes, strides or sizes that do not fit together)";
+        status = NN_EINVAL;
+        break;
+    case dnnl_unimplemented:
+        why = "unimplemented (this oneDNN build has no kernel for these shapes and layouts)";
+        status = NN_ENOTSUP;
+        break;
+    case dnnl_runtime_error:
+        why = "runtime error during execution";
+        status = NN_EINTERNAL;
+        break;
+    default:
+        why = "unexpected status";
+        status = NN_EINTERNAL;
+        break;
+    }
+    return nn_error_set(err, status, "layer '%s': oneDNN %s failed: %s (dnnl_status_t %d)",
+                        layer ? layer : "?", what ? what : "call", why, (int)st);
+}
+
+int nn_dnnl_md_tensor(dnnl_memory_desc_t *md, const nn_tensor *t, const char *layer,
+                      nn_error *err)
+{
+    if (nn_tensor_dtype(t) != NN_F32)
+        return nn_error_set(err, NN_ENOTSUP,
+                            "layer '%s': tensor '%s' must be float32 for oneDNN, got dtype "
+                            "code %d with %d bits",
+                            layer, t->name ? t->name : "?", t->dl.dtype.code,
+                            t->dl.dtype.bits);
+    dnnl_dims_t dims, strides;
+    for (int i = 0; i < t->dl.ndim; i++) {
+        dims[i] = t->shape[i];
+        strides[i] = t->strides[i];
+    }
+    NN_DNNL_TRY(err, layer, "memory descriptor",
+                dnnl_memory_desc_init_by_strides(md, t->dl.ndim, dims, dnnl_f32, strides));
+    return NN_OK;
+}
+
+void nn_dnnl_md_dims(dnnl_memory_desc_t *md, int ndim, const int64_t *dims)
+{
+    dnnl_dims_t d, st;
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        d[i] = dims[i];
+        st[i] = s;
+        s *= dims[i];
+    }
+    /* cannot fail for ndim in [1, 8] with positive dims, which every caller guarantees */
+    (void)dnnl_memory_desc_init_by_strides(md, ndim, d, dnnl_f32, st);
+}
+
+size_t nn_dnnl_arg_size(const_dnnl_primitive_desc_t pd, int arg)
+{
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+    return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+void nn_dnnl_pd_free(dnnl_primitive_desc_t *pd)
+{
+    if (*pd)
+        dnnl_primitive_desc_destroy(*pd);
+    *pd = NULL;
+}
+
+int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, const char *what,
+                      const char *layer, nn_error *err)
+{
+    nn_dnnl_op_destroy(op);
+    op->what = what;
+    NN_DNNL_TRY(err, layer, what, dnnl_primitive_create(&op->prim, pd));
+    return NN_OK;
+}
+
+static int op_add(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg, void *ptr,
+                  size_t bytes, const nn_tensor *t, const char *layer, nn_error *err)
+{
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+    if (!md || md->ndims == 0)
+        return nn_error_set(err, NN_EINTERNAL,
+                            "layer '%s': oneDNN %s takes no argument %d (a bug in the layer)",
+                            layer, op->what, arg);
+    size_t need = dnnl_memory_desc_get_size(md);
+    if (need > bytes)
+        return nn_error_set(err, NN_ESHAPE,
+                            "layer '%s': oneDNN %s needs %zu bytes for argument %d but tensor "
+                            "'%s' holds %zu",
+                            layer, op->what, need, arg, t && t->name ? t->name : "?", bytes);
+    if (op->nargs >= NN_DNNL_MAX_ARGS)
+        return nn_error_set(err, NN_EINTERNAL, "layer '%s': oneDNN %s: too many arguments",
+                            layer, op->what);
+    dnnl_memory_t mem;
+    NN_DNNL_TRY(err, layer, "memory creation", dnnl_memory_create(&mem, md, g_engine, ptr));
+    int i = op->nargs++;
+    op->args[i].arg = arg;
+    op->args[i].memory = mem;
+    op->tensors[i] = t;
+    op->handles[i] = ptr;
+    return NN_OK;
+}
+
+static void *tensor_ptr(const nn_tensor *t)
+{
+    return (char *)t->dl.data + t->dl.byte_offset;
+}
+
+int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
+                      const nn_tensor *t, const char *layer, nn_error *err)
+{
+    return op_add(op, pd, arg, tensor_ptr(t), nn_tensor_nbytes(t), t, layer, err);
+}
+
+int nn_dnnl_op_ptr(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg, void *ptr,
+                   size_t bytes, const char *layer, nn_error *err)
+{
+    return op_add(op, pd, arg, ptr, bytes, NULL, layer, err);
+}
+
+int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err)
+{
+    for (int i = 0; i < op->nargs; i++) {
+        if (!op->tensors[i])
+            continue;
+        void *p = tensor_ptr(op->tensors[i]);
+        if (p != op->handles[i]) {
+            NN_DNNL_TRY(err, layer, "data handle update",
+                        dnnl_memory_set_data_handle(op->args[i].memory, p));
+            op->handles[i] = p;
+        }
+    }
+    NN_DNNL_TRY(err, layer, op->what,
+                dnnl_primitive_execute(op->prim, g_stream, op->nargs, op->args));
+    NN_DNNL_TRY(err, layer, op->what, dnnl_stream_wait(g_stream));
+    return NN_OK;
+}
+
+void nn_dnnl_op_destroy(nn_dnnl_op *op)
+{
+    for (int i = 0; i < op->nargs; i++)
+        dnnl_memory_destroy(op->args[i].memory);
+    if (op->prim)
+        dnnl_primitive_destroy(op->prim);
+    memset(op, 0, sizeof *op);
+}
+
+nn_init nn_dnnl_weight_init(int choice)
+{
+    static const nn_init map[] = {NN_INIT_FAN_IN_UNIFORM, NN_INIT_HE_UNIFORM, NN_INIT_HE_NORMAL,
+                                  NN_INIT_XAVIER_UNIFORM, NN_INIT_XAVIER_NORMAL};
+    if (choice < 0 || choice >= (int)(sizeof map / sizeof map[0]))
+        return NN_INIT_FAN_IN_UNIFORM;
+    return map[choice];
+}
+
+/* copies an int list of 1 value (broadcast) or sp values into out */
+int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, int64_t *out, const char *kind,
+                    nn_error *err)
+{
+    int n = 0;
+    const int64_t *v = nn_params_ints(p, key, &n);
+    if (!v || (n != 1 && n != sp))
+        return nn_error_set(err, NN_EINVAL,
+                            "%s: %s: key '%s' takes 1%s value%s, got %d", nn_params_origin(p),
+                            kind, key, sp > 1 ? " or 2" : "", sp > 1 ? "s" : "", n);
+    for (int i = 0; i < sp; i++)
+        out[i] = v[n == 1 ? 0 : i];
+    return NN_OK;
+}
+
+/* ---- fused activation ---------------------------------------------------------------- */
+
+/* forward post-op algorithm, and the backward algorithm (the *_use_dst_for_bwd variants
+ * take the output instead of the input, so a fused forward needs to keep only its output) */
+static dnnl_alg_kind_t act_fwd_alg(int kind)
+{
+    switch (kind) {
+    case NN_ACT_RELU: return dnnl_eltwise_relu;
+    case NN_ACT_TANH: return dnnl_eltwise_tanh;
+    case NN_ACT_SIGMOID: return dnnl_eltwise_logistic;
+    default: return dnnl_eltwise_gelu_erf;
+    }
+}
+
+static dnnl_alg_kind_t act_bwd_alg(int kind)
+{
+    switch (kind) {
+    case NN_ACT_RELU: return dnnl_eltwise_relu_use_dst_for_bwd;
+    case NN_ACT_TANH: return dnnl_eltwise_tanh_use_dst_for_bwd;
+    case NN_ACT_SIGMOID: return dnnl_eltwise_logistic_use_dst_for_bwd;
+    default: return dnnl_eltwise_gelu_erf;
+    }
+}
+
+int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, nn_error *err)
+{
+    a->kind = kind;
+    a->saves_pre = kind == NN_ACT_GELU;
+    a->buf_saved = a->buf_grad = -1;
+    if (kind == NN_ACT_NONE || !s->training)
+        return NN_OK;
+    const nn_tensor *o = &s->output;
+    a->buf_saved = nn_layer_add_buffer(s, "act", NN_BUF_SAVED, NN_F32, o->dl.ndim, o->shape);
+    a->buf_grad = nn_layer_add_buffer(s, "act_grad", NN_BUF_WORKSPACE, NN_F32, o->dl.ndim,
+                                      o->shape);
+    if (a->buf_saved < 0 || a->buf_grad < 0)
+        return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers declared",
+                            s->layer_name);
+    return NN_OK;
+}
+
+int nn_dnnl_act_attr(const nn_dnnl_act *a, int training, dnnl_primitive_attr_t attr,
+                     int *fused, const char *layer, nn_error *err)
+{
+    *fused = 0;
+    if (a->kind == NN_ACT_NONE || (training && a->saves_pre))
+        return NN_OK;
+    dnnl_post_ops_t po;
+    NN_DNNL_TRY(err, layer, "post-op creation", dnnl_post_ops_create(&po));
+    dnnl_status_t st = dnnl_post_ops_append_eltwise(po, 1.0f, act_fwd_alg(a->kind), 0.f, 0.f);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_post_ops(attr, po);
+    dnnl_post_ops_destroy(po);
+    if (st != dnnl_success)
+        return nn_dnnl_fail(err, st, layer, "eltwise post-op");
+    *fused = 1;
+    return NN_OK;
+}
+
+int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, nn_error *err)
+{
+    if (a->kind == NN_ACT_NONE || a->buf_saved < 0 || !io->buffers[a->buf_saved])
+        return NN_OK;
+    const nn_tensor *o = io->output;
+    const nn_tensor *saved = io->buffers[a->buf_saved];
+    dnnl_memory_desc_t md;
+    nn_dnnl_md_dims(&md, o->dl.ndim, o->shape);
+    dnnl_alg_kind_t alg = act_bwd_alg(a->kind);
+    dnnl_eltwise_desc_t fd, bd;
+    int rc;
+    NN_DNNL_TRY(err, layer, "eltwise forward descriptor",
+                dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training, alg, &md, 0.f, 0.f));
+    nn_dnnl_pd_free(&a->fwd_pd);
+    NN_DNNL_TRY(err, layer, "eltwise forward",
+                dnnl_primitive_desc_create(&a->fwd_pd, &fd, NULL, g_engine, NULL));
+    if (a->saves_pre) {
+        if ((rc = nn_dnnl_op_create(&a->fwd, a->fwd_pd, "eltwise forward", layer, err)) ||
+            (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_SRC, saved, layer, err)) ||
+            (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_DST, o, layer, err)))
+            return rc;
+    }
+    if (!io->grad_output || a->buf_grad < 0 || !io->buffers[a->buf_grad])
+        return NN_OK;
+    NN_DNNL_TRY(err, layer, "eltwise backward descriptor",
+                dnnl_eltwise_backward_desc_init(&bd, alg, &md, &md, 0.f, 0.f));
+    nn_dnnl_pd_free(&a->bwd_pd);
+    NN_DNNL_TRY(err, layer, "eltwise backward",
+                dnnl_primitive_desc_create(&a->bwd_pd, &bd, NULL, g_engine, a->fwd_pd));
+    int data_arg = a->saves_pre ? DNNL_ARG_SRC : DNNL_ARG_DST;
+    if ((rc = nn_dnnl_op_create(&a->bwd, a->bwd_pd, "eltwise backward", layer, err)) ||
+        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, data_arg, saved, layer, err)) ||
+        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_DST, io->grad_output, layer,
+                                err)) ||
+        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_SRC, io->buffers[a->buf_grad],
+                                layer, err)))
+        return rc;
+    return NN_OK;
+}
+
+int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, nn_error *err)
+{
+    if (a->kind == NN_ACT_NONE || a->buf_saved < 0 || !io->buffers[a->buf_saved])
+        return NN_OK;
+    if (a->saves_pre)
+        return nn_dnnl_op_run(&a->fwd, layer, err);
+    /* the output may be overwritten before backward (it belongs to the graph), so keep a
+     * copy of act(z) for the derivative */
+    memcpy(NN_F32P(io->buffers[a->buf_saved]), NN_F32P(io->output), nn_tensor_nbytes(io->output));
+    return NN_OK;
+}
+
+const nn_tensor *nn_dnnl_act_backward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
+                                      nn_error *err)
+{
+    if (a->kind == NN_ACT_NONE)
+        return io->grad_output;
+    if (!a->bwd.prim) {
+        if (nn_dnnl_act_bind(a, io, layer, err) < 0)
+            return NULL;
+        if (!a->bwd.prim) {
+            nn_error_set(err, NN_EINVAL,
+                         "layer '%s': backward called on a plan built without training buffers",
+                         layer);
+            return NULL;
+        }
+    }
+    if (nn_dnnl_op_run(&a->bwd, layer, err) < 0)
+        return NULL;
+    return io->buffers[a->buf_grad];
+}
+
+void nn_dnnl_act_destroy(nn_dnnl_act *a)
+{
+    nn_dnnl_op_destroy(&a->fwd);
+    nn_dnnl_op_destroy(&a->bwd);
+    nn_dnnl_pd_free(&a->fwd_pd);
+    nn_dnnl_pd_free(&a->bwd_pd);
+}

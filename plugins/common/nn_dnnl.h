@@ -1,0 +1,195 @@
+/* nn_dnnl.h: the oneDNN plumbing shared by the stock layer plugins (libnn_dnnl.so).
+ * One engine and one stream per process, tensor -> memory descriptor helpers, dnnl_status_t
+ * -> nn_error sentences, and primitives bound once to fixed tensors. It must never allocate
+ * in nn_dnnl_op_run() (the per-step path) and never be reached by the core. */
+#ifndef NN_DNNL_H
+#define NN_DNNL_H
+
+#include <stdint.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <nntrain/layer.h>
+#include <nntrain/params.h>
+#include <nntrain/status.h>
+#include <nntrain/tensor.h>
+
+#if defined(__GNUC__)
+#define NN_DNNL_API __attribute__((visibility("default")))
+#else
+#define NN_DNNL_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- engine and stream -------------------------------------------------------------- */
+
+/* Creates the process-wide CPU engine and stream on first use (thread-safe).
+ * returns NN_OK, or NN_EINTERNAL with a sentence naming layer when oneDNN refuses. */
+NN_DNNL_API int nn_dnnl_init(const char *layer, nn_error *err);
+/* borrowed handles, valid for the life of the process; NULL before nn_dnnl_init() succeeded */
+NN_DNNL_API dnnl_engine_t nn_dnnl_engine(void);
+NN_DNNL_API dnnl_stream_t nn_dnnl_stream(void);
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+/* Fills err with "layer 'L': oneDNN WHAT failed: REASON" and returns the matching nn status
+ * (NN_ENOMEM, NN_ENOTSUP for unimplemented, NN_EINVAL for invalid arguments, else
+ * NN_EINTERNAL). st must not be dnnl_success. */
+NN_DNNL_API int nn_dnnl_fail(nn_error *err, dnnl_status_t st, const char *layer,
+                             const char *what);
+
+/* Runs a oneDNN call; on failure returns from the enclosing function with the nn status. */
+#define NN_DNNL_TRY(err, layer, what, call)                                    \
+    do {                                                                       \
+        dnnl_status_t nn_dnnl_st_ = (call);                                    \
+        if (nn_dnnl_st_ != dnnl_success)                                       \
+            return nn_dnnl_fail((err), nn_dnnl_st_, (layer), (what));          \
+    } while (0)
+
+/* ---- memory descriptors -------------------------------------------------------------- */
+
+/* A plain f32 descriptor for a tensor, honouring its strides (the ABI's layout).
+ * returns NN_OK, or NN_ENOTSUP naming the tensor when it is not f32. */
+NN_DNNL_API int nn_dnnl_md_tensor(dnnl_memory_desc_t *md, const nn_tensor *t, const char *layer,
+                                  nn_error *err);
+/* A contiguous row-major f32 descriptor with the given extents (never fails for ndim <= 8) */
+NN_DNNL_API void nn_dnnl_md_dims(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
+
+/* ---- primitives bound to tensors ----------------------------------------------------- */
+
+#define NN_DNNL_MAX_ARGS 12
+
+/* A primitive plus its execution arguments. Every argument is a dnnl_memory_t whose data is
+ * a tensor (re-read before each run, so a tensor whose data moved still works) or a raw
+ * pointer fixed at bind time. Zero-initialise before use. */
+typedef struct nn_dnnl_op {
+    dnnl_primitive_t prim;
+    const char *what; /* "inner product forward": static string, for messages */
+    int nargs;
+    dnnl_exec_arg_t args[NN_DNNL_MAX_ARGS];
+    const nn_tensor *tensors[NN_DNNL_MAX_ARGS]; /* NULL: a fixed pointer */
+    void *handles[NN_DNNL_MAX_ARGS];            /* the data pointer the memory holds now */
+} nn_dnnl_op;
+
+/* Creates op->prim from pd (pd stays owned by the caller). */
+NN_DNNL_API int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd,
+                                  const char *what, const char *layer, nn_error *err);
+/* Binds argument `arg` (DNNL_ARG_*) to tensor t, using the descriptor pd expects for it.
+ * Fails with NN_ESHAPE naming the tensor when t holds fewer bytes than the descriptor needs. */
+NN_DNNL_API int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
+                                  const nn_tensor *t, const char *layer, nn_error *err);
+/* Binds argument `arg` to a fixed pointer of at least `bytes` bytes. */
+NN_DNNL_API int nn_dnnl_op_ptr(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
+                               void *ptr, size_t bytes, const char *layer, nn_error *err);
+/* Executes the primitive on the shared stream and waits. Allocates nothing. */
+NN_DNNL_API int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err);
+/* Frees the primitive and the memories; the op is zeroed and may be reused. */
+NN_DNNL_API void nn_dnnl_op_destroy(nn_dnnl_op *op);
+
+/* Bytes the descriptor that pd expects for argument arg (0 when pd does not use it). */
+NN_DNNL_API size_t nn_dnnl_arg_size(const_dnnl_primitive_desc_t pd, int arg);
+/* Destroys a primitive descriptor if not NULL and sets it to NULL. */
+NN_DNNL_API void nn_dnnl_pd_free(dnnl_primitive_desc_t *pd);
+
+/* ---- parameters shared by the stock layers ------------------------------------------- */
+
+/* choices string and meaning of the `weight_init` key */
+#define NN_DNNL_WEIGHT_INIT_CHOICES "torch|he_uniform|he_normal|xavier_uniform|xavier_normal"
+#define NN_DNNL_WEIGHT_INIT_DOC                                                        \
+    "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's " \
+    "Linear/Conv default; he_* use gain sqrt(2) on fan_in; xavier_* use fan_in + fan_out"
+/* maps an index into NN_DNNL_WEIGHT_INIT_CHOICES to its nn_init */
+NN_DNNL_API nn_init nn_dnnl_weight_init(int choice);
+
+/* Reads int-list key of 1 value (used for every spatial dim) or sp values into out[sp].
+ * returns NN_OK, or NN_EINVAL naming the key, kind and the count given. */
+NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, int64_t *out,
+                                 const char *kind, nn_error *err);
+
+/* A fused activation: `activation` key with NN_DNNL_ACT_CHOICES. */
+#define NN_DNNL_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
+#define NN_DNNL_ACT_DOC                                                                \
+    "activation applied to the output, fused into the primitive as a post-op (gelu is the " \
+    "exact erf form, as PyTorch's nn.GELU())"
+
+enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_SIGMOID, NN_ACT_GELU };
+
+/* The activation half of a layer "y = act(linear(x))". In a training plan the layer saves
+ * what the derivative needs in a SAVED buffer `act` shaped like the output (act(z) for
+ * relu/tanh/sigmoid, whose derivatives are functions of the output; z itself for gelu, which
+ * is then not fused in training) and gets a WORKSPACE `act_grad` for dLoss/dz. */
+typedef struct nn_dnnl_act {
+    int kind;            /* NN_ACT_* */
+    int saves_pre;       /* 1: `act` holds z (gelu), 0: `act` holds act(z) */
+    int buf_saved;       /* buffer index of `act`, -1 when none */
+    int buf_grad;        /* buffer index of `act_grad`, -1 when none */
+    dnnl_primitive_desc_t fwd_pd, bwd_pd;
+    nn_dnnl_op fwd;      /* gelu in training: act -> output */
+    nn_dnnl_op bwd;      /* (grad_output, act) -> act_grad */
+} nn_dnnl_act;
+
+/* Declares the buffers (training only) for an output shaped like s->output. */
+NN_DNNL_API int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, nn_error *err);
+/* Fills attr's post-ops when the main forward primitive should apply the activation
+ * (always in eval plans; in training unless saves_pre). *fused tells which. */
+NN_DNNL_API int nn_dnnl_act_attr(const nn_dnnl_act *a, int training, dnnl_primitive_attr_t attr,
+                                 int *fused, const char *layer, nn_error *err);
+/* Builds the eltwise primitives on io's tensors (training plans only). */
+NN_DNNL_API int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
+                                 nn_error *err);
+/* After the main forward of every step of a training plan (an eval-mode step of a training
+ * plan too): gelu -> apply it; others -> save the output. */
+NN_DNNL_API int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
+                                    nn_error *err);
+/* Backward: returns the tensor that holds dLoss/dz (io->grad_output when kind is none). */
+NN_DNNL_API const nn_tensor *nn_dnnl_act_backward(nn_dnnl_act *a, const nn_layer_io *io,
+                                                  const char *layer, nn_error *err);
+NN_DNNL_API void nn_dnnl_act_destroy(nn_dnnl_act *a);
+
+/* ---- convolution, shared by conv1d and conv2d ---------------------------------------- */
+
+/* What conv1d/conv2d parse from their keys; sp = number of spatial dims (1 or 2). */
+typedef struct nn_dnnl_conv_cfg {
+    int sp;
+    int64_t filters, groups;
+    int64_t kernel[2], stride[2], dilation[2];
+    int64_t pad_l[2], pad_r[2];
+    int same;      /* padding = same: computed from the input in setup */
+    int bias;
+    int act;       /* NN_ACT_* */
+    nn_init winit;
+} nn_dnnl_conv_cfg;
+
+typedef struct nn_dnnl_conv nn_dnnl_conv;
+
+/* Parses the conv keys (filters, kernel, stride, padding, dilation, groups, bias,
+ * activation, weight_init) of a conv1d/conv2d schema and allocates the layer. */
+NN_DNNL_API int nn_dnnl_conv_create(int sp, const nn_params *params, void **self,
+                                    nn_error *err);
+NN_DNNL_API void nn_dnnl_conv_destroy(void *self);
+NN_DNNL_API int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err);
+NN_DNNL_API int nn_dnnl_conv_bind(void *self, const nn_layer_io *io, nn_error *err);
+NN_DNNL_API int nn_dnnl_conv_forward(void *self, const nn_layer_io *io, nn_error *err);
+NN_DNNL_API int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err);
+
+/* ---- pooling, shared by maxpool2d, avgpool2d and global_avgpool ---------------------- */
+
+enum { NN_POOL_MAX = 0, NN_POOL_AVG, NN_POOL_GLOBAL_AVG };
+
+typedef struct nn_dnnl_pool nn_dnnl_pool;
+
+/* Parses the pooling keys of mode's schema (kernel, stride, padding; count_include_pad for
+ * NN_POOL_AVG; none for NN_POOL_GLOBAL_AVG) and allocates the layer. */
+NN_DNNL_API int nn_dnnl_pool_create(int mode, const nn_params *params, void **self,
+                                    nn_error *err);
+NN_DNNL_API void nn_dnnl_pool_destroy(void *self);
+NN_DNNL_API int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err);
+NN_DNNL_API int nn_dnnl_pool_bind(void *self, const nn_layer_io *io, nn_error *err);
+NN_DNNL_API int nn_dnnl_pool_forward(void *self, const nn_layer_io *io, nn_error *err);
+NN_DNNL_API int nn_dnnl_pool_backward(void *self, const nn_layer_io *io, nn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

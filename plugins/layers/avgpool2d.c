@@ -1,0 +1,41 @@
+/* avgpool2d.c: 2-D average pooling [N, C, H, W] -> [N, C, H', W'] as PyTorch's AvgPool2d
+ * (floor mode). The work is done by libnn_dnnl's shared pooling; never allocates per step. */
+#include <nntrain/layer.h>
+#include <nntrain/plugin.h>
+
+#include "nn_dnnl.h"
+
+static int avgpool2d_create(const nn_params *p, void **self, nn_error *err)
+{
+    return nn_dnnl_pool_create(NN_POOL_AVG, p, self, err);
+}
+
+static const nn_param_spec avgpool2d_params[] = {
+    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, inf)", .required = 1,
+     .doc = "window size: 1 value (square) or 2 values (height, width)"},
+    {.name = "stride", .type = NN_PARAM_INT_LIST, .range = "[1, inf)",
+     .doc = "step between windows: 1 or 2 values; default = kernel"},
+    {.name = "padding", .type = NN_PARAM_INT_LIST, .def = "0", .range = "[0, inf)",
+     .doc = "implicit zero padding on each side: 1 or 2 values, at most half the kernel"},
+    {.name = "count_include_pad", .type = NN_PARAM_BOOL, .def = "true",
+     .doc = "divide by the whole window (true) or by the number of real input elements in it "
+            "(false)"},
+    {.name = NULL},
+};
+
+static const nn_layer_vtable avgpool2d_vtable = {
+    .struct_size = sizeof(nn_layer_vtable),
+    .create = avgpool2d_create,
+    .destroy = nn_dnnl_pool_destroy,
+    .setup = nn_dnnl_pool_setup,
+    .bind = nn_dnnl_pool_bind,
+    .forward = nn_dnnl_pool_forward,
+    .backward = nn_dnnl_pool_backward,
+};
+
+static const nn_plugin_desc avgpool2d_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .name = "avgpool2d", .version = "1.0.0", .license = "MIT",
+    .summary = "2-D average pooling [N, C, H, W] -> [N, C, H', W'] (oneDNN, floor mode)",
+    .caps = NN_CAP_BACKWARD, .params = avgpool2d_params, .vtable = &avgpool2d_vtable);
+
+NN_PLUGIN_EXPORT(&avgpool2d_desc);
