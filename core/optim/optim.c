@@ -183,10 +183,14 @@ static int read_optimizer(nn_optim *o, nn_registry *reg, const nn_config *cfg, n
     static const char *const core_keys[] = {"type"};
     const nn_config_section *s = nn_config_find(cfg, "optimizer");
     const nn_kv *type = nn_config_get(cfg, "optimizer", "type");
-    if (!s || !type)
-        return nn_error_set(err, NN_EINVAL, "%s: %s has no 'type'; add for example\n"
-                            "  [optimizer]\n  type = adam\n  lr = 0.001",
-                            nn_config_path(cfg), s ? "[optimizer]" : "no [optimizer] section:");
+    if (!s)
+        return nn_error_set(err, NN_EINVAL, "%s: the model file has no [optimizer] section; add "
+                            "one, for example: [optimizer] type = adam, lr = 0.001",
+                            nn_config_path(cfg));
+    if (!type)
+        return nn_error_set(err, NN_EINVAL, "%s:%d: [optimizer] has no 'type'; name an "
+                            "optimizer plugin (sgd, adam, adamw, rmsprop, adagrad, ...)",
+                            nn_config_path(cfg), s->line);
     int rc = make_instance(reg, cfg, s, NN_KIND_OPTIMIZER, type, core_keys, 1, &o->opt, err);
     if (rc)
         return rc;

@@ -51,9 +51,9 @@ static int adamw_setup(void *self, nn_optim_setup *st, nn_error *err)
  * AMSGrad */
 static void adamw_update(float *restrict w, const float *restrict g, float *restrict m,
                          float *restrict v, float *restrict vmax, int64_t n, float step_size,
-                         float inv_bc2_sqrt, float b1, float b2, float eps, float decay)
+                         float inv_bc2_sqrt, float b1, float c1, float b2, float c2, float eps,
+                         float decay)
 {
-    float c1 = 1.0f - b1, c2 = 1.0f - b2;
     if (vmax) {
         for (int64_t i = 0; i < n; i++) {
             float d = g[i];
@@ -89,7 +89,8 @@ static int adamw_step(void *self, const nn_optim_step *st, nn_error *err)
         adamw_update(NN_F32P(p->value), NN_F32P(p->grad), NN_F32P(p->slots[0]),
                      NN_F32P(p->slots[1]), s->amsgrad ? NN_F32P(p->slots[2]) : NULL,
                      nn_tensor_numel(p->value), (float)(lr / bc1), (float)(1.0 / sqrt(bc2)),
-                     (float)s->beta1, (float)s->beta2, (float)s->eps,
+                     (float)s->beta1, (float)(1.0 - s->beta1), (float)s->beta2,
+                     (float)(1.0 - s->beta2), (float)s->eps,
                      (float)(1.0 - lr * s->weight_decay * p->weight_decay_mult));
     }
     return NN_OK;

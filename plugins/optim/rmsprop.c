@@ -51,9 +51,8 @@ static int rmsprop_setup(void *self, nn_optim_setup *st, nn_error *err)
  * else avg = sqrt(sq); avg += eps; momentum: b = mu*b + d/avg, w -= lr*b; else w -= lr*d/avg */
 static void rmsprop_update(float *restrict w, const float *restrict g, float *restrict sq,
                            float *restrict buf, float *restrict ga, int64_t n, float lr,
-                           float wd, float a, float eps, float mu)
+                           float wd, float a, float c, float eps, float mu)
 {
-    float c = 1.0f - a;
     for (int64_t i = 0; i < n; i++) {
         float d = g[i] + wd * w[i];
         float s = a * sq[i] + c * d * d;
@@ -84,7 +83,7 @@ static int rmsprop_step(void *self, const nn_optim_step *st, nn_error *err)
                        s->slot_gavg >= 0 ? NN_F32P(p->slots[s->slot_gavg]) : NULL,
                        nn_tensor_numel(p->value), (float)(st->lr * p->lr_mult),
                        (float)(s->weight_decay * p->weight_decay_mult), (float)s->alpha,
-                       (float)s->eps, (float)s->momentum);
+                       (float)(1.0 - s->alpha), (float)s->eps, (float)s->momentum);
     }
     return NN_OK;
 }
