@@ -1,0 +1,51 @@
+/* loader.h: batches of a data part, decoded ahead of the consumer on the libuv thread pool by
+ * a loader thread that runs its own uv loop. Order and contents are a pure function of
+ * (seed, epoch): never of the number of workers or of thread timing. Core-only. */
+#ifndef NN_LOADER_H
+#define NN_LOADER_H
+
+#include "data.h"
+#include "nntrain/tensor.h"
+
+typedef struct nn_batch {
+    nn_tensor *x;           /* [B, sample...]; rows past n are zero */
+    nn_tensor *y;           /* [B, target...]; rows past n are zero */
+    int64_t n;              /* valid rows: B, or fewer in the last partial batch */
+    const int64_t *indices; /* n dataset indices (as nn_dataset_info.labels is indexed) */
+    int64_t epoch, index;   /* which epoch, and the batch's number within it */
+} nn_batch;
+
+typedef struct nn_loader_opts {
+    int64_t batch_size; /* B >= 1 */
+    int shuffle;        /* permute the part each epoch from (seed, epoch) */
+    int drop_last;      /* skip the last partial batch */
+    int prefetch;       /* batches decoded ahead (0 = 2) */
+    int workers;        /* batches decoding at once on the uv pool (0 = 2) */
+    int augment;        /* run train-only transforms */
+} nn_loader_opts;
+
+typedef struct nn_loader nn_loader;
+
+/* Preallocates prefetch + 1 batch buffers and starts the loader thread; opens the test split
+ * if part is NN_PART_TEST and it is not open. Sets UV_THREADPOOL_SIZE = workers when unset,
+ * before the process's first uv_queue_work. *out is owned (nn_loader_free). d must outlive l. */
+int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader **out,
+                  nn_error *err);
+/* Cancels queued work, waits for running work, joins the thread; NULL is allowed. */
+void nn_loader_free(nn_loader *l);
+/* batches per epoch */
+int64_t nn_loader_batches(const nn_loader *l);
+/* Starts (or restarts) an epoch at batch skip_batches (exact resume mid-epoch); abandons what
+ * was prefetched for the previous one. Batches still held by the caller stay valid until
+ * released. */
+int nn_loader_start_epoch(nn_loader *l, int64_t epoch, int64_t skip_batches, nn_error *err);
+/* Blocks until the next batch in order is ready: 1 with *b (borrowed until
+ * nn_loader_release), 0 at the end of the epoch, < 0 on error (err names the file/record). */
+int nn_loader_next(nn_loader *l, nn_batch **b, nn_error *err);
+/* hands a batch's buffers back for prefetching */
+void nn_loader_release(nn_loader *l, nn_batch *b);
+/* fraction of nn_loader_next calls that had to wait for decoding, and the total seconds */
+double nn_loader_wait_fraction(const nn_loader *l);
+double nn_loader_wait_seconds(const nn_loader *l);
+
+#endif

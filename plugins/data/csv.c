@@ -1,0 +1,482 @@
+/* csv.c: the `csv` dataset: numeric feature columns plus one label column, for classification
+ * (label text -> class id, names kept) or regression (F32 target). open() parses and checks the
+ * whole file; get() copies one row and is safe on many threads. Never accept a ragged row. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nntrain/nntrain.h>
+
+/* A parsed table: the text buffer tokenised in place, rows x cols field pointers. */
+typedef struct csv_table {
+    char *text;
+    char **cells;
+    int *line_of; /* file line of each row, for messages */
+    int64_t rows;
+    int cols;
+    char **head; /* header names, or NULL */
+    char **cells_base;
+    int *lines_base;
+} csv_table;
+
+typedef struct csv_ds {
+    const char *path, *test_path, *label_key, *features_key, *classes_key;
+    char delim;
+    int header, regression;
+    int64_t n;
+    int nf;
+    float *x;        /* n * nf */
+    float *yreg;     /* regression targets */
+    int32_t *labels; /* class ids */
+    char **names;
+    int n_names;
+} csv_ds;
+
+static char *csv_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r')
+        s++;
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\r'))
+        s[--l] = 0;
+    if (l >= 2 && s[0] == '"' && s[l - 1] == '"') {
+        s[l - 1] = 0;
+        s++;
+    }
+    return s;
+}
+
+static void csv_table_free(csv_table *t)
+{
+    free(t->text);
+    free(t->cells_base);
+    free(t->lines_base);
+    memset(t, 0, sizeof *t);
+}
+
+/* Splits text (taken over by the table) into rows of fields; blank lines are skipped. Every
+ * row must have as many fields as the first one. */
+static int csv_table_parse(char *text, size_t len, const char *file, char delim, int header,
+                           csv_table *t, nn_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->text = text;
+    text[len] = 0;
+    int64_t cap = 0;
+    int line = 0, first_line = 0;
+    for (char *s = text, *nl; s; s = nl ? nl + 1 : NULL) {
+        line++;
+        nl = strchr(s, '\n');
+        if (nl)
+            *nl = 0;
+        if (!nl && !*s)
+            break;
+        const char *q = s;
+        while (*q == ' ' || *q == '\t' || *q == '\r')
+            q++;
+        if (!*q)
+            continue;
+        int nfield = 1;
+        for (const char *c = s; *c; c++)
+            nfield += *c == delim;
+        if (t->cols == 0) {
+            t->cols = nfield;
+            first_line = line;
+        } else if (nfield != t->cols) {
+            return nn_error_set(err, NN_EFORMAT, "%s:%d: %d fields, expected %d as in line %d",
+                                file, line, nfield, t->cols, first_line);
+        }
+        if (t->rows + 1 > cap) {
+            cap = cap ? cap * 2 : 256;
+            char **nc = realloc(t->cells, (size_t)cap * (size_t)t->cols * sizeof *nc);
+            int *nlines = realloc(t->line_of, (size_t)cap * sizeof *nlines);
+            if (nc)
+                t->cells = t->cells_base = nc;
+            if (nlines)
+                t->line_of = t->lines_base = nlines;
+            if (!nc || !nlines)
+                return nn_error_set(err, NN_ENOMEM, "%s:%d: out of memory", file, line);
+        }
+        char **row = t->cells + t->rows * t->cols;
+        int f = 0;
+        for (char *c = s;; c++) {
+            char *end = strchr(c, delim);
+            if (end)
+                *end = 0;
+            row[f++] = csv_trim(c);
+            if (!end)
+                break;
+            c = end;
+        }
+        t->line_of[t->rows++] = line;
+    }
+    if (t->cols == 0)
+        return nn_error_set(err, NN_EFORMAT, "%s: no rows", file);
+    if (header) {
+        t->head = t->cells;
+        t->cells += t->cols;
+        t->line_of++;
+        t->rows--;
+    }
+    return NN_OK;
+}
+
+static int csv_read(const char *path, char **out, size_t *len, nn_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nn_error_set(err, NN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0, r;
+    char *buf = malloc(cap + 1);
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *nb = realloc(buf, (cap *= 2) + 1);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
+    *out = buf;
+    *len = n;
+    return NN_OK;
+}
+
+/* Resolves a column given by header name or by index (negative counts from the end). */
+static int csv_column(const csv_table *t, const char *key, const char *file, nn_error *err)
+{
+    char *end;
+    long v = strtol(key, &end, 10);
+    if (*key && !*end) {
+        if (v < 0)
+            v += t->cols;
+        if (v < 0 || v >= t->cols)
+            return nn_error_set(err, NN_EINVAL, "%s: column %s does not exist (%d columns)", file,
+                                key, t->cols);
+        return (int)v;
+    }
+    for (int c = 0; t->head && c < t->cols; c++)
+        if (!strcmp(t->head[c], key))
+            return c;
+    return nn_error_set(err, NN_EINVAL, "%s: no column named '%s'%s", file, key,
+                        t->head ? " in the header" : " (the file has no header: use an index)");
+}
+
+static int csv_int_text(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (const char *c = s; *c; c++)
+        if (!isdigit((unsigned char)*c))
+            return 0;
+    return 1;
+}
+
+static int csv_name_cmp(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    if (csv_int_text(x) && csv_int_text(y)) {
+        size_t lx = strlen(x), ly = strlen(y);
+        if (lx != ly)
+            return lx < ly ? -1 : 1;
+    }
+    return strcmp(x, y);
+}
+
+/* Class names: the `classes` list when given, else the sorted distinct labels of the training
+ * file (numerically when all are integers), so train and test agree on ids. */
+static int csv_build_classes(csv_ds *d, const csv_table *t, int lc, nn_error *err)
+{
+    int cap = 16;
+    d->names = malloc((size_t)cap * sizeof *d->names);
+    if (!d->names)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    if (d->classes_key && d->classes_key[0]) {
+        char *copy = strdup(d->classes_key), *save = NULL;
+        if (!copy)
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+            if (d->n_names == cap) {
+                char **nn = realloc(d->names, (size_t)(cap *= 2) * sizeof *nn);
+                if (!nn) {
+                    free(copy);
+                    return nn_error_set(err, NN_ENOMEM, "out of memory");
+                }
+                d->names = nn;
+            }
+            d->names[d->n_names] = strdup(csv_trim(s));
+            if (!d->names[d->n_names++]) {
+                free(copy);
+                return nn_error_set(err, NN_ENOMEM, "out of memory");
+            }
+        }
+        free(copy);
+        return NN_OK;
+    }
+    for (int64_t r = 0; r < t->rows; r++) {
+        const char *v = t->cells[r * t->cols + lc];
+        int seen = 0;
+        for (int i = 0; i < d->n_names && !seen; i++)
+            seen = !strcmp(d->names[i], v);
+        if (seen)
+            continue;
+        if (d->n_names == cap) {
+            char **nn = realloc(d->names, (size_t)(cap *= 2) * sizeof *nn);
+            if (!nn)
+                return nn_error_set(err, NN_ENOMEM, "out of memory");
+            d->names = nn;
+        }
+        if (!(d->names[d->n_names++] = strdup(v)))
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        if (d->n_names > 100000)
+            return nn_error_set(err, NN_EINVAL, "label column has over 100000 distinct values: "
+                                "use task = regression for a numeric target");
+    }
+    qsort(d->names, (size_t)d->n_names, sizeof *d->names, csv_name_cmp);
+    return NN_OK;
+}
+
+static int csv_number(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno == ERANGE || !isfinite(v))
+        return -1;
+    *out = (float)v;
+    return 0;
+}
+
+/* Fills features and targets from a parsed table. */
+static int csv_load(csv_ds *d, const csv_table *t, const char *file, nn_error *err)
+{
+    int lc = csv_column(t, d->label_key, file, err);
+    if (lc < 0)
+        return lc;
+    int *fc = malloc((size_t)t->cols * sizeof *fc), nf = 0;
+    if (!fc)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    if (d->features_key && d->features_key[0]) {
+        char *copy = strdup(d->features_key), *save = NULL;
+        int rc = copy ? NN_OK : NN_ENOMEM;
+        for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s && !rc;
+             s = strtok_r(NULL, ",", &save)) {
+            int c = csv_column(t, csv_trim(s), file, err);
+            if (c < 0)
+                rc = c;
+            else if (nf < t->cols)
+                fc[nf++] = c;
+        }
+        free(copy);
+        if (rc) {
+            free(fc);
+            return rc == NN_ENOMEM ? nn_error_set(err, rc, "out of memory") : rc;
+        }
+    } else {
+        for (int c = 0; c < t->cols; c++)
+            if (c != lc)
+                fc[nf++] = c;
+    }
+    if (nf == 0) {
+        free(fc);
+        return nn_error_set(err, NN_EINVAL, "%s: no feature columns", file);
+    }
+    d->nf = nf;
+    d->n = t->rows;
+    size_t rows = (size_t)(t->rows ? t->rows : 1);
+    d->x = malloc(rows * (size_t)nf * sizeof *d->x);
+    d->yreg = malloc(rows * sizeof *d->yreg);
+    d->labels = malloc(rows * sizeof *d->labels);
+    if (!d->x || !d->yreg || !d->labels) {
+        free(fc);
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    }
+    for (int64_t r = 0; r < t->rows; r++) {
+        char *const *row = t->cells + r * t->cols;
+        for (int j = 0; j < nf; j++)
+            if (csv_number(row[fc[j]], &d->x[r * nf + j])) {
+                const char *cn = t->head ? t->head[fc[j]] : "";
+                nn_error_set(err, NN_EFORMAT,
+                             "%s:%d: column %d%s%s%s: '%s' is not a number", file,
+                             t->line_of[r], fc[j] + 1, *cn ? " ('" : "", cn, *cn ? "')" : "",
+                             row[fc[j]]);
+                free(fc);
+                return NN_EFORMAT;
+            }
+        const char *lv = row[lc];
+        if (d->regression) {
+            if (csv_number(lv, &d->yreg[r])) {
+                free(fc);
+                return nn_error_set(err, NN_EFORMAT,
+                                    "%s:%d: label column %d: '%s' is not a number (task = "
+                                    "regression)", file, t->line_of[r], lc + 1, lv);
+            }
+            continue;
+        }
+        int id = -1;
+        for (int i = 0; i < d->n_names && id < 0; i++)
+            if (!strcmp(d->names[i], lv))
+                id = i;
+        if (id < 0) {
+            free(fc);
+            return nn_error_set(err, NN_EFORMAT, "%s:%d: label '%s' is not one of the %d "
+                                "classes of the training file", file, t->line_of[r], lv,
+                                d->n_names);
+        }
+        d->labels[r] = id;
+    }
+    free(fc);
+    return NN_OK;
+}
+
+static int csv_create(const nn_params *p, void **self, nn_error *err)
+{
+    const char *delim = nn_params_str(p, "delimiter");
+    if (!strcmp(delim, "\\t") || !strcmp(delim, "tab"))
+        delim = "\t";
+    if (strlen(delim) != 1 || delim[0] == '"' || delim[0] == '\n')
+        return nn_error_set(err, NN_EINVAL, "key 'delimiter': '%s' must be one character "
+                            "(or 'tab')", delim);
+    csv_ds *d = calloc(1, sizeof *d);
+    if (!d)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    d->delim = delim[0];
+    d->path = nn_params_str(p, "path");
+    d->test_path = nn_params_str(p, "test_path");
+    d->label_key = nn_params_str(p, "label");
+    d->features_key = nn_params_str(p, "features");
+    d->classes_key = nn_params_str(p, "classes");
+    d->header = nn_params_bool(p, "header");
+    d->regression = nn_params_enum(p, "task") == 1;
+    *self = d;
+    return NN_OK;
+}
+
+static void csv_destroy(void *self)
+{
+    csv_ds *d = self;
+    for (int i = 0; i < d->n_names; i++)
+        free(d->names[i]);
+    free(d->names);
+    free(d->x);
+    free(d->yreg);
+    free(d->labels);
+    free(d);
+}
+
+static void csv_resolve(char *buf, size_t cap, const char *base, const char *f)
+{
+    if (f[0] == '/' || !base)
+        snprintf(buf, cap, "%s", f);
+    else
+        snprintf(buf, cap, "%s/%s", base, f);
+}
+
+static int csv_open_file(csv_ds *d, const char *path, csv_table *t, nn_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    memset(t, 0, sizeof *t);
+    int rc = csv_read(path, &text, &len, err);
+    if (rc)
+        return rc;
+    return csv_table_parse(text, len, path, d->delim, d->header, t, err);
+}
+
+static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
+{
+    csv_ds *d = self;
+    if (o->split == NN_SPLIT_VAL)
+        return nn_error_set(err, NN_ENOTSUP, "csv has no explicit validation split; use "
+                            "[data] val_split or val_type = csv with val_path");
+    if (o->split == NN_SPLIT_TEST && !d->test_path)
+        return nn_error_set(err, NN_ENOTFOUND, "csv: no test file: set key 'test_path'");
+    char train[4096], path[4096];
+    csv_resolve(train, sizeof train, o->base_dir, d->path);
+    csv_resolve(path, sizeof path, o->base_dir,
+                o->split == NN_SPLIT_TEST ? d->test_path : d->path);
+    csv_table t;
+    int rc = csv_open_file(d, train, &t, err);
+    if (!rc && !d->regression) {
+        int lc = csv_column(&t, d->label_key, train, err);
+        rc = lc < 0 ? lc : csv_build_classes(d, &t, lc, err);
+    }
+    if (!rc && o->split == NN_SPLIT_TEST) {
+        csv_table_free(&t);
+        rc = csv_open_file(d, path, &t, err);
+    }
+    if (!rc)
+        rc = csv_load(d, &t, path, err);
+    csv_table_free(&t);
+    if (rc)
+        return rc;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->length = d->n;
+    nn_tensor_describe(&info->sample, NN_F32, 1, (const int64_t[]){d->nf});
+    if (d->regression) {
+        nn_tensor_describe(&info->target, NN_F32, 0, NULL);
+    } else {
+        nn_tensor_describe(&info->target, NN_I32, 0, NULL);
+        info->n_classes = d->n_names;
+        info->class_names = (const char *const *)d->names;
+        info->labels = d->labels;
+    }
+    return NN_OK;
+}
+
+static int csv_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)
+{
+    csv_ds *d = self;
+    if (index < 0 || index >= d->n)
+        return nn_error_set(err, NN_EINVAL, "csv: sample %lld out of range [0, %lld)",
+                            (long long)index, (long long)d->n);
+    memcpy(NN_F32P(sample), d->x + index * d->nf, (size_t)d->nf * sizeof(float));
+    if (d->regression)
+        NN_F32P(target)[0] = d->yreg[index];
+    else
+        NN_I32P(target)[0] = d->labels[index];
+    return NN_OK;
+}
+
+static const nn_param_spec csv_params[] = {
+    {.name = "path", .type = NN_PARAM_STRING, .required = 1,
+     .doc = "training file; relative paths are resolved from the model file"},
+    {.name = "test_path", .type = NN_PARAM_STRING, .doc = "test file for `nntrain eval`"},
+    {.name = "delimiter", .type = NN_PARAM_STRING, .def = ",",
+     .doc = "field separator: one character, or 'tab'"},
+    {.name = "header", .type = NN_PARAM_BOOL, .def = "true",
+     .doc = "the first non-blank line names the columns"},
+    {.name = "label", .type = NN_PARAM_STRING, .def = "-1",
+     .doc = "label column: a header name or a 0-based index (negative counts from the end)"},
+    {.name = "features", .type = NN_PARAM_STRING,
+     .doc = "comma-separated feature columns (names or indices); default: all but the label"},
+    {.name = "task", .type = NN_PARAM_ENUM, .def = "classification",
+     .choices = "classification|regression",
+     .doc = "classification: labels become I32 class ids; regression: an F32 target"},
+    {.name = "classes", .type = NN_PARAM_STRING,
+     .doc = "comma-separated class names fixing the id order; default: the distinct labels "
+            "of the training file, sorted (numerically when all are integers)"},
+    {0}};
+
+static const nn_dataset_vtable csv_vt = {
+    .struct_size = sizeof(nn_dataset_vtable),
+    .create = csv_create,
+    .destroy = csv_destroy,
+    .open = csv_open,
+    .get = csv_get,
+};
+
+static const nn_plugin_desc csv_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_DATASET, .name = "csv", .version = "1.0.0", .license = "MIT",
+    .summary = "CSV tables: F32 [features] rows, class ids or an F32 regression target",
+    .caps = NN_CAP_THREAD_SAFE, .params = csv_params, .vtable = &csv_vt);
+
+NN_PLUGIN_EXPORT(&csv_desc);

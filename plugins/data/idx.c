@@ -1,0 +1,321 @@
+/* idx.c: the `idx` dataset: MNIST-family IDX files (images idx3 + labels idx1), gzipped or raw.
+ * open() loads one whole split into memory and checks it; get() only converts bytes to floats,
+ * so it is safe on many threads. It must never trust a header: every size is checked. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <nntrain/nntrain.h>
+
+static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
+                                              "Coat",        "Sandal",  "Shirt",    "Sneaker",
+                                              "Bag",         "Ankle boot"};
+static const char *const digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+
+/* One parsed IDX file: dims and a pointer to its unsigned-byte payload (inside the buffer). */
+typedef struct idx_array {
+    int ndim;
+    int64_t dims[8];
+    const uint8_t *data;
+    int64_t count;  /* dims[0] */
+    int64_t record; /* bytes per record: product of dims[1..] */
+} idx_array;
+
+typedef struct idx_ds {
+    const char *dir, *files[4]; /* train_images, train_labels, test_images, test_labels */
+    double scale;
+    int preset; /* 0 fashion_mnist, 1 mnist, 2 none */
+    char *names_buf;
+    const char **names;
+    int n_names;
+    uint8_t *img_buf, *lab_buf; /* whole files */
+    idx_array img, lab;
+    int32_t *labels;
+} idx_ds;
+
+/* Parses an IDX header and checks that the payload holds exactly the records it announces.
+ * Only the unsigned-byte type (0x08) is accepted: that is what the MNIST family uses. */
+static int idx_parse(const uint8_t *b, size_t len, const char *file, idx_array *a, nn_error *err)
+{
+    memset(a, 0, sizeof *a);
+    if (len < 4)
+        return nn_error_set(err, NN_EFORMAT, "%s: %zu bytes is too short for an IDX header",
+                            file, len);
+    if (b[0] != 0 || b[1] != 0)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: bad IDX magic at offset 0: bytes %02x %02x, expected 00 00",
+                            file, b[0], b[1]);
+    if (b[2] != 0x08)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: IDX data type 0x%02x at offset 2 is not supported "
+                            "(expected 0x08, unsigned byte)", file, b[2]);
+    int nd = b[3];
+    if (nd < 1 || nd > 8)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: IDX dimension count %d at offset 3 is not in [1, 8]", file, nd);
+    size_t hdr = 4 + 4 * (size_t)nd;
+    if (len < hdr)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: header announces %d dimensions but the file ends at offset %zu",
+                            file, nd, len);
+    int64_t rec = 1;
+    for (int i = 0; i < nd; i++) {
+        const uint8_t *p = b + 4 + 4 * i;
+        uint32_t d = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        if (d > (1u << 30) || (i > 0 && (d == 0 || rec > ((int64_t)1 << 40) / d)))
+            return nn_error_set(err, NN_EFORMAT, "%s: dimension %d (%u) at offset %d is invalid",
+                                file, i, d, 4 + 4 * i);
+        a->dims[i] = d;
+        if (i > 0)
+            rec *= d;
+    }
+    a->ndim = nd;
+    a->count = a->dims[0];
+    a->record = rec;
+    a->data = b + hdr;
+    size_t have = len - hdr, want = (size_t)a->count * (size_t)rec;
+    if (have < want) {
+        int64_t r = (int64_t)(have / (size_t)rec);
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: truncated: record %lld at offset %zu is incomplete (header "
+                            "announces %lld records of %lld bytes, the data has %zu bytes)",
+                            file, (long long)r, hdr + (size_t)r * (size_t)rec,
+                            (long long)a->count, (long long)rec, have);
+    }
+    if (have > want)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: %zu bytes of trailing data after the last record at offset %zu",
+                            file, have - want, hdr + want);
+    return NN_OK;
+}
+
+/* Reads a whole file through zlib, which passes raw (non-gzip) files through unchanged. */
+static int idx_read_file(const char *path, uint8_t **out, size_t *len, nn_error *err)
+{
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return nn_error_set(err, NN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            gzclose(g);
+            return nn_error_set(err, NN_ENOMEM, "%s: out of memory after %zu bytes", path, n);
+        }
+        if (n == cap) {
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+            cap *= 2;
+            continue;
+        }
+        unsigned want = (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n);
+        int r = gzread(g, buf + n, want);
+        if (r < 0 || (r == 0 && !gzeof(g))) {
+            int zerr;
+            const char *m = gzerror(g, &zerr);
+            nn_error_set(err, NN_EFORMAT, "%s: corrupt or truncated gzip stream after %zu "
+                         "decompressed bytes: %s", path, n, m);
+            free(buf);
+            gzclose(g);
+            return NN_EFORMAT;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    /* zlib reports a gzip stream cut short only as end-of-file with Z_BUF_ERROR */
+    int zerr = Z_OK;
+    const char *m = gzerror(g, &zerr);
+    if (zerr != Z_OK && zerr != Z_STREAM_END) {
+        nn_error_set(err, NN_EFORMAT, "%s: truncated gzip stream after %zu decompressed bytes: %s",
+                     path, n, m);
+        free(buf);
+        gzclose(g);
+        return NN_EFORMAT;
+    }
+    gzclose(g);
+    *out = buf;
+    *len = n;
+    return NN_OK;
+}
+
+static void idx_join(char *buf, size_t cap, const char *base, const char *dir, const char *f)
+{
+    if (f[0] == '/')
+        snprintf(buf, cap, "%s", f);
+    else if (dir[0] == '/' || !base)
+        snprintf(buf, cap, "%s/%s", dir, f);
+    else
+        snprintf(buf, cap, "%s/%s/%s", base, dir, f);
+}
+
+static int idx_create(const nn_params *p, void **self, nn_error *err)
+{
+    idx_ds *d = calloc(1, sizeof *d);
+    if (!d)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    d->dir = nn_params_str(p, "dir");
+    d->files[0] = nn_params_str(p, "train_images");
+    d->files[1] = nn_params_str(p, "train_labels");
+    d->files[2] = nn_params_str(p, "test_images");
+    d->files[3] = nn_params_str(p, "test_labels");
+    d->scale = nn_params_float(p, "scale");
+    d->preset = nn_params_enum(p, "preset");
+    const char *cn = nn_params_str(p, "class_names");
+    if (cn && cn[0]) {
+        d->names_buf = strdup(cn);
+        int n = 1;
+        for (const char *s = cn; *s; s++)
+            n += *s == ',';
+        d->names = calloc((size_t)n, sizeof *d->names);
+        if (!d->names_buf || !d->names) {
+            free(d->names_buf);
+            free(d->names);
+            free(d);
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        }
+        char *save = NULL;
+        for (char *t = strtok_r(d->names_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ')
+                t++;
+            d->names[d->n_names++] = t;
+        }
+    } else if (d->preset == 0 || d->preset == 1) {
+        d->names = calloc(10, sizeof *d->names);
+        if (!d->names) {
+            free(d);
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < 10; i++)
+            d->names[i] = d->preset == 0 ? fashion_names[i] : digit_names[i];
+        d->n_names = 10;
+    }
+    *self = d;
+    return NN_OK;
+}
+
+static void idx_destroy(void *self)
+{
+    idx_ds *d = self;
+    free(d->names_buf);
+    free(d->names);
+    free(d->img_buf);
+    free(d->lab_buf);
+    free(d->labels);
+    free(d);
+}
+
+static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
+{
+    idx_ds *d = self;
+    if (o->split == NN_SPLIT_VAL)
+        return nn_error_set(err, NN_ENOTSUP, "idx has no explicit validation split; use "
+                            "[data] val_split to carve one from the training files");
+    int t = o->split == NN_SPLIT_TEST ? 2 : 0;
+    char ip[4096], lp[4096];
+    idx_join(ip, sizeof ip, o->base_dir, d->dir, d->files[t]);
+    idx_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1]);
+    size_t ilen, llen;
+    int rc = idx_read_file(ip, &d->img_buf, &ilen, err);
+    if (rc)
+        return rc;
+    if ((rc = idx_parse(d->img_buf, ilen, ip, &d->img, err)) ||
+        (rc = idx_read_file(lp, &d->lab_buf, &llen, err)) ||
+        (rc = idx_parse(d->lab_buf, llen, lp, &d->lab, err)))
+        return rc;
+    if (d->img.ndim < 2)
+        return nn_error_set(err, NN_EFORMAT, "%s: an image file needs at least 2 dimensions, "
+                            "the header has %d", ip, d->img.ndim);
+    if (d->lab.ndim != 1)
+        return nn_error_set(err, NN_EFORMAT, "%s: a label file has 1 dimension, the header has %d",
+                            lp, d->lab.ndim);
+    if (d->img.count != d->lab.count)
+        return nn_error_set(err, NN_EFORMAT, "%s has %lld images but %s has %lld labels", ip,
+                            (long long)d->img.count, lp, (long long)d->lab.count);
+    d->labels = malloc((size_t)(d->lab.count ? d->lab.count : 1) * sizeof *d->labels);
+    if (!d->labels)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    int maxl = -1;
+    for (int64_t i = 0; i < d->lab.count; i++) {
+        int v = d->lab.data[i];
+        if (d->n_names && v >= d->n_names)
+            return nn_error_set(err, NN_EFORMAT,
+                                "%s: record %lld (offset %lld): label %d is not below the %d "
+                                "class names", lp, (long long)i, (long long)(8 + i), v,
+                                d->n_names);
+        d->labels[i] = v;
+        maxl = v > maxl ? v : maxl;
+    }
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->length = d->img.count;
+    int64_t shp[8] = {1};
+    int nd = 1;
+    for (int i = 1; i < d->img.ndim && nd < NN_MAX_DIMS; i++)
+        shp[nd++] = d->img.dims[i];
+    if (d->img.ndim == 2) { /* [n, features]: a flat vector */
+        shp[0] = d->img.dims[1];
+        nd = 1;
+    }
+    nn_tensor_describe(&info->sample, NN_F32, nd, shp);
+    nn_tensor_describe(&info->target, NN_I32, 0, NULL);
+    info->n_classes = d->n_names ? d->n_names : maxl + 1;
+    info->class_names = d->n_names ? d->names : NULL;
+    info->labels = d->labels;
+    return NN_OK;
+}
+
+static int idx_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)
+{
+    idx_ds *d = self;
+    if (index < 0 || index >= d->img.count)
+        return nn_error_set(err, NN_EINVAL, "idx: sample %lld out of range [0, %lld)",
+                            (long long)index, (long long)d->img.count);
+    const uint8_t *src = d->img.data + index * d->img.record;
+    float *dst = NN_F32P(sample);
+    float s = (float)d->scale;
+    for (int64_t i = 0; i < d->img.record; i++)
+        dst[i] = (float)src[i] * s;
+    NN_I32P(target)[0] = d->labels[index];
+    return NN_OK;
+}
+
+static const nn_param_spec idx_params[] = {
+    {.name = "dir", .type = NN_PARAM_STRING, .def = "/usr/share/datasets/fashion-mnist",
+     .doc = "directory of the four files; relative paths are resolved from the model file"},
+    {.name = "train_images", .type = NN_PARAM_STRING, .def = "train-images-idx3-ubyte.gz",
+     .doc = "training images (IDX, type 0x08), gzipped or raw, relative to dir"},
+    {.name = "train_labels", .type = NN_PARAM_STRING, .def = "train-labels-idx1-ubyte.gz",
+     .doc = "training labels (IDX with 1 dimension), gzipped or raw, relative to dir"},
+    {.name = "test_images", .type = NN_PARAM_STRING, .def = "t10k-images-idx3-ubyte.gz",
+     .doc = "test images, read by `nntrain eval`"},
+    {.name = "test_labels", .type = NN_PARAM_STRING, .def = "t10k-labels-idx1-ubyte.gz",
+     .doc = "test labels, read by `nntrain eval`"},
+    {.name = "scale", .type = NN_PARAM_FLOAT, .def = "0.00392156862745098", .range = "(0, inf)",
+     .doc = "each byte is multiplied by this (default 1/255 maps pixels to [0, 1])"},
+    {.name = "preset", .type = NN_PARAM_ENUM, .def = "fashion_mnist",
+     .choices = "fashion_mnist|mnist|none",
+     .doc = "class names: Fashion-MNIST's ten names, the digits 0-9, or none (ids only)"},
+    {.name = "class_names", .type = NN_PARAM_STRING,
+     .doc = "comma-separated class names in label order; overrides preset"},
+    {0}};
+
+static const nn_dataset_vtable idx_vt = {
+    .struct_size = sizeof(nn_dataset_vtable),
+    .create = idx_create,
+    .destroy = idx_destroy,
+    .open = idx_open,
+    .get = idx_get,
+};
+
+static const nn_plugin_desc idx_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_DATASET, .name = "idx", .version = "1.0.0", .license = "MIT",
+    .summary = "MNIST-family IDX files (Fashion-MNIST by default): F32 [1, H, W] images, "
+               "I32 class ids",
+    .caps = NN_CAP_THREAD_SAFE, .params = idx_params, .vtable = &idx_vt);
+
+NN_PLUGIN_EXPORT(&idx_desc);
