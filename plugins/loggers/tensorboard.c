@@ -87,6 +87,15 @@ static void pb_double(lg_buf *b, int field, double v)
     le_bytes(b, u, 8);
 }
 
+/* a singular proto3 double: +0.0 is the default and is not written, as protobuf does */
+static void pb_double_field(lg_buf *b, int field, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    if (u)
+        pb_double(b, field, v);
+}
+
 static void pb_float(lg_buf *b, int field, float v)
 {
     uint32_t u;
@@ -388,11 +397,11 @@ static void add_histogram(tb *t, const char *tag, const nn_tensor *x)
         i = j;
     }
     lg_buf h = {0};
-    pb_double(&h, HISTO_MIN, mn);
-    pb_double(&h, HISTO_MAX, mx);
-    pb_double(&h, HISTO_NUM, num);
-    pb_double(&h, HISTO_SUM, sum);
-    pb_double(&h, HISTO_SUM_SQUARES, sumsq);
+    pb_double_field(&h, HISTO_MIN, mn);
+    pb_double_field(&h, HISTO_MAX, mx);
+    pb_double_field(&h, HISTO_NUM, num);
+    pb_double_field(&h, HISTO_SUM, sum);
+    pb_double_field(&h, HISTO_SUM_SQUARES, sumsq);
     pb_packed_doubles(&h, HISTO_BUCKET_LIMIT, t->compact_limits, (size_t)nc);
     pb_packed_doubles(&h, HISTO_BUCKET, t->compact_counts, (size_t)nc);
     t->value.len = 0;
