@@ -7,6 +7,7 @@ PKGS=(
   libdnnl-dev libuv1-dev libcriterion-dev libinih-dev libdlpack-dev zlib1g-dev
   libpng-dev libsndfile1-dev
   dataset-fashion-mnist
+  chromium # tests/loggers renders the HTML report headless to a PNG (~80 MB, ~20 s to install)
 )
 # extra packages a caller needs (e.g. the test script adds python3-protobuf)
 PKGS+=("$@")

@@ -1,0 +1,88 @@
+/* test_logger_params.c: what all five loggers share: each is found by the registry and
+ * documented by `nntrain plugins show`, bad parameter values are rejected naming the key, and
+ * a place that cannot be written makes open() fail with a message naming the path. */
+#include "fake_run.h"
+
+static const char *const loggers[] = {"console", "csv", "jsonl", "tensorboard", "html_report"};
+
+Test(logger_params, every_logger_is_registered_and_documented_by_plugins_show)
+{
+    const char *exe = getenv("NNTRAIN_EXE");
+    cr_assert_not_null(exe);
+    static const char *const keys[5][3] = {{"stream", "log_every", "bar_width"},
+                                           {"path", "every", NULL},
+                                           {"path", "every", NULL},
+                                           {"dir", "histogram_every", NULL},
+                                           {"path", NULL, NULL}};
+    for (int i = 0; i < 5; i++) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "%s plugins show %s", exe, loggers[i]);
+        FILE *p = popen(cmd, "r");
+        cr_assert_not_null(p);
+        char buf[16384];
+        size_t n = fread(buf, 1, sizeof buf - 1, p);
+        buf[n] = 0;
+        cr_assert_eq(pclose(p), 0, "%s: %s", cmd, buf);
+        cr_assert(strstr(buf, "logger"), "%s", buf);
+        for (int k = 0; k < 3 && keys[i][k]; k++)
+            cr_assert(strstr(buf, keys[i][k]), "%s: no key %s in\n%s", loggers[i], keys[i][k],
+                      buf);
+    }
+}
+
+static void expect_rejected(const char *plugin, const char *key, const char *value)
+{
+    nn_error err = {0};
+    nn_registry *r = nn_registry_new(NULL);
+    cr_assert_eq(nn_registry_scan(r, NULL, 0, NULL, &err), NN_OK, "%s", err.msg);
+    const nn_plugin_entry *e = nn_registry_find(r, NN_KIND_LOGGER, plugin, NULL, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    nn_kv kv[] = {{key, value, "model.ini", 7}};
+    nn_instance inst;
+    int rc = nn_instance_create(&inst, e->desc, kv, 1, "[logger.x]", &err);
+    cr_assert_lt(rc, 0, "%s: %s = %s was accepted", plugin, key, value);
+    cr_assert(strstr(err.msg, key), "%s: message does not name '%s': %s", plugin, key, err.msg);
+    nn_registry_free(r);
+}
+
+Test(logger_params, bad_values_are_rejected_naming_the_key)
+{
+    expect_rejected("console", "stream", "stdin");
+    expect_rejected("console", "log_every", "-1");
+    expect_rejected("console", "bar_width", "5");
+    expect_rejected("csv", "every", "0");
+    expect_rejected("csv", "pth", "x.csv");
+    expect_rejected("jsonl", "every", "-2");
+    expect_rejected("tensorboard", "histogram_every", "-1");
+    expect_rejected("tensorboard", "histogram_every", "often");
+    expect_rejected("html_report", "paht", "r.html");
+}
+
+Test(logger_params, an_unwritable_place_fails_open_with_the_path_in_the_message)
+{
+    /* a directory below a regular file cannot exist, even for root */
+    char dir[256], bad[300];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(bad, sizeof bad, "%s/plain-file", dir);
+    FILE *f = fopen(bad, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(bad, sizeof bad, "%s/plain-file/run", dir);
+    for (int i = 1; i < 5; i++) {
+        logger_under_test l;
+        lut_create(&l, loggers[i], NULL, 0);
+        nn_logger_open o = lut_open_args(bad, 0, 0);
+        nn_error err = {0};
+        int rc = l.vt->open(l.inst.self, &o, &err);
+        cr_assert_eq(rc, NN_EIO, "%s: open returned %d", loggers[i], rc);
+        cr_assert(strstr(err.msg, bad), "%s: message does not name the path: %s", loggers[i],
+                  err.msg);
+        cr_assert(strstr(err.msg, "Not a directory"), "%s: no reason: %s", loggers[i], err.msg);
+        /* the run goes on: later events are ignored, not crashes */
+        nn_event ev = ev_base(NN_EV_BATCH_END, 0, 0);
+        cr_assert_eq(l.vt->event(l.inst.self, &ev, &err), NN_OK);
+        lut_close(&l);
+        rm_rf(l.dir);
+    }
+    rm_rf(dir);
+}
