@@ -6,7 +6,8 @@
 #define NN_GRAPH_H
 
 #include "config.h"
-#include "nntrain/nntrain.h"
+#include "nntrain/layer.h"
+#include "nntrain/rng.h"
 #include "registry.h"
 
 typedef struct nn_model nn_model;

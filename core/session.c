@@ -175,9 +175,12 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
     snprintf(s->base_dir, sizeof s->base_dir, "%s", dirname(pathcopy));
     free(pathcopy);
     if (o->run_dir) {
+        if (strlen(o->run_dir) >= sizeof s->run_dir - 64)
+            return nn_error_set(err, NN_EINVAL, "run directory path is too long (%zu bytes)",
+                                strlen(o->run_dir));
         snprintf(s->run_dir, sizeof s->run_dir, "%s", o->run_dir);
     } else {
-        char name[256];
+        char name[200];
         if (s->tc.name) {
             snprintf(name, sizeof name, "%s", s->tc.name);
         } else {
@@ -190,7 +193,13 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
             if (dot && dot != name)
                 *dot = 0;
         }
-        snprintf(s->run_dir, sizeof s->run_dir, "%s/%s", s->tc.run_root, name);
+        if (strlen(s->tc.run_root) + strlen(name) >= sizeof s->run_dir - 64)
+            return nn_error_set(err, NN_EINVAL, "run directory %s/%s: path is too long",
+                                s->tc.run_root, name);
+        size_t a = strlen(s->tc.run_root), b = strlen(name); /* both checked above */
+        memcpy(s->run_dir, s->tc.run_root, a);
+        s->run_dir[a] = '/';
+        memcpy(s->run_dir + a + 1, name, b + 1);
     }
     if (o->run_subdir) {
         size_t l = strlen(s->run_dir);

@@ -11,6 +11,7 @@
 #include "data/loader.h"
 #include "graph.h"
 #include "instance.h"
+#include "nntrain/loss.h"
 #include "metrics.h"
 #include "optim/optim.h"
 #include "registry.h"
@@ -67,7 +68,7 @@ typedef struct nn_session {
     char loss_origin[300];
     nn_loss_bind binds[NN_SESSION_MAX_PLANS];
     int n_binds;
-    char run_dir[PATH_MAX];
+    char run_dir[512]; /* longer paths are refused with a message */
     char base_dir[PATH_MAX];
     uint64_t seed;
     int n_classes;

@@ -16,7 +16,7 @@
 
 #include "checkpoint.h"
 #include "loggers.h"
-#include "nntrain/version.h"
+#include "version.h"
 #include "trainer.h"
 
 #define RING 4096
@@ -326,7 +326,7 @@ static int write_checkpoint(trainer *t, const char *file, char *out_path, nn_err
         {"data_state", dstate},
         {"model_config", nn_config_text(s->cfg)},
     };
-    snprintf(out_path, PATH_MAX, "%s/%s", s->run_dir, file);
+    snprintf(out_path, sizeof t->r->last_ckpt, "%s/%s", s->run_dir, file);
     rc = nn_checkpoint_write(out_path, e, n, meta, (int)(sizeof meta / sizeof *meta), err);
 out:
     free(e);
@@ -833,7 +833,7 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
                         nn_metrics_init(&t->vm, nc, (int)s->tc.top_k, 1)))
         rc = nn_error_set(err, NN_ENOMEM, "out of memory");
     if (rc == NN_OK && o->resume) {
-        char auto_path[PATH_MAX];
+        char auto_path[600];
         const char *path = o->resume;
         struct stat st;
         if (strcmp(o->resume, "auto") == 0) {

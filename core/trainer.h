@@ -31,8 +31,8 @@ typedef struct nn_train_result {
     int64_t best_epoch;      /* 1-based; 0 when none */
     double wall_s;
     double wait_fraction;    /* steps that waited for data */
-    char last_ckpt[PATH_MAX];
-    char best_ckpt[PATH_MAX];
+    char last_ckpt[600];
+    char best_ckpt[600];
 } nn_train_result;
 
 /* Trains the session to its configured epochs (or until stopped). returns NN_OK when the run
