@@ -8,6 +8,10 @@
 #include "core/registry.h"
 #include "ref_values.h"
 
+/* the build directory of plugins/optim, and a registry of the plugins in it (process-wide) */
+const char *h_plugin_dir(void);
+nn_registry *h_registry(void);
+
 /* kv: "key", "value", ..., NULL (may be NULL itself) */
 int h_instance(nn_instance *inst, int kind, const char *name, const char *const *kv,
                nn_error *err);

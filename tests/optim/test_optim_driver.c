@@ -12,24 +12,16 @@
 #include "core/optim/optim.h"
 #include "core/registry.h"
 #include "nntrain/layer.h"
-#include "ref_values.h"
+#include "harness.h"
 
 static nn_registry *reg;
 
 static void setup_reg(void)
 {
-    nn_error err = {0};
-    reg = nn_registry_new(NULL);
-    cr_assert(reg);
-    cr_assert_eq(nn_registry_scan(reg, NULL, 0, NULL, &err), NN_OK, "%s", err.msg);
+    reg = h_registry();
 }
 
-static void teardown_reg(void)
-{
-    nn_registry_free(reg);
-}
-
-TestSuite(optim, .init = setup_reg, .fini = teardown_reg);
+TestSuite(optim, .init = setup_reg);
 
 /* a 2x3 weight and a 3-element bias with their gradients */
 typedef struct model {
