@@ -140,7 +140,7 @@ static void draw_bar(console *c)
     int n = snprintf(c->line, sizeof c->line, "epoch %lld/%lld [%s] %lld/%lld%s ETA %s",
                      (long long)c->epoch + 1, (long long)c->epochs, bar, (long long)done,
                      (long long)c->steps, nums, eta);
-    if (n >= cols) /* a wrapped line cannot be redrawn with \r */
+    if (n >= cols && (size_t)cols <= sizeof c->line) /* a wrapped line cannot be redrawn */
         c->line[cols - 1] = 0;
     fprintf(c->out, "\r\033[K%s", c->line);
     fflush(c->out);

@@ -128,7 +128,8 @@ static void range_of(const series *s, int ns, int use_y, double *lo, double *hi)
         *lo = 0;
         *hi = 1;
     } else if (*hi == *lo) {
-        double d = fabs(*lo) > 0 ? fabs(*lo) * 0.1 : 1;
+        /* x is an epoch or a step: one point sits in the middle of [x-1, x+1] */
+        double d = use_y && fabs(*lo) > 0 ? fabs(*lo) * 0.1 : 1;
         *lo -= d;
         *hi += d;
     }
@@ -136,7 +137,8 @@ static void range_of(const series *s, int ns, int use_y, double *lo, double *hi)
 
 /* One line chart. Each series is a <path class="series"> (a new M after a gap), plus dots
  * when there are few points so that a single epoch still shows. */
-static void chart(lg_buf *b, const char *title, const char *xlabel, const series *s, int ns)
+static void chart(lg_buf *b, const char *title, const char *xlabel, const series *s, int ns,
+                  int integer_x)
 {
     double x0, x1, y0, y1;
     range_of(s, ns, 0, &x0, &x1);
@@ -159,8 +161,12 @@ static void chart(lg_buf *b, const char *title, const char *xlabel, const series
                          "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.4g"
                          "</text>\n", ML, py, CW - MR, py, ML - 4, py + 4, v);
     }
-    for (int i = 0; i <= 4; i++) {
-        double v = x0 + (x1 - x0) * i / 4.0, px = PX(v);
+    /* epochs are whole numbers: no tick at epoch 1.25 */
+    int nxt = integer_x && x1 - x0 < 4 ? (int)(x1 - x0) : 4;
+    if (nxt < 1)
+        nxt = 1;
+    for (int i = 0; i <= nxt; i++) {
+        double v = x0 + (x1 - x0) * i / nxt, px = PX(v);
         lg_buf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
                          "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%.4g"
                          "</text>\n", px, MT, px, CH - MB, px, CH - MB + 14, v);
@@ -285,7 +291,7 @@ static void metric_chart(lg_buf *b, const report *r, const char *base, double *x
         if (have)
             s[ns++] = (series){k ? "validation" : "train", colors[k], x, y, r->n_rows};
     }
-    chart(b, base, "epoch", s, ns);
+    chart(b, base, "epoch", s, ns, 1);
 }
 
 static void build(report *r)
@@ -342,7 +348,7 @@ static void build(report *r)
     free(xy);
     if (r->n_lr) {
         series s = {"learning rate", "#2ca02c", r->lr_x, r->lr_y, r->n_lr};
-        chart(b, "learning rate", "global step", &s, 1);
+        chart(b, "learning rate", "global step", &s, 1, 0);
     }
     lg_buf_str(b, "</div>\n");
     if (r->confusion) {

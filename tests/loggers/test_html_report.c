@@ -13,22 +13,6 @@ static int count(const char *text, const char *what)
     return n;
 }
 
-static void after_epoch(int e, void *ctx)
-{
-    const char *dir = ctx;
-    char path[300];
-    snprintf(path, sizeof path, "%s/report.html", dir);
-    char *t = slurp(path, NULL);
-    char want[64];
-    snprintf(want, sizeof want, "epochs done: %d of 2", e + 1);
-    cr_assert(strstr(t, want), "after epoch %d the report says: %.300s", e, t);
-    cr_assert(strstr(t, "</html>\n"), "the report is incomplete");
-    free(t);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", dir);
-    cr_assert_neq(system(cmd), 0, "a temporary file was left in %s", dir);
-}
-
 /* d="..." of the series path labelled `label` in the chart titled `title` */
 static int path_points(const char *t, const char *title, const char *label)
 {
@@ -46,6 +30,25 @@ static int path_points(const char *t, const char *title, const char *label)
     for (; *d != '"'; d++)
         points += *d == 'M' || *d == 'L';
     return points;
+}
+
+static void after_epoch(int e, void *ctx)
+{
+    const char *dir = ctx;
+    char path[300];
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *t = slurp(path, NULL);
+    char want[64];
+    snprintf(want, sizeof want, "epochs done: %d of 2", e + 1);
+    cr_assert(strstr(t, want), "after epoch %d the report says: %.300s", e, t);
+    cr_assert(strstr(t, "</html>\n"), "the report is incomplete");
+    /* a single epoch is one point: a path of one M, and a dot */
+    cr_assert_eq(path_points(t, "loss", "validation"), e + 1);
+    cr_assert_eq(count(t, "<rect class=\"cell\""), 9);
+    free(t);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", dir);
+    cr_assert_neq(system(cmd), 0, "a temporary file was left in %s", dir);
 }
 
 static char *run_report(logger_under_test *l)
