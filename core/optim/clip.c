@@ -6,9 +6,17 @@
 #include "clip_internal.h"
 #include "optim.h"
 
+/* built for AVX-512, AVX2 and baseline x86-64, picked at load time */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CLIP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLIP_CLONES
+#endif
+
 #define CLIP_LANES 16
 #define CLIP_BLOCK 4096
 
+CLIP_CLONES
 static double sum_squares(const float *x, int64_t n)
 {
     double total = 0;
@@ -28,6 +36,7 @@ static double sum_squares(const float *x, int64_t n)
     return total;
 }
 
+CLIP_CLONES
 static double max_abs(const float *x, int64_t n)
 {
     float m = 0;
@@ -58,6 +67,7 @@ static double total_norm(nn_tensor *const *grads, int n, int norm_type_inf)
     return norm_type_inf ? acc : sqrt(acc);
 }
 
+CLIP_CLONES
 static void scale(nn_tensor *const *grads, int n, float c)
 {
     for (int k = 0; k < n; k++) {
@@ -87,13 +97,15 @@ double nn_clip_grad_norm(nn_tensor *const *grads, int n, double max_norm, int no
     return norm;
 }
 
+CLIP_CLONES
+static void clamp(float *g, int64_t len, float lo, float hi)
+{
+    for (int64_t i = 0; i < len; i++)
+        g[i] = g[i] < lo ? lo : (g[i] > hi ? hi : g[i]);
+}
+
 void nn_clip_grad_value(nn_tensor *const *grads, int n, double clip)
 {
-    float hi = (float)clip, lo = -hi;
-    for (int k = 0; k < n; k++) {
-        float *g = NN_F32P(grads[k]);
-        int64_t len = nn_tensor_numel(grads[k]);
-        for (int64_t i = 0; i < len; i++)
-            g[i] = g[i] < lo ? lo : (g[i] > hi ? hi : g[i]);
-    }
+    for (int k = 0; k < n; k++)
+        clamp(NN_F32P(grads[k]), nn_tensor_numel(grads[k]), (float)-clip, (float)clip);
 }

@@ -6,6 +6,13 @@
 
 #include <nntrain/optimizer.h>
 
+/* the update loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ADAGRAD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ADAGRAD_CLONES
+#endif
+
 typedef struct adagrad {
     double lr_decay, weight_decay, init_acc, eps;
 } adagrad;
@@ -39,6 +46,7 @@ static int adagrad_setup(void *self, nn_optim_setup *st, nn_error *err)
 
 /* d = g + wd*w; sum += d^2 (the zeroed slot stands for initial_accumulator_value on the first
  * step, passed as `base`); w -= clr * d / (sqrt(sum) + eps) */
+ADAGRAD_CLONES
 static void adagrad_update(float *restrict w, const float *restrict g, float *restrict sum,
                            int64_t n, float clr, float wd, float eps, float base, int first)
 {

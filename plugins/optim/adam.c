@@ -6,6 +6,13 @@
 
 #include <nntrain/optimizer.h>
 
+/* the update loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ADAM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ADAM_CLONES
+#endif
+
 typedef struct adam {
     double beta1, beta2, eps, weight_decay;
     int amsgrad;
@@ -49,6 +56,7 @@ static int adam_setup(void *self, nn_optim_setup *st, nn_error *err)
 /* d = g + wd*w; m = b1*m + (1-b1)*d; v = b2*v + (1-b2)*d^2;
  * w -= step_size * m / (sqrt(v) / sqrt(1-b2^t) + eps), v replaced by its running max with
  * AMSGrad */
+ADAM_CLONES
 static void adam_update(float *restrict w, const float *restrict g, float *restrict m,
                         float *restrict v, float *restrict vmax, int64_t n, float step_size,
                         float inv_bc2_sqrt, float b1, float c1, float b2, float c2, float eps,

@@ -36,7 +36,8 @@ static void cosine_destroy(void *self)
 static double cosine_lr(const cosine *s, const nn_sched_ctx *c)
 {
     double t = (double)(s->per_batch ? c->step : c->epoch);
-    return s->eta_min + (c->base_lr - s->eta_min) * (1.0 + cos(COSINE_PI * t / (double)s->t_max)) / 2;
+    return s->eta_min +
+           (c->base_lr - s->eta_min) * (1.0 + cos(COSINE_PI * t / (double)s->t_max)) / 2;
 }
 
 static int cosine_start(void *self, const nn_sched_ctx *c, nn_sched_info *info, double *lr,

@@ -6,6 +6,13 @@
 
 #include <nntrain/optimizer.h>
 
+/* the update loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define RMSPROP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RMSPROP_CLONES
+#endif
+
 typedef struct rmsprop {
     double alpha, eps, weight_decay, momentum;
     int centered;
@@ -75,6 +82,7 @@ rmsprop_loop(float *restrict w, const float *restrict g, float *restrict sq,
     }
 }
 
+RMSPROP_CLONES
 static void rmsprop_update(float *restrict w, const float *restrict g, float *restrict sq,
                            float *restrict buf, float *restrict ga, int64_t n, float lr,
                            float wd, float a, float c, float eps, float mu)

@@ -5,6 +5,13 @@
 
 #include <nntrain/optimizer.h>
 
+/* the update loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SGD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SGD_CLONES
+#endif
+
 typedef struct sgd {
     double lr, momentum, dampening, weight_decay;
     int nesterov;
@@ -43,6 +50,7 @@ static int sgd_setup(void *self, nn_optim_setup *st, nn_error *err)
     return NN_OK;
 }
 
+SGD_CLONES
 static void sgd_plain(float *restrict w, const float *restrict g, int64_t n, float lr, float wd)
 {
     for (int64_t i = 0; i < n; i++)
@@ -51,6 +59,7 @@ static void sgd_plain(float *restrict w, const float *restrict g, int64_t n, flo
 
 /* b = d on the first step (the slot is still zero then), b = mu*b + (1-dampening)*d after;
  * the update is b, or d + mu*b with Nesterov (d = g + wd*w) */
+SGD_CLONES
 static void sgd_momentum(float *restrict w, const float *restrict g, float *restrict b,
                          int64_t n, float lr, float wd, float mu, float damp1, int first,
                          int nesterov)
