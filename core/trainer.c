@@ -714,7 +714,7 @@ static int train_epochs(trainer *t, nn_error *err)
                 rc = diagnose(t, lb, loss, gnorm, err);
             if (rc == NN_OK) {
                 nn_metrics_add(&t->tm, nn_plan_output(lb->plan), &lb->target, b->n, loss);
-                rc = nn_optim_step(s->optim, 1, &gnorm, err);
+                rc = nn_optim_update(s->optim, 1, &gnorm, err);
                 if (rc == NN_OK && !isfinite(gnorm))
                     rc = diagnose(t, lb, loss, gnorm, err);
             }

@@ -12,11 +12,7 @@
 #include "clip_internal.h"
 #include "instance.h"
 #include "nntrain/layer.h"
-/* The SDK's per-step argument struct and this driver's step function are both called
- * nn_optim_step; inside this file the struct goes by nn_optim_step_args (same layout). */
-#define nn_optim_step nn_optim_step_args
 #include "nntrain/optimizer.h"
-#undef nn_optim_step
 #include "nntrain/scheduler.h"
 #include "optim.h"
 
@@ -35,7 +31,7 @@ struct nn_optim {
     char **param_names;
     nn_tensor **slots;  /* n * n_slots, parameter-major */
     char **slot_names;  /* "optim.<param>.<slot>" */
-    nn_optim_step_args st;
+    nn_optim_step st;
 
     double base_lr, sched_lr;
     int per_batch;
@@ -333,7 +329,7 @@ static int add_targets(nn_optim *o, const nn_optim_target *targets, int n, int d
             p->slots[s] = o->slots[k];
         }
     }
-    o->st = (nn_optim_step_args){.struct_size = sizeof o->st, .n_params = n, .params = o->params};
+    o->st = (nn_optim_step){.struct_size = sizeof o->st, .n_params = n, .params = o->params};
     return NN_OK;
 }
 
@@ -416,7 +412,7 @@ static int sched_step(nn_optim *o, nn_error *err)
     return NN_OK;
 }
 
-int nn_optim_step(nn_optim *o, int want_norm, double *grad_norm, nn_error *err)
+int nn_optim_update(nn_optim *o, int want_norm, double *grad_norm, nn_error *err)
 {
     double norm = NAN;
     if (o->clip_norm > 0 || want_norm) {

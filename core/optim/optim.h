@@ -38,13 +38,11 @@ void nn_optim_free(nn_optim *o); /* NULL is allowed */
 /* the learning rate the next step uses: scheduled rate times the warm-up factor */
 double nn_optim_lr(const nn_optim *o);
 
-/* (Name clash: <nntrain/optimizer.h> declares a struct of this name; a file that needs both
- * includes optimizer.h with `#define nn_optim_step nn_optim_step_args` around it.)
- * Clips (norm first, then value, when configured) and steps every parameter, then advances a
+/* Clips (norm first, then value, when configured) and steps every parameter, then advances a
  * per-batch scheduler. *grad_norm (may be NULL) gets the pre-clip global norm when clip_norm
  * is set or want_norm is true, else NAN. A non-finite norm returns NN_ENONFINITE and leaves
  * parameters, slots and counters untouched. No allocation. */
-int nn_optim_step(nn_optim *o, int want_norm, double *grad_norm, nn_error *err);
+int nn_optim_update(nn_optim *o, int want_norm, double *grad_norm, nn_error *err);
 
 /* End of epoch `epoch` (0-based) with the validation metrics of that epoch (n_metrics may be 0
  * when no validation ran: a plateau scheduler then keeps its state). Advances per-epoch

@@ -36,7 +36,7 @@ static void measure(nn_optim *o, nn_tensor *const *g, int reps, double *best, do
         double t0 = now_us();
         for (int i = 0; i < 10; i++) {
             if (o)
-                nn_optim_step(o, 0, NULL, NULL);
+                nn_optim_update(o, 0, NULL, NULL);
             else
                 nn_clip_grad_norm(g, 6, 0, 0);
         }
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
             return 1;
         }
         for (int i = 0; i < 50; i++)
-            nn_optim_step(o, 0, NULL, NULL);
+            nn_optim_update(o, 0, NULL, NULL);
         double best, median;
         measure(o, NULL, iters, &best, &median);
         printf("%-20s %8.1f us/step best, %8.1f median  (best = %.1f%% of a 1 ms fwd+bwd "

@@ -1,5 +1,5 @@
 /* test_no_alloc.c: a training step must not allocate. This executable interposes malloc and
- * friends (glibc's __libc_* underneath) and counts calls while nn_optim_step and
+ * friends (glibc's __libc_* underneath) and counts calls while nn_optim_update and
  * nn_optim_epoch_end run, for every optimizer with a per-batch and a per-epoch scheduler,
  * warm-up and clipping. Skipped under AddressSanitizer, which owns malloc itself. */
 #define _GNU_SOURCE
@@ -85,7 +85,7 @@ static void expect_no_allocation(const char *optimizer, const char *scheduler)
     allocations = 0;
     counting = 1;
     for (int s = 0; s < 12; s++) {
-        nn_optim_step(o, 1, &norm, NULL);
+        nn_optim_update(o, 1, &norm, NULL);
         if (s % 4 == 3) {
             double v = 1.0 + (s == 7);
             nn_optim_epoch_end(o, s / 4, 1, names, &v, NULL);

@@ -106,12 +106,12 @@ Test(optim, sgd_momentum_steps_every_parameter_with_its_lr_mult)
     float w0 = NN_F32P(m.w)[0], b0 = NN_F32P(m.b)[0];
     float gw1 = w0 * 1.0f, gb1 = b0 * 2.0f - 0.05f;
     model_grads(&m);
-    cr_assert_eq(nn_optim_step(o, 0, NULL, NULL), NN_OK);
+    cr_assert_eq(nn_optim_update(o, 0, NULL, NULL), NN_OK);
     float w1 = w0 - 0.2f * gw1, b1 = b0 - 0.1f * gb1; /* first step: buffer = gradient */
     cr_assert_float_eq(NN_F32P(m.w)[0], w1, 1e-6);
     cr_assert_float_eq(NN_F32P(m.b)[0], b1, 1e-6);
     model_grads(&m);
-    cr_assert_eq(nn_optim_step(o, 0, NULL, NULL), NN_OK);
+    cr_assert_eq(nn_optim_update(o, 0, NULL, NULL), NN_OK);
     float bw = 0.9f * gw1 + w1, bb = 0.9f * gb1 + (b1 * 2.0f - 0.05f);
     cr_assert_float_eq(NN_F32P(m.w)[0], w1 - 0.2f * bw, 1e-6);
     cr_assert_float_eq(NN_F32P(m.b)[0], b1 - 0.1f * bb, 1e-6);
@@ -135,7 +135,7 @@ Test(optim, decay_bias_and_norm_false_spares_bias_from_weight_decay)
     nn_optim *o = optim_of("[train]\ndecay_bias_and_norm = false\n"
                            "[optimizer]\ntype = sgd\nlr = 0.1\nweight_decay = 0.5\n", &m, 1, 1);
     float w0 = NN_F32P(m.w)[1], b0 = NN_F32P(m.b)[1];
-    cr_assert_eq(nn_optim_step(o, 0, NULL, NULL), NN_OK); /* zero gradients: decay only */
+    cr_assert_eq(nn_optim_update(o, 0, NULL, NULL), NN_OK); /* zero gradients: decay only */
     cr_assert_float_eq(NN_F32P(m.w)[1], w0 * (1 - 0.05f), 1e-7);
     cr_assert_eq(NN_F32P(m.b)[1], b0);
     nn_optim_free(o);
@@ -143,7 +143,7 @@ Test(optim, decay_bias_and_norm_false_spares_bias_from_weight_decay)
 
     model_init(&m, 1.0); /* default: everything decays, as in PyTorch */
     o = optim_of("[optimizer]\ntype = sgd\nlr = 0.1\nweight_decay = 0.5\n", &m, 1, 1);
-    cr_assert_eq(nn_optim_step(o, 0, NULL, NULL), NN_OK);
+    cr_assert_eq(nn_optim_update(o, 0, NULL, NULL), NN_OK);
     cr_assert_float_eq(NN_F32P(m.b)[1], b0 * (1 - 0.05f), 1e-7);
     nn_optim_free(o);
     model_free(&m);
@@ -160,7 +160,7 @@ Test(optim, warmup_steps_multiply_the_scheduled_rate_linearly)
     const double want[6] = {0.02, 0.04, 0.03, 0.04, 0.025, 0.025};
     for (int s = 0; s < 6; s++) {
         cr_assert_float_eq(nn_optim_lr(o), want[s], 1e-15, "batch %d: %g", s, nn_optim_lr(o));
-        cr_assert_eq(nn_optim_step(o, 0, NULL, NULL), NN_OK);
+        cr_assert_eq(nn_optim_update(o, 0, NULL, NULL), NN_OK);
         if (s % 2 == 1)
             cr_assert_eq(nn_optim_epoch_end(o, s / 2, 0, NULL, NULL, NULL), NN_OK);
     }
@@ -180,7 +180,7 @@ Test(optim, warmup_epochs_work_without_a_scheduler)
         for (int b = 0; b < 3; b++) {
             cr_assert_float_eq(nn_optim_lr(o), want[e], 1e-15, "epoch %d", e);
             model_grads(&m);
-            cr_assert_eq(nn_optim_step(o, 0, NULL, NULL), NN_OK);
+            cr_assert_eq(nn_optim_update(o, 0, NULL, NULL), NN_OK);
         }
         cr_assert_eq(nn_optim_epoch_end(o, e, 0, NULL, NULL, NULL), NN_OK);
     }
@@ -196,7 +196,7 @@ Test(optim, per_batch_scheduler_advances_on_steps_not_epochs)
                            &m, 5, 4);
     for (int k = 0; k < 20; k++) {
         cr_assert_float_eq(nn_optim_lr(o), ref_onecycle_cos[k], 1e-12, "batch %d", k);
-        cr_assert_eq(nn_optim_step(o, 0, NULL, NULL), NN_OK);
+        cr_assert_eq(nn_optim_update(o, 0, NULL, NULL), NN_OK);
         if (k % 5 == 4)
             cr_assert_eq(nn_optim_epoch_end(o, k / 5, 0, NULL, NULL, NULL), NN_OK);
     }
@@ -242,7 +242,7 @@ Test(optim, clip_norm_scales_gradients_and_reports_the_pre_clip_norm)
         sq += (double)g[i] * g[i];
     }
     double norm = 0;
-    cr_assert_eq(nn_optim_step(o, 0, &norm, NULL), NN_OK);
+    cr_assert_eq(nn_optim_update(o, 0, &norm, NULL), NN_OK);
     cr_assert_float_eq(norm, sqrt(sq), 1e-6 * sqrt(sq));
     cr_assert(norm > 1.5, "the test needs a norm above the limit");
     double c = 1.0 / (sqrt(sq) + 1e-6);
@@ -269,7 +269,7 @@ Test(optim, clip_by_inf_norm_and_by_value_in_a_step)
     float w5 = NN_F32P(m.w)[5], g5 = NN_F32P(m.gw)[5], w0 = NN_F32P(m.w)[0],
           g0 = NN_F32P(m.gw)[0];
     double norm;
-    cr_assert_eq(nn_optim_step(o, 0, &norm, NULL), NN_OK);
+    cr_assert_eq(nn_optim_update(o, 0, &norm, NULL), NN_OK);
     cr_assert_float_eq(norm, gmax, 1e-6);
     double c = 0.5 / (gmax + 1e-6);
     /* scaled by the norm, then clamped to [-0.2, 0.2] */
@@ -287,10 +287,10 @@ Test(optim, norm_is_measured_on_request_and_nan_otherwise)
     NN_F32P(m.gw)[0] = 3;
     NN_F32P(m.gb)[2] = -4;
     double norm = 0;
-    cr_assert_eq(nn_optim_step(o, 1, &norm, NULL), NN_OK);
+    cr_assert_eq(nn_optim_update(o, 1, &norm, NULL), NN_OK);
     cr_assert_float_eq(norm, 5.0, 1e-9);
     cr_assert_eq(NN_F32P(m.gw)[0], 3.0f); /* measured, not clipped */
-    cr_assert_eq(nn_optim_step(o, 0, &norm, NULL), NN_OK);
+    cr_assert_eq(nn_optim_update(o, 0, &norm, NULL), NN_OK);
     cr_assert(isnan(norm));
     nn_optim_free(o);
     model_free(&m);
@@ -307,7 +307,7 @@ Test(optim, non_finite_gradient_skips_the_step)
     memcpy(w, NN_F32P(m.w), sizeof w);
     nn_error err = {0};
     double norm;
-    cr_assert_eq(nn_optim_step(o, 0, &norm, &err), NN_ENONFINITE);
+    cr_assert_eq(nn_optim_update(o, 0, &norm, &err), NN_ENONFINITE);
     cr_assert(isinf(norm));
     cr_assert(strstr(err.msg, "skipped"), "%s", err.msg);
     cr_assert_eq(memcmp(w, NN_F32P(m.w), sizeof w), 0);
@@ -360,7 +360,7 @@ static void run_resumable(const char *text, int total, int cut, float out[9], do
             free(saved);
         }
         model_grads(&m);
-        cr_assert_eq(nn_optim_step(o, 0, NULL, NULL), NN_OK);
+        cr_assert_eq(nn_optim_update(o, 0, NULL, NULL), NN_OK);
         if (s % 3 == 2) {
             double v = ref_plateau_metrics[s / 3];
             cr_assert_eq(nn_optim_epoch_end(o, s / 3, 1, names, &v, NULL), NN_OK);
