@@ -289,7 +289,7 @@ static int write_checkpoint(trainer *t, const char *file, char *out_path, nn_err
     if (dneed > 0)
         nn_data_state_save(s->data, dstate, (size_t)dneed + 1);
     char ep[32], st[32], gs[32], seed[32], best[48], bep[32], bad[32], ls[48], smp[32], cor[32],
-        tk[32], el[48], hints[64];
+        tk[32], el[48], hints[256];
     snprintf(ep, sizeof ep, "%lld", (long long)t->epoch);
     snprintf(st, sizeof st, "%lld", (long long)t->step_in_epoch);
     snprintf(gs, sizeof gs, "%lld", (long long)t->global_step);
@@ -725,6 +725,7 @@ static int train_epochs(trainer *t, nn_error *err)
             t->step_in_epoch++;
             t->epoch_samples += b->n;
             rec_base(t, &x, NN_EV_BATCH_END);
+            x.step = t->step_in_epoch - 1; /* 0-based index of the step just done */
             x.grad_norm = gnorm;
             rec_metric(&x, "loss", loss);
             rec_metric(&x, "accuracy", nn_metrics_accuracy(&t->tm));

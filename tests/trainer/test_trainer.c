@@ -1,0 +1,373 @@
+/* test_trainer.c: the user's verbs end to end through the real nntrain binary on a small CSV
+ * problem the test writes: exact resume (after a clean stop and after SIGINT mid-epoch),
+ * SIGKILL at random moments, early stopping, non-finite diagnosis, eval, predict and cv. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "nntrain/rng.h"
+
+static char dir[256];
+static const char *exe;
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* three classes decided by a fixed linear rule over eight features: learnable, not trivial */
+static void write_csv(const char *name, int rows, uint64_t seed)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "f0,f1,f2,f3,f4,f5,f6,f7,label\n");
+    nn_rng r;
+    nn_rng_init(&r, seed, 0, 0, 0);
+    for (int i = 0; i < rows; i++) {
+        double x[8], s[3] = {0, 0, 0};
+        for (int k = 0; k < 8; k++) {
+            x[k] = 2 * nn_rng_uniform(&r) - 1;
+            fprintf(f, "%.5f,", x[k]);
+            s[0] += x[k] * (k % 3 == 0 ? 1 : -0.3);
+            s[1] += x[k] * (k % 3 == 1 ? 1 : -0.3);
+            s[2] += x[k] * (k % 3 == 2 ? 1 : -0.3);
+        }
+        int best = s[1] > s[0] ? 1 : 0;
+        best = s[2] > s[best] ? 2 : best;
+        fprintf(f, "c%d\n", best);
+    }
+    fclose(f);
+}
+
+static const char *model_fmt =
+    "[train]\nepochs = %d\nbatch_size = 32\nseed = 5\nrun_dir = %s/runs\n%s\n"
+    "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\nval_split = 0.2\n"
+    "[loss]\ntype = cross_entropy\n"
+    "[optimizer]\ntype = adam\nlr = 0.01\n"
+    "[scheduler]\ntype = step\nstep_size = 1\ngamma = 0.9\n"
+    "[layer.fc1]\ntype = dense\nunits = 16\nactivation = relu\n"
+    "[layer.drop]\ntype = dropout\np = 0.2\n"
+    "[layer.fc2]\ntype = dense\nunits = 3\n"
+    "[logger.jsonl]\ntype = jsonl\n"
+    "[logger.console]\ntype = console\n";
+
+static void write_model(const char *name, int epochs, const char *extra)
+{
+    char text[4096];
+    snprintf(text, sizeof text, model_fmt, epochs, dir, extra);
+    write_file(name, text);
+}
+
+static void setup(void)
+{
+    exe = getenv("NNTRAIN_EXE");
+    cr_assert_not_null(exe, "NNTRAIN_EXE is not set (run through meson test)");
+    snprintf(dir, sizeof dir, "/tmp/nntrainer.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    write_csv("train.csv", 240, 1);
+    write_csv("test.csv", 60, 2);
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(trainer, .init = setup, .fini = teardown, .timeout = 240);
+
+/* runs nntrain with args in dir; stdout+stderr to dir/out.txt; returns the exit status */
+static int nntrain(const char *fmt, ...)
+{
+    char args[2048], cmd[3072];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", dir, exe, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *slurp(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = 0;
+    fclose(f);
+    return b;
+}
+
+/* the "loss" of every step record of a jsonl log, as written (round-trip exact text) */
+static int step_losses(const char *name, char out[][40], int cap)
+{
+    char *t = slurp(name);
+    cr_assert_not_null(t, "no %s", name);
+    int n = 0;
+    for (char *line = strtok(t, "\n"); line && n < cap; line = strtok(NULL, "\n")) {
+        if (!strstr(line, "\"kind\":\"step\""))
+            continue;
+        char *l = strstr(line, "\"loss\":");
+        cr_assert_not_null(l, "step record without loss: %s", line);
+        l += 7;
+        int k = 0;
+        while (l[k] && l[k] != ',' && l[k] != '}' && k < 39)
+            k++;
+        memcpy(out[n], l, (size_t)k);
+        out[n][k] = 0;
+        n++;
+    }
+    free(t);
+    return n;
+}
+
+/* every tensor of two checkpoints is byte-identical */
+static void same_tensors(const char *a, const char *b)
+{
+    char pa[512], pb[512];
+    nn_error err = {0};
+    nn_checkpoint *ca, *cb;
+    snprintf(pa, sizeof pa, "%s/%s", dir, a);
+    snprintf(pb, sizeof pb, "%s/%s", dir, b);
+    cr_assert_eq(nn_checkpoint_read(pa, &ca, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_checkpoint_read(pb, &cb, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_checkpoint_count(ca), nn_checkpoint_count(cb));
+    for (int i = 0; i < nn_checkpoint_count(ca); i++) {
+        const char *name = nn_checkpoint_name(ca, i);
+        const nn_tensor *x = nn_checkpoint_tensor(ca, name), *y = nn_checkpoint_tensor(cb, name);
+        cr_assert_not_null(y, "%s lacks %s", b, name);
+        cr_assert_eq(nn_tensor_nbytes(x), nn_tensor_nbytes(y));
+        cr_assert_eq(memcmp(x->dl.data, y->dl.data, nn_tensor_nbytes(x)), 0,
+                     "tensor %s differs between %s and %s", name, a, b);
+    }
+    cr_assert_str_eq(nn_checkpoint_meta(ca, "global_step"), nn_checkpoint_meta(cb, "global_step"));
+    nn_checkpoint_free(ca);
+    nn_checkpoint_free(cb);
+}
+
+Test(trainer, learns_and_reports_test_accuracy)
+{
+    write_model("m.ini", 8, "");
+    cr_assert_eq(nntrain("train m.ini"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "test: loss"), "%s", out);
+    char *acc = strstr(out, "test: loss");
+    double loss = 0, accuracy = 0;
+    cr_assert_eq(sscanf(acc, "test: loss %lf accuracy %lf%%", &loss, &accuracy), 2, "%s", acc);
+    cr_assert_gt(accuracy, 60.0, "test accuracy %.1f%% on a linear 3-class rule", accuracy);
+    char losses[64][40];
+    int n = step_losses("runs/m/metrics.jsonl", losses, 64);
+    cr_assert_eq(n, 48, "8 epochs x 6 steps, got %d", n);
+    cr_assert_lt(atof(losses[n - 1]), 0.6 * atof(losses[0]), "loss %s -> %s", losses[0],
+                 losses[n - 1]);
+    struct stat st;
+    char p[512];
+    snprintf(p, sizeof p, "%s/runs/m/model.ini", dir);
+    cr_assert_eq(stat(p, &st), 0, "the run directory keeps a copy of the model file");
+    free(out);
+}
+
+Test(trainer, stop_and_resume_reproduces_the_uninterrupted_losses_bit_for_bit)
+{
+    write_model("full.ini", 4, "");
+    cr_assert_eq(nntrain("train full.ini --no-test"), 0, "%s", slurp("out.txt"));
+    write_model("half.ini", 2, "");
+    cr_assert_eq(nntrain("train half.ini --no-test"), 0, "%s", slurp("out.txt"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mv %s/runs/half/metrics.jsonl %s/first.jsonl", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(nntrain("train half.ini --no-test --set train.epochs=4 --resume "
+                         "runs/half/last.safetensors"), 0, "%s", slurp("out.txt"));
+    char full[64][40], a[64][40], b[64][40];
+    int nf = step_losses("runs/full/metrics.jsonl", full, 64);
+    int na = step_losses("first.jsonl", a, 64);
+    int nb = step_losses("runs/half/metrics.jsonl", b, 64);
+    cr_assert_eq(nf, 24);
+    cr_assert_eq(na + nb, nf, "%d + %d steps", na, nb);
+    for (int i = 0; i < nf; i++)
+        cr_assert_str_eq(full[i], i < na ? a[i] : b[i - na], "step %d", i);
+    same_tensors("runs/full/last.safetensors", "runs/half/last.safetensors");
+}
+
+Test(trainer, sigint_mid_epoch_checkpoints_and_resume_matches)
+{
+    /* many short epochs so that the signal lands mid-run; one thread: bit-exact */
+    write_model("long.ini", 150, "");
+    cr_assert_eq(nntrain("train long.ini --no-test --run-dir runs/ref"), 0, "%s", slurp("out.txt"));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd %s && (%s train long.ini --no-test > sig.txt 2>&1 & pid=$!; "
+             "sleep 0.7; kill -INT $pid; wait $pid; echo $? > rc.txt)", dir, exe);
+    cr_assert_eq(system(cmd), 0);
+    char *rc = slurp("rc.txt"), *out = slurp("sig.txt");
+    if (atoi(rc) == 0) {
+        cr_log_warn("the run finished before SIGINT arrived; machine too fast for this test");
+        free(rc);
+        free(out);
+        return;
+    }
+    cr_assert_eq(atoi(rc), 130, "exit %s: %s", rc, out);
+    cr_assert(strstr(out, "SIGINT received"), "%s", out);
+    cr_assert(strstr(out, "--resume ") && strstr(out, "runs/long/last.safetensors"), "%s", out);
+    free(rc);
+    free(out);
+    snprintf(cmd, sizeof cmd, "mv %s/runs/long/metrics.jsonl %s/first.jsonl", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(nntrain("train long.ini --no-test --resume auto"), 0, "%s", slurp("out.txt"));
+    same_tensors("runs/ref/last.safetensors", "runs/long/last.safetensors");
+    static char ref[1000][40], a[1000][40], b[1000][40];
+    int nr = step_losses("runs/ref/metrics.jsonl", ref, 1000);
+    int na = step_losses("first.jsonl", a, 1000);
+    int nb = step_losses("runs/long/metrics.jsonl", b, 1000);
+    cr_assert_eq(na + nb, nr, "%d + %d steps vs %d", na, nb, nr);
+    for (int i = 0; i < nr; i++)
+        cr_assert_str_eq(ref[i], i < na ? a[i] : b[i - na], "step %d", i);
+}
+
+Test(trainer, sigkill_at_random_moments_leaves_a_checkpoint_that_resumes)
+{
+    write_model("k.ini", 100000, "checkpoint_minutes = 0.0005\n");
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    int resumed = 0;
+    for (int round = 0; round < 20; round++) {
+        char cmd[1024];
+        int ms = 60 + rand() % 400;
+        snprintf(cmd, sizeof cmd, "cd %s && (%s train k.ini --no-test --resume auto > kill.txt "
+                 "2>&1 & pid=$!; sleep %d.%03d; kill -KILL $pid; wait $pid; true)", dir, exe,
+                 ms / 1000, ms % 1000);
+        cr_assert_eq(system(cmd), 0);
+        char p[512];
+        snprintf(p, sizeof p, "%s/runs/k/last.safetensors", dir);
+        struct stat st;
+        if (stat(p, &st) != 0)
+            continue; /* killed before the first checkpoint: nothing to check yet */
+        nn_checkpoint *c;
+        nn_error err = {0};
+        cr_assert_eq(nn_checkpoint_read(p, &c, &err), NN_OK, "round %d: %s", round, err.msg);
+        int64_t epoch = atoll(nn_checkpoint_meta(c, "epoch"));
+        nn_checkpoint_free(c);
+        if (round % 5 == 4) { /* a resume to a near end must complete */
+            cr_assert_eq(nntrain("train k.ini --no-test --resume auto --set train.epochs=%lld",
+                                 (long long)epoch + 1), 0, "round %d: %s", round,
+                         slurp("out.txt"));
+            resumed++;
+        }
+    }
+    cr_assert_gt(resumed, 0, "no checkpoint was ever written");
+}
+
+Test(trainer, early_stopping_stops_after_patience)
+{
+    write_model("es.ini", 50, "early_stopping = true\npatience = 2\nmin_delta = 0.5\n");
+    cr_assert_eq(nntrain("train es.ini --no-test"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "early stopping"), "%s", out);
+    cr_assert(strstr(out, "trained 3 epochs"), "min_delta 0.5 never improves after epoch 1: %s",
+              out);
+    free(out);
+}
+
+Test(trainer, divergence_is_diagnosed_and_the_last_checkpoint_is_kept)
+{
+    write_model("nan.ini", 1, "");
+    cr_assert_eq(nntrain("train nan.ini --no-test"), 0, "%s", slurp("out.txt"));
+    char *before = slurp("runs/nan/last.safetensors");
+    struct stat st;
+    char p[512];
+    snprintf(p, sizeof p, "%s/runs/nan/last.safetensors", dir);
+    stat(p, &st);
+    /* checkpoint_every = 0: no epoch-end checkpoint of the exploding (still finite) weights
+     * can come before the failure; what is checked is that the failure itself writes none */
+    int rc = nntrain("train nan.ini --no-test --resume auto --set train.epochs=20 "
+                     "--set optimizer.lr=1e30 --set scheduler.gamma=1 "
+                     "--set train.checkpoint_every=0");
+    char *out = slurp("out.txt");
+    cr_assert_eq(rc, 4, "exit %d: %s", rc, out);
+    cr_assert(strstr(out, "non-finite"), "%s", out);
+    cr_assert(strstr(out, "learning rate") && strstr(out, "clip_norm"), "%s", out);
+    cr_assert(strstr(out, "layer '") || strstr(out, "loss '"), "names the culprit: %s", out);
+    char *after = slurp("runs/nan/last.safetensors");
+    cr_assert_eq(memcmp(before, after, (size_t)st.st_size), 0, "the checkpoint was rewritten");
+    free(before);
+    free(after);
+    free(out);
+}
+
+Test(trainer, eval_predict_and_cv_work_from_a_run)
+{
+    write_model("e.ini", 6, "");
+    cr_assert_eq(nntrain("train e.ini --no-test"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("eval e.ini --checkpoint runs/e/last.safetensors"), 0, "%s",
+                 slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "test split: 60 samples"), "%s", out);
+    cr_assert(strstr(out, "accuracy") && strstr(out, "confusion matrix"), "%s", out);
+    cr_assert(strstr(out, "c0") && strstr(out, "c2"), "class names shown: %s", out);
+    free(out);
+
+    cr_assert_eq(nntrain("predict e.ini --checkpoint runs/e/last.safetensors --output p.csv"), 0,
+                 "%s", slurp("out.txt"));
+    char *csv = slurp("p.csv");
+    int lines = 0;
+    for (char *l = strtok(csv, "\n"); l; l = strtok(NULL, "\n"), lines++) {
+        if (lines == 0) {
+            cr_assert_str_eq(l, "index,label,predicted,probability,p_c0,p_c1,p_c2");
+            continue;
+        }
+        int idx;
+        char label[8], pred[8];
+        double pp, p0, p1, p2;
+        cr_assert_eq(sscanf(l, "%d,%7[^,],%7[^,],%lf,%lf,%lf,%lf", &idx, label, pred, &pp, &p0,
+                            &p1, &p2), 7, "%s", l);
+        cr_assert_float_eq(p0 + p1 + p2, 1.0, 1e-4, "%s", l);
+        cr_assert_geq(pp, fmax(p0, fmax(p1, p2)) - 1e-6, "%s", l);
+    }
+    cr_assert_eq(lines, 61);
+    free(csv);
+
+    cr_assert_eq(nntrain("cv e.ini --folds 3 --set train.epochs=2"), 0, "%s", slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "fold 3/3: training on 160 samples, validating on 80"), "%s", out);
+    cr_assert(strstr(out, "3 folds: val_accuracy"), "%s", out);
+    cr_assert(strstr(out, "mean") && strstr(out, "std"), "%s", out);
+    free(out);
+}
+
+Test(trainer, bad_model_files_name_the_line)
+{
+    write_file("bad.ini", "[train]\nepochs = 2\nbatch_sise = 3\n[layer.a]\ntype = dense\nunits = 2\n");
+    cr_assert_eq(nntrain("train bad.ini"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "bad.ini:3") && strstr(out, "did you mean 'batch_size'"), "%s", out);
+    free(out);
+    write_model("ok.ini", 1, "");
+    cr_assert_eq(nntrain("train ok.ini --set train.epochs=zero"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "--set") && strstr(out, "epochs") && strstr(out, "zero"), "%s", out);
+    free(out);
+}
