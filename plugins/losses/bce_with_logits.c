@@ -69,7 +69,8 @@ static inline double softplus(double v)
     return (v > 0 ? v : 0) + log1p(exp(-fabs(v)));
 }
 
-/* loss = pw y softplus(-x) + (1 - y) softplus(x); d/dx = pw y (sigmoid(x) - 1) + (1 - y) sigmoid(x) */
+/* loss = pw y softplus(-x) + (1 - y) softplus(x)
+ * d/dx = pw y (sigmoid(x) - 1) + (1 - y) sigmoid(x) */
 static int bce_forward(void *self, nn_loss_io *io, nn_error *err)
 {
     (void)err;

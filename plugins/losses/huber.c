@@ -1,6 +1,7 @@
-/* huber.c: the loss plugin "huber", Huber loss (quadratic within delta, linear outside) between F32 predictions and F32 targets
- * of the same shape, reduced by mean (over all elements) or sum. Accumulates in double;
- * the gradient is a plain loop over contiguous floats. Never allocates per step. */
+/* huber.c: the loss plugin "huber", Huber loss (quadratic within delta, linear outside)
+ * between F32 predictions and F32 targets of the same shape, reduced by mean (over all
+ * elements) or sum. Accumulates in double; the gradient is a plain loop over contiguous
+ * floats. Never allocates per step. */
 #include <math.h>
 #include <nntrain/nntrain.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-/* mse.c: the loss plugin "mse", mean squared error (p - t)^2 between F32 predictions and F32 targets
- * of the same shape, reduced by mean (over all elements) or sum. Accumulates in double;
- * the gradient is a plain loop over contiguous floats. Never allocates per step. */
+/* mse.c: the loss plugin "mse", squared error (p - t)^2 between F32 predictions and F32
+ * targets of the same shape, reduced by mean (over all elements) or sum. Accumulates in
+ * double; the gradient is a plain loop over contiguous floats. Never allocates per step. */
 #include <math.h>
 #include <nntrain/nntrain.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* nll.c: the loss plugin "nll", negative log-likelihood from log-probabilities [N, C] (e.g. a
  * log_softmax output) and I32 class ids [N], with PyTorch's class weights, ignore_index and
- * weighted mean. A class id out of range is an error naming the sample. Never allocates per step. */
+ * weighted mean. A class id out of range is an error naming the sample. Never allocates in
+ * forward. */
 #include <nntrain/nntrain.h>
 #include <stdlib.h>
 #include <string.h>

@@ -15,7 +15,8 @@ static const int ndims[] = {2, 2, 2, 4, 3};
 static double ref(double x, double use_tanh)
 {
     if (use_tanh != 0)
-        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+        return 0.5 * x *
+               (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
     return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
 }
 
@@ -114,7 +115,8 @@ static void expect_param_error(const char *kv0, const char *const *needles)
 Test(gelu, rejects_bad_parameters_naming_the_key)
 {
     expect_param_error("approximate=fast", (const char *[]){"approximate", "fast", "none", NULL});
-    expect_param_error("aproximate=tanh", (const char *[]){"aproximate", "did you mean 'approximate'", NULL});
+    expect_param_error("aproximate=tanh",
+                       (const char *[]){"aproximate", "did you mean 'approximate'", NULL});
 }
 
 

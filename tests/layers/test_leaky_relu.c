@@ -29,8 +29,9 @@ static void check_forward(const char *const *kv, double arg)
     for (size_t k = 0; k < N_SHAPES; k++) {
         nnt_layer L;
         nn_error err = {0};
-        cr_assert_eq(nnt_layer_open(&L, "leaky_relu", kv, 1, &ndims[k], &shapes[k], NULL, 0, 0, &err),
-                     NN_OK, "%s", err.msg);
+        cr_assert_eq(
+            nnt_layer_open(&L, "leaky_relu", kv, 1, &ndims[k], &shapes[k], NULL, 0, 0, &err),
+            NN_OK, "%s", err.msg);
         nnt_fill_uniform(L.inputs[0], 10 + k, -3, 3);
         cr_assert_eq(nnt_forward(&L, 0, &err), NN_OK, "%s", err.msg);
         cr_assert(nn_shape_equal(L.output, L.inputs[0]));
@@ -50,8 +51,9 @@ static void check_gradient(const char *const *kv)
         nnt_layer L;
         nn_error err = {0};
         char worst[256];
-        cr_assert_eq(nnt_layer_open(&L, "leaky_relu", kv, 1, &ndims[k], &shapes[k], NULL, 1, 1, &err),
-                     NN_OK, "%s", err.msg);
+        cr_assert_eq(
+            nnt_layer_open(&L, "leaky_relu", kv, 1, &ndims[k], &shapes[k], NULL, 1, 1, &err),
+            NN_OK, "%s", err.msg);
         nnt_fill_uniform(L.inputs[0], 20 + k, -3, 3);
         push_off_kink(L.inputs[0], 0.05f);
         /* eps 1e-2: truncation error eps^2 |d3y| / 6 ~ 2e-5 relative; the float rounding of the
@@ -106,7 +108,8 @@ Test(leaky_relu, rejects_bad_parameters_naming_the_key)
 {
     expect_param_error("negative_slope=-0.5", (const char *[]){"negative_slope", "-0.5", NULL});
     expect_param_error("negative_slope=abc", (const char *[]){"negative_slope", "abc", NULL});
-    expect_param_error("negative_slop=0.1", (const char *[]){"negative_slop", "did you mean 'negative_slope'", NULL});
+    expect_param_error("negative_slop=0.1",
+                       (const char *[]){"negative_slop", "did you mean 'negative_slope'", NULL});
 }
 
 

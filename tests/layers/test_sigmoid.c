@@ -67,7 +67,8 @@ Test(sigmoid, saturates_without_nan_for_huge_inputs)
     const int nd = 2;
     nnt_layer L;
     nn_error err = {0};
-    cr_assert_eq(nnt_layer_open(&L, "sigmoid", NULL, 1, &nd, s, NULL, 0, 0, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nnt_layer_open(&L, "sigmoid", NULL, 1, &nd, s, NULL, 0, 0, &err), NN_OK, "%s",
+                 err.msg);
     const float x[] = {-1000.0f, -100.0f, 100.0f, 1000.0f}, want[] = {0.0f, 0.0f, 1.0f, 1.0f};
     for (int i = 0; i < 4; i++)
         NN_F32P(L.inputs[0])[i] = x[i];

@@ -1,5 +1,6 @@
 /* test_huber.c: the huber loss against hand-computed values and a double reference of
- * PyTorch's HuberLoss (0.5 d^2 for |d| <= delta, else delta (|d| - delta / 2)) written here, mean vs sum, its gradient, and its checks. */
+ * PyTorch's HuberLoss (0.5 d^2 for |d| <= delta, else delta (|d| - delta / 2)) written here,
+ * mean vs sum, its gradient, and its checks. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
