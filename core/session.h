@@ -52,7 +52,7 @@ typedef struct nn_loss_bind {
     nn_tensor bufs[NN_MAX_LAYER_BUFFERS];
 } nn_loss_bind;
 
-#define NN_SESSION_MAX_PLANS 4
+#define NN_SESSION_MAX_PLANS 8
 
 typedef struct nn_session {
     nn_registry *reg;
