@@ -115,37 +115,56 @@ NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, in
 
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_SIGMOID, NN_ACT_GELU };
 
-/* The activation half of a layer "y = act(linear(x))". In a training plan the layer saves
- * what the derivative needs in a SAVED buffer `act` shaped like the output (act(z) for
- * relu/tanh/sigmoid, whose derivatives are functions of the output; z itself for gelu, which
- * is then not fused in training) and gets a WORKSPACE `act_grad` for dLoss/dz. */
+/* The activation half of a layer "y = act(z), z = linear(x)".
+ * Eval plans fuse it into the main primitive as a post-op (unless the layer finds the fused
+ * kernel slow and calls nn_dnnl_act_unfuse, then it runs in place on the output).
+ * Training plans write z into a SAVED buffer `act` and run the eltwise z -> y: backward needs
+ * z (or y) anyway, and the main primitive writing z costs the same memory traffic as a fused
+ * kernel plus a copy of y, while every activation's derivative then reads one tensor. A
+ * WORKSPACE `act_grad` receives dLoss/dz. */
 typedef struct nn_dnnl_act {
     int kind;            /* NN_ACT_* */
-    int saves_pre;       /* 1: `act` holds z (gelu), 0: `act` holds act(z) */
-    int buf_saved;       /* buffer index of `act`, -1 when none */
+    int training;        /* the plan runs backward */
+    int fused;           /* the main forward primitive applies it as a post-op */
+    int buf_saved;       /* buffer index of `act` (z), -1 when none */
     int buf_grad;        /* buffer index of `act_grad`, -1 when none */
     dnnl_primitive_desc_t fwd_pd, bwd_pd;
-    nn_dnnl_op fwd;      /* gelu in training: act -> output */
+    nn_dnnl_op fwd;      /* training: act -> output; eval, unfused: output in place */
     nn_dnnl_op bwd;      /* (grad_output, act) -> act_grad */
 } nn_dnnl_act;
 
-/* Declares the buffers (training only) for an output shaped like s->output. */
+/* Declares the buffers (training plans only) for an output shaped like s->output. */
 NN_DNNL_API int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, nn_error *err);
-/* Fills attr's post-ops when the main forward primitive should apply the activation
- * (always in eval plans; in training unless saves_pre). *fused tells which. */
-NN_DNNL_API int nn_dnnl_act_attr(const nn_dnnl_act *a, int training, dnnl_primitive_attr_t attr,
-                                 int *fused, const char *layer, nn_error *err);
-/* Builds the eltwise primitives on io's tensors (training plans only). */
+/* Eval plans: puts the activation in attr's post-ops and marks it fused. */
+NN_DNNL_API int nn_dnnl_act_attr(nn_dnnl_act *a, dnnl_primitive_attr_t attr, const char *layer,
+                                 nn_error *err);
+/* The layer rebuilt its primitive without the post-op: run the activation apart. */
+NN_DNNL_API void nn_dnnl_act_unfuse(nn_dnnl_act *a);
+/* Where the main forward primitive writes: `act` in training plans, else the output. */
+NN_DNNL_API const nn_tensor *nn_dnnl_act_dst(const nn_dnnl_act *a, const nn_layer_io *io);
+/* Builds the eltwise primitives on io's tensors (forward, and backward when io has a
+ * grad_output). */
 NN_DNNL_API int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
                                  nn_error *err);
-/* After the main forward of every step of a training plan (an eval-mode step of a training
- * plan too): gelu -> apply it; others -> save the output. */
+/* After the main forward of every step (eval steps of training plans too). */
 NN_DNNL_API int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
                                     nn_error *err);
-/* Backward: returns the tensor that holds dLoss/dz (io->grad_output when kind is none). */
+/* Backward: returns the tensor that holds dLoss/dz (io->grad_output when kind is none), or
+ * NULL with err filled. */
 NN_DNNL_API const nn_tensor *nn_dnnl_act_backward(nn_dnnl_act *a, const nn_layer_io *io,
                                                   const char *layer, nn_error *err);
 NN_DNNL_API void nn_dnnl_act_destroy(nn_dnnl_act *a);
+
+/* the oneDNN eltwise algorithm of an NN_ACT_* kind other than none */
+NN_DNNL_API dnnl_alg_kind_t nn_dnnl_act_alg(int kind);
+
+/* Makes op a reorder from tensor `from` (laid out as from_md) to tensor `to` (as to_md). */
+NN_DNNL_API int nn_dnnl_reorder_op(nn_dnnl_op *op, const dnnl_memory_desc_t *from_md,
+                                   const nn_tensor *from, const dnnl_memory_desc_t *to_md,
+                                   const nn_tensor *to, const char *layer, nn_error *err);
+
+/* 1 when the implementation oneDNN picked for pd has `what` in its name ("gemm", "ref") */
+NN_DNNL_API int nn_dnnl_impl_is(const_dnnl_primitive_desc_t pd, const char *what);
 
 /* ---- convolution, shared by conv1d and conv2d ---------------------------------------- */
 

@@ -113,6 +113,7 @@ static const conv_case cases[] = {
     {1, 5, 11, 10, 5, 4, 3, 2, 3, 1, 2, 5, "same", 0, 0}, /* depthwise, even kernel */
     {2, 2, 6, 9, 3, 1, 5, 3, 2, 1, 1, 1, "valid", 0, 0},
     {1, 1, 28, 28, 32, 5, 5, 1, 1, 1, 1, 1, "2", 2, 2},   /* the CNN's first layer */
+    {2, 32, 7, 6, 20, 3, 3, 1, 1, 1, 1, 1, "1", 1, 1},    /* blocked layouts inside */
 };
 
 Test(conv2d, forward_matches_a_naive_loop_with_stride_padding_dilation_and_groups)
@@ -158,8 +159,11 @@ Test(conv2d, backward_matches_finite_differences)
         {2, 4, 5, 6, 4, 3, 3, 2, 2, 1, 1, 2, "1", 1, 1},
         {1, 2, 6, 5, 3, 3, 2, 1, 1, 2, 1, 1, "same", 0, 0},
         {2, 3, 5, 5, 2, 2, 2, 1, 2, 1, 1, 1, "0,1", 0, 1},
+        /* 16 channels: oneDNN picks blocked input, weights and output, all reordered */
+        {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1, 1, "1", 1, 1},
+        {2, 16, 3, 5, 16, 3, 3, 2, 1, 1, 1, 1, "same", 0, 0},
     };
-    static const char *const acts[] = {"none", "tanh", "gelu"};
+    static const char *const acts[] = {"none", "tanh", "gelu", "sigmoid", "none"};
     for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
         nnt_layer L;
         nn_error err = {0};
