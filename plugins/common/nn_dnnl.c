@@ -182,12 +182,6 @@ int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
     return op_add(op, pd, arg, tensor_ptr(t), nn_tensor_nbytes(t), t, layer, err);
 }
 
-int nn_dnnl_op_ptr(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg, void *ptr,
-                   size_t bytes, const char *layer, nn_error *err)
-{
-    return op_add(op, pd, arg, ptr, bytes, NULL, layer, err);
-}
-
 int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err)
 {
     for (int i = 0; i < op->nargs; i++) {
@@ -310,11 +304,6 @@ int nn_dnnl_act_attr(nn_dnnl_act *a, dnnl_primitive_attr_t attr, const char *lay
         return nn_dnnl_fail(err, st, layer, "eltwise post-op");
     a->fused = 1;
     return NN_OK;
-}
-
-void nn_dnnl_act_unfuse(nn_dnnl_act *a)
-{
-    a->fused = 0;
 }
 
 const nn_tensor *nn_dnnl_act_dst(const nn_dnnl_act *a, const nn_layer_io *io)

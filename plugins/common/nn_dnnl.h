@@ -61,14 +61,14 @@ NN_DNNL_API void nn_dnnl_md_dims(dnnl_memory_desc_t *md, int ndim, const int64_t
 #define NN_DNNL_MAX_ARGS 12
 
 /* A primitive plus its execution arguments. Every argument is a dnnl_memory_t whose data is
- * a tensor (re-read before each run, so a tensor whose data moved still works) or a raw
- * pointer fixed at bind time. Zero-initialise before use. */
+ * a tensor's (re-read before each run, so a tensor whose data moved still works).
+ * Zero-initialise before use. */
 typedef struct nn_dnnl_op {
     dnnl_primitive_t prim;
     const char *what; /* "inner product forward": static string, for messages */
     int nargs;
     dnnl_exec_arg_t args[NN_DNNL_MAX_ARGS];
-    const nn_tensor *tensors[NN_DNNL_MAX_ARGS]; /* NULL: a fixed pointer */
+    const nn_tensor *tensors[NN_DNNL_MAX_ARGS];
     void *handles[NN_DNNL_MAX_ARGS];            /* the data pointer the memory holds now */
 } nn_dnnl_op;
 
@@ -79,9 +79,6 @@ NN_DNNL_API int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd
  * Fails with NN_ESHAPE naming the tensor when t holds fewer bytes than the descriptor needs. */
 NN_DNNL_API int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
                                   const nn_tensor *t, const char *layer, nn_error *err);
-/* Binds argument `arg` to a fixed pointer of at least `bytes` bytes. */
-NN_DNNL_API int nn_dnnl_op_ptr(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
-                               void *ptr, size_t bytes, const char *layer, nn_error *err);
 /* Executes the primitive on the shared stream and waits. Allocates nothing. */
 NN_DNNL_API int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err);
 /* Frees the primitive and the memories; the op is zeroed and may be reused. */
@@ -110,14 +107,14 @@ NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, in
 /* A fused activation: `activation` key with NN_DNNL_ACT_CHOICES. */
 #define NN_DNNL_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
 #define NN_DNNL_ACT_DOC                                                                \
-    "activation applied to the output, fused into the primitive as a post-op (gelu is the " \
-    "exact erf form, as PyTorch's nn.GELU())"
+    "activation applied to the output, fused into the primitive as a post-op in inference " \
+    "(training keeps the pre-activation for the derivative); gelu is the exact erf form, as " \
+    "PyTorch's nn.GELU()"
 
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_SIGMOID, NN_ACT_GELU };
 
 /* The activation half of a layer "y = act(z), z = linear(x)".
- * Eval plans fuse it into the main primitive as a post-op (unless the layer finds the fused
- * kernel slow and calls nn_dnnl_act_unfuse, then it runs in place on the output).
+ * Eval plans fuse it into the main primitive as a post-op.
  * Training plans write z into a SAVED buffer `act` and run the eltwise z -> y: backward needs
  * z (or y) anyway, and the main primitive writing z costs the same memory traffic as a fused
  * kernel plus a copy of y, while every activation's derivative then reads one tensor. A
@@ -129,7 +126,7 @@ typedef struct nn_dnnl_act {
     int buf_saved;       /* buffer index of `act` (z), -1 when none */
     int buf_grad;        /* buffer index of `act_grad`, -1 when none */
     dnnl_primitive_desc_t fwd_pd, bwd_pd;
-    nn_dnnl_op fwd;      /* training: act -> output; eval, unfused: output in place */
+    nn_dnnl_op fwd;      /* training plans: act -> output */
     nn_dnnl_op bwd;      /* (grad_output, act) -> act_grad */
 } nn_dnnl_act;
 
@@ -138,8 +135,6 @@ NN_DNNL_API int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, n
 /* Eval plans: puts the activation in attr's post-ops and marks it fused. */
 NN_DNNL_API int nn_dnnl_act_attr(nn_dnnl_act *a, dnnl_primitive_attr_t attr, const char *layer,
                                  nn_error *err);
-/* The layer rebuilt its primitive without the post-op: run the activation apart. */
-NN_DNNL_API void nn_dnnl_act_unfuse(nn_dnnl_act *a);
 /* Where the main forward primitive writes: `act` in training plans, else the output. */
 NN_DNNL_API const nn_tensor *nn_dnnl_act_dst(const nn_dnnl_act *a, const nn_layer_io *io);
 /* Builds the eltwise primitives on io's tensors (forward, and backward when io has a
