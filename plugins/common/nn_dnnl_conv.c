@@ -23,7 +23,8 @@ enum { P_WEIGHT = 0, P_BIAS = 1 };
  * Backward: [dy -> dyz]  [act: (z, dy) -> dyz]  bwd_w(xb|x, dyz|dy) -> dwb|dw  [dwb -> dw]
  *           bwd_d(dyz|dy, wb|w) -> dxb|dx  [dxb -> dx]
  * z (the primitive's output layout) is SAVED in training plans with an activation, whose
- * derivative reads it; eval plans fuse the activation as a post-op (but see gemm_slow_postop). */
+ * derivative reads it; the activation is a post-op in eval plans (but see gemm_slow_postop)
+ * and in training plans of jit kernels when its derivative can read act(z) (z then holds it). */
 struct nn_dnnl_conv {
     nn_dnnl_conv_cfg c;
     const char *name;
@@ -123,6 +124,17 @@ int nn_dnnl_conv_create(int sp, const nn_params *p, void **self, nn_error *err)
     return NN_OK;
 }
 
+/* the eltwise algorithm whose backward reads the output, or undef when there is none */
+static dnnl_alg_kind_t use_dst_alg(int act)
+{
+    switch (act) {
+    case NN_ACT_RELU: return dnnl_eltwise_relu_use_dst_for_bwd;
+    case NN_ACT_TANH: return dnnl_eltwise_tanh_use_dst_for_bwd;
+    case NN_ACT_SIGMOID: return dnnl_eltwise_logistic_use_dst_for_bwd;
+    default: return dnnl_alg_kind_undef;
+    }
+}
+
 static void conv_free_pds(nn_dnnl_conv *cv)
 {
     nn_dnnl_pd_free(&cv->fwd_pd);
@@ -180,7 +192,10 @@ static dnnl_status_t conv_try(nn_dnnl_conv *cv, const int64_t *xd, const int64_t
         return s;
     dnnl_primitive_attr_t attr = NULL;
     cv->fused = 0;
-    if (!cv->training && c->act != NN_ACT_NONE) {
+    /* training fuses too when the derivative can be taken from the output (relu, tanh,
+     * sigmoid) and the kernel is a jit one: z then holds act(z), saving a pass */
+    int fuse_train = cv->training && any && use_dst_alg(c->act) != dnnl_alg_kind_undef;
+    if ((!cv->training || fuse_train) && c->act != NN_ACT_NONE) {
         dnnl_post_ops_t po;
         if ((s = dnnl_primitive_attr_create(&attr)))
             return s;
@@ -257,15 +272,16 @@ static dnnl_status_t conv_try(nn_dnnl_conv *cv, const int64_t *xd, const int64_t
                 return s;
         }
     }
-    if (c->act != NN_ACT_NONE && !cv->fused) {
+    if (c->act != NN_ACT_NONE && (!cv->fused || cv->training)) {
         /* forward on the plain output; backward on z in the primitive's layout */
         dnnl_eltwise_desc_t e;
-        dnnl_alg_kind_t alg = nn_dnnl_act_alg(c->act);
+        dnnl_alg_kind_t alg = cv->fused ? use_dst_alg(c->act) : nn_dnnl_act_alg(c->act);
         *what = "eltwise forward";
-        if ((s = dnnl_eltwise_forward_desc_init(
-                 &e, cv->training ? dnnl_forward_training : dnnl_forward_inference, alg,
-                 &cv->y_md, 0.f, 0.f)) ||
-            (s = dnnl_primitive_desc_create(&cv->act_pd, &e, NULL, eng, NULL)))
+        if (!cv->fused &&
+            ((s = dnnl_eltwise_forward_desc_init(
+                  &e, cv->training ? dnnl_forward_training : dnnl_forward_inference, alg,
+                  &cv->y_md, 0.f, 0.f)) ||
+             (s = dnnl_primitive_desc_create(&cv->act_pd, &e, NULL, eng, NULL))))
             return s;
         if (cv->training) {
             *what = "eltwise backward";
@@ -469,7 +485,8 @@ static int conv_build_backward(nn_dnnl_conv *cv, const nn_layer_io *io, nn_error
         dy = dyz;
     if (cv->c.act != NN_ACT_NONE) {
         if ((rc = nn_dnnl_op_create(&cv->act_bwd, cv->act_bwd_pd, "eltwise backward", L, err)) ||
-            (rc = nn_dnnl_op_tensor(&cv->act_bwd, cv->act_bwd_pd, DNNL_ARG_SRC,
+            (rc = nn_dnnl_op_tensor(&cv->act_bwd, cv->act_bwd_pd,
+                                    cv->fused ? DNNL_ARG_DST : DNNL_ARG_SRC,
                                     io->buffers[cv->b_z], L, err)) ||
             (rc = nn_dnnl_op_tensor(&cv->act_bwd, cv->act_bwd_pd, DNNL_ARG_DIFF_DST, dy, L,
                                     err)) ||
@@ -559,7 +576,9 @@ int nn_dnnl_conv_bind(void *self, const nn_layer_io *io, nn_error *err)
     if (cv->c.bias && (rc = nn_dnnl_op_tensor(&cv->fwd, cv->fwd_pd, DNNL_ARG_BIAS,
                                               io->params[P_BIAS], L, err)))
         return rc;
-    if (cv->re_y && (rc = nn_dnnl_reorder_op(&cv->r_y, &cv->yp_md, z, &cv->y_md, y, L, err)))
+    /* z -> y: a layout change, or a copy when z keeps act(z) for backward */
+    if ((cv->re_y || (cv->training && cv->fused)) &&
+        (rc = nn_dnnl_reorder_op(&cv->r_y, &cv->yp_md, z, &cv->y_md, y, L, err)))
         return rc;
     if (cv->act_pd) {
         /* z -> y when z is plain and kept; otherwise in place on y */
