@@ -22,11 +22,12 @@
 #define NNBENCH_CC "cc"
 #endif
 
+/* a layer as small as a real one can be; it calls into libnncore, as real plugins do */
 static const char plugin_src[] =
     "#include <stdlib.h>\n"
     "#include <nntrain/nntrain.h>\n"
     "static int c(const nn_params *p, void **s, nn_error *e)\n"
-    "{ (void)p; (void)e; *s = NULL; return NN_OK; }\n"
+    "{ (void)e; *s = NULL; return nn_params_int(p, \"units\") > 0 ? NN_OK : NN_EINVAL; }\n"
     "static void d(void *s) { (void)s; }\n"
     "static int su(void *s, nn_layer_setup *x, nn_error *e)\n"
     "{ (void)s; (void)e; const nn_tensor *i = x->inputs[0];\n"
@@ -131,10 +132,17 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 50, runs = argc > 2 ? atoi(argv[2]) : 15;
     if (n < 1 || n > 1000 || runs < 1 || runs > 64) {
-        fprintf(stderr, "usage: bench_registry [PLUGINS (1..1000, 50)] [RUNS (1..64, 15)]\n");
+        fprintf(stderr, "usage: bench_registry [PLUGINS (1..1000, 50)] [RUNS (1..64, 15)] "
+                        "[DIR of PLUGINS generated before]\n");
         return 2;
     }
     umask(022); /* group-writable plugins would be refused, and the scan cut short */
+    if (argc > 3) { /* a directory generated before (say, on another machine): time only */
+        printf("nn_registry_add_dir over %d plugins in %s, %d runs, each in a fresh process:\n",
+               n, argv[3], runs);
+        int rc = report("with probe child (default)", argv[3], 0, n, runs);
+        return rc ? rc : report("without probe (no_probe)", argv[3], 1, n, runs);
+    }
     char dir[] = "/tmp/nnbench-registry.XXXXXX";
     if (!mkdtemp(dir)) {
         fprintf(stderr, "bench_registry: mkdtemp: %s\n", strerror(errno));
@@ -186,6 +194,9 @@ int main(int argc, char **argv)
     rc = report("with probe child (default)", dir, 0, n, runs);
     if (!rc)
         rc = report("without probe (no_probe)", dir, 1, n, runs);
-    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    if (getenv("NNBENCH_KEEP"))
+        printf("kept the plugins in %s\n", dir);
+    else
+        nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     return rc;
 }
