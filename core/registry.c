@@ -552,7 +552,8 @@ static int queue_dir(nn_registry *r, const char *dir, nn_error *err)
         n++;
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if (n > 1) /* an empty directory has no list at all: qsort(NULL) is undefined */
+        qsort(names, (size_t)n, sizeof *names, cmp_str);
     for (int i = 0; i < n; i++) {
         struct stat st;
         if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode))

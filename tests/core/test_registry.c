@@ -398,3 +398,17 @@ Test(registry, add_file_of_a_crashing_plugin_returns_the_signal)
     free(path);
     tmpdir_free(dir);
 }
+
+Test(registry, empty_directory_loads_nothing_and_is_no_problem)
+{
+    char *dir = tmpdir_new();
+    nn_registry *r = load_dir(NULL, dir);
+    cr_assert_eq(nn_registry_count(r), 0);
+    cr_assert_eq(nn_registry_file_count(r), 0);
+    cr_assert_eq(nn_registry_problem_count(r), 0);
+    nn_error err = {0};
+    cr_assert_null(nn_registry_find(r, NN_KIND_LAYER, "dense", NULL, &err));
+    assert_has(err.msg, "no layer plugin named 'dense'; `nntrain plugins --kind layer` lists");
+    nn_registry_free(r);
+    tmpdir_free(dir);
+}
