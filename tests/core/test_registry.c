@@ -68,6 +68,21 @@ Test(registry, wrong_abi_major_is_rejected_naming_both_versions)
     tmpdir_free(dir);
 }
 
+Test(registry, newer_minor_abi_is_rejected_asking_for_an_upgrade)
+{
+    char *dir = plugin_dir_with("nntest_newer", NULL);
+    nn_registry *r = load_dir(NULL, dir);
+    cr_assert_eq(nn_registry_count(r), 0);
+    const nn_plugin_problem *p = problem_for(r, "nntest_newer");
+    cr_assert_eq(p->status, NN_EABI);
+    char want[160];
+    snprintf(want, sizeof want, "plugin needs ABI %d.%d, this nntrain speaks only up to %d.%d; "
+             "upgrade nntrain", NN_ABI_MAJOR, NN_ABI_MINOR + 1, NN_ABI_MAJOR, NN_ABI_MINOR);
+    assert_has(p->reason, want);
+    nn_registry_free(r);
+    tmpdir_free(dir);
+}
+
 Test(registry, file_without_entry_symbol_names_the_missing_symbol)
 {
     char *dir = plugin_dir_with("nntest_nosym", NULL);
