@@ -117,12 +117,9 @@ typedef struct parse_state {
     nn_config *c;
     const char *text; /* cursor into the source */
     int line;         /* line number of the line last handed to inih */
-    int continuation; /* that line began with whitespace */
     int too_long;
     nn_error *err;
     int failed;
-    char last_key[256];
-    nn_config_section *last_sec;
 } parse_state;
 
 /* fgets-like reader over the source text that counts lines for the handler */
@@ -134,7 +131,6 @@ static char *reader(char *str, int num, void *stream)
     const char *line = ps->text, *nl = strchr(line, '\n');
     size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
     ps->line++;
-    ps->continuation = line[0] == ' ' || line[0] == '\t';
     ps->text += len;
     if (len >= (size_t)num) {
         if (!ps->failed)
@@ -172,17 +168,6 @@ static int handler(void *user, const char *section, const char *name, const char
         if (!s)
             return nn_error_set(ps->err, NN_ENOMEM, "out of memory"), ps->failed = 1, 0;
     }
-    if (ps->continuation && s == ps->last_sec && strcmp(ps->last_key, name) == 0 && s->n > 0) {
-        nn_kv *kv = &s->kvs[s->n - 1];
-        size_t l = strlen(kv->value) + strlen(value) + 2;
-        char *joined = malloc(l);
-        if (!joined)
-            return ps->failed = 1, 0;
-        snprintf(joined, l, "%s %s", kv->value, value);
-        kv->value = own(c, joined);
-        free(joined);
-        return 1;
-    }
     for (int i = 0; i < s->n; i++)
         if (strcmp(s->kvs[i].key, name) == 0) {
             nn_error_set(ps->err, NN_EFORMAT, "%s:%d: [%s] key '%s' is set twice (first at line %d)",
@@ -195,8 +180,6 @@ static int handler(void *user, const char *section, const char *name, const char
         ps->failed = 1;
         return 0;
     }
-    ps->last_sec = s;
-    snprintf(ps->last_key, sizeof ps->last_key, "%s", name);
     return 1;
 }
 
@@ -260,6 +243,9 @@ int nn_config_parse(const char *text, const char *name, nn_config **out, nn_erro
     }
     parse_state ps = {.c = c, .text = c->source, .err = err};
     ini_max_line = LINE_MAX_LEN;
+    /* Indentation means nothing in a model file: an indented `units = 10` is a key of its own,
+     * never a continuation that inih would silently glue onto the previous value. */
+    ini_allow_multiline = false;
     int bad = ini_parse_stream(reader, &ps, handler, &ps);
     if (!ps.failed && bad > 0) {
         nn_error_set(err, NN_EFORMAT, "%s:%d: expected 'key = value', '[section]' or a comment",

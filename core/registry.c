@@ -22,8 +22,9 @@
 
 typedef struct pending {
     char *path;
-    int crashed;        /* probe verdict */
-    char *crash_reason;
+    int done;     /* loaded (or recorded as crashed) already */
+    int rc;       /* its status once done */
+    nn_error err; /* its first problem once done */
 } pending;
 
 struct nn_registry {
@@ -84,10 +85,8 @@ void nn_registry_free(nn_registry *r)
         dlclose(r->handles[i]); /* RTLD_NODELETE: code stays mapped for late destructors */
     for (int i = 0; i < r->n_strings; i++)
         free(r->strings[i]);
-    for (int i = 0; i < r->n_pend; i++) {
+    for (int i = 0; i < r->n_pend; i++)
         free(r->pend[i].path);
-        free(r->pend[i].crash_reason);
-    }
     free(r->pend);
     free(r->strings);
     free(r->handles);
@@ -374,19 +373,30 @@ static void describe_death(int status, char *buf, size_t cap)
     }
 }
 
-/* Probes pending files [from, n) in one child; marks the file it dies on and returns the
- * index after it, or n when the child got through. */
+/* Loads pending file i in this process and records its outcome. */
+static void load_pending(nn_registry *r, int i)
+{
+    pending *p = &r->pend[i];
+    p->rc = load_file(r, p->path, 1, &p->err);
+    p->done = 1;
+}
+
+/* Probes pending files [from, n) in one child. The child reports "B i" before and "E i" after
+ * each file; a file the child got through is loaded here at once, while the child goes on
+ * with the next one, so probing costs little more wall time than loading. Returns the index
+ * after the file the child died or hung on (recorded as a problem), or n when it got through.
+ * When no child can be made, returns from unchanged: the caller loads the rest unprobed. */
 static int probe_from(nn_registry *r, int from)
 {
     int fds[2];
     if (pipe(fds) != 0)
-        return r->n_pend; /* cannot isolate: fall back to loading in process */
+        return from;
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
-        return r->n_pend;
+        return from;
     }
     if (pid == 0) {
         close(fds[0]);
@@ -436,10 +446,12 @@ static int probe_from(nn_registry *r, int from)
         while ((nl = strchr(buf, '\n'))) {
             *nl = 0;
             int idx;
-            if (sscanf(buf, "B %d", &idx) == 1)
+            if (sscanf(buf, "B %d", &idx) == 1 && idx >= from && idx < r->n_pend) {
                 begun = idx;
-            else if (sscanf(buf, "E %d", &idx) == 1)
+            } else if (sscanf(buf, "E %d", &idx) == 1 && idx == begun) {
                 ended = idx;
+                load_pending(r, idx); /* proven harmless: load it while the child goes on */
+            }
             size_t used = (size_t)(nl + 1 - buf);
             memmove(buf, nl + 1, have - used + 1);
             have -= used;
@@ -452,14 +464,21 @@ static int probe_from(nn_registry *r, int from)
     if (begun >= 0 && ended != begun) {
         char why[200];
         if (timed_out)
-            snprintf(why, sizeof why, "hung while loading (killed after %.0f s)",
+            snprintf(why, sizeof why, "hung while loading (killed after %g s)",
                      r->opts.probe_timeout_s);
         else
             describe_death(status, why, sizeof why);
-        r->pend[begun].crashed = 1;
-        r->pend[begun].crash_reason = strdup(why);
+        pending *p = &r->pend[begun];
+        p->rc = nn_error_set(&p->err, NN_ECANCELED, "%s", why);
+        p->done = 1;
+        add_problem(r, p->path, p->rc, why);
         return begun + 1;
     }
+    if (begun < 0)
+        return from; /* the child could not even start: the caller loads unprobed */
+    /* it died between two files (not in a plugin): probe the rest in a new child */
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && ended + 1 < r->n_pend)
+        return ended + 1;
     return r->n_pend;
 }
 
@@ -467,38 +486,36 @@ static int add_pending(nn_registry *r, const char *path)
 {
     if (GROW(r->pend, r->n_pend, r->cap_pend))
         return NN_ENOMEM;
-    r->pend[r->n_pend] = (pending){strdup(path), 0, NULL};
+    memset(&r->pend[r->n_pend], 0, sizeof *r->pend);
+    r->pend[r->n_pend].path = strdup(path);
     if (!r->pend[r->n_pend].path)
         return NN_ENOMEM;
     r->n_pend++;
     return NN_OK;
 }
 
-/* Probes then loads all pending files; returns the first file's status (for add_file). */
+/* Probes and loads all pending files in order; returns the first failing file's status
+ * with its message in err (for add_file). */
 static int flush_pending(nn_registry *r, nn_error *err)
 {
     int rc = NN_OK;
-    for (int i = 0; !r->opts.no_probe && i < r->n_pend;)
-        i = probe_from(r, i);
+    for (int i = 0; !r->opts.no_probe && i < r->n_pend;) {
+        int next = probe_from(r, i);
+        if (next == i)
+            break; /* no child possible: load in process */
+        i = next;
+    }
     for (int i = 0; i < r->n_pend; i++) {
-        nn_error ferr = {0};
-        int frc;
+        pending *p = &r->pend[i];
+        if (!p->done)
+            load_pending(r, i);
         r->n_files++;
-        if (r->pend[i].crashed) {
-            frc = nn_error_set(&ferr, NN_ECANCELED, "%s", r->pend[i].crash_reason
-                                                               ? r->pend[i].crash_reason
-                                                               : "crashed while loading");
-            add_problem(r, r->pend[i].path, frc, ferr.msg);
-        } else {
-            frc = load_file(r, r->pend[i].path, 1, &ferr);
-        }
-        if (frc && rc == NN_OK) {
-            rc = frc;
+        if (p->rc && rc == NN_OK) {
+            rc = p->rc;
             if (err)
-                *err = ferr;
+                *err = p->err;
         }
-        free(r->pend[i].path);
-        free(r->pend[i].crash_reason);
+        free(p->path);
     }
     r->n_pend = 0;
     return rc;
@@ -535,7 +552,7 @@ static int queue_dir(nn_registry *r, const char *dir, nn_error *err)
         n++;
     }
     closedir(d);
-    if (n > 0)
+    if (n > 1) /* an empty directory has no list at all: qsort(NULL) is undefined */
         qsort(names, (size_t)n, sizeof *names, cmp_str);
     for (int i = 0; i < n; i++) {
         struct stat st;

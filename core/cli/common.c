@@ -128,7 +128,11 @@ const char *nn_cli_install_plugindir(void)
     if (!slash)
         return NN_INSTALL_PLUGINDIR;
     *slash = 0;
-    snprintf(dir, sizeof dir, "%s/%s", exe, NN_REL_PLUGINDIR);
+    char joined[PATH_MAX + 64];
+    snprintf(joined, sizeof joined, "%s/%s", exe, NN_REL_PLUGINDIR);
+    /* "PREFIX/lib/.../plugins" rather than "PREFIX/bin/../lib/...": paths users read */
+    if (!realpath(joined, dir))
+        snprintf(dir, sizeof dir, "%s", joined);
     return dir;
 }
 

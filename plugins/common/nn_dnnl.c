@@ -182,12 +182,6 @@ int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
     return op_add(op, pd, arg, tensor_ptr(t), nn_tensor_nbytes(t), t, layer, err);
 }
 
-int nn_dnnl_op_ptr(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg, void *ptr,
-                   size_t bytes, const char *layer, nn_error *err)
-{
-    return op_add(op, pd, arg, ptr, bytes, NULL, layer, err);
-}
-
 int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err)
 {
     for (int i = 0; i < op->nargs; i++) {
@@ -241,9 +235,7 @@ int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, int64_t *out, 
 
 /* ---- fused activation ---------------------------------------------------------------- */
 
-/* forward post-op algorithm, and the backward algorithm (the *_use_dst_for_bwd variants
- * take the output instead of the input, so a fused forward needs to keep only its output) */
-static dnnl_alg_kind_t act_fwd_alg(int kind)
+dnnl_alg_kind_t nn_dnnl_act_alg(int kind)
 {
     switch (kind) {
     case NN_ACT_RELU: return dnnl_eltwise_relu;
@@ -253,20 +245,36 @@ static dnnl_alg_kind_t act_fwd_alg(int kind)
     }
 }
 
-static dnnl_alg_kind_t act_bwd_alg(int kind)
+int nn_dnnl_reorder_op(nn_dnnl_op *op, const dnnl_memory_desc_t *from_md, const nn_tensor *from,
+                       const dnnl_memory_desc_t *to_md, const nn_tensor *to, const char *layer,
+                       nn_error *err)
 {
-    switch (kind) {
-    case NN_ACT_RELU: return dnnl_eltwise_relu_use_dst_for_bwd;
-    case NN_ACT_TANH: return dnnl_eltwise_tanh_use_dst_for_bwd;
-    case NN_ACT_SIGMOID: return dnnl_eltwise_logistic_use_dst_for_bwd;
-    default: return dnnl_eltwise_gelu_erf;
-    }
+    dnnl_primitive_desc_t pd = NULL;
+    NN_DNNL_TRY(err, layer, "reorder",
+                dnnl_reorder_primitive_desc_create(&pd, from_md, g_engine, to_md, g_engine, NULL));
+    int rc;
+    if (!(rc = nn_dnnl_op_create(op, pd, "reorder", layer, err)) &&
+        !(rc = nn_dnnl_op_tensor(op, pd, DNNL_ARG_FROM, from, layer, err)))
+        rc = nn_dnnl_op_tensor(op, pd, DNNL_ARG_TO, to, layer, err);
+    dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+int nn_dnnl_impl_is(const_dnnl_primitive_desc_t pd, const char *what)
+{
+    const char *name = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success ||
+        !name)
+        return 0;
+    return strstr(name, what) != NULL;
 }
 
 int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, nn_error *err)
 {
+    nn_dnnl_act_destroy(a);
     a->kind = kind;
-    a->saves_pre = kind == NN_ACT_GELU;
+    a->training = s->training;
+    a->fused = 0;
     a->buf_saved = a->buf_grad = -1;
     if (kind == NN_ACT_NONE || !s->training)
         return NN_OK;
@@ -280,56 +288,62 @@ int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, nn_error *err
     return NN_OK;
 }
 
-int nn_dnnl_act_attr(const nn_dnnl_act *a, int training, dnnl_primitive_attr_t attr,
-                     int *fused, const char *layer, nn_error *err)
+int nn_dnnl_act_attr(nn_dnnl_act *a, dnnl_primitive_attr_t attr, const char *layer,
+                     nn_error *err)
 {
-    *fused = 0;
-    if (a->kind == NN_ACT_NONE || (training && a->saves_pre))
+    a->fused = 0;
+    if (a->kind == NN_ACT_NONE || a->training)
         return NN_OK;
     dnnl_post_ops_t po;
     NN_DNNL_TRY(err, layer, "post-op creation", dnnl_post_ops_create(&po));
-    dnnl_status_t st = dnnl_post_ops_append_eltwise(po, 1.0f, act_fwd_alg(a->kind), 0.f, 0.f);
+    dnnl_status_t st = dnnl_post_ops_append_eltwise(po, 1.0f, nn_dnnl_act_alg(a->kind), 0.f, 0.f);
     if (st == dnnl_success)
         st = dnnl_primitive_attr_set_post_ops(attr, po);
     dnnl_post_ops_destroy(po);
     if (st != dnnl_success)
         return nn_dnnl_fail(err, st, layer, "eltwise post-op");
-    *fused = 1;
+    a->fused = 1;
     return NN_OK;
+}
+
+const nn_tensor *nn_dnnl_act_dst(const nn_dnnl_act *a, const nn_layer_io *io)
+{
+    return a->buf_saved >= 0 && io->buffers[a->buf_saved] ? io->buffers[a->buf_saved]
+                                                          : io->output;
 }
 
 int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, nn_error *err)
 {
-    if (a->kind == NN_ACT_NONE || a->buf_saved < 0 || !io->buffers[a->buf_saved])
+    if (a->kind == NN_ACT_NONE || a->fused)
         return NN_OK;
-    const nn_tensor *o = io->output;
-    const nn_tensor *saved = io->buffers[a->buf_saved];
+    const nn_tensor *o = io->output, *z = nn_dnnl_act_dst(a, io);
     dnnl_memory_desc_t md;
     nn_dnnl_md_dims(&md, o->dl.ndim, o->shape);
-    dnnl_alg_kind_t alg = act_bwd_alg(a->kind);
+    dnnl_alg_kind_t alg = nn_dnnl_act_alg(a->kind);
     dnnl_eltwise_desc_t fd, bd;
     int rc;
     NN_DNNL_TRY(err, layer, "eltwise forward descriptor",
-                dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training, alg, &md, 0.f, 0.f));
+                dnnl_eltwise_forward_desc_init(&fd,
+                                               a->training ? dnnl_forward_training
+                                                           : dnnl_forward_inference,
+                                               alg, &md, 0.f, 0.f));
     nn_dnnl_pd_free(&a->fwd_pd);
     NN_DNNL_TRY(err, layer, "eltwise forward",
-                dnnl_primitive_desc_create(&a->fwd_pd, &fd, NULL, g_engine, NULL));
-    if (a->saves_pre) {
-        if ((rc = nn_dnnl_op_create(&a->fwd, a->fwd_pd, "eltwise forward", layer, err)) ||
-            (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_SRC, saved, layer, err)) ||
-            (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_DST, o, layer, err)))
-            return rc;
-    }
-    if (!io->grad_output || a->buf_grad < 0 || !io->buffers[a->buf_grad])
+                dnnl_primitive_desc_create(&a->fwd_pd, &fd, NULL, nn_dnnl_engine(), NULL));
+    /* z -> y in training plans, y in place otherwise */
+    if ((rc = nn_dnnl_op_create(&a->fwd, a->fwd_pd, "eltwise forward", layer, err)) ||
+        (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_SRC, z, layer, err)) ||
+        (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_DST, o, layer, err)))
+        return rc;
+    if (!a->training || !io->grad_output || a->buf_grad < 0 || !io->buffers[a->buf_grad])
         return NN_OK;
     NN_DNNL_TRY(err, layer, "eltwise backward descriptor",
                 dnnl_eltwise_backward_desc_init(&bd, alg, &md, &md, 0.f, 0.f));
     nn_dnnl_pd_free(&a->bwd_pd);
     NN_DNNL_TRY(err, layer, "eltwise backward",
-                dnnl_primitive_desc_create(&a->bwd_pd, &bd, NULL, g_engine, a->fwd_pd));
-    int data_arg = a->saves_pre ? DNNL_ARG_SRC : DNNL_ARG_DST;
+                dnnl_primitive_desc_create(&a->bwd_pd, &bd, NULL, nn_dnnl_engine(), a->fwd_pd));
     if ((rc = nn_dnnl_op_create(&a->bwd, a->bwd_pd, "eltwise backward", layer, err)) ||
-        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, data_arg, saved, layer, err)) ||
+        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_SRC, z, layer, err)) ||
         (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_DST, io->grad_output, layer,
                                 err)) ||
         (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_SRC, io->buffers[a->buf_grad],
@@ -340,14 +354,8 @@ int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, n
 
 int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, nn_error *err)
 {
-    if (a->kind == NN_ACT_NONE || a->buf_saved < 0 || !io->buffers[a->buf_saved])
-        return NN_OK;
-    if (a->saves_pre)
-        return nn_dnnl_op_run(&a->fwd, layer, err);
-    /* the output may be overwritten before backward (it belongs to the graph), so keep a
-     * copy of act(z) for the derivative */
-    memcpy(NN_F32P(io->buffers[a->buf_saved]), NN_F32P(io->output), nn_tensor_nbytes(io->output));
-    return NN_OK;
+    (void)io;
+    return a->fwd.prim ? nn_dnnl_op_run(&a->fwd, layer, err) : NN_OK;
 }
 
 const nn_tensor *nn_dnnl_act_backward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,

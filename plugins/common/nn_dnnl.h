@@ -61,14 +61,14 @@ NN_DNNL_API void nn_dnnl_md_dims(dnnl_memory_desc_t *md, int ndim, const int64_t
 #define NN_DNNL_MAX_ARGS 12
 
 /* A primitive plus its execution arguments. Every argument is a dnnl_memory_t whose data is
- * a tensor (re-read before each run, so a tensor whose data moved still works) or a raw
- * pointer fixed at bind time. Zero-initialise before use. */
+ * a tensor's (re-read before each run, so a tensor whose data moved still works).
+ * Zero-initialise before use. */
 typedef struct nn_dnnl_op {
     dnnl_primitive_t prim;
     const char *what; /* "inner product forward": static string, for messages */
     int nargs;
     dnnl_exec_arg_t args[NN_DNNL_MAX_ARGS];
-    const nn_tensor *tensors[NN_DNNL_MAX_ARGS]; /* NULL: a fixed pointer */
+    const nn_tensor *tensors[NN_DNNL_MAX_ARGS];
     void *handles[NN_DNNL_MAX_ARGS];            /* the data pointer the memory holds now */
 } nn_dnnl_op;
 
@@ -79,9 +79,6 @@ NN_DNNL_API int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd
  * Fails with NN_ESHAPE naming the tensor when t holds fewer bytes than the descriptor needs. */
 NN_DNNL_API int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
                                   const nn_tensor *t, const char *layer, nn_error *err);
-/* Binds argument `arg` to a fixed pointer of at least `bytes` bytes. */
-NN_DNNL_API int nn_dnnl_op_ptr(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
-                               void *ptr, size_t bytes, const char *layer, nn_error *err);
 /* Executes the primitive on the shared stream and waits. Allocates nothing. */
 NN_DNNL_API int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err);
 /* Frees the primitive and the memories; the op is zeroed and may be reused. */
@@ -110,42 +107,59 @@ NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, in
 /* A fused activation: `activation` key with NN_DNNL_ACT_CHOICES. */
 #define NN_DNNL_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
 #define NN_DNNL_ACT_DOC                                                                \
-    "activation applied to the output, fused into the primitive as a post-op (gelu is the " \
-    "exact erf form, as PyTorch's nn.GELU())"
+    "activation applied to the output, fused into the primitive as a post-op in inference " \
+    "(training keeps the pre-activation for the derivative); gelu is the exact erf form, as " \
+    "PyTorch's nn.GELU()"
 
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_SIGMOID, NN_ACT_GELU };
 
-/* The activation half of a layer "y = act(linear(x))". In a training plan the layer saves
- * what the derivative needs in a SAVED buffer `act` shaped like the output (act(z) for
- * relu/tanh/sigmoid, whose derivatives are functions of the output; z itself for gelu, which
- * is then not fused in training) and gets a WORKSPACE `act_grad` for dLoss/dz. */
+/* The activation half of a layer "y = act(z), z = linear(x)".
+ * Eval plans fuse it into the main primitive as a post-op.
+ * Training plans write z into a SAVED buffer `act` and run the eltwise z -> y: backward needs
+ * z (or y) anyway, and the main primitive writing z costs the same memory traffic as a fused
+ * kernel plus a copy of y, while every activation's derivative then reads one tensor. A
+ * WORKSPACE `act_grad` receives dLoss/dz. */
 typedef struct nn_dnnl_act {
     int kind;            /* NN_ACT_* */
-    int saves_pre;       /* 1: `act` holds z (gelu), 0: `act` holds act(z) */
-    int buf_saved;       /* buffer index of `act`, -1 when none */
+    int training;        /* the plan runs backward */
+    int fused;           /* the main forward primitive applies it as a post-op */
+    int buf_saved;       /* buffer index of `act` (z), -1 when none */
     int buf_grad;        /* buffer index of `act_grad`, -1 when none */
     dnnl_primitive_desc_t fwd_pd, bwd_pd;
-    nn_dnnl_op fwd;      /* gelu in training: act -> output */
+    nn_dnnl_op fwd;      /* training plans: act -> output */
     nn_dnnl_op bwd;      /* (grad_output, act) -> act_grad */
 } nn_dnnl_act;
 
-/* Declares the buffers (training only) for an output shaped like s->output. */
+/* Declares the buffers (training plans only) for an output shaped like s->output. */
 NN_DNNL_API int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, nn_error *err);
-/* Fills attr's post-ops when the main forward primitive should apply the activation
- * (always in eval plans; in training unless saves_pre). *fused tells which. */
-NN_DNNL_API int nn_dnnl_act_attr(const nn_dnnl_act *a, int training, dnnl_primitive_attr_t attr,
-                                 int *fused, const char *layer, nn_error *err);
-/* Builds the eltwise primitives on io's tensors (training plans only). */
+/* Eval plans: puts the activation in attr's post-ops and marks it fused. */
+NN_DNNL_API int nn_dnnl_act_attr(nn_dnnl_act *a, dnnl_primitive_attr_t attr, const char *layer,
+                                 nn_error *err);
+/* Where the main forward primitive writes: `act` in training plans, else the output. */
+NN_DNNL_API const nn_tensor *nn_dnnl_act_dst(const nn_dnnl_act *a, const nn_layer_io *io);
+/* Builds the eltwise primitives on io's tensors (forward, and backward when io has a
+ * grad_output). */
 NN_DNNL_API int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
                                  nn_error *err);
-/* After the main forward of every step of a training plan (an eval-mode step of a training
- * plan too): gelu -> apply it; others -> save the output. */
+/* After the main forward of every step (eval steps of training plans too). */
 NN_DNNL_API int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
                                     nn_error *err);
-/* Backward: returns the tensor that holds dLoss/dz (io->grad_output when kind is none). */
+/* Backward: returns the tensor that holds dLoss/dz (io->grad_output when kind is none), or
+ * NULL with err filled. */
 NN_DNNL_API const nn_tensor *nn_dnnl_act_backward(nn_dnnl_act *a, const nn_layer_io *io,
                                                   const char *layer, nn_error *err);
 NN_DNNL_API void nn_dnnl_act_destroy(nn_dnnl_act *a);
+
+/* the oneDNN eltwise algorithm of an NN_ACT_* kind other than none */
+NN_DNNL_API dnnl_alg_kind_t nn_dnnl_act_alg(int kind);
+
+/* Makes op a reorder from tensor `from` (laid out as from_md) to tensor `to` (as to_md). */
+NN_DNNL_API int nn_dnnl_reorder_op(nn_dnnl_op *op, const dnnl_memory_desc_t *from_md,
+                                   const nn_tensor *from, const dnnl_memory_desc_t *to_md,
+                                   const nn_tensor *to, const char *layer, nn_error *err);
+
+/* 1 when the implementation oneDNN picked for pd has `what` in its name ("gemm", "ref") */
+NN_DNNL_API int nn_dnnl_impl_is(const_dnnl_primitive_desc_t pd, const char *what);
 
 /* ---- convolution, shared by conv1d and conv2d ---------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* conv1d.c: the 1-D convolution layer [N, C, L] -> [N, filters, L'] for audio and other 1-D signals, weight [filters, C/groups, k]
  * as PyTorch's Conv1d. The work is done by libnn_dnnl's shared convolution (oneDNN
- * primitives built once in bind, bias + activation fused); never allocates per step. */
+ * primitives built once in bind, bias and activation fused); never allocates per step. */
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
 

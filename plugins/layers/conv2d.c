@@ -1,6 +1,6 @@
 /* conv2d.c: the 2-D convolution layer [N, C, H, W] -> [N, filters, H', W'] for images, weight [filters, C/groups, kH, kW]
  * as PyTorch's Conv2d. The work is done by libnn_dnnl's shared convolution (oneDNN
- * primitives built once in bind, bias + activation fused); never allocates per step. */
+ * primitives built once in bind, bias and activation fused); never allocates per step. */
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
 

@@ -1,5 +1,6 @@
 /* dense.c: the fully connected layer y = act(x W^T + b) on [N, in] -> [N, units], with
- * oneDNN inner product primitives built once in bind() and bias + activation fused.
+ * oneDNN inner product primitives built once in bind(), bias fused, the activation fused in
+ * eval plans (see nn_dnnl_act for training plans).
  * Never allocates in forward/backward; weight is [units, in] as PyTorch's Linear. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -99,8 +100,6 @@ static int dense_build_backward(dense *d, const nn_layer_io *io, nn_error *err)
     nn_dnnl_md_dims(&w_md, 2, wdims);
     nn_dnnl_md_dims(&b_md, 1, &d->units);
     nn_dnnl_md_dims(&dst_md, 2, odims);
-    if ((rc = nn_dnnl_act_bind(&d->act, io, L, err)))
-        return rc;
     const nn_tensor *dz = d->act.kind == NN_ACT_NONE ? io->grad_output
                                                        : io->buffers[d->act.buf_grad];
     dnnl_inner_product_desc_t bd;
@@ -164,8 +163,7 @@ static int dense_bind(void *self, const nn_layer_io *io, nn_error *err)
                     &w_md, d->bias ? &b_md : NULL, &dst_md));
     dnnl_primitive_attr_t attr;
     NN_DNNL_TRY(err, L, "primitive attributes", dnnl_primitive_attr_create(&attr));
-    int fused;
-    rc = nn_dnnl_act_attr(&d->act, d->training, attr, &fused, L, err);
+    rc = nn_dnnl_act_attr(&d->act, attr, L, err);
     dnnl_status_t st = dnnl_success;
     if (!rc) {
         nn_dnnl_pd_free(&d->fwd_pd);
@@ -176,10 +174,7 @@ static int dense_bind(void *self, const nn_layer_io *io, nn_error *err)
         return rc;
     if (st != dnnl_success)
         return nn_dnnl_fail(err, st, L, "inner product forward");
-    /* gelu in training is not fused: z goes to the saved buffer, the eltwise writes y */
-    const nn_tensor *dst = d->training && d->act.saves_pre && d->act.buf_saved >= 0
-                               ? io->buffers[d->act.buf_saved]
-                               : io->output;
+    const nn_tensor *dst = nn_dnnl_act_dst(&d->act, io);
     if ((rc = nn_dnnl_op_create(&d->fwd, d->fwd_pd, "inner product forward", L, err)) ||
         (rc = nn_dnnl_op_tensor(&d->fwd, d->fwd_pd, DNNL_ARG_SRC, x, L, err)) ||
         (rc = nn_dnnl_op_tensor(&d->fwd, d->fwd_pd, DNNL_ARG_WEIGHTS, io->params[P_WEIGHT], L,
@@ -188,6 +183,8 @@ static int dense_bind(void *self, const nn_layer_io *io, nn_error *err)
         return rc;
     if (d->bias && (rc = nn_dnnl_op_tensor(&d->fwd, d->fwd_pd, DNNL_ARG_BIAS,
                                            io->params[P_BIAS], L, err)))
+        return rc;
+    if ((rc = nn_dnnl_act_bind(&d->act, io, L, err)))
         return rc;
     if (d->training && io->grad_output && io->param_grads[P_WEIGHT])
         return dense_build_backward(d, io, err);
@@ -202,7 +199,7 @@ static int dense_forward(void *self, const nn_layer_io *io, nn_error *err)
         return rc;
     if ((rc = nn_dnnl_op_run(&d->fwd, d->name, err)))
         return rc;
-    return d->training ? nn_dnnl_act_forward(&d->act, io, d->name, err) : NN_OK;
+    return nn_dnnl_act_forward(&d->act, io, d->name, err);
 }
 
 static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)

@@ -261,3 +261,14 @@ Test(cli, check_of_everything_broken_at_once_never_crashes)
     assert_has(res.out, "12 problems:");
     tmpdir_free(dir);
 }
+
+Test(cli, every_stock_plugin_on_the_test_path_passes_check)
+{
+    /* NNTRAIN_PLUGIN_PATH as meson test sets it: the build directories of the stock plugins */
+    const char *path = getenv("NNTRAIN_PLUGIN_PATH");
+    cr_assert(path, "NNTRAIN_PLUGIN_PATH is not set (run the tests with meson test)");
+    run_nntrain(&res, "plugins", "check", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, " 0 problems\n");
+    assert_lacks(res.out, "BROKEN");
+}

@@ -259,3 +259,15 @@ Test(config, section_take_removes_a_key_for_its_consumer)
     cr_assert_eq(nn_section_take(s, "type", NULL), 0);
     nn_config_free(c);
 }
+
+Test(config, indentation_is_insignificant_and_never_continues_a_value)
+{
+    nn_config *c = parse_ok("[layer.x]\n  type = dense\n\tunits = 10\n");
+    cr_assert_str_eq(nn_config_get(c, "layer.x", "type")->value, "dense");
+    cr_assert_str_eq(nn_config_get(c, "layer.x", "units")->value, "10");
+    cr_assert_eq(nn_config_get(c, "layer.x", "units")->line, 3);
+    nn_config_free(c);
+    nn_error err = {0};
+    cr_assert_str_eq(parse_fail("[train]\nnote = a\n  b\n", &err),
+                     "model.ini:3: expected 'key = value', '[section]' or a comment");
+}

@@ -68,6 +68,21 @@ Test(registry, wrong_abi_major_is_rejected_naming_both_versions)
     tmpdir_free(dir);
 }
 
+Test(registry, newer_minor_abi_is_rejected_asking_for_an_upgrade)
+{
+    char *dir = plugin_dir_with("nntest_newer", NULL);
+    nn_registry *r = load_dir(NULL, dir);
+    cr_assert_eq(nn_registry_count(r), 0);
+    const nn_plugin_problem *p = problem_for(r, "nntest_newer");
+    cr_assert_eq(p->status, NN_EABI);
+    char want[160];
+    snprintf(want, sizeof want, "plugin needs ABI %d.%d, this nntrain speaks only up to %d.%d; "
+             "upgrade nntrain", NN_ABI_MAJOR, NN_ABI_MINOR + 1, NN_ABI_MAJOR, NN_ABI_MINOR);
+    assert_has(p->reason, want);
+    nn_registry_free(r);
+    tmpdir_free(dir);
+}
+
 Test(registry, file_without_entry_symbol_names_the_missing_symbol)
 {
     char *dir = plugin_dir_with("nntest_nosym", NULL);
@@ -363,6 +378,52 @@ Test(registry, lookup_suggests_near_names_and_other_devices)
     /* kinds are separate name spaces */
     cr_assert_null(nn_registry_find(r, NN_KIND_LAYER, "nntest_loss", NULL, &err));
     cr_assert(nn_registry_find(r, NN_KIND_LOSS, "nntest_loss", NULL, &err));
+    nn_registry_free(r);
+    tmpdir_free(dir);
+}
+
+Test(registry, problems_are_recorded_in_file_order_around_a_crash)
+{
+    char *dir = plugin_dir_with("nntest_abi", "nntest_crash", "nntest_dup_a", "nntest_dup_b",
+                                "nntest_valid", NULL);
+    nn_registry *r = load_dir(NULL, dir);
+    cr_assert_eq(nn_registry_file_count(r), 5);
+    cr_assert_eq(nn_registry_problem_count(r), 3);
+    const char *order[] = {"/nntest_abi.so", "/nntest_crash.so", "/nntest_dup_b.so"};
+    for (int i = 0; i < 3; i++)
+        assert_has(nn_registry_problem(r, i)->path, order[i]);
+    cr_assert_eq(nn_registry_count(r), 2);
+    assert_has(nn_registry_entry(r, 0)->path, "/nntest_dup_a.so");
+    assert_has(nn_registry_entry(r, 1)->path, "/nntest_valid.so");
+    nn_registry_free(r);
+    tmpdir_free(dir);
+}
+
+Test(registry, add_file_of_a_crashing_plugin_returns_the_signal)
+{
+    char *dir = tmpdir_new();
+    char *path = plugin_copy("nntest_crash", dir, 0755);
+    nn_registry *r = nn_registry_new(NULL);
+    nn_error err = {0};
+    cr_assert_eq(nn_registry_add_file(r, path, &err), NN_ECANCELED);
+    assert_has(err.msg, path);
+    assert_has(err.msg, "crashed while loading: SIGSEGV");
+    cr_assert_eq(nn_registry_count(r), 0);
+    nn_registry_free(r);
+    free(path);
+    tmpdir_free(dir);
+}
+
+Test(registry, empty_directory_loads_nothing_and_is_no_problem)
+{
+    char *dir = tmpdir_new();
+    nn_registry *r = load_dir(NULL, dir);
+    cr_assert_eq(nn_registry_count(r), 0);
+    cr_assert_eq(nn_registry_file_count(r), 0);
+    cr_assert_eq(nn_registry_problem_count(r), 0);
+    nn_error err = {0};
+    cr_assert_null(nn_registry_find(r, NN_KIND_LAYER, "dense", NULL, &err));
+    assert_has(err.msg, "no layer plugin named 'dense'; `nntrain plugins --kind layer` lists");
     nn_registry_free(r);
     tmpdir_free(dir);
 }

@@ -113,6 +113,7 @@ static const conv_case cases[] = {
     {1, 5, 11, 10, 5, 4, 3, 2, 3, 1, 2, 5, "same", 0, 0}, /* depthwise, even kernel */
     {2, 2, 6, 9, 3, 1, 5, 3, 2, 1, 1, 1, "valid", 0, 0},
     {1, 1, 28, 28, 32, 5, 5, 1, 1, 1, 1, 1, "2", 2, 2},   /* the CNN's first layer */
+    {2, 32, 7, 6, 20, 3, 3, 1, 1, 1, 1, 1, "1", 1, 1},    /* blocked layouts inside */
 };
 
 Test(conv2d, forward_matches_a_naive_loop_with_stride_padding_dilation_and_groups)
@@ -133,20 +134,23 @@ Test(conv2d, forward_matches_a_naive_loop_with_stride_padding_dilation_and_group
 Test(conv2d, fused_activations_equal_the_unfused_reference_in_eval_and_training_plans)
 {
     static const char *const acts[] = {"relu", "tanh", "sigmoid", "gelu"};
-    for (size_t a = 0; a < 4; a++)
+    /* cases[3] (grouped) runs plain gemm kernels, cases[7] (32 channels) blocked jit ones */
+    static const size_t which[] = {3, 7};
+    for (size_t a = 0; a < 8; a++)
         for (int training = 0; training < 2; training++) {
+            const conv_case *cc = &cases[which[a / 4]];
             nnt_layer L;
             nn_error err = {0};
-            cr_assert_eq(open_conv(&L, &cases[3], acts[a], 1, training, 1, &err), NN_OK, "%s",
+            cr_assert_eq(open_conv(&L, cc, acts[a % 4], 1, training, 1, &err), NN_OK, "%s",
                          err.msg);
             nnt_fill_uniform(L.inputs[0], 99, -3, 3);
             cr_assert_eq(nnt_forward(&L, training, &err), NN_OK, "%s", err.msg);
             /* oneDNN's vectorised tanh/sigmoid/erf: ~1e-6 relative */
-            check_forward(&L, &cases[3], acts[a], 1, 1e-5);
+            check_forward(&L, cc, acts[a % 4], 1, 1e-5);
             if (training) { /* eval-mode step of a training plan */
                 memset(NN_F32P(L.output), 0, nn_tensor_nbytes(L.output));
                 cr_assert_eq(nnt_forward(&L, 0, &err), NN_OK, "%s", err.msg);
-                check_forward(&L, &cases[3], acts[a], 1, 1e-5);
+                check_forward(&L, cc, acts[a % 4], 1, 1e-5);
             }
             nnt_layer_close(&L);
         }
@@ -158,8 +162,11 @@ Test(conv2d, backward_matches_finite_differences)
         {2, 4, 5, 6, 4, 3, 3, 2, 2, 1, 1, 2, "1", 1, 1},
         {1, 2, 6, 5, 3, 3, 2, 1, 1, 2, 1, 1, "same", 0, 0},
         {2, 3, 5, 5, 2, 2, 2, 1, 2, 1, 1, 1, "0,1", 0, 1},
+        /* 16 channels: oneDNN picks blocked input, weights and output, all reordered */
+        {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1, 1, "1", 1, 1},
+        {2, 16, 3, 5, 16, 3, 3, 2, 1, 1, 1, 1, "same", 0, 0},
     };
-    static const char *const acts[] = {"none", "tanh", "gelu"};
+    static const char *const acts[] = {"none", "tanh", "gelu", "sigmoid", "none"};
     for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
         nnt_layer L;
         nn_error err = {0};

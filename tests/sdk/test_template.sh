@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test_template.sh: proves the plugin author's path end to end. Installs this build into a
+# staging directory, moves the installed tree somewhere its build never knew (a relocated
+# prefix), builds sdk/template out of tree against it with pkg-config only, checks that the
+# plugin exports exactly one symbol, loads it with --plugin-dir, then installs it and checks
+# that the relocated bin/nntrain finds its installed plugins with no environment variable.
+# It never writes into the source or build tree; everything lives in one temporary directory.
+set -euo pipefail
+: "${NNTRAIN_BUILD_ROOT:?run me with meson test}" "${NNTRAIN_SOURCE_ROOT:?run me with meson test}"
+
+tmp=$(mktemp -d /tmp/nntest-sdk.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step() { echo "--- $*"; }
+# the build tree's plugins must not leak into what the installed nntrain sees
+unset NNTRAIN_PLUGIN_PATH
+# nor may meson test's LD_LIBRARY_PATH: the installed nntrain must find libnncore by its rpath
+unset LD_LIBRARY_PATH
+
+step "install into a staging directory, then move the tree elsewhere"
+meson install -C "$NNTRAIN_BUILD_ROOT" --no-rebuild --quiet --destdir "$tmp/stage" >"$tmp/install.log"
+staged_exe=$(find "$tmp/stage" -path '*/bin/nntrain' -type f | head -n 1)
+[ -n "$staged_exe" ] || fail "meson install put no bin/nntrain under $tmp/stage"
+mv "$(dirname "$(dirname "$staged_exe")")" "$tmp/inst"
+root=$tmp/inst
+nntrain=$root/bin/nntrain
+pc=$(find "$root" -name nntrain-sdk.pc | head -n 1)
+[ -n "$pc" ] || fail "nntrain-sdk.pc is not installed"
+
+# pkg-config as a packager of the moved tree would have it: the same .pc, a new prefix
+cat >"$tmp/pkg-config" <<WRAP
+#!/bin/sh
+exec pkg-config --define-variable=prefix="$root" "\$@"
+WRAP
+chmod +x "$tmp/pkg-config"
+export PKG_CONFIG="$tmp/pkg-config" PKG_CONFIG_PATH=$(dirname "$pc")
+plugindir=$("$PKG_CONFIG" --variable=plugindir nntrain-sdk)
+case $plugindir in "$root"/*) ;; *) fail "plugindir $plugindir is not under $root" ;; esac
+
+step "build the template out of tree with dependency('nntrain-sdk')"
+cp -r "$NNTRAIN_SOURCE_ROOT/sdk/template" "$tmp/src"
+grep -q "dependency('nntrain-sdk')" "$tmp/src/meson.build" || fail "template does not use nntrain-sdk"
+if grep -n "include_directories\|\.\./" "$tmp/src/meson.build"; then
+  fail "the template's meson.build reaches outside pkg-config"
+fi
+meson setup "$tmp/build" "$tmp/src" >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup"; }
+ninja -C "$tmp/build" >"$tmp/ninja.log" 2>&1 || { cat "$tmp/ninja.log"; fail "ninja"; }
+if grep -i "warning" "$tmp/ninja.log"; then fail "the template builds with warnings"; fi
+so=$tmp/build/scale.so
+[ -f "$so" ] || fail "no scale.so built"
+
+step "exactly one exported symbol"
+syms=$(nm -D --defined-only "$so" | awk '{print $3}')
+[ "$syms" = "nn_plugin_descriptors" ] || fail "scale.so exports: $syms"
+
+step "load it with --plugin-dir"
+out=$("$nntrain" plugins show scale --plugin-dir "$tmp/build") || fail "plugins show scale: $out"
+echo "$out"
+grep -q "layer scale (1.0.0, device cpu)" <<<"$out" || fail "plugins show lacks the header"
+grep -q "factor               float in (-inf, inf), default 1" <<<"$out" || fail "no factor row"
+grep -q "fixed multiplier applied on top of the learned scalar alpha" <<<"$out" || fail "no doc"
+out=$("$nntrain" plugins check "$tmp/build") || fail "plugins check failed: $out"
+grep -q "1 file checked: 1 plugin ok, 0 problems" <<<"$out" || fail "plugins check: $out"
+
+step "the relocated nntrain finds its installed plugins with no environment variable"
+meson install -C "$tmp/build" --quiet >"$tmp/install2.log"
+[ -f "$plugindir/scale.so" ] || fail "template did not install into $plugindir"
+out=$(env -u NNTRAIN_PLUGIN_PATH "$nntrain" plugins --kind layer) || fail "plugins: $out"
+echo "$out"
+grep -q "$plugindir/scale.so" <<<"$out" || fail "installed scale.so not found from $root"
+out=$(env -u NNTRAIN_PLUGIN_PATH "$nntrain" plugins check) || fail "plugins check of the install: $out"
+
+step "every installed plugin exports exactly one symbol"
+for f in "$plugindir"/*.so; do
+  syms=$(nm -D --defined-only "$f" | awk '{print $3}' | tr '\n' ' ')
+  [ "$syms" = "nn_plugin_descriptors " ] || fail "$f exports: $syms"
+done
+echo "PASS"
