@@ -1,6 +1,6 @@
-/* trainer.c: the training state machine. The calling thread runs a libuv loop (signals,
- * progress and checkpoint timers, event delivery to loggers); compute runs on its own thread
- * and posts records to the loop. It must never write a checkpoint from non-finite state, and
+/* trainer.c: the training state machine. A libuv loop on its own thread handles signals,
+ * progress and checkpoint timers and event delivery to loggers; compute runs on the calling
+ * thread and posts records to the loop. It must never write a checkpoint from non-finite state, and
  * a resumed run must reproduce the uninterrupted one exactly. */
 #define _GNU_SOURCE
 #include <math.h>
@@ -249,7 +249,7 @@ static void on_signal(uv_signal_t *h, int signum)
             "(press Ctrl-C again to quit at once)\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-/* ---- checkpoints ---- */
+/* ---- checkpoints (written on the compute thread, between steps) ---- */
 
 static void hexd(char *buf, size_t cap, double v) { snprintf(buf, cap, "%a", v); }
 
@@ -352,6 +352,10 @@ int nn_train_load_weights(nn_session *s, const char *path, nn_error *err)
     for (int i = 0; i < n && rc == NN_OK; i++)
         if ((rc = nn_checkpoint_load(c, names[i], ts[i], err)))
             nn_error_prefix(err, "%s", path);
+    /* fitted transforms (normalize from_data) must see the training statistics again */
+    const char *ds = nn_checkpoint_meta(c, "data_state");
+    if (rc == NN_OK && ds && *ds && (rc = nn_data_state_load(s->data, ds, err)))
+        nn_error_prefix(err, "%s", path);
     free(names);
     free(ts);
     nn_checkpoint_free(c);
@@ -783,6 +787,12 @@ static void compute_main(void *arg)
     uv_async_send(&t->async);
 }
 
+static void loop_main(void *arg)
+{
+    trainer *t = arg;
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+}
+
 static int open_loaders(trainer *t, nn_error *err)
 {
     nn_session *s = t->s;
@@ -918,13 +928,16 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
         rec x;
         rec_base(t, &x, NN_EV_TRAIN_BEGIN);
         deliver(t, &x);
-        if (uv_thread_create(&t->thread, compute_main, t) != 0) {
-            rc = nn_error_set(err, NN_EINTERNAL, "cannot start the compute thread");
-            atomic_store(&t->done, 1);
+        /* compute stays on the calling thread, where the session was built: oneDNN keeps
+         * per-thread state (scratchpads) that must outlive the primitives using it, and
+         * eval after training runs here too. The loop gets its own thread. */
+        if (uv_thread_create(&t->thread, loop_main, t) != 0) {
+            rc = nn_error_set(err, NN_EINTERNAL, "cannot start the event-loop thread");
+            atomic_store(&t->done, 1); /* close the handles on this thread instead */
             uv_async_send(&t->async);
             uv_run(&t->loop, UV_RUN_DEFAULT);
         } else {
-            uv_run(&t->loop, UV_RUN_DEFAULT);
+            compute_main(t);
             uv_thread_join(&t->thread);
             rc = t->rc;
             if (rc)

@@ -1,5 +1,5 @@
-/* trainer.h: the training loop: a libuv loop on the calling thread (signals, progress timer,
- * checkpoint timer, event delivery to loggers) and compute on its own thread. */
+/* trainer.h: the training loop: compute on the calling thread, and a libuv loop on a thread of
+ * its own for signals, the progress and checkpoint timers, and event delivery to loggers. */
 #ifndef NN_TRAINER_H
 #define NN_TRAINER_H
 
