@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 #define AF_CHUNK 4096 /* interleaved samples read per sf_readf_float */
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 /* A parsed table: the text buffer tokenised in place, rows x cols field pointers. */
 typedef struct csv_table {

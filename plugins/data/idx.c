@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
                                               "Coat",        "Sandal",  "Shirt",    "Sneaker",

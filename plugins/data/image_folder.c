@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 #define IF_POOL 32
 
