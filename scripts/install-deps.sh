@@ -6,6 +6,7 @@ PKGS=(
   meson ninja-build pkg-config gcc clang libc6-dev
   libdnnl-dev libuv1-dev libcriterion-dev libinih-dev libdlpack-dev zlib1g-dev
   libpng-dev libsndfile1-dev
+  libclang-rt-14-dev
   dataset-fashion-mnist
 )
 # extra packages a caller needs (e.g. the test script adds python3-protobuf)
