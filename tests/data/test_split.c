@@ -266,3 +266,22 @@ Test(transform_chain, train_only_transform_may_not_change_the_shape)
     cr_assert_not_null(strstr(err.msg, "[transform.q]: missing key 'type'"), "%s", err.msg);
     dfx_free(&f);
 }
+
+Test(data, validation_dataset_with_other_classes_is_rejected)
+{
+    fx_tmpdir();
+    dfx_write_csv("d.csv", 50);
+    fx_write_text("v.csv", "f0,f1,label\n1,2,c0\n3,4,c7\n5,6,c1\n");
+    nn_error err = {0};
+    dfx f;
+    cr_assert_lt(dfx_open(&f, "[data]\ntype = csv\npath = d.csv\nval_type = csv\n"
+                              "val_path = v.csv\n", &(nn_data_opts){.fit = 1}, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "validation class 2 is 'c7'"), "%s", err.msg);
+    dfx_free(&f);
+    /* fixing the class list on both sides makes the ids agree */
+    cr_assert_eq(dfx_open(&f, "[data]\ntype = csv\npath = d.csv\nclasses = c0,c1,c2,c7\n"
+                              "val_type = csv\nval_path = v.csv\nval_classes = c0,c1,c2,c7\n",
+                          &(nn_data_opts){.fit = 1}, &err), 0, "%s", err.msg);
+    cr_assert_eq(nn_data_info(f.d)->n_classes, 4);
+    dfx_free(&f);
+}
