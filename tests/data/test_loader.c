@@ -5,6 +5,7 @@
 #include <png.h>
 
 #include "data_fixtures.h"
+#include <criterion/redirect.h>
 
 static const char *ini_aug = "[data]\ntype = csv\npath = d.csv\nval_split = 0.2\n"
                              "[transform.j]\ntype = test_jitter\n";
@@ -245,7 +246,8 @@ Test(loader, test_part_opens_on_demand)
     dfx_free(&f);
 }
 
-Test(loader, free_and_restart_with_work_in_flight)
+/* nn_loader_free reports on stderr when uv_loop_close fails (a leaked handle or request) */
+Test(loader, free_and_restart_with_work_in_flight, .init = cr_redirect_stderr)
 {
     fx_tmpdir();
     dfx_write_csv("d.csv", 100);
@@ -266,4 +268,6 @@ Test(loader, free_and_restart_with_work_in_flight)
         nn_loader_free(l); /* b still held, work still queued */
     }
     dfx_free(&f);
+    fflush(stderr);
+    cr_assert_stderr_eq_str("", "uv_loop_close must return 0 after nn_loader_free");
 }
