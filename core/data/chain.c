@@ -216,6 +216,8 @@ int nn_data_state_save(const nn_data *d, char *buf, size_t cap)
         int need = t->vt->state_save(t->inst.self, NULL, 0, &e);
         if (need < 0)
             return need;
+        if (need == 0)
+            continue; /* nothing fitted (e.g. statistics given in the model file) */
         char head[256];
         int hl = snprintf(head, sizeof head, "transform %s %d\n", t->name, need);
         if (used + (size_t)hl + (size_t)need + 2 <= cap) {

@@ -30,7 +30,8 @@ seed() { # target
   case $1 in
     idx)
       printf '\0\0\x08\x01\0\0\0\x03\x07\x00\x09' >"$c/labels"
-      printf '\0\0\x08\x03\0\0\0\x01\0\0\0\x02\0\0\0\x02\x01\x02\x03\x04' >"$c/images" ;;
+      printf '\0\0\x08\x03\0\0\0\x01\0\0\0\x02\0\0\0\x02\x01\x02\x03\x04' >"$c/images"
+      gzip -c "$c/images" >"$c/images.gz" ;;
     cifar)
       { printf '\0\x03'; head -c 3072 /dev/zero; } >"$c/c10"
       { printf '\x01\x05\x33'; head -c 3072 /dev/zero; } >"$c/c100" ;;
