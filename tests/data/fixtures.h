@@ -18,11 +18,20 @@
 
 static char fx_dir[256];
 
-/* a fresh directory under /tmp for this test */
+static inline void fx_cleanup(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx_dir);
+    if (fx_dir[0] && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", fx_dir);
+}
+
+/* a fresh directory under /tmp for this test, removed when the test's process exits */
 static inline const char *fx_tmpdir(void)
 {
     snprintf(fx_dir, sizeof fx_dir, "/tmp/nntrain-data-XXXXXX");
     cr_assert_not_null(mkdtemp(fx_dir));
+    atexit(fx_cleanup);
     return fx_dir;
 }
 
