@@ -6,6 +6,7 @@ PKGS=(
   meson ninja-build pkg-config gcc clang libc6-dev
   libdnnl-dev libuv1-dev libcriterion-dev libinih-dev libdlpack-dev zlib1g-dev
   libpng-dev libsndfile1-dev
+  libclang-rt-14-dev
   dataset-fashion-mnist
   chromium # tests/loggers renders the HTML report headless to a PNG (~80 MB, ~20 s to install)
 )

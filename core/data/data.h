@@ -30,7 +30,8 @@ typedef struct nn_data_opts {
  *   val_split; every other key goes to the dataset plugin.
  *   [transform.NAME] type = PLUGIN, other keys to the transform plugin.
  * With o->folds > 0 the training split is cut into folds (stratified when labels are known and
- * stratify is on) and fold o->fold is the validation part. Fitting transforms (fit slot) learn
+ * stratify is on) and fold o->fold is the validation part; val_split and val_type are then
+ * not used. Fitting transforms (fit slot) learn
  * from the training part when o->fit. On failure err names the file:line, section or file.
  * *out is owned by the caller (nn_data_free); reg and cfg must outlive the call only. */
 int nn_data_open(nn_registry *reg, const nn_config *cfg, const nn_data_opts *o, nn_data **out,

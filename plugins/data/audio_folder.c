@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 #define AF_CHUNK 4096 /* interleaved samples read per sf_readf_float */
 
@@ -66,15 +66,18 @@ static int af_list(const char *dir, int dirs, char ***out, int *n, nn_error *err
             closedir(sub);
         if (dirs ? !is_dir : (is_dir || !af_is_audio(e->d_name)))
             continue;
-        if (cnt == cap) {
-            char **nv = realloc(v, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *nv);
-            if (!nv)
-                break;
+        char **nv = cnt < cap ? v : realloc(v, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *nv);
+        char *name = nv ? strdup(e->d_name) : NULL;
+        if (nv)
             v = nv;
+        if (!name) {
+            closedir(dp);
+            for (int i = 0; i < cnt; i++)
+                free(v[i]);
+            free(v);
+            return nn_error_set(err, NN_ENOMEM, "%s: out of memory listing the directory", dir);
         }
-        if (!(v[cnt] = strdup(e->d_name)))
-            break;
-        cnt++;
+        v[cnt++] = name;
     }
     closedir(dp);
     if (cnt)

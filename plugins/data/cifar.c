@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 #define CIFAR_PIXELS 3072
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 /* A parsed table: the text buffer tokenised in place, rows x cols field pointers. */
 typedef struct csv_table {
@@ -451,7 +451,8 @@ static const nn_param_spec csv_params[] = {
      .doc = "training file; relative paths are resolved from the model file"},
     {.name = "test_path", .type = NN_PARAM_STRING, .doc = "test file for `nntrain eval`"},
     {.name = "delimiter", .type = NN_PARAM_STRING, .def = ",",
-     .doc = "field separator: one character, or 'tab'"},
+     .doc = "field separator: one character, or 'tab' (fields may be wrapped in double "
+            "quotes, but a quoted field may not contain the separator)"},
     {.name = "header", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "the first non-blank line names the columns"},
     {.name = "label", .type = NN_PARAM_STRING, .def = "-1",

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
                                               "Coat",        "Sandal",  "Shirt",    "Sneaker",
@@ -97,7 +97,7 @@ static int idx_read_file(const char *path, uint8_t **out, size_t *len, nn_error 
     gzFile g = gzopen(path, "rb");
     if (!g)
         return nn_error_set(err, NN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 20, n = 0;
+    size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
     for (;;) {
         if (!buf) {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nntrain/nntrain.h>
+#include <nntrain/dataset.h>
 
 /* open-addressing string -> (id, count) table */
 typedef struct tx_vocab {

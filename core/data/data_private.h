@@ -1,0 +1,52 @@
+/* data_private.h: the insides of nn_data, shared by data.c (sections, datasets, parts) and
+ * chain.c (transforms, decoding, state). Core/data only; nothing outside includes it. */
+#ifndef NN_DATA_PRIVATE_H
+#define NN_DATA_PRIVATE_H
+
+#include "nntrain/dataset.h"
+#include "nntrain/transform.h"
+#include "data_internal.h"
+#include "instance.h"
+
+typedef struct data_src {
+    nn_instance inst;
+    const nn_dataset_vtable *vt;
+    nn_dataset_info info;
+    int created, opened;
+    char origin[160];
+} data_src;
+
+typedef struct data_tf {
+    nn_instance inst;
+    const nn_transform_vtable *vt;
+    char *name;
+    nn_tensor in, out;
+    int train_only;
+} data_tf;
+
+struct nn_data {
+    nn_data_opts o;
+    char *base_dir, *state_dir;
+    data_src train, val, test;
+    data_src *src[3]; /* source of each part */
+    int64_t *idx[3];
+    int64_t n[3];
+    data_tf *tf;
+    int ntf;
+    nn_dataset_info info; /* described after the chain */
+    size_t scratch;
+};
+
+static inline int nn_same_desc(const nn_tensor *a, const nn_tensor *b)
+{
+    return nn_shape_equal(a, b) && nn_tensor_dtype(a) == nn_tensor_dtype(b);
+}
+
+/* chain.c: creates every [transform.NAME] of cfg in file order on samples shaped like in,
+ * setting d->tf, d->info.sample and d->scratch */
+int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_tensor *in,
+                  nn_error *err);
+/* chain.c: runs each fitting transform on the training part */
+int nn_chain_fit(nn_data *d, nn_error *err);
+
+#endif

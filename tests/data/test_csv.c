@@ -1,0 +1,144 @@
+/* test_csv.c: the csv dataset: features and labels by name or index, class ids shared by the
+ * train and test files, regression targets, and ragged or non-numeric rows rejected with the
+ * file and line. */
+#include "fixtures.h"
+
+static const char *iris = "a,b,species,c\n"
+                          "1.5,2,setosa,3\n"
+                          "\n"
+                          "4,5.25,virginica,6\n"
+                          "7,8,setosa,-9e1\n";
+
+Test(csv, features_and_labels_by_column_name)
+{
+    fx_tmpdir();
+    fx_write_text("t.csv", iris);
+    nn_kv kv[] = {FX_KV("path", "t.csv"), FX_KV("label", "species")};
+    fx_ds d;
+    fx_ds_ok(&d, "csv", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 3);
+    cr_assert_eq(d.info.sample.shape[0], 3);
+    cr_assert_eq(d.info.n_classes, 2);
+    cr_assert_str_eq(d.info.class_names[0], "setosa");
+    cr_assert_str_eq(d.info.class_names[1], "virginica");
+    float x[3];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 1, x, &y, &err), 0);
+    cr_assert_eq(y, 1);
+    cr_assert_float_eq(x[0], 4.0f, 0);
+    cr_assert_float_eq(x[1], 5.25f, 0);
+    cr_assert_float_eq(x[2], 6.0f, 0);
+    cr_assert_eq(fx_ds_get(&d, 2, x, &y, &err), 0);
+    cr_assert_float_eq(x[2], -90.0f, 0);
+    cr_assert_eq(d.info.labels[2], 0);
+    fx_ds_free(&d);
+}
+
+Test(csv, headerless_tab_file_with_chosen_features_and_integer_labels)
+{
+    fx_tmpdir();
+    fx_write_text("t.tsv", "10\t1\t2\t3\n2\t4\t5\t6\n1\t7\t8\t9\n");
+    nn_kv kv[] = {FX_KV("path", "t.tsv"), FX_KV("header", "false"), FX_KV("delimiter", "tab"),
+                  FX_KV("label", "0"), FX_KV("features", "3,1")};
+    fx_ds d;
+    fx_ds_ok(&d, "csv", kv, 5, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.sample.shape[0], 2);
+    cr_assert_eq(d.info.n_classes, 3);
+    /* integers sort numerically: 1, 2, 10 */
+    cr_assert_str_eq(d.info.class_names[2], "10");
+    float x[2];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 0, x, &y, &err), 0);
+    cr_assert_eq(y, 2);
+    cr_assert_float_eq(x[0], 3.0f, 0);
+    cr_assert_float_eq(x[1], 1.0f, 0);
+    fx_ds_free(&d);
+}
+
+Test(csv, test_split_uses_the_training_files_class_ids)
+{
+    fx_tmpdir();
+    fx_write_text("t.csv", iris);
+    fx_write_text("v.csv", "a,b,species,c\n0,0,virginica,0\n");
+    nn_kv kv[] = {FX_KV("path", "t.csv"), FX_KV("test_path", "v.csv"),
+                  FX_KV("label", "species")};
+    fx_ds d;
+    fx_ds_ok(&d, "csv", kv, 3, NN_SPLIT_TEST);
+    cr_assert_eq(d.info.length, 1);
+    cr_assert_eq(d.info.n_classes, 2);
+    cr_assert_eq(d.info.labels[0], 1);
+    fx_ds_free(&d);
+    fx_write_text("v.csv", "a,b,species,c\n0,0,versicolor,0\n");
+    fx_expect_fail("csv", kv, 3, NN_SPLIT_TEST, "v.csv:2: label 'versicolor'", NULL);
+}
+
+Test(csv, regression_targets_are_floats)
+{
+    fx_tmpdir();
+    fx_write_text("r.csv", "x,y\n1,0.5\n2,-1.25\n");
+    nn_kv kv[] = {FX_KV("path", "r.csv"), FX_KV("task", "regression")};
+    fx_ds d;
+    fx_ds_ok(&d, "csv", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(nn_tensor_dtype(&d.info.target), NN_F32);
+    cr_assert_eq(d.info.n_classes, 0);
+    cr_assert_null(d.info.labels);
+    float x, y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 1, &x, &y, &err), 0);
+    cr_assert_float_eq(x, 2.0f, 0);
+    cr_assert_float_eq(y, -1.25f, 0);
+    fx_ds_free(&d);
+}
+
+Test(csv, ragged_row_names_file_and_line)
+{
+    fx_tmpdir();
+    fx_write_text("t.csv", "a,b,c\n1,2,x\n3,4\n");
+    nn_kv kv[] = {FX_KV("path", "t.csv")};
+    fx_expect_fail("csv", kv, 1, NN_SPLIT_TRAIN, "t.csv:3: 2 fields, expected 3", NULL);
+}
+
+Test(csv, non_numeric_feature_names_file_line_and_column)
+{
+    fx_tmpdir();
+    fx_write_text("t.csv", "a,b,c\n1,2,x\n3,oops,y\n");
+    nn_kv kv[] = {FX_KV("path", "t.csv")};
+    fx_expect_fail("csv", kv, 1, NN_SPLIT_TRAIN, "t.csv:3: column 2 ('b'): 'oops' is not a number",
+                   NULL);
+    fx_write_text("t.csv", "x,y\n1,2\n3,nan\n");
+    nn_kv kv2[] = {FX_KV("path", "t.csv"), FX_KV("task", "regression")};
+    fx_expect_fail("csv", kv2, 2, NN_SPLIT_TRAIN, "t.csv:3: label column 2: 'nan'", NULL);
+}
+
+Test(csv, unknown_label_column_is_named)
+{
+    fx_tmpdir();
+    fx_write_text("t.csv", iris);
+    nn_kv kv[] = {FX_KV("path", "t.csv"), FX_KV("label", "class")};
+    fx_expect_fail("csv", kv, 2, NN_SPLIT_TRAIN, "no column named 'class'", NULL);
+}
+
+Test(csv, rejects_bad_parameters_naming_the_key)
+{
+    nn_error err = {0};
+    fx_ds d;
+    nn_kv k1[] = {FX_KV("path", "x"), FX_KV("delimiter", ";;")};
+    cr_assert_lt(fx_ds_create(&d, "csv", k1, 2, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "'delimiter'"), "%s", err.msg);
+    fx_ds_free(&d);
+    nn_kv k2[] = {FX_KV("path", "x"), FX_KV("task", "ranking")};
+    cr_assert_lt(fx_ds_create(&d, "csv", k2, 2, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "'task'"), "%s", err.msg);
+    fx_ds_free(&d);
+    nn_kv k3[] = {FX_KV("path", "x"), FX_KV("header", "maybe")};
+    cr_assert_lt(fx_ds_create(&d, "csv", k3, 2, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "'header'"), "%s", err.msg);
+    fx_ds_free(&d);
+}
+
+Test(csv, plugins_show_documents_every_key)
+{
+    fx_show_documents("csv");
+}
