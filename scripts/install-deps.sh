@@ -2,15 +2,23 @@
 # Installs the Debian packages that building, testing and training need; idempotent:
 # `apt-get update` runs once, and only when something is missing.
 set -euo pipefail
+# Usage: install-deps.sh [--test] [EXTRA-PACKAGE...]
 PKGS=(
-  meson ninja-build pkg-config gcc clang libc6-dev
-  libdnnl-dev libuv1-dev libcriterion-dev libinih-dev libdlpack-dev zlib1g-dev
+  meson ninja-build pkg-config gcc libc6-dev
+  libdnnl-dev libuv1-dev libinih-dev libdlpack-dev zlib1g-dev
   libpng-dev libsndfile1-dev
-  libclang-rt-14-dev
   dataset-fashion-mnist
-  chromium # tests/loggers renders the HTML report headless to a PNG (~80 MB, ~20 s to install)
 )
-# extra packages a caller needs (e.g. the test script adds python3-protobuf)
+if [ "${1:-}" = "--test" ]; then
+  shift
+  PKGS+=(
+    libcriterion-dev          # the test framework
+    clang libclang-rt-14-dev  # libFuzzer targets in tests/fuzz
+    python3 python3-protobuf  # independent readers of our TensorBoard, CSV and JSONL files
+    chromium                  # tests/loggers renders the HTML report headless (~80 MB)
+    binutils                  # nm, to check that plugins export one symbol
+  )
+fi
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,11 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-if [ ! -f build/build.ninja ]; then
-  meson setup build --prefix "$PWD/install" >/dev/null
+# its own build directory: no test framework needed here (scripts/test.sh uses build/)
+if [ ! -f build-quickstart/build.ninja ]; then
+  meson setup build-quickstart --prefix "$PWD/install" -Dtests=false >/dev/null
 fi
-ninja -C build
-meson install -C build --quiet
+ninja -C build-quickstart
+meson install -C build-quickstart --quiet
 MODEL=${NNTRAIN_MODEL:-examples/fashion_mnist_mlp.ini}
 echo "quickstart: training $MODEL (Ctrl-C stops with a checkpoint; see README)"
 exec install/bin/nntrain train "$MODEL" "$@"

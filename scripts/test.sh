@@ -4,7 +4,7 @@
 # ones Criterion alone would not fail on (leaks at worker exit, reports in child processes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh python3 python3-protobuf
+bash scripts/install-deps.sh --test
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 
 run_suite() { # build-dir, extra meson options...
@@ -38,7 +38,8 @@ logdir=$(mktemp -d /tmp/nntrain-san.XXXXXX)
 export ASAN_OPTIONS="log_path=$logdir/asan:detect_leaks=1:abort_on_error=0"
 export LSAN_OPTIONS="use_tls=0:suppressions=$PWD/tests/lsan.supp"
 export UBSAN_OPTIONS="log_path=$logdir/ubsan:print_stacktrace=1:halt_on_error=1"
-run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false || status=1
+run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+  --buildtype=debugoptimized || status=1
 summary build-asan
 if compgen -G "$logdir/*" >/dev/null; then
   echo "test.sh: sanitizer reports:"
