@@ -9,7 +9,7 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx csv cifar text)
+[ ${#targets[@]} -gt 0 ] || targets=(idx csv cifar text safetensors)
 cc=$(command -v clang || command -v clang-14 || true)
 if [ -z "$cc" ]; then
   echo "fuzz: clang not found (apt-get install clang libclang-rt-14-dev); skipping"
@@ -40,14 +40,20 @@ seed() { # target
       printf '\x05 1;2;3\n4;5;6.5\n' >"$c/regression" ;;
     text)
       printf '\x45pos\tThe cat sat\nneg\tthe dog ran\n\npos\ta cat\n' >"$c/lines" ;;
+    safetensors)
+      h='{"__metadata__":{"epoch":"1"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
+      { printf '%b' "$(printf '\\x%02x' $(( ${#h} )) )"; printf '\0\0\0\0\0\0\0'; printf '%s' "$h";
+        head -c 8 /dev/zero; } >"$c/small" ;;
   esac
 }
 
 status=0
 for t in "${targets[@]}"; do
   bin="$work/fuzz_$t"
+  extra=()
+  [ "$t" != safetensors ] || extra=("$root/core/checkpoint.c" "$root/core/status.c" -I"$root/core")
   "$cc" -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=all -I"$root/sdk/include" "$here/fuzz_$t.c" -o "$bin" -lz -lm
+    -fno-sanitize-recover=all -I"$root/sdk/include" "$here/fuzz_$t.c" "${extra[@]}" -o "$bin" -lz -lm
   seed "$t"
   echo "fuzz: $t for ${secs}s"
   if ! (cd "$work" && "$bin" -max_total_time="$secs" -seed=1 -print_final_stats=1 \
