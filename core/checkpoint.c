@@ -667,8 +667,10 @@ static int take(nn_checkpoint *c, uint8_t *buf, size_t len, const char *name, nn
     ck_tensor *sorted = malloc(((size_t)c->n + 1) * sizeof *sorted);
     if (!sorted)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    memcpy(sorted, c->tensors, (size_t)c->n * sizeof *sorted);
-    qsort(sorted, (size_t)c->n, sizeof *sorted, cmp_begin);
+    if (c->n > 0) { /* no tensor: c->tensors is NULL, and memcpy/qsort must not see it */
+        memcpy(sorted, c->tensors, (size_t)c->n * sizeof *sorted);
+        qsort(sorted, (size_t)c->n, sizeof *sorted, cmp_begin);
+    }
     uint64_t at = 0;
     int rc = NN_OK;
     for (int i = 0; i < c->n && rc == NN_OK; i++) {
