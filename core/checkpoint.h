@@ -38,7 +38,8 @@ void nn_checkpoint_free(nn_checkpoint *c);
 const char *nn_checkpoint_meta(const nn_checkpoint *c, const char *key);
 int nn_checkpoint_count(const nn_checkpoint *c);
 const char *nn_checkpoint_name(const nn_checkpoint *c, int i);
-/* a borrowed view of tensor `name` (data points into the loaded file), or NULL */
+/* a borrowed view of tensor `name` (data points into the loaded file and may be unaligned:
+ * read it with memcpy or nn_checkpoint_load), or NULL */
 const nn_tensor *nn_checkpoint_tensor(const nn_checkpoint *c, const char *name);
 /* Copies tensor `name` into dst, which must have the same dtype and shape; err says which
  * differs. */
