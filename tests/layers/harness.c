@@ -146,7 +146,8 @@ void nnt_fill_uniform(nn_tensor *t, uint64_t seed, double lo, double hi)
     case NN_I32: {
         int64_t a = (int64_t)lo, span = (int64_t)hi - (int64_t)lo;
         for (int64_t i = 0; i < n; i++)
-            NN_I32P(t)[i] = (int32_t)(a + (span > 0 ? (int64_t)nn_rng_below(&r, (uint64_t)span) : 0));
+            NN_I32P(t)[i] =
+                (int32_t)(a + (span > 0 ? (int64_t)nn_rng_below(&r, (uint64_t)span) : 0));
         break;
     }
     default:

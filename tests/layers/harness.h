@@ -31,8 +31,10 @@ typedef struct nnt_layer {
 /* Opens `plugin` (a layer) with kv, a NULL-terminated list of "key=value" strings (may be
  * NULL). dtypes may be NULL (all F32). training=1 allocates grad_output, param grads, SAVED
  * buffers and grad_inputs for the inputs whose bit is set in need_grad (bit i = input i).
- * F32 inputs are filled U(-1, 1) from seed 2 + i, other inputs are zero; params U(-0.5, 0.5)
- * from seed 1; STATE buffers per their decl.init (zeros/ones). io.seed is 42.
+ * F32 inputs are filled U(-1, 1) from seed 2 + i, other inputs are zero; param i is filled
+ * U(-0.5, 0.5) from seed 1 + 100 i (its decl.init is not used: tests want O(1) values);
+ * STATE buffers per their decl.init (zeros, ones, normal, uniform; fan-based ones read as
+ * zeros). setup sees layer_name "test_layer". io.seed is 42.
  * Returns NN_OK, or the plugin's/core's status with its message in err (L is then closed). */
 int nnt_layer_open(nnt_layer *L, const char *plugin, const char *const *kv, int n_inputs,
                    const int *ndims, const int64_t shapes[][NN_MAX_DIMS], const nn_dtype *dtypes,

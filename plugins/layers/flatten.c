@@ -1,0 +1,89 @@
+/* flatten.c: the layer plugin "flatten", [N, d1, d2, ...] -> [N, d1 * d2 * ...]: the batch
+ * dimension stays, the rest become one. The data is already contiguous, so forward and
+ * backward are plain copies; they never allocate. */
+#include <nntrain/nntrain.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct flatten {
+    int unused;
+} flatten;
+
+static int flatten_create(const nn_params *params, void **self, nn_error *err)
+{
+    (void)params;
+    flatten *f = calloc(1, sizeof *f);
+    if (!f)
+        return nn_error_set(err, NN_ENOMEM, "flatten: out of memory");
+    *self = f;
+    return NN_OK;
+}
+
+static void flatten_destroy(void *self)
+{
+    free(self);
+}
+
+static int flatten_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    (void)self;
+    char shape[128];
+    if (s->n_inputs != 1)
+        return nn_error_set(err, NN_EINVAL, "layer '%s' (flatten): takes 1 input, got %d",
+                            s->layer_name, s->n_inputs);
+    const nn_tensor *x = s->inputs[0];
+    int dt = nn_tensor_dtype(x);
+    if (dt < 0 || x->dl.ndim < 1)
+        return nn_error_set(err, NN_EINVAL,
+                            "layer '%s' (flatten): input %s needs a known dtype and a batch "
+                            "dimension",
+                            s->layer_name, nn_shape_str(x, shape, sizeof shape));
+    const int64_t out[2] = {x->shape[0], nn_shape_numel(x->dl.ndim - 1, x->shape + 1)};
+    nn_tensor_describe(&s->output, (nn_dtype)dt, 2, out);
+    s->flops = 0;
+    return NN_OK;
+}
+
+static int flatten_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    void *y = NN_U8P(io->output);
+    const void *x = NN_U8P(io->inputs[0]);
+    if (y != x)
+        memcpy(y, x, nn_tensor_nbytes(io->output));
+    return NN_OK;
+}
+
+static int flatten_backward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    if (!io->grad_inputs[0])
+        return NN_OK;
+    void *gx = NN_U8P(io->grad_inputs[0]);
+    const void *g = NN_U8P(io->grad_output);
+    if (gx != g)
+        memcpy(gx, g, nn_tensor_nbytes(io->grad_output));
+    return NN_OK;
+}
+
+static const nn_layer_vtable flatten_vtable = {
+    .struct_size = sizeof(nn_layer_vtable),
+    .create = flatten_create,
+    .destroy = flatten_destroy,
+    .setup = flatten_setup,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+};
+
+static const nn_param_spec flatten_params[] = {
+    {.name = NULL},
+};
+
+static const nn_plugin_desc flatten_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .name = "flatten", .version = "1.0.0", .license = "MIT",
+    .summary = "Flattens every dimension but the batch: [N, ...] -> [N, product]",
+    .caps = NN_CAP_BACKWARD, .params = flatten_params, .vtable = &flatten_vtable);
+
+NN_PLUGIN_EXPORT(&flatten_desc);
