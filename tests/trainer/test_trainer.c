@@ -217,33 +217,41 @@ Test(trainer, stop_and_resume_reproduces_the_uninterrupted_losses_bit_for_bit)
 
 Test(trainer, sigint_mid_epoch_checkpoints_and_resume_matches)
 {
-    /* many short epochs so that the signal lands mid-run; one thread: bit-exact */
-    write_model("long.ini", 150, "");
-    cr_assert_eq(nntrain("train long.ini --no-test --run-dir runs/ref"), 0, "%s", slurp("out.txt"));
+    /* a run far too long to finish: SIGINT once it is under way (its first epoch-end
+     * checkpoint exists), plus a random delay so that the stop lands mid-epoch */
+    write_model("long.ini", 100000, "");
     char cmd[1024];
+    srand((unsigned)time(NULL));
+    int ms = 20 + rand() % 200;
     snprintf(cmd, sizeof cmd, "cd %s && (%s train long.ini --no-test > sig.txt 2>&1 & pid=$!; "
-             "sleep 0.7; kill -INT $pid; wait $pid; echo $? > rc.txt)", dir, exe);
+             "while [ ! -f runs/long/last.safetensors ]; do sleep 0.05; done; sleep 0.%03d; "
+             "kill -INT $pid; wait $pid; echo $? > rc.txt)", dir, exe, ms);
     cr_assert_eq(system(cmd), 0);
     char *rc = slurp("rc.txt"), *out = slurp("sig.txt");
-    if (atoi(rc) == 0) {
-        cr_log_warn("the run finished before SIGINT arrived; machine too fast for this test");
-        free(rc);
-        free(out);
-        return;
-    }
     cr_assert_eq(atoi(rc), 130, "exit %s: %s", rc, out);
     cr_assert(strstr(out, "SIGINT received"), "%s", out);
     cr_assert(strstr(out, "--resume ") && strstr(out, "runs/long/last.safetensors"), "%s", out);
     free(rc);
     free(out);
+    /* finish two epochs after the one it stopped in, then train a reference that never stopped */
+    char p[512];
+    nn_checkpoint *c;
+    nn_error err = {0};
+    snprintf(p, sizeof p, "%s/runs/long/last.safetensors", dir);
+    cr_assert_eq(nn_checkpoint_read(p, &c, &err), NN_OK, "%s", err.msg);
+    long long epochs = atoll(nn_checkpoint_meta(c, "epoch")) + 2;
+    nn_checkpoint_free(c);
     snprintf(cmd, sizeof cmd, "mv %s/runs/long/metrics.jsonl %s/first.jsonl", dir, dir);
     cr_assert_eq(system(cmd), 0);
-    cr_assert_eq(nntrain("train long.ini --no-test --resume auto"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train long.ini --no-test --resume auto --set train.epochs=%lld", epochs),
+                 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train long.ini --no-test --run-dir runs/ref --set train.epochs=%lld",
+                         epochs), 0, "%s", slurp("out.txt"));
     same_tensors("runs/ref/last.safetensors", "runs/long/last.safetensors");
-    static char ref[1000][40], a[1000][40], b[1000][40];
-    int nr = step_losses("runs/ref/metrics.jsonl", ref, 1000);
-    int na = step_losses("first.jsonl", a, 1000);
-    int nb = step_losses("runs/long/metrics.jsonl", b, 1000);
+    static char ref[4000][40], a[4000][40], b[4000][40];
+    int nr = step_losses("runs/ref/metrics.jsonl", ref, 4000);
+    int na = step_losses("first.jsonl", a, 4000);
+    int nb = step_losses("runs/long/metrics.jsonl", b, 4000);
     cr_assert_eq(na + nb, nr, "%d + %d steps vs %d", na, nb, nr);
     for (int i = 0; i < nr; i++)
         cr_assert_str_eq(ref[i], i < na ? a[i] : b[i - na], "step %d", i);
