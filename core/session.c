@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "session.h"
+#include "threads.h"
 
 static const nn_param_spec train_keys[] = {
     {.name = "epochs", .type = NN_PARAM_INT, .def = "10", .range = "[1, 1000000]",
@@ -229,7 +230,15 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         return rc;
     /* compile the main plan now: shape errors surface before any data is read */
     nn_loss_bind *lb;
-    return nn_session_bind(s, s->tc.batch_size, o->mode == NN_SESSION_TRAIN, &lb, err);
+    if ((rc = nn_session_bind(s, s->tc.batch_size, o->mode == NN_SESSION_TRAIN, &lb, err)))
+        return rc;
+    uint64_t flops = 0;
+    nn_layer_report r;
+    for (int i = 0; nn_plan_report(lb->plan, i, &r) == 0; i++)
+        flops += r.flops;
+    s->threads = o->threads > 0 ? o->threads : nn_threads_auto(flops);
+    nn_threads_apply(s->threads);
+    return NN_OK;
 }
 
 void nn_session_close(nn_session *s)

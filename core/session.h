@@ -40,6 +40,7 @@ typedef struct nn_session_opts {
     const char *run_subdir; /* appended to the run directory (cross-validation folds) */
     const char *state_dir; /* eval/predict: where the run's artefacts are (vocabulary) */
     const char *device;
+    int threads;           /* compute threads; 0 = chosen from the model's size */
 } nn_session_opts;
 
 /* the loss bound to one plan */
@@ -72,6 +73,7 @@ typedef struct nn_session {
     char base_dir[PATH_MAX];
     uint64_t seed;
     int n_classes;
+    int threads;           /* compute threads in use */
 } nn_session;
 
 /* Builds the session. On failure err names the file:line or section. */

@@ -113,6 +113,10 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
         }
     }
     (void)verb;
+    /* an OMP_NUM_THREADS from the user counts as --threads */
+    const char *omp = getenv("OMP_NUM_THREADS");
+    if (!cli->threads && omp && atoi(omp) > 0)
+        cli->threads = atoi(omp);
     return 0;
 }
 

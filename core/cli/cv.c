@@ -43,7 +43,8 @@ int nn_cmd_cv(nn_cli *cli)
         snprintf(sub, sizeof sub, "fold-%d", k + 1);
         /* each fold trains from fresh weights in its own directory */
         nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .folds = (int)folds,
-                              .fold = k, .run_subdir = sub, .device = cli->device};
+                              .fold = k, .run_subdir = sub, .device = cli->device,
+                          .threads = cli->threads};
         int rc = nn_session_open(&s, reg, cfg, &so, &err);
         printf("fold %d/%ld: training on %lld samples, validating on %lld\n", k + 1, folds,
                rc ? 0LL : (long long)nn_data_size(s.data, NN_PART_TRAIN),

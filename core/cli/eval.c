@@ -29,7 +29,8 @@ int nn_cli_eval_session(nn_cli *cli, const char *verb, const char *ckpt, nn_conf
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", ckpt);
     nn_session_opts so = {.mode = NN_SESSION_EVAL, .seed = cli->seed, .state_dir = dirname(dir),
-                          .device = cli->device};
+                          .device = cli->device,
+                          .threads = cli->threads};
     nn_error err = {0};
     if (nn_session_open(s, *reg, *cfg, &so, &err) != NN_OK ||
         nn_train_load_weights(s, ckpt, &err) != NN_OK) {

@@ -40,7 +40,8 @@ int nn_cmd_summary(nn_cli *cli)
     nn_registry *reg = nn_cli_registry(cli);
     nn_session s = {0};
     nn_error err = {0};
-    nn_session_opts so = {.mode = NN_SESSION_SUMMARY, .seed = cli->seed, .device = cli->device};
+    nn_session_opts so = {.mode = NN_SESSION_SUMMARY, .seed = cli->seed, .device = cli->device,
+                          .threads = cli->threads};
     int code = NN_EXIT_OK;
     if (!reg || nn_session_open(&s, reg, cfg, &so, &err) != NN_OK) {
         if (reg)

@@ -47,7 +47,8 @@ int nn_cmd_train(nn_cli *cli)
     nn_session s;
     nn_error err = {0};
     nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .run_dir = run_dir,
-                          .device = cli->device};
+                          .device = cli->device,
+                          .threads = cli->threads};
     int rc = nn_session_open(&s, reg, cfg, &so, &err), code = NN_EXIT_OK;
     nn_train_result r;
     if (rc == NN_OK) {
