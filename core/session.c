@@ -356,16 +356,14 @@ int nn_session_optim(nn_session *s, int64_t steps_per_epoch, nn_error *err)
     return rc;
 }
 
-int nn_session_tensors(nn_session *s, const char **names, nn_tensor **ts, int cap)
+int nn_session_tensor_count(const nn_session *s)
 {
-    int n = 0;
-    for (int i = 0; i < nn_model_param_count(s->model) && n < cap; i++, n++) {
-        ts[n] = nn_model_param(s->model, i, NULL, NULL, NULL, NULL);
-        names[n] = ts[n]->name;
-    }
-    for (int i = 0; i < nn_model_state_count(s->model) && n < cap; i++, n++) {
-        ts[n] = nn_model_state(s->model, i);
-        names[n] = ts[n]->name;
-    }
-    return n;
+    return nn_model_param_count(s->model) + nn_model_state_count(s->model);
+}
+
+nn_tensor *nn_session_tensor(const nn_session *s, int i)
+{
+    int np = nn_model_param_count(s->model);
+    return i < np ? nn_model_param(s->model, i, NULL, NULL, NULL, NULL)
+                  : nn_model_state(s->model, i - np);
 }

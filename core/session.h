@@ -92,8 +92,10 @@ int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t ste
 /* Creates the optimizer over the model's parameters (training sessions). */
 int nn_session_optim(nn_session *s, int64_t steps_per_epoch, nn_error *err);
 
-/* Parameters and state as checkpoint entries (names owned by the model); returns count. */
-int nn_session_tensors(nn_session *s, const char **names, nn_tensor **ts, int cap);
+/* The model's tensors that checkpoints hold: parameters, then state buffers. Each tensor's
+ * name is its checkpoint name ("fc1.weight"); borrowed from the model. */
+int nn_session_tensor_count(const nn_session *s);
+nn_tensor *nn_session_tensor(const nn_session *s, int i);
 
 /* The [train] schema, for `nntrain help train`. */
 const nn_param_spec *nn_train_schema(void);

@@ -256,25 +256,21 @@ static void hexd(char *buf, size_t cap, double v) { snprintf(buf, cap, "%a", v);
 static int write_checkpoint(trainer *t, const char *file, char *out_path, nn_error *err)
 {
     nn_session *s = t->s;
-    int np = nn_model_param_count(s->model) + nn_model_state_count(s->model);
+    int np = nn_session_tensor_count(s);
     int no = nn_optim_tensor_count(s->optim);
     nn_ckpt_entry *e = calloc((size_t)(np + no) + 1, sizeof *e);
-    const char **names = calloc((size_t)np + 1, sizeof *names);
-    nn_tensor **ts = calloc((size_t)np + 1, sizeof *ts);
     char *ostate = NULL, *dstate = NULL;
-    int rc = NN_OK;
-    if (!e || !names || !ts) {
+    int rc = NN_OK, n = 0;
+    if (!e) {
         rc = nn_error_set(err, NN_ENOMEM, "out of memory");
         goto out;
     }
-    int n = nn_session_tensors(s, names, ts, np);
-    for (int i = 0; i < n; i++)
-        e[i] = (nn_ckpt_entry){names[i], ts[i]};
-    for (int i = 0; i < no; i++) {
-        const char *nm;
-        nn_tensor *ot = nn_optim_tensor(s->optim, i, &nm);
-        e[n++] = (nn_ckpt_entry){nm, ot};
+    for (int i = 0; i < np; i++, n++) {
+        e[n].t = nn_session_tensor(s, i);
+        e[n].name = e[n].t->name;
     }
+    for (int i = 0; i < no; i++, n++)
+        e[n].t = nn_optim_tensor(s->optim, i, &e[n].name);
     int need = nn_optim_state_save(s->optim, NULL, 0);
     ostate = malloc((size_t)(need > 0 ? need : 0) + 1);
     int dneed = nn_data_state_save(s->data, NULL, 0);
@@ -330,8 +326,6 @@ static int write_checkpoint(trainer *t, const char *file, char *out_path, nn_err
     rc = nn_checkpoint_write(out_path, e, n, meta, (int)(sizeof meta / sizeof *meta), err);
 out:
     free(e);
-    free(names);
-    free(ts);
     free(ostate);
     free(dstate);
     return rc;
@@ -343,21 +337,15 @@ int nn_train_load_weights(nn_session *s, const char *path, nn_error *err)
     int rc = nn_checkpoint_read(path, &c, err);
     if (rc)
         return rc;
-    int np = nn_model_param_count(s->model) + nn_model_state_count(s->model);
-    const char **names = calloc((size_t)np + 1, sizeof *names);
-    nn_tensor **ts = calloc((size_t)np + 1, sizeof *ts);
-    if (!names || !ts)
-        rc = nn_error_set(err, NN_ENOMEM, "out of memory");
-    int n = rc ? 0 : nn_session_tensors(s, names, ts, np);
-    for (int i = 0; i < n && rc == NN_OK; i++)
-        if ((rc = nn_checkpoint_load(c, names[i], ts[i], err)))
+    for (int i = 0; i < nn_session_tensor_count(s) && rc == NN_OK; i++) {
+        nn_tensor *dst = nn_session_tensor(s, i);
+        if ((rc = nn_checkpoint_load(c, dst->name, dst, err)))
             nn_error_prefix(err, "%s", path);
+    }
     /* fitted transforms (normalize from_data) must see the training statistics again */
     const char *ds = nn_checkpoint_meta(c, "data_state");
     if (rc == NN_OK && ds && *ds && (rc = nn_data_state_load(s->data, ds, err)))
         nn_error_prefix(err, "%s", path);
-    free(names);
-    free(ts);
     nn_checkpoint_free(c);
     return rc;
 }
@@ -436,14 +424,10 @@ static int resume_from(trainer *t, const char *path, nn_error *err)
         t->best_epoch = 0;
         t->bad_epochs = 0;
     }
-    int np = nn_model_param_count(s->model) + nn_model_state_count(s->model);
-    const char **names = calloc((size_t)np + 1, sizeof *names);
-    nn_tensor **ts = calloc((size_t)np + 1, sizeof *ts);
-    int n = names && ts ? nn_session_tensors(s, names, ts, np) : 0;
-    if (!names || !ts)
-        rc = nn_error_set(err, NN_ENOMEM, "out of memory");
-    for (int i = 0; i < n && rc == NN_OK; i++)
-        rc = nn_checkpoint_load(c, names[i], ts[i], err);
+    for (int i = 0; i < nn_session_tensor_count(s) && rc == NN_OK; i++) {
+        nn_tensor *dst = nn_session_tensor(s, i);
+        rc = nn_checkpoint_load(c, dst->name, dst, err);
+    }
     for (int i = 0; i < nn_optim_tensor_count(s->optim) && rc == NN_OK; i++) {
         const char *nm;
         nn_tensor *ot = nn_optim_tensor(s->optim, i, &nm);
@@ -456,8 +440,6 @@ static int resume_from(trainer *t, const char *path, nn_error *err)
         rc = nn_data_state_load(s->data, ds, err);
     if (rc)
         nn_error_prefix(err, "resuming from %s", path);
-    free(names);
-    free(ts);
     nn_checkpoint_free(c);
     return rc;
 }
@@ -575,34 +557,17 @@ static int save_checkpoint(trainer *t, const char *file, char *out, nn_error *er
     return rc;
 }
 
-static void snapshot_best(trainer *t)
+/* Copies every parameter and state tensor into the best-weights buffer (save = 1) or back. */
+static void best_weights(trainer *t, int save)
 {
     size_t off = 0;
-    nn_model *m = t->s->model;
-    for (int i = 0; i < nn_model_param_count(m); i++) {
-        nn_tensor *p = nn_model_param(m, i, NULL, NULL, NULL, NULL);
-        memcpy((char *)t->best_copy + off, p->dl.data, nn_tensor_nbytes(p));
-        off += nn_tensor_nbytes(p);
-    }
-    for (int i = 0; i < nn_model_state_count(m); i++) {
-        nn_tensor *p = nn_model_state(m, i);
-        memcpy((char *)t->best_copy + off, p->dl.data, nn_tensor_nbytes(p));
-        off += nn_tensor_nbytes(p);
-    }
-}
-
-static void restore_best(trainer *t)
-{
-    size_t off = 0;
-    nn_model *m = t->s->model;
-    for (int i = 0; i < nn_model_param_count(m); i++) {
-        nn_tensor *p = nn_model_param(m, i, NULL, NULL, NULL, NULL);
-        memcpy(p->dl.data, (char *)t->best_copy + off, nn_tensor_nbytes(p));
-        off += nn_tensor_nbytes(p);
-    }
-    for (int i = 0; i < nn_model_state_count(m); i++) {
-        nn_tensor *p = nn_model_state(m, i);
-        memcpy(p->dl.data, (char *)t->best_copy + off, nn_tensor_nbytes(p));
+    for (int i = 0; i < nn_session_tensor_count(t->s); i++) {
+        nn_tensor *p = nn_session_tensor(t->s, i);
+        char *b = (char *)t->best_copy + off;
+        if (save)
+            memcpy(b, p->dl.data, nn_tensor_nbytes(p));
+        else
+            memcpy(p->dl.data, b, nn_tensor_nbytes(p));
         off += nn_tensor_nbytes(p);
     }
 }
@@ -666,7 +631,7 @@ static int epoch_end(trainer *t, nn_error *err)
             t->best_epoch = t->epoch;
             t->bad_epochs = 0;
             if (t->best_copy)
-                snapshot_best(t);
+                best_weights(t, 1);
         } else {
             t->bad_epochs++;
         }
@@ -687,7 +652,7 @@ static int epoch_end(trainer *t, nn_error *err)
                  tc->restore_best ? "; the best weights are restored" : "");
         post(t, &x);
         if (tc->restore_best && t->best_copy)
-            restore_best(t);
+            best_weights(t, 0);
     }
     t->r->best_metric = t->best;
     t->r->best_epoch = t->best_epoch;
