@@ -915,8 +915,10 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
     (void)loop_ok;
     nn_loggers_close(t->loggers);
     r->wall_s = now_s(&t->t0);
-    if (t->train_l)
+    if (t->train_l) {
         r->wait_fraction = nn_loader_wait_fraction(t->train_l);
+        r->wait_s = nn_loader_wait_seconds(t->train_l);
+    }
     nn_loader_free(t->train_l);
     nn_loader_free(t->val_l);
     nn_metrics_free(&t->tm);

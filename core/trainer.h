@@ -31,6 +31,7 @@ typedef struct nn_train_result {
     int64_t best_epoch;      /* 1-based; 0 when none */
     double wall_s;
     double wait_fraction;    /* steps that waited for data */
+    double wait_s;           /* seconds those steps waited, in total */
     char last_ckpt[600];
     char best_ckpt[600];
 } nn_train_result;

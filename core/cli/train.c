@@ -67,9 +67,9 @@ int nn_cmd_train(nn_cli *cli)
                 (long long)r.epochs_done, r.last_ckpt, cli->argv[0], r.last_ckpt);
         code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
     } else {
-        printf("trained %lld epochs in %.1f s; checkpoints in %s (steps waiting for data: "
-               "%.1f%%)\n", (long long)r.epochs_done, r.wall_s, s.run_dir,
-               100 * r.wait_fraction);
+        printf("trained %lld epochs in %.1f s; checkpoints in %s (steps that waited for data: "
+               "%.1f%%, %.2f s in all)\n", (long long)r.epochs_done, r.wall_s, s.run_dir,
+               100 * r.wait_fraction, r.wait_s);
         if (r.best_epoch > 0)
             printf("best %s %.4f at epoch %lld (%s)\n", s.tc.monitor, r.best_metric,
                    (long long)r.best_epoch, r.best_ckpt);
