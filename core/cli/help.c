@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "params_internal.h"
+#include "session.h"
 
 const nn_verb nn_verbs[] = {
     {"train", nn_cmd_train, "train a model described by a model file",
@@ -51,12 +53,27 @@ static void common_options(void)
          "  130/143 interrupted by SIGINT/SIGTERM after writing a checkpoint");
 }
 
+/* the [train] section's keys, from the same schema that checks them */
+static void train_keys(void)
+{
+    puts("Keys of the model file's [train] section:");
+    for (const nn_param_spec *k = nn_train_schema(); k->name; k++) {
+        char desc[200];
+        nn_param_spec_describe(k, desc, sizeof desc);
+        printf("  %-20s %s%s%s\n      %s\n", k->name, desc, k->def ? ", default " : "",
+               k->def ? k->def : "", k->doc);
+    }
+    puts("");
+}
+
 int nn_cmd_help(nn_cli *cli)
 {
     if (cli->argc > 0) {
         for (const nn_verb *v = nn_verbs; v->name; v++)
             if (strcmp(v->name, cli->argv[0]) == 0) {
                 printf("nntrain %s: %s\n\nUsage:\n%s\n", v->name, v->summary, v->usage);
+                if (strcmp(v->name, "train") == 0)
+                    train_keys();
                 common_options();
                 return NN_EXIT_OK;
             }
