@@ -78,6 +78,12 @@ static int open_predict_part(nn_data *d, const char *const *inputs, int n, nn_er
 {
     if (n < 1 || !inputs)
         return nn_error_set(err, NN_EINVAL, "predict: no input files given");
+    const nn_plugin_desc *desc = d->predict.inst.desc;
+    if (desc->abi_major == 0 && desc->abi_minor < 2) /* NN_SPLIT_PREDICT is new in ABI 0.2 */
+        return nn_error_set(err, NN_ENOTSUP, "%s: dataset plugin '%s' was built for ABI %d.%d, "
+                            "which cannot predict from files (rebuild it against ABI 0.2 or "
+                            "newer)", d->predict.origin, desc->name, desc->abi_major,
+                            desc->abi_minor);
     int rc = src_open_files(d, &d->predict, NN_SPLIT_PREDICT, 0, inputs, n, err);
     if (rc)
         return rc;

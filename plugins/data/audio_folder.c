@@ -374,7 +374,7 @@ static const nn_dataset_vtable af_vt = {
     .destroy = af_destroy,
     .open = af_open,
     .get = af_get,
-    .describe = af_describe,
+    .describe = af_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc af_desc = NN_DESCRIPTOR(

@@ -333,7 +333,7 @@ static const nn_dataset_vtable cifar_vt = {
     .destroy = cifar_destroy,
     .open = cifar_open,
     .get = cifar_get,
-    .describe = cifar_describe,
+    .describe = cifar_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc cifar_desc = NN_DESCRIPTOR(

@@ -566,7 +566,7 @@ static const nn_dataset_vtable csv_vt = {
     .destroy = csv_destroy,
     .open = csv_open,
     .get = csv_get,
-    .describe = csv_describe,
+    .describe = csv_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc csv_desc = NN_DESCRIPTOR(

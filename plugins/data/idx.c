@@ -456,7 +456,7 @@ static const nn_dataset_vtable idx_vt = {
     .destroy = idx_destroy,
     .open = idx_open,
     .get = idx_get,
-    .describe = idx_describe,
+    .describe = idx_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc idx_desc = NN_DESCRIPTOR(

@@ -458,7 +458,7 @@ static const nn_dataset_vtable if_vt = {
     .destroy = if_destroy,
     .open = if_open,
     .get = if_get,
-    .describe = if_describe,
+    .describe = if_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc if_desc = NN_DESCRIPTOR(

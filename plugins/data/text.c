@@ -588,7 +588,7 @@ static const nn_dataset_vtable tx_vt = {
     .destroy = tx_destroy,
     .open = tx_open,
     .get = tx_get,
-    .describe = tx_describe,
+    .describe = tx_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc tx_desc = NN_DESCRIPTOR(
