@@ -2,10 +2,12 @@
  * files decode to exactly the samples training gives for the same data, targets are unknown
  * (-1), class names are training's, describe() names file and record, and bad inputs are
  * errors naming the file. Test-only. */
+#include <math.h>
 #include <png.h>
 #include <sndfile.h>
 
-#include "fixtures.h"
+#include "core/data/data_internal.h"
+#include "data_fixtures.h"
 
 static int open_predict(fx_ds *d, const char *const *inputs, int n, const char *state_dir,
                         nn_error *err)
@@ -358,4 +360,81 @@ Test(predict, cifar_batch_files_decode_like_training_with_labels_ignored)
     fx_write("short.bin", junk, 100);
     const char *bad[] = {fx_path("short.bin")};
     predict_fails("cifar", kv, 2, bad, 1, "short.bin", "truncated");
+}
+
+/* ---- the core's prediction part ---- */
+
+static const char *norm_ini = "[data]\ntype = csv\npath = d.csv\n"
+                              "[transform.n]\ntype = normalize\nfrom_data = true\n";
+
+Test(predict, core_part_runs_the_fitted_transforms_like_training_samples)
+{
+    fx_tmpdir();
+    dfx_write_csv("d.csv", 100);
+    fx_write_text("in.csv", "f0,f1\n5,10.5\n7,14.5\n");
+    dfx f;
+    dfx_ok(&f, norm_ini, &(nn_data_opts){.seed = 1, .fit = 1});
+    nn_error err = {0};
+    const char *in[] = {fx_path("in.csv")};
+    cr_assert_eq(nn_data_size(f.d, NN_PART_PREDICT), NN_ENOTFOUND);
+    cr_assert_eq(nn_data_open_predict(f.d, in, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(nn_data_size(f.d, NN_PART_PREDICT), 2);
+    cr_assert_lt(nn_data_open_predict(f.d, in, 1, &err), 0, "opens once");
+    char name[600], want[600];
+    nn_data_describe(f.d, NN_PART_PREDICT, 1, name, sizeof name);
+    snprintf(want, sizeof want, "%s:3", in[0]);
+    cr_assert_str_eq(name, want);
+    nn_data_describe(f.d, NN_PART_TRAIN, 4, name, sizeof name);
+    cr_assert_str_eq(name, "4", "training samples are named by index");
+
+    nn_loader *l;
+    nn_loader_opts o = {.batch_size = 8, .prefetch = 1, .workers = 1};
+    cr_assert_eq(nn_loader_new(f.d, NN_PART_PREDICT, &o, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(nn_loader_start_epoch(l, 0, 0, &err), 0, "%s", err.msg);
+    nn_batch *b;
+    cr_assert_eq(nn_loader_next(l, &b, &err), 1, "%s", err.msg);
+    cr_assert_eq(b->n, 2);
+    size_t sb = nn_data_scratch_bytes(f.d) + 64;
+    void *sa = aligned_alloc(64, (sb + 63) / 64 * 64), *sc = aligned_alloc(64, (sb + 63) / 64 * 64);
+    for (int r = 0; r < 2; r++) {
+        float want_x[2];
+        int32_t y;
+        nn_tensor s = nn_data_info(f.d)->sample, t = nn_data_info(f.d)->target;
+        s.dl.shape = s.shape;
+        s.dl.strides = s.strides;
+        s.dl.data = want_x;
+        t.dl.shape = t.shape;
+        t.dl.strides = t.strides;
+        t.dl.data = &y;
+        cr_assert_eq(nn_data_decode(f.d, NN_PART_TRAIN, r ? 7 : 5, 0, 0, sa, sc, &s, &t, &err),
+                     0, "%s", err.msg);
+        const float *got = (const float *)b->x->dl.data + 2 * r;
+        cr_assert_eq(got[0], want_x[0], "input row %d normalized like training row", r);
+        cr_assert_eq(got[1], want_x[1]);
+        cr_assert_lt(fabsf(got[0]), 2.0f, "normalized, not the raw %d", r ? 7 : 5);
+        cr_assert_eq(((const int32_t *)b->y->dl.data)[r], -1, "targets are unknown");
+    }
+    free(sa);
+    free(sc);
+    nn_loader_release(l, b);
+    cr_assert_eq(nn_loader_next(l, &b, &err), 0);
+    nn_loader_free(l);
+    dfx_free(&f);
+}
+
+Test(predict, eval_data_with_inputs_opens_them_instead_of_the_test_split)
+{
+    fx_tmpdir();
+    dfx_write_csv("d.csv", 20); /* no test_path: opening the test split would fail */
+    fx_write_text("in.csv", "f0,f1\n1,2\n3,4\n5,6\n");
+    const char *in[] = {fx_path("in.csv")};
+    dfx f;
+    dfx_ok(&f, "[data]\ntype = csv\npath = d.csv\n",
+           &(nn_data_opts){.for_eval = 1, .inputs = in, .n_inputs = 1});
+    cr_assert_eq(nn_data_size(f.d, NN_PART_PREDICT), 3);
+    cr_assert_eq(nn_data_size(f.d, NN_PART_TEST), NN_ENOTFOUND);
+    cr_assert_eq(nn_data_info(f.d)->n_classes, 3);
+    cr_assert_str_eq(nn_data_info(f.d)->class_names[2], "c2");
+    cr_assert_null(nn_data_info(f.d)->labels);
+    dfx_free(&f);
 }
