@@ -297,6 +297,30 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
                                 o->inputs[0]);
         d->in_start[f + 1] = d->in_start[f] + a->count;
     }
+    /* the records must be shaped like the training images: compare with that file's header */
+    char tp[4096];
+    idx_join(tp, sizeof tp, o->base_dir, d->dir, d->files[0]);
+    uint8_t hdr[4 + 4 * 8];
+    gzFile g = gzopen(tp, "rb");
+    int got = g ? gzread(g, hdr, sizeof hdr) : -1;
+    if (g)
+        gzclose(g);
+    if (got >= 4 && hdr[0] == 0 && hdr[1] == 0 && hdr[3] >= 1 && hdr[3] <= 8 &&
+        got >= 4 + 4 * hdr[3]) {
+        const idx_array *a = &d->in_img[0];
+        int same = hdr[3] == a->ndim;
+        for (int i = 1; same && i < a->ndim; i++) {
+            const uint8_t *q = hdr + 4 + 4 * i;
+            same = ((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3]) ==
+                   (uint32_t)a->dims[i];
+        }
+        if (!same)
+            return nn_error_set(err, NN_ESHAPE, "%s: records differ in shape from the training "
+                                "images of %s (an input needs the same H x W)", o->inputs[0], tp);
+    } else {
+        return nn_error_set(err, NN_EFORMAT, "%s: cannot read the IDX header of the training "
+                            "images, which fixes the shape of prediction inputs", tp);
+    }
     int n_classes = d->n_names;
     if (!n_classes) {
         int rc = idx_train_classes(d, o, &n_classes, err);

@@ -129,6 +129,8 @@ Test(predict, idx_inputs_of_another_image_size_are_rejected_naming_the_file)
     write_idx_images("c.idx", 2, 3, 3, 0);
     const char *in[] = {fx_path("a.idx"), fx_path("c.idx")};
     predict_fails("idx", idx_kv, 4, in, 2, "c.idx", "differ");
+    const char *other[] = {fx_path("c.idx")};
+    predict_fails("idx", idx_kv, 4, other, 1, "c.idx", "training images");
     const char *missing[] = {fx_path("nope.idx")};
     predict_fails("idx", idx_kv, 4, missing, 1, "nope.idx", "cannot open");
 }

@@ -10,7 +10,7 @@
  * for an I32 class target) and leave info->labels NULL. n_classes and class_names must be
  * those of training; a plugin that derives them from data reads them as it does for the test
  * split. A plugin that cannot predict from files returns NN_ENOTSUP with a sentence saying
- * what it accepts. describe() names each predicted sample ("FILE:RECORD"). */
+ * what it accepts. describe() names each predicted sample ("FILE:RECORD", "FILE:LINE"). */
 #ifndef NNTRAIN_DATASET_H
 #define NNTRAIN_DATASET_H
 
@@ -62,8 +62,9 @@ typedef struct nn_dataset_vtable {
     int (*get)(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err);
     /* optional (ABI 0.2; NULL or absent in an older vtable: the core names samples by index):
      * writes a NUL-terminated name of sample `index` of the opened split into buf (at most cap
-     * bytes, truncated if longer), e.g. "digits.idx:3" for record 3 of that file (records
-     * counted from 0) or the file's path when it holds one sample. Read-only, thread-safe.
+     * bytes, truncated if longer): "FILE:RECORD" for record RECORD of FILE, counted from 0
+     * ("digits.idx:3"), "FILE:LINE" for a line of a text file, counted from 1 as editors do
+     * ("mine.csv:12"), or the file's path when it holds one sample. Read-only, thread-safe.
      * returns NN_OK or a negative status (index out of range). */
     int (*describe)(void *self, int64_t index, char *buf, size_t cap);
     const void *reserved[7];
