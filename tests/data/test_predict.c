@@ -3,6 +3,7 @@
  * (-1), class names are training's, describe() names file and record, and bad inputs are
  * errors naming the file. Test-only. */
 #include <math.h>
+#include <stddef.h>
 #include <png.h>
 #include <sndfile.h>
 
@@ -439,4 +440,32 @@ Test(predict, eval_data_with_inputs_opens_them_instead_of_the_test_split)
     cr_assert_str_eq(nn_data_info(f.d)->class_names[2], "c2");
     cr_assert_null(nn_data_info(f.d)->labels);
     dfx_free(&f);
+}
+
+/* ---- ABI ---- */
+
+/* the ABI 0.1 layouts, as plugins built before prediction existed see them */
+typedef struct open_v01 {
+    uint32_t struct_size;
+    nn_split split;
+    const char *base_dir, *state_dir;
+    int fit;
+    const void *reserved[8];
+} open_v01;
+
+typedef struct vtable_v01 {
+    NN_VTABLE_COMMON;
+    int (*open)(void *, const nn_dataset_open *, nn_dataset_info *, nn_error *);
+    int (*get)(void *, int64_t, nn_tensor *, nn_tensor *, nn_error *);
+    const void *reserved[8];
+} vtable_v01;
+
+Test(predict, abi_0_2_keeps_the_sizes_of_the_dataset_structs)
+{
+    cr_assert_eq(sizeof(nn_dataset_open), sizeof(open_v01));
+    cr_assert_eq(sizeof(nn_dataset_vtable), sizeof(vtable_v01));
+    cr_assert_eq(offsetof(nn_dataset_vtable, describe), offsetof(vtable_v01, reserved),
+                 "describe takes the first reserved slot");
+    cr_assert_eq(offsetof(nn_dataset_open, inputs), offsetof(open_v01, reserved));
+    cr_assert_eq(NN_ABI_MINOR, 2);
 }
