@@ -192,8 +192,8 @@ Test(predict_cli, csv_inputs_get_named_rows_with_the_same_probabilities_as_the_t
 
     /* --limit applies to inputs too, and several files may follow one --input */
     cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --limit 2 "
-                         "--input b.csv a.csv"), 0, "%s", slurp("out.txt"));
-    char *out = slurp("out.txt"), *ol[8];
+                         "--input b.csv a.csv --output lim.csv"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("lim.csv"), *ol[8];
     int no = lines_of(out, ol, 8);
     cr_assert_eq(no, 3, "header and 2 rows: %d", no);
     cr_assert_eq(strncmp(ol[1], "b.csv:2,", 8), 0, "%s", ol[1]);
