@@ -11,11 +11,11 @@
 #include "evaluate.h"
 #include "trainer.h"
 
-/* shared with predict.c: a session on the test data with a checkpoint's weights */
 int nn_cli_eval_session_inputs(nn_cli *cli, const char *verb, const char *ckpt,
                                const char *const *inputs, int n_inputs, nn_config **cfg,
                                nn_registry **reg, nn_session *s);
 
+/* shared with predict.c: a session on the test data with a checkpoint's weights */
 int nn_cli_eval_session(nn_cli *cli, const char *verb, const char *ckpt, nn_config **cfg,
                         nn_registry **reg, nn_session *s)
 {

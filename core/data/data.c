@@ -103,8 +103,6 @@ static void src_free(data_src *s)
     memset(s, 0, sizeof *s);
 }
 
-
-
 /* Cuts the training split into train/val index lists from a 0/1 mark per sample. */
 static int parts_from_marks(nn_data *d, const uint8_t *is_val, nn_error *err)
 {
