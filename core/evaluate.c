@@ -1,5 +1,6 @@
 /* evaluate.c: evaluation and prediction loops over a loader, in eval mode. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "evaluate.h"
 
@@ -36,6 +37,18 @@ int nn_evaluate(nn_session *s, nn_part part, nn_metrics *m, nn_error *err)
     return rc < 0 ? rc : NN_OK;
 }
 
+/* the model's forward pass on a batch, without the loss */
+static int forward_only(nn_session *s, const nn_batch *b, nn_loss_bind **lbp, nn_error *err)
+{
+    int rc = nn_session_bind(s, b->n, 0, lbp, err);
+    if (rc)
+        return rc;
+    nn_tensor *in = nn_plan_input((*lbp)->plan);
+    memcpy(in->dl.data, b->x->dl.data, nn_tensor_nbytes(in));
+    nn_plan_set_step_seed((*lbp)->plan, 0);
+    return nn_plan_forward((*lbp)->plan, 0, err);
+}
+
 int nn_predict(nn_session *s, nn_part part, int64_t limit, nn_predict_fn fn, void *ctx,
                nn_error *err)
 {
@@ -47,7 +60,9 @@ int nn_predict(nn_session *s, nn_part part, int64_t limit, nn_predict_fn fn, voi
            (rc = nn_loader_next(l, &b, err)) == 1) {
         nn_loss_bind *lb;
         double loss;
-        rc = nn_session_step(s, b, 0, 0, &lb, &loss, err);
+        /* the user's inputs have no targets to give the loss: forward only */
+        rc = part == NN_PART_PREDICT ? forward_only(s, b, &lb, err)
+                                     : nn_session_step(s, b, 0, 0, &lb, &loss, err);
         if (rc) {
             nn_loader_release(l, b);
             break;
@@ -57,7 +72,8 @@ int nn_predict(nn_session *s, nn_part part, int64_t limit, nn_predict_fn fn, voi
         size_t trow = b->n ? nn_tensor_nbytes(b->y) / (size_t)b->y->shape[0] : 0;
         for (int64_t r = 0; rc == NN_OK && r < b->n && (limit <= 0 || done < limit); r++, done++)
             if (fn(ctx, b->indices[r], NN_F32P(out) + r * n_out, n_out,
-                   (const char *)b->y->dl.data + (size_t)r * trow))
+                   part == NN_PART_PREDICT ? NULL
+                                           : (const char *)b->y->dl.data + (size_t)r * trow))
                 rc = NN_ECANCELED;
         nn_loader_release(l, b);
     }

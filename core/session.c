@@ -218,6 +218,8 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         .folds = o->folds,
         .fold = o->fold,
         .for_eval = o->mode == NN_SESSION_EVAL,
+        .inputs = o->mode == NN_SESSION_EVAL ? o->inputs : NULL,
+        .n_inputs = o->mode == NN_SESSION_EVAL ? o->n_inputs : 0,
     };
     if ((rc = nn_data_open(reg, cfg, &dopts, &s->data, err)))
         return rc;

@@ -41,6 +41,9 @@ typedef struct nn_session_opts {
     const char *state_dir; /* eval/predict: where the run's artefacts are (vocabulary) */
     const char *device;
     int threads;           /* compute threads; 0 = chosen from the model's size */
+    const char *const *inputs; /* eval mode: predict these user files instead of the test
+                                  split (part NN_PART_PREDICT); n_inputs = 0: none */
+    int n_inputs;
 } nn_session_opts;
 
 /* the loss bound to one plan */

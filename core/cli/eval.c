@@ -11,9 +11,21 @@
 #include "evaluate.h"
 #include "trainer.h"
 
+int nn_cli_eval_session_inputs(nn_cli *cli, const char *verb, const char *ckpt,
+                               const char *const *inputs, int n_inputs, nn_config **cfg,
+                               nn_registry **reg, nn_session *s);
+
 /* shared with predict.c: a session on the test data with a checkpoint's weights */
 int nn_cli_eval_session(nn_cli *cli, const char *verb, const char *ckpt, nn_config **cfg,
                         nn_registry **reg, nn_session *s)
+{
+    return nn_cli_eval_session_inputs(cli, verb, ckpt, NULL, 0, cfg, reg, s);
+}
+
+/* The session of eval/predict; with n_inputs > 0 its data is the user's files (predict). */
+int nn_cli_eval_session_inputs(nn_cli *cli, const char *verb, const char *ckpt,
+                               const char *const *inputs, int n_inputs, nn_config **cfg,
+                               nn_registry **reg, nn_session *s)
 {
     *reg = NULL;
     *cfg = nn_cli_model(cli, verb);
@@ -30,7 +42,7 @@ int nn_cli_eval_session(nn_cli *cli, const char *verb, const char *ckpt, nn_conf
     snprintf(dir, sizeof dir, "%s", ckpt);
     nn_session_opts so = {.mode = NN_SESSION_EVAL, .seed = cli->seed, .state_dir = dirname(dir),
                           .device = cli->device,
-                          .threads = cli->threads};
+                          .threads = cli->threads, .inputs = inputs, .n_inputs = n_inputs};
     nn_error err = {0};
     if (nn_session_open(s, *reg, *cfg, &so, &err) != NN_OK ||
         nn_train_load_weights(s, ckpt, &err) != NN_OK) {

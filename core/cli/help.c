@@ -19,7 +19,13 @@ const nn_verb nn_verbs[] = {
     {"predict", nn_cmd_predict, "write predictions of a checkpoint as CSV",
      "  predict MODEL.ini --checkpoint PATH [--split test|val] [--limit N] [--output FILE]\n"
      "    one row per sample: index, label, predicted class, its probability, and the\n"
-     "    probability of every class\n"},
+     "    probability of every class\n"
+     "  predict MODEL.ini --checkpoint PATH --input FILE... [--limit N] [--output FILE]\n"
+     "    predictions for your own files (repeat --input or list several after it); what a\n"
+     "    FILE is depends on the [data] plugin (see `nntrain plugins show TYPE`): e.g. an IDX\n"
+     "    images file, a CSV with the training feature columns, a PNG or a directory of\n"
+     "    PNGs. Rows: input (FILE:RECORD), predicted class, its probability, and the\n"
+     "    probability of every class (no label: it is unknown)\n"},
     {"cv", nn_cmd_cv, "K-fold cross-validation",
      "  cv MODEL.ini [--folds K]\n"
      "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"

@@ -1,5 +1,6 @@
-/* predict.c: `nntrain predict MODEL.ini --checkpoint C`: one CSV row per sample with the
- * predicted class, its probability and every class's probability (softmax of the output). */
+/* predict.c: `nntrain predict MODEL.ini --checkpoint C [--input FILE...]`: one CSV row per
+ * sample of the test/val split or of the user's files, with the predicted class, its
+ * probability and every class's probability (softmax of the output). It only reads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +9,9 @@
 #include "cli.h"
 #include "evaluate.h"
 
-int nn_cli_eval_session(nn_cli *cli, const char *verb, const char *ckpt, nn_config **cfg,
-                        nn_registry **reg, nn_session *s);
+int nn_cli_eval_session_inputs(nn_cli *cli, const char *verb, const char *ckpt,
+                               const char *const *inputs, int n_inputs, nn_config **cfg,
+                               nn_registry **reg, nn_session *s);
 
 typedef struct pctx {
     FILE *out;
@@ -17,6 +19,7 @@ typedef struct pctx {
     int header_done;
     double *probs;
     int classification;
+    const nn_data *data; /* non-NULL for --input: rows are named by nn_data_describe */
 } pctx;
 
 static void csv_field(FILE *f, const char *s)
@@ -48,22 +51,29 @@ static void class_field(FILE *f, const nn_dataset_info *info, int64_t c)
 static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const void *target)
 {
     pctx *p = ctx;
+    char name[1024];
     if (!p->header_done) {
         p->header_done = 1;
         if (p->classification) {
-            fprintf(p->out, "index,label,predicted,probability");
+            fprintf(p->out, p->data ? "input,predicted,probability"
+                                    : "index,label,predicted,probability");
             for (int64_t c = 0; c < n_out; c++) {
                 fputs(",p_", p->out);
                 class_field(p->out, p->info, c);
             }
         } else {
-            fprintf(p->out, "index");
+            fprintf(p->out, p->data ? "input" : "index");
             for (int64_t c = 0; c < n_out; c++)
                 fprintf(p->out, ",output_%lld", (long long)c);
         }
         fputc('\n', p->out);
     }
-    fprintf(p->out, "%lld", (long long)index);
+    if (p->data) {
+        nn_data_describe(p->data, NN_PART_PREDICT, index, name, sizeof name);
+        csv_field(p->out, name);
+    } else {
+        fprintf(p->out, "%lld", (long long)index);
+    }
     if (!p->classification) {
         for (int64_t c = 0; c < n_out; c++)
             fprintf(p->out, ",%.6g", (double)out[c]);
@@ -79,8 +89,10 @@ static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const 
         }
     for (int64_t c = 0; c < n_out; c++)
         sum += p->probs[c] = exp((double)out[c] - mx);
-    fputc(',', p->out);
-    class_field(p->out, p->info, *(const int32_t *)target);
+    if (target) {
+        fputc(',', p->out);
+        class_field(p->out, p->info, *(const int32_t *)target);
+    }
     fputc(',', p->out);
     class_field(p->out, p->info, best);
     fprintf(p->out, ",%.6f", p->probs[best] / sum);
@@ -95,8 +107,29 @@ int nn_cmd_predict(nn_cli *cli)
     const char *ckpt = NULL, *output = NULL, *v;
     long long limit = 0;
     nn_part part = NN_PART_TEST;
+    int split_given = 0, n_inputs = 0;
+    const char **inputs = calloc((size_t)cli->argc + 1, sizeof *inputs);
+    if (!inputs) {
+        nn_cli_error("predict: out of memory");
+        return NN_EXIT_FAIL;
+    }
     for (int i = 1; i < cli->argc; i++) {
-        if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--checkpoint")))
+        if (strncmp(cli->argv[i], "--input", 7) == 0 &&
+            (cli->argv[i][7] == 0 || cli->argv[i][7] == '=')) {
+            /* --input FILE [FILE...] (up to the next option) or --input=FILE */
+            if (cli->argv[i][7] == '=') {
+                inputs[n_inputs++] = cli->argv[i] + 8;
+                continue;
+            }
+            int first = n_inputs;
+            while (i + 1 < cli->argc && strncmp(cli->argv[i + 1], "--", 2) != 0)
+                inputs[n_inputs++] = cli->argv[++i];
+            if (n_inputs == first) {
+                nn_cli_error("predict: --input needs at least one FILE");
+                free(inputs);
+                return NN_EXIT_USAGE;
+            }
+        } else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--checkpoint")))
             ckpt = v;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--output")))
             output = v;
@@ -105,27 +138,39 @@ int nn_cmd_predict(nn_cli *cli)
             limit = strtoll(v, &end, 10);
             if (*end || limit < 0) {
                 nn_cli_error("predict: --limit %s: expected a non-negative integer", v);
+                free(inputs);
                 return NN_EXIT_USAGE;
             }
         } else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--split"))) {
+            split_given = 1;
             if (strcmp(v, "test") == 0)
                 part = NN_PART_TEST;
             else if (strcmp(v, "val") == 0)
                 part = NN_PART_VAL;
             else {
                 nn_cli_error("predict: --split %s: expected test or val", v);
+                free(inputs);
                 return NN_EXIT_USAGE;
             }
         } else {
             nn_cli_error("predict: unexpected argument '%s'; see `nntrain help predict`",
                          cli->argv[i]);
+            free(inputs);
             return NN_EXIT_USAGE;
         }
     }
+    if (split_given && n_inputs) {
+        nn_cli_error("predict: give --split or --input, not both");
+        free(inputs);
+        return NN_EXIT_USAGE;
+    }
+    if (n_inputs)
+        part = NN_PART_PREDICT;
     nn_config *cfg;
     nn_registry *reg;
     nn_session s = {0};
-    int code = nn_cli_eval_session(cli, "predict", ckpt, &cfg, &reg, &s);
+    int code = nn_cli_eval_session_inputs(cli, "predict", ckpt, inputs, n_inputs, &cfg, &reg,
+                                          &s);
     pctx p = {.out = stdout};
     if (code == NN_EXIT_OK && output && !(p.out = fopen(output, "w"))) {
         nn_cli_error("predict: cannot write %s", output);
@@ -133,6 +178,7 @@ int nn_cmd_predict(nn_cli *cli)
     }
     if (code == NN_EXIT_OK) {
         p.info = nn_data_info(s.data);
+        p.data = n_inputs ? s.data : NULL;
         p.classification = p.info->n_classes > 0 && nn_tensor_dtype(&p.info->target) == NN_I32;
         const nn_tensor *o = nn_plan_output(s.binds[0].plan);
         p.probs = calloc((size_t)(nn_tensor_numel(o) / o->shape[0]) + 1, sizeof *p.probs);
@@ -151,5 +197,6 @@ int nn_cmd_predict(nn_cli *cli)
         nn_session_close(&s);
     nn_registry_free(reg);
     nn_config_free(cfg);
+    free(inputs);
     return code;
 }

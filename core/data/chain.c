@@ -170,6 +170,12 @@ static int decode_upto(const nn_data *d, nn_part part, int64_t index, int upto, 
     cur.dl.strides = cur.strides;
     cur.dl.data = last < 0 ? sample->dl.data : sa;
     int rc = s->vt->get(s->inst.self, index, &cur, target, err);
+    char name[512];
+    if (rc && part == NN_PART_PREDICT) {
+        nn_data_describe(d, part, index, name, sizeof name);
+        nn_error_prefix(err, "%s input %s", s->origin, name);
+        return rc < 0 ? rc : NN_EINTERNAL;
+    }
     if (rc) {
         nn_error_prefix(err, "%s sample %lld", s->origin, (long long)index);
         return rc < 0 ? rc : NN_EINTERNAL;
@@ -185,6 +191,11 @@ static int decode_upto(const nn_data *d, nn_part part, int64_t index, int upto, 
         o.dl.strides = o.strides;
         o.dl.data = i == last ? sample->dl.data : (cur.dl.data == sa ? sb : sa);
         rc = t->vt->apply(t->inst.self, &cur, &o, &r, err);
+        if (rc && part == NN_PART_PREDICT) {
+            nn_data_describe(d, part, index, name, sizeof name);
+            nn_error_prefix(err, "[transform.%s] on input %s", t->name, name);
+            return rc < 0 ? rc : NN_EINTERNAL;
+        }
         if (rc) {
             nn_error_prefix(err, "[transform.%s] on sample %lld", t->name, (long long)index);
             return rc < 0 ? rc : NN_EINTERNAL;

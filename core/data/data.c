@@ -2,6 +2,8 @@
  * index lists from val_split, K-fold or a val_type dataset), then hands the transforms to
  * chain.c. After nn_data_open nothing here changes, so loader threads may read it freely. */
 #define _POSIX_C_SOURCE 200809L
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +23,9 @@ static const nn_param_spec data_schema[] = {
 static int src_create(data_src *s, nn_registry *reg, const char *type, const nn_kv *kvs, int n,
                       const char *origin, nn_error *err)
 {
-    snprintf(s->origin, sizeof s->origin, "%s", origin);
+    size_t ol = strnlen(origin, sizeof s->origin - 1); /* a long origin is cut */
+    memcpy(s->origin, origin, ol);
+    s->origin[ol] = 0;
     const nn_plugin_entry *e = nn_registry_find(reg, NN_KIND_DATASET, type, NULL, err);
     if (!e) {
         nn_error_prefix(err, "%s type = %s", origin, type);
@@ -35,10 +39,12 @@ static int src_create(data_src *s, nn_registry *reg, const char *type, const nn_
     return NN_OK;
 }
 
-static int src_open(nn_data *d, data_src *s, nn_split split, int fit, nn_error *err)
+static int src_open_files(nn_data *d, data_src *s, nn_split split, int fit,
+                          const char *const *inputs, int n_inputs, nn_error *err)
 {
     nn_dataset_open o = {.struct_size = sizeof o, .split = split, .base_dir = d->base_dir,
-                         .state_dir = d->state_dir, .fit = fit};
+                         .state_dir = d->state_dir, .fit = fit, .inputs = inputs,
+                         .n_inputs = n_inputs};
     memset(&s->info, 0, sizeof s->info);
     s->info.struct_size = sizeof s->info;
     int rc = s->vt->open(s->inst.self, &o, &s->info, err);
@@ -54,13 +60,10 @@ static int src_open(nn_data *d, data_src *s, nn_split split, int fit, nn_error *
     return NN_OK;
 }
 
-static void src_free(data_src *s)
+static int src_open(nn_data *d, data_src *s, nn_split split, int fit, nn_error *err)
 {
-    if (s->created)
-        nn_instance_destroy(&s->inst);
-    memset(s, 0, sizeof *s);
+    return src_open_files(d, s, split, fit, NULL, 0, err);
 }
-
 
 static int64_t *iota(int64_t n)
 {
@@ -68,6 +71,36 @@ static int64_t *iota(int64_t n)
     for (int64_t i = 0; v && i < n; i++)
         v[i] = i;
     return v;
+}
+
+/* Opens the user's files as the predict source and part (src created beforehand). */
+static int open_predict_part(nn_data *d, const char *const *inputs, int n, nn_error *err)
+{
+    if (n < 1 || !inputs)
+        return nn_error_set(err, NN_EINVAL, "predict: no input files given");
+    const nn_plugin_desc *desc = d->predict.inst.desc;
+    if (desc->abi_major == 0 && desc->abi_minor < 2) /* NN_SPLIT_PREDICT is new in ABI 0.2 */
+        return nn_error_set(err, NN_ENOTSUP, "%s: dataset plugin '%s' was built for ABI %d.%d, "
+                            "which cannot predict from files (rebuild it against ABI 0.2 or "
+                            "newer)", d->predict.origin, desc->name, desc->abi_major,
+                            desc->abi_minor);
+    int rc = src_open_files(d, &d->predict, NN_SPLIT_PREDICT, 0, inputs, n, err);
+    if (rc)
+        return rc;
+    if (d->predict.info.labels)
+        d->predict.info.labels = NULL; /* targets are unknown whatever the plugin says */
+    if (!(d->idx[NN_PART_PREDICT] = iota(d->predict.info.length)))
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    d->n[NN_PART_PREDICT] = d->predict.info.length;
+    d->src[NN_PART_PREDICT] = &d->predict;
+    return NN_OK;
+}
+
+static void src_free(data_src *s)
+{
+    if (s->created)
+        nn_instance_destroy(&s->inst);
+    memset(s, 0, sizeof *s);
 }
 
 /* Cuts the training split into train/val index lists from a 0/1 mark per sample. */
@@ -194,10 +227,15 @@ int nn_data_open(nn_registry *reg, const nn_config *cfg, const nn_data_opts *o, 
         goto done;
     }
     if ((rc = src_create(&d->train, reg, type, plug, np, origin, err)) ||
-        (rc = src_create(&d->test, reg, type, plug, np, origin, err)))
+        (rc = src_create(&d->test, reg, type, plug, np, origin, err)) ||
+        (rc = src_create(&d->predict, reg, type, plug, np, origin, err)))
         goto done;
     const nn_dataset_info *base;
-    if (o->for_eval) {
+    if (o->for_eval && o->n_inputs > 0) {
+        if ((rc = open_predict_part(d, o->inputs, o->n_inputs, err)))
+            goto done;
+        base = &d->predict.info;
+    } else if (o->for_eval) {
         if ((rc = src_open(d, &d->test, NN_SPLIT_TEST, 0, err)))
             goto done;
         d->idx[NN_PART_TEST] = iota(d->test.info.length);
@@ -236,6 +274,9 @@ int nn_data_open(nn_registry *reg, const nn_config *cfg, const nn_data_opts *o, 
         base = &d->train.info;
     }
     d->info = *base;
+    d->raw_sample = base->sample;
+    d->raw_sample.dl.shape = d->raw_sample.shape;
+    d->raw_sample.dl.strides = d->raw_sample.strides;
     nn_tensor_describe(&d->info.target, (nn_dtype)nn_tensor_dtype(&base->target),
                        base->target.dl.ndim, base->target.shape);
     if ((rc = nn_chain_make(d, reg, cfg, &base->sample, err)))
@@ -266,7 +307,8 @@ void nn_data_free(nn_data *d)
     src_free(&d->train);
     src_free(&d->val);
     src_free(&d->test);
-    for (int p = 0; p < 3; p++)
+    src_free(&d->predict);
+    for (int p = 0; p < NN_PART_COUNT; p++)
         free(d->idx[p]);
     free(d->base_dir);
     free(d->state_dir);
@@ -290,11 +332,45 @@ int nn_data_open_test(nn_data *d, nn_error *err)
     return NN_OK;
 }
 
+int nn_data_open_predict(nn_data *d, const char *const *inputs, int n, nn_error *err)
+{
+    if (d->predict.opened)
+        return nn_error_set(err, NN_EINVAL, "%s: the prediction inputs are already open",
+                            d->predict.origin);
+    int rc = open_predict_part(d, inputs, n, err);
+    if (rc)
+        return rc;
+    if (!nn_same_desc(&d->predict.info.sample, &d->raw_sample)) {
+        char a[64], b[64];
+        d->src[NN_PART_PREDICT] = NULL;
+        return nn_error_set(err, NN_ESHAPE, "%s: the input files' samples are %s, the model "
+                            "was made for %s", d->predict.origin,
+                            nn_shape_str(&d->predict.info.sample, a, sizeof a),
+                            nn_shape_str(&d->raw_sample, b, sizeof b));
+    }
+    return NN_OK;
+}
+
+void nn_data_describe(const nn_data *d, nn_part part, int64_t index, char *buf, size_t cap)
+{
+    const data_src *s = (unsigned)part < NN_PART_COUNT ? d->src[part] : NULL;
+    if (!cap)
+        return;
+    buf[0] = 0;
+    if (s && s->vt->struct_size > offsetof(nn_dataset_vtable, describe) && s->vt->describe &&
+        s->vt->describe(s->inst.self, index, buf, cap) == NN_OK) {
+        buf[cap - 1] = 0;
+        if (buf[0])
+            return;
+    }
+    snprintf(buf, cap, "%lld", (long long)index);
+}
+
 int64_t nn_data_size(const nn_data *d, nn_part part)
 {
-    if ((unsigned)part > NN_PART_TEST)
+    if ((unsigned)part >= NN_PART_COUNT)
         return NN_EINVAL;
-    if (part == NN_PART_TEST && !d->src[NN_PART_TEST])
+    if ((part == NN_PART_TEST || part == NN_PART_PREDICT) && !d->src[part])
         return NN_ENOTFOUND;
     return d->n[part];
 }
@@ -302,7 +378,7 @@ int64_t nn_data_size(const nn_data *d, nn_part part)
 const int64_t *nn_data_indices(const nn_data *d, nn_part part, int64_t *n)
 {
     *n = 0;
-    if ((unsigned)part > NN_PART_TEST || !d->src[part])
+    if ((unsigned)part >= NN_PART_COUNT || !d->src[part])
         return NULL;
     *n = d->n[part];
     return d->idx[part];

@@ -21,6 +21,10 @@ typedef struct nn_data_opts {
     int folds;             /* > 0: K-fold; the validation part is fold `fold` */
     int fold;              /* in [0, folds) */
     int for_eval;          /* 1: open only the test split (nntrain eval) */
+    /* with for_eval: open these user files (NN_SPLIT_PREDICT, see nn_data_open_predict)
+     * instead of the test split; n_inputs = 0: none */
+    const char *const *inputs;
+    int n_inputs;
 } nn_data_opts;
 
 /* Reads [data] and every [transform.NAME] section, in file order:
@@ -38,7 +42,8 @@ int nn_data_open(nn_registry *reg, const nn_config *cfg, const nn_data_opts *o, 
                  nn_error *err);
 void nn_data_free(nn_data *d);
 
-typedef enum { NN_PART_TRAIN, NN_PART_VAL, NN_PART_TEST } nn_part;
+typedef enum { NN_PART_TRAIN, NN_PART_VAL, NN_PART_TEST, NN_PART_PREDICT } nn_part;
+#define NN_PART_COUNT 4
 
 /* number of samples in a part; 0 for an empty part; NN_ENOTFOUND for TEST before it is opened
  * (nn_loader_new opens it on demand, or for_eval opens it at once) */
@@ -50,6 +55,15 @@ const nn_dataset_info *nn_data_info(const nn_data *d);
 const int64_t *nn_data_indices(const nn_data *d, nn_part part, int64_t *n);
 /* opens the test split now when it is not open yet */
 int nn_data_open_test(nn_data *d, nn_error *err);
+/* Opens the user's files (paths as given, n >= 1) through the dataset plugin's
+ * NN_SPLIT_PREDICT as part NN_PART_PREDICT (once per nn_data). Its samples go through
+ * the same transforms as test samples (train-only ones skipped, fitted state as loaded); its
+ * targets are unknown (class id -1). Fails when the samples differ in shape from the ones the
+ * transforms were made for, or the plugin cannot predict from files (NN_ENOTSUP). */
+int nn_data_open_predict(nn_data *d, const char *const *inputs, int n, nn_error *err);
+/* Writes the name of sample `index` of `part` into buf: the plugin's describe() ("FILE:RECORD")
+ * or, without one, the index. Always NUL-terminates (cap > 0). */
+void nn_data_describe(const nn_data *d, nn_part part, int64_t index, char *buf, size_t cap);
 
 /* K-fold assignment: fold_of[i] in [0, k) for each of n samples, each fold of size n/k or
  * n/k + 1; with labels (>= 0) each class is spread evenly over the folds. Deterministic in

@@ -27,13 +27,14 @@ typedef struct data_tf {
 struct nn_data {
     nn_data_opts o;
     char *base_dir, *state_dir;
-    data_src train, val, test;
-    data_src *src[3]; /* source of each part */
-    int64_t *idx[3];
-    int64_t n[3];
+    data_src train, val, test, predict;
+    data_src *src[NN_PART_COUNT]; /* source of each part */
+    int64_t *idx[NN_PART_COUNT];
+    int64_t n[NN_PART_COUNT];
     data_tf *tf;
     int ntf;
     nn_dataset_info info; /* described after the chain */
+    nn_tensor raw_sample; /* one sample as the dataset gives it, before the chain */
     size_t scratch;
 };
 

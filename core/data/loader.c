@@ -209,7 +209,9 @@ int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader *
     int64_t n;
     const int64_t *idx = nn_data_indices(d, part, &n);
     if (!idx)
-        return nn_error_set(err, NN_EINVAL, "data part %d does not exist", (int)part);
+        return nn_error_set(err, NN_EINVAL, "data part %d does not exist%s", (int)part,
+                            part == NN_PART_PREDICT ? " (open the inputs with "
+                                                      "nn_data_open_predict first)" : "");
     nn_loader *l = calloc(1, sizeof *l);
     if (!l)
         return nn_error_set(err, NN_ENOMEM, "out of memory");

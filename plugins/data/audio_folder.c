@@ -2,7 +2,10 @@
  * files, read with libsndfile, mixed down to mono, resampled by linear interpolation (or checked
  * against a declared rate) and cropped/zero-padded to a fixed length: F32 [1, length].
  * open() opens every file once so a bad one fails early; get() streams one file through a
- * stack buffer (no heap) and may run on many threads. It never keeps a file open. */
+ * stack buffer (no heap) and may run on many threads. It never keeps a file open.
+ * Prediction (NN_SPLIT_PREDICT): each input is a WAV/FLAC file or a directory of them (sorted,
+ * not recursive), read like training files; classes are the sub-directories of dir; a sample
+ * is named by its file's path. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
@@ -147,6 +150,57 @@ static int af_probe(af_ds *d, af_file *f, nn_error *err)
     return NN_OK;
 }
 
+/* Appends file dir/name (dir NULL: name is the path) with its label, opening it once. */
+static int af_add(af_ds *d, const char *dir, const char *name, int32_t label, nn_error *err)
+{
+    if (d->n == d->cap) {
+        af_file *nf = realloc(d->files, (size_t)(d->cap = d->cap ? d->cap * 2 : 256) * sizeof *nf);
+        if (!nf)
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        d->files = nf;
+    }
+    af_file *f = &d->files[d->n];
+    size_t pl = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
+    if (!(f->path = malloc(pl)))
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    snprintf(f->path, pl, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    f->label = label;
+    d->n++;
+    return af_probe(d, f, err);
+}
+
+/* The user's audio files and directories of audio files, label -1. */
+static int af_open_inputs(af_ds *d, const nn_dataset_open *o, nn_error *err)
+{
+    int rc = NN_OK;
+    for (int i = 0; i < o->n_inputs && !rc; i++) {
+        const char *in = o->inputs[i];
+        DIR *dp = opendir(in);
+        if (!dp) {
+            rc = af_add(d, NULL, in, -1, err);
+            continue;
+        }
+        closedir(dp);
+        char **files;
+        int nfiles;
+        if ((rc = af_list(in, 0, &files, &nfiles, err)))
+            break;
+        if (nfiles == 0)
+            rc = nn_error_set(err, NN_EFORMAT, "%s: directory has no .wav or .flac files", in);
+        size_t l = strlen(in);
+        char *dir = strdup(in);
+        if (!dir && !rc)
+            rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+        while (dir && l > 1 && dir[l - 1] == '/')
+            dir[--l] = 0;
+        for (int k = 0; k < nfiles && !rc; k++)
+            rc = af_add(d, dir, files[k], -1, err);
+        free(dir);
+        af_free_list(files, nfiles);
+    }
+    return rc;
+}
+
 static int af_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     af_ds *d = self;
@@ -164,7 +218,14 @@ static int af_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
         return nn_error_set(err, NN_EFORMAT, "%s: no class sub-directories", root);
     char **cls = d->names;
     int ncls = d->n_names;
-    if (o->split == NN_SPLIT_TEST) {
+    if (o->split == NN_SPLIT_PREDICT) {
+        if (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs)
+            return nn_error_set(err, NN_EINVAL, "audio_folder: predict needs at least one "
+                                "WAV/FLAC file or directory");
+        if ((rc = af_open_inputs(d, o, err)))
+            return rc;
+        ncls = 0; /* no class folders to walk */
+    } else if (o->split == NN_SPLIT_TEST) {
         af_resolve(troot, sizeof troot, o->base_dir, d->test_dir);
         if ((rc = af_list(troot, 1, &cls, &ncls, err)))
             return rc;
@@ -190,34 +251,15 @@ static int af_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
         if (nfiles == 0)
             rc = nn_error_set(err, NN_EFORMAT, "%s: class folder has no .wav or .flac files",
                               cdir);
-        for (int i = 0; i < nfiles && !rc; i++) {
-            if (d->n == d->cap) {
-                af_file *nf = realloc(d->files, (size_t)(d->cap = d->cap ? d->cap * 2 : 256) *
-                                                    sizeof *nf);
-                if (!nf) {
-                    rc = nn_error_set(err, NN_ENOMEM, "out of memory");
-                    break;
-                }
-                d->files = nf;
-            }
-            af_file *f = &d->files[d->n];
-            size_t pl = strlen(cdir) + strlen(files[i]) + 2;
-            if (!(f->path = malloc(pl))) {
-                rc = nn_error_set(err, NN_ENOMEM, "out of memory");
-                break;
-            }
-            snprintf(f->path, pl, "%s/%s", cdir, files[i]);
-            f->label = id;
-            d->n++;
-            rc = af_probe(d, f, err);
-        }
+        for (int i = 0; i < nfiles && !rc; i++)
+            rc = af_add(d, cdir, files[i], id, err);
         af_free_list(files, nfiles);
     }
     if (cls != d->names)
         af_free_list(cls, ncls);
     if (rc)
         return rc;
-    d->labels = malloc((size_t)d->n * sizeof *d->labels);
+    d->labels = malloc((size_t)(d->n ? d->n : 1) * sizeof *d->labels);
     if (!d->labels)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     for (int64_t i = 0; i < d->n; i++)
@@ -229,7 +271,7 @@ static int af_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
     info->n_classes = d->n_names;
     info->class_names = (const char *const *)d->names;
-    info->labels = d->labels;
+    info->labels = o->split == NN_SPLIT_PREDICT ? NULL : d->labels;
     return NN_OK;
 }
 
@@ -303,6 +345,15 @@ static int af_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     return NN_OK;
 }
 
+static int af_describe(void *self, int64_t index, char *buf, size_t cap)
+{
+    const af_ds *d = self;
+    if (index < 0 || index >= d->n)
+        return NN_EINVAL;
+    snprintf(buf, cap, "%s", d->files[index].path);
+    return NN_OK;
+}
+
 static const nn_param_spec af_params[] = {
     {.name = "dir", .type = NN_PARAM_STRING, .required = 1,
      .doc = "root folder with one sub-directory of .wav/.flac files per class (sorted = ids)"},
@@ -323,11 +374,13 @@ static const nn_dataset_vtable af_vt = {
     .destroy = af_destroy,
     .open = af_open,
     .get = af_get,
+    .describe = af_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc af_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_DATASET, .name = "audio_folder", .version = "1.0.0", .license = "MIT",
-    .summary = "WAV/FLAC files in one folder per class: mono F32 [1, length], I32 class ids",
+    .summary = "WAV/FLAC files in one folder per class: mono F32 [1, length], I32 class ids; "
+               "predict --input takes WAV/FLAC files or directories of them",
     .caps = NN_CAP_THREAD_SAFE, .params = af_params, .vtable = &af_vt);
 
 NN_PLUGIN_EXPORT(&af_desc);

@@ -1,6 +1,8 @@
 /* cifar.c: the `cifar` dataset: CIFAR-10 and CIFAR-100 binary batch files.
  * open() reads the split's batch files into memory and checks every record; get() converts one
- * record to F32 [3, 32, 32] and is safe on many threads. It must never index past a record. */
+ * record to F32 [3, 32, 32] and is safe on many threads. It must never index past a record.
+ * Prediction (NN_SPLIT_PREDICT): each input is a binary batch file of the configured variant;
+ * its label bytes are ignored; samples are named "FILE:RECORD". */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -25,11 +27,16 @@ typedef struct cifar_ds {
     char *names_buf;
     const char **names;
     int n_names;
+    /* NN_SPLIT_PREDICT: sample i is record i - in_start[f] of in_path[f] */
+    int n_in;
+    char **in_path;
+    int64_t *in_start; /* n_in + 1 entries */
 } cifar_ds;
 
 /* Appends the records of one batch file held in memory. Record layout: cifar10 = label byte +
  * 3072 pixels; cifar100 = coarse byte, fine byte + 3072 pixels. */
-static int cifar_parse(cifar_ds *d, const uint8_t *b, size_t len, const char *file, nn_error *err)
+static int cifar_parse(cifar_ds *d, const uint8_t *b, size_t len, const char *file, int predict,
+                       nn_error *err)
 {
     size_t hdr = d->variant ? 2 : 1, rec = hdr + CIFAR_PIXELS;
     int nclass = d->variant ? (d->coarse ? 20 : 100) : 10;
@@ -55,7 +62,7 @@ static int cifar_parse(cifar_ds *d, const uint8_t *b, size_t len, const char *fi
     }
     for (int64_t i = 0; i < m; i++) {
         const uint8_t *r = b + (size_t)i * rec;
-        int lab = d->variant ? r[d->coarse ? 0 : 1] : r[0];
+        int lab = predict ? -1 : d->variant ? r[d->coarse ? 0 : 1] : r[0];
         if (lab >= nclass)
             return nn_error_set(err, NN_EFORMAT,
                                 "%s: record %lld (offset %zu): label %d is not below %d", file,
@@ -182,7 +189,38 @@ static void cifar_destroy(void *self)
     free(d->labels);
     free(d->names_buf);
     free(d->names);
+    for (int i = 0; i < d->n_in; i++)
+        free(d->in_path[i]);
+    free(d->in_path);
+    free(d->in_start);
     free(d);
+}
+
+/* The user's batch files (their label bytes ignored). */
+static int cifar_open_inputs(cifar_ds *d, const nn_dataset_open *o, nn_error *err)
+{
+    if (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs)
+        return nn_error_set(err, NN_EINVAL, "cifar: predict needs at least one batch file");
+    d->in_path = calloc((size_t)o->n_inputs, sizeof *d->in_path);
+    d->in_start = calloc((size_t)o->n_inputs + 1, sizeof *d->in_start);
+    if (!d->in_path || !d->in_start)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    for (int f = 0; f < o->n_inputs; f++) {
+        d->n_in = f + 1;
+        if (!(d->in_path[f] = strdup(o->inputs[f])))
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        uint8_t *buf;
+        size_t len;
+        int rc = cifar_read(o->inputs[f], &buf, &len, err);
+        if (rc)
+            return rc;
+        rc = cifar_parse(d, buf, len, o->inputs[f], 1, err);
+        free(buf);
+        if (rc)
+            return rc;
+        d->in_start[f + 1] = d->n;
+    }
+    return NN_OK;
 }
 
 static int cifar_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
@@ -192,6 +230,8 @@ static int cifar_open(void *self, const nn_dataset_open *o, nn_dataset_info *inf
         return nn_error_set(err, NN_ENOTSUP, "cifar has no explicit validation split; use "
                             "[data] val_split");
     const char *list = o->split == NN_SPLIT_TEST ? d->test_files : d->train_files;
+    if (o->split == NN_SPLIT_PREDICT)
+        list = ""; /* the inputs instead of the configured files */
     char *copy = strdup(list), *save = NULL;
     if (!copy)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
@@ -205,11 +245,13 @@ static int cifar_open(void *self, const nn_dataset_open *o, nn_dataset_info *inf
         size_t len;
         rc = cifar_read(p, &buf, &len, err);
         if (!rc) {
-            rc = cifar_parse(d, buf, len, p, err);
+            rc = cifar_parse(d, buf, len, p, 0, err);
             free(buf);
         }
     }
     free(copy);
+    if (!rc && o->split == NN_SPLIT_PREDICT)
+        rc = cifar_open_inputs(d, o, err);
     if (rc)
         return rc;
     if (d->n == 0)
@@ -230,7 +272,7 @@ static int cifar_open(void *self, const nn_dataset_open *o, nn_dataset_info *inf
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
     info->n_classes = d->variant ? (d->coarse ? 20 : 100) : 10;
     info->class_names = d->n_names ? d->names : NULL;
-    info->labels = d->labels;
+    info->labels = o->split == NN_SPLIT_PREDICT ? NULL : d->labels;
     return NN_OK;
 }
 
@@ -246,6 +288,27 @@ static int cifar_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *ta
     for (int i = 0; i < CIFAR_PIXELS; i++)
         dst[i] = (float)src[i] * s;
     NN_I32P(target)[0] = d->labels[index];
+    return NN_OK;
+}
+
+static int cifar_describe(void *self, int64_t index, char *buf, size_t cap)
+{
+    const cifar_ds *d = self;
+    if (index < 0 || index >= d->n)
+        return NN_EINVAL;
+    if (!d->n_in) {
+        snprintf(buf, cap, "%lld", (long long)index);
+        return NN_OK;
+    }
+    int lo = 0, hi = d->n_in - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (d->in_start[mid] <= index)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    snprintf(buf, cap, "%s:%lld", d->in_path[lo], (long long)(index - d->in_start[lo]));
     return NN_OK;
 }
 
@@ -270,11 +333,13 @@ static const nn_dataset_vtable cifar_vt = {
     .destroy = cifar_destroy,
     .open = cifar_open,
     .get = cifar_get,
+    .describe = cifar_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc cifar_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_DATASET, .name = "cifar", .version = "1.0.0", .license = "MIT",
-    .summary = "CIFAR-10/100 binary batches: F32 [3, 32, 32] images, I32 class ids",
+    .summary = "CIFAR-10/100 binary batches: F32 [3, 32, 32] images, I32 class ids; predict "
+               "--input takes batch files of the same variant (labels ignored)",
     .caps = NN_CAP_THREAD_SAFE, .params = cifar_params, .vtable = &cifar_vt);
 
 NN_PLUGIN_EXPORT(&cifar_desc);

@@ -1,6 +1,8 @@
 /* csv.c: the `csv` dataset: numeric feature columns plus one label column, for classification
  * (label text -> class id, names kept) or regression (F32 target). open() parses and checks the
- * whole file; get() copies one row and is safe on many threads. Never accept a ragged row. */
+ * whole file; get() copies one row and is safe on many threads. Never accept a ragged row.
+ * Prediction (NN_SPLIT_PREDICT): each input is a CSV with the training feature columns, the
+ * label column optional; classes come from the training file; samples are named FILE:LINE. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
@@ -34,6 +36,10 @@ typedef struct csv_ds {
     int32_t *labels; /* class ids */
     char **names;
     int n_names;
+    /* NN_SPLIT_PREDICT: the file (index into in_path) and line of each row */
+    int n_in;
+    char **in_path;
+    int *row_file, *row_line;
 } csv_ds;
 
 static char *csv_trim(char *s)
@@ -254,11 +260,33 @@ static int csv_number(const char *s, float *out)
     return 0;
 }
 
-/* Fills features and targets from a parsed table. */
-static int csv_load(csv_ds *d, const csv_table *t, const char *file, nn_error *err)
+/* The label column of a prediction input, or -1 when it has none: without a `features` list
+ * the file has either the training file's columns or those less the label (train_nf columns). */
+static int csv_predict_label(const csv_ds *d, const csv_table *t, const char *file, int train_nf,
+                             nn_error *err)
 {
-    int lc = csv_column(t, d->label_key, file, err);
-    if (lc < 0)
+    if (d->features_key && d->features_key[0]) {
+        nn_error scratch = {0};
+        int lc = csv_column(t, d->label_key, file, &scratch);
+        return lc < 0 ? -1 : lc;
+    }
+    if (t->cols == train_nf)
+        return -1;
+    if (t->cols == train_nf + 1)
+        return csv_column(t, d->label_key, file, err);
+    return nn_error_set(err, NN_ESHAPE, "%s: %d columns, expected the training file's %d "
+                        "feature columns (and optionally its label column)", file, t->cols,
+                        train_nf);
+}
+
+/* Fills features and targets from a parsed table, appending to the rows loaded before.
+ * predict: the label column may be absent (see csv_predict_label); targets are unknown. */
+static int csv_load(csv_ds *d, const csv_table *t, const char *file, int predict, int train_nf,
+                    nn_error *err)
+{
+    int lc = predict ? csv_predict_label(d, t, file, train_nf, err)
+                     : csv_column(t, d->label_key, file, err);
+    if (lc < 0 && (!predict || lc != -1))
         return lc;
     int *fc = malloc((size_t)t->cols * sizeof *fc), nf = 0;
     if (!fc)
@@ -288,20 +316,40 @@ static int csv_load(csv_ds *d, const csv_table *t, const char *file, nn_error *e
         free(fc);
         return nn_error_set(err, NN_EINVAL, "%s: no feature columns", file);
     }
+    if (predict && nf != train_nf) {
+        free(fc);
+        return nn_error_set(err, NN_ESHAPE, "%s: %d feature columns, the training file has %d",
+                            file, nf, train_nf);
+    }
     d->nf = nf;
-    d->n = t->rows;
-    size_t rows = (size_t)(t->rows ? t->rows : 1);
-    d->x = malloc(rows * (size_t)nf * sizeof *d->x);
-    d->yreg = malloc(rows * sizeof *d->yreg);
-    d->labels = malloc(rows * sizeof *d->labels);
-    if (!d->x || !d->yreg || !d->labels) {
+    int64_t at = d->n;
+    size_t rows = (size_t)(at + t->rows ? at + t->rows : 1);
+    float *x = realloc(d->x, rows * (size_t)nf * sizeof *d->x);
+    d->x = x ? x : d->x;
+    float *yreg = realloc(d->yreg, rows * sizeof *d->yreg);
+    d->yreg = yreg ? yreg : d->yreg;
+    int32_t *labels = realloc(d->labels, rows * sizeof *d->labels);
+    d->labels = labels ? labels : d->labels;
+    int *rf = predict ? realloc(d->row_file, rows * sizeof *rf) : d->row_file;
+    d->row_file = rf ? rf : d->row_file;
+    int *rl = predict ? realloc(d->row_line, rows * sizeof *rl) : d->row_line;
+    d->row_line = rl ? rl : d->row_line;
+    if (!x || !yreg || !labels || (predict && (!rf || !rl))) {
         free(fc);
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     }
+    d->n = at + t->rows;
     for (int64_t r = 0; r < t->rows; r++) {
         char *const *row = t->cells + r * t->cols;
+        int64_t o = at + r;
+        if (predict) {
+            d->row_file[o] = d->n_in - 1;
+            d->row_line[o] = t->line_of[r];
+            d->labels[o] = -1;
+            d->yreg[o] = 0;
+        }
         for (int j = 0; j < nf; j++)
-            if (csv_number(row[fc[j]], &d->x[r * nf + j])) {
+            if (csv_number(row[fc[j]], &d->x[o * nf + j])) {
                 const char *cn = t->head ? t->head[fc[j]] : "";
                 nn_error_set(err, NN_EFORMAT,
                              "%s:%d: column %d%s%s%s: '%s' is not a number", file,
@@ -310,9 +358,11 @@ static int csv_load(csv_ds *d, const csv_table *t, const char *file, nn_error *e
                 free(fc);
                 return NN_EFORMAT;
             }
+        if (predict)
+            continue;
         const char *lv = row[lc];
         if (d->regression) {
-            if (csv_number(lv, &d->yreg[r])) {
+            if (csv_number(lv, &d->yreg[o])) {
                 free(fc);
                 return nn_error_set(err, NN_EFORMAT,
                                     "%s:%d: label column %d: '%s' is not a number (task = "
@@ -330,7 +380,7 @@ static int csv_load(csv_ds *d, const csv_table *t, const char *file, nn_error *e
                                 "classes of the training file", file, t->line_of[r], lv,
                                 d->n_names);
         }
-        d->labels[r] = id;
+        d->labels[o] = id;
     }
     free(fc);
     return NN_OK;
@@ -368,6 +418,11 @@ static void csv_destroy(void *self)
     free(d->x);
     free(d->yreg);
     free(d->labels);
+    for (int i = 0; i < d->n_in; i++)
+        free(d->in_path[i]);
+    free(d->in_path);
+    free(d->row_file);
+    free(d->row_line);
     free(d);
 }
 
@@ -398,6 +453,9 @@ static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
                             "[data] val_split or val_type = csv with val_path");
     if (o->split == NN_SPLIT_TEST && !d->test_path)
         return nn_error_set(err, NN_ENOTFOUND, "csv: no test file: set key 'test_path'");
+    int predict = o->split == NN_SPLIT_PREDICT;
+    if (predict && (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs))
+        return nn_error_set(err, NN_EINVAL, "csv: predict needs at least one CSV file");
     char train[4096], path[4096];
     csv_resolve(train, sizeof train, o->base_dir, d->path);
     csv_resolve(path, sizeof path, o->base_dir,
@@ -408,13 +466,36 @@ static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
         int lc = csv_column(&t, d->label_key, train, err);
         rc = lc < 0 ? lc : csv_build_classes(d, &t, lc, err);
     }
-    if (!rc && o->split == NN_SPLIT_TEST) {
+    if (!rc && predict) {
+        /* the training file fixes the feature count: a `features` list or all but the label */
+        int train_nf = t.cols - 1;
+        if (d->features_key && d->features_key[0]) {
+            train_nf = 1;
+            for (const char *c = d->features_key; *c; c++)
+                train_nf += *c == ',';
+        }
         csv_table_free(&t);
-        rc = csv_open_file(d, path, &t, err);
+        if (!(d->in_path = calloc((size_t)o->n_inputs, sizeof *d->in_path)))
+            rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+        for (int f = 0; !rc && f < o->n_inputs; f++) {
+            d->n_in = f + 1;
+            if (!(d->in_path[f] = strdup(o->inputs[f])))
+                rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+            if (!rc)
+                rc = csv_open_file(d, o->inputs[f], &t, err);
+            if (!rc)
+                rc = csv_load(d, &t, o->inputs[f], 1, train_nf, err);
+            csv_table_free(&t);
+        }
+    } else {
+        if (!rc && o->split == NN_SPLIT_TEST) {
+            csv_table_free(&t);
+            rc = csv_open_file(d, path, &t, err);
+        }
+        if (!rc)
+            rc = csv_load(d, &t, path, 0, 0, err);
+        csv_table_free(&t);
     }
-    if (!rc)
-        rc = csv_load(d, &t, path, err);
-    csv_table_free(&t);
     if (rc)
         return rc;
     memset(info, 0, sizeof *info);
@@ -427,7 +508,7 @@ static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
         nn_tensor_describe(&info->target, NN_I32, 0, NULL);
         info->n_classes = d->n_names;
         info->class_names = (const char *const *)d->names;
-        info->labels = d->labels;
+        info->labels = predict ? NULL : d->labels;
     }
     return NN_OK;
 }
@@ -443,6 +524,18 @@ static int csv_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targ
         NN_F32P(target)[0] = d->yreg[index];
     else
         NN_I32P(target)[0] = d->labels[index];
+    return NN_OK;
+}
+
+static int csv_describe(void *self, int64_t index, char *buf, size_t cap)
+{
+    const csv_ds *d = self;
+    if (index < 0 || index >= d->n)
+        return NN_EINVAL;
+    if (d->n_in)
+        snprintf(buf, cap, "%s:%d", d->in_path[d->row_file[index]], d->row_line[index]);
+    else
+        snprintf(buf, cap, "%lld", (long long)index);
     return NN_OK;
 }
 
@@ -473,11 +566,13 @@ static const nn_dataset_vtable csv_vt = {
     .destroy = csv_destroy,
     .open = csv_open,
     .get = csv_get,
+    .describe = csv_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc csv_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_DATASET, .name = "csv", .version = "1.0.0", .license = "MIT",
-    .summary = "CSV tables: F32 [features] rows, class ids or an F32 regression target",
+    .summary = "CSV tables: F32 [features] rows, class ids or an F32 regression target; "
+               "predict --input takes CSVs with the training feature columns (label optional)",
     .caps = NN_CAP_THREAD_SAFE, .params = csv_params, .vtable = &csv_vt);
 
 NN_PLUGIN_EXPORT(&csv_desc);

@@ -1,8 +1,11 @@
 /* idx.c: the `idx` dataset: MNIST-family IDX files (images idx3 + labels idx1), gzipped or raw.
  * open() loads one whole split into memory and checks it; get() only converts bytes to floats,
- * so it is safe on many threads. It must never trust a header: every size is checked. */
+ * so it is safe on many threads. It must never trust a header: every size is checked.
+ * Prediction (NN_SPLIT_PREDICT): each input is an IDX images file like the training one
+ * (same record dimensions), without labels; samples are named "FILE:RECORD". */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -33,6 +36,12 @@ typedef struct idx_ds {
     uint8_t *img_buf, *lab_buf; /* whole files */
     idx_array img, lab;
     int32_t *labels;
+    /* NN_SPLIT_PREDICT: one images file per input; sample i is record i - start[f] of file f */
+    int n_in;
+    uint8_t **in_buf;
+    idx_array *in_img;
+    int64_t *in_start; /* n_in + 1 entries */
+    char **in_path; /* copies of the input paths */
 } idx_ds;
 
 /* Parses an IDX header and checks that the payload holds exactly the records it announces.
@@ -206,12 +215,151 @@ static void idx_destroy(void *self)
     free(d->img_buf);
     free(d->lab_buf);
     free(d->labels);
+    for (int i = 0; i < d->n_in; i++) {
+        free(d->in_buf[i]);
+        free(d->in_path[i]);
+    }
+    free(d->in_path);
+    free(d->in_buf);
+    free(d->in_img);
+    free(d->in_start);
     free(d);
+}
+
+/* the record shape as a sample: [n, features] gives a flat vector, else the dims after n */
+static void idx_sample_desc(const idx_array *a, nn_tensor *t)
+{
+    int64_t shp[8] = {1};
+    int nd = 1;
+    for (int i = 1; i < a->ndim && nd < NN_MAX_DIMS; i++)
+        shp[nd++] = a->dims[i];
+    if (a->ndim == 2) {
+        shp[0] = a->dims[1];
+        nd = 1;
+    }
+    nn_tensor_describe(t, NN_F32, nd, shp);
+}
+
+/* n_classes of training when there are no names: one more than the largest training label */
+static int idx_train_classes(idx_ds *d, const nn_dataset_open *o, int *n, nn_error *err)
+{
+    char lp[4096];
+    idx_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1]);
+    uint8_t *buf;
+    size_t len;
+    idx_array a;
+    int rc = idx_read_file(lp, &buf, &len, err);
+    if (rc) {
+        nn_error_prefix(err, "predict needs the training labels for the class count (or set "
+                        "class_names)");
+        return rc;
+    }
+    if ((rc = idx_parse(buf, len, lp, &a, err))) {
+        free(buf);
+        return rc;
+    }
+    int maxl = -1;
+    for (int64_t i = 0; i < a.count; i++)
+        maxl = a.data[i] > maxl ? a.data[i] : maxl;
+    free(buf);
+    *n = maxl + 1;
+    return NN_OK;
+}
+
+static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info *info,
+                            nn_error *err)
+{
+    d->in_buf = calloc((size_t)o->n_inputs, sizeof *d->in_buf);
+    d->in_img = calloc((size_t)o->n_inputs, sizeof *d->in_img);
+    d->in_start = calloc((size_t)o->n_inputs + 1, sizeof *d->in_start);
+    d->in_path = calloc((size_t)o->n_inputs, sizeof *d->in_path);
+    if (!d->in_buf || !d->in_img || !d->in_start || !d->in_path)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    for (int f = 0; f < o->n_inputs; f++) {
+        const char *path = o->inputs[f];
+        d->n_in = f + 1;
+        if (!(d->in_path[f] = strdup(path)))
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        size_t len;
+        int rc = idx_read_file(path, &d->in_buf[f], &len, err);
+        if (rc)
+            return rc;
+        if ((rc = idx_parse(d->in_buf[f], len, path, &d->in_img[f], err)))
+            return rc;
+        const idx_array *a = &d->in_img[f], *a0 = &d->in_img[0];
+        if (a->ndim < 2)
+            return nn_error_set(err, NN_EFORMAT, "%s: an IDX images file needs at least 2 "
+                                "dimensions, the header has %d", path, a->ndim);
+        if (a->ndim != a0->ndim || memcmp(a->dims + 1, a0->dims + 1,
+                                          (size_t)(a->ndim - 1) * sizeof *a->dims))
+            return nn_error_set(err, NN_ESHAPE, "%s: records of %lld bytes in %d dimensions "
+                                "differ from those of %s", path, (long long)a->record, a->ndim,
+                                o->inputs[0]);
+        d->in_start[f + 1] = d->in_start[f] + a->count;
+    }
+    /* the records must be shaped like the training images: compare with that file's header */
+    char tp[4096];
+    idx_join(tp, sizeof tp, o->base_dir, d->dir, d->files[0]);
+    uint8_t hdr[4 + 4 * 8];
+    gzFile g = gzopen(tp, "rb");
+    int got = g ? gzread(g, hdr, sizeof hdr) : -1;
+    if (g)
+        gzclose(g);
+    if (got >= 4 && hdr[0] == 0 && hdr[1] == 0 && hdr[3] >= 1 && hdr[3] <= 8 &&
+        got >= 4 + 4 * hdr[3]) {
+        const idx_array *a = &d->in_img[0];
+        int same = hdr[3] == a->ndim;
+        for (int i = 1; same && i < a->ndim; i++) {
+            const uint8_t *q = hdr + 4 + 4 * i;
+            same = ((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3]) ==
+                   (uint32_t)a->dims[i];
+        }
+        if (!same)
+            return nn_error_set(err, NN_ESHAPE, "%s: records differ in shape from the training "
+                                "images of %s (an input needs the same H x W)", o->inputs[0], tp);
+    } else {
+        return nn_error_set(err, NN_EFORMAT, "%s: cannot read the IDX header of the training "
+                            "images, which fixes the shape of prediction inputs", tp);
+    }
+    int n_classes = d->n_names;
+    if (!n_classes) {
+        int rc = idx_train_classes(d, o, &n_classes, err);
+        if (rc)
+            return rc;
+    }
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->length = d->in_start[d->n_in];
+    idx_sample_desc(&d->in_img[0], &info->sample);
+    nn_tensor_describe(&info->target, NN_I32, 0, NULL);
+    info->n_classes = n_classes;
+    info->class_names = d->n_names ? d->names : NULL;
+    return NN_OK;
+}
+
+/* the input file holding predict sample index (binary search over in_start) */
+static int idx_file_of(const idx_ds *d, int64_t index)
+{
+    int lo = 0, hi = d->n_in - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (d->in_start[mid] <= index)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
 static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     idx_ds *d = self;
+    if (o->split == NN_SPLIT_PREDICT) {
+        if (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs)
+            return nn_error_set(err, NN_EINVAL, "idx: predict needs at least one IDX images "
+                                "file");
+        return idx_open_predict(d, o, info, err);
+    }
     if (o->split == NN_SPLIT_VAL)
         return nn_error_set(err, NN_ENOTSUP, "idx has no explicit validation split; use "
                             "[data] val_split to carve one from the training files");
@@ -253,15 +401,7 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
     memset(info, 0, sizeof *info);
     info->struct_size = sizeof *info;
     info->length = d->img.count;
-    int64_t shp[8] = {1};
-    int nd = 1;
-    for (int i = 1; i < d->img.ndim && nd < NN_MAX_DIMS; i++)
-        shp[nd++] = d->img.dims[i];
-    if (d->img.ndim == 2) { /* [n, features]: a flat vector */
-        shp[0] = d->img.dims[1];
-        nd = 1;
-    }
-    nn_tensor_describe(&info->sample, NN_F32, nd, shp);
+    idx_sample_desc(&d->img, &info->sample);
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
     info->n_classes = d->n_names ? d->n_names : maxl + 1;
     info->class_names = d->n_names ? d->names : NULL;
@@ -272,6 +412,20 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
 static int idx_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)
 {
     idx_ds *d = self;
+    if (d->n_in) {
+        if (index < 0 || index >= d->in_start[d->n_in])
+            return nn_error_set(err, NN_EINVAL, "idx: sample %lld out of range [0, %lld)",
+                                (long long)index, (long long)d->in_start[d->n_in]);
+        int f = idx_file_of(d, index);
+        const idx_array *a = &d->in_img[f];
+        const uint8_t *src = a->data + (index - d->in_start[f]) * a->record;
+        float *dst = NN_F32P(sample);
+        float s = (float)d->scale;
+        for (int64_t i = 0; i < a->record; i++)
+            dst[i] = (float)src[i] * s;
+        NN_I32P(target)[0] = -1;
+        return NN_OK;
+    }
     if (index < 0 || index >= d->img.count)
         return nn_error_set(err, NN_EINVAL, "idx: sample %lld out of range [0, %lld)",
                             (long long)index, (long long)d->img.count);
@@ -281,6 +435,22 @@ static int idx_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targ
     for (int64_t i = 0; i < d->img.record; i++)
         dst[i] = (float)src[i] * s;
     NN_I32P(target)[0] = d->labels[index];
+    return NN_OK;
+}
+
+static int idx_describe(void *self, int64_t index, char *buf, size_t cap)
+{
+    const idx_ds *d = self;
+    if (!d->n_in) {
+        if (index < 0 || index >= d->img.count)
+            return NN_EINVAL;
+        snprintf(buf, cap, "%lld", (long long)index);
+        return NN_OK;
+    }
+    if (index < 0 || index >= d->in_start[d->n_in])
+        return NN_EINVAL;
+    int f = idx_file_of(d, index);
+    snprintf(buf, cap, "%s:%lld", d->in_path[f], (long long)(index - d->in_start[f]));
     return NN_OK;
 }
 
@@ -310,12 +480,13 @@ static const nn_dataset_vtable idx_vt = {
     .destroy = idx_destroy,
     .open = idx_open,
     .get = idx_get,
+    .describe = idx_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc idx_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_DATASET, .name = "idx", .version = "1.0.0", .license = "MIT",
     .summary = "MNIST-family IDX files (Fashion-MNIST by default): F32 [1, H, W] images, "
-               "I32 class ids",
+               "I32 class ids; predict --input takes IDX images files of the same H x W",
     .caps = NN_CAP_THREAD_SAFE, .params = idx_params, .vtable = &idx_vt);
 
 NN_PLUGIN_EXPORT(&idx_desc);

@@ -2,7 +2,10 @@
  * decoded with libpng to F32 [C, H, W] (gray or RGB), resized bilinearly or checked against a
  * declared size. open() lists the folders and reads every PNG header, so a bad file fails
  * early; get() decodes one file and may run on many threads. It never writes to shared state
- * except its mutex-guarded pool of decode buffers. */
+ * except its mutex-guarded pool of decode buffers.
+ * Prediction (NN_SPLIT_PREDICT): each input is a PNG file or a directory of PNG files (sorted,
+ * not recursive), resized or checked like training images; classes are the sub-directories of
+ * dir; a sample is named by its file's path. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
@@ -153,6 +156,98 @@ static void if_resolve(char *buf, size_t cap, const char *base, const char *f)
         snprintf(buf, cap, "%s/%s", base, f);
 }
 
+/* Appends file dir/name (dir NULL: name is the path) with its label, reading its header. */
+static int if_add(if_ds *d, const char *dir, const char *name, int32_t label, nn_error *err)
+{
+    if (d->n == d->cap) {
+        if_file *nf = realloc(d->files, (size_t)(d->cap = d->cap ? d->cap * 2 : 256) * sizeof *nf);
+        if (!nf)
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        d->files = nf;
+    }
+    if_file *f = &d->files[d->n];
+    size_t pl = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
+    if (!(f->path = malloc(pl)))
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    snprintf(f->path, pl, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    f->label = label;
+    d->n++;
+    int rc = if_probe(f->path, &f->w, &f->h, err);
+    if (rc)
+        return rc;
+    if (d->want_h == 0) {
+        d->want_h = f->h;
+        d->want_w = f->w;
+    }
+    if (d->check && (f->h != d->want_h || f->w != d->want_w))
+        return nn_error_set(err, NN_ESHAPE, "%s: image is %dx%d (HxW), expected %lldx%lld "
+                            "(resize = check)", f->path, f->h, f->w, (long long)d->want_h,
+                            (long long)d->want_w);
+    size_t bytes = (size_t)f->w * (size_t)f->h * (size_t)d->channels;
+    if (bytes > d->max_bytes)
+        d->max_bytes = bytes;
+    return NN_OK;
+}
+
+/* Without height/width, training samples take the size of the first training image (first
+ * file of the first class folder): prediction must use the same. */
+static int if_training_size(if_ds *d, const char *root, nn_error *err)
+{
+    char cdir[4400];
+    for (int c = 0; c < d->n_names && d->want_h == 0; c++) {
+        snprintf(cdir, sizeof cdir, "%s/%s", root, d->names[c]);
+        char **files;
+        int nfiles, w, h;
+        int rc = if_list(cdir, 0, &files, &nfiles, err);
+        if (rc)
+            return rc;
+        if (nfiles == 0) {
+            if_free_list(files, nfiles);
+            return nn_error_set(err, NN_EFORMAT, "%s: class folder has no .png files", cdir);
+        }
+        char path[4500];
+        snprintf(path, sizeof path, "%s/%s", cdir, files[0]);
+        if_free_list(files, nfiles);
+        if ((rc = if_probe(path, &w, &h, err)))
+            return rc;
+        d->want_h = h;
+        d->want_w = w;
+    }
+    return NN_OK;
+}
+
+/* The user's PNG files and directories of PNG files, label -1. */
+static int if_open_inputs(if_ds *d, const nn_dataset_open *o, nn_error *err)
+{
+    int rc = NN_OK;
+    for (int i = 0; i < o->n_inputs && !rc; i++) {
+        const char *in = o->inputs[i];
+        DIR *dp = opendir(in);
+        if (!dp) {
+            rc = if_add(d, NULL, in, -1, err);
+            continue;
+        }
+        closedir(dp);
+        char **files;
+        int nfiles;
+        if ((rc = if_list(in, 0, &files, &nfiles, err)))
+            break;
+        if (nfiles == 0)
+            rc = nn_error_set(err, NN_EFORMAT, "%s: directory has no .png files", in);
+        size_t l = strlen(in);
+        char *dir = strdup(in);
+        if (!dir && !rc)
+            rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+        while (dir && l > 1 && dir[l - 1] == '/')
+            dir[--l] = 0;
+        for (int k = 0; k < nfiles && !rc; k++)
+            rc = if_add(d, dir, files[k], -1, err);
+        free(dir);
+        if_free_list(files, nfiles);
+    }
+    return rc;
+}
+
 static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     if_ds *d = self;
@@ -170,7 +265,14 @@ static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
         return nn_error_set(err, NN_EFORMAT, "%s: no class sub-directories", root);
     char **cls = d->names;
     int ncls = d->n_names;
-    if (o->split == NN_SPLIT_TEST) {
+    if (o->split == NN_SPLIT_PREDICT) {
+        if (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs)
+            return nn_error_set(err, NN_EINVAL, "image_folder: predict needs at least one PNG "
+                                "file or directory");
+        if ((rc = if_training_size(d, root, err)) || (rc = if_open_inputs(d, o, err)))
+            return rc;
+        ncls = 0; /* no class folders to walk */
+    } else if (o->split == NN_SPLIT_TEST) {
         if_resolve(troot, sizeof troot, o->base_dir, d->test_dir);
         if ((rc = if_list(troot, 1, &cls, &ncls, err)))
             return rc;
@@ -195,47 +297,15 @@ static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
             break;
         if (nfiles == 0)
             rc = nn_error_set(err, NN_EFORMAT, "%s: class folder has no .png files", cdir);
-        for (int i = 0; i < nfiles && !rc; i++) {
-            if (d->n == d->cap) {
-                if_file *nf = realloc(d->files, (size_t)(d->cap = d->cap ? d->cap * 2 : 256) *
-                                                    sizeof *nf);
-                if (!nf) {
-                    rc = nn_error_set(err, NN_ENOMEM, "out of memory");
-                    break;
-                }
-                d->files = nf;
-            }
-            if_file *f = &d->files[d->n];
-            size_t pl = strlen(cdir) + strlen(files[i]) + 2;
-            if (!(f->path = malloc(pl))) {
-                rc = nn_error_set(err, NN_ENOMEM, "out of memory");
-                break;
-            }
-            snprintf(f->path, pl, "%s/%s", cdir, files[i]);
-            f->label = id;
-            d->n++;
-            rc = if_probe(f->path, &f->w, &f->h, err);
-            if (rc)
-                break;
-            if (d->want_h == 0) {
-                d->want_h = f->h;
-                d->want_w = f->w;
-            }
-            if (d->check && (f->h != d->want_h || f->w != d->want_w))
-                rc = nn_error_set(err, NN_ESHAPE, "%s: image is %dx%d (HxW), expected %lldx%lld "
-                                  "(resize = check)", f->path, f->h, f->w,
-                                  (long long)d->want_h, (long long)d->want_w);
-            size_t bytes = (size_t)f->w * (size_t)f->h * (size_t)d->channels;
-            if (bytes > d->max_bytes)
-                d->max_bytes = bytes;
-        }
+        for (int i = 0; i < nfiles && !rc; i++)
+            rc = if_add(d, cdir, files[i], id, err);
         if_free_list(files, nfiles);
     }
     if (cls != d->names)
         if_free_list(cls, ncls);
     if (rc)
         return rc;
-    d->labels = malloc((size_t)d->n * sizeof *d->labels);
+    d->labels = malloc((size_t)(d->n ? d->n : 1) * sizeof *d->labels);
     if (!d->labels)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     for (int64_t i = 0; i < d->n; i++)
@@ -248,7 +318,7 @@ static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
     info->n_classes = d->n_names;
     info->class_names = (const char *const *)d->names;
-    info->labels = d->labels;
+    info->labels = o->split == NN_SPLIT_PREDICT ? NULL : d->labels;
     return NN_OK;
 }
 
@@ -356,6 +426,15 @@ static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     return NN_OK;
 }
 
+static int if_describe(void *self, int64_t index, char *buf, size_t cap)
+{
+    const if_ds *d = self;
+    if (index < 0 || index >= d->n)
+        return NN_EINVAL;
+    snprintf(buf, cap, "%s", d->files[index].path);
+    return NN_OK;
+}
+
 static const nn_param_spec if_params[] = {
     {.name = "dir", .type = NN_PARAM_STRING, .required = 1,
      .doc = "root folder with one sub-directory of .png files per class (sorted names = ids)"},
@@ -379,11 +458,13 @@ static const nn_dataset_vtable if_vt = {
     .destroy = if_destroy,
     .open = if_open,
     .get = if_get,
+    .describe = if_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc if_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_DATASET, .name = "image_folder", .version = "1.0.0", .license = "MIT",
-    .summary = "PNG files in one folder per class: F32 [C, H, W], I32 class ids",
+    .summary = "PNG files in one folder per class: F32 [C, H, W], I32 class ids; predict "
+               "--input takes PNG files or directories of PNG files",
     .caps = NN_CAP_THREAD_SAFE, .params = if_params, .vtable = &if_vt);
 
 NN_PLUGIN_EXPORT(&if_desc);

@@ -1,7 +1,10 @@
 /* text.c: the `text` dataset: `label<TAB>text` lines, whitespace + lower-case tokens, a
  * vocabulary built on the training split (saved as state_dir/vocab.txt when fitting, loaded from
  * it otherwise), and I32 token ids padded/truncated to max_len. open() encodes every line;
- * get() copies one row and is safe on many threads. Ids: 0 = <pad>, 1 = <unk>. */
+ * get() copies one row and is safe on many threads. Ids: 0 = <pad>, 1 = <unk>.
+ * Prediction (NN_SPLIT_PREDICT): each input is a text file of one sample per non-blank line,
+ * without a label, encoded with the run's vocabulary (state_dir/vocab.txt); classes come from
+ * the training file as for the test split; samples are named FILE:LINE. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
@@ -20,8 +23,9 @@ typedef struct tx_vocab {
 } tx_vocab;
 
 typedef struct tx_line {
-    char *label, *text;
+    char *label, *text; /* label NULL for a prediction input */
     int line;
+    int file; /* prediction inputs: index of the file */
 } tx_line;
 
 typedef struct tx_ds {
@@ -33,6 +37,10 @@ typedef struct tx_ds {
     char **names;
     int n_names;
     int32_t vocab_size;
+    /* NN_SPLIT_PREDICT: the file and line of each sample */
+    int n_in;
+    char **in_path;
+    int *row_file, *row_line;
 } tx_ds;
 
 static uint64_t tx_hash(const char *s)
@@ -103,13 +111,14 @@ static int64_t tx_vocab_slot(tx_vocab *v, const char *s, int insert)
     return (int64_t)j;
 }
 
-/* Splits a file into lines of `label<TAB>text`; text is modified in place (lower-cased). */
-static int tx_parse(char *buf, size_t len, const char *file, tx_line **out, int64_t *n,
-                    nn_error *err)
+/* Splits a file into lines of `label<TAB>text` (no_label: the whole line is the text, for
+ * prediction), appended to *out / *n; text is modified in place (lower-cased). */
+static int tx_parse_lines(char *buf, size_t len, const char *file, int no_label, int file_no,
+                          tx_line **out, int64_t *n, nn_error *err)
 {
     buf[len] = 0;
-    int64_t cap = 0, cnt = 0;
-    tx_line *v = NULL;
+    int64_t cap = *n, cnt = *n;
+    tx_line *v = *out;
     int line = 0;
     for (char *s = buf, *nl; s; s = nl ? nl + 1 : NULL) {
         line++;
@@ -124,32 +133,46 @@ static int tx_parse(char *buf, size_t len, const char *file, tx_line **out, int6
                 break;
             continue;
         }
-        char *tab = strchr(s, '\t');
-        if (!tab || tab == s) {
+        char *tab = no_label ? s - 1 : strchr(s, '\t');
+        if (!no_label && (!tab || tab == s)) {
             free(v);
+            *out = NULL;
             return nn_error_set(err, NN_EFORMAT, "%s:%d: expected 'label<TAB>text', found %s",
                                 file, line, tab ? "an empty label" : "no tab");
         }
-        *tab = 0;
+        if (!no_label)
+            *tab = 0;
         if (cnt == cap) {
             tx_line *nv = realloc(v, (size_t)(cap = cap ? cap * 2 : 256) * sizeof *nv);
             if (!nv) {
                 free(v);
+                *out = NULL;
                 return nn_error_set(err, NN_ENOMEM, "%s:%d: out of memory", file, line);
             }
             v = nv;
         }
         for (char *c = tab + 1; *c; c++)
             *c = (char)tolower((unsigned char)*c);
-        v[cnt++] = (tx_line){s, tab + 1, line};
-    }
-    if (cnt == 0) {
-        free(v);
-        return nn_error_set(err, NN_EFORMAT, "%s: no lines", file);
+        v[cnt++] = (tx_line){no_label ? NULL : s, tab + 1, line, file_no};
     }
     *out = v;
+    if (cnt == *n)
+        return nn_error_set(err, NN_EFORMAT, "%s: no lines", file);
     *n = cnt;
     return NN_OK;
+}
+
+static int tx_parse(char *buf, size_t len, const char *file, tx_line **out, int64_t *n,
+                    nn_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    int rc = tx_parse_lines(buf, len, file, 0, 0, out, n, err);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* Calls fn on each whitespace-separated token of text (text is cut in place and restored). */
@@ -357,10 +380,10 @@ static int tx_encode(tx_ds *d, const tx_line *lines, int64_t n, tx_vocab *v, con
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
         int id = -1;
-        for (int k = 0; k < d->n_names && id < 0; k++)
+        for (int k = 0; lines[i].label && k < d->n_names && id < 0; k++)
             if (!strcmp(d->names[k], lines[i].label))
                 id = k;
-        if (id < 0)
+        if (id < 0 && lines[i].label)
             return nn_error_set(err, NN_EFORMAT, "%s:%d: label '%s' is not one of the %d "
                                 "classes of the training file", file, lines[i].line,
                                 lines[i].label, d->n_names);
@@ -400,7 +423,41 @@ static void tx_destroy(void *self)
     free(d->names);
     free(d->ids);
     free(d->labels);
+    for (int i = 0; i < d->n_in; i++)
+        free(d->in_path[i]);
+    free(d->in_path);
+    free(d->row_file);
+    free(d->row_line);
     free(d);
+}
+
+/* Reads the user's files (one unlabelled sample per non-blank line) into *lines; bufs gets
+ * each file's text, which the lines point into. */
+static int tx_read_inputs(tx_ds *d, const nn_dataset_open *o, char **bufs, tx_line **lines,
+                          int64_t *n, nn_error *err)
+{
+    if (!(d->in_path = calloc((size_t)o->n_inputs, sizeof *d->in_path)))
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    for (int f = 0; f < o->n_inputs; f++) {
+        d->n_in = f + 1;
+        if (!(d->in_path[f] = strdup(o->inputs[f])))
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        size_t len;
+        int rc = tx_read(o->inputs[f], &bufs[f], &len, err);
+        if (!rc)
+            rc = tx_parse_lines(bufs[f], len, o->inputs[f], 1, f, lines, n, err);
+        if (rc)
+            return rc;
+    }
+    d->row_file = malloc((size_t)*n * sizeof *d->row_file);
+    d->row_line = malloc((size_t)*n * sizeof *d->row_line);
+    if (!d->row_file || !d->row_line)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < *n; i++) {
+        d->row_file[i] = (*lines)[i].file;
+        d->row_line[i] = (*lines)[i].line;
+    }
+    return NN_OK;
 }
 
 static void tx_resolve(char *buf, size_t cap, const char *base, const char *f)
@@ -419,6 +476,14 @@ static int tx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
                             "[data] val_split or val_type = text with val_path");
     if (o->split == NN_SPLIT_TEST && !d->test_path)
         return nn_error_set(err, NN_ENOTFOUND, "text: no test file: set key 'test_path'");
+    int predict = o->split == NN_SPLIT_PREDICT;
+    if (predict && (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs))
+        return nn_error_set(err, NN_EINVAL, "text: predict needs at least one text file");
+    if (predict && o->fit)
+        return nn_error_set(err, NN_EINVAL, "text: prediction inputs cannot build a vocabulary");
+    char **in_bufs = predict ? calloc((size_t)o->n_inputs, sizeof *in_bufs) : NULL;
+    if (predict && !in_bufs)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
     char train[4096], path[4096], vpath[4200] = "";
     tx_resolve(train, sizeof train, o->base_dir, d->path);
     tx_resolve(path, sizeof path, o->base_dir,
@@ -444,7 +509,10 @@ static int tx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     } else if (!rc) {
         rc = tx_load_vocab(d, &v, vpath, err);
     }
-    if (!rc && o->split == NN_SPLIT_TEST) {
+    if (!rc && predict) {
+        rc = tx_read_inputs(d, o, in_bufs, &lines, &n, err);
+        snprintf(path, sizeof path, "%s", o->inputs[0]);
+    } else if (!rc && o->split == NN_SPLIT_TEST) {
         rc = tx_read(path, &buf, &len, err);
         if (!rc)
             rc = tx_parse(buf, len, path, &lines, &n, err);
@@ -460,6 +528,9 @@ static int tx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     free(lines);
     free(tbuf);
     free(buf);
+    for (int f = 0; in_bufs && f < o->n_inputs; f++)
+        free(in_bufs[f]);
+    free(in_bufs);
     if (rc)
         return rc;
     memset(info, 0, sizeof *info);
@@ -469,7 +540,7 @@ static int tx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
     info->n_classes = d->n_names;
     info->class_names = (const char *const *)d->names;
-    info->labels = d->labels;
+    info->labels = predict ? NULL : d->labels;
     return NN_OK;
 }
 
@@ -481,6 +552,18 @@ static int tx_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
                             (long long)index, (long long)d->n);
     memcpy(NN_I32P(sample), d->ids + index * d->max_len, (size_t)d->max_len * sizeof(int32_t));
     NN_I32P(target)[0] = d->labels[index];
+    return NN_OK;
+}
+
+static int tx_describe(void *self, int64_t index, char *buf, size_t cap)
+{
+    const tx_ds *d = self;
+    if (index < 0 || index >= d->n)
+        return NN_EINVAL;
+    if (d->n_in)
+        snprintf(buf, cap, "%s:%d", d->in_path[d->row_file[index]], d->row_line[index]);
+    else
+        snprintf(buf, cap, "%lld", (long long)index);
     return NN_OK;
 }
 
@@ -505,12 +588,13 @@ static const nn_dataset_vtable tx_vt = {
     .destroy = tx_destroy,
     .open = tx_open,
     .get = tx_get,
+    .describe = tx_describe, /* optional: names predicted samples */
 };
 
 static const nn_plugin_desc tx_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_DATASET, .name = "text", .version = "1.0.0", .license = "MIT",
     .summary = "label<TAB>text lines: I32 [max_len] token ids (vocabulary saved with the run), "
-               "I32 class ids",
+               "I32 class ids; predict --input takes text files of one sample a line",
     .caps = NN_CAP_THREAD_SAFE, .params = tx_params, .vtable = &tx_vt);
 
 NN_PLUGIN_EXPORT(&tx_desc);

@@ -1,5 +1,6 @@
 /* fuzz_csv.c: libFuzzer target for the CSV reader of plugins/data/csv.c: tokenising, column
- * lookup, class mapping and number parsing, for classification and regression. */
+ * lookup, class mapping and number parsing, for classification and regression, and the
+ * prediction-input path (label column optional, a training feature count from the mode). */
 #include "../../plugins/data/csv.c"
 #include "fuzz_stubs.h"
 
@@ -14,15 +15,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!text)
         return 0;
     memcpy(text, data + 1, size - 1);
+    int predict = (mode >> 4) & 1, train_nf = (mode >> 5) & 7;
     csv_ds d = {.delim = (mode & 1) ? ';' : ',', .header = (mode >> 1) & 1,
-                .regression = (mode >> 2) & 1, .label_key = (mode & 8) ? "0" : "-1"};
+                .regression = (mode >> 2) & 1, .label_key = (mode & 8) ? "0" : "-1",
+                .n_in = predict};
     csv_table t;
     nn_error err = {0};
     if (csv_table_parse(text, size - 1, "fuzz", d.delim, d.header, &t, &err) == NN_OK) {
         int lc = csv_column(&t, d.label_key, "fuzz", &err);
         int rc = lc < 0 ? lc : d.regression ? NN_OK : csv_build_classes(&d, &t, lc, &err);
         if (rc == NN_OK)
-            csv_load(&d, &t, "fuzz", &err);
+            csv_load(&d, &t, "fuzz", predict, train_nf, &err);
     }
     csv_table_free(&t);
     for (int i = 0; i < d.n_names; i++)
@@ -31,5 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(d.x);
     free(d.yreg);
     free(d.labels);
+    free(d.row_file);
+    free(d.row_line);
     return 0;
 }

@@ -1,0 +1,295 @@
+/* test_predict.c: `nntrain predict --input FILE...` end to end through the real binary: a small
+ * CSV model (with a fitted normalize transform) and a tiny IDX model are trained, then the
+ * user's files are predicted; rows, names and probabilities must match `predict --split test`
+ * for the same samples. Test-only; works in a scratch directory it removes. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static char dir[256];
+static const char *exe;
+
+static const char *path_in(const char *name)
+{
+    static char bufs[4][512];
+    static int k;
+    char *b = bufs[k++ & 3];
+    snprintf(b, 512, "%s/%s", dir, name);
+    return b;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    FILE *f = fopen(path_in(name), "w");
+    cr_assert_not_null(f, "cannot write %s", name);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void setup(void)
+{
+    exe = getenv("NNTRAIN_EXE");
+    cr_assert_not_null(exe, "NNTRAIN_EXE is not set (run through meson test)");
+    snprintf(dir, sizeof dir, "/tmp/nntrain-predict.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(predict_cli, .init = setup, .fini = teardown, .timeout = 120);
+
+/* runs nntrain with args in dir; stdout+stderr to dir/out.txt; returns the exit status */
+static int nntrain(const char *fmt, ...)
+{
+    char args[2048], cmd[3072];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", dir, exe, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *slurp(const char *name)
+{
+    FILE *f = fopen(path_in(name), "rb");
+    if (!f)
+        return strdup("(missing)");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = 0;
+    fclose(f);
+    return b;
+}
+
+/* splits text into lines in place; returns the count */
+static int lines_of(char *text, char **out, int cap)
+{
+    int n = 0;
+    for (char *s = text, *nl; s && *s && n < cap; s = nl ? nl + 1 : NULL) {
+        nl = strchr(s, '\n');
+        if (nl)
+            *nl = 0;
+        out[n++] = s;
+    }
+    return n;
+}
+
+/* the fields of a CSV line after its first `skip` fields (no quoting in these files) */
+static const char *after_fields(const char *l, int skip)
+{
+    for (int i = 0; i < skip && l; i++) {
+        l = strchr(l, ',');
+        l = l ? l + 1 : NULL;
+    }
+    cr_assert_not_null(l);
+    return l;
+}
+
+/* ---- CSV ---- */
+
+/* three classes decided by a linear rule over four features, values far from unit scale so
+ * that the fitted normalize transform matters */
+static void write_csv(const char *name, int rows, unsigned seed, int with_label)
+{
+    FILE *f = fopen(path_in(name), "w");
+    cr_assert_not_null(f);
+    fprintf(f, with_label ? "f0,f1,f2,f3,label\n" : "f0,f1,f2,f3\n");
+    srand(seed);
+    for (int i = 0; i < rows; i++) {
+        double x[4], s[3] = {0, 0, 0};
+        for (int k = 0; k < 4; k++) {
+            x[k] = 100 + 50 * (2.0 * rand() / RAND_MAX - 1);
+            fprintf(f, "%.4f%s", x[k], k < 3 || with_label ? "," : "");
+            s[k % 3] += x[k] - 100;
+        }
+        int best = s[1] > s[0] ? 1 : 0;
+        best = s[2] > s[best] ? 2 : best;
+        if (with_label)
+            fprintf(f, "c%d", best);
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+static void train_csv_model(void)
+{
+    char m[1024];
+    snprintf(m, sizeof m,
+             "[train]\nepochs = 4\nbatch_size = 16\nseed = 3\nrun_dir = %s/runs\n"
+             "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\n"
+             "[transform.norm]\ntype = normalize\nfrom_data = true\n"
+             "[loss]\ntype = cross_entropy\n[optimizer]\ntype = adam\nlr = 0.02\n"
+             "[layer.fc1]\ntype = dense\nunits = 8\nactivation = relu\n"
+             "[layer.fc2]\ntype = dense\nunits = 3\n", dir);
+    write_file("m.ini", m);
+    write_csv("train.csv", 160, 1, 1);
+    write_csv("test.csv", 12, 2, 1);
+    cr_assert_eq(nntrain("train m.ini --no-test"), 0, "%s", slurp("out.txt"));
+}
+
+Test(predict_cli, csv_inputs_get_named_rows_with_the_same_probabilities_as_the_test_split)
+{
+    train_csv_model();
+    /* the test rows without their label, split over two files (the second in a subfolder) */
+    char *test = slurp("test.csv"), *tl[32];
+    int nt = lines_of(test, tl, 32);
+    cr_assert_eq(nt, 13);
+    FILE *a = fopen(path_in("a.csv"), "w"), *b = fopen(path_in("b.csv"), "w");
+    fputs("f0,f1,f2,f3\n", a);
+    fputs("f0,f1,f2,f3\n", b);
+    for (int i = 1; i < nt; i++) {
+        *strrchr(tl[i], ',') = 0;
+        fprintf(i <= 5 ? a : b, "%s\n", tl[i]);
+    }
+    fclose(a);
+    fclose(b);
+    free(test);
+
+    cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --split test "
+                         "--output ref.csv"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input a.csv "
+                         "--output p.csv --input b.csv"), 0, "%s", slurp("out.txt"));
+    char *ref = slurp("ref.csv"), *got = slurp("p.csv"), *rl[32], *gl[32];
+    int nr = lines_of(ref, rl, 32), ng = lines_of(got, gl, 32);
+    cr_assert_eq(nr, 13, "%d reference rows", nr);
+    cr_assert_eq(ng, 13, "one header and 12 rows, got %d lines", ng);
+    cr_assert_str_eq(gl[0], "input,predicted,probability,p_c0,p_c1,p_c2");
+    for (int i = 1; i < ng; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%s:%d,", i <= 5 ? "a.csv" : "b.csv", i <= 5 ? i + 1 : i - 4);
+        cr_assert_eq(strncmp(gl[i], want, strlen(want)), 0, "row %d is '%s', expected %s...", i,
+                     gl[i], want);
+        /* same predicted class and probabilities as the reference row (index,label,...) */
+        cr_assert_str_eq(after_fields(gl[i], 1), after_fields(rl[i], 2), "row %d", i);
+        char pred[8];
+        double pp, p0, p1, p2;
+        cr_assert_eq(sscanf(after_fields(gl[i], 1), "%7[^,],%lf,%lf,%lf,%lf", pred, &pp, &p0,
+                            &p1, &p2), 5, "%s", gl[i]);
+        cr_assert_float_eq(p0 + p1 + p2, 1.0, 1e-4, "%s", gl[i]);
+        cr_assert_float_eq(pp, fmax(p0, fmax(p1, p2)), 1e-6, "%s", gl[i]);
+    }
+    free(ref);
+    free(got);
+
+    /* --limit applies to inputs too, and several files may follow one --input */
+    cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --limit 2 "
+                         "--input b.csv a.csv --output lim.csv"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("lim.csv"), *ol[8];
+    int no = lines_of(out, ol, 8);
+    cr_assert_eq(no, 3, "header and 2 rows: %d", no);
+    cr_assert_eq(strncmp(ol[1], "b.csv:2,", 8), 0, "%s", ol[1]);
+    free(out);
+}
+
+Test(predict_cli, bad_inputs_and_usage_errors_name_the_file_and_record)
+{
+    train_csv_model();
+    write_file("bad.csv", "f0,f1,f2,f3\n1,2,3,4\n5,6,x,8\n");
+    cr_assert_neq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input bad.csv"),
+                  0);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "bad.csv:3") && strstr(out, "not a number"), "%s", out);
+    free(out);
+    write_file("narrow.csv", "f0,f1\n1,2\n");
+    cr_assert_neq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input "
+                          "narrow.csv"), 0);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "narrow.csv") && strstr(out, "4 feature columns"), "%s", out);
+    free(out);
+    cr_assert_neq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input "
+                          "missing.csv"), 0);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "missing.csv") && strstr(out, "cannot open"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input"), 2);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "--input needs at least one FILE"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --split val "
+                         "--input test.csv"), 2);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "--split or --input"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("help predict"), 0);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "--input FILE..."), "%s", out);
+    free(out);
+}
+
+/* ---- IDX ---- */
+
+/* n images of 6x6: class c has a bright 2x6 band at rows 2c, 2c+1, plus noise */
+static void write_idx(const char *img, const char *lab, int n, unsigned seed)
+{
+    uint8_t *b = calloc(1, 16 + (size_t)n * 36), *l = calloc(1, 8 + (size_t)n);
+    memcpy(b, (uint8_t[]){0, 0, 8, 3, 0, 0, (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, 6, 0, 0, 0,
+                          6}, 16);
+    memcpy(l, (uint8_t[]){0, 0, 8, 1, 0, 0, (uint8_t)(n >> 8), (uint8_t)n}, 8);
+    srand(seed);
+    for (int i = 0; i < n; i++) {
+        int c = i % 3;
+        l[8 + i] = (uint8_t)c;
+        for (int p = 0; p < 36; p++)
+            b[16 + i * 36 + p] = (uint8_t)(rand() % 60 + (p / 6 / 2 == c ? 180 : 0));
+    }
+    gzFile g = gzopen(path_in(img), "wb");
+    gzwrite(g, b, (unsigned)(16 + n * 36));
+    gzclose(g);
+    FILE *f = fopen(path_in(lab), "wb");
+    fwrite(l, 1, 8 + (size_t)n, f);
+    fclose(f);
+    free(b);
+    free(l);
+}
+
+Test(predict_cli, idx_model_predicts_an_images_file_like_its_test_split)
+{
+    write_idx("tr-img.gz", "tr-lab", 300, 1);
+    write_idx("te-img.gz", "te-lab", 9, 2);
+    char m[1024];
+    snprintf(m, sizeof m,
+             "[train]\nepochs = 3\nbatch_size = 32\nseed = 1\nrun_dir = %s/runs\n"
+             "[data]\ntype = idx\ndir = .\ntrain_images = tr-img.gz\ntrain_labels = tr-lab\n"
+             "test_images = te-img.gz\ntest_labels = te-lab\nclass_names = top,middle,bottom\n"
+             "[loss]\ntype = cross_entropy\n[optimizer]\ntype = adam\nlr = 0.05\n"
+             "[layer.flat]\ntype = flatten\n[layer.fc]\ntype = dense\nunits = 3\n", dir);
+    write_file("i.ini", m);
+    cr_assert_eq(nntrain("train i.ini --no-test --set train.epochs=1"), 0, "%s",
+                 slurp("out.txt"));
+    cr_assert_eq(nntrain("predict i.ini --checkpoint runs/i/last.safetensors --output ref.csv"),
+                 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("predict i.ini --checkpoint runs/i/last.safetensors --input te-img.gz "
+                         "--output p.csv"), 0, "%s", slurp("out.txt"));
+    char *ref = slurp("ref.csv"), *got = slurp("p.csv"), *rl[16], *gl[16];
+    int nr = lines_of(ref, rl, 16), ng = lines_of(got, gl, 16);
+    cr_assert_eq(nr, 10);
+    cr_assert_eq(ng, 10, "%s", got);
+    cr_assert_str_eq(gl[0], "input,predicted,probability,p_top,p_middle,p_bottom");
+    for (int i = 1; i < ng; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "te-img.gz:%d,", i - 1);
+        cr_assert_eq(strncmp(gl[i], want, strlen(want)), 0, "%s", gl[i]);
+        cr_assert_str_eq(after_fields(gl[i], 1), after_fields(rl[i], 2), "row %d", i);
+    }
+    free(ref);
+    free(got);
+}
