@@ -830,11 +830,10 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
         nn_tensor *g;
         t->hist_params[i] = nn_model_param(s->model, i, &g, NULL, NULL, NULL);
         t->hist_grads[i] = g;
-        t->best_bytes += nn_tensor_nbytes(t->hist_params[i]);
     }
     t->n_hist = np;
-    for (int i = 0; i < nn_model_state_count(s->model); i++)
-        t->best_bytes += nn_tensor_nbytes(nn_model_state(s->model, i));
+    for (int i = 0; i < nn_session_tensor_count(s); i++)
+        t->best_bytes += nn_tensor_nbytes(nn_session_tensor(s, i));
     if (rc == NN_OK && s->tc.early_stopping && s->tc.restore_best) {
         t->best_copy = malloc(t->best_bytes + 1);
         if (!t->best_copy)
@@ -865,7 +864,6 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
         if (f && fclose(f) != 0 && rc == NN_OK)
             rc = nn_error_set(err, NN_EIO, "cannot write %s", path);
     }
-    int loop_ok = 0;
     if (rc == NN_OK) {
         uv_loop_init(&t->loop);
         uv_mutex_init(&t->mu);
@@ -889,7 +887,6 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
             uv_signal_start(&t->sig_int, on_signal, SIGINT);
             uv_signal_start(&t->sig_term, on_signal, SIGTERM);
         }
-        loop_ok = 1;
         rec x;
         rec_base(t, &x, NN_EV_TRAIN_BEGIN);
         deliver(t, &x);
@@ -912,7 +909,6 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
         uv_mutex_destroy(&t->mu);
         uv_cond_destroy(&t->cv);
     }
-    (void)loop_ok;
     nn_loggers_close(t->loggers);
     r->wall_s = now_s(&t->t0);
     if (t->train_l) {
