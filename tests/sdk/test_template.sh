@@ -13,6 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
 # the build tree's plugins must not leak into what the installed nntrain sees
+build_plugin_path=$NNTRAIN_PLUGIN_PATH
+nntrain_build=${NNTRAIN_EXE:?run me with meson test}
 unset NNTRAIN_PLUGIN_PATH
 # nor may meson test's LD_LIBRARY_PATH: the installed nntrain must find libnncore by its rpath
 unset LD_LIBRARY_PATH
@@ -69,6 +71,14 @@ out=$(env -u NNTRAIN_PLUGIN_PATH "$nntrain" plugins --kind layer) || fail "plugi
 echo "$out"
 grep -q "$plugindir/scale.so" <<<"$out" || fail "installed scale.so not found from $root"
 out=$(env -u NNTRAIN_PLUGIN_PATH "$nntrain" plugins check) || fail "plugins check of the install: $out"
+
+step "the install holds every plugin of the build tree (no two plugin files share a name)"
+listing() { "$@" | awk '/^[a-z]+ +[a-z0-9_]+ +[a-z0-9_]+ +[0-9]/ {print $1, $2, $3}' | sort; }
+built=$(listing env NNTRAIN_PLUGIN_PATH="$build_plugin_path" "$nntrain_build" plugins) ||
+  fail "plugins of the build tree"
+installed=$(listing env -u NNTRAIN_PLUGIN_PATH "$nntrain" plugins | grep -v '^layer scale ')
+[ -n "$built" ] || fail "the build tree lists no plugin"
+[ "$built" = "$installed" ] || fail "installed plugins differ from the build tree's: $(diff <(echo "$built") <(echo "$installed"))"
 
 step "every installed plugin exports exactly one symbol"
 for f in "$plugindir"/*.so; do
