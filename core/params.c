@@ -44,6 +44,7 @@ static const char *type_name(nn_param_type t)
     case NN_PARAM_ENUM: return "enum";
     case NN_PARAM_INT_LIST: return "int list";
     case NN_PARAM_FLOAT_LIST: return "float list";
+    case NN_PARAM_PATH: return "path";
     }
     return "?";
 }
@@ -274,6 +275,7 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
         }
         break;
     case NN_PARAM_STRING:
+    case NN_PARAM_PATH:
         val->s = v;
         v = NULL;
         break;
@@ -407,7 +409,7 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
         for (int j = 0; j < i; j++)
             if (strcmp(schema[j].name, s->name) == 0)
                 return nn_error_set(err, NN_EABI, "parameter '%s' is declared twice", s->name);
-        if (s->type < NN_PARAM_BOOL || s->type > NN_PARAM_FLOAT_LIST)
+        if (s->type < NN_PARAM_BOOL || s->type > NN_PARAM_PATH)
             return nn_error_set(err, NN_EABI, "parameter '%s' has unknown type %d", s->name,
                                 (int)s->type);
         if (s->type == NN_PARAM_ENUM && (!s->choices || !*s->choices))
@@ -454,6 +456,27 @@ static void where(char *buf, size_t cap, const nn_kv *kv, const char *origin)
     if (n < 0 || (size_t)n >= cap)
         n = 0;
     snprintf(buf + n, cap - (size_t)n, "%s%s", origin, *origin ? " " : "");
+}
+
+/* A relative path written in a model file means "next to that file": prefix its directory.
+ * Values from --set (file "--set") or without a file stay relative to the working directory. */
+static int resolve_path(nn_value *v, const char *file)
+{
+    if (!v->s || !*v->s || v->s[0] == '/' || !file || strcmp(file, "--set") == 0)
+        return NN_OK;
+    const char *slash = strrchr(file, '/');
+    if (!slash)
+        return NN_OK; /* the model file is in the working directory */
+    size_t dl = (size_t)(slash - file), vl = strlen(v->s);
+    char *joined = malloc(dl + vl + 2);
+    if (!joined)
+        return NN_ENOMEM;
+    memcpy(joined, file, dl);
+    joined[dl] = '/';
+    memcpy(joined + dl + 1, v->s, vl + 1);
+    free(v->s);
+    v->s = joined;
+    return NN_OK;
 }
 
 int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const char *origin,
@@ -509,6 +532,8 @@ int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const 
         }
         value_clear(v);
         int prc = parse_value(&schema[idx], kv->value, v, why, sizeof why);
+        if (prc == NN_OK && schema[idx].type == NN_PARAM_PATH)
+            prc = resolve_path(v, kv->file);
         if (prc == NN_ENOMEM)
             rc = nn_error_set(err, NN_ENOMEM, "out of memory parsing parameters");
         else if (prc)

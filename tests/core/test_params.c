@@ -374,3 +374,38 @@ Test(params, closest_name_uses_edits_transpositions_and_prefixes)
     cr_assert_str_eq(nn_closest("mom", c, 3), "momentum"); /* a prefix */
     cr_assert_null(nn_closest("learning_rate", c, 3));
 }
+
+Test(params, relative_paths_resolve_next_to_the_model_file)
+{
+    static const nn_param_spec paths[] = {
+        {.name = "vocab", .type = NN_PARAM_PATH, .required = 1, .doc = "vocabulary file"},
+        {.name = NULL},
+    };
+    nn_error err = {0};
+    cr_assert_eq(nn_schema_validate(paths, &err), NN_OK, "%s", err.msg);
+    char desc[64];
+    nn_param_spec_describe(&paths[0], desc, sizeof desc);
+    cr_assert_str_eq(desc, "path");
+    struct {
+        const char *value, *file, *expect;
+    } cases[] = {
+        {"vocab.txt", "runs/a/model.ini", "runs/a/vocab.txt"},
+        {"../v/vocab.txt", "/abs/m.ini", "/abs/../v/vocab.txt"},
+        {"/etc/vocab.txt", "runs/a/model.ini", "/etc/vocab.txt"}, /* absolute: unchanged */
+        {"vocab.txt", "model.ini", "vocab.txt"},      /* model file in the working dir */
+        {"vocab.txt", "--set", "vocab.txt"},          /* typed on the command line */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        nn_kv kv = {"vocab", cases[i].value, cases[i].file, 3};
+        nn_params *p = NULL;
+        cr_assert_eq(nn_params_parse(paths, &kv, 1, "[transform.syn]", &p, &err), NN_OK, "%s",
+                     err.msg);
+        cr_assert_str_eq(nn_params_str(p, "vocab"), cases[i].expect, "case %zu", i);
+        nn_params_free(p);
+    }
+    static const nn_param_spec ranged[] = {
+        {.name = "f", .type = NN_PARAM_PATH, .range = "[0, 1]", .doc = "a path with a range"},
+        {.name = NULL},
+    };
+    cr_assert_eq(nn_schema_validate(ranged, &err), NN_EABI);
+}

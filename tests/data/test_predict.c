@@ -467,5 +467,5 @@ Test(predict, abi_0_2_keeps_the_sizes_of_the_dataset_structs)
     cr_assert_eq(offsetof(nn_dataset_vtable, describe), offsetof(vtable_v01, reserved),
                  "describe takes the first reserved slot");
     cr_assert_eq(offsetof(nn_dataset_open, inputs), offsetof(open_v01, reserved));
-    cr_assert_eq(NN_ABI_MINOR, 2);
+    cr_assert_geq(NN_ABI_MINOR, 2);
 }

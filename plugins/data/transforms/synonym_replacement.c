@@ -351,12 +351,13 @@ static int synrep_apply(void *self, const nn_tensor *in, nn_tensor *out, nn_rng 
 }
 
 static const nn_param_spec synrep_params[] = {
-    {.name = "synonyms", .type = NN_PARAM_STRING, .required = 1,
-     .doc = "path of a text file: one group of synonymous words per line, comma-separated "
-            "('#' starts a comment line); words not in the vocabulary are ignored"},
-    {.name = "vocab", .type = NN_PARAM_STRING, .required = 1,
-     .doc = "path of the dataset's vocabulary (vocab.txt): one token per line, line number = "
-            "id (0 is padding and is never replaced or produced)"},
+    {.name = "synonyms", .type = NN_PARAM_PATH, .required = 1,
+     .doc = "text file, relative to the model file: one group of synonymous words per line, "
+            "comma-separated ('#' starts a comment line); words not in the vocabulary are "
+            "ignored"},
+    {.name = "vocab", .type = NN_PARAM_PATH, .required = 1,
+     .doc = "the dataset's vocabulary (vocab.txt), relative to the model file: one token per "
+            "line, line number = id (0 is padding and is never replaced or produced)"},
     {.name = "n", .type = NN_PARAM_INT, .def = "1", .range = "[0, 1000000]",
      .doc = "number of words with synonyms to replace per sequence (distinct positions)"},
     {.name = "p", .type = NN_PARAM_FLOAT, .range = "[0, 1]",

@@ -19,6 +19,8 @@ typedef enum nn_param_type {
     NN_PARAM_ENUM,       /* one of .choices */
     NN_PARAM_INT_LIST,   /* comma-separated integers; .range applies to each */
     NN_PARAM_FLOAT_LIST, /* comma-separated numbers; .range applies to each */
+    NN_PARAM_PATH,       /* a file or directory (ABI 0.3): a relative path written in a model
+                            file reaches the plugin resolved against that file's directory */
 } nn_param_type;
 
 /* One key of a plugin's schema. An array of these ends with an entry whose name is NULL.
@@ -47,7 +49,7 @@ int nn_params_has(const nn_params *p, const char *key);    /* has a value (user 
 int nn_params_bool(const nn_params *p, const char *key);
 int64_t nn_params_int(const nn_params *p, const char *key);
 double nn_params_float(const nn_params *p, const char *key);
-const char *nn_params_str(const nn_params *p, const char *key); /* STRING or ENUM; NULL if unset */
+const char *nn_params_str(const nn_params *p, const char *key); /* STRING, PATH or ENUM; NULL if unset */
 int nn_params_enum(const nn_params *p, const char *key);        /* index into choices, -1 unset */
 const int64_t *nn_params_ints(const nn_params *p, const char *key, int *n);
 const double *nn_params_floats(const nn_params *p, const char *key, int *n);
