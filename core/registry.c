@@ -147,7 +147,7 @@ static size_t min_vtable_size(int kind)
     case NN_KIND_DATASET: return offsetof(nn_dataset_vtable, reserved);
     case NN_KIND_TRANSFORM: return offsetof(nn_transform_vtable, reserved);
     case NN_KIND_LOGGER: return offsetof(nn_logger_vtable, reserved);
-    case NN_KIND_BACKEND: return offsetof(nn_backend_vtable, reserved);
+    case NN_KIND_BACKEND: return offsetof(nn_backend_vtable, device_count); /* ABI 0.3 */
     }
     return 0;
 }
@@ -211,6 +211,13 @@ static const char *missing_slot(const nn_plugin_desc *d)
         if (!t->free) return "free";
         if (!t->copy) return "copy";
         if (!t->sync) return "sync";
+        if (d->abi_minor >= 4 && t->struct_size >= NN_BACKEND_VTABLE_SIZE_0_3) {
+            if (!t->device_count) return "device_count";
+            if (!t->memset) return "memset";
+            if (!t->ops) return "ops";
+            if (t->copy_async && (!t->event_new || !t->event_wait || !t->event_free))
+                return "event_new/event_wait/event_free (required with copy_async)";
+        }
         break;
     }
     }

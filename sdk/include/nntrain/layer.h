@@ -6,6 +6,7 @@
 #define NNTRAIN_LAYER_H
 
 #include <stdint.h>
+#include "device.h"
 #include "plugin.h"
 #include "tensor.h"
 
@@ -76,7 +77,8 @@ typedef struct nn_layer_setup {
     int n_buffers;
     nn_buffer_decl buffers[NN_MAX_LAYER_BUFFERS];
     uint64_t flops; /* forward FLOPs for the whole batch; a multiply-add counts 2 */
-    const void *reserved[8];
+    const nn_device *device; /* in, ABI 0.4: where the tensors will live (never NULL) */
+    const void *reserved[7];
 } nn_layer_setup;
 
 /* Declares a parameter; returns its index in nn_layer_io.params, or -1 when full. */
@@ -137,7 +139,8 @@ typedef struct nn_layer_io {
     const nn_tensor *grad_output;                /* backward: dLoss/dOutput */
     nn_tensor *grad_inputs[NN_MAX_INPUTS];       /* backward overwrites; NULL = not needed */
     uint64_t seed;                               /* fresh every step: nn_rng_init(&r, seed,..) */
-    const void *reserved[8];
+    const nn_device *device;                     /* ABI 0.4: as in setup; never NULL */
+    const void *reserved[7];
 } nn_layer_io;
 
 typedef struct nn_layer_vtable {

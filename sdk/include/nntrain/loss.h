@@ -18,7 +18,8 @@ typedef struct nn_loss_setup {
     /* out: scratch the loss needs (NN_BUF_WORKSPACE only) */
     int n_buffers;
     nn_buffer_decl buffers[NN_MAX_LAYER_BUFFERS];
-    const void *reserved[8];
+    const nn_device *device; /* in, ABI 0.4: where the tensors will live (never NULL) */
+    const void *reserved[7];
 } nn_loss_setup;
 
 typedef struct nn_loss_io {
@@ -27,8 +28,12 @@ typedef struct nn_loss_io {
     const nn_tensor *target;
     nn_tensor *grad_pred; /* NULL: compute the value only (evaluation) */
     nn_tensor *buffers[NN_MAX_LAYER_BUFFERS];
-    double loss;          /* out: the reduced loss of the batch */
-    const void *reserved[8];
+    double loss;          /* out: the reduced loss of the batch (host devices) */
+    const nn_device *device; /* ABI 0.4: as in setup; never NULL */
+    /* ABI 0.4, NULL on the host: on another device the loss goes into this F32 [1] device
+     * tensor instead of `loss`, so the core can read it without a synchronisation of its own */
+    nn_tensor *loss_out;
+    const void *reserved[6];
 } nn_loss_io;
 
 typedef struct nn_loss_vtable {

@@ -13,6 +13,8 @@
 #include "dataset.h"
 #include "transform.h"
 #include "logger.h"
+#include "device.h"
 #include "backend.h"
+#include "file.h"
 #include "version.h"
 #endif

@@ -4,6 +4,7 @@
 #ifndef NNTRAIN_OPTIMIZER_H
 #define NNTRAIN_OPTIMIZER_H
 
+#include "device.h"
 #include "plugin.h"
 #include "tensor.h"
 
@@ -18,7 +19,8 @@ typedef struct nn_optim_setup {
     /* out: names of the slots each parameter gets, shaped like it ("exp_avg") */
     int n_slots;
     const char *slot_names[NN_MAX_OPTIM_SLOTS];
-    const void *reserved[8];
+    const nn_device *device; /* in, ABI 0.4: where parameters, gradients and slots live */
+    const void *reserved[7];
 } nn_optim_setup;
 
 /* One parameter as the optimizer sees it. */
@@ -39,7 +41,8 @@ typedef struct nn_optim_step {
     int64_t t;     /* 1-based count of optimizer steps, this one included */
     int n_params;
     nn_optim_param *params;
-    const void *reserved[8];
+    const nn_device *device; /* ABI 0.4: as in setup; never NULL */
+    const void *reserved[7];
 } nn_optim_step;
 
 typedef struct nn_optimizer_vtable {
