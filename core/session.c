@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rundir.h"
 #include "session.h"
 #include "threads.h"
 
@@ -49,10 +50,12 @@ static const nn_param_spec train_keys[] = {
      .doc = "after early stopping, put the best epoch's weights back"},
     {.name = "plateau_hint", .type = NN_PARAM_INT, .def = "3", .range = "[1, 1000000]",
      .doc = "epochs without training-loss improvement before a hint is shown"},
-    {.name = "run_dir", .type = NN_PARAM_STRING, .def = "runs",
-     .doc = "directory under which runs/NAME is created (relative to the working directory)"},
+    {.name = "run_dir", .type = NN_PARAM_STRING,
+     .doc = "the run directory itself, as --run-dir (relative to the working directory; "
+            "default: runs/NAME)"},
     {.name = "name", .type = NN_PARAM_STRING,
-     .doc = "run name (default: the model file's name without .ini)"},
+     .doc = "run name, one directory name: the default run directory is runs/NAME (default: "
+            "the model file's name without .ini)"},
     {.name = "strict_loggers", .type = NN_PARAM_BOOL, .def = "false",
      .doc = "stop the run when a logger fails instead of switching it off"},
     /* read by the optimizer driver (core/optim), listed here so that [train] is checked whole */
@@ -68,24 +71,6 @@ static const nn_param_spec train_keys[] = {
 };
 
 const nn_param_spec *nn_train_schema(void) { return train_keys; }
-
-static int mkdirs(const char *path, nn_error *err)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return nn_error_set(err, NN_EIO, "cannot create directory %s: %s", tmp,
-                                strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return nn_error_set(err, NN_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
-    return NN_OK;
-}
 
 static int parse_train(nn_session *s, nn_error *err)
 {
@@ -116,7 +101,7 @@ static int parse_train(nn_session *s, nn_error *err)
     t->min_delta = nn_params_float(p, "min_delta");
     t->restore_best = nn_params_bool(p, "restore_best");
     t->plateau_hint = nn_params_int(p, "plateau_hint");
-    t->run_root = nn_params_str(p, "run_dir");
+    t->run_dir = nn_params_str(p, "run_dir");
     t->strict_loggers = nn_params_bool(p, "strict_loggers");
     t->name = nn_params_str(p, "name");
     static const char *const monitors[] = {"val_loss", "val_accuracy", "loss", "accuracy",
@@ -164,6 +149,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
                     nn_error *err)
 {
     memset(s, 0, sizeof *s);
+    s->lock_fd = -1;
     s->reg = reg;
     s->cfg = cfg;
     int rc = parse_train(s, err);
@@ -175,14 +161,23 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     snprintf(s->base_dir, sizeof s->base_dir, "%s", dirname(pathcopy));
     free(pathcopy);
-    if (o->run_dir) {
-        if (strlen(o->run_dir) >= sizeof s->run_dir - 64)
-            return nn_error_set(err, NN_EINVAL, "run directory path is too long (%zu bytes)",
-                                strlen(o->run_dir));
-        snprintf(s->run_dir, sizeof s->run_dir, "%s", o->run_dir);
+    const char *dir = o->run_dir ? o->run_dir : s->tc.run_dir;
+    if (dir) {
+        if (!*dir || strlen(dir) >= sizeof s->run_dir - 64)
+            return nn_error_set(err, NN_EINVAL, "run directory '%s': the path is %s", dir,
+                                *dir ? "too long" : "empty");
+        snprintf(s->run_dir, sizeof s->run_dir, "%s", dir);
     } else {
         char name[200];
         if (s->tc.name) {
+            const nn_kv *kv = nn_config_get(cfg, "train", "name");
+            char origin[400];
+            snprintf(origin, sizeof origin, "%s:%d: [train] name", nn_config_path(cfg),
+                     kv ? kv->line : 0);
+            if ((rc = nn_rundir_check_name(s->tc.name, origin, err)))
+                return rc;
+            if (strlen(s->tc.name) >= sizeof name)
+                return nn_error_set(err, NN_EINVAL, "%s: the name is too long", origin);
             snprintf(name, sizeof name, "%s", s->tc.name);
         } else {
             char *pc = strdup(nn_config_path(cfg));
@@ -194,30 +189,31 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
             if (dot && dot != name)
                 *dot = 0;
         }
-        if (strlen(s->tc.run_root) + strlen(name) >= sizeof s->run_dir - 64)
-            return nn_error_set(err, NN_EINVAL, "run directory %s/%s: path is too long",
-                                s->tc.run_root, name);
-        size_t a = strlen(s->tc.run_root), b = strlen(name); /* both checked above */
-        memcpy(s->run_dir, s->tc.run_root, a);
-        s->run_dir[a] = '/';
-        memcpy(s->run_dir + a + 1, name, b + 1);
+        snprintf(s->run_dir, sizeof s->run_dir, "runs/%s", name);
     }
+    char base_run[sizeof s->run_dir];
+    memcpy(base_run, s->run_dir, sizeof base_run);
     if (o->run_subdir) {
         size_t l = strlen(s->run_dir);
         snprintf(s->run_dir + l, sizeof s->run_dir - l, "/%s", o->run_subdir);
     }
-    if (o->mode == NN_SESSION_TRAIN && (rc = mkdirs(s->run_dir, err)))
-        return rc;
+    if (o->mode == NN_SESSION_TRAIN) {
+        /* the lock covers the whole run (cross-validation folds are below it) */
+        int flags = (o->resume ? NN_RUNDIR_RESUME : 0) | (o->overwrite ? NN_RUNDIR_OVERWRITE : 0);
+        if ((rc = nn_rundir_lock(base_run, s->run_dir, flags, err)) < 0)
+            return rc;
+        s->lock_fd = rc;
+    }
     if ((rc = open_loss(s, err)))
         return rc;
     nn_data_opts dopts = {
         .base_dir = s->base_dir,
         .state_dir = o->mode == NN_SESSION_TRAIN ? s->run_dir : o->state_dir,
         .seed = s->seed,
-        .fit = o->mode != NN_SESSION_EVAL,
+        .fit = o->mode == NN_SESSION_TRAIN,
         .folds = o->folds,
         .fold = o->fold,
-        .for_eval = o->mode == NN_SESSION_EVAL,
+        .for_eval = o->mode == NN_SESSION_EVAL && !o->eval_val,
         .inputs = o->mode == NN_SESSION_EVAL ? o->inputs : NULL,
         .n_inputs = o->mode == NN_SESSION_EVAL ? o->n_inputs : 0,
     };
@@ -225,6 +221,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         return rc;
     const nn_dataset_info *info = nn_data_info(s->data);
     s->n_classes = info->n_classes;
+    s->device_type = "cpu";
     s->model = nn_model_new(reg, o->device);
     if (!s->model)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
@@ -255,7 +252,9 @@ void nn_session_close(nn_session *s)
     nn_data_free(s->data);
     nn_params_free(s->train_params);
     free(s->loss_kvs);
+    nn_rundir_unlock(s->lock_fd);
     memset(s, 0, sizeof *s);
+    s->lock_fd = -1;
 }
 
 int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **out, nn_error *err)
@@ -368,4 +367,40 @@ nn_tensor *nn_session_tensor(const nn_session *s, int i)
     int np = nn_model_param_count(s->model);
     return i < np ? nn_model_param(s->model, i, NULL, NULL, NULL, NULL)
                   : nn_model_state(s->model, i - np);
+}
+
+int nn_session_metrics(nn_session *s, nn_loss_bind *lb, const nn_batch *b, double loss,
+                       nn_metrics *m, nn_error *err)
+{
+    (void)s;
+    (void)err;
+    nn_metrics_add(m, nn_plan_output(lb->plan), &lb->target, b->n, loss);
+    return NN_OK;
+}
+
+int nn_session_to_host(nn_session *s, nn_error *err)
+{
+    (void)s;
+    (void)err;
+    return NN_OK;
+}
+
+int nn_session_to_device(nn_session *s, nn_error *err)
+{
+    (void)s;
+    (void)err;
+    return NN_OK;
+}
+
+nn_tensor *nn_session_host_tensor(const nn_session *s, int i)
+{
+    return nn_session_tensor(s, i);
+}
+
+const nn_tensor *nn_session_host_param(const nn_session *s, int i, const nn_tensor **grad)
+{
+    nn_tensor *g;
+    const nn_tensor *p = nn_model_param(s->model, i, &g, NULL, NULL, NULL);
+    *grad = g;
+    return p;
 }

@@ -22,8 +22,8 @@ typedef struct nn_train_cfg {
     double checkpoint_minutes, min_delta;
     int shuffle, drop_last, early_stopping, restore_best, monitor_max, strict_loggers;
     const char *monitor;  /* "val_loss", "val_accuracy", ... */
-    const char *run_root; /* "runs" */
-    const char *name;     /* run name */
+    const char *run_dir;  /* [train] run_dir: the run directory itself, or NULL */
+    const char *name;     /* run name: runs/NAME by default */
 } nn_train_cfg;
 
 typedef enum nn_session_mode {
@@ -41,6 +41,10 @@ typedef struct nn_session_opts {
     const char *state_dir; /* eval/predict: where the run's artefacts are (vocabulary) */
     const char *device;
     int threads;           /* compute threads; 0 = chosen from the model's size */
+    int resume;            /* train: the run continues from a checkpoint */
+    int overwrite;         /* train: replace a run already in the run directory */
+    int eval_val;          /* eval: the validation part of the training data, split exactly
+                              as training split it, instead of the test split */
     const char *const *inputs; /* eval mode: predict these user files instead of the test
                                   split (part NN_PART_PREDICT); n_inputs = 0: none */
     int n_inputs;
@@ -73,10 +77,12 @@ typedef struct nn_session {
     nn_loss_bind binds[NN_SESSION_MAX_PLANS];
     int n_binds;
     char run_dir[512]; /* longer paths are refused with a message */
+    int lock_fd;       /* the run directory's lock (training), or -1 */
     char base_dir[PATH_MAX];
     uint64_t seed;
     int n_classes;
     int threads;           /* compute threads in use */
+    const char *device_type; /* "cpu", "sim": the device key of every plugin looked up */
 } nn_session;
 
 /* Builds the session. On failure err names the file:line or section. */
@@ -92,6 +98,11 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
 int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                     nn_loss_bind **lb, double *loss, nn_error *err);
 
+/* Adds a finished step's batch to m: its loss and, for classification, the correct and top-k
+ * counts from the plan's output (computed on the device, read back with the step's status). */
+int nn_session_metrics(nn_session *s, nn_loss_bind *lb, const nn_batch *b, double loss,
+                       nn_metrics *m, nn_error *err);
+
 /* Creates the optimizer over the model's parameters (training sessions). */
 int nn_session_optim(nn_session *s, int64_t steps_per_epoch, nn_error *err);
 
@@ -99,6 +110,14 @@ int nn_session_optim(nn_session *s, int64_t steps_per_epoch, nn_error *err);
  * name is its checkpoint name ("fc1.weight"); borrowed from the model. */
 int nn_session_tensor_count(const nn_session *s);
 nn_tensor *nn_session_tensor(const nn_session *s, int i);
+/* Host copies of those tensors (the tensors themselves on the CPU): nn_session_to_host
+ * refreshes them from the device, nn_session_to_device writes them back. Checkpoints, best
+ * weights and loggers read and write only these. */
+int nn_session_to_host(nn_session *s, nn_error *err);
+int nn_session_to_device(nn_session *s, nn_error *err);
+nn_tensor *nn_session_host_tensor(const nn_session *s, int i);
+/* the i-th parameter's host copy and its gradient's (refreshed by nn_session_to_host) */
+const nn_tensor *nn_session_host_param(const nn_session *s, int i, const nn_tensor **grad);
 
 /* The [train] schema, for `nntrain help train`. */
 const nn_param_spec *nn_train_schema(void);

@@ -12,6 +12,8 @@ typedef struct nn_train_opts {
     int handle_signals;  /* 1: SIGINT/SIGTERM stop the run with a checkpoint */
     int verbosity;       /* -1 quiet, 0, 1 verbose */
     int progress_hz;     /* progress events per second (default 10) */
+    int allow_nonfinite; /* resume from a checkpoint holding NaN/Inf (forensics) */
+    int test;            /* evaluate the test split after a completed run (EVAL_END) */
 } nn_train_opts;
 
 typedef enum nn_train_end {
@@ -34,14 +36,20 @@ typedef struct nn_train_result {
     double wait_s;           /* seconds those steps waited, in total */
     char last_ckpt[600];
     char best_ckpt[600];
+    int tested;              /* the test split was evaluated into `test` */
+    nn_metrics test;         /* with tested: free with nn_metrics_free */
 } nn_train_result;
 
-/* Trains the session to its configured epochs (or until stopped). returns NN_OK when the run
- * ended as planned, by early stopping or by a signal (see r->end); an error otherwise,
- * including NN_ENONFINITE (with the diagnosis in err). */
+/* Trains the session to its configured epochs (or until stopped), then, with o->test, evaluates
+ * the test split. returns NN_OK when the run ended as planned, by early stopping or by a
+ * signal (see r->end); an error otherwise, including NN_ENONFINITE (with the diagnosis in
+ * err) and a test split that cannot be read. With handle_signals, SIGINT/SIGTERM (see
+ * signals.h) finish the step and write a checkpoint. */
 int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_error *err);
 
-/* Loads a checkpoint's model tensors (parameters and state) into the session's model. */
-int nn_train_load_weights(nn_session *s, const char *path, nn_error *err);
+/* Loads a checkpoint's model tensors (parameters and state) into the session's model, after
+ * checking that it was trained on samples of this shape, holds no tensor the model lacks and
+ * (unless allow_nonfinite) only finite values. */
+int nn_train_load_weights(nn_session *s, const char *path, int allow_nonfinite, nn_error *err);
 
 #endif

@@ -35,6 +35,9 @@ typedef struct nn_cli {
     /* positional arguments left after the common options */
     int argc;
     char **argv;
+    /* the whole command line as given (argv[0] is the program), for messages */
+    int raw_argc;
+    char **raw_argv;
 } nn_cli;
 
 typedef struct nn_verb {
@@ -70,6 +73,22 @@ struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb);
  * OMP_NUM_THREADS if set, else the online cores; OMP_WAIT_POLICY=passive unless set, because
  * spin-waiting collapses when the loader shares the cores (TOOLCHAIN.md). */
 void nn_cli_threads(const nn_cli *cli);
+
+/* What eval and predict run on: a checkpoint's weights and the test split, the validation
+ * part of the training data (split as training split it), or the user's files. */
+typedef struct nn_cli_eval_opts {
+    const char *checkpoint;
+    int val;                    /* the validation part instead of the test split */
+    const char *const *inputs;  /* predict --input; n_inputs = 0: none */
+    int n_inputs;
+    int allow_nonfinite;        /* load a checkpoint holding NaN/Inf */
+} nn_cli_eval_opts;
+
+/* Opens the session of eval/predict and loads the checkpoint; prints the reason and returns
+ * an exit code on failure. *cfg and *reg are the caller's to free either way. */
+struct nn_session;
+int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *eo,
+                        struct nn_config **cfg, nn_registry **reg, struct nn_session *s);
 
 int nn_cmd_help(nn_cli *cli);
 int nn_cmd_plugins(nn_cli *cli);

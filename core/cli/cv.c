@@ -12,9 +12,14 @@
 int nn_cmd_cv(nn_cli *cli)
 {
     long folds = 5;
-    const char *v;
+    const char *v, *run_dir = NULL;
+    int overwrite = 0;
     for (int i = 1; i < cli->argc; i++) {
-        if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--folds"))) {
+        if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--run-dir")))
+            run_dir = v;
+        else if (strcmp(cli->argv[i], "--overwrite") == 0)
+            overwrite = 1;
+        else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--folds"))) {
             char *end;
             folds = strtol(v, &end, 10);
             if (*end || folds < 2 || folds > 100) {
@@ -44,7 +49,8 @@ int nn_cmd_cv(nn_cli *cli)
         /* each fold trains from fresh weights in its own directory */
         nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .folds = (int)folds,
                               .fold = k, .run_subdir = sub, .device = cli->device,
-                          .threads = cli->threads};
+                              .threads = cli->threads, .run_dir = run_dir,
+                              .overwrite = overwrite};
         int rc = nn_session_open(&s, reg, cfg, &so, &err);
         printf("fold %d/%ld: training on %lld samples, validating on %lld\n", k + 1, folds,
                rc ? 0LL : (long long)nn_data_size(s.data, NN_PART_TRAIN),

@@ -1,5 +1,6 @@
-/* eval.c: `nntrain eval MODEL.ini --checkpoint C`: test-set metrics, per-class accuracy and
- * the confusion matrix of a trained model. Reads; never writes. */
+/* eval.c: `nntrain eval MODEL.ini --checkpoint C`: test-set (or validation) metrics,
+ * per-class accuracy and the confusion matrix of a trained model. It writes nothing but the
+ * run's logs (an eval row), and only when the checkpoint lies in a run directory. */
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -7,31 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cli.h"
 #include "evaluate.h"
+#include "loggers.h"
 #include "trainer.h"
 
-int nn_cli_eval_session_inputs(nn_cli *cli, const char *verb, const char *ckpt,
-                               const char *const *inputs, int n_inputs, nn_config **cfg,
-                               nn_registry **reg, nn_session *s);
-
-/* shared with predict.c: a session on the test data with a checkpoint's weights */
-int nn_cli_eval_session(nn_cli *cli, const char *verb, const char *ckpt, nn_config **cfg,
-                        nn_registry **reg, nn_session *s)
-{
-    return nn_cli_eval_session_inputs(cli, verb, ckpt, NULL, 0, cfg, reg, s);
-}
-
-/* The session of eval/predict; with n_inputs > 0 its data is the user's files (predict). */
-int nn_cli_eval_session_inputs(nn_cli *cli, const char *verb, const char *ckpt,
-                               const char *const *inputs, int n_inputs, nn_config **cfg,
-                               nn_registry **reg, nn_session *s)
+int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *eo,
+                        nn_config **cfg, nn_registry **reg, nn_session *s)
 {
     *reg = NULL;
     *cfg = nn_cli_model(cli, verb);
     if (!*cfg)
         return NN_EXIT_USAGE;
-    if (!ckpt) {
+    if (!eo->checkpoint) {
         nn_cli_error("%s: --checkpoint PATH is required (e.g. runs/NAME/best.safetensors)", verb);
         return NN_EXIT_USAGE;
     }
@@ -39,14 +31,19 @@ int nn_cli_eval_session_inputs(nn_cli *cli, const char *verb, const char *ckpt,
     if (!*reg)
         return NN_EXIT_FAIL;
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", ckpt);
+    snprintf(dir, sizeof dir, "%s", eo->checkpoint);
     nn_session_opts so = {.mode = NN_SESSION_EVAL, .seed = cli->seed, .state_dir = dirname(dir),
-                          .device = cli->device,
-                          .threads = cli->threads, .inputs = inputs, .n_inputs = n_inputs};
+                          .device = cli->device, .threads = cli->threads,
+                          .inputs = eo->inputs, .n_inputs = eo->n_inputs, .eval_val = eo->val};
     nn_error err = {0};
     if (nn_session_open(s, *reg, *cfg, &so, &err) != NN_OK ||
-        nn_train_load_weights(s, ckpt, &err) != NN_OK) {
+        nn_train_load_weights(s, eo->checkpoint, eo->allow_nonfinite, &err) != NN_OK) {
         nn_cli_error("%s", err.msg);
+        return NN_EXIT_FAIL;
+    }
+    if (eo->val && nn_data_size(s->data, NN_PART_VAL) <= 0) {
+        nn_cli_error("%s: --split val: %s has no validation part (set [data] val_split or "
+                     "val_type, as training did)", verb, nn_config_path(*cfg));
         return NN_EXIT_FAIL;
     }
     return NN_EXIT_OK;
@@ -60,13 +57,67 @@ static const char *class_name(const nn_dataset_info *info, int c, char *buf, siz
     return buf;
 }
 
+/* When the checkpoint lies in a run directory (its model.ini is there), the run's loggers get
+ * the result as EVAL_END and append it to the run's logs. */
+static int emit_eval_end(nn_session *s, const char *ckpt, nn_part part, const nn_metrics *m,
+                         int verbosity, nn_error *err)
+{
+    char dir[PATH_MAX], ini[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s", ckpt);
+    snprintf(ini, sizeof ini, "%s/model.ini", dirname(dir));
+    struct stat st;
+    if (stat(ini, &st) != 0)
+        return NN_OK;
+    nn_logger_open lo = {
+        .struct_size = sizeof lo,
+        .run_dir = dir,
+        .run_name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir,
+        .config_path = nn_config_path(s->cfg),
+        .config_text = nn_config_text(s->cfg),
+        .is_tty = isatty(STDOUT_FILENO),
+        .verbosity = verbosity,
+        .resume_step = INT64_MAX,
+    };
+    nn_loggers *lg;
+    int rc = nn_loggers_open(s->reg, s->cfg, &lo, 0, &lg, err);
+    if (rc)
+        return rc;
+    nn_metric mv[3];
+    char topk[24];
+    snprintf(topk, sizeof topk, "top%d", m->top_k);
+    int n = 0;
+    double vals[3] = {nn_metrics_loss(m), nn_metrics_accuracy(m), nn_metrics_topk(m)};
+    const char *names[3] = {"loss", "accuracy", topk};
+    for (int i = 0; i < 3; i++)
+        if (!isnan(vals[i]))
+            mv[n++] = (nn_metric){names[i], vals[i]};
+    nn_event ev = {
+        .struct_size = sizeof ev,
+        .kind = NN_EV_EVAL_END,
+        .epochs = s->tc.epochs,
+        .n_metrics = n,
+        .metrics = mv,
+        .message = part == NN_PART_VAL ? "val" : "test",
+        .path = ckpt,
+        .n_classes = m->confusion ? m->n_classes : 0,
+        .confusion = m->confusion,
+        .class_names = nn_data_info(s->data)->class_names,
+    };
+    rc = nn_loggers_emit(lg, &ev, err);
+    nn_loggers_close(lg);
+    return rc;
+}
+
 int nn_cmd_eval(nn_cli *cli)
 {
-    const char *ckpt = NULL, *v;
+    const char *v;
     nn_part part = NN_PART_TEST;
+    nn_cli_eval_opts eo = {0};
     for (int i = 1; i < cli->argc; i++) {
         if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--checkpoint")))
-            ckpt = v;
+            eo.checkpoint = v;
+        else if (strcmp(cli->argv[i], "--allow-nonfinite") == 0)
+            eo.allow_nonfinite = 1;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--split"))) {
             if (strcmp(v, "test") == 0)
                 part = NN_PART_TEST;
@@ -81,10 +132,11 @@ int nn_cmd_eval(nn_cli *cli)
             return NN_EXIT_USAGE;
         }
     }
+    eo.val = part == NN_PART_VAL;
     nn_config *cfg;
     nn_registry *reg;
     nn_session s = {0};
-    int code = nn_cli_eval_session(cli, "eval", ckpt, &cfg, &reg, &s);
+    int code = nn_cli_eval_session(cli, "eval", &eo, &cfg, &reg, &s);
     nn_error err = {0};
     nn_metrics m = {0};
     if (code == NN_EXIT_OK && nn_metrics_init(&m, s.n_classes, (int)s.tc.top_k, 1) != 0)
@@ -123,6 +175,10 @@ int nn_cmd_eval(nn_cli *cli)
                     printf(" %6lld", (long long)m.confusion[c * C + k]);
                 printf("\n");
             }
+        }
+        if (emit_eval_end(&s, eo.checkpoint, part, &m, cli->verbosity, &err) != NN_OK) {
+            nn_cli_error("eval: %s", err.msg);
+            code = NN_EXIT_FAIL;
         }
     }
     nn_metrics_free(&m);

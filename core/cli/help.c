@@ -9,15 +9,24 @@
 
 const nn_verb nn_verbs[] = {
     {"train", nn_cmd_train, "train a model described by a model file",
-     "  train MODEL.ini [--resume PATH|auto] [--run-dir DIR] [--no-test]\n"
-     "    writes runs/NAME/ (model.ini, last.safetensors, best.safetensors, logs); Ctrl-C\n"
-     "    finishes the step, writes last.safetensors and prints how to resume; at the end\n"
-     "    the test split is evaluated (skip with --no-test)\n"},
+     "  train MODEL.ini [--resume PATH|auto] [--run-dir DIR] [--overwrite] [--no-test]\n"
+     "                 [--allow-nonfinite]\n"
+     "    writes the run directory (runs/NAME/, or --run-dir, or [train] run_dir): model.ini,\n"
+     "    last.safetensors, best.safetensors, logs. One process writes a run directory at a\n"
+     "    time; a new run into one that holds a run is refused unless --resume or\n"
+     "    --overwrite. Ctrl-C (or SIGTERM) finishes the step, writes last.safetensors and\n"
+     "    prints the exact command that resumes; a second Ctrl-C quits at once. On resume,\n"
+     "    changed keys that apply (epochs, lr, scheduler, loggers) are printed; changes to\n"
+     "    layers, loss or transforms are refused. At the end the test split is evaluated\n"
+     "    (skip with --no-test). --allow-nonfinite resumes from weights holding NaN/Inf\n"},
     {"eval", nn_cmd_eval, "evaluate a checkpoint on the test split",
-     "  eval MODEL.ini --checkpoint PATH [--split test|val]\n"
-     "    loss, accuracy, top-k, per-class accuracy and the confusion matrix\n"},
+     "  eval MODEL.ini --checkpoint PATH [--split test|val] [--allow-nonfinite]\n"
+     "    loss, accuracy, top-k, per-class accuracy and the confusion matrix; --split val\n"
+     "    evaluates the validation part exactly as training split it. When the checkpoint is\n"
+     "    in a run directory, the run's loggers get an eval record\n"},
     {"predict", nn_cmd_predict, "write predictions of a checkpoint as CSV",
      "  predict MODEL.ini --checkpoint PATH [--split test|val] [--limit N] [--output FILE]\n"
+     "                   [--allow-nonfinite]\n"
      "    one row per sample: index, label, predicted class, its probability, and the\n"
      "    probability of every class\n"
      "  predict MODEL.ini --checkpoint PATH --input FILE... [--limit N] [--output FILE]\n"
@@ -27,7 +36,7 @@ const nn_verb nn_verbs[] = {
      "    PNGs. Rows: input (FILE:RECORD), predicted class, its probability, and the\n"
      "    probability of every class (no label: it is unknown)\n"},
     {"cv", nn_cmd_cv, "K-fold cross-validation",
-     "  cv MODEL.ini [--folds K]\n"
+     "  cv MODEL.ini [--folds K] [--run-dir DIR] [--overwrite]\n"
      "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"
      "    and prints a table with mean and standard deviation\n"},
     {"summary", nn_cmd_summary, "layers, shapes, parameters, FLOPs and memory of a model",

@@ -5,10 +5,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "signals.h"
 #include "nntrain/nntrain.h"
 
 int main(int argc, char **argv)
 {
+    /* before any thread exists: every thread inherits SIGINT/SIGTERM blocked (signals.h) */
+    nn_signals_init();
     if (argc < 2) {
         nn_cli cli = {0};
         nn_cmd_help(&cli);
@@ -26,6 +29,8 @@ int main(int argc, char **argv)
             continue;
         nn_cli cli;
         int rc = nn_cli_parse(&cli, verb, argc - 2, argv + 2);
+        cli.raw_argc = argc;
+        cli.raw_argv = argv;
         if (rc == 0)
             rc = v->run(&cli);
         free(cli.argv);

@@ -1,17 +1,17 @@
 /* predict.c: `nntrain predict MODEL.ini --checkpoint C [--input FILE...]`: one CSV row per
  * sample of the test/val split or of the user's files, with the predicted class, its
  * probability and every class's probability (softmax of the output). It only reads. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "evaluate.h"
-
-int nn_cli_eval_session_inputs(nn_cli *cli, const char *verb, const char *ckpt,
-                               const char *const *inputs, int n_inputs, nn_config **cfg,
-                               nn_registry **reg, nn_session *s);
 
 typedef struct pctx {
     FILE *out;
@@ -105,6 +105,7 @@ static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const 
 int nn_cmd_predict(nn_cli *cli)
 {
     const char *ckpt = NULL, *output = NULL, *v;
+    int allow_nonfinite = 0;
     long long limit = 0;
     nn_part part = NN_PART_TEST;
     int split_given = 0, n_inputs = 0;
@@ -131,6 +132,8 @@ int nn_cmd_predict(nn_cli *cli)
             }
         } else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--checkpoint")))
             ckpt = v;
+        else if (strcmp(cli->argv[i], "--allow-nonfinite") == 0)
+            allow_nonfinite = 1;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--output")))
             output = v;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--limit"))) {
@@ -169,12 +172,19 @@ int nn_cmd_predict(nn_cli *cli)
     nn_config *cfg;
     nn_registry *reg;
     nn_session s = {0};
-    int code = nn_cli_eval_session_inputs(cli, "predict", ckpt, inputs, n_inputs, &cfg, &reg,
-                                          &s);
+    nn_cli_eval_opts eo = {.checkpoint = ckpt, .val = part == NN_PART_VAL, .inputs = inputs,
+                           .n_inputs = n_inputs, .allow_nonfinite = allow_nonfinite};
+    int code = nn_cli_eval_session(cli, "predict", &eo, &cfg, &reg, &s);
     pctx p = {.out = stdout};
-    if (code == NN_EXIT_OK && output && !(p.out = fopen(output, "w"))) {
-        nn_cli_error("predict: cannot write %s", output);
-        code = NN_EXIT_FAIL;
+    /* --output is written next to its place and renamed at the end: an interrupted or failed
+     * run never leaves a truncated file where a complete one was */
+    char tmp[PATH_MAX + 32] = "";
+    if (code == NN_EXIT_OK && output) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
+        if (!(p.out = fopen(tmp, "w"))) {
+            nn_cli_error("predict: cannot write %s: %s", output, strerror(errno));
+            code = NN_EXIT_FAIL;
+        }
     }
     if (code == NN_EXIT_OK) {
         p.info = nn_data_info(s.data);
@@ -189,9 +199,17 @@ int nn_cmd_predict(nn_cli *cli)
         }
         free(p.probs);
     }
-    if (p.out && p.out != stdout && fclose(p.out) != 0) {
-        nn_cli_error("predict: cannot write %s", output);
-        code = NN_EXIT_FAIL;
+    if (p.out && p.out != stdout) {
+        if (fclose(p.out) != 0 && code == NN_EXIT_OK) {
+            nn_cli_error("predict: cannot write %s: %s", output, strerror(errno));
+            code = NN_EXIT_FAIL;
+        }
+        if (code == NN_EXIT_OK && rename(tmp, output) != 0) {
+            nn_cli_error("predict: cannot write %s: %s", output, strerror(errno));
+            code = NN_EXIT_FAIL;
+        }
+        if (code != NN_EXIT_OK)
+            unlink(tmp);
     }
     if (s.reg)
         nn_session_close(&s);

@@ -486,13 +486,37 @@ nn_tensor *nn_optim_tensor(const nn_optim *o, int i, const char **name)
     return o->slots[i];
 }
 
+nn_tensor *nn_optim_host_tensor(const nn_optim *o, int i, const char **name)
+{
+    return nn_optim_tensor(o, i, name);
+}
+
+int nn_optim_to_host(nn_optim *o, nn_error *err)
+{
+    (void)o;
+    (void)err;
+    return NN_OK;
+}
+
+int nn_optim_to_device(nn_optim *o, nn_error *err)
+{
+    (void)o;
+    (void)err;
+    return NN_OK;
+}
+
+const char *nn_optim_monitor(const nn_optim *o)
+{
+    return o->svt ? o->ctx.metric_name : NULL;
+}
+
 int nn_optim_state_save(const nn_optim *o, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap,
                      OPTIM_STATE_MAGIC "\noptimizer %s\nscheduler %s\nt %lld\nstep %lld\n"
-                     "epoch %lld\nsched_lr %a\nscheduler_state\n",
+                     "epoch %lld\nsched_lr %a\nbase_lr %a\nscheduler_state\n",
                      o->opt.desc->name, o->svt ? o->sched.desc->name : "none", (long long)o->t,
-                     (long long)o->step, (long long)o->epoch, o->sched_lr);
+                     (long long)o->step, (long long)o->epoch, o->sched_lr, o->base_lr);
     if (n < 0)
         return NN_EINTERNAL;
     if (o->svt && o->svt->state_save) {
@@ -506,17 +530,24 @@ int nn_optim_state_save(const nn_optim *o, char *buf, size_t cap)
     return n;
 }
 
-int nn_optim_state_load(nn_optim *o, const char *text, nn_error *err)
+int nn_optim_state_load(nn_optim *o, const char *text, int print, nn_error *err)
 {
     char oname[64], sname[64];
     long long t, step, epoch;
-    double lr;
+    double lr, base = NAN;
     int used = 0;
-    if (strncmp(text, OPTIM_STATE_MAGIC "\n", sizeof OPTIM_STATE_MAGIC) != 0 ||
-        sscanf(text + sizeof OPTIM_STATE_MAGIC,
-               "optimizer %63s scheduler %63s t %lld step %lld epoch %lld sched_lr %la "
-               "scheduler_state%n", oname, sname, &t, &step, &epoch, &lr, &used) != 6 ||
-        used == 0 || t < 0 || step < 0 || epoch < 0 || !(lr >= 0))
+    const char *body = text + sizeof OPTIM_STATE_MAGIC;
+    int ok = strncmp(text, OPTIM_STATE_MAGIC "\n", sizeof OPTIM_STATE_MAGIC) == 0;
+    if (ok && (sscanf(body, "optimizer %63s scheduler %63s t %lld step %lld epoch %lld "
+                      "sched_lr %la base_lr %la scheduler_state%n", oname, sname, &t, &step,
+                      &epoch, &lr, &base, &used) != 7 || used == 0)) {
+        used = 0; /* written before base_lr was saved */
+        base = NAN;
+        ok = sscanf(body, "optimizer %63s scheduler %63s t %lld step %lld epoch %lld "
+                    "sched_lr %la scheduler_state%n", oname, sname, &t, &step, &epoch, &lr,
+                    &used) == 6 && used > 0;
+    }
+    if (!ok || t < 0 || step < 0 || epoch < 0 || !(lr >= 0) || (!isnan(base) && !(base > 0)))
         return nn_error_set(err, NN_EFORMAT, "optimizer state is malformed: expected '"
                             OPTIM_STATE_MAGIC "' followed by optimizer, scheduler, t, step, "
                             "epoch, sched_lr and scheduler_state lines");
@@ -524,12 +555,22 @@ int nn_optim_state_load(nn_optim *o, const char *text, nn_error *err)
     if (strcmp(oname, o->opt.desc->name) != 0)
         return nn_error_set(err, NN_EINVAL, "%s: [optimizer] type is '%s' but the checkpoint's "
                             "optimizer state is from '%s'", o->where, o->opt.desc->name, oname);
-    if (strcmp(sname, sched_now) != 0)
-        return nn_error_set(err, NN_EINVAL, "%s: [scheduler] type is '%s' but the checkpoint's "
-                            "scheduler state is from '%s'", o->where, sched_now, sname);
-    const char *rest = text + sizeof OPTIM_STATE_MAGIC + used;
+    const char *rest = body + used;
     if (*rest == '\n')
         rest++;
+    int new_sched = strcmp(sname, sched_now) != 0;
+    if (new_sched) {
+        /* the counters carry on; the new schedule starts from its first rate */
+        if (print)
+            fprintf(stderr, "nntrain: changed on resume: scheduler.type %s -> %s (the new "
+                    "scheduler starts from its initial state)\n", sname, sched_now);
+        o->t = t;
+        o->step = step;
+        o->epoch = epoch;
+        o->ctx.epoch = epoch;
+        o->ctx.step = step;
+        return NN_OK;
+    }
     if (o->svt && o->svt->state_load) {
         nn_error perr = {0};
         int rc = o->svt->state_load(o->sched.self, rest, &perr);
@@ -540,6 +581,13 @@ int nn_optim_state_load(nn_optim *o, const char *text, nn_error *err)
     o->step = step;
     o->epoch = epoch;
     o->sched_lr = lr;
+    if (!isnan(base) && base != o->base_lr) {
+        /* a new base rate applies to the schedule where it stands */
+        o->sched_lr = lr * (o->base_lr / base);
+        if (print)
+            fprintf(stderr, "nntrain: changed on resume: the learning rate now starts from %g "
+                    "(was %g at this step)\n", nn_optim_lr(o), lr * warmup_factor(o));
+    }
     o->ctx.epoch = epoch;
     o->ctx.step = step;
     return NN_OK;

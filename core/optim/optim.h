@@ -54,9 +54,19 @@ int nn_optim_epoch_end(nn_optim *o, int64_t epoch, int n_metrics, const char *co
  * nn_optim_free), and a text blob with the step counters and the scheduler's state. */
 int nn_optim_tensor_count(const nn_optim *o);
 nn_tensor *nn_optim_tensor(const nn_optim *o, int i, const char **name);
+/* Host copies of the slot tensors (the slots themselves on the CPU), refreshed from the device
+ * by nn_optim_to_host and written back by nn_optim_to_device. */
+nn_tensor *nn_optim_host_tensor(const nn_optim *o, int i, const char **name);
+int nn_optim_to_host(nn_optim *o, nn_error *err);
+int nn_optim_to_device(nn_optim *o, nn_error *err);
+/* the metric a plateau scheduler monitors ("val_loss"), or NULL */
+const char *nn_optim_monitor(const nn_optim *o);
 /* returns the bytes needed (excluding the NUL), like snprintf, or < 0 on a plugin error */
 int nn_optim_state_save(const nn_optim *o, char *buf, size_t cap);
-int nn_optim_state_load(nn_optim *o, const char *text, nn_error *err);
+/* A base learning rate ([optimizer] lr) changed since the state was saved scales the saved
+ * rate by new/old, and a scheduler of another type starts afresh; with print, each is said
+ * on stderr ("changed on resume: ..."). */
+int nn_optim_state_load(nn_optim *o, const char *text, int print, nn_error *err);
 
 /* Standalone clipping, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_.
  * Returns the pre-clip global norm (2-norm, or max-abs with norm_type_inf) and scales every

@@ -299,7 +299,9 @@ static int console_event(void *self, const nn_event *ev, nn_error *err)
         }
         break;
     case NN_EV_EVAL_END:
-        eval_lines(c, ev);
+        /* the command that evaluated prints its own result; the matrix is for --verbose */
+        if (c->verbosity > 0)
+            eval_lines(c, ev);
         break;
     default:
         break;

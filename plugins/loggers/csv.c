@@ -79,6 +79,57 @@ static void csv_destroy(void *self)
     free(c);
 }
 
+/* the global_step field (the fourth) of a data row */
+static int64_t line_step(const char *line, size_t n)
+{
+    const char *p = line, *end = line + n;
+    for (int f = 0; f < 3; f++) {
+        p = memchr(p, ',', (size_t)(end - p));
+        if (!p)
+            return -1;
+        p++;
+    }
+    return strtoll(p, NULL, 10);
+}
+
+/* Reads an existing header back into the metric columns; 0, or -1 when it is not ours. */
+static int parse_header(csvlog *c, const char *h)
+{
+    size_t n = strlen(h);
+    while (n && (h[n - 1] == '\n' || h[n - 1] == '\r'))
+        n--;
+    char *field = malloc(n + 1);
+    if (!field)
+        return -1;
+    int col = 0, rc = 0;
+    size_t i = 0;
+    while (i <= n && rc == 0) {
+        size_t len = 0;
+        if (i < n && h[i] == '"') { /* a quoted name, "" for a quote */
+            for (i++; i < n && !(h[i] == '"' && (i + 1 >= n || h[i + 1] != '"')); i++) {
+                if (h[i] == '"')
+                    i++;
+                field[len++] = h[i];
+            }
+            i++;
+        } else {
+            while (i < n && h[i] != ',')
+                field[len++] = h[i++];
+        }
+        field[len] = 0;
+        if (col < N_FIXED)
+            rc = strcmp(field, fixed_cols[col]) == 0 ? 0 : -1;
+        else if (lg_metrics_set(&c->cols, field, 0) != 0)
+            rc = -1;
+        col++;
+        if (i < n && h[i] != ',')
+            rc = -1;
+        i++;
+    }
+    free(field);
+    return rc == 0 && col >= N_FIXED ? 0 : -1;
+}
+
 static int csv_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     csvlog *c = self;
@@ -86,12 +137,25 @@ static int csv_open(void *self, const nn_logger_open *o, nn_error *err)
     c->path = lg_path_join(o->run_dir, c->path_key);
     if (!c->path)
         return nn_error_set(err, NN_ENOMEM, WHO ": out of memory");
-    FILE *f = fopen(c->path, "w");
-    if (!f)
-        return nn_error_set(err, NN_EIO, WHO ": cannot create '%s': %s", c->path,
-                            strerror(errno));
-    fclose(f);
+    /* a resumed run keeps the history up to its checkpoint */
+    int64_t keep = o->resume_step;
+    char *header = NULL;
+    int rc = lg_history_keep(c->path, keep, 1, line_step, &header, WHO, err);
+    if (rc)
+        return rc;
+    lg_metrics_clear(&c->cols);
+    c->cols.n = 0;
     c->header_cols = -1;
+    if (header) {
+        if (parse_header(c, header) != 0) {
+            free(header);
+            return nn_error_set(err, NN_EFORMAT, WHO ": '%s' was not written by this logger "
+                                "(its header differs), so the run cannot append to it; move it "
+                                "away or set [logger.NAME] path", c->path);
+        }
+        c->header_cols = c->cols.n;
+        free(header);
+    }
     c->opened = 1;
     return NN_OK;
 }

@@ -51,6 +51,13 @@ static void jsonl_destroy(void *self)
     free(j);
 }
 
+static int64_t line_step(const char *line, size_t n)
+{
+    (void)n;
+    const char *k = strstr(line, "\"global_step\":");
+    return k ? strtoll(k + 14, NULL, 10) : -1;
+}
+
 static int jsonl_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     jsonl *j = self;
@@ -58,11 +65,11 @@ static int jsonl_open(void *self, const nn_logger_open *o, nn_error *err)
     j->path = lg_path_join(o->run_dir, j->path_key);
     if (!j->path)
         return nn_error_set(err, NN_ENOMEM, WHO ": out of memory");
-    FILE *f = fopen(j->path, "w");
-    if (!f)
-        return nn_error_set(err, NN_EIO, WHO ": cannot create '%s': %s", j->path,
-                            strerror(errno));
-    fclose(f);
+    /* a resumed run keeps the history up to its checkpoint */
+    int64_t keep = o->resume_step;
+    int rc = lg_history_keep(j->path, keep, 0, line_step, NULL, WHO, err);
+    if (rc)
+        return rc;
     j->opened = 1;
     return NN_OK;
 }

@@ -167,6 +167,55 @@ static inline int lg_write_atomic(const char *path, const char *data, size_t n, 
     return NN_OK;
 }
 
+/* ---- history kept across a resume (nn_logger_open.resume_step) ---- */
+
+/* the global step a line records, or -1 when it records none (such lines are kept) */
+typedef int64_t (*lg_line_step_fn)(const char *line, size_t n);
+
+/* Prepares path for appending: resume_step 0 starts it empty; otherwise the first
+ * header_lines lines and every line whose step is <= resume_step stay, the rest (logged after
+ * the checkpoint the run resumes from) go. Rewritten atomically. *header (may be NULL) gets
+ * the first line, owned, or NULL when the file is new or empty. */
+static inline int lg_history_keep(const char *path, int64_t resume_step, int header_lines,
+                                  lg_line_step_fn step_of, char **header, const char *who,
+                                  nn_error *err)
+{
+    if (header)
+        *header = NULL;
+    FILE *f = resume_step > 0 ? fopen(path, "r") : NULL;
+    if (!f) {
+        if (resume_step > 0 && errno != ENOENT)
+            return nn_error_set(err, NN_EIO, "%s: cannot read '%s' to append to it: %s", who,
+                                path, strerror(errno));
+        return lg_write_atomic(path, "", 0, who, err);
+    }
+    lg_buf out = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int k = 0, rc = NN_OK;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] != '\n')
+            break; /* a torn last line from a killed writer */
+        if (k == 0 && header && header_lines > 0 && !(*header = strdup(line)))
+            out.oom = 1;
+        if (k++ < header_lines || step_of(line, (size_t)n) <= resume_step)
+            lg_buf_add(&out, line, (size_t)n);
+    }
+    free(line);
+    fclose(f);
+    if (out.oom)
+        rc = nn_error_set(err, NN_ENOMEM, "%s: out of memory reading '%s'", who, path);
+    else
+        rc = lg_write_atomic(path, out.p ? out.p : "", out.len, who, err);
+    lg_buf_free(&out);
+    if (rc && header) {
+        free(*header);
+        *header = NULL;
+    }
+    return rc;
+}
+
 /* ---- numbers ---- */
 
 /* Shortest "%.Ng" text that reads back as exactly v; "nan", "inf", "-inf" for non-finite. */

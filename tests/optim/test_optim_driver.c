@@ -356,7 +356,7 @@ static void run_resumable(const char *text, int total, int cut, float out[9], do
                 memcpy(NN_F32P(t), saved + i * 6, nn_tensor_nbytes(t));
             }
             nn_error err = {0};
-            cr_assert_eq(nn_optim_state_load(o, state, &err), NN_OK, "%s", err.msg);
+            cr_assert_eq(nn_optim_state_load(o, state, 0, &err), NN_OK, "%s", err.msg);
             free(saved);
         }
         model_grads(&m);
@@ -407,10 +407,10 @@ Test(optim, state_load_refuses_another_optimizer_or_malformed_text)
     char state[512];
     nn_optim_state_save(a, state, sizeof state);
     nn_error err = {0};
-    cr_assert_eq(nn_optim_state_load(b, state, &err), NN_EINVAL);
+    cr_assert_eq(nn_optim_state_load(b, state, 0, &err), NN_EINVAL);
     cr_assert(strstr(err.msg, "[optimizer] type is 'adam'") && strstr(err.msg, "'sgd'"), "%s",
               err.msg);
-    cr_assert_eq(nn_optim_state_load(a, "nntrain-optim 1\noptimizer sgd\nt x\n", &err),
+    cr_assert_eq(nn_optim_state_load(a, "nntrain-optim 1\noptimizer sgd\nt x\n", 0, &err),
                  NN_EFORMAT);
     nn_optim_free(a);
     nn_optim_free(b);

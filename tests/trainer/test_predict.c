@@ -134,12 +134,12 @@ static void train_csv_model(void)
 {
     char m[1024];
     snprintf(m, sizeof m,
-             "[train]\nepochs = 4\nbatch_size = 16\nseed = 3\nrun_dir = %s/runs\n"
+             "[train]\nepochs = 4\nbatch_size = 16\nseed = 3\n"
              "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\n"
              "[transform.norm]\ntype = normalize\nfrom_data = true\n"
              "[loss]\ntype = cross_entropy\n[optimizer]\ntype = adam\nlr = 0.02\n"
              "[layer.fc1]\ntype = dense\nunits = 8\nactivation = relu\n"
-             "[layer.fc2]\ntype = dense\nunits = 3\n", dir);
+             "[layer.fc2]\ntype = dense\nunits = 3\n");
     write_file("m.ini", m);
     write_csv("train.csv", 160, 1, 1);
     write_csv("test.csv", 12, 2, 1);
@@ -267,11 +267,11 @@ Test(predict_cli, idx_model_predicts_an_images_file_like_its_test_split)
     write_idx("te-img.gz", "te-lab", 9, 2);
     char m[1024];
     snprintf(m, sizeof m,
-             "[train]\nepochs = 3\nbatch_size = 32\nseed = 1\nrun_dir = %s/runs\n"
+             "[train]\nepochs = 3\nbatch_size = 32\nseed = 1\n"
              "[data]\ntype = idx\ndir = .\ntrain_images = tr-img.gz\ntrain_labels = tr-lab\n"
              "test_images = te-img.gz\ntest_labels = te-lab\nclass_names = top,middle,bottom\n"
              "[loss]\ntype = cross_entropy\n[optimizer]\ntype = adam\nlr = 0.05\n"
-             "[layer.flat]\ntype = flatten\n[layer.fc]\ntype = dense\nunits = 3\n", dir);
+             "[layer.flat]\ntype = flatten\n[layer.fc]\ntype = dense\nunits = 3\n");
     write_file("i.ini", m);
     cr_assert_eq(nntrain("train i.ini --no-test --set train.epochs=1"), 0, "%s",
                  slurp("out.txt"));

@@ -56,7 +56,7 @@ static void write_csv(const char *name, int rows, uint64_t seed)
 }
 
 static const char *model_fmt =
-    "[train]\nepochs = %d\nbatch_size = 32\nseed = 5\nrun_dir = %s/runs\n%s\n"
+    "[train]\nepochs = %d\nbatch_size = 32\nseed = 5\n%s\n"
     "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\nval_split = 0.2\n"
     "[loss]\ntype = cross_entropy\n"
     "[optimizer]\ntype = adam\nlr = 0.01\n"
@@ -70,7 +70,7 @@ static const char *model_fmt =
 static void write_model(const char *name, int epochs, const char *extra)
 {
     char text[4096];
-    snprintf(text, sizeof text, model_fmt, epochs, dir, extra);
+    snprintf(text, sizeof text, model_fmt, epochs, extra);
     write_file(name, text);
 }
 

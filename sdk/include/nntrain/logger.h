@@ -62,7 +62,12 @@ typedef struct nn_logger_open {
     const char *config_text; /* its full text after --set overrides */
     int is_tty;              /* stdout is a terminal */
     int verbosity;           /* -1 quiet, 0 normal, 1 verbose */
-    const void *reserved[8];
+    /* ABI 0.4: 0 for a fresh run (start its files anew). > 0: this run resumes one whose
+     * history is already in run_dir: keep (append to) what was logged up to this global step,
+     * drop what was logged after it (those steps are trained again), never truncate earlier
+     * history. `nntrain eval` of a run passes INT64_MAX: keep everything, append. */
+    int64_t resume_step;
+    const void *reserved[7];
 } nn_logger_open;
 
 typedef struct nn_logger_vtable {

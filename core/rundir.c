@@ -1,0 +1,151 @@
+/* rundir.c: locks a run directory and keeps what is in it safe. The lock file holds the
+ * holder's pid only for the message a second process prints; the flock is what excludes.
+ * Never deletes anything but stale temp files and, when asked to overwrite, best.safetensors. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rundir.h"
+
+int nn_rundir_check_name(const char *name, const char *origin, nn_error *err)
+{
+    if (!name || !*name)
+        return nn_error_set(err, NN_EINVAL, "%s: a run name cannot be empty", origin);
+    if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return nn_error_set(err, NN_EINVAL, "%s = '%s': a run name is one directory name (no "
+                            "'/', not '.' or '..'); to choose the directory itself use "
+                            "[train] run_dir or --run-dir", origin, name);
+    return NN_OK;
+}
+
+static int mkdirs(const char *path, nn_error *err)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return nn_error_set(err, NN_EINVAL, "run directory %s: path is too long", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return nn_error_set(err, NN_EIO, "cannot create directory %s: %s", tmp,
+                                strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return nn_error_set(err, NN_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
+    struct stat st;
+    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+        return nn_error_set(err, NN_EIO, "run directory %s exists but is not a directory", tmp);
+    return NN_OK;
+}
+
+/* "last.safetensors.tmp.1234" -> 1234, or 0 when the name is not a checkpoint temp file */
+static long tmp_pid(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name)
+        return 0;
+    char *end;
+    long pid = strtol(t + 5, &end, 10);
+    return *end || end == t + 5 || pid <= 0 ? 0 : pid;
+}
+
+static void clear_stale(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        struct stat st;
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0)
+                clear_stale(path, depth - 1);
+            continue;
+        }
+        long pid = tmp_pid(e->d_name);
+        /* the pid is gone (or it is ours from an earlier run that reused it: we hold the lock,
+         * so no live writer of this directory can exist) */
+        if (S_ISREG(st.st_mode) && pid > 0 &&
+            (pid == (long)getpid() || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)))
+            unlink(path);
+    }
+    closedir(d);
+}
+
+int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *err)
+{
+    int rc = mkdirs(dir, err);
+    if (rc)
+        return rc;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/.lock", dir) >= (int)sizeof path)
+        return nn_error_set(err, NN_EINVAL, "run directory %s: path is too long", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return nn_error_set(err, NN_EIO, "cannot open the lock file %s: %s", path,
+                            strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char buf[32] = "";
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        buf[n > 0 ? n : 0] = 0;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return nn_error_set(err, NN_EEXIST, "run directory %s is in use by pid %ld (another "
+                                "nntrain train or cv writes there); wait for it to end, or "
+                                "choose another --run-dir", dir, strtol(buf, NULL, 10));
+        return nn_error_set(err, NN_EIO, "cannot lock %s: %s", path, strerror(e));
+    }
+    char pid[32];
+    int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)pl, 0) != pl) {
+        int e = errno;
+        close(fd);
+        return nn_error_set(err, NN_EIO, "cannot write the lock file %s: %s", path, strerror(e));
+    }
+    if (strcmp(check_dir, dir) != 0 && (rc = mkdirs(check_dir, err))) {
+        close(fd);
+        return rc;
+    }
+    clear_stale(dir, 1);
+    if (!(flags & NN_RUNDIR_RESUME)) {
+        char last[PATH_MAX], best[PATH_MAX];
+        struct stat st;
+        snprintf(last, sizeof last, "%s/last.safetensors", check_dir);
+        snprintf(best, sizeof best, "%s/best.safetensors", check_dir);
+        if (stat(last, &st) == 0 && !(flags & NN_RUNDIR_OVERWRITE)) {
+            close(fd);
+            return nn_error_set(err, NN_EEXIST, "run directory %s already holds a run (%s); "
+                                "continue it with --resume auto, choose a new run directory "
+                                "(--run-dir, or [train] name), or replace it with --overwrite",
+                                check_dir, last);
+        }
+        if (flags & NN_RUNDIR_OVERWRITE)
+            unlink(best);
+    }
+    return fd;
+}
+
+void nn_rundir_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing the descriptor releases the flock */
+}

@@ -1,0 +1,27 @@
+/* rundir.h: a run directory's guards. One process writes a run directory at a time (flock on
+ * RUN/.lock, released by the kernel when the holder dies), a fresh run never replaces a
+ * finished one's checkpoints unasked, and temp files left by killed writers are cleared. */
+#ifndef NN_RUNDIR_H
+#define NN_RUNDIR_H
+
+#include "nntrain/status.h"
+
+/* A run name is one path component: not empty, no '/', not "." or "..". origin prefixes the
+ * message ("model.ini:3: [train] name"). */
+int nn_rundir_check_name(const char *name, const char *origin, nn_error *err);
+
+enum {
+    NN_RUNDIR_RESUME = 1 << 0,    /* the run continues from RUN/last.safetensors */
+    NN_RUNDIR_OVERWRITE = 1 << 1, /* the user asked to replace what is there */
+};
+
+/* Creates dir (and parents) when missing and locks it for this process; then removes stale
+ * checkpoint temp files (NAME.tmp.PID whose PID is gone) in dir and its subdirectories. A fresh
+ * run (no RESUME) into a directory holding last.safetensors is refused unless OVERWRITE (then
+ * the old best.safetensors is removed). check_dir is where checkpoints go (dir itself, or a
+ * cross-validation fold below it, created too). returns the lock's descriptor (>= 0) for
+ * nn_rundir_unlock, or a negative status with err naming the directory and the ways on. */
+int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *err);
+void nn_rundir_unlock(int fd);
+
+#endif

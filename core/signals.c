@@ -1,0 +1,129 @@
+/* signals.c: one thread waits for SIGINT/SIGTERM with sigwaitinfo(); every other thread has
+ * them blocked. It never runs in signal context, so it may lock and print; it must never
+ * exit while a checkpoint is being renamed into place. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "signals.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static void (*handler)(void *, int);
+static void *handler_arg;
+static int in_handler, critical, exit_code, first_signal, started;
+
+static void quit_now(int signum, const char *why)
+{
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "\nnntrain: %s received %s: quitting\n",
+                     signum == SIGINT ? "SIGINT" : "SIGTERM", why);
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+        n = 0;
+    _exit(128 + signum);
+}
+
+static void *watch(void *unused)
+{
+    (void)unused;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    for (;;) {
+        int sig = sigwaitinfo(&set, NULL);
+        if (sig < 0)
+            continue;
+        pthread_mutex_lock(&mu);
+        if (first_signal) {
+            if (critical) {
+                exit_code = 128 + sig; /* nn_signals_critical_end exits */
+                pthread_mutex_unlock(&mu);
+                fprintf(stderr, "\nnntrain: second signal: quitting once the checkpoint being "
+                        "written is complete\n");
+                continue;
+            }
+            quit_now(sig, "again");
+        }
+        first_signal = sig;
+        if (!handler)
+            quit_now(sig, "before training started or after it ended");
+        void (*fn)(void *, int) = handler;
+        void *arg = handler_arg;
+        in_handler = 1;
+        pthread_mutex_unlock(&mu);
+        fn(arg, sig);
+        pthread_mutex_lock(&mu);
+        in_handler = 0;
+        pthread_cond_broadcast(&cv);
+        pthread_mutex_unlock(&mu);
+    }
+    return NULL;
+}
+
+int nn_signals_init(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_mutex_lock(&mu);
+    if (started) {
+        pthread_mutex_unlock(&mu);
+        return 0;
+    }
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&th, &at, watch, NULL);
+    pthread_attr_destroy(&at);
+    if (rc != 0) {
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        pthread_mutex_unlock(&mu);
+        return -1;
+    }
+    started = 1;
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+void nn_signals_set_handler(void (*fn)(void *arg, int signum), void *arg)
+{
+    pthread_mutex_lock(&mu);
+    while (in_handler)
+        pthread_cond_wait(&cv, &mu);
+    handler = fn;
+    handler_arg = arg;
+    pthread_mutex_unlock(&mu);
+}
+
+void nn_signals_critical_begin(void)
+{
+    pthread_mutex_lock(&mu);
+    critical++;
+    pthread_mutex_unlock(&mu);
+}
+
+void nn_signals_critical_end(void)
+{
+    pthread_mutex_lock(&mu);
+    if (critical > 0)
+        critical--;
+    int code = critical == 0 ? exit_code : 0;
+    pthread_mutex_unlock(&mu);
+    if (code)
+        _exit(code);
+}
+
+int nn_signals_received(void)
+{
+    pthread_mutex_lock(&mu);
+    int s = first_signal;
+    pthread_mutex_unlock(&mu);
+    return s;
+}

@@ -1,0 +1,26 @@
+/* signals.h: SIGINT and SIGTERM for the whole process. They are blocked in every thread and
+ * taken by one watcher thread, so a signal never interrupts compute: oneDNN runs kernels on
+ * stacks of its own that a signal frame overflowed, corrupting the heap (issue 10). */
+#ifndef NN_SIGNALS_H
+#define NN_SIGNALS_H
+
+/* Blocks SIGINT/SIGTERM in the calling thread (so in every thread it creates later) and
+ * starts the watcher. Call first in main(), before any other thread exists. returns 0, or -1
+ * when the watcher cannot start (signals then keep their default action). */
+int nn_signals_init(void);
+
+/* What a first signal does. With a handler set, the watcher calls fn(arg, signum) and the
+ * process goes on (the trainer finishes its step and writes a checkpoint); without one, it
+ * prints one line and exits at once with 128 + signum (nothing is being written then).
+ * A second signal exits at once with 128 + signum, unless a critical section is open: then
+ * the exit waits for the section to end. Setting or clearing waits for a running fn. */
+void nn_signals_set_handler(void (*fn)(void *arg, int signum), void *arg);
+
+/* Brackets a write that must not be cut short (a checkpoint's temp file and rename). */
+void nn_signals_critical_begin(void);
+void nn_signals_critical_end(void);
+
+/* the first signal received so far, or 0 */
+int nn_signals_received(void);
+
+#endif

@@ -1,0 +1,357 @@
+/* train_state.c: a run's training state in and out of checkpoints: what is written (tensors
+ * and every counter needed for an exact continuation), and what resuming accepts. It refuses
+ * rather than guesses: unknown tensors, non-finite weights, malformed counters and model-file
+ * changes that would alter the trained function are errors naming what is wrong. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checkpoint.h"
+#include "signals.h"
+#include "train_state.h"
+#include "trainer_internal.h"
+#include "version.h"
+
+static void hexd(char *buf, size_t cap, double v) { snprintf(buf, cap, "%a", v); }
+
+static void shape_text(char *buf, size_t cap, const nn_tensor *t)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int d = 0; d < t->dl.ndim && used < cap; d++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", d ? "," : "",
+                                 (long long)t->shape[d]);
+}
+
+int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
+{
+    nn_session *s = t->s;
+    int np = nn_session_tensor_count(s);
+    int no = nn_optim_tensor_count(s->optim);
+    nn_ckpt_entry *e = calloc((size_t)(np + no) + 1, sizeof *e);
+    char *ostate = NULL, *dstate = NULL;
+    int rc = NN_OK, n = 0;
+    if (!e) {
+        rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = nn_session_to_host(s, err)))
+        goto out;
+    for (int i = 0; i < np; i++, n++) {
+        e[n].t = nn_session_host_tensor(s, i);
+        e[n].name = e[n].t->name;
+    }
+    for (int i = 0; i < no; i++, n++)
+        e[n].t = nn_optim_host_tensor(s->optim, i, &e[n].name);
+    int need = nn_optim_state_save(s->optim, NULL, 0);
+    ostate = malloc((size_t)(need > 0 ? need : 0) + 1);
+    int dneed = nn_data_state_save(s->data, NULL, 0);
+    dstate = malloc((size_t)(dneed > 0 ? dneed : 0) + 1);
+    if (!ostate || !dstate) {
+        rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+        goto out;
+    }
+    ostate[0] = dstate[0] = 0;
+    if (need > 0)
+        nn_optim_state_save(s->optim, ostate, (size_t)need + 1);
+    if (dneed > 0)
+        nn_data_state_save(s->data, dstate, (size_t)dneed + 1);
+    char ep[32], st[32], gs[32], seed[32], best[48], bep[32], bad[32], ls[48], smp[32], cor[32],
+        tk[32], el[48], hints[256], ishape[128];
+    snprintf(ep, sizeof ep, "%lld", (long long)t->epoch);
+    snprintf(st, sizeof st, "%lld", (long long)t->step_in_epoch);
+    snprintf(gs, sizeof gs, "%lld", (long long)t->global_step);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
+    hexd(best, sizeof best, t->best);
+    snprintf(bep, sizeof bep, "%lld", (long long)t->best_epoch);
+    snprintf(bad, sizeof bad, "%lld", (long long)t->bad_epochs);
+    hexd(ls, sizeof ls, t->tm.loss_sum);
+    snprintf(smp, sizeof smp, "%lld", (long long)t->tm.samples);
+    snprintf(cor, sizeof cor, "%lld", (long long)t->tm.correct);
+    snprintf(tk, sizeof tk, "%lld", (long long)t->tm.topk_correct);
+    hexd(el, sizeof el, t->elapsed_before + nn_tr_seconds(&t->t0));
+    snprintf(hints, sizeof hints, "%d %d %a %lld %a %a %lld", t->hint_plateau, t->hint_overfit,
+             t->best_train_loss, (long long)t->train_stall, t->prev_train_loss,
+             t->prev_val_loss, (long long)t->rising);
+    shape_text(ishape, sizeof ishape, &nn_data_info(s->data)->sample);
+    nn_ckpt_meta meta[] = {
+        {"format", NN_CKPT_FORMAT},
+        {"nntrain_version", NNTRAIN_VERSION},
+        {"epoch", ep},
+        {"step_in_epoch", st},
+        {"global_step", gs},
+        {"seed", seed},
+        {"monitor", s->tc.monitor},
+        {"best_metric", best},
+        {"best_epoch", bep},
+        {"bad_epochs", bad},
+        {"epoch_loss_sum", ls},
+        {"epoch_samples", smp},
+        {"epoch_correct", cor},
+        {"epoch_topk_correct", tk},
+        {"elapsed_s", el},
+        {"hints", hints},
+        {"input_shape", ishape},
+        {"optimizer_state", ostate},
+        {"data_state", dstate},
+        {"model_config", nn_config_text(s->cfg)},
+    };
+    snprintf(out_path, sizeof t->r->last_ckpt, "%s/%s", s->run_dir, file);
+    /* a second Ctrl-C waits for the rename: the file is either the old one or the new one */
+    nn_signals_critical_begin();
+    rc = nn_checkpoint_write(out_path, e, n, meta, (int)(sizeof meta / sizeof *meta), err);
+    nn_signals_critical_end();
+    if (rc == NN_OK) {
+        nn_tr_rec x;
+        nn_tr_rec_base(t, &x, NN_EV_CHECKPOINT);
+        snprintf(x.text, sizeof x.text, "%s", out_path);
+        nn_tr_post(t, &x);
+    }
+out:
+    free(e);
+    free(ostate);
+    free(dstate);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+/* strict decimal integer in [lo, hi]; -1 when absent or malformed */
+static int meta_i64(const nn_checkpoint *c, const char *key, int64_t lo, int64_t hi,
+                    int64_t *v)
+{
+    const char *s = nn_checkpoint_meta(c, key);
+    char *end;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (end == s || *end || errno == ERANGE || x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int meta_f64(const nn_checkpoint *c, const char *key, double *v)
+{
+    const char *s = nn_checkpoint_meta(c, key);
+    char *end;
+    if (!s || !*s)
+        return -1;
+    *v = strtod(s, &end);
+    return end == s || *end ? -1 : 0;
+}
+
+#define COUNT_MAX INT64_C(4611686018427387904) /* 2^62: no run gets near it */
+
+int nn_ckpt_check_tensors(const nn_checkpoint *c, const char *path, nn_session *s,
+                          int with_optim, int allow_nonfinite, nn_error *err)
+{
+    /* every tensor in the file must be one this model (or its optimizer) has */
+    for (int i = 0; i < nn_checkpoint_count(c); i++) {
+        const char *name = nn_checkpoint_name(c, i);
+        int known = 0;
+        for (int k = 0; k < nn_session_tensor_count(s) && !known; k++)
+            known = strcmp(nn_session_tensor(s, k)->name, name) == 0;
+        if (!known && strncmp(name, "optim.", 6) == 0) {
+            if (!with_optim)
+                known = 1; /* eval/predict: the optimizer's slots are not needed */
+            for (int k = 0; with_optim && k < nn_optim_tensor_count(s->optim) && !known; k++) {
+                const char *on;
+                nn_optim_tensor(s->optim, k, &on);
+                known = strcmp(on, name) == 0;
+            }
+        }
+        if (!known)
+            return nn_error_set(err, NN_EINVAL, "%s: tensor '%s' is not part of this model%s; "
+                                "the checkpoint belongs to another model file", path, name,
+                                strncmp(name, "optim.", 6) == 0 ? "'s optimizer" : "");
+    }
+    if (allow_nonfinite)
+        return NN_OK;
+    for (int i = 0; i < nn_checkpoint_count(c); i++) {
+        const nn_tensor *v = nn_checkpoint_tensor(c, nn_checkpoint_name(c, i));
+        if (nn_tensor_dtype(v) != NN_F32)
+            continue;
+        const char *p = (const char *)v->dl.data;
+        for (int64_t k = 0, m = nn_tensor_numel(v); k < m; k++) {
+            float x;
+            memcpy(&x, p + 4 * k, 4); /* the view may be unaligned */
+            if (!isfinite(x))
+                return nn_error_set(err, NN_ENONFINITE, "%s: tensor '%s' holds %g at element "
+                                    "%lld: the weights are not usable (--allow-nonfinite "
+                                    "loads them anyway, for forensics)", path, v->name,
+                                    (double)x, (long long)k);
+        }
+    }
+    return NN_OK;
+}
+
+int nn_ckpt_check_input(const nn_checkpoint *c, const char *path, nn_session *s,
+                        nn_error *err)
+{
+    const char *want = nn_checkpoint_meta(c, "input_shape");
+    if (!want)
+        return NN_OK; /* written before 0.4: the parameter shapes are checked on load */
+    char have[128];
+    shape_text(have, sizeof have, &nn_data_info(s->data)->sample);
+    if (strcmp(want, have) != 0)
+        return nn_error_set(err, NN_ESHAPE, "%s was trained on samples of shape [%s] but the "
+                            "data gives samples of shape [%s]; the model cannot be applied to "
+                            "them (check the [data] files, or resize the inputs)", path, want,
+                            have);
+    return NN_OK;
+}
+
+static int load_model_tensors(nn_session *s, const nn_checkpoint *c, const char *path,
+                              nn_error *err)
+{
+    int rc = NN_OK;
+    for (int i = 0; i < nn_session_tensor_count(s) && rc == NN_OK; i++) {
+        nn_tensor *dst = nn_session_host_tensor(s, i);
+        if ((rc = nn_checkpoint_load(c, dst->name, dst, err)))
+            nn_error_prefix(err, "%s", path);
+    }
+    return rc ? rc : nn_session_to_device(s, err);
+}
+
+int nn_train_load_weights(nn_session *s, const char *path, int allow_nonfinite, nn_error *err)
+{
+    nn_checkpoint *c;
+    int rc = nn_checkpoint_read(path, &c, err);
+    if (rc)
+        return rc;
+    if ((rc = nn_ckpt_check_input(c, path, s, err)) == NN_OK &&
+        (rc = nn_ckpt_check_tensors(c, path, s, 0, allow_nonfinite, err)) == NN_OK)
+        rc = load_model_tensors(s, c, path, err);
+    /* fitted transforms (normalize from_data) must see the training statistics again */
+    const char *ds = nn_checkpoint_meta(c, "data_state");
+    if (rc == NN_OK && ds && *ds && (rc = nn_data_state_load(s->data, ds, err)))
+        nn_error_prefix(err, "%s", path);
+    nn_checkpoint_free(c);
+    return rc;
+}
+
+int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
+{
+    nn_session *s = t->s;
+    nn_checkpoint *c;
+    int rc = nn_checkpoint_read(path, &c, err);
+    if (rc)
+        return rc;
+    const char *fmt = nn_checkpoint_meta(c, "format");
+    if (!fmt || strcmp(fmt, NN_CKPT_FORMAT) != 0) {
+        nn_checkpoint_free(c);
+        return nn_error_set(err, NN_EFORMAT, "%s is not an nntrain training checkpoint (format "
+                            "'%s'); it cannot be resumed", path, fmt ? fmt : "none");
+    }
+    static const struct {
+        const char *key;
+        int64_t hi;
+    } counts[] = {{"epoch", COUNT_MAX},         {"step_in_epoch", COUNT_MAX},
+                  {"global_step", COUNT_MAX},   {"seed", INT64_MAX},
+                  {"best_epoch", COUNT_MAX},    {"bad_epochs", COUNT_MAX},
+                  {"epoch_samples", COUNT_MAX}, {"epoch_correct", COUNT_MAX},
+                  {"epoch_topk_correct", COUNT_MAX}};
+    int64_t v[9];
+    for (int i = 0; i < 9; i++)
+        if (meta_i64(c, counts[i].key, 0, counts[i].hi, &v[i])) {
+            const char *raw = nn_checkpoint_meta(c, counts[i].key);
+            nn_error_set(err, NN_EFORMAT, "%s: __metadata__ entry '%s' = '%.40s' is %s: "
+                         "expected a whole number in [0, %lld]", path, counts[i].key,
+                         raw ? raw : "", raw ? "malformed or out of range" : "missing",
+                         (long long)counts[i].hi);
+            nn_checkpoint_free(c);
+            return NN_EFORMAT;
+        }
+    int64_t seed = v[3], stall = 0, rising = 0;
+    int hp = 0, ho = 0;
+    double el = 0, best = NAN, lsum = 0, btl = NAN, ptl = NAN, pvl = NAN;
+    const char *hs = nn_checkpoint_meta(c, "hints");
+    long long stall_ll = 0, rising_ll = 0;
+    if (meta_f64(c, "best_metric", &best) || meta_f64(c, "epoch_loss_sum", &lsum) ||
+        meta_f64(c, "elapsed_s", &el) || !hs ||
+        sscanf(hs, "%d %d %la %lld %la %la %lld", &hp, &ho, &btl, &stall_ll, &ptl, &pvl,
+               &rising_ll) != 7 || stall_ll < 0 || rising_ll < 0) {
+        nn_checkpoint_free(c);
+        return nn_error_set(err, NN_EFORMAT, "%s: the training state in __metadata__ (best_metric, "
+                            "epoch_loss_sum, elapsed_s, hints) is missing or malformed", path);
+    }
+    stall = stall_ll;
+    rising = rising_ll;
+    if (v[1] > t->steps_per_epoch && t->steps_per_epoch > 0) {
+        nn_checkpoint_free(c);
+        return nn_error_set(err, NN_EINVAL, "%s stopped at step %lld of an epoch, but an epoch "
+                            "now has %lld steps: resume with the batch_size and data it was "
+                            "trained with", path, (long long)v[1],
+                            (long long)t->steps_per_epoch);
+    }
+    if ((uint64_t)seed != s->seed) {
+        nn_checkpoint_free(c);
+        return nn_error_set(err, NN_EINVAL, "%s was trained with seed %lld but this run uses "
+                            "%llu; resume with --seed %lld for an exact continuation", path,
+                            (long long)seed, (unsigned long long)s->seed, (long long)seed);
+    }
+    const char *old_cfg = nn_checkpoint_meta(c, "model_config");
+    if ((rc = nn_ckpt_check_input(c, path, s, err)) ||
+        (rc = nn_ckpt_check_tensors(c, path, s, 1, t->o->allow_nonfinite, err)) ||
+        (old_cfg && (rc = nn_resume_config_diff(s, old_cfg, path, v[1],
+                                                t->o->verbosity >= 0, err)))) {
+        nn_checkpoint_free(c);
+        return rc;
+    }
+    t->epoch = v[0];
+    t->step_in_epoch = v[1];
+    t->global_step = v[2];
+    t->best = best;
+    t->best_epoch = v[4];
+    t->bad_epochs = v[5];
+    t->tm.loss_sum = lsum;
+    t->tm.samples = v[6];
+    t->tm.correct = v[7];
+    t->tm.topk_correct = v[8];
+    t->best_train_loss = btl;
+    t->prev_train_loss = ptl;
+    t->prev_val_loss = pvl;
+    t->train_stall = stall;
+    t->rising = rising;
+    t->hint_plateau = hp;
+    t->hint_overfit = ho;
+    t->elapsed_before = el;
+    const char *ms = nn_checkpoint_meta(c, "monitor");
+    if (ms && strcmp(ms, s->tc.monitor) != 0) { /* the best value is of another metric */
+        t->best = NAN;
+        t->best_epoch = 0;
+        t->bad_epochs = 0;
+    }
+    rc = load_model_tensors(s, c, path, err);
+    for (int i = 0; i < nn_optim_tensor_count(s->optim) && rc == NN_OK; i++) {
+        const char *nm;
+        nn_tensor *ot = nn_optim_host_tensor(s->optim, i, &nm);
+        rc = nn_checkpoint_load(c, nm, ot, err);
+    }
+    if (rc == NN_OK)
+        rc = nn_optim_to_device(s->optim, err);
+    if (rc == NN_OK && nn_checkpoint_meta(c, "optimizer_state"))
+        rc = nn_optim_state_load(s->optim, nn_checkpoint_meta(c, "optimizer_state"),
+                                 t->o->verbosity >= 0, err);
+    const char *ds = nn_checkpoint_meta(c, "data_state");
+    if (rc == NN_OK && ds && *ds)
+        rc = nn_data_state_load(s->data, ds, err);
+    if (rc)
+        nn_error_prefix(err, "resuming from %s", path);
+    nn_checkpoint_free(c);
+    if (rc == NN_OK && t->best_epoch > 0) {
+        char bp[sizeof t->r->best_ckpt];
+        struct stat sb;
+        snprintf(bp, sizeof bp, "%s/best.safetensors", s->run_dir);
+        if (stat(bp, &sb) == 0)
+            memcpy(t->r->best_ckpt, bp, sizeof bp);
+    }
+    return rc;
+}

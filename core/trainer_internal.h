@@ -1,0 +1,107 @@
+/* trainer_internal.h: the trainer's state, shared by the files that make up the training loop:
+ * trainer.c (the steps and epochs), train_events.c (the loop thread and logger delivery),
+ * train_state.c (checkpoints and resume) and train_callbacks.c (best weights, early stopping,
+ * hints, the non-finite diagnosis). Nothing outside those files includes it. */
+#ifndef NN_TRAINER_INTERNAL_H
+#define NN_TRAINER_INTERNAL_H
+
+#include <stdatomic.h>
+#include <time.h>
+#include <uv.h>
+
+#include "loggers.h"
+#include "trainer.h"
+
+#define NN_TR_RING 4096
+#define NN_TR_MAX_METRICS 12
+#define NN_CKPT_FORMAT "nntrain.checkpoint.1"
+
+/* one event on its way from compute to the loop thread */
+typedef struct nn_tr_rec {
+    nn_event_kind kind;
+    int64_t epoch, step, global_step, seq;
+    double elapsed, sps, lr, grad_norm;
+    int n_metrics;
+    nn_metric metrics[NN_TR_MAX_METRICS];
+    char names[NN_TR_MAX_METRICS][24];
+    char text[700];
+    int with_params, with_confusion, ack;
+} nn_tr_rec;
+
+typedef struct nn_trainer {
+    nn_session *s;
+    const nn_train_opts *o;
+    nn_train_result *r;
+    /* loop side (train_events.c) */
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_timer_t progress, ckpt_timer;
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    int loop_running;
+    nn_tr_rec *ring;
+    int64_t head, tail, seq, acked, dropped;
+    atomic_int stop_signal; /* > 0: the signal to stop for; < 0: a logger failed (strict) */
+    atomic_int ckpt_due;
+    atomic_int done;
+    nn_tr_rec last_batch;
+    int have_batch, batch_shown;
+    nn_loggers *loggers;
+    /* compute side */
+    nn_loader *train_l, *val_l;
+    nn_metrics tm, vm;
+    int64_t epoch, step_in_epoch, global_step, steps_per_epoch;
+    double epoch_lr; /* the rate the epoch's last step applied */
+    double best;
+    int64_t best_epoch, bad_epochs;
+    double best_train_loss;
+    int64_t train_stall;
+    double prev_train_loss, prev_val_loss;
+    int64_t rising;
+    int hint_plateau, hint_overfit;
+    void *best_copy;
+    size_t best_bytes;
+    struct timespec t0, epoch_t0;
+    double elapsed_before; /* wall seconds of earlier sessions of a resumed run */
+    int64_t epoch_samples;
+    const nn_tensor **hist_params, **hist_grads;
+    int n_hist;
+    int rc;
+    nn_error err;
+} nn_trainer;
+
+double nn_tr_seconds(const struct timespec *since);
+
+/* train_events.c: records, delivery, the loop thread */
+void nn_tr_rec_base(nn_trainer *t, nn_tr_rec *x, nn_event_kind kind);
+void nn_tr_rec_metric(nn_tr_rec *x, const char *name, double v);
+/* Posts a record; batch records are dropped when the loop falls behind (a slow logger never
+ * stalls training), others wait for room. With x->ack, waits until it was delivered. */
+void nn_tr_post(nn_trainer *t, const nn_tr_rec *x);
+/* delivers at once on the calling thread (before the loop thread runs, or after it ended) */
+void nn_tr_deliver(nn_trainer *t, nn_tr_rec *x);
+int nn_tr_loop_start(nn_trainer *t, nn_error *err);
+/* posts nothing; makes the loop thread deliver what is queued, close its handles and exit */
+void nn_tr_loop_stop(nn_trainer *t);
+
+/* train_state.c: checkpoints */
+/* Writes RUN/file (last.safetensors, best.safetensors) from the current state and tells the
+ * loggers; out_path gets the path written. */
+int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err);
+/* Restores every piece of training state from a checkpoint of this run. */
+int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err);
+
+/* train_callbacks.c */
+double nn_tr_metric_value(const nn_trainer *t, const char *name, double tl, double ta,
+                          double vl, double va);
+/* Best-metric bookkeeping after an epoch; sets *improved and *stop (early stopping). */
+void nn_tr_track_best(nn_trainer *t, double mv, int *improved, int *stop);
+/* Copies every model tensor into the best-weights buffer (save = 1) or back. */
+int nn_tr_best_weights(nn_trainer *t, int save, nn_error *err);
+/* Plateau and overfitting advice after an epoch. */
+void nn_tr_hints(nn_trainer *t, double tl, double vl);
+/* Names the first bad layer or gradient; returns NN_ENONFINITE with the sentence. */
+int nn_tr_diagnose(nn_trainer *t, nn_loss_bind *lb, double loss, double gnorm, nn_error *err);
+
+#endif
