@@ -14,70 +14,20 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char dir[256];
-static const char *exe;
-
-static const char *path_in(const char *name)
-{
-    static char bufs[4][512];
-    static int k;
-    char *b = bufs[k++ & 3];
-    snprintf(b, 512, "%s/%s", dir, name);
-    return b;
-}
-
-static void write_file(const char *name, const char *text)
-{
-    FILE *f = fopen(path_in(name), "w");
-    cr_assert_not_null(f, "cannot write %s", name);
-    fputs(text, f);
-    fclose(f);
-}
+#include "cli_fixture.h"
 
 static void setup(void)
 {
-    exe = getenv("NNTRAIN_EXE");
-    cr_assert_not_null(exe, "NNTRAIN_EXE is not set (run through meson test)");
-    snprintf(dir, sizeof dir, "/tmp/nntrain-predict.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    cli_setup("predict");
 }
 
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        cr_log_warn("could not remove %s", dir);
-}
+TestSuite(predict_cli, .init = setup, .fini = cli_teardown, .timeout = 120);
 
-TestSuite(predict_cli, .init = setup, .fini = teardown, .timeout = 120);
-
-/* runs nntrain with args in dir; stdout+stderr to dir/out.txt; returns the exit status */
-static int nntrain(const char *fmt, ...)
+/* a file's text for a message, "(missing)" when there is none */
+static char *text_of(const char *name)
 {
-    char args[2048], cmd[3072];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", dir, exe, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *name)
-{
-    FILE *f = fopen(path_in(name), "rb");
-    if (!f)
-        return strdup("(missing)");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    fclose(f);
-    return b;
+    char *t = slurp(name);
+    return t ? t : strdup("(missing)");
 }
 
 /* splits text into lines in place; returns the count */
@@ -108,7 +58,7 @@ static const char *after_fields(const char *l, int skip)
 
 /* three classes decided by a linear rule over four features, values far from unit scale so
  * that the fitted normalize transform matters */
-static void write_csv(const char *name, int rows, unsigned seed, int with_label)
+static void write_scaled_csv(const char *name, int rows, unsigned seed, int with_label)
 {
     FILE *f = fopen(path_in(name), "w");
     cr_assert_not_null(f);
@@ -141,16 +91,16 @@ static void train_csv_model(void)
              "[layer.fc1]\ntype = dense\nunits = 8\nactivation = relu\n"
              "[layer.fc2]\ntype = dense\nunits = 3\n");
     write_file("m.ini", m);
-    write_csv("train.csv", 160, 1, 1);
-    write_csv("test.csv", 12, 2, 1);
-    cr_assert_eq(nntrain("train m.ini --no-test"), 0, "%s", slurp("out.txt"));
+    write_scaled_csv("train.csv", 160, 1, 1);
+    write_scaled_csv("test.csv", 12, 2, 1);
+    cr_assert_eq(nntrain("train m.ini --no-test"), 0, "%s", text_of("out.txt"));
 }
 
 Test(predict_cli, csv_inputs_get_named_rows_with_the_same_probabilities_as_the_test_split)
 {
     train_csv_model();
     /* the test rows without their label, split over two files (the second in a subfolder) */
-    char *test = slurp("test.csv"), *tl[32];
+    char *test = text_of("test.csv"), *tl[32];
     int nt = lines_of(test, tl, 32);
     cr_assert_eq(nt, 13);
     FILE *a = fopen(path_in("a.csv"), "w"), *b = fopen(path_in("b.csv"), "w");
@@ -165,10 +115,10 @@ Test(predict_cli, csv_inputs_get_named_rows_with_the_same_probabilities_as_the_t
     free(test);
 
     cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --split test "
-                         "--output ref.csv"), 0, "%s", slurp("out.txt"));
+                         "--output ref.csv"), 0, "%s", text_of("out.txt"));
     cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input a.csv "
-                         "--output p.csv --input b.csv"), 0, "%s", slurp("out.txt"));
-    char *ref = slurp("ref.csv"), *got = slurp("p.csv"), *rl[32], *gl[32];
+                         "--output p.csv --input b.csv"), 0, "%s", text_of("out.txt"));
+    char *ref = text_of("ref.csv"), *got = text_of("p.csv"), *rl[32], *gl[32];
     int nr = lines_of(ref, rl, 32), ng = lines_of(got, gl, 32);
     cr_assert_eq(nr, 13, "%d reference rows", nr);
     cr_assert_eq(ng, 13, "one header and 12 rows, got %d lines", ng);
@@ -192,8 +142,8 @@ Test(predict_cli, csv_inputs_get_named_rows_with_the_same_probabilities_as_the_t
 
     /* --limit applies to inputs too, and several files may follow one --input */
     cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --limit 2 "
-                         "--input b.csv a.csv --output lim.csv"), 0, "%s", slurp("out.txt"));
-    char *out = slurp("lim.csv"), *ol[8];
+                         "--input b.csv a.csv --output lim.csv"), 0, "%s", text_of("out.txt"));
+    char *out = text_of("lim.csv"), *ol[8];
     int no = lines_of(out, ol, 8);
     cr_assert_eq(no, 3, "header and 2 rows: %d", no);
     cr_assert_eq(strncmp(ol[1], "b.csv:2,", 8), 0, "%s", ol[1]);
@@ -206,31 +156,31 @@ Test(predict_cli, bad_inputs_and_usage_errors_name_the_file_and_record)
     write_file("bad.csv", "f0,f1,f2,f3\n1,2,3,4\n5,6,x,8\n");
     cr_assert_neq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input bad.csv"),
                   0);
-    char *out = slurp("out.txt");
+    char *out = text_of("out.txt");
     cr_assert(strstr(out, "bad.csv:3") && strstr(out, "not a number"), "%s", out);
     free(out);
     write_file("narrow.csv", "f0,f1\n1,2\n");
     cr_assert_neq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input "
                           "narrow.csv"), 0);
-    out = slurp("out.txt");
+    out = text_of("out.txt");
     cr_assert(strstr(out, "narrow.csv") && strstr(out, "4 feature columns"), "%s", out);
     free(out);
     cr_assert_neq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input "
                           "missing.csv"), 0);
-    out = slurp("out.txt");
+    out = text_of("out.txt");
     cr_assert(strstr(out, "missing.csv") && strstr(out, "cannot open"), "%s", out);
     free(out);
     cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input"), 2);
-    out = slurp("out.txt");
+    out = text_of("out.txt");
     cr_assert(strstr(out, "--input needs at least one FILE"), "%s", out);
     free(out);
     cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --split val "
                          "--input test.csv"), 2);
-    out = slurp("out.txt");
+    out = text_of("out.txt");
     cr_assert(strstr(out, "--split or --input"), "%s", out);
     free(out);
     cr_assert_eq(nntrain("help predict"), 0);
-    out = slurp("out.txt");
+    out = text_of("out.txt");
     cr_assert(strstr(out, "--input FILE..."), "%s", out);
     free(out);
 }
@@ -274,12 +224,12 @@ Test(predict_cli, idx_model_predicts_an_images_file_like_its_test_split)
              "[layer.flat]\ntype = flatten\n[layer.fc]\ntype = dense\nunits = 3\n");
     write_file("i.ini", m);
     cr_assert_eq(nntrain("train i.ini --no-test --set train.epochs=1"), 0, "%s",
-                 slurp("out.txt"));
+                 text_of("out.txt"));
     cr_assert_eq(nntrain("predict i.ini --checkpoint runs/i/last.safetensors --output ref.csv"),
-                 0, "%s", slurp("out.txt"));
+                 0, "%s", text_of("out.txt"));
     cr_assert_eq(nntrain("predict i.ini --checkpoint runs/i/last.safetensors --input te-img.gz "
-                         "--output p.csv"), 0, "%s", slurp("out.txt"));
-    char *ref = slurp("ref.csv"), *got = slurp("p.csv"), *rl[16], *gl[16];
+                         "--output p.csv"), 0, "%s", text_of("out.txt"));
+    char *ref = text_of("ref.csv"), *got = text_of("p.csv"), *rl[16], *gl[16];
     int nr = lines_of(ref, rl, 16), ng = lines_of(got, gl, 16);
     cr_assert_eq(nr, 10);
     cr_assert_eq(ng, 10, "%s", got);

@@ -13,47 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "nntrain/rng.h"
+#include "cli_fixture.h"
 
-static char dir[256];
-static const char *exe;
-
-static void write_file(const char *name, const char *text)
+static void setup(void)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
+    cli_setup("trainer");
+    write_csv("train.csv", 240, 1);
+    write_csv("test.csv", 60, 2);
 }
 
-/* three classes decided by a fixed linear rule over eight features: learnable, not trivial */
-static void write_csv(const char *name, int rows, uint64_t seed)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "f0,f1,f2,f3,f4,f5,f6,f7,label\n");
-    nn_rng r;
-    nn_rng_init(&r, seed, 0, 0, 0);
-    for (int i = 0; i < rows; i++) {
-        double x[8], s[3] = {0, 0, 0};
-        for (int k = 0; k < 8; k++) {
-            x[k] = 2 * nn_rng_uniform(&r) - 1;
-            fprintf(f, "%.5f,", x[k]);
-            s[0] += x[k] * (k % 3 == 0 ? 1 : -0.3);
-            s[1] += x[k] * (k % 3 == 1 ? 1 : -0.3);
-            s[2] += x[k] * (k % 3 == 2 ? 1 : -0.3);
-        }
-        int best = s[1] > s[0] ? 1 : 0;
-        best = s[2] > s[best] ? 2 : best;
-        fprintf(f, "c%d\n", best);
-    }
-    fclose(f);
-}
+TestSuite(trainer, .init = setup, .fini = cli_teardown, .timeout = 240);
 
 static const char *model_fmt =
     "[train]\nepochs = %d\nbatch_size = 32\nseed = 5\n%s\n"
@@ -74,55 +43,6 @@ static void write_model(const char *name, int epochs, const char *extra)
     write_file(name, text);
 }
 
-static void setup(void)
-{
-    exe = getenv("NNTRAIN_EXE");
-    cr_assert_not_null(exe, "NNTRAIN_EXE is not set (run through meson test)");
-    snprintf(dir, sizeof dir, "/tmp/nntrainer.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    write_csv("train.csv", 240, 1);
-    write_csv("test.csv", 60, 2);
-}
-
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        cr_log_warn("could not remove %s", dir);
-}
-
-TestSuite(trainer, .init = setup, .fini = teardown, .timeout = 240);
-
-/* runs nntrain with args in dir; stdout+stderr to dir/out.txt; returns the exit status */
-static int nntrain(const char *fmt, ...)
-{
-    char args[2048], cmd[3072];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", dir, exe, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    fclose(f);
-    return b;
-}
 
 /* the "loss" of every step record of a jsonl log, as written (round-trip exact text) */
 static int step_losses(const char *name, char out[][40], int cap)

@@ -1,0 +1,119 @@
+/* cli_fixture.h: what the end-to-end tests of the nntrain binary share: a scratch directory
+ * per test, files written into it, the binary run there with its output captured, and the
+ * small CSV problem most of them train on. Test-only. */
+#ifndef NNT_CLI_FIXTURE_H
+#define NNT_CLI_FIXTURE_H
+
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "nntrain/rng.h"
+
+static char dir[256];
+static const char *exe;
+
+/* dir/name in one of four rotating buffers */
+static inline const char *path_in(const char *name)
+{
+    static char bufs[4][512];
+    static int k;
+    char *b = bufs[k++ & 3];
+    snprintf(b, 512, "%s/%s", dir, name);
+    return b;
+}
+
+static inline void write_file(const char *name, const char *text)
+{
+    FILE *f = fopen(path_in(name), "w");
+    cr_assert_not_null(f, "cannot write %s", name);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* rows of eight features and a class from a fixed linear rule (learnable, not trivial);
+ * with_label 0 leaves the label column out (prediction inputs) */
+static inline void write_csv_rows(const char *name, int rows, uint64_t seed, int with_label)
+{
+    FILE *f = fopen(path_in(name), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "f0,f1,f2,f3,f4,f5,f6,f7%s\n", with_label ? ",label" : "");
+    nn_rng r;
+    nn_rng_init(&r, seed, 0, 0, 0);
+    for (int i = 0; i < rows; i++) {
+        double x[8], s[3] = {0, 0, 0};
+        for (int k = 0; k < 8; k++) {
+            x[k] = 2 * nn_rng_uniform(&r) - 1;
+            fprintf(f, k < 7 || with_label ? "%.5f," : "%.5f", x[k]);
+            s[0] += x[k] * (k % 3 == 0 ? 1 : -0.3);
+            s[1] += x[k] * (k % 3 == 1 ? 1 : -0.3);
+            s[2] += x[k] * (k % 3 == 2 ? 1 : -0.3);
+        }
+        int best = s[1] > s[0] ? 1 : 0;
+        best = s[2] > s[best] ? 2 : best;
+        if (with_label)
+            fprintf(f, "c%d", best);
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+static inline void write_csv(const char *name, int rows, uint64_t seed)
+{
+    write_csv_rows(name, rows, seed, 1);
+}
+
+/* a fresh scratch directory named after the suite, and the binary under test */
+static inline void cli_setup(const char *suite)
+{
+    exe = getenv("NNTRAIN_EXE");
+    cr_assert_not_null(exe, "NNTRAIN_EXE is not set (run through meson test)");
+    snprintf(dir, sizeof dir, "/tmp/nntrain-%s.XXXXXX", suite);
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static inline void cli_teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        cr_log_warn("could not remove %s", dir);
+}
+
+/* runs `nntrain ARGS` in dir with stdout+stderr in dir/out.txt; returns the exit status as a
+ * shell reports it (128 + signal when killed) */
+static inline int nntrain(const char *fmt, ...)
+{
+    char args[2048], cmd[3072];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", dir, exe, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* the whole file, NUL-terminated and owned, or NULL */
+static inline char *slurp(const char *name)
+{
+    FILE *f = fopen(path_in(name), "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = 0;
+    fclose(f);
+    return b;
+}
+
+#endif
