@@ -183,7 +183,7 @@ int nn_ckpt_check_tensors(const nn_checkpoint *c, const char *path, nn_session *
             float x;
             memcpy(&x, p + 4 * k, 4); /* the view may be unaligned */
             if (!isfinite(x))
-                return nn_error_set(err, NN_ENONFINITE, "%s: tensor '%s' holds %g at element "
+                return nn_error_set(err, NN_EINVAL, "%s: tensor '%s' holds %g at element "
                                     "%lld: the weights are not usable (--allow-nonfinite "
                                     "loads them anyway, for forensics)", path, v->name,
                                     (double)x, (long long)k);

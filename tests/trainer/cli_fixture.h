@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "checkpoint.h"
 #include "nntrain/rng.h"
@@ -22,10 +23,10 @@ static const char *exe;
 /* dir/name in one of four rotating buffers */
 static inline const char *path_in(const char *name)
 {
-    static char bufs[4][512];
+    static char bufs[4][1024];
     static int k;
     char *b = bufs[k++ & 3];
-    snprintf(b, 512, "%s/%s", dir, name);
+    snprintf(b, 1024, "%s/%s", dir, name);
     return b;
 }
 
@@ -67,6 +68,45 @@ static inline void write_csv_rows(const char *name, int rows, uint64_t seed, int
 static inline void write_csv(const char *name, int rows, uint64_t seed)
 {
     write_csv_rows(name, rows, seed, 1);
+}
+
+/* n side x side greyscale images in three classes (a bright band at the top, middle or
+ * bottom) as IDX files; img is gzip-compressed when its name ends in .gz */
+static inline void write_idx(const char *img, const char *lab, int n, int side, unsigned seed)
+{
+    size_t px = (size_t)side * (size_t)side;
+    uint8_t *b = calloc(1, 16 + (size_t)n * px), *l = calloc(1, 8 + (size_t)n);
+    cr_assert(b && l);
+    memcpy(b, (uint8_t[]){0, 0, 8, 3, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+                          (uint8_t)n, 0, 0, 0, (uint8_t)side, 0, 0, 0, (uint8_t)side}, 16);
+    memcpy(l, (uint8_t[]){0, 0, 8, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16),
+                          (uint8_t)(n >> 8), (uint8_t)n}, 8);
+    srand(seed);
+    for (int i = 0; i < n; i++) {
+        int c = i % 3;
+        l[8 + i] = (uint8_t)c;
+        for (size_t p = 0; p < px; p++)
+            b[16 + (size_t)i * px + p] =
+                (uint8_t)(rand() % 60 + ((int)(p / (size_t)side) * 3 / side == c ? 180 : 0));
+    }
+    size_t len = strlen(img), bytes = 16 + (size_t)n * px;
+    if (len > 3 && strcmp(img + len - 3, ".gz") == 0) {
+        gzFile g = gzopen(path_in(img), "wb");
+        cr_assert_not_null(g);
+        gzwrite(g, b, (unsigned)bytes);
+        gzclose(g);
+    } else {
+        FILE *f = fopen(path_in(img), "wb");
+        cr_assert_not_null(f);
+        fwrite(b, 1, bytes, f);
+        fclose(f);
+    }
+    FILE *f = fopen(path_in(lab), "wb");
+    cr_assert_not_null(f);
+    fwrite(l, 1, 8 + (size_t)n, f);
+    fclose(f);
+    free(b);
+    free(l);
 }
 
 /* a fresh scratch directory named after the suite, and the binary under test */

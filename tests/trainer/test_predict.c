@@ -188,33 +188,10 @@ Test(predict_cli, bad_inputs_and_usage_errors_name_the_file_and_record)
 /* ---- IDX ---- */
 
 /* n images of 6x6: class c has a bright 2x6 band at rows 2c, 2c+1, plus noise */
-static void write_idx(const char *img, const char *lab, int n, unsigned seed)
-{
-    uint8_t *b = calloc(1, 16 + (size_t)n * 36), *l = calloc(1, 8 + (size_t)n);
-    memcpy(b, (uint8_t[]){0, 0, 8, 3, 0, 0, (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, 6, 0, 0, 0,
-                          6}, 16);
-    memcpy(l, (uint8_t[]){0, 0, 8, 1, 0, 0, (uint8_t)(n >> 8), (uint8_t)n}, 8);
-    srand(seed);
-    for (int i = 0; i < n; i++) {
-        int c = i % 3;
-        l[8 + i] = (uint8_t)c;
-        for (int p = 0; p < 36; p++)
-            b[16 + i * 36 + p] = (uint8_t)(rand() % 60 + (p / 6 / 2 == c ? 180 : 0));
-    }
-    gzFile g = gzopen(path_in(img), "wb");
-    gzwrite(g, b, (unsigned)(16 + n * 36));
-    gzclose(g);
-    FILE *f = fopen(path_in(lab), "wb");
-    fwrite(l, 1, 8 + (size_t)n, f);
-    fclose(f);
-    free(b);
-    free(l);
-}
-
 Test(predict_cli, idx_model_predicts_an_images_file_like_its_test_split)
 {
-    write_idx("tr-img.gz", "tr-lab", 300, 1);
-    write_idx("te-img.gz", "te-lab", 9, 2);
+    write_idx("tr-img.gz", "tr-lab", 300, 6, 1);
+    write_idx("te-img.gz", "te-lab", 9, 6, 2);
     char m[1024];
     snprintf(m, sizeof m,
              "[train]\nepochs = 3\nbatch_size = 32\nseed = 1\n"

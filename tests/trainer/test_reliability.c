@@ -1,0 +1,327 @@
+/* test_reliability.c: the silent wrong behaviours a hostile trial found (issue 10, section 4),
+ * each through the real binary: a failing test split, inputs of another size, model-file
+ * changes on resume, damaged checkpoints, val_* monitors without validation data, --split val,
+ * the logged learning rate, logs kept across a resume, the printed resume command and the
+ * TensorBoard validation scalars. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "cli_fixture.h"
+
+static void setup(void)
+{
+    cli_setup("reliability");
+    write_csv("train.csv", 240, 1);
+    write_csv("test.csv", 60, 2);
+}
+
+TestSuite(reliability, .init = setup, .fini = cli_teardown, .timeout = 240);
+
+static const char *base_fmt =
+    "[train]\nepochs = %d\nbatch_size = 32\nseed = 5\n%s\n"
+    "[data]\ntype = csv\npath = train.csv\ntest_path = %s\n%s\n"
+    "[loss]\ntype = cross_entropy\n"
+    "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n%s\n"
+    "[layer.fc1]\ntype = dense\nunits = 16\nactivation = relu\n"
+    "[layer.fc2]\ntype = dense\nunits = 3\n"
+    "[logger.jsonl]\ntype = jsonl\n[logger.csv]\ntype = csv\n";
+
+/* a model file: epochs, extra [train] keys, the test file, extra [data] keys, then sections */
+static void model(const char *name, int epochs, const char *train, const char *test,
+                  const char *data, const char *more)
+{
+    char text[4096];
+    snprintf(text, sizeof text, base_fmt, epochs, train, test, data, more);
+    write_file(name, text);
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* the lr of every step record of a jsonl log */
+static int step_lrs(const char *name, double *out, int cap)
+{
+    char *t = slurp(name);
+    cr_assert_not_null(t, "no %s", name);
+    int n = 0;
+    for (char *line = strtok(t, "\n"); line && n < cap; line = strtok(NULL, "\n"))
+        if (strstr(line, "\"kind\":\"step\"")) {
+            char *l = strstr(line, "\"lr\":");
+            cr_assert_not_null(l, "%s", line);
+            out[n++] = strtod(l + 5, NULL);
+        }
+    free(t);
+    return n;
+}
+
+Test(reliability, a_test_split_that_fails_to_load_is_an_error_after_saving)
+{
+    model("m.ini", 1, "", "missing.csv", "", "");
+    cr_assert_eq(nntrain("train m.ini"), 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "final test evaluation failed") && strstr(out, "missing.csv") &&
+              strstr(out, "--no-test"), "%s", out);
+    free(out);
+    struct stat st;
+    cr_assert_eq(stat(path_in("runs/m/last.safetensors"), &st), 0, "the checkpoint was lost");
+    cr_assert_eq(nntrain("train m.ini --no-test --overwrite"), 0, "%s", slurp("out.txt"));
+}
+
+Test(reliability, eval_refuses_inputs_of_another_size_than_training)
+{
+    write_idx("tr-img", "tr-lab", 120, 8, 1);
+    write_idx("te-img", "te-lab", 12, 10, 2); /* 10x10, not 8x8 */
+    write_file("c.ini", "[train]\nepochs = 1\nbatch_size = 16\n"
+               "[data]\ntype = idx\ndir = .\ntrain_images = tr-img\ntrain_labels = tr-lab\n"
+               "test_images = te-img\ntest_labels = te-lab\n"
+               "[loss]\ntype = cross_entropy\n[optimizer]\ntype = adam\nlr = 0.01\n"
+               "[layer.conv]\ntype = conv2d\nfilters = 4\nkernel = 3\nactivation = relu\n"
+               "[layer.pool]\ntype = global_avgpool\n[layer.flat]\ntype = flatten\n"
+               "[layer.fc]\ntype = dense\nunits = 3\n");
+    cr_assert_eq(nntrain("train c.ini --no-test"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("eval c.ini --checkpoint runs/c/last.safetensors"), 1, "%s",
+                 slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "trained on samples of shape [1,8,8]") && strstr(out, "[1,10,10]"),
+              "%s", out);
+    free(out);
+}
+
+Test(reliability, resume_applies_and_prints_a_new_lr_and_refuses_a_new_activation)
+{
+    model("m.ini", 1, "", "test.csv", "", "");
+    cr_assert_eq(nntrain("train m.ini --no-test"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train m.ini --no-test --resume auto --set train.epochs=2 "
+                         "--set layer.fc1.activation=tanh"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "layer.fc1.activation relu -> tanh") &&
+              strstr(out, "Undo this change"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train m.ini --no-test --resume auto --set train.epochs=2 "
+                         "--set optimizer.lr=0.001"), 0, "%s", slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "changed on resume: optimizer.lr 0.1 -> 0.001") &&
+              strstr(out, "changed on resume: train.epochs 1 -> 2"), "%s", out);
+    free(out);
+    double lr[64];
+    int n = step_lrs("runs/m/metrics.jsonl", lr, 64);
+    cr_assert_eq(n, 16, "8 steps per epoch, 2 epochs: %d step records", n);
+    cr_assert_float_eq(lr[7], 0.1, 1e-12);
+    cr_assert_float_eq(lr[8], 0.001, 1e-12, "the new rate was not applied: %g", lr[8]);
+    /* a key written out with its default value is no change */
+    cr_assert_eq(nntrain("train m.ini --no-test --resume auto --set train.epochs=3 "
+                         "--set optimizer.lr=0.001 --set layer.fc2.bias=true"), 0, "%s",
+                 slurp("out.txt"));
+}
+
+/* rewrites a checkpoint with one tensor or metadata entry changed */
+static void tamper(const char *src, const char *dst, const char *tensor, float value,
+                   const char *extra, const char *meta_key, const char *meta_value)
+{
+    nn_checkpoint *c;
+    nn_error err = {0};
+    cr_assert_eq(nn_checkpoint_read(path_in(src), &c, &err), NN_OK, "%s", err.msg);
+    int n = nn_checkpoint_count(c);
+    nn_ckpt_entry *e = calloc((size_t)n + 1, sizeof *e);
+    nn_tensor **copies = calloc((size_t)n + 1, sizeof *copies);
+    for (int i = 0; i < n; i++) {
+        const nn_tensor *v = nn_checkpoint_tensor(c, nn_checkpoint_name(c, i));
+        copies[i] = nn_tensor_new((nn_dtype)nn_tensor_dtype(v), v->dl.ndim, v->shape);
+        memcpy(copies[i]->dl.data, v->dl.data, nn_tensor_nbytes(v));
+        if (tensor && strcmp(nn_checkpoint_name(c, i), tensor) == 0)
+            NN_F32P(copies[i])[3] = value;
+        e[i].name = nn_checkpoint_name(c, i);
+        e[i].t = copies[i];
+    }
+    int m = n;
+    if (extra)
+        e[m++] = (nn_ckpt_entry){extra, copies[0]};
+    static const char *keys[] = {"format", "epoch", "step_in_epoch", "global_step", "seed",
+                                 "monitor", "best_metric", "best_epoch", "bad_epochs",
+                                 "epoch_loss_sum", "epoch_samples", "epoch_correct",
+                                 "epoch_topk_correct", "elapsed_s", "hints", "input_shape",
+                                 "optimizer_state", "data_state", "model_config"};
+    nn_ckpt_meta meta[19];
+    for (int i = 0; i < 19; i++) {
+        meta[i].key = keys[i];
+        meta[i].value = meta_key && strcmp(meta_key, keys[i]) == 0
+                            ? meta_value
+                            : nn_checkpoint_meta(c, keys[i]);
+        if (!meta[i].value)
+            meta[i].value = "";
+    }
+    cr_assert_eq(nn_checkpoint_write(path_in(dst), e, m, meta, 19, &err), NN_OK, "%s", err.msg);
+    for (int i = 0; i < n; i++)
+        nn_tensor_free(copies[i]);
+    free(copies);
+    free(e);
+    nn_checkpoint_free(c);
+}
+
+Test(reliability, damaged_checkpoints_are_refused_naming_the_entry)
+{
+    model("m.ini", 1, "", "test.csv", "", "");
+    cr_assert_eq(nntrain("train m.ini --no-test"), 0, "%s", slurp("out.txt"));
+    tamper("runs/m/last.safetensors", "nan.safetensors", "fc1.weight", NAN, NULL, NULL, NULL);
+    cr_assert_eq(nntrain("eval m.ini --checkpoint nan.safetensors"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "tensor 'fc1.weight' holds nan at element 3") &&
+              strstr(out, "--allow-nonfinite"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("eval m.ini --checkpoint nan.safetensors --allow-nonfinite"), 0, "%s",
+                 slurp("out.txt"));
+    cr_assert_eq(nntrain("train m.ini --no-test --resume nan.safetensors --set "
+                         "train.epochs=2"), 1);
+    cr_assert(strstr(slurp("out.txt"), "holds nan"));
+
+    tamper("runs/m/last.safetensors", "extra.safetensors", NULL, 0, "fc9.weight", NULL, NULL);
+    cr_assert_eq(nntrain("eval m.ini --checkpoint extra.safetensors"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "tensor 'fc9.weight' is not part of this model"), "%s", out);
+    free(out);
+
+    tamper("runs/m/last.safetensors", "big.safetensors", NULL, 0, NULL, "global_step",
+           "99999999999999999999999");
+    cr_assert_eq(nntrain("train m.ini --no-test --resume big.safetensors --set "
+                         "train.epochs=2"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "'global_step' = '99999999999999999999999'") &&
+              strstr(out, "out of range"), "%s", out);
+    free(out);
+}
+
+Test(reliability, val_monitors_without_validation_data_are_refused_at_start)
+{
+    model("e.ini", 3, "early_stopping = true", "test.csv", "", "");
+    cr_assert_eq(nntrain("train e.ini --no-test"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "no validation data") && strstr(out, "val_split") &&
+              strstr(out, "monitor = loss"), "%s", out);
+    free(out);
+    model("p.ini", 3, "", "test.csv", "", "[scheduler]\ntype = reduce_on_plateau\n");
+    cr_assert_eq(nntrain("train p.ini --no-test"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "[scheduler] reduce_on_plateau monitors 'val_loss'"), "%s", out);
+    free(out);
+    /* without early stopping the default monitor follows the data: best.safetensors exists */
+    model("d.ini", 2, "", "test.csv", "", "");
+    cr_assert_eq(nntrain("train d.ini --no-test"), 0, "%s", slurp("out.txt"));
+    struct stat st;
+    cr_assert_eq(stat(path_in("runs/d/best.safetensors"), &st), 0);
+}
+
+Test(reliability, eval_and_predict_use_the_validation_split_training_used)
+{
+    model("v.ini", 1, "", "test.csv", "val_split = 0.2", "");
+    cr_assert_eq(nntrain("train v.ini --no-test"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("eval v.ini --checkpoint runs/v/last.safetensors --split val"), 0,
+                 "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "val split: 48 samples"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("predict v.ini --checkpoint runs/v/last.safetensors --split val "
+                         "--output p.csv"), 0, "%s", slurp("out.txt"));
+    out = slurp("p.csv");
+    cr_assert_eq(count(out, "\n"), 49, "header + 48 rows:\n%s", out);
+    free(out);
+    /* the run's csv logger got an eval row */
+    out = slurp("runs/v/metrics.csv");
+    cr_assert(strstr(out, "\neval,"), "%s", out);
+    free(out);
+}
+
+Test(reliability, the_logged_learning_rate_is_the_one_each_step_applied)
+{
+    model("w.ini", 2, "", "test.csv", "", "[scheduler]\nwarmup_steps = 3\n");
+    cr_assert_eq(nntrain("train w.ini --no-test"), 0, "%s", slurp("out.txt"));
+    double lr[32];
+    int n = step_lrs("runs/w/metrics.jsonl", lr, 32);
+    cr_assert_eq(n, 16);
+    /* warm-up from 1/3 of 0.1 to 0.1 over three steps, as PyTorch's LinearLR */
+    cr_assert_float_eq(lr[0], 0.1 / 3, 1e-12, "step 1 applied %g", lr[0]);
+    cr_assert_float_eq(lr[1], 0.1 * (1.0 / 3 + 2.0 / 9), 1e-12);
+    cr_assert_float_eq(lr[3], 0.1, 1e-12);
+    char *csv = slurp("runs/w/metrics.csv");
+    cr_assert(strstr(csv, "\nepoch,0,,8,"), "%s", csv);
+    free(csv);
+}
+
+Test(reliability, a_resumed_run_keeps_its_history_and_reports_its_best_checkpoint)
+{
+    model("h.ini", 4, "", "test.csv", "val_split = 0.2", "");
+    cr_assert_eq(nntrain("train h.ini --no-test --set train.epochs=2"), 0, "%s",
+                 slurp("out.txt"));
+    cr_assert_eq(nntrain("train h.ini --no-test --resume auto"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "(runs/h/best.safetensors)"), "%s", out);
+    free(out);
+    char *csv = slurp("runs/h/metrics.csv");
+    for (int e = 0; e < 4; e++) {
+        char row[32];
+        snprintf(row, sizeof row, "\nepoch,%d,", e);
+        cr_assert_eq(count(csv, row), 1, "epoch %d row:\n%s", e, csv);
+    }
+    free(csv);
+    char *jl = slurp("runs/h/metrics.jsonl");
+    cr_assert_eq(count(jl, "\"kind\":\"epoch\""), 4, "%s", jl);
+    free(jl);
+}
+
+Test(reliability, the_printed_resume_command_continues_the_interrupted_run)
+{
+    model("r.ini", 100000, "", "test.csv", "", "");
+    char sh[1500];
+    snprintf(sh, sizeof sh, "cd %s && (%s train r.ini --no-test --run-dir there --set "
+             "optimizer.lr=0.05 > out.txt 2>&1 & pid=$!; while [ ! -f there/last.safetensors ]; "
+             "do sleep 0.02; done; kill -INT $pid; wait $pid; echo $? > rc.txt)", dir, exe);
+    cr_assert_eq(system(sh), 0);
+    char *out = slurp("rc.txt");
+    cr_assert_eq(atoi(out), 130, "%s", out);
+    free(out);
+    out = slurp("out.txt");
+    char *cmd = strstr(out, "resume with: nntrain ");
+    cr_assert_not_null(cmd, "%s", out);
+    cmd += strlen("resume with: nntrain ");
+    *strchr(cmd, '\n') = 0;
+    cr_assert(strstr(cmd, "--set optimizer.lr=0.05") && strstr(cmd, "--run-dir there") &&
+              strstr(cmd, "--resume there/last.safetensors"), "%s", cmd);
+    nn_checkpoint *c;
+    nn_error err = {0};
+    cr_assert_eq(nn_checkpoint_read(path_in("there/last.safetensors"), &c, &err), NN_OK);
+    long long epochs = atoll(nn_checkpoint_meta(c, "epoch")) + 2;
+    nn_checkpoint_free(c);
+    char again[1024], want[64];
+    snprintf(again, sizeof again, "%s --set train.epochs=%lld", cmd, epochs);
+    snprintf(want, sizeof want, "trained %lld epochs", epochs);
+    free(out);
+    cr_assert_eq(nntrain("%s", again), 0, "%s", slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, want) && !strstr(out, "optimizer.lr"), "%s", out);
+    free(out);
+}
+
+Test(reliability, tensorboard_gets_each_validation_scalar_once_per_epoch)
+{
+    model("t.ini", 3, "", "test.csv", "val_split = 0.2", "[logger.tb]\ntype = tensorboard\n");
+    cr_assert_eq(nntrain("train t.ini --no-test"), 0, "%s", slurp("out.txt"));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cat %s/runs/t/tb/events.out.tfevents.* > %s/tb.bin", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    FILE *f = fopen(path_in("tb.bin"), "rb");
+    cr_assert_not_null(f);
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    int hits = 0;
+    for (size_t i = 0; i + 14 <= n; i++)
+        hits += memcmp(buf + i, "epoch/val_loss", 14) == 0;
+    cr_assert_eq(hits, 3, "epoch/val_loss written %d times for 3 epochs", hits);
+}
