@@ -30,23 +30,11 @@ int nn_evaluate(nn_session *s, nn_part part, nn_metrics *m, nn_error *err)
         double loss;
         rc = nn_session_step(s, b, 0, 0, &lb, &loss, err);
         if (rc == NN_OK)
-            nn_metrics_add(m, nn_plan_output(lb->plan), &lb->target, b->n, loss);
+            rc = nn_session_metrics(s, lb, b, loss, m, err);
         nn_loader_release(l, b);
     }
     nn_loader_free(l);
     return rc < 0 ? rc : NN_OK;
-}
-
-/* the model's forward pass on a batch, without the loss */
-static int forward_only(nn_session *s, const nn_batch *b, nn_loss_bind **lbp, nn_error *err)
-{
-    int rc = nn_session_bind(s, b->n, 0, lbp, err);
-    if (rc)
-        return rc;
-    nn_tensor *in = nn_plan_input((*lbp)->plan);
-    memcpy(in->dl.data, b->x->dl.data, nn_tensor_nbytes(in));
-    nn_plan_set_step_seed((*lbp)->plan, 0);
-    return nn_plan_forward((*lbp)->plan, 0, err);
 }
 
 int nn_predict(nn_session *s, nn_part part, int64_t limit, nn_predict_fn fn, void *ctx,
@@ -61,13 +49,14 @@ int nn_predict(nn_session *s, nn_part part, int64_t limit, nn_predict_fn fn, voi
         nn_loss_bind *lb;
         double loss;
         /* the user's inputs have no targets to give the loss: forward only */
-        rc = part == NN_PART_PREDICT ? forward_only(s, b, &lb, err)
+        rc = part == NN_PART_PREDICT ? nn_session_forward(s, b, &lb, err)
                                      : nn_session_step(s, b, 0, 0, &lb, &loss, err);
-        if (rc) {
+        const nn_tensor *out = rc == NN_OK ? nn_session_output(s, lb, err) : NULL;
+        if (!out) {
+            rc = rc ? rc : err->status;
             nn_loader_release(l, b);
             break;
         }
-        const nn_tensor *out = nn_plan_output(lb->plan);
         int64_t n_out = b->n ? (int64_t)(nn_tensor_numel(out) / out->shape[0]) : 0;
         size_t trow = b->n ? nn_tensor_nbytes(b->y) / (size_t)b->y->shape[0] : 0;
         for (int64_t r = 0; rc == NN_OK && r < b->n && (limit <= 0 || done < limit); r++, done++)

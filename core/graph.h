@@ -13,8 +13,10 @@
 typedef struct nn_model nn_model;
 typedef struct nn_plan nn_plan;
 
-/* returns an owned model; device NULL = "cpu" */
-nn_model *nn_model_new(nn_registry *reg, const char *device);
+struct nn_dev;
+/* returns an owned model whose layers come from dev's device type and whose memory lives
+ * there (dev is borrowed and must outlive the model; NULL = the host) */
+nn_model *nn_model_new(nn_registry *reg, struct nn_dev *dev);
 void nn_model_free(nn_model *m);
 
 /* Adds a layer. kvs are the plugin's keys (core keys already taken out); inputs NULL or
@@ -44,10 +46,18 @@ nn_tensor *nn_model_param(const nn_model *m, int i, nn_tensor **grad, double *lr
 /* persistent state buffers (batchnorm running stats): saved in checkpoints with params */
 int nn_model_state_count(const nn_model *m);
 nn_tensor *nn_model_state(const nn_model *m, int i);
+/* Host copies of the parameters (with their gradients) and states: the same tensors on the
+ * host; on another device refreshed by nn_model_to_host (grads too when asked) and written
+ * back by nn_model_to_device. */
+nn_tensor *nn_model_host_param(const nn_model *m, int i, nn_tensor **grad);
+nn_tensor *nn_model_host_state(const nn_model *m, int i);
+int nn_model_to_host(nn_model *m, int grads, nn_error *err);
+int nn_model_to_device(nn_model *m, nn_error *err);
+struct nn_dev *nn_model_device(const nn_model *m);
 /* total trainable scalars */
 int64_t nn_model_numel(const nn_model *m);
 /* re-initialise parameters and state from seed (cross-validation folds start fresh) */
-void nn_model_reinit(nn_model *m, uint64_t seed);
+int nn_model_reinit(nn_model *m, uint64_t seed, nn_error *err);
 
 /* The plan's data input (fill it, [batch, sample...]) and its output. */
 nn_tensor *nn_plan_input(nn_plan *p);

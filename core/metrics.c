@@ -63,6 +63,18 @@ void nn_metrics_add(nn_metrics *m, const nn_tensor *pred, const nn_tensor *targe
     }
 }
 
+void nn_metrics_add_counts(nn_metrics *m, int64_t n, double loss, int64_t correct,
+                           int64_t topk_correct)
+{
+    m->loss_sum += loss * (double)n;
+    m->samples += n;
+    if (m->n_classes <= 0)
+        return;
+    m->correct += correct;
+    if (m->top_k > 0)
+        m->topk_correct += topk_correct;
+}
+
 double nn_metrics_loss(const nn_metrics *m)
 {
     return m->samples ? m->loss_sum / (double)m->samples : NAN;

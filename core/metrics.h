@@ -24,6 +24,9 @@ void nn_metrics_free(nn_metrics *m);
 /* pred [N, C] logits; target I32 [N] class ids; rows n <= N. loss is the batch mean. */
 void nn_metrics_add(nn_metrics *m, const nn_tensor *pred, const nn_tensor *target, int64_t n,
                     double loss);
+/* the same from counts made elsewhere (on a device): n rows, correct and top-k hits */
+void nn_metrics_add_counts(nn_metrics *m, int64_t n, double loss, int64_t correct,
+                           int64_t topk_correct);
 double nn_metrics_loss(const nn_metrics *m);
 double nn_metrics_accuracy(const nn_metrics *m); /* NAN when not classification */
 double nn_metrics_topk(const nn_metrics *m);

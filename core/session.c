@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "device.h"
 #include "rundir.h"
 #include "session.h"
 #include "threads.h"
@@ -134,7 +135,7 @@ static int open_loss(nn_session *s, nn_error *err)
             s->loss_kvs[s->n_loss_kvs++] = sec->kvs[k];
     }
     nn_error ferr = {0};
-    s->loss_entry = nn_registry_find(s->reg, NN_KIND_LOSS, type, NULL, &ferr);
+    s->loss_entry = nn_registry_find(s->reg, NN_KIND_LOSS, type, s->device_type, &ferr);
     if (!s->loss_entry)
         return nn_error_set(err, NN_ENOTFOUND, "%s: %s", s->loss_origin, ferr.msg);
     /* check the keys now rather than at the first batch */
@@ -143,6 +144,62 @@ static int open_loss(nn_session *s, nn_error *err)
                              s->loss_origin, &probe, err);
     nn_params_free(probe);
     return rc;
+}
+
+/* appends "kind name" to a list for a message */
+static void list_add(char *buf, size_t cap, size_t *used, const char *kind, const char *name)
+{
+    if (*used < cap)
+        *used += (size_t)snprintf(buf + *used, cap - *used, "%s%s%s%s", *used ? ", " : "",
+                                  kind, kind[0] ? " " : "", name);
+}
+
+/* Every layer, the loss and (training) the optimizer must exist for the device: all that is
+ * missing is reported at once, before any data is read. No silent fallback to the CPU. */
+static int check_device_coverage(nn_session *s, int training, nn_error *err)
+{
+    if (nn_dev_is_host(s->dev))
+        return NN_OK;
+    char missing[1200] = "";
+    size_t used = 0;
+    const char *dt = s->device_type;
+    for (int i = 0; i < nn_config_count(s->cfg); i++) {
+        const nn_config_section *sec = nn_config_at(s->cfg, i);
+        int kind = strncmp(sec->name, "layer.", 6) == 0 ? NN_KIND_LAYER
+                   : strcmp(sec->name, "loss") == 0     ? NN_KIND_LOSS
+                   : strcmp(sec->name, "optimizer") == 0 && training ? NN_KIND_OPTIMIZER
+                                                                      : 0;
+        if (!kind)
+            continue;
+        const nn_kv *type = nn_config_get(s->cfg, sec->name, "type");
+        const char *name = type ? type->value : kind == NN_KIND_LOSS ? "cross_entropy" : NULL;
+        if (!name || nn_registry_find(s->reg, kind, name, dt, NULL))
+            continue;
+        int elsewhere = 0; /* an unknown name gets the usual did-you-mean later */
+        for (int k = 0; k < nn_registry_count(s->reg) && !elsewhere; k++) {
+            const nn_plugin_entry *e = nn_registry_entry(s->reg, k);
+            elsewhere = e->desc->kind == kind && strcmp(e->desc->name, name) == 0;
+        }
+        if (elsewhere && !strstr(missing, name))
+            list_add(missing, sizeof missing, &used, nn_kind_name(kind), name);
+    }
+    if (!used && !nn_config_find(s->cfg, "loss") &&
+        !nn_registry_find(s->reg, NN_KIND_LOSS, "cross_entropy", dt, NULL))
+        list_add(missing, sizeof missing, &used, "loss", "cross_entropy");
+    if (!used)
+        return NN_OK;
+    char have[1200] = "";
+    size_t hu = 0;
+    for (int kind = NN_KIND_LAYER; kind <= NN_KIND_OPTIMIZER; kind++)
+        for (int k = 0; k < nn_registry_count(s->reg); k++) {
+            const nn_plugin_entry *e = nn_registry_entry(s->reg, k);
+            if (e->desc->kind == kind && strcmp(e->device, dt) == 0)
+                list_add(have, sizeof have, &hu, nn_kind_name(kind), e->desc->name);
+        }
+    return nn_error_set(err, NN_ENOTSUP, "%s: device '%s' has no implementation of: %s; it "
+                        "implements: %s (nothing falls back to the CPU: change the model, or "
+                        "load a pack that has them with --plugin-dir)", nn_config_path(s->cfg),
+                        nn_dev_name(s->dev), missing, hu ? have : "nothing");
 }
 
 int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_session_opts *o,
@@ -204,6 +261,14 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
             return rc;
         s->lock_fd = rc;
     }
+    if ((rc = nn_dev_open(reg, o->device, &s->dev, err)))
+        return rc;
+    s->device_type = nn_dev_type(s->dev);
+    if ((rc = check_device_coverage(s, o->mode == NN_SESSION_TRAIN, err)))
+        return rc;
+    if (!nn_dev_is_host(s->dev) &&
+        !(s->status = nn_dev_alloc(s->dev, sizeof(double) * NN_STATUS_SLOTS, err)))
+        return err->status;
     if ((rc = open_loss(s, err)))
         return rc;
     nn_data_opts dopts = {
@@ -221,8 +286,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         return rc;
     const nn_dataset_info *info = nn_data_info(s->data);
     s->n_classes = info->n_classes;
-    s->device_type = "cpu";
-    s->model = nn_model_new(reg, o->device);
+    s->model = nn_model_new(reg, s->dev);
     if (!s->model)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     if ((rc = nn_model_from_config(s->model, cfg, err)))
@@ -244,11 +308,18 @@ void nn_session_close(nn_session *s)
 {
     for (int i = 0; i < s->n_binds; i++)
         nn_instance_destroy(&s->binds[i].inst);
-    for (int i = 0; i < s->n_binds; i++)
+    for (int i = 0; i < s->n_binds; i++) {
+        nn_loss_bind *lb = &s->binds[i];
         for (int b = 0; b < NN_MAX_LAYER_BUFFERS; b++)
-            free(s->binds[i].bufs[b].dl.data);
+            nn_dev_free(s->dev, lb->bufs[b].dl.data);
+        if (!nn_dev_is_host(s->dev))
+            nn_dev_free(s->dev, lb->target.dl.data);
+        free(lb->host_out.dl.data);
+    }
     nn_optim_free(s->optim);
     nn_model_free(s->model);
+    nn_dev_free(s->dev, s->status);
+    nn_dev_close(s->dev);
     nn_data_free(s->data);
     nn_params_free(s->train_params);
     free(s->loss_kvs);
@@ -285,12 +356,25 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
     tshape[0] = rows;
     for (int d = 0; d < info->target.dl.ndim; d++)
         tshape[d + 1] = info->target.shape[d];
+    const nn_device *dev = nn_dev_public(s->dev);
+    lb->target.dl.device = dev->dl;
     nn_tensor_describe(&lb->target, (nn_dtype)nn_tensor_dtype(&info->target),
                        info->target.dl.ndim + 1, tshape);
     lb->target.name = "target";
+    /* on the host the target views the batch; elsewhere it has device memory of its own */
+    if (!nn_dev_is_host(s->dev) &&
+        !(lb->target.dl.data = nn_dev_alloc(s->dev, nn_tensor_nbytes(&lb->target), err)))
+        return err->status;
+    const nn_tensor *pred = nn_plan_output(plan);
+    nn_tensor_describe(&lb->host_out, NN_F32, pred->dl.ndim, pred->shape);
+    lb->host_out.name = pred->name;
+    if (!nn_dev_is_host(s->dev) &&
+        !(lb->host_out.dl.data = nn_dev_alloc(nn_dev_host(), nn_tensor_nbytes(pred), err)))
+        return err->status;
     lb->setup.struct_size = sizeof lb->setup;
     lb->setup.pred = nn_plan_output(plan);
     lb->setup.target = &lb->target;
+    lb->setup.device = dev;
     const nn_loss_vtable *vt = lb->inst.vt;
     nn_error lerr = {0};
     char a[96], b[96];
@@ -302,19 +386,54 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
                             nn_shape_str(&lb->target, b, sizeof b), lerr.msg);
     for (int k = 0; k < lb->setup.n_buffers; k++) {
         const nn_buffer_decl *d = &lb->setup.buffers[k];
+        lb->bufs[k].dl.device = dev->dl;
         nn_tensor_describe(&lb->bufs[k], d->dtype, d->ndim, d->shape);
-        size_t bytes = nn_tensor_nbytes(&lb->bufs[k]);
-        lb->bufs[k].dl.data = aligned_alloc(NN_TENSOR_ALIGN, (bytes + 63) / 64 * 64 + 64);
+        lb->bufs[k].dl.data = nn_dev_alloc(s->dev, nn_tensor_nbytes(&lb->bufs[k]), err);
         if (!lb->bufs[k].dl.data)
-            return nn_error_set(err, NN_ENOMEM, "out of memory");
+            return err->status;
         lb->io.buffers[k] = &lb->bufs[k];
     }
     lb->io.struct_size = sizeof lb->io;
     lb->io.pred = nn_plan_output(plan);
     lb->io.target = &lb->target;
     lb->io.grad_pred = training ? nn_plan_grad_output(plan) : NULL;
+    lb->io.device = dev;
+    if (!nn_dev_is_host(s->dev)) {
+        /* the loss is written next to the step's other results, read back in one copy */
+        int64_t one = 1;
+        lb->loss_out.dl.device = dev->dl;
+        nn_tensor_describe(&lb->loss_out, NN_F32, 1, &one);
+        lb->loss_out.dl.data = (char *)s->status + NN_STATUS_LOSS * sizeof(double);
+        lb->loss_out.name = "loss";
+        lb->io.loss_out = &lb->loss_out;
+    }
     *out = lb;
     return NN_OK;
+}
+
+/* the batch into the plan's input (and, on a device, its targets into the binding's) */
+static int load_batch(nn_session *s, nn_loss_bind *lb, const nn_batch *b, nn_error *err)
+{
+    nn_tensor *in = nn_plan_input(lb->plan);
+    if (nn_dev_is_host(s->dev)) {
+        memcpy(in->dl.data, b->x->dl.data, nn_tensor_nbytes(in));
+        lb->target.dl.data = b->y->dl.data;
+        return NN_OK;
+    }
+    int rc = nn_dev_copy(s->dev, in->dl.data, b->x->dl.data, nn_tensor_nbytes(in),
+                         NN_COPY_HOST_TO_DEVICE, err);
+    if (rc == NN_OK)
+        rc = nn_dev_copy(s->dev, lb->target.dl.data, b->y->dl.data,
+                         nn_tensor_nbytes(&lb->target), NN_COPY_HOST_TO_DEVICE, err);
+    return rc;
+}
+
+/* classification counts are made on the device when the output is [N, C] scores */
+static int counts_on_device(const nn_session *s, const nn_loss_bind *lb)
+{
+    const nn_tensor *out = nn_plan_output(lb->plan);
+    return !nn_dev_is_host(s->dev) && s->n_classes > 0 && out->dl.ndim == 2 &&
+           nn_tensor_dtype(out) == NN_F32;
 }
 
 int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
@@ -324,9 +443,8 @@ int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t ste
     int rc = nn_session_bind(s, b->n, training, &lb, err);
     if (rc)
         return rc;
-    nn_tensor *in = nn_plan_input(lb->plan);
-    memcpy(in->dl.data, b->x->dl.data, nn_tensor_nbytes(in));
-    lb->target.dl.data = b->y->dl.data;
+    if ((rc = load_batch(s, lb, b, err)))
+        return rc;
     nn_plan_set_step_seed(lb->plan, step_seed);
     if ((rc = nn_plan_forward(lb->plan, training, err)))
         return rc;
@@ -334,11 +452,56 @@ int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t ste
     nn_error lerr = {0};
     if ((rc = vt->forward(lb->inst.self, &lb->io, &lerr)))
         return nn_error_set(err, rc, "loss '%s': %s", s->loss_entry->desc->name, lerr.msg);
-    *loss = lb->io.loss;
     *lbp = lb;
-    if (training && isfinite(*loss) && (rc = nn_plan_backward(lb->plan, err)))
+    if (nn_dev_is_host(s->dev)) {
+        *loss = lb->io.loss;
+        if (training && isfinite(*loss) && (rc = nn_plan_backward(lb->plan, err)))
+            return rc;
+        return NN_OK;
+    }
+    /* on a device: the counts, backward and the gradient norm are issued before the one
+     * synchronisation of the step, which reads them all back with the loss */
+    int top_k = s->tc.top_k < s->n_classes ? (int)s->tc.top_k : 0;
+    double *st = s->status;
+    if (counts_on_device(s, lb) &&
+        (rc = nn_dev_count_correct(s->dev, nn_plan_output(lb->plan), &lb->target, b->n, top_k,
+                                   st + NN_STATUS_CORRECT, err)))
         return rc;
+    if (training && (rc = nn_plan_backward(lb->plan, err)))
+        return rc;
+    int norm = training && s->optim;
+    if (norm && (rc = nn_optim_norm_enqueue(s->optim, st + NN_STATUS_NORM, err)))
+        return rc;
+    double host[NN_STATUS_SLOTS];
+    if ((rc = nn_dev_copy(s->dev, host, st, sizeof host, NN_COPY_DEVICE_TO_HOST, err)))
+        return rc;
+    float l;
+    memcpy(&l, &host[NN_STATUS_LOSS], sizeof l);
+    *loss = l;
+    lb->correct = host[NN_STATUS_CORRECT];
+    lb->topk = host[NN_STATUS_TOPK];
+    if (norm)
+        nn_optim_norm_known(s->optim, host[NN_STATUS_NORM]);
     return NN_OK;
+}
+
+int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lbp, nn_error *err)
+{
+    int rc = nn_session_bind(s, b->n, 0, lbp, err);
+    if (rc == NN_OK)
+        rc = load_batch(s, *lbp, b, err);
+    if (rc)
+        return rc;
+    nn_plan_set_step_seed((*lbp)->plan, 0);
+    return nn_plan_forward((*lbp)->plan, 0, err);
+}
+
+const nn_tensor *nn_session_output(nn_session *s, nn_loss_bind *lb, nn_error *err)
+{
+    const nn_tensor *out = nn_plan_output(lb->plan);
+    if (nn_dev_is_host(s->dev))
+        return out;
+    return nn_dev_download(s->dev, &lb->host_out, out, err) ? NULL : &lb->host_out;
 }
 
 int nn_session_optim(nn_session *s, int64_t steps_per_epoch, nn_error *err)
@@ -352,7 +515,8 @@ int nn_session_optim(nn_session *s, int64_t steps_per_epoch, nn_error *err)
                                     &t[i].weight_decay_mult, &t[i].flags);
         t[i].name = t[i].value->name;
     }
-    int rc = nn_optim_new(s->reg, s->cfg, t, n, steps_per_epoch, s->tc.epochs, &s->optim, err);
+    int rc = nn_optim_new(s->reg, s->cfg, s->dev, t, n, steps_per_epoch, s->tc.epochs,
+                          &s->optim, err);
     free(t);
     return rc;
 }
@@ -372,35 +536,46 @@ nn_tensor *nn_session_tensor(const nn_session *s, int i)
 int nn_session_metrics(nn_session *s, nn_loss_bind *lb, const nn_batch *b, double loss,
                        nn_metrics *m, nn_error *err)
 {
-    (void)s;
-    (void)err;
-    nn_metrics_add(m, nn_plan_output(lb->plan), &lb->target, b->n, loss);
+    if (nn_dev_is_host(s->dev)) {
+        nn_metrics_add(m, nn_plan_output(lb->plan), &lb->target, b->n, loss);
+        return NN_OK;
+    }
+    if (counts_on_device(s, lb) && !m->confusion) {
+        nn_metrics_add_counts(m, b->n, loss, (int64_t)lb->correct, (int64_t)lb->topk);
+        return NN_OK;
+    }
+    /* a confusion matrix needs every prediction: the output comes back */
+    const nn_tensor *out = nn_session_output(s, lb, err);
+    if (!out)
+        return err->status;
+    nn_metrics_add(m, out, b->y, b->n, loss);
     return NN_OK;
 }
 
 int nn_session_to_host(nn_session *s, nn_error *err)
 {
-    (void)s;
-    (void)err;
-    return NN_OK;
+    int rc = nn_model_to_host(s->model, 1, err);
+    if (rc == NN_OK && s->optim)
+        rc = nn_optim_to_host(s->optim, err);
+    return rc;
 }
 
 int nn_session_to_device(nn_session *s, nn_error *err)
 {
-    (void)s;
-    (void)err;
-    return NN_OK;
+    return nn_model_to_device(s->model, err);
 }
 
 nn_tensor *nn_session_host_tensor(const nn_session *s, int i)
 {
-    return nn_session_tensor(s, i);
+    int np = nn_model_param_count(s->model);
+    return i < np ? nn_model_host_param(s->model, i, NULL)
+                  : nn_model_host_state(s->model, i - np);
 }
 
 const nn_tensor *nn_session_host_param(const nn_session *s, int i, const nn_tensor **grad)
 {
     nn_tensor *g;
-    const nn_tensor *p = nn_model_param(s->model, i, &g, NULL, NULL, NULL);
+    const nn_tensor *p = nn_model_host_param(s->model, i, &g);
     *grad = g;
     return p;
 }

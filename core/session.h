@@ -56,9 +56,16 @@ typedef struct nn_loss_bind {
     nn_instance inst;
     nn_loss_setup setup;
     nn_loss_io io;
-    nn_tensor target;                       /* view of the batch targets, rows = plan batch */
+    nn_tensor target; /* the batch targets, rows = plan batch: a view of the batch on the host,
+                         device memory of its own elsewhere */
     nn_tensor bufs[NN_MAX_LAYER_BUFFERS];
+    nn_tensor host_out; /* the plan output's host copy (device runs) */
+    nn_tensor loss_out; /* device runs: where the loss writes its value */
+    double correct, topk; /* device runs: the last step's counts */
 } nn_loss_bind;
+
+/* The step's results on a device, read back in one copy: doubles, and the loss as a float */
+enum { NN_STATUS_CORRECT, NN_STATUS_TOPK, NN_STATUS_NORM, NN_STATUS_LOSS, NN_STATUS_SLOTS };
 
 #define NN_SESSION_MAX_PLANS 8
 
@@ -83,6 +90,8 @@ typedef struct nn_session {
     int n_classes;
     int threads;           /* compute threads in use */
     const char *device_type; /* "cpu", "sim": the device key of every plugin looked up */
+    struct nn_dev *dev;      /* the run's device (owned) */
+    double *status;          /* device runs: NN_STATUS_SLOTS doubles of device memory */
 } nn_session;
 
 /* Builds the session. On failure err names the file:line or section. */
@@ -94,9 +103,16 @@ void nn_session_close(nn_session *s);
 int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **out, nn_error *err);
 
 /* Runs one batch: copy b into the plan, forward (train or eval), loss (with gradient when
- * training), backward. *lb gets the binding used (for metrics on its output). */
+ * training), backward. *lb gets the binding used (for metrics on its output). On a device the
+ * step ends with its one synchronisation: the loss, the classification counts and (with an
+ * optimizer) the gradient norm come back together. */
 int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                     nn_loss_bind **lb, double *loss, nn_error *err);
+/* Forward only, without the loss (predictions for inputs whose targets are unknown). */
+int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lb, nn_error *err);
+/* The plan output of the last step as host memory (copied back from a device); NULL with err
+ * on failure. Borrowed, valid until the next step. */
+const nn_tensor *nn_session_output(nn_session *s, nn_loss_bind *lb, nn_error *err);
 
 /* Adds a finished step's batch to m: its loss and, for classification, the correct and top-k
  * counts from the plan's output (computed on the device, read back with the step's status). */

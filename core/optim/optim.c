@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "clip_internal.h"
+#include "device.h"
 #include "instance.h"
 #include "nntrain/layer.h"
 #include "nntrain/optimizer.h"
@@ -43,6 +44,11 @@ struct nn_optim {
     double warmup_start;
     double clip_norm, clip_value;
     int clip_inf;
+
+    nn_dev *dev;         /* where parameters, gradients and slots live */
+    nn_tensor **host_slots; /* host copies of the slots (the slots themselves on the host) */
+    double known_norm;   /* measured on the device this step (nn_optim_norm_known) */
+    int norm_known;
 };
 
 /* "model.ini:12: " for a key, or "model.ini: " when it came from nowhere in particular */
@@ -121,11 +127,11 @@ static int plugin_kvs(const nn_config_section *s, const char *const *core_keys, 
 /* Makes a plugin instance from a section; messages get the file name and section line. */
 static int make_instance(nn_registry *reg, const nn_config *cfg, const nn_config_section *s,
                          int kind, const nn_kv *type, const char *const *core_keys, int n_core,
-                         nn_instance *inst, nn_error *err)
+                         const char *device, nn_instance *inst, nn_error *err)
 {
     char loc[300], origin[64];
     kv_where(loc, sizeof loc, type, nn_config_path(cfg));
-    const nn_plugin_entry *e = nn_registry_find(reg, kind, type->value, NULL, err);
+    const nn_plugin_entry *e = nn_registry_find(reg, kind, type->value, device, err);
     if (!e) {
         nn_error_prefix(err, "%s[%s] key 'type' = '%s'", loc, s->name, type->value);
         return err ? err->status : NN_ENOTFOUND;
@@ -187,7 +193,9 @@ static int read_optimizer(nn_optim *o, nn_registry *reg, const nn_config *cfg, n
         return nn_error_set(err, NN_EINVAL, "%s:%d: [optimizer] has no 'type'; name an "
                             "optimizer plugin (sgd, adam, adamw, rmsprop, adagrad, ...)",
                             nn_config_path(cfg), s->line);
-    int rc = make_instance(reg, cfg, s, NN_KIND_OPTIMIZER, type, core_keys, 1, &o->opt, err);
+    /* the optimizer runs where the parameters are; schedulers compute a number on the host */
+    int rc = make_instance(reg, cfg, s, NN_KIND_OPTIMIZER, type, core_keys, 1,
+                           nn_dev_type(o->dev), &o->opt, err);
     if (rc)
         return rc;
     o->ovt = o->opt.vt;
@@ -246,7 +254,8 @@ static int read_scheduler(nn_optim *o, nn_registry *reg, const nn_config *cfg, n
         o->sched_lr = o->base_lr;
         return NN_OK;
     }
-    rc = make_instance(reg, cfg, s, NN_KIND_SCHEDULER, type, core_keys, 4, &o->sched, err);
+    rc = make_instance(reg, cfg, s, NN_KIND_SCHEDULER, type, core_keys, 4, NULL, &o->sched,
+                       err);
     if (rc)
         return rc;
     o->svt = o->sched.vt;
@@ -269,7 +278,7 @@ static int read_scheduler(nn_optim *o, nn_registry *reg, const nn_config *cfg, n
 static int add_targets(nn_optim *o, const nn_optim_target *targets, int n, int decay_bn,
                        nn_error *err)
 {
-    nn_optim_setup setup = {.struct_size = sizeof setup};
+    nn_optim_setup setup = {.struct_size = sizeof setup, .device = nn_dev_public(o->dev)};
     int rc = o->ovt->setup(o->opt.self, &setup, err);
     if (rc)
         return rc;
@@ -286,8 +295,10 @@ static int add_targets(nn_optim *o, const nn_optim_target *targets, int n, int d
     o->grads = calloc((size_t)n + 1, sizeof *o->grads);
     o->param_names = calloc((size_t)n + 1, sizeof *o->param_names);
     o->slots = calloc((size_t)(n * o->n_slots) + 1, sizeof *o->slots);
+    o->host_slots = calloc((size_t)(n * o->n_slots) + 1, sizeof *o->host_slots);
     o->slot_names = calloc((size_t)(n * o->n_slots) + 1, sizeof *o->slot_names);
-    if (!o->params || !o->grads || !o->param_names || !o->slots || !o->slot_names)
+    if (!o->params || !o->grads || !o->param_names || !o->slots || !o->host_slots ||
+        !o->slot_names)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         const nn_optim_target *t = &targets[i];
@@ -320,21 +331,41 @@ static int add_targets(nn_optim *o, const nn_optim_target *targets, int n, int d
             int k = i * o->n_slots + s;
             size_t len = strlen(nm) + strlen(setup.slot_names[s]) + 8;
             o->slot_names[k] = malloc(len);
-            o->slots[k] = nn_tensor_new(NN_F32, t->value->dl.ndim, t->value->shape);
-            if (!o->slot_names[k] || !o->slots[k])
+            o->host_slots[k] = nn_tensor_new(NN_F32, t->value->dl.ndim, t->value->shape);
+            if (!o->slot_names[k] || !o->host_slots[k])
                 return nn_error_set(err, NN_ENOMEM, "out of memory allocating the optimizer "
                                     "state of '%s'", nm);
             snprintf(o->slot_names[k], len, "optim.%s.%s", nm, setup.slot_names[s]);
-            o->slots[k]->name = o->slot_names[k];
+            o->host_slots[k]->name = o->slot_names[k];
+            if (nn_dev_is_host(o->dev)) {
+                o->slots[k] = o->host_slots[k];
+            } else {
+                /* the slot's description, its bytes on the device (zeroed) */
+                if (!(o->slots[k] = malloc(sizeof *o->slots[k])))
+                    return nn_error_set(err, NN_ENOMEM, "out of memory");
+                *o->slots[k] = *o->host_slots[k];
+                o->slots[k]->dl.shape = o->slots[k]->shape;
+                o->slots[k]->dl.strides = o->slots[k]->strides;
+                o->slots[k]->dl.device = nn_dev_public(o->dev)->dl;
+                o->slots[k]->dl.data = nn_dev_alloc(o->dev, nn_tensor_nbytes(o->slots[k]), err);
+                if (!o->slots[k]->dl.data) {
+                    free(o->slots[k]);
+                    o->slots[k] = NULL;
+                    nn_error_prefix(err, "the optimizer state of '%s'", nm);
+                    return err->status;
+                }
+            }
             p->slots[s] = o->slots[k];
         }
     }
-    o->st = (nn_optim_step){.struct_size = sizeof o->st, .n_params = n, .params = o->params};
+    o->st = (nn_optim_step){.struct_size = sizeof o->st, .n_params = n, .params = o->params,
+                            .device = nn_dev_public(o->dev)};
     return NN_OK;
 }
 
-int nn_optim_new(nn_registry *reg, const nn_config *cfg, const nn_optim_target *targets, int n,
-                 int64_t steps_per_epoch, int64_t epochs, nn_optim **out, nn_error *err)
+int nn_optim_new(nn_registry *reg, const nn_config *cfg, struct nn_dev *dev,
+                 const nn_optim_target *targets, int n, int64_t steps_per_epoch, int64_t epochs,
+                 nn_optim **out, nn_error *err)
 {
     *out = NULL;
     if (n < 0 || (n > 0 && !targets))
@@ -344,6 +375,7 @@ int nn_optim_new(nn_registry *reg, const nn_config *cfg, const nn_optim_target *
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     o->ctx = (nn_sched_ctx){.struct_size = sizeof o->ctx, .steps_per_epoch = steps_per_epoch,
                             .total_epochs = epochs, .metric = NAN};
+    o->dev = dev ? dev : nn_dev_host();
     int decay_bn = 1;
     int rc = read_train_keys(o, cfg, &decay_bn, err);
     if (!rc)
@@ -368,7 +400,13 @@ void nn_optim_free(nn_optim *o)
     if (!o)
         return;
     for (int k = 0; o->slots && k < o->n * o->n_slots; k++)
-        nn_tensor_free(o->slots[k]);
+        if (o->slots[k] && o->slots[k] != o->host_slots[k]) {
+            nn_dev_free(o->dev, o->slots[k]->dl.data);
+            free(o->slots[k]);
+        }
+    for (int k = 0; o->host_slots && k < o->n * o->n_slots; k++)
+        nn_tensor_free(o->host_slots[k]);
+    free(o->host_slots);
     for (int k = 0; o->slot_names && k < o->n * o->n_slots; k++)
         free(o->slot_names[k]);
     for (int i = 0; o->param_names && i < o->n; i++)
@@ -412,26 +450,88 @@ static int sched_step(nn_optim *o, nn_error *err)
     return NN_OK;
 }
 
-int nn_optim_update(nn_optim *o, int want_norm, double *grad_norm, nn_error *err)
+int nn_optim_norm_enqueue(nn_optim *o, double *dev_acc, nn_error *err)
+{
+    int rc = nn_dev_memset(o->dev, dev_acc, 0, sizeof *dev_acc, err);
+    for (int i = 0; i < o->n && rc == NN_OK; i++)
+        rc = nn_dev_norm_acc(o->dev, o->grads[i], o->clip_inf, dev_acc, err);
+    return rc;
+}
+
+void nn_optim_norm_known(nn_optim *o, double acc)
+{
+    o->known_norm = o->clip_inf ? acc : sqrt(acc);
+    o->norm_known = 1;
+}
+
+/* the global gradient norm: the host's own computation, or the device's (measured with the
+ * step's status, or read now at the cost of a synchronisation) */
+static int grad_norm(nn_optim *o, double *norm, nn_error *err)
+{
+    if (nn_dev_is_host(o->dev)) {
+        *norm = nn_grad_norm(o->grads, o->n, o->clip_inf);
+        return NN_OK;
+    }
+    if (!o->norm_known) {
+        double *acc = nn_dev_alloc(o->dev, sizeof *acc, err), v = NAN;
+        int rc = acc ? nn_optim_norm_enqueue(o, acc, err) : err->status;
+        if (rc == NN_OK)
+            rc = nn_dev_copy(o->dev, &v, acc, sizeof v, NN_COPY_DEVICE_TO_HOST, err);
+        nn_dev_free(o->dev, acc);
+        if (rc)
+            return rc;
+        nn_optim_norm_known(o, v);
+    }
+    *norm = o->known_norm;
+    return NN_OK;
+}
+
+static int clip(nn_optim *o, double norm, nn_error *err)
+{
+    int host = nn_dev_is_host(o->dev), rc = NN_OK;
+    if (o->clip_norm > 0) {
+        if (host)
+            nn_grad_clip_scale(o->grads, o->n, norm, o->clip_norm);
+        else if (o->clip_norm / (norm + 1e-6) < 1.0)
+            for (int i = 0; i < o->n && rc == NN_OK; i++)
+                rc = nn_dev_scale(o->dev, o->grads[i], (float)(o->clip_norm / (norm + 1e-6)),
+                                  err);
+    }
+    if (o->clip_value > 0) {
+        if (host)
+            nn_clip_grad_value(o->grads, o->n, o->clip_value);
+        else
+            for (int i = 0; i < o->n && rc == NN_OK; i++)
+                rc = nn_dev_clamp(o->dev, o->grads[i], (float)-o->clip_value,
+                                  (float)o->clip_value, err);
+    }
+    return rc;
+}
+
+int nn_optim_update(nn_optim *o, int want_norm, double *grad_norm_out, nn_error *err)
 {
     double norm = NAN;
+    int rc;
     if (o->clip_norm > 0 || want_norm) {
-        norm = nn_grad_norm(o->grads, o->n, o->clip_inf);
-        if (grad_norm)
-            *grad_norm = norm;
+        rc = grad_norm(o, &norm, err);
+        o->norm_known = 0;
+        if (rc)
+            return rc;
+        if (grad_norm_out)
+            *grad_norm_out = norm;
         if (!isfinite(norm))
             return nn_error_set(err, NN_ENONFINITE, "the gradient norm is %g at optimizer step "
                                 "%lld; the step was skipped", norm, (long long)o->t + 1);
-        nn_grad_clip_scale(o->grads, o->n, norm, o->clip_norm);
-    } else if (grad_norm) {
-        *grad_norm = NAN;
+    } else if (grad_norm_out) {
+        *grad_norm_out = NAN;
     }
-    if (o->clip_value > 0)
-        nn_clip_grad_value(o->grads, o->n, o->clip_value);
+    o->norm_known = 0;
+    if ((rc = clip(o, norm, err)))
+        return rc;
     o->st.t = o->t + 1;
     o->st.lr = nn_optim_lr(o);
     nn_error perr = {0};
-    int rc = o->ovt->step(o->opt.self, &o->st, &perr);
+    rc = o->ovt->step(o->opt.self, &o->st, &perr);
     if (rc)
         return nn_error_set(err, rc, "optimizer '%s' step %lld: %s", o->opt.desc->name,
                             (long long)o->st.t, perr.msg);
@@ -488,21 +588,30 @@ nn_tensor *nn_optim_tensor(const nn_optim *o, int i, const char **name)
 
 nn_tensor *nn_optim_host_tensor(const nn_optim *o, int i, const char **name)
 {
-    return nn_optim_tensor(o, i, name);
+    if (i < 0 || i >= o->n * o->n_slots)
+        return NULL;
+    if (name)
+        *name = o->slot_names[i];
+    return o->host_slots[i];
+}
+
+static int sync_slots(nn_optim *o, int to_host, nn_error *err)
+{
+    int rc = NN_OK;
+    for (int k = 0; !nn_dev_is_host(o->dev) && k < o->n * o->n_slots && rc == NN_OK; k++)
+        rc = to_host ? nn_dev_download(o->dev, o->host_slots[k], o->slots[k], err)
+                     : nn_dev_upload(o->dev, o->slots[k], o->host_slots[k], err);
+    return rc;
 }
 
 int nn_optim_to_host(nn_optim *o, nn_error *err)
 {
-    (void)o;
-    (void)err;
-    return NN_OK;
+    return sync_slots(o, 1, err);
 }
 
 int nn_optim_to_device(nn_optim *o, nn_error *err)
 {
-    (void)o;
-    (void)err;
-    return NN_OK;
+    return sync_slots(o, 0, err);
 }
 
 const char *nn_optim_monitor(const nn_optim *o)

@@ -31,9 +31,20 @@ typedef struct nn_optim_target {
  * true; false gives NN_TENSOR_BIAS|NN_TENSOR_NORM parameters weight_decay_mult = 0).
  * steps_per_epoch and epochs (0 when unknown) go to the scheduler. reg must outlive *out.
  * On failure err names the file, line, section and key. *out is owned: nn_optim_free(). */
-int nn_optim_new(nn_registry *reg, const nn_config *cfg, const nn_optim_target *targets, int n,
-                 int64_t steps_per_epoch, int64_t epochs, nn_optim **out, nn_error *err);
+struct nn_dev;
+/* dev (NULL = the host) is where targets live: the optimizer plugin is the one of its device
+ * type, and the slots are allocated there (with host copies for checkpoints). */
+int nn_optim_new(nn_registry *reg, const nn_config *cfg, struct nn_dev *dev,
+                 const nn_optim_target *targets, int n, int64_t steps_per_epoch, int64_t epochs,
+                 nn_optim **out, nn_error *err);
 void nn_optim_free(nn_optim *o); /* NULL is allowed */
+
+/* Device runs measure the global gradient norm with the step's other results, in one
+ * synchronisation: enqueue its accumulation into a device double (sum of squares, or the
+ * max-abs for clip_norm_type inf), then hand the value read back to nn_optim_norm_known
+ * before nn_optim_update. Without it, nn_optim_update reads the norm itself. */
+int nn_optim_norm_enqueue(nn_optim *o, double *dev_acc, nn_error *err);
+void nn_optim_norm_known(nn_optim *o, double acc);
 
 /* the learning rate the next step uses: scheduled rate times the warm-up factor */
 double nn_optim_lr(const nn_optim *o);

@@ -92,7 +92,7 @@ int main(int argc, char **argv)
         nn_config *cfg;
         nn_optim *o;
         if (nn_config_parse(configs[c][1], "bench.ini", &cfg, &err) ||
-            nn_optim_new(reg, cfg, t, 6, 100, 10, &o, &err)) {
+            nn_optim_new(reg, cfg, NULL, t, 6, 100, 10, &o, &err)) {
             fprintf(stderr, "bench_optim: %s\n", err.msg);
             return 1;
         }

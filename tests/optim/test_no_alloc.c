@@ -79,7 +79,7 @@ static void expect_no_allocation(const char *optimizer, const char *scheduler)
     nn_optim *o;
     nn_error err = {0};
     cr_assert_eq(nn_config_parse(text, "model.ini", &cfg, &err), NN_OK, "%s", err.msg);
-    cr_assert_eq(nn_optim_new(h_registry(), cfg, &t, 1, 4, 5, &o, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_optim_new(h_registry(), cfg, NULL, &t, 1, 4, 5, &o, &err), NN_OK, "%s", err.msg);
     const char *names[1] = {"val_loss"};
     double norm;
     allocations = 0;

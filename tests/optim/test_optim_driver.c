@@ -75,7 +75,7 @@ static nn_optim *optim_of(const char *text, model *m, int64_t spe, int64_t epoch
     nn_config *c = cfg_of(text);
     nn_optim *o;
     nn_error err = {0};
-    cr_assert_eq(nn_optim_new(reg, c, m->t, 2, spe, epochs, &o, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_optim_new(reg, c, NULL, m->t, 2, spe, epochs, &o, &err), NN_OK, "%s", err.msg);
     nn_config_free(c);
     return o;
 }
@@ -88,7 +88,7 @@ static void expect_config_error(const char *text, const char *frag1, const char 
     nn_config *c = cfg_of(text);
     nn_optim *o = NULL;
     nn_error err = {0};
-    int rc = nn_optim_new(reg, c, m.t, 2, 10, 5, &o, &err);
+    int rc = nn_optim_new(reg, c, NULL, m.t, 2, 10, 5, &o, &err);
     nn_config_free(c);
     model_free(&m);
     cr_assert_neq(rc, NN_OK, "accepted:\n%s", text);
@@ -466,7 +466,7 @@ Test(optim, mismatched_gradient_shape_names_the_parameter)
     nn_config *c = cfg_of("[optimizer]\ntype = sgd\n");
     nn_optim *o;
     nn_error err = {0};
-    cr_assert_eq(nn_optim_new(reg, c, m.t, 2, 1, 1, &o, &err), NN_ESHAPE);
+    cr_assert_eq(nn_optim_new(reg, c, NULL, m.t, 2, 1, 1, &o, &err), NN_ESHAPE);
     cr_assert(strstr(err.msg, "'fc.bias'") && strstr(err.msg, "[4]"), "%s", err.msg);
     nn_config_free(c);
     nn_tensor_free(bad);

@@ -1,0 +1,105 @@
+/* graph_internal.h: the structures behind nn_model and nn_plan, shared by graph.c (the model:
+ * layers, DAG, parameters) and plan.c (compiled plans and their execution). */
+#ifndef NN_GRAPH_INTERNAL_H
+#define NN_GRAPH_INTERNAL_H
+
+#include "device.h"
+#include "graph.h"
+#include "instance.h"
+
+#define NN_DATA_INPUT (-1)
+
+typedef struct layer_def {
+    char *name, *type, *origin;
+    const nn_plugin_desc *desc;
+    nn_kv *kvs;
+    int n_kvs;
+    char *input_names[NN_MAX_INPUTS];
+    int n_inputs;
+    int inputs[NN_MAX_INPUTS]; /* resolved: NN_DATA_INPUT or a layer index */
+    double lr_mult, wd_mult;
+    int n_params;
+    int param_index[NN_MAX_LAYER_PARAMS];  /* into the model's param table */
+    int state_index[NN_MAX_LAYER_BUFFERS]; /* into the model's state table, -1 if not state */
+} layer_def;
+
+/* value/grad live on the model's device; host_* are their host copies (the same memory on
+ * the CPU) for initialisation, checkpoints and loggers */
+typedef struct param_rec {
+    char name[2 * NN_NAME_MAX + 2];
+    nn_tensor value, grad, host_value, host_grad;
+    nn_param_decl decl;
+    double lr_mult, wd_mult;
+    int layer;
+} param_rec;
+
+typedef struct state_rec {
+    char name[2 * NN_NAME_MAX + 2];
+    nn_tensor value, host_value;
+    nn_buffer_decl decl;
+} state_rec;
+
+typedef struct edge {
+    int consumer, slot; /* consumer layer and which of its inputs */
+    nn_tensor grad;     /* own buffer when the producer feeds several consumers */
+} edge;
+
+struct nn_plan {
+    nn_model *m;
+    int64_t batch;
+    int training;
+    int sample_ndim;
+    int64_t sample_shape[NN_MAX_DIMS];
+    nn_dtype dtype;
+    nn_instance *inst;
+    nn_layer_setup *setups;
+    nn_layer_io *ios;
+    nn_tensor input;
+    nn_tensor *outputs, *grads, *bufs; /* per layer; bufs: NN_MAX_LAYER_BUFFERS per layer */
+    int *needs_grad;                   /* per layer: its output gradient is needed */
+    int *n_consumers;
+    edge *edges;
+    int n_edges;
+    void *arena; /* device memory */
+    size_t arena_bytes;
+    uint64_t step_seed;
+    nn_plan *next;
+};
+
+struct nn_model {
+    nn_registry *reg;
+    nn_dev *dev; /* borrowed; the host when created with NULL */
+    layer_def *layers;
+    int n_layers, cap_layers;
+    int *order; /* topological order of layer indices */
+    param_rec *params;
+    int n_params;
+    state_rec *states;
+    int n_states;
+    void *param_arena, *grad_arena, *state_arena;          /* device */
+    void *host_param_arena, *host_grad_arena, *host_state_arena; /* NULL on the host */
+    int has_params;
+    uint64_t seed;
+    nn_plan *plans;
+};
+
+static inline size_t nn_align64(size_t x)
+{
+    return (x + NN_TENSOR_ALIGN - 1) / NN_TENSOR_ALIGN * NN_TENSOR_ALIGN;
+}
+
+static inline int nn_layer_n_in(const layer_def *l)
+{
+    return l->n_inputs ? l->n_inputs : 1;
+}
+
+/* plan.c */
+void nn_plan_free(nn_plan *p);
+/* graph.c: creates the parameter and state tables from the first plan's declarations */
+int nn_model_create_params(nn_model *m, nn_plan *p, nn_error *err);
+/* graph.c: a later plan must declare exactly the parameters and state of the first */
+int nn_model_check_params(const nn_model *m, const nn_plan *p, nn_error *err);
+/* graph.c: orders the DAG */
+int nn_model_resolve(nn_model *m, nn_error *err);
+
+#endif

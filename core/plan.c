@@ -1,0 +1,477 @@
+/* plan.c: plans compiled from a model, one per batch size and mode: shape inference, one
+ * memory arena on the model's device, layer binding, and forward/backward through the layer
+ * plugins. It never allocates after a plan is compiled and never reads device memory itself:
+ * gradient sums and the non-finite diagnosis go through the device's math. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_internal.h"
+
+void nn_plan_free(nn_plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; p->inst && i < p->m->n_layers; i++)
+        nn_instance_destroy(&p->inst[i]);
+    free(p->inst);
+    free(p->setups);
+    free(p->ios);
+    free(p->outputs);
+    free(p->grads);
+    free(p->bufs);
+    free(p->needs_grad);
+    free(p->n_consumers);
+    free(p->edges);
+    nn_dev_free(p->m->dev, p->arena);
+    free(p);
+}
+
+static nn_plan *find_plan(nn_model *m, int64_t batch, int training)
+{
+    for (nn_plan *p = m->plans; p; p = p->next)
+        if (p->batch == batch && p->training == training)
+            return p;
+    return NULL;
+}
+
+static int compile(nn_model *m, nn_plan *p, nn_error *err)
+{
+    int n = m->n_layers;
+    p->inst = calloc((size_t)n, sizeof *p->inst);
+    p->setups = calloc((size_t)n, sizeof *p->setups);
+    p->ios = calloc((size_t)n, sizeof *p->ios);
+    p->outputs = calloc((size_t)n, sizeof *p->outputs);
+    p->grads = calloc((size_t)n, sizeof *p->grads);
+    p->bufs = calloc((size_t)n * NN_MAX_LAYER_BUFFERS, sizeof *p->bufs);
+    p->needs_grad = calloc((size_t)n, sizeof *p->needs_grad);
+    p->n_consumers = calloc((size_t)n, sizeof *p->n_consumers);
+    p->edges = calloc((size_t)n * NN_MAX_INPUTS, sizeof *p->edges);
+    if (!p->inst || !p->setups || !p->ios || !p->outputs || !p->grads || !p->bufs ||
+        !p->needs_grad || !p->n_consumers || !p->edges)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+
+    int64_t in_shape[NN_MAX_DIMS];
+    in_shape[0] = p->batch;
+    for (int d = 0; d < p->sample_ndim; d++)
+        in_shape[d + 1] = p->sample_shape[d];
+    const nn_device *dev = nn_dev_public(m->dev);
+    p->input.dl.device = dev->dl;
+    nn_tensor_describe(&p->input, p->dtype, p->sample_ndim + 1, in_shape);
+    p->input.name = "input";
+
+    /* 1. instances and shape inference, in topological order */
+    for (int oi = 0; oi < n; oi++) {
+        int i = m->order[oi];
+        layer_def *l = &m->layers[i];
+        int rc = nn_instance_create(&p->inst[i], l->desc, l->kvs, l->n_kvs, l->origin, err);
+        if (rc)
+            return rc;
+        nn_layer_setup *s = &p->setups[i];
+        s->struct_size = sizeof *s;
+        s->layer_name = l->name;
+        s->training = p->training;
+        s->device = dev;
+        s->n_inputs = nn_layer_n_in(l);
+        for (int k = 0; k < s->n_inputs; k++) {
+            int src = l->inputs[k];
+            s->inputs[k] = src == NN_DATA_INPUT ? &p->input : &p->outputs[src];
+            if (src != NN_DATA_INPUT)
+                p->n_consumers[src]++;
+        }
+        const nn_layer_vtable *vt = l->desc->vtable;
+        nn_error serr = {0};
+        rc = vt->setup(p->inst[i].self, s, &serr);
+        if (rc) {
+            char shapes[400] = "", sh[96];
+            size_t used = 0;
+            for (int k = 0; k < s->n_inputs; k++) {
+                int src = l->inputs[k];
+                used += (size_t)snprintf(shapes + used, sizeof shapes - used, "%s'%s' %s",
+                                         k ? ", " : "", src == NN_DATA_INPUT ? "input"
+                                                                          : m->layers[src].name,
+                                         nn_shape_str(s->inputs[k], sh, sizeof sh));
+                if (used >= sizeof shapes)
+                    break;
+            }
+            return nn_error_set(err, rc, "%s: layer '%s' (%s) given %s: %s", l->origin, l->name,
+                                l->type, shapes, serr.msg[0] ? serr.msg : nn_strerror(rc));
+        }
+        if (s->output.dl.ndim < 1 || s->output.shape[0] != p->batch)
+            return nn_error_set(err, NN_EINTERNAL,
+                                "%s: layer '%s' (%s) produced an output without the batch "
+                                "dimension first", l->origin, l->name, l->type);
+        p->outputs[i] = s->output;
+        p->outputs[i].dl.shape = p->outputs[i].shape;
+        p->outputs[i].dl.strides = p->outputs[i].strides;
+        p->outputs[i].dl.device = dev->dl;
+        p->outputs[i].name = l->name;
+    }
+    int last = m->order[n - 1];
+    for (int i = 0; i < n; i++)
+        if (i != last && p->n_consumers[i] == 0)
+            return nn_error_set(err, NN_EINVAL,
+                                "%s: the output of layer '%s' is not used by any later layer; "
+                                "only the last layer ('%s') may be the model's output",
+                                m->layers[i].origin, m->layers[i].name, m->layers[last].name);
+
+    /* 2. parameters: created by the first plan, checked by later ones */
+    int rc = m->has_params ? nn_model_check_params(m, p, err) : nn_model_create_params(m, p, err);
+    if (rc)
+        return rc;
+
+    /* 3. which outputs need gradients: a layer with parameters, or fed by one that needs them */
+    for (int oi = 0; p->training && oi < n; oi++) {
+        int i = m->order[oi];
+        layer_def *l = &m->layers[i];
+        p->needs_grad[i] = l->n_params > 0;
+        for (int k = 0; k < nn_layer_n_in(l); k++)
+            if (l->inputs[k] != NN_DATA_INPUT && p->needs_grad[l->inputs[k]])
+                p->needs_grad[i] = 1;
+    }
+
+    /* 4. one arena: input, outputs, output grads, edge grads, saved buffers, then one
+     * workspace region shared by all layers (only one layer runs at a time) */
+    size_t off = 0, ws_max = 0;
+    size_t *out_off = calloc((size_t)n, sizeof *out_off), *grad_off = calloc((size_t)n, sizeof *grad_off);
+    size_t *buf_off = calloc((size_t)n * NN_MAX_LAYER_BUFFERS, sizeof *buf_off);
+    if (!out_off || !grad_off || !buf_off) {
+        free(out_off);
+        free(grad_off);
+        free(buf_off);
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    }
+    size_t in_off = off;
+    off += nn_align64(nn_tensor_nbytes(&p->input));
+    for (int i = 0; i < n; i++) {
+        out_off[i] = off;
+        off += nn_align64(nn_tensor_nbytes(&p->outputs[i]));
+        if (p->needs_grad[i] || (p->training && i == last)) {
+            grad_off[i] = off;
+            off += nn_align64(nn_tensor_nbytes(&p->outputs[i]));
+        }
+    }
+    /* edges of producers with several consumers get their own gradient buffers */
+    for (int i = 0; i < n; i++) {
+        layer_def *l = &m->layers[i];
+        for (int k = 0; k < nn_layer_n_in(l); k++) {
+            int src = l->inputs[k];
+            if (src == NN_DATA_INPUT || !p->needs_grad[src] || p->n_consumers[src] < 2)
+                continue;
+            edge *e = &p->edges[p->n_edges++];
+            e->consumer = i;
+            e->slot = k;
+            e->grad = p->outputs[src];
+            e->grad.dl.shape = e->grad.shape;
+            e->grad.dl.strides = e->grad.strides;
+            e->grad.dl.data = (void *)(uintptr_t)off; /* offset until the arena exists */
+            off += nn_align64(nn_tensor_nbytes(&p->outputs[src]));
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const nn_layer_setup *s = &p->setups[i];
+        size_t ws = 0;
+        for (int b = 0; b < s->n_buffers; b++) {
+            const nn_buffer_decl *d = &s->buffers[b];
+            nn_tensor *t = &p->bufs[i * NN_MAX_LAYER_BUFFERS + b];
+            t->dl.device = dev->dl;
+            nn_tensor_describe(t, d->dtype, d->ndim, d->shape);
+            t->name = d->name;
+            size_t bytes = nn_align64(nn_tensor_nbytes(t));
+            if (d->kind == NN_BUF_SAVED && p->training) {
+                buf_off[i * NN_MAX_LAYER_BUFFERS + b] = off;
+                off += bytes;
+            } else if (d->kind == NN_BUF_WORKSPACE) {
+                buf_off[i * NN_MAX_LAYER_BUFFERS + b] = ws; /* relative to the region */
+                ws += bytes;
+            }
+        }
+        if (ws > ws_max)
+            ws_max = ws;
+    }
+    size_t ws_base = off;
+    off += ws_max;
+    p->arena_bytes = off;
+    p->arena = nn_dev_alloc(m->dev, off, err); /* zeroed */
+    if (!p->arena) {
+        free(out_off);
+        free(grad_off);
+        free(buf_off);
+        nn_error_prefix(err, "a %zu-byte activation arena", off);
+        return err->status;
+    }
+    char *base = p->arena;
+    p->input.dl.data = base + in_off;
+    for (int i = 0; i < n; i++) {
+        p->outputs[i].dl.data = base + out_off[i];
+        if (p->needs_grad[i] || (p->training && i == last)) {
+            p->grads[i] = p->outputs[i];
+            p->grads[i].dl.shape = p->grads[i].shape;
+            p->grads[i].dl.strides = p->grads[i].strides;
+            p->grads[i].dl.data = base + grad_off[i];
+        }
+    }
+    for (int e = 0; e < p->n_edges; e++)
+        p->edges[e].grad.dl.data = base + (size_t)(uintptr_t)p->edges[e].grad.dl.data;
+
+    /* 5. io blocks, then bind */
+    for (int oi = 0; oi < n && rc == NN_OK; oi++) {
+        int i = m->order[oi];
+        layer_def *l = &m->layers[i];
+        const nn_layer_setup *s = &p->setups[i];
+        nn_layer_io *io = &p->ios[i];
+        io->struct_size = sizeof *io;
+        io->training = p->training;
+        io->device = dev;
+        io->n_inputs = s->n_inputs;
+        io->output = &p->outputs[i];
+        for (int k = 0; k < s->n_inputs; k++) {
+            int src = l->inputs[k];
+            io->inputs[k] = src == NN_DATA_INPUT ? &p->input : &p->outputs[src];
+            if (src == NN_DATA_INPUT || !p->needs_grad[src])
+                continue;
+            io->grad_inputs[k] = &p->grads[src];
+            for (int e = 0; e < p->n_edges; e++)
+                if (p->edges[e].consumer == i && p->edges[e].slot == k)
+                    io->grad_inputs[k] = &p->edges[e].grad;
+        }
+        if (p->training && (p->needs_grad[i] || i == last))
+            io->grad_output = &p->grads[i];
+        for (int k = 0; k < s->n_params; k++) {
+            io->params[k] = &m->params[l->param_index[k]].value;
+            if (p->training)
+                io->param_grads[k] = &m->params[l->param_index[k]].grad;
+        }
+        for (int b = 0; b < s->n_buffers; b++) {
+            nn_tensor *t = &p->bufs[i * NN_MAX_LAYER_BUFFERS + b];
+            switch (s->buffers[b].kind) {
+            case NN_BUF_STATE: io->buffers[b] = &m->states[l->state_index[b]].value; break;
+            case NN_BUF_SAVED:
+                if (p->training) {
+                    t->dl.data = base + buf_off[i * NN_MAX_LAYER_BUFFERS + b];
+                    io->buffers[b] = t;
+                }
+                break;
+            case NN_BUF_WORKSPACE:
+                t->dl.data = base + ws_base + buf_off[i * NN_MAX_LAYER_BUFFERS + b];
+                io->buffers[b] = t;
+                break;
+            }
+        }
+        const nn_layer_vtable *vt = l->desc->vtable;
+        if (vt->bind) {
+            nn_error berr = {0};
+            rc = vt->bind(p->inst[i].self, io, &berr);
+            if (rc)
+                nn_error_set(err, rc, "%s: layer '%s' (%s): %s", l->origin, l->name, l->type,
+                             berr.msg);
+        }
+    }
+    free(out_off);
+    free(grad_off);
+    free(buf_off);
+    return rc;
+}
+
+int nn_model_plan(nn_model *m, int sample_ndim, const int64_t *sample_shape, nn_dtype dtype,
+                  int64_t batch, int training, uint64_t seed, nn_plan **out, nn_error *err)
+{
+    *out = NULL;
+    nn_plan *p = find_plan(m, batch, training);
+    if (p) {
+        if (p->sample_ndim != sample_ndim || p->dtype != dtype ||
+            memcmp(p->sample_shape, sample_shape, sizeof(int64_t) * (size_t)sample_ndim))
+            return nn_error_set(err, NN_ESHAPE, "the model was compiled for another input shape");
+        *out = p;
+        return NN_OK;
+    }
+    if (sample_ndim < 0 || sample_ndim + 1 > NN_MAX_DIMS || batch < 1)
+        return nn_error_set(err, NN_EINVAL, "bad input rank %d or batch %lld", sample_ndim,
+                            (long long)batch);
+    if (!m->order) {
+        int rc = nn_model_resolve(m, err);
+        if (rc)
+            return rc;
+    }
+    if (!m->has_params)
+        m->seed = seed;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    p->m = m;
+    p->batch = batch;
+    p->training = training;
+    p->sample_ndim = sample_ndim;
+    p->dtype = dtype;
+    memcpy(p->sample_shape, sample_shape, sizeof(int64_t) * (size_t)sample_ndim);
+    int rc = compile(m, p, err);
+    if (rc) {
+        nn_plan_free(p);
+        return rc;
+    }
+    p->next = m->plans;
+    m->plans = p;
+    *out = p;
+    return NN_OK;
+}
+
+nn_tensor *nn_plan_input(nn_plan *p) { return &p->input; }
+nn_tensor *nn_plan_output(nn_plan *p) { return &p->outputs[p->m->order[p->m->n_layers - 1]]; }
+nn_tensor *nn_plan_grad_output(nn_plan *p)
+{
+    return p->training ? &p->grads[p->m->order[p->m->n_layers - 1]] : NULL;
+}
+size_t nn_plan_arena_bytes(const nn_plan *p) { return p->arena_bytes; }
+
+void nn_plan_set_step_seed(nn_plan *p, uint64_t seed)
+{
+    for (int i = 0; i < p->m->n_layers; i++) {
+        uint64_t x = seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(i + 1));
+        p->ios[i].seed = nn_splitmix64(&x);
+    }
+}
+
+/* the first non-finite element of an F32 tensor on the plan's device (-1: none), or the
+ * device's failure as a status < -1 ... kept apart: *bad gets the index */
+static int first_nonfinite(nn_plan *p, const nn_tensor *t, int64_t *bad, nn_error *err)
+{
+    *bad = -1;
+    if (nn_tensor_dtype(t) != NN_F32)
+        return NN_OK;
+    return nn_dev_find_nonfinite(p->m->dev, t, bad, err);
+}
+
+/* the value of element i of an F32 device tensor, for a message */
+static double element(nn_plan *p, const nn_tensor *t, int64_t i)
+{
+    float v = NAN;
+    nn_error e = {0};
+    nn_dev_copy(p->m->dev, &v, (const char *)t->dl.data + t->dl.byte_offset + 4 * (size_t)i, 4,
+                NN_COPY_DEVICE_TO_HOST, &e);
+    return v;
+}
+
+static int run_forward(nn_plan *p, int training, int checked, nn_error *err)
+{
+    nn_model *m = p->m;
+    if (training && !p->training)
+        return nn_error_set(err, NN_EINVAL, "a training forward needs a training plan");
+    for (int oi = 0; oi < m->n_layers; oi++) {
+        int i = m->order[oi];
+        layer_def *l = &m->layers[i];
+        nn_layer_io *io = &p->ios[i];
+        io->training = training;
+        const nn_layer_vtable *vt = l->desc->vtable;
+        nn_error lerr = {0};
+        int rc = vt->forward(p->inst[i].self, io, &lerr);
+        if (rc)
+            return nn_error_set(err, rc, "layer '%s' (%s) forward: %s", l->name, l->type,
+                                lerr.msg);
+        int64_t bad;
+        if (checked && (rc = first_nonfinite(p, io->output, &bad, err)))
+            return rc;
+        if (checked && bad >= 0)
+            return nn_error_set(err, NN_ENONFINITE,
+                                "layer '%s' (%s) is the first whose output is not finite "
+                                "(element %lld = %g)", l->name, l->type, (long long)bad,
+                                element(p, io->output, bad));
+    }
+    return NN_OK;
+}
+
+int nn_plan_forward(nn_plan *p, int training, nn_error *err)
+{
+    return run_forward(p, training, 0, err);
+}
+
+int nn_plan_forward_checked(nn_plan *p, int training, nn_error *err)
+{
+    int64_t bad;
+    int rc = first_nonfinite(p, &p->input, &bad, err);
+    if (rc)
+        return rc;
+    if (bad >= 0)
+        return nn_error_set(err, NN_ENONFINITE, "the input batch holds a non-finite value "
+                            "(element %lld)", (long long)bad);
+    return run_forward(p, training, 1, err);
+}
+
+int nn_plan_backward(nn_plan *p, nn_error *err)
+{
+    nn_model *m = p->m;
+    if (!p->training)
+        return nn_error_set(err, NN_EINVAL, "backward needs a training plan");
+    for (int oi = m->n_layers - 1; oi >= 0; oi--) {
+        int i = m->order[oi];
+        layer_def *l = &m->layers[i];
+        if (!p->needs_grad[i])
+            continue;
+        /* gather the gradient of this output from its several consumers */
+        int first = 1, rc = NN_OK;
+        for (int e = 0; e < p->n_edges && rc == NN_OK; e++) {
+            const edge *ed = &p->edges[e];
+            if (m->layers[ed->consumer].inputs[ed->slot] != i)
+                continue;
+            rc = first ? nn_dev_copy(m->dev, p->grads[i].dl.data, ed->grad.dl.data,
+                                     nn_tensor_nbytes(&p->grads[i]), NN_COPY_DEVICE_TO_DEVICE,
+                                     err)
+                       : nn_dev_add(m->dev, &p->grads[i], &ed->grad, err);
+            first = 0;
+        }
+        if (rc)
+            return rc;
+        const nn_layer_vtable *vt = l->desc->vtable;
+        if (!vt->backward)
+            return nn_error_set(err, NN_ENOTSUP, "%s: layer '%s' (%s) has no backward, so it "
+                                "cannot be trained through", l->origin, l->name, l->type);
+        nn_error lerr = {0};
+        rc = vt->backward(p->inst[i].self, &p->ios[i], &lerr);
+        if (rc)
+            return nn_error_set(err, rc, "layer '%s' (%s) backward: %s", l->name, l->type,
+                                lerr.msg);
+    }
+    return NN_OK;
+}
+
+int nn_plan_check_grads(nn_plan *p, nn_error *err)
+{
+    nn_model *m = p->m;
+    for (int oi = m->n_layers - 1; oi >= 0; oi--) {
+        int i = m->order[oi];
+        layer_def *l = &m->layers[i];
+        for (int k = 0; k < l->n_params; k++) {
+            const param_rec *r = &m->params[l->param_index[k]];
+            int64_t bad;
+            int rc = first_nonfinite(p, &r->grad, &bad, err);
+            if (rc)
+                return rc;
+            if (bad >= 0)
+                return nn_error_set(err, NN_ENONFINITE,
+                                    "the gradient of '%s' (layer '%s', %s) is not finite "
+                                    "(element %lld)", r->name, l->name, l->type,
+                                    (long long)bad);
+        }
+    }
+    return NN_OK;
+}
+
+int nn_plan_report(const nn_plan *p, int oi, nn_layer_report *r)
+{
+    const nn_model *m = p->m;
+    if (oi < 0 || oi >= m->n_layers)
+        return -1;
+    int i = m->order[oi];
+    const layer_def *l = &m->layers[i];
+    r->name = l->name;
+    r->type = l->type;
+    r->output = p->outputs[i];
+    r->output.dl.shape = r->output.shape;
+    r->params = 0;
+    for (int k = 0; k < l->n_params; k++)
+        r->params += nn_tensor_numel(&m->params[l->param_index[k]].value);
+    r->flops = p->setups[i].flops;
+    r->act_bytes = nn_tensor_nbytes(&p->outputs[i]);
+    return 0;
+}
