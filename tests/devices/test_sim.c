@@ -62,7 +62,7 @@ Test(sim, has_two_devices_and_refuses_a_third)
     nn_dev *a = open_dev("sim:0"), *b = open_dev("sim:1");
     char line[256];
     nn_dev_describe(b, line, sizeof line);
-    cr_assert(strstr(line, "sim:1: pretend accelerator"), "%s", line);
+    cr_assert(strstr(line, "pretend accelerator, 16 GiB of memory"), "%s", line);
     cr_assert_eq(nn_dev_public(b)->dl.device_id, 1);
     cr_assert_eq(nn_dev_public(b)->dl.device_type, kDLExtDev);
     nn_dev *c = NULL;
@@ -90,6 +90,7 @@ Test(sim, host_code_that_reads_device_memory_faults, .signal = SIGSEGV)
     nn_error err = {0};
     volatile float *p = nn_dev_alloc(d, 256, &err);
     cr_assert(p, "%s", err.msg);
+    signal(SIGSEGV, SIG_DFL); /* die of it, even where a sanitizer would catch it */
     float v = p[3]; /* must fault: device addresses are PROT_NONE on the host */
     cr_log_error("read %g from device memory on the host", (double)v);
 }

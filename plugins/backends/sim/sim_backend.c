@@ -78,9 +78,12 @@ static int sim_describe(void *self, char *buf, size_t cap)
     const sim_dev *d = self;
     if (d->index < 0)
         return snprintf(buf, cap, "pretend accelerator (not open)") < 0 ? NN_EINTERNAL : NN_OK;
-    snprintf(buf, cap, "%s: pretend accelerator, %zu MiB (host code that touches it faults), "
-             "%.1f MiB in use, peak %.1f MiB, asynchronous copies", d->name, d->cap >> 20,
-             (double)d->in_use / 1048576.0, (double)d->peak / 1048576.0);
+    snprintf(buf, cap, "pretend accelerator, %.4g %s of memory the host cannot touch, "
+             "%.1f MiB in use (peak %.1f MiB), asynchronous copies",
+             d->cap >= ((size_t)1 << 30) ? (double)d->cap / 1073741824.0
+                                         : (double)d->cap / 1048576.0,
+             d->cap >= ((size_t)1 << 30) ? "GiB" : "MiB", (double)d->in_use / 1048576.0,
+             (double)d->peak / 1048576.0);
     return NN_OK;
 }
 
