@@ -7,6 +7,13 @@
 
 #include "sim.h"
 
+/* the CPU plugins' clones: vector code that rounds exactly like the scalar loop */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define OPT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OPT_CLONES
+#endif
+
 typedef struct soptim {
     double momentum, dampening, weight_decay; /* sgd; weight_decay for both */
     int nesterov;
@@ -69,6 +76,27 @@ static int sgd_setup(void *self, nn_optim_setup *st, nn_error *err)
     return NN_OK;
 }
 
+OPT_CLONES
+static void sgd_plain(float *restrict w, const float *restrict g, int64_t n, float lr, float wd)
+{
+    for (int64_t i = 0; i < n; i++)
+        w[i] -= lr * (g[i] + wd * w[i]);
+}
+
+/* b = d on the first step (bm 0, bd 1), b = mu*b + (1-dampening)*d after; the update is b
+ * (cd 0, cb 1), or d + mu*b with Nesterov (cd 1, cb mu); d = g + wd*w */
+OPT_CLONES
+static void sgd_momentum(float *restrict w, const float *restrict g, float *restrict b,
+                         int64_t n, float lr, float wd, float bm, float bd, float cd, float cb)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i] + wd * w[i];
+        float nb = bm * b[i] + bd * d;
+        b[i] = nb;
+        w[i] -= lr * (cd * d + cb * nb);
+    }
+}
+
 static int sgd_step(void *self, const nn_optim_step *st, nn_error *err)
 {
     const soptim *s = self;
@@ -87,22 +115,13 @@ static int sgd_step(void *self, const nn_optim_step *st, nn_error *err)
         float wd = (float)(s->weight_decay * p->weight_decay_mult);
         int64_t n = nn_tensor_numel(p->value);
         if (!mom) {
-            for (int64_t i = 0; i < n; i++)
-                w[i] -= lr * (g[i] + wd * w[i]);
+            sgd_plain(w, g, n, lr, wd);
             continue;
         }
-        /* b = d on the first step, b = mu*b + (1-dampening)*d after; the update is b, or
-         * d + mu*b with Nesterov (d = g + wd*w) */
         int first = st->t == 1;
         float mu = (float)s->momentum, damp1 = (float)(1 - s->dampening);
-        float bm = first ? 0.0f : mu, bd = first ? 1.0f : damp1;
-        float cd = s->nesterov ? 1.0f : 0.0f, cb = s->nesterov ? mu : 1.0f;
-        for (int64_t i = 0; i < n; i++) {
-            float d = g[i] + wd * w[i];
-            float nb = bm * b[0][i] + bd * d;
-            b[0][i] = nb;
-            w[i] -= lr * (cd * d + cb * nb);
-        }
+        sgd_momentum(w, g, b[0], n, lr, wd, first ? 0.0f : mu, first ? 1.0f : damp1,
+                     s->nesterov ? 1.0f : 0.0f, s->nesterov ? mu : 1.0f);
     }
     return NN_OK;
 }
@@ -142,6 +161,26 @@ static int adam_setup(void *self, nn_optim_setup *st, nn_error *err)
 
 /* d = g + wd*w; m = b1*m + (1-b1)*d; v = b2*v + (1-b2)*d^2;
  * w -= step_size * m / (sqrt(v) / sqrt(1-b2^t) + eps), v its running max with AMSGrad */
+OPT_CLONES
+static void adam_update(float *restrict w, const float *restrict g, float *restrict m,
+                        float *restrict v, float *restrict vmax, int64_t n, float step_size,
+                        float inv_bc2_sqrt, float b1, float c1, float b2, float c2, float eps,
+                        float wd)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i] + wd * w[i];
+        float mi = b1 * m[i] + c1 * d;
+        float vi = b2 * v[i] + c2 * d * d;
+        m[i] = mi;
+        v[i] = vi;
+        if (vmax) {
+            vi = vmax[i] > vi ? vmax[i] : vi;
+            vmax[i] = vi;
+        }
+        w[i] -= step_size * mi / (sqrtf(vi) * inv_bc2_sqrt + eps);
+    }
+}
+
 static int adam_step(void *self, const nn_optim_step *st, nn_error *err)
 {
     const soptim *s = self;
@@ -160,21 +199,9 @@ static int adam_step(void *self, const nn_optim_step *st, nn_error *err)
         int rc = param_data(dev, p, s->amsgrad ? 3 : 2, &w, &g, sl, err);
         if (rc)
             return rc;
-        float step_size = (float)(st->lr * p->lr_mult / bc1);
-        float wd = (float)(s->weight_decay * p->weight_decay_mult);
-        float *m = sl[0], *v = sl[1];
-        for (int64_t i = 0, n = nn_tensor_numel(p->value); i < n; i++) {
-            float d = g[i] + wd * w[i];
-            float mi = b1 * m[i] + c1 * d;
-            float vi = b2 * v[i] + c2 * d * d;
-            m[i] = mi;
-            v[i] = vi;
-            if (s->amsgrad) {
-                vi = sl[2][i] > vi ? sl[2][i] : vi;
-                sl[2][i] = vi;
-            }
-            w[i] -= step_size * mi / (sqrtf(vi) * inv_bc2_sqrt + eps);
-        }
+        adam_update(w, g, sl[0], sl[1], s->amsgrad ? sl[2] : NULL, nn_tensor_numel(p->value),
+                    (float)(st->lr * p->lr_mult / bc1), inv_bc2_sqrt, b1, c1, b2, c2, eps,
+                    (float)(s->weight_decay * p->weight_decay_mult));
     }
     return NN_OK;
 }
