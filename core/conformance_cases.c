@@ -22,8 +22,8 @@ typedef struct known {
 /* tolerances: products and reductions in float (any order) stay well inside 1e-5 of the
  * largest value at these sizes; selection, masking and copies have one right answer */
 static const known known_plugins[] = {
-    {NN_KIND_LAYER, "dense", "units=5", {"3,7", "8,33", "1,300"},
-     {"units=1", "units=17 activation=gelu"}, "2,3,4", 1e-5},
+    {NN_KIND_LAYER, "dense", "units=5", {"3,7", "8,33", "1,300", "100,260"},
+     {"units=1", "units=17 activation=gelu", "units=2050"}, "2,3,4", 1e-5},
     {NN_KIND_LAYER, "conv2d", "filters=4 kernel=3", {"2,3,9,8", "1,1,6,6", "3,4,5,7"},
      {"stride=2", "padding=1", "padding=same", "padding=same stride=2", "padding=valid",
       "padding=1,2 kernel=3,5", "dilation=2 padding=2", "groups=3 filters=6", "kernel=1",
@@ -231,6 +231,10 @@ int nn_conf_plugin_checks(const nn_plugin_entry *pack, const nn_plugin_entry *cp
         if (!(c = add(list, n, cap, pack, cpu, k, base, first, "no input gradient")))
             return NN_ENOMEM;
         c->variant = NN_CONF_NO_INPUT_GRAD;
+        /* small integers: ties in max and argmax, zeros at the kink of relu */
+        if (!(c = add(list, n, cap, pack, cpu, k, base, first, "tied inputs")))
+            return NN_ENOMEM;
+        c->variant = NN_CONF_TIED_INPUT;
         if (k && k->refuse) {
             if (!(c = add(list, n, cap, pack, cpu, k, base, k->refuse, "refused")))
                 return NN_ENOMEM;

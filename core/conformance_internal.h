@@ -37,7 +37,7 @@ typedef struct nn_conf_check {
 } nn_conf_check;
 
 enum { NN_CONF_NO_INPUT_GRAD = 1, NN_CONF_BAD_TARGET = 2, NN_CONF_IGNORED = 3,
-       NN_CONF_SOFT_TARGET = 4 };
+       NN_CONF_SOFT_TARGET = 4, NN_CONF_TIED_INPUT = 5 };
 
 /* ---- the check list (conformance_cases.c) --------------------------------------------- */
 

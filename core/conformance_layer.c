@@ -4,6 +4,7 @@
  * declare the same parameters and state, and must agree on the training forward, state
  * updates, backward (input and parameter gradients), an eval step and an inference plan. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,15 @@ static int same_declarations(lcase *l, nn_conf_result *res)
 {
     const nn_layer_setup *a = &l->s[CPU].su, *b = &l->s[PACK].su;
     char x[300], y[300];
+    for (int i = 0; i < 2; i++) {
+        const nn_layer_setup *s = i ? b : a;
+        if (s->n_params < 0 || s->n_params > NN_MAX_LAYER_PARAMS || s->n_buffers < 0 ||
+            s->n_buffers > NN_MAX_LAYER_BUFFERS || s->output.dl.ndim < 0 ||
+            s->output.dl.ndim > NN_MAX_DIMS)
+            return nn_conf_fail(res, "setup of the %s plugin declares %d parameters, %d buffers "
+                                "and a rank-%d output: out of range", i ? "pack's" : "CPU",
+                                s->n_params, s->n_buffers, s->output.dl.ndim);
+    }
     if (!nn_shape_equal(&a->output, &b->output) || a->output.dl.dtype.code !=
         b->output.dl.dtype.code || a->output.dl.dtype.bits != b->output.dl.dtype.bits)
         return nn_conf_fail(res, "output: cpu declares %s, the pack %s",
@@ -168,6 +178,14 @@ static void free_case(lcase *l)
     }
 }
 
+static int round_input(lcase *l, nn_error *err)
+{
+    float *x = NN_F32P(&l->x.h);
+    for (int64_t i = 0, n = nn_tensor_numel(&l->x.h); i < n; i++)
+        x[i] = nearbyintf(1.5f * x[i]);
+    return nn_twin_upload(l->dev, &l->x, err);
+}
+
 /* the tensors both sides get, then each side's io */
 static int make_io(lcase *l, int training, nn_error *err)
 {
@@ -180,6 +198,7 @@ static int make_io(lcase *l, int training, nn_error *err)
     int rc;
     if ((rc = nn_twin_new(l->dev, &l->x, NN_F32, c->ndim, c->shape, "input", err)) ||
         (rc = nn_twin_random(l->dev, &l->x, &r, 1.0, 0, err)) ||
+        (c->variant == NN_CONF_TIED_INPUT && (rc = round_input(l, err))) ||
         (rc = nn_twin_new(l->dev, &l->y, (nn_dtype)nn_tensor_dtype(o), o->dl.ndim, o->shape,
                           "output", err)))
         return rc;

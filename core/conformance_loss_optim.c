@@ -141,6 +141,12 @@ int nn_conf_run_loss(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
     nn_conf_phase("the conformance run");
     if (go)
         go = nn_conf_agree(c, "setup", rc[CPU], &e[CPU], rc[PACK], &e[PACK], res);
+    for (int i = 0; go && i < 2; i++)
+        if (su[i].n_buffers < 0 || su[i].n_buffers > NN_MAX_LAYER_BUFFERS) {
+            nn_conf_fail(res, "setup declares %d buffers (at most %d)", su[i].n_buffers,
+                         NN_MAX_LAYER_BUFFERS);
+            go = 0;
+        }
     for (int i = 0; go && i < 2; i++) {
         io[i].struct_size = sizeof io[i];
         io[i].pred = su[i].pred;

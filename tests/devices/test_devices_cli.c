@@ -103,7 +103,7 @@ Test(devices, a_plugin_reading_device_memory_on_the_host_is_reported_as_its_cras
     assert_has(res.out, "CRASH: SIGSEGV (Segmentation fault) in the sim:0 plugin 'relu' (");
     assert_has(res.out, "): training forward; a plugin that dereferences device memory on the "
                         "host faults like this");
-    assert_has(res.out, "4 checks on sim: 1 passed, 3 failed");
+    assert_has(res.out, "5 checks on sim: 1 passed, 4 failed");
     tmpdir_free(dir);
 }
 
