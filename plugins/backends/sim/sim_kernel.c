@@ -56,11 +56,11 @@ void *sim_tensor(sim_dev *d, const nn_tensor *t, int dt, const char *who, const 
         expect *= t->shape[i];
     }
     sim_flush(d);
-    char what[160];
-    snprintf(what, sizeof what, "%s: %s tensor %s", who, role,
-             nn_shape_str(t, shape, sizeof shape));
-    return sim_mem_bytes(d, (const char *)t->dl.data + t->dl.byte_offset, nn_tensor_nbytes(t),
-                         what, err);
+    void *p = sim_mem_bytes(d, (const char *)t->dl.data + t->dl.byte_offset,
+                            nn_tensor_nbytes(t), role, err);
+    if (!p) /* the sentence is made only now: this runs for every tensor of every kernel */
+        nn_error_prefix(err, "%s: %s tensor %s", who, role, nn_shape_str(t, shape, sizeof shape));
+    return p;
 }
 
 /* ---- activations: the CPU plugins' oneDNN eltwise functions ---------------------------- */

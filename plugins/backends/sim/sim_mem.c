@@ -147,6 +147,11 @@ void *sim_mem_alloc(sim_dev *d, size_t bytes, size_t align, nn_error *err)
                      align);
         return NULL;
     }
+    if (bytes > d->cap) {
+        nn_error_set(err, NN_ENOMEM, "%s: %zu bytes asked, more than the device's %zu "
+                     "(NNTRAIN_SIM_MEMORY sets the size)", d->name, bytes, d->cap);
+        return NULL;
+    }
     size_t size = (bytes ? bytes + 63 : 64) / 64 * 64;
     /* first fit in the gaps between live blocks */
     size_t prev = 0, off = 0;
