@@ -82,22 +82,28 @@ void sim_gemm(sim_dev *d, int ta, int tb, int64_t M, int64_t N, int64_t K, const
 #define SIM_GEMM_KC 256
 #define SIM_GEMM_NC 2048
 
-/* The `activation` key of dense and conv2d: the same choices and meaning as the CPU plugins
- * (oneDNN's relu, tanh, logistic and erf-gelu). */
-#define SIM_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
-#define SIM_ACT_DOC                                                                      \
-    "activation applied to the output (training keeps the pre-activation for the "       \
-    "derivative); gelu is the exact erf form, as PyTorch's nn.GELU()"
+/* The keys dense and conv2d share, with the CPU plugins' choices and meanings: the bias
+ * initialiser, the activation (oneDNN's relu, tanh, logistic and erf-gelu) and the weight
+ * initialiser; `fan` names the fan-in in the bias doc. */
+#define SIM_LINEAR_SPECS(fan)                                                             \
+    {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros", \
+     .doc = "bias initialisation: fan_in = U(-1/sqrt(" fan "), 1/sqrt(" fan ")) as PyTorch, " \
+            "or zeros"},                                                                  \
+    {.name = "activation", .type = NN_PARAM_ENUM, .def = "none",                         \
+     .choices = "none|relu|tanh|sigmoid|gelu",                                           \
+     .doc = "activation applied to the output (training keeps the pre-activation for "  \
+            "the derivative); gelu is the exact erf form, as PyTorch's nn.GELU()"},      \
+    {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",                       \
+     .choices = "torch|he_uniform|he_normal|xavier_uniform|xavier_normal",               \
+     .doc = "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) "  \
+            "as PyTorch's Linear/Conv default; he_* use gain sqrt(2) on fan_in; xavier_* " \
+            "use fan_in + fan_out"}
 enum { SIM_ACT_NONE = 0, SIM_ACT_RELU, SIM_ACT_TANH, SIM_ACT_SIGMOID, SIM_ACT_GELU };
 void sim_act_forward(int kind, const float *z, float *y, int64_t n);
 /* dz = dy * act'(z) */
 void sim_act_backward(int kind, const float *z, const float *dy, float *dz, int64_t n);
 
-/* weight_init of dense and conv2d, as the CPU plugins */
-#define SIM_WEIGHT_INIT_CHOICES "torch|he_uniform|he_normal|xavier_uniform|xavier_normal"
-#define SIM_WEIGHT_INIT_DOC                                                             \
-    "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's " \
-    "Linear/Conv default; he_* use gain sqrt(2) on fan_in; xavier_* use fan_in + fan_out"
+/* weight_init's choice -> nn_init */
 nn_init sim_weight_init(int choice);
 /* an int-list key of 1 value (for every dim) or 2 values */
 int sim_int_pair(const nn_params *p, const char *key, int64_t out[2], const char *kind,

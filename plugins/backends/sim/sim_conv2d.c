@@ -345,13 +345,7 @@ static const nn_param_spec conv_params[] = {
      .doc = "channel groups; must divide both the input channels and 'filters'"},
     {.name = "bias", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "add a learned bias per filter"},
-    {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros",
-     .doc = "bias initialisation: fan_in = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch, or "
-            "zeros"},
-    {.name = "activation", .type = NN_PARAM_ENUM, .def = "none", .choices = SIM_ACT_CHOICES,
-     .doc = SIM_ACT_DOC},
-    {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",
-     .choices = SIM_WEIGHT_INIT_CHOICES, .doc = SIM_WEIGHT_INIT_DOC},
+    SIM_LINEAR_SPECS("fan_in"),
     {.name = NULL},
 };
 

@@ -152,12 +152,7 @@ static const nn_param_spec dense_params[] = {
     {.name = "units", .type = NN_PARAM_INT, .range = "[1, inf)", .required = 1,
      .doc = "number of output features"},
     {.name = "bias", .type = NN_PARAM_BOOL, .def = "true", .doc = "add a learned bias"},
-    {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros",
-     .doc = "bias initialisation: fan_in = U(-1/sqrt(in), 1/sqrt(in)) as PyTorch, or zeros"},
-    {.name = "activation", .type = NN_PARAM_ENUM, .def = "none", .choices = SIM_ACT_CHOICES,
-     .doc = SIM_ACT_DOC},
-    {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",
-     .choices = SIM_WEIGHT_INIT_CHOICES, .doc = SIM_WEIGHT_INIT_DOC},
+    SIM_LINEAR_SPECS("in"),
     {.name = NULL},
 };
 
