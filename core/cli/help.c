@@ -48,6 +48,16 @@ const nn_verb nn_verbs[] = {
      "                               summary, license and every parameter of a plugin\n"
      "  plugins check [DIR...]       load each plugin file in a child process and report\n"
      "                               its status; exits 3 if any file is broken\n"},
+    {"devices", nn_cmd_devices, "list device types; check a device pack against the CPU",
+     "  devices                      each device type (cpu and every backend plugin), its\n"
+     "                               device count and description, and the layers, losses\n"
+     "                               and optimizers it implements\n"
+     "  devices test TYPE[:N] [--only NAME] [--timeout S]\n"
+     "                               checks every layer, loss and optimizer plugin of TYPE\n"
+     "                               against the CPU plugin of the same name (schemas,\n"
+     "                               forward, backward, steps) and its device ops against the\n"
+     "                               host's, each in a child process; a table with the worst\n"
+     "                               error per check; exits 1 if any check fails\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,67 @@
+/* broken_pack.c: test fixture, two deliberately broken device packs made from the real sim
+ * pack. Loaded, it opens the built sim.so (NNTEST_SIM_SO) and exports the same descriptors,
+ * except one plugin whose vtable it wraps:
+ *   BROKEN_WRONG_GRADIENT: dense's backward halves the weight gradient afterwards (through
+ *                          the device's own ops, as a pack's buggy kernel would);
+ *   BROKEN_HOST_READ:      relu's forward reads its input on the host first, which the sim
+ *                          device's PROT_NONE memory turns into a SIGSEGV.
+ * The conformance run must report both as failures of that plugin and go on. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <string.h>
+
+#include <nntrain/nntrain.h>
+
+#if !defined(BROKEN_WRONG_GRADIENT) && !defined(BROKEN_HOST_READ)
+#error "define BROKEN_WRONG_GRADIENT or BROKEN_HOST_READ"
+#endif
+#ifdef BROKEN_WRONG_GRADIENT
+#define BROKEN_NAME "dense"
+#else
+#define BROKEN_NAME "relu"
+#endif
+
+NN_EXPORT const nn_plugin_desc *nn_plugin_descriptors[32];
+
+static nn_plugin_desc broken_desc;
+static nn_layer_vtable broken_vtable;
+static const nn_layer_vtable *real;
+
+#ifdef BROKEN_WRONG_GRADIENT
+static int broken_backward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    int rc = real->backward(self, io, err);
+    if (rc)
+        return rc;
+    const nn_device *d = io->device;
+    return d->backend->ops->scale(d->backend_self, io->param_grads[0], 0.5f, err);
+}
+#else
+static int broken_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    volatile float first = NN_F32P(io->inputs[0])[0]; /* device memory, read on the host */
+    (void)first;
+    return real->forward(self, io, err);
+}
+#endif
+
+__attribute__((constructor)) static void broken_load(void)
+{
+    void *sim = dlopen(NNTEST_SIM_SO, RTLD_NOW | RTLD_LOCAL);
+    const nn_plugin_desc *const *list = sim ? dlsym(sim, NN_PLUGIN_SYMBOL_NAME) : NULL;
+    for (int i = 0, n = 0; list && list[i] && n < 31; i++) {
+        nn_plugin_descriptors[n++] = list[i];
+        if (list[i]->kind != NN_KIND_LAYER || strcmp(list[i]->name, BROKEN_NAME) != 0)
+            continue;
+        real = list[i]->vtable;
+        broken_vtable = *real;
+#ifdef BROKEN_WRONG_GRADIENT
+        broken_vtable.backward = broken_backward;
+#else
+        broken_vtable.forward = broken_forward;
+#endif
+        broken_desc = *list[i];
+        broken_desc.vtable = &broken_vtable;
+        nn_plugin_descriptors[n - 1] = &broken_desc;
+    }
+}

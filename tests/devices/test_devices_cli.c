@@ -1,0 +1,130 @@
+/* test_devices_cli.c: `nntrain devices` and `nntrain devices test` as a user runs them: the
+ * listing, the conformance run passing on both sim devices, and failing with a clear line on
+ * two broken packs (a wrong weight gradient; a plugin reading device memory on the host,
+ * which must be reported as that plugin's crash while nntrain itself exits normally). */
+#include "core/helpers.h"
+
+static run_result res;
+
+/* the build's plugin path without the sim pack, so a broken copy can stand in for it */
+static void path_without_sim(void)
+{
+    const char *path = getenv("NNTRAIN_PLUGIN_PATH");
+    cr_assert(path);
+    char kept[8192] = "", *copy = strdup(path);
+    for (char *save = NULL, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
+        if (!strstr(d, "/plugins/backends")) {
+            if (kept[0])
+                strcat(kept, ":");
+            strncat(kept, d, sizeof kept - strlen(kept) - 2);
+        }
+    free(copy);
+    setenv("NNTRAIN_PLUGIN_PATH", kept, 1);
+}
+
+Test(devices, lists_every_device_type_with_its_count_and_kernels)
+{
+    run_nntrain(&res, "devices", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "cpu        1      the host: ");
+    assert_has(res.out, "sim        2      pretend accelerator, 16 GiB of memory");
+    assert_has(res.out, "    layers:     batchnorm, conv2d, dense, dropout, flatten, maxpool2d, "
+                        "relu\n    losses:     cross_entropy\n    optimizers: adam, sgd\n");
+    assert_has(res.out, "/plugins/backends/sim.so");
+}
+
+Test(devices, a_device_type_without_a_backend_is_listed_as_unusable)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("broken_wrong_gradient", NULL);
+    /* the broken pack brings the sim backend along; hide it with a device count of 0 */
+    setenv("NNTRAIN_SIM_DEVICES", "0", 1);
+    run_nntrain(&res, "devices", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "sim        0      no device on this machine");
+    tmpdir_free(dir);
+}
+
+Test(devices, the_sim_pack_passes_every_check)
+{
+    run_nntrain(&res, "devices", "test", "sim", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "device sim: pretend accelerator");
+    assert_has(res.out, " passed, 0 failed, 0 skipped");
+    /* every kernel of the pack and every op got its rows */
+    const char *rows[] = {"layer     dense          [8, 33] units=5  ", "layer     conv2d         "
+                          "[2, 3, 9, 8] filters=6 kernel=3 groups=3", "layer     maxpool2d      ",
+                          "layer     batchnorm      [2, 3, 4, 5]", "layer     dropout        ",
+                          "layer     relu           ", "layer     flatten        ",
+                          "loss      cross_entropy  [16, 10]", "optimizer sgd            "
+                          "momentum=0.9 nesterov=true", "optimizer adam           amsgrad=true",
+                          "ops       count_correct  ", "backend   memory         "};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        assert_has(res.out, rows[i]);
+    assert_lacks(res.out, "FAIL");
+}
+
+Test(devices, the_second_sim_device_is_checked_when_named)
+{
+    run_nntrain(&res, "devices", "test", "sim:1", "--only", "dense", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "device sim:1: pretend accelerator");
+    assert_has(res.out, "checks on sim:1: ");
+    assert_has(res.out, "layer     dense          [1, 300] units=5");
+    assert_lacks(res.out, "layer     conv2d");
+}
+
+Test(devices, a_wrong_weight_gradient_fails_with_a_line_naming_it)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("broken_wrong_gradient", NULL);
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "layer     dense          schema (keys, types, defaults, ranges, "
+                        "choices)            pass");
+    assert_has(res.out, "layer     dense          [3, 7] units=5                              "
+                        "               FAIL");
+    assert_has(res.out, "weight gradient: element ");
+    /* the forward and every other plugin are fine */
+    assert_lacks(res.out, "training forward output: element");
+    assert_has(res.out, "layer     relu           [4, 10]                                     "
+                        "               pass");
+    tmpdir_free(dir);
+}
+
+Test(devices, a_plugin_reading_device_memory_on_the_host_is_reported_as_its_crash)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("broken_host_read", NULL);
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", "relu", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "layer     relu           [4, 10]                                     "
+                        "               FAIL\n");
+    assert_has(res.out, "CRASH: SIGSEGV (Segmentation fault) in the sim:0 plugin 'relu' (");
+    assert_has(res.out, "): training forward; a plugin that dereferences device memory on the "
+                        "host faults like this");
+    assert_has(res.out, "5 checks on sim: 1 passed, 4 failed");
+    tmpdir_free(dir);
+}
+
+Test(devices, bad_requests_are_refused_with_what_exists)
+{
+    run_nntrain(&res, "devices", "test", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "name the device to check");
+    run_nntrain(&res, "devices", "test", "cpu", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "the CPU plugins are the reference");
+    run_nntrain(&res, "devices", "test", "cuda:0", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "no backend plugin for device type 'cuda' was found (device types: cpu, "
+                        "sim)");
+    run_nntrain(&res, "devices", "test", "sim:2", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "the sim backend has 2 devices");
+    run_nntrain(&res, "devices", "test", "sim", "--only", "softmax", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "has no plugin and no op named 'softmax'");
+    run_nntrain(&res, "devices", "frobnicate", NULL);
+    assert_exit(&res, 2);
+}
