@@ -173,8 +173,11 @@ static int check_device_coverage(nn_session *s, int training, nn_error *err)
             continue;
         const nn_kv *type = nn_config_get(s->cfg, sec->name, "type");
         const char *name = type ? type->value : kind == NN_KIND_LOSS ? "cross_entropy" : NULL;
-        if (!name || nn_registry_find(s->reg, kind, name, dt, NULL))
+        nn_error ferr = {0};
+        if (!name || nn_registry_find(s->reg, kind, name, dt, &ferr))
             continue;
+        if (ferr.status == NN_EEXIST) /* two files provide it: say that, not "missing" */
+            return nn_error_set(err, NN_EEXIST, "%s", ferr.msg);
         int elsewhere = 0; /* an unknown name gets the usual did-you-mean later */
         for (int k = 0; k < nn_registry_count(s->reg) && !elsewhere; k++) {
             const nn_plugin_entry *e = nn_registry_entry(s->reg, k);

@@ -17,6 +17,11 @@ static const nn_param_spec data_schema[] = {
      .doc = "keep class proportions in the validation split and the folds"},
     {.name = "val_type", .type = NN_PARAM_STRING,
      .doc = "a separate validation dataset plugin, configured by val_* keys"},
+    {.name = "limit", .type = NN_PARAM_INT, .def = "0", .range = "[0, inf)",
+     .doc = "use only the first N samples of the training split (0 = all); val_split then "
+            "takes its part of those N"},
+    {.name = "test_limit", .type = NN_PARAM_INT, .def = "0", .range = "[0, inf)",
+     .doc = "use only the first N samples of the test split (0 = all)"},
     {0}};
 
 /* Creates (without opening) a dataset instance of plugin `type` from kvs. */
@@ -56,6 +61,9 @@ static int src_open_files(nn_data *d, data_src *s, nn_split split, int fit,
         nn_tensor_dtype(&s->info.target) < 0)
         return nn_error_set(err, NN_EINTERNAL, "%s: dataset plugin described an invalid split",
                             s->origin);
+    int64_t lim = s == &d->train ? d->limit : s == &d->test ? d->test_limit : 0;
+    if (lim > 0 && lim < s->info.length)
+        s->info.length = lim; /* labels stay indexed by dataset index: a prefix is valid */
     s->opened = 1;
     return NN_OK;
 }
@@ -216,6 +224,8 @@ int nn_data_open(nn_registry *reg, const nn_config *cfg, const nn_data_opts *o, 
     if ((rc = nn_params_parse(data_schema, core, nc, origin, &dp, err)))
         goto done;
     const char *type = nn_params_str(dp, "type"), *vtype = nn_params_str(dp, "val_type");
+    d->limit = nn_params_int(dp, "limit");
+    d->test_limit = nn_params_int(dp, "test_limit");
     if (nv && !vtype) {
         rc = nn_error_set(err, NN_EINVAL, "%s:%d: %s key '%s' needs val_type (the validation "
                           "dataset plugin)", val[0].file ? val[0].file : "", val[0].line,

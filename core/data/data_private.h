@@ -31,6 +31,7 @@ struct nn_data {
     data_src *src[NN_PART_COUNT]; /* source of each part */
     int64_t *idx[NN_PART_COUNT];
     int64_t n[NN_PART_COUNT];
+    int64_t limit, test_limit; /* [data] limit, test_limit: a prefix of the split (0 = all) */
     data_tf *tf;
     int ntf;
     nn_dataset_info info; /* described after the chain */

@@ -236,6 +236,12 @@ static dnnl_status_t conv_try(nn_dnnl_conv *cv, const int64_t *xd, const int64_t
                  pr)) ||
             (s = dnnl_primitive_desc_create(&cv->bwd_w_pd, &d, NULL, eng, cv->fwd_pd)))
             return s;
+        /* ref_bwd_weights: on CPUs where oneDNN 2.6 has only AVX2 kernels (an AMD EPYC, say),
+         * a few input channels in blocked layout leave backward-weights to the reference
+         * kernel, measured 150x slower than the plain mode's gemm one (1->32 5x5, N=128):
+         * take the plain mode for this layer */
+        if (any && nn_dnnl_impl_is(cv->bwd_w_pd, "ref"))
+            return dnnl_unimplemented;
         *what = "convolution backward-data";
         if ((s = dnnl_dilated_convolution_backward_data_desc_init(
                  &d, dnnl_convolution_direct, &cv->xp_md, &cv->wp_md, &cv->yp_md, st, dil, pl,

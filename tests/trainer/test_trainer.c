@@ -299,3 +299,17 @@ Test(trainer, bad_model_files_name_the_line)
     cr_assert(strstr(out, "--set") && strstr(out, "epochs") && strstr(out, "zero"), "%s", out);
     free(out);
 }
+
+Test(trainer, data_limit_and_test_limit_take_a_prefix_of_the_splits)
+{
+    write_model("lim.ini", 1, "");
+    cr_assert_eq(nntrain("train lim.ini --set data.limit=100 --set data.test_limit=10 "
+                         "--set data.val_split=0.2"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "(10 samples)"), "%s", out);
+    free(out);
+    char losses[16][40];
+    /* 100 samples, 20 for validation: 80 train in batches of 32 = 3 steps */
+    cr_assert_eq(step_losses("runs/lim/metrics.jsonl", losses, 16), 3);
+    cr_assert_eq(nntrain("train lim.ini --set data.limit=-1"), 1);
+}
