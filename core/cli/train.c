@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "device.h"
 #include "trainer.h"
 
 static void print_metrics(const char *what, const nn_metrics *m)
@@ -126,6 +127,11 @@ int nn_cmd_train(nn_cli *cli)
                    (long long)r.best_epoch, r.best_ckpt);
         if (r.tested)
             print_metrics("test", &r.test);
+        if (!nn_dev_is_host(s.dev)) {
+            char d[300];
+            nn_dev_describe(s.dev, d, sizeof d);
+            printf("device %s: %s\n", nn_dev_name(s.dev), d);
+        }
     }
     nn_metrics_free(&r.test);
     if (s.reg)
