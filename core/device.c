@@ -279,7 +279,7 @@ int nn_dev_event_wait(nn_dev *d, void *ev, nn_error *err)
 
 void nn_dev_event_free(nn_dev *d, void *ev)
 {
-    if (d != &host_dev && d->vt->copy_async && ev && ev != &dummy_event)
+    if (ev && ev != &dummy_event && d && d != &host_dev && d->vt->copy_async)
         d->vt->event_free(d->inst.self, ev);
 }
 

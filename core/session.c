@@ -322,6 +322,11 @@ void nn_session_close(nn_session *s)
     nn_optim_free(s->optim);
     nn_model_free(s->model);
     nn_dev_free(s->dev, s->status);
+    for (int i = 0; i < 2; i++) {
+        nn_dev_free(s->dev, s->stage[i].x);
+        nn_dev_free(s->dev, s->stage[i].y);
+        nn_dev_event_free(s->dev, s->stage[i].event);
+    }
     nn_dev_close(s->dev);
     nn_data_free(s->data);
     nn_params_free(s->train_params);
@@ -414,7 +419,63 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
     return NN_OK;
 }
 
-/* the batch into the plan's input (and, on a device, its targets into the binding's) */
+/* The slot holding b: the same loader buffer for the same (epoch, batch). A batch staged but
+ * never stepped (a stop) leaves a slot that nothing matches again and that staging reuses. */
+static nn_stage *stage_of(nn_session *s, const nn_batch *b)
+{
+    for (int i = 0; i < 2; i++)
+        if (s->stage[i].b == b && s->stage[i].epoch == b->epoch && s->stage[i].index == b->index)
+            return &s->stage[i];
+    return NULL;
+}
+
+int nn_session_stage(nn_session *s, const nn_batch *b, nn_error *err)
+{
+    if (nn_dev_is_host(s->dev) || stage_of(s, b))
+        return NN_OK;
+    /* two batches are in flight at most (the one computing, the next): alternate */
+    nn_stage *st = &s->stage[s->next_stage];
+    s->next_stage ^= 1;
+    st->b = NULL;
+    size_t xb = nn_tensor_nbytes(b->x), yb = nn_tensor_nbytes(b->y);
+    if (!st->x) {
+        st->x_bytes = xb;
+        st->y_bytes = yb;
+        if (!(st->x = nn_dev_alloc(s->dev, xb, err)) || !(st->y = nn_dev_alloc(s->dev, yb, err)) ||
+            !(st->event = nn_dev_event_new(s->dev, err)))
+            return err->status;
+    }
+    if (xb > st->x_bytes || yb > st->y_bytes)
+        return nn_error_set(err, NN_EINTERNAL, "a batch larger than the staging buffers");
+    /* only the valid rows travel */
+    size_t xrow = xb / (size_t)b->x->shape[0], yrow = yb / (size_t)b->y->shape[0];
+    int rc = nn_dev_copy_async(s->dev, st->x, b->x->dl.data, xrow * (size_t)b->n,
+                               NN_COPY_HOST_TO_DEVICE, NULL, err);
+    if (rc == NN_OK)
+        rc = nn_dev_copy_async(s->dev, st->y, b->y->dl.data, yrow * (size_t)b->n,
+                               NN_COPY_HOST_TO_DEVICE, st->event, err);
+    if (rc == NN_OK) {
+        st->b = b;
+        st->epoch = b->epoch;
+        st->index = b->index;
+    }
+    return rc;
+}
+
+void *nn_session_host_alloc(void *session, size_t bytes)
+{
+    nn_session *s = session;
+    return nn_dev_host_alloc(s->dev, bytes, NULL);
+}
+
+void nn_session_host_free(void *session, void *p)
+{
+    nn_session *s = session;
+    nn_dev_host_free(s->dev, p);
+}
+
+/* the batch into the plan's input (and, on a device, its targets into the binding's): from
+ * its staged copy on the device when there is one */
 static int load_batch(nn_session *s, nn_loss_bind *lb, const nn_batch *b, nn_error *err)
 {
     nn_tensor *in = nn_plan_input(lb->plan);
@@ -423,12 +484,24 @@ static int load_batch(nn_session *s, nn_loss_bind *lb, const nn_batch *b, nn_err
         lb->target.dl.data = b->y->dl.data;
         return NN_OK;
     }
-    int rc = nn_dev_copy(s->dev, in->dl.data, b->x->dl.data, nn_tensor_nbytes(in),
-                         NN_COPY_HOST_TO_DEVICE, err);
+    nn_stage *st = stage_of(s, b);
+    nn_copy_kind k = st ? NN_COPY_DEVICE_TO_DEVICE : NN_COPY_HOST_TO_DEVICE;
+    int rc = nn_dev_copy_async(s->dev, in->dl.data, st ? st->x : b->x->dl.data,
+                               nn_tensor_nbytes(in), k, NULL, err);
     if (rc == NN_OK)
-        rc = nn_dev_copy(s->dev, lb->target.dl.data, b->y->dl.data,
-                         nn_tensor_nbytes(&lb->target), NN_COPY_HOST_TO_DEVICE, err);
+        rc = nn_dev_copy_async(s->dev, lb->target.dl.data, st ? st->y : b->y->dl.data,
+                               nn_tensor_nbytes(&lb->target), k, NULL, err);
     return rc;
+}
+
+/* the step of b is over: its staging slot is free once the copies have read the batch */
+static int unstage(nn_session *s, const nn_batch *b, nn_error *err)
+{
+    nn_stage *st = stage_of(s, b);
+    if (!st)
+        return NN_OK;
+    st->b = NULL;
+    return nn_dev_event_wait(s->dev, st->event, err);
 }
 
 /* classification counts are made on the device when the output is [N, C] scores */
@@ -439,13 +512,15 @@ static int counts_on_device(const nn_session *s, const nn_loss_bind *lb)
            nn_tensor_dtype(out) == NN_F32;
 }
 
-int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
-                    nn_loss_bind **lbp, double *loss, nn_error *err)
+int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
+                          nn_loss_bind **lbp, nn_error *err)
 {
     nn_loss_bind *lb;
     int rc = nn_session_bind(s, b->n, training, &lb, err);
     if (rc)
         return rc;
+    *lbp = lb;
+    lb->training = training;
     if ((rc = load_batch(s, lb, b, err)))
         return rc;
     nn_plan_set_step_seed(lb->plan, step_seed);
@@ -455,10 +530,8 @@ int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t ste
     nn_error lerr = {0};
     if ((rc = vt->forward(lb->inst.self, &lb->io, &lerr)))
         return nn_error_set(err, rc, "loss '%s': %s", s->loss_entry->desc->name, lerr.msg);
-    *lbp = lb;
     if (nn_dev_is_host(s->dev)) {
-        *loss = lb->io.loss;
-        if (training && isfinite(*loss) && (rc = nn_plan_backward(lb->plan, err)))
+        if (training && isfinite(lb->io.loss) && (rc = nn_plan_backward(lb->plan, err)))
             return rc;
         return NN_OK;
     }
@@ -472,20 +545,39 @@ int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t ste
         return rc;
     if (training && (rc = nn_plan_backward(lb->plan, err)))
         return rc;
-    int norm = training && s->optim;
-    if (norm && (rc = nn_optim_norm_enqueue(s->optim, st + NN_STATUS_NORM, err)))
-        return rc;
+    if (training && s->optim)
+        rc = nn_optim_norm_enqueue(s->optim, st + NN_STATUS_NORM, err);
+    return rc;
+}
+
+int nn_session_step_finish(nn_session *s, nn_loss_bind *lb, const nn_batch *b, double *loss,
+                           nn_error *err)
+{
+    if (nn_dev_is_host(s->dev)) {
+        *loss = lb->io.loss;
+        return NN_OK;
+    }
     double host[NN_STATUS_SLOTS];
-    if ((rc = nn_dev_copy(s->dev, host, st, sizeof host, NN_COPY_DEVICE_TO_HOST, err)))
+    int rc = nn_dev_copy(s->dev, host, s->status, sizeof host, NN_COPY_DEVICE_TO_HOST, err);
+    if (rc == NN_OK)
+        rc = unstage(s, b, err);
+    if (rc)
         return rc;
     float l;
     memcpy(&l, &host[NN_STATUS_LOSS], sizeof l);
     *loss = l;
     lb->correct = host[NN_STATUS_CORRECT];
     lb->topk = host[NN_STATUS_TOPK];
-    if (norm)
+    if (lb->training && s->optim)
         nn_optim_norm_known(s->optim, host[NN_STATUS_NORM]);
     return NN_OK;
+}
+
+int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
+                    nn_loss_bind **lbp, double *loss, nn_error *err)
+{
+    int rc = nn_session_step_begin(s, b, training, step_seed, lbp, err);
+    return rc ? rc : nn_session_step_finish(s, *lbp, b, loss, err);
 }
 
 int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lbp, nn_error *err)

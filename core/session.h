@@ -62,10 +62,20 @@ typedef struct nn_loss_bind {
     nn_tensor host_out; /* the plan output's host copy (device runs) */
     nn_tensor loss_out; /* device runs: where the loss writes its value */
     double correct, topk; /* device runs: the last step's counts */
+    int training;         /* the last step was a training step */
 } nn_loss_bind;
 
 /* The step's results on a device, read back in one copy: doubles, and the loss as a float */
 enum { NN_STATUS_CORRECT, NN_STATUS_TOPK, NN_STATUS_NORM, NN_STATUS_LOSS, NN_STATUS_SLOTS };
+
+/* a batch on its way to the device while the step before it computes */
+typedef struct nn_stage {
+    void *x, *y;         /* device memory for a whole batch */
+    size_t x_bytes, y_bytes;
+    const nn_batch *b;   /* the batch in flight here, or NULL */
+    int64_t epoch, index; /* which batch of the run it was */
+    void *event;         /* completes when the copies have read the batch */
+} nn_stage;
 
 #define NN_SESSION_MAX_PLANS 8
 
@@ -92,6 +102,8 @@ typedef struct nn_session {
     const char *device_type; /* "cpu", "sim": the device key of every plugin looked up */
     struct nn_dev *dev;      /* the run's device (owned) */
     double *status;          /* device runs: NN_STATUS_SLOTS doubles of device memory */
+    nn_stage stage[2];       /* device runs: double-buffered batch copies */
+    int next_stage;
 } nn_session;
 
 /* Builds the session. On failure err names the file:line or section. */
@@ -108,6 +120,20 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
  * optimizer) the gradient norm come back together. */
 int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                     nn_loss_bind **lb, double *loss, nn_error *err);
+/* The same in two halves, so that the next batch can be staged in between: begin issues the
+ * step (on a device, without waiting for it), finish waits for it and returns its loss. */
+int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
+                          nn_loss_bind **lb, nn_error *err);
+int nn_session_step_finish(nn_session *s, nn_loss_bind *lb, const nn_batch *b, double *loss,
+                           nn_error *err);
+/* Starts copying b to the device (asynchronously when the backend can) while the current step
+ * runs; the step of b then takes the staged copy. A no-op on the host. b's buffers must stay
+ * untouched until b's own step has finished. */
+int nn_session_stage(nn_session *s, const nn_batch *b, nn_error *err);
+/* Host buffers for batches: page-locked memory of the device when it has some. */
+void *nn_session_host_alloc(void *session, size_t bytes);
+void nn_session_host_free(void *session, void *p);
+
 /* Forward only, without the loss (predictions for inputs whose targets are unknown). */
 int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lb, nn_error *err);
 /* The plan output of the last step as host memory (copied back from a device); NULL with err

@@ -172,12 +172,24 @@ static int train_epochs(nn_trainer *t, nn_error *err)
             nn_tr_rec_base(t, &x, NN_EV_EPOCH_BEGIN);
             nn_tr_post(t, &x);
         }
-        nn_batch *b;
-        while ((rc = nn_loader_next(t->train_l, &b, err)) == 1) {
+        nn_batch *b, *next = NULL;
+        rc = nn_loader_next(t->train_l, &b, err);
+        if (rc == 1 && (rc = nn_session_stage(s, b, err)) == NN_OK)
+            rc = 1;
+        while (rc == 1) {
             nn_loss_bind *lb;
             double loss = NAN, gnorm = NAN;
             double lr = nn_optim_lr(s->optim); /* the rate this step applies */
-            rc = nn_session_step(s, b, 1, step_seed(s->seed, t->global_step), &lb, &loss, err);
+            rc = nn_session_step_begin(s, b, 1, step_seed(s->seed, t->global_step), &lb, err);
+            /* while the device computes, the next batch is decoded (already, on the loader's
+             * threads) and copied over */
+            int more = rc == NN_OK ? nn_loader_next(t->train_l, &next, err) : 0;
+            if (more < 0)
+                rc = more;
+            else if (more == 1 && (rc = nn_session_stage(s, next, err)) != NN_OK)
+                more = 0;
+            if (rc == NN_OK)
+                rc = nn_session_step_finish(s, lb, b, &loss, err);
             if (rc == NN_OK && !isfinite(loss))
                 rc = nn_tr_diagnose(t, lb, loss, gnorm, err);
             if (rc == NN_OK)
@@ -188,8 +200,10 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                     rc = nn_tr_diagnose(t, lb, loss, gnorm, err);
             }
             nn_loader_release(t->train_l, b);
-            if (rc)
+            if (rc) {
+                nn_loader_release(t->train_l, next);
                 return rc;
+            }
             t->epoch_lr = lr;
             t->global_step++;
             t->step_in_epoch++;
@@ -200,11 +214,17 @@ static int train_epochs(nn_trainer *t, nn_error *err)
             nn_tr_rec_metric(&x, "loss", loss);
             nn_tr_rec_metric(&x, "accuracy", nn_metrics_accuracy(&t->tm));
             nn_tr_post(t, &x);
-            if (check_stop(t, &rc, err))
+            int stop = check_stop(t, &rc, err);
+            if (!stop && atomic_exchange(&t->ckpt_due, 0))
+                stop = (rc = nn_tr_save(t, "last.safetensors", t->r->last_ckpt, err)) != NN_OK;
+            if (stop) {
+                nn_loader_release(t->train_l, next); /* staged, never stepped: decoded again
+                                                        on resume */
                 return rc;
-            if (atomic_exchange(&t->ckpt_due, 0) &&
-                (rc = nn_tr_save(t, "last.safetensors", t->r->last_ckpt, err)))
-                return rc;
+            }
+            b = next;
+            next = NULL;
+            rc = more;
         }
         if (rc < 0)
             return rc;
@@ -295,6 +315,9 @@ static int open_loaders(nn_trainer *t, nn_error *err)
         .prefetch = (int)s->tc.prefetch,
         .workers = (int)s->tc.workers,
         .augment = 1,
+        .host_alloc = nn_session_host_alloc,
+        .host_free = nn_session_host_free,
+        .alloc_ctx = s,
     };
     int rc = nn_loader_new(s->data, NN_PART_TRAIN, &lo, &t->train_l, err);
     if (rc)

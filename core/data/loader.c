@@ -177,11 +177,38 @@ static void loop_main(void *arg)
     uv_run(&l->loop, UV_RUN_DEFAULT);
 }
 
+/* a batch tensor whose bytes come from the caller's allocator (zeroed) */
+static nn_tensor *batch_tensor(const nn_loader_opts *o, nn_dtype dt, int ndim,
+                               const int64_t *shape)
+{
+    nn_tensor *t = nn_tensor_new(dt, ndim, shape);
+    if (!t || !o->host_alloc)
+        return t;
+    free(t->dl.data);
+    size_t bytes = nn_tensor_nbytes(t);
+    t->dl.data = o->host_alloc(o->alloc_ctx, bytes ? bytes : 1);
+    if (!t->dl.data) {
+        free(t);
+        return NULL;
+    }
+    memset(t->dl.data, 0, bytes);
+    return t;
+}
+
+static void batch_tensor_free(const nn_loader_opts *o, nn_tensor *t)
+{
+    if (t && o->host_alloc) {
+        o->host_free(o->alloc_ctx, t->dl.data);
+        t->dl.data = NULL;
+    }
+    nn_tensor_free(t);
+}
+
 static void free_buffers(nn_loader *l)
 {
     for (int i = 0; l->slots && i < l->nslots; i++) {
-        nn_tensor_free(l->slots[i].b.x);
-        nn_tensor_free(l->slots[i].b.y);
+        batch_tensor_free(&l->o, l->slots[i].b.x);
+        batch_tensor_free(&l->o, l->slots[i].b.y);
         free(l->slots[i].indices);
         free(l->slots[i].sa);
         free(l->slots[i].sb);
@@ -247,10 +274,10 @@ int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader *
         slot *s = &l->slots[i];
         s->l = l;
         s->req.data = s;
-        s->b.x = nn_tensor_new((nn_dtype)nn_tensor_dtype(&info->sample), info->sample.dl.ndim + 1,
-                               xs);
-        s->b.y = nn_tensor_new((nn_dtype)nn_tensor_dtype(&info->target), info->target.dl.ndim + 1,
-                               ys);
+        s->b.x = batch_tensor(&l->o, (nn_dtype)nn_tensor_dtype(&info->sample),
+                              info->sample.dl.ndim + 1, xs);
+        s->b.y = batch_tensor(&l->o, (nn_dtype)nn_tensor_dtype(&info->target),
+                              info->target.dl.ndim + 1, ys);
         s->indices = malloc((size_t)B * sizeof *s->indices);
         s->b.indices = s->indices;
         if (scratch) {

@@ -22,6 +22,11 @@ typedef struct nn_loader_opts {
     int prefetch;       /* batches decoded ahead (0 = 2) */
     int workers;        /* batches decoding at once on the uv pool (0 = 2) */
     int augment;        /* run train-only transforms */
+    /* optional: where batch buffers come from (a device's page-locked host memory, so that
+     * their copies to it are fast and truly asynchronous); NULL = aligned host memory */
+    void *(*host_alloc)(void *ctx, size_t bytes);
+    void (*host_free)(void *ctx, void *p);
+    void *alloc_ctx;
 } nn_loader_opts;
 
 typedef struct nn_loader nn_loader;
