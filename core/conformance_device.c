@@ -288,13 +288,14 @@ int nn_conf_run_schema(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
     }
     const nn_param_spec *a = c->cpu->desc->params, *b = c->pack->desc->params;
     char diff[sizeof res->msg] = "";
-    static const char *const f[] = {"type", "default", "range", "choices", "required"};
+    static const char *const f[] = {"type differs", "default differs", "range differs",
+                                    "choices differ", "required differs"};
     for (const nn_param_spec *s = a; s && s->name; s++) {
         const nn_param_spec *t = b;
         while (t && t->name && strcmp(t->name, s->name) != 0)
             t++;
         if (!t || !t->name) {
-            addf(diff, sizeof diff, "key '%s' is missing", s->name);
+            addf(diff, sizeof diff, "the pack lacks key '%s'", s->name);
             continue;
         }
         const char *x[5][2] = {{NULL, NULL}, {s->def, t->def}, {s->range, t->range},
@@ -304,10 +305,10 @@ int nn_conf_run_schema(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
                        : k == 4 ? !s->required == !t->required
                                 : same_text(x[k][0], x[k][1]);
             if (!same && (k == 0 || k == 4))
-                addf(diff, sizeof diff, "key '%s': %s differs (cpu %d, pack %d)", s->name,
+                addf(diff, sizeof diff, "key '%s': %s (cpu %d, pack %d)", s->name,
                      f[k], k ? s->required : (int)s->type, k ? t->required : (int)t->type);
             else if (!same)
-                addf(diff, sizeof diff, "key '%s': %s differs (cpu \"%s\", pack \"%s\")",
+                addf(diff, sizeof diff, "key '%s': %s (cpu \"%s\", pack \"%s\")",
                      s->name, f[k], x[k][0] ? x[k][0] : "none", x[k][1] ? x[k][1] : "none");
         }
     }

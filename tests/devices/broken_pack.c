@@ -4,7 +4,9 @@
  *   BROKEN_WRONG_GRADIENT: dense's backward halves the weight gradient afterwards (through
  *                          the device's own ops, as a pack's buggy kernel would);
  *   BROKEN_HOST_READ:      relu's forward reads its input on the host first, which the sim
- *                          device's PROT_NONE memory turns into a SIGSEGV.
+ *                          device's PROT_NONE memory turns into a SIGSEGV;
+ *   BROKEN_SCHEMA:         dense's schema drifts from the CPU plugin's: a range, a default
+ *                          and the choices change, a key goes missing and one is added.
  * The conformance run must report both as failures of that plugin and go on. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -12,13 +14,13 @@
 
 #include <nntrain/nntrain.h>
 
-#if !defined(BROKEN_WRONG_GRADIENT) && !defined(BROKEN_HOST_READ)
-#error "define BROKEN_WRONG_GRADIENT or BROKEN_HOST_READ"
+#if !defined(BROKEN_WRONG_GRADIENT) && !defined(BROKEN_HOST_READ) && !defined(BROKEN_SCHEMA)
+#error "define BROKEN_WRONG_GRADIENT, BROKEN_HOST_READ or BROKEN_SCHEMA"
 #endif
-#ifdef BROKEN_WRONG_GRADIENT
-#define BROKEN_NAME "dense"
-#else
+#ifdef BROKEN_HOST_READ
 #define BROKEN_NAME "relu"
+#else
+#define BROKEN_NAME "dense"
 #endif
 
 NN_EXPORT const nn_plugin_desc *nn_plugin_descriptors[32];
@@ -36,12 +38,34 @@ static int broken_backward(void *self, const nn_layer_io *io, nn_error *err)
     const nn_device *d = io->device;
     return d->backend->ops->scale(d->backend_self, io->param_grads[0], 0.5f, err);
 }
-#else
+#elif defined(BROKEN_HOST_READ)
 static int broken_forward(void *self, const nn_layer_io *io, nn_error *err)
 {
     volatile float first = NN_F32P(io->inputs[0])[0]; /* device memory, read on the host */
     (void)first;
     return real->forward(self, io, err);
+}
+#else
+static nn_param_spec drifted[16];
+
+/* units from 2, bias default false, no gelu, no bias_init, an extra key */
+static void drift(const nn_param_spec *from)
+{
+    int n = 0;
+    for (; from->name && n < 14; from++) {
+        if (strcmp(from->name, "bias_init") == 0)
+            continue;
+        nn_param_spec *s = &drifted[n++];
+        *s = *from;
+        if (strcmp(s->name, "units") == 0)
+            s->range = "[2, inf)";
+        else if (strcmp(s->name, "bias") == 0)
+            s->def = "false";
+        else if (strcmp(s->name, "activation") == 0)
+            s->choices = "none|relu|tanh|sigmoid";
+    }
+    drifted[n++] = (nn_param_spec){.name = "alpha", .type = NN_PARAM_FLOAT, .def = "1",
+                                   .doc = "a key the CPU plugin does not have"};
 }
 #endif
 
@@ -55,12 +79,15 @@ __attribute__((constructor)) static void broken_load(void)
             continue;
         real = list[i]->vtable;
         broken_vtable = *real;
+        broken_desc = *list[i];
 #ifdef BROKEN_WRONG_GRADIENT
         broken_vtable.backward = broken_backward;
-#else
+#elif defined(BROKEN_HOST_READ)
         broken_vtable.forward = broken_forward;
+#else
+        drift(list[i]->params);
+        broken_desc.params = drifted;
 #endif
-        broken_desc = *list[i];
         broken_desc.vtable = &broken_vtable;
         nn_plugin_descriptors[n - 1] = &broken_desc;
     }

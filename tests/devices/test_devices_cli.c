@@ -1,7 +1,7 @@
 /* test_devices_cli.c: `nntrain devices` and `nntrain devices test` as a user runs them: the
  * listing, the conformance run passing on both sim devices, and failing with a clear line on
- * two broken packs (a wrong weight gradient; a plugin reading device memory on the host,
- * which must be reported as that plugin's crash while nntrain itself exits normally). */
+ * broken packs (a wrong weight gradient; a drifted schema; a plugin reading device memory on
+ * the host, which must be reported as that plugin's crash while nntrain exits normally). */
 #include "core/helpers.h"
 
 static run_result res;
@@ -104,6 +104,23 @@ Test(devices, a_plugin_reading_device_memory_on_the_host_is_reported_as_its_cras
     assert_has(res.out, "): training forward; a plugin that dereferences device memory on the "
                         "host faults like this");
     assert_has(res.out, "5 checks on sim: 1 passed, 4 failed");
+    tmpdir_free(dir);
+}
+
+Test(devices, every_schema_difference_is_reported)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("broken_schema", NULL);
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", "dense", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "layer     dense          schema (keys, types, defaults, ranges, "
+                        "choices)            FAIL\n");
+    assert_has(res.out, "key 'units': range differs (cpu \"[1, inf)\", pack \"[2, inf)\"); "
+                        "key 'bias': default differs (cpu \"true\", pack \"false\"); the pack "
+                        "lacks key 'bias_init'; key 'activation': choices differ");
+    assert_has(res.out, "; key 'alpha' is the pack's only");
+    /* a case the pack cannot even parse fails at create, naming the key */
+    assert_has(res.out, "create: the pack's plugin refuses (");
     tmpdir_free(dir);
 }
 
