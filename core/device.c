@@ -85,7 +85,8 @@ int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
     }
     const nn_backend_vtable *vt = be->desc->vtable;
     if (be->desc->abi_minor < 4 || vt->struct_size < NN_BACKEND_VTABLE_SIZE_0_3 ||
-        !vt->device_count || !vt->memset || !vt->ops)
+        !vt->device_count || !vt->memset || !vt->ops ||
+        (vt->copy_async && (!vt->event_new || !vt->event_wait || !vt->event_free)))
         return nn_error_set(err, NN_EABI, "--device '%s': the backend plugin %s was built for "
                             "ABI %u.%u, which lacks device_count, memset and ops; rebuild it "
                             "against this SDK (ABI %d.%d)", spec, be->path, be->desc->abi_major,
@@ -201,14 +202,14 @@ void nn_dev_free(nn_dev *d, void *p)
 void *nn_dev_host_alloc(nn_dev *d, size_t bytes, nn_error *err)
 {
     size_t n = round64(bytes ? bytes : 1);
-    if (d == &host_dev || !d->vt->host_alloc || !d->vt->host_free) {
+    if (d == &host_dev || !d->ops->host_alloc || !d->ops->host_free) {
         void *p = aligned_alloc(NN_TENSOR_ALIGN, n);
         if (!p)
             nn_error_set(err, NN_ENOMEM, "out of memory for %zu bytes", bytes);
         return p;
     }
     nn_error berr = {0};
-    void *p = d->vt->host_alloc(d->inst.self, n, &berr);
+    void *p = d->ops->host_alloc(d->inst.self, n, &berr);
     if (!p)
         nn_error_set(err, NN_ENOMEM, "device %s: cannot allocate %zu bytes of host memory: %s",
                      d->name, bytes, berr.msg);
@@ -219,10 +220,10 @@ void nn_dev_host_free(nn_dev *d, void *p)
 {
     if (!p)
         return;
-    if (d == &host_dev || !d->vt->host_alloc || !d->vt->host_free)
+    if (d == &host_dev || !d->ops->host_alloc || !d->ops->host_free)
         free(p);
     else
-        d->vt->host_free(d->inst.self, p);
+        d->ops->host_free(d->inst.self, p);
 }
 
 /* calls a backend slot and turns its failure into a message naming the device */

@@ -43,6 +43,9 @@ typedef struct sim_dev {
 
 extern const nn_backend_vtable sim_backend_vtable;
 extern const nn_device_ops sim_device_ops;
+/* page-mapped host buffers (sim_backend.c), offered through sim_device_ops */
+void *sim_host_alloc(void *self, size_t bytes, nn_error *err);
+void sim_host_free(void *self, void *ptr);
 
 /* ---- device memory (sim_mem.c) -------------------------------------------------------- */
 

@@ -232,7 +232,7 @@ static void sim_event_free(void *self, void *event)
 
 /* "pinned" buffers: whole pages from mmap, so a caller that frees them with free() is caught
  * by the allocator at once instead of silently working */
-static void *sim_host_alloc(void *self, size_t bytes, nn_error *err)
+void *sim_host_alloc(void *self, size_t bytes, nn_error *err)
 {
     sim_dev *d = self;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -247,7 +247,7 @@ static void *sim_host_alloc(void *self, size_t bytes, nn_error *err)
     return p + page;
 }
 
-static void sim_host_free(void *self, void *ptr)
+void sim_host_free(void *self, void *ptr)
 {
     (void)self;
     if (!ptr)
@@ -276,8 +276,6 @@ const nn_backend_vtable sim_backend_vtable = {
     .event_wait = sim_event_wait,
     .event_free = sim_event_free,
     .ops = &sim_device_ops,
-    .host_alloc = sim_host_alloc,
-    .host_free = sim_host_free,
 };
 
 const nn_plugin_desc sim_backend_desc = NN_DESCRIPTOR(

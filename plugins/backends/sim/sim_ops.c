@@ -152,4 +152,6 @@ const nn_device_ops sim_device_ops = {
     .norm_acc = ops_norm_acc,
     .find_nonfinite = ops_find_nonfinite,
     .count_correct = ops_count_correct,
+    .host_alloc = sim_host_alloc,
+    .host_free = sim_host_free,
 };

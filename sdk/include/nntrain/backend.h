@@ -61,13 +61,18 @@ typedef struct nn_device_ops {
      * row-major order, or -1 when all are finite */
     int (*find_nonfinite)(void *self, const nn_tensor *x, int64_t *index, nn_error *err);
     /* pred [N, C] (F32 scores); target I32 [N] class ids, or F32 [N, C] probabilities whose
-     * argmax is the class; rows: the first `rows` of N count. out is two device doubles:
-     * out[0] = rows whose argmax(pred) is the class, out[1] = rows whose class is among the
-     * top_k scores (ties broken toward the lower index, as the CPU does); top_k 0 leaves
-     * out[1] alone. Class ids outside [0, C) count as wrong. */
+     * argmax is the class (the first maximum); rows: the first `rows` of N count. out is two
+     * device doubles: out[0] = rows whose argmax(pred) (the first maximum) is the class,
+     * out[1] = rows whose class has fewer than top_k scores strictly above its own (so a tie
+     * counts for the true class, as the CPU does); top_k 0 leaves out[1] alone. Class ids
+     * outside [0, C) count as wrong. */
     int (*count_correct)(void *self, const nn_tensor *pred, const nn_tensor *target,
                          int64_t rows, int top_k, double *out, nn_error *err);
-    const void *reserved[8];
+    /* optional: page-locked host memory for batches (faster, truly asynchronous copies);
+     * without it the core uses ordinary host memory. self is the backend instance. */
+    void *(*host_alloc)(void *self, size_t bytes, nn_error *err);
+    void (*host_free)(void *self, void *ptr);
+    const void *reserved[6];
 } nn_device_ops;
 
 typedef struct nn_backend_vtable {
@@ -83,8 +88,8 @@ typedef struct nn_backend_vtable {
                 nn_error *err);
     int (*sync)(void *self, nn_error *err); /* required: waits for all issued work */
 
-    /* ---- ABI 0.4 (these took the eight reserved slots of 0.3; read only when
-     * struct_size covers them) ---- */
+    /* ---- ABI 0.4: these took the eight reserved slots of 0.3 (a 0.3 backend has them
+     * NULL, and the core refuses it for training) ---- */
     /* required: devices of this type on this machine; called before open(), may be 0 */
     int (*device_count)(void *self, nn_error *err);
     /* optional: one line about the opened device ("H200, 141 GiB, driver 580") into buf */
@@ -100,17 +105,13 @@ typedef struct nn_backend_vtable {
     void *(*event_new)(void *self, nn_error *err);
     int (*event_wait)(void *self, void *event, nn_error *err); /* blocks until it completed */
     void (*event_free)(void *self, void *event);
-    /* required: the device math above; a static table */
+    /* required: the device math above (and pinned host memory); a static table. Later ABI
+     * versions grow the backend through it, since these eight slots took 0.3's reserve. */
     const nn_device_ops *ops;
-    /* optional: page-locked host memory for batches (faster, truly asynchronous copies);
-     * without it the core uses ordinary host memory */
-    void *(*host_alloc)(void *self, size_t bytes, nn_error *err);
-    void (*host_free)(void *self, void *ptr);
-    const void *reserved[8];
 } nn_backend_vtable;
 
-/* the size of an ABI 0.3 backend vtable: what the core accepts at all */
-#define NN_BACKEND_VTABLE_SIZE_0_3 offsetof(nn_backend_vtable, host_alloc)
+/* ABI 0.3's vtable had the same size, with reserved slots where 0.4's functions are */
+#define NN_BACKEND_VTABLE_SIZE_0_3 sizeof(nn_backend_vtable)
 
 #ifdef __cplusplus
 }
