@@ -158,3 +158,25 @@ Test(device_training, kernels_a_device_lacks_are_all_named_before_any_work)
     cr_assert(!strstr(out, "none.csv"), "data was read first: %s", out);
     free(out);
 }
+
+Test(device_training, clipping_and_weight_decay_match_the_cpu_on_sim)
+{
+    double ac, as;
+    compare_example("fashion_mnist_mlp.ini",
+                    "--set data.limit=2048 --set data.test_limit=500 --set train.clip_norm=0.5 "
+                    "--set train.clip_value=0.05 --set optimizer.nesterov=true --set "
+                    "optimizer.weight_decay=0.01",
+                    16, &ac, &as);
+    cr_assert_leq(fabs(ac - as), 0.2 + 1e-9, "test accuracy cpu %.2f%%, sim %.2f%%", ac, as);
+}
+
+Test(device_training, a_diverging_run_on_sim_names_the_first_bad_layer)
+{
+    cr_assert_eq(nntrain("train %s/fashion_mnist_mlp.ini --run-dir nan --device sim --set "
+                         "optimizer.lr=1e30 --set data.limit=1024 --no-test", examples()), 4,
+                 "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "became non-finite") &&
+              (strstr(out, "layer 'fc") || strstr(out, "the gradient of 'fc")), "%s", out);
+    free(out);
+}
