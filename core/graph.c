@@ -22,7 +22,7 @@ typedef struct layer_def {
     int inputs[NN_MAX_INPUTS]; /* resolved: DATA_INPUT or a layer index */
     double lr_mult, wd_mult;
     int n_params;
-    int param_index[NN_MAX_LAYER_PARAMS];  /* into the model's param table */
+    int param_index[NN_MAX_LAYER_PARAMS_ALL]; /* into the model's param table */
     int state_index[NN_MAX_LAYER_BUFFERS]; /* into the model's state table, -1 if not state */
 } layer_def;
 
@@ -55,6 +55,10 @@ struct nn_plan {
     nn_instance *inst;
     nn_layer_setup *setups;
     nn_layer_io *ios;
+    /* per layer, the ABI 0.5 overflow of params past NN_MAX_LAYER_PARAMS: declarations, and
+     * the tensors and gradients io.params_more / io.param_grads_more point at */
+    nn_param_decl *decls_more;
+    nn_tensor **params_more, **grads_more;
     nn_tensor input;
     nn_tensor *outputs, *grads, *bufs; /* per layer; bufs: NN_MAX_LAYER_BUFFERS per layer */
     int *needs_grad;                   /* per layer: its output gradient is needed */
@@ -118,6 +122,9 @@ static void plan_free(nn_plan *p)
         nn_instance_destroy(&p->inst[i]);
     free(p->inst);
     free(p->setups);
+    free(p->decls_more);
+    free(p->params_more);
+    free(p->grads_more);
     free(p->ios);
     free(p->outputs);
     free(p->grads);
@@ -409,11 +416,11 @@ static int create_params(nn_model *m, nn_plan *p, nn_error *err)
         l->n_params = s->n_params;
         for (int k = 0; k < s->n_params; k++) {
             param_rec *r = &m->params[m->n_params];
-            r->decl = s->params[k];
+            r->decl = *nn_layer_param_decl(s, k);
             r->layer = i;
             r->lr_mult = l->lr_mult;
             r->wd_mult = l->wd_mult;
-            snprintf(r->name, sizeof r->name, "%s.%s", l->name, s->params[k].name);
+            snprintf(r->name, sizeof r->name, "%s.%s", l->name, r->decl.name);
             nn_tensor_describe(&r->value, NN_F32, r->decl.ndim, r->decl.shape);
             nn_tensor_describe(&r->grad, NN_F32, r->decl.ndim, r->decl.shape);
             r->value.name = r->name;
@@ -487,11 +494,12 @@ static int check_params(const nn_model *m, const nn_plan *p, nn_error *err)
                                 l->name, s->n_params, (long long)p->batch, l->n_params);
         for (int k = 0; k < s->n_params; k++) {
             const param_rec *r = &m->params[l->param_index[k]];
-            if (r->decl.ndim != s->params[k].ndim ||
-                memcmp(r->decl.shape, s->params[k].shape, sizeof(int64_t) * (size_t)r->decl.ndim))
+            const nn_param_decl *d = nn_layer_param_decl(s, k);
+            if (r->decl.ndim != d->ndim ||
+                memcmp(r->decl.shape, d->shape, sizeof(int64_t) * (size_t)r->decl.ndim))
                 return nn_error_set(err, NN_EINTERNAL,
                                     "layer '%s' parameter '%s' changed shape between plans",
-                                    l->name, s->params[k].name);
+                                    l->name, d->name);
         }
     }
     return NN_OK;
@@ -517,8 +525,13 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     p->needs_grad = calloc((size_t)n, sizeof *p->needs_grad);
     p->n_consumers = calloc((size_t)n, sizeof *p->n_consumers);
     p->edges = calloc((size_t)n * NN_MAX_INPUTS, sizeof *p->edges);
+    const size_t more = NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS;
+    p->decls_more = calloc((size_t)n * more, sizeof *p->decls_more);
+    p->params_more = calloc((size_t)n * more, sizeof *p->params_more);
+    p->grads_more = calloc((size_t)n * more, sizeof *p->grads_more);
     if (!p->inst || !p->setups || !p->ios || !p->outputs || !p->grads || !p->bufs ||
-        !p->needs_grad || !p->n_consumers || !p->edges)
+        !p->needs_grad || !p->n_consumers || !p->edges || !p->decls_more || !p->params_more ||
+        !p->grads_more)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
 
     int64_t in_shape[NN_MAX_DIMS];
@@ -539,6 +552,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         s->struct_size = sizeof *s;
         s->layer_name = l->name;
         s->training = p->training;
+        s->params_more = &p->decls_more[(size_t)i * more];
         s->n_inputs = n_in(l);
         for (int k = 0; k < s->n_inputs; k++) {
             int src = l->inputs[k];
@@ -701,10 +715,21 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         }
         if (p->training && (p->needs_grad[i] || i == last))
             io->grad_output = &p->grads[i];
+        nn_tensor **pm = &p->params_more[(size_t)i * more];
+        nn_tensor **gm = &p->grads_more[(size_t)i * more];
         for (int k = 0; k < s->n_params; k++) {
-            io->params[k] = &m->params[l->param_index[k]].value;
+            param_rec *r = &m->params[l->param_index[k]];
+            nn_tensor **pv = k < NN_MAX_LAYER_PARAMS ? &io->params[k]
+                                                     : &pm[k - NN_MAX_LAYER_PARAMS];
+            nn_tensor **gv = k < NN_MAX_LAYER_PARAMS ? &io->param_grads[k]
+                                                     : &gm[k - NN_MAX_LAYER_PARAMS];
+            *pv = &r->value;
             if (p->training)
-                io->param_grads[k] = &m->params[l->param_index[k]].grad;
+                *gv = &r->grad;
+        }
+        if (s->n_params > NN_MAX_LAYER_PARAMS) {
+            io->params_more = pm;
+            io->param_grads_more = gm;
         }
         for (int b = 0; b < s->n_buffers; b++) {
             nn_tensor *t = &p->bufs[i * NN_MAX_LAYER_BUFFERS + b];
