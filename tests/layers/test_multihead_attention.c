@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "ref_seq.h"
 
 typedef struct cfg {
     int64_t N, T, S, E, H;
@@ -66,58 +67,20 @@ static int is_pad(const cfg *c, int64_t b, int64_t s)
 /* out = MHA(x, kv) in double, as torch.nn.MultiheadAttention without dropout */
 static void reference(const nnt_layer *L, const cfg *c, double *out)
 {
-    int64_t E = c->E, H = c->H, d = E / H, T = c->T, S = c->cross ? c->S : c->T;
-    const float *x = NN_F32P(L->inputs[0]), *kv = c->cross ? NN_F32P(L->inputs[1]) : x;
-    const float *Wi = NN_F32P(L->params[0]), *bi = c->bias ? NN_F32P(L->params[1]) : NULL;
-    const float *Wo = NN_F32P(L->params[c->bias ? 2 : 1]);
-    const float *bo = c->bias ? NN_F32P(L->params[3]) : NULL;
-    static double q[64 * 64], k[64 * 64], v[64 * 64], ctx[64 * 64];
-    for (int64_t n = 0; n < c->N; n++) {
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t o = 0; o < E; o++) {
-                double a = bi ? bi[o] : 0;
-                for (int64_t i = 0; i < E; i++)
-                    a += (double)x[(n * T + t) * E + i] * Wi[o * E + i];
-                q[t * E + o] = a;
-            }
+    int64_t T = c->T, S = c->cross ? c->S : c->T, E = c->E;
+    static double x[4096], kv[4096];
+    static unsigned char pad[256];
+    for (int64_t i = 0; i < c->N * T * E; i++)
+        x[i] = NN_F32P(L->inputs[0])[i];
+    for (int64_t i = 0; i < c->N * S * E; i++)
+        kv[i] = c->cross ? NN_F32P(L->inputs[1])[i] : x[i];
+    for (int64_t b = 0; b < c->N; b++)
         for (int64_t s = 0; s < S; s++)
-            for (int64_t o = 0; o < E; o++) {
-                double a = bi ? bi[E + o] : 0, b = bi ? bi[2 * E + o] : 0;
-                for (int64_t i = 0; i < E; i++) {
-                    a += (double)kv[(n * S + s) * E + i] * Wi[(E + o) * E + i];
-                    b += (double)kv[(n * S + s) * E + i] * Wi[(2 * E + o) * E + i];
-                }
-                k[s * E + o] = a;
-                v[s * E + o] = b;
-            }
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t t = 0; t < T; t++) {
-                double w[64], mx = -INFINITY, sum = 0;
-                for (int64_t s = 0; s < S; s++) {
-                    int masked = (c->causal && s > t) || is_pad(c, n, s);
-                    double a = 0;
-                    for (int64_t j = 0; j < d; j++)
-                        a += q[t * E + h * d + j] * k[s * E + h * d + j];
-                    w[s] = masked ? -INFINITY : a / sqrt((double)d);
-                    mx = fmax(mx, w[s]);
-                }
-                for (int64_t s = 0; s < S; s++)
-                    sum += (w[s] = isinf(w[s]) ? 0 : exp(w[s] - mx));
-                for (int64_t j = 0; j < d; j++) {
-                    double a = 0;
-                    for (int64_t s = 0; s < S; s++)
-                        a += w[s] / sum * v[s * E + h * d + j];
-                    ctx[t * E + h * d + j] = a;
-                }
-            }
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t o = 0; o < E; o++) {
-                double a = bo ? bo[o] : 0;
-                for (int64_t i = 0; i < E; i++)
-                    a += ctx[t * E + i] * Wo[o * E + i];
-                out[(n * T + t) * E + o] = a;
-            }
-    }
+            pad[b * S + s] = (unsigned char)is_pad(c, b, s);
+    const float *bi = c->bias ? NN_F32P(L->params[1]) : NULL;
+    const float *bo = c->bias ? NN_F32P(L->params[3]) : NULL;
+    ref_mha(x, kv, c->N, T, S, E, c->H, NN_F32P(L->params[0]), bi,
+            NN_F32P(L->params[c->bias ? 2 : 1]), bo, c->causal, pad, out);
 }
 
 static void check_forward(const nnt_layer *L, const cfg *c, const char *what)
