@@ -73,3 +73,55 @@ void ref_ln(const double *x, double *y, int64_t rows, int64_t D, const float *g,
             y[r * D + j] = (x[r * D + j] - mu) / sqrt(var + eps) * g[j] + b[j];
     }
 }
+
+static double sigm(double v)
+{
+    return 1 / (1 + exp(-v));
+}
+
+void ref_rnn_dir(int gru, const double *x, int64_t N, int64_t T, int64_t I, int64_t H,
+                 const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                 int reverse, double *out, int64_t ow, int64_t off)
+{
+    int64_t G = gru ? 3 : 4;
+    double *h = calloc((size_t)H, sizeof *h), *c = calloc((size_t)H, sizeof *c);
+    double *gi = malloc(sizeof *gi * (size_t)(G * H)), *gh = malloc(sizeof *gh * (size_t)(G * H));
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t j = 0; j < H; j++)
+            h[j] = c[j] = 0;
+        for (int64_t s = 0; s < T; s++) {
+            int64_t t = reverse ? T - 1 - s : s;
+            const double *xt = x + (n * T + t) * I;
+            for (int64_t r = 0; r < G * H; r++) { /* x and h halves apart: GRU needs them so */
+                double a = b_ih[r], b = b_hh[r];
+                for (int64_t i = 0; i < I; i++)
+                    a += w_ih[r * I + i] * xt[i];
+                for (int64_t i = 0; i < H; i++)
+                    b += w_hh[r * H + i] * h[i];
+                gi[r] = a;
+                gh[r] = b;
+            }
+            for (int64_t j = 0; j < H; j++) {
+                if (gru) {
+                    double rr = sigm(gi[j] + gh[j]), z = sigm(gi[H + j] + gh[H + j]);
+                    double nn = tanh(gi[2 * H + j] + rr * gh[2 * H + j]);
+                    gi[j] = (1 - z) * nn + z * h[j]; /* h' kept in gi until every j is done */
+                } else {
+                    double ig = sigm(gi[j] + gh[j]), fg = sigm(gi[H + j] + gh[H + j]);
+                    double gg = tanh(gi[2 * H + j] + gh[2 * H + j]);
+                    double og = sigm(gi[3 * H + j] + gh[3 * H + j]);
+                    c[j] = fg * c[j] + ig * gg;
+                    gi[j] = og * tanh(c[j]);
+                }
+            }
+            for (int64_t j = 0; j < H; j++) {
+                h[j] = gi[j];
+                out[(n * T + t) * ow + off + j] = h[j];
+            }
+        }
+    }
+    free(h);
+    free(c);
+    free(gi);
+    free(gh);
+}
