@@ -96,7 +96,8 @@ static inline nn_param_decl *nn_layer_param_decl(const nn_layer_setup *s, int k)
                                    : &s->params_more[k - NN_MAX_LAYER_PARAMS];
 }
 
-/* Declares a parameter; returns its index in nn_layer_io.params, or -1 when full. */
+/* Declares a parameter; returns its index k (nn_layer_param(io, k); io.params[k] for k < 8),
+ * or -1 when full. */
 static inline int nn_layer_add_param(nn_layer_setup *s, const char *name, int ndim,
                                      const int64_t *shape, nn_init init, int64_t fan_in,
                                      int64_t fan_out, uint32_t flags)
