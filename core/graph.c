@@ -312,11 +312,11 @@ int nn_model_create_params(nn_model *m, nn_plan *p, nn_error *err)
         l->n_params = s->n_params;
         for (int k = 0; k < s->n_params; k++) {
             param_rec *r = &m->params[m->n_params];
-            r->decl = s->params[k];
+            r->decl = *nn_layer_param_decl(s, k);
             r->layer = i;
             r->lr_mult = l->lr_mult;
             r->wd_mult = l->wd_mult;
-            snprintf(r->name, sizeof r->name, "%s.%s", l->name, s->params[k].name);
+            snprintf(r->name, sizeof r->name, "%s.%s", l->name, r->decl.name);
             nn_tensor_describe(&r->value, NN_F32, r->decl.ndim, r->decl.shape);
             nn_tensor_describe(&r->grad, NN_F32, r->decl.ndim, r->decl.shape);
             r->value.name = r->name;
@@ -446,11 +446,12 @@ int nn_model_check_params(const nn_model *m, const nn_plan *p, nn_error *err)
                                 l->name, s->n_params, (long long)p->batch, l->n_params);
         for (int k = 0; k < s->n_params; k++) {
             const param_rec *r = &m->params[l->param_index[k]];
-            if (r->decl.ndim != s->params[k].ndim ||
-                memcmp(r->decl.shape, s->params[k].shape, sizeof(int64_t) * (size_t)r->decl.ndim))
+            const nn_param_decl *d = nn_layer_param_decl(s, k);
+            if (r->decl.ndim != d->ndim ||
+                memcmp(r->decl.shape, d->shape, sizeof(int64_t) * (size_t)r->decl.ndim))
                 return nn_error_set(err, NN_EINTERNAL,
                                     "layer '%s' parameter '%s' changed shape between plans",
-                                    l->name, s->params[k].name);
+                                    l->name, d->name);
         }
     }
     return NN_OK;

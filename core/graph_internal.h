@@ -19,7 +19,7 @@ typedef struct layer_def {
     int inputs[NN_MAX_INPUTS]; /* resolved: NN_DATA_INPUT or a layer index */
     double lr_mult, wd_mult;
     int n_params;
-    int param_index[NN_MAX_LAYER_PARAMS];  /* into the model's param table */
+    int param_index[NN_MAX_LAYER_PARAMS_ALL]; /* into the model's param table */
     int state_index[NN_MAX_LAYER_BUFFERS]; /* into the model's state table, -1 if not state */
 } layer_def;
 
@@ -54,6 +54,10 @@ struct nn_plan {
     nn_instance *inst;
     nn_layer_setup *setups;
     nn_layer_io *ios;
+    /* per layer, the ABI 0.5 overflow of params past NN_MAX_LAYER_PARAMS: declarations, and
+     * the tensors and gradients io.params_more / io.param_grads_more point at */
+    nn_param_decl *decls_more;
+    nn_tensor **params_more, **grads_more;
     nn_tensor input;
     nn_tensor *outputs, *grads, *bufs; /* per layer; bufs: NN_MAX_LAYER_BUFFERS per layer */
     int *needs_grad;                   /* per layer: its output gradient is needed */

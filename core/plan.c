@@ -18,6 +18,9 @@ void nn_plan_free(nn_plan *p)
         nn_instance_destroy(&p->inst[i]);
     free(p->inst);
     free(p->setups);
+    free(p->decls_more);
+    free(p->params_more);
+    free(p->grads_more);
     free(p->ios);
     free(p->outputs);
     free(p->grads);
@@ -49,8 +52,13 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     p->needs_grad = calloc((size_t)n, sizeof *p->needs_grad);
     p->n_consumers = calloc((size_t)n, sizeof *p->n_consumers);
     p->edges = calloc((size_t)n * NN_MAX_INPUTS, sizeof *p->edges);
+    const size_t more = NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS;
+    p->decls_more = calloc((size_t)n * more, sizeof *p->decls_more);
+    p->params_more = calloc((size_t)n * more, sizeof *p->params_more);
+    p->grads_more = calloc((size_t)n * more, sizeof *p->grads_more);
     if (!p->inst || !p->setups || !p->ios || !p->outputs || !p->grads || !p->bufs ||
-        !p->needs_grad || !p->n_consumers || !p->edges)
+        !p->needs_grad || !p->n_consumers || !p->edges || !p->decls_more || !p->params_more ||
+        !p->grads_more)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
 
     int64_t in_shape[NN_MAX_DIMS];
@@ -74,6 +82,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         s->layer_name = l->name;
         s->training = p->training;
         s->device = dev;
+        s->params_more = &p->decls_more[(size_t)i * more];
         s->n_inputs = nn_layer_n_in(l);
         for (int k = 0; k < s->n_inputs; k++) {
             int src = l->inputs[k];
@@ -239,10 +248,21 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         }
         if (p->training && (p->needs_grad[i] || i == last))
             io->grad_output = &p->grads[i];
+        nn_tensor **pm = &p->params_more[(size_t)i * more];
+        nn_tensor **gm = &p->grads_more[(size_t)i * more];
         for (int k = 0; k < s->n_params; k++) {
-            io->params[k] = &m->params[l->param_index[k]].value;
+            param_rec *r = &m->params[l->param_index[k]];
+            nn_tensor **pv = k < NN_MAX_LAYER_PARAMS ? &io->params[k]
+                                                     : &pm[k - NN_MAX_LAYER_PARAMS];
+            nn_tensor **gv = k < NN_MAX_LAYER_PARAMS ? &io->param_grads[k]
+                                                     : &gm[k - NN_MAX_LAYER_PARAMS];
+            *pv = &r->value;
             if (p->training)
-                io->param_grads[k] = &m->params[l->param_index[k]].grad;
+                *gv = &r->grad;
+        }
+        if (s->n_params > NN_MAX_LAYER_PARAMS) {
+            io->params_more = pm;
+            io->param_grads_more = gm;
         }
         for (int b = 0; b < s->n_buffers; b++) {
             nn_tensor *t = &p->bufs[i * NN_MAX_LAYER_BUFFERS + b];

@@ -17,6 +17,7 @@ if [ "${1:-}" = "--test" ]; then
     python3 python3-protobuf  # independent readers of our TensorBoard, CSV and JSONL files
     chromium                  # tests/loggers renders the HTML report headless (~80 MB)
     binutils                  # nm, to check that plugins export one symbol
+    python3-torch             # tests/layers: PyTorch's outputs for lstm, gru, attention, ... (~400 MB)
   )
 fi
 PKGS+=("$@")

@@ -214,6 +214,53 @@ Test(graph, residual_block_gradients_match_finite_differences)
     nn_model_free(m);
 }
 
+Test(graph, a_layer_may_declare_more_parameters_than_the_fixed_arrays_hold)
+{
+    /* 12 and then 64 scalars: past NN_MAX_LAYER_PARAMS they travel in params_more (ABI 0.5);
+     * y = x * prod(p), so every dLoss/dp_k = sum(g .* x) * prod(p) / p_k */
+    static const int counts[] = {12, NN_MAX_LAYER_PARAMS_ALL};
+    for (size_t c = 0; c < 2; c++) {
+        nn_error err = {0};
+        char ini[128];
+        snprintf(ini, sizeof ini, "[layer.many]\ntype = tg_many\ncount = %d\n", counts[c]);
+        nn_model *m = model_from(ini, &err);
+        cr_assert(m, "%s", err.msg);
+        nn_plan *p, *eval;
+        int64_t shape[1] = {3};
+        cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 2, 1, 9, &p, &err), NN_OK, "%s",
+                     err.msg);
+        cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 5, 0, 9, &eval, &err), NN_OK, "%s",
+                     err.msg);
+        cr_assert_eq(nn_model_param_count(m), counts[c]);
+        double prod = 1;
+        for (int k = 0; k < counts[c]; k++) {
+            nn_tensor *w = nn_model_param(m, k, NULL, NULL, NULL, NULL);
+            char want[32];
+            snprintf(want, sizeof want, "many.p%d", k);
+            cr_assert_str_eq(w->name, want);
+            NN_F32P(w)[0] = 1.0f + 0.01f * (float)k; /* distinct, so a mix-up shows */
+            prod *= NN_F32P(w)[0];
+        }
+        fill(nn_plan_input(p), 4);
+        cr_assert_eq(nn_plan_forward(p, 1, &err), NN_OK, "%s", err.msg);
+        const float *x = NN_F32P(nn_plan_input(p)), *y = NN_F32P(nn_plan_output(p));
+        double gx = 0;
+        for (int i = 0; i < 6; i++) {
+            cr_assert_float_eq(y[i], x[i] * prod, 1e-5 * (1 + fabs(x[i] * prod)));
+            NN_F32P(nn_plan_grad_output(p))[i] = (float)(i + 1);
+            gx += (i + 1) * (double)x[i];
+        }
+        cr_assert_eq(nn_plan_backward(p, &err), NN_OK, "%s", err.msg);
+        for (int k = 0; k < counts[c]; k++) {
+            nn_tensor *g;
+            nn_tensor *w = nn_model_param(m, k, &g, NULL, NULL, NULL);
+            double want = gx * prod / NN_F32P(w)[0];
+            cr_assert_float_eq(NN_F32P(g)[0], want, 1e-4 * (1 + fabs(want)), "p%d", k);
+        }
+        nn_model_free(m);
+    }
+}
+
 Test(graph, shape_mismatch_names_both_layers_and_shapes)
 {
     nn_error err = {0};

@@ -1,7 +1,9 @@
 /* tg_plugins.c: tiny plain-C layers that let the graph tests run without the stock plugins:
- * tg_linear (y = x W^T + b), tg_relu, tg_add (sum of inputs), tg_nan (emits NaN when asked).
+ * tg_linear (y = x W^T + b), tg_relu, tg_add (sum of inputs), tg_nan (emits NaN when asked),
+ * tg_many (y = x * prod of `count` scalar parameters: more than NN_MAX_LAYER_PARAMS, ABI 0.5).
  * Deliberately naive: the graph, not these, is under test. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,4 +254,86 @@ static const nn_plugin_desc nan_desc = NN_DESCRIPTOR(
     .license = "MIT", .summary = "identity that can emit NaN, for diagnosis tests",
     .params = nan_params, .vtable = &nan_vt);
 
-NN_PLUGIN_EXPORT(&lin_desc, &relu_desc, &add_desc, &nan_desc);
+/* tg_many: y = x * p_0 * p_1 * ... * p_{count-1}, each p_k a learned scalar named "p<k>" */
+static int many_create(const nn_params *p, void **self, nn_error *err)
+{
+    (void)err;
+    int *v = malloc(sizeof *v);
+    if (!v)
+        return NN_ENOMEM;
+    *v = (int)nn_params_int(p, "count");
+    *self = v;
+    return NN_OK;
+}
+
+static int many_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    int count = *(int *)self;
+    nn_tensor_describe(&s->output, NN_F32, s->inputs[0]->dl.ndim, s->inputs[0]->shape);
+    for (int k = 0; k < count; k++) {
+        char name[16];
+        int64_t one = 1;
+        snprintf(name, sizeof name, "p%d", k);
+        if (nn_layer_add_param(s, name, 1, &one, NN_INIT_UNIFORM, 1, 1, 0) != k)
+            return nn_error_set(err, NN_EINVAL, "could not declare parameter %d", k);
+        nn_layer_param_decl(s, k)->init_arg = 1.0;
+    }
+    return NN_OK;
+}
+
+static double many_prod(int count, const nn_layer_io *io, int skip)
+{
+    double p = 1;
+    for (int k = 0; k < count; k++)
+        if (k != skip)
+            p *= NN_F32P(nn_layer_param(io, k))[0];
+    return p;
+}
+
+static int many_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)err;
+    double p = many_prod(*(int *)self, io, -1);
+    for (int64_t i = 0, n = nn_tensor_numel(io->output); i < n; i++)
+        NN_F32P(io->output)[i] = (float)(NN_F32P(io->inputs[0])[i] * p);
+    return NN_OK;
+}
+
+static int many_backward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)err;
+    int count = *(int *)self;
+    int64_t n = nn_tensor_numel(io->output);
+    const float *x = NN_F32P(io->inputs[0]), *g = NN_F32P(io->grad_output);
+    double gx = 0;
+    for (int64_t i = 0; i < n; i++)
+        gx += (double)g[i] * x[i];
+    for (int k = 0; k < count; k++)
+        NN_F32P(nn_layer_param_grad(io, k))[0] = (float)(gx * many_prod(count, io, k));
+    if (io->grad_inputs[0]) {
+        double p = many_prod(count, io, -1);
+        for (int64_t i = 0; i < n; i++)
+            NN_F32P(io->grad_inputs[0])[i] = (float)(g[i] * p);
+    }
+    return NN_OK;
+}
+
+static const nn_param_spec many_params[] = {
+    {.name = "count", .type = NN_PARAM_INT, .def = "12", .range = "[1, 64]",
+     .doc = "number of scalar parameters"},
+    {0},
+};
+static const nn_layer_vtable many_vt = {
+    .struct_size = sizeof(nn_layer_vtable),
+    .create = many_create,
+    .destroy = generic_destroy,
+    .setup = many_setup,
+    .forward = many_forward,
+    .backward = many_backward,
+};
+static const nn_plugin_desc many_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .caps = NN_CAP_BACKWARD, .name = "tg_many", .version = "1.0",
+    .license = "MIT", .summary = "x times many scalar parameters, for the ABI 0.5 overflow",
+    .params = many_params, .vtable = &many_vt);
+
+NN_PLUGIN_EXPORT(&lin_desc, &relu_desc, &add_desc, &nan_desc, &many_desc);

@@ -182,7 +182,7 @@ void nnt_layer_close(nnt_layer *L)
         nn_tensor_free(L->inputs[i]);
         nn_tensor_free(L->grad_inputs[i]);
     }
-    for (int i = 0; i < NN_MAX_LAYER_PARAMS; i++) {
+    for (int i = 0; i < NN_MAX_LAYER_PARAMS_ALL; i++) {
         nn_tensor_free(L->params[i]);
         nn_tensor_free(L->param_grads[i]);
     }
@@ -218,6 +218,7 @@ static int layer_open(nnt_layer *L, const char *plugin, const char *const *kv, i
     L->setup.struct_size = sizeof L->setup;
     L->setup.layer_name = "test_layer";
     L->setup.training = training;
+    L->setup.params_more = L->decls_more;
     L->setup.n_inputs = n_inputs;
     for (int i = 0; i < n_inputs; i++) {
         nn_tensor_describe(&desc[i], dtypes ? dtypes[i] : NN_F32, ndims[i], shapes[i]);
@@ -245,7 +246,7 @@ static int layer_open(nnt_layer *L, const char *plugin, const char *const *kv, i
         }
     }
     for (int i = 0; i < L->setup.n_params; i++) {
-        const nn_param_decl *d = &L->setup.params[i];
+        const nn_param_decl *d = nn_layer_param_decl(&L->setup, i);
         if (!(L->params[i] = nn_tensor_new(NN_F32, d->ndim, d->shape)))
             return oom(err);
         L->params[i]->name = d->name;
@@ -275,9 +276,13 @@ static int layer_open(nnt_layer *L, const char *plugin, const char *const *kv, i
         io->grad_inputs[i] = L->grad_inputs[i];
     }
     io->output = L->output;
-    for (int i = 0; i < L->setup.n_params; i++) {
+    for (int i = 0; i < L->setup.n_params && i < NN_MAX_LAYER_PARAMS; i++) {
         io->params[i] = L->params[i];
         io->param_grads[i] = L->param_grads[i];
+    }
+    if (L->setup.n_params > NN_MAX_LAYER_PARAMS) {
+        io->params_more = &L->params[NN_MAX_LAYER_PARAMS];
+        io->param_grads_more = &L->param_grads[NN_MAX_LAYER_PARAMS];
     }
     for (int i = 0; i < L->setup.n_buffers; i++)
         io->buffers[i] = L->buffers[i];
@@ -364,9 +369,9 @@ double nnt_gradcheck(nnt_layer *L, double eps, double floor, char *worst, size_t
     /* analytic gradients of the unperturbed point, copied before any re-run */
     double result = INFINITY;
     int n_checked = 0;
-    double *ana[NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS] = {0};
-    nn_tensor *target[NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS] = {0};
-    char names[NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS][64];
+    double *ana[NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS_ALL] = {0};
+    nn_tensor *target[NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS_ALL] = {0};
+    char names[NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS_ALL][64];
     if (nnt_forward(L, 1, &err) || nnt_backward(L, &err)) {
         if (worst && cap)
             snprintf(worst, cap, "forward/backward failed: %s", err.msg);
@@ -389,7 +394,8 @@ double nnt_gradcheck(nnt_layer *L, double eps, double floor, char *worst, size_t
     }
     for (int i = 0; i < L->setup.n_params; i++) {
         target[n_checked] = L->params[i];
-        snprintf(names[n_checked], sizeof names[0], "param '%s'", L->setup.params[i].name);
+        snprintf(names[n_checked], sizeof names[0], "param '%s'",
+                 nn_layer_param_decl(&L->setup, i)->name);
         const nn_tensor *gt = L->param_grads[i];
         int64_t n = nn_tensor_numel(gt);
         if (!(ana[n_checked] = malloc(sizeof(double) * (size_t)(n ? n : 1))))
@@ -416,7 +422,7 @@ double nnt_gradcheck(nnt_layer *L, double eps, double floor, char *worst, size_t
     if (nnt_forward(L, 1, &err))
         result = INFINITY;
 done:
-    for (int k = 0; k < NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS; k++)
+    for (int k = 0; k < NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS_ALL; k++)
         free(ana[k]);
     free(r);
     return result;

@@ -20,7 +20,9 @@ typedef struct nnt_layer {
     nn_layer_io io;
     int n_inputs;
     nn_tensor *inputs[NN_MAX_INPUTS], *output, *grad_output, *grad_inputs[NN_MAX_INPUTS];
-    nn_tensor *params[NN_MAX_LAYER_PARAMS], *param_grads[NN_MAX_LAYER_PARAMS];
+    /* every parameter, including those past NN_MAX_LAYER_PARAMS (ABI 0.5) */
+    nn_tensor *params[NN_MAX_LAYER_PARAMS_ALL], *param_grads[NN_MAX_LAYER_PARAMS_ALL];
+    nn_param_decl decls_more[NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS];
     nn_tensor *buffers[NN_MAX_LAYER_BUFFERS];
     /* optional, test-only: called by nnt_gradcheck right after the analytic backward, so a
      * test can corrupt the analytic gradients and prove that the checker notices */

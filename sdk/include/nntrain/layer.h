@@ -15,7 +15,12 @@ extern "C" {
 #endif
 
 #define NN_MAX_INPUTS 8
-#define NN_MAX_LAYER_PARAMS 8
+#define NN_MAX_LAYER_PARAMS 8 /* the fixed arrays of nn_layer_setup and nn_layer_io */
+/* ABI 0.5: a layer may declare up to NN_MAX_LAYER_PARAMS_ALL parameters (a stacked
+ * bidirectional LSTM, a transformer block). Those past the first NN_MAX_LAYER_PARAMS live in
+ * arrays the core hands over (params_more); read any of them with nn_layer_param_decl(),
+ * nn_layer_param() and nn_layer_param_grad(). */
+#define NN_MAX_LAYER_PARAMS_ALL 64
 #define NN_MAX_LAYER_BUFFERS 8
 #define NN_NAME_MAX 48
 
@@ -78,17 +83,29 @@ typedef struct nn_layer_setup {
     nn_buffer_decl buffers[NN_MAX_LAYER_BUFFERS];
     uint64_t flops; /* forward FLOPs for the whole batch; a multiply-add counts 2 */
     const nn_device *device; /* in, ABI 0.4: where the tensors will live (never NULL) */
-    const void *reserved[7];
+    /* in, ABI 0.5: room for parameters NN_MAX_LAYER_PARAMS .. NN_MAX_LAYER_PARAMS_ALL - 1,
+     * filled by nn_layer_add_param() (NULL from a host older than 0.5) */
+    nn_param_decl *params_more;
+    const void *reserved[6];
 } nn_layer_setup;
 
-/* Declares a parameter; returns its index in nn_layer_io.params, or -1 when full. */
+/* Declaration k of s (k < s->n_params); a borrowed pointer into s. */
+static inline nn_param_decl *nn_layer_param_decl(const nn_layer_setup *s, int k)
+{
+    return k < NN_MAX_LAYER_PARAMS ? (nn_param_decl *)&s->params[k]
+                                   : &s->params_more[k - NN_MAX_LAYER_PARAMS];
+}
+
+/* Declares a parameter; returns its index k (nn_layer_param(io, k); io.params[k] for k < 8),
+ * or -1 when full. */
 static inline int nn_layer_add_param(nn_layer_setup *s, const char *name, int ndim,
                                      const int64_t *shape, nn_init init, int64_t fan_in,
                                      int64_t fan_out, uint32_t flags)
 {
-    if (s->n_params >= NN_MAX_LAYER_PARAMS || ndim > NN_MAX_DIMS)
+    if (s->n_params >= NN_MAX_LAYER_PARAMS_ALL || ndim > NN_MAX_DIMS ||
+        (s->n_params >= NN_MAX_LAYER_PARAMS && !s->params_more))
         return -1;
-    nn_param_decl *d = &s->params[s->n_params];
+    nn_param_decl *d = nn_layer_param_decl(s, s->n_params);
     int i;
     for (i = 0; name[i] && i < NN_NAME_MAX - 1; i++)
         d->name[i] = name[i];
@@ -140,8 +157,29 @@ typedef struct nn_layer_io {
     nn_tensor *grad_inputs[NN_MAX_INPUTS];       /* backward overwrites; NULL = not needed */
     uint64_t seed;                               /* fresh every step: nn_rng_init(&r, seed,..) */
     const nn_device *device;                     /* ABI 0.4: as in setup; never NULL */
-    const void *reserved[7];
+    /* ABI 0.5: parameters NN_MAX_LAYER_PARAMS .. n_params - 1 and their gradients (entries
+     * NULL in eval plans); NULL when the layer declared no more than NN_MAX_LAYER_PARAMS.
+     * Prefer nn_layer_param() / nn_layer_param_grad(), which read both halves. */
+    nn_tensor *const *params_more;
+    nn_tensor *const *param_grads_more;
+    const void *reserved[5];
 } nn_layer_io;
+
+/* Parameter k of io (k < the n_params the layer declared), or NULL when absent. */
+static inline nn_tensor *nn_layer_param(const nn_layer_io *io, int k)
+{
+    if (k < NN_MAX_LAYER_PARAMS)
+        return io->params[k];
+    return io->params_more ? io->params_more[k - NN_MAX_LAYER_PARAMS] : NULL;
+}
+
+/* The gradient of parameter k, or NULL (eval plans). */
+static inline nn_tensor *nn_layer_param_grad(const nn_layer_io *io, int k)
+{
+    if (k < NN_MAX_LAYER_PARAMS)
+        return io->param_grads[k];
+    return io->param_grads_more ? io->param_grads_more[k - NN_MAX_LAYER_PARAMS] : NULL;
+}
 
 typedef struct nn_layer_vtable {
     NN_VTABLE_COMMON;

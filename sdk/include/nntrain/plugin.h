@@ -14,7 +14,7 @@ extern "C" {
 
 /* major: must equal the host's; minor: must be <= the host's */
 #define NN_ABI_MAJOR 0
-#define NN_ABI_MINOR 4
+#define NN_ABI_MINOR 5
 
 typedef enum nn_kind {
     NN_KIND_LAYER = 1,
