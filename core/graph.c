@@ -64,6 +64,7 @@ void nn_model_free(nn_model *m)
     nn_dev_free(m->dev, m->param_arena);
     nn_dev_free(m->dev, m->grad_arena);
     nn_dev_free(m->dev, m->state_arena);
+    nn_dev_free(m->dev, m->accum_arena);
     free(m->host_param_arena);
     free(m->host_grad_arena);
     free(m->host_state_arena);
@@ -345,6 +346,7 @@ int nn_model_create_params(nn_model *m, nn_plan *p, nn_error *err)
         nn_error_prefix(err, "the model's %zu bytes of parameters", pbytes);
         return err->status;
     }
+    m->param_bytes = pbytes;
     int host = nn_dev_is_host(m->dev);
     if (!host && (!(m->host_param_arena = nn_dev_alloc(nn_dev_host(), pbytes, err)) ||
                   !(m->host_grad_arena = nn_dev_alloc(nn_dev_host(), pbytes, err)) ||
@@ -421,6 +423,44 @@ static int sync_model(nn_model *m, int to_host, int grads, nn_error *err)
         state_rec *r = &m->states[k];
         rc = to_host ? nn_dev_download(m->dev, &r->host_value, &r->value, err)
                      : nn_dev_upload(m->dev, &r->value, &r->host_value, err);
+    }
+    return rc;
+}
+
+/* a view of the accumulator's part for parameter k (same layout as the gradient arena) */
+static nn_tensor accum_view(const nn_model *m, int k)
+{
+    nn_tensor t = m->params[k].grad;
+    t.dl.shape = t.shape;
+    t.dl.strides = t.strides;
+    t.dl.data = (char *)m->accum_arena + ((char *)t.dl.data - (char *)m->grad_arena);
+    return t;
+}
+
+int nn_model_accumulate(nn_model *m, float weight, int first, nn_error *err)
+{
+    if (!m->accum_arena && !(m->accum_arena = nn_dev_alloc(m->dev, m->param_bytes, err)))
+        return err->status;
+    int rc = NN_OK;
+    for (int k = 0; k < m->n_params && rc == NN_OK; k++) {
+        nn_tensor a = accum_view(m, k);
+        if ((rc = nn_dev_scale(m->dev, &m->params[k].grad, weight, err)))
+            break;
+        rc = first ? nn_dev_copy(m->dev, a.dl.data, m->params[k].grad.dl.data,
+                                 nn_tensor_nbytes(&a), NN_COPY_DEVICE_TO_DEVICE, err)
+                   : nn_dev_add(m->dev, &a, &m->params[k].grad, err);
+    }
+    return rc;
+}
+
+int nn_model_accumulate_finish(nn_model *m, float scale, nn_error *err)
+{
+    int rc = NN_OK;
+    for (int k = 0; k < m->n_params && rc == NN_OK; k++) {
+        nn_tensor a = accum_view(m, k);
+        if ((rc = nn_dev_scale(m->dev, &a, scale, err)) == NN_OK)
+            rc = nn_dev_copy(m->dev, m->params[k].grad.dl.data, a.dl.data,
+                             nn_tensor_nbytes(&a), NN_COPY_DEVICE_TO_DEVICE, err);
     }
     return rc;
 }

@@ -56,6 +56,12 @@ int nn_model_to_device(nn_model *m, nn_error *err);
 struct nn_dev *nn_model_device(const nn_model *m);
 /* total trainable scalars */
 int64_t nn_model_numel(const nn_model *m);
+/* Gradient accumulation over micro-batches: after each backward, adds weight x the gradients
+ * into an accumulator (first = 1 starts it anew); finish writes scale x the accumulator back
+ * into the gradients for the optimizer. On the model's device, allocated at the first call. */
+int nn_model_accumulate(nn_model *m, float weight, int first, nn_error *err);
+int nn_model_accumulate_finish(nn_model *m, float scale, nn_error *err);
+
 /* re-initialise parameters and state from seed (cross-validation folds start fresh) */
 int nn_model_reinit(nn_model *m, uint64_t seed, nn_error *err);
 

@@ -81,6 +81,8 @@ struct nn_model {
     state_rec *states;
     int n_states;
     void *param_arena, *grad_arena, *state_arena;          /* device */
+    void *accum_arena;                                     /* device; gradient accumulation */
+    size_t param_bytes;
     void *host_param_arena, *host_grad_arena, *host_state_arena; /* NULL on the host */
     int has_params;
     uint64_t seed;

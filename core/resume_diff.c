@@ -26,7 +26,7 @@ static int refused(const char *section, const char *key, int64_t step_in_epoch)
     if (strcmp(section, "train") == 0 && step_in_epoch > 0)
         /* the position inside the epoch is an index into this epoch's batches */
         return strcmp(key, "batch_size") == 0 || strcmp(key, "shuffle") == 0 ||
-               strcmp(key, "drop_last") == 0;
+               strcmp(key, "drop_last") == 0 || strcmp(key, "accumulate") == 0;
     return 0;
 }
 

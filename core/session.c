@@ -66,6 +66,9 @@ static const nn_param_spec train_keys[] = {
      .doc = "norm used by clip_norm"},
     {.name = "clip_value", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
      .doc = "clip every gradient element to [-v, v] (0 = off)"},
+    {.name = "accumulate", .type = NN_PARAM_INT, .def = "1", .range = "[1, 65536]",
+     .doc = "micro-batches of batch_size whose gradients are summed before one optimizer step "
+            "(the effective batch is accumulate x batch_size; loss-weighted by rows)"},
     {.name = "decay_bias_and_norm", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "apply weight decay to biases and normalisation parameters too"},
     {0},
@@ -102,6 +105,7 @@ static int parse_train(nn_session *s, nn_error *err)
     t->min_delta = nn_params_float(p, "min_delta");
     t->restore_best = nn_params_bool(p, "restore_best");
     t->plateau_hint = nn_params_int(p, "plateau_hint");
+    t->accumulate = nn_params_int(p, "accumulate");
     t->run_dir = nn_params_str(p, "run_dir");
     t->strict_loggers = nn_params_bool(p, "strict_loggers");
     t->name = nn_params_str(p, "name");
@@ -545,7 +549,8 @@ int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64
         return rc;
     if (training && (rc = nn_plan_backward(lb->plan, err)))
         return rc;
-    if (training && s->optim)
+    /* accumulating runs measure the norm of the summed gradients, at the update */
+    if (training && s->optim && s->tc.accumulate == 1)
         rc = nn_optim_norm_enqueue(s->optim, st + NN_STATUS_NORM, err);
     return rc;
 }
@@ -568,7 +573,7 @@ int nn_session_step_finish(nn_session *s, nn_loss_bind *lb, const nn_batch *b, d
     *loss = l;
     lb->correct = host[NN_STATUS_CORRECT];
     lb->topk = host[NN_STATUS_TOPK];
-    if (lb->training && s->optim)
+    if (lb->training && s->optim && s->tc.accumulate == 1)
         nn_optim_norm_known(s->optim, host[NN_STATUS_NORM]);
     return NN_OK;
 }

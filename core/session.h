@@ -18,7 +18,7 @@
 
 typedef struct nn_train_cfg {
     int64_t epochs, batch_size, seed, prefetch, workers, checkpoint_every, top_k;
-    int64_t patience, plateau_hint;
+    int64_t patience, plateau_hint, accumulate;
     double checkpoint_minutes, min_delta;
     int shuffle, drop_last, early_stopping, restore_best, monitor_max, strict_loggers;
     const char *monitor;  /* "val_loss", "val_accuracy", ... */

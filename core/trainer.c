@@ -176,11 +176,14 @@ static int train_epochs(nn_trainer *t, nn_error *err)
         rc = nn_loader_next(t->train_l, &b, err);
         if (rc == 1 && (rc = nn_session_stage(s, b, err)) == NN_OK)
             rc = 1;
+        const int64_t K = s->tc.accumulate;
+        int64_t micro = 0, group_rows = 0; /* micro-batches summed so far for one update */
         while (rc == 1) {
             nn_loss_bind *lb;
             double loss = NAN, gnorm = NAN;
             double lr = nn_optim_lr(s->optim); /* the rate this step applies */
-            rc = nn_session_step_begin(s, b, 1, step_seed(s->seed, t->global_step), &lb, err);
+            uint64_t seed = step_seed(s->seed, t->global_step * K + micro);
+            rc = nn_session_step_begin(s, b, 1, seed, &lb, err);
             /* while the device computes, the next batch is decoded (already, on the loader's
              * threads) and copied over */
             int more = rc == NN_OK ? nn_loader_next(t->train_l, &next, err) : 0;
@@ -194,18 +197,33 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                 rc = nn_tr_diagnose(t, lb, loss, gnorm, err);
             if (rc == NN_OK)
                 rc = nn_session_metrics(s, lb, b, loss, &t->tm, err);
-            if (rc == NN_OK) {
+            int update = 1;
+            if (rc == NN_OK && K > 1) {
+                /* rows weigh each micro-batch's mean loss: the update equals one batch of
+                 * all their rows */
+                rc = nn_model_accumulate(s->model, (float)b->n, micro == 0, err);
+                micro++;
+                group_rows += b->n;
+                update = micro == K || more != 1; /* the epoch's last group may be short */
+                if (rc == NN_OK && update)
+                    rc = nn_model_accumulate_finish(s->model, (float)(1.0 / (double)group_rows),
+                                                    err);
+            }
+            if (rc == NN_OK && update) {
                 rc = nn_optim_update(s->optim, 1, &gnorm, err);
                 if (rc == NN_ENONFINITE)
                     rc = nn_tr_diagnose(t, lb, loss, gnorm, err);
+                micro = group_rows = 0;
             }
             nn_loader_release(t->train_l, b);
             if (rc) {
                 nn_loader_release(t->train_l, next);
                 return rc;
             }
-            t->epoch_lr = lr;
-            t->global_step++;
+            if (update) {
+                t->epoch_lr = lr;
+                t->global_step++;
+            }
             t->step_in_epoch++;
             t->epoch_samples += b->n;
             nn_tr_rec_base(t, &x, NN_EV_BATCH_END);
@@ -214,8 +232,9 @@ static int train_epochs(nn_trainer *t, nn_error *err)
             nn_tr_rec_metric(&x, "loss", loss);
             nn_tr_rec_metric(&x, "accuracy", nn_metrics_accuracy(&t->tm));
             nn_tr_post(t, &x);
-            int stop = check_stop(t, &rc, err);
-            if (!stop && atomic_exchange(&t->ckpt_due, 0))
+            /* checkpoints fall between optimizer steps, never inside an accumulation */
+            int stop = micro == 0 && check_stop(t, &rc, err);
+            if (!stop && micro == 0 && atomic_exchange(&t->ckpt_due, 0))
                 stop = (rc = nn_tr_save(t, "last.safetensors", t->r->last_ckpt, err)) != NN_OK;
             if (stop) {
                 nn_loader_release(t->train_l, next); /* staged, never stepped: decoded again
@@ -376,7 +395,8 @@ static int open_run(nn_trainer *t, nn_error *err)
     const nn_train_opts *o = t->o;
     int rc = open_loaders(t, err);
     if (rc == NN_OK)
-        rc = nn_session_optim(s, t->steps_per_epoch, err);
+        rc = nn_session_optim(s, (t->steps_per_epoch + s->tc.accumulate - 1) /
+                                     s->tc.accumulate, err);
     if (rc == NN_OK)
         rc = check_monitors(t, err);
     int nc = nn_data_info(s->data)->n_classes;
