@@ -12,6 +12,8 @@
 
 #include <nntrain/dataset.h>
 
+#include "nn_datafile.h"
+
 static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
                                               "Coat",        "Sandal",  "Shirt",    "Sneaker",
                                               "Bag",         "Ankle boot"};
@@ -152,16 +154,6 @@ static int idx_read_file(const char *path, uint8_t **out, size_t *len, nn_error 
     return NN_OK;
 }
 
-static void idx_join(char *buf, size_t cap, const char *base, const char *dir, const char *f)
-{
-    if (f[0] == '/')
-        snprintf(buf, cap, "%s", f);
-    else if (dir[0] == '/' || !base)
-        snprintf(buf, cap, "%s/%s", dir, f);
-    else
-        snprintf(buf, cap, "%s/%s/%s", base, dir, f);
-}
-
 static int idx_create(const nn_params *p, void **self, nn_error *err)
 {
     idx_ds *d = calloc(1, sizeof *d);
@@ -244,11 +236,12 @@ static void idx_sample_desc(const idx_array *a, nn_tensor *t)
 static int idx_train_classes(idx_ds *d, const nn_dataset_open *o, int *n, nn_error *err)
 {
     char lp[4096];
-    idx_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1]);
     uint8_t *buf;
     size_t len;
     idx_array a;
-    int rc = idx_read_file(lp, &buf, &len, err);
+    int rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1], err);
+    if (!rc)
+        rc = idx_read_file(lp, &buf, &len, err);
     if (rc) {
         nn_error_prefix(err, "predict needs the training labels for the class count (or set "
                         "class_names)");
@@ -299,7 +292,9 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
     }
     /* the records must be shaped like the training images: compare with that file's header */
     char tp[4096];
-    idx_join(tp, sizeof tp, o->base_dir, d->dir, d->files[0]);
+    int rc = nnd_join(tp, sizeof tp, o->base_dir, d->dir, d->files[0], err);
+    if (rc)
+        return rc;
     uint8_t hdr[4 + 4 * 8];
     gzFile g = gzopen(tp, "rb");
     int got = g ? gzread(g, hdr, sizeof hdr) : -1;
@@ -322,11 +317,8 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
                             "images, which fixes the shape of prediction inputs", tp);
     }
     int n_classes = d->n_names;
-    if (!n_classes) {
-        int rc = idx_train_classes(d, o, &n_classes, err);
-        if (rc)
-            return rc;
-    }
+    if (!n_classes && (rc = idx_train_classes(d, o, &n_classes, err)))
+        return rc;
     memset(info, 0, sizeof *info);
     info->struct_size = sizeof *info;
     info->length = d->in_start[d->n_in];
@@ -365,11 +357,11 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
                             "[data] val_split to carve one from the training files");
     int t = o->split == NN_SPLIT_TEST ? 2 : 0;
     char ip[4096], lp[4096];
-    idx_join(ip, sizeof ip, o->base_dir, d->dir, d->files[t]);
-    idx_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1]);
     size_t ilen, llen;
-    int rc = idx_read_file(ip, &d->img_buf, &ilen, err);
-    if (rc)
+    int rc;
+    if ((rc = nnd_join(ip, sizeof ip, o->base_dir, d->dir, d->files[t], err)) ||
+        (rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1], err)) ||
+        (rc = idx_read_file(ip, &d->img_buf, &ilen, err)))
         return rc;
     if ((rc = idx_parse(d->img_buf, ilen, ip, &d->img, err)) ||
         (rc = idx_read_file(lp, &d->lab_buf, &llen, err)) ||
