@@ -18,6 +18,12 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static const char *kind_of(mode_t m)
+{
+    return S_ISREG(m) ? "a regular file" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a directory";
+}
+
 void nnd_list_free(char **v, int n)
 {
     for (int i = 0; i < n; i++)
@@ -30,9 +36,14 @@ int nnd_list(const char *dir, int dirs, int (*accept)(const char *name), char **
 {
     *out = NULL;
     *n = 0;
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return nn_error_set(err, NN_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
+    DIR *dp = opendir(dir); /* O_DIRECTORY | O_NONBLOCK: never waits on a FIFO */
+    if (!dp) {
+        int e = errno;
+        struct stat st;
+        if (e == ENOTDIR && stat(dir, &st) == 0)
+            return nn_error_set(err, NN_EIO, "%s is %s, not a directory", dir, kind_of(st.st_mode));
+        return nn_error_set(err, NN_EIO, "%s: cannot open directory: %s", dir, strerror(e));
+    }
     char **v = NULL;
     int cnt = 0, cap = 0;
     struct dirent *e;
@@ -129,6 +140,8 @@ static int table_walk(nnd_table *t, const nnd_folder_spec *s, const char *root,
     int ncls = t->n_classes, rc = NN_OK;
     if (strcmp(split_root, root) && (rc = nnd_list(split_root, 1, NULL, &cls, &ncls, err)))
         return rc;
+    if (ncls == 0)
+        rc = nn_error_set(err, NN_EFORMAT, "%s: no class sub-directories", split_root);
     for (int c = 0; c < ncls && !rc; c++) {
         int id = -1;
         for (int k = 0; k < t->n_classes && id < 0; k++)

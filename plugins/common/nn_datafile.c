@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <nntrain/file.h>
 
 static int fits(int n, size_t cap, const char *f, nn_error *err)
 {
@@ -35,12 +38,27 @@ int nnd_join(char *buf, size_t cap, const char *base, const char *dir, const cha
     return fits(n, cap, f, err);
 }
 
+int nnd_fopen(const char *path, const char *what, FILE **f, nn_error *err)
+{
+    const char *role = what && *what ? what : "file";
+    int fd = nn_file_open(path, role, err);
+    if (fd < 0)
+        return fd;
+    if (!(*f = fdopen(fd, "rb"))) {
+        int e = errno;
+        close(fd);
+        return nn_error_set(err, NN_EIO, "cannot read %s %s: %s", role, path, strerror(e));
+    }
+    return NN_OK;
+}
+
 int nnd_read_all(const char *path, const char *what, char **out, size_t *len, nn_error *err)
 {
     const char *role = what && *what ? what : "file";
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_error_set(err, NN_EIO, "cannot open %s %s: %s", role, path, strerror(errno));
+    FILE *f;
+    int rc = nnd_fopen(path, role, &f, err);
+    if (rc)
+        return rc;
     size_t cap = 1 << 16, n = 0, r;
     char *buf = malloc(cap + 1);
     while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {

@@ -6,6 +6,7 @@
 #define NN_DATAFILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <nntrain/status.h>
 
@@ -18,10 +19,14 @@ int nnd_resolve(char *buf, size_t cap, const char *base, const char *f, nn_error
 int nnd_join(char *buf, size_t cap, const char *base, const char *dir, const char *f,
              nn_error *err);
 
+/* Opens path for reading with nn_file_open, so a FIFO, directory or device is refused at once
+ * instead of blocking or reading forever. `what` names the file's role in messages ("training
+ * file"); may be NULL. returns NN_OK with *f open (the caller fcloses it) or a negative status
+ * with err naming the path and what it is. */
+int nnd_fopen(const char *path, const char *what, FILE **f, nn_error *err);
+
 /* Reads the whole file at path into *out (malloc'd, freed by the caller), its size in *len,
- * followed by one NUL byte that *len does not count. `what` names the file's role in
- * messages ("training file"); may be NULL. returns NN_OK or a negative status with err
- * naming the path. */
+ * followed by one NUL byte that *len does not count. Opened as nnd_fopen does. */
 int nnd_read_all(const char *path, const char *what, char **out, size_t *len, nn_error *err);
 
 /* Walks the lines of a buffer in place. A line ends at LF, CRLF or a lone CR; the last one

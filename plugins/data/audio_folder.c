@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include <nntrain/dataset.h>
+#include <nntrain/file.h>
 
 #include "nn_classdir.h"
 #include "nn_datafile.h"
@@ -61,17 +62,32 @@ static void af_destroy(void *self)
     free(d);
 }
 
+/* Opens the audio file at path (through nn_file_open: a FIFO or device is refused); *sf is
+ * closed by the caller with sf_close, which closes the descriptor too. */
+static int af_sf_open(const char *path, SF_INFO *si, SNDFILE **sf, nn_error *err)
+{
+    int fd = nn_file_open(path, "audio file", err);
+    if (fd < 0)
+        return fd;
+    memset(si, 0, sizeof *si);
+    /* with close_desc = 1, libsndfile closes fd on failure too (its error path closes the file
+     * whatever close_desc says), so fd is never closed here */
+    if (!(*sf = sf_open_fd(fd, SFM_READ, si, 1)))
+        return nn_error_set(err, NN_EFORMAT, "%s: unreadable audio file: %s", path,
+                            sf_strerror(NULL));
+    return NN_OK;
+}
+
 /* nnd_folder_spec.probe: opens the file once for its rate and channel count */
 static int af_probe(void *ctx, const char *path, void *extra, nn_error *err)
 {
     const af_ds *d = ctx;
     af_file *f = extra;
     SF_INFO si;
-    memset(&si, 0, sizeof si);
-    SNDFILE *sf = sf_open(path, SFM_READ, &si);
-    if (!sf)
-        return nn_error_set(err, NN_EFORMAT, "%s: unreadable audio file: %s", path,
-                            sf_strerror(NULL));
+    SNDFILE *sf;
+    int rc = af_sf_open(path, &si, &sf, err);
+    if (rc)
+        return rc;
     sf_close(sf);
     if (si.channels < 1 || si.channels > AF_CHUNK || si.samplerate < 1)
         return nn_error_set(err, NN_EFORMAT, "%s: %d channels at %d Hz is not usable", path,
@@ -112,11 +128,10 @@ static int af_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     const af_file *f = nnd_table_extra(&d->t, index);
     const char *path = d->t.path[index];
     SF_INFO si;
-    memset(&si, 0, sizeof si);
-    SNDFILE *sf = sf_open(path, SFM_READ, &si);
-    if (!sf)
-        return nn_error_set(err, NN_EFORMAT, "%s: unreadable audio file: %s", path,
-                            sf_strerror(NULL));
+    SNDFILE *sf;
+    int rc = af_sf_open(path, &si, &sf, err);
+    if (rc)
+        return rc;
     if (si.channels != f->channels || si.samplerate != f->rate) {
         sf_close(sf);
         return nn_error_set(err, NN_EFORMAT, "%s: changed since the dataset was opened",

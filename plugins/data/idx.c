@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <nntrain/dataset.h>
+#include <nntrain/file.h>
 
 #include "nn_datafile.h"
 
@@ -102,12 +104,29 @@ static int idx_parse(const uint8_t *b, size_t len, const char *file, idx_array *
     return NN_OK;
 }
 
-/* Reads a whole file through zlib, which passes raw (non-gzip) files through unchanged. */
-static int idx_read_file(const char *path, uint8_t **out, size_t *len, nn_error *err)
+/* Opens a regular file (never a FIFO or device: see nn_file_open) for reading through zlib,
+ * which passes raw (non-gzip) files through unchanged. */
+static int idx_gzopen(const char *path, const char *what, gzFile *g, nn_error *err)
 {
-    gzFile g = gzopen(path, "rb");
-    if (!g)
-        return nn_error_set(err, NN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int fd = nn_file_open(path, what, err);
+    if (fd < 0)
+        return fd;
+    if (!(*g = gzdopen(fd, "rb"))) {
+        close(fd);
+        return nn_error_set(err, NN_ENOMEM, "%s %s: out of memory for the zlib stream", what,
+                            path);
+    }
+    return NN_OK;
+}
+
+/* Reads a whole file through zlib. */
+static int idx_read_file(const char *path, const char *what, uint8_t **out, size_t *len,
+                         nn_error *err)
+{
+    gzFile g;
+    int rc = idx_gzopen(path, what, &g, err);
+    if (rc)
+        return rc;
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
     for (;;) {
@@ -241,7 +260,7 @@ static int idx_train_classes(idx_ds *d, const nn_dataset_open *o, int *n, nn_err
     idx_array a;
     int rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1], err);
     if (!rc)
-        rc = idx_read_file(lp, &buf, &len, err);
+        rc = idx_read_file(lp, "labels file", &buf, &len, err);
     if (rc) {
         nn_error_prefix(err, "predict needs the training labels for the class count (or set "
                         "class_names)");
@@ -274,7 +293,7 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
         if (!(d->in_path[f] = strdup(path)))
             return nn_error_set(err, NN_ENOMEM, "out of memory");
         size_t len;
-        int rc = idx_read_file(path, &d->in_buf[f], &len, err);
+        int rc = idx_read_file(path, "images file", &d->in_buf[f], &len, err);
         if (rc)
             return rc;
         if ((rc = idx_parse(d->in_buf[f], len, path, &d->in_img[f], err)))
@@ -296,10 +315,13 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
     if (rc)
         return rc;
     uint8_t hdr[4 + 4 * 8];
-    gzFile g = gzopen(tp, "rb");
-    int got = g ? gzread(g, hdr, sizeof hdr) : -1;
-    if (g)
-        gzclose(g);
+    gzFile g;
+    if ((rc = idx_gzopen(tp, "training images file", &g, err))) {
+        nn_error_prefix(err, "the training images fix the shape of prediction inputs");
+        return rc;
+    }
+    int got = gzread(g, hdr, sizeof hdr);
+    gzclose(g);
     if (got >= 4 && hdr[0] == 0 && hdr[1] == 0 && hdr[3] >= 1 && hdr[3] <= 8 &&
         got >= 4 + 4 * hdr[3]) {
         const idx_array *a = &d->in_img[0];
@@ -361,10 +383,10 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
     int rc;
     if ((rc = nnd_join(ip, sizeof ip, o->base_dir, d->dir, d->files[t], err)) ||
         (rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1], err)) ||
-        (rc = idx_read_file(ip, &d->img_buf, &ilen, err)))
+        (rc = idx_read_file(ip, "images file", &d->img_buf, &ilen, err)))
         return rc;
     if ((rc = idx_parse(d->img_buf, ilen, ip, &d->img, err)) ||
-        (rc = idx_read_file(lp, &d->lab_buf, &llen, err)) ||
+        (rc = idx_read_file(lp, "labels file", &d->lab_buf, &llen, err)) ||
         (rc = idx_parse(d->lab_buf, llen, lp, &d->lab, err)))
         return rc;
     if (d->img.ndim < 2)

@@ -75,20 +75,36 @@ static int if_accept(const char *name)
     return l >= 5 && !strcasecmp(name + l - 4, ".png");
 }
 
-/* Reads one PNG header; fills w/h or names the file and libpng's reason. */
+/* Opens the PNG at path (through nn_file_open: a FIFO or device is refused) and reads its
+ * header into im. On success the caller calls png_image_free(im), then fclose(*fp). */
+static int if_png_begin(const char *path, png_image *im, FILE **fp, nn_error *err)
+{
+    memset(im, 0, sizeof *im);
+    im->version = PNG_IMAGE_VERSION;
+    int rc = nnd_fopen(path, "image", fp, err);
+    if (rc)
+        return rc;
+    if (!png_image_begin_read_from_stdio(im, *fp)) {
+        nn_error_set(err, NN_EFORMAT, "%s: unreadable PNG: %s", path, im->message);
+        png_image_free(im);
+        fclose(*fp);
+        return NN_EFORMAT;
+    }
+    return NN_OK;
+}
+
+/* Reads one PNG header; fills w/h or names the file and the reason. */
 static int if_header(const char *path, int *w, int *h, nn_error *err)
 {
     png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&im, path)) {
-        nn_error_set(err, NN_EFORMAT, "%s: unreadable PNG: %s", path, im.message);
-        png_image_free(&im);
-        return NN_EFORMAT;
-    }
+    FILE *fp;
+    int rc = if_png_begin(path, &im, &fp, err);
+    if (rc)
+        return rc;
     *w = (int)im.width;
     *h = (int)im.height;
     png_image_free(&im);
+    fclose(fp);
     return NN_OK;
 }
 
@@ -174,16 +190,14 @@ static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     const if_file *f = nnd_table_extra(&d->t, index);
     const char *path = d->t.path[index];
     png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&im, path)) {
-        nn_error_set(err, NN_EFORMAT, "%s: unreadable PNG: %s", path, im.message);
-        png_image_free(&im);
-        return NN_EFORMAT;
-    }
+    FILE *fp;
+    int rc = if_png_begin(path, &im, &fp, err);
+    if (rc)
+        return rc;
     int C = d->channels;
     if ((int)im.width != f->w || (int)im.height != f->h) {
         png_image_free(&im);
+        fclose(fp);
         return nn_error_set(err, NN_EFORMAT, "%s: changed size since the dataset was opened",
                             path);
     }
@@ -192,11 +206,15 @@ static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     uint8_t *px = if_buf_get(d, &slot);
     if (!px) {
         png_image_free(&im);
+        fclose(fp);
         return nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
     }
-    if (!png_image_finish_read(&im, NULL, px, 0, NULL)) {
+    int ok = png_image_finish_read(&im, NULL, px, 0, NULL);
+    if (!ok)
         nn_error_set(err, NN_EFORMAT, "%s: unreadable PNG: %s", path, im.message);
-        png_image_free(&im);
+    png_image_free(&im);
+    fclose(fp);
+    if (!ok) {
         if_buf_put(d, px, slot);
         return NN_EFORMAT;
     }

@@ -125,7 +125,8 @@ Test(idx, truncated_payload_names_the_record)
 Test(idx, missing_file_names_the_path)
 {
     fx_tmpdir();
-    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "img.gz: cannot open", NULL);
+    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "cannot open images file",
+                   "img.gz: No such file");
 }
 
 Test(idx, rejects_bad_parameter_values_naming_the_key)

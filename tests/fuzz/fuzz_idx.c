@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *buf = NULL;
     size_t len = 0;
     nn_error err = {0};
-    if (idx_read_file(path, &buf, &len, &err) != NN_OK)
+    if (idx_read_file(path, "fuzz", &buf, &len, &err) != NN_OK)
         return 0;
     idx_array a;
     if (idx_parse(buf, len, "fuzz", &a, &err) == NN_OK) {

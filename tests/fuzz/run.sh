@@ -54,7 +54,8 @@ for t in "${targets[@]}"; do
   if [ "$t" = safetensors ]; then
     extra=("$root/core/checkpoint.c" "$root/core/status.c" -I"$root/core")
   else # a data plugin and the helpers it links (plugins/common/libnn_datautil.a)
-    extra=("$root"/plugins/common/nn_{datafile,classdir,dsutil}.c -I"$root/plugins/common")
+    extra=("$root"/plugins/common/nn_{datafile,classdir,dsutil}.c "$root/core/file.c"
+           -I"$root/plugins/common")
   fi
   "$cc" -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=all -I"$root/sdk/include" "$here/fuzz_$t.c" "${extra[@]}" -o "$bin" -lz -lm
