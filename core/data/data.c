@@ -57,6 +57,8 @@ static int src_open_files(nn_data *d, data_src *s, nn_split split, int fit,
         return nn_error_set(err, NN_EINTERNAL, "%s: dataset plugin described an invalid split",
                             s->origin);
     s->opened = 1;
+    if (s->info.notice && s->info.notice[0]) /* a plugin never prints; the core shows it */
+        fprintf(stderr, "nntrain: warning: %s: %s\n", s->origin, s->info.notice);
     return NN_OK;
 }
 

@@ -53,7 +53,7 @@ int nnd_list(const char *dir, int dirs, int (*accept)(const char *name), char **
         struct stat st;
         /* follows links; an entry that cannot be stat'ed is a file (its probe says why) */
         int is_dir = fstatat(dirfd(dp), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
-        if (dirs ? !is_dir : (is_dir || !accept(e->d_name)))
+        if (dirs ? !is_dir : (is_dir || (accept && !accept(e->d_name))))
             continue;
         char **nv = cnt < cap ? v : realloc(v, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *nv);
         char *name = nv ? strdup(e->d_name) : NULL;
@@ -82,9 +82,20 @@ static int table_classes(nnd_table *t, const char *root, nn_error *err)
     return rc;
 }
 
-/* Appends file dir/name (dir NULL: name is the path) with its label, then probes it. */
+/* Counts a skipped file and keeps why: the first NND_SHOWN reasons for the report. */
+static void note_skip(nnd_table *t, const char *why)
+{
+    snprintf(t->last_why, sizeof t->last_why, "%s", why);
+    if (t->skipped++ < NND_SHOWN) {
+        size_t l = strlen(t->skips);
+        snprintf(t->skips + l, sizeof t->skips - l, "%s%.200s", l ? "; " : "", why);
+    }
+}
+
+/* Appends file dir/name (dir NULL: name is the path) with its label, then probes it. An
+ * unreadable file is taken out again: skipped and noted when may_skip, else an error. */
 static int table_add(nnd_table *t, const nnd_folder_spec *s, const char *dir, const char *name,
-                     int32_t label, nn_error *err)
+                     int32_t label, int may_skip, nn_error *err)
 {
     if (t->n == t->cap) {
         int64_t cap = t->cap ? t->cap * 2 : 256;
@@ -113,23 +124,54 @@ static int table_add(nnd_table *t, const nnd_folder_spec *s, const char *dir, co
     t->path[t->n] = p;
     t->label[t->n] = label;
     t->n++;
-    return s->probe(s->ctx, p, extra, err);
+    t->seen++;
+    nn_error why = {0};
+    int rc = s->probe(s->ctx, p, extra, &why);
+    if (rc == NND_UNREADABLE) {
+        t->n--;
+        if (may_skip)
+            note_skip(t, why.msg);
+        else
+            nn_error_set(err, NN_EFORMAT, "%s", why.msg);
+        free(p);
+        return may_skip ? NN_OK : NN_EFORMAT;
+    }
+    if (rc && err)
+        *err = why;
+    return rc;
 }
 
-/* Adds the accepted files of dir (none is an error saying what `where` is). */
+/* Adds the files of dir that the plugin reads, skipping (and noting) the others; none left is
+ * an error saying what `where` is and what was skipped. */
 static int add_dir(nnd_table *t, const nnd_folder_spec *s, const char *dir, int32_t label,
                    const char *where, nn_error *err)
 {
     char **files;
     int nfiles;
-    int rc = nnd_list(dir, 0, s->accept, &files, &nfiles, err);
+    int rc = nnd_list(dir, 0, NULL, &files, &nfiles, err);
     if (rc)
         return rc;
-    if (nfiles == 0)
-        rc = nn_error_set(err, NN_EFORMAT, "%s: %s has no %s files", dir, where, s->exts);
-    for (int i = 0; i < nfiles && !rc; i++)
-        rc = table_add(t, s, dir, files[i], label, err);
+    int64_t n0 = t->n, skipped0 = t->skipped;
+    char first[NN_ERROR_MSG_MAX] = ""; /* why the first file skipped here was */
+    for (int i = 0; i < nfiles && !rc; i++) {
+        if (s->accept(files[i])) {
+            rc = table_add(t, s, dir, files[i], label, 1, err);
+        } else {
+            char why[NN_ERROR_MSG_MAX];
+            snprintf(why, sizeof why, "%s/%s: not a %s file", dir, files[i], s->exts);
+            t->seen++;
+            note_skip(t, why);
+        }
+        if (!first[0] && t->skipped > skipped0)
+            snprintf(first, sizeof first, "%s", t->last_why);
+    }
     nnd_list_free(files, nfiles);
+    if (!rc && t->n == n0 && first[0])
+        rc = nn_error_set(err, NN_EFORMAT, "%s: %s has no %s files it can read (%lld skipped, "
+                          "the first: %s)", dir, where, s->exts,
+                          (long long)(t->skipped - skipped0), first);
+    else if (!rc && t->n == n0)
+        rc = nn_error_set(err, NN_EFORMAT, "%s: %s has no %s files", dir, where, s->exts);
     return rc;
 }
 
@@ -167,7 +209,7 @@ static int table_inputs(nnd_table *t, const nnd_folder_spec *s, const char *cons
     for (int i = 0; i < n && !rc; i++) {
         struct stat st;
         if (stat(inputs[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
-            rc = table_add(t, s, NULL, inputs[i], -1, err);
+            rc = table_add(t, s, NULL, inputs[i], -1, 0, err); /* asked for by name */
             continue;
         }
         char *dir = strdup(inputs[i]);
@@ -181,8 +223,8 @@ static int table_inputs(nnd_table *t, const nnd_folder_spec *s, const char *cons
     return rc;
 }
 
-/* The first file of the first class folder under root, probed into extra: the file training
- * takes its defaults from. */
+/* The first file training reads (the first one the probe takes, in class then name order),
+ * probed into extra: the file training takes its defaults from. */
 static int table_first(const nnd_folder_spec *s, const nnd_table *t, const char *root,
                        void *extra, nn_error *err)
 {
@@ -192,19 +234,26 @@ static int table_first(const nnd_folder_spec *s, const nnd_table *t, const char 
         char **files;
         int nfiles;
         int rc = nnd_list(cdir, 0, s->accept, &files, &nfiles, err);
+        for (int i = 0; i < nfiles && !rc; i++) {
+            snprintf(path, sizeof path, "%s/%s", cdir, files[i]);
+            memset(extra, 0, s->extra_size);
+            nn_error why = {0};
+            rc = s->probe(s->ctx, path, extra, &why);
+            if (rc == NND_UNREADABLE) {
+                rc = NN_OK;
+                continue;
+            }
+            if (rc && err)
+                *err = why;
+            nnd_list_free(files, nfiles);
+            return rc;
+        }
+        nnd_list_free(files, nfiles);
         if (rc)
             return rc;
-        if (nfiles == 0) {
-            nnd_list_free(files, nfiles);
-            return nn_error_set(err, NN_EFORMAT, "%s: class folder has no %s files", cdir,
-                                s->exts);
-        }
-        snprintf(path, sizeof path, "%s/%s", cdir, files[0]);
-        nnd_list_free(files, nfiles);
-        memset(extra, 0, s->extra_size);
-        return s->probe(s->ctx, path, extra, err);
     }
-    return nn_error_set(err, NN_EFORMAT, "%s: no class sub-directories", root);
+    return nn_error_set(err, NN_EFORMAT, "%s: no class folder has a %s file it can read", root,
+                        s->exts);
 }
 
 int nnd_folder_open(nnd_table *t, const nnd_folder_spec *s, const nn_dataset_open *o,
@@ -220,13 +269,29 @@ int nnd_folder_open(nnd_table *t, const nnd_folder_spec *s, const nn_dataset_ope
     if (rc)
         return rc;
     if (o->split == NN_SPLIT_PREDICT) {
-        if (s->first && (rc = table_first(s, t, root, s->first, err)))
-            return rc;
-        return table_inputs(t, s, o->inputs, o->n_inputs, err);
+        snprintf(sroot, sizeof sroot, "the --input files");
+        if (s->first)
+            rc = table_first(s, t, root, s->first, err);
+        if (!rc)
+            rc = table_inputs(t, s, o->inputs, o->n_inputs, err);
+    } else {
+        rc = nnd_resolve(sroot, sizeof sroot, o->base_dir,
+                         o->split == NN_SPLIT_TEST ? s->test_dir : s->dir, err);
+        if (!rc)
+            rc = table_walk(t, s, root, sroot, err);
     }
-    rc = nnd_resolve(sroot, sizeof sroot, o->base_dir,
-                     o->split == NN_SPLIT_TEST ? s->test_dir : s->dir, err);
-    return rc ? rc : table_walk(t, s, root, sroot, err);
+    if (rc || !t->skipped)
+        return rc;
+    const char *more = t->skipped > NND_SHOWN ? "; ..." : "";
+    if ((double)t->skipped > s->max_skipped * (double)t->seen)
+        return nn_error_set(err, NN_EFORMAT, "%s: %lld of the %lld files of %.300s cannot be read, "
+                            "more than max_skipped = %g of them: %s%s", s->plugin,
+                            (long long)t->skipped, (long long)t->seen, sroot, s->max_skipped,
+                            t->skips, more);
+    snprintf(t->notice, sizeof t->notice, "%s skipped %lld of the %lld files of %.300s, which it "
+             "cannot read: %s%s", s->plugin, (long long)t->skipped, (long long)t->seen, sroot,
+             t->skips, more);
+    return NN_OK;
 }
 
 void nnd_table_info(const nnd_table *t, nn_split split, nn_dataset_info *info)
@@ -237,6 +302,7 @@ void nnd_table_info(const nnd_table *t, nn_split split, nn_dataset_info *info)
     info->n_classes = t->n_classes;
     info->class_names = (const char *const *)t->classes;
     info->labels = split == NN_SPLIT_PREDICT ? NULL : t->label;
+    info->notice = t->notice[0] ? t->notice : NULL;
 }
 
 int nnd_table_describe(const nnd_table *t, int64_t index, char *buf, size_t cap)

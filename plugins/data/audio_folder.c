@@ -31,6 +31,7 @@ typedef struct af_ds {
     const char *dir, *test_dir;
     int64_t rate, length;
     int check;
+    double max_skipped;
     nnd_table t;
 } af_ds;
 
@@ -51,6 +52,7 @@ static int af_create(const nn_params *p, void **self, nn_error *err)
     d->rate = nn_params_int(p, "rate");
     d->length = nn_params_int(p, "length");
     d->check = nn_params_enum(p, "resample") == 1;
+    d->max_skipped = nn_params_float(p, "max_skipped");
     *self = d;
     return NN_OK;
 }
@@ -85,13 +87,14 @@ static int af_probe(void *ctx, const char *path, void *extra, nn_error *err)
     af_file *f = extra;
     SF_INFO si;
     SNDFILE *sf;
-    int rc = af_sf_open(path, &si, &sf, err);
-    if (rc)
-        return rc;
+    if (af_sf_open(path, &si, &sf, err))
+        return NND_UNREADABLE;
     sf_close(sf);
-    if (si.channels < 1 || si.channels > AF_CHUNK || si.samplerate < 1)
-        return nn_error_set(err, NN_EFORMAT, "%s: %d channels at %d Hz is not usable", path,
-                            si.channels, si.samplerate);
+    if (si.channels < 1 || si.channels > AF_CHUNK || si.samplerate < 1) {
+        nn_error_set(err, NN_EFORMAT, "%s: %d channels at %d Hz is not usable", path,
+                     si.channels, si.samplerate);
+        return NND_UNREADABLE;
+    }
     if (d->check && si.samplerate != d->rate)
         return nn_error_set(err, NN_EFORMAT, "%s: sample rate %d Hz, expected %lld Hz "
                             "(resample = check)", path, si.samplerate, (long long)d->rate);
@@ -105,7 +108,8 @@ static int af_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     af_ds *d = self;
     nnd_folder_spec spec = {.plugin = "audio_folder", .exts = ".wav or .flac", .dir = d->dir,
                             .test_dir = d->test_dir, .accept = af_accept, .probe = af_probe,
-                            .ctx = d, .extra_size = sizeof(af_file)};
+                            .ctx = d, .extra_size = sizeof(af_file),
+                            .max_skipped = d->max_skipped};
     int rc = nnd_folder_open(&d->t, &spec, o, err);
     if (rc)
         return rc;

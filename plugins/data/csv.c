@@ -78,6 +78,15 @@ static int csv_table_parse(char *text, size_t len, const char *file, char delim,
     size_t l;
     for (char *s; (s = nnd_lines_next(&it, &l));) {
         line = it.line;
+        const char *nul = memchr(s, 0, l);
+        if (nul) {
+            int field = 1;
+            for (const char *c = s; c < nul; c++)
+                field += *c == delim;
+            return nn_error_set(err, NN_EFORMAT, "%s:%d: column %d holds a NUL byte (byte %zu "
+                                "of the line): this looks like a binary file, not CSV text",
+                                file, line, field, (size_t)(nul - s) + 1);
+        }
         const char *q = s;
         while (*q == ' ' || *q == '\t' || *q == '\r')
             q++;

@@ -48,9 +48,14 @@ typedef struct idx_ds {
     char **in_path; /* copies of the input paths */
 } idx_ds;
 
+enum { IDX_ANY, IDX_LABELS, IDX_IMAGES }; /* what the caller expects a file to hold */
+
 /* Parses an IDX header and checks that the payload holds exactly the records it announces.
- * Only the unsigned-byte type (0x08) is accepted: that is what the MNIST family uses. */
-static int idx_parse(const uint8_t *b, size_t len, const char *file, idx_array *a, nn_error *err)
+ * Only the unsigned-byte type (0x08) is accepted: that is what the MNIST family uses. The
+ * dimension count tells labels (1) from images (2 or more) before the sizes are checked, so a
+ * file given in the other's place is named as such. */
+static int idx_parse(const uint8_t *b, size_t len, const char *file, int role, idx_array *a,
+                     nn_error *err)
 {
     memset(a, 0, sizeof *a);
     if (len < 4)
@@ -68,6 +73,16 @@ static int idx_parse(const uint8_t *b, size_t len, const char *file, idx_array *
     if (nd < 1 || nd > 8)
         return nn_error_set(err, NN_EFORMAT,
                             "%s: IDX dimension count %d at offset 3 is not in [1, 8]", file, nd);
+    if (role == IDX_IMAGES && nd == 1)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: this is a labels file, not images: its IDX magic 00 00 08 01 "
+                            "announces 1 dimension, images have 2 or more (00 00 08 03: count, "
+                            "height, width); are the images and labels files swapped?", file);
+    if (role == IDX_LABELS && nd != 1)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: this is an images file, not labels: its IDX magic 00 00 08 %02x "
+                            "announces %d dimensions, labels have 1 (00 00 08 01); are the "
+                            "images and labels files swapped?", file, nd, nd);
     size_t hdr = 4 + 4 * (size_t)nd;
     if (len < hdr)
         return nn_error_set(err, NN_EFORMAT,
@@ -266,7 +281,7 @@ static int idx_train_classes(idx_ds *d, const nn_dataset_open *o, int *n, nn_err
                         "class_names)");
         return rc;
     }
-    if ((rc = idx_parse(buf, len, lp, &a, err))) {
+    if ((rc = idx_parse(buf, len, lp, IDX_LABELS, &a, err))) {
         free(buf);
         return rc;
     }
@@ -296,12 +311,9 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
         int rc = idx_read_file(path, "images file", &d->in_buf[f], &len, err);
         if (rc)
             return rc;
-        if ((rc = idx_parse(d->in_buf[f], len, path, &d->in_img[f], err)))
+        if ((rc = idx_parse(d->in_buf[f], len, path, IDX_IMAGES, &d->in_img[f], err)))
             return rc;
         const idx_array *a = &d->in_img[f], *a0 = &d->in_img[0];
-        if (a->ndim < 2)
-            return nn_error_set(err, NN_EFORMAT, "%s: an IDX images file needs at least 2 "
-                                "dimensions, the header has %d", path, a->ndim);
         if (a->ndim != a0->ndim || memcmp(a->dims + 1, a0->dims + 1,
                                           (size_t)(a->ndim - 1) * sizeof *a->dims))
             return nn_error_set(err, NN_ESHAPE, "%s: records of %lld bytes in %d dimensions "
@@ -385,16 +397,10 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
         (rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1], err)) ||
         (rc = idx_read_file(ip, "images file", &d->img_buf, &ilen, err)))
         return rc;
-    if ((rc = idx_parse(d->img_buf, ilen, ip, &d->img, err)) ||
+    if ((rc = idx_parse(d->img_buf, ilen, ip, IDX_IMAGES, &d->img, err)) ||
         (rc = idx_read_file(lp, "labels file", &d->lab_buf, &llen, err)) ||
-        (rc = idx_parse(d->lab_buf, llen, lp, &d->lab, err)))
+        (rc = idx_parse(d->lab_buf, llen, lp, IDX_LABELS, &d->lab, err)))
         return rc;
-    if (d->img.ndim < 2)
-        return nn_error_set(err, NN_EFORMAT, "%s: an image file needs at least 2 dimensions, "
-                            "the header has %d", ip, d->img.ndim);
-    if (d->lab.ndim != 1)
-        return nn_error_set(err, NN_EFORMAT, "%s: a label file has 1 dimension, the header has %d",
-                            lp, d->lab.ndim);
     if (d->img.count != d->lab.count)
         return nn_error_set(err, NN_EFORMAT, "%s has %lld images but %s has %lld labels", ip,
                             (long long)d->img.count, lp, (long long)d->lab.count);

@@ -30,11 +30,14 @@ typedef struct if_ds {
     const char *dir, *test_dir;
     int channels, check;
     int64_t want_h, want_w;
-    double scale;
+    double scale, max_skipped;
+    int64_t max_pixels;
     nnd_table t;
-    size_t max_bytes; /* largest decoded image */
+    /* decode buffers, each grown to the largest image it held; a busy slot belongs to the
+     * thread that took it */
     pthread_mutex_t mu;
     uint8_t *pool[IF_POOL];
+    size_t pool_cap[IF_POOL];
     int pool_busy[IF_POOL];
 } if_ds;
 
@@ -50,6 +53,8 @@ static int if_create(const nn_params *p, void **self, nn_error *err)
     d->want_h = nn_params_int(p, "height");
     d->want_w = nn_params_int(p, "width");
     d->scale = nn_params_float(p, "scale");
+    d->max_skipped = nn_params_float(p, "max_skipped");
+    d->max_pixels = nn_params_int(p, "max_pixels");
     if ((d->want_h == 0) != (d->want_w == 0)) {
         free(d);
         return nn_error_set(err, NN_EINVAL, "keys 'height' and 'width': give both or neither");
@@ -108,15 +113,19 @@ static int if_header(const char *path, int *w, int *h, nn_error *err)
     return NN_OK;
 }
 
-/* nnd_folder_spec.probe: the header, the sample size (the first image's without height and
- * width) and, for resize = check, the size rule */
+/* nnd_folder_spec.probe: the header, within max_pixels; the sample size (the first image's
+ * without height and width) and, for resize = check, the size rule */
 static int if_probe(void *ctx, const char *path, void *extra, nn_error *err)
 {
     if_ds *d = ctx;
     if_file *f = extra;
-    int rc = if_header(path, &f->w, &f->h, err);
-    if (rc)
-        return rc;
+    if (if_header(path, &f->w, &f->h, err))
+        return NND_UNREADABLE;
+    if ((double)f->w * (double)f->h > (double)d->max_pixels) {
+        nn_error_set(err, NN_EFORMAT, "%s: %dx%d (HxW) is more than max_pixels = %lld pixels",
+                     path, f->h, f->w, (long long)d->max_pixels);
+        return NND_UNREADABLE;
+    }
     if (d->want_h == 0) {
         d->want_h = f->h;
         d->want_w = f->w;
@@ -125,9 +134,6 @@ static int if_probe(void *ctx, const char *path, void *extra, nn_error *err)
         return nn_error_set(err, NN_ESHAPE, "%s: image is %dx%d (HxW), expected %lldx%lld "
                             "(resize = check)", path, f->h, f->w, (long long)d->want_h,
                             (long long)d->want_w);
-    size_t bytes = (size_t)f->w * (size_t)f->h * (size_t)d->channels;
-    if (bytes > d->max_bytes)
-        d->max_bytes = bytes;
     return NN_OK;
 }
 
@@ -138,7 +144,7 @@ static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     nnd_folder_spec spec = {.plugin = "image_folder", .exts = ".png", .dir = d->dir,
                             .test_dir = d->test_dir, .accept = if_accept, .probe = if_probe,
                             .ctx = d, .extra_size = sizeof(if_file),
-                            .first = d->want_h ? NULL : &first};
+                            .max_skipped = d->max_skipped, .first = d->want_h ? NULL : &first};
     int rc = nnd_folder_open(&d->t, &spec, o, err);
     if (rc)
         return rc;
@@ -149,25 +155,32 @@ static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     return NN_OK;
 }
 
-/* A decode buffer of max_bytes from the pool (allocated once per slot), or a fresh one when all
- * slots are busy; *slot is -1 for the fresh one. */
-static uint8_t *if_buf_get(if_ds *d, int *slot)
+/* A decode buffer of `bytes` from the pool (a slot grows to the largest image it holds), or a
+ * fresh one when all slots are busy; *slot is -1 for the fresh one. NULL: out of memory. */
+static uint8_t *if_buf_get(if_ds *d, size_t bytes, int *slot)
 {
+    int i = 0;
     pthread_mutex_lock(&d->mu);
-    for (int i = 0; i < IF_POOL; i++)
-        if (!d->pool_busy[i]) {
-            if (!d->pool[i])
-                d->pool[i] = malloc(d->max_bytes);
-            if (d->pool[i]) {
-                d->pool_busy[i] = 1;
-                pthread_mutex_unlock(&d->mu);
-                *slot = i;
-                return d->pool[i];
-            }
-        }
+    while (i < IF_POOL && d->pool_busy[i])
+        i++;
+    if (i < IF_POOL)
+        d->pool_busy[i] = 1;
     pthread_mutex_unlock(&d->mu);
-    *slot = -1;
-    return malloc(d->max_bytes);
+    *slot = i < IF_POOL ? i : -1;
+    if (i == IF_POOL)
+        return malloc(bytes);
+    if (d->pool_cap[i] < bytes) {
+        uint8_t *b = realloc(d->pool[i], bytes);
+        if (!b) {
+            pthread_mutex_lock(&d->mu);
+            d->pool_busy[i] = 0;
+            pthread_mutex_unlock(&d->mu);
+            return NULL;
+        }
+        d->pool[i] = b;
+        d->pool_cap[i] = bytes;
+    }
+    return d->pool[i];
 }
 
 static void if_buf_put(if_ds *d, uint8_t *b, int slot)
@@ -203,11 +216,13 @@ static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     }
     im.format = C == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
     int slot;
-    uint8_t *px = if_buf_get(d, &slot);
+    size_t bytes = (size_t)f->w * (size_t)f->h * (size_t)C;
+    uint8_t *px = if_buf_get(d, bytes, &slot);
     if (!px) {
         png_image_free(&im);
         fclose(fp);
-        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
+        return nn_error_set(err, NN_ENOMEM, "%s: out of memory for its %dx%d pixels", path, f->h,
+                            f->w);
     }
     int ok = png_image_finish_read(&im, NULL, px, 0, NULL);
     if (!ok)
@@ -273,6 +288,10 @@ static const nn_param_spec if_params[] = {
      .doc = "bilinear: resize every image to height x width; check: reject other sizes"},
     {.name = "scale", .type = NN_PARAM_FLOAT, .def = "0.00392156862745098", .range = "(0, inf)",
      .doc = "each 8-bit value is multiplied by this (default 1/255)"},
+    {.name = "max_pixels", .type = NN_PARAM_INT, .def = "89478485", .range = "[1, inf)",
+     .doc = "an image whose header claims more pixels (width x height) is not decoded but "
+            "skipped as unreadable, like a corrupt one (a decompression bomb guard; the default "
+            "is Pillow's)"},
     {0}};
 
 static const nn_dataset_vtable if_vt = {

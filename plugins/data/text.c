@@ -123,6 +123,14 @@ static int tx_parse_lines(char *buf, size_t len, const char *file, int no_label,
         int line = it.line;
         if (l == 0)
             continue;
+        const char *nul = memchr(s, 0, l);
+        if (nul) {
+            free(v);
+            *out = NULL;
+            return nn_error_set(err, NN_EFORMAT, "%s:%d: a NUL byte at byte %zu of the line: this "
+                                "looks like a binary file, not text", file, line,
+                                (size_t)(nul - s) + 1);
+        }
         char *tab = no_label ? s - 1 : strchr(s, '\t');
         if (!no_label && (!tab || tab == s)) {
             free(v);

@@ -155,6 +155,17 @@ Test(csv, classes_list_fixes_the_ids_and_refuses_a_repeat)
     fx_expect_fail("csv", twice, 3, NN_SPLIT_TRAIN, "key 'classes'", "'setosa' is listed twice");
 }
 
+Test(csv, a_nul_byte_is_named_with_file_line_and_column)
+{
+    fx_tmpdir();
+    fx_write("t.csv", "a,b,label\n1,2,x\n3,4\0\0,y\n", 24);
+    nn_kv kv[] = {FX_KV("path", "t.csv")};
+    fx_expect_fail("csv", kv, 1, NN_SPLIT_TRAIN, "t.csv:3: column 2 holds a NUL byte",
+                   "not CSV text");
+    fx_write("t.csv", "a,b,label\n\0\n", 12); /* a line of NULs is no blank line */
+    fx_expect_fail("csv", kv, 1, NN_SPLIT_TRAIN, "t.csv:2: column 1 holds a NUL byte", NULL);
+}
+
 Test(csv, unknown_label_column_is_named)
 {
     fx_tmpdir();

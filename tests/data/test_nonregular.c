@@ -1,7 +1,7 @@
 /* test_nonregular.c: a property of every data plugin: each path it reads as a file (training
  * and test files, a class folder's entries, a saved vocabulary, synonym lists, predict --input)
  * given a FIFO, a directory or a character device fails at once, naming the path and what it
- * is. Each open runs in a child process that gets 10 s, so a hang fails the case by name
+ * is (a class folder's entry is skipped as unreadable: with max_skipped = 0 that fails). Each open runs in a child process that gets 10 s, so a hang fails the case by name
  * instead of stalling the suite. Test-only. */
 #include <errno.h>
 #include <png.h>
@@ -243,7 +243,8 @@ Test(nonregular, image_folder_roots_entries_and_inputs, .timeout = 120)
     const nr_case c[] = {
         {"image_folder", DS, "root", {"dir=@"}, NN_SPLIT_TRAIN, 0, NULL,
          "no class sub-directories"},
-        {"image_folder", DS, "imgs/cat/bad.png", {"dir=imgs"}, NN_SPLIT_TRAIN, 0, NULL, "-"},
+        {"image_folder", DS, "imgs/cat/bad.png", {"dir=imgs", "max_skipped=0"},
+         NN_SPLIT_TRAIN, 0, NULL, "-"},
         {"image_folder", DS, "troot", {"dir=imgs", "test_dir=@"}, NN_SPLIT_TEST, 0, NULL,
          "no class sub-directories"},
         {"image_folder", DS, "bad.png", {"dir=imgs"}, NN_SPLIT_PREDICT, 1, NULL,
@@ -257,7 +258,8 @@ Test(nonregular, audio_folder_roots_entries_and_inputs, .timeout = 120)
     const nr_case c[] = {
         {"audio_folder", DS, "root", {"dir=@"}, NN_SPLIT_TRAIN, 0, NULL,
          "no class sub-directories"},
-        {"audio_folder", DS, "wavs/cat/bad.wav", {"dir=wavs"}, NN_SPLIT_TRAIN, 0, NULL, "-"},
+        {"audio_folder", DS, "wavs/cat/bad.wav", {"dir=wavs", "max_skipped=0"},
+         NN_SPLIT_TRAIN, 0, NULL, "-"},
         {"audio_folder", DS, "troot", {"dir=wavs", "test_dir=@"}, NN_SPLIT_TEST, 0, NULL,
          "no class sub-directories"},
         {"audio_folder", DS, "bad.wav", {"dir=wavs"}, NN_SPLIT_PREDICT, 1, NULL,

@@ -127,6 +127,14 @@ Test(text, classes_list_is_trimmed_and_cr_only_lines_are_lines)
     fx_ds_free(&d);
 }
 
+Test(text, a_nul_byte_is_named_with_file_and_line)
+{
+    fx_tmpdir();
+    fx_write("t.txt", "pos\tok\nneg\tbad\0film\n", 20);
+    nn_kv kv[] = {FX_KV("path", "t.txt")};
+    fx_expect_fail("text", kv, 1, NN_SPLIT_TRAIN, "t.txt:2: a NUL byte at byte 8", NULL);
+}
+
 Test(text, rejects_bad_parameters_naming_the_key)
 {
     nn_error err = {0};
