@@ -20,8 +20,12 @@ static int name_cmp(const void *a, const void *b)
 
 static const char *kind_of(mode_t m)
 {
-    return S_ISREG(m) ? "a regular file" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
-         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a directory";
+    return S_ISREG(m)    ? "a regular file"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a directory";
 }
 
 void nnd_list_free(char **v, int n)

@@ -147,9 +147,9 @@ Test(image_folder, unreadable_files_are_skipped_and_reported_with_count_and_name
     cr_assert_eq(d.info.length, 3, "the three PNGs are used");
     const char *n = notice_of(&d);
     cr_assert(strstr(n, "skipped 3 of the 6 files"), "%s", n);
-    cr_assert(strstr(n, "img/dog/broken.png: unreadable PNG"), "%s", n);
-    cr_assert(strstr(n, "img/dog/notes.txt: not a .png"), "%s", n);
-    cr_assert(strstr(n, "img/dog/x.gif: not a .png"), "%s", n);
+    cr_assert(strstr(n, "img/dog/broken.png: unreadable image"), "%s", n);
+    cr_assert(strstr(n, "img/dog/notes.txt: not a .png or .jpg"), "%s", n);
+    cr_assert(strstr(n, "img/dog/x.gif: not a .png or .jpg"), "%s", n);
     float px[16];
     int32_t y;
     nn_error err = {0};
@@ -182,7 +182,7 @@ Test(image_folder, a_folder_where_most_files_are_skipped_is_an_error)
     nn_kv kv[] = {FX_KV("dir", "img")};
     fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "3 of the 5 files",
                    "more than max_skipped = 0.5");
-    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "img/x/p0.webp: not a .png file",
+    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "img/x/p0.webp: not a .png or .jpg file",
                    "img/x/p2.webp");
     nn_kv lenient[] = {FX_KV("dir", "img"), FX_KV("max_skipped", "0.6")};
     fx_ds d;
@@ -193,7 +193,7 @@ Test(image_folder, a_folder_where_most_files_are_skipped_is_an_error)
     two_classes();
     nn_kv strict[] = {FX_KV("dir", "img"), FX_KV("max_skipped", "0")};
     fx_expect_fail("image_folder", strict, 2, NN_SPLIT_TRAIN, "1 of the 4 files",
-                   "img/dog/notes.txt: not a .png file");
+                   "img/dog/notes.txt: not a .png or .jpg file");
 }
 
 Test(image_folder, a_header_claiming_1e6_by_1e6_pixels_is_skipped_and_the_others_decode)
@@ -217,8 +217,8 @@ Test(image_folder, a_header_claiming_1e6_by_1e6_pixels_is_skipped_and_the_others
     /* the key bounds it: 4x4 = 16 pixels is more than 15; as a predict input it is an error */
     nn_kv small[] = {FX_KV("dir", "img"), FX_KV("max_pixels", "15"), FX_KV("max_skipped", "1"),
                      FX_KV("height", "4"), FX_KV("width", "4")};
-    fx_expect_fail("image_folder", small, 5, NN_SPLIT_TRAIN, "img/cat: class folder has no .png "
-                   "files it can read (2 skipped", "more than max_pixels = 15");
+    fx_expect_fail("image_folder", small, 5, NN_SPLIT_TRAIN, "img/cat: class folder has no .png or "
+                   ".jpg files it can read (2 skipped", "more than max_pixels = 15");
 }
 
 Test(image_folder, an_unreadable_predict_input_is_an_error_naming_it)
@@ -233,7 +233,7 @@ Test(image_folder, an_unreadable_predict_input_is_an_error_naming_it)
     nn_dataset_open o = {.struct_size = sizeof o, .split = NN_SPLIT_PREDICT, .base_dir = fx_dir,
                          .inputs = in, .n_inputs = 1};
     cr_assert_lt(d.vt->open(d.inst.self, &o, &d.info, &err), 0);
-    cr_assert(strstr(err.msg, "broken.png: unreadable PNG"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "broken.png: unreadable image"), "%s", err.msg);
     fx_ds_free(&d);
 }
 
@@ -259,7 +259,7 @@ Test(image_folder, the_core_shows_the_notice_as_a_warning)
     out[fread(out, 1, sizeof out - 1, f)] = 0;
     fclose(f);
     cr_assert(strstr(out, "nntrain: warning: ") && strstr(out, "skipped 2 of the 5 files") &&
-              strstr(out, "img/dog/broken.png: unreadable PNG"), "%s", out);
+              strstr(out, "img/dog/broken.png: unreadable image"), "%s", out);
 }
 
 Test(image_folder, class_folder_without_files_is_named)
@@ -267,7 +267,7 @@ Test(image_folder, class_folder_without_files_is_named)
     two_classes();
     fx_mkdir("img/emu");
     nn_kv kv[] = {FX_KV("dir", "img")};
-    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "img/emu: class folder has no .png",
+    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "img/emu: class folder has no .png or .jpg",
                    NULL);
 }
 

@@ -248,7 +248,7 @@ Test(nonregular, image_folder_roots_entries_and_inputs, .timeout = 120)
         {"image_folder", DS, "troot", {"dir=imgs", "test_dir=@"}, NN_SPLIT_TEST, 0, NULL,
          "no class sub-directories"},
         {"image_folder", DS, "bad.png", {"dir=imgs"}, NN_SPLIT_PREDICT, 1, NULL,
-         "has no .png files"},
+         "has no .png or .jpg files"},
     };
     check_cases(c, 4);
 }
