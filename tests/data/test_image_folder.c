@@ -267,8 +267,8 @@ Test(image_folder, class_folder_without_files_is_named)
     two_classes();
     fx_mkdir("img/emu");
     nn_kv kv[] = {FX_KV("dir", "img")};
-    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "img/emu: class folder has no .png or .jpg",
-                   NULL);
+    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN,
+                   "img/emu: class folder has no .png or .jpg", NULL);
 }
 
 Test(image_folder, check_mode_rejects_another_size)

@@ -53,8 +53,8 @@ Test(image_formats, an_rgb_jpeg_decodes_as_libjpeg_does_in_rgb_and_in_gray)
     for (int c = 0; c < 3; c++)
         for (int p = 0; p < 48; p++) {
             cr_assert_eq(out[c * 48 + p], (float)ref[3 * p + c], "channel %d pixel %d", c, p);
-            cr_assert(fabsf(out[c * 48 + p] - (float)px[3 * p + c]) <= 6.0f, "lossy beyond 6: %g %d",
-                      out[c * 48 + p], px[3 * p + c]);
+            cr_assert(fabsf(out[c * 48 + p] - (float)px[3 * p + c]) <= 6.0f,
+                      "lossy beyond 6: %g %d", out[c * 48 + p], px[3 * p + c]);
         }
     decode("gray", 0, out, shape);
     cr_assert_eq(shape[0], 1);

@@ -56,7 +56,8 @@ Test(image_resize, nearest_takes_the_pixel_under_each_output_centre)
         resize("nearest", "false", h, w, out);
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
-                int64_t sy = (int64_t)floor((y + 0.5) * SH / h), sx = (int64_t)floor((x + 0.5) * SW / w);
+                int64_t sy = (int64_t)floor((y + 0.5) * SH / h);
+                int64_t sx = (int64_t)floor((x + 0.5) * SW / w);
                 cr_assert_eq(out[y * w + x], (float)at(sy, sx), "%dx%d at (%d, %d)", h, w, y, x);
             }
     }

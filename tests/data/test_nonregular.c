@@ -1,8 +1,9 @@
 /* test_nonregular.c: a property of every data plugin: each path it reads as a file (training
  * and test files, a class folder's entries, a saved vocabulary, synonym lists, predict --input)
  * given a FIFO, a directory or a character device fails at once, naming the path and what it
- * is (a class folder's entry is skipped as unreadable: with max_skipped = 0 that fails). Each open runs in a child process that gets 10 s, so a hang fails the case by name
- * instead of stalling the suite. Test-only. */
+ * is (a class folder's entry is skipped as unreadable: with max_skipped = 0 that fails).
+ * Each open runs in a child process that gets 10 s, so a hang fails the case by name instead
+ * of stalling the suite. Test-only. */
 #include <errno.h>
 #include <png.h>
 #include <poll.h>
