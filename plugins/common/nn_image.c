@@ -85,6 +85,21 @@ static void jpeg_fail(j_common_ptr c)
     longjmp(e->jb, 1);
 }
 
+/* A progressive JPEG may hold any number of scans, each a pass over the whole image: past
+ * this many the file is refused rather than decoded for minutes (libjpeg-turbo's tools use
+ * the same kind of limit). */
+#define JPEG_MAX_SCANS 1000
+
+static void jpeg_progress(j_common_ptr c)
+{
+    j_decompress_ptr d = (j_decompress_ptr)c;
+    if (c->is_decompressor && d->input_scan_number > JPEG_MAX_SCANS) {
+        jpeg_err *e = (jpeg_err *)c->err;
+        snprintf(e->msg, sizeof e->msg, "more than %d scans", JPEG_MAX_SCANS);
+        longjmp(e->jb, 1);
+    }
+}
+
 /* warnings (level -1) are counted, never printed; a premature end is remembered */
 static void jpeg_note(j_common_ptr c, int level)
 {
@@ -128,6 +143,8 @@ static int jpeg_read(FILE *f, const char *path, int channels, const nn_img_heade
         return nn_error_set(err, NN_EFORMAT, "%s: unreadable JPEG: %s", path, e.msg);
     }
     jpeg_create_decompress(&ci);
+    struct jpeg_progress_mgr progress = {.progress_monitor = jpeg_progress};
+    ci.progress = &progress;
     jpeg_stdio_src(&ci, f);
     jpeg_read_header(&ci, TRUE);
     *hd = (nn_img_header){(int)ci.image_width, (int)ci.image_height, NN_IMG_JPEG};
