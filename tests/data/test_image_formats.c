@@ -163,3 +163,53 @@ Test(image_formats, a_jpeg_cut_short_is_an_error_naming_it)
     fx_expect_fail("image_folder", strict, 2, NN_SPLIT_TRAIN, "img/a/y.jpg: unreadable JPEG",
                    NULL);
 }
+
+Test(image_formats, a_jpeg_of_more_than_1000_scans_is_refused)
+{
+    one_folder();
+    uint8_t px[8 * 8 * 3];
+    ramp(px, 8, 8);
+    /* a progressive JPEG whose last scan is repeated 1001 times (each a pass over the image) */
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    unsigned char *mem = NULL;
+    unsigned long len = 0;
+    jpeg_mem_dest(&c, &mem, &len);
+    c.image_width = c.image_height = 8;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < 8) {
+        JSAMPROW row = px + c.next_scanline * 24;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    size_t last = 0;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (mem[i] == 0xFF && mem[i + 1] == 0xDA)
+            last = i;
+    size_t scan = len - 2 - last, total = len + 1001 * scan;
+    uint8_t *b = malloc(total);
+    memcpy(b, mem, len - 2);
+    for (int k = 0; k < 1001; k++)
+        memcpy(b + len - 2 + k * scan, mem + last, scan);
+    memcpy(b + total - 2, "\xff\xd9", 2);
+    fx_write("img/a/scans.jpg", b, total);
+    free(b);
+    free(mem);
+    nn_kv kv[] = {FX_KV("dir", "img")};
+    fx_ds d;
+    fx_ds_ok(&d, "image_folder", kv, 1, NN_SPLIT_TRAIN);
+    float out[3 * 64];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_lt(fx_ds_get(&d, 0, out, &y, &err), 0);
+    cr_assert(strstr(err.msg, "img/a/scans.jpg: unreadable JPEG: more than 1000 scans"), "%s",
+              err.msg);
+    fx_ds_free(&d);
+}
