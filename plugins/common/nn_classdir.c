@@ -270,14 +270,13 @@ int nnd_folder_open(nnd_table *t, const nnd_folder_spec *s, const nn_dataset_ope
         rc = nnd_resolve(root, sizeof root, o->base_dir, s->dir, err);
     if (!rc)
         rc = table_classes(t, root, err);
+    if (!rc && s->first && o->split != NN_SPLIT_TRAIN)
+        rc = table_first(s, t, root, s->first, err);
     if (rc)
         return rc;
     if (o->split == NN_SPLIT_PREDICT) {
         snprintf(sroot, sizeof sroot, "the --input files");
-        if (s->first)
-            rc = table_first(s, t, root, s->first, err);
-        if (!rc)
-            rc = table_inputs(t, s, o->inputs, o->n_inputs, err);
+        rc = table_inputs(t, s, o->inputs, o->n_inputs, err);
     } else {
         rc = nnd_resolve(sroot, sizeof sroot, o->base_dir,
                          o->split == NN_SPLIT_TEST ? s->test_dir : s->dir, err);

@@ -24,8 +24,8 @@ typedef struct nnd_folder_spec {
     void *ctx;
     size_t extra_size;
     double max_skipped; /* the key: the largest fraction of a split's files it may skip */
-    /* prediction: when not NULL, the first training file is probed into this first, so that
-     * what training derives from it (an image size) is derived alike */
+    /* test and prediction: when not NULL, the first training file is probed into this first,
+     * so that what training derives from it (an image size) is derived alike */
     void *first;
 } nnd_folder_spec;
 

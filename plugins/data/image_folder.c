@@ -121,7 +121,8 @@ static int if_probe(void *ctx, const char *path, void *extra, nn_error *err)
 static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     if_ds *d = self;
-    nn_img_header first; /* without height/width, samples take the first training image's size */
+    /* without height/width, samples of every split take the first training image's size */
+    nn_img_header first;
     nnd_folder_spec spec = {.plugin = "image_folder", .exts = ".png or .jpg", .dir = d->dir,
                             .test_dir = d->test_dir, .accept = if_accept, .probe = if_probe,
                             .ctx = d, .extra_size = sizeof(nn_img_header),

@@ -297,6 +297,31 @@ Test(image_folder, test_folder_maps_to_training_classes)
     fx_ds_free(&d);
 }
 
+Test(image_folder, test_images_of_another_size_take_the_first_training_images_size)
+{
+    two_classes(); /* 4x4 training images */
+    fx_mkdir("test");
+    fx_mkdir("test/cat");
+    uint8_t px[2 * 6];
+    for (int i = 0; i < 12; i++)
+        px[i] = (uint8_t)(20 * i);
+    write_png("test/cat/wide.png", 6, 2, 0, px);
+    nn_kv kv[] = {FX_KV("dir", "img"), FX_KV("test_dir", "test"), FX_KV("mode", "gray")};
+    fx_ds d;
+    fx_ds_ok(&d, "image_folder", kv, 3, NN_SPLIT_TEST);
+    cr_assert(d.info.sample.shape[1] == 4 && d.info.sample.shape[2] == 4, "%lld x %lld",
+              (long long)d.info.sample.shape[1], (long long)d.info.sample.shape[2]);
+    float out[16];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 0, out, &y, &err), 0, "%s", err.msg);
+    fx_ds_free(&d);
+    /* resize = check: the test image must have the training size */
+    nn_kv check[] = {FX_KV("dir", "img"), FX_KV("test_dir", "test"), FX_KV("resize", "check")};
+    fx_expect_fail("image_folder", check, 3, NN_SPLIT_TEST, "test/cat/wide.png: image is 2x6",
+                   "expected 4x4");
+}
+
 Test(image_folder, rejects_bad_parameters_naming_the_key)
 {
     nn_error err = {0};
