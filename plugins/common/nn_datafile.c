@@ -4,9 +4,11 @@
 #include "nn_datafile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nntrain/file.h>
@@ -48,6 +50,39 @@ int nnd_fopen(const char *path, const char *what, FILE **f, nn_error *err)
         int e = errno;
         close(fd);
         return nn_error_set(err, NN_EIO, "cannot read %s %s: %s", role, path, strerror(e));
+    }
+    return NN_OK;
+}
+
+int nnd_fcreate(const char *path, const char *what, FILE **f, nn_error *err)
+{
+    const char *role = what && *what ? what : "file";
+    /* O_NOFOLLOW: never writes through a link; O_NONBLOCK: a FIFO without a reader fails at
+     * once (ENXIO) instead of waiting; one with a reader is refused by fstat below */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        struct stat ls;
+        const char *kind = lstat(path, &ls) != 0 ? NULL
+                           : S_ISLNK(ls.st_mode) ? "it is a symbolic link"
+                           : S_ISFIFO(ls.st_mode) ? "it is a FIFO"
+                           : S_ISDIR(ls.st_mode) ? "it is a directory"
+                           : S_ISREG(ls.st_mode) ? NULL
+                                                 : "it is a device or socket";
+        return nn_error_set(err, NN_EIO, "cannot write %s %s: %s", role, path,
+                            kind ? kind : strerror(e));
+    }
+    struct stat st;
+    const char *why = NULL;
+    int fl;
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
+        why = "it is not a regular file";
+    else if (fstat(fd, &st) || (fl = fcntl(fd, F_GETFL)) < 0 ||
+             fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) || !(*f = fdopen(fd, "w")))
+        why = strerror(errno);
+    if (why) {
+        close(fd);
+        return nn_error_set(err, NN_EIO, "cannot write %s %s: %s", role, path, why);
     }
     return NN_OK;
 }

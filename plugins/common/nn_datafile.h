@@ -25,6 +25,11 @@ int nnd_join(char *buf, size_t cap, const char *base, const char *dir, const cha
  * with err naming the path and what it is. */
 int nnd_fopen(const char *path, const char *what, FILE **f, nn_error *err);
 
+/* Creates (or empties) the regular file path for writing, as nnd_fopen does for reading: a
+ * symbolic link, FIFO, directory or device there is refused at once. returns NN_OK with *f
+ * open for writing (the caller fcloses it) or a negative status with err naming the path. */
+int nnd_fcreate(const char *path, const char *what, FILE **f, nn_error *err);
+
 /* Reads the whole file at path into *out (malloc'd, freed by the caller), its size in *len,
  * followed by one NUL byte that *len does not count. Opened as nnd_fopen does. */
 int nnd_read_all(const char *path, const char *what, char **out, size_t *len, nn_error *err);

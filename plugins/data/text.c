@@ -247,10 +247,11 @@ static int tx_save_vocab(tx_ds *d, const tx_vocab *v, const char *path, nn_error
             byid[v->id[i]] = v->key[i];
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
+    FILE *f;
+    int rc = nnd_fcreate(tmp, "vocabulary", &f, err);
+    if (rc) {
         free(byid);
-        return nn_error_set(err, NN_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        return rc;
     }
     fprintf(f, "<pad>\n<unk>\n");
     for (int32_t i = 2; i < d->vocab_size; i++)

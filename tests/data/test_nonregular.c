@@ -29,6 +29,7 @@ typedef struct nr_case {
     int input;       /* the object is the predict --input */
     const char *state; /* state_dir (the text vocabulary), relative */
     const char *dir_says;
+    int fit; /* 1: the split builds its artefacts (into state) */
 } nr_case;
 
 static void write_png(const char *rel)
@@ -116,7 +117,7 @@ static int run_case(nn_registry *reg, const nr_case *c, nn_error *err)
     const char *in[1] = {fx_path(c->obj)};
     nn_dataset_open o = {.struct_size = sizeof o, .split = c->split, .base_dir = fx_dir,
                          .state_dir = c->state ? fx_path(c->state) : NULL,
-                         .fit = c->split == NN_SPLIT_TRAIN && !c->state,
+                         .fit = c->fit || (c->split == NN_SPLIT_TRAIN && !c->state),
                          .inputs = c->input ? in : NULL, .n_inputs = c->input};
     nn_dataset_info info;
     memset(&info, 0, sizeof info);
@@ -195,14 +196,14 @@ Test(nonregular, idx_images_labels_test_files_and_inputs, .timeout = 120)
 {
     const nr_case c[] = {
         {"idx", DS, "bad.idx", {"dir=.", "train_images=@", "train_labels=lab.idx", "preset=none"},
-         NN_SPLIT_TRAIN, 0, NULL, NULL},
+         NN_SPLIT_TRAIN, 0, NULL, NULL, 0},
         {"idx", DS, "bad.idx", {"dir=.", "train_images=img.idx", "train_labels=@", "preset=none"},
-         NN_SPLIT_TRAIN, 0, NULL, NULL},
+         NN_SPLIT_TRAIN, 0, NULL, NULL, 0},
         {"idx", DS, "bad.idx", {"dir=.", "test_images=@", "test_labels=lab.idx", "preset=none"},
-         NN_SPLIT_TEST, 0, NULL, NULL},
+         NN_SPLIT_TEST, 0, NULL, NULL, 0},
         {"idx", DS, "bad.idx",
          {"dir=.", "train_images=img.idx", "train_labels=lab.idx", "preset=none"},
-         NN_SPLIT_PREDICT, 1, NULL, NULL},
+         NN_SPLIT_PREDICT, 1, NULL, NULL, 0},
     };
     check_cases(c, 4);
 }
@@ -210,10 +211,10 @@ Test(nonregular, idx_images_labels_test_files_and_inputs, .timeout = 120)
 Test(nonregular, cifar_batch_files_and_inputs, .timeout = 120)
 {
     const nr_case c[] = {
-        {"cifar", DS, "bad.bin", {"dir=.", "train_files=@"}, NN_SPLIT_TRAIN, 0, NULL, NULL},
-        {"cifar", DS, "bad.bin", {"dir=.", "test_files=@"}, NN_SPLIT_TEST, 0, NULL, NULL},
+        {"cifar", DS, "bad.bin", {"dir=.", "train_files=@"}, NN_SPLIT_TRAIN, 0, NULL, NULL, 0},
+        {"cifar", DS, "bad.bin", {"dir=.", "test_files=@"}, NN_SPLIT_TEST, 0, NULL, NULL, 0},
         {"cifar", DS, "bad.bin", {"dir=.", "train_files=b.bin"}, NN_SPLIT_PREDICT, 1, NULL,
-         NULL},
+         NULL, 0},
     };
     check_cases(c, 3);
 }
@@ -221,9 +222,9 @@ Test(nonregular, cifar_batch_files_and_inputs, .timeout = 120)
 Test(nonregular, csv_training_test_and_input_files, .timeout = 120)
 {
     const nr_case c[] = {
-        {"csv", DS, "bad.csv", {"path=@"}, NN_SPLIT_TRAIN, 0, NULL, NULL},
-        {"csv", DS, "bad.csv", {"path=d.csv", "test_path=@"}, NN_SPLIT_TEST, 0, NULL, NULL},
-        {"csv", DS, "bad.csv", {"path=d.csv"}, NN_SPLIT_PREDICT, 1, NULL, NULL},
+        {"csv", DS, "bad.csv", {"path=@"}, NN_SPLIT_TRAIN, 0, NULL, NULL, 0},
+        {"csv", DS, "bad.csv", {"path=d.csv", "test_path=@"}, NN_SPLIT_TEST, 0, NULL, NULL, 0},
+        {"csv", DS, "bad.csv", {"path=d.csv"}, NN_SPLIT_PREDICT, 1, NULL, NULL, 0},
     };
     check_cases(c, 3);
 }
@@ -231,10 +232,10 @@ Test(nonregular, csv_training_test_and_input_files, .timeout = 120)
 Test(nonregular, text_training_test_vocabulary_and_input_files, .timeout = 120)
 {
     const nr_case c[] = {
-        {"text", DS, "bad.txt", {"path=@"}, NN_SPLIT_TRAIN, 0, NULL, NULL},
-        {"text", DS, "bad.txt", {"path=t.txt", "test_path=@"}, NN_SPLIT_TEST, 0, NULL, NULL},
-        {"text", DS, "st/vocab.txt", {"path=t.txt"}, NN_SPLIT_TRAIN, 0, "st", NULL},
-        {"text", DS, "bad.txt", {"path=t.txt"}, NN_SPLIT_PREDICT, 1, NULL, NULL},
+        {"text", DS, "bad.txt", {"path=@"}, NN_SPLIT_TRAIN, 0, NULL, NULL, 0},
+        {"text", DS, "bad.txt", {"path=t.txt", "test_path=@"}, NN_SPLIT_TEST, 0, NULL, NULL, 0},
+        {"text", DS, "st/vocab.txt", {"path=t.txt"}, NN_SPLIT_TRAIN, 0, "st", NULL, 0},
+        {"text", DS, "bad.txt", {"path=t.txt"}, NN_SPLIT_PREDICT, 1, NULL, NULL, 0},
     };
     check_cases(c, 4);
 }
@@ -243,13 +244,13 @@ Test(nonregular, image_folder_roots_entries_and_inputs, .timeout = 120)
 {
     const nr_case c[] = {
         {"image_folder", DS, "root", {"dir=@"}, NN_SPLIT_TRAIN, 0, NULL,
-         "no class sub-directories"},
+         "no class sub-directories", 0},
         {"image_folder", DS, "imgs/cat/bad.png", {"dir=imgs", "max_skipped=0"},
-         NN_SPLIT_TRAIN, 0, NULL, "-"},
+         NN_SPLIT_TRAIN, 0, NULL, "-", 0},
         {"image_folder", DS, "troot", {"dir=imgs", "test_dir=@"}, NN_SPLIT_TEST, 0, NULL,
-         "no class sub-directories"},
+         "no class sub-directories", 0},
         {"image_folder", DS, "bad.png", {"dir=imgs"}, NN_SPLIT_PREDICT, 1, NULL,
-         "has no .png or .jpg files"},
+         "has no .png or .jpg files", 0},
     };
     check_cases(c, 4);
 }
@@ -258,13 +259,13 @@ Test(nonregular, audio_folder_roots_entries_and_inputs, .timeout = 120)
 {
     const nr_case c[] = {
         {"audio_folder", DS, "root", {"dir=@"}, NN_SPLIT_TRAIN, 0, NULL,
-         "no class sub-directories"},
+         "no class sub-directories", 0},
         {"audio_folder", DS, "wavs/cat/bad.wav", {"dir=wavs", "max_skipped=0"},
-         NN_SPLIT_TRAIN, 0, NULL, "-"},
+         NN_SPLIT_TRAIN, 0, NULL, "-", 0},
         {"audio_folder", DS, "troot", {"dir=wavs", "test_dir=@"}, NN_SPLIT_TEST, 0, NULL,
-         "no class sub-directories"},
+         "no class sub-directories", 0},
         {"audio_folder", DS, "bad.wav", {"dir=wavs"}, NN_SPLIT_PREDICT, 1, NULL,
-         "has no .wav or .flac files"},
+         "has no .wav or .flac files", 0},
     };
     check_cases(c, 4);
 }
@@ -273,9 +274,9 @@ Test(nonregular, synonym_replacement_vocabulary_and_synonyms, .timeout = 120)
 {
     const nr_case c[] = {
         {"synonym_replacement", NN_KIND_TRANSFORM, "bad.txt", {"vocab=@", "synonyms=syn.txt"},
-         NN_SPLIT_TRAIN, 0, NULL, NULL},
+         NN_SPLIT_TRAIN, 0, NULL, NULL, 0},
         {"synonym_replacement", NN_KIND_TRANSFORM, "bad.txt", {"vocab=voc.txt", "synonyms=@"},
-         NN_SPLIT_TRAIN, 0, NULL, NULL},
+         NN_SPLIT_TRAIN, 0, NULL, NULL, 0},
     };
     check_cases(c, 2);
 }
@@ -314,4 +315,22 @@ Test(nonregular, predict_cli_refuses_a_fifo_input_at_once, .timeout = 120)
     out[fread(out, 1, sizeof out - 1, f)] = 0;
     fclose(f);
     cr_assert(strstr(out, "in.csv") && strstr(out, "is a FIFO"), "%s", out);
+}
+
+/* What text writes (the vocabulary, through vocab.txt.tmp) refuses a FIFO, a directory or a
+ * link in the temporary file's place at once, instead of waiting for a reader or writing
+ * through the link. */
+Test(nonregular, text_writes_its_vocabulary_to_a_regular_file_only, .timeout = 60)
+{
+    fixtures();
+    nn_registry *reg = fx_registry();
+    const nr_case c = {"text", DS, "st/vocab.txt.tmp", {"path=t.txt"}, NN_SPLIT_TRAIN, 0, "st",
+                       NULL, 1};
+    const char *want[K_COUNT] = {"is a FIFO", "is a directory", "is a symbolic link"};
+    static const char *const kinds[K_COUNT] = {"a FIFO", "a directory", "a link to /dev/zero"};
+    for (int k = 0; k < K_COUNT; k++) {
+        make_obj(c.obj, k);
+        expect_refusal(reg, &c, kinds[k], want[k]);
+    }
+    nn_registry_free(reg);
 }
