@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   meson ninja-build pkg-config gcc libc6-dev
   libdnnl-dev libuv1-dev libinih-dev libdlpack-dev zlib1g-dev
-  libpng-dev libsndfile1-dev
+  libpng-dev libsndfile1-dev libjpeg62-turbo-dev
   dataset-fashion-mnist
 )
 if [ "${1:-}" = "--test" ]; then

@@ -65,6 +65,8 @@ static int src_open_files(nn_data *d, data_src *s, nn_split split, int fit,
     if (lim > 0 && lim < s->info.length)
         s->info.length = lim; /* labels stay indexed by dataset index: a prefix is valid */
     s->opened = 1;
+    if (s->info.notice && s->info.notice[0]) /* a plugin never prints; the core shows it */
+        fprintf(stderr, "nntrain: warning: %s: %s\n", s->origin, s->info.notice);
     return NN_OK;
 }
 

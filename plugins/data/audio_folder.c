@@ -7,8 +7,6 @@
  * not recursive), read like training files; classes are the sub-directories of dir; a sample
  * is named by its file's path. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -17,12 +15,15 @@
 #include <strings.h>
 
 #include <nntrain/dataset.h>
+#include <nntrain/file.h>
+
+#include "nn_classdir.h"
+#include "nn_datafile.h"
 
 #define AF_CHUNK 4096 /* interleaved samples read per sf_readf_float */
 
+/* what open() learns of each file */
 typedef struct af_file {
-    char *path;
-    int32_t label;
     int rate, channels;
 } af_file;
 
@@ -30,71 +31,15 @@ typedef struct af_ds {
     const char *dir, *test_dir;
     int64_t rate, length;
     int check;
-    af_file *files;
-    int32_t *labels;
-    int64_t n, cap;
-    char **names;
-    int n_names;
+    double max_skipped;
+    nnd_table t;
 } af_ds;
 
-static int af_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int af_is_audio(const char *name)
+static int af_accept(const char *name)
 {
     size_t l = strlen(name);
     return (l > 4 && !strcasecmp(name + l - 4, ".wav")) ||
            (l > 5 && !strcasecmp(name + l - 5, ".flac"));
-}
-
-/* Sorted entries of dir: sub-directories (dirs = 1) or .wav/.flac files (dirs = 0). */
-static int af_list(const char *dir, int dirs, char ***out, int *n, nn_error *err)
-{
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return nn_error_set(err, NN_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
-    char **v = NULL;
-    int cnt = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(dp))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        DIR *sub = opendir(p);
-        int is_dir = sub != NULL;
-        if (sub)
-            closedir(sub);
-        if (dirs ? !is_dir : (is_dir || !af_is_audio(e->d_name)))
-            continue;
-        char **nv = cnt < cap ? v : realloc(v, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *nv);
-        char *name = nv ? strdup(e->d_name) : NULL;
-        if (nv)
-            v = nv;
-        if (!name) {
-            closedir(dp);
-            for (int i = 0; i < cnt; i++)
-                free(v[i]);
-            free(v);
-            return nn_error_set(err, NN_ENOMEM, "%s: out of memory listing the directory", dir);
-        }
-        v[cnt++] = name;
-    }
-    closedir(dp);
-    if (cnt)
-        qsort(v, (size_t)cnt, sizeof *v, af_cmp);
-    *out = v;
-    *n = cnt;
-    return NN_OK;
-}
-
-static void af_free_list(char **v, int n)
-{
-    for (int i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 static int af_create(const nn_params *p, void **self, nn_error *err)
@@ -107,6 +52,7 @@ static int af_create(const nn_params *p, void **self, nn_error *err)
     d->rate = nn_params_int(p, "rate");
     d->length = nn_params_int(p, "length");
     d->check = nn_params_enum(p, "resample") == 1;
+    d->max_skipped = nn_params_float(p, "max_skipped");
     *self = d;
     return NN_OK;
 }
@@ -114,164 +60,62 @@ static int af_create(const nn_params *p, void **self, nn_error *err)
 static void af_destroy(void *self)
 {
     af_ds *d = self;
-    for (int64_t i = 0; i < d->n; i++)
-        free(d->files[i].path);
-    free(d->files);
-    free(d->labels);
-    af_free_list(d->names, d->n_names);
+    nnd_table_free(&d->t);
     free(d);
 }
 
-static void af_resolve(char *buf, size_t cap, const char *base, const char *f)
+/* Opens the audio file at path (through nn_file_open: a FIFO or device is refused); *sf is
+ * closed by the caller with sf_close, which closes the descriptor too. */
+static int af_sf_open(const char *path, SF_INFO *si, SNDFILE **sf, nn_error *err)
 {
-    if (f[0] == '/' || !base)
-        snprintf(buf, cap, "%s", f);
-    else
-        snprintf(buf, cap, "%s/%s", base, f);
+    int fd = nn_file_open(path, "audio file", err);
+    if (fd < 0)
+        return fd;
+    memset(si, 0, sizeof *si);
+    /* with close_desc = 1, libsndfile closes fd on failure too (its error path closes the file
+     * whatever close_desc says), so fd is never closed here */
+    if (!(*sf = sf_open_fd(fd, SFM_READ, si, 1)))
+        return nn_error_set(err, NN_EFORMAT, "%s: unreadable audio file: %s", path,
+                            sf_strerror(NULL));
+    return NN_OK;
 }
 
-static int af_probe(af_ds *d, af_file *f, nn_error *err)
+/* nnd_folder_spec.probe: opens the file once for its rate and channel count */
+static int af_probe(void *ctx, const char *path, void *extra, nn_error *err)
 {
+    const af_ds *d = ctx;
+    af_file *f = extra;
     SF_INFO si;
-    memset(&si, 0, sizeof si);
-    SNDFILE *sf = sf_open(f->path, SFM_READ, &si);
-    if (!sf)
-        return nn_error_set(err, NN_EFORMAT, "%s: unreadable audio file: %s", f->path,
-                            sf_strerror(NULL));
+    SNDFILE *sf;
+    if (af_sf_open(path, &si, &sf, err))
+        return NND_UNREADABLE;
     sf_close(sf);
-    if (si.channels < 1 || si.channels > AF_CHUNK || si.samplerate < 1)
-        return nn_error_set(err, NN_EFORMAT, "%s: %d channels at %d Hz is not usable", f->path,
-                            si.channels, si.samplerate);
+    if (si.channels < 1 || si.channels > AF_CHUNK || si.samplerate < 1) {
+        nn_error_set(err, NN_EFORMAT, "%s: %d channels at %d Hz is not usable", path,
+                     si.channels, si.samplerate);
+        return NND_UNREADABLE;
+    }
     if (d->check && si.samplerate != d->rate)
         return nn_error_set(err, NN_EFORMAT, "%s: sample rate %d Hz, expected %lld Hz "
-                            "(resample = check)", f->path, si.samplerate, (long long)d->rate);
+                            "(resample = check)", path, si.samplerate, (long long)d->rate);
     f->rate = si.samplerate;
     f->channels = si.channels;
     return NN_OK;
 }
 
-/* Appends file dir/name (dir NULL: name is the path) with its label, opening it once. */
-static int af_add(af_ds *d, const char *dir, const char *name, int32_t label, nn_error *err)
-{
-    if (d->n == d->cap) {
-        af_file *nf = realloc(d->files, (size_t)(d->cap = d->cap ? d->cap * 2 : 256) * sizeof *nf);
-        if (!nf)
-            return nn_error_set(err, NN_ENOMEM, "out of memory");
-        d->files = nf;
-    }
-    af_file *f = &d->files[d->n];
-    size_t pl = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
-    if (!(f->path = malloc(pl)))
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    snprintf(f->path, pl, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
-    f->label = label;
-    d->n++;
-    return af_probe(d, f, err);
-}
-
-/* The user's audio files and directories of audio files, label -1. */
-static int af_open_inputs(af_ds *d, const nn_dataset_open *o, nn_error *err)
-{
-    int rc = NN_OK;
-    for (int i = 0; i < o->n_inputs && !rc; i++) {
-        const char *in = o->inputs[i];
-        DIR *dp = opendir(in);
-        if (!dp) {
-            rc = af_add(d, NULL, in, -1, err);
-            continue;
-        }
-        closedir(dp);
-        char **files;
-        int nfiles;
-        if ((rc = af_list(in, 0, &files, &nfiles, err)))
-            break;
-        if (nfiles == 0)
-            rc = nn_error_set(err, NN_EFORMAT, "%s: directory has no .wav or .flac files", in);
-        size_t l = strlen(in);
-        char *dir = strdup(in);
-        if (!dir && !rc)
-            rc = nn_error_set(err, NN_ENOMEM, "out of memory");
-        while (dir && l > 1 && dir[l - 1] == '/')
-            dir[--l] = 0;
-        for (int k = 0; k < nfiles && !rc; k++)
-            rc = af_add(d, dir, files[k], -1, err);
-        free(dir);
-        af_free_list(files, nfiles);
-    }
-    return rc;
-}
-
 static int af_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     af_ds *d = self;
-    if (o->split == NN_SPLIT_VAL)
-        return nn_error_set(err, NN_ENOTSUP, "audio_folder has no explicit validation split; "
-                            "use [data] val_split or val_type = audio_folder with val_dir");
-    if (o->split == NN_SPLIT_TEST && !d->test_dir)
-        return nn_error_set(err, NN_ENOTFOUND, "audio_folder: no test folder: set 'test_dir'");
-    char root[4096], troot[4096];
-    af_resolve(root, sizeof root, o->base_dir, d->dir);
-    int rc = af_list(root, 1, &d->names, &d->n_names, err);
+    nnd_folder_spec spec = {.plugin = "audio_folder", .exts = ".wav or .flac", .dir = d->dir,
+                            .test_dir = d->test_dir, .accept = af_accept, .probe = af_probe,
+                            .ctx = d, .extra_size = sizeof(af_file),
+                            .max_skipped = d->max_skipped};
+    int rc = nnd_folder_open(&d->t, &spec, o, err);
     if (rc)
         return rc;
-    if (d->n_names == 0)
-        return nn_error_set(err, NN_EFORMAT, "%s: no class sub-directories", root);
-    char **cls = d->names;
-    int ncls = d->n_names;
-    if (o->split == NN_SPLIT_PREDICT) {
-        if (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs)
-            return nn_error_set(err, NN_EINVAL, "audio_folder: predict needs at least one "
-                                "WAV/FLAC file or directory");
-        if ((rc = af_open_inputs(d, o, err)))
-            return rc;
-        ncls = 0; /* no class folders to walk */
-    } else if (o->split == NN_SPLIT_TEST) {
-        af_resolve(troot, sizeof troot, o->base_dir, d->test_dir);
-        if ((rc = af_list(troot, 1, &cls, &ncls, err)))
-            return rc;
-    } else {
-        snprintf(troot, sizeof troot, "%s", root);
-    }
-    for (int c = 0; c < ncls && !rc; c++) {
-        int id = -1;
-        for (int k = 0; k < d->n_names && id < 0; k++)
-            if (!strcmp(d->names[k], cls[c]))
-                id = k;
-        char cdir[4400];
-        snprintf(cdir, sizeof cdir, "%s/%s", troot, cls[c]);
-        if (id < 0) {
-            rc = nn_error_set(err, NN_EFORMAT, "%s: class '%s' is not a class of %s", cdir,
-                              cls[c], root);
-            break;
-        }
-        char **files;
-        int nfiles;
-        if ((rc = af_list(cdir, 0, &files, &nfiles, err)))
-            break;
-        if (nfiles == 0)
-            rc = nn_error_set(err, NN_EFORMAT, "%s: class folder has no .wav or .flac files",
-                              cdir);
-        for (int i = 0; i < nfiles && !rc; i++)
-            rc = af_add(d, cdir, files[i], id, err);
-        af_free_list(files, nfiles);
-    }
-    if (cls != d->names)
-        af_free_list(cls, ncls);
-    if (rc)
-        return rc;
-    d->labels = malloc((size_t)(d->n ? d->n : 1) * sizeof *d->labels);
-    if (!d->labels)
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < d->n; i++)
-        d->labels[i] = d->files[i].label;
-    memset(info, 0, sizeof *info);
-    info->struct_size = sizeof *info;
-    info->length = d->n;
+    nnd_table_info(&d->t, o->split, info);
     nn_tensor_describe(&info->sample, NN_F32, 2, (const int64_t[]){1, d->length});
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-    info->n_classes = d->n_names;
-    info->class_names = (const char *const *)d->names;
-    info->labels = o->split == NN_SPLIT_PREDICT ? NULL : d->labels;
     return NN_OK;
 }
 
@@ -282,20 +126,20 @@ static int af_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
 static int af_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)
 {
     af_ds *d = self;
-    if (index < 0 || index >= d->n)
+    if (index < 0 || index >= d->t.n)
         return nn_error_set(err, NN_EINVAL, "audio_folder: sample %lld out of range [0, %lld)",
-                            (long long)index, (long long)d->n);
-    const af_file *f = &d->files[index];
+                            (long long)index, (long long)d->t.n);
+    const af_file *f = nnd_table_extra(&d->t, index);
+    const char *path = d->t.path[index];
     SF_INFO si;
-    memset(&si, 0, sizeof si);
-    SNDFILE *sf = sf_open(f->path, SFM_READ, &si);
-    if (!sf)
-        return nn_error_set(err, NN_EFORMAT, "%s: unreadable audio file: %s", f->path,
-                            sf_strerror(NULL));
+    SNDFILE *sf;
+    int rc = af_sf_open(path, &si, &sf, err);
+    if (rc)
+        return rc;
     if (si.channels != f->channels || si.samplerate != f->rate) {
         sf_close(sf);
         return nn_error_set(err, NN_EFORMAT, "%s: changed since the dataset was opened",
-                            f->path);
+                            path);
     }
     float inter[AF_CHUNK], mono[AF_CHUNK];
     int ch = si.channels;
@@ -339,26 +183,19 @@ static int af_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     int bad = sf_error(sf);
     sf_close(sf);
     if (bad)
-        return nn_error_set(err, NN_EFORMAT, "%s: read error: %s", f->path,
+        return nn_error_set(err, NN_EFORMAT, "%s: read error: %s", path,
                             sf_error_number(bad));
-    NN_I32P(target)[0] = f->label;
+    NN_I32P(target)[0] = d->t.label[index];
     return NN_OK;
 }
 
 static int af_describe(void *self, int64_t index, char *buf, size_t cap)
 {
-    const af_ds *d = self;
-    if (index < 0 || index >= d->n)
-        return NN_EINVAL;
-    snprintf(buf, cap, "%s", d->files[index].path);
-    return NN_OK;
+    return nnd_table_describe(&((const af_ds *)self)->t, index, buf, cap);
 }
 
 static const nn_param_spec af_params[] = {
-    {.name = "dir", .type = NN_PARAM_STRING, .required = 1,
-     .doc = "root folder with one sub-directory of .wav/.flac files per class (sorted = ids)"},
-    {.name = "test_dir", .type = NN_PARAM_STRING,
-     .doc = "test root for `nntrain eval`, with class folders named as in dir"},
+    NND_FOLDER_PARAMS(".wav/.flac files"),
     {.name = "rate", .type = NN_PARAM_INT, .def = "16000", .range = "[1, 768000]",
      .doc = "sample rate of the samples, in Hz"},
     {.name = "resample", .type = NN_PARAM_ENUM, .def = "linear", .choices = "linear|check",

@@ -11,6 +11,8 @@
 
 #include <nntrain/dataset.h>
 
+#include "nn_datafile.h"
+
 #define CIFAR_PIXELS 3072
 
 static const char *const cifar10_names[10] = {"airplane", "automobile", "bird",  "cat",  "deer",
@@ -75,73 +77,25 @@ static int cifar_parse(cifar_ds *d, const uint8_t *b, size_t len, const char *fi
     return NN_OK;
 }
 
-static int cifar_read(const char *path, uint8_t **out, size_t *len, nn_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_error_set(err, NN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0, r;
-    uint8_t *buf = malloc(cap);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
-    if (bad) {
-        free(buf);
-        return nn_error_set(err, NN_EIO, "%s: read error after %zu bytes", path, n);
-    }
-    *out = buf;
-    *len = n;
-    return NN_OK;
-}
-
-static void cifar_join(char *buf, size_t cap, const char *base, const char *dir, const char *f)
-{
-    if (f[0] == '/')
-        snprintf(buf, cap, "%s", f);
-    else if (dir[0] == '/' || !base)
-        snprintf(buf, cap, "%s/%s", dir, f);
-    else
-        snprintf(buf, cap, "%s/%s/%s", base, dir, f);
-}
-
 /* Class names from the dataset's own text file when it is there (batches.meta.txt,
  * fine_label_names.txt, coarse_label_names.txt): one name a line. */
 static void cifar_load_names(cifar_ds *d, const char *base)
 {
     const char *f = d->variant ? (d->coarse ? "coarse_label_names.txt" : "fine_label_names.txt")
                                : "batches.meta.txt";
-    char p[4096];
-    cifar_join(p, sizeof p, base, d->dir, f);
-    uint8_t *buf;
+    char p[4096], *txt;
     size_t len;
     nn_error e = {0};
-    if (cifar_read(p, &buf, &len, &e))
+    if (nnd_join(p, sizeof p, base, d->dir, f, &e) || nnd_read_all(p, NULL, &txt, &len, &e))
         return;
     int want = d->variant ? (d->coarse ? 20 : 100) : 10;
-    char *txt = realloc(buf, len + 1);
-    if (!txt) {
-        free(buf);
-        return;
-    }
-    txt[len] = 0;
     const char **names = calloc((size_t)want, sizeof *names);
     int n = 0;
-    for (char *s = txt, *nl; names && s && *s && n < want; s = nl ? nl + 1 : NULL) {
-        nl = strchr(s, '\n');
-        if (nl)
-            *nl = 0;
-        size_t l = strlen(s);
-        while (l && (s[l - 1] == '\r' || s[l - 1] == ' '))
+    nnd_lines it;
+    nnd_lines_init(&it, txt, len);
+    size_t l;
+    for (char *s; names && n < want && (s = nnd_lines_next(&it, &l));) {
+        while (l && s[l - 1] == ' ')
             s[--l] = 0;
         if (l)
             names[n++] = s;
@@ -209,12 +163,12 @@ static int cifar_open_inputs(cifar_ds *d, const nn_dataset_open *o, nn_error *er
         d->n_in = f + 1;
         if (!(d->in_path[f] = strdup(o->inputs[f])))
             return nn_error_set(err, NN_ENOMEM, "out of memory");
-        uint8_t *buf;
+        char *buf;
         size_t len;
-        int rc = cifar_read(o->inputs[f], &buf, &len, err);
+        int rc = nnd_read_all(o->inputs[f], "batch file", &buf, &len, err);
         if (rc)
             return rc;
-        rc = cifar_parse(d, buf, len, o->inputs[f], 1, err);
+        rc = cifar_parse(d, (const uint8_t *)buf, len, o->inputs[f], 1, err);
         free(buf);
         if (rc)
             return rc;
@@ -239,13 +193,13 @@ static int cifar_open(void *self, const nn_dataset_open *o, nn_dataset_info *inf
     for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
         while (*t == ' ')
             t++;
-        char p[4096];
-        cifar_join(p, sizeof p, o->base_dir, d->dir, t);
-        uint8_t *buf;
+        char p[4096], *buf;
         size_t len;
-        rc = cifar_read(p, &buf, &len, err);
+        rc = nnd_join(p, sizeof p, o->base_dir, d->dir, t, err);
+        if (!rc)
+            rc = nnd_read_all(p, "batch file", &buf, &len, err);
         if (!rc) {
-            rc = cifar_parse(d, buf, len, p, 0, err);
+            rc = cifar_parse(d, (const uint8_t *)buf, len, p, 0, err);
             free(buf);
         }
     }

@@ -13,6 +13,9 @@
 
 #include <nntrain/dataset.h>
 
+#include "nn_datafile.h"
+#include "nn_dsutil.h"
+
 /* A parsed table: the text buffer tokenised in place, rows x cols field pointers. */
 typedef struct csv_table {
     char *text;
@@ -34,12 +37,8 @@ typedef struct csv_ds {
     float *x;        /* n * nf */
     float *yreg;     /* regression targets */
     int32_t *labels; /* class ids */
-    char **names;
-    int n_names;
-    /* NN_SPLIT_PREDICT: the file (index into in_path) and line of each row */
-    int n_in;
-    char **in_path;
-    int *row_file, *row_line;
+    nnd_names names;
+    nnd_origins from; /* NN_SPLIT_PREDICT: the file and line of each row */
 } csv_ds;
 
 static char *csv_trim(char *s)
@@ -74,13 +73,20 @@ static int csv_table_parse(char *text, size_t len, const char *file, char delim,
     text[len] = 0;
     int64_t cap = 0;
     int line = 0, first_line = 0;
-    for (char *s = text, *nl; s; s = nl ? nl + 1 : NULL) {
-        line++;
-        nl = strchr(s, '\n');
-        if (nl)
-            *nl = 0;
-        if (!nl && !*s)
-            break;
+    nnd_lines it;
+    nnd_lines_init(&it, text, len);
+    size_t l;
+    for (char *s; (s = nnd_lines_next(&it, &l));) {
+        line = it.line;
+        const char *nul = memchr(s, 0, l);
+        if (nul) {
+            int field = 1;
+            for (const char *c = s; c < nul; c++)
+                field += *c == delim;
+            return nn_error_set(err, NN_EFORMAT, "%s:%d: column %d holds a NUL byte (byte %zu "
+                                "of the line): this looks like a binary file, not CSV text",
+                                file, line, field, (size_t)(nul - s) + 1);
+        }
         const char *q = s;
         while (*q == ' ' || *q == '\t' || *q == '\r')
             q++;
@@ -131,30 +137,6 @@ static int csv_table_parse(char *text, size_t len, const char *file, char delim,
     return NN_OK;
 }
 
-static int csv_read(const char *path, char **out, size_t *len, nn_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_error_set(err, NN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, (cap *= 2) + 1);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
-    *out = buf;
-    *len = n;
-    return NN_OK;
-}
-
 /* Resolves a column given by header name or by index (negative counts from the end). */
 static int csv_column(const csv_table *t, const char *key, const char *file, nn_error *err)
 {
@@ -200,52 +182,18 @@ static int csv_name_cmp(const void *a, const void *b)
  * file (numerically when all are integers), so train and test agree on ids. */
 static int csv_build_classes(csv_ds *d, const csv_table *t, int lc, nn_error *err)
 {
-    int cap = 16;
-    d->names = malloc((size_t)cap * sizeof *d->names);
-    if (!d->names)
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    if (d->classes_key && d->classes_key[0]) {
-        char *copy = strdup(d->classes_key), *save = NULL;
-        if (!copy)
-            return nn_error_set(err, NN_ENOMEM, "out of memory");
-        for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-            if (d->n_names == cap) {
-                char **nn = realloc(d->names, (size_t)(cap *= 2) * sizeof *nn);
-                if (!nn) {
-                    free(copy);
-                    return nn_error_set(err, NN_ENOMEM, "out of memory");
-                }
-                d->names = nn;
-            }
-            d->names[d->n_names] = strdup(csv_trim(s));
-            if (!d->names[d->n_names++]) {
-                free(copy);
-                return nn_error_set(err, NN_ENOMEM, "out of memory");
-            }
-        }
-        free(copy);
-        return NN_OK;
-    }
+    if (d->classes_key && d->classes_key[0])
+        return nnd_names_parse(&d->names, d->classes_key, "classes", err);
     for (int64_t r = 0; r < t->rows; r++) {
-        const char *v = t->cells[r * t->cols + lc];
-        int seen = 0;
-        for (int i = 0; i < d->n_names && !seen; i++)
-            seen = !strcmp(d->names[i], v);
-        if (seen)
-            continue;
-        if (d->n_names == cap) {
-            char **nn = realloc(d->names, (size_t)(cap *= 2) * sizeof *nn);
-            if (!nn)
-                return nn_error_set(err, NN_ENOMEM, "out of memory");
-            d->names = nn;
-        }
-        if (!(d->names[d->n_names++] = strdup(v)))
-            return nn_error_set(err, NN_ENOMEM, "out of memory");
-        if (d->n_names > 100000)
+        int rc = nnd_names_add(&d->names, t->cells[r * t->cols + lc], err);
+        if (rc)
+            return rc;
+        if (d->names.n > 100000)
             return nn_error_set(err, NN_EINVAL, "label column has over 100000 distinct values: "
                                 "use task = regression for a numeric target");
     }
-    qsort(d->names, (size_t)d->n_names, sizeof *d->names, csv_name_cmp);
+    if (d->names.n)
+        qsort(d->names.v, (size_t)d->names.n, sizeof *d->names.v, csv_name_cmp);
     return NN_OK;
 }
 
@@ -330,11 +278,7 @@ static int csv_load(csv_ds *d, const csv_table *t, const char *file, int predict
     d->yreg = yreg ? yreg : d->yreg;
     int32_t *labels = realloc(d->labels, rows * sizeof *d->labels);
     d->labels = labels ? labels : d->labels;
-    int *rf = predict ? realloc(d->row_file, rows * sizeof *rf) : d->row_file;
-    d->row_file = rf ? rf : d->row_file;
-    int *rl = predict ? realloc(d->row_line, rows * sizeof *rl) : d->row_line;
-    d->row_line = rl ? rl : d->row_line;
-    if (!x || !yreg || !labels || (predict && (!rf || !rl))) {
+    if (!x || !yreg || !labels) {
         free(fc);
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     }
@@ -343,8 +287,11 @@ static int csv_load(csv_ds *d, const csv_table *t, const char *file, int predict
         char *const *row = t->cells + r * t->cols;
         int64_t o = at + r;
         if (predict) {
-            d->row_file[o] = d->n_in - 1;
-            d->row_line[o] = t->line_of[r];
+            int rc = nnd_origins_row(&d->from, t->line_of[r], err);
+            if (rc) {
+                free(fc);
+                return rc;
+            }
             d->labels[o] = -1;
             d->yreg[o] = 0;
         }
@@ -370,15 +317,12 @@ static int csv_load(csv_ds *d, const csv_table *t, const char *file, int predict
             }
             continue;
         }
-        int id = -1;
-        for (int i = 0; i < d->n_names && id < 0; i++)
-            if (!strcmp(d->names[i], lv))
-                id = i;
+        int id = nnd_names_find(&d->names, lv);
         if (id < 0) {
             free(fc);
             return nn_error_set(err, NN_EFORMAT, "%s:%d: label '%s' is not one of the %d "
                                 "classes of the training file", file, t->line_of[r], lv,
-                                d->n_names);
+                                d->names.n);
         }
         d->labels[o] = id;
     }
@@ -412,26 +356,12 @@ static int csv_create(const nn_params *p, void **self, nn_error *err)
 static void csv_destroy(void *self)
 {
     csv_ds *d = self;
-    for (int i = 0; i < d->n_names; i++)
-        free(d->names[i]);
-    free(d->names);
+    nnd_names_free(&d->names);
+    nnd_origins_free(&d->from);
     free(d->x);
     free(d->yreg);
     free(d->labels);
-    for (int i = 0; i < d->n_in; i++)
-        free(d->in_path[i]);
-    free(d->in_path);
-    free(d->row_file);
-    free(d->row_line);
     free(d);
-}
-
-static void csv_resolve(char *buf, size_t cap, const char *base, const char *f)
-{
-    if (f[0] == '/' || !base)
-        snprintf(buf, cap, "%s", f);
-    else
-        snprintf(buf, cap, "%s/%s", base, f);
 }
 
 static int csv_open_file(csv_ds *d, const char *path, csv_table *t, nn_error *err)
@@ -439,7 +369,7 @@ static int csv_open_file(csv_ds *d, const char *path, csv_table *t, nn_error *er
     char *text = NULL;
     size_t len = 0;
     memset(t, 0, sizeof *t);
-    int rc = csv_read(path, &text, &len, err);
+    int rc = nnd_read_all(path, "CSV file", &text, &len, err);
     if (rc)
         return rc;
     return csv_table_parse(text, len, path, d->delim, d->header, t, err);
@@ -448,20 +378,19 @@ static int csv_open_file(csv_ds *d, const char *path, csv_table *t, nn_error *er
 static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     csv_ds *d = self;
-    if (o->split == NN_SPLIT_VAL)
-        return nn_error_set(err, NN_ENOTSUP, "csv has no explicit validation split; use "
-                            "[data] val_split or val_type = csv with val_path");
-    if (o->split == NN_SPLIT_TEST && !d->test_path)
-        return nn_error_set(err, NN_ENOTFOUND, "csv: no test file: set key 'test_path'");
     int predict = o->split == NN_SPLIT_PREDICT;
-    if (predict && (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs))
-        return nn_error_set(err, NN_EINVAL, "csv: predict needs at least one CSV file");
     char train[4096], path[4096];
-    csv_resolve(train, sizeof train, o->base_dir, d->path);
-    csv_resolve(path, sizeof path, o->base_dir,
-                o->split == NN_SPLIT_TEST ? d->test_path : d->path);
     csv_table t;
-    int rc = csv_open_file(d, train, &t, err);
+    memset(&t, 0, sizeof t);
+    int rc = nnd_split_check(o, "csv", "test_path", d->test_path, "val_path",
+                             "a CSV file with the training feature columns", err);
+    if (!rc)
+        rc = nnd_resolve(train, sizeof train, o->base_dir, d->path, err);
+    if (!rc)
+        rc = nnd_resolve(path, sizeof path, o->base_dir,
+                         o->split == NN_SPLIT_TEST ? d->test_path : d->path, err);
+    if (!rc)
+        rc = csv_open_file(d, train, &t, err);
     if (!rc && !d->regression) {
         int lc = csv_column(&t, d->label_key, train, err);
         rc = lc < 0 ? lc : csv_build_classes(d, &t, lc, err);
@@ -475,12 +404,8 @@ static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
                 train_nf += *c == ',';
         }
         csv_table_free(&t);
-        if (!(d->in_path = calloc((size_t)o->n_inputs, sizeof *d->in_path)))
-            rc = nn_error_set(err, NN_ENOMEM, "out of memory");
         for (int f = 0; !rc && f < o->n_inputs; f++) {
-            d->n_in = f + 1;
-            if (!(d->in_path[f] = strdup(o->inputs[f])))
-                rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+            rc = nnd_origins_file(&d->from, o->inputs[f], err);
             if (!rc)
                 rc = csv_open_file(d, o->inputs[f], &t, err);
             if (!rc)
@@ -506,8 +431,8 @@ static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
         nn_tensor_describe(&info->target, NN_F32, 0, NULL);
     } else {
         nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-        info->n_classes = d->n_names;
-        info->class_names = (const char *const *)d->names;
+        info->n_classes = d->names.n;
+        info->class_names = (const char *const *)d->names.v;
         info->labels = predict ? NULL : d->labels;
     }
     return NN_OK;
@@ -530,13 +455,7 @@ static int csv_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targ
 static int csv_describe(void *self, int64_t index, char *buf, size_t cap)
 {
     const csv_ds *d = self;
-    if (index < 0 || index >= d->n)
-        return NN_EINVAL;
-    if (d->n_in)
-        snprintf(buf, cap, "%s:%d", d->in_path[d->row_file[index]], d->row_line[index]);
-    else
-        snprintf(buf, cap, "%lld", (long long)index);
-    return NN_OK;
+    return nnd_origins_describe(&d->from, d->n, index, buf, cap);
 }
 
 static const nn_param_spec csv_params[] = {

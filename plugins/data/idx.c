@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <nntrain/dataset.h>
+#include <nntrain/file.h>
+
+#include "nn_datafile.h"
 
 static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
                                               "Coat",        "Sandal",  "Shirt",    "Sneaker",
@@ -44,9 +48,14 @@ typedef struct idx_ds {
     char **in_path; /* copies of the input paths */
 } idx_ds;
 
+enum { IDX_ANY, IDX_LABELS, IDX_IMAGES }; /* what the caller expects a file to hold */
+
 /* Parses an IDX header and checks that the payload holds exactly the records it announces.
- * Only the unsigned-byte type (0x08) is accepted: that is what the MNIST family uses. */
-static int idx_parse(const uint8_t *b, size_t len, const char *file, idx_array *a, nn_error *err)
+ * Only the unsigned-byte type (0x08) is accepted: that is what the MNIST family uses. The
+ * dimension count tells labels (1) from images (2 or more) before the sizes are checked, so a
+ * file given in the other's place is named as such. */
+static int idx_parse(const uint8_t *b, size_t len, const char *file, int role, idx_array *a,
+                     nn_error *err)
 {
     memset(a, 0, sizeof *a);
     if (len < 4)
@@ -64,6 +73,16 @@ static int idx_parse(const uint8_t *b, size_t len, const char *file, idx_array *
     if (nd < 1 || nd > 8)
         return nn_error_set(err, NN_EFORMAT,
                             "%s: IDX dimension count %d at offset 3 is not in [1, 8]", file, nd);
+    if (role == IDX_IMAGES && nd == 1)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: this is a labels file, not images: its IDX magic 00 00 08 01 "
+                            "announces 1 dimension, images have 2 or more (00 00 08 03: count, "
+                            "height, width); are the images and labels files swapped?", file);
+    if (role == IDX_LABELS && nd != 1)
+        return nn_error_set(err, NN_EFORMAT,
+                            "%s: this is an images file, not labels: its IDX magic 00 00 08 %02x "
+                            "announces %d dimensions, labels have 1 (00 00 08 01); are the "
+                            "images and labels files swapped?", file, nd, nd);
     size_t hdr = 4 + 4 * (size_t)nd;
     if (len < hdr)
         return nn_error_set(err, NN_EFORMAT,
@@ -100,12 +119,29 @@ static int idx_parse(const uint8_t *b, size_t len, const char *file, idx_array *
     return NN_OK;
 }
 
-/* Reads a whole file through zlib, which passes raw (non-gzip) files through unchanged. */
-static int idx_read_file(const char *path, uint8_t **out, size_t *len, nn_error *err)
+/* Opens a regular file (never a FIFO or device: see nn_file_open) for reading through zlib,
+ * which passes raw (non-gzip) files through unchanged. */
+static int idx_gzopen(const char *path, const char *what, gzFile *g, nn_error *err)
 {
-    gzFile g = gzopen(path, "rb");
-    if (!g)
-        return nn_error_set(err, NN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int fd = nn_file_open(path, what, err);
+    if (fd < 0)
+        return fd;
+    if (!(*g = gzdopen(fd, "rb"))) {
+        close(fd);
+        return nn_error_set(err, NN_ENOMEM, "%s %s: out of memory for the zlib stream", what,
+                            path);
+    }
+    return NN_OK;
+}
+
+/* Reads a whole file through zlib. */
+static int idx_read_file(const char *path, const char *what, uint8_t **out, size_t *len,
+                         nn_error *err)
+{
+    gzFile g;
+    int rc = idx_gzopen(path, what, &g, err);
+    if (rc)
+        return rc;
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
     for (;;) {
@@ -150,16 +186,6 @@ static int idx_read_file(const char *path, uint8_t **out, size_t *len, nn_error 
     *out = buf;
     *len = n;
     return NN_OK;
-}
-
-static void idx_join(char *buf, size_t cap, const char *base, const char *dir, const char *f)
-{
-    if (f[0] == '/')
-        snprintf(buf, cap, "%s", f);
-    else if (dir[0] == '/' || !base)
-        snprintf(buf, cap, "%s/%s", dir, f);
-    else
-        snprintf(buf, cap, "%s/%s/%s", base, dir, f);
 }
 
 static int idx_create(const nn_params *p, void **self, nn_error *err)
@@ -244,17 +270,18 @@ static void idx_sample_desc(const idx_array *a, nn_tensor *t)
 static int idx_train_classes(idx_ds *d, const nn_dataset_open *o, int *n, nn_error *err)
 {
     char lp[4096];
-    idx_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1]);
     uint8_t *buf;
     size_t len;
     idx_array a;
-    int rc = idx_read_file(lp, &buf, &len, err);
+    int rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1], err);
+    if (!rc)
+        rc = idx_read_file(lp, "labels file", &buf, &len, err);
     if (rc) {
         nn_error_prefix(err, "predict needs the training labels for the class count (or set "
                         "class_names)");
         return rc;
     }
-    if ((rc = idx_parse(buf, len, lp, &a, err))) {
+    if ((rc = idx_parse(buf, len, lp, IDX_LABELS, &a, err))) {
         free(buf);
         return rc;
     }
@@ -281,15 +308,12 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
         if (!(d->in_path[f] = strdup(path)))
             return nn_error_set(err, NN_ENOMEM, "out of memory");
         size_t len;
-        int rc = idx_read_file(path, &d->in_buf[f], &len, err);
+        int rc = idx_read_file(path, "images file", &d->in_buf[f], &len, err);
         if (rc)
             return rc;
-        if ((rc = idx_parse(d->in_buf[f], len, path, &d->in_img[f], err)))
+        if ((rc = idx_parse(d->in_buf[f], len, path, IDX_IMAGES, &d->in_img[f], err)))
             return rc;
         const idx_array *a = &d->in_img[f], *a0 = &d->in_img[0];
-        if (a->ndim < 2)
-            return nn_error_set(err, NN_EFORMAT, "%s: an IDX images file needs at least 2 "
-                                "dimensions, the header has %d", path, a->ndim);
         if (a->ndim != a0->ndim || memcmp(a->dims + 1, a0->dims + 1,
                                           (size_t)(a->ndim - 1) * sizeof *a->dims))
             return nn_error_set(err, NN_ESHAPE, "%s: records of %lld bytes in %d dimensions "
@@ -299,12 +323,17 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
     }
     /* the records must be shaped like the training images: compare with that file's header */
     char tp[4096];
-    idx_join(tp, sizeof tp, o->base_dir, d->dir, d->files[0]);
+    int rc = nnd_join(tp, sizeof tp, o->base_dir, d->dir, d->files[0], err);
+    if (rc)
+        return rc;
     uint8_t hdr[4 + 4 * 8];
-    gzFile g = gzopen(tp, "rb");
-    int got = g ? gzread(g, hdr, sizeof hdr) : -1;
-    if (g)
-        gzclose(g);
+    gzFile g;
+    if ((rc = idx_gzopen(tp, "training images file", &g, err))) {
+        nn_error_prefix(err, "the training images fix the shape of prediction inputs");
+        return rc;
+    }
+    int got = gzread(g, hdr, sizeof hdr);
+    gzclose(g);
     if (got >= 4 && hdr[0] == 0 && hdr[1] == 0 && hdr[3] >= 1 && hdr[3] <= 8 &&
         got >= 4 + 4 * hdr[3]) {
         const idx_array *a = &d->in_img[0];
@@ -322,11 +351,8 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
                             "images, which fixes the shape of prediction inputs", tp);
     }
     int n_classes = d->n_names;
-    if (!n_classes) {
-        int rc = idx_train_classes(d, o, &n_classes, err);
-        if (rc)
-            return rc;
-    }
+    if (!n_classes && (rc = idx_train_classes(d, o, &n_classes, err)))
+        return rc;
     memset(info, 0, sizeof *info);
     info->struct_size = sizeof *info;
     info->length = d->in_start[d->n_in];
@@ -365,22 +391,16 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
                             "[data] val_split to carve one from the training files");
     int t = o->split == NN_SPLIT_TEST ? 2 : 0;
     char ip[4096], lp[4096];
-    idx_join(ip, sizeof ip, o->base_dir, d->dir, d->files[t]);
-    idx_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1]);
     size_t ilen, llen;
-    int rc = idx_read_file(ip, &d->img_buf, &ilen, err);
-    if (rc)
+    int rc;
+    if ((rc = nnd_join(ip, sizeof ip, o->base_dir, d->dir, d->files[t], err)) ||
+        (rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1], err)) ||
+        (rc = idx_read_file(ip, "images file", &d->img_buf, &ilen, err)))
         return rc;
-    if ((rc = idx_parse(d->img_buf, ilen, ip, &d->img, err)) ||
-        (rc = idx_read_file(lp, &d->lab_buf, &llen, err)) ||
-        (rc = idx_parse(d->lab_buf, llen, lp, &d->lab, err)))
+    if ((rc = idx_parse(d->img_buf, ilen, ip, IDX_IMAGES, &d->img, err)) ||
+        (rc = idx_read_file(lp, "labels file", &d->lab_buf, &llen, err)) ||
+        (rc = idx_parse(d->lab_buf, llen, lp, IDX_LABELS, &d->lab, err)))
         return rc;
-    if (d->img.ndim < 2)
-        return nn_error_set(err, NN_EFORMAT, "%s: an image file needs at least 2 dimensions, "
-                            "the header has %d", ip, d->img.ndim);
-    if (d->lab.ndim != 1)
-        return nn_error_set(err, NN_EFORMAT, "%s: a label file has 1 dimension, the header has %d",
-                            lp, d->lab.ndim);
     if (d->img.count != d->lab.count)
         return nn_error_set(err, NN_EFORMAT, "%s has %lld images but %s has %lld labels", ip,
                             (long long)d->img.count, lp, (long long)d->lab.count);

@@ -1,15 +1,13 @@
-/* image_folder.c: the `image_folder` dataset: one sub-directory per class holding PNG files,
- * decoded with libpng to F32 [C, H, W] (gray or RGB), resized bilinearly or checked against a
- * declared size. open() lists the folders and reads every PNG header, so a bad file fails
- * early; get() decodes one file and may run on many threads. It never writes to shared state
- * except its mutex-guarded pool of decode buffers.
- * Prediction (NN_SPLIT_PREDICT): each input is a PNG file or a directory of PNG files (sorted,
+/* image_folder.c: the `image_folder` dataset: one sub-directory per class holding PNG and JPEG
+ * files, decoded to 8-bit gray or RGB whatever the file holds, then resized to a fixed size
+ * with a chosen filter (or checked against it): F32 [C, H, W]. open() lists the folders and
+ * reads every header, so a bad file is skipped and reported early; get() decodes one file and
+ * may run on many threads. It never writes to shared state except its mutex-guarded pool of
+ * decode buffers.
+ * Prediction (NN_SPLIT_PREDICT): each input is an image file or a directory of them (sorted,
  * not recursive), resized or checked like training images; classes are the sub-directories of
  * dir; a sample is named by its file's path. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
-#include <errno.h>
-#include <png.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,83 +16,28 @@
 
 #include <nntrain/dataset.h>
 
+#include "nn_classdir.h"
+#include "nn_image.h"
+#include "nn_resize.h"
+
 #define IF_POOL 32
 
-typedef struct if_file {
-    char *path;
-    int32_t label;
-    int w, h;
-} if_file;
+enum { IF_CHECK = 4 }; /* resize = check; 0..3 are the nn_rs_filter values */
 
 typedef struct if_ds {
     const char *dir, *test_dir;
-    int channels, check;
+    int channels, resize, antialias;
     int64_t want_h, want_w;
-    double scale;
-    if_file *files;
-    int32_t *labels;
-    int64_t n, cap;
-    char **names;
-    int n_names;
-    size_t max_bytes; /* largest decoded image */
+    double scale, max_skipped;
+    int64_t max_pixels;
+    nnd_table t; /* extra: each file's nn_img_header */
+    /* decode buffers, each grown to the largest image it held; a busy slot belongs to the
+     * thread that took it */
     pthread_mutex_t mu;
     uint8_t *pool[IF_POOL];
+    size_t pool_cap[IF_POOL];
     int pool_busy[IF_POOL];
 } if_ds;
-
-static int if_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names in dir: sub-directories (dirs = 1) or files ending in .png (dirs = 0). */
-static int if_list(const char *dir, int dirs, char ***out, int *n, nn_error *err)
-{
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return nn_error_set(err, NN_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
-    char **v = NULL;
-    int cnt = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(dp))) {
-        if (e->d_name[0] == '.')
-            continue;
-        size_t l = strlen(e->d_name);
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        DIR *sub = opendir(p);
-        int is_dir = sub != NULL;
-        if (sub)
-            closedir(sub);
-        if (dirs ? !is_dir : (is_dir || l < 5 || strcasecmp(e->d_name + l - 4, ".png")))
-            continue;
-        char **nv = cnt < cap ? v : realloc(v, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *nv);
-        char *name = nv ? strdup(e->d_name) : NULL;
-        if (nv)
-            v = nv;
-        if (!name) {
-            closedir(dp);
-            for (int i = 0; i < cnt; i++)
-                free(v[i]);
-            free(v);
-            return nn_error_set(err, NN_ENOMEM, "%s: out of memory listing the directory", dir);
-        }
-        v[cnt++] = name;
-    }
-    closedir(dp);
-    if (cnt)
-        qsort(v, (size_t)cnt, sizeof *v, if_cmp);
-    *out = v;
-    *n = cnt;
-    return NN_OK;
-}
-
-static void if_free_list(char **v, int n)
-{
-    for (int i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
 
 static int if_create(const nn_params *p, void **self, nn_error *err)
 {
@@ -104,10 +47,13 @@ static int if_create(const nn_params *p, void **self, nn_error *err)
     d->dir = nn_params_str(p, "dir");
     d->test_dir = nn_params_str(p, "test_dir");
     d->channels = nn_params_enum(p, "mode") == 0 ? 1 : 3;
-    d->check = nn_params_enum(p, "resize") == 1;
+    d->resize = nn_params_enum(p, "resize");
+    d->antialias = nn_params_bool(p, "antialias");
     d->want_h = nn_params_int(p, "height");
     d->want_w = nn_params_int(p, "width");
     d->scale = nn_params_float(p, "scale");
+    d->max_skipped = nn_params_float(p, "max_skipped");
+    d->max_pixels = nn_params_int(p, "max_pixels");
     if ((d->want_h == 0) != (d->want_w == 0)) {
         free(d);
         return nn_error_set(err, NN_EINVAL, "keys 'height' and 'width': give both or neither");
@@ -120,336 +66,183 @@ static int if_create(const nn_params *p, void **self, nn_error *err)
 static void if_destroy(void *self)
 {
     if_ds *d = self;
-    for (int64_t i = 0; i < d->n; i++)
-        free(d->files[i].path);
-    free(d->files);
-    free(d->labels);
-    if_free_list(d->names, d->n_names);
+    nnd_table_free(&d->t);
     for (int i = 0; i < IF_POOL; i++)
         free(d->pool[i]);
     pthread_mutex_destroy(&d->mu);
     free(d);
 }
 
-/* Reads one PNG header; fills w/h or names the file and libpng's reason. */
-static int if_probe(const char *path, int *w, int *h, nn_error *err)
+static int if_accept(const char *name)
 {
-    png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&im, path)) {
-        nn_error_set(err, NN_EFORMAT, "%s: unreadable PNG: %s", path, im.message);
-        png_image_free(&im);
-        return NN_EFORMAT;
+    static const char *const ext[] = {".png", ".jpg", ".jpeg", ".jpe", ".jfif"};
+    size_t l = strlen(name);
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t e = strlen(ext[i]);
+        if (l > e && !strcasecmp(name + l - e, ext[i]))
+            return 1;
     }
-    *w = (int)im.width;
-    *h = (int)im.height;
-    png_image_free(&im);
-    return NN_OK;
+    return 0;
 }
 
-static void if_resolve(char *buf, size_t cap, const char *base, const char *f)
+/* nnd_folder_spec.probe: the header, within max_pixels; the sample size (the first image's
+ * without height and width) and, for resize = check, the size rule */
+static int if_probe(void *ctx, const char *path, void *extra, nn_error *err)
 {
-    if (f[0] == '/' || !base)
-        snprintf(buf, cap, "%s", f);
-    else
-        snprintf(buf, cap, "%s/%s", base, f);
-}
-
-/* Appends file dir/name (dir NULL: name is the path) with its label, reading its header. */
-static int if_add(if_ds *d, const char *dir, const char *name, int32_t label, nn_error *err)
-{
-    if (d->n == d->cap) {
-        if_file *nf = realloc(d->files, (size_t)(d->cap = d->cap ? d->cap * 2 : 256) * sizeof *nf);
-        if (!nf)
-            return nn_error_set(err, NN_ENOMEM, "out of memory");
-        d->files = nf;
+    if_ds *d = ctx;
+    nn_img_header *f = extra;
+    if (nn_img_header_read(path, f, err))
+        return NND_UNREADABLE;
+    if ((double)f->w * (double)f->h > (double)d->max_pixels) {
+        nn_error_set(err, NN_EFORMAT, "%s: %dx%d (HxW) is more than max_pixels = %lld pixels",
+                     path, f->h, f->w, (long long)d->max_pixels);
+        return NND_UNREADABLE;
     }
-    if_file *f = &d->files[d->n];
-    size_t pl = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
-    if (!(f->path = malloc(pl)))
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    snprintf(f->path, pl, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
-    f->label = label;
-    d->n++;
-    int rc = if_probe(f->path, &f->w, &f->h, err);
-    if (rc)
-        return rc;
     if (d->want_h == 0) {
         d->want_h = f->h;
         d->want_w = f->w;
     }
-    if (d->check && (f->h != d->want_h || f->w != d->want_w))
+    if (d->resize == IF_CHECK && (f->h != d->want_h || f->w != d->want_w))
         return nn_error_set(err, NN_ESHAPE, "%s: image is %dx%d (HxW), expected %lldx%lld "
-                            "(resize = check)", f->path, f->h, f->w, (long long)d->want_h,
+                            "(resize = check)", path, f->h, f->w, (long long)d->want_h,
                             (long long)d->want_w);
-    size_t bytes = (size_t)f->w * (size_t)f->h * (size_t)d->channels;
-    if (bytes > d->max_bytes)
-        d->max_bytes = bytes;
+    if (d->resize != IF_CHECK &&
+        (nn_rs_taps_needed((nn_rs_filter)d->resize, d->antialias, f->h, d->want_h) >
+             NN_RS_MAX_TAPS ||
+         nn_rs_taps_needed((nn_rs_filter)d->resize, d->antialias, f->w, d->want_w) >
+             NN_RS_MAX_TAPS))
+        return nn_error_set(err, NN_EINVAL, "%s: %dx%d (HxW) is too large to shrink to %lldx%lld "
+                            "with this filter (over %d source pixels per output pixel)", path,
+                            f->h, f->w, (long long)d->want_h, (long long)d->want_w,
+                            NN_RS_MAX_TAPS);
     return NN_OK;
-}
-
-/* Without height/width, training samples take the size of the first training image (first
- * file of the first class folder): prediction must use the same. */
-static int if_training_size(if_ds *d, const char *root, nn_error *err)
-{
-    char cdir[4400];
-    for (int c = 0; c < d->n_names && d->want_h == 0; c++) {
-        snprintf(cdir, sizeof cdir, "%s/%s", root, d->names[c]);
-        char **files;
-        int nfiles, w, h;
-        int rc = if_list(cdir, 0, &files, &nfiles, err);
-        if (rc)
-            return rc;
-        if (nfiles == 0) {
-            if_free_list(files, nfiles);
-            return nn_error_set(err, NN_EFORMAT, "%s: class folder has no .png files", cdir);
-        }
-        char path[4500];
-        snprintf(path, sizeof path, "%s/%s", cdir, files[0]);
-        if_free_list(files, nfiles);
-        if ((rc = if_probe(path, &w, &h, err)))
-            return rc;
-        d->want_h = h;
-        d->want_w = w;
-    }
-    return NN_OK;
-}
-
-/* The user's PNG files and directories of PNG files, label -1. */
-static int if_open_inputs(if_ds *d, const nn_dataset_open *o, nn_error *err)
-{
-    int rc = NN_OK;
-    for (int i = 0; i < o->n_inputs && !rc; i++) {
-        const char *in = o->inputs[i];
-        DIR *dp = opendir(in);
-        if (!dp) {
-            rc = if_add(d, NULL, in, -1, err);
-            continue;
-        }
-        closedir(dp);
-        char **files;
-        int nfiles;
-        if ((rc = if_list(in, 0, &files, &nfiles, err)))
-            break;
-        if (nfiles == 0)
-            rc = nn_error_set(err, NN_EFORMAT, "%s: directory has no .png files", in);
-        size_t l = strlen(in);
-        char *dir = strdup(in);
-        if (!dir && !rc)
-            rc = nn_error_set(err, NN_ENOMEM, "out of memory");
-        while (dir && l > 1 && dir[l - 1] == '/')
-            dir[--l] = 0;
-        for (int k = 0; k < nfiles && !rc; k++)
-            rc = if_add(d, dir, files[k], -1, err);
-        free(dir);
-        if_free_list(files, nfiles);
-    }
-    return rc;
 }
 
 static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     if_ds *d = self;
-    if (o->split == NN_SPLIT_VAL)
-        return nn_error_set(err, NN_ENOTSUP, "image_folder has no explicit validation split; "
-                            "use [data] val_split or val_type = image_folder with val_dir");
-    if (o->split == NN_SPLIT_TEST && !d->test_dir)
-        return nn_error_set(err, NN_ENOTFOUND, "image_folder: no test folder: set 'test_dir'");
-    char root[4096], troot[4096];
-    if_resolve(root, sizeof root, o->base_dir, d->dir);
-    int rc = if_list(root, 1, &d->names, &d->n_names, err);
+    /* without height/width, samples of every split take the first training image's size */
+    nn_img_header first;
+    nnd_folder_spec spec = {.plugin = "image_folder", .exts = ".png or .jpg", .dir = d->dir,
+                            .test_dir = d->test_dir, .accept = if_accept, .probe = if_probe,
+                            .ctx = d, .extra_size = sizeof(nn_img_header),
+                            .max_skipped = d->max_skipped, .first = d->want_h ? NULL : &first};
+    int rc = nnd_folder_open(&d->t, &spec, o, err);
     if (rc)
         return rc;
-    if (d->n_names == 0)
-        return nn_error_set(err, NN_EFORMAT, "%s: no class sub-directories", root);
-    char **cls = d->names;
-    int ncls = d->n_names;
-    if (o->split == NN_SPLIT_PREDICT) {
-        if (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs)
-            return nn_error_set(err, NN_EINVAL, "image_folder: predict needs at least one PNG "
-                                "file or directory");
-        if ((rc = if_training_size(d, root, err)) || (rc = if_open_inputs(d, o, err)))
-            return rc;
-        ncls = 0; /* no class folders to walk */
-    } else if (o->split == NN_SPLIT_TEST) {
-        if_resolve(troot, sizeof troot, o->base_dir, d->test_dir);
-        if ((rc = if_list(troot, 1, &cls, &ncls, err)))
-            return rc;
-    } else {
-        snprintf(troot, sizeof troot, "%s", root);
-    }
-    for (int c = 0; c < ncls && !rc; c++) {
-        int id = -1;
-        for (int k = 0; k < d->n_names && id < 0; k++)
-            if (!strcmp(d->names[k], cls[c]))
-                id = k;
-        char cdir[4400];
-        snprintf(cdir, sizeof cdir, "%s/%s", troot, cls[c]);
-        if (id < 0) {
-            rc = nn_error_set(err, NN_EFORMAT, "%s: class '%s' is not a class of %s", cdir,
-                              cls[c], root);
-            break;
-        }
-        char **files;
-        int nfiles;
-        if ((rc = if_list(cdir, 0, &files, &nfiles, err)))
-            break;
-        if (nfiles == 0)
-            rc = nn_error_set(err, NN_EFORMAT, "%s: class folder has no .png files", cdir);
-        for (int i = 0; i < nfiles && !rc; i++)
-            rc = if_add(d, cdir, files[i], id, err);
-        if_free_list(files, nfiles);
-    }
-    if (cls != d->names)
-        if_free_list(cls, ncls);
-    if (rc)
-        return rc;
-    d->labels = malloc((size_t)(d->n ? d->n : 1) * sizeof *d->labels);
-    if (!d->labels)
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < d->n; i++)
-        d->labels[i] = d->files[i].label;
-    memset(info, 0, sizeof *info);
-    info->struct_size = sizeof *info;
-    info->length = d->n;
+    nnd_table_info(&d->t, o->split, info);
     nn_tensor_describe(&info->sample, NN_F32, 3,
                        (const int64_t[]){d->channels, d->want_h, d->want_w});
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-    info->n_classes = d->n_names;
-    info->class_names = (const char *const *)d->names;
-    info->labels = o->split == NN_SPLIT_PREDICT ? NULL : d->labels;
     return NN_OK;
 }
 
-/* A decode buffer of max_bytes from the pool (allocated once per slot), or a fresh one when all
- * slots are busy; *slot is -1 for the fresh one. */
-static uint8_t *if_buf_get(if_ds *d, int *slot)
+/* A decode buffer: a slot of the pool (grown to `bytes` when smaller), or a fresh one when all
+ * slots are busy (slot -1). The nn_img_buffer_fn of get(). */
+typedef struct if_buf {
+    if_ds *d;
+    int slot;
+    uint8_t *px;
+} if_buf;
+
+static uint8_t *if_buf_get(void *ctx, size_t bytes)
 {
+    if_buf *b = ctx;
+    if_ds *d = b->d;
+    int i = 0;
     pthread_mutex_lock(&d->mu);
-    for (int i = 0; i < IF_POOL; i++)
-        if (!d->pool_busy[i]) {
-            if (!d->pool[i])
-                d->pool[i] = malloc(d->max_bytes);
-            if (d->pool[i]) {
-                d->pool_busy[i] = 1;
-                pthread_mutex_unlock(&d->mu);
-                *slot = i;
-                return d->pool[i];
-            }
-        }
+    while (i < IF_POOL && d->pool_busy[i])
+        i++;
+    if (i < IF_POOL)
+        d->pool_busy[i] = 1;
     pthread_mutex_unlock(&d->mu);
-    *slot = -1;
-    return malloc(d->max_bytes);
+    b->slot = i < IF_POOL ? i : -1;
+    if (i == IF_POOL)
+        return b->px = malloc(bytes);
+    if (d->pool_cap[i] < bytes) {
+        uint8_t *n = realloc(d->pool[i], bytes);
+        if (!n)
+            return NULL; /* the slot stays taken until if_buf_put */
+        d->pool[i] = n;
+        d->pool_cap[i] = bytes;
+    }
+    return b->px = d->pool[i];
 }
 
-static void if_buf_put(if_ds *d, uint8_t *b, int slot)
+static void if_buf_put(if_buf *b)
 {
-    if (slot < 0) {
-        free(b);
+    if (b->slot < 0) {
+        free(b->px);
         return;
     }
-    pthread_mutex_lock(&d->mu);
-    d->pool_busy[slot] = 0;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_lock(&b->d->mu);
+    b->d->pool_busy[b->slot] = 0;
+    pthread_mutex_unlock(&b->d->mu);
 }
 
 static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)
 {
     if_ds *d = self;
-    if (index < 0 || index >= d->n)
+    if (index < 0 || index >= d->t.n)
         return nn_error_set(err, NN_EINVAL, "image_folder: sample %lld out of range [0, %lld)",
-                            (long long)index, (long long)d->n);
-    const if_file *f = &d->files[index];
-    png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&im, f->path)) {
-        nn_error_set(err, NN_EFORMAT, "%s: unreadable PNG: %s", f->path, im.message);
-        png_image_free(&im);
-        return NN_EFORMAT;
-    }
+                            (long long)index, (long long)d->t.n);
+    const nn_img_header *f = nnd_table_extra(&d->t, index);
+    const char *path = d->t.path[index];
     int C = d->channels;
-    if ((int)im.width != f->w || (int)im.height != f->h) {
-        png_image_free(&im);
-        return nn_error_set(err, NN_EFORMAT, "%s: changed size since the dataset was opened",
-                            f->path);
-    }
-    im.format = C == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    int slot;
-    uint8_t *px = if_buf_get(d, &slot);
-    if (!px) {
-        png_image_free(&im);
-        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", f->path);
-    }
-    if (!png_image_finish_read(&im, NULL, px, 0, NULL)) {
-        nn_error_set(err, NN_EFORMAT, "%s: unreadable PNG: %s", f->path, im.message);
-        png_image_free(&im);
-        if_buf_put(d, px, slot);
-        return NN_EFORMAT;
-    }
-    int sw = f->w, sh = f->h;
-    int64_t H = d->want_h, W = d->want_w;
-    float *out = NN_F32P(sample), s = (float)d->scale;
-    if (sw == W && sh == H) {
-        for (int c = 0; c < C; c++)
-            for (int64_t p = 0; p < H * W; p++)
-                out[c * H * W + p] = (float)px[p * C + c] * s;
-    } else {
-        /* bilinear with half-pixel centres (as OpenCV's INTER_LINEAR, align_corners = false) */
-        float fy = (float)sh / (float)H, fx = (float)sw / (float)W;
-        for (int64_t y = 0; y < H; y++) {
-            float sy = ((float)y + 0.5f) * fy - 0.5f;
-            if (sy < 0)
-                sy = 0;
-            int y0 = (int)sy, y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
-            float wy = sy - (float)y0;
-            for (int64_t x = 0; x < W; x++) {
-                float sx = ((float)x + 0.5f) * fx - 0.5f;
-                if (sx < 0)
-                    sx = 0;
-                int x0 = (int)sx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
-                float wx = sx - (float)x0;
-                for (int c = 0; c < C; c++) {
-                    float a = px[((size_t)y0 * sw + x0) * C + c];
-                    float b = px[((size_t)y0 * sw + x1) * C + c];
-                    float cc = px[((size_t)y1 * sw + x0) * C + c];
-                    float dd = px[((size_t)y1 * sw + x1) * C + c];
-                    float v = (a * (1 - wx) + b * wx) * (1 - wy) + (cc * (1 - wx) + dd * wx) * wy;
-                    out[(c * H + y) * W + x] = v * s;
-                }
-            }
+    if_buf b = {.d = d, .slot = -1};
+    nn_img_header hd;
+    int rc = nn_img_decode(path, C, f, if_buf_get, &b, &hd, err);
+    if (!rc) {
+        int64_t H = d->want_h, W = d->want_w, sw = hd.w, sh = hd.h;
+        float *out = NN_F32P(sample), s = (float)d->scale;
+        if (sw == W && sh == H) {
+            for (int c = 0; c < C; c++)
+                for (int64_t p = 0; p < H * W; p++)
+                    out[c * H * W + p] = (float)b.px[p * C + c] * s;
+        } else {
+            nn_rs_src src = {.base = b.px, .u8 = 1, .cs = 1, .ys = sw * C, .xs = C, .c = C};
+            if (nn_resize(&src, 0, 0, sh, sw, out, H, W, (nn_rs_filter)d->resize, d->antialias,
+                          s))
+                rc = nn_error_set(err, NN_EINVAL, "%s: too large to resize", path);
         }
     }
-    if_buf_put(d, px, slot);
-    NN_I32P(target)[0] = f->label;
+    if (b.px || b.slot >= 0)
+        if_buf_put(&b);
+    if (rc)
+        return rc;
+    NN_I32P(target)[0] = d->t.label[index];
     return NN_OK;
 }
 
 static int if_describe(void *self, int64_t index, char *buf, size_t cap)
 {
-    const if_ds *d = self;
-    if (index < 0 || index >= d->n)
-        return NN_EINVAL;
-    snprintf(buf, cap, "%s", d->files[index].path);
-    return NN_OK;
+    return nnd_table_describe(&((const if_ds *)self)->t, index, buf, cap);
 }
 
 static const nn_param_spec if_params[] = {
-    {.name = "dir", .type = NN_PARAM_STRING, .required = 1,
-     .doc = "root folder with one sub-directory of .png files per class (sorted names = ids)"},
-    {.name = "test_dir", .type = NN_PARAM_STRING,
-     .doc = "test root for `nntrain eval`, with class folders named as in dir"},
+    NND_FOLDER_PARAMS("image files (PNG or JPEG: .png, .jpg, .jpeg)"),
     {.name = "mode", .type = NN_PARAM_ENUM, .def = "rgb", .choices = "gray|rgb",
-     .doc = "gray: [1, H, W]; rgb: [3, H, W] (libpng converts palette, alpha and 16-bit)"},
+     .doc = "channels of a sample: gray [1, H, W] or rgb [3, H, W]; gray and colour files of "
+            "either format convert (palette, alpha and 16-bit PNGs and CMYK JPEGs too; gray "
+            "from colour is libpng's or libjpeg's luma)"},
     {.name = "height", .type = NN_PARAM_INT, .def = "0", .range = "[0, 65535]",
      .doc = "sample height; 0 = the first image's height"},
     {.name = "width", .type = NN_PARAM_INT, .def = "0", .range = "[0, 65535]",
      .doc = "sample width; 0 = the first image's width"},
-    {.name = "resize", .type = NN_PARAM_ENUM, .def = "bilinear", .choices = "bilinear|check",
-     .doc = "bilinear: resize every image to height x width; check: reject other sizes"},
+    {.name = "resize", .type = NN_PARAM_ENUM, .def = "bilinear", .choices = NN_RS_CHOICES "|check",
+     .doc = "how an image of another size becomes height x width: nearest (the pixel under "
+            "each output pixel's centre), bilinear (half-pixel centres, as OpenCV and PyTorch), "
+            "bicubic (Keys a = -0.75, as PyTorch), area (each output pixel averages the source "
+            "area it covers: best for shrinking); check rejects other sizes instead"},
+    {.name = "antialias", .type = NN_PARAM_BOOL, .def = "false",
+     .doc = "bilinear and bicubic: when shrinking, widen the filter by the shrink factor as "
+            "Pillow does (bicubic then uses a = -0.5)"},
     {.name = "scale", .type = NN_PARAM_FLOAT, .def = "0.00392156862745098", .range = "(0, inf)",
      .doc = "each 8-bit value is multiplied by this (default 1/255)"},
+    {.name = "max_pixels", .type = NN_PARAM_INT, .def = "89478485", .range = "[1, inf)",
+     .doc = "an image whose header claims more pixels (width x height) is not decoded but "
+            "skipped as unreadable, like a corrupt one (a decompression bomb guard; the default "
+            "is Pillow's)"},
     {0}};
 
 static const nn_dataset_vtable if_vt = {
@@ -462,9 +255,10 @@ static const nn_dataset_vtable if_vt = {
 };
 
 static const nn_plugin_desc if_desc = NN_DESCRIPTOR(
-    .kind = NN_KIND_DATASET, .name = "image_folder", .version = "1.0.0", .license = "MIT",
-    .summary = "PNG files in one folder per class: F32 [C, H, W], I32 class ids; predict "
-               "--input takes PNG files or directories of PNG files",
+    .kind = NN_KIND_DATASET, .name = "image_folder", .version = "1.1.0", .license = "MIT",
+    .summary = "PNG and JPEG files in one folder per class: F32 [C, H, W] (gray or RGB, resized "
+               "with a chosen filter), I32 class ids; predict --input takes image files or "
+               "directories of them",
     .caps = NN_CAP_THREAD_SAFE, .params = if_params, .vtable = &if_vt);
 
 NN_PLUGIN_EXPORT(&if_desc);

@@ -14,6 +14,9 @@
 
 #include <nntrain/dataset.h>
 
+#include "nn_datafile.h"
+#include "nn_dsutil.h"
+
 /* open-addressing string -> (id, count) table */
 typedef struct tx_vocab {
     char **key;
@@ -25,7 +28,6 @@ typedef struct tx_vocab {
 typedef struct tx_line {
     char *label, *text; /* label NULL for a prediction input */
     int line;
-    int file; /* prediction inputs: index of the file */
 } tx_line;
 
 typedef struct tx_ds {
@@ -34,13 +36,9 @@ typedef struct tx_ds {
     int64_t n;
     int32_t *ids;    /* n * max_len */
     int32_t *labels; /* n */
-    char **names;
-    int n_names;
+    nnd_names names;
     int32_t vocab_size;
-    /* NN_SPLIT_PREDICT: the file and line of each sample */
-    int n_in;
-    char **in_path;
-    int *row_file, *row_line;
+    nnd_origins from; /* NN_SPLIT_PREDICT: the file and line of each sample */
 } tx_ds;
 
 static uint64_t tx_hash(const char *s)
@@ -113,25 +111,25 @@ static int64_t tx_vocab_slot(tx_vocab *v, const char *s, int insert)
 
 /* Splits a file into lines of `label<TAB>text` (no_label: the whole line is the text, for
  * prediction), appended to *out / *n; text is modified in place (lower-cased). */
-static int tx_parse_lines(char *buf, size_t len, const char *file, int no_label, int file_no,
-                          tx_line **out, int64_t *n, nn_error *err)
+static int tx_parse_lines(char *buf, size_t len, const char *file, int no_label, tx_line **out,
+                          int64_t *n, nn_error *err)
 {
-    buf[len] = 0;
     int64_t cap = *n, cnt = *n;
     tx_line *v = *out;
-    int line = 0;
-    for (char *s = buf, *nl; s; s = nl ? nl + 1 : NULL) {
-        line++;
-        nl = strchr(s, '\n');
-        if (nl)
-            *nl = 0;
-        size_t l = strlen(s);
-        if (l && s[l - 1] == '\r')
-            s[--l] = 0;
-        if (l == 0) {
-            if (!nl)
-                break;
+    nnd_lines it;
+    nnd_lines_init(&it, buf, len);
+    size_t l;
+    for (char *s; (s = nnd_lines_next(&it, &l));) {
+        int line = it.line;
+        if (l == 0)
             continue;
+        const char *nul = memchr(s, 0, l);
+        if (nul) {
+            free(v);
+            *out = NULL;
+            return nn_error_set(err, NN_EFORMAT, "%s:%d: a NUL byte at byte %zu of the line: this "
+                                "looks like a binary file, not text", file, line,
+                                (size_t)(nul - s) + 1);
         }
         char *tab = no_label ? s - 1 : strchr(s, '\t');
         if (!no_label && (!tab || tab == s)) {
@@ -153,7 +151,7 @@ static int tx_parse_lines(char *buf, size_t len, const char *file, int no_label,
         }
         for (char *c = tab + 1; *c; c++)
             *c = (char)tolower((unsigned char)*c);
-        v[cnt++] = (tx_line){no_label ? NULL : s, tab + 1, line, file_no};
+        v[cnt++] = (tx_line){no_label ? NULL : s, tab + 1, line};
     }
     *out = v;
     if (cnt == *n)
@@ -167,7 +165,7 @@ static int tx_parse(char *buf, size_t len, const char *file, tx_line **out, int6
 {
     *out = NULL;
     *n = 0;
-    int rc = tx_parse_lines(buf, len, file, 0, 0, out, n, err);
+    int rc = tx_parse_lines(buf, len, file, 0, out, n, err);
     if (rc) {
         free(*out);
         *out = NULL;
@@ -192,30 +190,6 @@ static int tx_parse(char *buf, size_t len, const char *file, tx_line **out, int6
         *e_ = save_;                                                                           \
         p_ = e_;                                                                               \
     }
-
-static int tx_read(const char *path, char **out, size_t *len, nn_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_error_set(err, NN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, (cap *= 2) + 1);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
-    *out = buf;
-    *len = n;
-    return NN_OK;
-}
 
 typedef struct tx_rank {
     const char *tok;
@@ -273,10 +247,11 @@ static int tx_save_vocab(tx_ds *d, const tx_vocab *v, const char *path, nn_error
             byid[v->id[i]] = v->key[i];
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
+    FILE *f;
+    int rc = nnd_fcreate(tmp, "vocabulary", &f, err);
+    if (rc) {
         free(byid);
-        return nn_error_set(err, NN_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        return rc;
     }
     fprintf(f, "<pad>\n<unk>\n");
     for (int32_t i = 2; i < d->vocab_size; i++)
@@ -292,19 +267,16 @@ static int tx_load_vocab(tx_ds *d, tx_vocab *v, const char *path, nn_error *err)
 {
     char *buf;
     size_t len;
-    int rc = tx_read(path, &buf, &len, err);
+    int rc = nnd_read_all(path, "vocabulary", &buf, &len, err);
     if (rc) {
         nn_error_prefix(err, "vocabulary saved by training with this state directory");
         return rc;
     }
-    buf[len] = 0;
     int32_t id = 0;
-    int line = 0;
-    for (char *s = buf, *nl; s && *s; s = nl ? nl + 1 : NULL) {
-        line++;
-        nl = strchr(s, '\n');
-        if (nl)
-            *nl = 0;
+    nnd_lines it;
+    nnd_lines_init(&it, buf, len);
+    size_t l;
+    for (char *s; (s = nnd_lines_next(&it, &l)) && l;) {
         if (id >= 2) {
             int64_t slot = tx_vocab_slot(v, s, 1);
             if (slot < 0) {
@@ -314,7 +286,7 @@ static int tx_load_vocab(tx_ds *d, tx_vocab *v, const char *path, nn_error *err)
             if (v->id[slot] >= 0) {
                 free(buf);
                 return nn_error_set(err, NN_EFORMAT, "%s:%d: token '%s' appears twice", path,
-                                    line, s);
+                                    it.line, s);
             }
             v->id[slot] = id;
         }
@@ -335,37 +307,15 @@ static int tx_name_cmp(const void *a, const void *b)
 /* Class names: the `classes` list, else the sorted distinct labels of the training file. */
 static int tx_build_classes(tx_ds *d, const tx_line *lines, int64_t n, nn_error *err)
 {
-    int cap = 16;
-    d->names = malloc((size_t)cap * sizeof *d->names);
-    if (!d->names)
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    char *copy = d->classes_key && d->classes_key[0] ? strdup(d->classes_key) : NULL, *save;
-    char *s = copy ? strtok_r(copy, ",", &save) : NULL;
-    for (int64_t i = 0; copy ? s != NULL : i < n; i++) {
-        const char *v = copy ? s : lines[i].label;
-        int seen = 0;
-        for (int k = 0; k < d->n_names && !seen; k++)
-            seen = !strcmp(d->names[k], v);
-        if (!seen) {
-            if (d->n_names == cap) {
-                char **nn = realloc(d->names, (size_t)(cap *= 2) * sizeof *nn);
-                if (!nn) {
-                    free(copy);
-                    return nn_error_set(err, NN_ENOMEM, "out of memory");
-                }
-                d->names = nn;
-            }
-            if (!(d->names[d->n_names++] = strdup(v))) {
-                free(copy);
-                return nn_error_set(err, NN_ENOMEM, "out of memory");
-            }
-        }
-        if (copy)
-            s = strtok_r(NULL, ",", &save);
+    if (d->classes_key && d->classes_key[0])
+        return nnd_names_parse(&d->names, d->classes_key, "classes", err);
+    for (int64_t i = 0; i < n; i++) {
+        int rc = nnd_names_add(&d->names, lines[i].label, err);
+        if (rc)
+            return rc;
     }
-    if (!copy)
-        qsort(d->names, (size_t)d->n_names, sizeof *d->names, tx_name_cmp);
-    free(copy);
+    if (d->names.n)
+        qsort(d->names.v, (size_t)d->names.n, sizeof *d->names.v, tx_name_cmp);
     return NN_OK;
 }
 
@@ -379,14 +329,11 @@ static int tx_encode(tx_ds *d, const tx_line *lines, int64_t n, tx_vocab *v, con
     if (!d->ids || !d->labels)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
-        int id = -1;
-        for (int k = 0; lines[i].label && k < d->n_names && id < 0; k++)
-            if (!strcmp(d->names[k], lines[i].label))
-                id = k;
+        int id = lines[i].label ? nnd_names_find(&d->names, lines[i].label) : -1;
         if (id < 0 && lines[i].label)
             return nn_error_set(err, NN_EFORMAT, "%s:%d: label '%s' is not one of the %d "
                                 "classes of the training file", file, lines[i].line,
-                                lines[i].label, d->n_names);
+                                lines[i].label, d->names.n);
         d->labels[i] = id;
         int32_t *row = d->ids + i * d->max_len;
         int64_t k = 0;
@@ -418,16 +365,10 @@ static int tx_create(const nn_params *p, void **self, nn_error *err)
 static void tx_destroy(void *self)
 {
     tx_ds *d = self;
-    for (int i = 0; i < d->n_names; i++)
-        free(d->names[i]);
-    free(d->names);
+    nnd_names_free(&d->names);
     free(d->ids);
     free(d->labels);
-    for (int i = 0; i < d->n_in; i++)
-        free(d->in_path[i]);
-    free(d->in_path);
-    free(d->row_file);
-    free(d->row_line);
+    nnd_origins_free(&d->from);
     free(d);
 }
 
@@ -436,58 +377,36 @@ static void tx_destroy(void *self)
 static int tx_read_inputs(tx_ds *d, const nn_dataset_open *o, char **bufs, tx_line **lines,
                           int64_t *n, nn_error *err)
 {
-    if (!(d->in_path = calloc((size_t)o->n_inputs, sizeof *d->in_path)))
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
     for (int f = 0; f < o->n_inputs; f++) {
-        d->n_in = f + 1;
-        if (!(d->in_path[f] = strdup(o->inputs[f])))
-            return nn_error_set(err, NN_ENOMEM, "out of memory");
         size_t len;
-        int rc = tx_read(o->inputs[f], &bufs[f], &len, err);
+        int64_t first = *n;
+        int rc = nnd_origins_file(&d->from, o->inputs[f], err);
         if (!rc)
-            rc = tx_parse_lines(bufs[f], len, o->inputs[f], 1, f, lines, n, err);
+            rc = nnd_read_all(o->inputs[f], "input file", &bufs[f], &len, err);
+        if (!rc)
+            rc = tx_parse_lines(bufs[f], len, o->inputs[f], 1, lines, n, err);
+        for (int64_t i = first; !rc && i < *n; i++)
+            rc = nnd_origins_row(&d->from, (*lines)[i].line, err);
         if (rc)
             return rc;
     }
-    d->row_file = malloc((size_t)*n * sizeof *d->row_file);
-    d->row_line = malloc((size_t)*n * sizeof *d->row_line);
-    if (!d->row_file || !d->row_line)
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < *n; i++) {
-        d->row_file[i] = (*lines)[i].file;
-        d->row_line[i] = (*lines)[i].line;
-    }
     return NN_OK;
-}
-
-static void tx_resolve(char *buf, size_t cap, const char *base, const char *f)
-{
-    if (f[0] == '/' || !base)
-        snprintf(buf, cap, "%s", f);
-    else
-        snprintf(buf, cap, "%s/%s", base, f);
 }
 
 static int tx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     tx_ds *d = self;
-    if (o->split == NN_SPLIT_VAL)
-        return nn_error_set(err, NN_ENOTSUP, "text has no explicit validation split; use "
-                            "[data] val_split or val_type = text with val_path");
-    if (o->split == NN_SPLIT_TEST && !d->test_path)
-        return nn_error_set(err, NN_ENOTFOUND, "text: no test file: set key 'test_path'");
     int predict = o->split == NN_SPLIT_PREDICT;
-    if (predict && (o->struct_size < sizeof *o || o->n_inputs < 1 || !o->inputs))
-        return nn_error_set(err, NN_EINVAL, "text: predict needs at least one text file");
+    int rc = nnd_split_check(o, "text", "test_path", d->test_path, "val_path",
+                             "a text file of one sample a line", err);
+    if (rc)
+        return rc;
     if (predict && o->fit)
         return nn_error_set(err, NN_EINVAL, "text: prediction inputs cannot build a vocabulary");
     char **in_bufs = predict ? calloc((size_t)o->n_inputs, sizeof *in_bufs) : NULL;
     if (predict && !in_bufs)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     char train[4096], path[4096], vpath[4200] = "";
-    tx_resolve(train, sizeof train, o->base_dir, d->path);
-    tx_resolve(path, sizeof path, o->base_dir,
-               o->split == NN_SPLIT_TEST ? d->test_path : d->path);
     if (o->state_dir)
         snprintf(vpath, sizeof vpath, "%s/vocab.txt", o->state_dir);
     char *tbuf = NULL, *buf = NULL;
@@ -497,7 +416,12 @@ static int tx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     size_t len;
     /* the training file gives the class ids always, and the vocabulary when fitting or when
      * there is no state directory to load it from */
-    int rc = tx_read(train, &tbuf, &len, err);
+    rc = nnd_resolve(train, sizeof train, o->base_dir, d->path, err);
+    if (!rc)
+        rc = nnd_resolve(path, sizeof path, o->base_dir,
+                         o->split == NN_SPLIT_TEST ? d->test_path : d->path, err);
+    if (!rc)
+        rc = nnd_read_all(train, "training file", &tbuf, &len, err);
     if (!rc)
         rc = tx_parse(tbuf, len, train, &tl, &tn, err);
     if (!rc)
@@ -513,7 +437,7 @@ static int tx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
         rc = tx_read_inputs(d, o, in_bufs, &lines, &n, err);
         snprintf(path, sizeof path, "%s", o->inputs[0]);
     } else if (!rc && o->split == NN_SPLIT_TEST) {
-        rc = tx_read(path, &buf, &len, err);
+        rc = nnd_read_all(path, "test file", &buf, &len, err);
         if (!rc)
             rc = tx_parse(buf, len, path, &lines, &n, err);
     } else {
@@ -538,8 +462,8 @@ static int tx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     info->length = d->n;
     nn_tensor_describe(&info->sample, NN_I32, 1, (const int64_t[]){d->max_len});
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-    info->n_classes = d->n_names;
-    info->class_names = (const char *const *)d->names;
+    info->n_classes = d->names.n;
+    info->class_names = (const char *const *)d->names.v;
     info->labels = predict ? NULL : d->labels;
     return NN_OK;
 }
@@ -558,13 +482,7 @@ static int tx_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
 static int tx_describe(void *self, int64_t index, char *buf, size_t cap)
 {
     const tx_ds *d = self;
-    if (index < 0 || index >= d->n)
-        return NN_EINVAL;
-    if (d->n_in)
-        snprintf(buf, cap, "%s:%d", d->in_path[d->row_file[index]], d->row_line[index]);
-    else
-        snprintf(buf, cap, "%lld", (long long)index);
-    return NN_OK;
+    return nnd_origins_describe(&d->from, d->n, index, buf, cap);
 }
 
 static const nn_param_spec tx_params[] = {

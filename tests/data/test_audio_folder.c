@@ -93,13 +93,25 @@ Test(audio_folder, check_mode_rejects_another_rate)
                    "expected 16000");
 }
 
-Test(audio_folder, unreadable_wav_is_named)
+Test(audio_folder, unreadable_files_are_skipped_and_reported_or_refused_past_max_skipped)
 {
     fixture();
     fx_write_text("au/yes/bad.wav", "RIFF....WAVEnot really");
-    nn_kv kv[] = {FX_KV("dir", "au")};
-    fx_expect_fail("audio_folder", kv, 1, NN_SPLIT_TRAIN, "au/yes/bad.wav: unreadable audio",
-                   NULL);
+    fx_write_text("au/yes/c.wav", "RIFF....WAVEnot really");
+    fx_write_text("au/yes/d.mp3", "ID3");
+    nn_kv kv[] = {FX_KV("dir", "au"), FX_KV("max_skipped", "0.75")};
+    fx_ds d;
+    fx_ds_ok(&d, "audio_folder", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 2);
+    cr_assert_not_null(d.info.notice);
+    cr_assert(strstr(d.info.notice, "skipped 3 of the 5 files") &&
+              strstr(d.info.notice, "au/yes/bad.wav: unreadable audio file") &&
+              strstr(d.info.notice, "au/yes/d.mp3: not a .wav or .flac file"), "%s",
+              d.info.notice);
+    fx_ds_free(&d);
+    /* the default 0.5: 3 of 5 is too many */
+    fx_expect_fail("audio_folder", kv, 1, NN_SPLIT_TRAIN, "3 of the 5 files",
+                   "au/yes/bad.wav: unreadable audio");
 }
 
 Test(audio_folder, class_folder_without_files_is_named)

@@ -112,6 +112,60 @@ Test(csv, non_numeric_feature_names_file_line_and_column)
     fx_expect_fail("csv", kv2, 2, NN_SPLIT_TRAIN, "t.csv:3: label column 2: 'nan'", NULL);
 }
 
+Test(csv, cr_lf_and_crlf_line_endings_all_end_a_row)
+{
+    fx_tmpdir();
+    /* old Mac (CR only), Windows (CRLF) and Unix endings mixed; a ragged row is still found by
+     * its line number counted the same way */
+    fx_write_text("t.csv", "a,b,label\r1,2,x\r\n3,4,y\n5,6,x\r");
+    nn_kv kv[] = {FX_KV("path", "t.csv")};
+    fx_ds d;
+    fx_ds_ok(&d, "csv", kv, 1, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 3);
+    cr_assert_eq(d.info.n_classes, 2);
+    float x[2];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 2, x, &y, &err), 0, "%s", err.msg);
+    cr_assert_float_eq(x[0], 5.0f, 0);
+    cr_assert_float_eq(x[1], 6.0f, 0);
+    cr_assert_eq(y, 0);
+    fx_ds_free(&d);
+    fx_write_text("t.csv", "a,b,label\r1,2,x\r3,4\r");
+    fx_expect_fail("csv", kv, 1, NN_SPLIT_TRAIN, "t.csv:3: 2 fields, expected 3", NULL);
+}
+
+Test(csv, classes_list_fixes_the_ids_and_refuses_a_repeat)
+{
+    fx_tmpdir();
+    fx_write_text("t.csv", iris);
+    nn_kv kv[] = {FX_KV("path", "t.csv"), FX_KV("label", "species"),
+                  FX_KV("classes", " virginica , setosa,,other")};
+    fx_ds d;
+    fx_ds_ok(&d, "csv", kv, 3, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.n_classes, 3);
+    cr_assert_str_eq(d.info.class_names[0], "virginica");
+    cr_assert_str_eq(d.info.class_names[1], "setosa");
+    cr_assert_str_eq(d.info.class_names[2], "other");
+    cr_assert_eq(d.info.labels[0], 1);
+    cr_assert_eq(d.info.labels[1], 0);
+    fx_ds_free(&d);
+    nn_kv twice[] = {FX_KV("path", "t.csv"), FX_KV("label", "species"),
+                     FX_KV("classes", "setosa,virginica,setosa")};
+    fx_expect_fail("csv", twice, 3, NN_SPLIT_TRAIN, "key 'classes'", "'setosa' is listed twice");
+}
+
+Test(csv, a_nul_byte_is_named_with_file_line_and_column)
+{
+    fx_tmpdir();
+    fx_write("t.csv", "a,b,label\n1,2,x\n3,4\0\0,y\n", 24);
+    nn_kv kv[] = {FX_KV("path", "t.csv")};
+    fx_expect_fail("csv", kv, 1, NN_SPLIT_TRAIN, "t.csv:3: column 2 holds a NUL byte",
+                   "not CSV text");
+    fx_write("t.csv", "a,b,label\n\0\n", 12); /* a line of NULs is no blank line */
+    fx_expect_fail("csv", kv, 1, NN_SPLIT_TRAIN, "t.csv:2: column 1 holds a NUL byte", NULL);
+}
+
 Test(csv, unknown_label_column_is_named)
 {
     fx_tmpdir();

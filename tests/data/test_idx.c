@@ -122,10 +122,35 @@ Test(idx, truncated_payload_names_the_record)
                    NULL);
 }
 
+Test(idx, images_and_labels_in_each_others_place_are_named_as_such)
+{
+    fx_tmpdir();
+    /* an images payload (3 images of 2x3) under the labels magic 00 00 08 01: without the
+     * role check this read as 3 labels followed by 15 bytes of trailing data */
+    uint8_t img[8 + 18];
+    memcpy(img, (uint8_t[]){0, 0, 8, 1, 0, 0, 0, 3}, 8);
+    memset(img + 8, 5, 18);
+    fx_write("img.gz", img, sizeof img);
+    fx_write("lab.gz", (uint8_t[]){0, 0, 8, 1, 0, 0, 0, 3, 7, 0, 9}, 11);
+    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "img.gz: this is a labels file",
+                   "swapped");
+    /* and the two files swapped: the labels key names an images file */
+    write_fixture(0, 3, 3, 1);
+    const nn_kv swapped[] = {FX_KV("dir", "."), FX_KV("train_images", "img.gz"),
+                             FX_KV("train_labels", "img.gz"), FX_KV("preset", "mnist")};
+    fx_expect_fail("idx", swapped, 4, NN_SPLIT_TRAIN, "img.gz: this is an images file",
+                   "00 00 08 03 announces 3 dimensions");
+    const nn_kv labels_as_images[] = {FX_KV("dir", "."), FX_KV("train_images", "lab.gz"),
+                                      FX_KV("train_labels", "lab.gz"), FX_KV("preset", "mnist")};
+    fx_expect_fail("idx", labels_as_images, 4, NN_SPLIT_TRAIN, "lab.gz: this is a labels file",
+                   NULL);
+}
+
 Test(idx, missing_file_names_the_path)
 {
     fx_tmpdir();
-    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "img.gz: cannot open", NULL);
+    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "cannot open images file",
+                   "img.gz: No such file");
 }
 
 Test(idx, rejects_bad_parameter_values_naming_the_key)

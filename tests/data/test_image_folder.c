@@ -1,9 +1,10 @@
 /* test_image_folder.c: the image_folder dataset on PNG files the test writes with libpng:
  * classes from folder names, gray and RGB decoding in CHW order, bilinear resizing checked
- * against hand-computed values, and unreadable or empty inputs rejected by name. */
+ * against hand-computed values, files it cannot read skipped and reported (an error when
+ * they are most of a folder), headers bounded by max_pixels, empty inputs rejected by name. */
 #include <png.h>
 
-#include "fixtures.h"
+#include "data_fixtures.h"
 
 static void write_png(const char *rel, int w, int h, int rgb, const uint8_t *px)
 {
@@ -103,13 +104,162 @@ Test(image_folder, rgb_images_are_channel_major)
     fx_ds_free(&d);
 }
 
-Test(image_folder, unreadable_png_is_named)
+/* A PNG of w x h whose header is all there is: IHDR (8-bit gray), an empty IDAT and IEND. */
+static void write_png_header(const char *rel, uint32_t w, uint32_t h)
+{
+    uint8_t b[8 + 25 + 12 + 12];
+    memcpy(b, "\x89PNG\r\n\x1a\n", 8);
+    uint8_t ihdr[4 + 4 + 13] = {0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                (uint8_t)(w >> 24), (uint8_t)(w >> 16), (uint8_t)(w >> 8),
+                                (uint8_t)w, (uint8_t)(h >> 24), (uint8_t)(h >> 16),
+                                (uint8_t)(h >> 8), (uint8_t)h, 8, 0, 0, 0, 0};
+    memcpy(b + 8, ihdr, sizeof ihdr);
+    const uint8_t *types[2] = {(const uint8_t *)"IDAT", (const uint8_t *)"IEND"};
+    uint8_t *at = b + 8 + 21;
+    for (int c = -1; c < 2; c++) {
+        if (c >= 0) { /* an empty chunk: length 0, its type, the CRC */
+            memset(at, 0, 4);
+            memcpy(at + 4, types[c], 4);
+            at += 8;
+        }
+        const uint8_t *crc_of = c < 0 ? ihdr + 4 : types[c];
+        uint32_t crc = (uint32_t)crc32(0, crc_of, c < 0 ? 17 : 4);
+        for (int i = 0; i < 4; i++)
+            *at++ = (uint8_t)(crc >> (24 - 8 * i));
+    }
+    fx_write(rel, b, sizeof b);
+}
+
+static const char *notice_of(const fx_ds *d)
+{
+    cr_assert_not_null(d->info.notice, "no notice of the skipped files");
+    return d->info.notice;
+}
+
+Test(image_folder, unreadable_files_are_skipped_and_reported_with_count_and_names)
+{
+    two_classes(); /* 3 PNGs and dog/notes.txt */
+    fx_write_text("img/dog/broken.png", "this is not a png");
+    fx_write_text("img/dog/x.gif", "GIF89a");
+    nn_kv kv[] = {FX_KV("dir", "img"), FX_KV("mode", "gray")};
+    fx_ds d;
+    fx_ds_ok(&d, "image_folder", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 3, "the three PNGs are used");
+    const char *n = notice_of(&d);
+    cr_assert(strstr(n, "skipped 3 of the 6 files"), "%s", n);
+    cr_assert(strstr(n, "img/dog/broken.png: unreadable image"), "%s", n);
+    cr_assert(strstr(n, "img/dog/notes.txt: not a .png or .jpg"), "%s", n);
+    cr_assert(strstr(n, "img/dog/x.gif: not a .png or .jpg"), "%s", n);
+    float px[16];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 2, px, &y, &err), 0, "%s", err.msg);
+    cr_assert_eq(y, 1);
+    fx_ds_free(&d);
+    /* with nothing skipped there is nothing to say */
+    fx_tmpdir();
+    fx_mkdir("img");
+    fx_mkdir("img/a");
+    gray4("img/a/1.png", 0);
+    fx_ds_ok(&d, "image_folder", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_null(d.info.notice);
+    fx_ds_free(&d);
+}
+
+Test(image_folder, a_folder_where_most_files_are_skipped_is_an_error)
+{
+    /* three files it cannot read and two PNGs: 3 of 5 is more than max_skipped = 0.5 */
+    fx_tmpdir();
+    fx_mkdir("img");
+    fx_mkdir("img/x");
+    gray4("img/x/a.png", 0);
+    gray4("img/x/b.png", 0);
+    for (int i = 0; i < 3; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "img/x/p%d.webp", i);
+        fx_write_text(rel, "RIFF....WEBP");
+    }
+    nn_kv kv[] = {FX_KV("dir", "img")};
+    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "3 of the 5 files",
+                   "more than max_skipped = 0.5");
+    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "img/x/p0.webp: not a .png or .jpg file",
+                   "img/x/p2.webp");
+    nn_kv lenient[] = {FX_KV("dir", "img"), FX_KV("max_skipped", "0.6")};
+    fx_ds d;
+    fx_ds_ok(&d, "image_folder", lenient, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 2);
+    fx_ds_free(&d);
+    /* max_skipped = 0: any file it cannot read is an error */
+    two_classes();
+    nn_kv strict[] = {FX_KV("dir", "img"), FX_KV("max_skipped", "0")};
+    fx_expect_fail("image_folder", strict, 2, NN_SPLIT_TRAIN, "1 of the 4 files",
+                   "img/dog/notes.txt: not a .png or .jpg file");
+}
+
+Test(image_folder, a_header_claiming_1e6_by_1e6_pixels_is_skipped_and_the_others_decode)
+{
+    two_classes();
+    write_png_header("img/dog/bomb.png", 1000000, 1000000);
+    nn_kv kv[] = {FX_KV("dir", "img"), FX_KV("mode", "gray")};
+    fx_ds d;
+    fx_ds_ok(&d, "image_folder", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 3);
+    const char *n = notice_of(&d);
+    cr_assert(strstr(n, "img/dog/bomb.png: 1000000x1000000 (HxW) is more than max_pixels = "
+                        "89478485"), "%s", n);
+    float px[16];
+    int32_t y;
+    nn_error err = {0};
+    for (int64_t i = 0; i < 3; i++) /* every other image decodes in a buffer of its own size */
+        cr_assert_eq(fx_ds_get(&d, i, px, &y, &err), 0, "%s", err.msg);
+    cr_assert_float_eq(px[15], (2 + 150) / 255.0f, 1e-6); /* dog/c.PNG, base 2 */
+    fx_ds_free(&d);
+    /* the key bounds it: 4x4 = 16 pixels is more than 15; as a predict input it is an error */
+    nn_kv small[] = {FX_KV("dir", "img"), FX_KV("max_pixels", "15"), FX_KV("max_skipped", "1"),
+                     FX_KV("height", "4"), FX_KV("width", "4")};
+    fx_expect_fail("image_folder", small, 5, NN_SPLIT_TRAIN, "img/cat: class folder has no .png or "
+                   ".jpg files it can read (2 skipped", "more than max_pixels = 15");
+}
+
+Test(image_folder, an_unreadable_predict_input_is_an_error_naming_it)
+{
+    two_classes();
+    fx_write_text("broken.png", "not a png");
+    nn_kv kv[] = {FX_KV("dir", "img")};
+    fx_ds d;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_create(&d, "image_folder", kv, 1, &err), 0, "%s", err.msg);
+    const char *in[] = {fx_path("broken.png")};
+    nn_dataset_open o = {.struct_size = sizeof o, .split = NN_SPLIT_PREDICT, .base_dir = fx_dir,
+                         .inputs = in, .n_inputs = 1};
+    cr_assert_lt(d.vt->open(d.inst.self, &o, &d.info, &err), 0);
+    cr_assert(strstr(err.msg, "broken.png: unreadable image"), "%s", err.msg);
+    fx_ds_free(&d);
+}
+
+Test(image_folder, the_core_shows_the_notice_as_a_warning)
 {
     two_classes();
     fx_write_text("img/dog/broken.png", "this is not a png");
-    nn_kv kv[] = {FX_KV("dir", "img")};
-    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "img/dog/broken.png: unreadable PNG",
-                   NULL);
+    char log[600];
+    snprintf(log, sizeof log, "%s/stderr.txt", fx_dir);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(log, "w");
+    cr_assert_not_null(f);
+    dup2(fileno(f), 2);
+    dfx g;
+    dfx_ok(&g, "[data]\ntype = image_folder\ndir = img\n", &(nn_data_opts){.seed = 1});
+    fflush(stderr);
+    dup2(saved, 2);
+    fclose(f);
+    dfx_free(&g);
+    char out[2048] = "";
+    f = fopen(log, "r");
+    out[fread(out, 1, sizeof out - 1, f)] = 0;
+    fclose(f);
+    cr_assert(strstr(out, "nntrain: warning: ") && strstr(out, "skipped 2 of the 5 files") &&
+              strstr(out, "img/dog/broken.png: unreadable image"), "%s", out);
 }
 
 Test(image_folder, class_folder_without_files_is_named)
@@ -117,8 +267,8 @@ Test(image_folder, class_folder_without_files_is_named)
     two_classes();
     fx_mkdir("img/emu");
     nn_kv kv[] = {FX_KV("dir", "img")};
-    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN, "img/emu: class folder has no .png",
-                   NULL);
+    fx_expect_fail("image_folder", kv, 1, NN_SPLIT_TRAIN,
+                   "img/emu: class folder has no .png or .jpg", NULL);
 }
 
 Test(image_folder, check_mode_rejects_another_size)
@@ -145,6 +295,31 @@ Test(image_folder, test_folder_maps_to_training_classes)
     cr_assert_eq(d.info.n_classes, 2);
     cr_assert_eq(d.info.labels[0], 1);
     fx_ds_free(&d);
+}
+
+Test(image_folder, test_images_of_another_size_take_the_first_training_images_size)
+{
+    two_classes(); /* 4x4 training images */
+    fx_mkdir("test");
+    fx_mkdir("test/cat");
+    uint8_t px[2 * 6];
+    for (int i = 0; i < 12; i++)
+        px[i] = (uint8_t)(20 * i);
+    write_png("test/cat/wide.png", 6, 2, 0, px);
+    nn_kv kv[] = {FX_KV("dir", "img"), FX_KV("test_dir", "test"), FX_KV("mode", "gray")};
+    fx_ds d;
+    fx_ds_ok(&d, "image_folder", kv, 3, NN_SPLIT_TEST);
+    cr_assert(d.info.sample.shape[1] == 4 && d.info.sample.shape[2] == 4, "%lld x %lld",
+              (long long)d.info.sample.shape[1], (long long)d.info.sample.shape[2]);
+    float out[16];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 0, out, &y, &err), 0, "%s", err.msg);
+    fx_ds_free(&d);
+    /* resize = check: the test image must have the training size */
+    nn_kv check[] = {FX_KV("dir", "img"), FX_KV("test_dir", "test"), FX_KV("resize", "check")};
+    fx_expect_fail("image_folder", check, 3, NN_SPLIT_TEST, "test/cat/wide.png: image is 2x6",
+                   "expected 4x4");
 }
 
 Test(image_folder, rejects_bad_parameters_naming_the_key)

@@ -234,9 +234,9 @@ Test(predict, image_folder_bad_inputs_are_named)
     fx_write_text("not.png", "hello");
     write_png("big.png", 8, 4, 0);
     const char *a[] = {fx_path("empty")};
-    predict_fails("image_folder", if_kv, 2, a, 1, "empty", "no .png files");
+    predict_fails("image_folder", if_kv, 2, a, 1, "empty", "no .png or .jpg files");
     const char *b[] = {fx_path("not.png")};
-    predict_fails("image_folder", if_kv, 2, b, 1, "not.png", "unreadable PNG");
+    predict_fails("image_folder", if_kv, 2, b, 1, "not.png", "unreadable image");
     const nn_kv check[] = {FX_KV("dir", "train"), FX_KV("mode", "gray"),
                            FX_KV("resize", "check")};
     const char *c[] = {fx_path("big.png")};

@@ -113,6 +113,28 @@ Test(text, line_without_tab_names_file_and_line)
     fx_expect_fail("text", kv, 1, NN_SPLIT_TRAIN, "t.txt:3: expected 'label<TAB>text'", NULL);
 }
 
+Test(text, classes_list_is_trimmed_and_cr_only_lines_are_lines)
+{
+    fx_tmpdir();
+    fx_write_text("t.txt", "pos\tgood film\rneg\tbad film\r");
+    nn_kv kv[] = {FX_KV("path", "t.txt"), FX_KV("classes", "neg, pos")};
+    fx_ds d;
+    fx_ds_ok(&d, "text", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 2);
+    cr_assert_str_eq(d.info.class_names[1], "pos");
+    cr_assert_eq(d.info.labels[0], 1);
+    cr_assert_eq(d.info.labels[1], 0);
+    fx_ds_free(&d);
+}
+
+Test(text, a_nul_byte_is_named_with_file_and_line)
+{
+    fx_tmpdir();
+    fx_write("t.txt", "pos\tok\nneg\tbad\0film\n", 20);
+    nn_kv kv[] = {FX_KV("path", "t.txt")};
+    fx_expect_fail("text", kv, 1, NN_SPLIT_TRAIN, "t.txt:2: a NUL byte at byte 8", NULL);
+}
+
 Test(text, rejects_bad_parameters_naming_the_key)
 {
     nn_error err = {0};

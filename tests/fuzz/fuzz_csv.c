@@ -17,24 +17,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data + 1, size - 1);
     int predict = (mode >> 4) & 1, train_nf = (mode >> 5) & 7;
     csv_ds d = {.delim = (mode & 1) ? ';' : ',', .header = (mode >> 1) & 1,
-                .regression = (mode >> 2) & 1, .label_key = (mode & 8) ? "0" : "-1",
-                .n_in = predict};
-    csv_table t;
+                .regression = (mode >> 2) & 1, .label_key = (mode & 8) ? "0" : "-1"};
+    csv_table t = {0};
     nn_error err = {0};
-    if (csv_table_parse(text, size - 1, "fuzz", d.delim, d.header, &t, &err) == NN_OK) {
+    if ((!predict || nnd_origins_file(&d.from, "fuzz", &err) == NN_OK) &&
+        csv_table_parse(text, size - 1, "fuzz", d.delim, d.header, &t, &err) == NN_OK) {
         int lc = csv_column(&t, d.label_key, "fuzz", &err);
         int rc = lc < 0 ? lc : d.regression ? NN_OK : csv_build_classes(&d, &t, lc, &err);
         if (rc == NN_OK)
             csv_load(&d, &t, "fuzz", predict, train_nf, &err);
     }
     csv_table_free(&t);
-    for (int i = 0; i < d.n_names; i++)
-        free(d.names[i]);
-    free(d.names);
+    nnd_names_free(&d.names);
+    nnd_origins_free(&d.from);
     free(d.x);
     free(d.yreg);
     free(d.labels);
-    free(d.row_file);
-    free(d.row_line);
     return 0;
 }

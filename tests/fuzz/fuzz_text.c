@@ -30,9 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tx_vocab_free(&v);
     free(lines);
     free(buf);
-    for (int i = 0; i < d.n_names; i++)
-        free(d.names[i]);
-    free(d.names);
+    nnd_names_free(&d.names);
     free(d.ids);
     free(d.labels);
     return 0;

@@ -9,7 +9,7 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx csv cifar text safetensors)
+[ ${#targets[@]} -gt 0 ] || targets=(idx csv cifar text image safetensors)
 cc=$(command -v clang || command -v clang-14 || true)
 if [ -z "$cc" ]; then
   echo "fuzz: clang not found (apt-get install clang libclang-rt-14-dev); skipping"
@@ -40,6 +40,9 @@ seed() { # target
       printf '\x05 1;2;3\n4;5;6.5\n' >"$c/regression" ;;
     text)
       printf '\x45pos\tThe cat sat\nneg\tthe dog ran\n\npos\ta cat\n' >"$c/lines" ;;
+    image) # PNG and JPEG files made by libpng and libjpeg themselves
+      "$cc" -O1 -I"$root/sdk/include" "$here/fuzz_image_seeds.c" -o "$work/seeds" -lpng -ljpeg
+      "$work/seeds" "$c" ;;
     safetensors)
       h='{"__metadata__":{"epoch":"1"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
       { printf '%b' "$(printf '\\x%02x' $(( ${#h} )) )"; printf '\0\0\0\0\0\0\0'; printf '%s' "$h";
@@ -51,7 +54,14 @@ status=0
 for t in "${targets[@]}"; do
   bin="$work/fuzz_$t"
   extra=()
-  [ "$t" != safetensors ] || extra=("$root/core/checkpoint.c" "$root/core/status.c" -I"$root/core")
+  if [ "$t" = safetensors ]; then
+    extra=("$root/core/checkpoint.c" "$root/core/status.c" -I"$root/core")
+  elif [ "$t" = image ]; then # the decoder image_folder links (libnn_imagedec.a)
+    extra=("$root"/plugins/common/nn_{image,datafile}.c "$root/core/file.c" -lpng -ljpeg)
+  else # a data plugin and the helpers it links (plugins/common/libnn_datautil.a)
+    extra=("$root"/plugins/common/nn_{datafile,classdir,dsutil}.c "$root/core/file.c"
+           -I"$root/plugins/common")
+  fi
   "$cc" -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=all -I"$root/sdk/include" "$here/fuzz_$t.c" "${extra[@]}" -o "$bin" -lz -lm
   seed "$t"

@@ -18,17 +18,15 @@ typedef struct crop {
 
 static int crop_create(const nn_params *params, void **self, nn_error *err)
 {
-    int n = 0;
-    const int64_t *size = nn_params_ints(params, "size", &n);
-    if (n < 1 || n > 2)
-        return nn_error_set(err, NN_EINVAL,
-                            "random_crop: key 'size' takes one value (square) or 'height, width', "
-                            "got %d values", n);
+    int64_t size[2];
+    int rc = tf_int_pair(params, "random_crop", "size", size, err);
+    if (rc)
+        return rc;
     crop *k = calloc(1, sizeof *k);
     if (!k)
         return nn_error_set(err, NN_ENOMEM, "random_crop: out of memory");
     k->size_h = size[0];
-    k->size_w = n == 2 ? size[1] : size[0];
+    k->size_w = size[1];
     k->pad = nn_params_int(params, "padding");
     k->mode = nn_params_enum(params, "padding_mode");
     k->fill = (float)nn_params_float(params, "fill");

@@ -8,6 +8,7 @@
 
 #include <nntrain/transform.h>
 
+#include "nn_datafile.h"
 #include "tf_common.h"
 
 typedef struct synrep {
@@ -39,13 +40,6 @@ static void vocab_free(vocab *v)
     free(v->sorted);
 }
 
-static void chomp(char *s)
-{
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = 0;
-}
-
 static int cmp_refs(const void *a, const void *b)
 {
     const vocab_ref *x = a, *y = b;
@@ -56,15 +50,16 @@ static int cmp_refs(const void *a, const void *b)
 static int vocab_load(vocab *v, const char *path, nn_error *err)
 {
     memset(v, 0, sizeof *v);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return nn_error_set(err, NN_EIO,
-                            "transform 'synonym_replacement': key 'vocab': cannot open '%s'", path);
-    char *line = NULL;
-    size_t cap = 0, alloc = 0;
-    int rc = NN_OK;
-    while (getline(&line, &cap, f) >= 0) {
-        chomp(line);
+    char *text;
+    size_t len, alloc = 0, l;
+    int rc = nnd_read_all(path, "vocabulary", &text, &len, err);
+    if (rc) {
+        nn_error_prefix(err, "transform 'synonym_replacement': key 'vocab'");
+        return rc;
+    }
+    nnd_lines it;
+    nnd_lines_init(&it, text, len);
+    for (char *line; (line = nnd_lines_next(&it, &l));) {
         if ((size_t)v->n == alloc) {
             size_t na = alloc ? 2 * alloc : 1024;
             char **w = realloc(v->words, na * sizeof *w);
@@ -82,8 +77,7 @@ static int vocab_load(vocab *v, const char *path, nn_error *err)
         }
         v->n++;
     }
-    free(line);
-    fclose(f);
+    free(text);
     if (!rc && v->n == 0)
         rc = nn_error_set(err, NN_EFORMAT,
                           "transform 'synonym_replacement': key 'vocab': '%s' is empty (expected "
@@ -139,21 +133,23 @@ static int cmp_i32(const void *a, const void *b)
 static int groups_load(const vocab *v, const char *path, int32_t **ids_out, int64_t **gstart_out,
                        int64_t *ngroups_out, nn_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return nn_error_set(err, NN_EIO,
-                            "transform 'synonym_replacement': key 'synonyms': cannot open '%s'",
-                            path);
+    char *text, *line;
+    size_t len, l;
+    int rc = nnd_read_all(path, "synonyms file", &text, &len, err);
+    if (rc) {
+        nn_error_prefix(err, "transform 'synonym_replacement': key 'synonyms'");
+        return rc;
+    }
+    nnd_lines it;
+    nnd_lines_init(&it, text, len);
     int32_t *ids = NULL;
     int64_t *gstart = malloc(sizeof *gstart);
     size_t nids = 0, ids_cap = 0, ng = 0, g_cap = 1;
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = gstart ? NN_OK : nn_error_set(err, NN_ENOMEM, "synonym_replacement: out of memory");
-    if (gstart)
+    if (!gstart)
+        rc = nn_error_set(err, NN_ENOMEM, "synonym_replacement: out of memory");
+    else
         gstart[0] = 0;
-    while (!rc && getline(&line, &cap, f) >= 0) {
-        chomp(line);
+    while (!rc && (line = nnd_lines_next(&it, &l))) {
         if (trim(line)[0] == '#')
             continue;
         size_t first = nids;
@@ -197,8 +193,7 @@ static int groups_load(const vocab *v, const char *path, int32_t **ids_out, int6
         }
         gstart[++ng] = (int64_t)nids;
     }
-    free(line);
-    fclose(f);
+    free(text);
     if (!rc && ng == 0)
         rc = nn_error_set(err, NN_EFORMAT,
                           "transform 'synonym_replacement': key 'synonyms': no line of '%s' has "

@@ -1,8 +1,11 @@
 /* tf_common.h: small header-only helpers the stock transform plugins share (shape checks with
- * messages that name the transform and the shape, and "lo,hi" range keys). Static inline only:
- * it must never define an exported symbol or hold state. */
+ * messages that name the transform and the shape, "lo,hi" range and "height, width" size keys,
+ * torchvision's box draw). Static inline only: it must never define an exported symbol or hold
+ * state. */
 #ifndef NN_TF_COMMON_H
 #define NN_TF_COMMON_H
+
+#include <math.h>
 
 #include <nntrain/params.h>
 #include <nntrain/rng.h>
@@ -53,10 +56,40 @@ static inline int tf_float_pair(const nn_params *p, const char *who, const char 
     return n;
 }
 
+/* Reads an INT_LIST key holding one value (a square) or "height, width" into v[0], v[1].
+ * returns NN_OK, or NN_EINVAL naming the key for any other count. */
+static inline int tf_int_pair(const nn_params *p, const char *who, const char *key, int64_t v[2],
+                              nn_error *err)
+{
+    int n = 0;
+    const int64_t *x = nn_params_ints(p, key, &n);
+    v[0] = v[1] = 0;
+    if (n < 1 || n > 2)
+        return nn_error_set(err, NN_EINVAL,
+                            "transform '%s': key '%s' takes one value (square) or 'height, "
+                            "width', got %d values", who, key, n);
+    v[0] = x[0];
+    v[1] = x[n - 1];
+    return NN_OK;
+}
+
 /* uniform in [lo, hi]; always draws once, so the stream advances alike for any range */
 static inline double tf_uniform(nn_rng *r, double lo, double hi)
 {
     return lo + (hi - lo) * nn_rng_uniform(r);
+}
+
+/* One try of torchvision's box draw (RandomResizedCrop, RandomErasing): a target area of
+ * area x U(scale), an aspect ratio exp(U(log ratio)); *along = round(sqrt(target x aspect)),
+ * *across = round(sqrt(target / aspect)), rounding half to even as Python's round(). Draws
+ * two uniforms, in that order. */
+static inline void tf_box_draw(nn_rng *r, double area, const double scale[2],
+                               const double ratio[2], int64_t *along, int64_t *across)
+{
+    double target = area * tf_uniform(r, scale[0], scale[1]);
+    double aspect = exp(tf_uniform(r, log(ratio[0]), log(ratio[1])));
+    *along = (int64_t)nearbyint(sqrt(target * aspect));
+    *across = (int64_t)nearbyint(sqrt(target / aspect));
 }
 
 #endif

@@ -51,7 +51,12 @@ typedef struct nn_dataset_info {
     const char *const *class_names; /* borrowed, n_classes entries; NULL = "0", "1", ... */
     const int32_t *labels;          /* borrowed, length entries, or NULL: class id per sample
                                        (for stratified splits without decoding samples) */
-    const void *reserved[8];
+    /* ABI 0.4 (took a reserved slot; the core zeroes the struct, so older plugins leave it
+     * NULL): one sentence the core shows the user as a warning after open, for what the plugin
+     * accepted but the user should know ("skipped 2 of 40 files: ..."); borrowed, valid until
+     * destroy; NULL when there is nothing to say. Plugins never print themselves. */
+    const char *notice;
+    const void *reserved[7];
 } nn_dataset_info;
 
 typedef struct nn_dataset_vtable {
