@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "params_internal.h"
+#include "optim/optim.h"
 #include "session.h"
 
 const nn_verb nn_verbs[] = {
@@ -59,11 +60,11 @@ static void common_options(void)
          "  130/143 interrupted by SIGINT/SIGTERM after writing a checkpoint");
 }
 
-/* the [train] section's keys, from the same schema that checks them */
-static void train_keys(void)
+/* a section's keys, from the same schema that checks them */
+static void section_keys(const char *title, const nn_param_spec *keys)
 {
-    puts("Keys of the model file's [train] section:");
-    for (const nn_param_spec *k = nn_train_schema(); k->name; k++) {
+    puts(title);
+    for (const nn_param_spec *k = keys; k->name; k++) {
         char desc[200];
         nn_param_spec_describe(k, desc, sizeof desc);
         printf("  %-20s %s%s%s\n      %s\n", k->name, desc, k->def ? ", default " : "",
@@ -78,8 +79,11 @@ int nn_cmd_help(nn_cli *cli)
         for (const nn_verb *v = nn_verbs; v->name; v++)
             if (strcmp(v->name, cli->argv[0]) == 0) {
                 printf("nntrain %s: %s\n\nUsage:\n%s\n", v->name, v->summary, v->usage);
-                if (strcmp(v->name, "train") == 0)
-                    train_keys();
+                if (strcmp(v->name, "train") == 0) {
+                    section_keys("Keys of the model file's [train] section:", nn_train_schema());
+                    section_keys("Keys of [scheduler] that nntrain reads itself (the others go "
+                                 "to the scheduler plugin):", nn_optim_scheduler_core_keys());
+                }
                 common_options();
                 return NN_EXIT_OK;
             }
