@@ -71,6 +71,11 @@ struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb);
  * spin-waiting collapses when the loader shares the cores (TOOLCHAIN.md). */
 void nn_cli_threads(const nn_cli *cli);
 
+/* "layer" -> NN_KIND_LAYER; 0 for an unknown name */
+int nn_cli_kind_from_name(const char *s);
+/* `plugins test ...` (argv after "test") on the scanned registry r */
+int nn_cli_plugins_test(nn_cli *cli, nn_registry *r, int argc, char **argv);
+
 int nn_cmd_help(nn_cli *cli);
 int nn_cmd_plugins(nn_cli *cli);
 int nn_cmd_train(nn_cli *cli);

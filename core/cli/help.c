@@ -39,7 +39,17 @@ const nn_verb nn_verbs[] = {
      "  plugins show NAME [--kind KIND] [--device DEV]\n"
      "                               summary, license and every parameter of a plugin\n"
      "  plugins check [DIR...]       load each plugin file in a child process and report\n"
-     "                               its status; exits 3 if any file is broken\n"},
+     "                               its status (exports, schema, what its kind needs);\n"
+     "                               exits 3 if any file is broken\n"
+     "  plugins test NAME|--all [--kind KIND] [--param KEY=VALUE]... [--steps N]\n"
+     "               [--timeout S] [--no-fork]\n"
+     "                               conformance checks, each in a child process: schema,\n"
+     "                               exports, gradients against finite differences,\n"
+     "                               determinism, no allocation per step, grad_inputs NULL,\n"
+     "                               leaks over 1000 create/destroy, state round trips, the\n"
+     "                               LR schedule; a table of results, exit 1 on a failure.\n"
+     "                               --param adds a key to every case (a dataset's files),\n"
+     "                               --device DEV tests the plugins of that device\n"},
     {NULL, NULL, NULL, NULL},
 };
 
