@@ -22,11 +22,14 @@ static int probe(const pt_ctx *c, const pt_case *k, nn_error *err)
         nn_tensor_describe(&t[i], k->in[i].dtype, k->in[i].ndim, k->in[i].shape);
     if (k->has_target)
         nn_tensor_describe(&t[NN_MAX_INPUTS], k->target.dtype, k->target.ndim, k->target.shape);
-    const nn_device host = {.struct_size = sizeof host, .dl = {kDLCPU, 0}, .name = "cpu"};
+    /* setup sees the device the checks will run on, as the graph would show it */
+    const nn_device *dev = nn_dev_public(c->dev ? c->dev : nn_dev_host());
+    for (int i = 0; i <= NN_MAX_INPUTS; i++)
+        t[i].dl.device = dev->dl;
     switch (c->d->kind) {
     case NN_KIND_LAYER: {
         nn_layer_setup s = {.struct_size = sizeof s, .layer_name = "probe", .training = 1,
-                            .n_inputs = k->n_inputs, .device = &host};
+                            .n_inputs = k->n_inputs, .device = dev};
         for (int i = 0; i < k->n_inputs; i++)
             s.inputs[i] = &t[i];
         rc = ((const nn_layer_vtable *)inst.vt)->setup(inst.self, &s, err);
@@ -36,7 +39,7 @@ static int probe(const pt_ctx *c, const pt_case *k, nn_error *err)
     }
     case NN_KIND_LOSS: {
         nn_loss_setup s = {.struct_size = sizeof s, .pred = &t[0], .target = &t[NN_MAX_INPUTS],
-                           .device = &host};
+                           .device = dev};
         rc = ((const nn_loss_vtable *)inst.vt)->setup(inst.self, &s, err);
         break;
     }

@@ -188,6 +188,21 @@ Test(plugins_test, fails_an_optimizer_without_lr_and_a_file_that_exports_more)
     expect_row(&r, "exports", "FAIL", "extrasym_second");
 }
 
+Test(plugins_test, runs_a_layer_on_a_device_whose_memory_the_host_cannot_touch)
+{
+    static run r;
+    nntrain(&r, "plugins test fd_scale --device fakedev");
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "layer fd_scale 1.0.0 (device fakedev)"), "%s", r.out);
+    expect_row(&r, "gradient", "pass", NULL);
+    expect_row(&r, "determinism", "pass", NULL);
+    expect_row(&r, "null grads", "pass", NULL);
+    /* the cpu has no fd_scale */
+    nntrain(&r, "plugins test fd_scale");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "no plugin named 'fd_scale' for device cpu"), "%s", r.out);
+}
+
 Test(plugins_test, names_what_it_cannot_find)
 {
     static run r;
