@@ -151,10 +151,7 @@ void *aligned_alloc(size_t a, size_t n)
 
 void *memalign(size_t a, size_t n)
 {
-    void *p = __libc_memalign(a, n);
-    if (p)
-        note_alloc();
-    return p;
+    return aligned_alloc(a, n);
 }
 
 int posix_memalign(void **out, size_t a, size_t n)

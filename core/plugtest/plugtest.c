@@ -1,7 +1,7 @@
 /* plugtest.c: `nntrain plugins test`'s driver: picks the checks of the plugin's kind, runs each
  * in a child process (a crash, exit or hang becomes a failed row naming the signal), gathers
  * the rows and prints the table. It calls no plugin function itself; only children do. */
-#define _GNU_SOURCE /* sigabbrev_np */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "pt_internal.h"
 
 void pt_add(pt_report *r, int status, const char *check, const char *worst, const char *limit,
@@ -96,20 +97,6 @@ static void run_here(pt_ctx *c, const pt_step *s, pt_report *r)
     c->dev = NULL;
 }
 
-static void describe_death(int status, char *buf, size_t cap)
-{
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char *abbrev = sigabbrev_np(sig);
-        snprintf(buf, cap, "crashed: SIG%s (%s)", abbrev ? abbrev : "?", strsignal(sig));
-    } else if (WIFEXITED(status)) {
-        snprintf(buf, cap, "the process exited with status %d inside the plugin (a plugin must "
-                 "never exit)", WEXITSTATUS(status));
-    } else {
-        snprintf(buf, cap, "died (wait status %d)", status);
-    }
-}
-
 static int write_all(int fd, const void *p, size_t n)
 {
     const char *b = p;
@@ -143,15 +130,7 @@ static void run_forked(pt_ctx *c, const pt_step *s, pt_report *r, double timeout
     }
     if (pid == 0) {
         close(fds[0]);
-        /* die of the signal itself, so the parent can name it (a sanitizer's handler would
-         * turn a crash into exit(1)) */
-        static const int deadly[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        for (size_t k = 0; k < sizeof deadly / sizeof *deadly; k++)
-            sigaction(deadly[k], &dfl, NULL);
+        nn_child_default_signals(); /* die of the signal itself, so the parent can name it */
         run_here(c, s, r);
         fflush(NULL);
         _exit(write_all(fds[1], r, sizeof *r) ? 3 : 0);
@@ -192,7 +171,7 @@ static void run_forked(pt_ctx *c, const pt_step *s, pt_report *r, double timeout
     if (timed_out)
         snprintf(why, sizeof why, "hung: killed after %g s", timeout_s);
     else
-        describe_death(status, why, sizeof why);
+        nn_child_describe(status, "", why, sizeof why);
     memset(r, 0, sizeof *r);
     pt_add(r, PT_FAIL, s->name, NULL, NULL, "%s", why);
 }

@@ -385,7 +385,6 @@ void pt_check_alloc(pt_ctx *c, pt_report *r)
     const int steps = 3;
     long total = 0, exempt = 0;
     char site[300] = "";
-    double v;
     for (int i = 0; rc == NN_OK && i <= steps; i++) {
         if (i == 1)
             a->start(); /* the first step may set up lazily; steady state is what counts */
@@ -396,8 +395,6 @@ void pt_check_alloc(pt_ctx *c, pt_report *r)
         } else {
             S.io.grad_pred = &S.grad.dev;
             rc = S.vt->forward(S.inst.self, &S.io, &err);
-            v = S.io.loss;
-            (void)v;
         }
     }
     a->stop(&total, &exempt, site, sizeof site);

@@ -22,6 +22,21 @@ static int kind_params(const pt_ctx *c, char *buf, size_t cap)
     return pt_required_params(c->d, c->o->params, buf, cap);
 }
 
+/* the allocation row of a step() that was counted */
+static void step_alloc_row(pt_report *r, const nn_alloc_counter *a, long n, const char *site)
+{
+    char worst[24];
+    snprintf(worst, sizeof worst, "%ld", n);
+    if (!a)
+        pt_add(r, PT_SKIP, "allocation", NULL, NULL, "this build cannot count heap allocations "
+               "(a sanitizer owns malloc)");
+    else if (n > 0)
+        pt_add(r, PT_FAIL, "allocation", worst, "0", "step() allocated %ld heap blocks (first: "
+               "%s)", n, site);
+    else
+        pt_add(r, PT_PASS, "allocation", worst, "0", "step(): no heap allocation");
+}
+
 /* ---- optimizers ---- */
 
 #define OPT_PARAMS 3
@@ -218,16 +233,7 @@ void pt_check_optim_state(pt_ctx *c, pt_report *r)
                OPT_WARM + OPT_AFTER, n_slots ? slots : "none", OPT_WARM);
     if (rc || why[0])
         return;
-    char worst[24];
-    snprintf(worst, sizeof worst, "%ld", total - exempt);
-    if (!a)
-        pt_add(r, PT_SKIP, "allocation", NULL, NULL, "this build cannot count heap allocations "
-               "(a sanitizer owns malloc)");
-    else if (total - exempt > 0)
-        pt_add(r, PT_FAIL, "allocation", worst, "0", "step() allocated %ld heap blocks (first: "
-               "%s)", total - exempt, site);
-    else
-        pt_add(r, PT_PASS, "allocation", worst, "0", "step(): no heap allocation");
+    step_alloc_row(r, a, total - exempt, site);
 }
 
 /* ---- schedulers ---- */
@@ -414,14 +420,5 @@ void pt_check_sched_state(pt_ctx *c, pt_report *r)
                half + 1, n, how);
     if (rc || diff >= 0)
         return;
-    char worst[24];
-    snprintf(worst, sizeof worst, "%ld", total - exempt);
-    if (!a)
-        pt_add(r, PT_SKIP, "allocation", NULL, NULL, "this build cannot count heap allocations "
-               "(a sanitizer owns malloc)");
-    else if (total - exempt > 0)
-        pt_add(r, PT_FAIL, "allocation", worst, "0", "step() allocated %ld heap blocks (first: "
-               "%s)", total - exempt, site);
-    else
-        pt_add(r, PT_PASS, "allocation", worst, "0", "step(): no heap allocation");
+    step_alloc_row(r, a, total - exempt, site);
 }

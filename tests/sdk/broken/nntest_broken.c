@@ -55,16 +55,20 @@ static int sq_forward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* dx = 2 x dy into dx (which the caller checked), or added to it */
+static void sq_grad(const nn_layer_io *io, float *dx, int accumulate)
+{
+    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
+    for (int64_t i = 0, n = nn_tensor_numel(io->output); i < n; i++)
+        dx[i] = (accumulate ? dx[i] : 0.0f) + 2 * x[i] * dy[i];
+}
+
 static int sq_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)self;
     (void)err;
-    if (!io->grad_inputs[0])
-        return NN_OK;
-    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
-    float *dx = NN_F32P(io->grad_inputs[0]);
-    for (int64_t i = 0, n = nn_tensor_numel(io->output); i < n; i++)
-        dx[i] = 2 * x[i] * dy[i];
+    if (io->grad_inputs[0])
+        sq_grad(io, NN_F32P(io->grad_inputs[0]), 0);
     return NN_OK;
 }
 
@@ -114,10 +118,7 @@ static int bad_null_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)self;
     (void)err;
-    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
-    float *dx = (float *)io->grad_inputs[0]->dl.data;
-    for (int64_t i = 0, n = nn_tensor_numel(io->output); i < n; i++)
-        dx[i] = 2 * x[i] * dy[i];
+    sq_grad(io, (float *)io->grad_inputs[0]->dl.data, 0);
     return NN_OK;
 }
 
@@ -126,12 +127,8 @@ static int bad_accum_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)self;
     (void)err;
-    if (!io->grad_inputs[0])
-        return NN_OK;
-    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
-    float *dx = NN_F32P(io->grad_inputs[0]);
-    for (int64_t i = 0, n = nn_tensor_numel(io->output); i < n; i++)
-        dx[i] += 2 * x[i] * dy[i];
+    if (io->grad_inputs[0])
+        sq_grad(io, NN_F32P(io->grad_inputs[0]), 1);
     return NN_OK;
 }
 
