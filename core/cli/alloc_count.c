@@ -1,6 +1,6 @@
 /* alloc_count.c: interposes malloc and friends (glibc's __libc_* underneath) so that `plugins
  * test` can count the heap blocks a plugin allocates while a check watches, and the blocks
- * left behind. Outside a watched window it only keeps a relaxed atomic count of live blocks.
+ * left behind. Outside a watched window it costs one relaxed load per call and writes nothing.
  * Under AddressSanitizer, which owns malloc, nothing is interposed and no counter exists. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -33,7 +33,7 @@ extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 
 static long live_blocks, total, exempt;
-static int counting;
+static int counting, tracking;
 static __thread int inside;
 static void *first_site; /* return address that decided the first counted allocation */
 
@@ -89,7 +89,8 @@ static int class_of(void *pc)
  * apart (DESIGN.md), everything else counts against the plugin. */
 static void note_alloc(void)
 {
-    __atomic_add_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&tracking, __ATOMIC_RELAXED))
+        __atomic_add_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
     if (!__atomic_load_n(&counting, __ATOMIC_RELAXED) || inside)
         return;
     inside = 1;
@@ -109,6 +110,12 @@ static void note_alloc(void)
     else if (!first_site)
         first_site = site ? site : bt[n > 1 ? 1 : 0];
     inside = 0;
+}
+
+static void note_free(void)
+{
+    if (__atomic_load_n(&tracking, __ATOMIC_RELAXED))
+        __atomic_sub_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
 }
 
 void *malloc(size_t n)
@@ -133,10 +140,10 @@ void *realloc(void *q, size_t n)
     if (!q && p)
         note_alloc();
     else if (q && n == 0)
-        __atomic_sub_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+        note_free();
     else if (q && p && __atomic_load_n(&counting, __ATOMIC_RELAXED)) {
         note_alloc(); /* growing a block in a step is an allocation too */
-        __atomic_sub_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+        note_free();
     }
     return p;
 }
@@ -166,7 +173,7 @@ int posix_memalign(void **out, size_t a, size_t n)
 void free(void *p)
 {
     if (p)
-        __atomic_sub_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+        note_free();
     __libc_free(p);
 }
 
@@ -204,12 +211,17 @@ static void stop(long *t, long *e, char *site, size_t cap)
     }
 }
 
+static void track(int on)
+{
+    __atomic_store_n(&tracking, on, __ATOMIC_SEQ_CST);
+}
+
 static long live(void)
 {
     return __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
 }
 
-static const nn_alloc_counter counter = {start, stop, live};
+static const nn_alloc_counter counter = {start, stop, track, live};
 
 const nn_alloc_counter *nn_alloc_counter_get(void)
 {

@@ -17,7 +17,10 @@ typedef struct nn_alloc_counter {
      * 2.6 release allocates a little in every primitive execution (DESIGN.md: reported, not
      * failed); site describes the first other one ("dense.so dense_forward+0x2a") */
     void (*stop)(long *total, long *exempt, char *site, size_t cap);
-    long (*live)(void);  /* blocks allocated and not yet freed, process-wide */
+    /* on: from now on every allocation adds one to live() and every free takes one away,
+     * process-wide (off: live() stays as it is); a leak check reads live() around cycles */
+    void (*track)(int on);
+    long (*live)(void);
 } nn_alloc_counter;
 
 typedef struct nn_plugtest_opts {

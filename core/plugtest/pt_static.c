@@ -344,6 +344,8 @@ void pt_check_lifecycle(pt_ctx *c, pt_report *r)
     nn_error err = {0};
     int plans = (c->d->kind == NN_KIND_LAYER || c->d->kind == NN_KIND_LOSS) && c->n_cases;
     long live0 = 0, live1 = 0, plan0 = 0, plan1 = 0;
+    if (a)
+        a->track(1);
     for (int i = 0; i < PT_CYCLES + 1; i++) {
         if (i == 1 && a)
             live0 = a->live(); /* after one warm-up cycle, which may fill caches */
@@ -356,6 +358,8 @@ void pt_check_lifecycle(pt_ctx *c, pt_report *r)
             else
                 pt_add(r, PT_FAIL, "lifecycle", NULL, NULL, "create #%d failed: %s", i + 1,
                        err.msg);
+            if (a)
+                a->track(0);
             return;
         }
         nn_instance_destroy(&inst);
@@ -371,11 +375,15 @@ void pt_check_lifecycle(pt_ctx *c, pt_report *r)
         if (a)
             plan1 = a->live();
         if (rc) {
+            if (a)
+                a->track(0);
             pt_add(r, PT_FAIL, "lifecycle", NULL, NULL, "plan (create, setup, bind, destroy) "
                    "failed: %s", err.msg);
             return;
         }
     }
+    if (a)
+        a->track(0);
     char what[160];
     snprintf(what, sizeof what, "%d create/destroy%s", PT_CYCLES,
              plans ? ", 100 create/setup/bind/destroy" : "");
