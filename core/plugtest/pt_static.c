@@ -108,6 +108,28 @@ DEFINE_ELF_SCAN(scan_elf64, Elf64_Ehdr, Elf64_Shdr, Elf64_Sym, ELF64_ST_BIND,
 DEFINE_ELF_SCAN(scan_elf32, Elf32_Ehdr, Elf32_Shdr, Elf32_Sym, ELF32_ST_BIND,
                 ELF32_ST_VISIBILITY)
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* sorts the space-separated names in place, so messages do not depend on the link order */
+static void sort_names(char *names, size_t cap)
+{
+    char *copy = strdup(names), *v[128], *save = NULL;
+    int n = 0;
+    for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t && n < 128;
+         t = strtok_r(NULL, " ", &save))
+        v[n++] = t;
+    if (n > 1) {
+        qsort(v, (size_t)n, sizeof *v, cmp_name);
+        size_t used = 0;
+        for (int i = 0; i < n && used < cap; i++)
+            used += (size_t)snprintf(names + used, cap - used, "%s%s", i ? " " : "", v[i]);
+    }
+    free(copy);
+}
+
 int nn_plugin_extra_symbols(const char *path, char *names, size_t cap, nn_error *err)
 {
     if (cap)
@@ -140,6 +162,8 @@ int nn_plugin_extra_symbols(const char *path, char *names, size_t cap, nn_error 
     else
         rc = nn_error_set(err, NN_EFORMAT, "%s: unknown ELF class", path);
     free(buf);
+    if (cap)
+        sort_names(names, cap);
     return rc < 0 ? rc : count;
 }
 

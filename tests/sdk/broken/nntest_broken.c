@@ -1,6 +1,7 @@
 /* nntest_broken.c: deliberately broken plugins that `nntrain plugins test` must fail, each
  * with a clear line, next to one that is correct and declares a test spec. Each layer computes
  * y = x * x (so the gradient is 2 x dy) and breaks one rule. Test code; never installed. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,22 +104,28 @@ static int bad_nondet_forward(void *self, const nn_layer_io *io, nn_error *err)
     return rc;
 }
 
-/* backward dereferences NULL */
+/* backward writes to an unmapped address (not NULL, so that UBSan's null check stays out of
+ * it and the fault is a plain SIGSEGV in every build) */
 static int bad_crash_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)self;
     (void)err;
-    volatile float *p = (volatile float *)(uintptr_t)(io->training ? 0 : 1);
-    *p = 1.0f;
+    volatile uintptr_t unmapped = io->training ? 64 : 128;
+    *(volatile float *)unmapped = 1.0f;
     return NN_OK;
 }
 
-/* writes grad_inputs[0] without looking whether it is there */
+/* uses grad_inputs[0] without looking whether it is there: with NULL, its first read (of the
+ * extents, past the start of the struct, so a plain SIGSEGV rather than UBSan's null check)
+ * faults */
 static int bad_null_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)self;
     (void)err;
-    sq_grad(io, (float *)io->grad_inputs[0]->dl.data, 0);
+    uintptr_t t = (uintptr_t)io->grad_inputs[0];
+    volatile int64_t rows = *(volatile const int64_t *)(t + offsetof(nn_tensor, shape));
+    (void)rows;
+    sq_grad(io, NN_F32P(io->grad_inputs[0]), 0);
     return NN_OK;
 }
 
