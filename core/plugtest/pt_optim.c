@@ -11,15 +11,20 @@
 #include "pt_internal.h"
 
 /* parameters for a kind that has no tensors in its cases: the spec's first case, else the
- * required keys guessed; returns 0, or -1 with the key that cannot be guessed in buf */
-static int kind_params(const pt_ctx *c, char *buf, size_t cap)
+ * required keys guessed; returns 0, or -1 after a skipped row for `check` naming the key that
+ * cannot be guessed */
+static int kind_params(const pt_ctx *c, pt_report *r, const char *check, char *buf, size_t cap)
 {
     const nn_test_spec *t = c->d->abi_minor >= 4 ? c->d->test : NULL;
     if (t && t->n_cases > 0 && t->cases && t->cases[0].params) {
         snprintf(buf, cap, "%s", t->cases[0].params);
         return 0;
     }
-    return pt_required_params(c->d, c->o->params, buf, cap);
+    if (pt_required_params(c->d, c->o->params, buf, cap) == 0)
+        return 0;
+    pt_add(r, PT_SKIP, check, NULL, NULL, "cannot guess required key '%s': give it with "
+           "--param %s=VALUE", buf, buf);
+    return -1;
 }
 
 /* the allocation row of a step() that was counted */
@@ -165,11 +170,8 @@ static void opt_diff(const opt_run *a, const opt_run *b, char *why, size_t cap)
 void pt_check_optim_state(pt_ctx *c, pt_report *r)
 {
     char params[PT_TEXT];
-    if (kind_params(c, params, sizeof params) != 0) {
-        pt_add(r, PT_SKIP, "state", NULL, NULL, "cannot guess required key '%s': give it with "
-               "--param %s=VALUE", params, params);
+    if (kind_params(c, r, "state", params, sizeof params) != 0)
         return;
-    }
     opt_run A, B;
     memset(&B, 0, sizeof B);
     nn_error err = {0};
@@ -307,11 +309,8 @@ static int sched_units(const pt_ctx *c)
 void pt_check_schedule(pt_ctx *c, pt_report *r)
 {
     char params[PT_TEXT];
-    if (kind_params(c, params, sizeof params) != 0) {
-        pt_add(r, PT_SKIP, "schedule", NULL, NULL, "cannot guess required key '%s': give it "
-               "with --param %s=VALUE", params, params);
+    if (kind_params(c, r, "schedule", params, sizeof params) != 0)
         return;
-    }
     int n = sched_units(c);
     sched_run s;
     memset(&s, 0, sizeof s);
@@ -353,10 +352,8 @@ void pt_check_schedule(pt_ctx *c, pt_report *r)
 void pt_check_sched_state(pt_ctx *c, pt_report *r)
 {
     char params[PT_TEXT];
-    if (kind_params(c, params, sizeof params) != 0) {
-        pt_add(r, PT_SKIP, "state", NULL, NULL, "cannot guess required key '%s'", params);
+    if (kind_params(c, r, "state", params, sizeof params) != 0)
         return;
-    }
     int n = sched_units(c), half = n / 2;
     sched_run A, B;
     memset(&A, 0, sizeof A);
