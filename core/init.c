@@ -18,9 +18,12 @@ void nn_init_tensor(nn_tensor *t, nn_init init, double arg, int64_t fan_in, int6
     switch (init) {
     case NN_INIT_ZEROS:
     case NN_INIT_ONES:
+    case NN_INIT_CONSTANT: {
+        const float c = init == NN_INIT_CONSTANT ? (float)arg : (float)(init == NN_INIT_ONES);
         for (int64_t i = 0; i < n; i++)
-            x[i] = init == NN_INIT_ONES ? 1.0f : 0.0f;
+            x[i] = c;
         return;
+    }
     case NN_INIT_HE_UNIFORM: bound = sqrt(6.0 / fi); break;
     case NN_INIT_HE_NORMAL: std = sqrt(2.0 / fi); uniform = 0; break;
     case NN_INIT_XAVIER_UNIFORM: bound = sqrt(6.0 / (fi + fo)); break;

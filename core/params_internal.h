@@ -23,8 +23,6 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err);
 int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const char *origin,
                     nn_params **out, nn_error *err);
 
-void nn_params_free(nn_params *p);
-
 /* Formats a spec's type and constraint for docs: "int in [1, inf)", "enum max|min". */
 void nn_param_spec_describe(const nn_param_spec *s, char *buf, size_t cap);
 

@@ -1,7 +1,7 @@
 /* registry.c: scans plugin directories, probes each file in a child process, then loads and
  * validates descriptors before any plugin function can run. It must never crash or exit
  * because of a plugin: every failure becomes a problem entry carrying its reason. */
-#define _GNU_SOURCE /* RTLD_NODELETE, sigabbrev_np */
+#define _GNU_SOURCE /* RTLD_NODELETE */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "nntrain/nntrain.h"
 #include "params_internal.h"
 #include "registry.h"
@@ -365,21 +366,6 @@ fail:
     return rc;
 }
 
-static void describe_death(int status, char *buf, size_t cap)
-{
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char *abbrev = sigabbrev_np(sig);
-        snprintf(buf, cap, "crashed while loading: SIG%s (%s)", abbrev ? abbrev : "?",
-                 strsignal(sig));
-    } else if (WIFEXITED(status)) {
-        snprintf(buf, cap, "called exit(%d) while loading (a library must never exit)",
-                 WEXITSTATUS(status));
-    } else {
-        snprintf(buf, cap, "died while loading (wait status %d)", status);
-    }
-}
-
 /* Loads pending file i in this process and records its outcome. */
 static void load_pending(nn_registry *r, int i)
 {
@@ -407,15 +393,7 @@ static int probe_from(nn_registry *r, int from)
     }
     if (pid == 0) {
         close(fds[0]);
-        /* Die of the signal itself, so the parent can name it: a sanitizer's handler would
-         * turn a crash into exit(1), and a host's handler could do anything. */
-        static const int deadly[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        for (size_t k = 0; k < sizeof deadly / sizeof *deadly; k++)
-            sigaction(deadly[k], &dfl, NULL);
+        nn_child_default_signals(); /* die of the signal itself, so the parent can name it */
         for (int i = from; i < r->n_pend; i++) {
             char line[32];
             int len = snprintf(line, sizeof line, "B %d\n", i);
@@ -474,7 +452,7 @@ static int probe_from(nn_registry *r, int from)
             snprintf(why, sizeof why, "hung while loading (killed after %g s)",
                      r->opts.probe_timeout_s);
         else
-            describe_death(status, why, sizeof why);
+            nn_child_describe(status, " while loading", why, sizeof why);
         pending *p = &r->pend[begun];
         p->rc = nn_error_set(&p->err, NN_ECANCELED, "%s", why);
         p->done = 1;

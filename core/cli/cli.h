@@ -90,6 +90,11 @@ struct nn_session;
 int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *eo,
                         struct nn_config **cfg, nn_registry **reg, struct nn_session *s);
 
+/* "layer" -> NN_KIND_LAYER; 0 for an unknown name */
+int nn_cli_kind_from_name(const char *s);
+/* `plugins test ...` (argv after "test") on the scanned registry r */
+int nn_cli_plugins_test(nn_cli *cli, nn_registry *r, int argc, char **argv);
+
 int nn_cmd_help(nn_cli *cli);
 int nn_cmd_plugins(nn_cli *cli);
 int nn_cmd_train(nn_cli *cli);

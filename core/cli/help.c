@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "params_internal.h"
+#include "optim/optim.h"
 #include "session.h"
 
 const nn_verb nn_verbs[] = {
@@ -47,7 +48,17 @@ const nn_verb nn_verbs[] = {
      "  plugins show NAME [--kind KIND] [--device DEV]\n"
      "                               summary, license and every parameter of a plugin\n"
      "  plugins check [DIR...]       load each plugin file in a child process and report\n"
-     "                               its status; exits 3 if any file is broken\n"},
+     "                               its status (exports, schema, what its kind needs);\n"
+     "                               exits 3 if any file is broken\n"
+     "  plugins test NAME|--all [--kind KIND] [--param KEY=VALUE]... [--steps N]\n"
+     "               [--timeout S] [--no-fork]\n"
+     "                               conformance checks, each in a child process: schema,\n"
+     "                               exports, gradients against finite differences,\n"
+     "                               determinism, no allocation per step, grad_inputs NULL,\n"
+     "                               leaks over 1000 create/destroy, state round trips, the\n"
+     "                               LR schedule; a table of results, exit 1 on a failure.\n"
+     "                               --param adds a key to every case (a dataset's files),\n"
+     "                               --device DEV tests the plugins of that device\n"},
     {"devices", nn_cmd_devices, "list device types; check a device pack against the CPU",
      "  devices                      each device type (cpu and every backend plugin), its\n"
      "                               device count and description, and the layers, losses\n"
@@ -78,11 +89,11 @@ static void common_options(void)
          "  130/143 interrupted by SIGINT/SIGTERM after writing a checkpoint");
 }
 
-/* the [train] section's keys, from the same schema that checks them */
-static void train_keys(void)
+/* a section's keys, from the same schema that checks them */
+static void section_keys(const char *title, const nn_param_spec *keys)
 {
-    puts("Keys of the model file's [train] section:");
-    for (const nn_param_spec *k = nn_train_schema(); k->name; k++) {
+    puts(title);
+    for (const nn_param_spec *k = keys; k->name; k++) {
         char desc[200];
         nn_param_spec_describe(k, desc, sizeof desc);
         printf("  %-20s %s%s%s\n      %s\n", k->name, desc, k->def ? ", default " : "",
@@ -97,8 +108,11 @@ int nn_cmd_help(nn_cli *cli)
         for (const nn_verb *v = nn_verbs; v->name; v++)
             if (strcmp(v->name, cli->argv[0]) == 0) {
                 printf("nntrain %s: %s\n\nUsage:\n%s\n", v->name, v->summary, v->usage);
-                if (strcmp(v->name, "train") == 0)
-                    train_keys();
+                if (strcmp(v->name, "train") == 0) {
+                    section_keys("Keys of the model file's [train] section:", nn_train_schema());
+                    section_keys("Keys of [scheduler] that nntrain reads itself (the others go "
+                                 "to the scheduler plugin):", nn_optim_scheduler_core_keys());
+                }
                 common_options();
                 return NN_EXIT_OK;
             }

@@ -1,14 +1,17 @@
-/* plugins.c: `nntrain plugins`, `plugins show NAME` and `plugins check DIR...`.
- * Reads the registry; never loads a plugin outside it, so a broken file cannot crash this. */
+/* plugins.c: `nntrain plugins`, `plugins show NAME`, `plugins check DIR...` and the dispatch of
+ * `plugins test` (plugins_test.c). Reads the registry and the files' symbol tables; never
+ * calls a plugin function, so a broken file cannot crash this. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "nntrain/nntrain.h"
+#include "optim/optim.h"
 #include "params_internal.h"
+#include "plugtest/plugtest.h"
 
-static int kind_from_name(const char *s)
+int nn_cli_kind_from_name(const char *s)
 {
     for (int k = 1; k < NN_KIND_COUNT_; k++)
         if (strcmp(nn_kind_name(k), s) == 0)
@@ -70,24 +73,10 @@ static int list(nn_registry *r, int kind)
     return NN_EXIT_OK;
 }
 
-static void show_one(const nn_plugin_entry *e)
+static void print_keys(const char *title, const nn_param_spec *keys)
 {
-    const nn_plugin_desc *d = e->desc;
-    printf("%s %s (%s, device %s)\n  %s\n\n", nn_kind_name(d->kind), d->name, d->version,
-           e->device, d->summary);
-    printf("  license: %s\n  file:    %s\n", d->license, e->path);
-    if (e->shadowed_path)
-        printf("  overrides: %s\n", e->shadowed_path);
-    if (d->caps)
-        printf("  capabilities:%s%s%s\n", (d->caps & NN_CAP_BACKWARD) ? " backward" : "",
-               (d->caps & NN_CAP_THREAD_SAFE) ? " thread-safe" : "",
-               (d->caps & NN_CAP_STATEFUL) ? " stateful" : "");
-    if (!d->params || !d->params[0].name) {
-        printf("\n  no parameters\n");
-        return;
-    }
-    printf("\n  parameters:\n");
-    for (const nn_param_spec *s = d->params; s->name; s++) {
+    printf("\n  %s\n", title);
+    for (const nn_param_spec *s = keys; s->name; s++) {
         char desc[200];
         nn_param_spec_describe(s, desc, sizeof desc);
         printf("    %-20s %s", s->name, desc);
@@ -101,13 +90,57 @@ static void show_one(const nn_plugin_entry *e)
     }
 }
 
+static void show_one(const nn_plugin_entry *e)
+{
+    const nn_plugin_desc *d = e->desc;
+    printf("%s %s (%s, device %s)\n  %s\n\n", nn_kind_name(d->kind), d->name, d->version,
+           e->device, d->summary);
+    printf("  license: %s\n  file:    %s\n", d->license, e->path);
+    if (e->shadowed_path)
+        printf("  overrides: %s\n", e->shadowed_path);
+    if (d->caps)
+        printf("  capabilities:%s%s%s\n", (d->caps & NN_CAP_BACKWARD) ? " backward" : "",
+               (d->caps & NN_CAP_THREAD_SAFE) ? " thread-safe" : "",
+               (d->caps & NN_CAP_STATEFUL) ? " stateful" : "");
+    if (!d->params || !d->params[0].name)
+        printf("\n  no parameters\n");
+    else
+        print_keys("parameters:", d->params);
+    if (d->kind == NN_KIND_SCHEDULER)
+        print_keys("keys nntrain itself reads from [scheduler], with any scheduler:",
+                   nn_optim_scheduler_core_keys());
+}
+
+/* "no plugin named X" over every kind (or the one asked for), with the closest name */
+static void not_found(const nn_registry *r, int kind, const char *name)
+{
+    int n = nn_registry_count(r), nc = 0;
+    const char **cands = calloc((size_t)n + 1, sizeof *cands);
+    for (int i = 0; cands && i < n; i++) {
+        const nn_plugin_entry *e = nn_registry_entry(r, i);
+        if (!kind || e->desc->kind == kind)
+            cands[nc++] = e->desc->name;
+    }
+    const char *near = cands ? nn_closest(name, cands, nc) : NULL;
+    char what[64];
+    snprintf(what, sizeof what, "%s%s", kind ? nn_kind_name(kind) : "", kind ? " " : "");
+    if (near)
+        nn_cli_error("no %splugin named '%s' (did you mean '%s'?)", what, name, near);
+    else
+        nn_cli_error("no %splugin named '%s'; `nntrain plugins%s%s` lists them%s", what, name,
+                     kind ? " --kind " : "", kind ? nn_kind_name(kind) : "",
+                     nn_registry_problem_count(r) ? ", and some plugin files failed to load "
+                     "(`nntrain plugins check`)" : "");
+    free(cands);
+}
+
 static int show(nn_registry *r, int argc, char **argv)
 {
     const char *name = NULL, *device = NULL, *v;
     int kind = 0;
     for (int i = 0; i < argc; i++) {
         if ((v = nn_cli_value(argc, argv, &i, "--kind"))) {
-            if (!(kind = kind_from_name(v)))
+            if (!(kind = nn_cli_kind_from_name(v)))
                 return bad_kind(v);
         } else if (strcmp(argv[i], "--kind") == 0) {
             return NN_EXIT_USAGE; /* nn_cli_value said that it needs a value */
@@ -139,15 +172,7 @@ static int show(nn_registry *r, int argc, char **argv)
     (void)device;
     if (shown)
         return NN_EXIT_OK;
-    nn_error err = {0};
-    for (int k = 1; k < NN_KIND_COUNT_; k++) {
-        if (kind && k != kind)
-            continue;
-        nn_registry_find(r, k, name, NULL, &err);
-        if (strstr(err.msg, "did you mean"))
-            break;
-    }
-    nn_cli_error("%s", err.msg[0] ? err.msg : "no such plugin");
+    not_found(r, kind, name);
     return NN_EXIT_FAIL;
 }
 
@@ -169,18 +194,41 @@ static int check(nn_cli *cli, int argc, char **argv)
             nn_registry_add_dir(r, argv[i], &err); /* recorded as a problem when it fails */
         }
     }
-    int n = nn_registry_count(r), np = nn_registry_problem_count(r);
+    int n = nn_registry_count(r), np = nn_registry_problem_count(r), ok = 0;
     for (int i = 0; i < n; i++) {
         const nn_plugin_entry *e = nn_registry_entry(r, i);
+        nn_error err = {0};
+        char names[512];
+        /* the file's exports, once per file: a second descriptor symbol is never loaded */
+        int first = 1;
+        for (int k = 0; k < i && first; k++)
+            first = strcmp(nn_registry_entry(r, k)->path, e->path) != 0;
+        int extra = first ? nn_plugin_extra_symbols(e->path, names, sizeof names, &err) : 0;
+        if (extra > 0) {
+            printf("BROKEN  %s: exports %d symbol%s besides " NN_PLUGIN_SYMBOL_NAME ": %s; a "
+                   "plugin exports only its descriptor list (build with -fvisibility=hidden; "
+                   "list every descriptor in one NN_PLUGIN_EXPORT(&a, &b))\n", e->path, extra,
+                   extra == 1 ? "" : "s", names);
+            np++;
+        } else if (extra < 0) {
+            printf("BROKEN  %s: %s\n", e->path, err.msg);
+            np++;
+        }
+        if (nn_plugin_check_kind(e->desc, &err) != NN_OK) {
+            printf("BROKEN  %s: %s\n", e->path, err.msg);
+            np++;
+            continue;
+        }
+        ok++;
         printf("ok      %s: %s %s %s (device %s)\n", e->path, nn_kind_name(e->desc->kind),
                e->desc->name, e->desc->version, e->device);
     }
-    for (int i = 0; i < np; i++) {
+    for (int i = 0; i < nn_registry_problem_count(r); i++) {
         const nn_plugin_problem *p = nn_registry_problem(r, i);
         printf("BROKEN  %s: %s\n", p->path, p->reason);
     }
     printf("%d file%s checked: %d plugin%s ok, %d problem%s\n", nn_registry_file_count(r),
-           nn_registry_file_count(r) == 1 ? "" : "s", n, n == 1 ? "" : "s", np,
+           nn_registry_file_count(r) == 1 ? "" : "s", ok, ok == 1 ? "" : "s", np,
            np == 1 ? "" : "s");
     nn_registry_free(r);
     return np ? NN_EXIT_BROKEN : NN_EXIT_OK;
@@ -198,12 +246,14 @@ int nn_cmd_plugins(nn_cli *cli)
     int rc;
     if (argc > 0 && strcmp(argv[0], "show") == 0) {
         rc = show(r, argc - 1, argv + 1);
+    } else if (argc > 0 && strcmp(argv[0], "test") == 0) {
+        rc = nn_cli_plugins_test(cli, r, argc - 1, argv + 1);
     } else {
         int kind = 0;
         rc = NN_EXIT_OK;
         for (int i = 0; i < argc && rc == NN_EXIT_OK; i++) {
             const char *v = nn_cli_value(argc, argv, &i, "--kind");
-            if (v && !(kind = kind_from_name(v)))
+            if (v && !(kind = nn_cli_kind_from_name(v)))
                 rc = bad_kind(v);
             else if (!v && strcmp(argv[i], "--kind") == 0)
                 rc = NN_EXIT_USAGE; /* nn_cli_value said that it needs a value */

@@ -85,18 +85,6 @@ static int parse_num(const nn_kv *kv, const char *sec, double lo, int lo_open, d
     return NN_OK;
 }
 
-static int parse_count(const nn_kv *kv, const char *sec, int64_t *out, nn_error *err)
-{
-    double v;
-    int rc = parse_num(kv, sec, 0, 0, 1e15, "a whole number >= 0", &v, err);
-    if (rc)
-        return rc;
-    if (v != floor(v))
-        return bad_key(err, kv, sec, "a whole number >= 0");
-    *out = (int64_t)v;
-    return NN_OK;
-}
-
 static int parse_bool_kv(const nn_kv *kv, const char *sec, int *out, nn_error *err)
 {
     static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
@@ -211,30 +199,64 @@ static int read_optimizer(nn_optim *o, nn_registry *reg, const nn_config *cfg, n
     return NN_OK;
 }
 
+/* The keys the core itself reads from [scheduler]: one schema validates them and documents
+ * them (`nntrain plugins show` of any scheduler, `nntrain help train`). */
+static const nn_param_spec warmup_schema[] = {
+    {.name = "type", .type = NN_PARAM_STRING,
+     .doc = "the scheduler plugin, or none for a constant rate (warm-up still applies)"},
+    {.name = "warmup_steps", .type = NN_PARAM_INT, .def = "0", .range = "[0, inf)",
+     .doc = "batches over which the rate rises linearly from warmup_start_factor times the "
+            "scheduled rate to the full rate (not with warmup_epochs)"},
+    {.name = "warmup_epochs", .type = NN_PARAM_INT, .def = "0", .range = "[0, inf)",
+     .doc = "the same warm-up counted in epochs, raised once per epoch (not with warmup_steps)"},
+    {.name = "warmup_start_factor", .type = NN_PARAM_FLOAT, .def = "0.333333333333",
+     .range = "(0, 1]",
+     .doc = "factor of the scheduled rate at the first warm-up step (PyTorch's LinearLR: 1/3)"},
+    {0},
+};
+
+const nn_param_spec *nn_optim_scheduler_core_keys(void)
+{
+    return warmup_schema;
+}
+
+static int read_warmup(nn_optim *o, const nn_config *cfg, const nn_config_section *s,
+                       nn_error *err)
+{
+    nn_kv core[8];
+    int n = 0;
+    for (int i = 0; s && i < s->n; i++)
+        for (const nn_param_spec *k = warmup_schema; k->name && n < 8; k++)
+            if (strcmp(s->kvs[i].key, k->name) == 0)
+                core[n++] = s->kvs[i];
+    nn_params *p = NULL;
+    int rc = nn_params_parse(warmup_schema, core, n, "[scheduler]", &p, err);
+    if (rc)
+        return rc;
+    const nn_kv *we = nn_config_get(cfg, "scheduler", "warmup_epochs");
+    if (nn_params_is_set(p, "warmup_steps") && we) {
+        char loc[300];
+        kv_where(loc, sizeof loc, we, nn_config_path(cfg));
+        nn_params_free(p);
+        return nn_error_set(err, NN_EINVAL, "%s[scheduler] key 'warmup_epochs': give either "
+                            "warmup_steps or warmup_epochs, not both", loc);
+    }
+    o->warmup_epochs = we != NULL;
+    o->warmup = nn_params_int(p, we ? "warmup_epochs" : "warmup_steps");
+    o->warmup_start = nn_params_is_set(p, "warmup_start_factor")
+                          ? nn_params_float(p, "warmup_start_factor")
+                          : 1.0 / 3.0;
+    nn_params_free(p);
+    return NN_OK;
+}
+
 static int read_scheduler(nn_optim *o, nn_registry *reg, const nn_config *cfg, nn_error *err)
 {
     static const char *const core_keys[] = {"type", "warmup_steps", "warmup_epochs",
                                             "warmup_start_factor"};
     const nn_config_section *s = nn_config_find(cfg, "scheduler");
-    const nn_kv *kv, *ws, *we;
-    int rc;
-    o->warmup_start = 1.0 / 3.0;
-    ws = nn_config_get(cfg, "scheduler", "warmup_steps");
-    we = nn_config_get(cfg, "scheduler", "warmup_epochs");
-    if (ws && we) {
-        char loc[300];
-        kv_where(loc, sizeof loc, we, nn_config_path(cfg));
-        return nn_error_set(err, NN_EINVAL, "%s[scheduler] key 'warmup_epochs': give either "
-                            "warmup_steps or warmup_epochs, not both", loc);
-    }
-    if (ws && (rc = parse_count(ws, "scheduler", &o->warmup, err)))
-        return rc;
-    if (we && (rc = parse_count(we, "scheduler", &o->warmup, err)))
-        return rc;
-    o->warmup_epochs = we != NULL;
-    if ((kv = nn_config_get(cfg, "scheduler", "warmup_start_factor")) &&
-        (rc = parse_num(kv, "scheduler", 0, 1, 1, "a number in (0, 1]", &o->warmup_start,
-                        err)))
+    int rc = read_warmup(o, cfg, s, err);
+    if (rc)
         return rc;
 
     const nn_kv *type = nn_config_get(cfg, "scheduler", "type");

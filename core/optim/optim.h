@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "nntrain/params.h"
 #include "nntrain/tensor.h"
 #include "registry.h"
 
@@ -31,6 +32,10 @@ typedef struct nn_optim_target {
  * true; false gives NN_TENSOR_BIAS|NN_TENSOR_NORM parameters weight_decay_mult = 0).
  * steps_per_epoch and epochs (0 when unknown) go to the scheduler. reg must outlive *out.
  * On failure err names the file, line, section and key. *out is owned: nn_optim_free(). */
+/* The keys of [scheduler] that the core reads itself (type and the warm-up keys), as the
+ * schema that validates them; borrowed, static. For documentation. */
+const nn_param_spec *nn_optim_scheduler_core_keys(void);
+
 struct nn_dev;
 /* dev (NULL = the host) is where targets live: the optimizer plugin is the one of its device
  * type, and the slots are allocated there (with host copies for checkpoints). */

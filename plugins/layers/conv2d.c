@@ -1,55 +1,37 @@
-/* conv2d.c: the 2-D convolution layer [N, C, H, W] -> [N, filters, H', W'] for images, weight [filters, C/groups, kH, kW]
- * as PyTorch's Conv2d. The work is done by libnn_dnnl's shared convolution (oneDNN
- * primitives built once in bind, bias and activation fused); never allocates per step. */
-#include <nntrain/layer.h>
-#include <nntrain/plugin.h>
+/* conv2d.c: the 2-D convolution layer [N, C, H, W] -> [N, filters, H', W'] for images, weight
+ * [filters, C/groups, kH, kW] as PyTorch's Conv2d. The work is done by libnn_dnnl's shared
+ * convolution (oneDNN primitives built once in bind, bias and activation fused); never
+ * allocates per step. Its test cases cover strides, dilation, groups, 'same' padding, fused
+ * activations and 16 channels (oneDNN's blocked layouts). */
+#include "nn_conv_layer.h"
 
-#include "nn_dnnl.h"
+NN_CONV_LAYER(conv2d, 2, "kernel size: 1 value (square) or 2 values (height, width)",
+              "step between windows: 1 or 2 values (height, width)",
+              "1 or 2 values (height, width)",
+              "spacing between kernel taps: 1 or 2 values (height, width)");
 
-static int conv2d_create(const nn_params *p, void **self, nn_error *err)
-{
-    return nn_dnnl_conv_create(2, p, self, err);
-}
-
-static const nn_param_spec conv2d_params[] = {
-    {.name = "filters", .type = NN_PARAM_INT, .range = "[1, inf)", .required = 1,
-     .doc = "number of output channels"},
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, inf)", .required = 1,
-     .doc = "kernel size: 1 value (square) or 2 values (height, width)"},
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, inf)",
-     .doc = "step between windows: 1 or 2 values (height, width)"},
-    {.name = "padding", .type = NN_PARAM_STRING, .def = "0",
-     .doc = "zeros added on each side: 1 or 2 values (height, width), or 'valid' (= 0), or 'same' (output size = "
-            "ceil(input / stride); an odd total puts the extra zero at the end, as PyTorch "
-            "and TensorFlow)"},
-    {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, inf)",
-     .doc = "spacing between kernel taps: 1 or 2 values (height, width)"},
-    {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, inf)",
-     .doc = "channel groups; must divide both the input channels and 'filters'"},
-    {.name = "bias", .type = NN_PARAM_BOOL, .def = "true", .doc = "add a learned bias per filter"},
-    {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros",
-     .doc = "bias initialisation: fan_in = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch, or "
-            "zeros"},
-    {.name = "activation", .type = NN_PARAM_ENUM, .def = "none", .choices = NN_DNNL_ACT_CHOICES,
-     .doc = NN_DNNL_ACT_DOC},
-    {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",
-     .choices = NN_DNNL_WEIGHT_INIT_CHOICES, .doc = NN_DNNL_WEIGHT_INIT_DOC},
-    {.name = NULL},
+static const nn_test_case conv2d_cases[] = {
+    {.params = "filters=4; kernel=3,2; stride=2,2; dilation=1,1; groups=2; padding=1; "
+               "activation=tanh", .inputs = "2x4x5x6"},
+    {.params = "filters=3; kernel=3,2; stride=1,2; padding=same; activation=gelu",
+     .inputs = "1x2x6x5"},
+    {.params = "filters=2; kernel=2; dilation=2,1; padding=0,1; activation=sigmoid; bias=false",
+     .inputs = "2x3x5x5"},
+    {.params = "filters=16; kernel=3; padding=1", .inputs = "1x16x4x4"},
+    {.params = "filters=16; kernel=3; stride=2,1; padding=same", .inputs = "2x16x3x5"},
 };
 
-static const nn_layer_vtable conv2d_vtable = {
-    .struct_size = sizeof(nn_layer_vtable),
-    .create = conv2d_create,
-    .destroy = nn_dnnl_conv_destroy,
-    .setup = nn_dnnl_conv_setup,
-    .bind = nn_dnnl_conv_bind,
-    .forward = nn_dnnl_conv_forward,
-    .backward = nn_dnnl_conv_backward,
+static const nn_test_spec conv2d_test = {
+    .struct_size = sizeof(nn_test_spec),
+    .n_cases = (int)(sizeof conv2d_cases / sizeof *conv2d_cases),
+    .cases = conv2d_cases,
 };
 
 static const nn_plugin_desc conv2d_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LAYER, .name = "conv2d", .version = "1.0.0", .license = "MIT",
-    .summary = "2-D convolution [N, C, H, W] -> [N, filters, H', W'] (oneDNN), optional fused activation",
-    .caps = NN_CAP_BACKWARD, .params = conv2d_params, .vtable = &conv2d_vtable);
+    .summary = "2-D convolution [N, C, H, W] -> [N, filters, H', W'] (oneDNN), optional fused "
+               "activation",
+    .caps = NN_CAP_BACKWARD, .params = conv2d_params, .vtable = &conv2d_vtable,
+    .test = &conv2d_test);
 
 NN_PLUGIN_EXPORT(&conv2d_desc);

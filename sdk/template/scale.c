@@ -1,7 +1,8 @@
 /* scale.c: the SDK's template plugin, a layer "scale" computing y = factor * alpha * x, where
  * factor is a fixed parameter from the model file and alpha a learned scalar (starts at 1).
  * Copy this file to start a plugin. It includes only <nntrain/...> and never allocates in
- * forward or backward: the core owns every tensor, including alpha and its gradient. */
+ * forward or backward: the core owns every tensor, including alpha and its gradient.
+ * `nntrain plugins test scale --plugin-dir build` checks it; test_scale.c is its unit test. */
 #include <stdlib.h>
 
 #include <nntrain/nntrain.h>
@@ -101,6 +102,18 @@ static const nn_param_spec scale_params[] = {
     {.name = NULL},
 };
 
+/* optional: the cases `nntrain plugins test scale` checks (shapes with the batch dimension,
+ * then a dtype and a value range if need be); without them it derives some from the schema */
+static const nn_test_case scale_cases[] = {
+    {.params = "factor=0.5", .inputs = "2x3"},
+    {.params = "factor=-3", .inputs = "4x1x5x5 f32 [-10, 10]"},
+};
+static const nn_test_spec scale_test = {
+    .struct_size = sizeof(nn_test_spec),
+    .n_cases = 2,
+    .cases = scale_cases,
+};
+
 static const nn_plugin_desc scale_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LAYER,
     .name = "scale",
@@ -109,6 +122,7 @@ static const nn_plugin_desc scale_desc = NN_DESCRIPTOR(
     .summary = "y = factor * alpha * x with a learned scalar alpha (the SDK template)",
     .caps = NN_CAP_BACKWARD,
     .params = scale_params,
-    .vtable = &scale_vtable);
+    .vtable = &scale_vtable,
+    .test = &scale_test);
 
 NN_PLUGIN_EXPORT(&scale_desc);

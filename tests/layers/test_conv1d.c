@@ -1,12 +1,13 @@
 /* test_conv1d.c: the conv1d layer ([N, C, L], for audio) against a naive double-precision loop
  * (stride, padding incl. 'same', dilation, groups, batch 1, odd lengths), fused activation,
- * finite-difference gradients, declarations and error messages. */
+ * gradients (its test spec through the SDK's checker), declarations and error messages. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "harness.h"
+#include "spec_check.h"
 
 typedef struct conv_case {
     int64_t n, c, len, filters, k, s, d, groups;
@@ -98,27 +99,9 @@ Test(conv1d, forward_matches_a_naive_loop_with_stride_padding_dilation_and_group
 
 Test(conv1d, backward_matches_finite_differences)
 {
-    static const conv_case g[] = {
-        {2, 4, 9, 4, 3, 2, 1, 2, "1", 1},
-        {1, 2, 11, 3, 4, 1, 2, 1, "same", 0},
-        {2, 16, 7, 16, 3, 1, 1, 1, "1", 1}, /* 16 channels: blocked layouts inside */
-    };
-    static const char *const acts[] = {"sigmoid", "none", "tanh"};
-    /* float32 forward, eps 1e-2: rounding of sum(y .* R) over 2 eps ~1e-4 relative; the O(eps^2)
-     * truncation of tanh/sigmoid is ~1e-5 relative per output, but a weight of case 2 feeds 224
-     * outputs whose terms cancel to a ~5e-5 gradient while their truncation errors add to
-     * ~2.5e-5 absolute (measured: x9 at eps 3e-2, so truncation, not a wrong gradient). The
-     * floor keeps that under the bound: 1e-2, and 5e-2 for case 2. Bound 2e-3. */
-    static const double floors[] = {1e-2, 1e-2, 5e-2};
-    for (size_t k = 0; k < 3; k++) {
-        nnt_layer L;
-        nn_error err = {0};
-        char worst[256];
-        cr_assert_eq(open_conv(&L, &g[k], acts[k], 1, 1, &err), NN_OK, "%s", err.msg);
-        double e = nnt_gradcheck(&L, 1e-2, floors[k], worst, sizeof worst);
-        cr_assert_lt(e, 2e-3, "case %zu: %s", k, worst);
-        nnt_layer_close(&L);
-    }
+    /* its test spec: stride, groups, dilation, 'same' padding, fused tanh/gelu, no bias, and
+     * 16 channels (blocked layouts inside) */
+    spec_gradient("conv1d", 3);
 }
 
 Test(conv1d, declares_oiw_weight_with_fans)

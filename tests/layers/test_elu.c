@@ -1,67 +1,21 @@
 /* test_elu.c: the elu layer against a double-precision reference written here, its
- * gradient against finite differences, its parameter checks and its documentation.
+ * gradient through the SDK's checker (the one `nntrain plugins test` runs), its parameter
+ * checks and its documentation.
  * Never compares against numbers produced by the plugin under test. */
 #include <criterion/criterion.h>
 #include <math.h>
 
 #include "harness.h"
-
-static const int64_t shapes[][NN_MAX_DIMS] = {{1, 1}, {1, 7}, {3, 5}, {2, 3, 5, 7}, {5, 13, 11}};
-static const int ndims[] = {2, 2, 2, 4, 3};
-#define N_SHAPES (sizeof ndims / sizeof ndims[0])
+#include "unary_check.h"
 
 static double ref(double x, double alpha)
 {
     return x > 0 ? x : alpha * (exp(x) - 1.0);
 }
 
-/* keeps inputs away from the kink at 0, where a central difference is meaningless */
-static void push_off_kink(nn_tensor *t, float margin)
-{
-    float *x = NN_F32P(t);
-    for (int64_t i = 0; i < nn_tensor_numel(t); i++)
-        if (fabsf(x[i]) < margin)
-            x[i] = x[i] < 0 ? -margin : margin;
-}
-
 static void check_forward(const char *const *kv, double arg)
 {
-    for (size_t k = 0; k < N_SHAPES; k++) {
-        nnt_layer L;
-        nn_error err = {0};
-        cr_assert_eq(nnt_layer_open(&L, "elu", kv, 1, &ndims[k], &shapes[k], NULL, 0, 0, &err),
-                     NN_OK, "%s", err.msg);
-        nnt_fill_uniform(L.inputs[0], 10 + k, -3, 3);
-        cr_assert_eq(nnt_forward(&L, 0, &err), NN_OK, "%s", err.msg);
-        cr_assert(nn_shape_equal(L.output, L.inputs[0]));
-        for (int64_t i = 0; i < nn_tensor_numel(L.output); i++) {
-            double x = NN_F32P(L.inputs[0])[i], want = ref(x, arg), got = NN_F32P(L.output)[i];
-            /* float32 libm functions are within a few ulp: 2e-6 relative plus 1e-7 absolute */
-            cr_assert_leq(fabs(got - want), 1e-7 + 2e-6 * fabs(want),
-                          "shape %zu, x = %.9g: got %.9g, want %.9g", k, x, got, want);
-        }
-        nnt_layer_close(&L);
-    }
-}
-
-static void check_gradient(const char *const *kv)
-{
-    for (size_t k = 0; k < N_SHAPES; k++) {
-        nnt_layer L;
-        nn_error err = {0};
-        char worst[256];
-        cr_assert_eq(nnt_layer_open(&L, "elu", kv, 1, &ndims[k], &shapes[k], NULL, 1, 1, &err),
-                     NN_OK, "%s", err.msg);
-        nnt_fill_uniform(L.inputs[0], 20 + k, -3, 3);
-        push_off_kink(L.inputs[0], 0.05f);
-        /* eps 1e-2: truncation error eps^2 |d3y| / 6 ~ 2e-5 relative; the float rounding of the
-         * one output that moves (ulp 4.8e-7 for |y| < 4) over the step 2 eps gives up to 2.4e-5
-         * absolute, so the floor is 5e-2 (5e-4 relative at worst) and the bound 1e-3. A wrong
-         * formula errs by more than 1e-1. */
-        double e = nnt_gradcheck(&L, 1e-2, 5e-2, worst, sizeof worst);
-        cr_assert_lt(e, 1e-3, "shape %zu: %s", k, worst);
-        nnt_layer_close(&L);
-    }
+    unary_forward("elu", kv, ref, arg, -3, 3);
 }
 
 Test(elu, forward_matches_reference_with_default_and_custom_alpha)
@@ -72,8 +26,8 @@ Test(elu, forward_matches_reference_with_default_and_custom_alpha)
 
 Test(elu, backward_matches_finite_differences)
 {
-    check_gradient(NULL);
-    check_gradient((const char *[]){"alpha=2.5", NULL});
+    unary_gradient("elu", NULL, -3, 3);
+    unary_gradient("elu", (const char *[]){"alpha=2.5", NULL}, -3, 3);
 }
 
 Test(elu, rejects_two_inputs_and_an_integer_input_naming_the_layer_and_shape)
@@ -107,7 +61,6 @@ Test(elu, rejects_bad_parameters_naming_the_key)
     expect_param_error("alpha=-1", (const char *[]){"alpha", "-1", NULL});
     expect_param_error("alpah=1", (const char *[]){"alpah", "did you mean 'alpha'", NULL});
 }
-
 
 Test(elu, docs_show_in_plugins_show)
 {

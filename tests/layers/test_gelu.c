@@ -1,14 +1,12 @@
 /* test_gelu.c: the gelu layer against a double-precision reference written here, its
- * gradient against finite differences, its parameter checks and its documentation.
+ * gradient through the SDK's checker (the one `nntrain plugins test` runs), its parameter
+ * checks and its documentation.
  * Never compares against numbers produced by the plugin under test. */
 #include <criterion/criterion.h>
 #include <math.h>
 
 #include "harness.h"
-
-static const int64_t shapes[][NN_MAX_DIMS] = {{1, 1}, {1, 7}, {3, 5}, {2, 3, 5, 7}, {5, 13, 11}};
-static const int ndims[] = {2, 2, 2, 4, 3};
-#define N_SHAPES (sizeof ndims / sizeof ndims[0])
+#include "unary_check.h"
 
 /* PyTorch's formulas: exact x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2)); tanh form
  * x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) */
@@ -20,44 +18,9 @@ static double ref(double x, double use_tanh)
     return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
 }
 
-
 static void check_forward(const char *const *kv, double arg)
 {
-    for (size_t k = 0; k < N_SHAPES; k++) {
-        nnt_layer L;
-        nn_error err = {0};
-        cr_assert_eq(nnt_layer_open(&L, "gelu", kv, 1, &ndims[k], &shapes[k], NULL, 0, 0, &err),
-                     NN_OK, "%s", err.msg);
-        nnt_fill_uniform(L.inputs[0], 10 + k, -4, 4);
-        cr_assert_eq(nnt_forward(&L, 0, &err), NN_OK, "%s", err.msg);
-        cr_assert(nn_shape_equal(L.output, L.inputs[0]));
-        for (int64_t i = 0; i < nn_tensor_numel(L.output); i++) {
-            double x = NN_F32P(L.inputs[0])[i], want = ref(x, arg), got = NN_F32P(L.output)[i];
-            /* float32 libm functions are within a few ulp: 2e-6 relative plus 1e-7 absolute */
-            cr_assert_leq(fabs(got - want), 1e-7 + 2e-6 * fabs(want),
-                          "shape %zu, x = %.9g: got %.9g, want %.9g", k, x, got, want);
-        }
-        nnt_layer_close(&L);
-    }
-}
-
-static void check_gradient(const char *const *kv)
-{
-    for (size_t k = 0; k < N_SHAPES; k++) {
-        nnt_layer L;
-        nn_error err = {0};
-        char worst[256];
-        cr_assert_eq(nnt_layer_open(&L, "gelu", kv, 1, &ndims[k], &shapes[k], NULL, 1, 1, &err),
-                     NN_OK, "%s", err.msg);
-        nnt_fill_uniform(L.inputs[0], 20 + k, -4, 4);
-        /* eps 1e-2: truncation error eps^2 |d3y| / 6 ~ 2e-5 relative; the float rounding of the
-         * one output that moves (ulp 4.8e-7 for |y| < 4) over the step 2 eps gives up to 2.4e-5
-         * absolute, so the floor is 5e-2 (5e-4 relative at worst) and the bound 1e-3. A wrong
-         * formula errs by more than 1e-1. */
-        double e = nnt_gradcheck(&L, 1e-2, 5e-2, worst, sizeof worst);
-        cr_assert_lt(e, 1e-3, "shape %zu: %s", k, worst);
-        nnt_layer_close(&L);
-    }
+    unary_forward("gelu", kv, ref, arg, -4, 4);
 }
 
 Test(gelu, forward_matches_exact_erf_form_by_default)
@@ -82,8 +45,8 @@ Test(gelu, exact_and_tanh_forms_differ_by_far_more_than_the_forward_tolerance)
 
 Test(gelu, backward_matches_finite_differences)
 {
-    check_gradient(NULL);
-    check_gradient((const char *[]){"approximate=tanh", NULL});
+    unary_gradient("gelu", NULL, -4, 4);
+    unary_gradient("gelu", (const char *[]){"approximate=tanh", NULL}, -4, 4);
 }
 
 Test(gelu, rejects_two_inputs_and_an_integer_input_naming_the_layer_and_shape)
@@ -118,7 +81,6 @@ Test(gelu, rejects_bad_parameters_naming_the_key)
     expect_param_error("aproximate=tanh",
                        (const char *[]){"aproximate", "did you mean 'approximate'", NULL});
 }
-
 
 Test(gelu, docs_show_in_plugins_show)
 {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # test_template.sh: proves the plugin author's path end to end. Installs this build into a
 # staging directory, moves the installed tree somewhere its build never knew (a relocated
-# prefix), builds sdk/template out of tree against it with pkg-config only, checks that the
-# plugin exports exactly one symbol, loads it with --plugin-dir, then installs it and checks
-# that the relocated bin/nntrain finds its installed plugins with no environment variable.
-# It never writes into the source or build tree; everything lives in one temporary directory.
+# prefix), copies the installed template, builds it out of tree against the moved tree with
+# pkg-config only (nntrain-sdk.pc follows its own location), runs its unit test (which finds
+# libnncore through its rpath), checks that the plugin exports exactly one symbol, loads it
+# with --plugin-dir, runs `plugins test` on it, then installs it and checks that the relocated
+# bin/nntrain finds its installed plugins with no environment variable. It never writes into
+# the source or build tree; everything lives in one temporary directory.
 set -euo pipefail
 : "${NNTRAIN_BUILD_ROOT:?run me with meson test}" "${NNTRAIN_SOURCE_ROOT:?run me with meson test}"
 
@@ -29,30 +31,55 @@ nntrain=$root/bin/nntrain
 pc=$(find "$root" -name nntrain-sdk.pc | head -n 1)
 [ -n "$pc" ] || fail "nntrain-sdk.pc is not installed"
 
-# pkg-config as a packager of the moved tree would have it: the same .pc, a new prefix
-cat >"$tmp/pkg-config" <<WRAP
-#!/bin/sh
-exec pkg-config --define-variable=prefix="$root" "\$@"
-WRAP
-chmod +x "$tmp/pkg-config"
-export PKG_CONFIG="$tmp/pkg-config" PKG_CONFIG_PATH=$(dirname "$pc")
-plugindir=$("$PKG_CONFIG" --variable=plugindir nntrain-sdk)
-case $plugindir in "$root"/*) ;; *) fail "plugindir $plugindir is not under $root" ;; esac
+step "nntrain-sdk.pc, unedited, points into the moved tree"
+grep -q '^prefix=${pcfiledir}/' "$pc" || fail "nntrain-sdk.pc does not follow its file: $(grep prefix= "$pc")"
+export PKG_CONFIG_PATH=$(dirname "$pc")
+for v in prefix libdir includedir plugindir templatedir; do
+  p=$(pkg-config --variable=$v nntrain-sdk)
+  [ -d "$p" ] || fail "pkg-config $v = $p is not a directory of the moved tree"
+  case $(cd "$p" && pwd -P) in "$(cd "$root" && pwd -P)"*) ;; *) fail "$v $p is not under $root" ;; esac
+done
+# physical paths, as nntrain reports them (pkg-config's keep the file's '..')
+plugindir=$(mkdir -p "$(pkg-config --variable=plugindir nntrain-sdk)" &&
+            cd "$(pkg-config --variable=plugindir nntrain-sdk)" && pwd -P)
+libdir=$(cd "$(pkg-config --variable=libdir nntrain-sdk)" && pwd -P)
+[ -f "$libdir/libnncore.so" ] || fail "no libnncore.so in pkg-config's libdir $libdir"
 
-step "build the template out of tree with dependency('nntrain-sdk')"
-cp -r "$NNTRAIN_SOURCE_ROOT/sdk/template" "$tmp/src"
+step "build the installed template out of tree with dependency('nntrain-sdk')"
+cp -r "$(pkg-config --variable=templatedir nntrain-sdk)" "$tmp/src"
+for f in scale.c test_scale.c meson.build README.md; do
+  [ -f "$tmp/src/$f" ] || fail "the installed template lacks $f"
+done
 grep -q "dependency('nntrain-sdk')" "$tmp/src/meson.build" || fail "template does not use nntrain-sdk"
 if grep -n "include_directories\|\.\./" "$tmp/src/meson.build"; then
   fail "the template's meson.build reaches outside pkg-config"
 fi
-meson setup "$tmp/build" "$tmp/src" >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup"; }
+grep -q "nntrain plugins test scale" "$tmp/src/README.md" || fail "the template's README does not show plugins test"
+# a sanitizer build of nntrain is a sanitizer SDK: programs that link libnncore (the
+# template's test) must be built with the same sanitizers, as its users' would be
+san=()
+if nm -D "$libdir/libnncore.so" | grep " __asan_init" >/dev/null; then
+  san=(-Db_sanitize=address,undefined -Db_lundef=false)
+fi
+meson setup "$tmp/build" "$tmp/src" "${san[@]}" >"$tmp/setup.log" 2>&1 ||
+  { cat "$tmp/setup.log"; fail "meson setup"; }
 ninja -C "$tmp/build" >"$tmp/ninja.log" 2>&1 || { cat "$tmp/ninja.log"; fail "ninja"; }
-if grep -i "warning" "$tmp/ninja.log"; then fail "the template builds with warnings"; fi
+# (libasan's own link-time notes about tmpnam are not the template's)
+if grep -i "warning" "$tmp/ninja.log" | grep -v "libasan"; then
+  fail "the template builds with warnings"
+fi
 so=$tmp/build/scale.so
 [ -f "$so" ] || fail "no scale.so built"
 
+step "the template's unit test runs against the moved libnncore through its rpath"
+meson test -C "$tmp/build" --print-errorlogs >"$tmp/test.log" 2>&1 || { cat "$tmp/test.log"; cat "$tmp/build/meson-logs/testlog.txt"; fail "meson test of the template"; }
+grep -q "Ok: *1" "$tmp/test.log" || { cat "$tmp/test.log"; fail "the template's test did not run"; }
+loaded=$(ldd "$tmp/build/test_scale" | awk '$1 ~ /^libnncore/ {print $3}')
+[ "$(readlink -f "$loaded")" = "$(readlink -f "$libdir/libnncore.so")" ] ||
+  fail "test_scale loads libnncore from '$loaded', not from $libdir"
+
 step "exactly one exported symbol"
-syms=$(nm -D --defined-only "$so" | awk '{print $3}')
+syms=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^__odr_asan\.')
 [ "$syms" = "nn_plugin_descriptors" ] || fail "scale.so exports: $syms"
 
 step "load it with --plugin-dir"
@@ -63,6 +90,10 @@ grep -q "factor               float in (-inf, inf), default 1" <<<"$out" || fail
 grep -q "fixed multiplier applied on top of the learned scalar alpha" <<<"$out" || fail "no doc"
 out=$("$nntrain" plugins check "$tmp/build") || fail "plugins check failed: $out"
 grep -q "1 file checked: 1 plugin ok, 0 problems" <<<"$out" || fail "plugins check: $out"
+out=$("$nntrain" plugins test scale --plugin-dir "$tmp/build") || fail "plugins test failed: $out"
+echo "$out"
+grep -q "2 from the test spec" <<<"$out" || fail "plugins test did not use the template's cases"
+grep -q " 0 failed" <<<"$out" || fail "plugins test: $out"
 
 step "the relocated nntrain finds its installed plugins with no environment variable"
 meson install -C "$tmp/build" --quiet >"$tmp/install2.log"

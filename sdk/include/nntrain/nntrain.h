@@ -16,5 +16,7 @@
 #include "device.h"
 #include "backend.h"
 #include "file.h"
+#include "test_spec.h"
+#include "gradcheck.h"
 #include "version.h"
 #endif

@@ -30,8 +30,12 @@ typedef struct nn_optim_param {
     const nn_tensor *grad;   /* same shape as value */
     nn_tensor *slots[NN_MAX_OPTIM_SLOTS];
     double lr_mult;           /* per-layer multiplier of the learning rate (1 by default) */
-    double weight_decay_mult; /* per-layer multiplier of weight decay (0 = no decay) */
-    uint32_t flags;           /* NN_TENSOR_* */
+    /* per-layer multiplier of weight decay (0 = no decay). The core already applies
+     * `[train] decay_bias_and_norm = false` through it: parameters flagged NN_TENSOR_BIAS or
+     * NN_TENSOR_NORM then arrive with 0 here, so an optimizer multiplies its decay by this and
+     * never looks at flags for that itself */
+    double weight_decay_mult;
+    uint32_t flags;           /* NN_TENSOR_*; informational */
     const void *reserved[4];
 } nn_optim_param;
 

@@ -56,6 +56,15 @@ const double *nn_params_floats(const nn_params *p, const char *key, int *n);
 /* where this instance was configured, e.g. "model.ini [layer.fc1]"; for messages */
 const char *nn_params_origin(const nn_params *p);
 
+/* Builds the parameters of `schema` from "key=value" strings, exactly as the core does from a
+ * model file (defaults filled in, every value checked), so a plugin's own unit test can call
+ * its create() directly. kv is NULL-terminated and may be NULL; origin names the instance in
+ * messages ("[layer.test]"; NULL = "[test]"). On success *out is owned: nn_params_free() it.
+ * On failure err names the key, the value and what was expected. Exported by libnncore. */
+int nn_params_new(const nn_param_spec *schema, const char *const *kv, const char *origin,
+                  nn_params **out, nn_error *err);
+void nn_params_free(nn_params *p); /* NULL is allowed */
+
 #ifdef __cplusplus
 }
 #endif

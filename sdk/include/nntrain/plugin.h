@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "params.h"
 #include "status.h"
+#include "test_spec.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,7 +47,10 @@ typedef struct nn_plugin_desc {
     const char *device;          /* optional: "cpu" when NULL */
     const nn_param_spec *params; /* optional: NULL-name-terminated schema */
     const void *vtable;          /* required: the kind's vtable (nn_layer_vtable, ...) */
-    const void *reserved[8];     /* zero */
+    /* optional, ABI 0.4 (took reserved[0]): the cases `nntrain plugins test` checks (see
+     * test_spec.h); NULL = derived from the schema's defaults */
+    const struct nn_test_spec *test;
+    const void *reserved[7];     /* zero */
 } nn_plugin_desc;
 
 /* Every kind's vtable starts with these slots, so the registry checks them alike.

@@ -1,0 +1,49 @@
+/* nn_class_loss.h: what the losses over class ids share (cross_entropy, nll): predictions
+ * [N, C], I32 targets [N], PyTorch's class weights, ignore_index and weighted mean, and the
+ * check that every target is a class or ignored. The loss itself stays in its plugin. Static
+ * helper library (libnn_kit.a) for plugins only; never part of the core. */
+#ifndef NN_CLASS_LOSS_H
+#define NN_CLASS_LOSS_H
+
+#include <nntrain/nntrain.h>
+
+/* the keys every class-id loss has, in its schema */
+#define NN_CLASS_LOSS_REDUCTION                                                            \
+    {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",     \
+     .doc = "mean: sum over samples divided by the summed weights of their classes (the "  \
+            "count without weights); sum: plain sum"}
+#define NN_CLASS_LOSS_WEIGHT_AND_IGNORE                                                    \
+    {.name = "weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",                   \
+     .doc = "optional weight of each class, C values, e.g. \"1, 2.5, 1\"; unset = all 1"}, \
+    {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100",                          \
+     .doc = "a target value that contributes neither loss nor gradient (e.g. padding)"}
+
+typedef struct nn_class_loss {
+    const char *name;     /* the plugin, for messages */
+    int sum;              /* reduction: 0 mean, 1 sum */
+    int64_t ignore_index;
+    int n_weights;        /* 0: unweighted */
+    double *weight;       /* [n_weights], owned */
+    double weight_sum;    /* sum of the class weights (C when unweighted) */
+    int64_t n, c;         /* from setup */
+} nn_class_loss;
+
+/* Cases with class ids of the prediction's classes, weighted and with an ignored sample. */
+extern const nn_test_spec nn_class_loss_test;
+
+/* reads reduction, weight and ignore_index */
+int nn_class_loss_init(nn_class_loss *l, const char *name, const nn_params *p, nn_error *err);
+void nn_class_loss_free(nn_class_loss *l);
+/* predictions F32 [N, C] (what: "logits", "log-probabilities"), targets I32 [N] */
+int nn_class_loss_setup(nn_class_loss *l, const nn_loss_setup *s, const char *what,
+                        nn_error *err);
+/* Checks every target; *scale = 1 (sum) or 1 / the summed weights of the samples not ignored
+ * (0 when there is none: loss 0 and no gradient rather than PyTorch's NaN). */
+int nn_class_loss_scale(const nn_class_loss *l, const int32_t *y, double *scale, nn_error *err);
+
+static inline double nn_class_loss_w(const nn_class_loss *l, int64_t k)
+{
+    return l->n_weights ? l->weight[k] : 1.0;
+}
+
+#endif

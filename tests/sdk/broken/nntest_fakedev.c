@@ -1,0 +1,158 @@
+/* nntest_fakedev.c: a pretend device for `plugins test --device`: the backend "fakedev" hands
+ * out addresses the host cannot dereference (a high bit set: any host access faults), and the
+ * layer "fd_scale" (y = alpha * x) registered for it decodes them, as a device kernel would.
+ * A runner that touched device memory itself would crash here. Test code; never installed. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nntrain/nntrain.h>
+
+#define FD_BIT ((uintptr_t)1 << 62) /* non-canonical on x86-64: the host faults on it */
+
+static void *enc(void *p)
+{
+    return (void *)((uintptr_t)p | FD_BIT);
+}
+
+static void *dec(const void *p)
+{
+    return (void *)((uintptr_t)p & ~FD_BIT);
+}
+
+static int fd_create(const nn_params *p, void **self, nn_error *err)
+{
+    (void)p;
+    (void)err;
+    *self = malloc(1);
+    return *self ? NN_OK : NN_ENOMEM;
+}
+
+static void fd_destroy(void *self)
+{
+    free(self);
+}
+
+static int fd_open(void *self, int index, nn_error *err)
+{
+    (void)self;
+    (void)index;
+    (void)err;
+    return NN_OK;
+}
+
+static void *fd_alloc(void *self, size_t bytes, size_t align, nn_error *err)
+{
+    (void)self;
+    void *p = aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (!p)
+        nn_error_set(err, NN_ENOMEM, "fakedev: out of memory");
+    return p ? enc(p) : NULL;
+}
+
+static void fd_free(void *self, void *p)
+{
+    (void)self;
+    if (p)
+        free(dec(p));
+}
+
+static int fd_copy(void *self, void *dst, const void *src, size_t bytes, nn_copy_kind kind,
+                   nn_error *err)
+{
+    (void)self;
+    (void)err;
+    void *d = kind == NN_COPY_DEVICE_TO_HOST ? dst : dec(dst);
+    const void *s = kind == NN_COPY_HOST_TO_DEVICE ? src : dec(src);
+    memmove(d, s, bytes);
+    return NN_OK;
+}
+
+static int fd_sync(void *self, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    return NN_OK;
+}
+
+static int fd_count(void *self, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    return 1;
+}
+
+static int fd_memset(void *self, void *dst, int value, size_t bytes, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    memset(dec(dst), value, bytes);
+    return NN_OK;
+}
+
+static const nn_device_ops fd_ops = {.struct_size = sizeof(nn_device_ops)};
+
+static const nn_backend_vtable fd_backend = {
+    .struct_size = sizeof(nn_backend_vtable), .create = fd_create, .destroy = fd_destroy,
+    .device_type = kDLExtDev, .open = fd_open, .alloc = fd_alloc, .free = fd_free,
+    .copy = fd_copy, .sync = fd_sync, .device_count = fd_count, .memset = fd_memset,
+    .ops = &fd_ops};
+
+/* ---- y = alpha * x on the pretend device ---- */
+
+static int sc_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    (void)self;
+    if (s->n_inputs != 1 || s->device->dl.device_type != kDLExtDev)
+        return nn_error_set(err, NN_EINVAL, "fd_scale: one input, on fakedev");
+    nn_tensor_describe(&s->output, NN_F32, s->inputs[0]->dl.ndim, s->inputs[0]->shape);
+    const int64_t one[1] = {1};
+    nn_layer_add_param(s, "alpha", 1, one, NN_INIT_ONES, 1, 1, 0);
+    return NN_OK;
+}
+
+static int sc_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    const float *x = dec(io->inputs[0]->dl.data), a = *(const float *)dec(io->params[0]->dl.data);
+    float *y = dec(io->output->dl.data);
+    for (int64_t i = 0, n = nn_tensor_numel(io->output); i < n; i++)
+        y[i] = a * x[i];
+    return NN_OK;
+}
+
+static int sc_backward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    const float *x = dec(io->inputs[0]->dl.data), *dy = dec(io->grad_output->dl.data);
+    const float a = *(const float *)dec(io->params[0]->dl.data);
+    double da = 0;
+    int64_t n = nn_tensor_numel(io->output);
+    for (int64_t i = 0; i < n; i++)
+        da += (double)x[i] * dy[i];
+    *(float *)dec(io->param_grads[0]->dl.data) = (float)da;
+    if (io->grad_inputs[0]) {
+        float *dx = dec(io->grad_inputs[0]->dl.data);
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = a * dy[i];
+    }
+    return NN_OK;
+}
+
+static const nn_layer_vtable sc_vt = {.struct_size = sizeof(nn_layer_vtable),
+                                      .create = fd_create, .destroy = fd_destroy,
+                                      .setup = sc_setup, .forward = sc_forward,
+                                      .backward = sc_backward};
+
+static const nn_plugin_desc backend_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_BACKEND, .name = "fakedev", .version = "1.0.0", .license = "MIT",
+    .summary = "pretend device whose memory the host cannot touch", .device = "fakedev",
+    .vtable = &fd_backend);
+static const nn_plugin_desc scale_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .name = "fd_scale", .version = "1.0.0", .license = "MIT",
+    .summary = "y = alpha * x on fakedev", .device = "fakedev", .caps = NN_CAP_BACKWARD,
+    .vtable = &sc_vt);
+
+NN_PLUGIN_EXPORT(&backend_desc, &scale_desc);

@@ -1,0 +1,266 @@
+/* test_plugins_cli.c: `nntrain plugins test` against deliberately broken plugins (each must
+ * fail with a clear line, a crash or hang included, and the other checks must still run), on
+ * a correct plugin with a test spec, and what `plugins check` and `plugins show` say about
+ * exports, kind requirements, unknown names, shared names and the scheduler's warm-up keys. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNTS_ALLOCATIONS 0 /* the sanitizer owns malloc: those checks are skipped */
+#else
+#define COUNTS_ALLOCATIONS 1
+#endif
+
+typedef struct run {
+    int status;
+    char out[1 << 16];
+} run;
+
+/* runs nntrain with args (a shell fragment) on the broken plugins' directory only */
+static void nntrain(run *r, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "env -u NNTRAIN_PLUGIN_PATH '%s' %s --plugin-dir '%s' "
+             "--allow-insecure-plugins 2>&1", getenv("NNTRAIN_EXE"), args, NNTEST_BROKEN_DIR);
+    FILE *f = popen(cmd, "r");
+    cr_assert(f, "cannot run %s", cmd);
+    size_t n = fread(r->out, 1, sizeof r->out - 1, f);
+    r->out[n] = 0;
+    int st = pclose(f);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* the table row of check `check` whose line contains `needle` */
+static void expect_row(const run *r, const char *check, const char *result, const char *needle)
+{
+    char head[64];
+    snprintf(head, sizeof head, "  %-12s %-5s", check, result);
+    for (const char *p = strstr(r->out, head); p; p = strstr(p + 1, head)) {
+        const char *end = strchr(p, '\n');
+        /* the row with its continuation lines */
+        while (end && end[1] == ' ' && strncmp(end + 1, "  ", 2) == 0 && end[3] == ' ')
+            end = strchr(end + 1, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char row[4096];
+        snprintf(row, sizeof row, "%.*s", (int)(len < sizeof row - 1 ? len : sizeof row - 1), p);
+        if (!needle || strstr(row, needle))
+            return;
+    }
+    cr_assert_fail("no row '%s %s' containing \"%s\" in:\n%s", check, result,
+                   needle ? needle : "", r->out);
+}
+
+Test(plugins_test, passes_a_correct_layer_on_the_cases_of_its_test_spec)
+{
+    static run r;
+    nntrain(&r, "plugins test good_square");
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_row(&r, "cases", "pass", "2 from the test spec");
+    expect_row(&r, "gradient", "pass", "[3x4 [0.5, 2]]");
+    expect_row(&r, "gradient", "pass", "[2x1x5x3]");
+    expect_row(&r, "gradient", "pass", "tolerance rtol 1e-03 + measured float32 noise");
+    expect_row(&r, "determinism", "pass", NULL);
+    expect_row(&r, "null grads", "pass", NULL);
+    expect_row(&r, "allocation", COUNTS_ALLOCATIONS ? "pass" : "skip", NULL);
+    expect_row(&r, "lifecycle", COUNTS_ALLOCATIONS ? "pass" : "skip", NULL);
+    cr_assert(strstr(r.out, " 0 failed"), "%s", r.out);
+}
+
+Test(plugins_test, fails_a_wrong_gradient_naming_the_element)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_grad");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "MISMATCH");
+    expect_row(&r, "gradient", "FAIL", "worst: input 0 [");
+    expect_row(&r, "determinism", "pass", NULL);
+}
+
+Test(plugins_test, fails_a_loss_whose_gradient_has_the_wrong_sign)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_loss --kind loss");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "worst: prediction [");
+}
+
+Test(plugins_test, fails_an_allocation_in_forward_naming_the_plugin)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_alloc");
+    if (!COUNTS_ALLOCATIONS) {
+        expect_row(&r, "allocation", "skip", "a sanitizer owns malloc");
+        return;
+    }
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "allocation", "FAIL", "3 heap allocations in 3 forward+backward steps");
+    expect_row(&r, "allocation", "FAIL", "nntest_broken.so");
+    expect_row(&r, "gradient", "pass", NULL);
+}
+
+Test(plugins_test, fails_nondeterminism)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_nondet");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "determinism", "FAIL", "output element 0 differs");
+}
+
+Test(plugins_test, fails_gradients_accumulated_instead_of_overwritten)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_accum");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "determinism", "FAIL", "grad_inputs[0] element 0 differs");
+}
+
+Test(plugins_test, reports_a_crash_and_runs_the_other_checks)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_crash");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "crashed: SIGSEGV");
+    expect_row(&r, "determinism", "FAIL", "crashed: SIG");
+    expect_row(&r, "exports", "pass", NULL);
+    cr_assert(strstr(r.out, "checks passed"), "the run stopped at the crash:\n%s", r.out);
+}
+
+Test(plugins_test, fails_a_backward_that_writes_a_null_grad_input)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_null");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "null grads", "FAIL", "crashed: SIGSEGV");
+    expect_row(&r, "gradient", "pass", NULL);
+}
+
+Test(plugins_test, fails_a_leak_in_create)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_leak");
+    if (!COUNTS_ALLOCATIONS) {
+        expect_row(&r, "lifecycle", "skip", "leaks not counted");
+        return;
+    }
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "lifecycle", "FAIL", "1000 heap blocks left by create/destroy");
+}
+
+Test(plugins_test, kills_a_hang_after_the_timeout)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_hang --timeout 1");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "hung: killed after 1 s");
+    expect_row(&r, "schema", "pass", NULL);
+}
+
+Test(plugins_test, fails_an_optimizer_that_keeps_state_outside_its_slots)
+{
+    static run r;
+    nntrain(&r, "plugins test hidden_state");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "state", "FAIL", "an optimizer keeps all of its state in slots");
+}
+
+Test(plugins_test, fails_a_scheduler_whose_rate_depends_on_unsaved_state)
+{
+    static run r;
+    nntrain(&r, "plugins test counting_sched --steps 12");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "schedule", "pass", "stepped per batch");
+    expect_row(&r, "state", "FAIL", "needs NN_CAP_STATEFUL with state_save/state_load");
+}
+
+Test(plugins_test, fails_an_optimizer_without_lr_and_a_file_that_exports_more)
+{
+    static run r;
+    nntrain(&r, "plugins test no_lr");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "schema", "FAIL", "optimizer 'no_lr': its schema has no float key 'lr'");
+    nntrain(&r, "plugins test extrasym");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "exports", "FAIL", "extrasym_helper");
+    expect_row(&r, "exports", "FAIL", "extrasym_second");
+}
+
+Test(plugins_test, runs_a_layer_on_a_device_whose_memory_the_host_cannot_touch)
+{
+    static run r;
+    nntrain(&r, "plugins test fd_scale --device fakedev");
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "layer fd_scale 1.0.0 (device fakedev)"), "%s", r.out);
+    expect_row(&r, "gradient", "pass", NULL);
+    expect_row(&r, "determinism", "pass", NULL);
+    expect_row(&r, "null grads", "pass", NULL);
+    /* the cpu has no fd_scale */
+    nntrain(&r, "plugins test fd_scale");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "no plugin named 'fd_scale' for device cpu"), "%s", r.out);
+}
+
+Test(plugins_test, names_what_it_cannot_find)
+{
+    static run r;
+    nntrain(&r, "plugins test nosuch");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "no plugin named 'nosuch' for device cpu"), "%s", r.out);
+    nntrain(&r, "plugins test");
+    cr_assert_eq(r.status, 2, "%s", r.out);
+}
+
+Test(plugins_check, flags_extra_exports_and_an_optimizer_without_lr)
+{
+    static run r;
+    nntrain(&r, "plugins check " NNTEST_BROKEN_DIR);
+    cr_assert_eq(r.status, 3, "%s", r.out);
+    cr_assert(strstr(r.out, "nntest_extrasym.so: exports 2 symbols besides nn_plugin_descriptors: "
+                            "extrasym_helper extrasym_second"), "%s", r.out);
+    cr_assert(strstr(r.out, "optimizer 'no_lr': its schema has no float key 'lr'; nntrain reads "
+                            "the base learning rate from it"), "%s", r.out);
+    cr_assert(strstr(r.out, "ok      " NNTEST_BROKEN_DIR "/nntest_badoptim.so: optimizer "
+                            "hidden_state"), "%s", r.out);
+}
+
+Test(plugins_show, unknown_name_is_not_blamed_on_one_kind)
+{
+    static run r;
+    nntrain(&r, "plugins show nosuch");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "no plugin named 'nosuch'; `nntrain plugins` lists them"), "%s",
+              r.out);
+    cr_assert_null(strstr(r.out, "backend"), "%s", r.out);
+    nntrain(&r, "plugins show bad_gard");
+    cr_assert(strstr(r.out, "no plugin named 'bad_gard' (did you mean 'bad_grad'?)"), "%s",
+              r.out);
+}
+
+Test(plugins_show, shows_every_kind_that_has_the_name)
+{
+    static run r;
+    char args[512];
+    snprintf(args, sizeof args, "plugins show csv --plugin-dir '%s' --plugin-dir '%s'",
+             NNTEST_DATA_DIR, NNTEST_LOGGER_DIR);
+    nntrain(&r, args);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "dataset csv ("), "%s", r.out);
+    cr_assert(strstr(r.out, "logger csv ("), "%s", r.out);
+}
+
+Test(plugins_show, lists_the_warmup_keys_with_every_scheduler)
+{
+    static run r;
+    nntrain(&r, "plugins show counting_sched");
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "keys nntrain itself reads from [scheduler], with any scheduler:"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "warmup_steps         int in [0, inf), default 0"), "%s", r.out);
+    cr_assert(strstr(r.out, "warmup_start_factor  float in (0, 1]"), "%s", r.out);
+    nntrain(&r, "help train");
+    cr_assert(strstr(r.out, "Keys of [scheduler] that nntrain reads itself"), "%s", r.out);
+    cr_assert(strstr(r.out, "warmup_epochs        int in [0, inf), default 0"), "%s", r.out);
+}
