@@ -36,7 +36,7 @@ Test(init, learned_parameter_starts_at_the_model_files_value)
     cr_assert_eq(nn_model_param_count(m), 1);
     for (uint64_t seed = 7; seed < 9; seed++) {
         if (seed > 7)
-            nn_model_reinit(m, seed);
+            cr_assert_eq(nn_model_reinit(m, seed, &err), NN_OK, "%s", err.msg);
         nn_tensor *beta = nn_model_param(m, 0, NULL, NULL, NULL, NULL);
         cr_assert_eq(nn_tensor_numel(beta), 4);
         for (int i = 0; i < 4; i++)

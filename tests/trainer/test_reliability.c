@@ -180,7 +180,9 @@ Test(reliability, damaged_checkpoints_are_refused_naming_the_entry)
                  slurp("out.txt"));
     cr_assert_eq(nntrain("train m.ini --no-test --resume nan.safetensors --set "
                          "train.epochs=2"), 1);
-    cr_assert(strstr(slurp("out.txt"), "holds nan"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "holds nan"), "%s", out);
+    free(out);
 
     tamper("runs/m/last.safetensors", "extra.safetensors", NULL, 0, "fc9.weight", NULL, NULL);
     cr_assert_eq(nntrain("eval m.ini --checkpoint extra.safetensors"), 1);
