@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "graph.h"
 #include "instance.h"
 
@@ -548,7 +549,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         }
         const nn_layer_vtable *vt = l->desc->vtable;
         nn_error serr = {0};
-        rc = vt->setup(p->inst[i].self, s, &serr);
+        rc = NN_PLUGIN_CALL(&p->inst[i], "setup", vt->setup(p->inst[i].self, s, &serr));
         if (rc) {
             char shapes[400] = "", sh[96];
             size_t used = 0;
@@ -725,7 +726,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         const nn_layer_vtable *vt = l->desc->vtable;
         if (vt->bind) {
             nn_error berr = {0};
-            rc = vt->bind(p->inst[i].self, io, &berr);
+            rc = NN_PLUGIN_CALL(&p->inst[i], "bind", vt->bind(p->inst[i].self, io, &berr));
             if (rc)
                 nn_error_set(err, rc, "%s: layer '%s' (%s): %s", l->origin, l->name, l->type,
                              berr.msg);
@@ -848,7 +849,7 @@ static int run_forward(nn_plan *p, int training, int checked, nn_error *err)
         io->training = training;
         const nn_layer_vtable *vt = l->desc->vtable;
         nn_error lerr = {0};
-        int rc = vt->forward(p->inst[i].self, io, &lerr);
+        int rc = NN_PLUGIN_CALL(&p->inst[i], "forward", vt->forward(p->inst[i].self, io, &lerr));
         if (rc)
             return nn_error_set(err, rc, "layer '%s' (%s) forward: %s", l->name, l->type,
                                 lerr.msg);
@@ -908,7 +909,8 @@ int nn_plan_backward(nn_plan *p, nn_error *err)
             return nn_error_set(err, NN_ENOTSUP, "%s: layer '%s' (%s) has no backward, so it "
                                 "cannot be trained through", l->origin, l->name, l->type);
         nn_error lerr = {0};
-        int rc = vt->backward(p->inst[i].self, &p->ios[i], &lerr);
+        int rc = NN_PLUGIN_CALL(&p->inst[i], "backward",
+                                vt->backward(p->inst[i].self, &p->ios[i], &lerr));
         if (rc)
             return nn_error_set(err, rc, "layer '%s' (%s) backward: %s", l->name, l->type,
                                 lerr.msg);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crash.h"
 #include "session.h"
 #include "threads.h"
 
@@ -295,7 +296,7 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
     const nn_loss_vtable *vt = lb->inst.vt;
     nn_error lerr = {0};
     char a[96], b[96];
-    rc = vt->setup(lb->inst.self, &lb->setup, &lerr);
+    rc = NN_PLUGIN_CALL(&lb->inst, "setup", vt->setup(lb->inst.self, &lb->setup, &lerr));
     if (rc)
         return nn_error_set(err, rc, "%s: loss '%s' given the model output %s and targets %s: %s",
                             s->loss_origin, s->loss_entry->desc->name,
@@ -333,7 +334,7 @@ int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t ste
         return rc;
     const nn_loss_vtable *vt = lb->inst.vt;
     nn_error lerr = {0};
-    if ((rc = vt->forward(lb->inst.self, &lb->io, &lerr)))
+    if ((rc = NN_PLUGIN_CALL(&lb->inst, "forward", vt->forward(lb->inst.self, &lb->io, &lerr))))
         return nn_error_set(err, rc, "loss '%s': %s", s->loss_entry->desc->name, lerr.msg);
     *loss = lb->io.loss;
     *lbp = lb;

@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "crash.h"
 #include "nntrain/nntrain.h"
 
 int main(int argc, char **argv)
 {
+    nn_crash_install(); /* a plugin that crashes is named; without it the run still works */
     if (argc < 2) {
         nn_cli cli = {0};
         nn_cmd_help(&cli);
