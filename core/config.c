@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "nntrain/file.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -266,9 +267,9 @@ int nn_config_parse(const char *text, const char *name, nn_config **out, nn_erro
 int nn_config_load(const char *path, nn_config **out, nn_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = nn_file_fopen(path, "model file", err); /* a FIFO or device is refused, unread */
     if (!f)
-        return nn_error_set(err, NN_EIO, "cannot open model file %s: %s", path, strerror(errno));
+        return err && err->status ? err->status : NN_EIO;
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {

@@ -156,7 +156,7 @@ Test(config, load_reads_a_file_and_names_it_in_errors)
     cr_assert_str_eq(nn_config_get(c, "train", "epochs")->file, path);
     nn_config_free(c);
     unlink(path);
-    cr_assert_eq(nn_config_load(path, &c, &err), NN_EIO);
+    cr_assert_eq(nn_config_load(path, &c, &err), NN_ENOTFOUND);
     assert_has(err.msg, "cannot open model file");
     assert_has(err.msg, path);
 }
