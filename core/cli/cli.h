@@ -22,6 +22,7 @@ enum {
 #define NN_CLI_MAX_SETS 64
 
 typedef struct nn_cli {
+    const char *verb;    /* "train", "plugins", ... */
     const char *plugin_dirs[NN_CLI_MAX_DIRS];
     int n_plugin_dirs;
     const char *sets[NN_CLI_MAX_SETS]; /* --set a.b=v, in order */

@@ -48,6 +48,7 @@ static int is_flag(const char *a, const char *flag)
 int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
 {
     memset(cli, 0, sizeof *cli);
+    cli->verb = verb;
     cli->seed = -1;
     cli->device = "cpu";
     cli->argv = calloc((size_t)argc + 1, sizeof *cli->argv);
@@ -112,7 +113,6 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
             cli->argv[cli->argc++] = argv[i];
         }
     }
-    (void)verb;
     /* an OMP_NUM_THREADS from the user counts as --threads */
     const char *omp = getenv("OMP_NUM_THREADS");
     if (!cli->threads && omp && atoi(omp) > 0)
@@ -192,6 +192,14 @@ nn_registry *nn_cli_registry(const nn_cli *cli)
         nn_cli_error("%s", err.msg);
         nn_registry_free(r);
         return NULL;
+    }
+    /* what was refused for safety is said aloud, or a plugin "is not found" without a
+     * reason; `plugins` lists every problem itself */
+    int listed = cli->verb && strcmp(cli->verb, "plugins") == 0;
+    for (int i = 0; !listed && i < nn_registry_problem_count(r); i++) {
+        const nn_plugin_problem *p = nn_registry_problem(r, i);
+        if (p->status == NN_EPERM)
+            fprintf(stderr, "nntrain: warning: %s: %s\n", p->path, p->reason);
     }
     return r;
 }
