@@ -51,7 +51,7 @@ status=0
 for t in "${targets[@]}"; do
   bin="$work/fuzz_$t"
   extra=()
-  [ "$t" != safetensors ] || extra=("$root/core/checkpoint.c" "$root/core/status.c" -I"$root/core")
+  [ "$t" != safetensors ] || extra=("$root/core/checkpoint.c" "$root/core/file.c" "$root/core/status.c" -I"$root/core")
   "$cc" -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=all -I"$root/sdk/include" "$here/fuzz_$t.c" "${extra[@]}" -o "$bin" -lz -lm
   seed "$t"
