@@ -15,7 +15,7 @@
 
 struct nn_config {
     char *path;   /* as given; used in messages */
-    char *source; /* original text */
+    char *source; /* original text, line ends made LF */
     char *text;   /* serialised effective config, rebuilt on demand */
     nn_config_section *secs;
     int n, cap;
@@ -42,15 +42,17 @@ static char *own(nn_config *c, const char *s)
     return d;
 }
 
-static int valid_section(const char *name, char *why, size_t cap)
+static int valid_section(const char *raw, char *why, size_t cap)
 {
+    char name[160]; /* for messages: a file's raw bytes never reach the terminal */
+    nn_text_escape(raw, name, sizeof name, 0);
     for (size_t i = 0; i < sizeof plain_sections / sizeof *plain_sections; i++)
-        if (strcmp(name, plain_sections[i]) == 0)
+        if (strcmp(raw, plain_sections[i]) == 0)
             return 1;
     for (size_t i = 0; i < sizeof prefixed_sections / sizeof *prefixed_sections; i++) {
         size_t l = strlen(prefixed_sections[i]);
-        if (strncmp(name, prefixed_sections[i], l) == 0) {
-            const char *rest = name + l;
+        if (strncmp(raw, prefixed_sections[i], l) == 0) {
+            const char *rest = raw + l;
             if (!*rest) {
                 snprintf(why, cap, "section [%s] needs a name after the dot, e.g. [%sNAME]",
                          name, prefixed_sections[i]);
@@ -67,7 +69,7 @@ static int valid_section(const char *name, char *why, size_t cap)
     }
     const char *cands[] = {"train", "data", "loss", "optimizer", "scheduler", "layer.NAME",
                            "transform.NAME", "logger.NAME"};
-    const char *near = nn_closest(name, cands, 8);
+    const char *near = nn_closest(raw, cands, 8);
     snprintf(why, cap, "unknown section [%s]%s%s%s; sections are [train], [data], [loss], "
              "[optimizer], [scheduler], [layer.NAME], [transform.NAME], [logger.NAME]",
              name, near ? " (did you mean [" : "", near ? near : "", near ? "]?)" : "");
@@ -149,12 +151,13 @@ static int handler(void *user, const char *section, const char *name, const char
 {
     parse_state *ps = user;
     nn_config *c = ps->c;
-    char why[400];
+    char why[400], key[160];
     if (ps->failed)
         return 1;
+    nn_text_escape(name, key, sizeof key, 0);
     if (!*section) {
         nn_error_set(ps->err, NN_EFORMAT, "%s:%d: key '%s' appears before any [section]",
-                     c->path, ps->line, name);
+                     c->path, ps->line, key);
         ps->failed = 1;
         return 0;
     }
@@ -172,7 +175,7 @@ static int handler(void *user, const char *section, const char *name, const char
     for (int i = 0; i < s->n; i++)
         if (strcmp(s->kvs[i].key, name) == 0) {
             nn_error_set(ps->err, NN_EFORMAT, "%s:%d: [%s] key '%s' is set twice (first at line %d)",
-                         c->path, ps->line, section, name, s->kvs[i].line);
+                         c->path, ps->line, section, key, s->kvs[i].line);
             ps->failed = 1;
             return 0;
         }
@@ -225,6 +228,23 @@ static int scan_headers(nn_config *c, nn_error *err)
     return NN_OK;
 }
 
+/* CRLF (Windows) and a lone CR (old Mac editors) end a line as LF does: rewrites them to LF in
+ * place, so that line numbers count what an editor shows */
+static void unify_line_ends(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        if (*r == '\r') {
+            *w++ = '\n';
+            if (r[1] == '\n')
+                r++;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+}
+
 int nn_config_parse(const char *text, const char *name, nn_config **out, nn_error *err)
 {
     *out = NULL;
@@ -237,6 +257,7 @@ int nn_config_parse(const char *text, const char *name, nn_config **out, nn_erro
         nn_config_free(c);
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     }
+    unify_line_ends(c->source);
     int rc = scan_headers(c, err);
     if (rc) {
         nn_config_free(c);

@@ -36,7 +36,7 @@ const nn_kv *nn_config_get(const nn_config *c, const char *section, const char *
 const char *nn_config_path(const nn_config *c);
 /* The effective configuration (overrides applied) as INI text; owned by c. */
 const char *nn_config_text(nn_config *c);
-/* The file's original text; owned by c. */
+/* The file's original text with CRLF and CR line ends made LF; owned by c. */
 const char *nn_config_source(const nn_config *c);
 
 /* Removes key from a section's list (after a consumer has taken it, for instance the core's

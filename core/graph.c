@@ -10,6 +10,7 @@
 #include "crash.h"
 #include "graph.h"
 #include "instance.h"
+#include "sizes.h"
 
 #define DATA_INPUT (-1)
 
@@ -436,6 +437,10 @@ static int create_params(nn_model *m, nn_plan *p, nn_error *err)
             l->state_index[b] = m->n_states++;
         }
     }
+    int rc = nn_total_bytes_check(2 * pbytes + sbytes, "the parameters, their gradients and "
+                                  "the layers' state", "make the model smaller", err);
+    if (rc)
+        return rc;
     m->param_arena = aligned_alloc(NN_TENSOR_ALIGN, pbytes + NN_TENSOR_ALIGN);
     m->grad_arena = aligned_alloc(NN_TENSOR_ALIGN, pbytes + NN_TENSOR_ALIGN);
     m->state_arena = aligned_alloc(NN_TENSOR_ALIGN, sbytes + NN_TENSOR_ALIGN);
@@ -565,6 +570,8 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
             return nn_error_set(err, rc, "%s: layer '%s' (%s) given %s: %s", l->origin, l->name,
                                 l->type, shapes, serr.msg[0] ? serr.msg : nn_strerror(rc));
         }
+        if ((rc = nn_layer_sizes_check(s, l->origin, l->name, l->type, l->kvs, l->n_kvs, err)))
+            return rc;
         if (s->output.dl.ndim < 1 || s->output.shape[0] != p->batch)
             return nn_error_set(err, NN_EINTERNAL,
                                 "%s: layer '%s' (%s) produced an output without the batch "
@@ -658,12 +665,16 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     size_t ws_base = off;
     off += ws_max;
     p->arena_bytes = off;
-    p->arena = aligned_alloc(NN_TENSOR_ALIGN, off + NN_TENSOR_ALIGN);
-    if (!p->arena) {
+    char what[96];
+    snprintf(what, sizeof what, "the layer outputs of a batch of %lld", (long long)p->batch);
+    rc = nn_total_bytes_check(off, what, "lower [train] batch_size", err);
+    p->arena = rc ? NULL : aligned_alloc(NN_TENSOR_ALIGN, off + NN_TENSOR_ALIGN);
+    if (rc || !p->arena) {
         free(out_off);
         free(grad_off);
         free(buf_off);
-        return nn_error_set(err, NN_ENOMEM, "out of memory for a %zu-byte activation arena", off);
+        return rc ? rc : nn_error_set(err, NN_ENOMEM, "out of memory for a %zu-byte activation "
+                                      "arena", off);
     }
     memset(p->arena, 0, off + NN_TENSOR_ALIGN);
     char *base = p->arena;

@@ -29,9 +29,12 @@ int nn_instance_create(nn_instance *inst, const nn_plugin_desc *desc, const nn_k
         nn_params_free(inst->params);
         free(inst->origin);
         memset(inst, 0, sizeof *inst);
-        return nn_error_set(err, rc < 0 ? rc : NN_EINTERNAL, "%s: %s '%s': %s", origin,
-                            nn_kind_name(desc->kind), desc->name,
-                            perr.msg[0] ? perr.msg : nn_strerror(rc));
+        rc = rc < 0 ? rc : NN_EINTERNAL;
+        /* a plugin that already put nn_params_origin() first must not get it twice */
+        if (origin && *origin && strncmp(perr.msg, origin, strlen(origin)) == 0)
+            return nn_error_set(err, rc, "%s", perr.msg);
+        return nn_error_set(err, rc, "%s: %s '%s': %s", origin, nn_kind_name(desc->kind),
+                            desc->name, perr.msg[0] ? perr.msg : nn_strerror(rc));
     }
     inst->vt = desc->vtable;
     return NN_OK;

@@ -46,7 +46,10 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
         if (strncmp(s->name, "logger.", 7) != 0)
             continue;
         char origin[300];
-        snprintf(origin, sizeof origin, "%s:%d: [%s]", nn_config_path(cfg), s->line, s->name);
+        if (s->line > 0)
+            snprintf(origin, sizeof origin, "%s:%d: [%s]", nn_config_path(cfg), s->line, s->name);
+        else /* made by --set */
+            snprintf(origin, sizeof origin, "%s: [%s]", nn_config_path(cfg), s->name);
         const char *type = NULL;
         nn_kv *rest = calloc((size_t)s->n + 1, sizeof *rest);
         int nr = 0;
@@ -87,6 +90,10 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
         }
     }
     for (int i = 0; i < l->n && rc == NN_OK; i++) {
+        if (!o) { /* checked only (summary): never opened, so never closed either */
+            l->v[i].dead = 1;
+            continue;
+        }
         const nn_logger_vtable *vt = l->v[i].inst.vt;
         nn_error lerr = {0};
         if (NN_PLUGIN_CALL(&l->v[i].inst, "open",

@@ -62,6 +62,8 @@ const char *nn_cli_value(int argc, char **argv, int *i, const char *flag);
 
 /* "nntrain: " + message on stderr */
 void nn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "nntrain: warning: " + message on stderr */
+void nn_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Loads the model file named by the first positional argument and applies every --set.
  * Prints the reason and returns NULL on failure. */

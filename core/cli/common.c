@@ -10,15 +10,31 @@
 
 #include "cli.h"
 #include "config.h"
+#include "params_internal.h"
 #include "nntrain_build_config.h"
+
+/* stderr, with bytes a terminal would act on (escape sequences from a binary file given as a
+ * model, say) shown as \xNN: messages quote file content */
+static void say(const char *lead, const char *fmt, va_list ap)
+{
+    char raw[4096], shown[8192];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    fprintf(stderr, "nntrain: %s%s\n", lead, nn_text_escape(raw, shown, sizeof shown, 1));
+}
 
 void nn_cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("nntrain: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("", fmt, ap);
+    va_end(ap);
+}
+
+void nn_cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say("warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -199,7 +215,7 @@ nn_registry *nn_cli_registry(const nn_cli *cli)
     for (int i = 0; !listed && i < nn_registry_problem_count(r); i++) {
         const nn_plugin_problem *p = nn_registry_problem(r, i);
         if (p->status == NN_EPERM)
-            fprintf(stderr, "nntrain: warning: %s: %s\n", p->path, p->reason);
+            nn_cli_warn("%s: %s", p->path, p->reason);
     }
     return r;
 }

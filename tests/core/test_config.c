@@ -271,3 +271,36 @@ Test(config, indentation_is_insignificant_and_never_continues_a_value)
     cr_assert_str_eq(parse_fail("[train]\nnote = a\n  b\n", &err),
                      "model.ini:3: expected 'key = value', '[section]' or a comment");
 }
+
+Test(config, cr_only_and_crlf_line_ends_read_as_lf_with_the_same_line_numbers)
+{
+    const char *texts[] = {"[train]\repochs = 3\r\r[layer.a]\rtype = dense\runits = 4\r",
+                           "[train]\r\nepochs = 3\r\n\r\n[layer.a]\r\ntype = dense\r\nunits = 4\r\n",
+                           "[train]\nepochs = 3\r\n\r[layer.a]\ntype = dense\runits = 4"};
+    for (int i = 0; i < 3; i++) {
+        nn_config *c = NULL;
+        nn_error err = {0};
+        cr_assert_eq(nn_config_parse(texts[i], "m.ini", &c, &err), NN_OK, "%d: %s", i, err.msg);
+        const nn_kv *kv = nn_config_get(c, "layer.a", "units");
+        cr_assert(kv, "text %d: [layer.a] units is missing", i);
+        cr_assert_str_eq(kv->value, "4"); /* no stray CR in the value */
+        cr_assert_eq(kv->line, 6, "text %d: units at line %d", i, kv->line);
+        cr_assert_eq(nn_config_get(c, "train", "epochs")->line, 2);
+        cr_assert_eq(nn_config_find(c, "layer.a")->line, 4);
+        cr_assert_null(strchr(nn_config_source(c), '\r'));
+        nn_config_free(c);
+    }
+}
+
+Test(config, bytes_of_a_binary_file_are_escaped_in_messages)
+{
+    nn_config *c = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_config_parse("[\x1b]2;x\x07]\n", "m.ini", &c, &err), NN_EFORMAT);
+    assert_has(err.msg, "m.ini:1: unknown section [\\x1b]");
+    cr_assert_eq(nn_config_parse("\x01\x02 = 3\n", "m.ini", &c, &err), NN_EFORMAT);
+    assert_has(err.msg, "key '\\x01\\x02' appears before any [section]");
+    cr_assert_eq(nn_config_parse("[train]\na\x9b = 1\na\x9b = 2\n", "m.ini", &c, &err),
+                 NN_EFORMAT);
+    assert_has(err.msg, "key 'a\\x9b' is set twice");
+}

@@ -12,7 +12,7 @@
 typedef struct fault {
     const char *crash_in; /* points into the params, which outlive the instance */
     int how;              /* 0 segv, 1 abort, 2 stack */
-    int64_t length;
+    int64_t length, features;
 } fault;
 
 /* never true at run time, but the compiler cannot know: keeps the recursion from being
@@ -57,6 +57,7 @@ static int fault_create(const nn_params *p, void **self, nn_error *err)
     f->crash_in = nn_params_str(p, "crash_in");
     f->how = nn_params_enum(p, "how");
     f->length = nn_params_has(p, "length") ? nn_params_int(p, "length") : 0;
+    f->features = nn_params_has(p, "features") ? nn_params_int(p, "features") : 0;
     maybe_crash(f, "create");
     *self = f;
     return NN_OK;
@@ -214,16 +215,15 @@ static const nn_logger_vtable log_vt = {
 };
 static const nn_param_spec log_params[] = FAULT_PARAMS("create|open|event");
 
-/* ---- dataset: `length` samples of 4 floats, class = index % 2 ---- */
+/* ---- dataset: `length` samples of `features` floats, class = index % 2 ---- */
 static int data_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     (void)o;
     (void)err;
     fault *f = self;
     maybe_crash(f, "open");
-    int64_t four = 4;
     info->length = f->length;
-    nn_tensor_describe(&info->sample, NN_F32, 1, &four);
+    nn_tensor_describe(&info->sample, NN_F32, 1, &f->features);
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
     info->n_classes = 2;
     return NN_OK;
@@ -233,8 +233,9 @@ static int data_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *tar
                     nn_error *err)
 {
     (void)err;
-    maybe_crash(self, "get");
-    for (int i = 0; i < 4; i++)
+    const fault *f = self;
+    maybe_crash(f, "get");
+    for (int64_t i = 0; i < f->features; i++)
         NN_F32P(sample)[i] = (float)((index + i) % 3) - 1.0f;
     *(int32_t *)target->dl.data = (int32_t)(index % 2);
     return NN_OK;
@@ -250,6 +251,8 @@ static const nn_param_spec data_params[] = {
     FAULT_HOW,
     {.name = "length", .type = NN_PARAM_INT, .def = "32", .range = "[1, 100000]",
      .doc = "number of samples in every split"},
+    {.name = "features", .type = NN_PARAM_INT, .def = "4", .range = "[1, 4294967296]",
+     .doc = "floats per sample (huge values let the size checks be tested without data)"},
     {.name = NULL}};
 
 /* ---- transform: identity ---- */
