@@ -179,6 +179,9 @@ static int handler(void *user, const char *section, const char *name, const char
             ps->failed = 1;
             return 0;
         }
+    /* `key =; note` is a comment after an empty value, as `key = ; note` is to inih */
+    if (value[0] == ';')
+        value = "";
     if (add_kv(c, s, name, value, c->path, ps->line) != NN_OK) {
         nn_error_set(ps->err, NN_ENOMEM, "out of memory");
         ps->failed = 1;
@@ -229,11 +232,15 @@ static int scan_headers(nn_config *c, nn_error *err)
 }
 
 /* CRLF (Windows) and a lone CR (old Mac editors) end a line as LF does: rewrites them to LF in
- * place, so that line numbers count what an editor shows */
+ * place, so that line numbers count what an editor shows. A UTF-8 byte-order mark at the
+ * start goes too: the header scan must see the first [section] as inih does. */
 static void unify_line_ends(char *s)
 {
     char *w = s;
-    for (const char *r = s; *r; r++) {
+    const char *r = s;
+    if ((unsigned char)r[0] == 0xEF && (unsigned char)r[1] == 0xBB && (unsigned char)r[2] == 0xBF)
+        r += 3;
+    for (; *r; r++) {
         if (*r == '\r') {
             *w++ = '\n';
             if (r[1] == '\n')
@@ -341,53 +348,86 @@ void nn_config_free(nn_config *c)
     free(c);
 }
 
+/* A key that --set may name: what plugin schemas use, and what the effective text gives
+ * back unchanged (a ':' or a leading ';' or '[' would read as something else) */
+static int valid_key(const char *k)
+{
+    if (!*k)
+        return 0;
+    for (; *k; k++)
+        if (!(isalnum((unsigned char)*k) || *k == '_' || *k == '-'))
+            return 0;
+    return 1;
+}
+
 int nn_config_put(nn_config *c, const char *section, const char *key, const char *value,
                   nn_error *err)
 {
-    char why[400];
+    char why[400], sec[160], k[160];
+    nn_text_escape(section, sec, sizeof sec, 0);
+    nn_text_escape(key, k, sizeof k, 0);
     if (!*key)
-        return nn_error_set(err, NN_EINVAL, "--set %s.=%s: the key is empty", section, value);
+        return nn_error_set(err, NN_EINVAL, "--set %s.: the key is empty", sec);
+    if (!valid_key(key))
+        return nn_error_set(err, NN_EINVAL, "--set %s.%s: a key is made of letters, digits, "
+                            "'_' and '-'", sec, k);
     /* what the model file could not hold would not survive nn_config_text() either */
     for (const char *v = value; *v; v++)
-        if (*v == '\n' || *v == '\r' || (*v == ';' && v > value && isspace((unsigned char)v[-1])))
+        if (*v == '\n' || *v == '\r' ||
+            (*v == ';' && (v == value || isspace((unsigned char)v[-1]))))
             return nn_error_set(err, NN_EINVAL, "--set %s.%s: the value may not hold a line "
-                                "break or ' ;' (a model file would read it as a comment)",
-                                section, key);
+                                "break, start with ';' or hold ' ;' (a model file would read "
+                                "a comment there)", sec, k);
+    /* nor spaces around it: a model file's reader drops them */
+    while (isspace((unsigned char)*value))
+        value++;
+    size_t vl = strlen(value);
+    while (vl > 0 && isspace((unsigned char)value[vl - 1]))
+        vl--;
     nn_config_section *s = find_mut(c, section);
     if (!s) {
         if (!valid_section(section, why, sizeof why))
-            return nn_error_set(err, NN_EINVAL, "--set %s.%s: %s", section, key, why);
+            return nn_error_set(err, NN_EINVAL, "--set %s.%s: %s", sec, k, why);
         if (strncmp(section, "layer.", 6) == 0)
             return nn_error_set(err, NN_EINVAL,
                                 "--set %s.%s: %s has no section [%s]; --set can change layers "
-                                "but not add them", section, key, c->path, section);
+                                "but not add them", sec, k, c->path, sec);
         s = add_section(c, section, 0);
         if (!s)
             return nn_error_set(err, NN_ENOMEM, "out of memory");
     }
+    char *trimmed = strndup(value, vl);
+    if (!trimmed)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
     free(c->text);
     c->text = NULL;
-    for (int i = 0; i < s->n; i++)
+    int rc = NN_OK, found = 0;
+    for (int i = 0; i < s->n && !found; i++)
         if (strcmp(s->kvs[i].key, key) == 0) {
-            s->kvs[i].value = own(c, value);
+            found = 1;
+            s->kvs[i].value = own(c, trimmed);
             s->kvs[i].file = "--set";
             s->kvs[i].line = 0;
-            return s->kvs[i].value ? NN_OK : nn_error_set(err, NN_ENOMEM, "out of memory");
+            if (!s->kvs[i].value)
+                rc = nn_error_set(err, NN_ENOMEM, "out of memory");
         }
-    if (add_kv(c, s, key, value, "--set", 0) != NN_OK)
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    return NN_OK;
+    if (!found && add_kv(c, s, key, trimmed, "--set", 0) != NN_OK)
+        rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+    free(trimmed);
+    return rc;
 }
 
 int nn_config_set(nn_config *c, const char *assignment, nn_error *err)
 {
+    char shown[300];
+    nn_text_escape(assignment, shown, sizeof shown, 0);
     const char *eq = strchr(assignment, '=');
     if (!eq)
-        return nn_error_set(err, NN_EINVAL, "--set '%s': expected section.key=value", assignment);
+        return nn_error_set(err, NN_EINVAL, "--set '%s': expected section.key=value", shown);
     char lhs[512];
     size_t l = (size_t)(eq - assignment);
     if (l >= sizeof lhs)
-        return nn_error_set(err, NN_EINVAL, "--set '%s': name too long", assignment);
+        return nn_error_set(err, NN_EINVAL, "--set '%s': name too long", shown);
     memcpy(lhs, assignment, l);
     lhs[l] = 0;
     while (l > 0 && isspace((unsigned char)lhs[l - 1]))
@@ -396,12 +436,9 @@ int nn_config_set(nn_config *c, const char *assignment, nn_error *err)
     if (!dot || dot == lhs)
         return nn_error_set(err, NN_EINVAL,
                             "--set '%s': expected section.key=value (e.g. train.epochs=1)",
-                            assignment);
+                            shown);
     *dot = 0;
-    const char *value = eq + 1;
-    while (isspace((unsigned char)*value))
-        value++;
-    return nn_config_put(c, lhs, dot + 1, value, err);
+    return nn_config_put(c, lhs, dot + 1, eq + 1, err);
 }
 
 int nn_config_count(const nn_config *c) { return c->n; }

@@ -198,7 +198,9 @@ Test(config, set_refuses_new_layers_and_malformed_assignments)
     cr_assert_eq(nn_config_set(c, "train.=3", &err), NN_EINVAL);
     assert_has(err.msg, "the key is empty");
     cr_assert_eq(nn_config_set(c, "train.note=x ;y", &err), NN_EINVAL);
-    assert_has(err.msg, "--set train.note: the value may not hold a line break or ' ;'");
+    assert_has(err.msg, "--set train.note: the value may not hold a line break, start with ';' "
+                        "or hold ' ;'");
+    cr_assert_eq(nn_config_set(c, "train.note=;y", &err), NN_EINVAL);
     cr_assert_eq(nn_config_put(c, "train", "note", "x\ny", &err), NN_EINVAL);
     cr_assert_null(nn_config_find(c, "layer.fc3"));
     cr_assert_null(nn_config_get(c, "train", "note"));
@@ -303,4 +305,45 @@ Test(config, bytes_of_a_binary_file_are_escaped_in_messages)
     cr_assert_eq(nn_config_parse("[train]\na\x9b = 1\na\x9b = 2\n", "m.ini", &c, &err),
                  NN_EFORMAT);
     assert_has(err.msg, "key 'a\\x9b' is set twice");
+}
+
+Test(config, what_set_stores_reads_back_the_same_from_the_effective_text)
+{
+    /* found by tests/fuzz/fuzz_config.c: each of these used to come back changed or lost */
+    nn_config *c = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_config_parse("[train]\nepochs = 1\n[optimizer]\nmomentum =; note\n",
+                                 "m.ini", &c, &err), NN_OK, "%s", err.msg);
+    cr_assert_str_eq(nn_config_get(c, "optimizer", "momentum")->value, ""); /* a comment */
+    cr_assert_eq(nn_config_set(c, "train.a:b=1", &err), NN_EINVAL); /* would read as a = b... */
+    assert_has(err.msg, "--set train.a:b: a key is made of letters, digits, '_' and '-'");
+    cr_assert_eq(nn_config_set(c, "train.;x=1", &err), NN_EINVAL); /* would read as a comment */
+    cr_assert_eq(nn_config_set(c, "train.[x=1", &err), NN_EINVAL);
+    cr_assert_eq(nn_config_set(c, "train.seed=  7  ", &err), NN_OK, "%s", err.msg);
+    cr_assert_str_eq(nn_config_get(c, "train", "seed")->value, "7");
+    cr_assert_eq(nn_config_set(c, "train.\x1b[2J=1", &err), NN_EINVAL);
+    assert_has(err.msg, "--set train.\\x1b[2J: a key");
+    cr_assert_eq(nn_config_set(c, "tr\x07" "ain", &err), NN_EINVAL);
+    assert_has(err.msg, "--set 'tr\\x07ain': expected section.key=value");
+    nn_config *back = NULL;
+    cr_assert_eq(nn_config_parse(nn_config_text(c), "back.ini", &back, &err), NN_OK, "%s",
+                 err.msg);
+    cr_assert_str_eq(nn_config_get(back, "train", "seed")->value, "7");
+    cr_assert_str_eq(nn_config_get(back, "optimizer", "momentum")->value, "");
+    nn_config_free(back);
+    nn_config_free(c);
+}
+
+Test(config, a_byte_order_mark_does_not_hide_the_first_section)
+{
+    nn_config *c = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_config_parse("\xEF\xBB\xBF[train]\nepochs = 1\n[train]\nseed = 2\n", "m.ini",
+                                 &c, &err), NN_EFORMAT);
+    assert_has(err.msg, "m.ini:3: section [train] appears twice (first at line 1)");
+    cr_assert_eq(nn_config_parse("\xEF\xBB\xBF[data]\n[train]\nepochs = 1\n", "m.ini", &c, &err),
+                 NN_OK, "%s", err.msg);
+    cr_assert_not_null(nn_config_find(c, "data"));
+    cr_assert_eq(nn_config_find(c, "data")->line, 1);
+    nn_config_free(c);
 }

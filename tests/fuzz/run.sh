@@ -9,7 +9,7 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx csv cifar text safetensors)
+[ ${#targets[@]} -gt 0 ] || targets=(idx csv cifar text safetensors config)
 cc=$(command -v clang || command -v clang-14 || true)
 if [ -z "$cc" ]; then
   echo "fuzz: clang not found (apt-get install clang libclang-rt-14-dev); skipping"
@@ -40,6 +40,12 @@ seed() { # target
       printf '\x05 1;2;3\n4;5;6.5\n' >"$c/regression" ;;
     text)
       printf '\x45pos\tThe cat sat\nneg\tthe dog ran\n\npos\ta cat\n' >"$c/lines" ;;
+    config)
+      # the examples as users write them, one with --set assignments after a NUL
+      cp "$root"/examples/*.ini "$c/"
+      { cat "$root/examples/fashion_mnist_mlp.ini"; printf '\0optimizer.type=adamw\0'
+        printf 'layer.fc1.units=64\0train.epochs=2\0transform.n.type=normalize'; } >"$c/with-set"
+      printf '[train]\r\nepochs = 2\r\n[layer.a]\rtype = dense\runits = 3\r' >"$c/line-ends" ;;
     safetensors)
       h='{"__metadata__":{"epoch":"1"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
       { printf '%b' "$(printf '\\x%02x' $(( ${#h} )) )"; printf '\0\0\0\0\0\0\0'; printf '%s' "$h";
@@ -52,6 +58,8 @@ for t in "${targets[@]}"; do
   bin="$work/fuzz_$t"
   extra=()
   [ "$t" != safetensors ] || extra=("$root/core/checkpoint.c" "$root/core/file.c" "$root/core/status.c" -I"$root/core")
+  [ "$t" != config ] || extra=("$root/core/config.c" "$root/core/params.c" "$root/core/file.c"
+                               "$root/core/status.c" -I"$root/core" -linih)
   "$cc" -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=all -I"$root/sdk/include" "$here/fuzz_$t.c" "${extra[@]}" -o "$bin" -lz -lm
   seed "$t"
