@@ -174,8 +174,8 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     for (int i = 0; i < s->n; i++)
         if (strcmp(s->kvs[i].key, name) == 0) {
-            nn_error_set(ps->err, NN_EFORMAT, "%s:%d: [%s] key '%s' is set twice (first at line %d)",
-                         c->path, ps->line, section, key, s->kvs[i].line);
+            nn_error_set(ps->err, NN_EFORMAT, "%s:%d: [%s] key '%s' is set twice (first at "
+                         "line %d)", c->path, ps->line, section, key, s->kvs[i].line);
             ps->failed = 1;
             return 0;
         }
@@ -417,28 +417,96 @@ int nn_config_put(nn_config *c, const char *section, const char *key, const char
     return rc;
 }
 
+/* Removes section.key; how ("--unset a.b", "--set a.b=") starts every message. */
+static int remove_key(nn_config *c, const char *section, const char *key, const char *how,
+                      nn_error *err)
+{
+    char sec[160], k[160];
+    nn_text_escape(section, sec, sizeof sec, 0);
+    nn_text_escape(key, k, sizeof k, 0);
+    nn_config_section *s = find_mut(c, section);
+    if (!s)
+        return nn_error_set(err, NN_EINVAL, "%s: %s has no section [%s], so no key '%s' to "
+                            "remove", how, c->path, sec, k);
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->kvs[i].key, key) == 0) {
+            free(c->text);
+            c->text = NULL;
+            nn_section_take(s, key, NULL);
+            return NN_OK;
+        }
+    const char **keys = malloc(((size_t)s->n + 1) * sizeof *keys);
+    if (!keys)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    char list[300] = "";
+    size_t used = 0;
+    for (int i = 0; i < s->n; i++) {
+        keys[i] = s->kvs[i].key;
+        if (used < sizeof list)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                     s->kvs[i].key);
+    }
+    const char *near = nn_closest(key, keys, s->n);
+    char listed[320], nearby[160];
+    nn_text_escape(list, listed, sizeof listed, 0);
+    nn_text_escape(near, nearby, sizeof nearby, 0);
+    int rc = nn_error_set(err, NN_EINVAL, "%s: [%s] has no key '%s'%s%s%s; its keys: %s", how,
+                          sec, k, near ? " (did you mean '" : "", near ? nearby : "",
+                          near ? "'?)" : "", s->n ? listed : "none");
+    free(keys);
+    return rc;
+}
+
+/* splits "section.key" (section may hold dots) into sec/key; returns 0 or -1 */
+static int split_name(const char *name, size_t len, char *sec, size_t cap, const char **key)
+{
+    while (len > 0 && isspace((unsigned char)name[len - 1]))
+        len--;
+    if (len >= cap)
+        return -1;
+    memcpy(sec, name, len);
+    sec[len] = 0;
+    char *dot = strrchr(sec, '.');
+    if (!dot || dot == sec)
+        return -1;
+    *dot = 0;
+    *key = dot + 1;
+    return 0;
+}
+
 int nn_config_set(nn_config *c, const char *assignment, nn_error *err)
 {
-    char shown[300];
+    char shown[300], lhs[512], how[400];
+    const char *key;
     nn_text_escape(assignment, shown, sizeof shown, 0);
     const char *eq = strchr(assignment, '=');
     if (!eq)
-        return nn_error_set(err, NN_EINVAL, "--set '%s': expected section.key=value", shown);
-    char lhs[512];
-    size_t l = (size_t)(eq - assignment);
-    if (l >= sizeof lhs)
-        return nn_error_set(err, NN_EINVAL, "--set '%s': name too long", shown);
-    memcpy(lhs, assignment, l);
-    lhs[l] = 0;
-    while (l > 0 && isspace((unsigned char)lhs[l - 1]))
-        lhs[--l] = 0;
-    char *dot = strrchr(lhs, '.');
-    if (!dot || dot == lhs)
+        return nn_error_set(err, NN_EINVAL, "--set '%s': expected section.key=value (or "
+                            "section.key= to remove the key)", shown);
+    if (split_name(assignment, (size_t)(eq - assignment), lhs, sizeof lhs, &key) != 0)
         return nn_error_set(err, NN_EINVAL,
                             "--set '%s': expected section.key=value (e.g. train.epochs=1)",
                             shown);
-    *dot = 0;
-    return nn_config_put(c, lhs, dot + 1, eq + 1, err);
+    const char *v = eq + 1;
+    while (isspace((unsigned char)*v))
+        v++;
+    if (!*v) { /* `--set optimizer.momentum=`: as --unset */
+        snprintf(how, sizeof how, "--set %s", shown);
+        return remove_key(c, lhs, key, how, err);
+    }
+    return nn_config_put(c, lhs, key, eq + 1, err);
+}
+
+int nn_config_unset(nn_config *c, const char *name, nn_error *err)
+{
+    char shown[300], sec[512], how[400];
+    const char *key;
+    nn_text_escape(name, shown, sizeof shown, 0);
+    if (split_name(name, strlen(name), sec, sizeof sec, &key) != 0 || !*key)
+        return nn_error_set(err, NN_EINVAL, "--unset '%s': expected section.key (e.g. "
+                            "optimizer.momentum)", shown);
+    snprintf(how, sizeof how, "--unset %s", shown);
+    return remove_key(c, sec, key, how, err);
 }
 
 int nn_config_count(const nn_config *c) { return c->n; }

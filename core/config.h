@@ -22,8 +22,12 @@ int nn_config_load(const char *path, nn_config **out, nn_error *err);
 int nn_config_parse(const char *text, const char *name, nn_config **out, nn_error *err);
 void nn_config_free(nn_config *c);
 
-/* Applies "section.key=value" (section may hold dots: layer.fc1.units=64). */
+/* Applies "section.key=value" (section may hold dots: layer.fc1.units=64). An empty value,
+ * "section.key=", removes the key as nn_config_unset does. */
 int nn_config_set(nn_config *c, const char *assignment, nn_error *err);
+/* Removes "section.key" (--unset): its plugin's default applies again. A key or section that
+ * does not exist is an error naming it (with a did-you-mean and the section's keys). */
+int nn_config_unset(nn_config *c, const char *name, nn_error *err);
 /* Sets section.key to value programmatically (same rules as --set). */
 int nn_config_put(nn_config *c, const char *section, const char *key, const char *value,
                   nn_error *err);

@@ -25,7 +25,10 @@ typedef struct nn_cli {
     const char *verb;    /* "train", "plugins", ... */
     const char *plugin_dirs[NN_CLI_MAX_DIRS];
     int n_plugin_dirs;
-    const char *sets[NN_CLI_MAX_SETS]; /* --set a.b=v, in order */
+    /* --set a.b=v and --unset a.b, in command-line order; an --unset is stored as the
+     * equivalent "a.b=" (an empty value removes the key), with is_unset[i] set */
+    const char *sets[NN_CLI_MAX_SETS];
+    unsigned char is_unset[NN_CLI_MAX_SETS];
     int n_sets;
     int allow_insecure;
     int allow_override;

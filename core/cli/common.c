@@ -67,9 +67,15 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
     cli->verb = verb;
     cli->seed = -1;
     cli->device = "cpu";
-    cli->argv = calloc((size_t)argc + 1, sizeof *cli->argv);
+    /* one block, freed with cli->argv: the positional pointers, then room for the "a.b="
+     * text of each --unset (never longer than its argument plus '=') */
+    size_t text = 0;
+    for (int i = 0; i < argc; i++)
+        text += strlen(argv[i]) + 2;
+    cli->argv = calloc(1, ((size_t)argc + 1) * sizeof *cli->argv + text);
     if (!cli->argv)
         return NN_EXIT_FAIL;
+    char *room = (char *)(cli->argv + argc + 1);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--") == 0) {
@@ -93,6 +99,25 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
                 return NN_EXIT_USAGE;
             }
             cli->sets[cli->n_sets++] = v;
+        } else if (is_flag(a, "--unset")) {
+            if (!(v = nn_cli_value(argc, argv, &i, "--unset")))
+                return NN_EXIT_USAGE;
+            if (cli->n_sets == NN_CLI_MAX_SETS) {
+                nn_cli_error("too many --set/--unset options (at most %d)", NN_CLI_MAX_SETS);
+                return NN_EXIT_USAGE;
+            }
+            if (strchr(v, '=')) {
+                nn_cli_error("--unset %s: expected section.key, without '=' (--set section.key="
+                             "value changes a key)", v);
+                return NN_EXIT_USAGE;
+            }
+            size_t l = strlen(v);
+            memcpy(room, v, l);
+            room[l] = '=';
+            room[l + 1] = 0;
+            cli->is_unset[cli->n_sets] = 1;
+            cli->sets[cli->n_sets++] = room;
+            room += l + 2;
         } else if (is_flag(a, "--device")) {
             if (!(v = nn_cli_value(argc, argv, &i, "--device")))
                 return NN_EXIT_USAGE;
@@ -183,12 +208,21 @@ struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb)
         nn_cli_error("%s", err.msg);
         return NULL;
     }
-    for (int i = 0; i < cli->n_sets; i++)
-        if (nn_config_set(cfg, cli->sets[i], &err) != NN_OK) {
+    for (int i = 0; i < cli->n_sets; i++) {
+        int rc;
+        if (cli->is_unset[i]) { /* "a.b=": the name without its '=' */
+            char name[1024];
+            snprintf(name, sizeof name, "%.*s", (int)strlen(cli->sets[i]) - 1, cli->sets[i]);
+            rc = nn_config_unset(cfg, name, &err);
+        } else {
+            rc = nn_config_set(cfg, cli->sets[i], &err);
+        }
+        if (rc != NN_OK) {
             nn_cli_error("%s", err.msg);
             nn_config_free(cfg);
             return NULL;
         }
+    }
     return cfg;
 }
 

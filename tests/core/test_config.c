@@ -277,7 +277,8 @@ Test(config, indentation_is_insignificant_and_never_continues_a_value)
 Test(config, cr_only_and_crlf_line_ends_read_as_lf_with_the_same_line_numbers)
 {
     const char *texts[] = {"[train]\repochs = 3\r\r[layer.a]\rtype = dense\runits = 4\r",
-                           "[train]\r\nepochs = 3\r\n\r\n[layer.a]\r\ntype = dense\r\nunits = 4\r\n",
+                           "[train]\r\nepochs = 3\r\n\r\n[layer.a]\r\ntype = dense\r\n"
+                           "units = 4\r\n",
                            "[train]\nepochs = 3\r\n\r[layer.a]\ntype = dense\runits = 4"};
     for (int i = 0; i < 3; i++) {
         nn_config *c = NULL;
@@ -345,5 +346,51 @@ Test(config, a_byte_order_mark_does_not_hide_the_first_section)
                  NN_OK, "%s", err.msg);
     cr_assert_not_null(nn_config_find(c, "data"));
     cr_assert_eq(nn_config_find(c, "data")->line, 1);
+    nn_config_free(c);
+}
+
+Test(config, unset_and_an_empty_set_remove_a_key_and_name_what_is_missing)
+{
+    nn_config *c = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_config_parse("[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n"
+                                 "[layer.fc1]\nunits = 3\n", "m.ini", &c, &err), NN_OK);
+    const char *before = nn_config_text(c);
+    assert_has(before, "momentum = 0.9");
+    cr_assert_eq(nn_config_unset(c, "optimizer.momentum", &err), NN_OK, "%s", err.msg);
+    cr_assert_null(nn_config_get(c, "optimizer", "momentum"));
+    cr_assert_eq(nn_config_find(c, "optimizer")->n, 2);
+    cr_assert_null(strstr(nn_config_text(c), "momentum")); /* the effective text follows */
+    cr_assert_eq(nn_config_set(c, "layer.fc1.units=", &err), NN_OK, "%s", err.msg);
+    cr_assert_null(nn_config_get(c, "layer.fc1", "units"));
+    cr_assert_not_null(nn_config_find(c, "layer.fc1")); /* the section stays */
+    /* set again after removing */
+    cr_assert_eq(nn_config_set(c, "optimizer.momentum=0.5", &err), NN_OK, "%s", err.msg);
+    cr_assert_str_eq(nn_config_get(c, "optimizer", "momentum")->value, "0.5");
+
+    cr_assert_eq(nn_config_unset(c, "optimizer.lrr", &err), NN_EINVAL);
+    cr_assert_str_eq(err.msg, "--unset optimizer.lrr: [optimizer] has no key 'lrr' (did you "
+                              "mean 'lr'?); its keys: type, lr, momentum");
+    cr_assert_eq(nn_config_unset(c, "layer.fc2.units", &err), NN_EINVAL);
+    cr_assert_str_eq(err.msg, "--unset layer.fc2.units: m.ini has no section [layer.fc2], so "
+                              "no key 'units' to remove");
+    cr_assert_eq(nn_config_set(c, "layer.fc1.units=  ", &err), NN_EINVAL);
+    cr_assert_str_eq(err.msg, "--set layer.fc1.units=  : [layer.fc1] has no key 'units'; its "
+                              "keys: none");
+    cr_assert_eq(nn_config_unset(c, "momentum", &err), NN_EINVAL);
+    assert_has(err.msg, "--unset 'momentum': expected section.key");
+    cr_assert_eq(nn_config_unset(c, "optimizer.", &err), NN_EINVAL);
+    nn_config_free(c);
+}
+
+Test(config, unset_quotes_the_files_keys_escaped)
+{
+    /* found by fuzz_config: the did-you-mean and the key list came from the file raw */
+    nn_config *c = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_config_parse("[train]\nse\xd7" "d = 1\n", "m.ini", &c, &err), NN_OK);
+    cr_assert_eq(nn_config_unset(c, "train.seed", &err), NN_EINVAL);
+    cr_assert_str_eq(err.msg, "--unset train.seed: [train] has no key 'seed' (did you mean "
+                              "'se\\xd7d'?); its keys: se\\xd7d");
     nn_config_free(c);
 }

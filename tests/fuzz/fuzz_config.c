@@ -1,6 +1,7 @@
 /* fuzz_config.c: libFuzzer target for the model-file parser: the INI text (core/config.c on
  * libinih), --set overrides, and the schema check of every section's keys (core/params.c).
- * Input: the model text, then after a NUL byte NUL-separated --set assignments.
+ * Input: the model text, then after a NUL byte NUL-separated --set assignments (one that
+ * starts with '!' is an --unset of the rest).
  * Properties checked beyond "no crash, no leak, no sanitizer report":
  *  - a rejection says why, in text a terminal may show (no control byte, no invalid UTF-8:
  *    bytes of the input are quoted as \xNN);
@@ -87,9 +88,14 @@ static void assert_printable(const char *msg)
         int n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 ? 2 : 0;
         if (!n || *p > 0xf4)
             fail("a byte that is not UTF-8 in a message", msg);
-        for (int i = 1; i < n; i++)
+        for (int i = 1; i < n; i++) {
+            /* nn_error_set cuts a message at NN_ERROR_MSG_MAX - 1 bytes, maybe inside a
+             * character; nntrain's output escapes such a stub, so only there it may be */
+            if (!p[i] && strlen(msg) == NN_ERROR_MSG_MAX - 1)
+                return;
             if ((p[i] & 0xc0) != 0x80)
                 fail("a byte that is not UTF-8 in a message", msg);
+        }
         p += n;
     }
 }
@@ -138,7 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *a = buf + at;
         at += strlen(a) + 1;
         nn_error serr = {0};
-        if (nn_config_set(c, a, &serr) != NN_OK)
+        int rc = a[0] == '!' ? nn_config_unset(c, a + 1, &serr) : nn_config_set(c, a, &serr);
+        if (rc != NN_OK)
             assert_printable(serr.msg);
     }
     /* every section's keys against the schema, placed as the core places them */

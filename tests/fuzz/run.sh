@@ -44,7 +44,8 @@ seed() { # target
       # the examples as users write them, one with --set assignments after a NUL
       cp "$root"/examples/*.ini "$c/"
       { cat "$root/examples/fashion_mnist_mlp.ini"; printf '\0optimizer.type=adamw\0'
-        printf 'layer.fc1.units=64\0train.epochs=2\0transform.n.type=normalize'; } >"$c/with-set"
+        printf 'layer.fc1.units=64\0train.epochs=2\0transform.n.type=normalize\0'
+        printf '!optimizer.momentum\0train.seed='; } >"$c/with-set"
       printf '[train]\r\nepochs = 2\r\n[layer.a]\rtype = dense\runits = 3\r' >"$c/line-ends" ;;
     safetensors)
       h='{"__metadata__":{"epoch":"1"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
