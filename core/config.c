@@ -42,10 +42,19 @@ static char *own(nn_config *c, const char *s)
     return d;
 }
 
+/* libinih hands keys over under the first 49 bytes of their section's name (its MAX_SECTION
+ * is 50): a longer name would put the header and its keys in two different sections */
+#define SECTION_NAME_MAX 49
+
 static int valid_section(const char *raw, char *why, size_t cap)
 {
     char name[160]; /* for messages: a file's raw bytes never reach the terminal */
     nn_text_escape(raw, name, sizeof name, 0);
+    if (strlen(raw) > SECTION_NAME_MAX) {
+        snprintf(why, cap, "section name [%s] is longer than %d characters", name,
+                 SECTION_NAME_MAX);
+        return 0;
+    }
     for (size_t i = 0; i < sizeof plain_sections / sizeof *plain_sections; i++)
         if (strcmp(raw, plain_sections[i]) == 0)
             return 1;

@@ -394,3 +394,25 @@ Test(config, unset_quotes_the_files_keys_escaped)
                               "'se\\xd7d'?); its keys: se\\xd7d");
     nn_config_free(c);
 }
+
+Test(config, a_section_name_longer_than_inih_keeps_is_refused)
+{
+    /* found by fuzz_config: inih passed the keys under the name cut to 49 bytes, so a long
+     * [layer.NAME] became an empty layer plus a second one holding its keys */
+    char text[300];
+    snprintf(text, sizeof text, "[layer.%s]\ntype = dense\n",
+             "a_very_long_layer_name_that_goes_on_and_on_and_on");
+    nn_config *c = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_config_parse(text, "m.ini", &c, &err), NN_EFORMAT);
+    assert_has(err.msg, "m.ini:1: section name [layer.a_very_long_layer_name_that_goes_on_and_"
+                        "on_and_on] is longer than 49 characters");
+    snprintf(text, sizeof text, "[layer.%s]\ntype = dense\n",
+             "forty_two_characters_long_name_is_fine_ok");
+    cr_assert_eq(nn_config_parse(text, "m.ini", &c, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_config_find(c, "layer.forty_two_characters_long_name_is_fine_ok")->n, 1);
+    cr_assert_eq(nn_config_set(c, "transform.an_augmentation_with_a_name_far_too_long_x.p=1",
+                               &err), NN_EINVAL);
+    assert_has(err.msg, "is longer than 49 characters");
+    nn_config_free(c);
+}
