@@ -182,8 +182,10 @@ static int in_child(void (*body)(void), char *out, size_t cap)
 
 static void nested_then_crash(void)
 {
-    nn_instance outer = {.desc = &fake_outer, .path = "/x/outer.so", .origin = "m.ini [optimizer]"};
-    nn_instance inner = {.desc = &fake_inner, .path = "/x/inner.so", .origin = "m.ini:3: [layer.a]"};
+    nn_instance outer = {.desc = &fake_outer, .path = "/x/outer.so",
+                         .origin = "m.ini [optimizer]"};
+    nn_instance inner = {.desc = &fake_inner, .path = "/x/inner.so",
+                         .origin = "m.ini:3: [layer.a]"};
     nn_crash_enter(&outer, "step");
     nn_crash_enter(&inner, "forward");
     raise(SIGBUS);

@@ -263,12 +263,65 @@ Test(messages, summary_of_a_good_model_checks_everything_and_writes_nothing)
     assert_has(res.out, "total: 10 parameters"); /* dense 4 -> 2 */
 }
 
-Test(messages, summary_checks_train) { write_good_with("epochs = 1", "epochs = 0"); both_refuse("[train] key 'epochs' = '0': out of range"); }
-Test(messages, summary_checks_data) { write_good_with("type = nntest_fault\n", "type = nntest_fault\nlenght = 3\n"); both_refuse("[data] unknown key 'lenght' (did you mean 'length'?)"); }
-Test(messages, summary_checks_transforms) { write_good_with("[transform.t]\ntype = nntest_fault\n", "[transform.t]\ntype = nntest_fault\ncrash_in = often\n"); both_refuse("[transform.t] key 'crash_in' = 'often'"); }
-Test(messages, summary_checks_the_loss) { write_good_with("type = cross_entropy", "type = cross_entropy\nlabel_smoothing = 2"); both_refuse("[loss] key 'label_smoothing' = '2': out of range"); }
-Test(messages, summary_checks_the_optimizer) { write_good_with("momentum = 0.9", "momentum = 0.9\nmomentx = 1"); both_refuse("[optimizer] unknown key 'momentx' (did you mean 'momentum'?)"); }
-Test(messages, summary_checks_the_scheduler) { write_good_with("step_size = 1", "step_sise = 1"); both_refuse("[scheduler] unknown key 'step_sise' (did you mean 'step_size'?)"); }
-Test(messages, summary_checks_the_scheduler_type) { write_good_with("type = step", "type = stepp"); both_refuse("no scheduler plugin named 'stepp' (did you mean 'step'?)"); }
-Test(messages, summary_checks_loggers) { write_good_with("type = csv", "type = csv\nevery = -3"); both_refuse("[logger.log] key 'every' = '-3': out of range"); }
-Test(messages, summary_checks_the_layers) { write_good_with("units = 2", "units = 2\nactivation = relu6"); both_refuse("[layer.fc] key 'activation' = 'relu6'"); }
+Test(messages, summary_checks_train)
+{
+    write_good_with("epochs = 1",
+                    "epochs = 0");
+    both_refuse("[train] key 'epochs' = '0': out of range");
+}
+
+Test(messages, summary_checks_data)
+{
+    write_good_with("type = nntest_fault\n",
+                    "type = nntest_fault\nlenght = 3\n");
+    both_refuse("[data] unknown key 'lenght' (did you mean 'length'?)");
+}
+
+Test(messages, summary_checks_transforms)
+{
+    write_good_with("[transform.t]\ntype = nntest_fault\n",
+                    "[transform.t]\ntype = nntest_fault\ncrash_in = often\n");
+    both_refuse("[transform.t] key 'crash_in' = 'often'");
+}
+
+Test(messages, summary_checks_the_loss)
+{
+    write_good_with("type = cross_entropy",
+                    "type = cross_entropy\nlabel_smoothing = 2");
+    both_refuse("[loss] key 'label_smoothing' = '2': out of range");
+}
+
+Test(messages, summary_checks_the_optimizer)
+{
+    write_good_with("momentum = 0.9",
+                    "momentum = 0.9\nmomentx = 1");
+    both_refuse("[optimizer] unknown key 'momentx' (did you mean 'momentum'?)");
+}
+
+Test(messages, summary_checks_the_scheduler)
+{
+    write_good_with("step_size = 1",
+                    "step_sise = 1");
+    both_refuse("[scheduler] unknown key 'step_sise' (did you mean 'step_size'?)");
+}
+
+Test(messages, summary_checks_the_scheduler_type)
+{
+    write_good_with("type = step",
+                    "type = stepp");
+    both_refuse("no scheduler plugin named 'stepp' (did you mean 'step'?)");
+}
+
+Test(messages, summary_checks_loggers)
+{
+    write_good_with("type = csv",
+                    "type = csv\nevery = -3");
+    both_refuse("[logger.log] key 'every' = '-3': out of range");
+}
+
+Test(messages, summary_checks_the_layers)
+{
+    write_good_with("units = 2",
+                    "units = 2\nactivation = relu6");
+    both_refuse("[layer.fc] key 'activation' = 'relu6'");
+}
