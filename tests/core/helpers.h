@@ -83,6 +83,25 @@ static inline char *plugin_dir_with(const char *first, ...)
     return dir;
 }
 
+/* Writes text to path (replacing it); fails the test on any error. */
+static inline void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert(f, "cannot write %s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* DIR/plugins (mode 0755) holding a copy of tests/plugins' nntest_fault, one plugin of each
+ * kind the trainer runs (crash_in = none by default), so that a model file needs no data
+ * files; its path goes to plugins (cap bytes). */
+static inline void fault_plugins(const char *dir, char *plugins, size_t cap)
+{
+    snprintf(plugins, cap, "%s/plugins", dir);
+    cr_assert_eq(mkdir(plugins, 0755), 0, "mkdir %s: %s", plugins, strerror(errno));
+    free(plugin_copy("nntest_fault", plugins, 0755));
+}
+
 typedef struct run_result {
     int exited;    /* 1 when nntrain returned from main (no signal) */
     int code;      /* its exit status, or minus the signal that killed it */

@@ -281,16 +281,12 @@ static char unset_model[4200], unset_plugins[4200];
 static void unset_setup(void)
 {
     unset_dir = tmpdir_new();
-    snprintf(unset_plugins, sizeof unset_plugins, "%s/plugins", unset_dir);
-    cr_assert_eq(mkdir(unset_plugins, 0755), 0);
-    free(plugin_copy("nntest_fault", unset_plugins, 0755));
+    fault_plugins(unset_dir, unset_plugins, sizeof unset_plugins);
     snprintf(unset_model, sizeof unset_model, "%s/sgd.ini", unset_dir);
-    FILE *f = fopen(unset_model, "w");
-    cr_assert(f);
-    fputs("[train]\nepochs = 1\nbatch_size = 8\n[data]\ntype = nntest_fault\n"
-          "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n"
-          "[layer.fc]\ntype = dense\nunits = 2\n[logger.quiet]\ntype = nntest_fault\n", f);
-    cr_assert_eq(fclose(f), 0);
+    write_text(unset_model, "[train]\nepochs = 1\nbatch_size = 8\n[data]\ntype = nntest_fault\n"
+                            "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n"
+                            "[layer.fc]\ntype = dense\nunits = 2\n"
+                            "[logger.quiet]\ntype = nntest_fault\n");
 }
 
 static void unset_teardown(void)

@@ -25,24 +25,19 @@ static void setup(void)
 {
     no_core_dumps();
     dir = tmpdir_new();
-    snprintf(plugins, sizeof plugins, "%s/plugins", dir);
-    cr_assert_eq(mkdir(plugins, 0755), 0);
-    free(plugin_copy("nntest_fault", plugins, 0755));
+    fault_plugins(dir, plugins, sizeof plugins);
     snprintf(model, sizeof model, "%s/fault.ini", dir);
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);
-    FILE *f = fopen(model, "w");
-    cr_assert(f);
     /* every kind the trainer runs is a fault plugin; fc comes first so that boom's backward
      * runs (its input needs a gradient) */
-    fputs("[train]\nepochs = 1\nbatch_size = 8\n"
-          "[data]\ntype = nntest_fault\n"
-          "[transform.t]\ntype = nntest_fault\n"
-          "[loss]\ntype = nntest_fault\n"
-          "[optimizer]\ntype = nntest_fault\n"
-          "[layer.fc]\ntype = dense\nunits = 2\n"
-          "[layer.boom]\ntype = nntest_fault\n"
-          "[logger.quiet]\ntype = nntest_fault\n", f);
-    cr_assert_eq(fclose(f), 0);
+    write_text(model, "[train]\nepochs = 1\nbatch_size = 8\n"
+                      "[data]\ntype = nntest_fault\n"
+                      "[transform.t]\ntype = nntest_fault\n"
+                      "[loss]\ntype = nntest_fault\n"
+                      "[optimizer]\ntype = nntest_fault\n"
+                      "[layer.fc]\ntype = dense\nunits = 2\n"
+                      "[layer.boom]\ntype = nntest_fault\n"
+                      "[logger.quiet]\ntype = nntest_fault\n");
 }
 
 static void teardown(void)

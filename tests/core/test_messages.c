@@ -14,9 +14,7 @@ static run_result res;
 static void setup(void)
 {
     dir = tmpdir_new();
-    snprintf(plugins, sizeof plugins, "%s/plugins", dir);
-    cr_assert_eq(mkdir(plugins, 0755), 0);
-    free(plugin_copy("nntest_fault", plugins, 0755));
+    fault_plugins(dir, plugins, sizeof plugins);
     snprintf(model, sizeof model, "%s/m.ini", dir);
     cr_assert_eq(chdir(dir), 0); /* a run directory would appear here */
 }
@@ -30,10 +28,7 @@ TestSuite(messages, .init = setup, .fini = teardown, .timeout = 120);
 
 static void write_model(const char *text)
 {
-    FILE *f = fopen(model, "wb");
-    cr_assert(f);
-    cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
-    cr_assert_eq(fclose(f), 0);
+    write_text(model, text);
 }
 
 static void summary(void)
@@ -66,14 +61,26 @@ static const char *good =
     "[layer.fc]\ntype = dense\nunits = 2\n"
     "[logger.log]\ntype = csv\n";
 
+/* replaces the first `text` in the model file by `by` */
+static void edit_model(const char *text, const char *by)
+{
+    char now[2048], buf[2048];
+    FILE *f = fopen(model, "rb");
+    cr_assert(f);
+    size_t n = fread(now, 1, sizeof now - 1, f);
+    fclose(f);
+    now[n] = 0;
+    const char *at = strstr(now, text);
+    cr_assert(at, "'%s' is not in the model file:\n%s", text, now);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - now), now, by, at + strlen(text));
+    write_model(buf);
+}
+
 /* good with `text` replaced by `by` (once) */
 static void write_good_with(const char *text, const char *by)
 {
-    const char *at = strstr(good, text);
-    cr_assert(at, "'%s' is not in the good model", text);
-    char buf[2048];
-    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - good), good, by, at + strlen(text));
-    write_model(buf);
+    write_model(good);
+    edit_model(text, by);
 }
 
 static void replace_all(char *s, char from, const char *to, char *out, size_t cap)
@@ -154,17 +161,7 @@ Test(messages, a_parameter_larger_than_memory_names_layer_key_shape_and_size)
 {
     /* 2^24 inputs x 2^24 units: each key in range, the weight 1.13 PB */
     write_good_with("type = nntest_fault\n", "type = nntest_fault\nfeatures = 16777216\n");
-    char text[2048];
-    snprintf(text, sizeof text, "%s", "");
-    FILE *f = fopen(model, "rb");
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = 0;
-    char *u = strstr(text, "units = 2\n");
-    cr_assert(u);
-    char fixed[2048];
-    snprintf(fixed, sizeof fixed, "%.*sunits = 16777216\n%s", (int)(u - text), text, u + 10);
-    write_model(fixed);
+    edit_model("units = 2\n", "units = 16777216\n");
     summary();
     assert_exit(&res, 1);
     assert_has(res.out, "[layer.fc]: layer 'fc' (dense): parameter 'weight' of shape "
@@ -178,15 +175,7 @@ Test(messages, a_parameter_larger_than_memory_names_layer_key_shape_and_size)
 Test(messages, a_batch_larger_than_memory_says_to_lower_batch_size)
 {
     write_good_with("batch_size = 8", "batch_size = 1048576");
-    char text[2048];
-    FILE *f = fopen(model, "rb");
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = 0;
-    char fixed[2048], *d = strstr(text, "type = nntest_fault\n");
-    snprintf(fixed, sizeof fixed, "%.*stype = nntest_fault\nfeatures = 1048576\n%s",
-             (int)(d - text), text, d + 20);
-    write_model(fixed);
+    edit_model("type = nntest_fault\n", "type = nntest_fault\nfeatures = 1048576\n");
     summary();
     assert_exit(&res, 1);
     assert_has(res.out, "the layer outputs of a batch of 1048576 need 4.40 TB");

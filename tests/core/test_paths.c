@@ -56,16 +56,12 @@ static int sock = -1;
 static void setup(void)
 {
     dir = tmpdir_new();
-    snprintf(plugins, sizeof plugins, "%s/plugins", dir);
-    cr_assert_eq(mkdir(plugins, 0755), 0);
-    free(plugin_copy("nntest_fault", plugins, 0755));
+    fault_plugins(dir, plugins, sizeof plugins);
     snprintf(model, sizeof model, "%s/model.ini", dir);
-    FILE *f = fopen(model, "w");
-    cr_assert(f);
-    fputs("[train]\nepochs = 1\nbatch_size = 8\n[data]\ntype = nntest_fault\n"
-          "[loss]\ntype = nntest_fault\n[optimizer]\ntype = nntest_fault\n"
-          "[layer.fc]\ntype = dense\nunits = 2\n[logger.quiet]\ntype = nntest_fault\n", f);
-    cr_assert_eq(fclose(f), 0);
+    write_text(model, "[train]\nepochs = 1\nbatch_size = 8\n[data]\ntype = nntest_fault\n"
+                      "[loss]\ntype = nntest_fault\n[optimizer]\ntype = nntest_fault\n"
+                      "[layer.fc]\ntype = dense\nunits = 2\n"
+                      "[logger.quiet]\ntype = nntest_fault\n");
     char first_run[4000];
     snprintf(first_run, sizeof first_run, "%s/first", dir);
     run_result r;
