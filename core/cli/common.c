@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "dist.h"
 #include "nntrain_build_config.h"
 
 void nn_cli_error(const char *fmt, ...)
@@ -147,32 +148,38 @@ void nn_cli_threads(const nn_cli *cli)
         snprintf(n, sizeof n, "%d", cli->threads);
         setenv("OMP_NUM_THREADS", n, 1);
     } else if (!getenv("OMP_NUM_THREADS")) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        /* the processes a launcher started on this host share its cores */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN) / nn_dist_local_ranks();
         snprintf(n, sizeof n, "%ld", cores > 0 ? cores : 1);
         setenv("OMP_NUM_THREADS", n, 1);
     }
     setenv("OMP_WAIT_POLICY", "passive", 0);
 }
 
-struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb)
+struct nn_config *nn_cli_model_load(const nn_cli *cli, const char *verb, nn_error *err)
 {
     if (cli->argc < 1) {
-        nn_cli_error("%s: which model file? e.g. `nntrain %s examples/fashion_mnist_mlp.ini`",
-                     verb, verb);
+        nn_error_set(err, NN_EINVAL, "%s: which model file? e.g. `nntrain %s "
+                     "examples/fashion_mnist_mlp.ini`", verb, verb);
         return NULL;
     }
     nn_config *cfg = NULL;
-    nn_error err = {0};
-    if (nn_config_load(cli->argv[0], &cfg, &err) != NN_OK) {
-        nn_cli_error("%s", err.msg);
+    if (nn_config_load(cli->argv[0], &cfg, err) != NN_OK)
         return NULL;
-    }
     for (int i = 0; i < cli->n_sets; i++)
-        if (nn_config_set(cfg, cli->sets[i], &err) != NN_OK) {
-            nn_cli_error("%s", err.msg);
+        if (nn_config_set(cfg, cli->sets[i], err) != NN_OK) {
             nn_config_free(cfg);
             return NULL;
         }
+    return cfg;
+}
+
+struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb)
+{
+    nn_error err = {0};
+    nn_config *cfg = nn_cli_model_load(cli, verb, &err);
+    if (!cfg)
+        nn_cli_error("%s", err.msg);
     return cfg;
 }
 

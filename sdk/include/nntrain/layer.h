@@ -19,6 +19,8 @@ extern "C" {
 #define NN_MAX_LAYER_BUFFERS 8
 #define NN_NAME_MAX 48
 
+struct nn_dist_info; /* <nntrain/communicator.h> */
+
 /* How the core initialises a parameter or state buffer from the run's seed.
  * fan_in/fan_out come from the declaration. */
 typedef enum nn_init {
@@ -78,7 +80,9 @@ typedef struct nn_layer_setup {
     nn_buffer_decl buffers[NN_MAX_LAYER_BUFFERS];
     uint64_t flops; /* forward FLOPs for the whole batch; a multiply-add counts 2 */
     const nn_device *device; /* in, ABI 0.4: where the tensors will live (never NULL) */
-    const void *reserved[7];
+    /* in, ABI 0.5: as nn_layer_io.dist (NULL: one process); rows and offsets are not set yet */
+    const struct nn_dist_info *dist;
+    const void *reserved[6];
 } nn_layer_setup;
 
 /* Declares a parameter; returns its index in nn_layer_io.params, or -1 when full. */
@@ -140,7 +144,11 @@ typedef struct nn_layer_io {
     nn_tensor *grad_inputs[NN_MAX_INPUTS];       /* backward overwrites; NULL = not needed */
     uint64_t seed;                               /* fresh every step: nn_rng_init(&r, seed,..) */
     const nn_device *device;                     /* ABI 0.4: as in setup; never NULL */
-    const void *reserved[7];
+    /* ABI 0.5: the data-parallel run this plan belongs to (<nntrain/communicator.h>), or NULL
+     * when the run is one process. Per-sample random streams key on row_offset + row so that
+     * N processes draw what one process would; cross-process statistics use allreduce_sum. */
+    const struct nn_dist_info *dist;
+    const void *reserved[6];
 } nn_layer_io;
 
 typedef struct nn_layer_vtable {
