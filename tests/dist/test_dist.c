@@ -1,6 +1,7 @@
 /* test_dist.c: data-parallel training end to end: the binary under mpirun (oversubscribed:
  * 2 cores run 4 processes) against one process. N processes with the global batch train as
- * one process does (per-step losses, validation and test figures); a run resumes on another number of processes; a killed, a
+ * one process does (per-step losses, validation and test figures), with dropout and
+ * synchronised batchnorm too; a run resumes on another number of processes; a killed, a
  * failing or a hung process ends every process with a message naming it; Ctrl-C on mpirun
  * stops all at one step with rank 0's checkpoint; diverged replicas are caught. */
 #include <criterion/criterion.h>
@@ -156,6 +157,39 @@ Test(dist, two_and_four_processes_train_as_one_process_with_the_global_batch)
         cr_assert_eq(strstr(j, "\"kind\":\"step\"") ? 1 : 0, 1);
         free(j);
     }
+}
+
+static const char *bn_model =
+    "[train]\nepochs = 1\nbatch_size = 50\nseed = 3\n"
+    "[data]\ntype = idx\ndir = /usr/share/datasets/fashion-mnist\nlimit = 1202\n"
+    "test_limit = 500\n"
+    "[optimizer]\ntype = sgd\nlr = 0.05\nmomentum = 0.9\n"
+    "[layer.flatten]\ntype = flatten\n[layer.fc1]\ntype = dense\nunits = 64\n"
+    "[layer.bn]\ntype = batchnorm\nsync = true\n[layer.act]\ntype = relu\n"
+    "[layer.drop]\ntype = dropout\np = 0.3\n[layer.fc2]\ntype = dense\nunits = 10\n"
+    "[logger.j]\ntype = jsonl\n";
+
+/* 1202 samples in batches of 50 end with 2: four processes get 1, 1, 0 and 0 of them */
+Test(dist, dropout_and_synchronised_batchnorm_train_as_one_process)
+{
+    write_file("bn.ini", bn_model);
+    cr_assert_eq(nntrain("train bn.ini --run-dir one --threads 1"), 0, "%s", slurp("out.txt"));
+    double l1, a1, l, a;
+    test_figures(&l1, &a1);
+    cr_assert_eq(mpi(4, "train bn.ini --run-dir sync --threads 1"), 0, "%s", slurp("out.txt"));
+    double w = worst_step("one/metrics.jsonl", "sync/metrics.jsonl", 25);
+    cr_assert_lt(w, 1e-5, "synchronised batchnorm: per-step losses differ by %g", w);
+    test_figures(&l, &a);
+    cr_assert_lt(fabs(l - l1) / l1, 1e-4, "test loss after the last (partly empty) step: %g "
+                 "vs %g", l, l1);
+    /* per-process statistics (the default) are another function of the data; they need 2
+     * rows per process, which 1202 samples in batches of 50 end without */
+    cr_assert_eq(mpi(2, "train bn.ini --run-dir local --threads 1 --set layer.bn.sync=false "
+                     "--set data.limit=1220"), 0, "%s", slurp("out.txt"));
+    w = worst_step("one/metrics.jsonl", "local/metrics.jsonl", 25);
+    cr_assert_gt(w, 1e-3, "per-process statistics should differ from the global batch's");
+    test_figures(&l, &a);
+    cr_assert_lt(l, 1.5, "per-process batchnorm trains too (test loss %g)", l);
 }
 
 Test(dist, a_run_of_four_processes_resumes_on_two_and_one_of_two_on_one)
