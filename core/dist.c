@@ -78,6 +78,12 @@ int nn_dist_open(nn_registry *reg, const nn_dist_opts *o, nn_dist **out, nn_erro
         if (name)
             return nn_error_set(err, ferr.status ? ferr.status : NN_ENOTFOUND,
                                 "--dist %s: %s", name, ferr.msg);
+        if (strcmp(dtype, "cpu") != 0)
+            return nn_error_set(err, NN_ENOTSUP, "this process was started by a launcher for a "
+                                "data-parallel run (%s=%s), but no communicator 'mpi' reduces "
+                                "memory of device '%s' (the stock one reduces host memory; a "
+                                "device pack brings its own, named with --dist NAME)", var,
+                                getenv(var), dtype);
         return nn_error_set(err, ferr.status ? ferr.status : NN_ENOTFOUND,
                             "this process was started by a launcher for a data-parallel run "
                             "(%s=%s) but there is no communicator 'mpi' for device '%s': %s. "
@@ -149,19 +155,20 @@ void nn_dist_fail(nn_dist *d, int code, const char *message)
 }
 
 /* One pause of a wait loop. A process waiting for a slower one must leave it the CPU (ranks
- * often share cores): yield at first, then sleep a little longer each time, up to 1 ms. */
+ * often share cores): yield for the first millisecond, then sleep a little longer each time,
+ * up to 200 us, which bounds the latency a sleep adds once the others have answered. */
 int nn_dist_pause(nn_dist *d, nn_dist_waiter *w, const char *what, nn_error *err)
 {
-    if (w->spins++ < 200) {
+    double waited = nn_dist_now() - w->t0;
+    if (waited < 1e-3) {
         sched_yield();
         return NN_OK;
     }
-    double waited = nn_dist_now() - w->t0;
     if (waited > d->timeout_s)
         return nn_error_set(err, NN_EIO, "%s: no answer from the other processes after %.0f s: "
                             "one of them stopped, hung or is far slower (--dist-timeout sets "
                             "the limit)", what, waited);
-    w->sleep_ns = w->sleep_ns < 1000000 ? w->sleep_ns + 20000 : w->sleep_ns;
+    w->sleep_ns = w->sleep_ns < 200000 ? w->sleep_ns + 20000 : w->sleep_ns;
     struct timespec ts = {0, w->sleep_ns};
     nanosleep(&ts, NULL);
     return NN_OK;

@@ -44,7 +44,6 @@ struct nn_dist {
 double nn_dist_now(void);
 typedef struct nn_dist_waiter {
     double t0;
-    int spins;
     long sleep_ns;
 } nn_dist_waiter;
 /* one pause of a loop waiting for other processes; an error once the timeout is over */

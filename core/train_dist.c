@@ -205,11 +205,19 @@ int nn_tr_checkpoint_read(nn_trainer *t, const char *path, nn_checkpoint **out, 
     return rc;
 }
 
+int nn_tr_dist_gate(nn_trainer *t, int rc, nn_error *err)
+{
+    rc = nn_dist_agree(t->s->dist, rc, err, &t->gate_report);
+    t->gate_failed = rc != NN_OK;
+    return rc;
+}
+
 int nn_tr_dist_setup(nn_trainer *t, int rc, int *elsewhere, nn_error *err)
 {
     nn_dist *d = t->s->dist;
-    int report;
-    rc = nn_dist_agree(d, rc, err, &report);
+    int report = t->gate_report;
+    if (!t->gate_failed) /* else every process knows already */
+        rc = nn_dist_agree(d, rc, err, &report);
     if (rc == NN_OK) {
         rc = nn_tr_dist_begin(t, err);
         /* the checks end alike everywhere: one process says why */

@@ -409,6 +409,8 @@ static int open_run(nn_trainer *t, nn_error *err)
                         nn_metrics_init(&t->vm, nc, (int)s->tc.top_k, 1)))
         rc = nn_error_set(err, NN_ENOMEM, "out of memory");
     t->epoch_lr = rc == NN_OK ? nn_optim_lr(s->optim) : NAN;
+    if (s->dist && o->resume) /* resuming takes collectives: every process must get there */
+        rc = nn_tr_dist_gate(t, rc, err);
     if (rc == NN_OK && o->resume) {
         char auto_path[600];
         const char *path = o->resume;

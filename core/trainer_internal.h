@@ -70,6 +70,7 @@ typedef struct nn_trainer {
     int rc;
     nn_error err;
     char placement[400]; /* data-parallel runs: the processes, for TRAIN_BEGIN */
+    int gate_failed, gate_report; /* nn_tr_dist_gate's outcome */
 } nn_trainer;
 
 double nn_tr_seconds(const struct timespec *since);
@@ -107,6 +108,9 @@ int nn_tr_diagnose(nn_trainer *t, nn_loss_bind *lb, double loss, double gnorm, n
 
 /* train_dist.c: data-parallel runs (t->s->dist set); see dist.h */
 struct nn_checkpoint;
+/* Before set-up steps that take collectives: agrees on how set-up went so far (rc), so that
+ * a process that failed does not leave the others waiting in a collective. */
+int nn_tr_dist_gate(nn_trainer *t, int rc, nn_error *err);
 /* After the run is opened on every process: agrees on success (a process that failed makes
  * every one stop; *elsewhere = 1 where another process reports the error), then checks that
  * the processes hold the same data and parameters. */

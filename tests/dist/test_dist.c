@@ -247,7 +247,7 @@ static void write_wrapper(const char *extra, int keep)
 /* starts mpirun -np 2 wrap.sh nntrain ARGS in the background */
 static pid_t start_wrapped(const char *args)
 {
-    char cmd[4096], prog[2048];
+    char cmd[8192], prog[4096];
     snprintf(prog, sizeof prog, "./wrap.sh %s %s > out.txt 2>&1", exe, args);
     launcher(cmd, sizeof cmd, 2, prog);
     pid_t p = fork();
@@ -337,7 +337,7 @@ static int read_int(const char *name)
 Test(dist, a_killed_process_ends_every_process_with_a_message)
 {
     write_wrapper("", 0);
-    char args[1024];
+    char args[2048];
     snprintf(args, sizeof args, LONG_RUN, examples());
     pid_t p = start_wrapped(args);
     wait_training("long/last.safetensors");
@@ -353,7 +353,7 @@ Test(dist, a_killed_process_ends_every_process_with_a_message)
 Test(dist, a_hung_process_ends_every_process_after_the_timeout)
 {
     write_wrapper("", 0);
-    char args[1024];
+    char args[2048];
     snprintf(args, sizeof args, LONG_RUN " --dist-timeout 2", examples());
     pid_t p = start_wrapped(args);
     wait_training("long/last.safetensors");
@@ -396,7 +396,7 @@ Test(dist, ctrl_c_on_mpirun_stops_every_process_at_one_step_with_a_checkpoint)
      * (docs/distributed.md) */
     setenv("OMPI_MCA_odls_base_sigkill_timeout", "4", 1);
     write_wrapper("", 1);
-    char args[1024];
+    char args[2048];
     snprintf(args, sizeof args, LONG_RUN " --set logger.j.type=jsonl", examples());
     pid_t p = start_wrapped(args);
     wait_training("long/last.safetensors");
