@@ -25,6 +25,7 @@ struct nn_dist {
     char name[48];
     int rank, size;
     double timeout_s;
+    double spin_s; /* waits poll without pause this long (0: more processes than cores) */
     nn_device host; /* what the buffers of the core's collectives are on */
     /* gradients */
     nn_model *model;
