@@ -1,28 +1,43 @@
 /* mpi.c: the `mpi` communicator: the collectives of a data-parallel run over MPI (Open MPI
  * from Debian's libopenmpi-dev; any MPI-3 library builds). Non-blocking collectives on a
- * duplicate of MPI_COMM_WORLD, errors returned as values. It never exits, except in abort(),
- * and never allocates per collective once its request pool has grown to the run's needs. */
+ * duplicate of MPI_COMM_WORLD, errors returned as values, and a progress thread that moves
+ * transfers on while the compute thread computes (MPI progresses only inside its calls). It
+ * never exits, except in abort(), and never allocates per collective once its request pool
+ * has grown to the run's needs. */
+#define _POSIX_C_SOURCE 200809L
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nntrain/communicator.h>
 
 struct nn_comm_request {
     MPI_Request r;
+    int active, done; /* handed out; completed (by test or by the progress thread) */
     struct nn_comm_request *next_free;
 };
+
+enum { BLOCK = 64 };
 
 typedef struct mpi_comm {
     MPI_Comm comm; /* MPI_COMM_NULL until init */
     int rank, size, hosts;
     int init_here; /* we called MPI_Init_thread, so we finalize */
-    /* requests come from blocks that live until destroy: none is malloc'ed per call */
+    /* requests come from blocks of BLOCK that live until destroy: none is malloc'ed per call */
     nn_comm_request *free_list;
     nn_comm_request **blocks;
     int n_blocks;
+    /* the progress thread: every MPI call of this plugin holds mu, so the two threads call
+     * MPI one at a time (MPI_THREAD_SERIALIZED) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int thread_on, stop, in_flight;
+    long tick_ns;
 } mpi_comm;
 
 static int mpi_fail(nn_error *err, int code, const char *what)
@@ -41,13 +56,52 @@ static int mpi_create(const nn_params *params, void **self, nn_error *err)
     if (!c)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     c->comm = MPI_COMM_NULL;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
     *self = c;
     return NN_OK;
+}
+
+/* Tests the requests in flight every tick while there are some; sleeps otherwise. Takes the
+ * lock for one round of tests at a time, so the compute thread's calls wait at most that. */
+static void *progress_main(void *arg)
+{
+    mpi_comm *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        if (c->in_flight == 0) {
+            pthread_cond_wait(&c->cv, &c->mu);
+            continue;
+        }
+        for (int b = 0; b < c->n_blocks; b++)
+            for (int i = 0; i < BLOCK; i++) {
+                nn_comm_request *q = &c->blocks[b][i];
+                int flag = 0;
+                if (q->active && !q->done && MPI_Test(&q->r, &flag, MPI_STATUS_IGNORE) ==
+                                                 MPI_SUCCESS && flag) {
+                    q->done = 1;
+                    c->in_flight--;
+                }
+            }
+        pthread_mutex_unlock(&c->mu);
+        struct timespec ts = {0, c->tick_ns};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
 }
 
 static void mpi_destroy(void *self)
 {
     mpi_comm *c = self;
+    if (c->thread_on) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->thread, NULL);
+    }
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized && c->comm != MPI_COMM_NULL)
@@ -57,6 +111,8 @@ static void mpi_destroy(void *self)
     for (int i = 0; i < c->n_blocks; i++)
         free(c->blocks[i]);
     free(c->blocks);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
     free(c);
 }
 
@@ -64,11 +120,16 @@ static int mpi_init(void *self, nn_error *err)
 {
     mpi_comm *c = self;
     int inited = 0, provided = MPI_THREAD_SINGLE, rc;
+    /* NNTRAIN_MPI_PROGRESS_US: the progress thread's tick (default 100 us; 0: no thread) */
+    const char *tick = getenv("NNTRAIN_MPI_PROGRESS_US");
+    long us = tick && *tick ? atol(tick) : 100;
     MPI_Initialized(&inited);
     if (!inited) {
-        /* every call comes from the compute thread that makes this one (communicator.h);
-         * the loader's and the event loop's threads never call MPI */
-        rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+        /* every call comes from the compute thread that makes this one (communicator.h) or,
+         * one at a time, from the progress thread; the loader's and the event loop's threads
+         * never call MPI */
+        rc = MPI_Init_thread(NULL, NULL, us > 0 ? MPI_THREAD_SERIALIZED : MPI_THREAD_FUNNELED,
+                             &provided);
         if (rc != MPI_SUCCESS)
             return mpi_fail(err, rc, "MPI_Init_thread");
         c->init_here = 1;
@@ -95,16 +156,21 @@ static int mpi_init(void *self, nn_error *err)
     first = lrank == 0;
     if ((rc = MPI_Allreduce(&first, &c->hosts, 1, MPI_INT, MPI_SUM, c->comm)) != MPI_SUCCESS)
         return mpi_fail(err, rc, "MPI_Allreduce");
+    /* without a second thread allowed to call MPI, transfers move only inside test() */
+    c->tick_ns = (us > 0 && us < 1000000 ? us : 100) * 1000;
+    if (us > 0 && provided >= MPI_THREAD_SERIALIZED &&
+        pthread_create(&c->thread, NULL, progress_main, c) == 0)
+        c->thread_on = 1;
     return NN_OK;
 }
 
 static int mpi_rank(void *self) { return ((mpi_comm *)self)->rank; }
 static int mpi_size(void *self) { return ((mpi_comm *)self)->size; }
 
+/* lock held by the caller, as for everything below that touches requests or calls MPI */
 static nn_comm_request *req_get(mpi_comm *c, nn_error *err)
 {
     if (!c->free_list) {
-        enum { BLOCK = 64 };
         nn_comm_request **nb = realloc(c->blocks, (size_t)(c->n_blocks + 1) * sizeof *nb);
         nn_comm_request *b = calloc(BLOCK, sizeof *b);
         if (nb)
@@ -123,13 +189,23 @@ static nn_comm_request *req_get(mpi_comm *c, nn_error *err)
     nn_comm_request *q = c->free_list;
     c->free_list = q->next_free;
     q->r = MPI_REQUEST_NULL;
+    q->active = q->done = 0;
     return q;
 }
 
 static void req_put(mpi_comm *c, nn_comm_request *q)
 {
+    q->active = 0;
     q->next_free = c->free_list;
     c->free_list = q;
+}
+
+/* a collective started on q: the progress thread tests it from now on */
+static void req_started(mpi_comm *c, nn_comm_request *q)
+{
+    q->active = 1;
+    c->in_flight++;
+    pthread_cond_signal(&c->cv);
 }
 
 static int mpi_check_dev(const nn_device *dev, nn_error *err)
@@ -140,10 +216,39 @@ static int mpi_check_dev(const nn_device *dev, nn_error *err)
     return NN_OK;
 }
 
+enum { START_ALLREDUCE, START_BROADCAST, START_BARRIER };
+
+/* starts one non-blocking collective on a request of the pool */
+static int start(mpi_comm *c, int what, void *buf, int count, MPI_Datatype t, MPI_Op o,
+                 int root, nn_comm_request **out, nn_error *err)
+{
+    static const char *const names[] = {"MPI_Iallreduce", "MPI_Ibcast", "MPI_Ibarrier"};
+    pthread_mutex_lock(&c->mu);
+    nn_comm_request *q = req_get(c, err);
+    int rc = NN_OK;
+    if (q) {
+        int mrc = what == START_ALLREDUCE
+                      ? MPI_Iallreduce(MPI_IN_PLACE, buf, count, t, o, c->comm, &q->r)
+                  : what == START_BROADCAST
+                      ? MPI_Ibcast(buf, count, MPI_BYTE, root, c->comm, &q->r)
+                      : MPI_Ibarrier(c->comm, &q->r);
+        if (mrc == MPI_SUCCESS) {
+            req_started(c, q);
+            *out = q;
+        } else {
+            req_put(c, q);
+            rc = mpi_fail(err, mrc, names[what]);
+        }
+    } else {
+        rc = err->status;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 static int mpi_allreduce(void *self, void *buf, int64_t count, nn_dtype dtype, nn_reduce_op op,
                          const nn_device *dev, nn_comm_request **out, nn_error *err)
 {
-    mpi_comm *c = self;
     MPI_Datatype t = dtype == NN_F32 ? MPI_FLOAT : dtype == NN_F64 ? MPI_DOUBLE
                    : dtype == NN_I32 ? MPI_INT32_T : dtype == NN_I64 ? MPI_INT64_T
                                                                        : MPI_DATATYPE_NULL;
@@ -156,18 +261,7 @@ static int mpi_allreduce(void *self, void *buf, int64_t count, nn_dtype dtype, n
         return nn_error_set(err, NN_EINVAL, "mpi: allreduce of %lld elements: MPI counts are "
                             "int (split the buffer)", (long long)count);
     int rc = mpi_check_dev(dev, err);
-    if (rc)
-        return rc;
-    nn_comm_request *q = req_get(c, err);
-    if (!q)
-        return err->status;
-    rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)count, t, o, c->comm, &q->r);
-    if (rc != MPI_SUCCESS) {
-        req_put(c, q);
-        return mpi_fail(err, rc, "MPI_Iallreduce");
-    }
-    *out = q;
-    return NN_OK;
+    return rc ? rc : start(self, START_ALLREDUCE, buf, (int)count, t, o, 0, out, err);
 }
 
 static int mpi_broadcast(void *self, void *buf, size_t bytes, int root, const nn_device *dev,
@@ -181,57 +275,41 @@ static int mpi_broadcast(void *self, void *buf, size_t bytes, int root, const nn
         return nn_error_set(err, NN_EINVAL, "mpi: broadcast from rank %d of %d", root,
                             c->size);
     int rc = mpi_check_dev(dev, err);
-    if (rc)
-        return rc;
-    nn_comm_request *q = req_get(c, err);
-    if (!q)
-        return err->status;
-    rc = MPI_Ibcast(buf, (int)bytes, MPI_BYTE, root, c->comm, &q->r);
-    if (rc != MPI_SUCCESS) {
-        req_put(c, q);
-        return mpi_fail(err, rc, "MPI_Ibcast");
-    }
-    *out = q;
-    return NN_OK;
+    return rc ? rc : start(c, START_BROADCAST, buf, (int)bytes, MPI_BYTE, MPI_OP_NULL, root,
+                           out, err);
 }
 
 static int mpi_barrier(void *self, nn_comm_request **out, nn_error *err)
 {
-    mpi_comm *c = self;
-    nn_comm_request *q = req_get(c, err);
-    if (!q)
-        return err->status;
-    int rc = MPI_Ibarrier(c->comm, &q->r);
-    if (rc != MPI_SUCCESS) {
-        req_put(c, q);
-        return mpi_fail(err, rc, "MPI_Ibarrier");
-    }
-    *out = q;
-    return NN_OK;
+    return start(self, START_BARRIER, NULL, 0, MPI_BYTE, MPI_OP_NULL, 0, out, err);
 }
 
 static int mpi_test(void *self, nn_comm_request *q, int *done, nn_error *err)
 {
     mpi_comm *c = self;
-    int flag = 0;
-    int rc = MPI_Test(&q->r, &flag, MPI_STATUS_IGNORE);
-    *done = 0;
-    if (rc != MPI_SUCCESS)
-        return mpi_fail(err, rc, "MPI_Test");
-    if (flag) {
-        *done = 1;
-        req_put(c, q);
+    int flag = 0, rc = MPI_SUCCESS;
+    pthread_mutex_lock(&c->mu);
+    if (!q->done && (rc = MPI_Test(&q->r, &flag, MPI_STATUS_IGNORE)) == MPI_SUCCESS && flag) {
+        q->done = 1;
+        c->in_flight--;
     }
-    return NN_OK;
+    *done = q->done;
+    if (q->done)
+        req_put(c, q);
+    if (rc != MPI_SUCCESS)
+        rc = mpi_fail(err, rc, "MPI_Test");
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 static void mpi_abort(void *self, int code, const char *message)
 {
-    (void)self;
+    mpi_comm *c = self;
     if (message && *message) {
         fprintf(stderr, "%s\n", message);
         fflush(stderr);
     }
+    pthread_mutex_lock(&c->mu); /* never released: this process ends here */
     int inited = 0, finalized = 0;
     MPI_Initialized(&inited);
     MPI_Finalized(&finalized);
@@ -245,8 +323,10 @@ static int mpi_describe(void *self, char *buf, size_t cap)
     mpi_comm *c = self;
     char lib[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
+    pthread_mutex_lock(&c->mu);
     if (MPI_Get_library_version(lib, &len) != MPI_SUCCESS)
         snprintf(lib, sizeof lib, "MPI");
+    pthread_mutex_unlock(&c->mu);
     lib[strcspn(lib, ",\n")] = 0; /* "Open MPI v4.1.4, package: ..." */
     snprintf(buf, cap, "%s, %d process%s on %d host%s", lib, c->size, c->size == 1 ? "" : "es",
              c->hosts, c->hosts == 1 ? "" : "s");
