@@ -103,9 +103,11 @@ int nn_tr_dist_step(nn_trainer *t, const nn_metrics *before, double *loss, nn_er
 {
     nn_dist *d = t->s->dist;
     nn_metrics *m = &t->tm;
+    /* the loss sum from the step's own figures: a difference of running sums would round */
+    int64_t rows = m->samples - before->samples;
     double v[ST_COUNT] = {
-        [ST_LOSS] = m->loss_sum - before->loss_sum,
-        [ST_SAMPLES] = (double)(m->samples - before->samples),
+        [ST_LOSS] = rows ? *loss * (double)rows : 0,
+        [ST_SAMPLES] = (double)rows,
         [ST_CORRECT] = (double)(m->correct - before->correct),
         [ST_TOPK] = (double)(m->topk_correct - before->topk_correct),
     };

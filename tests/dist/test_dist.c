@@ -35,12 +35,19 @@ TestSuite(dist, .init = setup, .fini = cli_teardown, .timeout = 300);
 static void launcher(char *buf, size_t cap, int np, const char *prog)
 {
     static const char *const vars[] = {"NNTRAIN_PLUGIN_PATH", "OMP_NUM_THREADS",
-                                       "OMP_WAIT_POLICY", "ASAN_OPTIONS", "LSAN_OPTIONS",
-                                       "UBSAN_OPTIONS"};
+                                       "OMP_WAIT_POLICY", "LSAN_OPTIONS", "UBSAN_OPTIONS"};
     size_t n = (size_t)snprintf(buf, cap, "cd %s && %s -np %d", dir, mpirun_exe, np);
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
         if (getenv(vars[i]))
             n += (size_t)snprintf(buf + n, cap - n, " -x %s", vars[i]);
+    /* the sanitizer build: Open MPI keeps ~120 kB per process until exit, much of it from
+     * components it has unloaded by then, which no suppression can name without the slow
+     * unwinder (that made this suite take 6 minutes). Leaks are left to test_self, which runs
+     * the same data-parallel code in one process without MPI; memory errors are still caught
+     * here. */
+    if (getenv("ASAN_OPTIONS"))
+        n += (size_t)snprintf(buf + n, cap - n, " -x 'ASAN_OPTIONS=%s:detect_leaks=0'",
+                              getenv("ASAN_OPTIONS"));
     snprintf(buf + n, cap - n, " %s", prog);
 }
 
@@ -452,7 +459,7 @@ Test(dist, communicators_are_listed_and_a_broken_one_is_refused)
 {
     cr_assert_eq(nntrain("plugins --kind communicator"), 0, "%s", slurp("out.txt"));
     expect_output("communicator mpi");
-    cr_assert_eq(nntrain("plugins check %s", getenv("NNTEST_COMM_BROKEN_DIR")), 3, "%s",
+    cr_assert_eq(nntrain("plugins check %s", getenv("NNTEST_COMM_DIR")), 3, "%s",
                  slurp("out.txt"));
     expect_output("communicator 'broken_comm': vtable slot 'allreduce' is missing");
     cr_assert_eq(nntrain("help train"), 0);
