@@ -12,20 +12,8 @@
 #include <time.h>
 
 #include "dist.h"
+#include "bench_util.h"
 #include "registry.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -61,19 +49,19 @@ int main(int argc, char **argv)
     }
     for (size_t bytes = 4096; bytes <= max; bytes *= 4) {
         for (int r = -2; r < reps; r++) { /* two warm-up rounds */
-            double t0 = now();
+            double t0 = bench_now();
             if (nn_dist_allreduce(d, buf, (int64_t)(bytes / 4), NN_F32, NN_REDUCE_SUM,
                                   "bench", &err)) {
                 fprintf(stderr, "bench_allreduce: %s\n", err.msg);
                 nn_dist_fail(d, 1, err.msg);
             }
             if (r >= 0)
-                t[r] = now() - t0;
+                t[r] = bench_now() - t0;
         }
         /* the slowest process's time is the collective's */
         if (nn_dist_allreduce(d, t, reps, NN_F64, NN_REDUCE_MAX, "bench", &err))
             nn_dist_fail(d, 1, err.msg);
-        qsort(t, (size_t)reps, sizeof *t, cmp);
+        qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
         double med = t[reps / 2];
         if (rank == 0)
             printf("%12zu %12.3f %12.3f %14.2f\n", bytes, 1e3 * med, 1e3 * t[0],

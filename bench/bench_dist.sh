@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 exe=$build/core/cli/nntrain
 [ -x "$exe" ] || { echo "bench_dist: no $exe: build first (ninja -C $build)"; exit 1; }
-command -v mpirun >/dev/null || { echo "bench_dist: no mpirun (apt-get install openmpi-bin)"; exit 1; }
+command -v mpirun >/dev/null ||
+  { echo "bench_dist: no mpirun (apt-get install openmpi-bin)"; exit 1; }
 plugin_path=$(find "$build/plugins" -name '*.so' ! -path '*.p/*' -printf '%h\n' | sort -u |
               paste -sd: -)
 export NNTRAIN_PLUGIN_PATH=$plugin_path OMP_WAIT_POLICY=passive

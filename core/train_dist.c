@@ -124,7 +124,8 @@ int nn_tr_dist_step(nn_trainer *t, const nn_metrics *before, double *loss, nn_er
     int64_t every = t->s->tc.check_replicas;
     if (every > 0 && (t->global_step + 1) % every == 0) {
         char when[80];
-        snprintf(when, sizeof when, "before the update of step %lld", (long long)t->global_step + 1);
+        snprintf(when, sizeof when, "before the update of step %lld",
+                 (long long)t->global_step + 1);
         rc = check_replicas(t, when, err);
     }
     return rc;

@@ -74,26 +74,6 @@ static const char *examples(void)
     return p;
 }
 
-/* the loss of every step record of a run's metrics.jsonl, or of records of another kind
- * ("epoch" with key "val_loss") */
-static int records(const char *name, const char *kind, const char *key, double *out, int cap)
-{
-    char *t = slurp(name);
-    cr_assert_not_null(t, "no %s", name);
-    char want[64], k[64];
-    snprintf(want, sizeof want, "\"kind\":\"%s\"", kind);
-    snprintf(k, sizeof k, "\"%s\":", key);
-    int n = 0;
-    for (char *line = strtok(t, "\n"); line && n < cap; line = strtok(NULL, "\n"))
-        if (strstr(line, want)) {
-            char *l = strstr(line, k);
-            cr_assert_not_null(l, "%s", line);
-            out[n++] = strtod(l + strlen(k), NULL);
-        }
-    free(t);
-    return n;
-}
-
 /* "test: loss L  accuracy A%" of the last run */
 static void test_figures(double *loss, double *acc)
 {
@@ -115,8 +95,8 @@ static void expect_output(const char *what)
 static double worst_step(const char *a_file, const char *b_file, int n)
 {
     double a[256], b[256];
-    int na = records(a_file, "step", "loss", a, 256), nb = records(b_file, "step", "loss", b,
-                                                                      256);
+    int na = jsonl_records(a_file, "step", "loss", a, 256);
+    int nb = jsonl_records(b_file, "step", "loss", b, 256);
     cr_assert_eq(na, nb, "%s has %d steps, %s %d", a_file, na, b_file, nb);
     cr_assert_geq(na, n);
     double worst = 0;
@@ -137,7 +117,7 @@ Test(dist, two_and_four_processes_train_as_one_process_with_the_global_batch)
                  "%s", slurp("out.txt"));
     double l1, a1, vl1[2], vlx[2];
     test_figures(&l1, &a1);
-    cr_assert_eq(records("one/metrics.jsonl", "epoch", "val_loss", vl1, 2), 2);
+    cr_assert_eq(jsonl_records("one/metrics.jsonl", "epoch", "val_loss", vl1, 2), 2);
     for (int np = 2; np <= 4; np += 2) {
         char run[16], jl[32];
         snprintf(run, sizeof run, "np%d", np);
@@ -155,7 +135,7 @@ Test(dist, two_and_four_processes_train_as_one_process_with_the_global_batch)
         cr_assert_leq(fabs(a - a1), 0.2, "%d processes: test accuracy %.2f%%, one process "
                       "%.2f%%", np, a, a1);
         cr_assert_lt(fabs(l - l1) / l1, 1e-4, "test loss %g vs %g", l, l1);
-        cr_assert_eq(records(jl, "epoch", "val_loss", vlx, 2), 2);
+        cr_assert_eq(jsonl_records(jl, "epoch", "val_loss", vlx, 2), 2);
         for (int e = 0; e < 2; e++)
             cr_assert_lt(fabs(vlx[e] - vl1[e]) / vl1[e], 1e-5, "epoch %d val_loss %g vs %g", e,
                          vlx[e], vl1[e]);
@@ -422,13 +402,13 @@ Test(dist, ctrl_c_on_mpirun_stops_every_process_at_one_step_with_a_checkpoint)
     int epochs = atoi(at + strlen("interrupted after "));
     free(out);
     double steps[4096];
-    int before = records("long/metrics.jsonl", "step", "loss", steps, 4096);
+    int before = jsonl_records("long/metrics.jsonl", "step", "loss", steps, 4096);
     cr_assert_gt(before, 0);
     cr_assert_eq(nntrain("train %s/fashion_mnist_mlp.ini --run-dir long --set train.epochs=%d "
                          "--set data.limit=1202 --threads 1 --no-test --resume auto "
                          "--set logger.j.type=jsonl", examples(), epochs + 1), 0, "%s",
                  slurp("out.txt"));
-    int after = records("long/metrics.jsonl", "step", "loss", steps, 4096);
+    int after = jsonl_records("long/metrics.jsonl", "step", "loss", steps, 4096);
     cr_assert_eq(after, (epochs + 1) * 10, "the resumed run ends its epoch: %d steps in all "
                  "(%d before)", after, before);
 }

@@ -1,8 +1,9 @@
 /* test_self.c: the data-parallel machinery in one process, without MPI: `--dist self` (the
  * fixture nntest_comm_self, a world of one) runs buckets, step agreements, metric sums, the
  * checkpoint rank 0 sends, and replica checks, and must train exactly as a run without a
- * communicator (the same weights, so the same test figures to the last digit). Here the sanitizers see all of that code, leaks included (under mpirun they
- * cannot tell Open MPI's memory from nntrain's). */
+ * communicator (the same weights, so the same test figures to the last digit). Here the
+ * sanitizers see all of that code, leaks included (under mpirun they cannot tell Open MPI's
+ * memory from nntrain's). */
 #include <criterion/criterion.h>
 #include <math.h>
 
@@ -15,29 +16,14 @@ static void setup(void)
 
 TestSuite(self, .init = setup, .fini = cli_teardown, .timeout = 300);
 
-static int step_losses(const char *name, double *out, int cap)
-{
-    char *t = slurp(name);
-    cr_assert_not_null(t, "no %s", name);
-    int n = 0;
-    for (char *line = strtok(t, "\n"); line && n < cap; line = strtok(NULL, "\n"))
-        if (strstr(line, "\"kind\":\"step\"")) {
-            char *l = strstr(line, "\"loss\":");
-            cr_assert_not_null(l, "%s", line);
-            out[n++] = strtod(l + 7, NULL);
-        }
-    free(t);
-    return n;
-}
-
 #define SETS "--set data.limit=700 --set data.val_split=0.1 --set data.test_limit=300 " \
     "--set train.batch_size=50 --set logger.j.type=jsonl --threads 1"
 
 static void same_steps(const char *a, const char *b, int n)
 {
     double x[64], y[64];
-    cr_assert_eq(step_losses(a, x, 64), n);
-    cr_assert_eq(step_losses(b, y, 64), n);
+    cr_assert_eq(jsonl_records(a, "step", "loss", x, 64), n);
+    cr_assert_eq(jsonl_records(b, "step", "loss", y, 64), n);
     /* the logged loss of a data-parallel step is (loss x rows) / rows: the last bit may differ */
     for (int i = 0; i < n; i++)
         cr_assert_leq(fabs(x[i] - y[i]), 1e-15 * fabs(x[i]), "step %d: %.17g without a "
