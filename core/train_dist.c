@@ -64,7 +64,7 @@ static int check_replicas(nn_trainer *t, const char *when, nn_error *err)
                         "that computes differently on each process would cause", when, first);
 }
 
-static int nn_tr_dist_begin(nn_trainer *t, nn_error *err)
+static int begin_checks(nn_trainer *t, nn_error *err)
 {
     nn_session *s = t->s;
     nn_dist *d = s->dist;
@@ -222,7 +222,7 @@ int nn_tr_dist_setup(nn_trainer *t, int rc, int *elsewhere, nn_error *err)
     if (!t->gate_failed) /* else every process knows already */
         rc = nn_dist_agree(d, rc, err, &report);
     if (rc == NN_OK) {
-        rc = nn_tr_dist_begin(t, err);
+        rc = begin_checks(t, err);
         /* the checks end alike everywhere: one process says why */
         rc = nn_dist_agree(d, rc, err, &report);
     }
