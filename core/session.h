@@ -125,8 +125,8 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
  * scales the loss gradient by n / global_n, so that the slices' gradients sum to the global
  * batch's; an empty slice runs one zero row with weight 0 (the processes' collectives must
  * match) and reports loss 0 and no metrics. *lb gets the binding used (for metrics on its
- * output). On a device the step ends with its one synchronisation: the loss, the classification counts and (with an
- * optimizer) the gradient norm come back together. */
+ * output). On a device the step ends with its one synchronisation: the loss, the
+ * classification counts and (with an optimizer) the gradient norm come back together. */
 int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                     nn_loss_bind **lb, double *loss, nn_error *err);
 /* The same in two halves, so that the next batch can be staged in between: begin issues the

@@ -79,8 +79,7 @@ static void print_dist(nn_dist *d)
            steps ? 1e3 * flight_s / (double)steps : 0.0, (long long)steps);
 }
 
-static void print_result(const nn_cli *cli, const nn_session *s, const nn_train_result *r,
-                         nn_dist *dist)
+static void print_result(const nn_session *s, const nn_train_result *r, nn_dist *dist)
 {
     printf("trained %lld epochs in %.1f s; checkpoints in %s (steps that waited for data: "
            "%.1f%%, %.2f s in all)\n", (long long)r->epochs_done, r->wall_s, s->run_dir,
@@ -97,7 +96,6 @@ static void print_result(const nn_cli *cli, const nn_session *s, const nn_train_
     }
     if (dist)
         print_dist(dist);
-    (void)cli;
 }
 
 int nn_cmd_train(nn_cli *cli)
@@ -176,7 +174,8 @@ int nn_cmd_train(nn_cli *cli)
     } else if (rc) {
         if (report)
             nn_cli_error("%s", err.msg);
-        code = rc == NN_ENONFINITE ? NN_EXIT_NONFINITE : NN_EXIT_FAIL;
+        /* a model file that does not load is a bad command line, as for every verb */
+        code = !cfg ? NN_EXIT_USAGE : rc == NN_ENONFINITE ? NN_EXIT_NONFINITE : NN_EXIT_FAIL;
     } else if (r.end == NN_END_SIGNAL) {
         if (rank0) {
             fprintf(stderr, "nntrain: interrupted after %lld completed epochs; checkpoint %s\n",
@@ -185,7 +184,7 @@ int nn_cmd_train(nn_cli *cli)
         }
         code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
     } else if (rank0) {
-        print_result(cli, &s, &r, dist);
+        print_result(&s, &r, dist);
     }
     nn_metrics_free(&r.test);
     nn_dist_close(dist); /* before the session: it detaches from the model */

@@ -72,3 +72,15 @@ Test(self, a_checkpoint_that_cannot_be_read_is_reported_once)
                    out);
     free(out);
 }
+
+/* train's set-up now agrees across processes before it reports: the exit codes stay those of
+ * one process */
+Test(self, a_model_file_that_does_not_load_is_still_a_usage_error)
+{
+    cr_assert_eq(nntrain("train %s", path_in("missing.ini")), 2);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "missing.ini"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train %s --dist self --plugin-dir %s", path_in("missing.ini"),
+                         getenv("NNTEST_COMM_DIR")), 2);
+}
