@@ -136,6 +136,7 @@ static size_t min_vtable_size(int kind)
     case NN_KIND_TRANSFORM: return offsetof(nn_transform_vtable, reserved);
     case NN_KIND_LOGGER: return offsetof(nn_logger_vtable, reserved);
     case NN_KIND_BACKEND: return offsetof(nn_backend_vtable, device_count); /* ABI 0.3 */
+    case NN_KIND_COMMUNICATOR: return offsetof(nn_communicator_vtable, reserved);
     }
     return 0;
 }
@@ -206,6 +207,18 @@ static const char *missing_slot(const nn_plugin_desc *d)
             if (t->copy_async && (!t->event_new || !t->event_wait || !t->event_free))
                 return "event_new/event_wait/event_free (required with copy_async)";
         }
+        break;
+    }
+    case NN_KIND_COMMUNICATOR: {
+        const nn_communicator_vtable *t = v;
+        if (!t->init) return "init";
+        if (!t->rank) return "rank";
+        if (!t->size) return "size";
+        if (!t->allreduce) return "allreduce";
+        if (!t->broadcast) return "broadcast";
+        if (!t->barrier) return "barrier";
+        if (!t->test) return "test";
+        if (!t->abort) return "abort";
         break;
     }
     }

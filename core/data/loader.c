@@ -115,9 +115,13 @@ static void pump(nn_loader *l)
         if (!s)
             return;
         int64_t k = l->next_sched++, B = l->o.batch_size;
-        int64_t first = k * B, cnt = l->n - first < B ? l->n - first : B;
-        memcpy(s->indices, l->perm + first, (size_t)cnt * sizeof *s->indices);
-        s->b.n = cnt;
+        int64_t first = k * B, cnt = l->n - first < B ? l->n - first : B, row0 = 0, take = cnt;
+        if (l->o.shard_count > 1)
+            nn_batch_slice(cnt, l->o.shard_rank, l->o.shard_count, &row0, &take);
+        memcpy(s->indices, l->perm + first + row0, (size_t)take * sizeof *s->indices);
+        s->b.n = take;
+        s->b.global_n = cnt;
+        s->b.row0 = row0;
         s->b.index = k;
         s->b.epoch = l->epoch;
         s->gen = l->gen;
@@ -253,6 +257,16 @@ int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader *
     l->n = n;
     int64_t B = o->batch_size;
     l->nb = o->drop_last ? n / B : (n + B - 1) / B;
+    if (l->o.shard_count < 2) {
+        l->o.shard_count = 1;
+        l->o.shard_rank = 0;
+    } else if (l->o.shard_rank < 0 || l->o.shard_rank >= l->o.shard_count) {
+        free(l);
+        return nn_error_set(err, NN_EINVAL, "shard %d of %d does not exist", o->shard_rank,
+                            o->shard_count);
+    }
+    /* a slice of a global batch: the largest has ceil(B / shards) rows */
+    B = (B + l->o.shard_count - 1) / l->o.shard_count;
     l->nslots = l->o.prefetch + 1;
     l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
     l->perm = malloc((size_t)(n ? n : 1) * sizeof *l->perm);
