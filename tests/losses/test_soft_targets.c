@@ -1,13 +1,15 @@
 /* test_soft_targets.c: cross_entropy and nll with probability targets F32 [N, C] (what mixup
  * and cutmix make), against PyTorch's documented formula for class probabilities evaluated
  * here in double (q = (1 - e) t + e / C, class weights, mean over N, sum), hand values, the
- * mixup identity, gradients and the refusals. */
+ * mixup identity, gradients and the refusals; and the core's metrics on such targets. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "device.h"
 #include "harness.h"
+#include "metrics.h"
 
 static void open_soft(nnt_loss *L, const char *plugin, const char *const *kv, int64_t n,
                       int64_t c)
@@ -270,4 +272,49 @@ Test(soft_targets, ignore_index_and_mismatched_shapes_are_refused)
                      NN_ESHAPE);
         cr_assert(nnt_msg_has(&err, (const char *[]){"[5, 3]", "[4, 3]", NULL}), "%s", err.msg);
     }
+}
+
+/* ---- metrics (core/metrics.c) with probability targets ---- */
+
+/* accuracy, top-k and the confusion matrix of probability targets are those of the class each
+ * target weighs most (its first maximum, as the devices' count_correct takes it) */
+Test(soft_targets, metrics_count_the_class_a_target_weighs_most)
+{
+    enum { N = 7, K = 4 };
+    const int64_t ps[] = {N, K}, is[] = {N};
+    nn_tensor *pred = nn_tensor_new(NN_F32, 2, ps), *soft = nn_tensor_new(NN_F32, 2, ps);
+    nn_tensor *ids = nn_tensor_new(NN_I32, 1, is);
+    cr_assert(pred && soft && ids);
+    nnt_fill_uniform(pred, 4, -1, 1);
+    const int32_t y[N] = {0, 1, 2, 3, 0, 2, 1};
+    for (int64_t i = 0; i < N; i++) {
+        float *t = NN_F32P(soft) + i * K;
+        for (int64_t k = 0; k < K; k++)
+            t[k] = 0.1f;
+        t[y[i]] = 0.6f - 0.1f * (float)(i % 3); /* the most, though not alone at times */
+        t[(y[i] + 1) % K] = i == 4 ? t[y[i]] : 0.2f; /* row 4: a tie after its class */
+        if (i == 6)
+            t[(y[i] + 3) % K] = t[y[i]]; /* row 6: a tie before it, so class 0 */
+        NN_I32P(ids)[i] = i == 6 ? 0 : y[i];
+    }
+    nn_metrics a, b;
+    cr_assert_eq(nn_metrics_init(&a, K, 2, 1), 0);
+    cr_assert_eq(nn_metrics_init(&b, K, 2, 1), 0);
+    nn_metrics_add(&a, pred, soft, N, 0.5);
+    nn_metrics_add(&b, pred, ids, N, 0.5);
+    cr_assert_eq(a.correct, b.correct);
+    cr_assert_eq(a.topk_correct, b.topk_correct);
+    cr_assert_arr_eq(a.confusion, b.confusion, K * K * sizeof *a.confusion);
+    cr_assert_eq(nn_metrics_accuracy(&a), nn_metrics_accuracy(&b));
+    double dev[2] = {-1, -1};
+    nn_error err = {0};
+    cr_assert_eq(nn_dev_count_correct(nn_dev_host(), pred, soft, N, 2, dev, &err), NN_OK, "%s",
+                 err.msg);
+    cr_assert_eq(dev[0], (double)a.correct, "as the devices count");
+    cr_assert_eq(dev[1], (double)a.topk_correct);
+    nn_metrics_free(&a);
+    nn_metrics_free(&b);
+    nn_tensor_free(pred);
+    nn_tensor_free(soft);
+    nn_tensor_free(ids);
 }
