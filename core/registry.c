@@ -181,8 +181,11 @@ static const char *missing_slot(const nn_plugin_desc *d)
     }
     case NN_KIND_TRANSFORM: {
         const nn_transform_vtable *t = v;
+        /* ABI 0.5: a batch transform has apply_batch instead of apply */
+        int batch = t->struct_size > offsetof(nn_transform_vtable, apply_batch) &&
+                    t->apply_batch;
         if (!t->setup) return "setup";
-        if (!t->apply) return "apply";
+        if (!t->apply && !batch) return "apply (or apply_batch, ABI 0.5)";
         if ((d->caps & NN_CAP_STATEFUL) && (!t->state_save || !t->state_load))
             return "state_save/state_load";
         break;

@@ -393,12 +393,13 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
     s->n_binds++; /* owned from here, released by nn_session_close */
     int64_t tshape[NN_MAX_DIMS];
     tshape[0] = rows;
-    for (int d = 0; d < info->target.dl.ndim; d++)
-        tshape[d + 1] = info->target.shape[d];
+    /* training batches hold what the batch transforms made of the targets (mixup: F32 [C]) */
+    const nn_tensor *tgt = nn_data_target(s->data, training);
+    for (int d = 0; d < tgt->dl.ndim; d++)
+        tshape[d + 1] = tgt->shape[d];
     const nn_device *dev = nn_dev_public(s->dev);
     lb->target.dl.device = dev->dl;
-    nn_tensor_describe(&lb->target, (nn_dtype)nn_tensor_dtype(&info->target),
-                       info->target.dl.ndim + 1, tshape);
+    nn_tensor_describe(&lb->target, (nn_dtype)nn_tensor_dtype(tgt), tgt->dl.ndim + 1, tshape);
     lb->target.name = "target";
     /* on the host the target views the batch; elsewhere it has device memory of its own */
     if (!nn_dev_is_host(s->dev) &&
