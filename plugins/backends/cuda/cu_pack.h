@@ -99,8 +99,33 @@ void cu_forget_graphs(cu_dev *d);
 /* the libraries' shared workspace, at least bytes (grown only outside the steady state) */
 void *cu_workspace(cu_dev *d, size_t bytes, nn_error *err);
 
-/* 1 when the layer's name is not the default; for messages */
+/* the layer's name, or kind when it has none; for messages */
 const char *cu_name(const char *layer_name, const char *kind);
+
+/* ---- what the layer plugins share (cu_layer.c) ------------------------------------------- */
+
+/* setup's common start: this pack's device, one input of dtype dt (-1: any known one) with a
+ * batch dimension; *name gets the layer's name. The sentences and statuses are the CPU
+ * plugins' ("layer 'x' (relu): takes 1 input, got 2"). */
+int cu_one_input(nn_layer_setup *s, const char *kind, int dt, const char **name, nn_error *err);
+/* an int-list key of 1 value (for every spatial dim) or sp values */
+int cu_int_list(const nn_params *p, const char *key, int sp, int64_t *out, const char *kind,
+                nn_error *err);
+/* weight_init's choice -> nn_init (torch|he_uniform|he_normal|xavier_uniform|xavier_normal) */
+nn_init cu_weight_init(int choice);
+/* launches k_act over n elements */
+int cu_act(cu_dev *d, const char *who, const k_act *a, nn_error *err);
+
+/* the keys dense, conv1d and conv2d share with the CPU plugins (choices and docs verbatim) */
+#define CU_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
+#define CU_ACT_DOC                                                                      \
+    "activation applied to the output, fused into the primitive as a post-op in inference " \
+    "(training keeps the pre-activation for the derivative); gelu is the exact erf form, as " \
+    "PyTorch's nn.GELU()"
+#define CU_WEIGHT_INIT_CHOICES "torch|he_uniform|he_normal|xavier_uniform|xavier_normal"
+#define CU_WEIGHT_INIT_DOC                                                              \
+    "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's " \
+    "Linear/Conv default; he_* use gain sqrt(2) on fan_in; xavier_* use fan_in + fan_out"
 
 /* ---- the execution side of cu_issue (cu_exec.c) ------------------------------------------ */
 
@@ -108,6 +133,19 @@ extern const cu_exec_ops cu_exec_cuda;
 
 /* ---- descriptors, exported together by cu_pack.c ---------------------------------------- */
 
-extern const nn_plugin_desc cu_backend_desc;
+/* a layer descriptor of the pack: cu_NAME_desc over NAME_vtable */
+#define CU_LAYER_DESC(nm, sum, schema)                                                   \
+    const nn_plugin_desc cu_##nm##_desc = NN_DESCRIPTOR(                                 \
+        .kind = NN_KIND_LAYER, .name = #nm, .version = "1.0.0", .license = "MIT",         \
+        .device = "cuda", .summary = sum, .caps = NN_CAP_BACKWARD, .params = schema,      \
+        .vtable = &nm##_vtable)
+
+extern const nn_plugin_desc cu_backend_desc, cu_dense_desc, cu_conv1d_desc, cu_conv2d_desc,
+    cu_maxpool2d_desc, cu_avgpool2d_desc, cu_global_avgpool_desc, cu_batchnorm_desc,
+    cu_layernorm_desc, cu_dropout_desc, cu_relu_desc, cu_leaky_relu_desc, cu_elu_desc,
+    cu_gelu_desc, cu_sigmoid_desc, cu_tanh_desc, cu_softmax_desc, cu_flatten_desc,
+    cu_reshape_desc, cu_add_desc, cu_concat_desc, cu_embedding_desc, cu_ce_desc, cu_nll_desc,
+    cu_mse_desc, cu_l1_desc, cu_huber_desc, cu_bce_desc, cu_sgd_desc, cu_adam_desc,
+    cu_adamw_desc, cu_rmsprop_desc, cu_adagrad_desc;
 
 #endif
