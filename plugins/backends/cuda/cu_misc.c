@@ -51,12 +51,26 @@ static void misc_destroy(void *self)
 
 /* ---- dropout ------------------------------------------------------------------------------ */
 
-static uint64_t fnv1a(const char *s)
+/* FNV-1a of the name, as plugins/layers/dropout.c: two dropout layers draw different masks */
+uint64_t cu_dropout_stream(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (; s && *s; s++)
         h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
     return h;
+}
+
+void cu_dropout_args(k_dropout *a, double p, uint64_t stream, uint64_t seed, int64_t rows,
+                     int64_t per)
+{
+    memset(a, 0, sizeof *a);
+    a->rows = rows;
+    a->per = per;
+    a->seed = seed;
+    a->stream = stream;
+    /* keep when a 32-bit draw >= p * 2^32, two draws per 64-bit number (as dropout.c) */
+    a->threshold = (uint64_t)(p * 4294967296.0);
+    a->scale = (float)(1.0 / (1.0 - p));
 }
 
 static int dropout_setup(void *self, nn_layer_setup *s, nn_error *err)
@@ -67,7 +81,7 @@ static int dropout_setup(void *self, nn_layer_setup *s, nn_error *err)
         return rc;
     const nn_tensor *x = s->inputs[0];
     nn_tensor_describe(&s->output, NN_F32, x->dl.ndim, x->shape);
-    m->stream = fnv1a(s->layer_name);
+    m->stream = cu_dropout_stream(s->layer_name);
     m->mask_buf = -1;
     if (s->training &&
         (m->mask_buf = nn_layer_add_buffer(s, "mask", NN_BUF_SAVED, NN_F32, x->dl.ndim,
@@ -85,9 +99,8 @@ static int dropout_forward(void *self, const nn_layer_io *io, nn_error *err)
     if (!d)
         return NN_EINVAL;
     int64_t n = nn_tensor_numel(io->output), batch = io->inputs[0]->shape[0];
-    k_dropout a = {.rows = batch, .per = batch ? n / batch : 0, .seed = io->seed,
-                   .stream = m->stream, .threshold = (uint64_t)(m->p * 4294967296.0),
-                   .scale = (float)(1.0 / (1.0 - m->p))};
+    k_dropout a;
+    cu_dropout_args(&a, m->p, m->stream, io->seed, batch, batch ? n / batch : 0);
     CU_TENSOR(a.x, d, io->inputs[0], NN_F32, m->name, "input", err);
     CU_TENSOR(a.y, d, io->output, NN_F32, m->name, "output", err);
     if (!io->training)

@@ -173,25 +173,34 @@ static void slot_ptrs(const cu_opt *o, const nn_optim_param *p, float *s[3])
     s[2] = o->kind == K_OPT_RMSPROP ? (o->slot_gavg >= 0 ? slot[o->slot_gavg] : NULL) : slot[2];
 }
 
-/* one parameter's row of the table, its tensors checked to be this device's */
+/* one parameter's row of the table (block0 aside) */
+static void fill_row(const cu_opt *o, const nn_optim_param *p, k_opt_param *r)
+{
+    memset(r, 0, sizeof *r);
+    r->w = NN_F32P(p->value);
+    r->g = NN_F32P(p->grad);
+    slot_ptrs(o, p, r->s);
+    r->n = nn_tensor_numel(p->value);
+    r->lr_mult = p->lr_mult;
+    r->wd_mult = p->weight_decay_mult;
+    r->wd = (float)(o->weight_decay * p->weight_decay_mult);
+}
+
+/* the row, its tensors checked to be this device's */
 static int table_row(cu_opt *o, cu_dev *d, const nn_optim_param *p, k_opt_param *r,
                      nn_error *err)
 {
     const char *who = p->name ? p->name : opt_names[o->kind];
-    memset(r, 0, sizeof *r);
-    CU_TENSOR(r->w, d, p->value, NN_F32, who, "value", err);
-    CU_TENSOR(r->g, d, p->grad, NN_F32, who, "gradient", err);
+    if (!cu_tensor(d, p->value, NN_F32, who, "value", err) ||
+        !cu_tensor(d, p->grad, NN_F32, who, "gradient", err))
+        return err && err->status ? err->status : NN_EINVAL;
     for (int k = 0; k < n_slots_of(o); k++)
         if (!cu_tensor(d, p->slots[k], NN_F32, who, "optimizer slot", err))
             return err && err->status ? err->status : NN_EINVAL;
     if (!nn_shape_equal(p->value, p->grad))
         return nn_error_set(err, NN_ESHAPE, "%s: the gradient's shape differs from the value's",
                             who);
-    slot_ptrs(o, p, r->s);
-    r->n = nn_tensor_numel(p->value);
-    r->lr_mult = p->lr_mult;
-    r->wd_mult = p->weight_decay_mult;
-    r->wd = (float)(o->weight_decay * p->weight_decay_mult);
+    fill_row(o, p, r);
     return NN_OK;
 }
 
@@ -201,13 +210,9 @@ static int ensure_table(cu_opt *o, cu_dev *d, const nn_optim_step *st, nn_error 
     k_opt_param row;
     int same = o->table && o->n == st->n_params && o->dev == d;
     for (int i = 0; same && i < st->n_params; i++) {
-        const nn_optim_param *p = &st->params[i];
-        const k_opt_param *h = &o->host[i];
-        float *s[3];
-        slot_ptrs(o, p, s);
-        same = h->w == NN_F32P(p->value) && h->g == NN_F32P(p->grad) &&
-               h->n == nn_tensor_numel(p->value) && h->lr_mult == p->lr_mult &&
-               h->wd_mult == p->weight_decay_mult && !memcmp(h->s, s, sizeof s);
+        fill_row(o, &st->params[i], &row);
+        row.block0 = o->host[i].block0;
+        same = !memcmp(&row, &o->host[i], sizeof row);
     }
     if (same)
         return NN_OK;
@@ -251,6 +256,49 @@ static int ensure_table(cu_opt *o, cu_dev *d, const nn_optim_step *st, nn_error 
     return rc;
 }
 
+/* the step's kernel argument (params, n_params aside), as the CPU plugins compute the same
+ * numbers: in double on the host, then cast */
+static void step_args(const cu_opt *o, const nn_optim_step *st, k_optim *a)
+{
+    memset(a, 0, sizeof *a);
+    a->kind = o->kind;
+    a->lr = st->lr;
+    a->first = st->t == 1;
+    switch (o->kind) {
+    case K_OPT_SGD:
+        a->momentum = o->momentum != 0;
+        a->nesterov = o->nesterov;
+        a->mu = (float)o->momentum;
+        a->damp1 = (float)(1 - o->dampening);
+        break;
+    case K_OPT_ADAM:
+    case K_OPT_ADAMW: {
+        double bc2 = 1.0 - pow(o->beta2, (double)st->t);
+        a->bc1 = 1.0 - pow(o->beta1, (double)st->t);
+        a->inv_bc2_sqrt = (float)(1.0 / sqrt(bc2));
+        a->b1 = (float)o->beta1;
+        a->c1 = (float)(1.0 - o->beta1);
+        a->b2 = (float)o->beta2;
+        a->c2 = (float)(1.0 - o->beta2);
+        a->eps = (float)o->eps;
+        a->amsgrad = o->amsgrad;
+        a->weight_decay = o->weight_decay;
+        break;
+    }
+    case K_OPT_RMSPROP:
+        a->b1 = (float)o->alpha;
+        a->c1 = (float)(1.0 - o->alpha);
+        a->eps = (float)o->eps;
+        a->mu = (float)o->momentum;
+        a->centered = o->centered;
+        break;
+    default:
+        a->lr_div = 1.0 + (double)(st->t - 1) * o->lr_decay;
+        a->eps = (float)o->eps;
+        a->base = st->t == 1 ? (float)o->init_acc : 0.0f;
+    }
+}
+
 static int opt_step(void *self, const nn_optim_step *st, nn_error *err)
 {
     cu_opt *o = self;
@@ -261,42 +309,28 @@ static int opt_step(void *self, const nn_optim_step *st, nn_error *err)
     int rc = ensure_table(o, d, st, err);
     if (rc || o->blocks == 0)
         return rc;
-    k_optim a = {.params = o->table, .n_params = o->n, .kind = o->kind, .lr = st->lr,
-                 .first = st->t == 1};
-    switch (o->kind) {
-    case K_OPT_SGD:
-        a.momentum = o->momentum != 0;
-        a.nesterov = o->nesterov;
-        a.mu = (float)o->momentum;
-        a.damp1 = (float)(1 - o->dampening);
-        break;
-    case K_OPT_ADAM:
-    case K_OPT_ADAMW: {
-        double bc2 = 1.0 - pow(o->beta2, (double)st->t);
-        a.bc1 = 1.0 - pow(o->beta1, (double)st->t);
-        a.inv_bc2_sqrt = (float)(1.0 / sqrt(bc2));
-        a.b1 = (float)o->beta1;
-        a.c1 = (float)(1.0 - o->beta1);
-        a.b2 = (float)o->beta2;
-        a.c2 = (float)(1.0 - o->beta2);
-        a.eps = (float)o->eps;
-        a.amsgrad = o->amsgrad;
-        a.weight_decay = o->weight_decay;
-        break;
-    }
-    case K_OPT_RMSPROP:
-        a.b1 = (float)o->alpha;
-        a.c1 = (float)(1.0 - o->alpha);
-        a.eps = (float)o->eps;
-        a.mu = (float)o->momentum;
-        a.centered = o->centered;
-        break;
-    default:
-        a.lr_div = 1.0 + (double)(st->t - 1) * o->lr_decay;
-        a.eps = (float)o->eps;
-        a.base = st->t == 1 ? (float)o->init_acc : 0.0f;
-    }
+    k_optim a;
+    step_args(o, st, &a);
+    a.params = o->table;
+    a.n_params = o->n;
     return cu_launch(d, who, k_optim_fn(), (uint32_t)o->blocks, K_BLOCK, &a, sizeof a, err);
+}
+
+int cu_optim_host_step(void *self, const nn_optim_step *st, nn_error *err)
+{
+    cu_opt *o = self;
+    k_opt_param *rows = calloc((size_t)st->n_params + 1, sizeof *rows);
+    if (!rows)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    for (int i = 0; i < st->n_params; i++)
+        fill_row(o, &st->params[i], &rows[i]);
+    k_optim a;
+    step_args(o, st, &a);
+    a.params = rows;
+    a.n_params = st->n_params;
+    k_optim_host(&a);
+    free(rows);
+    return NN_OK;
 }
 
 /* ---- schemas: the CPU plugins' keys, word for word ---------------------------------------- */

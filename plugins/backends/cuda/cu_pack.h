@@ -127,6 +127,17 @@ int cu_act(cu_dev *d, const char *who, const k_act *a, nn_error *err);
     "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's " \
     "Linear/Conv default; he_* use gain sqrt(2) on fan_in; xavier_* use fan_in + fan_out"
 
+/* ---- what tests reach without a GPU ------------------------------------------------------ */
+
+/* dropout's stream (a hash of the layer's name) and a forward's kernel argument, as
+ * cu_misc.c makes them */
+uint64_t cu_dropout_stream(const char *layer_name);
+void cu_dropout_args(k_dropout *a, double p, uint64_t stream, uint64_t seed, int64_t rows,
+                     int64_t per);
+/* an optimizer step of the pack on host memory, with the kernel's code (k_optim_host) and the
+ * arguments opt_step makes: what the device computes, checked against the CPU plugins */
+int cu_optim_host_step(void *self, const nn_optim_step *st, nn_error *err);
+
 /* ---- the execution side of cu_issue (cu_exec.c) ------------------------------------------ */
 
 extern const cu_exec_ops cu_exec_cuda;

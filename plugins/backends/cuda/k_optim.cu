@@ -6,7 +6,7 @@
  * s2 = grad_avg (NULL when absent); adagrad s0 = sum. */
 #include "k_util.cuh"
 
-__device__ static void update(const k_optim &a, const k_opt_param *p, int64_t i)
+__host__ __device__ static void update(const k_optim &a, const k_opt_param *p, int64_t i)
 {
     float *w = p->w, *s0 = p->s[0], *s1 = p->s[1], *s2 = p->s[2];
     const float g = p->g[i], wd = p->wd;
@@ -91,6 +91,15 @@ __global__ void k_optim_run(k_optim a)
     int64_t end = start + K_OPT_PER_BLOCK < p->n ? start + K_OPT_PER_BLOCK : p->n;
     for (int64_t i = start + threadIdx.x; i < end; i += blockDim.x)
         update(a, p, i);
+}
+
+/* the same updates on the host, parameter by parameter (a.params is a host table): the
+ * kernel's code checked against the CPU plugins without a GPU */
+extern "C" void k_optim_host(const k_optim *a)
+{
+    for (int k = 0; k < a->n_params; k++)
+        for (int64_t i = 0; i < a->params[k].n; i++)
+            update(*a, &a->params[k], i);
 }
 
 extern "C" const void *k_optim_fn(void)
