@@ -171,15 +171,15 @@ static int cu_describe(void *self, char *buf, size_t cap)
     cu_lib_versions(d, libs, sizeof libs);
     const cu_alloc_stats *s = &d->alloc.stats;
     const cu_issue_stats *q = &d->issue.stats;
-    snprintf(buf, cap, "%s, %.1f GiB, compute %d.%d, %d SMs; driver %s%sCUDA %d.%d, runtime "
-             "%d.%d; %s; graphs %s (%llu captured, %llu replays), TF32 %s; memory %.1f MiB in "
-             "use, peak %.1f MiB, %.1f MiB cached, %llu cudaMalloc calls",
-             d->gpu, (double)d->total_mem / 1073741824.0, d->cc_major, d->cc_minor, d->sm_count,
-             rel, rel[0] ? " for " : "", drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10,
-             libs, d->issue.defer ? "on" : "off", (unsigned long long)q->captures,
-             (unsigned long long)q->replays, d->tf32 ? "on" : "off",
-             (double)s->in_use / 1048576.0, (double)s->peak / 1048576.0,
-             (double)s->cached / 1048576.0, (unsigned long long)s->raw_allocs);
+    /* what a run's summary needs first (train prints this line, cut to 300 characters) */
+    snprintf(buf, cap, "%s (compute %d.%d, %d SMs, %.1f GiB); graphs %s: %llu captured, %llu "
+             "replays; %llu cudaMalloc calls, peak %.1f MiB; driver %s%sCUDA %d.%d%s, runtime "
+             "%d.%d, %s; TF32 %s",
+             d->gpu, d->cc_major, d->cc_minor, d->sm_count, (double)d->total_mem / 1073741824.0,
+             d->issue.defer ? "on" : "off", (unsigned long long)q->captures,
+             (unsigned long long)q->replays, (unsigned long long)s->raw_allocs,
+             (double)s->peak / 1048576.0, rel, rel[0] ? " (" : "", drv / 1000, drv % 1000 / 10,
+             rel[0] ? ")" : "", rt / 1000, rt % 1000 / 10, libs, d->tf32 ? "on" : "off");
     return NN_OK;
 }
 
