@@ -65,5 +65,11 @@ for model in mlp cnn; do
 done
 read -r sps acc < <(run_nntrain mlp 128 NNTRAIN_CUDA_GRAPHS=0)
 printf '%-5s %6s %14s   (CUDA graphs off: what the graphs are worth)\n' mlp 128 "$sps"
+# PyTorch runs cuDNN convolutions in TF32 by default; nntrain keeps FP32 unless asked
+for batch in 128 1024; do
+  read -r sps acc < <(run_nntrain cnn $batch NNTRAIN_CUDA_TF32=1)
+  printf '%-5s %6s %14s   test accuracy %s%% (NNTRAIN_CUDA_TF32=1: TF32 products, as PyTorch '\
+'convolves by default)\n' cnn $batch "$sps" "${acc:--}"
+done
 echo "(ratio: nntrain over PyTorch measured now, or over the reference figure when PyTorch did not run)"
 cat "$work/device.txt" 2>/dev/null

@@ -95,7 +95,9 @@ static int plan(cu_dev *dev, cu_mm *mm, const char *who, int64_t M, int64_t N, i
 {
     int rc = cu_mm_plan(dev, mm, who, M, N, K, ta, tb, epi, bias, err);
     *fused = rc == NN_OK && epi != CUBLASLT_EPILOGUE_DEFAULT;
-    if (rc == NN_ENOTSUP && epi != CUBLASLT_EPILOGUE_DEFAULT)
+    /* any refusal of an epilogue (not only "not supported") leaves the plain product, whose
+     * own failure is then the real one */
+    if (rc != NN_OK && rc != NN_EDLOPEN && epi != CUBLASLT_EPILOGUE_DEFAULT)
         rc = cu_mm_plan(dev, mm, who, M, N, K, ta, tb, CUBLASLT_EPILOGUE_DEFAULT, NULL, err);
     return rc;
 }
