@@ -74,12 +74,17 @@ Test(cuda_host, every_cpu_layer_loss_and_optimizer_has_a_cuda_twin_with_the_same
         const nn_plugin_desc *g = find(kind, names[i][1], "cuda");
         cr_assert_eq(c->caps, g->caps, "%s: capabilities differ", names[i][1]);
         const nn_param_spec *a = c->params, *b = g->params;
-        int n = 0;
-        for (; a && a[n].name; n++) {
-            cr_assert(b && b[n].name, "%s: key '%s' is missing in the pack", names[i][1],
-                      a[n].name);
-            const nn_param_spec *x = &a[n], *y = &b[n];
-            cr_assert_str_eq(x->name, y->name, "%s: key %d", names[i][1], n);
+        int na = 0, nb = 0;
+        while (a && a[na].name)
+            na++;
+        while (b && b[nb].name)
+            nb++;
+        cr_assert_eq(na, nb, "%s: the CPU plugin has %d keys, the pack %d", names[i][1], na, nb);
+        for (int n = 0; n < na; n++) { /* by name: the order is a listing's, not the schema's */
+            const nn_param_spec *x = &a[n], *y = b;
+            while (y->name && strcmp(y->name, x->name) != 0)
+                y++;
+            cr_assert(y->name, "%s: key '%s' is missing in the pack", names[i][1], x->name);
             cr_assert_eq(x->type, y->type, "%s.%s: type", names[i][1], x->name);
             cr_assert(same_str(x->def, y->def), "%s.%s: default", names[i][1], x->name);
             cr_assert(same_str(x->range, y->range), "%s.%s: range", names[i][1], x->name);
@@ -89,8 +94,6 @@ Test(cuda_host, every_cpu_layer_loss_and_optimizer_has_a_cuda_twin_with_the_same
                       x->name, x->doc, y->doc);
             checked++;
         }
-        cr_assert(!b || !b[n].name, "%s: the pack has an extra key '%s'", names[i][1],
-                  b[n].name);
     }
     cr_assert_gt(checked, 60);
 }

@@ -116,19 +116,21 @@ static int cu_open(void *self, int index, nn_error *err)
     d->cc_minor = prop.minor;
     if ((e = cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking)))
         return cu_fail(err, e, d->name, "cudaStreamCreateWithFlags");
-    /* kernels write what they find wrong in the data straight into host memory */
-    if ((e = cudaHostAlloc((void **)&d->err_host, sizeof *d->err_host, cudaHostAllocMapped)) ||
-        (e = cudaHostGetDevicePointer((void **)&d->err_dev, d->err_host, 0))) {
+    if ((e = cudaHostAlloc((void **)&d->err_host, sizeof *d->err_host, cudaHostAllocDefault))) {
         cudaStreamDestroy(d->stream);
-        return cu_fail(err, e, d->name, "allocating the mapped error record");
+        return cu_fail(err, e, d->name, "allocating the error record's host copy");
     }
     memset(d->err_host, 0, sizeof *d->err_host);
     d->index = index;
     d->partial = cu_alloc_get(&d->alloc, sizeof(double) * CU_PARTIALS, 256);
     d->first = cu_alloc_get(&d->alloc, sizeof *d->first, 256);
-    if (!d->partial || !d->first)
+    d->err_dev = cu_alloc_get(&d->alloc, sizeof *d->err_dev, 256);
+    if (!d->partial || !d->first || !d->err_dev)
         return nn_error_set(err, NN_ENOMEM, "%s: cannot allocate the reduction scratch",
                             d->name);
+    if ((e = cudaMemsetAsync(d->err_dev, 0, sizeof *d->err_dev, d->stream)) ||
+        (e = cudaStreamSynchronize(d->stream)))
+        return cu_fail(err, e, d->name, "clearing the error record");
     return NN_OK;
 }
 
@@ -332,9 +334,7 @@ static int cu_event_wait(void *self, void *event, nn_error *err)
     if (rc || !ev)
         return rc;
     cudaError_t e = cudaEventSynchronize(ev->ev);
-    if (e)
-        return cu_fail(err, e, d->name, "cudaEventSynchronize");
-    return cu_check_async(d, err);
+    return e ? cu_fail(err, e, d->name, "cudaEventSynchronize") : NN_OK;
 }
 
 static void cu_event_free(void *self, void *event)
@@ -348,7 +348,7 @@ static void cu_event_free(void *self, void *event)
     }
 }
 
-static void *cu_host_alloc(void *self, size_t bytes, nn_error *err)
+void *cu_host_alloc(void *self, size_t bytes, nn_error *err)
 {
     cu_dev *d = self;
     void *p = NULL;
@@ -361,7 +361,7 @@ static void *cu_host_alloc(void *self, size_t bytes, nn_error *err)
     return p;
 }
 
-static void cu_host_free(void *self, void *ptr)
+void cu_host_free(void *self, void *ptr)
 {
     (void)self;
     if (ptr)
@@ -386,8 +386,10 @@ const nn_backend_vtable cu_backend_vtable = {
     .event_wait = cu_event_wait,
     .event_free = cu_event_free,
     .ops = &cu_device_ops,
+#if NN_ABI_MINOR < 5 /* ABI 0.5 moved page-locked host memory into the ops table */
     .host_alloc = cu_host_alloc,
     .host_free = cu_host_free,
+#endif
 };
 
 const nn_plugin_desc cu_backend_desc = NN_DESCRIPTOR(

@@ -1,6 +1,6 @@
 /* cu_err.c: CUDA errors as nntrain sentences: runtime errors with their names, the reason no
- * device was found, and the errors kernels record in mapped memory (bad class or token ids),
- * turned into a message naming the layer or loss and the sample at the next synchronisation. */
+ * device was found, and the bad class or token ids kernels record in the device's error word
+ * (copied back by every synchronisation), named by layer or loss and sample. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,6 +78,12 @@ int cu_check_async(cu_dev *d, nn_error *err)
     k_err r = {.site = e->site, .code = e->code, .value = e->value, .index = e->index,
                .limit = e->limit, .aux = e->aux};
     memset((void *)d->err_host, 0, sizeof *d->err_host);
+    /* cleared on the device too, so the next bad id is reported afresh (the stream is idle:
+     * this runs right after a synchronisation) */
+    if (d->err_dev && d->index >= 0 &&
+        (cudaMemsetAsync(d->err_dev, 0, sizeof *d->err_dev, d->stream) != cudaSuccess ||
+         cudaStreamSynchronize(d->stream) != cudaSuccess))
+        (void)cudaGetLastError();
     const char *who = r.site >= 0 && r.site < d->n_sites ? d->sites[r.site] : "a kernel";
     if (r.code == K_ERR_TOKEN && r.aux > 0)
         return nn_error_set(err, NN_EINVAL, "%s: token id %d at batch row %lld, position %lld "

@@ -111,7 +111,11 @@ int cu_sync(cu_dev *d, nn_error *err)
     int rc = cu_issue_flush(&d->issue, err);
     if (rc)
         return rc;
-    cudaError_t e = cudaStreamSynchronize(d->stream);
+    /* the kernels' error record comes back with the same wait: 32 bytes behind the work */
+    cudaError_t e = cudaMemcpyAsync(d->err_host, d->err_dev, sizeof *d->err_host,
+                                    cudaMemcpyDeviceToHost, d->stream);
+    if (!e)
+        e = cudaStreamSynchronize(d->stream);
     cu_issue_sync_point(&d->issue);
     if (e)
         return cu_fail(err, e, d->name, "synchronising the stream");

@@ -129,4 +129,8 @@ const nn_device_ops cu_device_ops = {
     .norm_acc = ops_norm_acc,
     .find_nonfinite = ops_find_nonfinite,
     .count_correct = ops_count_correct,
+#if NN_ABI_MINOR >= 5 /* the pack builds against SDK 0.4 and 0.5 alike */
+    .host_alloc = cu_host_alloc,
+    .host_free = cu_host_free,
+#endif
 };

@@ -39,8 +39,8 @@ typedef struct cu_dev {
     size_t ws_bytes;
     double *partial;    /* reduction scratch: CU_PARTIALS doubles */
     unsigned long long *first; /* find_nonfinite's answer */
-    k_err *err_host;    /* the kernels' error record, mapped host memory */
-    k_err *err_dev;
+    k_err *err_dev;     /* the kernels' error record (device memory: atomics stay on the GPU) */
+    k_err *err_host;    /* its page-locked copy, refreshed by every synchronisation */
     char sites[CU_MAX_SITES][CU_SITE_LEN];
     int n_sites;
     int tf32;           /* NNTRAIN_CUDA_TF32=1: TF32 tensor cores for products */
@@ -59,7 +59,8 @@ extern const nn_device_ops cu_device_ops;
 const char *cu_strerror(cudaError_t e, char *buf, size_t cap);
 /* fills err with "WHO: WHAT failed: cudaError... (...)" and returns the matching status */
 int cu_fail(nn_error *err, cudaError_t e, const char *who, const char *what);
-/* the error a kernel recorded since the last check, as a sentence (NN_EINVAL), or NN_OK */
+/* the error a kernel recorded, as the last synchronisation copied it back: a sentence
+ * (NN_EINVAL, and the record is cleared), or NN_OK */
 int cu_check_async(cu_dev *d, nn_error *err);
 /* a site name for kernel error records ("loss 'cross_entropy'"); returns its index */
 int cu_site(cu_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -92,6 +93,10 @@ int cu_launch_n(cu_dev *d, const char *who, const void *fn, int64_t n, const voi
 int cu_memset(cu_dev *d, const char *who, void *dst, int value, size_t bytes, nn_error *err);
 int cu_copy(cu_dev *d, const char *who, void *dst, const void *src, size_t bytes,
             nn_error *err);
+/* page-locked host memory (cudaHostAlloc): in the backend vtable up to ABI 0.4, in the ops
+ * table from 0.5 (cu_backend.c) */
+void *cu_host_alloc(void *self, size_t bytes, nn_error *err);
+void cu_host_free(void *self, void *ptr);
 /* the pending run on the stream, then synchronise: for code that must see results now */
 int cu_sync(cu_dev *d, nn_error *err);
 /* graphs captured so far are dropped at the next chance (plans or layers changed) */

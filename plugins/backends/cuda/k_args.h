@@ -14,9 +14,9 @@ extern "C" {
 #define K_BLOCK 256 /* threads per block of the grid-stride kernels */
 #define K_REDUCE 256 /* threads per block of the block reductions */
 
-/* An error a kernel found in its data (a class id or token id out of range), written into
- * mapped host memory by the first kernel that finds one and read after the next
- * synchronisation (cu_check_async). */
+/* An error a kernel found in its data (a class id or token id out of range), claimed by the
+ * first kernel that finds one (in device memory) and copied to the host with every
+ * synchronisation of the stream (cu_sync, cu_check_async). */
 typedef struct k_err {
     int32_t set;   /* 0, then 1 once claimed */
     int32_t site;  /* who: an index into the device's table of site names */

@@ -62,7 +62,7 @@ __device__ inline void k_report(k_err *e, int32_t site, int32_t code, int32_t va
     e->index = index;
     e->limit = limit;
     e->aux = aux;
-    __threadfence_system();
+    __threadfence();
 }
 
 #endif
