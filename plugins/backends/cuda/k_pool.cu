@@ -13,30 +13,8 @@ __global__ void k_pool_forward(k_pool a)
         int64_t p = o / (a.oh * a.ow), i = o % (a.oh * a.ow) / a.ow, j = o % a.ow;
         const float *xp = a.x + p * a.h * a.w;
         int64_t h0 = i * a.sh - a.ph, w0 = j * a.sw - a.pw;
-        if (a.mode == K_POOL_MAX) {
-            float best = -FLT_MAX;
-            int32_t at = -1;
-            for (int ki = 0; ki < a.kh; ki++) {
-                int64_t ih = h0 + ki;
-                if (ih < 0 || ih >= a.h)
-                    continue;
-                for (int kj = 0; kj < a.kw; kj++) {
-                    int64_t iw = w0 + kj;
-                    if (iw < 0 || iw >= a.w)
-                        continue;
-                    float v = xp[ih * a.w + iw];
-                    if (at < 0 || v > best) {
-                        at = (int32_t)(ih * a.w + iw);
-                        best = v > best ? v : best;
-                    }
-                }
-            }
-            a.y[o] = best;
-            if (a.arg)
-                a.arg[o] = at;
-            continue;
-        }
-        float sum = 0.0f;
+        float best = -FLT_MAX, sum = 0.0f;
+        int32_t at = -1;
         int count = 0;
         for (int ki = 0; ki < a.kh; ki++) {
             int64_t ih = h0 + ki;
@@ -46,11 +24,22 @@ __global__ void k_pool_forward(k_pool a)
                 int64_t iw = w0 + kj;
                 if (iw < 0 || iw >= a.w)
                     continue;
-                sum += xp[ih * a.w + iw];
+                float v = xp[ih * a.w + iw];
+                sum += v;
                 count++;
+                if (at < 0 || v > best) { /* the first tap, then only a strictly larger one */
+                    at = (int32_t)(ih * a.w + iw);
+                    best = v > best ? v : best;
+                }
             }
         }
-        a.y[o] = sum / (float)(a.include_pad ? a.kh * a.kw : (count ? count : 1));
+        if (a.mode == K_POOL_MAX) {
+            a.y[o] = best;
+            if (a.arg)
+                a.arg[o] = at;
+        } else {
+            a.y[o] = sum / (float)(a.include_pad ? a.kh * a.kw : (count ? count : 1));
+        }
     }
 }
 
