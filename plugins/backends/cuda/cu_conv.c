@@ -592,45 +592,10 @@ static int conv_backward(void *self, const nn_layer_io *io, nn_error *err)
                        err);
 }
 
-/* ---- schemas: the CPU plugins' keys, word for word ---------------------------------------- */
+/* ---- schemas: the stock keys (<nntrain/stock_params.h>), as the CPU plugins' ---------------- */
 
-#define CU_CONV_SPECS(kdoc, sdoc, pdoc, ddoc)                                             \
-    {.name = "filters", .type = NN_PARAM_INT, .range = "[1, 1048576]", .required = 1,          \
-     .doc = "number of output channels"},                                                \
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,      \
-     .doc = kdoc},                                                                       \
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",         \
-     .doc = sdoc},                                                                       \
-    {.name = "padding", .type = NN_PARAM_STRING, .def = "0", .doc = pdoc},                \
-    {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",       \
-     .doc = ddoc},                                                                       \
-    {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, 1048576]",              \
-     .doc = "channel groups; must divide both the input channels and 'filters'"},        \
-    {.name = "bias", .type = NN_PARAM_BOOL, .def = "true",                                 \
-     .doc = "add a learned bias per filter"},                                            \
-    {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros", \
-     .doc = "bias initialisation: fan_in = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch, or " \
-            "zeros"},                                                                    \
-    {.name = "activation", .type = NN_PARAM_ENUM, .def = "none", .choices = CU_ACT_CHOICES, \
-     .doc = CU_ACT_DOC},                                                                 \
-    {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",                          \
-     .choices = CU_WEIGHT_INIT_CHOICES, .doc = CU_WEIGHT_INIT_DOC},                        \
-    {.name = NULL}
-
-#define CU_SAME_DOC                                                                      \
-    "(output size = ceil(input / stride); an odd total puts the extra zero at the end, as " \
-    "PyTorch and TensorFlow)"
-
-static const nn_param_spec conv1d_params[] = {CU_CONV_SPECS(
-    "kernel length", "step between windows: 1 value",
-    "zeros added on each side: 1 value, or 'valid' (= 0), or 'same' " CU_SAME_DOC,
-    "spacing between kernel taps: 1 value")};
-static const nn_param_spec conv2d_params[] = {CU_CONV_SPECS(
-    "kernel size: 1 value (square) or 2 values (height, width)",
-    "step between windows: 1 or 2 values (height, width)",
-    "zeros added on each side: 1 or 2 values (height, width), or 'valid' (= 0), or 'same' "
-    CU_SAME_DOC,
-    "spacing between kernel taps: 1 or 2 values (height, width)")};
+static const nn_param_spec conv1d_params[] = {NN_STOCK_CONV1D_PARAMS, {.name = NULL}};
+static const nn_param_spec conv2d_params[] = {NN_STOCK_CONV2D_PARAMS, {.name = NULL}};
 
 #define CU_CONV_VTABLE(nm)                                                               \
     static const nn_layer_vtable nm##_vtable = {                                         \

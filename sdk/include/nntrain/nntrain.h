@@ -19,5 +19,6 @@
 #include "file.h"
 #include "test_spec.h"
 #include "gradcheck.h"
+#include "stock_params.h"
 #include "version.h"
 #endif
