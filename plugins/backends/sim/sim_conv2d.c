@@ -21,49 +21,6 @@ typedef struct sconv {
     int b_col, b_act, b_grad; /* buffer indices, -1 when absent */
 } sconv;
 
-/* padding: "same", "valid", or 1 or 2 non-negative integers separated by commas */
-static int parse_padding(const nn_params *p, sconv *c, nn_error *err)
-{
-    const char *s = nn_params_str(p, "padding");
-    if (!s)
-        s = "0";
-    if (strcmp(s, "same") == 0) {
-        c->same = 1;
-        return NN_OK;
-    }
-    if (strcmp(s, "valid") == 0)
-        return NN_OK;
-    int64_t v[2] = {0, 0};
-    int n = 0;
-    const char *q = s;
-    while (*q) {
-        char *end;
-        errno = 0;
-        long long x = strtoll(q, &end, 10);
-        if (end == q || errno || x < 0 || x > 1000000 || n >= 2)
-            goto bad;
-        v[n++] = x;
-        while (*end == ' ')
-            end++;
-        if (*end == ',')
-            end++;
-        else if (*end)
-            goto bad;
-        while (*end == ' ')
-            end++;
-        q = end;
-    }
-    if (n == 0)
-        goto bad;
-    for (int i = 0; i < 2; i++)
-        c->pad_l[i] = c->pad_r[i] = v[n == 1 ? 0 : i];
-    return NN_OK;
-bad:
-    return nn_error_set(err, NN_EINVAL, "%s: conv2d: key 'padding' = \"%s\": expected 'same', "
-                        "'valid' or 1 or 2 comma-separated non-negative integers",
-                        nn_params_origin(p), s);
-}
-
 static int conv_create(const nn_params *p, void **self, nn_error *err)
 {
     sconv c = {.filters = nn_params_int(p, "filters"), .groups = nn_params_int(p, "groups")};
@@ -75,8 +32,10 @@ static int conv_create(const nn_params *p, void **self, nn_error *err)
     if ((rc = sim_int_pair(p, "kernel", c.kernel, "conv2d", err)) ||
         (rc = sim_int_pair(p, "stride", c.stride, "conv2d", err)) ||
         (rc = sim_int_pair(p, "dilation", c.dilation, "conv2d", err)) ||
-        (rc = parse_padding(p, &c, err)))
+        (rc = nn_stock_conv_padding(p, 2, "conv2d", &c.same, c.pad_l, err)))
         return rc;
+    c.pad_r[0] = c.pad_l[0];
+    c.pad_r[1] = c.pad_l[1];
     if (c.filters % c.groups)
         return nn_error_set(err, NN_EINVAL, "%s: conv2d: key 'groups' = %lld must divide "
                             "'filters' = %lld", nn_params_origin(p), (long long)c.groups,

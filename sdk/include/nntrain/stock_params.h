@@ -5,11 +5,18 @@
  * compares a pack's schema with the CPU plugin's key by key). Each macro expands to entries
  * only: end the array yourself, e.g.
  *     static const nn_param_spec dense_params[] = {NN_STOCK_DENSE_PARAMS, {.name = NULL}};
- * Header-only (macros), ABI 0.5. Changing a key here changes every device's plugin at once. */
+ * Header-only (macros and one inline reader), ABI 0.5. Changing a key here changes every
+ * device's plugin at once. */
 #ifndef NNTRAIN_STOCK_PARAMS_H
 #define NNTRAIN_STOCK_PARAMS_H
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <nntrain/params.h>
+#include <nntrain/status.h>
 
 /* ---- shared pieces ----------------------------------------------------------------------- */
 
@@ -79,6 +86,50 @@
                          "step between windows: 1 or 2 values (height, width)",            \
                          "1 or 2 values (height, width)",                                  \
                          "spacing between kernel taps: 1 or 2 values (height, width)")
+
+/* Reads the conv layers' `padding` key (NN_STOCK_CONV_PARAMS) for sp (1 or 2) spatial
+ * dimensions: "same" sets *same = 1 (the amounts depend on the input: resolve them in
+ * setup); "valid" is 0; else 1 value for every dimension or sp comma-separated values into
+ * pad[0 .. sp - 1]. kind names the plugin in the error. */
+static inline int nn_stock_conv_padding(const nn_params *p, int sp, const char *kind, int *same,
+                                        int64_t pad[2], nn_error *err)
+{
+    const char *s = nn_params_str(p, "padding");
+    if (!s)
+        s = "0";
+    *same = strcmp(s, "same") == 0;
+    pad[0] = pad[1] = 0;
+    if (*same || strcmp(s, "valid") == 0)
+        return NN_OK;
+    int64_t v[2] = {0, 0};
+    int n = 0;
+    for (const char *q = s; *q;) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(q, &end, 10);
+        if (end == q || errno || x < 0 || x > 1000000 || n >= sp)
+            goto bad;
+        v[n++] = x;
+        while (*end == ' ')
+            end++;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            goto bad;
+        while (*end == ' ')
+            end++;
+        q = end;
+    }
+    if (n == 0)
+        goto bad;
+    for (int i = 0; i < sp; i++)
+        pad[i] = v[n == 1 ? 0 : i];
+    return NN_OK;
+bad:
+    return nn_error_set(err, NN_EINVAL, "%s: %s: key 'padding' = \"%s\": expected 'same', "
+                        "'valid' or %s non-negative integer%s", nn_params_origin(p), kind, s,
+                        sp > 1 ? "1 or 2 comma-separated" : "one", sp > 1 ? "s" : "");
+}
 
 #define NN_STOCK_POOL2D_PARAMS(PAD_WHAT)                                                   \
     {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,    \
