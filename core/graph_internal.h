@@ -87,6 +87,8 @@ struct nn_model {
     int has_params;
     uint64_t seed;
     nn_plan *plans;
+    int plain_layouts; /* no opaque layouts between layers (nn_model_set_plain_layouts) */
+    nn_dtype precision; /* what nn_layer_setup.precision asks of the layers */
 };
 
 static inline size_t nn_align64(size_t x)

@@ -89,7 +89,23 @@ typedef struct nn_layer_setup {
     /* in, ABI 0.5: room for parameters NN_MAX_LAYER_PARAMS .. NN_MAX_LAYER_PARAMS_ALL - 1,
      * filled by nn_layer_add_param() (NULL from a host older than 0.5) */
     nn_param_decl *params_more;
-    const void *reserved[6];
+    /* ABI 0.5, layouts (tensor.h, nn_layout). A layer may offer one for its output: point
+     * output.layout, after nn_tensor_describe(), at an nn_layout it owns (valid until destroy).
+     * The core passes the offer on only to a single consumer (never to the model's output),
+     * which sees it as inputs[k]->layout: it sets bit k of layout_accept to read input k, and
+     * write grad_inputs[k], in that layout, and must copy what it needs from the offer during
+     * setup. When the consumer accepts, the core runs setup again on a fresh instance of the
+     * producer with output_layout_taken = 1, where it must offer the same layout and may
+     * declare fewer buffers (no reorder to plain); in bind, io->output->layout (and
+     * io->grad_output's) then point to it. Otherwise every tensor the layer sees is plain. */
+    uintptr_t layout_accept;       /* out: bit k = input k taken in its offered layout */
+    uintptr_t output_layout_taken; /* in: 1 = the output's offer was accepted */
+    /* in, ABI 0.5: the compute type the run asks for: NN_F32, or NN_BF16 for `[train]
+     * precision = bf16` (parameters, their gradients and the loss stay f32). A layer with bf16
+     * kernels uses them; one whose library has none on this CPU refuses in setup with a
+     * sentence; a layer without bf16 kernels at all computes in f32. */
+    intptr_t precision;
+    const void *reserved[3];
 } nn_layer_setup;
 
 /* Declaration k of s (k < s->n_params); a borrowed pointer into s. */
