@@ -56,7 +56,7 @@ NN_DNNL_API int nn_dnnl_md_tensor(dnnl_memory_desc_t *md, const nn_tensor *t, co
 /* A contiguous row-major f32 descriptor with the given extents (never fails for ndim <= 8) */
 NN_DNNL_API void nn_dnnl_md_dims(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
 
-/* ---- opaque layouts (ABI 0.5, tensor.h's nn_layout) ------------------------------------ */
+/* ---- opaque layouts (ABI 0.6, tensor.h's nn_layout) ------------------------------------ */
 
 /* the family of the layouts these layers offer and accept: a dnnl_memory_desc_t of 2.x */
 #define NN_DNNL_LAYOUT "onednn2"

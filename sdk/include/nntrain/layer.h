@@ -89,7 +89,7 @@ typedef struct nn_layer_setup {
     /* in, ABI 0.5: room for parameters NN_MAX_LAYER_PARAMS .. NN_MAX_LAYER_PARAMS_ALL - 1,
      * filled by nn_layer_add_param() (NULL from a host older than 0.5) */
     nn_param_decl *params_more;
-    /* ABI 0.5, layouts (tensor.h, nn_layout). A layer may offer one for its output: point
+    /* ABI 0.6, layouts (tensor.h, nn_layout). A layer may offer one for its output: point
      * output.layout, after nn_tensor_describe(), at an nn_layout it owns (valid until destroy).
      * The core passes the offer on only to a single consumer (never to the model's output),
      * which sees it as inputs[k]->layout: it sets bit k of layout_accept to read input k, and
@@ -100,7 +100,7 @@ typedef struct nn_layer_setup {
      * io->grad_output's) then point to it. Otherwise every tensor the layer sees is plain. */
     uintptr_t layout_accept;       /* out: bit k = input k taken in its offered layout */
     uintptr_t output_layout_taken; /* in: 1 = the output's offer was accepted */
-    /* in, ABI 0.5: the compute type the run asks for: NN_F32, or NN_BF16 for `[train]
+    /* in, ABI 0.6: the compute type the run asks for: NN_F32, or NN_BF16 for `[train]
      * precision = bf16` (parameters, their gradients and the loss stay f32). A layer with bf16
      * kernels uses them; one whose library has none on this CPU refuses in setup with a
      * sentence; a layer without bf16 kernels at all computes in f32. */

@@ -26,7 +26,7 @@ typedef enum nn_dtype {
     NN_DTYPE_COUNT
 } nn_dtype;
 
-/* ABI 0.5: an opaque layout, e.g. oneDNN's blocked formats (nChw8c) or a bf16 copy of an f32
+/* ABI 0.6: an opaque layout, e.g. oneDNN's blocked formats (nChw8c) or a bf16 copy of an f32
  * activation, that a tensor may carry between two layers of the same family so that neither
  * reorders it (shared/DESIGN.md, "Layouts"). Offered by the producer in setup, accepted or not
  * by the single consumer (layer.h, nn_layer_setup.layout_accept). A tensor with a layout keeps
@@ -49,7 +49,7 @@ typedef struct nn_tensor {
     int64_t shape[NN_MAX_DIMS];      /* dl.shape points here */
     int64_t strides[NN_MAX_DIMS];    /* dl.strides points here; in elements */
     const char *name;                /* borrowed, may be NULL; used in error messages */
-    /* ABI 0.5: NULL for plain strided data (always, outside a plan's layer-to-layer edges);
+    /* ABI 0.6: NULL for plain strided data (always, outside a plan's layer-to-layer edges);
      * else the opaque layout its bytes are in (see nn_layout); borrowed */
     const nn_layout *layout;
     void *reserved[3];               /* zero; room to grow without breaking plugins */
@@ -96,13 +96,13 @@ static inline int64_t nn_tensor_numel(const nn_tensor *t)
     return nn_shape_numel(t->dl.ndim, t->shape);
 }
 
-/* bytes of the tensor's storage: its layout's when it has one (ABI 0.5) */
+/* bytes of the tensor's storage: its layout's when it has one (ABI 0.6) */
 static inline size_t nn_tensor_nbytes(const nn_tensor *t)
 {
     return t->layout ? t->layout->bytes : (size_t)nn_tensor_numel(t) * (t->dl.dtype.bits / 8u);
 }
 
-/* Sets dtype, shape and contiguous row-major strides on CPU, and a plain layout (ABI 0.5);
+/* Sets dtype, shape and contiguous row-major strides on CPU, and a plain layout (ABI 0.6);
  * data stays as it was. Returns 0, or -1 if ndim is out of [0, NN_MAX_DIMS]. */
 static inline int nn_tensor_describe(nn_tensor *t, nn_dtype dt, int ndim, const int64_t *shape)
 {
