@@ -152,6 +152,30 @@ static dnnl_status_t try_bwd_w_native(nn_dnnl_conv *cv, const conv_geom *g)
     return dnnl_success;
 }
 
+/* backward-weights blocked on dLoss/dz in the forward's layout and an input layout of its
+ * own choice (xr: the forward reads a plain input that native backward-weights has only `ref`
+ * for); unimplemented when that is `ref` too */
+static dnnl_status_t try_bwd_w_reordered(nn_dnnl_conv *cv, const conv_geom *g)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_memory_desc_t x, dw;
+    dnnl_status_t s;
+    /* dw as the kernel likes it: the forward's weight layout suits the plain-input kernel */
+    if ((s = md_tag(&x, g->nd, g->xd, cv->dt, 1)) ||
+        (s = md_tag(&dw, g->wn, g->wd, dnnl_f32, 1)) ||
+        (s = dnnl_dilated_convolution_backward_weights_desc_init(
+             &d, dnnl_convolution_direct, &x, &dw, cv->c.bias ? &cv->b_md : NULL, &cv->yp_md,
+             g->st, g->dil, g->pl, g->pr)) ||
+        (s = make_pd(&cv->bwd_w_pd, &d, NN_ACT_NONE, cv->fwd_pd)))
+        return s;
+    if (!nn_dnnl_impl_is(cv->bwd_w_pd, "jit"))
+        return dnnl_unimplemented;
+    cv->xw_md = *dnnl_primitive_desc_query_md(cv->bwd_w_pd, dnnl_query_src_md, 0);
+    cv->dwp_md = *dnnl_primitive_desc_query_md(cv->bwd_w_pd, dnnl_query_diff_weights_md, 0);
+    cv->bwd_w_xr = 1;
+    return dnnl_success;
+}
+
 /* a backward primitive on plain f32 data (gemm), with the forward's pd as hint */
 static dnnl_status_t try_bwd_plain(nn_dnnl_conv *cv, const conv_geom *g, int weights)
 {
@@ -236,7 +260,12 @@ static dnnl_status_t conv_try(nn_dnnl_conv *cv, const conv_geom *g, int jit, int
     if (cv->training) {
         *what = "convolution backward-weights";
         cv->bwd_w_plain = bwd_w_plain;
-        if ((s = bwd_w_plain ? try_bwd_plain(cv, g, 1) : try_bwd_w_native(cv, g)))
+        cv->bwd_w_xr = 0;
+        if (bwd_w_plain)
+            s = try_bwd_plain(cv, g, 1);
+        else if ((s = try_bwd_w_native(cv, g)) && jit)
+            s = try_bwd_w_reordered(cv, g);
+        if (s)
             return s;
         *what = "convolution backward-data";
         if ((s = try_bwd_d(cv, g)))
@@ -307,7 +336,7 @@ static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *e
         kind[r] = NN_BUF_WORKSPACE;
     if (!dnnl_memory_desc_equal(&cv->xp_md, &cv->x_md)) {
         size[CB_XB] = xb;
-        if (tr && !cv->bwd_w_plain)
+        if (tr && !cv->bwd_w_plain && !cv->bwd_w_xr)
             kind[CB_XB] = NN_BUF_SAVED;
     }
     if (!dnnl_memory_desc_equal(&cv->wp_md, &cv->w_md)) {
@@ -323,6 +352,8 @@ static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *e
             !dnnl_memory_desc_equal(&cv->wd_md, &cv->w_md))
             a = a > dnnl_memory_desc_get_size(&cv->wd_md) ? a
                                                           : dnnl_memory_desc_get_size(&cv->wd_md);
+        if (cv->bwd_w_xr && dnnl_memory_desc_get_size(&cv->xw_md) > a)
+            a = dnnl_memory_desc_get_size(&cv->xw_md);
         size[CB_SCRA] = a;
         size_t dw = !cv->bwd_w_plain && !dnnl_memory_desc_equal(&cv->dwp_md, &cv->w_md)
                         ? dnnl_memory_desc_get_size(&cv->dwp_md)
@@ -431,8 +462,8 @@ int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
 void nn_dnnl_conv_destroy(void *self)
 {
     nn_dnnl_conv *cv = self;
-    nn_dnnl_op *ops[] = {&cv->r_x,  &cv->r_w,  &cv->fwd,   &cv->r_dyq, &cv->bwd_w,
-                         &cv->r_dw, &cv->r_wd, &cv->bwd_d, &cv->r_dx};
+    nn_dnnl_op *ops[] = {&cv->r_x,   &cv->r_w,  &cv->fwd,  &cv->r_xw,  &cv->r_dyq,
+                         &cv->bwd_w, &cv->r_dw, &cv->r_wd, &cv->bwd_d, &cv->r_dx};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         nn_dnnl_op_destroy(ops[i]);
     conv_free_pds(cv);

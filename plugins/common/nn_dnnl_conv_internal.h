@@ -7,7 +7,12 @@
  * oneDNN has a jit kernel for it, else plain (gemm). Backward-weights runs in the forward's
  * layouts ("native") unless that is oneDNN's reference kernel: on AVX2-only CPUs a layer with
  * one input channel gets only `ref` there, measured 150x slower than the plain gemm kernel,
- * so it runs on plain f32 data instead, dLoss/dz reordered for it. Backward-data likewise
+ * so it runs blocked on its own copy of the input, reordered during backward ("xr"), where
+ * oneDNN has a jit kernel for that (AVX2: nChw8c, the channels zero-padded), else on plain f32
+ * data (gemm), dLoss/dz reordered for it. The gemm kernel is faster on one free core but
+ * joins its threads at a spinning barrier: on a shared 2-core host, a second thread that
+ * loses its core made it 25x slower (311 ms against 13 ms, 1->32 5x5, 128x28x28), which the
+ * jit kernel does not suffer. Backward-data likewise
  * (few input channels in blocked layout: `ref`). The input is taken in the layout its
  * producer offers (tensor.h, nn_layout) when backward-weights is native; the output is
  * offered in the forward's layout; both are reordered only where a tensor stays plain.
@@ -15,10 +20,12 @@
  * Forward:  [x -> xb] [w -> wb] conv(xb|x, wb|w, b) -> then nn_dnnl_out: activation and
  *           the output's reorder where it stays plain;
  * Backward: nn_dnnl_out gives dLoss/dz in the forward's layout, dyp;
- *           weights: native bwd_w(xb|x, dyp) -> dw|scrB [scrB -> dw], or plain:
+ *           weights: native bwd_w(xb|x, dyp) -> dw|scrB [scrB -> dw], or xr:
+ *                    x -> scrA; bwd_w(scrA, dyp) -> dw|scrB [scrB -> dw], or plain:
  *                    [dyp -> scrA as plain f32] bwd_w(x, scrA|dyp) -> dw;
  *           data:    native [w -> scrA] bwd_d(dyp, wb|w|scrA) -> dx|scrB [scrB -> dx], or
- *                    plain: bwd_d(scrA|dyp as plain f32, w) -> dx|scrB [scrB -> dx].
+ *                    plain: bwd_d(scrA|dyp as plain f32, w) -> dx|scrB [scrB -> dx]
+ *                    (dyp -> scrA then runs after bwd_w unless bwd_w is plain too).
  * Under [train] precision = bf16 the activations and weight copies are bf16 and the
  * parameters, their gradients and every plain edge f32. */
 #ifndef NN_DNNL_CONV_INTERNAL_H
@@ -33,7 +40,8 @@ enum { P_WEIGHT = 0, P_BIAS = 1 };
 enum {
     CB_XB = 0, /* input in the forward's layout (SAVED when native backward-weights reads it) */
     CB_WB,     /* weights in the forward's layout (SAVED when backward-data reads them) */
-    CB_SCRA,   /* dLoss/dz as plain f32, or the weights as backward-data wants them */
+    CB_SCRA,   /* dLoss/dz as plain f32, the weights as backward-data wants them, or (xr)
+                  the input as backward-weights wants it */
     CB_SCRB,   /* dLoss/dw or dLoss/dx before their reorder */
     CB_PAD,    /* oneDNN's user-managed scratchpad */
     CB_COUNT
@@ -48,15 +56,17 @@ struct nn_dnnl_conv {
     dnnl_data_type_t dt;        /* activations and weight copies: f32, or bf16 */
     int jit;                    /* the forward runs blocked (else plain f32 gemm) */
     int bwd_w_plain, bwd_d_plain; /* those run on plain f32 data (see above) */
+    int bwd_w_xr;                 /* bwd_w runs blocked on a reordered copy of the input */
     nn_dnnl_out out;            /* activation, output layout, dLoss/dz (nn_dnnl.h) */
     dnnl_memory_desc_t x_md;         /* the input as it crosses the ABI */
     dnnl_memory_desc_t xq_md, yq_md, w_md, b_md; /* plain f32: input, output, weights, bias */
     dnnl_memory_desc_t xp_md, wp_md, yp_md;       /* the forward primitive's */
     dnnl_memory_desc_t dwp_md, wd_md;             /* native bwd_w's dw, native bwd_d's w */
+    dnnl_memory_desc_t xw_md;                     /* xr bwd_w's input */
     int buf[CB_COUNT];
     dnnl_primitive_desc_t fwd_pd, bwd_w_pd, bwd_d_pd;
     nn_dnnl_op r_x, r_w, fwd;                      /* forward */
-    nn_dnnl_op r_dyq, bwd_w, r_dw, r_wd, bwd_d, r_dx; /* backward */
+    nn_dnnl_op r_xw, r_dyq, bwd_w, r_dw, r_wd, bwd_d, r_dx; /* backward */
 };
 
 #endif

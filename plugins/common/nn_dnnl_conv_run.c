@@ -37,7 +37,13 @@ static int bind_backward(nn_dnnl_conv *cv, const nn_layer_io *io, nn_error *err)
     }
     /* backward-weights */
     const nn_tensor *dwt = dw, *src = x;
-    if (!cv->bwd_w_plain) {
+    if (cv->bwd_w_xr) {
+        src = scra;
+        if ((rc = nn_dnnl_reorder_op(&cv->r_xw, &cv->x_md, x, &cv->xw_md, src, L, err)))
+            return rc;
+        if (!same(&cv->dwp_md, &cv->w_md))
+            dwt = scrb;
+    } else if (!cv->bwd_w_plain) {
         src = buf_or(cv, io, CB_XB, x);
         if (!same(&cv->dwp_md, &cv->w_md))
             dwt = scrb;
@@ -157,8 +163,11 @@ int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err)
         return rc;
     if (!nn_dnnl_out_backward(&cv->out, io, L, err))
         return err ? err->status : NN_EINTERNAL;
-    if ((rc = run_if(&cv->r_dyq, L, err)) || (rc = nn_dnnl_op_run(&cv->bwd_w, L, err)) ||
-        (rc = run_if(&cv->r_dw, L, err)))
+    /* plain dLoss/dz is made before backward-weights only when that reads it: else scrA may
+     * hold the input for it (xr) and only a plain backward-data needs it */
+    int dyq_first = cv->bwd_w_plain;
+    if ((dyq_first && (rc = run_if(&cv->r_dyq, L, err))) || (rc = run_if(&cv->r_xw, L, err)) ||
+        (rc = nn_dnnl_op_run(&cv->bwd_w, L, err)) || (rc = run_if(&cv->r_dw, L, err)))
         return rc;
     if (!io->grad_inputs[0])
         return NN_OK;
@@ -166,7 +175,8 @@ int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err)
         return nn_error_set(err, NN_EINVAL,
                             "layer '%s': an input gradient was asked for but the plan bound none",
                             L);
-    if ((rc = run_if(&cv->r_wd, L, err)) || (rc = nn_dnnl_op_run(&cv->bwd_d, L, err)))
+    if ((!dyq_first && (rc = run_if(&cv->r_dyq, L, err))) || (rc = run_if(&cv->r_wd, L, err)) ||
+        (rc = nn_dnnl_op_run(&cv->bwd_d, L, err)))
         return rc;
     return run_if(&cv->r_dx, L, err);
 }
