@@ -22,9 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build-bench")
 DATA = "/usr/share/datasets/fashion-mnist"
 
-# model -> (model file, epochs, full-run data limit) as in shared/bench/README.md
+# model -> (model file, epochs of a full run) as in shared/bench/README.md
 MODELS = {"mlp": ("examples/fashion_mnist_mlp.ini", 5), "cnn": ("examples/fashion_mnist_cnn.ini", 2)}
-# --quick: fewer samples, same recipes (accuracy is then not comparable to full runs)
+# --quick: (epochs, training samples, test samples); same recipes (accuracy then not comparable)
 QUICK = {"mlp": (2, 25600, 2000), "cnn": (2, 3840, 1000)}
 
 
