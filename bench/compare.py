@@ -166,6 +166,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--build-dir", default=BUILD, help="the release tree to build and run")
     ap.add_argument("--no-build", action="store_true", help="use the build tree as it is")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for RESULTS.md about the conditions (e.g. a shared host)")
     args = ap.parse_args()
     BUILD = os.path.abspath(args.build_dir)
 
@@ -233,6 +235,8 @@ def write(args, res, configs, log, started, cpu, flags, pkgs, commit, ncpu, isa,
              f"{args.rounds} rounds, the two frameworks interleaved, alternating which goes first; "
              "both with OMP_WAIT_POLICY=passive; PyTorch with OpenBLAS, --tuned-malloc, and "
              "bench/malloc_count.so preloaded to count its allocations")
+    for n in args.note:
+        L.append(f"- note: {n}")
     if refusal:
         L.append(f"- bf16 not run: this CPU has no bf16 ISA for oneDNN; nntrain refuses it: `{refusal}`")
     L.append("")
