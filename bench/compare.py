@@ -223,7 +223,8 @@ def main():
 def write(args, res, configs, log, started, cpu, flags, pkgs, commit, ncpu, isa, refusal):
     L = []
     cmd = "bash bench/run.sh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    L.append(f"# nntrain against PyTorch on this machine\n")
+    L.append(BEGIN)
+    L.append(f"## CPU: nntrain against PyTorch (bench/run.sh)\n")
     L.append(f"- date: {started:%Y-%m-%d %H:%M %Z}; nntrain {commit}; command: `{cmd.strip()}`")
     L.append(f"- CPU: {cpu}, {ncpu} cores; flags: {flags}")
     L.append(f"- oneDNN ISA line: `{isa}`")
@@ -295,9 +296,26 @@ def write(args, res, configs, log, started, cpu, flags, pkgs, commit, ncpu, isa,
     L.append("\n<details><summary>every run</summary>\n\n```")
     L += log
     L.append("```\n</details>\n")
-    with open(args.out, "w") as f:
-        f.write("\n".join(L))
+    L.append(END)
+    splice(args.out, "\n".join(L) + "\n")
     print(f"compare.py: wrote {args.out}")
+
+
+BEGIN = "<!-- bench/compare.py writes from here -->"
+END = "<!-- bench/compare.py writes up to here -->"
+
+
+def splice(path, section):
+    """RESULTS.md holds other benchmarks' figures too: replaces only this script's section
+    (between BEGIN and END), or appends it."""
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    a, b = text.find(BEGIN), text.find(END)
+    if a >= 0 and b > a:
+        text = text[:a] + section.rstrip("\n") + text[b + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(text)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,10 @@ struct nn_model {
     nn_plan *plans;
     int plain_layouts; /* no opaque layouts between layers (nn_model_set_plain_layouts) */
     nn_dtype precision; /* what nn_layer_setup.precision asks of the layers */
+    /* data-parallel runs (dist.c): told after each layer's backward; handed to layers */
+    nn_backward_hook bwd_hook;
+    void *bwd_ctx;
+    const struct nn_dist_info *dist;
 };
 
 static inline size_t nn_align64(size_t x)

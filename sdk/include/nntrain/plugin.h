@@ -13,9 +13,10 @@
 extern "C" {
 #endif
 
-/* major: must equal the host's; minor: must be <= the host's. 0.6: opaque layouts
- * (nn_tensor.layout, nn_layer_setup.layout_accept/output_layout_taken) and
- * nn_layer_setup.precision */
+/* major: must equal the host's; minor: must be <= the host's.
+ * 0.5: communicator plugins, nn_layer_io.dist, more layer parameters;
+ * 0.6: opaque layouts (nn_tensor.layout, nn_layer_setup.layout_accept and
+ * output_layout_taken) and nn_layer_setup.precision */
 #define NN_ABI_MAJOR 0
 #define NN_ABI_MINOR 6
 
@@ -28,6 +29,7 @@ typedef enum nn_kind {
     NN_KIND_TRANSFORM,
     NN_KIND_LOGGER,
     NN_KIND_BACKEND,
+    NN_KIND_COMMUNICATOR, /* ABI 0.5: <nntrain/communicator.h> */
     NN_KIND_COUNT_ /* not a kind */
 } nn_kind;
 
