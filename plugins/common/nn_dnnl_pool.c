@@ -126,9 +126,12 @@ static int pool_plan(nn_dnnl_pool *pl, nn_error *err)
     dnnl_memory_desc_t xin = nn_dnnl_md_retype(&pl->x_md, pl->dt); /* its layout, our type */
     dnnl_status_t s = pool_try(pl, &xin);
     pl->xp_md = xin;
-    /* a global average pool's [N, C] output wants a dst that is plain already */
+    /* a global average pool's [N, C] output wants a dst that is plain already; a plain input
+     * stays plain: a blocked copy would cost a reorder each way, and the plain kernel sums
+     * overlapping windows' gradients in the order the reference (and the sim pack) does */
     int global = pl->mode == NN_POOL_GLOBAL_AVG;
-    if (global || (s == dnnl_success && nn_dnnl_impl_is(pl->fwd_pd, "jit")))
+    if (global || (s == dnnl_success && (nn_dnnl_impl_is(pl->fwd_pd, "jit") ||
+                                         nn_dnnl_md_is_plain(&pl->x_md))))
         goto chosen;
     for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) {
         dnnl_memory_desc_t c;
