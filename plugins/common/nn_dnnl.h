@@ -144,9 +144,8 @@ NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, in
 /* A fused activation: `activation` key with NN_DNNL_ACT_CHOICES. */
 #define NN_DNNL_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
 #define NN_DNNL_ACT_DOC                                                                \
-    "activation applied to the output, fused into the primitive as a post-op (in training " \
-    "too for relu, tanh and sigmoid, whose derivative is read off the output); gelu is the " \
-    "exact erf form, as PyTorch's nn.GELU()"
+    "activation applied to the output, fused into the primitive as a post-op where the " \
+    "backend's kernels allow it; gelu is the exact erf form, as PyTorch's nn.GELU()"
 
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_SIGMOID, NN_ACT_GELU };
 
