@@ -37,6 +37,14 @@ int nn_model_from_config(nn_model *m, const nn_config *cfg, nn_error *err);
 int nn_model_plan(nn_model *m, int sample_ndim, const int64_t *sample_shape, nn_dtype dtype,
                   int64_t batch, int training, uint64_t seed, nn_plan **out, nn_error *err);
 
+/* Plans compiled from now on keep every tensor between layers plain strided, refusing the
+ * opaque layouts (oneDNN's blocked formats) that two layers may otherwise agree on: for tests
+ * and for bisecting a numerical difference. */
+void nn_model_set_plain_layouts(nn_model *m, int on);
+/* The compute type plans compiled from now on ask their layers for (nn_layer_setup.precision):
+ * NN_F32 (the default) or NN_BF16 ([train] precision = bf16). */
+void nn_model_set_precision(nn_model *m, nn_dtype dt);
+
 int nn_model_layer_count(const nn_model *m);
 const char *nn_model_layer_name(const nn_model *m, int i);
 int nn_model_param_count(const nn_model *m);

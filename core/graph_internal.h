@@ -87,6 +87,8 @@ struct nn_model {
     int has_params;
     uint64_t seed;
     nn_plan *plans;
+    int plain_layouts; /* no opaque layouts between layers (nn_model_set_plain_layouts) */
+    nn_dtype precision; /* what nn_layer_setup.precision asks of the layers */
     /* data-parallel runs (dist.c): told after each layer's backward; handed to layers */
     nn_backward_hook bwd_hook;
     void *bwd_ctx;

@@ -4,6 +4,7 @@
  * gradient sums and the non-finite diagnosis go through the device's math. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,94 @@ static nn_plan *find_plan(nn_model *m, int64_t batch, int training)
     return NULL;
 }
 
+/* Creates layer i's instance and runs its setup; the output's description (and the layout it
+ * offers, if any) lands in p->outputs[i]. taken: the consumer accepted the offer (a re-run). */
+static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, nn_error *err)
+{
+    layer_def *l = &m->layers[i];
+    const size_t more = NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS;
+    int rc = nn_instance_create(&p->inst[i], l->desc, l->kvs, l->n_kvs, l->origin, err);
+    if (rc)
+        return rc;
+    const nn_device *dev = nn_dev_public(m->dev);
+    nn_layer_setup *s = &p->setups[i];
+    memset(s, 0, sizeof *s);
+    memset(&p->decls_more[(size_t)i * more], 0, more * sizeof *p->decls_more);
+    s->struct_size = sizeof *s;
+    s->layer_name = l->name;
+    s->training = p->training;
+    s->device = dev;
+    s->params_more = &p->decls_more[(size_t)i * more];
+    s->dist = m->dist;
+    s->output_layout_taken = (uintptr_t)taken;
+    s->precision = m->precision;
+    s->n_inputs = nn_layer_n_in(l);
+    for (int k = 0; k < s->n_inputs; k++) {
+        int src = l->inputs[k];
+        s->inputs[k] = src == NN_DATA_INPUT ? &p->input : &p->outputs[src];
+    }
+    const nn_layer_vtable *vt = l->desc->vtable;
+    nn_error serr = {0};
+    rc = NN_PLUGIN_CALL(&p->inst[i], "setup", vt->setup(p->inst[i].self, s, &serr));
+    if (rc) {
+        char shapes[400] = "", sh[96];
+        size_t used = 0;
+        for (int k = 0; k < s->n_inputs; k++) {
+            int src = l->inputs[k];
+            used += (size_t)snprintf(shapes + used, sizeof shapes - used, "%s'%s' %s",
+                                     k ? ", " : "", src == NN_DATA_INPUT ? "input"
+                                                                      : m->layers[src].name,
+                                     nn_shape_str(s->inputs[k], sh, sizeof sh));
+            if (used >= sizeof shapes)
+                break;
+        }
+        return nn_error_set(err, rc, "%s: layer '%s' (%s) given %s: %s", l->origin, l->name,
+                            l->type, shapes, serr.msg[0] ? serr.msg : nn_strerror(rc));
+    }
+    if ((rc = nn_layer_sizes_check(s, l->origin, l->name, l->type, l->kvs, l->n_kvs, err)))
+        return rc;
+    if (s->output.dl.ndim < 1 || s->output.shape[0] != p->batch)
+        return nn_error_set(err, NN_EINTERNAL,
+                            "%s: layer '%s' (%s) produced an output without the batch "
+                            "dimension first", l->origin, l->name, l->type);
+    p->outputs[i] = s->output;
+    p->outputs[i].dl.shape = p->outputs[i].shape;
+    p->outputs[i].dl.strides = p->outputs[i].strides;
+    p->outputs[i].dl.device = dev->dl;
+    p->outputs[i].name = l->name;
+    return NN_OK;
+}
+
+/* an offer the core can size and hand on: a family to match and a byte count */
+static int offer_valid(const nn_layout *o)
+{
+    return o && o->struct_size >= offsetof(nn_layout, reserved_i) && o->family && o->bytes > 0;
+}
+
+/* Layer src's single consumer took the layout src offered: set src up again, knowing it, on a
+ * fresh instance (it may need fewer buffers now). The offer must stay the same. */
+static int retake_layout(nn_model *m, nn_plan *p, int src, nn_error *err)
+{
+    const nn_layout *old = p->outputs[src].layout;
+    char family[64];
+    snprintf(family, sizeof family, "%s", old->family);
+    size_t bytes = old->bytes;
+    int32_t dt = old->stored_dtype;
+    nn_instance_destroy(&p->inst[src]);
+    int rc = setup_layer(m, p, src, 1, err);
+    if (rc)
+        return rc;
+    const nn_layout *now = p->outputs[src].layout;
+    if (!offer_valid(now) || strcmp(now->family, family) != 0 || now->bytes != bytes ||
+        now->stored_dtype != dt)
+        return nn_error_set(err, NN_EINTERNAL,
+                            "%s: layer '%s' (%s) offered its output in a %s layout of %zu bytes, "
+                            "then another one when the offer was taken (a bug in the plugin)",
+                            m->layers[src].origin, m->layers[src].name, m->layers[src].type,
+                            family, bytes);
+    return NN_OK;
+}
+
 static int compile(nn_model *m, nn_plan *p, nn_error *err)
 {
     int n = m->n_layers;
@@ -72,58 +161,34 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     nn_tensor_describe(&p->input, p->dtype, p->sample_ndim + 1, in_shape);
     p->input.name = "input";
 
-    /* 1. instances and shape inference, in topological order */
+    /* 1. instances and shape inference, in topological order, with layout negotiation */
+    for (int i = 0; i < n; i++) {
+        layer_def *l = &m->layers[i];
+        for (int k = 0; k < nn_layer_n_in(l); k++)
+            if (l->inputs[k] != NN_DATA_INPUT)
+                p->n_consumers[l->inputs[k]]++;
+    }
+    int last = m->order[n - 1];
     for (int oi = 0; oi < n; oi++) {
         int i = m->order[oi];
         layer_def *l = &m->layers[i];
-        int rc = nn_instance_create(&p->inst[i], l->desc, l->kvs, l->n_kvs, l->origin, err);
+        int rc = setup_layer(m, p, i, 0, err);
         if (rc)
             return rc;
-        nn_layer_setup *s = &p->setups[i];
-        s->struct_size = sizeof *s;
-        s->layer_name = l->name;
-        s->training = p->training;
-        s->device = dev;
-        s->params_more = &p->decls_more[(size_t)i * more];
-        s->dist = m->dist;
-        s->n_inputs = nn_layer_n_in(l);
-        for (int k = 0; k < s->n_inputs; k++) {
+        for (int k = 0; k < p->setups[i].n_inputs; k++) {
             int src = l->inputs[k];
-            s->inputs[k] = src == NN_DATA_INPUT ? &p->input : &p->outputs[src];
-            if (src != NN_DATA_INPUT)
-                p->n_consumers[src]++;
+            if (src == NN_DATA_INPUT || !p->outputs[src].layout)
+                continue;
+            if (!(p->setups[i].layout_accept & ((uintptr_t)1 << k)))
+                p->outputs[src].layout = NULL;
+            else if ((rc = retake_layout(m, p, src, err)))
+                return rc;
         }
-        const nn_layer_vtable *vt = l->desc->vtable;
-        nn_error serr = {0};
-        rc = NN_PLUGIN_CALL(&p->inst[i], "setup", vt->setup(p->inst[i].self, s, &serr));
-        if (rc) {
-            char shapes[400] = "", sh[96];
-            size_t used = 0;
-            for (int k = 0; k < s->n_inputs; k++) {
-                int src = l->inputs[k];
-                used += (size_t)snprintf(shapes + used, sizeof shapes - used, "%s'%s' %s",
-                                         k ? ", " : "", src == NN_DATA_INPUT ? "input"
-                                                                          : m->layers[src].name,
-                                         nn_shape_str(s->inputs[k], sh, sizeof sh));
-                if (used >= sizeof shapes)
-                    break;
-            }
-            return nn_error_set(err, rc, "%s: layer '%s' (%s) given %s: %s", l->origin, l->name,
-                                l->type, shapes, serr.msg[0] ? serr.msg : nn_strerror(rc));
-        }
-        if ((rc = nn_layer_sizes_check(s, l->origin, l->name, l->type, l->kvs, l->n_kvs, err)))
-            return rc;
-        if (s->output.dl.ndim < 1 || s->output.shape[0] != p->batch)
-            return nn_error_set(err, NN_EINTERNAL,
-                                "%s: layer '%s' (%s) produced an output without the batch "
-                                "dimension first", l->origin, l->name, l->type);
-        p->outputs[i] = s->output;
-        p->outputs[i].dl.shape = p->outputs[i].shape;
-        p->outputs[i].dl.strides = p->outputs[i].strides;
-        p->outputs[i].dl.device = dev->dl;
-        p->outputs[i].name = l->name;
+        /* an offer goes on only to a single consumer that the run can give it to */
+        if (!offer_valid(p->outputs[i].layout) || p->n_consumers[i] != 1 || i == last ||
+            m->plain_layouts)
+            p->outputs[i].layout = NULL;
     }
-    int last = m->order[n - 1];
     for (int i = 0; i < n; i++)
         if (i != last && p->n_consumers[i] == 0)
             return nn_error_set(err, NN_EINVAL,
@@ -355,6 +420,10 @@ nn_tensor *nn_plan_grad_output(nn_plan *p)
 }
 size_t nn_plan_arena_bytes(const nn_plan *p) { return p->arena_bytes; }
 
+void nn_model_set_plain_layouts(nn_model *m, int on) { m->plain_layouts = on != 0; }
+
+void nn_model_set_precision(nn_model *m, nn_dtype dt) { m->precision = dt; }
+
 void nn_plan_set_step_seed(nn_plan *p, uint64_t seed)
 {
     for (int i = 0; i < p->m->n_layers; i++) {
@@ -370,6 +439,17 @@ static int first_nonfinite(nn_plan *p, const nn_tensor *t, int64_t *bad, nn_erro
     *bad = -1;
     if (nn_tensor_dtype(t) != NN_F32)
         return NN_OK;
+    if (t->layout) {
+        /* an opaque layout: its f32 elements (and zero padding) in some order; one of another
+         * type is checked where it meets a plain tensor */
+        if (t->layout->stored_dtype != NN_F32)
+            return NN_OK;
+        nn_tensor flat = *t;
+        int64_t n = (int64_t)(t->layout->bytes / sizeof(float));
+        nn_tensor_describe(&flat, NN_F32, 1, &n);
+        flat.dl.device = t->dl.device;
+        return nn_dev_find_nonfinite(p->m->dev, &flat, bad, err);
+    }
     return nn_dev_find_nonfinite(p->m->dev, t, bad, err);
 }
 
@@ -405,7 +485,8 @@ static int run_forward(nn_plan *p, int training, int checked, nn_error *err)
         if (checked && bad >= 0)
             return nn_error_set(err, NN_ENONFINITE,
                                 "layer '%s' (%s) is the first whose output is not finite "
-                                "(element %lld = %g)", l->name, l->type, (long long)bad,
+                                "(element %lld%s = %g)", l->name, l->type, (long long)bad,
+                                io->output->layout ? " of its blocked layout" : "",
                                 element(p, io->output, bad));
     }
     return NN_OK;

@@ -77,6 +77,9 @@ static const nn_param_spec train_keys[] = {
     {.name = "accumulate", .type = NN_PARAM_INT, .def = "1", .range = "[1, 65536]",
      .doc = "micro-batches of batch_size whose gradients are summed before one optimizer step "
             "(the effective batch is accumulate x batch_size; loss-weighted by rows)"},
+    {.name = "precision", .type = NN_PARAM_ENUM, .def = "f32", .choices = "f32|bf16",
+     .doc = "compute type of the oneDNN layers: bf16 = mixed precision (bf16 activations and "
+            "kernels, f32 parameters, optimizer state and loss); refused on a CPU without bf16"},
     {.name = "decay_bias_and_norm", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "apply weight decay to biases and normalisation parameters too"},
     {0},
@@ -117,6 +120,7 @@ static int parse_train(nn_session *s, nn_error *err)
     t->run_dir = nn_params_str(p, "run_dir");
     t->strict_loggers = nn_params_bool(p, "strict_loggers");
     t->name = nn_params_str(p, "name");
+    t->bf16 = nn_params_enum(p, "precision") == 1;
     t->check_replicas = nn_params_int(p, "check_replicas");
     t->bucket_kb = nn_params_int(p, "bucket_kb");
     static const char *const monitors[] = {"val_loss", "val_accuracy", "loss", "accuracy",
@@ -320,6 +324,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         nn_model_set_dist(s->model, nn_dist_layer_info(s->dist));
     if ((rc = nn_model_from_config(s->model, cfg, err)))
         return rc;
+    nn_model_set_precision(s->model, s->tc.bf16 ? NN_BF16 : NN_F32);
     /* compile the main plan now: shape errors surface before any data is read. A process of
      * a data-parallel run computes the largest slice of a global batch. */
     nn_loss_bind *lb;

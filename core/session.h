@@ -22,6 +22,7 @@ typedef struct nn_train_cfg {
     int64_t patience, plateau_hint, accumulate;
     double checkpoint_minutes, min_delta;
     int shuffle, drop_last, early_stopping, restore_best, monitor_max, strict_loggers;
+    int bf16;             /* [train] precision = bf16 */
     const char *monitor;  /* "val_loss", "val_accuracy", ... */
     const char *run_dir;  /* [train] run_dir: the run directory itself, or NULL */
     const char *name;     /* run name: runs/NAME by default */

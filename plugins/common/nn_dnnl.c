@@ -122,6 +122,152 @@ void nn_dnnl_md_dims(dnnl_memory_desc_t *md, int ndim, const int64_t *dims)
     (void)dnnl_memory_desc_init_by_strides(md, ndim, d, dnnl_f32, st);
 }
 
+/* ---- layouts ------------------------------------------------------------------------ */
+
+void nn_dnnl_layout_init(nn_layout *lo, const dnnl_memory_desc_t *md)
+{
+    memset(lo, 0, sizeof *lo);
+    lo->struct_size = sizeof *lo;
+    lo->family = NN_DNNL_LAYOUT;
+    lo->desc = md;
+    lo->bytes = dnnl_memory_desc_get_size(md);
+    lo->stored_dtype = md->data_type == dnnl_bf16 ? NN_BF16 : NN_F32;
+}
+
+int nn_dnnl_layout_get(const nn_tensor *t, dnnl_memory_desc_t *md)
+{
+    const nn_layout *lo = t->layout;
+    if (!lo || !lo->family || strcmp(lo->family, NN_DNNL_LAYOUT) != 0 || !lo->desc)
+        return 0;
+    const dnnl_memory_desc_t *d = lo->desc;
+    if (d->ndims != t->dl.ndim || (d->data_type != dnnl_f32 && d->data_type != dnnl_bf16))
+        return 0;
+    for (int i = 0; i < d->ndims; i++)
+        if (d->dims[i] != t->shape[i])
+            return 0;
+    *md = *d;
+    return 1;
+}
+
+int nn_dnnl_md_is_plain(const dnnl_memory_desc_t *md)
+{
+    if (md->format_kind != dnnl_blocked || md->format_desc.blocking.inner_nblks != 0 ||
+        md->offset0 != 0)
+        return 0;
+    int64_t s = 1;
+    for (int i = md->ndims - 1; i >= 0; i--) {
+        if (md->dims[i] != md->padded_dims[i] || md->format_desc.blocking.strides[i] != s)
+            return 0;
+        s *= md->dims[i];
+    }
+    return 1;
+}
+
+dnnl_memory_desc_t nn_dnnl_md_retype(const dnnl_memory_desc_t *md, dnnl_data_type_t dt)
+{
+    dnnl_memory_desc_t r = *md;
+    r.data_type = dt;
+    return r;
+}
+
+/* ---- precision ----------------------------------------------------------------------- */
+
+static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
+static int bf16_ok;
+
+/* whether this oneDNN has bf16 kernels on this CPU: the smallest inner product tells */
+static void bf16_probe(void)
+{
+    dnnl_memory_desc_t x, w, y;
+    dnnl_dims_t d2 = {2, 2};
+    dnnl_inner_product_desc_t d;
+    dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_memory_desc_init_by_tag(&x, 2, d2, dnnl_bf16, dnnl_ab) ||
+        dnnl_memory_desc_init_by_tag(&w, 2, d2, dnnl_bf16, dnnl_ab) ||
+        dnnl_memory_desc_init_by_tag(&y, 2, d2, dnnl_bf16, dnnl_ab) ||
+        dnnl_inner_product_forward_desc_init(&d, dnnl_forward_training, &x, &w, NULL, &y))
+        return;
+    bf16_ok = dnnl_primitive_desc_create(&pd, &d, NULL, g_engine, NULL) == dnnl_success;
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+}
+
+static const char *isa_name(dnnl_cpu_isa_t isa)
+{
+    switch (isa) {
+    case dnnl_cpu_isa_sse41: return "SSE4.1";
+    case dnnl_cpu_isa_avx: return "AVX";
+    case dnnl_cpu_isa_avx2: return "AVX2";
+    case dnnl_cpu_isa_avx2_vnni: return "AVX2 with VNNI";
+    case dnnl_cpu_isa_avx512_mic:
+    case dnnl_cpu_isa_avx512_mic_4ops: return "AVX-512 (Xeon Phi)";
+    case dnnl_cpu_isa_avx512_core: return "AVX-512";
+    case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 with VNNI";
+    case dnnl_cpu_isa_avx512_core_bf16: return "AVX-512 with BF16";
+    case dnnl_cpu_isa_avx512_core_amx: return "AMX";
+    default: return "an unknown ISA";
+    }
+}
+
+int nn_dnnl_precision(intptr_t precision, dnnl_data_type_t *dt, const char *layer,
+                      nn_error *err)
+{
+    *dt = dnnl_f32;
+    if (precision == NN_F32)
+        return NN_OK;
+    if (precision != NN_BF16)
+        return nn_error_set(err, NN_ENOTSUP,
+                            "layer '%s': precision %d is not one the oneDNN layers compute in "
+                            "(f32 or bf16)", layer, (int)precision);
+    int rc = nn_dnnl_init(layer, err);
+    if (rc)
+        return rc;
+    pthread_once(&bf16_once, bf16_probe);
+    if (!bf16_ok)
+        return nn_error_set(err, NN_ENOTSUP,
+                            "layer '%s': [train] precision = bf16 needs a CPU on which oneDNN "
+                            "has bf16 kernels (AVX-512, best with AVX512_BF16 or AMX); oneDNN "
+                            "finds %s on this one: use precision = f32",
+                            layer, isa_name(dnnl_get_effective_cpu_isa()));
+    *dt = dnnl_bf16;
+    return NN_OK;
+}
+
+size_t nn_dnnl_scratchpad_size(const_dnnl_primitive_desc_t pd)
+{
+    const dnnl_memory_desc_t *md = pd ? dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)
+                                      : NULL;
+    return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+dnnl_status_t nn_dnnl_attr(dnnl_primitive_attr_t *attr, int act)
+{
+    dnnl_status_t s = dnnl_primitive_attr_create(attr);
+    if (s)
+        return s;
+    s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (!s && act != NN_ACT_NONE) {
+        dnnl_post_ops_t po;
+        if (!(s = dnnl_post_ops_create(&po))) {
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, nn_dnnl_act_alg(act), 0.f, 0.f);
+            if (!s)
+                s = dnnl_primitive_attr_set_post_ops(*attr, po);
+            dnnl_post_ops_destroy(po);
+        }
+    }
+    if (s) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
+    return s;
+}
+
+int nn_dnnl_add_buffer(nn_layer_setup *s, const char *name, nn_buffer_kind kind, size_t bytes)
+{
+    int64_t n = (int64_t)bytes;
+    return nn_layer_add_buffer(s, name, kind, NN_U8, 1, &n);
+}
+
 size_t nn_dnnl_arg_size(const_dnnl_primitive_desc_t pd, int arg)
 {
     const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
@@ -180,6 +326,18 @@ int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
                       const nn_tensor *t, const char *layer, nn_error *err)
 {
     return op_add(op, pd, arg, tensor_ptr(t), nn_tensor_nbytes(t), t, layer, err);
+}
+
+int nn_dnnl_op_scratchpad(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, const nn_tensor *t,
+                          const char *layer, nn_error *err)
+{
+    if (nn_dnnl_scratchpad_size(pd) == 0)
+        return NN_OK;
+    if (!t)
+        return nn_error_set(err, NN_EINTERNAL,
+                            "layer '%s': oneDNN %s needs a scratchpad the layer did not declare",
+                            layer, op->what);
+    return nn_dnnl_op_tensor(op, pd, DNNL_ARG_SCRATCHPAD, t, layer, err);
 }
 
 int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err)
@@ -269,113 +427,94 @@ int nn_dnnl_impl_is(const_dnnl_primitive_desc_t pd, const char *what)
     return strstr(name, what) != NULL;
 }
 
-int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, nn_error *err)
+/* the eltwise algorithm whose backward reads the output, or undef when there is none */
+static dnnl_alg_kind_t use_dst_alg(int kind)
+{
+    switch (kind) {
+    case NN_ACT_RELU: return dnnl_eltwise_relu_use_dst_for_bwd;
+    case NN_ACT_TANH: return dnnl_eltwise_tanh_use_dst_for_bwd;
+    case NN_ACT_SIGMOID: return dnnl_eltwise_logistic_use_dst_for_bwd;
+    default: return dnnl_alg_kind_undef;
+    }
+}
+
+void nn_dnnl_act_init(nn_dnnl_act *a, int kind, int training, int can_fuse)
 {
     nn_dnnl_act_destroy(a);
     a->kind = kind;
-    a->training = s->training;
-    a->fused = 0;
-    a->buf_saved = a->buf_grad = -1;
-    if (kind == NN_ACT_NONE || !s->training)
-        return NN_OK;
-    const nn_tensor *o = &s->output;
-    a->buf_saved = nn_layer_add_buffer(s, "act", NN_BUF_SAVED, NN_F32, o->dl.ndim, o->shape);
-    a->buf_grad = nn_layer_add_buffer(s, "act_grad", NN_BUF_WORKSPACE, NN_F32, o->dl.ndim,
-                                      o->shape);
-    if (a->buf_saved < 0 || a->buf_grad < 0)
-        return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers declared",
-                            s->layer_name);
-    return NN_OK;
+    a->training = training;
+    int by_dst = use_dst_alg(kind) != dnnl_alg_kind_undef;
+    a->fused = kind != NN_ACT_NONE && can_fuse && (!training || by_dst);
+    a->from_pre = kind != NN_ACT_NONE && training && !by_dst;
 }
 
-int nn_dnnl_act_attr(nn_dnnl_act *a, dnnl_primitive_attr_t attr, const char *layer,
+int nn_dnnl_act_postop(const nn_dnnl_act *a)
+{
+    return a->fused ? a->kind : NN_ACT_NONE;
+}
+
+int nn_dnnl_act_plan(nn_dnnl_act *a, const dnnl_memory_desc_t *md, const char *layer,
                      nn_error *err)
 {
-    a->fused = 0;
-    if (a->kind == NN_ACT_NONE || a->training)
-        return NN_OK;
-    dnnl_post_ops_t po;
-    NN_DNNL_TRY(err, layer, "post-op creation", dnnl_post_ops_create(&po));
-    dnnl_status_t st = dnnl_post_ops_append_eltwise(po, 1.0f, nn_dnnl_act_alg(a->kind), 0.f, 0.f);
-    if (st == dnnl_success)
-        st = dnnl_primitive_attr_set_post_ops(attr, po);
-    dnnl_post_ops_destroy(po);
-    if (st != dnnl_success)
-        return nn_dnnl_fail(err, st, layer, "eltwise post-op");
-    a->fused = 1;
-    return NN_OK;
-}
-
-const nn_tensor *nn_dnnl_act_dst(const nn_dnnl_act *a, const nn_layer_io *io)
-{
-    return a->buf_saved >= 0 && io->buffers[a->buf_saved] ? io->buffers[a->buf_saved]
-                                                          : io->output;
-}
-
-int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, nn_error *err)
-{
-    if (a->kind == NN_ACT_NONE || a->fused)
-        return NN_OK;
-    const nn_tensor *o = io->output, *z = nn_dnnl_act_dst(a, io);
-    dnnl_memory_desc_t md;
-    nn_dnnl_md_dims(&md, o->dl.ndim, o->shape);
-    dnnl_alg_kind_t alg = nn_dnnl_act_alg(a->kind);
-    dnnl_eltwise_desc_t fd, bd;
-    int rc;
-    NN_DNNL_TRY(err, layer, "eltwise forward descriptor",
-                dnnl_eltwise_forward_desc_init(&fd,
-                                               a->training ? dnnl_forward_training
-                                                           : dnnl_forward_inference,
-                                               alg, &md, 0.f, 0.f));
     nn_dnnl_pd_free(&a->fwd_pd);
+    nn_dnnl_pd_free(&a->hint_pd);
+    nn_dnnl_pd_free(&a->bwd_pd);
+    if (a->kind == NN_ACT_NONE || (a->fused && !a->training))
+        return NN_OK;
+    dnnl_alg_kind_t alg = a->training && !a->from_pre ? use_dst_alg(a->kind)
+                                                      : nn_dnnl_act_alg(a->kind);
+    dnnl_eltwise_desc_t e;
+    dnnl_primitive_desc_t *fpd = a->fused ? &a->hint_pd : &a->fwd_pd;
+    NN_DNNL_TRY(err, layer, "eltwise forward descriptor",
+                dnnl_eltwise_forward_desc_init(
+                    &e, a->training ? dnnl_forward_training : dnnl_forward_inference, alg, md,
+                    0.f, 0.f));
     NN_DNNL_TRY(err, layer, "eltwise forward",
-                dnnl_primitive_desc_create(&a->fwd_pd, &fd, NULL, nn_dnnl_engine(), NULL));
-    /* z -> y in training plans, y in place otherwise */
-    if ((rc = nn_dnnl_op_create(&a->fwd, a->fwd_pd, "eltwise forward", layer, err)) ||
-        (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_SRC, z, layer, err)) ||
-        (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_DST, o, layer, err)))
-        return rc;
-    if (!a->training || !io->grad_output || a->buf_grad < 0 || !io->buffers[a->buf_grad])
+                dnnl_primitive_desc_create(fpd, &e, NULL, g_engine, NULL));
+    if (!a->training)
         return NN_OK;
     NN_DNNL_TRY(err, layer, "eltwise backward descriptor",
-                dnnl_eltwise_backward_desc_init(&bd, alg, &md, &md, 0.f, 0.f));
-    nn_dnnl_pd_free(&a->bwd_pd);
+                dnnl_eltwise_backward_desc_init(&e, alg, md, md, 0.f, 0.f));
     NN_DNNL_TRY(err, layer, "eltwise backward",
-                dnnl_primitive_desc_create(&a->bwd_pd, &bd, NULL, nn_dnnl_engine(), a->fwd_pd));
+                dnnl_primitive_desc_create(&a->bwd_pd, &e, NULL, g_engine, *fpd));
+    return NN_OK;
+}
+
+int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_tensor *y, const nn_tensor *pre,
+                     const nn_tensor *dy, const nn_tensor *dz, const char *layer, nn_error *err)
+{
+    int rc;
+    if (a->fwd_pd &&
+        ((rc = nn_dnnl_op_create(&a->fwd, a->fwd_pd, "eltwise forward", layer, err)) ||
+         (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_SRC, a->from_pre ? pre : y, layer,
+                                 err)) ||
+         (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_DST, y, layer, err))))
+        return rc;
+    if (!a->bwd_pd || !dy)
+        return NN_OK;
     if ((rc = nn_dnnl_op_create(&a->bwd, a->bwd_pd, "eltwise backward", layer, err)) ||
-        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_SRC, z, layer, err)) ||
-        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_DST, io->grad_output, layer,
-                                err)) ||
-        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_SRC, io->buffers[a->buf_grad],
-                                layer, err)))
+        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, a->from_pre ? DNNL_ARG_SRC : DNNL_ARG_DST,
+                                a->from_pre ? pre : y, layer, err)) ||
+        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_DST, dy, layer, err)) ||
+        (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_SRC, dz, layer, err)))
         return rc;
     return NN_OK;
 }
 
-int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer, nn_error *err)
+int nn_dnnl_act_forward(nn_dnnl_act *a, const char *layer, nn_error *err)
 {
-    (void)io;
     return a->fwd.prim ? nn_dnnl_op_run(&a->fwd, layer, err) : NN_OK;
 }
 
-const nn_tensor *nn_dnnl_act_backward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
-                                      nn_error *err)
+int nn_dnnl_act_backward(nn_dnnl_act *a, const char *layer, nn_error *err)
 {
     if (a->kind == NN_ACT_NONE)
-        return io->grad_output;
-    if (!a->bwd.prim) {
-        if (nn_dnnl_act_bind(a, io, layer, err) < 0)
-            return NULL;
-        if (!a->bwd.prim) {
-            nn_error_set(err, NN_EINVAL,
-                         "layer '%s': backward called on a plan built without training buffers",
-                         layer);
-            return NULL;
-        }
-    }
-    if (nn_dnnl_op_run(&a->bwd, layer, err) < 0)
-        return NULL;
-    return io->buffers[a->buf_grad];
+        return NN_OK;
+    if (!a->bwd.prim)
+        return nn_error_set(err, NN_EINVAL,
+                            "layer '%s': backward called on a plan built without training buffers",
+                            layer);
+    return nn_dnnl_op_run(&a->bwd, layer, err);
 }
 
 void nn_dnnl_act_destroy(nn_dnnl_act *a)
@@ -383,5 +522,6 @@ void nn_dnnl_act_destroy(nn_dnnl_act *a)
     nn_dnnl_op_destroy(&a->fwd);
     nn_dnnl_op_destroy(&a->bwd);
     nn_dnnl_pd_free(&a->fwd_pd);
+    nn_dnnl_pd_free(&a->hint_pd);
     nn_dnnl_pd_free(&a->bwd_pd);
 }

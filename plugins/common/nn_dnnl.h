@@ -57,6 +57,30 @@ NN_DNNL_API int nn_dnnl_md_tensor(dnnl_memory_desc_t *md, const nn_tensor *t, co
 /* A contiguous row-major f32 descriptor with the given extents (never fails for ndim <= 8) */
 NN_DNNL_API void nn_dnnl_md_dims(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
 
+/* ---- opaque layouts (ABI 0.6, tensor.h's nn_layout) ------------------------------------ */
+
+/* the family of the layouts these layers offer and accept: a dnnl_memory_desc_t of 2.x */
+#define NN_DNNL_LAYOUT "onednn2"
+
+/* Fills lo to offer the layout md; both must live in the layer (lo->desc points to md). */
+NN_DNNL_API void nn_dnnl_layout_init(nn_layout *lo, const dnnl_memory_desc_t *md);
+/* 1 and *md = its descriptor when t carries a oneDNN layout of t's dims, f32 or bf16; else 0 */
+NN_DNNL_API int nn_dnnl_layout_get(const nn_tensor *t, dnnl_memory_desc_t *md);
+/* 1 when md is the dense row-major layout of its dims (what crosses the ABI plain) */
+NN_DNNL_API int nn_dnnl_md_is_plain(const dnnl_memory_desc_t *md);
+/* md with its data type changed to dt, layout kept (a bf16 copy of an f32 tensor, say) */
+NN_DNNL_API dnnl_memory_desc_t nn_dnnl_md_retype(const dnnl_memory_desc_t *md,
+                                                 dnnl_data_type_t dt);
+
+/* ---- precision ([train] precision = bf16) --------------------------------------------- */
+
+/* The oneDNN data type of the activations for nn_layer_setup.precision: dnnl_bf16 when bf16
+ * is asked and this CPU runs oneDNN's bf16 kernels, dnnl_f32 for f32. Asked for bf16 on a
+ * CPU without them it fails with NN_ENOTSUP and a sentence naming the layer, the ISA oneDNN
+ * found and the way out. */
+NN_DNNL_API int nn_dnnl_precision(intptr_t precision, dnnl_data_type_t *dt, const char *layer,
+                                  nn_error *err);
+
 /* ---- primitives bound to tensors ----------------------------------------------------- */
 
 #define NN_DNNL_MAX_ARGS 12
@@ -80,13 +104,26 @@ NN_DNNL_API int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd
  * Fails with NN_ESHAPE naming the tensor when t holds fewer bytes than the descriptor needs. */
 NN_DNNL_API int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
                                   const nn_tensor *t, const char *layer, nn_error *err);
+/* Binds the user-managed scratchpad that pd asks for (none: nothing bound) to tensor t,
+ * which must hold nn_dnnl_scratchpad_size(pd) bytes. */
+NN_DNNL_API int nn_dnnl_op_scratchpad(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd,
+                                      const nn_tensor *t, const char *layer, nn_error *err);
 /* Executes the primitive on the shared stream and waits. Allocates nothing. */
 NN_DNNL_API int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err);
 /* Frees the primitive and the memories; the op is zeroed and may be reused. */
 NN_DNNL_API void nn_dnnl_op_destroy(nn_dnnl_op *op);
 
+/* Declares a byte buffer (nn_layer_add_buffer); returns its index, or -1 when full */
+NN_DNNL_API int nn_dnnl_add_buffer(nn_layer_setup *s, const char *name, nn_buffer_kind kind,
+                                   size_t bytes);
 /* Bytes the descriptor that pd expects for argument arg (0 when pd does not use it). */
 NN_DNNL_API size_t nn_dnnl_arg_size(const_dnnl_primitive_desc_t pd, int arg);
+/* Bytes of the user-managed scratchpad pd needs (0 when none) */
+NN_DNNL_API size_t nn_dnnl_scratchpad_size(const_dnnl_primitive_desc_t pd);
+/* A new attribute with a user-managed scratchpad (the layer gives the memory: no allocation
+ * in oneDNN's execute) and, unless act is NN_ACT_NONE, that activation as an eltwise post-op.
+ * The caller destroys *attr. */
+NN_DNNL_API dnnl_status_t nn_dnnl_attr(dnnl_primitive_attr_t *attr, int act);
 /* Destroys a primitive descriptor if not NULL and sets it to NULL. */
 NN_DNNL_API void nn_dnnl_pd_free(dnnl_primitive_desc_t *pd);
 
@@ -105,42 +142,78 @@ NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, in
 
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_SIGMOID, NN_ACT_GELU };
 
-/* The activation half of a layer "y = act(z), z = linear(x)".
- * Eval plans fuse it into the main primitive as a post-op.
- * Training plans write z into a SAVED buffer `act` and run the eltwise z -> y: backward needs
- * z (or y) anyway, and the main primitive writing z costs the same memory traffic as a fused
- * kernel plus a copy of y, while every activation's derivative then reads one tensor. A
- * WORKSPACE `act_grad` receives dLoss/dz. */
+/* The activation half of a layer "y = act(z), z = linear(x)" (dense, conv1d, conv2d).
+ * Where the main primitive applies post-ops fast (jit kernels, inner product), the activation
+ * is its post-op: always in eval plans, and in training plans when the derivative can be read
+ * off y (relu, tanh, sigmoid: oneDNN's *_use_dst_for_bwd), which spares a pass over the data
+ * and the pre-activation's memory. Otherwise an eltwise primitive runs after the main one: in
+ * place on y, or (gelu in training) from a saved pre-activation z to y.
+ * Use: nn_dnnl_act_init() before the main primitive (its post-op: nn_dnnl_act_postop()), then
+ * nn_dnnl_act_plan() on the main primitive's dst layout, both in setup; nn_dnnl_act_bind() in
+ * bind; nn_dnnl_act_forward() after the main forward, nn_dnnl_act_backward() first in
+ * backward. */
 typedef struct nn_dnnl_act {
     int kind;            /* NN_ACT_* */
     int training;        /* the plan runs backward */
     int fused;           /* the main forward primitive applies it as a post-op */
-    int buf_saved;       /* buffer index of `act` (z), -1 when none */
-    int buf_grad;        /* buffer index of `act_grad`, -1 when none */
-    dnnl_primitive_desc_t fwd_pd, bwd_pd;
-    nn_dnnl_op fwd;      /* training plans: act -> output */
-    nn_dnnl_op bwd;      /* (grad_output, act) -> act_grad */
+    int from_pre;        /* forward z -> y and backward reads z (else y) */
+    dnnl_primitive_desc_t fwd_pd, hint_pd, bwd_pd;
+    nn_dnnl_op fwd, bwd;
 } nn_dnnl_act;
 
-/* Declares the buffers (training plans only) for an output shaped like s->output. */
-NN_DNNL_API int nn_dnnl_act_setup(nn_dnnl_act *a, int kind, nn_layer_setup *s, nn_error *err);
-/* Eval plans: puts the activation in attr's post-ops and marks it fused. */
-NN_DNNL_API int nn_dnnl_act_attr(nn_dnnl_act *a, dnnl_primitive_attr_t attr, const char *layer,
+/* Decides how the activation kind runs; can_fuse: the main primitive's post-ops are fast. */
+NN_DNNL_API void nn_dnnl_act_init(nn_dnnl_act *a, int kind, int training, int can_fuse);
+/* The post-op the main primitive must apply (NN_ACT_NONE when not fused), for nn_dnnl_attr. */
+NN_DNNL_API int nn_dnnl_act_postop(const nn_dnnl_act *a);
+/* Makes the eltwise primitive descriptors on md, the main primitive's dst layout. */
+NN_DNNL_API int nn_dnnl_act_plan(nn_dnnl_act *a, const dnnl_memory_desc_t *md,
+                                 const char *layer, nn_error *err);
+/* Binds: y = the activated output in md's layout; pre = where the main primitive wrote z when
+ * a->from_pre (a SAVED buffer), else NULL; dy (dLoss/dy in md's layout) and dz (where
+ * dLoss/dz goes; may be dy's buffer when that is the layer's own) NULL in eval plans. */
+NN_DNNL_API int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_tensor *y, const nn_tensor *pre,
+                                 const nn_tensor *dy, const nn_tensor *dz, const char *layer,
                                  nn_error *err);
-/* Where the main forward primitive writes: `act` in training plans, else the output. */
-NN_DNNL_API const nn_tensor *nn_dnnl_act_dst(const nn_dnnl_act *a, const nn_layer_io *io);
-/* Builds the eltwise primitives on io's tensors (forward, and backward when io has a
- * grad_output). */
-NN_DNNL_API int nn_dnnl_act_bind(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
-                                 nn_error *err);
-/* After the main forward of every step (eval steps of training plans too). */
-NN_DNNL_API int nn_dnnl_act_forward(nn_dnnl_act *a, const nn_layer_io *io, const char *layer,
-                                    nn_error *err);
-/* Backward: returns the tensor that holds dLoss/dz (io->grad_output when kind is none), or
- * NULL with err filled. */
-NN_DNNL_API const nn_tensor *nn_dnnl_act_backward(nn_dnnl_act *a, const nn_layer_io *io,
-                                                  const char *layer, nn_error *err);
+/* After the main forward of every step; nothing when fused or none. */
+NN_DNNL_API int nn_dnnl_act_forward(nn_dnnl_act *a, const char *layer, nn_error *err);
+/* dLoss/dy -> dLoss/dz; nothing when the kind is none. */
+NN_DNNL_API int nn_dnnl_act_backward(nn_dnnl_act *a, const char *layer, nn_error *err);
 NN_DNNL_API void nn_dnnl_act_destroy(nn_dnnl_act *a);
+
+/* The output side of a layer whose primitive writes its result in a layout of its own, yp
+ * (dense, conv1d, conv2d): the activation (nn_dnnl_act), the output offered in yp, and where it
+ * stays plain the reorders yp -> output forward and dLoss/dy -> yp backward.
+ * Setup: nn_dnnl_act_init(&o->act, ...) before the main primitive, then nn_dnnl_out_setup()
+ * once its dst layout is known; bind: nn_dnnl_out_bind(); steps: nn_dnnl_out_forward() after
+ * the main forward, and nn_dnnl_out_backward() first in backward, which gives dLoss/dz. */
+typedef struct nn_dnnl_out {
+    nn_dnnl_act act;
+    dnnl_memory_desc_t yp_md;  /* the main primitive's dst */
+    dnnl_memory_desc_t y_md;   /* the output as it crosses the ABI: plain f32, or yp when taken */
+    nn_layout offer;           /* yp, offered to the consumer when it is not plain f32 */
+    int b_z, b_pre, b_dyz;     /* buffers: y in yp when the output is plain; the saved
+                                  pre-activation; dLoss/dz; -1 when absent */
+    nn_dnnl_op r_y, r_dy;
+} nn_dnnl_out;
+
+/* Plans the activation on yp, offers yp for s->output (already described, plain f32) unless it
+ * is plain f32 itself, and declares the buffers; training: the plan runs backward. */
+NN_DNNL_API int nn_dnnl_out_setup(nn_dnnl_out *o, const dnnl_memory_desc_t *yp, int training,
+                                  nn_layer_setup *s, nn_error *err);
+/* 1 when the output (and dLoss/dy) are in yp, so no reorder happens at the output */
+NN_DNNL_API int nn_dnnl_out_direct(const nn_dnnl_out *o);
+/* Where the main forward primitive writes. */
+NN_DNNL_API const nn_tensor *nn_dnnl_out_dst(const nn_dnnl_out *o, const nn_layer_io *io);
+/* Where dLoss/dz (in yp) will be after nn_dnnl_out_backward(), for binding the backward ones. */
+NN_DNNL_API const nn_tensor *nn_dnnl_out_dz(const nn_dnnl_out *o, const nn_layer_io *io);
+/* Binds the activation and reorders to io's tensors (backward ones when io->grad_output). */
+NN_DNNL_API int nn_dnnl_out_bind(nn_dnnl_out *o, const nn_layer_io *io, const char *layer,
+                                 nn_error *err);
+NN_DNNL_API int nn_dnnl_out_forward(nn_dnnl_out *o, const char *layer, nn_error *err);
+/* Runs dLoss/dy -> dLoss/dz; returns the tensor holding dLoss/dz in yp, or NULL with err. */
+NN_DNNL_API const nn_tensor *nn_dnnl_out_backward(nn_dnnl_out *o, const nn_layer_io *io,
+                                                  const char *layer, nn_error *err);
+NN_DNNL_API void nn_dnnl_out_destroy(nn_dnnl_out *o);
 
 /* the oneDNN eltwise algorithm of an NN_ACT_* kind other than none */
 NN_DNNL_API dnnl_alg_kind_t nn_dnnl_act_alg(int kind);

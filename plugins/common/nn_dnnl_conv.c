@@ -1,48 +1,14 @@
 /* nn_dnnl_conv.c: the convolution layer behind the conv1d and conv2d plugins (they differ in
- * the number of spatial dims only): key parsing, shapes, oneDNN primitives built once in bind,
- * bias fused, the activation fused where oneDNN does it fast. Never allocates per step. */
+ * the number of spatial dims only): key parsing, shapes, and in setup the choice of layouts and
+ * every oneDNN primitive descriptor (nn_dnnl_conv_internal.h explains them); the primitives
+ * are bound in nn_dnnl_conv_run.c. Never allocates per step. */
 #define _POSIX_C_SOURCE 200809L
-#include "nn_dnnl.h"
+#include "nn_dnnl_conv_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { P_WEIGHT = 0, P_BIAS = 1 };
-
-/* Layout plan. oneDNN 2.6's fast convolution kernels want blocked layouts (nChw16c, OIhw16i16o)
- * while tensors cross the ABI plain. setup() asks for format_tag_any and keeps what oneDNN
- * picks when that is a jit kernel ("blocked" mode), reordering at the layer's edges; measured
- * for 1->32 5x5 on 128x28x28, backward-weights took 0.97 ms blocked against 17 ms with the
- * plain-layout gemm kernel, and a reorder of the output 0.5-0.8 ms. When oneDNN offers no
- * jit kernel it falls back to plain layouts ("plain" mode), where nothing is reordered.
- *
- * Forward:  [x -> xb] [w -> wb]  conv(xb|x, wb|w, b) -> z|y  [z -> y]  [act: y in place, or
- *           z -> y when z is plain]
- * Backward: [dy -> dyz]  [act: (z, dy) -> dyz]  bwd_w(xb|x, dyz|dy) -> dwb|dw  [dwb -> dw]
- *           bwd_d(dyz|dy, wb|w) -> dxb|dx  [dxb -> dx]
- * z (the primitive's output layout) is SAVED in training plans with an activation, whose
- * derivative reads it; the activation is a post-op in eval plans (but see gemm_slow_postop)
- * and in training plans of jit kernels when its derivative can read act(z) (z then holds it). */
-struct nn_dnnl_conv {
-    nn_dnnl_conv_cfg c;
-    const char *name;
-    const char *kind; /* "conv1d" / "conv2d" for messages */
-    int training;
-    int64_t pad_l[2], pad_r[2]; /* resolved in setup (padding = same depends on the input) */
-    int blocked;                /* mode, see above */
-    int fused;                  /* the activation is a post-op of the forward primitive */
-    int re_x, re_w, re_y;       /* the primitive's layout differs from the plain one */
-    int bwd_d_plain;            /* backward-data runs on plain layouts (see conv_try) */
-    dnnl_memory_desc_t x_md, w_md, b_md, y_md;    /* plain: what crosses the ABI */
-    dnnl_memory_desc_t xp_md, wp_md, yp_md;       /* what the primitives use */
-    dnnl_memory_desc_t wd_md;                     /* weights as backward-data wants them */
-    int re_wd;                                    /* wd_md is neither wp_md nor w_md */
-    int b_xb, b_wb, b_z, b_dyz, b_scr, b_wd;      /* buffer indices, -1 when absent */
-    dnnl_primitive_desc_t fwd_pd, bwd_w_pd, bwd_d_pd, act_pd, act_hint_pd, act_bwd_pd;
-    nn_dnnl_op r_x, r_w, fwd, r_y, act, r_dy, act_bwd, bwd_w, r_dw, r_dyp, r_wd, bwd_d, r_dx;
-};
 
 /* padding: "same", "valid", or 1 or sp non-negative integers separated by commas */
 static int parse_padding(const nn_params *p, nn_dnnl_conv_cfg *c, const char *kind,
@@ -124,264 +90,290 @@ int nn_dnnl_conv_create(int sp, const nn_params *p, void **self, nn_error *err)
     return NN_OK;
 }
 
-/* the eltwise algorithm whose backward reads the output, or undef when there is none */
-static dnnl_alg_kind_t use_dst_alg(int act)
-{
-    switch (act) {
-    case NN_ACT_RELU: return dnnl_eltwise_relu_use_dst_for_bwd;
-    case NN_ACT_TANH: return dnnl_eltwise_tanh_use_dst_for_bwd;
-    case NN_ACT_SIGMOID: return dnnl_eltwise_logistic_use_dst_for_bwd;
-    default: return dnnl_alg_kind_undef;
-    }
-}
-
 static void conv_free_pds(nn_dnnl_conv *cv)
 {
     nn_dnnl_pd_free(&cv->fwd_pd);
     nn_dnnl_pd_free(&cv->bwd_w_pd);
     nn_dnnl_pd_free(&cv->bwd_d_pd);
-    nn_dnnl_pd_free(&cv->act_pd);
-    nn_dnnl_pd_free(&cv->act_hint_pd);
-    nn_dnnl_pd_free(&cv->act_bwd_pd);
+    nn_dnnl_act_destroy(&cv->out.act);
 }
 
-/* the primitive descriptors for one choice of layouts (any = format_tag_any for x, w, y);
- * returns dnnl_success or the first failure, with `what` naming the primitive */
-static dnnl_status_t conv_try(nn_dnnl_conv *cv, const int64_t *xd, const int64_t *od, int any,
-                              const char **what)
+/* the problem's dimensions in oneDNN's terms */
+typedef struct conv_geom {
+    int nd, wn; /* data and weight ranks */
+    dnnl_dims_t st, dil, pl, pr, xd, wd, yd;
+} conv_geom;
+
+static dnnl_status_t md_tag(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t d,
+                            dnnl_data_type_t dt, int any)
 {
-    const nn_dnnl_conv_cfg *c = &cv->c;
-    int sp = c->sp, nd = 2 + sp;
-    dnnl_dims_t st, dil, pl, pr, xdims, wdims, ydims;
-    int wn = 0;
-    if (c->groups > 1)
-        wdims[wn++] = c->groups;
-    wdims[wn++] = c->filters / c->groups;
-    wdims[wn++] = xd[1] / c->groups;
-    for (int i = 0; i < sp; i++) {
-        wdims[wn++] = c->kernel[i];
-        st[i] = c->stride[i];
-        dil[i] = c->dilation[i] - 1; /* oneDNN counts the gaps */
-        pl[i] = cv->pad_l[i];
-        pr[i] = cv->pad_r[i];
-    }
-    for (int i = 0; i < nd; i++) {
-        xdims[i] = xd[i];
-        ydims[i] = od[i];
-    }
-    dnnl_memory_desc_t x, w, y;
-    dnnl_status_t s;
-    *what = "convolution memory descriptor";
-    if (any) {
-        if ((s = dnnl_memory_desc_init_by_tag(&x, nd, xdims, dnnl_f32, dnnl_format_tag_any)) ||
-            (s = dnnl_memory_desc_init_by_tag(&w, wn, wdims, dnnl_f32, dnnl_format_tag_any)) ||
-            (s = dnnl_memory_desc_init_by_tag(&y, nd, ydims, dnnl_f32, dnnl_format_tag_any)))
-            return s;
-    } else {
-        x = cv->x_md;
-        w = cv->w_md;
-        y = cv->y_md;
-    }
-    const dnnl_memory_desc_t *b = c->bias ? &cv->b_md : NULL;
-    dnnl_convolution_desc_t d;
-    dnnl_engine_t eng = nn_dnnl_engine();
-    *what = "convolution forward";
-    if ((s = dnnl_dilated_convolution_forward_desc_init(
-             &d, cv->training ? dnnl_forward_training : dnnl_forward_inference,
-             dnnl_convolution_direct, &x, &w, b, &y, st, dil, pl, pr)))
-        return s;
-    dnnl_primitive_attr_t attr = NULL;
-    cv->fused = 0;
-    /* training fuses too when the derivative can be taken from the output (relu, tanh,
-     * sigmoid) and the kernel is a jit one: z then holds act(z), saving a pass */
-    int fuse_train = cv->training && any && use_dst_alg(c->act) != dnnl_alg_kind_undef;
-    if ((!cv->training || fuse_train) && c->act != NN_ACT_NONE) {
-        dnnl_post_ops_t po;
-        if ((s = dnnl_primitive_attr_create(&attr)))
-            return s;
-        if (!(s = dnnl_post_ops_create(&po))) {
-            s = dnnl_post_ops_append_eltwise(po, 1.0f, nn_dnnl_act_alg(c->act), 0.f, 0.f);
-            if (!s)
-                s = dnnl_primitive_attr_set_post_ops(attr, po);
-            dnnl_post_ops_destroy(po);
-        }
-        cv->fused = 1;
-    }
-    if (!s)
-        s = dnnl_primitive_desc_create(&cv->fwd_pd, &d, attr, eng, NULL);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
+    if (any)
+        return dnnl_memory_desc_init_by_tag(md, nd, d, dt, dnnl_format_tag_any);
+    int64_t e[DNNL_MAX_NDIMS];
+    for (int i = 0; i < nd; i++)
+        e[i] = d[i];
+    nn_dnnl_md_dims(md, nd, e);
+    md->data_type = dt;
+    return dnnl_success;
+}
+
+/* makes pd from a descriptor with a user scratchpad (and the post-op act, unless none) */
+static dnnl_status_t make_pd(dnnl_primitive_desc_t *pd, const void *desc, int act,
+                             const_dnnl_primitive_desc_t hint)
+{
+    dnnl_primitive_attr_t attr;
+    dnnl_status_t s = nn_dnnl_attr(&attr, act);
     if (s)
         return s;
-    /* blocked mode exists for the jit kernels; gemm ones are the plain mode's business */
-    if (any && !nn_dnnl_impl_is(cv->fwd_pd, "jit:"))
+    nn_dnnl_pd_free(pd);
+    s = dnnl_primitive_desc_create(pd, desc, attr, nn_dnnl_engine(), hint);
+    dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+/* backward-weights on the forward's layouts; unimplemented when oneDNN offers only `ref` */
+static dnnl_status_t try_bwd_w_native(nn_dnnl_conv *cv, const conv_geom *g)
+{
+    dnnl_convolution_desc_t d;
+    const dnnl_memory_desc_t *b = cv->c.bias ? &cv->b_md : NULL;
+    dnnl_memory_desc_t dw = cv->wp_md;
+    dnnl_status_t s;
+    /* bf16: gradients of the f32 master weights stay f32, in the layout oneDNN likes */
+    if (cv->dt != dnnl_f32 && (s = md_tag(&dw, g->wn, g->wd, dnnl_f32, 1)))
+        return s;
+    if ((s = dnnl_dilated_convolution_backward_weights_desc_init(
+             &d, dnnl_convolution_direct, &cv->xp_md, &dw, b, &cv->yp_md, g->st, g->dil, g->pl,
+             g->pr)) ||
+        (s = make_pd(&cv->bwd_w_pd, &d, NN_ACT_NONE, cv->fwd_pd)))
+        return s;
+    if (nn_dnnl_impl_is(cv->bwd_w_pd, "ref"))
         return dnnl_unimplemented;
-    /* gemm_slow_postop: oneDNN 2.6's gemm convolution applies an eltwise post-op with a scalar
-     * loop, measured 40x slower than the convolution itself (1->32 5x5, 128x28x28); then the
-     * activation runs apart, vectorised, in place on the output */
-    if (cv->fused && nn_dnnl_impl_is(cv->fwd_pd, "gemm")) {
-        nn_dnnl_pd_free(&cv->fwd_pd);
-        cv->fused = 0;
-        if ((s = dnnl_primitive_desc_create(&cv->fwd_pd, &d, NULL, eng, NULL)))
+    cv->dwp_md = *dnnl_primitive_desc_query_md(cv->bwd_w_pd, dnnl_query_diff_weights_md, 0);
+    return dnnl_success;
+}
+
+/* backward-weights blocked on dLoss/dz in the forward's layout and an input layout of its
+ * own choice (xr: the forward reads a plain input that native backward-weights has only `ref`
+ * for); unimplemented when that is `ref` too */
+static dnnl_status_t try_bwd_w_reordered(nn_dnnl_conv *cv, const conv_geom *g)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_memory_desc_t x, dw;
+    dnnl_status_t s;
+    /* dw as the kernel likes it: the forward's weight layout suits the plain-input kernel */
+    if ((s = md_tag(&x, g->nd, g->xd, cv->dt, 1)) ||
+        (s = md_tag(&dw, g->wn, g->wd, dnnl_f32, 1)) ||
+        (s = dnnl_dilated_convolution_backward_weights_desc_init(
+             &d, dnnl_convolution_direct, &x, &dw, cv->c.bias ? &cv->b_md : NULL, &cv->yp_md,
+             g->st, g->dil, g->pl, g->pr)) ||
+        (s = make_pd(&cv->bwd_w_pd, &d, NN_ACT_NONE, cv->fwd_pd)))
+        return s;
+    if (!nn_dnnl_impl_is(cv->bwd_w_pd, "jit"))
+        return dnnl_unimplemented;
+    cv->xw_md = *dnnl_primitive_desc_query_md(cv->bwd_w_pd, dnnl_query_src_md, 0);
+    cv->dwp_md = *dnnl_primitive_desc_query_md(cv->bwd_w_pd, dnnl_query_diff_weights_md, 0);
+    cv->bwd_w_xr = 1;
+    return dnnl_success;
+}
+
+/* a backward primitive on plain f32 data (gemm), with the forward's pd as hint */
+static dnnl_status_t try_bwd_plain(nn_dnnl_conv *cv, const conv_geom *g, int weights)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_status_t s;
+    if (weights)
+        return (s = dnnl_dilated_convolution_backward_weights_desc_init(
+                    &d, dnnl_convolution_direct, &cv->xq_md, &cv->w_md,
+                    cv->c.bias ? &cv->b_md : NULL, &cv->yq_md, g->st, g->dil, g->pl, g->pr))
+                   ? s
+                   : make_pd(&cv->bwd_w_pd, &d, NN_ACT_NONE, cv->fwd_pd);
+    return (s = dnnl_dilated_convolution_backward_data_desc_init(
+                &d, dnnl_convolution_direct, &cv->xq_md, &cv->w_md, &cv->yq_md, g->st, g->dil,
+                g->pl, g->pr))
+               ? s
+               : make_pd(&cv->bwd_d_pd, &d, NN_ACT_NONE, cv->fwd_pd);
+}
+
+/* backward-data on the forward's data layouts, weights as oneDNN likes them; when that is
+ * only `ref` (few input channels, blocked), on plain f32 data instead */
+static dnnl_status_t try_bwd_d(nn_dnnl_conv *cv, const conv_geom *g)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_memory_desc_t w;
+    dnnl_status_t s;
+    cv->bwd_d_plain = 0;
+    if (cv->jit) {
+        if ((s = md_tag(&w, g->wn, g->wd, cv->dt, 1)) ||
+            (s = dnnl_dilated_convolution_backward_data_desc_init(
+                 &d, dnnl_convolution_direct, &cv->xp_md, &w, &cv->yp_md, g->st, g->dil, g->pl,
+                 g->pr)) ||
+            (s = make_pd(&cv->bwd_d_pd, &d, NN_ACT_NONE, cv->fwd_pd)))
             return s;
+        if (!nn_dnnl_impl_is(cv->bwd_d_pd, "ref")) {
+            cv->wd_md = *dnnl_primitive_desc_query_md(cv->bwd_d_pd, dnnl_query_weights_md, 0);
+            return dnnl_success;
+        }
     }
+    cv->bwd_d_plain = 1;
+    return try_bwd_plain(cv, g, 0);
+}
+
+/* the forward on blocked layouts chosen by oneDNN (jit) or on plain f32 ones; the activation
+ * fused as a post-op where the kernel does it fast and backward can read act(z) */
+static dnnl_status_t try_fwd(nn_dnnl_conv *cv, const conv_geom *g, int jit)
+{
+    const nn_dnnl_conv_cfg *c = &cv->c;
+    dnnl_data_type_t dt = jit ? cv->dt : dnnl_f32;
+    dnnl_memory_desc_t x, w, y;
+    dnnl_convolution_desc_t d;
+    dnnl_status_t s;
+    if ((s = md_tag(&x, g->nd, g->xd, dt, jit)) || (s = md_tag(&w, g->wn, g->wd, dt, jit)) ||
+        (s = md_tag(&y, g->nd, g->yd, dt, jit)) ||
+        (s = dnnl_dilated_convolution_forward_desc_init(
+             &d, cv->training ? dnnl_forward_training : dnnl_forward_inference,
+             dnnl_convolution_direct, &x, &w, c->bias ? &cv->b_md : NULL, &y, g->st, g->dil,
+             g->pl, g->pr)))
+        return s;
+    /* gemm_slow_postop: oneDNN 2.6's gemm convolution applies an eltwise post-op with a scalar
+     * loop, measured 40x slower than the convolution itself (1->32 5x5, 128x28x28): the plain
+     * forward runs the activation apart, vectorised */
+    nn_dnnl_act_init(&cv->out.act, c->act, cv->training, jit);
+    if ((s = make_pd(&cv->fwd_pd, &d, nn_dnnl_act_postop(&cv->out.act), NULL)))
+        return s;
+    if (jit && !nn_dnnl_impl_is(cv->fwd_pd, "jit"))
+        return dnnl_unimplemented;
+    cv->jit = jit;
     cv->xp_md = *dnnl_primitive_desc_query_md(cv->fwd_pd, dnnl_query_src_md, 0);
     cv->wp_md = *dnnl_primitive_desc_query_md(cv->fwd_pd, dnnl_query_weights_md, 0);
     cv->yp_md = *dnnl_primitive_desc_query_md(cv->fwd_pd, dnnl_query_dst_md, 0);
+    return dnnl_success;
+}
+
+/* forward on jit (or plain) layouts, then the backward primitives that go with it */
+static dnnl_status_t conv_try(nn_dnnl_conv *cv, const conv_geom *g, int jit, int bwd_w_plain,
+                              const char **what)
+{
+    dnnl_status_t s;
+    *what = "convolution forward";
+    if ((s = try_fwd(cv, g, jit)))
+        return s;
     if (cv->training) {
-        /* backward in the layouts forward chose, so that each tensor is reordered once */
         *what = "convolution backward-weights";
-        if ((s = dnnl_dilated_convolution_backward_weights_desc_init(
-                 &d, dnnl_convolution_direct, &cv->xp_md, &cv->wp_md, b, &cv->yp_md, st, dil, pl,
-                 pr)) ||
-            (s = dnnl_primitive_desc_create(&cv->bwd_w_pd, &d, NULL, eng, cv->fwd_pd)))
+        cv->bwd_w_plain = bwd_w_plain;
+        cv->bwd_w_xr = 0;
+        if (bwd_w_plain)
+            s = try_bwd_plain(cv, g, 1);
+        else if ((s = try_bwd_w_native(cv, g)) && jit)
+            s = try_bwd_w_reordered(cv, g);
+        if (s)
             return s;
-        /* ref_bwd_weights: on CPUs where oneDNN 2.6 has only AVX2 kernels (an AMD EPYC, say),
-         * a few input channels in blocked layout leave backward-weights to the reference
-         * kernel, measured 150x slower than the plain mode's gemm one (1->32 5x5, N=128):
-         * take the plain mode for this layer */
-        if (any && nn_dnnl_impl_is(cv->bwd_w_pd, "ref"))
-            return dnnl_unimplemented;
         *what = "convolution backward-data";
-        if ((s = dnnl_dilated_convolution_backward_data_desc_init(
-                 &d, dnnl_convolution_direct, &cv->xp_md, &cv->wp_md, &cv->yp_md, st, dil, pl,
-                 pr)) ||
-            (s = dnnl_primitive_desc_create(&cv->bwd_d_pd, &d, NULL, eng, cv->fwd_pd)))
+        if ((s = try_bwd_d(cv, g)))
             return s;
-        /* backward-data's jit kernels want their own weight layout (the forward's transposed):
-         * let oneDNN pick it, and reorder the weights for it */
-        cv->bwd_d_plain = 0;
-        cv->wd_md = cv->wp_md;
-        if (any && nn_dnnl_impl_is(cv->bwd_d_pd, "ref")) {
-            dnnl_memory_desc_t wany;
-            nn_dnnl_pd_free(&cv->bwd_d_pd);
-            if ((s = dnnl_memory_desc_init_by_tag(&wany, wn, wdims, dnnl_f32,
-                                                  dnnl_format_tag_any)) ||
-                (s = dnnl_dilated_convolution_backward_data_desc_init(
-                     &d, dnnl_convolution_direct, &cv->xp_md, &wany, &cv->yp_md, st, dil, pl,
-                     pr)) ||
-                (s = dnnl_primitive_desc_create(&cv->bwd_d_pd, &d, NULL, eng, cv->fwd_pd)))
-                return s;
-            cv->wd_md = *dnnl_primitive_desc_query_md(cv->bwd_d_pd, dnnl_query_weights_md, 0);
-        }
-        /* a plain input with blocked weights/output (few input channels) has only oneDNN's
-         * reference backward-data: the plain gemm one is far faster, at the price of a
-         * reorder of dLoss/dz */
-        if (any && nn_dnnl_impl_is(cv->bwd_d_pd, "ref")) {
-            nn_dnnl_pd_free(&cv->bwd_d_pd);
-            cv->bwd_d_plain = 1;
-            cv->wd_md = cv->w_md;
-            if ((s = dnnl_dilated_convolution_backward_data_desc_init(
-                     &d, dnnl_convolution_direct, &cv->x_md, &cv->w_md, &cv->y_md, st, dil, pl,
-                     pr)) ||
-                (s = dnnl_primitive_desc_create(&cv->bwd_d_pd, &d, NULL, eng, cv->fwd_pd)))
-                return s;
-        }
-    }
-    if (c->act != NN_ACT_NONE && (!cv->fused || cv->training)) {
-        /* forward on the plain output; backward on z in the primitive's layout */
-        dnnl_eltwise_desc_t e;
-        dnnl_alg_kind_t alg = cv->fused ? use_dst_alg(c->act) : nn_dnnl_act_alg(c->act);
-        *what = "eltwise forward";
-        if (!cv->fused &&
-            ((s = dnnl_eltwise_forward_desc_init(
-                  &e, cv->training ? dnnl_forward_training : dnnl_forward_inference, alg,
-                  &cv->y_md, 0.f, 0.f)) ||
-             (s = dnnl_primitive_desc_create(&cv->act_pd, &e, NULL, eng, NULL))))
-            return s;
-        if (cv->training) {
-            *what = "eltwise backward";
-            if ((s = dnnl_eltwise_forward_desc_init(&e, dnnl_forward_training, alg, &cv->yp_md,
-                                                    0.f, 0.f)) ||
-                (s = dnnl_primitive_desc_create(&cv->act_hint_pd, &e, NULL, eng, NULL)) ||
-                (s = dnnl_eltwise_backward_desc_init(&e, alg, &cv->yp_md, &cv->yp_md, 0.f,
-                                                     0.f)) ||
-                (s = dnnl_primitive_desc_create(&cv->act_bwd_pd, &e, NULL, eng,
-                                                cv->act_hint_pd)))
-                return s;
-        }
     }
     return dnnl_success;
 }
 
-/* chooses the mode and makes every primitive descriptor; x is the input's description */
+/* Chooses the layouts and makes every primitive descriptor: jit forward with native backward,
+ * else jit forward with plain backward-weights, else all plain f32 (then bf16 is not used) */
 static int conv_plan(nn_dnnl_conv *cv, const nn_tensor *x, const int64_t *od, nn_error *err)
 {
     const nn_dnnl_conv_cfg *c = &cv->c;
-    int sp = c->sp, nd = 2 + sp;
-    int64_t wd[6];
-    int wn = 0;
+    conv_geom g = {.nd = 2 + c->sp};
+    int64_t w64[5];
     if (c->groups > 1)
-        wd[wn++] = c->groups;
-    wd[wn++] = c->filters / c->groups;
-    wd[wn++] = x->shape[1] / c->groups;
-    for (int i = 0; i < sp; i++)
-        wd[wn++] = c->kernel[i];
-    nn_dnnl_md_dims(&cv->x_md, nd, x->shape);
-    nn_dnnl_md_dims(&cv->w_md, wn, wd);
+        g.wd[g.wn++] = c->groups;
+    g.wd[g.wn++] = c->filters / c->groups;
+    g.wd[g.wn++] = x->shape[1] / c->groups;
+    for (int i = 0; i < c->sp; i++) {
+        g.wd[g.wn++] = c->kernel[i];
+        g.st[i] = c->stride[i];
+        g.dil[i] = c->dilation[i] - 1; /* oneDNN counts the gaps */
+        g.pl[i] = cv->pad_l[i];
+        g.pr[i] = cv->pad_r[i];
+    }
+    for (int i = 0; i < g.nd; i++) {
+        g.xd[i] = x->shape[i];
+        g.yd[i] = od[i];
+    }
+    for (int i = 0; i < g.wn; i++)
+        w64[i] = g.wd[i];
+    nn_dnnl_md_dims(&cv->xq_md, g.nd, x->shape);
+    nn_dnnl_md_dims(&cv->yq_md, g.nd, od);
+    nn_dnnl_md_dims(&cv->w_md, g.wn, w64);
     nn_dnnl_md_dims(&cv->b_md, 1, &c->filters);
-    nn_dnnl_md_dims(&cv->y_md, nd, od);
     const char *what = "";
-    cv->blocked = 1;
-    dnnl_status_t s = conv_try(cv, x->shape, od, 1, &what);
+    dnnl_status_t s = conv_try(cv, &g, 1, 0, &what);
+    if (s != dnnl_success && cv->training) {
+        conv_free_pds(cv);
+        s = conv_try(cv, &g, 1, 1, &what);
+    }
     if (s != dnnl_success) {
         conv_free_pds(cv);
-        cv->blocked = 0;
-        s = conv_try(cv, x->shape, od, 0, &what);
+        cv->dt = dnnl_f32;
+        s = conv_try(cv, &g, 0, 1, &what);
     }
     if (s != dnnl_success) {
         conv_free_pds(cv);
         return nn_dnnl_fail(err, s, cv->name, what);
     }
-    cv->re_x = !dnnl_memory_desc_equal(&cv->xp_md, &cv->x_md);
-    cv->re_w = !dnnl_memory_desc_equal(&cv->wp_md, &cv->w_md);
-    cv->re_y = !dnnl_memory_desc_equal(&cv->yp_md, &cv->y_md);
-    cv->re_wd = cv->training && !dnnl_memory_desc_equal(&cv->wd_md, &cv->wp_md) &&
-                !dnnl_memory_desc_equal(&cv->wd_md, &cv->w_md);
     return NN_OK;
 }
 
-static int add_bytes(nn_layer_setup *s, const char *name, nn_buffer_kind kind, size_t bytes)
+static size_t max3(size_t a, size_t b, size_t c)
 {
-    int64_t n = (int64_t)bytes;
-    return nn_layer_add_buffer(s, name, kind, NN_U8, 1, &n);
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
+/* declares the buffers the chosen layouts need (see the roles in nn_dnnl_conv_internal.h) */
 static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *err)
 {
-    nn_buffer_kind keep = cv->training ? NN_BUF_SAVED : NN_BUF_WORKSPACE;
-    int act = cv->c.act != NN_ACT_NONE;
+    int tr = cv->training;
     size_t xb = dnnl_memory_desc_get_size(&cv->xp_md), wb = dnnl_memory_desc_get_size(&cv->wp_md);
-    size_t yb = dnnl_memory_desc_get_size(&cv->yp_md);
-    cv->b_xb = cv->b_wb = cv->b_z = cv->b_dyz = cv->b_scr = cv->b_wd = -1;
-    /* backward reads the reordered input and weights of the forward step */
-    if (cv->re_x && (cv->b_xb = add_bytes(s, "src_blocked", keep, xb)) < 0)
-        goto full;
-    if (cv->re_w && (cv->b_wb = add_bytes(s, "weight_blocked", keep, wb)) < 0)
-        goto full;
-    if (cv->re_y || (cv->training && act)) {
-        nn_buffer_kind k = cv->training && act ? NN_BUF_SAVED : NN_BUF_WORKSPACE;
-        if ((cv->b_z = add_bytes(s, "pre_activation", k, yb)) < 0)
-            goto full;
+    size_t size[CB_COUNT] = {0};
+    nn_buffer_kind kind[CB_COUNT];
+    for (int r = 0; r < CB_COUNT; r++)
+        kind[r] = NN_BUF_WORKSPACE;
+    if (!dnnl_memory_desc_equal(&cv->xp_md, &cv->x_md)) {
+        size[CB_XB] = xb;
+        if (tr && !cv->bwd_w_plain && !cv->bwd_w_xr)
+            kind[CB_XB] = NN_BUF_SAVED;
     }
-    if (cv->training && (cv->re_y || act) &&
-        (cv->b_dyz = add_bytes(s, "grad_pre_activation", NN_BUF_WORKSPACE, yb)) < 0)
-        goto full;
-    size_t scr = 0, dyp = dnnl_memory_desc_get_size(&cv->y_md);
-    if (cv->training && cv->re_w)
-        scr = wb;
-    if (cv->training && cv->re_x && !cv->bwd_d_plain && xb > scr)
-        scr = xb;
-    if (cv->training && cv->bwd_d_plain && cv->re_y && dyp > scr)
-        scr = dyp;
-    if (scr && (cv->b_scr = add_bytes(s, "grad_scratch", NN_BUF_WORKSPACE, scr)) < 0)
-        goto full;
-    if (cv->re_wd && (cv->b_wd = add_bytes(s, "weight_bwd", NN_BUF_WORKSPACE,
-                                           dnnl_memory_desc_get_size(&cv->wd_md))) < 0)
-        goto full;
+    if (!dnnl_memory_desc_equal(&cv->wp_md, &cv->w_md)) {
+        size[CB_WB] = wb;
+        if (tr && !cv->bwd_d_plain && dnnl_memory_desc_equal(&cv->wd_md, &cv->wp_md))
+            kind[CB_WB] = NN_BUF_SAVED;
+    }
+    if (tr) {
+        size_t yq = dnnl_memory_desc_get_size(&cv->yq_md);
+        int dy_plain = dnnl_memory_desc_equal(&cv->yp_md, &cv->yq_md);
+        size_t a = (cv->bwd_w_plain || cv->bwd_d_plain) && !dy_plain ? yq : 0;
+        if (!cv->bwd_d_plain && !dnnl_memory_desc_equal(&cv->wd_md, &cv->wp_md) &&
+            !dnnl_memory_desc_equal(&cv->wd_md, &cv->w_md))
+            a = a > dnnl_memory_desc_get_size(&cv->wd_md) ? a
+                                                          : dnnl_memory_desc_get_size(&cv->wd_md);
+        if (cv->bwd_w_xr && dnnl_memory_desc_get_size(&cv->xw_md) > a)
+            a = dnnl_memory_desc_get_size(&cv->xw_md);
+        size[CB_SCRA] = a;
+        size_t dw = !cv->bwd_w_plain && !dnnl_memory_desc_equal(&cv->dwp_md, &cv->w_md)
+                        ? dnnl_memory_desc_get_size(&cv->dwp_md)
+                        : 0;
+        const dnnl_memory_desc_t *dxm = cv->bwd_d_plain ? &cv->xq_md : &cv->xp_md;
+        size_t dx = !dnnl_memory_desc_equal(dxm, &cv->x_md) ? dnnl_memory_desc_get_size(dxm) : 0;
+        size[CB_SCRB] = dw > dx ? dw : dx;
+    }
+    size[CB_PAD] = max3(nn_dnnl_scratchpad_size(cv->fwd_pd), nn_dnnl_scratchpad_size(cv->bwd_w_pd),
+                        nn_dnnl_scratchpad_size(cv->bwd_d_pd));
+    static const char *const names[CB_COUNT] = {"src_blocked",    "weight_blocked",
+                                                 "grad_scratch_a", "grad_scratch_b",
+                                                 "scratchpad"};
+    for (int r = 0; r < CB_COUNT; r++) {
+        cv->buf[r] = -1;
+        if (size[r] && (cv->buf[r] = nn_dnnl_add_buffer(s, names[r], kind[r], size[r])) < 0)
+            return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers declared",
+                                cv->name);
+    }
     return NN_OK;
-full:
-    return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers declared", cv->name);
 }
 
 int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
@@ -453,7 +445,16 @@ int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
         return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare bias", L);
     s->flops = (uint64_t)(2 * nn_shape_numel(2 + sp, oshape) * fan_in);
     int rc = nn_dnnl_init(L, err);
-    if (rc || (rc = conv_plan(cv, x, oshape, err)))
+    if (rc || (rc = nn_dnnl_precision(s->precision, &cv->dt, L, err)) ||
+        (rc = conv_plan(cv, x, oshape, err)))
+        return rc;
+    /* the input in its producer's layout when backward-weights reads the forward's (the plain
+     * one reads the plain input) */
+    cv->x_md = cv->xq_md;
+    if ((!cv->training || !cv->bwd_w_plain) && nn_dnnl_layout_get(x, &cv->x_md))
+        s->layout_accept |= 1u;
+    /* the output offered in the forward's layout, unless that is the plain f32 one */
+    if ((rc = nn_dnnl_out_setup(&cv->out, &cv->yp_md, cv->training, s, err)))
         return rc;
     return conv_declare_buffers(cv, s, err);
 }
@@ -461,186 +462,11 @@ int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
 void nn_dnnl_conv_destroy(void *self)
 {
     nn_dnnl_conv *cv = self;
-    nn_dnnl_op *ops[] = {&cv->r_x, &cv->r_w,   &cv->fwd,     &cv->r_y,   &cv->act, &cv->r_dy,
-                         &cv->act_bwd, &cv->bwd_w, &cv->r_dw, &cv->r_dyp, &cv->r_wd,
-                         &cv->bwd_d, &cv->r_dx};
+    nn_dnnl_op *ops[] = {&cv->r_x,   &cv->r_w,  &cv->fwd,  &cv->r_xw,  &cv->r_dyq,
+                         &cv->bwd_w, &cv->r_dw, &cv->r_wd, &cv->bwd_d, &cv->r_dx};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         nn_dnnl_op_destroy(ops[i]);
     conv_free_pds(cv);
+    nn_dnnl_out_destroy(&cv->out);
     free(cv);
-}
-
-/* the tensor a buffer index names, or `plain` when the buffer is absent */
-static const nn_tensor *buf_or(const nn_layer_io *io, int b, const nn_tensor *plain)
-{
-    return b >= 0 && io->buffers[b] ? io->buffers[b] : plain;
-}
-
-static int conv_build_backward(nn_dnnl_conv *cv, const nn_layer_io *io, nn_error *err)
-{
-    const char *L = cv->name;
-    const nn_tensor *x = io->inputs[0];
-    int rc;
-    if (!cv->bwd_w_pd)
-        return nn_error_set(err, NN_EINVAL,
-                            "layer '%s': backward called on a plan set up for inference", L);
-    const nn_tensor *dy = io->grad_output, *dyz = buf_or(io, cv->b_dyz, NULL);
-    if (cv->re_y && (rc = nn_dnnl_reorder_op(&cv->r_dy, &cv->y_md, dy, &cv->yp_md, dyz, L, err)))
-        return rc;
-    if (cv->re_y)
-        dy = dyz;
-    if (cv->c.act != NN_ACT_NONE) {
-        if ((rc = nn_dnnl_op_create(&cv->act_bwd, cv->act_bwd_pd, "eltwise backward", L, err)) ||
-            (rc = nn_dnnl_op_tensor(&cv->act_bwd, cv->act_bwd_pd,
-                                    cv->fused ? DNNL_ARG_DST : DNNL_ARG_SRC,
-                                    io->buffers[cv->b_z], L, err)) ||
-            (rc = nn_dnnl_op_tensor(&cv->act_bwd, cv->act_bwd_pd, DNNL_ARG_DIFF_DST, dy, L,
-                                    err)) ||
-            (rc = nn_dnnl_op_tensor(&cv->act_bwd, cv->act_bwd_pd, DNNL_ARG_DIFF_SRC, dyz, L,
-                                    err)))
-            return rc;
-        dy = dyz;
-    }
-    const nn_tensor *scr = buf_or(io, cv->b_scr, NULL);
-    const nn_tensor *dw = cv->re_w ? scr : io->param_grads[P_WEIGHT];
-    if ((rc = nn_dnnl_op_create(&cv->bwd_w, cv->bwd_w_pd, "convolution backward-weights", L,
-                                err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->bwd_w, cv->bwd_w_pd, DNNL_ARG_SRC, buf_or(io, cv->b_xb, x),
-                                L, err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->bwd_w, cv->bwd_w_pd, DNNL_ARG_DIFF_DST, dy, L, err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->bwd_w, cv->bwd_w_pd, DNNL_ARG_DIFF_WEIGHTS, dw, L, err)))
-        return rc;
-    if (cv->c.bias && (rc = nn_dnnl_op_tensor(&cv->bwd_w, cv->bwd_w_pd, DNNL_ARG_DIFF_BIAS,
-                                              io->param_grads[P_BIAS], L, err)))
-        return rc;
-    if (cv->re_w && (rc = nn_dnnl_reorder_op(&cv->r_dw, &cv->wp_md, scr, &cv->w_md,
-                                             io->param_grads[P_WEIGHT], L, err)))
-        return rc;
-    if (!io->grad_inputs[0])
-        return NN_OK;
-    const nn_tensor *wd = buf_or(io, cv->b_wb, io->params[P_WEIGHT]);
-    int re_dx = cv->re_x;
-    if (cv->re_wd) {
-        wd = io->buffers[cv->b_wd];
-        if ((rc = nn_dnnl_reorder_op(&cv->r_wd, &cv->w_md, io->params[P_WEIGHT], &cv->wd_md, wd,
-                                     L, err)))
-            return rc;
-    } else if (dnnl_memory_desc_equal(&cv->wd_md, &cv->w_md)) {
-        wd = io->params[P_WEIGHT];
-    }
-    if (cv->bwd_d_plain) {
-        /* dLoss/dz back to the plain layout (in the scratch, free once dw is out) */
-        if (dy != io->grad_output && cv->re_y &&
-            (rc = nn_dnnl_reorder_op(&cv->r_dyp, &cv->yp_md, dy, &cv->y_md, scr, L, err)))
-            return rc;
-        if (dy != io->grad_output && cv->re_y)
-            dy = scr;
-        wd = io->params[P_WEIGHT];
-        re_dx = 0;
-    }
-    const nn_tensor *dx = re_dx ? scr : io->grad_inputs[0];
-    if ((rc = nn_dnnl_op_create(&cv->bwd_d, cv->bwd_d_pd, "convolution backward-data", L,
-                                err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->bwd_d, cv->bwd_d_pd, DNNL_ARG_DIFF_DST, dy, L, err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->bwd_d, cv->bwd_d_pd, DNNL_ARG_WEIGHTS, wd, L, err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->bwd_d, cv->bwd_d_pd, DNNL_ARG_DIFF_SRC, dx, L, err)))
-        return rc;
-    if (re_dx && (rc = nn_dnnl_reorder_op(&cv->r_dx, &cv->xp_md, scr, &cv->x_md,
-                                          io->grad_inputs[0], L, err)))
-        return rc;
-    return NN_OK;
-}
-
-int nn_dnnl_conv_bind(void *self, const nn_layer_io *io, nn_error *err)
-{
-    nn_dnnl_conv *cv = self;
-    const char *L = cv->name;
-    const nn_tensor *x = io->inputs[0], *w = io->params[P_WEIGHT], *y = io->output;
-    dnnl_memory_desc_t given;
-    int rc = nn_dnnl_md_tensor(&given, x, L, err);
-    if (rc)
-        return rc;
-    if (!dnnl_memory_desc_equal(&given, &cv->x_md))
-        return nn_error_set(err, NN_ENOTSUP,
-                            "layer '%s': input '%s' is not contiguous; %s needs a plain layout",
-                            L, x->name ? x->name : "?", cv->kind);
-    for (int i = 0; i < NN_MAX_LAYER_BUFFERS; i++)
-        if ((i == cv->b_xb || i == cv->b_wb || i == cv->b_z || i == cv->b_dyz ||
-             i == cv->b_scr || i == cv->b_wd) &&
-            !io->buffers[i])
-            return nn_error_set(err, NN_EINVAL, "layer '%s': the plan gave no buffer %d", L, i);
-    const nn_tensor *xb = buf_or(io, cv->b_xb, x), *wb = buf_or(io, cv->b_wb, w);
-    const nn_tensor *z = buf_or(io, cv->b_z, y);
-    if ((cv->re_x && (rc = nn_dnnl_reorder_op(&cv->r_x, &cv->x_md, x, &cv->xp_md, xb, L, err))) ||
-        (cv->re_w && (rc = nn_dnnl_reorder_op(&cv->r_w, &cv->w_md, w, &cv->wp_md, wb, L, err))))
-        return rc;
-    if ((rc = nn_dnnl_op_create(&cv->fwd, cv->fwd_pd, "convolution forward", L, err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->fwd, cv->fwd_pd, DNNL_ARG_SRC, xb, L, err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->fwd, cv->fwd_pd, DNNL_ARG_WEIGHTS, wb, L, err)) ||
-        (rc = nn_dnnl_op_tensor(&cv->fwd, cv->fwd_pd, DNNL_ARG_DST, z, L, err)))
-        return rc;
-    if (cv->c.bias && (rc = nn_dnnl_op_tensor(&cv->fwd, cv->fwd_pd, DNNL_ARG_BIAS,
-                                              io->params[P_BIAS], L, err)))
-        return rc;
-    /* z -> y: a layout change, or a copy when z keeps act(z) for backward */
-    if ((cv->re_y || (cv->training && cv->fused)) &&
-        (rc = nn_dnnl_reorder_op(&cv->r_y, &cv->yp_md, z, &cv->y_md, y, L, err)))
-        return rc;
-    if (cv->act_pd) {
-        /* z -> y when z is plain and kept; otherwise in place on y */
-        const nn_tensor *src = cv->re_y ? y : z;
-        if ((rc = nn_dnnl_op_create(&cv->act, cv->act_pd, "eltwise forward", L, err)) ||
-            (rc = nn_dnnl_op_tensor(&cv->act, cv->act_pd, DNNL_ARG_SRC, src, L, err)) ||
-            (rc = nn_dnnl_op_tensor(&cv->act, cv->act_pd, DNNL_ARG_DST, y, L, err)))
-            return rc;
-    }
-    if (cv->training && io->grad_output && io->param_grads[P_WEIGHT])
-        return conv_build_backward(cv, io, err);
-    return NN_OK;
-}
-
-static int run_if(nn_dnnl_op *op, const char *layer, nn_error *err)
-{
-    return op->prim ? nn_dnnl_op_run(op, layer, err) : NN_OK;
-}
-
-int nn_dnnl_conv_forward(void *self, const nn_layer_io *io, nn_error *err)
-{
-    nn_dnnl_conv *cv = self;
-    const char *L = cv->name;
-    int rc;
-    if (!cv->fwd.prim && (rc = nn_dnnl_conv_bind(self, io, err)))
-        return rc;
-    if ((rc = run_if(&cv->r_x, L, err)) || (rc = run_if(&cv->r_w, L, err)) ||
-        (rc = nn_dnnl_op_run(&cv->fwd, L, err)) || (rc = run_if(&cv->r_y, L, err)) ||
-        (rc = run_if(&cv->act, L, err)))
-        return rc;
-    return NN_OK;
-}
-
-int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err)
-{
-    nn_dnnl_conv *cv = self;
-    const char *L = cv->name;
-    int rc;
-    if (!cv->training)
-        return nn_error_set(err, NN_EINVAL,
-                            "layer '%s': backward called on a plan set up for inference", L);
-    if (!cv->bwd_w.prim && (rc = conv_build_backward(cv, io, err)))
-        return rc;
-    if ((rc = run_if(&cv->r_dy, L, err)) || (rc = run_if(&cv->act_bwd, L, err)) ||
-        (rc = nn_dnnl_op_run(&cv->bwd_w, L, err)) || (rc = run_if(&cv->r_dw, L, err)))
-        return rc;
-    if (io->grad_inputs[0]) {
-        if (!cv->bwd_d.prim)
-            return nn_error_set(err, NN_EINVAL,
-                                "layer '%s': an input gradient was asked for but the plan bound "
-                                "none",
-                                L);
-        if ((rc = run_if(&cv->r_dyp, L, err)) || (rc = run_if(&cv->r_wd, L, err)) ||
-            (rc = nn_dnnl_op_run(&cv->bwd_d, L, err)) ||
-            (rc = run_if(&cv->r_dx, L, err)))
-            return rc;
-    }
-    return NN_OK;
 }

@@ -106,10 +106,18 @@ Test(maxpool2d, eval_plan_matches_training_plan_and_keeps_no_saved_buffer)
     nn_error err = {0};
     cr_assert_eq(open_pool(&T, &cases[1], 1, &err), NN_OK, "%s", err.msg);
     cr_assert_eq(open_pool(&E, &cases[1], 0, &err), NN_OK, "%s", err.msg);
-    cr_assert_eq(T.setup.n_buffers, 1);
-    cr_assert_str_eq(T.setup.buffers[0].name, "argmax");
-    cr_assert_eq(T.setup.buffers[0].kind, NN_BUF_SAVED);
-    cr_assert_eq(E.setup.n_buffers, 0);
+    /* the only buffer kept from forward to backward is the argmax; the others (a blocked copy
+     * of a plain input, oneDNN's scratchpad) live during one call */
+    int saved = 0, eval_saved = 0;
+    for (int b = 0; b < T.setup.n_buffers; b++)
+        if (T.setup.buffers[b].kind == NN_BUF_SAVED) {
+            saved++;
+            cr_assert_str_eq(T.setup.buffers[b].name, "argmax");
+        }
+    for (int b = 0; b < E.setup.n_buffers; b++)
+        eval_saved += E.setup.buffers[b].kind == NN_BUF_SAVED;
+    cr_assert_eq(saved, 1);
+    cr_assert_eq(eval_saved, 0);
     cr_assert_eq(nnt_forward(&T, 1, &err), NN_OK, "%s", err.msg);
     cr_assert_eq(nnt_forward(&E, 0, &err), NN_OK, "%s", err.msg);
     cr_assert_eq(memcmp(NN_F32P(T.output), NN_F32P(E.output), nn_tensor_nbytes(E.output)), 0);

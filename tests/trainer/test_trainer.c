@@ -368,3 +368,27 @@ Test(trainer, accumulating_micro_batches_equals_one_larger_batch)
     cr_assert_str_eq(nn_checkpoint_meta(c, "global_step"), "16", "optimizer steps");
     nn_checkpoint_free(c);
 }
+
+Test(trainer, precision_bf16_trains_or_is_refused_naming_the_layer_and_the_cpu)
+{
+    write_model("prec.ini", 1, "");
+    cr_assert_eq(nntrain("train prec.ini --set train.precision=fp16"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "precision") && strstr(out, "bf16"), "%s", out);
+    free(out);
+    int rc = nntrain("train prec.ini --set train.precision=bf16");
+    out = slurp("out.txt");
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512bw")) {
+        /* oneDNN 2.6 has no bf16 kernels below AVX-512: refused before any step */
+        cr_assert_eq(rc, 1, "%s", out);
+        cr_assert(strstr(out, "layer 'fc1'") && strstr(out, "precision = bf16") &&
+                      strstr(out, "use precision = f32"),
+                  "%s", out);
+    } else {
+        cr_assert_eq(rc, 0, "%s", out);
+        char losses[16][40];
+        cr_assert_gt(step_losses("runs/prec/metrics.jsonl", losses, 16), 0);
+    }
+    free(out);
+}

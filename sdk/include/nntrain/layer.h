@@ -93,7 +93,23 @@ typedef struct nn_layer_setup {
     nn_param_decl *params_more;
     /* in, ABI 0.5: as nn_layer_io.dist (NULL: one process); rows and offsets are not set yet */
     const struct nn_dist_info *dist;
-    const void *reserved[5];
+    /* ABI 0.6, layouts (tensor.h, nn_layout). A layer may offer one for its output: point
+     * output.layout, after nn_tensor_describe(), at an nn_layout it owns (valid until destroy).
+     * The core passes the offer on only to a single consumer (never to the model's output),
+     * which sees it as inputs[k]->layout: it sets bit k of layout_accept to read input k, and
+     * write grad_inputs[k], in that layout, and must copy what it needs from the offer during
+     * setup. When the consumer accepts, the core runs setup again on a fresh instance of the
+     * producer with output_layout_taken = 1, where it must offer the same layout and may
+     * declare fewer buffers (no reorder to plain); in bind, io->output->layout (and
+     * io->grad_output's) then point to it. Otherwise every tensor the layer sees is plain. */
+    uintptr_t layout_accept;       /* out: bit k = input k taken in its offered layout */
+    uintptr_t output_layout_taken; /* in: 1 = the output's offer was accepted */
+    /* in, ABI 0.6: the compute type the run asks for: NN_F32, or NN_BF16 for `[train]
+     * precision = bf16` (parameters, their gradients and the loss stay f32). A layer with bf16
+     * kernels uses them; one whose library has none on this CPU refuses in setup with a
+     * sentence; a layer without bf16 kernels at all computes in f32. */
+    intptr_t precision;
+    const void *reserved[2];
 } nn_layer_setup;
 
 /* Declaration k of s (k < s->n_params); a borrowed pointer into s. */

@@ -13,9 +13,12 @@
 extern "C" {
 #endif
 
-/* major: must equal the host's; minor: must be <= the host's */
+/* major: must equal the host's; minor: must be <= the host's.
+ * 0.5: communicator plugins, nn_layer_io.dist, more layer parameters;
+ * 0.6: opaque layouts (nn_tensor.layout, nn_layer_setup.layout_accept and
+ * output_layout_taken) and nn_layer_setup.precision */
 #define NN_ABI_MAJOR 0
-#define NN_ABI_MINOR 5 /* 0.5: communicator plugins, nn_layer_io.dist, more layer parameters */
+#define NN_ABI_MINOR 6
 
 typedef enum nn_kind {
     NN_KIND_LAYER = 1,

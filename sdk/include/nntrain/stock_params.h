@@ -22,9 +22,8 @@
 
 #define NN_STOCK_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
 #define NN_STOCK_ACT_DOC                                                                   \
-    "activation applied to the output, fused into the layer's kernel where the device can " \
-    "(training keeps the pre-activation for the derivative); gelu is the exact erf form, as " \
-    "PyTorch's nn.GELU()"
+    "activation applied to the output, fused into the layer's kernel where the device " \
+    "allows it; gelu is the exact erf form, as PyTorch's nn.GELU()"
 #define NN_STOCK_WEIGHT_INIT_CHOICES "torch|he_uniform|he_normal|xavier_uniform|xavier_normal"
 #define NN_STOCK_WEIGHT_INIT_DOC                                                           \
     "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's " \

@@ -26,12 +26,33 @@ typedef enum nn_dtype {
     NN_DTYPE_COUNT
 } nn_dtype;
 
+/* ABI 0.6: an opaque layout, e.g. oneDNN's blocked formats (nChw8c) or a bf16 copy of an f32
+ * activation, that a tensor may carry between two layers of the same family so that neither
+ * reorders it (shared/DESIGN.md, "Layouts"). Offered by the producer in setup, accepted or not
+ * by the single consumer (layer.h, nn_layer_setup.layout_accept). A tensor with a layout keeps
+ * its logical dtype and shape in the DLTensor, but its strides describe nothing and only its
+ * family may read its bytes. Users, losses and every layer that did not accept one see plain
+ * strided tensors; gradients travel in the layout of the tensor they belong to. */
+typedef struct nn_layout {
+    uint32_t struct_size;   /* sizeof(nn_layout) of the plugin that made it */
+    const char *family;     /* who can read it, compared with strcmp: "onednn2" = a oneDNN 2.x
+                               dnnl_memory_desc_t, which desc then points to */
+    const void *desc;       /* the family's own description; borrowed from the producer */
+    size_t bytes;           /* storage the tensor takes (padding included; zero-filled) */
+    int32_t stored_dtype;   /* the nn_dtype of the stored elements (NN_BF16 under bf16) */
+    int32_t reserved_i;
+    const void *reserved[3];
+} nn_layout;
+
 typedef struct nn_tensor {
     DLTensor dl;                     /* first member: (DLTensor *)t is valid */
     int64_t shape[NN_MAX_DIMS];      /* dl.shape points here */
     int64_t strides[NN_MAX_DIMS];    /* dl.strides points here; in elements */
     const char *name;                /* borrowed, may be NULL; used in error messages */
-    void *reserved[4];               /* zero; room to grow without breaking plugins */
+    /* ABI 0.6: NULL for plain strided data (always, outside a plan's layer-to-layer edges);
+     * else the opaque layout its bytes are in (see nn_layout); borrowed */
+    const nn_layout *layout;
+    void *reserved[3];               /* zero; room to grow without breaking plugins */
 } nn_tensor;
 
 /* returns the DLPack type of an nn_dtype */
@@ -75,17 +96,19 @@ static inline int64_t nn_tensor_numel(const nn_tensor *t)
     return nn_shape_numel(t->dl.ndim, t->shape);
 }
 
+/* bytes of the tensor's storage: its layout's when it has one (ABI 0.6) */
 static inline size_t nn_tensor_nbytes(const nn_tensor *t)
 {
-    return (size_t)nn_tensor_numel(t) * (t->dl.dtype.bits / 8u);
+    return t->layout ? t->layout->bytes : (size_t)nn_tensor_numel(t) * (t->dl.dtype.bits / 8u);
 }
 
-/* Sets dtype, shape and contiguous row-major strides on CPU; data stays as it was.
- * Returns 0, or -1 if ndim is out of [0, NN_MAX_DIMS]. */
+/* Sets dtype, shape and contiguous row-major strides on CPU, and a plain layout (ABI 0.6);
+ * data stays as it was. Returns 0, or -1 if ndim is out of [0, NN_MAX_DIMS]. */
 static inline int nn_tensor_describe(nn_tensor *t, nn_dtype dt, int ndim, const int64_t *shape)
 {
     if (ndim < 0 || ndim > NN_MAX_DIMS)
         return -1;
+    t->layout = NULL;
     t->dl.dtype = nn_dtype_dl(dt);
     t->dl.ndim = ndim;
     t->dl.shape = t->shape;

@@ -1,0 +1,157 @@
+/* test_layouts.c: the opaque layouts (oneDNN's blocked formats) that consecutive oneDNN layers
+ * agree on in a plan give the same outputs and parameter gradients as the same model kept
+ * plain strided everywhere (nn_model_set_plain_layouts), and [train] precision = bf16 either
+ * computes close to f32 or is refused with a sentence naming the layer and the CPU. Runs the
+ * stock plugins through the real graph (core/plan.c negotiates the layouts). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "config.h"
+#include "graph.h"
+#include "graph_internal.h"
+#include "harness.h"
+#include "registry.h"
+
+static nn_registry *reg;
+
+static void setup_reg(void)
+{
+    nn_error err = {0};
+    reg = nn_registry_new(NULL);
+    cr_assert_eq(nn_registry_scan(reg, NULL, 0, NULL, &err), NN_OK, "%s", err.msg);
+}
+
+static void teardown_reg(void) { nn_registry_free(reg); }
+
+TestSuite(layouts, .init = setup_reg, .fini = teardown_reg);
+
+/* conv -> maxpool -> conv -> avgpool: three oneDNN edges that can stay blocked; flatten
+ * reads plain; dense -> dense may keep its own layout */
+static const char *cnn_ini =
+    "[layer.conv1]\ntype = conv2d\nfilters = 8\nkernel = 3\npadding = 1\nactivation = relu\n"
+    "[layer.pool1]\ntype = maxpool2d\nkernel = 2\n"
+    "[layer.conv2]\ntype = conv2d\nfilters = 16\nkernel = 3\npadding = 1\nactivation = relu\n"
+    "[layer.pool2]\ntype = avgpool2d\nkernel = 2\n"
+    "[layer.flatten]\ntype = flatten\n"
+    "[layer.fc1]\ntype = dense\nunits = 7\nactivation = relu\n"
+    "[layer.fc2]\ntype = dense\nunits = 3\n";
+
+typedef struct run {
+    nn_model *m;
+    nn_plan *p;
+} run;
+
+static int open_run(run *r, int plain, nn_dtype precision, nn_error *err)
+{
+    nn_config *cfg = NULL;
+    cr_assert_eq(nn_config_parse(cnn_ini, "cnn.ini", &cfg, err), NN_OK, "%s", err->msg);
+    r->m = nn_model_new(reg, NULL);
+    cr_assert_eq(nn_model_from_config(r->m, cfg, err), NN_OK, "%s", err->msg);
+    nn_config_free(cfg);
+    nn_model_set_plain_layouts(r->m, plain);
+    nn_model_set_precision(r->m, precision);
+    const int64_t shape[3] = {2, 12, 12};
+    int rc = nn_model_plan(r->m, 3, shape, NN_F32, 4, 1, 7, &r->p, err);
+    if (rc)
+        return rc;
+    nnt_fill_uniform(nn_plan_input(r->p), 3, -1, 1);
+    nnt_fill_uniform(nn_plan_grad_output(r->p), 4, -1, 1);
+    return NN_OK;
+}
+
+static void step(run *r)
+{
+    nn_error err = {0};
+    cr_assert_eq(nn_plan_forward(r->p, 1, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_plan_backward(r->p, &err), NN_OK, "%s", err.msg);
+}
+
+/* largest |a - b| over the largest |b| (both as many floats) */
+static double rel_diff(const float *a, const float *b, int64_t n)
+{
+    double d = 0, s = 1e-6;
+    for (int64_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        s = fmax(s, fabs((double)b[i]));
+    }
+    return d / s;
+}
+
+static int layer_index(const nn_model *m, const char *name)
+{
+    for (int i = 0; i < nn_model_layer_count(m); i++)
+        if (strcmp(nn_model_layer_name(m, i), name) == 0)
+            return i;
+    cr_assert_fail("no layer '%s'", name);
+    return -1;
+}
+
+static void compare(run *a, run *b, double tol)
+{
+    const nn_tensor *ya = nn_plan_output(a->p), *yb = nn_plan_output(b->p);
+    cr_assert_null(ya->layout, "the model's output is always plain");
+    double worst = rel_diff(NN_F32P(ya), NN_F32P(yb), nn_tensor_numel(yb));
+    cr_assert_lt(worst, tol, "output differs by %g of its largest element", worst);
+    cr_assert_eq(nn_model_param_count(a->m), nn_model_param_count(b->m));
+    for (int k = 0; k < nn_model_param_count(a->m); k++) {
+        nn_tensor *ga, *gb;
+        nn_model_param(a->m, k, &ga, NULL, NULL, NULL);
+        nn_model_param(b->m, k, &gb, NULL, NULL, NULL);
+        worst = rel_diff(NN_F32P(ga), NN_F32P(gb), nn_tensor_numel(gb));
+        cr_assert_lt(worst, tol, "gradient of parameter %d differs by %g of its largest", k,
+                     worst);
+    }
+}
+
+Test(layouts, blocked_edges_match_the_plain_model)
+{
+    nn_error err = {0};
+    run blocked, plain;
+    cr_assert_eq(open_run(&blocked, 0, NN_F32, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(open_run(&plain, 1, NN_F32, &err), NN_OK, "%s", err.msg);
+    /* the oneDNN edges were negotiated (else this test compares plain with plain) */
+    const char *kept[] = {"conv1", "pool1", "conv2"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_not_null(blocked.p->outputs[layer_index(blocked.m, kept[i])].layout,
+                           "%s's output was not kept in a blocked layout", kept[i]);
+        cr_assert_null(plain.p->outputs[layer_index(plain.m, kept[i])].layout);
+    }
+    cr_assert_null(blocked.p->outputs[layer_index(blocked.m, "pool2")].layout,
+                   "flatten reads plain tensors only");
+    for (int s = 0; s < 2; s++) { /* twice: the second step reuses every primitive */
+        step(&blocked);
+        step(&plain);
+        compare(&blocked, &plain, 1e-5);
+    }
+    nn_model_free(blocked.m);
+    nn_model_free(plain.m);
+}
+
+Test(layouts, bf16_computes_close_to_f32_or_is_refused_with_the_reason)
+{
+    nn_error err = {0};
+    run f32, bf16;
+    cr_assert_eq(open_run(&f32, 0, NN_F32, &err), NN_OK, "%s", err.msg);
+    int rc = open_run(&bf16, 0, NN_BF16, &err);
+    __builtin_cpu_init();
+    int native = __builtin_cpu_supports("avx512bf16");
+    if (!__builtin_cpu_supports("avx512bw") || (rc && !native)) {
+        /* oneDNN 2.6 has no bf16 kernels below AVX-512 */
+        cr_assert_eq(rc, NN_ENOTSUP, "bf16 on a CPU without AVX-512 gave %d: %s", rc, err.msg);
+        cr_assert(nnt_msg_has(&err, (const char *[]){"conv1", "precision = bf16",
+                                                       "use precision = f32", NULL}),
+                  "%s", err.msg);
+        cr_log_info("bf16 refused here, as expected: %s", err.msg);
+        nn_model_free(bf16.m);
+        nn_model_free(f32.m);
+        return;
+    }
+    cr_assert_eq(rc, NN_OK, "%s", err.msg);
+    step(&f32);
+    step(&bf16);
+    /* bf16 keeps 8 bits of mantissa: activations and gradients within a few percent */
+    compare(&bf16, &f32, 5e-2);
+    nn_model_free(bf16.m);
+    nn_model_free(f32.m);
+}
