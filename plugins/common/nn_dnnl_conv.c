@@ -10,54 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* padding: "same", "valid", or 1 or sp non-negative integers separated by commas */
-static int parse_padding(const nn_params *p, nn_dnnl_conv_cfg *c, const char *kind,
-                         nn_error *err)
-{
-    const char *s = nn_params_str(p, "padding");
-    if (!s)
-        s = "0";
-    if (strcmp(s, "same") == 0) {
-        c->same = 1;
-        return NN_OK;
-    }
-    if (strcmp(s, "valid") == 0) {
-        c->pad_l[0] = c->pad_l[1] = c->pad_r[0] = c->pad_r[1] = 0;
-        return NN_OK;
-    }
-    int64_t v[2] = {0, 0};
-    int n = 0;
-    const char *q = s;
-    while (*q) {
-        char *end;
-        errno = 0;
-        long long x = strtoll(q, &end, 10);
-        if (end == q || errno || x < 0 || x > 1000000 || n >= c->sp)
-            goto bad;
-        v[n++] = x;
-        while (*end == ' ')
-            end++;
-        if (*end == ',')
-            end++;
-        else if (*end)
-            goto bad;
-        while (*end == ' ')
-            end++;
-        q = end;
-    }
-    if (n == 0)
-        goto bad;
-    for (int i = 0; i < c->sp; i++)
-        c->pad_l[i] = c->pad_r[i] = v[n == 1 ? 0 : i];
-    return NN_OK;
-bad:
-    return nn_error_set(err, NN_EINVAL,
-                        "%s: %s: key 'padding' = \"%s\": expected 'same', 'valid' or %s "
-                        "non-negative integer%s",
-                        nn_params_origin(p), kind, s, c->sp > 1 ? "1 or 2 comma-separated" : "one",
-                        c->sp > 1 ? "s" : "");
-}
-
 int nn_dnnl_conv_create(int sp, const nn_params *p, void **self, nn_error *err)
 {
     const char *kind = sp == 1 ? "conv1d" : "conv2d";
@@ -71,8 +23,10 @@ int nn_dnnl_conv_create(int sp, const nn_params *p, void **self, nn_error *err)
     if ((rc = nn_dnnl_int_list(p, "kernel", sp, c.kernel, kind, err)) ||
         (rc = nn_dnnl_int_list(p, "stride", sp, c.stride, kind, err)) ||
         (rc = nn_dnnl_int_list(p, "dilation", sp, c.dilation, kind, err)) ||
-        (rc = parse_padding(p, &c, kind, err)))
+        (rc = nn_stock_conv_padding(p, sp, kind, &c.same, c.pad_l, err)))
         return rc;
+    c.pad_r[0] = c.pad_l[0];
+    c.pad_r[1] = c.pad_l[1];
     if (c.filters % c.groups)
         return nn_error_set(err, NN_EINVAL,
                             "%s: %s: key 'groups' = %lld must divide 'filters' = %lld",
