@@ -40,6 +40,21 @@ const nn_verb nn_verbs[] = {
      "  cv MODEL.ini [--folds K] [--run-dir DIR] [--overwrite]\n"
      "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"
      "    and prints a table with mean and standard deviation\n"},
+    {"export", nn_cmd_export, "write a trained model as ONNX or as PyTorch weights",
+     "  export MODEL.ini --checkpoint PATH [--format onnx|safetensors-torch] [-o FILE]\n"
+     "                  [--opset N] [--allow-nonfinite]\n"
+     "    onnx (the default): the evaluation graph, opset 17 (--opset up to 21), for ONNX\n"
+     "    Runtime and the like: input \"input\" [N, sample...] as the [data] plugin gives\n"
+     "    samples, the transforms evaluation runs (normalize with its fitted statistics) as\n"
+     "    the first nodes, batch norm with its running statistics, no dropout; output\n"
+     "    \"output\" and, for classification, \"probabilities\" (as predict prints them);\n"
+     "    class names in the metadata. N is dynamic. A layer or transform whose plugin\n"
+     "    cannot describe itself in ONNX stops the export with its name.\n"
+     "    safetensors-torch: only the weights, under PyTorch's state-dict names and layouts\n"
+     "    (linear [out, in], conv OIHW, batch norm running_mean/running_var/\n"
+     "    num_batches_tracked), for module.load_state_dict(safetensors.torch.load_file(F)).\n"
+     "    -o defaults to the checkpoint's name with .onnx or .torch.safetensors. The test\n"
+     "    split's files are opened as eval opens them (class names, sample shape)\n"},
     {"summary", nn_cmd_summary, "layers, shapes, parameters, FLOPs and memory of a model",
      "  summary MODEL.ini\n"},
     {"help", nn_cmd_help, "show help for nntrain or one command", "  help [COMMAND]\n"},

@@ -8,6 +8,7 @@
 #include <nntrain/plugin.h>
 
 #include "nn_dnnl.h"
+#include "nn_dnnl_export.h"
 
 /* SP spatial dimensions; the *_DOC strings say how many values each list key takes */
 #define NN_CONV_LAYER(NAME, SP, KERNEL_DOC, STRIDE_DOC, PADDING_DOC, DILATION_DOC)           \
@@ -50,6 +51,7 @@
         .bind = nn_dnnl_conv_bind,                                                           \
         .forward = nn_dnnl_conv_forward,                                                     \
         .backward = nn_dnnl_conv_backward,                                                   \
+        .export_as = nn_dnnl_conv_export, /* optional: ONNX */                               \
     }
 
 #endif

@@ -644,3 +644,11 @@ int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err)
     }
     return NN_OK;
 }
+
+void nn_dnnl_conv_geometry(const void *self, nn_dnnl_conv_cfg *out)
+{
+    const nn_dnnl_conv *cv = self;
+    *out = cv->c;
+    memcpy(out->pad_l, cv->pad_l, sizeof out->pad_l);
+    memcpy(out->pad_r, cv->pad_r, sizeof out->pad_r);
+}

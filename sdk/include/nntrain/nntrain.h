@@ -18,5 +18,6 @@
 #include "file.h"
 #include "test_spec.h"
 #include "gradcheck.h"
+#include "export.h"
 #include "version.h"
 #endif

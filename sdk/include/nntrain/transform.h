@@ -28,6 +28,8 @@ typedef struct nn_sample_source {
     int (*get)(void *ctx, int64_t index, nn_tensor *sample, nn_error *err);
 } nn_sample_source;
 
+struct nn_transform_export; /* export.h */
+
 typedef struct nn_transform_vtable {
     NN_VTABLE_COMMON;
     /* required */
@@ -39,7 +41,11 @@ typedef struct nn_transform_vtable {
     /* optional: fitted state as text for checkpoints (returns bytes needed, or < 0) */
     int (*state_save)(void *self, char *buf, size_t cap, nn_error *err);
     int (*state_load)(void *self, const char *text, nn_error *err);
-    const void *reserved[8];
+    /* optional, ABI 0.5 (took reserved[0]; NULL in older plugins): the ONNX nodes of apply()
+     * as evaluation runs it, with the fitted state (see export.h). A transform that runs at
+     * evaluation (train_only cleared) without it makes `nntrain export` fail naming it. */
+    int (*export_as)(void *self, const struct nn_transform_export *x, nn_error *err);
+    const void *reserved[7];
 } nn_transform_vtable;
 
 #ifdef __cplusplus
