@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "nntrain/file.h"
 
 static const char *const dtype_names[NN_DTYPE_COUNT] = {
     [NN_F32] = "F32", [NN_F64] = "F64", [NN_F16] = "F16", [NN_BF16] = "BF16",
@@ -719,13 +720,13 @@ int nn_checkpoint_parse(const uint8_t *buf, size_t len, const char *name, nn_che
 int nn_checkpoint_read(const char *path, nn_checkpoint **out, nn_error *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = nn_file_open(path, "checkpoint", err); /* a FIFO or device is refused, unread */
     if (fd < 0)
-        return nn_error_set(err, NN_EIO, "cannot open checkpoint %s: %s", path, strerror(errno));
+        return fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         close(fd);
-        return nn_error_set(err, NN_EIO, "%s is not a regular file", path);
+        return nn_error_set(err, NN_EIO, "cannot stat checkpoint %s: %s", path, strerror(errno));
     }
     size_t len = (size_t)st.st_size;
     uint8_t *buf = malloc(len ? len : 1);

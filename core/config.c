@@ -9,12 +9,13 @@
 #include <string.h>
 
 #include "config.h"
+#include "nntrain/file.h"
 
 #define LINE_MAX_LEN 4096
 
 struct nn_config {
     char *path;   /* as given; used in messages */
-    char *source; /* original text */
+    char *source; /* original text, line ends made LF */
     char *text;   /* serialised effective config, rebuilt on demand */
     nn_config_section *secs;
     int n, cap;
@@ -41,15 +42,26 @@ static char *own(nn_config *c, const char *s)
     return d;
 }
 
-static int valid_section(const char *name, char *why, size_t cap)
+/* libinih hands keys over under the first 49 bytes of their section's name (its MAX_SECTION
+ * is 50): a longer name would put the header and its keys in two different sections */
+#define SECTION_NAME_MAX 49
+
+static int valid_section(const char *raw, char *why, size_t cap)
 {
+    char name[160]; /* for messages: a file's raw bytes never reach the terminal */
+    nn_text_escape(raw, name, sizeof name, 0);
+    if (strlen(raw) > SECTION_NAME_MAX) {
+        snprintf(why, cap, "section name [%s] is longer than %d characters", name,
+                 SECTION_NAME_MAX);
+        return 0;
+    }
     for (size_t i = 0; i < sizeof plain_sections / sizeof *plain_sections; i++)
-        if (strcmp(name, plain_sections[i]) == 0)
+        if (strcmp(raw, plain_sections[i]) == 0)
             return 1;
     for (size_t i = 0; i < sizeof prefixed_sections / sizeof *prefixed_sections; i++) {
         size_t l = strlen(prefixed_sections[i]);
-        if (strncmp(name, prefixed_sections[i], l) == 0) {
-            const char *rest = name + l;
+        if (strncmp(raw, prefixed_sections[i], l) == 0) {
+            const char *rest = raw + l;
             if (!*rest) {
                 snprintf(why, cap, "section [%s] needs a name after the dot, e.g. [%sNAME]",
                          name, prefixed_sections[i]);
@@ -66,7 +78,7 @@ static int valid_section(const char *name, char *why, size_t cap)
     }
     const char *cands[] = {"train", "data", "loss", "optimizer", "scheduler", "layer.NAME",
                            "transform.NAME", "logger.NAME"};
-    const char *near = nn_closest(name, cands, 8);
+    const char *near = nn_closest(raw, cands, 8);
     snprintf(why, cap, "unknown section [%s]%s%s%s; sections are [train], [data], [loss], "
              "[optimizer], [scheduler], [layer.NAME], [transform.NAME], [logger.NAME]",
              name, near ? " (did you mean [" : "", near ? near : "", near ? "]?)" : "");
@@ -148,12 +160,13 @@ static int handler(void *user, const char *section, const char *name, const char
 {
     parse_state *ps = user;
     nn_config *c = ps->c;
-    char why[400];
+    char why[400], key[160];
     if (ps->failed)
         return 1;
+    nn_text_escape(name, key, sizeof key, 0);
     if (!*section) {
         nn_error_set(ps->err, NN_EFORMAT, "%s:%d: key '%s' appears before any [section]",
-                     c->path, ps->line, name);
+                     c->path, ps->line, key);
         ps->failed = 1;
         return 0;
     }
@@ -170,11 +183,14 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     for (int i = 0; i < s->n; i++)
         if (strcmp(s->kvs[i].key, name) == 0) {
-            nn_error_set(ps->err, NN_EFORMAT, "%s:%d: [%s] key '%s' is set twice (first at line %d)",
-                         c->path, ps->line, section, name, s->kvs[i].line);
+            nn_error_set(ps->err, NN_EFORMAT, "%s:%d: [%s] key '%s' is set twice (first at "
+                         "line %d)", c->path, ps->line, section, key, s->kvs[i].line);
             ps->failed = 1;
             return 0;
         }
+    /* `key =; note` is a comment after an empty value, as `key = ; note` is to inih */
+    if (value[0] == ';')
+        value = "";
     if (add_kv(c, s, name, value, c->path, ps->line) != NN_OK) {
         nn_error_set(ps->err, NN_ENOMEM, "out of memory");
         ps->failed = 1;
@@ -224,6 +240,27 @@ static int scan_headers(nn_config *c, nn_error *err)
     return NN_OK;
 }
 
+/* CRLF (Windows) and a lone CR (old Mac editors) end a line as LF does: rewrites them to LF in
+ * place, so that line numbers count what an editor shows. A UTF-8 byte-order mark at the
+ * start goes too: the header scan must see the first [section] as inih does. */
+static void unify_line_ends(char *s)
+{
+    char *w = s;
+    const char *r = s;
+    if ((unsigned char)r[0] == 0xEF && (unsigned char)r[1] == 0xBB && (unsigned char)r[2] == 0xBF)
+        r += 3;
+    for (; *r; r++) {
+        if (*r == '\r') {
+            *w++ = '\n';
+            if (r[1] == '\n')
+                r++;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+}
+
 int nn_config_parse(const char *text, const char *name, nn_config **out, nn_error *err)
 {
     *out = NULL;
@@ -236,6 +273,7 @@ int nn_config_parse(const char *text, const char *name, nn_config **out, nn_erro
         nn_config_free(c);
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     }
+    unify_line_ends(c->source);
     int rc = scan_headers(c, err);
     if (rc) {
         nn_config_free(c);
@@ -266,9 +304,9 @@ int nn_config_parse(const char *text, const char *name, nn_config **out, nn_erro
 int nn_config_load(const char *path, nn_config **out, nn_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = nn_file_fopen(path, "model file", err); /* a FIFO or device is refused, unread */
     if (!f)
-        return nn_error_set(err, NN_EIO, "cannot open model file %s: %s", path, strerror(errno));
+        return err && err->status ? err->status : NN_EIO;
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -319,67 +357,165 @@ void nn_config_free(nn_config *c)
     free(c);
 }
 
+/* A key that --set may name: what plugin schemas use, and what the effective text gives
+ * back unchanged (a ':' or a leading ';' or '[' would read as something else) */
+static int valid_key(const char *k)
+{
+    if (!*k)
+        return 0;
+    for (; *k; k++)
+        if (!(isalnum((unsigned char)*k) || *k == '_' || *k == '-'))
+            return 0;
+    return 1;
+}
+
 int nn_config_put(nn_config *c, const char *section, const char *key, const char *value,
                   nn_error *err)
 {
-    char why[400];
+    char why[400], sec[160], k[160];
+    nn_text_escape(section, sec, sizeof sec, 0);
+    nn_text_escape(key, k, sizeof k, 0);
     if (!*key)
-        return nn_error_set(err, NN_EINVAL, "--set %s.=%s: the key is empty", section, value);
+        return nn_error_set(err, NN_EINVAL, "--set %s.: the key is empty", sec);
+    if (!valid_key(key))
+        return nn_error_set(err, NN_EINVAL, "--set %s.%s: a key is made of letters, digits, "
+                            "'_' and '-'", sec, k);
     /* what the model file could not hold would not survive nn_config_text() either */
     for (const char *v = value; *v; v++)
-        if (*v == '\n' || *v == '\r' || (*v == ';' && v > value && isspace((unsigned char)v[-1])))
+        if (*v == '\n' || *v == '\r' ||
+            (*v == ';' && (v == value || isspace((unsigned char)v[-1]))))
             return nn_error_set(err, NN_EINVAL, "--set %s.%s: the value may not hold a line "
-                                "break or ' ;' (a model file would read it as a comment)",
-                                section, key);
+                                "break, start with ';' or hold ' ;' (a model file would read "
+                                "a comment there)", sec, k);
+    /* nor spaces around it: a model file's reader drops them */
+    while (isspace((unsigned char)*value))
+        value++;
+    size_t vl = strlen(value);
+    while (vl > 0 && isspace((unsigned char)value[vl - 1]))
+        vl--;
     nn_config_section *s = find_mut(c, section);
     if (!s) {
         if (!valid_section(section, why, sizeof why))
-            return nn_error_set(err, NN_EINVAL, "--set %s.%s: %s", section, key, why);
+            return nn_error_set(err, NN_EINVAL, "--set %s.%s: %s", sec, k, why);
         if (strncmp(section, "layer.", 6) == 0)
             return nn_error_set(err, NN_EINVAL,
                                 "--set %s.%s: %s has no section [%s]; --set can change layers "
-                                "but not add them", section, key, c->path, section);
+                                "but not add them", sec, k, c->path, sec);
         s = add_section(c, section, 0);
         if (!s)
             return nn_error_set(err, NN_ENOMEM, "out of memory");
     }
+    char *trimmed = strndup(value, vl);
+    if (!trimmed)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
     free(c->text);
     c->text = NULL;
-    for (int i = 0; i < s->n; i++)
+    int rc = NN_OK, found = 0;
+    for (int i = 0; i < s->n && !found; i++)
         if (strcmp(s->kvs[i].key, key) == 0) {
-            s->kvs[i].value = own(c, value);
+            found = 1;
+            s->kvs[i].value = own(c, trimmed);
             s->kvs[i].file = "--set";
             s->kvs[i].line = 0;
-            return s->kvs[i].value ? NN_OK : nn_error_set(err, NN_ENOMEM, "out of memory");
+            if (!s->kvs[i].value)
+                rc = nn_error_set(err, NN_ENOMEM, "out of memory");
         }
-    if (add_kv(c, s, key, value, "--set", 0) != NN_OK)
+    if (!found && add_kv(c, s, key, trimmed, "--set", 0) != NN_OK)
+        rc = nn_error_set(err, NN_ENOMEM, "out of memory");
+    free(trimmed);
+    return rc;
+}
+
+/* Removes section.key; how ("--unset a.b", "--set a.b=") starts every message. */
+static int remove_key(nn_config *c, const char *section, const char *key, const char *how,
+                      nn_error *err)
+{
+    char sec[160], k[160];
+    nn_text_escape(section, sec, sizeof sec, 0);
+    nn_text_escape(key, k, sizeof k, 0);
+    nn_config_section *s = find_mut(c, section);
+    if (!s)
+        return nn_error_set(err, NN_EINVAL, "%s: %s has no section [%s], so no key '%s' to "
+                            "remove", how, c->path, sec, k);
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->kvs[i].key, key) == 0) {
+            free(c->text);
+            c->text = NULL;
+            nn_section_take(s, key, NULL);
+            return NN_OK;
+        }
+    const char **keys = malloc(((size_t)s->n + 1) * sizeof *keys);
+    if (!keys)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    return NN_OK;
+    char list[300] = "";
+    size_t used = 0;
+    for (int i = 0; i < s->n; i++) {
+        keys[i] = s->kvs[i].key;
+        if (used < sizeof list)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                     s->kvs[i].key);
+    }
+    const char *near = nn_closest(key, keys, s->n);
+    char listed[320], nearby[160];
+    nn_text_escape(list, listed, sizeof listed, 0);
+    nn_text_escape(near, nearby, sizeof nearby, 0);
+    int rc = nn_error_set(err, NN_EINVAL, "%s: [%s] has no key '%s'%s%s%s; its keys: %s", how,
+                          sec, k, near ? " (did you mean '" : "", near ? nearby : "",
+                          near ? "'?)" : "", s->n ? listed : "none");
+    free(keys);
+    return rc;
+}
+
+/* splits "section.key" (section may hold dots) into sec/key; returns 0 or -1 */
+static int split_name(const char *name, size_t len, char *sec, size_t cap, const char **key)
+{
+    while (len > 0 && isspace((unsigned char)name[len - 1]))
+        len--;
+    if (len >= cap)
+        return -1;
+    memcpy(sec, name, len);
+    sec[len] = 0;
+    char *dot = strrchr(sec, '.');
+    if (!dot || dot == sec)
+        return -1;
+    *dot = 0;
+    *key = dot + 1;
+    return 0;
 }
 
 int nn_config_set(nn_config *c, const char *assignment, nn_error *err)
 {
+    char shown[300], lhs[512], how[400];
+    const char *key;
+    nn_text_escape(assignment, shown, sizeof shown, 0);
     const char *eq = strchr(assignment, '=');
     if (!eq)
-        return nn_error_set(err, NN_EINVAL, "--set '%s': expected section.key=value", assignment);
-    char lhs[512];
-    size_t l = (size_t)(eq - assignment);
-    if (l >= sizeof lhs)
-        return nn_error_set(err, NN_EINVAL, "--set '%s': name too long", assignment);
-    memcpy(lhs, assignment, l);
-    lhs[l] = 0;
-    while (l > 0 && isspace((unsigned char)lhs[l - 1]))
-        lhs[--l] = 0;
-    char *dot = strrchr(lhs, '.');
-    if (!dot || dot == lhs)
+        return nn_error_set(err, NN_EINVAL, "--set '%s': expected section.key=value (or "
+                            "section.key= to remove the key)", shown);
+    if (split_name(assignment, (size_t)(eq - assignment), lhs, sizeof lhs, &key) != 0)
         return nn_error_set(err, NN_EINVAL,
                             "--set '%s': expected section.key=value (e.g. train.epochs=1)",
-                            assignment);
-    *dot = 0;
-    const char *value = eq + 1;
-    while (isspace((unsigned char)*value))
-        value++;
-    return nn_config_put(c, lhs, dot + 1, value, err);
+                            shown);
+    const char *v = eq + 1;
+    while (isspace((unsigned char)*v))
+        v++;
+    if (!*v) { /* `--set optimizer.momentum=`: as --unset */
+        snprintf(how, sizeof how, "--set %s", shown);
+        return remove_key(c, lhs, key, how, err);
+    }
+    return nn_config_put(c, lhs, key, eq + 1, err);
+}
+
+int nn_config_unset(nn_config *c, const char *name, nn_error *err)
+{
+    char shown[300], sec[512], how[400];
+    const char *key;
+    nn_text_escape(name, shown, sizeof shown, 0);
+    if (split_name(name, strlen(name), sec, sizeof sec, &key) != 0 || !*key)
+        return nn_error_set(err, NN_EINVAL, "--unset '%s': expected section.key (e.g. "
+                            "optimizer.momentum)", shown);
+    snprintf(how, sizeof how, "--unset %s", shown);
+    return remove_key(c, sec, key, how, err);
 }
 
 int nn_config_count(const nn_config *c) { return c->n; }

@@ -22,8 +22,12 @@ int nn_config_load(const char *path, nn_config **out, nn_error *err);
 int nn_config_parse(const char *text, const char *name, nn_config **out, nn_error *err);
 void nn_config_free(nn_config *c);
 
-/* Applies "section.key=value" (section may hold dots: layer.fc1.units=64). */
+/* Applies "section.key=value" (section may hold dots: layer.fc1.units=64). An empty value,
+ * "section.key=", removes the key as nn_config_unset does. */
 int nn_config_set(nn_config *c, const char *assignment, nn_error *err);
+/* Removes "section.key" (--unset): its plugin's default applies again. A key or section that
+ * does not exist is an error naming it (with a did-you-mean and the section's keys). */
+int nn_config_unset(nn_config *c, const char *name, nn_error *err);
 /* Sets section.key to value programmatically (same rules as --set). */
 int nn_config_put(nn_config *c, const char *section, const char *key, const char *value,
                   nn_error *err);
@@ -36,7 +40,7 @@ const nn_kv *nn_config_get(const nn_config *c, const char *section, const char *
 const char *nn_config_path(const nn_config *c);
 /* The effective configuration (overrides applied) as INI text; owned by c. */
 const char *nn_config_text(nn_config *c);
-/* The file's original text; owned by c. */
+/* The file's original text with CRLF and CR line ends made LF; owned by c. */
 const char *nn_config_source(const nn_config *c);
 
 /* Removes key from a section's list (after a consumer has taken it, for instance the core's

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "conformance_internal.h"
 
 /* what a child leaves for its parent: shared memory survives the child's crash */
@@ -66,15 +67,7 @@ static int in_child(child_fn fn, void *arg, double timeout_s, shared *sh, char *
     }
     if (pid == 0) {
         close(fds[0]);
-        /* die of the signal itself, so the parent can name it (a sanitizer's handler would
-         * turn a crash into exit(1)) */
-        static const int deadly[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        for (size_t k = 0; k < sizeof deadly / sizeof *deadly; k++)
-            sigaction(deadly[k], &dfl, NULL);
+        nn_child_default_signals(); /* die of the signal itself, so the parent can name it */
         g_shared = sh;
         fn(arg, sh);
         fflush(NULL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "device.h"
 #include "instance.h"
 
@@ -226,11 +227,12 @@ void nn_dev_host_free(nn_dev *d, void *p)
         d->ops->host_free(d->inst.self, p);
 }
 
-/* calls a backend slot and turns its failure into a message naming the device */
+/* calls a backend slot (marked for the crash report) and turns its failure into a message
+ * naming the device */
 #define BACKEND_CALL(d, err, what, call)                                                       \
     do {                                                                                       \
         nn_error be_ = {0};                                                                    \
-        int rc_ = (call);                                                                      \
+        int rc_ = NN_PLUGIN_CALL(&(d)->inst, what, (call));                                    \
         if (rc_ != NN_OK)                                                                      \
             return nn_error_set(err, rc_ < 0 ? rc_ : NN_EINTERNAL, "device %s: %s: %s",        \
                                 (d)->name, what, be_.msg[0] ? be_.msg : nn_strerror(rc_));     \

@@ -31,12 +31,16 @@ int nn_file_open(const char *path, const char *what, nn_error *err)
     if (!path || !*path)
         return nn_error_set(err, NN_EINVAL, "%s: no path given", role);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
     if (fd < 0) {
         int e = errno;
+        /* a socket cannot be opened at all (ENXIO): say what it is rather than errno's words */
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+            return nn_error_set(err, NN_EIO, "%s %s is %s, not a regular file", role, path,
+                                file_type(st.st_mode));
         return nn_error_set(err, e == ENOENT ? NN_ENOTFOUND : NN_EIO, "cannot open %s %s: %s",
                             role, path, strerror(e));
     }
-    struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graph_internal.h"
+#include "sizes.h"
 
 static uint64_t fnv1a(const char *s)
 {
@@ -339,6 +340,10 @@ int nn_model_create_params(nn_model *m, nn_plan *p, nn_error *err)
             l->state_index[b] = m->n_states++;
         }
     }
+    int rc = nn_total_bytes_check(2 * pbytes + sbytes, "the parameters, their gradients and "
+                                  "the layers' state", "make the model smaller", err);
+    if (rc)
+        return rc;
     /* device memory for the model, and host copies when the device is not the host */
     if (!(m->param_arena = nn_dev_alloc(m->dev, pbytes, err)) ||
         !(m->grad_arena = nn_dev_alloc(m->dev, pbytes, err)) ||

@@ -11,6 +11,8 @@ typedef struct nn_instance {
     const void *vt;     /* desc->vtable, typed by the caller */
     void *self;
     nn_params *params;
+    const char *path; /* the plugin's file (from the loader; never freed), or NULL */
+    char *origin;     /* owned copy of the origin given to create, for crash reports */
 } nn_instance;
 
 /* On failure err names origin (e.g. "model.ini [layer.fc1]") and the problem. */

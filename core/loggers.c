@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "instance.h"
 #include "loggers.h"
 
@@ -45,7 +46,10 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
         if (strncmp(s->name, "logger.", 7) != 0)
             continue;
         char origin[300];
-        snprintf(origin, sizeof origin, "%s:%d: [%s]", nn_config_path(cfg), s->line, s->name);
+        if (s->line > 0)
+            snprintf(origin, sizeof origin, "%s:%d: [%s]", nn_config_path(cfg), s->line, s->name);
+        else /* made by --set */
+            snprintf(origin, sizeof origin, "%s: [%s]", nn_config_path(cfg), s->name);
         const char *type = NULL;
         nn_kv *rest = calloc((size_t)s->n + 1, sizeof *rest);
         int nr = 0;
@@ -86,9 +90,14 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
         }
     }
     for (int i = 0; i < l->n && rc == NN_OK; i++) {
+        if (!o) { /* checked only (summary): never opened, so never closed either */
+            l->v[i].dead = 1;
+            continue;
+        }
         const nn_logger_vtable *vt = l->v[i].inst.vt;
         nn_error lerr = {0};
-        if (vt->open(l->v[i].inst.self, o, &lerr) != NN_OK) {
+        if (NN_PLUGIN_CALL(&l->v[i].inst, "open",
+                           vt->open(l->v[i].inst.self, o, &lerr)) != NN_OK) {
             if (strict)
                 rc = nn_error_set(err, NN_EIO, "logger '%s': %s", l->v[i].name, lerr.msg);
             else
@@ -110,7 +119,8 @@ int nn_loggers_emit(nn_loggers *l, const nn_event *ev, nn_error *err)
             continue;
         const nn_logger_vtable *vt = l->v[i].inst.vt;
         nn_error lerr = {0};
-        if (vt->event(l->v[i].inst.self, ev, &lerr) != NN_OK) {
+        if (NN_PLUGIN_CALL(&l->v[i].inst, "event",
+                           vt->event(l->v[i].inst.self, ev, &lerr)) != NN_OK) {
             if (l->strict)
                 return nn_error_set(err, NN_EIO, "logger '%s': %s", l->v[i].name, lerr.msg);
             report(&l->v[i], "event", lerr.msg);
@@ -124,7 +134,8 @@ void nn_loggers_flush(nn_loggers *l)
     for (int i = 0; l && i < l->n; i++) {
         const nn_logger_vtable *vt = l->v[i].inst.vt;
         nn_error lerr = {0};
-        if (!l->v[i].dead && vt->flush && vt->flush(l->v[i].inst.self, &lerr) != NN_OK)
+        if (!l->v[i].dead && vt->flush &&
+            NN_PLUGIN_CALL(&l->v[i].inst, "flush", vt->flush(l->v[i].inst.self, &lerr)) != NN_OK)
             report(&l->v[i], "flush", lerr.msg);
     }
 }
@@ -136,7 +147,8 @@ void nn_loggers_close(nn_loggers *l)
     for (int i = 0; i < l->n; i++) {
         const nn_logger_vtable *vt = l->v[i].inst.vt;
         nn_error lerr = {0};
-        if (!l->v[i].dead && vt->close && vt->close(l->v[i].inst.self, &lerr) != NN_OK)
+        if (!l->v[i].dead && vt->close &&
+            NN_PLUGIN_CALL(&l->v[i].inst, "close", vt->close(l->v[i].inst.self, &lerr)) != NN_OK)
             report(&l->v[i], "close", lerr.msg);
         nn_instance_destroy(&l->v[i].inst);
     }

@@ -10,6 +10,8 @@
 
 typedef struct nn_loggers nn_loggers;
 
+/* Creates the loggers and opens them with o. With o NULL they are created (keys checked)
+ * but never opened, so nothing is written: `nntrain summary` checks them this way. */
 int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open *o, int strict,
                     nn_loggers **out, nn_error *err);
 /* Delivers ev to every live logger. returns NN_OK, or (strict runs only) the first failure. */

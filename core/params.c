@@ -324,12 +324,14 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
             int bad = is_int ? parse_int(item, &iv) : parse_float(item, &fv);
             if (is_int)
                 fv = (double)iv;
+            char shown[64];
+            nn_text_escape(item, shown, sizeof shown, 0);
             if (bad) {
                 snprintf(why, why_cap, "item %d '%s' is not %s; expected comma-separated %s",
-                         n + 1, item, is_int ? "an integer" : "a finite number", desc);
+                         n + 1, shown, is_int ? "an integer" : "a finite number", desc);
                 rc = NN_EINVAL;
             } else if (!in_range(&r, fv)) {
-                snprintf(why, why_cap, "item %d (%s) out of range; expected %s", n + 1, item,
+                snprintf(why, why_cap, "item %d (%s) out of range; expected %s", n + 1, shown,
                          desc);
                 rc = NN_EINVAL;
             }
@@ -445,10 +447,95 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
     return NN_OK;
 }
 
+/* origin without a leading "FILE:LINE: ", "FILE: " or "FILE " of the key's own file: the
+ * key's line is the more exact place, and saying the file twice reads as two places */
+static const char *origin_after_file(const char *origin, const nn_kv *kv)
+{
+    if (!kv || !kv->file || !*kv->file)
+        return origin;
+    size_t fl = strlen(kv->file);
+    if (strncmp(origin, kv->file, fl) != 0 || (origin[fl] != ':' && origin[fl] != ' '))
+        return origin;
+    const char *q = origin + fl;
+    if (*q == ':') {
+        q++;
+        while (isdigit((unsigned char)*q))
+            q++;
+        if (*q == ':')
+            q++;
+    }
+    while (*q == ' ')
+        q++;
+    return q;
+}
+
+/* length of the valid UTF-8 sequence at s (2..4), or 0 */
+static int utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    int n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (int i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+const char *nn_text_escape(const char *s, char *buf, size_t cap, int keep_lines)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (!cap)
+        return buf;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+        char piece[8];
+        int len = 0, step = 1;
+        int u = *p >= 0x80 ? utf8_len(p) : 0;
+        if (u) {
+            memcpy(piece, p, (size_t)u);
+            len = step = u;
+        } else if (*p < 0x20 || *p >= 0x7F) {
+            if (keep_lines && (*p == '\n' || *p == '\t')) {
+                piece[len++] = (char)*p;
+            } else {
+                piece[len++] = '\\';
+                piece[len++] = 'x';
+                piece[len++] = hex[*p >> 4];
+                piece[len++] = hex[*p & 15];
+            }
+        } else {
+            piece[len++] = (char)*p;
+        }
+        if (o + (size_t)len + 4 > cap) { /* room for "..." and the NUL */
+            if (o + 4 <= cap) {
+                memcpy(buf + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        memcpy(buf + o, piece, (size_t)len);
+        o += (size_t)len;
+        p += step;
+    }
+    buf[o < cap ? o : cap - 1] = 0;
+    return buf;
+}
+
 /* "model.ini:7: [layer.fc1] ": where a message is about, with one space before the rest */
 static void where(char *buf, size_t cap, const nn_kv *kv, const char *origin)
 {
     int n = 0;
+    origin = origin_after_file(origin, kv);
     if (kv && kv->file && kv->line > 0)
         n = snprintf(buf, cap, "%s:%d: ", kv->file, kv->line);
     else if (kv && kv->file)
@@ -506,7 +593,7 @@ int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const 
         names[i] = schema[i].name;
 
     int rc = NN_OK;
-    char loc[300], why[300];
+    char loc[300], why[300], key[160], val[200];
     for (int k = 0; k < n && rc == NN_OK; k++) {
         const nn_kv *kv = &kvs[k];
         int idx = -1;
@@ -514,20 +601,21 @@ int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const 
             if (strcmp(schema[i].name, kv->key) == 0)
                 idx = i;
         where(loc, sizeof loc, kv, p->origin);
+        nn_text_escape(kv->key, key, sizeof key, 0);
         if (idx < 0) {
             const char *near = nn_closest(kv->key, names, count);
             if (near)
                 rc = nn_error_set(err, NN_EINVAL, "%sunknown key '%s' (did you mean '%s'?)", loc,
-                                  kv->key, near);
+                                  key, near);
             else
-                rc = nn_error_set(err, NN_EINVAL, "%sunknown key '%s'%s", loc, kv->key,
+                rc = nn_error_set(err, NN_EINVAL, "%sunknown key '%s'%s", loc, key,
                                   count ? "; see `nntrain plugins show` for the valid keys"
                                         : "; this plugin takes no parameters");
             break;
         }
         nn_value *v = &p->values[idx];
         if (v->set) {
-            rc = nn_error_set(err, NN_EINVAL, "%skey '%s' is given twice", loc, kv->key);
+            rc = nn_error_set(err, NN_EINVAL, "%skey '%s' is given twice", loc, key);
             break;
         }
         value_clear(v);
@@ -537,8 +625,8 @@ int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const 
         if (prc == NN_ENOMEM)
             rc = nn_error_set(err, NN_ENOMEM, "out of memory parsing parameters");
         else if (prc)
-            rc = nn_error_set(err, NN_EINVAL, "%skey '%s' = '%s': %s", loc, kv->key,
-                              kv->value, why);
+            rc = nn_error_set(err, NN_EINVAL, "%skey '%s' = '%s': %s", loc, key,
+                              nn_text_escape(kv->value, val, sizeof val, 0), why);
         v->set = v->has = 1;
     }
     for (int i = 0; i < count && rc == NN_OK; i++) {

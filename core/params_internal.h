@@ -32,4 +32,9 @@ int nn_edit_distance(const char *a, const char *b);
 /* The closest candidate within distance 2 (or a prefix match), or NULL. */
 const char *nn_closest(const char *word, const char *const *cands, int n);
 
+/* Text from a file, safe to quote in a message: control bytes, DEL and bytes that are not
+ * valid UTF-8 become \xNN (newlines and tabs too unless keep_lines); valid UTF-8 stays. Cut
+ * with "..." to fit cap. returns buf. */
+const char *nn_text_escape(const char *s, char *buf, size_t cap, int keep_lines);
+
 #endif

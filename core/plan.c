@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "graph_internal.h"
+#include "sizes.h"
 
 void nn_plan_free(nn_plan *p)
 {
@@ -92,7 +94,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         }
         const nn_layer_vtable *vt = l->desc->vtable;
         nn_error serr = {0};
-        rc = vt->setup(p->inst[i].self, s, &serr);
+        rc = NN_PLUGIN_CALL(&p->inst[i], "setup", vt->setup(p->inst[i].self, s, &serr));
         if (rc) {
             char shapes[400] = "", sh[96];
             size_t used = 0;
@@ -108,6 +110,8 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
             return nn_error_set(err, rc, "%s: layer '%s' (%s) given %s: %s", l->origin, l->name,
                                 l->type, shapes, serr.msg[0] ? serr.msg : nn_strerror(rc));
         }
+        if ((rc = nn_layer_sizes_check(s, l->origin, l->name, l->type, l->kvs, l->n_kvs, err)))
+            return rc;
         if (s->output.dl.ndim < 1 || s->output.shape[0] != p->batch)
             return nn_error_set(err, NN_EINTERNAL,
                                 "%s: layer '%s' (%s) produced an output without the batch "
@@ -203,12 +207,16 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     size_t ws_base = off;
     off += ws_max;
     p->arena_bytes = off;
-    p->arena = nn_dev_alloc(m->dev, off, err); /* zeroed */
+    char what[96];
+    snprintf(what, sizeof what, "the layer outputs of a batch of %lld", (long long)p->batch);
+    rc = nn_total_bytes_check(off, what, "lower [train] batch_size", err);
+    p->arena = rc ? NULL : nn_dev_alloc(m->dev, off, err); /* zeroed */
     if (!p->arena) {
         free(out_off);
         free(grad_off);
         free(buf_off);
-        nn_error_prefix(err, "a %zu-byte activation arena", off);
+        if (!rc)
+            nn_error_prefix(err, "a %zu-byte activation arena", off);
         return err->status;
     }
     char *base = p->arena;
@@ -283,7 +291,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         const nn_layer_vtable *vt = l->desc->vtable;
         if (vt->bind) {
             nn_error berr = {0};
-            rc = vt->bind(p->inst[i].self, io, &berr);
+            rc = NN_PLUGIN_CALL(&p->inst[i], "bind", vt->bind(p->inst[i].self, io, &berr));
             if (rc)
                 nn_error_set(err, rc, "%s: layer '%s' (%s): %s", l->origin, l->name, l->type,
                              berr.msg);
@@ -385,7 +393,7 @@ static int run_forward(nn_plan *p, int training, int checked, nn_error *err)
         io->training = training;
         const nn_layer_vtable *vt = l->desc->vtable;
         nn_error lerr = {0};
-        int rc = vt->forward(p->inst[i].self, io, &lerr);
+        int rc = NN_PLUGIN_CALL(&p->inst[i], "forward", vt->forward(p->inst[i].self, io, &lerr));
         if (rc)
             return nn_error_set(err, rc, "layer '%s' (%s) forward: %s", l->name, l->type,
                                 lerr.msg);
@@ -447,7 +455,8 @@ int nn_plan_backward(nn_plan *p, nn_error *err)
             return nn_error_set(err, NN_ENOTSUP, "%s: layer '%s' (%s) has no backward, so it "
                                 "cannot be trained through", l->origin, l->name, l->type);
         nn_error lerr = {0};
-        rc = vt->backward(p->inst[i].self, &p->ios[i], &lerr);
+        rc = NN_PLUGIN_CALL(&p->inst[i], "backward",
+                            vt->backward(p->inst[i].self, &p->ios[i], &lerr));
         if (rc)
             return nn_error_set(err, rc, "layer '%s' (%s) backward: %s", l->name, l->type,
                                 lerr.msg);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "nntrain/nntrain.h"
 #include "params_internal.h"
 #include "registry.h"
+#include "safe_path.h"
 
 typedef struct pending {
     char *path;
@@ -104,27 +106,12 @@ static void add_problem(nn_registry *r, const char *path, int status, const char
         (nn_plugin_problem){keep(r, path), status, keep(r, reason)};
 }
 
-/* ssh-style check: refuse what another user could have written */
-static int check_secure(const nn_registry *r, const char *path, int is_dir, nn_error *err)
+/* ssh-style check (safe_path.c): refuse what another user could have written; resolved is
+ * where to load from */
+static int check_secure(const nn_registry *r, const char *path, int is_dir, char *resolved,
+                        nn_error *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return nn_error_set(err, NN_EIO, "cannot stat %s: %s", path, strerror(errno));
-    if (r->opts.allow_insecure)
-        return NN_OK;
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return nn_error_set(err, NN_EPERM,
-                            "refusing to load from %s %s: it is writable by %s (mode %04o); "
-                            "run `chmod go-w %s` or pass --allow-insecure-plugins",
-                            is_dir ? "directory" : "file", path,
-                            (st.st_mode & S_IWOTH) ? "other users" : "its group",
-                            (unsigned)(st.st_mode & 07777), path);
-    if (st.st_uid != 0 && st.st_uid != geteuid())
-        return nn_error_set(err, NN_EPERM,
-                            "refusing to load from %s %s: it is owned by uid %u, neither you nor "
-                            "root; pass --allow-insecure-plugins to load it anyway",
-                            is_dir ? "directory" : "file", path, (unsigned)st.st_uid);
-    return NN_OK;
+    return nn_safe_path(path, is_dir, !r->opts.allow_insecure, resolved, err);
 }
 
 static int valid_ident(const char *s)
@@ -285,11 +272,13 @@ static int load_file(nn_registry *r, const char *path, int record, nn_error *err
     nn_error local = {0};
     if (!err)
         err = &local;
-    int rc = check_secure(r, path, 0, err);
+    char resolved[PATH_MAX];
+    int rc = check_secure(r, path, 0, resolved, err);
     if (rc)
         goto fail;
     dlerror();
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    /* the checked file itself: a symlink on the way could be changed after the check */
+    void *h = dlopen(resolved, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {
         const char *e = dlerror();
         rc = nn_error_set(err, NN_EDLOPEN, "cannot load: %s", e ? e : "dlopen failed");
@@ -514,10 +503,11 @@ static int cmp_str(const void *a, const void *b)
 /* Queues dir's *.so files (sorted); returns an error only for the directory itself. */
 static int queue_dir(nn_registry *r, const char *dir, nn_error *err)
 {
-    int rc = check_secure(r, dir, 1, err);
+    char resolved[PATH_MAX];
+    int rc = check_secure(r, dir, 1, resolved, err);
     if (rc)
         return rc;
-    DIR *d = opendir(dir);
+    DIR *d = opendir(resolved);
     if (!d)
         return nn_error_set(err, NN_EIO, "cannot read plugin directory %s: %s", dir,
                             strerror(errno));
@@ -588,6 +578,14 @@ int nn_registry_scan(nn_registry *r, const char *const *dirs, int ndirs, const c
         for (char *tok = copy ? strtok_r(copy, ":", &save) : NULL; tok;
              tok = strtok_r(NULL, ":", &save)) {
             nn_error derr = {0};
+            if (tok[0] != '/') {
+                /* resolved against whatever directory nntrain happens to run in: anyone who
+                 * can choose that directory could choose the plugins */
+                add_problem(r, tok, NN_EPERM, "NNTRAIN_PLUGIN_PATH entry is a relative path "
+                            "(it would be looked up in the working directory); ignored: use "
+                            "an absolute path");
+                continue;
+            }
             if (queue_dir(r, tok, &derr) != NN_OK) {
                 char why[NN_ERROR_MSG_MAX + 32];
                 snprintf(why, sizeof why, "NNTRAIN_PLUGIN_PATH: %s", derr.msg);

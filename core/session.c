@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crash.h"
 #include "device.h"
 #include "rundir.h"
 #include "session.h"
@@ -390,7 +391,7 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
     const nn_loss_vtable *vt = lb->inst.vt;
     nn_error lerr = {0};
     char a[96], b[96];
-    rc = vt->setup(lb->inst.self, &lb->setup, &lerr);
+    rc = NN_PLUGIN_CALL(&lb->inst, "setup", vt->setup(lb->inst.self, &lb->setup, &lerr));
     if (rc)
         return nn_error_set(err, rc, "%s: loss '%s' given the model output %s and targets %s: %s",
                             s->loss_origin, s->loss_entry->desc->name,
@@ -532,7 +533,7 @@ int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64
         return rc;
     const nn_loss_vtable *vt = lb->inst.vt;
     nn_error lerr = {0};
-    if ((rc = vt->forward(lb->inst.self, &lb->io, &lerr)))
+    if ((rc = NN_PLUGIN_CALL(&lb->inst, "forward", vt->forward(lb->inst.self, &lb->io, &lerr))))
         return nn_error_set(err, rc, "loss '%s': %s", s->loss_entry->desc->name, lerr.msg);
     if (nn_dev_is_host(s->dev)) {
         if (training && isfinite(lb->io.loss) && (rc = nn_plan_backward(lb->plan, err)))

@@ -215,6 +215,7 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                     rc = nn_tr_diagnose(t, lb, loss, gnorm, err);
                 micro = group_rows = 0;
             }
+            int64_t rows = b->n; /* the batch is the loader's again once released */
             nn_loader_release(t->train_l, b);
             if (rc) {
                 nn_loader_release(t->train_l, next);
@@ -225,7 +226,7 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                 t->global_step++;
             }
             t->step_in_epoch++;
-            t->epoch_samples += b->n;
+            t->epoch_samples += rows;
             nn_tr_rec_base(t, &x, NN_EV_BATCH_END);
             x.step = t->step_in_epoch - 1; /* 0-based index of the step just done */
             x.grad_norm = gnorm;

@@ -22,9 +22,13 @@ enum {
 #define NN_CLI_MAX_SETS 64
 
 typedef struct nn_cli {
+    const char *verb;    /* "train", "plugins", ... */
     const char *plugin_dirs[NN_CLI_MAX_DIRS];
     int n_plugin_dirs;
-    const char *sets[NN_CLI_MAX_SETS]; /* --set a.b=v, in order */
+    /* --set a.b=v and --unset a.b, in command-line order; an --unset is stored as the
+     * equivalent "a.b=" (an empty value removes the key), with is_unset[i] set */
+    const char *sets[NN_CLI_MAX_SETS];
+    unsigned char is_unset[NN_CLI_MAX_SETS];
     int n_sets;
     int allow_insecure;
     int allow_override;
@@ -64,6 +68,8 @@ const char *nn_cli_value(int argc, char **argv, int *i, const char *flag);
 
 /* "nntrain: " + message on stderr */
 void nn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "nntrain: warning: " + message on stderr */
+void nn_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Loads the model file named by the first positional argument and applies every --set.
  * Prints the reason and returns NULL on failure. */

@@ -10,15 +10,31 @@
 
 #include "cli.h"
 #include "config.h"
+#include "params_internal.h"
 #include "nntrain_build_config.h"
+
+/* stderr, with bytes a terminal would act on (escape sequences from a binary file given as a
+ * model, say) shown as \xNN: messages quote file content */
+static void say(const char *lead, const char *fmt, va_list ap)
+{
+    char raw[4096], shown[8192];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    fprintf(stderr, "nntrain: %s%s\n", lead, nn_text_escape(raw, shown, sizeof shown, 1));
+}
 
 void nn_cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("nntrain: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("", fmt, ap);
+    va_end(ap);
+}
+
+void nn_cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say("warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -48,11 +64,18 @@ static int is_flag(const char *a, const char *flag)
 int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
 {
     memset(cli, 0, sizeof *cli);
+    cli->verb = verb;
     cli->seed = -1;
     cli->device = "cpu";
-    cli->argv = calloc((size_t)argc + 1, sizeof *cli->argv);
+    /* one block, freed with cli->argv: the positional pointers, then room for the "a.b="
+     * text of each --unset (never longer than its argument plus '=') */
+    size_t text = 0;
+    for (int i = 0; i < argc; i++)
+        text += strlen(argv[i]) + 2;
+    cli->argv = calloc(1, ((size_t)argc + 1) * sizeof *cli->argv + text);
     if (!cli->argv)
         return NN_EXIT_FAIL;
+    char *room = (char *)(cli->argv + argc + 1);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--") == 0) {
@@ -76,6 +99,25 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
                 return NN_EXIT_USAGE;
             }
             cli->sets[cli->n_sets++] = v;
+        } else if (is_flag(a, "--unset")) {
+            if (!(v = nn_cli_value(argc, argv, &i, "--unset")))
+                return NN_EXIT_USAGE;
+            if (cli->n_sets == NN_CLI_MAX_SETS) {
+                nn_cli_error("too many --set/--unset options (at most %d)", NN_CLI_MAX_SETS);
+                return NN_EXIT_USAGE;
+            }
+            if (strchr(v, '=')) {
+                nn_cli_error("--unset %s: expected section.key, without '=' (--set section.key="
+                             "value changes a key)", v);
+                return NN_EXIT_USAGE;
+            }
+            size_t l = strlen(v);
+            memcpy(room, v, l);
+            room[l] = '=';
+            room[l + 1] = 0;
+            cli->is_unset[cli->n_sets] = 1;
+            cli->sets[cli->n_sets++] = room;
+            room += l + 2;
         } else if (is_flag(a, "--device")) {
             if (!(v = nn_cli_value(argc, argv, &i, "--device")))
                 return NN_EXIT_USAGE;
@@ -112,7 +154,6 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
             cli->argv[cli->argc++] = argv[i];
         }
     }
-    (void)verb;
     /* an OMP_NUM_THREADS from the user counts as --threads */
     const char *omp = getenv("OMP_NUM_THREADS");
     if (!cli->threads && omp && atoi(omp) > 0)
@@ -167,12 +208,21 @@ struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb)
         nn_cli_error("%s", err.msg);
         return NULL;
     }
-    for (int i = 0; i < cli->n_sets; i++)
-        if (nn_config_set(cfg, cli->sets[i], &err) != NN_OK) {
+    for (int i = 0; i < cli->n_sets; i++) {
+        int rc;
+        if (cli->is_unset[i]) { /* "a.b=": the name without its '=' */
+            char name[1024];
+            snprintf(name, sizeof name, "%.*s", (int)strlen(cli->sets[i]) - 1, cli->sets[i]);
+            rc = nn_config_unset(cfg, name, &err);
+        } else {
+            rc = nn_config_set(cfg, cli->sets[i], &err);
+        }
+        if (rc != NN_OK) {
             nn_cli_error("%s", err.msg);
             nn_config_free(cfg);
             return NULL;
         }
+    }
     return cfg;
 }
 
@@ -192,6 +242,14 @@ nn_registry *nn_cli_registry(const nn_cli *cli)
         nn_cli_error("%s", err.msg);
         nn_registry_free(r);
         return NULL;
+    }
+    /* what was refused for safety is said aloud, or a plugin "is not found" without a
+     * reason; `plugins` lists every problem itself */
+    int listed = cli->verb && strcmp(cli->verb, "plugins") == 0;
+    for (int i = 0; !listed && i < nn_registry_problem_count(r); i++) {
+        const nn_plugin_problem *p = nn_registry_problem(r, i);
+        if (p->status == NN_EPERM)
+            nn_cli_warn("%s: %s", p->path, p->reason);
     }
     return r;
 }

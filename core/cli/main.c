@@ -6,12 +6,14 @@
 
 #include "cli.h"
 #include "signals.h"
+#include "crash.h"
 #include "nntrain/nntrain.h"
 
 int main(int argc, char **argv)
 {
     /* before any thread exists: every thread inherits SIGINT/SIGTERM blocked (signals.h) */
     nn_signals_init();
+    nn_crash_install(); /* a plugin that crashes is named; without it the run still works */
     if (argc < 2) {
         nn_cli cli = {0};
         nn_cmd_help(&cli);

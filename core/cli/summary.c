@@ -1,9 +1,27 @@
-/* summary.c: `nntrain summary MODEL.ini`: per layer output shape, parameters, forward FLOPs
- * and activation memory at the configured batch size, and the totals. Writes nothing. */
+/* summary.c: `nntrain summary MODEL.ini`: checks every section as train does (with train's own
+ * code: the session, the optimizer driver, the loggers), then prints per layer output shape,
+ * parameters, forward FLOPs and activation memory at the configured batch size, and the
+ * totals. Writes nothing: no run directory, no logger is opened. */
 #include <stdio.h>
 
 #include "cli.h"
+#include "loggers.h"
 #include "session.h"
+
+/* What train builds after the session and summary does not run: the optimizer with its
+ * scheduler, and the loggers (created, never opened). */
+static int check_the_rest(nn_session *s, nn_error *err)
+{
+    int64_t n = nn_data_size(s->data, NN_PART_TRAIN), bs = s->tc.batch_size;
+    int64_t steps = s->tc.drop_last ? n / bs : (n + bs - 1) / bs;
+    int rc = nn_session_optim(s, steps > 0 ? steps : 1, err);
+    if (rc)
+        return rc;
+    nn_loggers *lg = NULL;
+    rc = nn_loggers_open(s->reg, s->cfg, NULL, 1, &lg, err);
+    nn_loggers_close(lg);
+    return rc;
+}
 
 static void thousands(char *buf, size_t cap, unsigned long long v)
 {
@@ -43,7 +61,8 @@ int nn_cmd_summary(nn_cli *cli)
     nn_session_opts so = {.mode = NN_SESSION_SUMMARY, .seed = cli->seed, .device = cli->device,
                           .threads = cli->threads};
     int code = NN_EXIT_OK;
-    if (!reg || nn_session_open(&s, reg, cfg, &so, &err) != NN_OK) {
+    if (!reg || nn_session_open(&s, reg, cfg, &so, &err) != NN_OK ||
+        check_the_rest(&s, &err) != NN_OK) {
         if (reg)
             nn_cli_error("%s", err.msg);
         code = NN_EXIT_FAIL;

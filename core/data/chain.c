@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "data_private.h"
 
 /* Creates every [transform.NAME] in file order and chains their setup. */
@@ -66,7 +67,7 @@ int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_t
                                  .train_only = 1};
         st.out.dl.shape = st.out.shape;
         st.out.dl.strides = st.out.strides;
-        rc = t->vt->setup(t->inst.self, &st, err);
+        rc = NN_PLUGIN_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &st, err));
         if (rc) {
             nn_error_prefix(err, "%s", origin);
             return rc < 0 ? rc : NN_EINTERNAL;
@@ -137,7 +138,9 @@ int nn_chain_fit(nn_data *d, nn_error *err)
         c.b = aligned_alloc(64, sb);
         c.tgt = aligned_alloc(64, (nn_tensor_nbytes(&d->train.info.target) + 63) / 64 * 64 + 64);
         nn_sample_source src = {.length = d->n[NN_PART_TRAIN], .ctx = &c, .get = fit_get};
-        int rc = c.a && c.b && c.tgt ? t->vt->fit(t->inst.self, &src, err) : NN_ENOMEM;
+        int rc = c.a && c.b && c.tgt
+                     ? NN_PLUGIN_CALL(&t->inst, "fit", t->vt->fit(t->inst.self, &src, err))
+                     : NN_ENOMEM;
         free(c.a);
         free(c.b);
         free(c.tgt);
@@ -169,7 +172,7 @@ static int decode_upto(const nn_data *d, nn_part part, int64_t index, int upto, 
     cur.dl.shape = cur.shape;
     cur.dl.strides = cur.strides;
     cur.dl.data = last < 0 ? sample->dl.data : sa;
-    int rc = s->vt->get(s->inst.self, index, &cur, target, err);
+    int rc = NN_PLUGIN_CALL(&s->inst, "get", s->vt->get(s->inst.self, index, &cur, target, err));
     char name[512];
     if (rc && part == NN_PART_PREDICT) {
         nn_data_describe(d, part, index, name, sizeof name);
@@ -190,7 +193,7 @@ static int decode_upto(const nn_data *d, nn_part part, int64_t index, int upto, 
         o.dl.shape = o.shape;
         o.dl.strides = o.strides;
         o.dl.data = i == last ? sample->dl.data : (cur.dl.data == sa ? sb : sa);
-        rc = t->vt->apply(t->inst.self, &cur, &o, &r, err);
+        rc = NN_PLUGIN_CALL(&t->inst, "apply", t->vt->apply(t->inst.self, &cur, &o, &r, err));
         if (rc && part == NN_PART_PREDICT) {
             nn_data_describe(d, part, index, name, sizeof name);
             nn_error_prefix(err, "[transform.%s] on input %s", t->name, name);
@@ -224,7 +227,8 @@ int nn_data_state_save(const nn_data *d, char *buf, size_t cap)
         if (!t->vt->state_save)
             continue;
         nn_error e = {0};
-        int need = t->vt->state_save(t->inst.self, NULL, 0, &e);
+        int need = NN_PLUGIN_CALL(&t->inst, "state_save",
+                                  t->vt->state_save(t->inst.self, NULL, 0, &e));
         if (need < 0)
             return need;
         if (need == 0)
@@ -233,7 +237,9 @@ int nn_data_state_save(const nn_data *d, char *buf, size_t cap)
         int hl = snprintf(head, sizeof head, "transform %s %d\n", t->name, need);
         if (used + (size_t)hl + (size_t)need + 2 <= cap) {
             memcpy(buf + used, head, (size_t)hl);
-            int got = t->vt->state_save(t->inst.self, buf + used + hl, cap - used - hl, &e);
+            int got = NN_PLUGIN_CALL(&t->inst, "state_save",
+                                     t->vt->state_save(t->inst.self, buf + used + hl,
+                                                       cap - used - hl, &e));
             if (got != need)
                 return NN_EINTERNAL;
             buf[used + hl + need] = '\n';
@@ -270,7 +276,8 @@ int nn_data_state_load(nn_data *d, const char *text, nn_error *err)
             return nn_error_set(err, NN_ENOMEM, "out of memory");
         memcpy(copy, p + used, (size_t)len);
         copy[len] = 0;
-        int rc = t->vt->state_load(t->inst.self, copy, err);
+        int rc = NN_PLUGIN_CALL(&t->inst, "state_load",
+                                t->vt->state_load(t->inst.self, copy, err));
         free(copy);
         if (rc) {
             nn_error_prefix(err, "[transform.%s] state", name);

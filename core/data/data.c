@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "data_private.h"
 
 static const nn_param_spec data_schema[] = {
@@ -52,7 +53,7 @@ static int src_open_files(nn_data *d, data_src *s, nn_split split, int fit,
                          .n_inputs = n_inputs};
     memset(&s->info, 0, sizeof s->info);
     s->info.struct_size = sizeof s->info;
-    int rc = s->vt->open(s->inst.self, &o, &s->info, err);
+    int rc = NN_PLUGIN_CALL(&s->inst, "open", s->vt->open(s->inst.self, &o, &s->info, err));
     if (rc) {
         nn_error_prefix(err, "%s", s->origin);
         return rc < 0 ? rc : NN_EINTERNAL;
@@ -370,7 +371,8 @@ void nn_data_describe(const nn_data *d, nn_part part, int64_t index, char *buf, 
         return;
     buf[0] = 0;
     if (s && s->vt->struct_size > offsetof(nn_dataset_vtable, describe) && s->vt->describe &&
-        s->vt->describe(s->inst.self, index, buf, cap) == NN_OK) {
+        NN_PLUGIN_CALL(&s->inst, "describe",
+                       s->vt->describe(s->inst.self, index, buf, cap)) == NN_OK) {
         buf[cap - 1] = 0;
         if (buf[0])
             return;

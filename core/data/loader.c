@@ -325,6 +325,11 @@ void nn_loader_free(nn_loader *l)
     uv_mutex_unlock(&l->mu);
     uv_async_send(&l->wake);
     uv_thread_join(&l->thread);
+    /* A pool worker signals the loop that its work is done while it holds the loop's queue
+     * mutex, and unlocks it after: taking the mutex here waits for that last unlock, so the
+     * loop is never closed (and freed) under a worker's feet (helgrind saw the race). */
+    uv_mutex_lock(&l->loop.wq_mutex);
+    uv_mutex_unlock(&l->loop.wq_mutex);
     int rc = uv_loop_close(&l->loop);
     if (rc)
         fprintf(stderr, "nntrain: loader: uv_loop_close: %s (a handle or request leaked)\n",

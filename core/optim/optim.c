@@ -11,6 +11,7 @@
 
 #include "clip_internal.h"
 #include "device.h"
+#include "crash.h"
 #include "instance.h"
 #include "nntrain/layer.h"
 #include "nntrain/optimizer.h"
@@ -285,7 +286,8 @@ static int read_scheduler(nn_optim *o, nn_registry *reg, const nn_config *cfg, n
     o->sched_monitor_line = mon ? mon->line : s->line;
     nn_sched_info info = {.struct_size = sizeof info};
     nn_error perr = {0};
-    rc = o->svt->start(o->sched.self, &o->ctx, &info, &o->sched_lr, &perr);
+    rc = NN_PLUGIN_CALL(&o->sched, "start",
+                        o->svt->start(o->sched.self, &o->ctx, &info, &o->sched_lr, &perr));
     if (rc) {
         char loc[300];
         snprintf(loc, sizeof loc, "%s:%d: ", nn_config_path(cfg), s->line);
@@ -301,7 +303,7 @@ static int add_targets(nn_optim *o, const nn_optim_target *targets, int n, int d
                        nn_error *err)
 {
     nn_optim_setup setup = {.struct_size = sizeof setup, .device = nn_dev_public(o->dev)};
-    int rc = o->ovt->setup(o->opt.self, &setup, err);
+    int rc = NN_PLUGIN_CALL(&o->opt, "setup", o->ovt->setup(o->opt.self, &setup, err));
     if (rc)
         return rc;
     if (setup.n_slots < 0 || setup.n_slots > NN_MAX_OPTIM_SLOTS)
@@ -465,7 +467,8 @@ static int sched_step(nn_optim *o, nn_error *err)
     o->ctx.epoch = o->epoch;
     o->ctx.step = o->step;
     nn_error perr = {0};
-    int rc = o->svt->step(o->sched.self, &o->ctx, &o->sched_lr, &perr);
+    int rc = NN_PLUGIN_CALL(&o->sched, "step",
+                            o->svt->step(o->sched.self, &o->ctx, &o->sched_lr, &perr));
     if (rc)
         return nn_error_set(err, rc, "%s: [scheduler] scheduler '%s': %s", o->where,
                             o->sched.desc->name, perr.msg);
@@ -553,7 +556,7 @@ int nn_optim_update(nn_optim *o, int want_norm, double *grad_norm_out, nn_error 
     o->st.t = o->t + 1;
     o->st.lr = nn_optim_lr(o);
     nn_error perr = {0};
-    rc = o->ovt->step(o->opt.self, &o->st, &perr);
+    rc = NN_PLUGIN_CALL(&o->opt, "step", o->ovt->step(o->opt.self, &o->st, &perr));
     if (rc)
         return nn_error_set(err, rc, "optimizer '%s' step %lld: %s", o->opt.desc->name,
                             (long long)o->st.t, perr.msg);
@@ -652,8 +655,9 @@ int nn_optim_state_save(const nn_optim *o, char *buf, size_t cap)
         return NN_EINTERNAL;
     if (o->svt && o->svt->state_save) {
         size_t used = (size_t)n;
-        int m = o->svt->state_save(o->sched.self, used < cap ? buf + used : NULL,
-                                   used < cap ? cap - used : 0, NULL);
+        int m = NN_PLUGIN_CALL(&o->sched, "state_save",
+                               o->svt->state_save(o->sched.self, used < cap ? buf + used : NULL,
+                                                  used < cap ? cap - used : 0, NULL));
         if (m < 0)
             return m;
         n += m;
@@ -704,7 +708,8 @@ int nn_optim_state_load(nn_optim *o, const char *text, int print, nn_error *err)
     }
     if (o->svt && o->svt->state_load) {
         nn_error perr = {0};
-        int rc = o->svt->state_load(o->sched.self, rest, &perr);
+        int rc = NN_PLUGIN_CALL(&o->sched, "state_load",
+                                o->svt->state_load(o->sched.self, rest, &perr));
         if (rc)
             return nn_error_set(err, rc, "[scheduler] scheduler '%s': %s", sname, perr.msg);
     }

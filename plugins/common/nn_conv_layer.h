@@ -17,19 +17,19 @@
         return nn_dnnl_conv_create(SP, p, self, err);                                        \
     }                                                                                        \
     static const nn_param_spec NAME##_params[] = {                                           \
-        {.name = "filters", .type = NN_PARAM_INT, .range = "[1, inf)", .required = 1,        \
+        {.name = "filters", .type = NN_PARAM_INT, .range = "[1, 1048576]", .required = 1,        \
          .doc = "number of output channels"},                                                \
-        {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, inf)", .required = 1,    \
+        {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,    \
          .doc = KERNEL_DOC},                                                                 \
-        {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, inf)",       \
+        {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",       \
          .doc = STRIDE_DOC},                                                                 \
         {.name = "padding", .type = NN_PARAM_STRING, .def = "0",                             \
          .doc = "zeros added on each side: " PADDING_DOC ", or 'valid' (= 0), or 'same' "    \
                 "(output size = ceil(input / stride); an odd total puts the extra zero at "  \
                 "the end, as PyTorch and TensorFlow)"},                                      \
-        {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, inf)",     \
+        {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",     \
          .doc = DILATION_DOC},                                                               \
-        {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, inf)",            \
+        {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, 1048576]",            \
          .doc = "channel groups; must divide both the input channels and 'filters'"},        \
         {.name = "bias", .type = NN_PARAM_BOOL, .def = "true",                               \
          .doc = "add a learned bias per filter"},                                            \

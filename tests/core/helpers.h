@@ -8,6 +8,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef NNTEST_PLUGIN_DIR
@@ -80,30 +83,51 @@ static inline char *plugin_dir_with(const char *first, ...)
     return dir;
 }
 
+/* Writes text to path (replacing it); fails the test on any error. */
+static inline void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert(f, "cannot write %s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* DIR/plugins (mode 0755) holding a copy of tests/plugins' nntest_fault, one plugin of each
+ * kind the trainer runs (crash_in = none by default), so that a model file needs no data
+ * files; its path goes to plugins (cap bytes). */
+static inline void fault_plugins(const char *dir, char *plugins, size_t cap)
+{
+    snprintf(plugins, cap, "%s/plugins", dir);
+    cr_assert_eq(mkdir(plugins, 0755), 0, "mkdir %s: %s", plugins, strerror(errno));
+    free(plugin_copy("nntest_fault", plugins, 0755));
+}
+
 typedef struct run_result {
-    int exited;   /* 1 when nntrain returned from main (no signal) */
-    int code;     /* its exit status */
+    int exited;    /* 1 when nntrain returned from main (no signal) */
+    int code;      /* its exit status, or minus the signal that killed it */
+    int timed_out; /* 1 when it was still running at the deadline (then killed) */
+    double seconds; /* how long it ran */
     char out[65536]; /* stdout and stderr, interleaved as written */
 } run_result;
 
-/* Runs $NNTRAIN_EXE with the given arguments (NULL-terminated) in the current environment. */
-static inline void run_nntrain(run_result *res, const char *arg, ...)
+/* Runs $NNTRAIN_EXE with argv (NULL-terminated, without the program) in the current
+ * environment; kills it after timeout_s seconds. */
+static inline void run_nntrain_argv(run_result *res, double timeout_s, const char *const *args)
 {
     const char *exe = getenv("NNTRAIN_EXE");
     cr_assert(exe && *exe, "NNTRAIN_EXE is not set (run the tests with meson test)");
     const char *argv[64];
     int argc = 0;
     argv[argc++] = exe;
-    va_list ap;
-    va_start(ap, arg);
-    for (const char *a = arg; a && argc < 63; a = va_arg(ap, const char *))
-        argv[argc++] = a;
-    va_end(ap);
+    for (const char *const *a = args; *a && argc < 63; a++)
+        argv[argc++] = *a;
     argv[argc] = NULL;
 
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     fflush(NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
@@ -116,18 +140,54 @@ static inline void run_nntrain(run_result *res, const char *arg, ...)
     }
     close(fds[1]);
     size_t have = 0;
-    ssize_t got;
-    while ((got = read(fds[0], res->out + have, sizeof res->out - 1 - have)) > 0 ||
-           (got < 0 && errno == EINTR))
-        if (got > 0)
-            have += (size_t)got;
+    res->timed_out = 0;
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double left = timeout_s - ((double)(t1.tv_sec - t0.tv_sec) +
+                                   (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+        if (left <= 0) {
+            res->timed_out = 1;
+            kill(pid, SIGKILL);
+            break;
+        }
+        int prc = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (prc < 0 && errno == EINTR)
+            continue;
+        if (prc == 0)
+            continue; /* the deadline is checked at the top */
+        ssize_t got = read(fds[0], res->out + have, sizeof res->out - 1 - have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        have += (size_t)got;
+    }
     res->out[have] = 0;
     close(fds[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         cr_assert_eq(errno, EINTR);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     res->exited = WIFEXITED(status);
     res->code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+/* Runs $NNTRAIN_EXE with the given arguments (NULL-terminated), killed after 300 s so that a
+ * hang fails the test with its output rather than stalling the suite. */
+static inline void run_nntrain(run_result *res, const char *arg, ...)
+{
+    const char *args[64];
+    int n = 0;
+    va_list ap;
+    va_start(ap, arg);
+    for (const char *a = arg; a && n < 63; a = va_arg(ap, const char *))
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    run_nntrain_argv(res, 300, args);
+    cr_assert(!res->timed_out, "nntrain was still running after 300 s; output:\n%s", res->out);
 }
 
 /* nntrain ended through main() with the expected exit code; prints its output otherwise */

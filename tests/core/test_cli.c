@@ -272,3 +272,101 @@ Test(cli, every_stock_plugin_on_the_test_path_passes_check)
     assert_has(res.out, " 0 problems\n");
     assert_lacks(res.out, "BROKEN");
 }
+
+/* ---- --unset and --set KEY= ---- */
+
+static char *unset_dir;
+static char unset_model[4200], unset_plugins[4200];
+
+static void unset_setup(void)
+{
+    unset_dir = tmpdir_new();
+    fault_plugins(unset_dir, unset_plugins, sizeof unset_plugins);
+    snprintf(unset_model, sizeof unset_model, "%s/sgd.ini", unset_dir);
+    write_text(unset_model, "[train]\nepochs = 1\nbatch_size = 8\n[data]\ntype = nntest_fault\n"
+                            "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n"
+                            "[layer.fc]\ntype = dense\nunits = 2\n"
+                            "[logger.quiet]\ntype = nntest_fault\n");
+}
+
+static void unset_teardown(void)
+{
+    tmpdir_free(unset_dir);
+}
+
+static void summary_with(const char *a, const char *b, const char *c, const char *d)
+{
+    run_nntrain(&res, "summary", unset_model, "--plugin-dir", unset_plugins, a, b, c, d, NULL);
+}
+
+Test(cli, unset_removes_a_key_so_sgd_switches_to_adamw, .init = unset_setup,
+     .fini = unset_teardown)
+{
+    /* adamw has no momentum: switching the type alone is refused, naming the key */
+    summary_with("--set", "optimizer.type=adamw", NULL, NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "sgd.ini:9: [optimizer] unknown key 'momentum'");
+    summary_with("--set", "optimizer.type=adamw", "--unset", "optimizer.momentum");
+    assert_exit(&res, 0);
+    summary_with("--unset", "optimizer.momentum", "--set", "optimizer.type=adamw");
+    assert_exit(&res, 0); /* order does not matter here: both apply before anything reads */
+    summary_with("--set", "optimizer.type=adamw", "--set", "optimizer.momentum=");
+    assert_exit(&res, 0);
+    summary_with("--set", "optimizer.type=adamw", "--unset=optimizer.momentum", NULL);
+    assert_exit(&res, 0);
+
+    /* the run keeps the effective model file: no momentum in it */
+    char run[4300], saved[4400];
+    snprintf(run, sizeof run, "%s/run", unset_dir);
+    run_nntrain(&res, "train", unset_model, "--plugin-dir", unset_plugins, "--run-dir", run,
+                "--no-test", "--threads", "1", "--set", "optimizer.type=adamw", "--unset",
+                "optimizer.momentum", NULL);
+    assert_exit(&res, 0);
+    snprintf(saved, sizeof saved, "%s/model.ini", run);
+    FILE *f = fopen(saved, "r");
+    cr_assert(f, "no %s", saved);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    assert_has(text, "[optimizer]\ntype = adamw\nlr = 0.1\n");
+    assert_lacks(text, "momentum");
+}
+
+Test(cli, unset_of_a_key_that_does_not_exist_names_it, .init = unset_setup,
+     .fini = unset_teardown)
+{
+    summary_with("--unset", "optimizer.momentun", NULL, NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "nntrain: --unset optimizer.momentun: [optimizer] has no key "
+                        "'momentun' (did you mean 'momentum'?); its keys: type, lr, momentum");
+    summary_with("--set", "optimizer.nesterov=", NULL, NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "nntrain: --set optimizer.nesterov=: [optimizer] has no key "
+                        "'nesterov'");
+    summary_with("--unset", "scheduler.t_max", NULL, NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--unset scheduler.t_max: ");
+    assert_has(res.out, "sgd.ini has no section [scheduler], so no key 't_max' to remove");
+    summary_with("--unset", "optimizer.momentum=0", NULL, NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--unset optimizer.momentum=0: expected section.key, without '='");
+    summary_with("--unset", "optimizer", NULL, NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--unset 'optimizer': expected section.key");
+    summary_with("--unset", NULL, NULL, NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--unset needs a value");
+    /* removing twice: the second finds nothing */
+    summary_with("--unset", "optimizer.momentum", "--unset", "optimizer.momentum");
+    assert_exit(&res, 2);
+    assert_has(res.out, "[optimizer] has no key 'momentum'; its keys: type, lr");
+}
+
+Test(cli, help_documents_unset)
+{
+    run_nntrain(&res, "help", "train", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "--unset SECTION.KEY");
+    assert_has(res.out, "--set SECTION.KEY= does the same");
+}

@@ -88,3 +88,30 @@ Test(instance, failing_create_is_reported_with_section_and_plugin, .init = load,
                               "create() to fail");
     cr_assert_null(inst.params);
 }
+
+Test(instance, a_create_message_that_starts_with_the_origin_gets_it_once, .init = load,
+     .fini = unload)
+{
+    nn_kv kv[] = {{"units", "4", "model.ini", 3}, {"tag", "fail_at_origin", "model.ini", 4}};
+    nn_instance inst;
+    nn_error err = {0};
+    cr_assert_eq(nn_instance_create(&inst, valid_desc(), kv, 2, "model.ini:2: [layer.s]", &err),
+                 NN_EINVAL);
+    cr_assert_str_eq(err.msg, "model.ini:2: [layer.s]: tag 'fail_at_origin' asks create() to "
+                              "fail");
+}
+
+Test(instance, an_instance_knows_its_plugin_file_and_origin, .init = load, .fini = unload)
+{
+    nn_kv kv[] = {{"units", "4", "model.ini", 3}};
+    nn_instance inst;
+    nn_error err = {0};
+    cr_assert_eq(nn_instance_create(&inst, valid_desc(), kv, 1, "model.ini:2: [layer.s]", &err),
+                 NN_OK, "%s", err.msg);
+    cr_assert_not_null(inst.path);
+    char want[4200];
+    snprintf(want, sizeof want, "%s/nntest_valid.so", dir);
+    cr_assert_str_eq(inst.path, want); /* what a crash report names */
+    cr_assert_str_eq(inst.origin, "model.ini:2: [layer.s]");
+    nn_instance_destroy(&inst);
+}

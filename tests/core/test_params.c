@@ -409,3 +409,59 @@ Test(params, relative_paths_resolve_next_to_the_model_file)
     };
     cr_assert_eq(nn_schema_validate(ranged, &err), NN_EABI);
 }
+
+Test(params, a_key_from_a_file_is_placed_by_its_own_line_and_the_file_said_once)
+{
+    /* the layer's origin repeats the file with the section's line: only the key's line stays */
+    nn_kv kv[] = {{"units", "x", "m.ini", 29}};
+    nn_params *p = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_params_parse(schema, kv, 1, "m.ini:26: [layer.fc1]", &p, &err), NN_EINVAL);
+    cr_assert_str_eq(err.msg, "m.ini:29: [layer.fc1] key 'units' = 'x': not an integer; "
+                              "expected int in [1, inf)");
+    /* other origins are kept as they are */
+    cr_assert_eq(nn_params_parse(schema, kv, 1, "m.ini [data]", &p, &err), NN_EINVAL);
+    assert_has(err.msg, "m.ini:29: [data] key 'units'");
+    kv[0].file = "--set";
+    kv[0].line = 0;
+    cr_assert_eq(nn_params_parse(schema, kv, 1, "m.ini:26: [layer.fc1]", &p, &err), NN_EINVAL);
+    assert_has(err.msg, "--set: m.ini:26: [layer.fc1] key 'units'");
+}
+
+Test(params, control_and_non_utf8_bytes_in_keys_and_values_are_escaped)
+{
+    nn_kv kv[] = {{"units", "4\x1b[2J\xff", "m.ini", 3}};
+    nn_params *p = NULL;
+    nn_error err = {0};
+    cr_assert_eq(nn_params_parse(schema, kv, 1, "[layer.a]", &p, &err), NN_EINVAL);
+    assert_has(err.msg, "key 'units' = '4\\x1b[2J\\xff': not an integer");
+    nn_kv kv2[] = {{"un\x07its", "4", "m.ini", 3}};
+    cr_assert_eq(nn_params_parse(schema, kv2, 1, "[layer.a]", &p, &err), NN_EINVAL);
+    assert_has(err.msg, "unknown key 'un\\x07its'");
+    nn_kv kv3[] = {{"units", "4", "m.ini", 2}, {"kernel", "3, \x01", "m.ini", 3}};
+    cr_assert_eq(nn_params_parse(schema, kv3, 2, "[layer.a]", &p, &err), NN_EINVAL);
+    assert_has(err.msg, "item 2 '\\x01' is not an integer");
+    for (const char *c = err.msg; *c; c++)
+        cr_assert((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f, "raw byte in: %s",
+                  err.msg);
+}
+
+Test(params, text_escape_keeps_utf8_and_printable_text_and_escapes_the_rest)
+{
+    char buf[64];
+    cr_assert_str_eq(nn_text_escape("plain [x] = 1", buf, sizeof buf, 0), "plain [x] = 1");
+    cr_assert_str_eq(nn_text_escape("\x1b[31mred", buf, sizeof buf, 0), "\\x1b[31mred");
+    cr_assert_str_eq(nn_text_escape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", buf, sizeof buf,
+                                    0), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    cr_assert_str_eq(nn_text_escape("a\xc3", buf, sizeof buf, 0), "a\\xc3"); /* cut short */
+    cr_assert_str_eq(nn_text_escape("\xc0\xaf", buf, sizeof buf, 0), "\\xc0\\xaf"); /* overlong */
+    cr_assert_str_eq(nn_text_escape("\xed\xa0\x80", buf, sizeof buf, 0), "\\xed\\xa0\\x80");
+    cr_assert_str_eq(nn_text_escape("\x7f", buf, sizeof buf, 0), "\\x7f");
+    cr_assert_str_eq(nn_text_escape("a\nb\tc\r", buf, sizeof buf, 1), "a\nb\tc\\x0d");
+    cr_assert_str_eq(nn_text_escape("a\nb", buf, sizeof buf, 0), "a\\x0ab");
+    cr_assert_str_eq(nn_text_escape(NULL, buf, sizeof buf, 0), "");
+    /* cut to fit, and never in the middle of an escape or a character */
+    cr_assert_str_eq(nn_text_escape("abcdefgh", buf, 8, 0), "abcd...");
+    cr_assert_str_eq(nn_text_escape("\x01\x02\x03", buf, 10, 0), "\\x01...");
+    cr_assert_str_eq(nn_text_escape("\xc3\xa9\xc3\xa9\xc3\xa9", buf, 9, 0), "\xc3\xa9\xc3\xa9...");
+}

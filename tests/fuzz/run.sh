@@ -9,7 +9,7 @@ shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx csv cifar text image safetensors)
+[ ${#targets[@]} -gt 0 ] || targets=(idx csv cifar text image safetensors config)
 cc=$(command -v clang || command -v clang-14 || true)
 if [ -z "$cc" ]; then
   echo "fuzz: clang not found (apt-get install clang libclang-rt-14-dev); skipping"
@@ -43,6 +43,13 @@ seed() { # target
     image) # PNG and JPEG files made by libpng and libjpeg themselves
       "$cc" -O1 -I"$root/sdk/include" "$here/fuzz_image_seeds.c" -o "$work/seeds" -lpng -ljpeg
       "$work/seeds" "$c" ;;
+    config)
+      # the examples as users write them, one with --set assignments after a NUL
+      cp "$root"/examples/*.ini "$c/"
+      { cat "$root/examples/fashion_mnist_mlp.ini"; printf '\0optimizer.type=adamw\0'
+        printf 'layer.fc1.units=64\0train.epochs=2\0transform.n.type=normalize\0'
+        printf '!optimizer.momentum\0train.seed='; } >"$c/with-set"
+      printf '[train]\r\nepochs = 2\r\n[layer.a]\rtype = dense\runits = 3\r' >"$c/line-ends" ;;
     safetensors)
       h='{"__metadata__":{"epoch":"1"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
       { printf '%b' "$(printf '\\x%02x' $(( ${#h} )) )"; printf '\0\0\0\0\0\0\0'; printf '%s' "$h";
@@ -55,7 +62,10 @@ for t in "${targets[@]}"; do
   bin="$work/fuzz_$t"
   extra=()
   if [ "$t" = safetensors ]; then
-    extra=("$root/core/checkpoint.c" "$root/core/status.c" -I"$root/core")
+    extra=("$root/core/checkpoint.c" "$root/core/file.c" "$root/core/status.c" -I"$root/core")
+  elif [ "$t" = config ]; then
+    extra=("$root/core/config.c" "$root/core/params.c" "$root/core/file.c" "$root/core/status.c"
+           -I"$root/core" -linih)
   elif [ "$t" = image ]; then # the decoder image_folder links (libnn_imagedec.a)
     extra=("$root"/plugins/common/nn_{image,datafile}.c "$root/core/file.c" -lpng -ljpeg)
   else # a data plugin and the helpers it links (plugins/common/libnn_datautil.a)

@@ -25,6 +25,11 @@ static int fixture_create(const nn_params *params, void **self, nn_error *err)
         free(s);
         return nn_error_set(err, NN_EINVAL, "tag 'fail' asks create() to fail");
     }
+    if (tag && strcmp(tag, "fail_at_origin") == 0) { /* as plugins that name their origin do */
+        free(s);
+        return nn_error_set(err, NN_EINVAL, "%s: tag 'fail_at_origin' asks create() to fail",
+                            nn_params_origin(params));
+    }
     *self = s;
     return NN_OK;
 }

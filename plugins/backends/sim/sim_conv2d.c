@@ -329,19 +329,19 @@ static int conv_backward(void *self, const nn_layer_io *io, nn_error *err)
 }
 
 static const nn_param_spec conv_params[] = {
-    {.name = "filters", .type = NN_PARAM_INT, .range = "[1, inf)", .required = 1,
+    {.name = "filters", .type = NN_PARAM_INT, .range = "[1, 1048576]", .required = 1,
      .doc = "number of output channels"},
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, inf)", .required = 1,
+    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,
      .doc = "kernel size: 1 value (square) or 2 values (height, width)"},
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, inf)",
+    {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",
      .doc = "step between windows: 1 or 2 values (height, width)"},
     {.name = "padding", .type = NN_PARAM_STRING, .def = "0",
      .doc = "zeros added on each side: 1 or 2 values (height, width), or 'valid' (= 0), or "
             "'same' (output size = ceil(input / stride); an odd total puts the extra zero at "
             "the end, as PyTorch and TensorFlow)"},
-    {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, inf)",
+    {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",
      .doc = "spacing between kernel taps: 1 or 2 values (height, width)"},
-    {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, inf)",
+    {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, 1048576]",
      .doc = "channel groups; must divide both the input channels and 'filters'"},
     {.name = "bias", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "add a learned bias per filter"},

@@ -149,7 +149,7 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
 }
 
 static const nn_param_spec dense_params[] = {
-    {.name = "units", .type = NN_PARAM_INT, .range = "[1, inf)", .required = 1,
+    {.name = "units", .type = NN_PARAM_INT, .range = "[1, 16777216]", .required = 1,
      .doc = "number of output features"},
     {.name = "bias", .type = NN_PARAM_BOOL, .def = "true", .doc = "add a learned bias"},
     SIM_LINEAR_SPECS("in"),

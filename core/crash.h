@@ -1,0 +1,28 @@
+/* crash.h: which plugin call each thread is in, so that a plugin that crashes is named. The
+ * core marks every call into a plugin with NN_PLUGIN_CALL; the executable installs the
+ * fatal-signal handler once. The handler only reports: it never tries to recover. */
+#ifndef NN_CRASH_H
+#define NN_CRASH_H
+
+#include "instance.h"
+
+/* Marks the start and end of a call into inst's plugin on this thread (a few thread-local
+ * stores; nests up to 8 deep). call names the vtable slot ("forward"). */
+void nn_crash_enter(const nn_instance *inst, const char *call);
+void nn_crash_leave(void);
+/* nn_crash_leave() and returns rc, so that a marked call stays one expression */
+int nn_crash_leave_rc(int rc);
+
+/* rc = NN_PLUGIN_CALL(&inst, "forward", vt->forward(inst.self, io, &lerr)); */
+#define NN_PLUGIN_CALL(inst, call, expr) (nn_crash_enter((inst), (call)), nn_crash_leave_rc(expr))
+/* the same for a slot that returns nothing (destroy) */
+#define NN_PLUGIN_VOID(inst, call, expr) (nn_crash_enter((inst), (call)), (expr), nn_crash_leave())
+
+/* Installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT that write (write(2)
+ * only) which plugin, kind, file and call was running on the crashing thread, then restore
+ * the default action and re-raise, so the exit status still shows the signal. Each thread
+ * that enters a plugin call gets an alternate signal stack, so a stack overflow is reported
+ * too. Call once, early, from the main thread. returns 0 or -1 (errno set). */
+int nn_crash_install(void);
+
+#endif
