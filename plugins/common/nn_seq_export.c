@@ -80,14 +80,14 @@ const char *nn_seq_export_keep(nn_export *g, const nn_seq_pad *p, const char *pa
     }
 }
 
-/* rows [r0, r0 + n) of a 2-d (or 1-d) F32 host tensor, as a view */
-static nn_tensor rows_of(const nn_tensor *t, int64_t r0, int64_t n)
+/* rows [r0, r0 + n) of a 2-d (or 1-d) F32 host tensor, as a view in *v (filled in place:
+ * a tensor's shape points into the struct itself, so it is never returned by value) */
+static void rows_of(const nn_tensor *t, int64_t r0, int64_t n, nn_tensor *v)
 {
-    nn_tensor v = {0};
     int64_t shape[2] = {n, t->dl.ndim == 2 ? t->shape[1] : 1};
-    nn_tensor_describe(&v, NN_F32, t->dl.ndim, shape);
-    v.dl.data = NN_F32P(t) + r0 * shape[1];
-    return v;
+    memset(v, 0, sizeof *v);
+    nn_tensor_describe(v, NN_F32, t->dl.ndim, shape);
+    v->dl.data = NN_F32P(t) + r0 * shape[1];
 }
 
 /* [N, L, E] -> [N, H, L, d] (kt: [N, H, d, L], the keys ready for q k^T) */
@@ -109,7 +109,10 @@ int nn_seq_attn_export(const nn_seq_attn *a, const nn_layer_export *x, const cha
     const char *proj[3];
     static const char *const names[3] = {"q_proj", "k_proj", "v_proj"};
     for (int k = 0; k < 3; k++) { /* in_proj's three row blocks: q, k, v */
-        nn_tensor wk = rows_of(w, k * E, E), bk = b ? rows_of(b, k * E, E) : wk;
+        nn_tensor wk, bk;
+        rows_of(w, k * E, E, &wk);
+        if (b)
+            rows_of(b, k * E, E, &bk);
         char h[96];
         snprintf(h, sizeof h, "%s%s", hint, names[k]);
         proj[k] = nn_export_value(g, h);
