@@ -19,13 +19,18 @@ static const char *plugin_file(const nn_model *m, const layer_def *l)
     return e ? e->path : "?";
 }
 
-/* the evaluation plan the session compiled (eval and predict sessions bind it first) */
-static nn_plan *eval_plan(nn_session *s)
+/* the evaluation plan the session compiled (eval and predict sessions bind it first); a
+ * training session (--init-from asks for PyTorch's extra names) binds the one validation
+ * would use */
+static nn_plan *eval_plan(nn_session *s, nn_error *err)
 {
     for (int i = 0; i < s->n_binds; i++)
         if (!s->binds[i].plan->training)
             return s->binds[i].plan;
-    return NULL;
+    nn_loss_bind *lb;
+    if (nn_session_bind(s, s->tc.batch_size > 0 ? s->tc.batch_size : 1, 0, &lb, err) != NN_OK)
+        return NULL;
+    return lb->plan;
 }
 
 static int export_layer(nn_session *s, nn_plan *p, int i, nn_export *x, const char **values,
@@ -105,9 +110,9 @@ static int export_layer(nn_session *s, nn_plan *p, int i, nn_export *x, const ch
 int nn_export_model(nn_session *s, nn_export *x, const nn_export_walk *w, nn_error *err)
 {
     nn_model *m = s->model;
-    nn_plan *p = eval_plan(s);
+    nn_plan *p = eval_plan(s, err);
     if (!p)
-        return nn_error_set(err, NN_EINTERNAL, "export: the session compiled no evaluation plan");
+        return err->status;
     int rc = nn_session_to_host(s, err);
     if (rc)
         return rc;

@@ -70,6 +70,16 @@ static const nn_param_spec train_keys[] = {
     {.name = "accumulate", .type = NN_PARAM_INT, .def = "1", .range = "[1, 65536]",
      .doc = "micro-batches of batch_size whose gradients are summed before one optimizer step "
             "(the effective batch is accumulate x batch_size; loss-weighted by rows)"},
+    /* read by the trainer when a run starts fresh (core/init_from.c) */
+    {.name = "init_from", .type = NN_PARAM_STRING,
+     .doc = "start a new run from the weights in this safetensors file (a PyTorch state dict "
+            "or a checkpoint; relative to the working directory), as --init-from"},
+    {.name = "init_map", .type = NN_PARAM_STRING,
+     .doc = "renames for init_from, FILE_PREFIX=MODEL_PREFIX, comma-separated, first match "
+            "wins: 'features.0.=conv1., module.='"},
+    {.name = "init_strict", .type = NN_PARAM_BOOL, .def = "true",
+     .doc = "init_from must fill every model tensor and use every file tensor; false keeps "
+            "the initial values of what the file lacks and lists it"},
     {.name = "decay_bias_and_norm", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "apply weight decay to biases and normalisation parameters too"},
     {0},
@@ -110,6 +120,9 @@ static int parse_train(nn_session *s, nn_error *err)
     t->run_dir = nn_params_str(p, "run_dir");
     t->strict_loggers = nn_params_bool(p, "strict_loggers");
     t->name = nn_params_str(p, "name");
+    t->init_from = nn_params_str(p, "init_from");
+    t->init_map = nn_params_str(p, "init_map");
+    t->init_strict = nn_params_bool(p, "init_strict");
     static const char *const monitors[] = {"val_loss", "val_accuracy", "loss", "accuracy",
                                            "val_top5"};
     int ok = 0;

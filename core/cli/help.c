@@ -11,7 +11,7 @@
 const nn_verb nn_verbs[] = {
     {"train", nn_cmd_train, "train a model described by a model file",
      "  train MODEL.ini [--resume PATH|auto] [--run-dir DIR] [--overwrite] [--no-test]\n"
-     "                 [--allow-nonfinite]\n"
+     "                 [--allow-nonfinite] [--init-from FILE.safetensors]\n"
      "    writes the run directory (runs/NAME/, or --run-dir, or [train] run_dir): model.ini,\n"
      "    last.safetensors, best.safetensors, logs. One process writes a run directory at a\n"
      "    time; a new run into one that holds a run is refused unless --resume or\n"
@@ -19,7 +19,13 @@ const nn_verb nn_verbs[] = {
      "    prints the exact command that resumes; a second Ctrl-C quits at once. On resume,\n"
      "    changed keys that apply (epochs, lr, scheduler, loggers) are printed; changes to\n"
      "    layers, loss or transforms are refused. At the end the test split is evaluated\n"
-     "    (skip with --no-test). --allow-nonfinite resumes from weights holding NaN/Inf\n"},
+     "    (skip with --no-test). --allow-nonfinite resumes from weights holding NaN/Inf\n"
+     "    --init-from FILE (= --set train.init_from=FILE) starts a new run from the weights\n"
+     "    of a safetensors file: a PyTorch state dict (names as `export --format\n"
+     "    safetensors-torch` writes them) or a checkpoint. [train] init_map =\n"
+     "    'features.0.=conv1., module.=' renames the file's tensors by prefix; init_strict =\n"
+     "    false keeps the initial values of tensors the file lacks. What was not loaded is\n"
+     "    listed. Shapes must match. A resumed run ignores it\n"},
     {"eval", nn_cmd_eval, "evaluate a checkpoint on the test split",
      "  eval MODEL.ini --checkpoint PATH [--split test|val] [--allow-nonfinite]\n"
      "    loss, accuracy, top-k, per-class accuracy and the confusion matrix; --split val\n"

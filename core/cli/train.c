@@ -63,13 +63,15 @@ static void print_resume_command(const nn_cli *cli, const char *ckpt)
 
 int nn_cmd_train(nn_cli *cli)
 {
-    const char *resume = NULL, *run_dir = NULL, *v;
+    const char *resume = NULL, *run_dir = NULL, *init_from = NULL, *v;
     int no_test = 0, overwrite = 0, allow_nonfinite = 0;
     for (int i = 1; i < cli->argc; i++) {
         if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--resume")))
             resume = v;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--run-dir")))
             run_dir = v;
+        else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--init-from")))
+            init_from = v;
         else if (strcmp(cli->argv[i], "--no-test") == 0)
             no_test = 1;
         else if (strcmp(cli->argv[i], "--overwrite") == 0)
@@ -90,6 +92,17 @@ int nn_cmd_train(nn_cli *cli)
     nn_config *cfg = nn_cli_model(cli, "train");
     if (!cfg)
         return NN_EXIT_USAGE;
+    if (init_from) { /* the same as --set train.init_from=FILE */
+        char set[4200];
+        nn_error e = {0};
+        snprintf(set, sizeof set, "train.init_from=%s", init_from);
+        if (strlen(init_from) > 4096 || nn_config_set(cfg, set, &e) != NN_OK) {
+            nn_cli_error("train: --init-from %s: %s", init_from,
+                         e.msg[0] ? e.msg : "the path is too long");
+            nn_config_free(cfg);
+            return NN_EXIT_USAGE;
+        }
+    }
     nn_registry *reg = nn_cli_registry(cli);
     if (!reg) {
         nn_config_free(cfg);
