@@ -509,15 +509,44 @@ int nn_export_attr_floats(nn_export *x, int node, const char *name, int n, const
     return attr_done(x, list, &a);
 }
 
-void nn_export_encode(const nn_export *x, nn_pb_buf *graph)
+/* an Identity node that writes no graph output is left out (dropout in evaluation, an
+ * activation "none"): its readers read its input instead */
+static int elided(const nn_export *x, const ex_node *n, int n_keep, const char *const *keep)
+{
+    if (strcmp(n->op, "Identity") != 0 || n->n_in != 1 || n->n_out != 1)
+        return 0;
+    for (int k = 0; k < n_keep; k++)
+        if (strcmp(keep[k], n->io[1]) == 0)
+            return 0;
+    (void)x;
+    return 1;
+}
+
+/* the value v read by node `upto`, after the elided nodes before it */
+static const char *resolve(const nn_export *x, int upto, const char *v, int n_keep,
+                           const char *const *keep)
+{
+    for (int i = upto - 1; i >= 0; i--) {
+        const ex_node *n = &x->nodes[i];
+        if (strcmp(n->io[1], v) == 0 && n->n_out == 1 && elided(x, n, n_keep, keep))
+            v = n->io[0];
+    }
+    return v;
+}
+
+void nn_export_encode(const nn_export *x, nn_pb_buf *graph, int n_keep,
+                      const char *const *keep)
 {
     nn_pb_buf nd = {0};
     for (int i = 0; i < x->n_nodes; i++) {
         const ex_node *n = &x->nodes[i];
+        if (elided(x, n, n_keep, keep))
+            continue;
         char name[64];
         nn_pb_reset(&nd);
         for (int k = 0; k < n->n_in + n->n_out; k++)
-            nn_pb_string(&nd, k < n->n_in ? 1 : 2, n->io[k]);
+            nn_pb_string(&nd, k < n->n_in ? 1 : 2,
+                         k < n->n_in ? resolve(x, i, n->io[k], n_keep, keep) : n->io[k]);
         snprintf(name, sizeof name, "%s_%d", n->op, i);
         nn_pb_string(&nd, 3, name);
         nn_pb_string(&nd, 4, n->op);
@@ -546,6 +575,11 @@ static int torch_put(nn_export *x, const char *name, const nn_tensor *t, int cop
         ex_tensor *g = realloc(x->tensors, (size_t)cap * sizeof *g);
         if (!g)
             return nn_export_fail(x, NN_ENOMEM, "out of memory");
+        /* a tensor's shape and strides point into the struct itself: follow the move */
+        for (int k = 0; k < x->n_tensors; k++) {
+            g[k].t.dl.shape = g[k].t.shape;
+            g[k].t.dl.strides = g[k].t.strides;
+        }
         x->tensors = g;
         x->cap_tensors = cap;
     }

@@ -30,8 +30,10 @@ int nn_export_defined(const nn_export *x, const char *name);
 int nn_export_opset(const nn_export *x);
 int nn_export_kind(const nn_export *x);
 /* Appends every node as GraphProto.node fields to graph (in the order added), then the
- * constants as GraphProto.initializer fields. */
-void nn_export_encode(const nn_export *x, nn_pb_buf *graph);
+ * constants as GraphProto.initializer fields. Identity nodes are left out (their readers
+ * read their input) unless they write one of keep[0..n_keep), the graph's outputs. */
+void nn_export_encode(const nn_export *x, nn_pb_buf *graph, int n_keep,
+                      const char *const *keep);
 /* TensorProto fields of t (dims, type, raw data) with the given name into b; 0, or -1 for a
  * dtype ONNX is not given here */
 int nn_export_tensor_proto(nn_pb_buf *b, const char *name, const nn_tensor *t);

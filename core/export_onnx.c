@@ -228,7 +228,8 @@ int nn_export_onnx(nn_session *s, const nn_export_opts *o, nn_error *err)
     nn_pb_buf head = {0}, graph = {0}, tail = {0};
     if (rc == NN_OK) {
         char *stem = strdup(nn_config_path(s->cfg)), doc[300];
-        nn_export_encode(x, &graph);
+        const char *keep[2] = {output, prob};
+        nn_export_encode(x, &graph, prob ? 2 : 1, keep);
         char *name = stem ? basename(stem) : "model", *dot = strrchr(name, '.');
         if (dot && dot != name)
             *dot = 0;

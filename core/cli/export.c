@@ -23,8 +23,9 @@ static int64_t checkpoint_steps(const char *path)
     char *end = NULL;
     errno = 0;
     long long n = v ? strtoll(v, &end, 10) : -1;
+    int ok = v && *v && !*end && errno == 0 && n >= 0; /* end points into c: before freeing */
     nn_checkpoint_free(c);
-    return v && *v && !*end && errno == 0 && n >= 0 ? n : -1;
+    return ok ? n : -1;
 }
 
 /* runs/x/best.safetensors -> runs/x/best<ext> */
