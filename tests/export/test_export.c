@@ -242,6 +242,79 @@ Test(export, bad_command_lines_are_refused)
     free(out);
 }
 
+/* ---- the other stock layers, in small models of Fashion-MNIST images ---- */
+
+#define ZOO_HEAD "[train]\nbatch_size = 32\nseed = 3\n[data]\ntype = idx\ndir = " FMNIST "\n" \
+                 "[loss]\ntype = cross_entropy\n[optimizer]\ntype = adam\nlr = 0.003\n"
+
+/* rows as a sequence: permute, a 2-layer bidirectional GRU, causal self-attention, sinusoidal
+ * positions, a post-norm encoder layer (dropout on in training), matmul with scale and
+ * transpose, softmax over an axis, max pooling over time */
+static const char seq_ini[] = ZOO_HEAD
+    "[layer.rows]\ntype = reshape\nshape = 28, 28\n[layer.cols]\ntype = permute\n"
+    "order = 0, 2, 1\n[layer.gru]\ntype = gru\nhidden_size = 8\nbidirectional = true\n"
+    "num_layers = 2\n[layer.attn]\ntype = multihead_attention\nnum_heads = 2\n"
+    "causal = true\n[layer.pos]\ntype = positional_embedding\nmode = sinusoidal\n"
+    "max_len = 28\n[layer.enc]\ntype = transformer_encoder_layer\nnhead = 2\n"
+    "dim_feedforward = 16\ndropout = 0.1\nactivation = relu\n[layer.scores]\n"
+    "type = matmul\ninputs = enc, enc\ntranspose_b = true\nscale = 0.25\n[layer.sm]\n"
+    "type = softmax\n[layer.mix]\ntype = matmul\ninputs = sm, enc\n[layer.pool]\n"
+    "type = sequence_pool\nmode = max\n[layer.head]\ntype = dense\nunits = 10\n";
+
+/* strided, padded, dilated and grouped convolutions, average pooling without the padding,
+ * concat, global average pooling, and every activation layer */
+static const char conv_ini[] = ZOO_HEAD
+    "[layer.c1]\ntype = conv2d\nfilters = 4\nkernel = 3\nstride = 2\npadding = 1\n"
+    "[layer.a1]\ntype = leaky_relu\n[layer.p1]\ntype = avgpool2d\nkernel = 3\n"
+    "stride = 2\npadding = 1\ncount_include_pad = false\n[layer.c2]\ntype = conv2d\n"
+    "filters = 4\nkernel = 3\npadding = same\ndilation = 2\n[layer.e]\ntype = elu\n"
+    "[layer.c3]\ntype = conv2d\ninputs = p1\nfilters = 4\nkernel = 1\ngroups = 2\n"
+    "activation = tanh\n[layer.cat]\ntype = concat\ninputs = e, c3\n[layer.m]\n"
+    "type = mish\n[layer.g]\ntype = global_avgpool\n[layer.flat]\ntype = flatten\n"
+    "[layer.f1]\ntype = dense\nunits = 16\n[layer.sw]\ntype = swish\n[layer.f2]\n"
+    "type = dense\nunits = 16\n[layer.hs]\ntype = hardswish\n[layer.sp]\ntype = softplus\n"
+    "[layer.ge]\ntype = gelu\n[layer.sg]\ntype = sigmoid\n[layer.ln]\ntype = layernorm\n"
+    "[layer.drop]\ntype = dropout\np = 0.2\n[layer.head]\ntype = dense\nunits = 10\n";
+
+/* conv1d with a fused gelu, an LSTM returning sequences, the last step pooled */
+static const char c1d_ini[] = ZOO_HEAD
+    "[layer.rows]\ntype = reshape\nshape = 28, 28\n[layer.c]\ntype = conv1d\n"
+    "filters = 6\nkernel = 5\nstride = 2\npadding = 2\nactivation = gelu\n[layer.lstm]\n"
+    "type = lstm\ninputs = c\nhidden_size = 6\nreturn_sequences = true\n[layer.t]\n"
+    "type = permute\norder = 0, 2, 1\n[layer.pool]\ntype = sequence_pool\nmode = last\n"
+    "[layer.head]\ntype = dense\nunits = 10\n";
+
+Test(export, sequence_layers_run_in_onnx_runtime)
+{
+    write_file("m.ini", seq_ini);
+    char *info = export_and_compare("m.ini", "");
+    cr_assert(strstr(info, "\"GRU\"") && strstr(info, "\"LayerNormalization\""), "%s", info);
+    free(info);
+}
+
+Test(export, convolutions_pooling_and_activations_run_in_onnx_runtime)
+{
+    write_file("m.ini", conv_ini);
+    char *info = export_and_compare("m.ini", "");
+    /* mish is x tanh(softplus(x)) before opset 18 */
+    const char *ops[] = {"LeakyRelu", "AveragePool", "Elu", "Concat", "GlobalAveragePool",
+                         "HardSwish", "Softplus", "Sigmoid", "Tanh", "Erf"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "\"%s\"", ops[i]);
+        cr_assert(strstr(info, q), "no %s node: %s", ops[i], info);
+    }
+    free(info);
+}
+
+Test(export, conv1d_and_lstm_sequences_run_in_onnx_runtime)
+{
+    write_file("m.ini", c1d_ini);
+    char *info = export_and_compare("m.ini", "");
+    cr_assert(strstr(info, "\"LSTM\"") && strstr(info, "\"Conv\""), "%s", info);
+    free(info);
+}
+
 /* ---- PyTorch ---- */
 
 static const char cnn_ini[] =
