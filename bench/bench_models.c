@@ -10,20 +10,8 @@
 
 #include "config.h"
 #include "graph.h"
+#include "bench_util.h"
 #include "registry.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int bench(nn_registry *reg, const char *path, int64_t batch, int steps)
 {
@@ -52,15 +40,15 @@ static int bench(nn_registry *reg, const char *path, int64_t batch, int steps)
         NN_F32P(g)[i] = (float)(nn_rng_uniform(&r) - 0.5) / (float)batch;
     double *t = calloc((size_t)steps, sizeof *t);
     for (int s = -10; s < steps; s++) { /* 10 warm-up steps: JIT and first touches */
-        double t0 = now();
+        double t0 = bench_now();
         if (nn_plan_forward(p, 1, &err) || nn_plan_backward(p, &err)) {
             fprintf(stderr, "%s\n", err.msg);
             break;
         }
         if (s >= 0)
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
     }
-    qsort(t, (size_t)steps, sizeof *t, cmp);
+    qsort(t, (size_t)steps, sizeof *t, bench_cmp_double);
     printf("%-40s batch %lld: forward+backward median %.3f ms, min %.3f ms "
            "(%.0f samples/s at the median)\n", path, (long long)batch, 1e3 * t[steps / 2],
            1e3 * t[0], (double)batch / t[steps / 2]);

@@ -717,6 +717,12 @@ int nn_checkpoint_parse(const uint8_t *buf, size_t len, const char *name, nn_che
     return NN_OK;
 }
 
+void nn_checkpoint_bytes(const nn_checkpoint *c, const uint8_t **buf, size_t *len)
+{
+    *buf = c->buf;
+    *len = c->len;
+}
+
 int nn_checkpoint_read(const char *path, nn_checkpoint **out, nn_error *err)
 {
     *out = NULL;

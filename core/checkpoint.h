@@ -33,6 +33,8 @@ int nn_checkpoint_read(const char *path, nn_checkpoint **out, nn_error *err);
 int nn_checkpoint_parse(const uint8_t *buf, size_t len, const char *name, nn_checkpoint **out,
                         nn_error *err);
 void nn_checkpoint_free(nn_checkpoint *c);
+/* the file's bytes as read (borrowed): what a data-parallel run's rank 0 sends the others */
+void nn_checkpoint_bytes(const nn_checkpoint *c, const uint8_t **buf, size_t *len);
 
 /* returns the metadata value or NULL; borrowed */
 const char *nn_checkpoint_meta(const nn_checkpoint *c, const char *key);

@@ -255,11 +255,10 @@ int nn_conf_plugin_checks(const nn_plugin_entry *pack, const nn_plugin_entry *cp
                     return NN_ENOMEM;
                 c->variant = NN_CONF_IGNORED;
             }
-        if (!k) {
-            if (!(c = add(list, n, cap, pack, cpu, k, base, first, "probability targets")))
-                return NN_ENOMEM;
-            c->variant = NN_CONF_SOFT_TARGET;
-        }
+        /* probability targets [N, C] (mixup, cutmix); a stock loss must take them */
+        if (!(c = add(list, n, cap, pack, cpu, k, base, first, "probability targets")))
+            return NN_ENOMEM;
+        c->variant = NN_CONF_SOFT_TARGET;
     } else {
         if (!add(list, n, cap, pack, cpu, k, base, NULL, NULL))
             return NN_ENOMEM;
@@ -291,6 +290,11 @@ int nn_conf_plugin_checks(const nn_plugin_entry *pack, const nn_plugin_entry *cp
         snprintf(keys, sizeof keys, "%s %s", base, k->extra[i]);
         if (!add(list, n, cap, pack, cpu, k, keys, first, NULL))
             return NN_ENOMEM;
+        if (d->kind == NN_KIND_LOSS && !strstr(keys, "ignore_index")) {
+            if (!(c = add(list, n, cap, pack, cpu, k, keys, first, "probability targets")))
+                return NN_ENOMEM;
+            c->variant = NN_CONF_SOFT_TARGET;
+        }
     }
     return NN_OK;
 }

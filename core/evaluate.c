@@ -2,9 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "evaluate.h"
 
-static int open_loader(nn_session *s, nn_part part, nn_loader **l, nn_error *err)
+/* shard: each process of a data-parallel run takes its slice of every batch */
+static int open_loader(nn_session *s, nn_part part, int shard, nn_loader **l, nn_error *err)
 {
     nn_loader_opts lo = {
         .batch_size = s->tc.batch_size,
@@ -13,6 +15,8 @@ static int open_loader(nn_session *s, nn_part part, nn_loader **l, nn_error *err
         .prefetch = (int)s->tc.prefetch,
         .workers = (int)s->tc.workers,
         .augment = 0,
+        .shard_rank = shard ? nn_dist_rank(s->dist) : 0,
+        .shard_count = shard ? nn_dist_size(s->dist) : 1,
     };
     int rc = nn_loader_new(s->data, part, &lo, l, err);
     if (rc == NN_OK)
@@ -23,7 +27,7 @@ static int open_loader(nn_session *s, nn_part part, nn_loader **l, nn_error *err
 int nn_evaluate(nn_session *s, nn_part part, nn_metrics *m, nn_error *err)
 {
     nn_loader *l = NULL;
-    int rc = open_loader(s, part, &l, err);
+    int rc = open_loader(s, part, 1, &l, err);
     nn_batch *b;
     while (rc == NN_OK && (rc = nn_loader_next(l, &b, err)) == 1) {
         nn_loss_bind *lb;
@@ -34,14 +38,17 @@ int nn_evaluate(nn_session *s, nn_part part, nn_metrics *m, nn_error *err)
         nn_loader_release(l, b);
     }
     nn_loader_free(l);
-    return rc < 0 ? rc : NN_OK;
+    if (rc < 0)
+        return rc;
+    /* a data-parallel run's processes each evaluated their slices */
+    return s->dist ? nn_dist_metrics_sum(s->dist, m, err) : NN_OK;
 }
 
 int nn_predict(nn_session *s, nn_part part, int64_t limit, nn_predict_fn fn, void *ctx,
                nn_error *err)
 {
     nn_loader *l = NULL;
-    int rc = open_loader(s, part, &l, err);
+    int rc = open_loader(s, part, 0, &l, err);
     int64_t done = 0;
     nn_batch *b;
     while (rc == NN_OK && (limit <= 0 || done < limit) &&

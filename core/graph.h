@@ -65,6 +65,15 @@ int nn_model_accumulate_finish(nn_model *m, float scale, nn_error *err);
 /* re-initialise parameters and state from seed (cross-validation folds start fresh) */
 int nn_model_reinit(nn_model *m, uint64_t seed, nn_error *err);
 
+/* Data-parallel runs (dist.c). The hook runs after each layer's backward (in backward order),
+ * once that layer's parameter gradients are final; an error stops backward. info goes to
+ * every plan's layers as nn_layer_io.dist (NULL: one process). Both may be NULL. */
+typedef int (*nn_backward_hook)(void *ctx, int layer, nn_error *err);
+void nn_model_set_backward_hook(nn_model *m, nn_backward_hook fn, void *ctx);
+void nn_model_set_dist(nn_model *m, const struct nn_dist_info *info);
+/* the layer (as nn_model_layer_name counts) that declared parameter i */
+int nn_model_param_layer(const nn_model *m, int i);
+
 /* The plan's data input (fill it, [batch, sample...]) and its output. */
 nn_tensor *nn_plan_input(nn_plan *p);
 nn_tensor *nn_plan_output(nn_plan *p);

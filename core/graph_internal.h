@@ -87,6 +87,10 @@ struct nn_model {
     int has_params;
     uint64_t seed;
     nn_plan *plans;
+    /* data-parallel runs (dist.c): told after each layer's backward; handed to layers */
+    nn_backward_hook bwd_hook;
+    void *bwd_ctx;
+    const struct nn_dist_info *dist;
 };
 
 static inline size_t nn_align64(size_t x)

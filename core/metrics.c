@@ -1,4 +1,5 @@
-/* metrics.c: accuracy, top-k and the confusion matrix from logits and class ids. */
+/* metrics.c: accuracy, top-k and the confusion matrix from logits and class ids, or from
+ * probability targets (mixup, cutmix), whose class is their first maximum. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +33,34 @@ void nn_metrics_free(nn_metrics *m)
     m->confusion = NULL;
 }
 
+/* the first maximum of a row, as nn_device_ops.count_correct takes it */
+static int64_t argmax(const float *row, int64_t C)
+{
+    int64_t best = 0;
+    for (int64_t c = 1; c < C; c++)
+        if (row[c] > row[best])
+            best = c;
+    return best;
+}
+
 void nn_metrics_add(nn_metrics *m, const nn_tensor *pred, const nn_tensor *target, int64_t n,
                     double loss)
 {
     m->loss_sum += loss * (double)n;
     m->samples += n;
-    if (m->n_classes <= 0 || pred->dl.ndim != 2 || nn_tensor_dtype(target) != NN_I32)
+    if (m->n_classes <= 0 || pred->dl.ndim != 2)
         return;
     int64_t C = pred->shape[1];
+    /* probability targets [N, C] (mixup, cutmix) stand for the class they weigh most */
+    int soft = nn_tensor_dtype(target) == NN_F32 && target->dl.ndim == 2 &&
+               target->shape[1] == C;
+    if (!soft && nn_tensor_dtype(target) != NN_I32)
+        return;
     const float *P = NN_F32P(pred);
-    const int32_t *T = NN_I32P(target);
     for (int64_t r = 0; r < n; r++) {
         const float *row = P + r * C;
-        int64_t best = 0;
-        for (int64_t c = 1; c < C; c++)
-            if (row[c] > row[best])
-                best = c;
-        int32_t t = T[r];
+        int64_t best = argmax(row, C);
+        int64_t t = soft ? argmax(NN_F32P(target) + r * C, C) : NN_I32P(target)[r];
         if (t < 0 || t >= C)
             continue;
         m->correct += best == t;

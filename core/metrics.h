@@ -21,7 +21,8 @@ typedef struct nn_metrics {
 int nn_metrics_init(nn_metrics *m, int n_classes, int top_k, int confusion);
 void nn_metrics_reset(nn_metrics *m);
 void nn_metrics_free(nn_metrics *m);
-/* pred [N, C] logits; target I32 [N] class ids; rows n <= N. loss is the batch mean. */
+/* pred [N, C] logits; target I32 [N] class ids, or F32 [N, C] probabilities whose first
+ * maximum is the class (as nn_device_ops.count_correct); rows n <= N. loss is the batch mean. */
 void nn_metrics_add(nn_metrics *m, const nn_tensor *pred, const nn_tensor *target, int64_t n,
                     double loss);
 /* the same from counts made elsewhere (on a device): n rows, correct and top-k hits */

@@ -85,6 +85,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         s->training = p->training;
         s->device = dev;
         s->params_more = &p->decls_more[(size_t)i * more];
+        s->dist = m->dist;
         s->n_inputs = nn_layer_n_in(l);
         for (int k = 0; k < s->n_inputs; k++) {
             int src = l->inputs[k];
@@ -242,6 +243,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         io->struct_size = sizeof *io;
         io->training = p->training;
         io->device = dev;
+        io->dist = m->dist;
         io->n_inputs = s->n_inputs;
         io->output = &p->outputs[i];
         for (int k = 0; k < s->n_inputs; k++) {
@@ -460,8 +462,29 @@ int nn_plan_backward(nn_plan *p, nn_error *err)
         if (rc)
             return nn_error_set(err, rc, "layer '%s' (%s) backward: %s", l->name, l->type,
                                 lerr.msg);
+        if (m->bwd_hook && (rc = m->bwd_hook(m->bwd_ctx, i, err)))
+            return rc;
     }
     return NN_OK;
+}
+
+void nn_model_set_backward_hook(nn_model *m, nn_backward_hook fn, void *ctx)
+{
+    m->bwd_hook = fn;
+    m->bwd_ctx = ctx;
+}
+
+void nn_model_set_dist(nn_model *m, const struct nn_dist_info *info)
+{
+    m->dist = info;
+    for (nn_plan *p = m->plans; p; p = p->next)
+        for (int i = 0; i < m->n_layers; i++)
+            p->ios[i].dist = info;
+}
+
+int nn_model_param_layer(const nn_model *m, int i)
+{
+    return i >= 0 && i < m->n_params ? m->params[i].layer : -1;
 }
 
 int nn_plan_check_grads(nn_plan *p, nn_error *err)

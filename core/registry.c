@@ -136,6 +136,7 @@ static size_t min_vtable_size(int kind)
     case NN_KIND_TRANSFORM: return offsetof(nn_transform_vtable, export_as); /* ABI 0.5 */
     case NN_KIND_LOGGER: return offsetof(nn_logger_vtable, reserved);
     case NN_KIND_BACKEND: return offsetof(nn_backend_vtable, device_count); /* ABI 0.3 */
+    case NN_KIND_COMMUNICATOR: return offsetof(nn_communicator_vtable, reserved);
     }
     return 0;
 }
@@ -180,8 +181,11 @@ static const char *missing_slot(const nn_plugin_desc *d)
     }
     case NN_KIND_TRANSFORM: {
         const nn_transform_vtable *t = v;
+        /* ABI 0.5: a batch transform has apply_batch instead of apply */
+        int batch = t->struct_size > offsetof(nn_transform_vtable, apply_batch) &&
+                    t->apply_batch;
         if (!t->setup) return "setup";
-        if (!t->apply) return "apply";
+        if (!t->apply && !batch) return "apply (or apply_batch, ABI 0.5)";
         if ((d->caps & NN_CAP_STATEFUL) && (!t->state_save || !t->state_load))
             return "state_save/state_load";
         break;
@@ -206,6 +210,18 @@ static const char *missing_slot(const nn_plugin_desc *d)
             if (t->copy_async && (!t->event_new || !t->event_wait || !t->event_free))
                 return "event_new/event_wait/event_free (required with copy_async)";
         }
+        break;
+    }
+    case NN_KIND_COMMUNICATOR: {
+        const nn_communicator_vtable *t = v;
+        if (!t->init) return "init";
+        if (!t->rank) return "rank";
+        if (!t->size) return "size";
+        if (!t->allreduce) return "allreduce";
+        if (!t->broadcast) return "broadcast";
+        if (!t->barrier) return "barrier";
+        if (!t->test) return "test";
+        if (!t->abort) return "abort";
         break;
     }
     }

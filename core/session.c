@@ -12,6 +12,7 @@
 
 #include "crash.h"
 #include "device.h"
+#include "dist.h"
 #include "rundir.h"
 #include "session.h"
 #include "threads.h"
@@ -60,6 +61,12 @@ static const nn_param_spec train_keys[] = {
             "the model file's name without .ini)"},
     {.name = "strict_loggers", .type = NN_PARAM_BOOL, .def = "false",
      .doc = "stop the run when a logger fails instead of switching it off"},
+    {.name = "check_replicas", .type = NN_PARAM_INT, .def = "0", .range = "[0, 1e9]",
+     .doc = "data-parallel runs: every N steps, compare a hash of every process's parameters "
+            "and stop naming the first that differs (0 = only at the start)"},
+    {.name = "bucket_kb", .type = NN_PARAM_INT, .def = "1024", .range = "[1, 4194304]",
+     .doc = "data-parallel runs: gradients are summed across processes in buckets of about "
+            "this many KiB of whole layers, each started as soon as backward has done them"},
     /* read by the optimizer driver (core/optim), listed here so that [train] is checked whole */
     {.name = "clip_norm", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
      .doc = "clip the global gradient norm to this (0 = off)"},
@@ -120,6 +127,8 @@ static int parse_train(nn_session *s, nn_error *err)
     t->run_dir = nn_params_str(p, "run_dir");
     t->strict_loggers = nn_params_bool(p, "strict_loggers");
     t->name = nn_params_str(p, "name");
+    t->check_replicas = nn_params_int(p, "check_replicas");
+    t->bucket_kb = nn_params_int(p, "bucket_kb");
     t->init_from = nn_params_str(p, "init_from");
     t->init_map = nn_params_str(p, "init_map");
     t->init_strict = nn_params_bool(p, "init_strict");
@@ -275,7 +284,8 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         size_t l = strlen(s->run_dir);
         snprintf(s->run_dir + l, sizeof s->run_dir - l, "/%s", o->run_subdir);
     }
-    if (o->mode == NN_SESSION_TRAIN) {
+    s->dist = o->mode == NN_SESSION_TRAIN ? o->dist : NULL;
+    if (o->mode == NN_SESSION_TRAIN && nn_dist_rank(s->dist) == 0) {
         /* the lock covers the whole run (cross-validation folds are below it) */
         int flags = (o->resume ? NN_RUNDIR_RESUME : 0) | (o->overwrite ? NN_RUNDIR_OVERWRITE : 0);
         if ((rc = nn_rundir_lock(base_run, s->run_dir, flags, err)) < 0)
@@ -294,7 +304,10 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         return rc;
     nn_data_opts dopts = {
         .base_dir = s->base_dir,
-        .state_dir = o->mode == NN_SESSION_TRAIN ? s->run_dir : o->state_dir,
+        /* only rank 0 writes the run directory: the others fit the same artefacts and keep
+         * them in memory */
+        .state_dir = o->mode != NN_SESSION_TRAIN ? o->state_dir
+                     : nn_dist_rank(s->dist) == 0 ? s->run_dir : NULL,
         .seed = s->seed,
         .fit = o->mode == NN_SESSION_TRAIN,
         .folds = o->folds,
@@ -310,11 +323,24 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
     s->model = nn_model_new(reg, s->dev);
     if (!s->model)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
+    if (s->dist && s->tc.accumulate > 1)
+        /* gradient buckets are summed across processes as backward ends, once per step */
+        return nn_error_set(err, NN_EINVAL, "[train] accumulate = %lld: gradient accumulation "
+                            "is not available in data-parallel runs; raise batch_size instead "
+                            "(the global batch is split across the %d processes)",
+                            (long long)s->tc.accumulate, nn_dist_size(s->dist));
+    if (s->dist)
+        nn_model_set_dist(s->model, nn_dist_layer_info(s->dist));
     if ((rc = nn_model_from_config(s->model, cfg, err)))
         return rc;
-    /* compile the main plan now: shape errors surface before any data is read */
+    /* compile the main plan now: shape errors surface before any data is read. A process of
+     * a data-parallel run computes the largest slice of a global batch. */
     nn_loss_bind *lb;
-    if ((rc = nn_session_bind(s, s->tc.batch_size, o->mode == NN_SESSION_TRAIN, &lb, err)))
+    int64_t ranks = nn_dist_size(s->dist);
+    if ((rc = nn_session_bind(s, (s->tc.batch_size + ranks - 1) / ranks,
+                              o->mode == NN_SESSION_TRAIN, &lb, err)))
+        return rc;
+    if (s->dist && (rc = nn_dist_attach(s->dist, s->model, s->tc.bucket_kb * 1024, err)))
         return rc;
     uint64_t flops = 0;
     nn_layer_report r;
@@ -380,12 +406,13 @@ int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **ou
     s->n_binds++; /* owned from here, released by nn_session_close */
     int64_t tshape[NN_MAX_DIMS];
     tshape[0] = rows;
-    for (int d = 0; d < info->target.dl.ndim; d++)
-        tshape[d + 1] = info->target.shape[d];
+    /* training batches hold what the batch transforms made of the targets (mixup: F32 [C]) */
+    const nn_tensor *tgt = nn_data_target(s->data, training);
+    for (int d = 0; d < tgt->dl.ndim; d++)
+        tshape[d + 1] = tgt->shape[d];
     const nn_device *dev = nn_dev_public(s->dev);
     lb->target.dl.device = dev->dl;
-    nn_tensor_describe(&lb->target, (nn_dtype)nn_tensor_dtype(&info->target),
-                       info->target.dl.ndim + 1, tshape);
+    nn_tensor_describe(&lb->target, (nn_dtype)nn_tensor_dtype(tgt), tgt->dl.ndim + 1, tshape);
     lb->target.name = "target";
     /* on the host the target views the batch; elsewhere it has device memory of its own */
     if (!nn_dev_is_host(s->dev) &&
@@ -534,11 +561,13 @@ int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64
                           nn_loss_bind **lbp, nn_error *err)
 {
     nn_loss_bind *lb;
-    int rc = nn_session_bind(s, b->n, training, &lb, err);
+    int rc = nn_session_bind(s, b->n > 0 ? b->n : 1, training, &lb, err);
     if (rc)
         return rc;
     *lbp = lb;
     lb->training = training;
+    if (s->dist)
+        nn_dist_set_rows(s->dist, b->n, b->global_n, b->row0);
     if ((rc = load_batch(s, lb, b, err)))
         return rc;
     nn_plan_set_step_seed(lb->plan, step_seed);
@@ -548,6 +577,10 @@ int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64
     nn_error lerr = {0};
     if ((rc = NN_PLUGIN_CALL(&lb->inst, "forward", vt->forward(lb->inst.self, &lb->io, &lerr))))
         return nn_error_set(err, rc, "loss '%s': %s", s->loss_entry->desc->name, lerr.msg);
+    if (training && b->global_n > b->n &&
+        (rc = nn_dev_scale(s->dev, lb->io.grad_pred, (float)((double)b->n / (double)b->global_n),
+                           err)))
+        return rc;
     if (nn_dev_is_host(s->dev)) {
         if (training && isfinite(lb->io.loss) && (rc = nn_plan_backward(lb->plan, err)))
             return rc;
@@ -573,7 +606,7 @@ int nn_session_step_finish(nn_session *s, nn_loss_bind *lb, const nn_batch *b, d
                            nn_error *err)
 {
     if (nn_dev_is_host(s->dev)) {
-        *loss = lb->io.loss;
+        *loss = b->n > 0 ? lb->io.loss : 0;
         return NN_OK;
     }
     double host[NN_STATUS_SLOTS];
@@ -584,7 +617,7 @@ int nn_session_step_finish(nn_session *s, nn_loss_bind *lb, const nn_batch *b, d
         return rc;
     float l;
     memcpy(&l, &host[NN_STATUS_LOSS], sizeof l);
-    *loss = l;
+    *loss = b->n > 0 ? l : 0;
     lb->correct = host[NN_STATUS_CORRECT];
     lb->topk = host[NN_STATUS_TOPK];
     if (lb->training && s->optim && s->tc.accumulate == 1)
@@ -650,6 +683,8 @@ nn_tensor *nn_session_tensor(const nn_session *s, int i)
 int nn_session_metrics(nn_session *s, nn_loss_bind *lb, const nn_batch *b, double loss,
                        nn_metrics *m, nn_error *err)
 {
+    if (b->n == 0)
+        return NN_OK; /* an empty slice's zero row is no sample */
     if (nn_dev_is_host(s->dev)) {
         nn_metrics_add(m, nn_plan_output(lb->plan), &lb->target, b->n, loss);
         return NN_OK;

@@ -18,6 +18,7 @@
 
 typedef struct nn_train_cfg {
     int64_t epochs, batch_size, seed, prefetch, workers, checkpoint_every, top_k;
+    int64_t check_replicas, bucket_kb; /* data-parallel runs (dist.h) */
     int64_t patience, plateau_hint, accumulate;
     double checkpoint_minutes, min_delta;
     int shuffle, drop_last, early_stopping, restore_best, monitor_max, strict_loggers;
@@ -50,6 +51,8 @@ typedef struct nn_session_opts {
     const char *const *inputs; /* eval mode: predict these user files instead of the test
                                   split (part NN_PART_PREDICT); n_inputs = 0: none */
     int n_inputs;
+    struct nn_dist *dist;  /* train: one process of a data-parallel run (dist.h), or NULL;
+                              only rank 0 touches the run directory */
 } nn_session_opts;
 
 /* the loss bound to one plan */
@@ -79,7 +82,9 @@ typedef struct nn_stage {
     void *event;         /* completes when the copies have read the batch */
 } nn_stage;
 
-#define NN_SESSION_MAX_PLANS 8
+/* training and evaluation, each with a full and a last partial batch; a data-parallel run's
+ * slices add one row more or less to each */
+#define NN_SESSION_MAX_PLANS 16
 
 typedef struct nn_session {
     nn_registry *reg;
@@ -106,6 +111,7 @@ typedef struct nn_session {
     double *status;          /* device runs: NN_STATUS_SLOTS doubles of device memory */
     nn_stage stage[2];       /* device runs: double-buffered batch copies */
     int next_stage;
+    struct nn_dist *dist;    /* data-parallel runs: borrowed from the options, or NULL */
 } nn_session;
 
 /* Builds the session. On failure err names the file:line or section. */
@@ -117,9 +123,12 @@ void nn_session_close(nn_session *s);
 int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **out, nn_error *err);
 
 /* Runs one batch: copy b into the plan, forward (train or eval), loss (with gradient when
- * training), backward. *lb gets the binding used (for metrics on its output). On a device the
- * step ends with its one synchronisation: the loss, the classification counts and (with an
- * optimizer) the gradient norm come back together. */
+ * training), backward. A slice of a global batch (b->global_n > b->n, data-parallel runs)
+ * scales the loss gradient by n / global_n, so that the slices' gradients sum to the global
+ * batch's; an empty slice runs one zero row with weight 0 (the processes' collectives must
+ * match) and reports loss 0 and no metrics. *lb gets the binding used (for metrics on its
+ * output). On a device the step ends with its one synchronisation: the loss, the
+ * classification counts and (with an optimizer) the gradient norm come back together. */
 int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                     nn_loss_bind **lb, double *loss, nn_error *err);
 /* The same in two halves, so that the next batch can be staged in between: begin issues the

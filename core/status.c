@@ -33,7 +33,8 @@ const char *nn_strerror(int status)
 const char *nn_kind_name(int kind)
 {
     static const char *names[] = {"?", "layer", "loss", "optimizer", "scheduler",
-                                  "dataset", "transform", "logger", "backend"};
+                                  "dataset", "transform", "logger", "backend",
+                                  "communicator"};
     return (kind > 0 && kind < NN_KIND_COUNT_) ? names[kind] : "?";
 }
 

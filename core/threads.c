@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "threads.h"
 
 /* below this, a step is a few milliseconds of small primitives: measured on the Fashion-MNIST
@@ -13,7 +14,8 @@
 
 int nn_threads_auto(uint64_t flops)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* the processes a launcher started on this host share its cores */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN) / nn_dist_local_ranks();
     if (cores < 1)
         cores = 1;
     return flops < SMALL_MODEL_FLOPS ? 1 : (int)cores;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
+#include "dist.h"
 #include "signals.h"
 #include "train_state.h"
 #include "trainer_internal.h"
@@ -31,6 +32,10 @@ static void shape_text(char *buf, size_t cap, const nn_tensor *t)
 int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
 {
     nn_session *s = t->s;
+    if (nn_dist_rank(s->dist) != 0) { /* only rank 0 writes the run directory */
+        snprintf(out_path, sizeof t->r->last_ckpt, "%s/%s", s->run_dir, file);
+        return NN_OK;
+    }
     int np = nn_session_tensor_count(s);
     int no = nn_optim_tensor_count(s->optim);
     nn_ckpt_entry *e = calloc((size_t)(np + no) + 1, sizeof *e);
@@ -241,7 +246,7 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
 {
     nn_session *s = t->s;
     nn_checkpoint *c;
-    int rc = nn_checkpoint_read(path, &c, err);
+    int rc = nn_tr_checkpoint_read(t, path, &c, err);
     if (rc)
         return rc;
     const char *fmt = nn_checkpoint_meta(c, "format");

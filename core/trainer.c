@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "evaluate.h"
 #include "init_from.h"
 #include "signals.h"
@@ -53,6 +54,17 @@ static int check_stop(nn_trainer *t, int *rc, nn_error *err)
     return 1;
 }
 
+/* 1 when a signal asks to stop now: all processes of a data-parallel run agree on it */
+static int stop_now(nn_trainer *t, int *rc, nn_error *err)
+{
+    if (!t->s->dist)
+        return atomic_load(&t->stop_signal) > 0;
+    int r = nn_tr_dist_stop(t, err);
+    if (r < 0)
+        *rc = r;
+    return r > 0;
+}
+
 /* 1 when validation was cut short by a signal */
 static int validate(nn_trainer *t, nn_error *err, int *rc)
 {
@@ -69,11 +81,13 @@ static int validate(nn_trainer *t, nn_error *err, int *rc)
         if (*rc == NN_OK)
             *rc = nn_session_metrics(t->s, lb, b, loss, &t->vm, err);
         nn_loader_release(t->val_l, b);
-        if (*rc == NN_OK && atomic_load(&t->stop_signal) > 0)
+        if (*rc == NN_OK && stop_now(t, rc, err))
             return 1;
     }
     if (*rc > 0)
         *rc = NN_OK;
+    if (*rc == NN_OK && t->s->dist) /* each process validated its slices */
+        *rc = nn_dist_metrics_sum(t->s->dist, &t->vm, err);
     return 0;
 }
 
@@ -92,6 +106,12 @@ static int epoch_end(nn_trainer *t, nn_error *err)
     double tl = nn_metrics_loss(&t->tm), ta = nn_metrics_accuracy(&t->tm);
     double vl = t->val_l ? nn_metrics_loss(&t->vm) : NAN;
     double va = t->val_l ? nn_metrics_accuracy(&t->vm) : NAN;
+    if (s->dist) { /* every decision below derives from rank 0's figures */
+        double v[4] = {tl, ta, vl, va};
+        if ((rc = nn_tr_dist_epoch(t, v, 4, err)))
+            return rc;
+        tl = v[0], ta = v[1], vl = v[2], va = v[3];
+    }
     t->r->train_loss = tl;
     t->r->train_acc = ta;
     t->r->val_loss = vl;
@@ -196,6 +216,7 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                 rc = nn_session_step_finish(s, lb, b, &loss, err);
             if (rc == NN_OK && !isfinite(loss))
                 rc = nn_tr_diagnose(t, lb, loss, gnorm, err);
+            nn_metrics before = t->tm;
             if (rc == NN_OK)
                 rc = nn_session_metrics(s, lb, b, loss, &t->tm, err);
             int update = 1;
@@ -210,13 +231,15 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                     rc = nn_model_accumulate_finish(s->model, (float)(1.0 / (double)group_rows),
                                                     err);
             }
+            if (rc == NN_OK && s->dist) /* the global batch's loss, and summed gradients */
+                rc = nn_tr_dist_step(t, &before, &loss, err);
             if (rc == NN_OK && update) {
                 rc = nn_optim_update(s->optim, 1, &gnorm, err);
                 if (rc == NN_ENONFINITE)
                     rc = nn_tr_diagnose(t, lb, loss, gnorm, err);
                 micro = group_rows = 0;
             }
-            int64_t rows = b->n; /* the batch is the loader's again once released */
+            int64_t rows = b->global_n; /* the batch is the loader's again once released */
             nn_loader_release(t->train_l, b);
             if (rc) {
                 nn_loader_release(t->train_l, next);
@@ -356,6 +379,8 @@ static int open_loaders(nn_trainer *t, nn_error *err)
         .host_alloc = nn_session_host_alloc,
         .host_free = nn_session_host_free,
         .alloc_ctx = s,
+        .shard_rank = nn_dist_rank(s->dist),
+        .shard_count = nn_dist_size(s->dist),
     };
     int rc = nn_loader_new(s->data, NN_PART_TRAIN, &lo, &t->train_l, err);
     if (rc)
@@ -424,13 +449,18 @@ static int open_run(nn_trainer *t, nn_error *err)
         rc = nn_error_set(err, NN_ENOMEM, "out of memory");
     t->epoch_lr = rc == NN_OK ? nn_optim_lr(s->optim) : NAN;
     int resumed = 0;
+    if (s->dist && o->resume) /* resuming takes collectives: every process must get there */
+        rc = nn_tr_dist_gate(t, rc, err);
     if (rc == NN_OK && o->resume) {
         char auto_path[600];
         const char *path = o->resume;
         struct stat st;
         if (strcmp(o->resume, "auto") == 0) {
             snprintf(auto_path, sizeof auto_path, "%s/last.safetensors", s->run_dir);
-            path = stat(auto_path, &st) == 0 ? auto_path : NULL;
+            int found = stat(auto_path, &st) == 0; /* rank 0's run directory decides */
+            if (s->dist && (rc = nn_tr_dist_exists(t, auto_path, &found, err)))
+                return rc;
+            path = found ? auto_path : NULL;
             if (!path && o->verbosity >= 0)
                 fprintf(stderr, "nntrain: --resume auto: no %s yet; starting from scratch\n",
                         auto_path);
@@ -472,6 +502,8 @@ static int open_run(nn_trainer *t, nn_error *err)
         .verbosity = o->verbosity,
         .resume_step = t->global_step,
     };
+    if (nn_dist_rank(s->dist) != 0)
+        return NN_OK; /* loggers and the run directory are rank 0's */
     if ((rc = nn_loggers_open(s->reg, s->cfg, &lo, s->tc.strict_loggers, &t->loggers, err)))
         return rc;
     /* the model file as this run used it, next to its checkpoints */
@@ -500,9 +532,14 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
     clock_gettime(CLOCK_MONOTONIC, &t->t0);
     t->epoch_t0 = t->t0;
     int rc = open_run(t, err);
+    if (s->dist) {
+        rc = nn_tr_dist_setup(t, rc, &r->error_elsewhere, err);
+        r->setup_failed = rc != NN_OK;
+    }
     if (rc == NN_OK) {
         nn_tr_rec x;
         nn_tr_rec_base(t, &x, NN_EV_TRAIN_BEGIN);
+        snprintf(x.text, sizeof x.text, "%s", t->placement);
         nn_tr_deliver(t, &x);
         rc = nn_tr_loop_start(t, err);
     }

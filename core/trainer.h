@@ -37,6 +37,9 @@ typedef struct nn_train_result {
     char last_ckpt[600];
     char best_ckpt[600];
     int tested;              /* the test split was evaluated into `test` */
+    int setup_failed;        /* data-parallel runs: the run failed before its first step,
+                                and every process knows it */
+    int error_elsewhere;     /* ... and another process reports why */
     nn_metrics test;         /* with tested: free with nn_metrics_free */
 } nn_train_result;
 

@@ -69,6 +69,8 @@ typedef struct nn_trainer {
     int n_hist;
     int rc;
     nn_error err;
+    char placement[400]; /* data-parallel runs: the processes, for TRAIN_BEGIN */
+    int gate_failed, gate_report; /* nn_tr_dist_gate's outcome */
 } nn_trainer;
 
 double nn_tr_seconds(const struct timespec *since);
@@ -103,5 +105,28 @@ int nn_tr_best_weights(nn_trainer *t, int save, nn_error *err);
 void nn_tr_hints(nn_trainer *t, double tl, double vl);
 /* Names the first bad layer or gradient; returns NN_ENONFINITE with the sentence. */
 int nn_tr_diagnose(nn_trainer *t, nn_loss_bind *lb, double loss, double gnorm, nn_error *err);
+
+/* train_dist.c: data-parallel runs (t->s->dist set); see dist.h */
+struct nn_checkpoint;
+/* Before set-up steps that take collectives: agrees on how set-up went so far (rc), so that
+ * a process that failed does not leave the others waiting in a collective. */
+int nn_tr_dist_gate(nn_trainer *t, int rc, nn_error *err);
+/* After the run is opened on every process: agrees on success (a process that failed makes
+ * every one stop; *elsewhere = 1 where another process reports the error), then checks that
+ * the processes hold the same data and parameters. */
+int nn_tr_dist_setup(nn_trainer *t, int rc, int *elsewhere, nn_error *err);
+/* A training step's end: sums the step's loss and counts into t->tm (before = t->tm before
+ * the step's metrics), makes *loss the global batch's, waits for the gradient sums and agrees
+ * on a stop signal; every check_replicas steps compares the replicas. */
+int nn_tr_dist_step(nn_trainer *t, const nn_metrics *before, double *loss, nn_error *err);
+/* 1 when any process received a stop signal (all adopt it), 0 if none, < 0 on error */
+int nn_tr_dist_stop(nn_trainer *t, nn_error *err);
+/* rank 0's epoch-end figures overwrite vals on every process */
+int nn_tr_dist_epoch(nn_trainer *t, double *vals, int n, nn_error *err);
+/* whether path exists on rank 0 */
+int nn_tr_dist_exists(nn_trainer *t, const char *path, int *exists, nn_error *err);
+/* reads a checkpoint (on rank 0, sent to the others in a data-parallel run) */
+int nn_tr_checkpoint_read(nn_trainer *t, const char *path, struct nn_checkpoint **out,
+                          nn_error *err);
 
 #endif

@@ -7,6 +7,7 @@ PKGS=(
   meson ninja-build pkg-config gcc libc6-dev
   libdnnl-dev libuv1-dev libinih-dev libdlpack-dev zlib1g-dev
   libpng-dev libsndfile1-dev libjpeg62-turbo-dev
+  libopenmpi-dev openmpi-bin  # plugins/comm/mpi.so: `mpirun -np N nntrain train` (docs/distributed.md)
   dataset-fashion-mnist
 )
 TEST=0

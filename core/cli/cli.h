@@ -74,6 +74,8 @@ void nn_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Loads the model file named by the first positional argument and applies every --set.
  * Prints the reason and returns NULL on failure. */
 struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb);
+/* the same without printing: NULL with err filled */
+struct nn_config *nn_cli_model_load(const nn_cli *cli, const char *verb, nn_error *err);
 
 /* Chooses the compute threads before any plugin (and so OpenMP) is loaded: --threads, else
  * OMP_NUM_THREADS if set, else the online cores; OMP_WAIT_POLICY=passive unless set, because

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "dist.h"
 #include "params_internal.h"
 #include "nntrain_build_config.h"
 
@@ -188,41 +189,47 @@ void nn_cli_threads(const nn_cli *cli)
         snprintf(n, sizeof n, "%d", cli->threads);
         setenv("OMP_NUM_THREADS", n, 1);
     } else if (!getenv("OMP_NUM_THREADS")) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        /* the processes a launcher started on this host share its cores */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN) / nn_dist_local_ranks();
         snprintf(n, sizeof n, "%ld", cores > 0 ? cores : 1);
         setenv("OMP_NUM_THREADS", n, 1);
     }
     setenv("OMP_WAIT_POLICY", "passive", 0);
 }
 
-struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb)
+struct nn_config *nn_cli_model_load(const nn_cli *cli, const char *verb, nn_error *err)
 {
     if (cli->argc < 1) {
-        nn_cli_error("%s: which model file? e.g. `nntrain %s examples/fashion_mnist_mlp.ini`",
-                     verb, verb);
+        nn_error_set(err, NN_EINVAL, "%s: which model file? e.g. `nntrain %s "
+                     "examples/fashion_mnist_mlp.ini`", verb, verb);
         return NULL;
     }
     nn_config *cfg = NULL;
-    nn_error err = {0};
-    if (nn_config_load(cli->argv[0], &cfg, &err) != NN_OK) {
-        nn_cli_error("%s", err.msg);
+    if (nn_config_load(cli->argv[0], &cfg, err) != NN_OK)
         return NULL;
-    }
     for (int i = 0; i < cli->n_sets; i++) {
         int rc;
         if (cli->is_unset[i]) { /* "a.b=": the name without its '=' */
             char name[1024];
             snprintf(name, sizeof name, "%.*s", (int)strlen(cli->sets[i]) - 1, cli->sets[i]);
-            rc = nn_config_unset(cfg, name, &err);
+            rc = nn_config_unset(cfg, name, err);
         } else {
-            rc = nn_config_set(cfg, cli->sets[i], &err);
+            rc = nn_config_set(cfg, cli->sets[i], err);
         }
         if (rc != NN_OK) {
-            nn_cli_error("%s", err.msg);
             nn_config_free(cfg);
             return NULL;
         }
     }
+    return cfg;
+}
+
+struct nn_config *nn_cli_model(const nn_cli *cli, const char *verb)
+{
+    nn_error err = {0};
+    nn_config *cfg = nn_cli_model_load(cli, verb, &err);
+    if (!cfg)
+        nn_cli_error("%s", err.msg);
     return cfg;
 }
 

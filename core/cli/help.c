@@ -12,6 +12,7 @@ const nn_verb nn_verbs[] = {
     {"train", nn_cmd_train, "train a model described by a model file",
      "  train MODEL.ini [--resume PATH|auto] [--run-dir DIR] [--overwrite] [--no-test]\n"
      "                 [--allow-nonfinite] [--init-from FILE.safetensors]\n"
+     "                 [--dist NAME|none] [--dist-timeout S]\n"
      "    writes the run directory (runs/NAME/, or --run-dir, or [train] run_dir): model.ini,\n"
      "    last.safetensors, best.safetensors, logs. One process writes a run directory at a\n"
      "    time; a new run into one that holds a run is refused unless --resume or\n"
@@ -25,7 +26,19 @@ const nn_verb nn_verbs[] = {
      "    safetensors-torch` writes them) or a checkpoint. [train] init_map =\n"
      "    'features.0.=conv1., module.=' renames the file's tensors by prefix; init_strict =\n"
      "    false keeps the initial values of tensors the file lacks. What was not loaded is\n"
-     "    listed. Shapes must match. A resumed run ignores it\n"},
+     "    listed. Shapes must match. A resumed run ignores it\n"
+     "  Data-parallel training on several processes and machines (docs/distributed.md):\n"
+     "    mpirun -np 4 nntrain train MODEL.ini                    four processes, one host\n"
+     "    mpirun -np 8 -H node1:4,node2:4 nntrain train MODEL.ini  two hosts\n"
+     "    srun -n 8 --mpi=pmix nntrain train MODEL.ini             under Slurm\n"
+     "    Started by a launcher, the processes split each global batch (batch_size) between\n"
+     "    them and sum their gradients over MPI; rank 0 alone writes the run directory and\n"
+     "    the console. Same model file, checkpoints and logs as one process; a checkpoint\n"
+     "    resumes on any number of processes. The data files must be readable on every host.\n"
+     "    --dist NAME  communicator plugin (default mpi when a launcher started nntrain;\n"
+     "                 none: each process trains alone)\n"
+     "    --dist-timeout S  longest wait for the other processes before every process is\n"
+     "                 ended with a message (default 300)\n"},
     {"eval", nn_cmd_eval, "evaluate a checkpoint on the test split",
      "  eval MODEL.ini --checkpoint PATH [--split test|val] [--allow-nonfinite]\n"
      "    loss, accuracy, top-k, per-class accuracy and the confusion matrix; --split val\n"

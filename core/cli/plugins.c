@@ -22,7 +22,7 @@ int nn_cli_kind_from_name(const char *s)
 static int bad_kind(const char *s)
 {
     nn_cli_error("unknown kind '%s'; kinds are layer, loss, optimizer, scheduler, dataset, "
-                 "transform, logger, backend", s);
+                 "transform, logger, backend, communicator", s);
     return NN_EXIT_USAGE;
 }
 

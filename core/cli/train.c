@@ -4,10 +4,12 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "device.h"
+#include "dist.h"
 #include "trainer.h"
 
 static void print_metrics(const char *what, const nn_metrics *m)
@@ -40,9 +42,10 @@ static void shell_word(FILE *f, const char *a)
 
 /* The command line as given, without --resume/--overwrite, plus --resume CKPT: following it
  * continues this very run (same --set, --run-dir, --plugin-dir, --seed, device). */
-static void print_resume_command(const nn_cli *cli, const char *ckpt)
+static void print_resume_command(const nn_cli *cli, const char *ckpt, int dist)
 {
-    fputs("nntrain: resume with: nntrain", stderr);
+    fputs(dist ? "nntrain: resume with (under the launcher, any number of processes): nntrain"
+               : "nntrain: resume with: nntrain", stderr);
     for (int i = 1; i < cli->raw_argc; i++) {
         const char *a = cli->raw_argv[i];
         if (strcmp(a, "--overwrite") == 0)
@@ -61,10 +64,55 @@ static void print_resume_command(const nn_cli *cli, const char *ckpt)
     fputc('\n', stderr);
 }
 
+/* rank 0's report of a data-parallel run: the processes and how long steps waited for the
+ * gradient sums */
+static void print_dist(nn_dist *d)
+{
+    char where[300];
+    double wait_s, flight_s;
+    int64_t steps;
+    nn_dist_describe(d, where, sizeof where);
+    nn_dist_wait_stats(d, &wait_s, &flight_s, &steps);
+    printf("data-parallel on %s: steps waited %.3f ms for the gradient sums (%.3f ms from the "
+           "first bucket's start to the last one's end), over %lld steps\n", where,
+           steps ? 1e3 * wait_s / (double)steps : 0.0,
+           steps ? 1e3 * flight_s / (double)steps : 0.0, (long long)steps);
+}
+
+static void print_result(const nn_session *s, const nn_train_result *r, nn_dist *dist)
+{
+    printf("trained %lld epochs in %.1f s; checkpoints in %s (steps that waited for data: "
+           "%.1f%%, %.2f s in all)\n", (long long)r->epochs_done, r->wall_s, s->run_dir,
+           100 * r->wait_fraction, r->wait_s);
+    if (r->best_epoch > 0)
+        printf("best %s %.4f at epoch %lld (%s)\n", s->tc.monitor, r->best_metric,
+               (long long)r->best_epoch, r->best_ckpt);
+    if (r->tested)
+        print_metrics("test", &r->test);
+    if (!nn_dev_is_host(s->dev)) {
+        char d[300];
+        nn_dev_describe(s->dev, d, sizeof d);
+        printf("device %s: %s\n", nn_dev_name(s->dev), d);
+    }
+    if (dist)
+        print_dist(dist);
+}
+
+/* --init-from FILE is --set train.init_from=FILE */
+static int set_init_from(nn_config *cfg, const char *path, nn_error *err)
+{
+    char set[4200];
+    if (strlen(path) > 4096)
+        return nn_error_set(err, NN_EINVAL, "--init-from: the path is longer than 4096 bytes");
+    snprintf(set, sizeof set, "train.init_from=%s", path);
+    return nn_config_set(cfg, set, err);
+}
+
 int nn_cmd_train(nn_cli *cli)
 {
-    const char *resume = NULL, *run_dir = NULL, *init_from = NULL, *v;
+    const char *resume = NULL, *run_dir = NULL, *v, *dist_name = NULL, *init_from = NULL;
     int no_test = 0, overwrite = 0, allow_nonfinite = 0;
+    double dist_timeout = 0;
     for (int i = 1; i < cli->argc; i++) {
         if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--resume")))
             resume = v;
@@ -72,7 +120,16 @@ int nn_cmd_train(nn_cli *cli)
             run_dir = v;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--init-from")))
             init_from = v;
-        else if (strcmp(cli->argv[i], "--no-test") == 0)
+        else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--dist")))
+            dist_name = v;
+        else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--dist-timeout"))) {
+            char *end;
+            dist_timeout = strtod(v, &end);
+            if (*end || !(dist_timeout > 0)) {
+                nn_cli_error("--dist-timeout %s: expected seconds > 0", v);
+                return NN_EXIT_USAGE;
+            }
+        } else if (strcmp(cli->argv[i], "--no-test") == 0)
             no_test = 1;
         else if (strcmp(cli->argv[i], "--overwrite") == 0)
             overwrite = 1;
@@ -89,64 +146,62 @@ int nn_cmd_train(nn_cli *cli)
                      "it: give one of them");
         return NN_EXIT_USAGE;
     }
-    nn_config *cfg = nn_cli_model(cli, "train");
-    if (!cfg)
-        return NN_EXIT_USAGE;
-    if (init_from) { /* the same as --set train.init_from=FILE */
-        char set[4200];
-        nn_error e = {0};
-        snprintf(set, sizeof set, "train.init_from=%s", init_from);
-        if (strlen(init_from) > 4096 || nn_config_set(cfg, set, &e) != NN_OK) {
-            nn_cli_error("train: --init-from %s: %s", init_from,
-                         e.msg[0] ? e.msg : "the path is too long");
-            nn_config_free(cfg);
-            return NN_EXIT_USAGE;
-        }
-    }
     nn_registry *reg = nn_cli_registry(cli);
-    if (!reg) {
-        nn_config_free(cfg);
+    if (!reg)
+        return NN_EXIT_FAIL;
+    nn_error err = {0};
+    nn_dist *dist = NULL;
+    nn_dist_opts dopts = {.name = dist_name, .device = cli->device, .timeout_s = dist_timeout};
+    if (nn_dist_open(reg, &dopts, &dist, &err) != NN_OK) {
+        nn_cli_error("%s", err.msg);
+        nn_registry_free(reg);
         return NN_EXIT_FAIL;
     }
-    nn_session s;
-    nn_error err = {0};
-    nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .run_dir = run_dir,
-                          .device = cli->device, .threads = cli->threads,
-                          .resume = resume != NULL, .overwrite = overwrite};
-    int rc = nn_session_open(&s, reg, cfg, &so, &err), code = NN_EXIT_OK;
+    int rank0 = nn_dist_rank(dist) == 0, report = 1;
+    nn_session s = {0};
+    nn_config *cfg = nn_cli_model_load(cli, "train", &err);
+    int rc = cfg ? NN_OK : err.status ? err.status : NN_EINVAL, code = NN_EXIT_OK;
+    if (cfg && init_from)
+        rc = set_init_from(cfg, init_from, &err);
+    if (cfg && rc == NN_OK) {
+        nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .run_dir = run_dir,
+                              .device = cli->device, .threads = cli->threads,
+                              .resume = resume != NULL, .overwrite = overwrite, .dist = dist};
+        rc = nn_session_open(&s, reg, cfg, &so, &err);
+    }
+    /* a process that could not set up stops them all; one of them says why */
+    rc = nn_dist_agree(dist, rc, &err, &report);
     nn_train_result r = {0};
+    int started = 0;
     if (rc == NN_OK) {
-        nn_train_opts to = {.resume = resume, .handle_signals = 1, .verbosity = cli->verbosity,
+        /* the other processes of a data-parallel run stay quiet; rank 0 speaks for the run */
+        nn_train_opts to = {.resume = resume, .handle_signals = 1,
+                            .verbosity = rank0 ? cli->verbosity : -1,
                             .allow_nonfinite = allow_nonfinite, .test = !no_test};
         rc = nn_train_run(&s, &to, &r, &err);
+        report = !r.error_elsewhere;
+        started = !r.setup_failed;
     }
-    if (rc == NN_ENONFINITE) {
-        nn_cli_error("%s", err.msg);
-        code = NN_EXIT_NONFINITE;
+    if (rc && dist && started) {
+        /* failed mid-run: the others may be waiting for this process; end them all */
+        nn_dist_fail(dist, rc == NN_ENONFINITE ? NN_EXIT_NONFINITE : NN_EXIT_FAIL, err.msg);
     } else if (rc) {
-        nn_cli_error("%s", err.msg);
-        code = NN_EXIT_FAIL;
+        if (report)
+            nn_cli_error("%s", err.msg);
+        /* a model file that does not load is a bad command line, as for every verb */
+        code = !cfg ? NN_EXIT_USAGE : rc == NN_ENONFINITE ? NN_EXIT_NONFINITE : NN_EXIT_FAIL;
     } else if (r.end == NN_END_SIGNAL) {
-        fprintf(stderr, "nntrain: interrupted after %lld completed epochs; checkpoint %s\n",
-                (long long)r.epochs_done, r.last_ckpt);
-        print_resume_command(cli, r.last_ckpt);
-        code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
-    } else {
-        printf("trained %lld epochs in %.1f s; checkpoints in %s (steps that waited for data: "
-               "%.1f%%, %.2f s in all)\n", (long long)r.epochs_done, r.wall_s, s.run_dir,
-               100 * r.wait_fraction, r.wait_s);
-        if (r.best_epoch > 0)
-            printf("best %s %.4f at epoch %lld (%s)\n", s.tc.monitor, r.best_metric,
-                   (long long)r.best_epoch, r.best_ckpt);
-        if (r.tested)
-            print_metrics("test", &r.test);
-        if (!nn_dev_is_host(s.dev)) {
-            char d[300];
-            nn_dev_describe(s.dev, d, sizeof d);
-            printf("device %s: %s\n", nn_dev_name(s.dev), d);
+        if (rank0) {
+            fprintf(stderr, "nntrain: interrupted after %lld completed epochs; checkpoint %s\n",
+                    (long long)r.epochs_done, r.last_ckpt);
+            print_resume_command(cli, r.last_ckpt, dist != NULL);
         }
+        code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
+    } else if (rank0) {
+        print_result(&s, &r, dist);
     }
     nn_metrics_free(&r.test);
+    nn_dist_close(dist); /* before the session: it detaches from the model */
     if (s.reg)
         nn_session_close(&s);
     nn_registry_free(reg);

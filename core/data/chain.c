@@ -1,6 +1,6 @@
-/* chain.c: the [transform.NAME] chain: setup in file order with shape checks, fitting on the
- * training part, decoding one sample through dataset and transforms, and the fitted state as
- * checkpoint text. Decoding only reads nn_data, so loader threads may run it concurrently. */
+/* chain.c: the [transform.NAME] chain: setup in file order with shape checks, fitting, decoding
+ * one sample through dataset and per-sample transforms (batch.c runs the batch ones), and the
+ * fitted state as checkpoint text. Decoding only reads nn_data: loader threads share it. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,9 @@ int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_t
     cur.dl.shape = cur.shape;
     cur.dl.strides = cur.strides;
     d->scratch = nn_tensor_nbytes(&cur);
+    d->train_target = d->info.target;
+    d->train_target.dl.shape = d->train_target.shape;
+    d->train_target.dl.strides = d->train_target.strides;
     for (int i = 0; i < nsec; i++) {
         const nn_config_section *s = nn_config_at(cfg, i);
         if (strncmp(s->name, "transform.", 10))
@@ -63,8 +66,19 @@ int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_t
         t->in = cur;
         t->in.dl.shape = t->in.shape;
         t->in.dl.strides = t->in.strides;
+        int batch = nn_tf_is_batch(t);
+        if (!batch && d->nbatch)
+            return nn_error_set(err, NN_EINVAL, "%s: a per-sample transform after a batch "
+                                "transform; batch transforms (mixup, cutmix) work on whole "
+                                "batches after every per-sample transform, so their "
+                                "[transform.*] sections come last", origin);
+        nn_tensor tout = d->train_target;
+        tout.dl.shape = tout.shape;
+        tout.dl.strides = tout.strides;
         nn_transform_setup st = {.struct_size = sizeof st, .in = &t->in, .out = cur,
-                                 .train_only = 1};
+                                 .train_only = 1, .target = &d->train_target,
+                                 .target_out = batch ? &tout : NULL,
+                                 .n_classes = d->info.n_classes};
         st.out.dl.shape = st.out.shape;
         st.out.dl.strides = st.out.strides;
         rc = NN_PLUGIN_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &st, err));
@@ -72,6 +86,8 @@ int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_t
             nn_error_prefix(err, "%s", origin);
             return rc < 0 ? rc : NN_EINTERNAL;
         }
+        if (batch && (rc = nn_batch_tf_check(d, t, &st, origin, err)))
+            return rc;
         t->out = st.out;
         t->out.dl.shape = t->out.shape;
         t->out.dl.strides = t->out.strides;
@@ -166,7 +182,7 @@ static int decode_upto(const nn_data *d, nn_part part, int64_t index, int upto, 
     const data_src *s = d->src[part];
     int last = -1;
     for (int i = 0; i < upto; i++)
-        if (augment || !d->tf[i].train_only)
+        if (!d->tf[i].batch && (augment || !d->tf[i].train_only))
             last = i;
     nn_tensor cur = s->info.sample;
     cur.dl.shape = cur.shape;
@@ -187,7 +203,7 @@ static int decode_upto(const nn_data *d, nn_part part, int64_t index, int upto, 
     nn_rng_init(&r, d->o.seed, (uint64_t)epoch, (uint64_t)index, 0);
     for (int i = 0; i <= last; i++) {
         const data_tf *t = &d->tf[i];
-        if (t->train_only && !augment)
+        if (t->batch || (t->train_only && !augment))
             continue;
         nn_tensor o = t->out;
         o.dl.shape = o.shape;

@@ -32,7 +32,9 @@ typedef struct nn_data_opts {
  *   (0 = none); stratify = bool (default true: per-class proportions when labels are known);
  *   val_type = PLUGIN with val_KEY = value keys: a separate validation dataset instead of
  *   val_split; every other key goes to the dataset plugin.
- *   [transform.NAME] type = PLUGIN, other keys to the transform plugin.
+ *   [transform.NAME] type = PLUGIN, other keys to the transform plugin. Batch transforms
+ *   (apply_batch, ABI 0.5) come after every per-sample transform and run only on training
+ *   batches; nn_data_target says what they make of the targets.
  * With o->folds > 0 the training split is cut into folds (stratified when labels are known and
  * stratify is on) and fold o->fold is the validation part; val_split and val_type are then
  * not used. Fitting transforms (fit slot) learn
@@ -51,6 +53,10 @@ int64_t nn_data_size(const nn_data *d, nn_part part);
 /* Borrowed, valid until nn_data_free. sample: shape AFTER the transform chain; labels (may be
  * NULL) are indexed by dataset index, as nn_batch.indices are. */
 const nn_dataset_info *nn_data_info(const nn_data *d);
+/* One sample's target as batches loaded with `augment` hold it (borrowed, valid until
+ * nn_data_free): with augment = 1 (training batches) after the batch transforms, e.g. F32
+ * [n_classes] probabilities from mixup; otherwise nn_data_info's target, as decoded. */
+const nn_tensor *nn_data_target(const nn_data *d, int augment);
 /* dataset indices of a part (borrowed; n set to the count); NULL for an unopened TEST */
 const int64_t *nn_data_indices(const nn_data *d, nn_part part, int64_t *n);
 /* opens the test split now when it is not open yet */

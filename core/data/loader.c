@@ -22,6 +22,7 @@ typedef struct slot {
     struct nn_loader *l;
     int64_t *indices;
     void *sa, *sb;
+    nn_batch_ws *bw; /* the batch transforms' buffers (training batches), or NULL */
     int state;
     uint64_t gen; /* the loader's generation when it was queued */
     int rc;
@@ -89,10 +90,13 @@ static void work_cb(uv_work_t *req)
         ys.dl.shape = ys.shape;
         ys.dl.strides = ys.strides;
         xs.dl.data = (char *)x->dl.data + (size_t)j * xrow;
-        ys.dl.data = (char *)y->dl.data + (size_t)j * yrow;
+        ys.dl.data = s->bw ? nn_batch_ws_target(s->bw, j) : (char *)y->dl.data + (size_t)j * yrow;
         s->rc = nn_data_decode(l->d, l->part, s->indices[j], l->o.augment, s->b.epoch, s->sa,
                                s->sb, &xs, &ys, &s->err);
     }
+    if (s->bw && !s->rc && s->b.n > 0)
+        s->rc = nn_data_batch_apply(l->d, s->bw, x, y, s->b.n, s->indices, s->b.epoch,
+                                    s->b.index, &s->err);
     int64_t B = x->shape[0];
     if (s->b.n < B) {
         memset((char *)x->dl.data + (size_t)s->b.n * xrow, 0, (size_t)(B - s->b.n) * xrow);
@@ -115,9 +119,13 @@ static void pump(nn_loader *l)
         if (!s)
             return;
         int64_t k = l->next_sched++, B = l->o.batch_size;
-        int64_t first = k * B, cnt = l->n - first < B ? l->n - first : B;
-        memcpy(s->indices, l->perm + first, (size_t)cnt * sizeof *s->indices);
-        s->b.n = cnt;
+        int64_t first = k * B, cnt = l->n - first < B ? l->n - first : B, row0 = 0, take = cnt;
+        if (l->o.shard_count > 1)
+            nn_batch_slice(cnt, l->o.shard_rank, l->o.shard_count, &row0, &take);
+        memcpy(s->indices, l->perm + first + row0, (size_t)take * sizeof *s->indices);
+        s->b.n = take;
+        s->b.global_n = cnt;
+        s->b.row0 = row0;
         s->b.index = k;
         s->b.epoch = l->epoch;
         s->gen = l->gen;
@@ -212,6 +220,7 @@ static void free_buffers(nn_loader *l)
         free(l->slots[i].indices);
         free(l->slots[i].sa);
         free(l->slots[i].sb);
+        nn_batch_ws_free(l->slots[i].bw);
     }
     free(l->slots);
     free(l->perm);
@@ -253,6 +262,16 @@ int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader *
     l->n = n;
     int64_t B = o->batch_size;
     l->nb = o->drop_last ? n / B : (n + B - 1) / B;
+    if (l->o.shard_count < 2) {
+        l->o.shard_count = 1;
+        l->o.shard_rank = 0;
+    } else if (l->o.shard_rank < 0 || l->o.shard_rank >= l->o.shard_count) {
+        free(l);
+        return nn_error_set(err, NN_EINVAL, "shard %d of %d does not exist", o->shard_rank,
+                            o->shard_count);
+    }
+    /* a slice of a global batch: the largest has ceil(B / shards) rows */
+    B = (B + l->o.shard_count - 1) / l->o.shard_count;
     l->nslots = l->o.prefetch + 1;
     l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
     l->perm = malloc((size_t)(n ? n : 1) * sizeof *l->perm);
@@ -263,9 +282,10 @@ int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader *
     const nn_dataset_info *info = nn_data_info(d);
     int64_t xs[NN_MAX_DIMS + 1] = {B}, ys[NN_MAX_DIMS + 1] = {B};
     memcpy(xs + 1, info->sample.shape, (size_t)info->sample.dl.ndim * sizeof *xs);
-    memcpy(ys + 1, info->target.shape, (size_t)info->target.dl.ndim * sizeof *ys);
+    const nn_tensor *target = nn_data_target(d, o->augment); /* after batch transforms */
+    memcpy(ys + 1, target->shape, (size_t)target->dl.ndim * sizeof *ys);
     size_t scratch = nn_data_scratch_bytes(d);
-    if (info->sample.dl.ndim >= NN_MAX_DIMS || info->target.dl.ndim >= NN_MAX_DIMS) {
+    if (info->sample.dl.ndim >= NN_MAX_DIMS || target->dl.ndim >= NN_MAX_DIMS) {
         free_buffers(l);
         return nn_error_set(err, NN_ESHAPE, "a sample or target has %d dimensions: no room for "
                             "the batch dimension", NN_MAX_DIMS);
@@ -276,8 +296,8 @@ int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader *
         s->req.data = s;
         s->b.x = batch_tensor(&l->o, (nn_dtype)nn_tensor_dtype(&info->sample),
                               info->sample.dl.ndim + 1, xs);
-        s->b.y = batch_tensor(&l->o, (nn_dtype)nn_tensor_dtype(&info->target),
-                              info->target.dl.ndim + 1, ys);
+        s->b.y = batch_tensor(&l->o, (nn_dtype)nn_tensor_dtype(target), target->dl.ndim + 1,
+                              ys);
         s->indices = malloc((size_t)B * sizeof *s->indices);
         s->b.indices = s->indices;
         if (scratch) {
@@ -288,6 +308,11 @@ int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader *
             free_buffers(l);
             return nn_error_set(err, NN_ENOMEM, "out of memory for %d batch buffers of %lld "
                                 "samples", l->nslots, (long long)B);
+        }
+        int rc = nn_batch_ws_new(d, B, o->augment, &s->bw, err);
+        if (rc) {
+            free_buffers(l);
+            return rc;
         }
     }
     pool_workers = l->o.workers;

@@ -13,7 +13,20 @@ typedef struct nn_batch {
     int64_t n;              /* valid rows: B, or fewer in the last partial batch */
     const int64_t *indices; /* n dataset indices (as nn_dataset_info.labels is indexed) */
     int64_t epoch, index;   /* which epoch, and the batch's number within it */
+    /* a sharded loader's batch is one process's slice of a global batch: global_n rows in
+     * all, this slice being rows [row0, row0 + n) of it (n may be 0). Unsharded: n and 0. */
+    int64_t global_n, row0;
 } nn_batch;
+
+/* The slice of a global batch of `global` rows that process `rank` of `size` takes: rows in
+ * order, the first global % size processes one more. */
+static inline void nn_batch_slice(int64_t global, int rank, int size, int64_t *row0,
+                                  int64_t *rows)
+{
+    int64_t base = global / size, extra = global % size;
+    *rows = base + (rank < extra);
+    *row0 = rank * base + (rank < extra ? rank : extra);
+}
 
 typedef struct nn_loader_opts {
     int64_t batch_size; /* B >= 1 */
@@ -27,6 +40,10 @@ typedef struct nn_loader_opts {
     void *(*host_alloc)(void *ctx, size_t bytes);
     void (*host_free)(void *ctx, void *p);
     void *alloc_ctx;
+    /* data-parallel runs: every process permutes the part alike and takes slice shard_rank
+     * of shard_count of each global batch of batch_size rows (nn_batch_slice); batch buffers
+     * hold ceil(batch_size / shard_count) rows. 0 or 1 = not sharded. */
+    int shard_rank, shard_count;
 } nn_loader_opts;
 
 typedef struct nn_loader nn_loader;

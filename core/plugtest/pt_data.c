@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,8 +330,13 @@ void pt_check_transform(pt_ctx *c, pt_report *r)
         pt_add(r, PT_SKIP, "transform", NULL, NULL, "no case to run (see 'cases')");
         return;
     }
+    const nn_transform_vtable *vt = c->d->vtable;
+    int batch = vt->struct_size > offsetof(nn_transform_vtable, apply_batch) && vt->apply_batch;
     for (int i = 0; i < c->n_cases && i < 3; i++)
-        transform_case(c, &c->cases[i], r);
+        if (batch) /* ABI 0.5: pt_batch.c */
+            pt_batch_transform_case(c, &c->cases[i], r);
+        else
+            transform_case(c, &c->cases[i], r);
 }
 
 /* ---- loggers ---- */

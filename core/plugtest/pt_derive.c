@@ -3,6 +3,7 @@
  * required keys guessed from the schema), sized at random from the run's seed and kept small
  * so that every later check stays fast. Calls create() and setup() only. */
 #define _POSIX_C_SOURCE 200809L
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,19 @@ static int probe(const pt_ctx *c, const pt_case *k, nn_error *err)
         break;
     }
     case NN_KIND_TRANSFORM: {
+        /* targets as a classification dataset gives them (batch transforms read them) */
+        nn_tensor cls = {0}, cls_out;
+        int64_t ten = 10;
+        nn_tensor_describe(&cls, NN_I32, 0, &ten);
+        cls_out = cls;
+        cls_out.dl.shape = cls_out.shape;
+        cls_out.dl.strides = cls_out.strides;
+        const nn_transform_vtable *vt = inst.vt;
+        int batch = vt->struct_size > offsetof(nn_transform_vtable, apply_batch) &&
+                    vt->apply_batch;
         nn_transform_setup s = {.struct_size = sizeof s, .in = &t[0], .out = t[0],
-                                .train_only = 1};
+                                .train_only = 1, .target = &cls,
+                                .target_out = batch ? &cls_out : NULL, .n_classes = 10};
         s.out.dl.shape = s.out.shape;
         s.out.dl.strides = s.out.strides;
         rc = ((const nn_transform_vtable *)inst.vt)->setup(inst.self, &s, err);

@@ -209,5 +209,7 @@ void pt_check_sched_state(pt_ctx *c, pt_report *r);
 void pt_check_dataset(pt_ctx *c, pt_report *r);
 void pt_check_transform(pt_ctx *c, pt_report *r);
 void pt_check_logger(pt_ctx *c, pt_report *r);
+/* pt_batch.c: a batch transform's row for one case (pt_check_transform calls it) */
+void pt_batch_transform_case(pt_ctx *c, const pt_case *k, pt_report *r);
 
 #endif

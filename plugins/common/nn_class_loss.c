@@ -1,5 +1,7 @@
-/* nn_class_loss.c: the parameters, shape checks and target checks of the class-id losses. A
- * class id out of range is an error naming the sample, never a silent read. */
+/* nn_class_loss.c: the parameters, shape checks and target checks of the classification
+ * losses. A class id out of range or a probability that is negative or not finite is an error
+ * naming the sample, never a silent read. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,7 @@ static const nn_test_case class_cases[] = {
     {.params = "weight=0.5,2,1; reduction=sum", .inputs = "4x3 f32 [-3, 3]",
      .target = "4 i32 [0, 3)"},
     {.params = "ignore_index=1", .inputs = "6x3", .target = "6 i32"},
+    {.params = "weight=0.5,2,1,3", .inputs = "5x4 f32 [-2, 2]", .target = "5x4 f32 [0, 1]"},
 };
 
 const nn_test_spec nn_class_loss_test = {
@@ -52,10 +55,16 @@ int nn_class_loss_setup(nn_class_loss *l, const nn_loss_setup *s, const char *wh
     if (nn_tensor_dtype(p) != NN_F32 || p->dl.ndim != 2)
         return nn_error_set(err, NN_ESHAPE, "%s: predictions %s must be F32 %s [N, C]", l->name,
                             ps, what);
-    if (nn_tensor_dtype(t) != NN_I32 || t->dl.ndim != 1 || t->shape[0] != p->shape[0])
-        return nn_error_set(err, NN_ESHAPE,
-                            "%s: targets %s must be I32 class ids [N] for predictions %s",
-                            l->name, ts, ps);
+    l->soft = nn_tensor_dtype(t) == NN_F32 && t->dl.ndim == 2 && nn_shape_equal(t, p);
+    if (!l->soft &&
+        (nn_tensor_dtype(t) != NN_I32 || t->dl.ndim != 1 || t->shape[0] != p->shape[0]))
+        return nn_error_set(err, NN_ESHAPE, "%s: targets %s must be I32 class ids [N] or F32 "
+                            "probabilities [N, C] for predictions %s", l->name, ts, ps);
+    if (l->soft && l->ignore_index != -100)
+        return nn_error_set(err, NN_EINVAL, "%s: key 'ignore_index' = %lld applies to class "
+                            "ids, but the targets %s are probabilities (mixup and cutmix make "
+                            "them); PyTorch refuses it too: leave it unset", l->name,
+                            (long long)l->ignore_index, ts);
     l->n = p->shape[0];
     l->c = p->shape[1];
     if (l->n_weights && l->n_weights != l->c)
@@ -83,5 +92,17 @@ int nn_class_loss_scale(const nn_class_loss *l, const int32_t *y, double *scale,
         denom += nn_class_loss_w(l, y[i]);
     }
     *scale = l->sum ? 1.0 : (denom > 0 ? 1.0 / denom : 0.0);
+    return NN_OK;
+}
+
+int nn_class_loss_soft_scale(const nn_class_loss *l, const float *t, double *scale,
+                             nn_error *err)
+{
+    for (int64_t i = 0; i < l->n * l->c; i++)
+        if (!(t[i] >= 0) || !isfinite(t[i]))
+            return nn_error_set(err, NN_EINVAL, "%s: sample %lld has probability %g for class "
+                                "%lld; probability targets must be finite and >= 0", l->name,
+                                (long long)(i / l->c), (double)t[i], (long long)(i % l->c));
+    *scale = l->sum ? 1.0 : (l->n > 0 ? 1.0 / (double)l->n : 0.0);
     return NN_OK;
 }

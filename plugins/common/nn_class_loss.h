@@ -1,7 +1,7 @@
-/* nn_class_loss.h: what the losses over class ids share (cross_entropy, nll): predictions
- * [N, C], I32 targets [N], PyTorch's class weights, ignore_index and weighted mean, and the
- * check that every target is a class or ignored. The loss itself stays in its plugin. Static
- * helper library (libnn_kit.a) for plugins only; never part of the core. */
+/* nn_class_loss.h: what the classification losses share (cross_entropy, nll): predictions
+ * [N, C] with I32 class ids [N] or F32 probabilities [N, C] (mixup, cutmix), PyTorch's class
+ * weights, ignore_index and means, and the checks of every target. The loss itself stays in its
+ * plugin. Static helper library (libnn_kit.a) for plugins only; never part of the core. */
 #ifndef NN_CLASS_LOSS_H
 #define NN_CLASS_LOSS_H
 
@@ -11,12 +11,14 @@
 #define NN_CLASS_LOSS_REDUCTION                                                            \
     {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",     \
      .doc = "mean: sum over samples divided by the summed weights of their classes (the "  \
-            "count without weights); sum: plain sum"}
+            "count without weights), or by the count N for probability targets [N, C], as " \
+            "PyTorch does; sum: plain sum"}
 #define NN_CLASS_LOSS_WEIGHT_AND_IGNORE                                                    \
     {.name = "weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",                   \
      .doc = "optional weight of each class, C values, e.g. \"1, 2.5, 1\"; unset = all 1"}, \
     {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100",                          \
-     .doc = "a target value that contributes neither loss nor gradient (e.g. padding)"}
+     .doc = "a target value that contributes neither loss nor gradient (e.g. padding); "  \
+            "class ids only: with probability targets it must stay unset, as in PyTorch"}
 
 typedef struct nn_class_loss {
     const char *name;     /* the plugin, for messages */
@@ -26,6 +28,7 @@ typedef struct nn_class_loss {
     double *weight;       /* [n_weights], owned */
     double weight_sum;    /* sum of the class weights (C when unweighted) */
     int64_t n, c;         /* from setup */
+    int soft;             /* from setup: targets are F32 probabilities [N, C] */
 } nn_class_loss;
 
 /* Cases with class ids of the prediction's classes, weighted and with an ignored sample. */
@@ -34,12 +37,17 @@ extern const nn_test_spec nn_class_loss_test;
 /* reads reduction, weight and ignore_index */
 int nn_class_loss_init(nn_class_loss *l, const char *name, const nn_params *p, nn_error *err);
 void nn_class_loss_free(nn_class_loss *l);
-/* predictions F32 [N, C] (what: "logits", "log-probabilities"), targets I32 [N] */
+/* predictions F32 [N, C] (what: "logits", "log-probabilities"), targets I32 class ids [N]
+ * or F32 probabilities [N, C] (sets l->soft; refuses a non-default ignore_index then) */
 int nn_class_loss_setup(nn_class_loss *l, const nn_loss_setup *s, const char *what,
                         nn_error *err);
 /* Checks every target; *scale = 1 (sum) or 1 / the summed weights of the samples not ignored
  * (0 when there is none: loss 0 and no gradient rather than PyTorch's NaN). */
 int nn_class_loss_scale(const nn_class_loss *l, const int32_t *y, double *scale, nn_error *err);
+/* The same for probability targets [N, C]: every one finite and >= 0 (rows need not sum to
+ * 1, as in PyTorch); *scale = 1 (sum) or 1 / N (PyTorch's mean for probabilities). */
+int nn_class_loss_soft_scale(const nn_class_loss *l, const float *t, double *scale,
+                             nn_error *err);
 
 static inline double nn_class_loss_w(const nn_class_loss *l, int64_t k)
 {

@@ -1,10 +1,14 @@
 /* batchnorm.c: batch normalisation over the channel dim of [N, C], [N, C, L] or [N, C, H, W]
  * as PyTorch's BatchNorm1d/2d: batch statistics in training (running mean/var updated with
- * momentum, unbiased variance), running statistics in eval. oneDNN primitives built once;
- * never allocates in forward/backward. */
+ * momentum, unbiased variance), running statistics in eval. With sync = true in a
+ * data-parallel run, the statistics span the global batch (SyncBatchNorm): sums exchanged
+ * through nn_layer_io.dist. oneDNN primitives built once; never allocates in forward/backward. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <nntrain/communicator.h>
 #include <nntrain/export.h>
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
@@ -15,14 +19,17 @@ enum { P_WEIGHT = 0, P_BIAS = 1 };
 
 typedef struct batchnorm {
     double momentum, eps;
-    int affine;
+    int affine, sync;
     const char *name;
     int training;
     int64_t channels, count; /* count: values per channel in one batch */
+    int64_t spatial;         /* values per channel in one sample */
     int b_rmean, b_rvar, b_mean, b_var, b_dx; /* buffer indices, -1 when absent */
+    int b_sums;              /* sync: F64 [2C + 1] of sums exchanged between processes */
+    double sync_count;       /* sync: values per channel in the last global batch */
     dnnl_memory_desc_t data_md;
-    dnnl_primitive_desc_t train_pd, eval_pd, bwd_pd;
-    nn_dnnl_op train, eval, bwd;
+    dnnl_primitive_desc_t train_pd, eval_pd, bwd_pd, sync_pd;
+    nn_dnnl_op train, eval, bwd, sync_fwd;
 } batchnorm;
 
 static int batchnorm_create(const nn_params *p, void **self, nn_error *err)
@@ -33,8 +40,9 @@ static int batchnorm_create(const nn_params *p, void **self, nn_error *err)
     b->momentum = nn_params_float(p, "momentum");
     b->eps = nn_params_float(p, "eps");
     b->affine = nn_params_bool(p, "affine");
+    b->sync = nn_params_bool(p, "sync");
     b->name = "batchnorm";
-    b->b_rmean = b->b_rvar = b->b_mean = b->b_var = b->b_dx = -1;
+    b->b_rmean = b->b_rvar = b->b_mean = b->b_var = b->b_dx = b->b_sums = -1;
     *self = b;
     return NN_OK;
 }
@@ -45,9 +53,11 @@ static void batchnorm_destroy(void *self)
     nn_dnnl_op_destroy(&b->train);
     nn_dnnl_op_destroy(&b->eval);
     nn_dnnl_op_destroy(&b->bwd);
+    nn_dnnl_op_destroy(&b->sync_fwd);
     nn_dnnl_pd_free(&b->train_pd);
     nn_dnnl_pd_free(&b->eval_pd);
     nn_dnnl_pd_free(&b->bwd_pd);
+    nn_dnnl_pd_free(&b->sync_pd);
     free(b);
 }
 
@@ -71,7 +81,10 @@ static int batchnorm_setup(void *self, nn_layer_setup *s, nn_error *err)
                             L);
     b->channels = x->shape[1];
     b->count = nn_tensor_numel(x) / b->channels;
-    if (s->training && b->count < 2)
+    b->spatial = b->count / x->shape[0];
+    /* in a data-parallel run, a plan's rows are one process's slice: whether enough values
+     * per channel exist is known in forward (synchronised statistics span the global batch) */
+    if (s->training && b->count < 2 && !(s->dist && s->dist->size > 1))
         return nn_error_set(err, NN_ESHAPE,
                             "layer '%s': batchnorm needs more than 1 value per channel to "
                             "train, input %s has 1 (use a batch larger than 1)",
@@ -94,6 +107,10 @@ static int batchnorm_setup(void *self, nn_layer_setup *s, nn_error *err)
         b->b_dx = nn_layer_add_buffer(s, "dx_scratch", NN_BUF_WORKSPACE, NN_F32, x->dl.ndim,
                                       x->shape);
         if (b->b_mean < 0 || b->b_var < 0 || b->b_dx < 0)
+            return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare buffers", L);
+        int64_t sums = 2 * c + 1;
+        if (b->sync && (b->b_sums = nn_layer_add_buffer(s, "sync_sums", NN_BUF_WORKSPACE,
+                                                        NN_F64, 1, &sums)) < 0)
             return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare buffers", L);
     }
     if (b->b_rmean < 0 || b->b_rvar < 0)
@@ -195,8 +212,131 @@ static int batchnorm_bind(void *self, const nn_layer_io *io, nn_error *err)
                                 err)) ||
         (rc = bind_fwd(b, &b->train, b->train_pd, io, b->b_mean, b->b_var, err)))
         return rc;
+    if (b->sync) {
+        /* normalising with the global batch's statistics, computed by sync_forward */
+        if (!nn_device_is_host(io->device))
+            return nn_error_set(err, NN_ENOTSUP, "layer '%s': sync = true runs on the host "
+                                "only", L);
+        NN_DNNL_TRY(err, L, "batch normalization with given statistics",
+                    dnnl_batch_normalization_forward_desc_init(
+                        &d, dnnl_forward_inference, &b->data_md, (float)b->eps,
+                        bn_flags(b) | (unsigned)dnnl_use_global_stats));
+        nn_dnnl_pd_free(&b->sync_pd);
+        NN_DNNL_TRY(err, L, "batch normalization with given statistics",
+                    dnnl_primitive_desc_create(&b->sync_pd, &d, NULL, eng, NULL));
+        if ((rc = nn_dnnl_op_create(&b->sync_fwd, b->sync_pd, "batch normalization with "
+                                    "given statistics", L, err)) ||
+            (rc = bind_fwd(b, &b->sync_fwd, b->sync_pd, io, b->b_mean, b->b_var, err)))
+            return rc;
+    }
     if (io->grad_output && (!b->affine || io->param_grads[P_WEIGHT]))
         return batchnorm_build_backward(b, io, err);
+    return NN_OK;
+}
+
+static double *f64_of(const nn_tensor *t)
+{
+    return (double *)(void *)((char *)t->dl.data + t->dl.byte_offset);
+}
+
+/* sync = true in a data-parallel run of several processes */
+static int synced(const batchnorm *b, const nn_layer_io *io)
+{
+    return b->sync && io->dist && io->dist->size > 1;
+}
+
+/* rows of this process that count (a process without any runs one zero row that does not) */
+static int64_t valid_rows(const nn_layer_io *io)
+{
+    int64_t n = io->inputs[0]->shape[0];
+    return io->dist && io->dist->rows < n ? io->dist->rows : n;
+}
+
+/* Statistics of the global batch: per-channel sums over this process's valid rows, summed
+ * over all processes (every process calls, also without rows), into the saved mean and
+ * (biased) variance; then oneDNN normalises with them. */
+static int sync_forward(batchnorm *b, const nn_layer_io *io, nn_error *err)
+{
+    int64_t C = b->channels, S = b->spatial, rows = valid_rows(io);
+    const float *x = NN_F32P(io->inputs[0]);
+    double *sums = f64_of(io->buffers[b->b_sums]);
+    memset(sums, 0, (size_t)(2 * C + 1) * sizeof *sums);
+    for (int64_t n = 0; n < rows; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *p = x + (n * C + c) * S;
+            double s1 = 0, s2 = 0;
+            for (int64_t k = 0; k < S; k++) {
+                s1 += p[k];
+                s2 += (double)p[k] * p[k];
+            }
+            sums[c] += s1;
+            sums[C + c] += s2;
+        }
+    sums[2 * C] = (double)(rows * S);
+    nn_error cerr = {0};
+    int rc = io->dist->allreduce_sum(io->dist, sums, 2 * C + 1, NN_F64, &cerr);
+    if (rc)
+        return nn_error_set(err, rc, "layer '%s': synchronising statistics: %s", b->name,
+                            cerr.msg);
+    double cnt = sums[2 * C];
+    if (cnt < 2)
+        return nn_error_set(err, NN_ESHAPE, "layer '%s': batchnorm needs more than 1 value per "
+                            "channel to train, the global batch has %.0f", b->name, cnt);
+    b->sync_count = cnt;
+    float *mean = NN_F32P(io->buffers[b->b_mean]), *var = NN_F32P(io->buffers[b->b_var]);
+    for (int64_t c = 0; c < C; c++) {
+        double mu = sums[c] / cnt, v = sums[C + c] / cnt - mu * mu;
+        mean[c] = (float)mu;
+        var[c] = (float)(v > 0 ? v : 0);
+    }
+    return nn_dnnl_op_run(&b->sync_fwd, b->name, err);
+}
+
+/* dx = gamma / sigma * (dy - mean(dy) - xhat * mean(dy * xhat)), the means over the global
+ * batch; each process's weight and bias gradients are its rows' share (the core sums them) */
+static int sync_backward(batchnorm *b, const nn_layer_io *io, nn_error *err)
+{
+    int64_t C = b->channels, S = b->spatial, N = io->inputs[0]->shape[0], rows = valid_rows(io);
+    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
+    const float *mean = NN_F32P(io->buffers[b->b_mean]), *var = NN_F32P(io->buffers[b->b_var]);
+    double *sums = f64_of(io->buffers[b->b_sums]);
+    memset(sums, 0, (size_t)(2 * C) * sizeof *sums);
+    for (int64_t n = 0; n < rows; n++)
+        for (int64_t c = 0; c < C; c++) {
+            double inv = 1.0 / sqrt((double)var[c] + b->eps), mu = mean[c], s1 = 0, s2 = 0;
+            const float *px = x + (n * C + c) * S, *pd = dy + (n * C + c) * S;
+            for (int64_t k = 0; k < S; k++) {
+                s1 += pd[k];
+                s2 += pd[k] * ((px[k] - mu) * inv);
+            }
+            sums[c] += s1;
+            sums[C + c] += s2;
+        }
+    if (b->affine)
+        for (int64_t c = 0; c < C; c++) {
+            NN_F32P(io->param_grads[P_BIAS])[c] = (float)sums[c];
+            NN_F32P(io->param_grads[P_WEIGHT])[c] = (float)sums[C + c];
+        }
+    nn_error cerr = {0};
+    int rc = io->dist->allreduce_sum(io->dist, sums, 2 * C, NN_F64, &cerr);
+    if (rc)
+        return nn_error_set(err, rc, "layer '%s': synchronising gradients: %s", b->name,
+                            cerr.msg);
+    if (!io->grad_inputs[0])
+        return NN_OK;
+    float *dx = NN_F32P(io->grad_inputs[0]);
+    /* a row that does not count gets no gradient either (the means above would give it one) */
+    memset(dx + rows * C * S, 0, (size_t)((N - rows) * C * S) * sizeof *dx);
+    for (int64_t n = 0; n < rows; n++)
+        for (int64_t c = 0; c < C; c++) {
+            double inv = 1.0 / sqrt((double)var[c] + b->eps), mu = mean[c];
+            double g = b->affine ? NN_F32P(io->params[P_WEIGHT])[c] : 1.0;
+            double mdy = sums[c] / b->sync_count, mdyx = sums[C + c] / b->sync_count;
+            const float *px = x + (n * C + c) * S, *pd = dy + (n * C + c) * S;
+            float *po = dx + (n * C + c) * S;
+            for (int64_t k = 0; k < S; k++)
+                po[k] = (float)(g * inv * (pd[k] - mdy - (px[k] - mu) * inv * mdyx));
+        }
     return NN_OK;
 }
 
@@ -208,12 +348,21 @@ static int batchnorm_forward(void *self, const nn_layer_io *io, nn_error *err)
         return rc;
     if (!io->training || !b->training)
         return nn_dnnl_op_run(&b->eval, b->name, err);
-    if ((rc = nn_dnnl_op_run(&b->train, b->name, err)))
+    int sync = synced(b, io);
+    if (!sync && valid_rows(io) > 0 && valid_rows(io) * b->spatial < 2)
+        return nn_error_set(err, NN_ESHAPE, "layer '%s': batchnorm needs more than 1 value per "
+                            "channel to train, this process's slice of the batch has 1 (use a "
+                            "larger batch_size, or sync = true)", b->name);
+    if ((rc = sync ? sync_forward(b, io, err) : nn_dnnl_op_run(&b->train, b->name, err)))
         return rc;
+    /* a process without rows of this step (data-parallel) leaves its statistics alone */
+    if (!sync && valid_rows(io) == 0)
+        return NN_OK;
     /* PyTorch's convention: running = (1 - momentum) running + momentum batch, with the
      * unbiased batch variance (oneDNN returns the biased one it normalised with) */
     float m = (float)b->momentum, keep = 1.0f - m;
-    float unbias = (float)((double)b->count / (double)(b->count - 1));
+    double cnt = sync ? b->sync_count : (double)b->count;
+    float unbias = (float)(cnt / (cnt - 1));
     float *rm = NN_F32P(io->buffers[b->b_rmean]), *rv = NN_F32P(io->buffers[b->b_rvar]);
     const float *bm = NN_F32P(io->buffers[b->b_mean]), *bv = NN_F32P(io->buffers[b->b_var]);
     for (int64_t c = 0; c < b->channels; c++) {
@@ -231,6 +380,8 @@ static int batchnorm_backward(void *self, const nn_layer_io *io, nn_error *err)
         return nn_error_set(err, NN_EINVAL,
                             "layer '%s': backward called on a plan set up for inference",
                             b->name);
+    if (synced(b, io))
+        return sync_backward(b, io, err);
     if (!b->bwd.prim && (rc = batchnorm_build_backward(b, io, err)))
         return rc;
     return nn_dnnl_op_run(&b->bwd, b->name, err);
@@ -244,6 +395,10 @@ static const nn_param_spec batchnorm_params[] = {
      .doc = "added to the variance before the square root"},
     {.name = "affine", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "learn a per-channel scale (weight, init 1) and shift (bias, init 0)"},
+    {.name = "sync", .type = NN_PARAM_BOOL, .def = "false",
+     .doc = "data-parallel runs: normalise with the statistics of the whole global batch, "
+            "summed across processes (synchronised batchnorm, exact as one process); false: "
+            "each process uses its own slice's statistics, as PyTorch DDP"},
     {.name = NULL},
 };
 

@@ -82,9 +82,12 @@ static int dropout_forward(void *self, const nn_layer_io *io, nn_error *err)
     /* keep when a 32-bit draw >= p * 2^32: exact to 2^-32, two draws per 64-bit number */
     const uint64_t threshold = (uint64_t)(d->p * 4294967296.0);
     const float scale = (float)(1.0 / (1.0 - d->p));
+    /* a process of a data-parallel run holds rows from row_offset of the global batch on:
+     * keyed by the global row, N processes draw the masks one process would */
+    int64_t row0 = io->dist ? io->dist->row_offset : 0;
     for (int64_t b = 0; b < batch; b++) {
         nn_rng r;
-        nn_rng_init(&r, io->seed, d->stream, (uint64_t)b, 0);
+        nn_rng_init(&r, io->seed, d->stream, (uint64_t)(row0 + b), 0);
         float *mb = m + b * per;
         int64_t i = 0;
         for (; i + 1 < per; i += 2) {

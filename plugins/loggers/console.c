@@ -226,8 +226,10 @@ static int console_event(void *self, const nn_event *ev, nn_error *err)
     switch (ev->kind) {
     case NN_EV_TRAIN_BEGIN:
         if (!quiet) {
-            snprintf(c->line, sizeof c->line, "training: %lld epochs of %lld steps",
-                     (long long)ev->epochs, (long long)ev->steps_per_epoch);
+            snprintf(c->line, sizeof c->line, "training: %lld epochs of %lld steps%s%s",
+                     (long long)ev->epochs, (long long)ev->steps_per_epoch,
+                     ev->message && *ev->message ? ", " : "",
+                     ev->message ? clean(c, ev->message) : "");
             put_line(c, c->line);
         }
         break;

@@ -1,7 +1,7 @@
 /* cross_entropy.c: the loss plugin "cross_entropy": softmax cross-entropy from logits [N, C]
- * and I32 class ids [N], with PyTorch's semantics for class weights, label smoothing,
- * ignore_index and mean/sum (nn_class_loss.h checks the shapes and targets). Log-sum-exp in
- * double keeps it finite for any logits. Never allocates per step. */
+ * and I32 class ids [N] or F32 probabilities [N, C] (mixup, cutmix), with PyTorch's semantics
+ * for class weights, label smoothing, ignore_index and mean/sum (nn_class_loss.h checks the
+ * shapes and targets). Log-sum-exp in double keeps it finite. Never allocates per step. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +40,58 @@ static int ce_setup(void *self, nn_loss_setup *s, nn_error *err)
     return nn_class_loss_setup(&((cross_entropy *)self)->cl, s, "logits", err);
 }
 
-/* loss_n = (1 - e) w[y] (lse - x_y) + e / C * sum_c w[c] (lse - x_c)
+/* lse = log sum_k exp(x_k), in double from the row's maximum */
+static double log_sum_exp(const float *x, int64_t c)
+{
+    double m = x[0], s = 0;
+    for (int64_t k = 1; k < c; k++)
+        m = x[k] > m ? x[k] : m;
+    for (int64_t k = 0; k < c; k++)
+        s += exp(x[k] - m);
+    return m + log(s);
+}
+
+/* probability targets t (PyTorch's cross_entropy with class probabilities):
+ * loss_n = sum_c w[c] q_c (lse - x_c) with q = (1 - e) t + e / C; mean divides by N */
+static int ce_forward_soft(const cross_entropy *ce, nn_loss_io *io, nn_error *err)
+{
+    const nn_class_loss *cl = &ce->cl;
+    const float *x = NN_F32P(io->pred), *t = NN_F32P(io->target);
+    const int64_t n = cl->n, c = cl->c;
+    const double e = ce->smoothing;
+    double scale, total = 0;
+    int rc = nn_class_loss_soft_scale(cl, t, &scale, err);
+    if (rc)
+        return rc;
+    for (int64_t i = 0; i < n; i++) {
+        const float *xi = x + i * c, *ti = t + i * c;
+        const double lse = log_sum_exp(xi, c);
+        double wq = 0; /* sum_c w[c] q_c */
+        for (int64_t k = 0; k < c; k++) {
+            const double q = (1 - e) * ti[k] + e / (double)c, w = nn_class_loss_w(cl, k);
+            total += w * q * (lse - xi[k]);
+            wq += w * q;
+        }
+        if (!io->grad_pred)
+            continue;
+        /* d/dx_k = (sum_c w[c] q_c) p_k - w[k] q_k */
+        float *gi = NN_F32P(io->grad_pred) + i * c;
+        for (int64_t k = 0; k < c; k++)
+            gi[k] = (float)(scale * (wq * exp(xi[k] - lse) -
+                                     nn_class_loss_w(cl, k) * ((1 - e) * ti[k] + e / (double)c)));
+    }
+    io->loss = total * scale;
+    return NN_OK;
+}
+
+/* class ids: loss_n = (1 - e) w[y] (lse - x_y) + e / C * sum_c w[c] (lse - x_c)
  * mean divides by sum_n w[y_n] over the samples not ignored (PyTorch's weighted mean) */
 static int ce_forward(void *self, nn_loss_io *io, nn_error *err)
 {
     const cross_entropy *ce = self;
     const nn_class_loss *cl = &ce->cl;
+    if (cl->soft)
+        return ce_forward_soft(ce, io, err);
     const float *x = NN_F32P(io->pred);
     const int32_t *y = NN_I32P(io->target);
     const int64_t n = cl->n, c = cl->c;
@@ -63,12 +109,7 @@ static int ce_forward(void *self, nn_loss_io *io, nn_error *err)
                 memset(gi, 0, sizeof(float) * (size_t)c);
             continue;
         }
-        double m = xi[0], s = 0;
-        for (int64_t k = 1; k < c; k++)
-            m = xi[k] > m ? xi[k] : m;
-        for (int64_t k = 0; k < c; k++)
-            s += exp(xi[k] - m);
-        const double lse = m + log(s), wy = nn_class_loss_w(cl, y[i]);
+        const double lse = log_sum_exp(xi, c), wy = nn_class_loss_w(cl, y[i]);
         double smooth = 0;
         if (e > 0)
             for (int64_t k = 0; k < c; k++)
@@ -99,14 +140,16 @@ static const nn_loss_vtable ce_vtable = {
 static const nn_param_spec ce_params[] = {
     NN_CLASS_LOSS_REDUCTION,
     {.name = "label_smoothing", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",
-     .doc = "mixes the one-hot target with the uniform distribution: (1 - e) one_hot + e / C"},
+     .doc = "mixes the target with the uniform distribution: (1 - e) one_hot + e / C, or "
+            "(1 - e) t + e / C for probability targets t (as PyTorch)"},
     NN_CLASS_LOSS_WEIGHT_AND_IGNORE,
     {.name = NULL},
 };
 
 static const nn_plugin_desc ce_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LOSS, .name = "cross_entropy", .version = "1.0.0", .license = "MIT",
-    .summary = "Softmax cross-entropy from logits [N, C] and class ids [N] (PyTorch semantics)",
+    .summary = "Softmax cross-entropy from logits [N, C] and class ids [N] or probabilities "
+               "[N, C] (PyTorch semantics)",
     .params = ce_params, .vtable = &ce_vtable, .test = &nn_class_loss_test);
 
 NN_PLUGIN_EXPORT(&ce_desc);

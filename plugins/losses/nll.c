@@ -1,6 +1,7 @@
 /* nll.c: the loss plugin "nll", negative log-likelihood from log-probabilities [N, C] (e.g. a
- * log_softmax output) and I32 class ids [N], with PyTorch's class weights, ignore_index and
- * weighted mean (nn_class_loss.h checks the shapes and targets). Never allocates in forward. */
+ * log_softmax output) and I32 class ids [N] or F32 probabilities [N, C], with PyTorch's class
+ * weights, ignore_index and means (nn_class_loss.h checks the shapes and targets). Never
+ * allocates in forward. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +32,33 @@ static int nll_setup(void *self, nn_loss_setup *s, nn_error *err)
     return nn_class_loss_setup(self, s, "log-probabilities", err);
 }
 
-/* loss_n = -w[y] x[n, y]; mean divides by sum_n w[y_n] over the samples not ignored */
+/* probability targets: loss_n = -sum_c w[c] t_c x[n, c] (cross_entropy's probability form on
+ * log-probabilities; PyTorch's nll_loss takes class ids only); mean divides by N */
+static int nll_forward_soft(const nn_class_loss *l, nn_loss_io *io, nn_error *err)
+{
+    const float *x = NN_F32P(io->pred), *t = NN_F32P(io->target);
+    double scale, total = 0;
+    int rc = nn_class_loss_soft_scale(l, t, &scale, err);
+    if (rc)
+        return rc;
+    float *g = io->grad_pred ? NN_F32P(io->grad_pred) : NULL;
+    for (int64_t i = 0; i < l->n * l->c; i++) {
+        const double w = nn_class_loss_w(l, i % l->c);
+        total -= w * t[i] * x[i];
+        if (g)
+            g[i] = (float)(-w * t[i] * scale);
+    }
+    io->loss = total * scale;
+    return NN_OK;
+}
+
+/* class ids: loss_n = -w[y] x[n, y]; mean divides by sum_n w[y_n] over the samples not
+ * ignored */
 static int nll_forward(void *self, nn_loss_io *io, nn_error *err)
 {
     const nn_class_loss *l = self;
+    if (l->soft)
+        return nll_forward_soft(l, io, err);
     const float *x = NN_F32P(io->pred);
     const int32_t *y = NN_I32P(io->target);
     double scale, total = 0;
@@ -71,7 +95,8 @@ static const nn_param_spec nll_params[] = {
 
 static const nn_plugin_desc nll_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LOSS, .name = "nll", .version = "1.0.0", .license = "MIT",
-    .summary = "Negative log-likelihood from log-probabilities [N, C] and class ids [N]",
+    .summary = "Negative log-likelihood from log-probabilities [N, C] and class ids [N] or "
+               "probabilities [N, C]",
     .params = nll_params, .vtable = &nll_vtable, .test = &nn_class_loss_test);
 
 NN_PLUGIN_EXPORT(&nll_desc);

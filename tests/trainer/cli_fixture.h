@@ -156,4 +156,27 @@ static inline char *slurp(const char *name)
     return b;
 }
 
+/* the number at key `key` of every record of kind `kind` in the jsonl file `name` (a run's
+ * metrics.jsonl: kind "step" and key "loss" are the per-step losses); returns the count */
+static inline int jsonl_records(const char *name, const char *kind, const char *key,
+                                double *out, int cap)
+{
+    char *t = slurp(name);
+    cr_assert_not_null(t, "no %s", name);
+    char want[64], k[64];
+    snprintf(want, sizeof want, "\"kind\":\"%s\"", kind);
+    snprintf(k, sizeof k, "\"%s\":", key);
+    int n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(t, "\n", &save); line && n < cap;
+         line = strtok_r(NULL, "\n", &save))
+        if (strstr(line, want)) {
+            char *l = strstr(line, k);
+            cr_assert_not_null(l, "%s", line);
+            out[n++] = strtod(l + strlen(k), NULL);
+        }
+    free(t);
+    return n;
+}
+
 #endif

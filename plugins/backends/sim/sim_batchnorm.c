@@ -11,7 +11,7 @@ enum { P_WEIGHT = 0, P_BIAS = 1 };
 
 typedef struct sbn {
     double momentum, eps;
-    int affine, training;
+    int affine, training, sync;
     const char *name;
     int64_t channels, count, inner; /* count: values per channel; inner: spatial size */
     int b_rmean, b_rvar, b_mean, b_var;
@@ -25,6 +25,7 @@ static int bn_create(const nn_params *p, void **self, nn_error *err)
     b->momentum = nn_params_float(p, "momentum");
     b->eps = nn_params_float(p, "eps");
     b->affine = nn_params_bool(p, "affine");
+    b->sync = nn_params_bool(p, "sync");
     b->name = "batchnorm";
     b->b_rmean = b->b_rvar = b->b_mean = b->b_var = -1;
     *self = b;
@@ -44,6 +45,10 @@ static int bn_setup(void *self, nn_layer_setup *s, nn_error *err)
     b->training = s->training;
     if (!sim_dev_from(s->device, L, err))
         return NN_EINVAL;
+    /* one process's statistics are the global batch's: sync only matters across processes */
+    if (b->sync && s->dist && s->dist->size > 1)
+        return nn_error_set(err, NN_ENOTSUP, "layer '%s': sync = true across %d processes is "
+                            "not implemented on sim", L, s->dist->size);
     if (s->n_inputs != 1)
         return nn_error_set(err, NN_ESHAPE, "layer '%s': batchnorm takes 1 input, got %d", L,
                             s->n_inputs);
@@ -213,6 +218,9 @@ static const nn_param_spec bn_params[] = {
      .doc = "added to the variance before the square root"},
     {.name = "affine", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "learn a per-channel scale (weight, init 1) and shift (bias, init 0)"},
+    {.name = "sync", .type = NN_PARAM_BOOL, .def = "false",
+     .doc = "data-parallel runs: statistics of the whole global batch (as the CPU plugin); "
+            "refused across processes on sim, which has no communicator"},
     {.name = NULL},
 };
 

@@ -1,7 +1,7 @@
 /* sim_loss.c: "cross_entropy" on the sim device, the CPU plugin's function and keys (class
- * weights, label smoothing, ignore_index, mean/sum) from logits [N, C] and I32 class ids [N].
- * The batch loss goes into the core's loss_out device tensor (ABI 0.4), never to the host, and
- * a class id out of range is refused naming the sample. Never allocates per step. */
+ * weights, label smoothing, ignore_index, mean/sum) from logits [N, C] and I32 class ids [N] or
+ * F32 probabilities [N, C]. The batch loss goes into the core's loss_out device tensor (ABI
+ * 0.4), never to the host; a bad target is refused naming the sample. Never allocates per step. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@ typedef struct sce {
     int n_weights;
     double *weight, weight_sum;
     int64_t n, c;
+    int soft; /* targets are F32 probabilities [N, C] */
 } sce;
 
 static int ce_create(const nn_params *params, void **self, nn_error *err)
@@ -59,9 +60,16 @@ static int ce_setup(void *self, nn_loss_setup *s, nn_error *err)
     if (nn_tensor_dtype(p) != NN_F32 || p->dl.ndim != 2)
         return nn_error_set(err, NN_ESHAPE, "cross_entropy: predictions %s must be F32 logits "
                             "[N, C]", ps);
-    if (nn_tensor_dtype(t) != NN_I32 || t->dl.ndim != 1 || t->shape[0] != p->shape[0])
+    ce->soft = nn_tensor_dtype(t) == NN_F32 && t->dl.ndim == 2 && nn_shape_equal(t, p);
+    if (!ce->soft &&
+        (nn_tensor_dtype(t) != NN_I32 || t->dl.ndim != 1 || t->shape[0] != p->shape[0]))
         return nn_error_set(err, NN_ESHAPE, "cross_entropy: targets %s must be I32 class ids "
-                            "[N] for predictions %s", ts, ps);
+                            "[N] or F32 probabilities [N, C] for predictions %s", ts, ps);
+    if (ce->soft && ce->ignore_index != -100)
+        return nn_error_set(err, NN_EINVAL, "cross_entropy: key 'ignore_index' = %lld applies "
+                            "to class ids, but the targets %s are probabilities (mixup and "
+                            "cutmix make them); PyTorch refuses it too: leave it unset",
+                            (long long)ce->ignore_index, ts);
     ce->n = p->shape[0];
     ce->c = p->shape[1];
     if (ce->n_weights && ce->n_weights != ce->c)
@@ -71,6 +79,46 @@ static int ce_setup(void *self, nn_loss_setup *s, nn_error *err)
     ce->weight_sum = 0;
     for (int64_t k = 0; k < ce->c; k++)
         ce->weight_sum += ce->n_weights ? ce->weight[k] : 1.0;
+    return NN_OK;
+}
+
+static double row_lse(const float *x, int64_t c)
+{
+    double m = x[0], s = 0;
+    for (int64_t k = 1; k < c; k++)
+        m = x[k] > m ? x[k] : m;
+    for (int64_t k = 0; k < c; k++)
+        s += exp(x[k] - m);
+    return m + log(s);
+}
+
+/* probabilities t: loss_n = sum_c w[c] q_c (lse - x_c), q = (1 - e) t + e / C; mean over N */
+static int ce_soft(const sce *ce, const float *x, const float *t, float *gp, float *out,
+                   nn_error *err)
+{
+    const int64_t n = ce->n, c = ce->c;
+    const double e = ce->smoothing, *w = ce->n_weights ? ce->weight : NULL;
+    for (int64_t i = 0; i < n * c; i++)
+        if (!(t[i] >= 0) || !isfinite(t[i]))
+            return nn_error_set(err, NN_EINVAL, "cross_entropy: sample %lld has probability %g "
+                                "for class %lld; probability targets must be finite and >= 0",
+                                (long long)(i / c), (double)t[i], (long long)(i % c));
+    const double scale = ce->sum ? 1.0 : (n > 0 ? 1.0 / (double)n : 0.0);
+    double total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *xi = x + i * c, *ti = t + i * c;
+        const double lse = row_lse(xi, c);
+        double wq = 0;
+        for (int64_t k = 0; k < c; k++) {
+            const double q = (1 - e) * ti[k] + e / (double)c, wk = w ? w[k] : 1.0;
+            total += wk * q * (lse - xi[k]);
+            wq += wk * q;
+        }
+        for (int64_t k = 0; gp && k < c; k++)
+            gp[i * c + k] = (float)(scale * (wq * exp(xi[k] - lse) - (w ? w[k] : 1.0) *
+                                             ((1 - e) * ti[k] + e / (double)c)));
+    }
+    out[0] = (float)(total * scale);
     return NN_OK;
 }
 
@@ -87,14 +135,18 @@ static int ce_forward(void *self, nn_loss_io *io, nn_error *err)
     if (!io->loss_out)
         return nn_error_set(err, NN_EINVAL, "cross_entropy: no loss_out tensor: on a device "
                             "the loss is written to loss_out (ABI 0.4)");
-    const float *x;
+    const float *x, *t;
     const int32_t *y;
     float *gp = NULL, *out;
     SIM_TENSOR(x, dev, io->pred, NN_F32, L, "predictions", err);
-    SIM_TENSOR(y, dev, io->target, NN_I32, L, "targets", err);
     SIM_TENSOR(out, dev, io->loss_out, NN_F32, L, "loss_out", err);
     if (io->grad_pred)
         SIM_TENSOR(gp, dev, io->grad_pred, NN_F32, L, "prediction gradient", err);
+    if (ce->soft) {
+        SIM_TENSOR(t, dev, io->target, NN_F32, L, "targets", err);
+        return ce_soft(ce, x, t, gp, out, err);
+    }
+    SIM_TENSOR(y, dev, io->target, NN_I32, L, "targets", err);
     const int64_t n = ce->n, c = ce->c;
     const double e = ce->smoothing, *w = ce->n_weights ? ce->weight : NULL;
     double denom = 0;
@@ -117,12 +169,7 @@ static int ce_forward(void *self, nn_loss_io *io, nn_error *err)
                 memset(gi, 0, sizeof(float) * (size_t)c);
             continue;
         }
-        double m = xi[0], s = 0;
-        for (int64_t k = 1; k < c; k++)
-            m = xi[k] > m ? xi[k] : m;
-        for (int64_t k = 0; k < c; k++)
-            s += exp(xi[k] - m);
-        const double lse = m + log(s), wy = w ? w[y[i]] : 1.0;
+        const double lse = row_lse(xi, c), wy = w ? w[y[i]] : 1.0;
         double smooth = 0;
         if (e > 0)
             for (int64_t k = 0; k < c; k++)
@@ -149,19 +196,23 @@ static const nn_loss_vtable ce_vtable = {
 
 static const nn_param_spec ce_params[] = {
     {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",
-     .doc = "mean: sum over samples divided by the summed weights of their classes (the count "
-            "without weights); sum: plain sum"},
+     .doc = "mean: sum over samples divided by the summed weights of their classes (the "
+            "count without weights), or by the count N for probability targets [N, C], as "
+            "PyTorch does; sum: plain sum"},
     {.name = "label_smoothing", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",
-     .doc = "mixes the one-hot target with the uniform distribution: (1 - e) one_hot + e / C"},
+     .doc = "mixes the target with the uniform distribution: (1 - e) one_hot + e / C, or "
+            "(1 - e) t + e / C for probability targets t (as PyTorch)"},
     {.name = "weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",
      .doc = "optional weight of each class, C values, e.g. \"1, 2.5, 1\"; unset = all 1"},
     {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100",
-     .doc = "a target value that contributes neither loss nor gradient (e.g. padding)"},
+     .doc = "a target value that contributes neither loss nor gradient (e.g. padding); "
+            "class ids only: with probability targets it must stay unset, as in PyTorch"},
     {.name = NULL},
 };
 
 const nn_plugin_desc sim_cross_entropy_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LOSS, .name = "cross_entropy", .version = "1.0.0", .license = "MIT",
     .device = "sim",
-    .summary = "Softmax cross-entropy from logits [N, C] and class ids [N] on the sim device",
+    .summary = "Softmax cross-entropy from logits [N, C] and class ids [N] or probabilities "
+               "[N, C] on the sim device",
     .params = ce_params, .vtable = &ce_vtable);

@@ -24,6 +24,8 @@ extern "C" {
 #define NN_MAX_LAYER_BUFFERS 8
 #define NN_NAME_MAX 48
 
+struct nn_dist_info; /* <nntrain/communicator.h> */
+
 /* How the core initialises a parameter or state buffer from the run's seed.
  * fan_in/fan_out come from the declaration. */
 typedef enum nn_init {
@@ -89,7 +91,9 @@ typedef struct nn_layer_setup {
     /* in, ABI 0.5: room for parameters NN_MAX_LAYER_PARAMS .. NN_MAX_LAYER_PARAMS_ALL - 1,
      * filled by nn_layer_add_param() (NULL from a host older than 0.5) */
     nn_param_decl *params_more;
-    const void *reserved[6];
+    /* in, ABI 0.5: as nn_layer_io.dist (NULL: one process); rows and offsets are not set yet */
+    const struct nn_dist_info *dist;
+    const void *reserved[5];
 } nn_layer_setup;
 
 /* Declaration k of s (k < s->n_params); a borrowed pointer into s. */
@@ -165,7 +169,11 @@ typedef struct nn_layer_io {
      * Prefer nn_layer_param() / nn_layer_param_grad(), which read both halves. */
     nn_tensor *const *params_more;
     nn_tensor *const *param_grads_more;
-    const void *reserved[5];
+    /* ABI 0.5: the data-parallel run this plan belongs to (<nntrain/communicator.h>), or NULL
+     * when the run is one process. Per-sample random streams key on row_offset + row so that
+     * N processes draw what one process would; cross-process statistics use allreduce_sum. */
+    const struct nn_dist_info *dist;
+    const void *reserved[4];
 } nn_layer_io;
 
 /* Parameter k of io (k < the n_params the layer declared), or NULL when absent. */

@@ -44,7 +44,9 @@ typedef struct nn_event {
     int n_metrics;
     const nn_metric *metrics;
     const char *path;               /* CHECKPOINT: file written */
-    const char *message;            /* NONFINITE, HINT, TRAIN_END */
+    const char *message;            /* NONFINITE, HINT, TRAIN_END; TRAIN_BEGIN (ABI 0.5): how
+                                       the run is placed ("data-parallel on 4 processes ..."),
+                                       or NULL */
     int n_params;                   /* EPOCH_END: parameters and their gradients */
     const nn_tensor *const *params;
     const nn_tensor *const *grads;

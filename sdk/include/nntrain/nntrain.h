@@ -15,6 +15,7 @@
 #include "logger.h"
 #include "device.h"
 #include "backend.h"
+#include "communicator.h"
 #include "file.h"
 #include "test_spec.h"
 #include "gradcheck.h"

@@ -15,7 +15,7 @@ extern "C" {
 
 /* major: must equal the host's; minor: must be <= the host's */
 #define NN_ABI_MAJOR 0
-#define NN_ABI_MINOR 5
+#define NN_ABI_MINOR 5 /* 0.5: communicator plugins, nn_layer_io.dist, more layer parameters */
 
 typedef enum nn_kind {
     NN_KIND_LAYER = 1,
@@ -26,6 +26,7 @@ typedef enum nn_kind {
     NN_KIND_TRANSFORM,
     NN_KIND_LOGGER,
     NN_KIND_BACKEND,
+    NN_KIND_COMMUNICATOR, /* ABI 0.5: <nntrain/communicator.h> */
     NN_KIND_COUNT_ /* not a kind */
 } nn_kind;
 
