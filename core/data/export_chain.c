@@ -21,8 +21,8 @@ int nn_data_export(const nn_data *d, nn_export *x, const char *input, const char
     const char *cur = input;
     for (int i = 0; i < d->ntf; i++) {
         const data_tf *t = &d->tf[i];
-        if (t->train_only)
-            continue; /* augmentation: not part of what a trained model is applied to */
+        if (t->batch || t->train_only)
+            continue; /* augmentation, mixup: not part of what a trained model is applied to */
         const nn_transform_vtable *vt = t->vt;
         const nn_plugin_desc *desc = t->inst.desc;
         if (vt->struct_size < offsetof(nn_transform_vtable, export_as) + sizeof vt->export_as ||
