@@ -177,7 +177,8 @@ static int rnn_weights(const nn_seq_rnn *r, const nn_layer_export *x, int li, co
     nn_export *g = x->out;
     int64_t G = r->G, H = r->H, D = r->D, in = r->l[li].in;
     const int *perm = r->cfg.cell == NN_RNN_LSTM ? lstm_gates : gru_gates;
-    size_t nw = (size_t)(D * G * H * in), nr = (size_t)(D * G * H * H), nb = (size_t)(D * 2 * G * H);
+    size_t nw = (size_t)(D * G * H * in), nr = (size_t)(D * G * H * H),
+           nb = (size_t)(D * 2 * G * H);
     float *w = malloc(sizeof *w * (nw + nr + nb)), *rr = w + nw, *b = rr + nr;
     if (!w)
         return nn_export_fail(g, NN_ENOMEM, "out of memory");

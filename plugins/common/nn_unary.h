@@ -11,8 +11,9 @@
  * k holds the plugin's parameters, in schema order, as floats (an enum as its index, a bool as
  * 0/1). Export: the layer's name is looked up in nn_export_activation() (<nntrain/export.h>)
  * with k as its arguments, so a layer whose name that function does not know cannot be
- * exported (it fails saying so, never writes another function). The loops are generated in the plugin, around its inlined f and f', so the compiler
- * vectorises them as it would hand-written ones; they never allocate. Static helper library
+ * exported (it fails saying so, never writes another function). The loops are generated in
+ * the plugin, around its inlined f and f', so the compiler vectorises them as it would
+ * hand-written ones; they never allocate. Static helper library
  * (libnn_kit.a) for plugins only; never part of the core. */
 #ifndef NN_UNARY_H
 #define NN_UNARY_H
