@@ -130,6 +130,11 @@ int nn_init_from(nn_session *s, const nn_init_opts *o, nn_init_report *r, nn_err
             }
             continue;
         }
+        if (loaded[k]) {
+            rc = nn_error_set(err, NN_EINVAL, "%s: two of its tensors map to the model's '%s' "
+                              "(the second: '%s'); see init_map", o->path, mname, fname);
+            break;
+        }
         const nn_tensor *v = nn_checkpoint_tensor(c, fname);
         int64_t at;
         if (nn_tensor_dtype(v) == NN_F32 && !o->allow_nonfinite && !finite_f32(v, &at)) {
