@@ -151,6 +151,14 @@ void nn_dist_describe(const nn_dist *d, char *buf, size_t cap)
 
 void nn_dist_fail(nn_dist *d, int code, const char *message)
 {
+    if (d->failed_together && d->rank != 0) {
+        /* rank 0 found the same failure and ends every process: two processes aborting at
+         * once crash Open MPI's mpirun while it gathers their messages. Should rank 0 not
+         * end this one within 5 s, this one ends the run itself. */
+        struct timespec nap = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+        for (int i = 0; i < 100; i++)
+            nanosleep(&nap, NULL);
+    }
     char line[NN_ERROR_MSG_MAX + 64];
     snprintf(line, sizeof line, "nntrain: rank %d of %d: %s (ending every process of the run)",
              d->rank, d->size, message);
@@ -290,5 +298,6 @@ int nn_dist_compare(nn_dist *d, uint64_t h, int *first, nn_error *err)
                                 err)))
         return rc;
     *first = (int)lowest < d->size ? (int)lowest : -1;
+    d->failed_together = *first >= 0;
     return NN_OK;
 }

@@ -40,6 +40,9 @@ struct nn_dist {
     /* what the step ends waited for */
     double wait_s, flight_s, flight_t0, flight_t1;
     int64_t wait_steps;
+    /* a failure every process found in the same collective result (replicas that differ):
+     * rank 0 alone reports it and ends the run (nn_dist_fail) */
+    int failed_together;
 };
 
 double nn_dist_now(void);

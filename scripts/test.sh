@@ -19,14 +19,22 @@ run_suite() { # build-dir, extra meson options...
 
 summary() { # build-dir
   python3 - "$1/meson-logs/testlog.json" <<'PY'
-import json, sys
+import json, re, sys
 ok = fail = skip = 0
+why = []
 for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
+    t = json.loads(line)
+    r = t["result"]
     if r in ("OK", "EXPECTEDFAIL"): ok += 1
-    elif r == "SKIP": skip += 1
+    elif r == "SKIP":
+        skip += 1
+        # a TAP suite's skipped cases carry the reason; a test that cannot run names it
+        reasons = sorted(set(re.findall(r"# SKIP (.*)", t.get("stdout") or "")))
+        why.append(f"  skipped: {t['name']}" + (f": {'; '.join(reasons)}" if reasons else ""))
     else: fail += 1
 print(f"{ok} passed, {fail} failed, {skip} skipped")
+if why:
+    print("\n".join(why))
 PY
 }
 

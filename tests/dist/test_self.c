@@ -84,3 +84,18 @@ Test(self, a_model_file_that_does_not_load_is_still_a_usage_error)
     cr_assert_eq(nntrain("train %s --dist self --plugin-dir %s", path_in("missing.ini"),
                          getenv("NNTEST_COMM_DIR")), 2);
 }
+
+/* buckets are summed as backward ends, once per step: accumulating micro-batches would sum
+ * partial gradients, so the combination is refused before any data is read */
+Test(self, gradient_accumulation_is_refused_in_data_parallel_runs)
+{
+    const char *src = getenv("NNTRAIN_SOURCE_ROOT"), *fix = getenv("NNTEST_COMM_DIR");
+    cr_assert_eq(nntrain("train %s/examples/fashion_mnist_mlp.ini --run-dir acc " SETS
+                         " --set train.accumulate=4 --dist self --plugin-dir %s", src, fix),
+                 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "[train] accumulate = 4: gradient accumulation is not available in "
+                          "data-parallel runs"), "%s", out);
+    cr_assert_null(strstr(out, "epoch 1"), "%s", out);
+    free(out);
+}

@@ -595,16 +595,16 @@ static int conv_backward(void *self, const nn_layer_io *io, nn_error *err)
 /* ---- schemas: the CPU plugins' keys, word for word ---------------------------------------- */
 
 #define CU_CONV_SPECS(kdoc, sdoc, pdoc, ddoc)                                             \
-    {.name = "filters", .type = NN_PARAM_INT, .range = "[1, inf)", .required = 1,          \
+    {.name = "filters", .type = NN_PARAM_INT, .range = "[1, 1048576]", .required = 1,          \
      .doc = "number of output channels"},                                                \
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, inf)", .required = 1,      \
+    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,      \
      .doc = kdoc},                                                                       \
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, inf)",         \
+    {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",         \
      .doc = sdoc},                                                                       \
     {.name = "padding", .type = NN_PARAM_STRING, .def = "0", .doc = pdoc},                \
-    {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, inf)",       \
+    {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",       \
      .doc = ddoc},                                                                       \
-    {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, inf)",              \
+    {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, 1048576]",              \
      .doc = "channel groups; must divide both the input channels and 'filters'"},        \
     {.name = "bias", .type = NN_PARAM_BOOL, .def = "true",                                 \
      .doc = "add a learned bias per filter"},                                            \

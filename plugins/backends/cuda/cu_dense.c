@@ -232,7 +232,7 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
 }
 
 static const nn_param_spec dense_params[] = {
-    {.name = "units", .type = NN_PARAM_INT, .range = "[1, inf)", .required = 1,
+    {.name = "units", .type = NN_PARAM_INT, .range = "[1, 16777216]", .required = 1,
      .doc = "number of output features"},
     {.name = "bias", .type = NN_PARAM_BOOL, .def = "true", .doc = "add a learned bias"},
     {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros",

@@ -100,6 +100,11 @@ static int class_setup(cu_loss *l, nn_loss_setup *s, nn_error *err)
     if (nn_tensor_dtype(p) != NN_F32 || p->dl.ndim != 2)
         return nn_error_set(err, NN_ESHAPE, "%s: predictions %s must be F32 %s [N, C]", k, ps,
                             l->kind == L_CE ? "logits" : "log-probabilities");
+    if (nn_tensor_dtype(t) == NN_F32 && t->dl.ndim == 2 && t->shape[0] == p->shape[0] &&
+        t->shape[1] == p->shape[1])
+        return nn_error_set(err, NN_ENOTSUP, "%s: probability targets %s (from mixup or "
+                            "cutmix) are not implemented by the CUDA pack yet, only I32 class "
+                            "ids [N]; the cpu device takes both", k, ts);
     if (nn_tensor_dtype(t) != NN_I32 || t->dl.ndim != 1 || t->shape[0] != p->shape[0])
         return nn_error_set(err, NN_ESHAPE, "%s: targets %s must be I32 class ids [N] for "
                             "predictions %s", k, ts, ps);
@@ -260,7 +265,8 @@ static int loss_forward(void *self, nn_loss_io *io, nn_error *err)
      .doc = doc_}
 #define CU_CLASS_REDUCTION                                                               \
     CU_REDUCTION_SPEC("mean: sum over samples divided by the summed weights of their classes " \
-                      "(the count without weights); sum: plain sum")
+                      "(the count without weights), or by the count N for probability "      \
+                      "targets [N, C], as PyTorch does; sum: plain sum")
 #define CU_ELEM_REDUCTION                                                                \
     CU_REDUCTION_SPEC("mean: divide the summed loss by the number of elements; sum: plain sum")
 #define CU_WEIGHT_SPEC                                                                   \
@@ -268,12 +274,14 @@ static int loss_forward(void *self, nn_loss_io *io, nn_error *err)
      .doc = "optional weight of each class, C values, e.g. \"1, 2.5, 1\"; unset = all 1"}
 #define CU_IGNORE_SPEC                                                                   \
     {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100",                          \
-     .doc = "a target value that contributes neither loss nor gradient (e.g. padding)"}
+     .doc = "a target value that contributes neither loss nor gradient (e.g. padding); "  \
+            "class ids only: with probability targets it must stay unset, as in PyTorch"}
 
 static const nn_param_spec ce_params[] = {
     CU_CLASS_REDUCTION,
     {.name = "label_smoothing", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",
-     .doc = "mixes the one-hot target with the uniform distribution: (1 - e) one_hot + e / C"},
+     .doc = "mixes the target with the uniform distribution: (1 - e) one_hot + e / C, or "
+            "(1 - e) t + e / C for probability targets t (as PyTorch)"},
     CU_WEIGHT_SPEC,
     CU_IGNORE_SPEC,
     {.name = NULL},

@@ -212,7 +212,7 @@ static const nn_param_spec dropout_params[] = {
 static const nn_param_spec embedding_params[] = {
     {.name = "num_embeddings", .type = NN_PARAM_INT, .range = "[1, 2147483647]", .required = 1,
      .doc = "size of the vocabulary: token ids run from 0 to num_embeddings - 1"},
-    {.name = "embedding_dim", .type = NN_PARAM_INT, .range = "[1, inf)", .required = 1,
+    {.name = "embedding_dim", .type = NN_PARAM_INT, .range = "[1, 16777216]", .required = 1,
      .doc = "length of each embedding vector (the output's last dimension)"},
     {.name = "padding_idx", .type = NN_PARAM_INT, .def = "-1", .range = "[-1, inf)",
      .doc = "a token id that embeds as zeros and whose row gets no gradient; -1 = none"},

@@ -10,7 +10,7 @@ enum { P_WEIGHT = 0, P_BIAS = 1 };
 typedef struct cu_norm {
     int ln;                 /* 0: batchnorm, 1: layernorm */
     double momentum, eps;
-    int affine, training;
+    int affine, training, sync;
     const char *name;
     int64_t channels, inner, count; /* batchnorm: [N, channels, inner], count = N * inner */
     int64_t rows, d;                /* layernorm */
@@ -35,6 +35,7 @@ static int batchnorm_create(const nn_params *p, void **self, nn_error *err)
         b->momentum = nn_params_float(p, "momentum");
         b->eps = nn_params_float(p, "eps");
         b->affine = nn_params_bool(p, "affine");
+        b->sync = nn_params_bool(p, "sync");
     }
     return rc;
 }
@@ -98,6 +99,11 @@ static int batchnorm_setup(void *self, nn_layer_setup *s, nn_error *err)
     int rc = norm_input(b, s, "batchnorm", err);
     if (rc)
         return rc;
+    /* one process's statistics are the global batch's: sync only matters across processes,
+     * where the sums would have to travel through the pack's own communicator */
+    if (b->sync && s->dist && s->dist->size > 1)
+        return nn_error_set(err, NN_ENOTSUP, "layer '%s': sync = true across %d processes is "
+                            "not implemented by the CUDA pack yet", b->name, s->dist->size);
     const nn_tensor *x = s->inputs[0];
     b->channels = x->shape[1];
     b->count = nn_tensor_numel(x) / b->channels;
@@ -270,6 +276,10 @@ static const nn_param_spec batchnorm_params[] = {
      .doc = "added to the variance before the square root"},
     {.name = "affine", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "learn a per-channel scale (weight, init 1) and shift (bias, init 0)"},
+    {.name = "sync", .type = NN_PARAM_BOOL, .def = "false",
+     .doc = "data-parallel runs: normalise with the statistics of the whole global batch, "
+            "summed across processes (synchronised batchnorm, exact as one process); false: "
+            "each process uses its own slice's statistics, as PyTorch DDP"},
     {.name = NULL},
 };
 static const nn_param_spec layernorm_params[] = {
