@@ -27,8 +27,16 @@ try {
        'scripts/install-deps.sh --test`): ' + e.message);
 }
 
+function read(p, enc) {
+  try {
+    return fs.readFileSync(p, enc);
+  } catch (e) {
+    fail('cannot read ' + p + ': ' + e.message);
+  }
+}
+
 // IDX: magic 0 0 type ndim, big-endian extents, then the bytes
-let raw = fs.readFileSync(imagesPath);
+let raw = read(imagesPath);
 if (raw[0] === 0x1f && raw[1] === 0x8b)
   raw = zlib.gunzipSync(raw);
 if (raw[0] !== 0 || raw[1] !== 0 || raw[2] !== 8)
@@ -41,7 +49,7 @@ const header = 4 + 4 * ndim;
 const per = dims.slice(1).reduce((a, b) => a * b, 1);
 
 // predict's CSV: index,label,predicted,probability,p_<class>...
-const lines = fs.readFileSync(csvPath, 'utf8').trim().split('\n');
+const lines = read(csvPath, 'utf8').trim().split('\n');
 const head = lines[0].split(',');
 const pcol = head.findIndex((h) => h.startsWith('p_'));
 if (head[0] !== 'index' || pcol < 0)
