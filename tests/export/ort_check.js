@@ -1,7 +1,10 @@
 // ort_check.js: runs an exported ONNX model in ONNX Runtime (the npm package onnxruntime-node,
-// CPU) on IDX images and compares its "probabilities" with what `nntrain predict` wrote.
-// Test-only; an independent reader: it decodes the IDX file and scales pixels itself.
+// CPU) on IDX images or text lines and compares its "probabilities" with what `nntrain predict`
+// wrote. Test-only; an independent reader: it decodes the IDX file and scales pixels itself, or
+// tokenizes `label<TAB>text` lines with the run's vocab.txt as the text dataset documents it
+// (lower case, split at white space, vocab.txt's line k is id k: <pad> 0, <unk> 1, ...).
 //   node ort_check.js MODEL.onnx IMAGES.idx[.gz] SCALE PREDICT.csv TOL
+//   node ort_check.js MODEL.onnx TEST.tsv VOCAB.txt:MAX_LEN PREDICT.csv TOL
 // Prints one line of JSON ({"rows", "max_diff", "agree", ...}); exits 1 when a probability
 // differs by more than TOL or the model does not look as nntrain documents it.
 'use strict';
@@ -35,18 +38,33 @@ function read(p, enc) {
   }
 }
 
-// IDX: magic 0 0 type ndim, big-endian extents, then the bytes
-let raw = read(imagesPath);
-if (raw[0] === 0x1f && raw[1] === 0x8b)
-  raw = zlib.gunzipSync(raw);
-if (raw[0] !== 0 || raw[1] !== 0 || raw[2] !== 8)
-  fail(imagesPath + ' is not an IDX file of unsigned bytes');
-const ndim = raw[3];
-const dims = [];
-for (let d = 0; d < ndim; d++)
-  dims.push(raw.readUInt32BE(4 + 4 * d));
-const header = 4 + 4 * ndim;
-const per = dims.slice(1).reduce((a, b) => a * b, 1);
+const text = imagesPath.endsWith('.tsv');
+let raw, dims, header, per, ids, maxLen;
+if (text) {
+  const [vocabPath, maxLenText] = scaleText.split(':');
+  maxLen = Number(maxLenText);
+  const vocab = new Map();
+  read(vocabPath, 'utf8').split('\n').forEach((t, k) => { if (t) vocab.set(t, k); });
+  ids = read(imagesPath, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => {
+    const words = l.slice(l.indexOf('\t') + 1).toLowerCase().split(/\s+/).filter((w) => w);
+    const row = new Int32Array(maxLen);
+    words.slice(0, maxLen).forEach((w, k) => { row[k] = vocab.has(w) ? vocab.get(w) : 1; });
+    return row;
+  });
+} else {
+  // IDX: magic 0 0 type ndim, big-endian extents, then the bytes
+  raw = read(imagesPath);
+  if (raw[0] === 0x1f && raw[1] === 0x8b)
+    raw = zlib.gunzipSync(raw);
+  if (raw[0] !== 0 || raw[1] !== 0 || raw[2] !== 8)
+    fail(imagesPath + ' is not an IDX file of unsigned bytes');
+  const ndim = raw[3];
+  dims = [];
+  for (let d = 0; d < ndim; d++)
+    dims.push(raw.readUInt32BE(4 + 4 * d));
+  header = 4 + 4 * ndim;
+  per = dims.slice(1).reduce((a, b) => a * b, 1);
+}
 
 // predict's CSV: index,label,predicted,probability,p_<class>...
 const lines = read(csvPath, 'utf8').trim().split('\n');
@@ -61,6 +79,12 @@ const scale = Math.fround(Number(scaleText));
 const tol = Number(tolText);
 
 function batch(first, n) {
+  if (text) { // token ids [N, MAX_LEN], as the text dataset gives samples
+    const x = new Int32Array(n * maxLen);
+    for (let i = 0; i < n; i++)
+      x.set(ids[Number(rows[first + i][0])], i * maxLen);
+    return new ort.Tensor('int32', x, [n, maxLen]);
+  }
   const x = new Float32Array(n * per);
   for (let i = 0; i < n; i++) {
     const idx = Number(rows[first + i][0]);

@@ -318,6 +318,101 @@ Test(export, conv1d_and_lstm_sequences_run_in_onnx_runtime)
     free(info);
 }
 
+/* token ids: embedding with a padding row, learned positions, a pre-norm encoder layer and
+ * attention masking the padding input, mean pooling over the real positions */
+static const char text_ini[] =
+    "[train]\n"
+    "batch_size = 16\n"
+    "epochs = 2\n"
+    "[data]\n"
+    "type = text\n"
+    "path = train.tsv\n"
+    "test_path = test.tsv\n"
+    "max_len = 12\n"
+    "[loss]\n"
+    "type = cross_entropy\n"
+    "[optimizer]\n"
+    "type = adam\n"
+    "lr = 0.01\n"
+    "[layer.emb]\n"
+    "type = embedding\n"
+    "num_embeddings = 64\n"
+    "embedding_dim = 8\n"
+    "padding_idx = 0\n"
+    "[layer.pos]\n"
+    "type = positional_embedding\n"
+    "max_len = 12\n"
+    "[layer.enc]\n"
+    "type = transformer_encoder_layer\n"
+    "inputs = pos, input\n"
+    "nhead = 2\n"
+    "dim_feedforward = 16\n"
+    "dropout = 0\n"
+    "norm_first = true\n"
+    "activation = gelu\n"
+    "[layer.attn]\n"
+    "type = multihead_attention\n"
+    "inputs = enc, enc, input\n"
+    "num_heads = 2\n"
+    "[layer.pool]\n"
+    "type = sequence_pool\n"
+    "inputs = attn, input\n"
+    "mode = mean\n"
+    "[layer.head]\n"
+    "type = dense\n"
+    "units = 2\n";
+
+/* label<TAB>text lines: a sentiment word among fillers, 1 to 10 words, some unknown at test */
+static void write_text(const char *name, int n, unsigned seed)
+{
+    static const char *const pos[] = {"good", "great", "fine", "nice"},
+                              *const neg[] = {"bad", "awful", "poor", "sad"},
+                              *const fill[] = {"the", "a", "movie", "was", "very", "plot",
+                                               "Acting", "and", "it"};
+    FILE *f = fopen(path_in(name), "w");
+    cr_assert_not_null(f);
+    srand(seed);
+    for (int i = 0; i < n; i++) {
+        int y = rand() % 2, words = 1 + rand() % 9, at = rand() % (words + 1);
+        fprintf(f, "%s\t", y ? "pos" : "neg");
+        for (int k = 0; k <= words; k++)
+            fprintf(f, "%s%s", k ? " " : "", k == at ? (y ? pos : neg)[rand() % 4]
+                                                       : fill[rand() % 9]);
+        if (rand() % 5 == 0)
+            fprintf(f, " zzz%d", rand() % 1000);
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+Test(export, token_models_with_padding_run_in_onnx_runtime)
+{
+    need_python_module("onnx", "python3-onnx");
+    need_ort();
+    write_text("train.tsv", 200, 5);
+    write_text("test.tsv", 40, 6);
+    write_file("m.ini", text_ini);
+    cr_assert_eq(nntrain("train m.ini --run-dir run -q --no-test"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("export m.ini --checkpoint run/last.safetensors -o m.onnx"), 0, "%s",
+                 slurp("out.txt"));
+    cr_assert_eq(nntrain("predict m.ini --checkpoint run/last.safetensors --output p.csv"), 0,
+                 "%s", slurp("out.txt"));
+    int rc = shell("onnx.txt", "%s %s/tests/export/check_onnx.py m.onnx", python(), src_root());
+    char *info = must_slurp("onnx.txt");
+    cr_assert_eq(rc, 0, "onnx.checker refused it: %s", info);
+    cr_assert(strstr(info, "\"inputs\": {\"input\": [\"N\", 12]}"), "%s", info);
+    cr_assert(strstr(info, "\"Gather\"") && strstr(info, "\"Equal\""), "%s", info);
+    free(info);
+    rc = shell("ort.txt", "NNTRAIN_NODE_MODULES=%s node %s/tests/export/ort_check.js m.onnx "
+               "test.tsv run/vocab.txt:12 p.csv 1e-5", node_modules(), src_root());
+    char *ort = must_slurp("ort.txt");
+    cr_assert_eq(rc, 0, "ONNX Runtime's outputs differ from nntrain predict: %s", ort);
+    cr_assert_eq(json_num(ort, "rows"), 40, "%s", ort);
+    cr_assert_eq(json_num(ort, "agree"), 40, "%s", ort);
+    cr_log_info("%s", ort);
+    free(ort);
+}
+
 /* ---- PyTorch ---- */
 
 static const char cnn_ini[] =
