@@ -15,7 +15,8 @@ extern "C" {
 
 /* major: must equal the host's; minor: must be <= the host's */
 #define NN_ABI_MAJOR 0
-#define NN_ABI_MINOR 5 /* 0.5: communicator plugins, nn_layer_io.dist, more layer parameters */
+#define NN_ABI_MINOR 5 /* 0.5: communicator plugins, nn_layer_io.dist, more layer parameters,
+                         * batch transforms, export slots (<nntrain/export.h>) */
 
 typedef enum nn_kind {
     NN_KIND_LAYER = 1,
