@@ -7,19 +7,6 @@
 
 #include <nntrain/nntrain.h>
 
-/* the keys every class-id loss has, in its schema */
-#define NN_CLASS_LOSS_REDUCTION                                                            \
-    {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",     \
-     .doc = "mean: sum over samples divided by the summed weights of their classes (the "  \
-            "count without weights), or by the count N for probability targets [N, C], as " \
-            "PyTorch does; sum: plain sum"}
-#define NN_CLASS_LOSS_WEIGHT_AND_IGNORE                                                    \
-    {.name = "weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",                   \
-     .doc = "optional weight of each class, C values, e.g. \"1, 2.5, 1\"; unset = all 1"}, \
-    {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100",                          \
-     .doc = "a target value that contributes neither loss nor gradient (e.g. padding); "  \
-            "class ids only: with probability targets it must stay unset, as in PyTorch"}
-
 typedef struct nn_class_loss {
     const char *name;     /* the plugin, for messages */
     int sum;              /* reduction: 0 mean, 1 sum */

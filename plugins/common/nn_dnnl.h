@@ -10,6 +10,7 @@
 #include <nntrain/layer.h>
 #include <nntrain/params.h>
 #include <nntrain/status.h>
+#include <nntrain/stock_params.h>
 #include <nntrain/tensor.h>
 
 #if defined(__GNUC__)
@@ -92,11 +93,7 @@ NN_DNNL_API void nn_dnnl_pd_free(dnnl_primitive_desc_t *pd);
 /* ---- parameters shared by the stock layers ------------------------------------------- */
 
 /* choices string and meaning of the `weight_init` key */
-#define NN_DNNL_WEIGHT_INIT_CHOICES "torch|he_uniform|he_normal|xavier_uniform|xavier_normal"
-#define NN_DNNL_WEIGHT_INIT_DOC                                                        \
-    "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's " \
-    "Linear/Conv default; he_* use gain sqrt(2) on fan_in; xavier_* use fan_in + fan_out"
-/* maps an index into NN_DNNL_WEIGHT_INIT_CHOICES to its nn_init */
+/* maps an index into NN_STOCK_WEIGHT_INIT_CHOICES (<nntrain/stock_params.h>) to its nn_init */
 NN_DNNL_API nn_init nn_dnnl_weight_init(int choice);
 
 /* Reads int-list key of 1 value (used for every spatial dim) or sp values into out[sp].
@@ -104,12 +101,7 @@ NN_DNNL_API nn_init nn_dnnl_weight_init(int choice);
 NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, int64_t *out,
                                  const char *kind, nn_error *err);
 
-/* A fused activation: `activation` key with NN_DNNL_ACT_CHOICES. */
-#define NN_DNNL_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
-#define NN_DNNL_ACT_DOC                                                                \
-    "activation applied to the output, fused into the primitive as a post-op in inference " \
-    "(training keeps the pre-activation for the derivative); gelu is the exact erf form, as " \
-    "PyTorch's nn.GELU()"
+/* A fused activation: `activation` key with NN_STOCK_ACT_CHOICES. */
 
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_SIGMOID, NN_ACT_GELU };
 

@@ -6,7 +6,7 @@
  *   static inline float mse_d(float p, float t, const float *k) { return 2.0f * (p - t); }
  *   NN_POINTWISE_LOSS(mse, mse_v, mse_d, mse_params);
  *
- * The schema holds `reduction` (NN_POINTWISE_REDUCTION) and up to four more numbers, read in
+ * The schema holds `reduction` (NN_STOCK_POINTWISE_REDUCTION) and up to four more numbers, read in
  * order into k (double for the value, float for the derivative). The value is summed in double;
  * the gradient loop is generated in the plugin around its inlined derivative, so it vectorises.
  * Static helper library (libnn_kit.a) for plugins only; never part of the core. */
@@ -18,11 +18,6 @@
 #include <nntrain/nntrain.h>
 
 #define NN_POINTWISE_MAX_ARGS 4
-
-/* the `reduction` key every pointwise loss has */
-#define NN_POINTWISE_REDUCTION                                                             \
-    {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",     \
-     .doc = "mean: divide the summed loss by the number of elements; sum: plain sum"}
 
 typedef struct nn_pointwise_def {
     const char *name;

@@ -11,18 +11,7 @@ static int avgpool2d_create(const nn_params *p, void **self, nn_error *err)
     return nn_dnnl_pool_create(NN_POOL_AVG, p, self, err);
 }
 
-static const nn_param_spec avgpool2d_params[] = {
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,
-     .doc = "window size: 1 value (square) or 2 values (height, width)"},
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]",
-     .doc = "step between windows: 1 or 2 values; default = kernel"},
-    {.name = "padding", .type = NN_PARAM_INT_LIST, .def = "0", .range = "[0, 65536]",
-     .doc = "implicit zero padding on each side: 1 or 2 values, at most half the kernel"},
-    {.name = "count_include_pad", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "divide by the whole window (true) or by the number of real input elements in it "
-            "(false)"},
-    {.name = NULL},
-};
+static const nn_param_spec avgpool2d_params[] = {NN_STOCK_AVGPOOL2D_PARAMS, {.name = NULL}};
 
 static int avgpool2d_export(void *self, const nn_layer_export *x, nn_error *err)
 {

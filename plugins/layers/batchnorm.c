@@ -387,20 +387,7 @@ static int batchnorm_backward(void *self, const nn_layer_io *io, nn_error *err)
     return nn_dnnl_op_run(&b->bwd, b->name, err);
 }
 
-static const nn_param_spec batchnorm_params[] = {
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0.1", .range = "[0, 1]",
-     .doc = "running statistics update, PyTorch's convention: running = (1 - momentum) * "
-            "running + momentum * batch (unbiased variance)"},
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-5", .range = "(0, inf)",
-     .doc = "added to the variance before the square root"},
-    {.name = "affine", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "learn a per-channel scale (weight, init 1) and shift (bias, init 0)"},
-    {.name = "sync", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "data-parallel runs: normalise with the statistics of the whole global batch, "
-            "summed across processes (synchronised batchnorm, exact as one process); false: "
-            "each process uses its own slice's statistics, as PyTorch DDP"},
-    {.name = NULL},
-};
+static const nn_param_spec batchnorm_params[] = {NN_STOCK_BATCHNORM_PARAMS, {.name = NULL}};
 
 /* ONNX: BatchNormalization with the running statistics (evaluation mode); without affine,
  * a scale of ones and a shift of zeros. PyTorch: its num_batches_tracked, the steps the

@@ -4,8 +4,7 @@
  * allocates per step. */
 #include "nn_conv_layer.h"
 
-NN_CONV_LAYER(conv1d, 1, "kernel length", "step between windows: 1 value", "1 value",
-              "spacing between kernel taps: 1 value");
+NN_CONV_LAYER(conv1d, 1, NN_STOCK_CONV1D_PARAMS);
 
 static const nn_test_case conv1d_cases[] = {
     {.params = "filters=4; kernel=3; stride=2; groups=2; padding=1; activation=tanh",

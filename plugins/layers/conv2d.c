@@ -5,10 +5,7 @@
  * activations and 16 channels (oneDNN's blocked layouts). */
 #include "nn_conv_layer.h"
 
-NN_CONV_LAYER(conv2d, 2, "kernel size: 1 value (square) or 2 values (height, width)",
-              "step between windows: 1 or 2 values (height, width)",
-              "1 or 2 values (height, width)",
-              "spacing between kernel taps: 1 or 2 values (height, width)");
+NN_CONV_LAYER(conv2d, 2, NN_STOCK_CONV2D_PARAMS);
 
 static const nn_test_case conv2d_cases[] = {
     {.params = "filters=4; kernel=3,2; stride=2,2; dilation=1,1; groups=2; padding=1; "

@@ -139,12 +139,7 @@ static const nn_layer_vtable dropout_vtable = {
     .export_as = dropout_export, /* optional: ONNX */
 };
 
-static const nn_param_spec dropout_params[] = {
-    {.name = "p", .type = NN_PARAM_FLOAT, .def = "0.5", .range = "[0, 1)",
-     .doc = "probability that an element is zeroed in training (the rest are scaled by "
-            "1 / (1 - p)); evaluation is the identity"},
-    {.name = NULL},
-};
+static const nn_param_spec dropout_params[] = {NN_STOCK_DROPOUT_PARAMS, {.name = NULL}};
 
 static const nn_plugin_desc dropout_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LAYER, .name = "dropout", .version = "1.0.0", .license = "MIT",

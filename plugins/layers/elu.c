@@ -17,11 +17,7 @@ static inline float elu_d(float x, float y, const float *k)
     return x > 0.0f ? 1.0f : y + k[0];
 }
 
-static const nn_param_spec elu_params[] = {
-    {.name = "alpha", .type = NN_PARAM_FLOAT, .def = "1.0", .range = "[0, inf)",
-     .doc = "value the output approaches for very negative x: y = alpha * (exp(x) - 1)"},
-    {.name = NULL},
-};
+static const nn_param_spec elu_params[] = {NN_STOCK_ELU_PARAMS, {.name = NULL}};
 
 NN_UNARY_LAYER(elu, elu_f, elu_d, 4, elu_params);
 

@@ -156,15 +156,7 @@ static const nn_layer_vtable embedding_vtable = {
     .export_as = embedding_export, /* optional: ONNX */
 };
 
-static const nn_param_spec embedding_params[] = {
-    {.name = "num_embeddings", .type = NN_PARAM_INT, .range = "[1, 2147483647]", .required = 1,
-     .doc = "size of the vocabulary: token ids run from 0 to num_embeddings - 1"},
-    {.name = "embedding_dim", .type = NN_PARAM_INT, .range = "[1, 16777216]", .required = 1,
-     .doc = "length of each embedding vector (the output's last dimension)"},
-    {.name = "padding_idx", .type = NN_PARAM_INT, .def = "-1", .range = "[-1, inf)",
-     .doc = "a token id that embeds as zeros and whose row gets no gradient; -1 = none"},
-    {.name = NULL},
-};
+static const nn_param_spec embedding_params[] = {NN_STOCK_EMBEDDING_PARAMS, {.name = NULL}};
 
 static const nn_plugin_desc embedding_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LAYER, .name = "embedding", .version = "1.0.0", .license = "MIT",

@@ -33,11 +33,7 @@ static inline float gelu_d(float x, float y, const float *k)
     return cdf + x * pdf;
 }
 
-static const nn_param_spec gelu_params[] = {
-    {.name = "approximate", .type = NN_PARAM_ENUM, .def = "none", .choices = "none|tanh",
-     .doc = "none: exact x * Phi(x) with erf (PyTorch's default); tanh: the tanh approximation"},
-    {.name = NULL},
-};
+static const nn_param_spec gelu_params[] = {NN_STOCK_GELU_PARAMS, {.name = NULL}};
 
 NN_UNARY_LAYER(gelu, gelu_f, gelu_d, 10, gelu_params);
 

@@ -185,14 +185,7 @@ static int layernorm_backward(void *self, const nn_layer_io *io, nn_error *err)
     return nn_dnnl_op_run(&l->bwd, l->name, err);
 }
 
-static const nn_param_spec layernorm_params[] = {
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-5", .range = "(0, inf)",
-     .doc = "added to the variance before the square root"},
-    {.name = "elementwise_affine", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "learn a scale (weight, init 1) and shift (bias, init 0) per element of the last "
-            "dim"},
-    {.name = NULL},
-};
+static const nn_param_spec layernorm_params[] = {NN_STOCK_LAYERNORM_PARAMS, {.name = NULL}};
 
 /* ONNX: LayerNormalization over the last axis (opset 17); without affine, a scale of ones */
 static int layernorm_export(void *self, const nn_layer_export *x, nn_error *err)

@@ -15,11 +15,7 @@ static inline float leaky_relu_d(float x, float y, const float *k)
     return x > 0.0f ? 1.0f : k[0];
 }
 
-static const nn_param_spec leaky_relu_params[] = {
-    {.name = "negative_slope", .type = NN_PARAM_FLOAT, .def = "0.01", .range = "[0, inf)",
-     .doc = "slope of the line for x <= 0 (PyTorch's LeakyReLU negative_slope)"},
-    {.name = NULL},
-};
+static const nn_param_spec leaky_relu_params[] = {NN_STOCK_LEAKY_RELU_PARAMS, {.name = NULL}};
 
 NN_UNARY_LAYER(leaky_relu, leaky_relu_f, leaky_relu_d, 2, leaky_relu_params);
 

@@ -215,7 +215,7 @@ static const nn_param_spec patchemb_params[] = {
             "as ViT; pool it with sequence_pool mode = first"},
     {.name = "bias", .type = NN_PARAM_BOOL, .def = "true", .doc = "learn proj.bias [E]"},
     {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",
-     .choices = NN_DNNL_WEIGHT_INIT_CHOICES, .doc = NN_DNNL_WEIGHT_INIT_DOC},
+     .choices = NN_STOCK_WEIGHT_INIT_CHOICES, .doc = NN_STOCK_WEIGHT_INIT_DOC},
     {.name = NULL},
 };
 

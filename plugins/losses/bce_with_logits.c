@@ -101,14 +101,7 @@ static const nn_loss_vtable bce_vtable = {
     .forward = bce_forward,
 };
 
-static const nn_param_spec bce_params[] = {
-    {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",
-     .doc = "mean: divide the summed loss by the number of elements; sum: plain sum"},
-    {.name = "pos_weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",
-     .doc = "optional weight of the positive term, one value for all or one per class (last "
-            "dimension); > 1 favours recall"},
-    {.name = NULL},
-};
+static const nn_param_spec bce_params[] = {NN_STOCK_BCE_WITH_LOGITS_PARAMS, {.name = NULL}};
 
 static const nn_plugin_desc bce_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LOSS, .name = "bce_with_logits", .version = "1.0.0", .license = "MIT",

@@ -137,14 +137,7 @@ static const nn_loss_vtable ce_vtable = {
     .forward = ce_forward,
 };
 
-static const nn_param_spec ce_params[] = {
-    NN_CLASS_LOSS_REDUCTION,
-    {.name = "label_smoothing", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",
-     .doc = "mixes the target with the uniform distribution: (1 - e) one_hot + e / C, or "
-            "(1 - e) t + e / C for probability targets t (as PyTorch)"},
-    NN_CLASS_LOSS_WEIGHT_AND_IGNORE,
-    {.name = NULL},
-};
+static const nn_param_spec ce_params[] = {NN_STOCK_CROSS_ENTROPY_PARAMS, {.name = NULL}};
 
 static const nn_plugin_desc ce_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LOSS, .name = "cross_entropy", .version = "1.0.0", .license = "MIT",

@@ -19,12 +19,7 @@ static inline float huber_deriv(float p, float t, const float *k)
     return d > k[0] ? k[0] : (d < -k[0] ? -k[0] : d);
 }
 
-static const nn_param_spec huber_params[] = {
-    NN_POINTWISE_REDUCTION,
-    {.name = "delta", .type = NN_PARAM_FLOAT, .def = "1.0", .range = "(0, inf)",
-     .doc = "where the loss turns from 0.5 d^2 to delta * (|d| - 0.5 delta) (PyTorch's HuberLoss)"},
-    {.name = NULL},
-};
+static const nn_param_spec huber_params[] = {NN_STOCK_HUBER_PARAMS, {.name = NULL}};
 
 NN_POINTWISE_LOSS(huber, huber_value, huber_deriv, huber_params);
 

@@ -19,10 +19,7 @@ static inline float l1_deriv(float p, float t, const float *k)
     return (float)(d > 0.0f) - (float)(d < 0.0f);
 }
 
-static const nn_param_spec l1_params[] = {
-    NN_POINTWISE_REDUCTION,
-    {.name = NULL},
-};
+static const nn_param_spec l1_params[] = {NN_STOCK_POINTWISE_REDUCTION, {.name = NULL}};
 
 NN_POINTWISE_LOSS(l1, l1_value, l1_deriv, l1_params);
 

@@ -15,10 +15,7 @@ static inline float mse_deriv(float p, float t, const float *k)
     return 2.0f * (p - t);
 }
 
-static const nn_param_spec mse_params[] = {
-    NN_POINTWISE_REDUCTION,
-    {.name = NULL},
-};
+static const nn_param_spec mse_params[] = {NN_STOCK_POINTWISE_REDUCTION, {.name = NULL}};
 
 NN_POINTWISE_LOSS(mse, mse_value, mse_deriv, mse_params);
 

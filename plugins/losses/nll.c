@@ -87,11 +87,7 @@ static const nn_loss_vtable nll_vtable = {
     .forward = nll_forward,
 };
 
-static const nn_param_spec nll_params[] = {
-    NN_CLASS_LOSS_REDUCTION,
-    NN_CLASS_LOSS_WEIGHT_AND_IGNORE,
-    {.name = NULL},
-};
+static const nn_param_spec nll_params[] = {NN_STOCK_NLL_PARAMS, {.name = NULL}};
 
 static const nn_plugin_desc nll_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LOSS, .name = "nll", .version = "1.0.0", .license = "MIT",

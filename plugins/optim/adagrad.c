@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <nntrain/optimizer.h>
+#include <nntrain/stock_params.h>
 
 /* the update loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -75,19 +76,7 @@ static int adagrad_step(void *self, const nn_optim_step *st, nn_error *err)
     return NN_OK;
 }
 
-static const nn_param_spec adagrad_params[] = {
-    {.name = "lr", .type = NN_PARAM_FLOAT, .def = "0.01", .range = "[0, inf)",
-     .doc = "base learning rate; the scheduler and each parameter's lr_mult scale it"},
-    {.name = "lr_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "the rate at step t is lr / (1 + (t - 1) * lr_decay)"},
-    {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "L2 penalty added to the gradient (times each parameter's weight_decay_mult)"},
-    {.name = "initial_accumulator_value", .type = NN_PARAM_FLOAT, .def = "0",
-     .range = "[0, inf)", .doc = "starting value of the sum of squared gradients"},
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-10", .range = "[0, inf)",
-     .doc = "added to the denominator for numerical stability"},
-    {.name = NULL},
-};
+static const nn_param_spec adagrad_params[] = {NN_STOCK_ADAGRAD_PARAMS, {.name = NULL}};
 
 static const nn_optimizer_vtable adagrad_vtable = {
     .struct_size = sizeof(nn_optimizer_vtable),

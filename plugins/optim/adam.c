@@ -8,11 +8,7 @@ static int adam_create(const nn_params *p, void **self, nn_error *err)
     return nn_adam_create(p, 0, self, err);
 }
 
-static const nn_param_spec adam_params[] = {
-    NN_ADAM_PARAMS("0", "L2 penalty added to the gradient (times each parameter's "
-                        "weight_decay_mult); for decoupled decay use the adamw optimizer"),
-    {.name = NULL},
-};
+static const nn_param_spec adam_params[] = {NN_STOCK_ADAM_PARAMS, {.name = NULL}};
 
 static const nn_optimizer_vtable adam_vtable = {
     .struct_size = sizeof(nn_optimizer_vtable),

@@ -8,11 +8,7 @@ static int adamw_create(const nn_params *p, void **self, nn_error *err)
     return nn_adam_create(p, 1, self, err);
 }
 
-static const nn_param_spec adamw_params[] = {
-    NN_ADAM_PARAMS("0.01", "decoupled weight decay: weights shrink by lr*weight_decay (times "
-                           "each parameter's lr_mult and weight_decay_mult) before each update"),
-    {.name = NULL},
-};
+static const nn_param_spec adamw_params[] = {NN_STOCK_ADAMW_PARAMS, {.name = NULL}};
 
 static const nn_optimizer_vtable adamw_vtable = {
     .struct_size = sizeof(nn_optimizer_vtable),

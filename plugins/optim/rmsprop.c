@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <nntrain/optimizer.h>
+#include <nntrain/stock_params.h>
 
 /* the update loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -113,21 +114,7 @@ static int rmsprop_step(void *self, const nn_optim_step *st, nn_error *err)
     return NN_OK;
 }
 
-static const nn_param_spec rmsprop_params[] = {
-    {.name = "lr", .type = NN_PARAM_FLOAT, .def = "0.01", .range = "[0, inf)",
-     .doc = "base learning rate; the scheduler and each parameter's lr_mult scale it"},
-    {.name = "alpha", .type = NN_PARAM_FLOAT, .def = "0.99", .range = "[0, 1)",
-     .doc = "smoothing constant of the running mean of the squared gradient"},
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-8", .range = "[0, inf)",
-     .doc = "added to the denominator for numerical stability"},
-    {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "L2 penalty added to the gradient (times each parameter's weight_decay_mult)"},
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "momentum factor applied to the normalised step; > 0 adds a slot"},
-    {.name = "centered", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "normalise by the estimated variance (square mean minus squared mean); adds a slot"},
-    {.name = NULL},
-};
+static const nn_param_spec rmsprop_params[] = {NN_STOCK_RMSPROP_PARAMS, {.name = NULL}};
 
 static const nn_optimizer_vtable rmsprop_vtable = {
     .struct_size = sizeof(nn_optimizer_vtable),

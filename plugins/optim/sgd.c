@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <nntrain/optimizer.h>
+#include <nntrain/stock_params.h>
 
 /* the update loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -93,19 +94,7 @@ static int sgd_step(void *self, const nn_optim_step *st, nn_error *err)
     return NN_OK;
 }
 
-static const nn_param_spec sgd_params[] = {
-    {.name = "lr", .type = NN_PARAM_FLOAT, .def = "0.01", .range = "[0, inf)",
-     .doc = "base learning rate; the scheduler and each parameter's lr_mult scale it"},
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "momentum factor; 0 turns momentum (and its slot) off"},
-    {.name = "dampening", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1]",
-     .doc = "dampening for momentum: the new gradient enters the buffer times (1 - dampening)"},
-    {.name = "nesterov", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "Nesterov momentum (needs momentum > 0 and dampening = 0)"},
-    {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "L2 penalty added to the gradient (times each parameter's weight_decay_mult)"},
-    {.name = NULL},
-};
+static const nn_param_spec sgd_params[] = {NN_STOCK_SGD_PARAMS, {.name = NULL}};
 
 static const nn_optimizer_vtable sgd_vtable = {
     .struct_size = sizeof(nn_optimizer_vtable),

@@ -197,21 +197,9 @@ static int softmax_backward(void *self, const nn_layer_io *io, nn_error *err)
 /* ---- schemas (the CPU plugins' keys, word for word) and descriptors ------------------------ */
 
 static const nn_param_spec no_params[] = {{.name = NULL}};
-static const nn_param_spec leaky_relu_params[] = {
-    {.name = "negative_slope", .type = NN_PARAM_FLOAT, .def = "0.01", .range = "[0, inf)",
-     .doc = "slope of the line for x <= 0 (PyTorch's LeakyReLU negative_slope)"},
-    {.name = NULL},
-};
-static const nn_param_spec elu_params[] = {
-    {.name = "alpha", .type = NN_PARAM_FLOAT, .def = "1.0", .range = "[0, inf)",
-     .doc = "value the output approaches for very negative x: y = alpha * (exp(x) - 1)"},
-    {.name = NULL},
-};
-static const nn_param_spec gelu_params[] = {
-    {.name = "approximate", .type = NN_PARAM_ENUM, .def = "none", .choices = "none|tanh",
-     .doc = "none: exact x * Phi(x) with erf (PyTorch's default); tanh: the tanh approximation"},
-    {.name = NULL},
-};
+static const nn_param_spec leaky_relu_params[] = {NN_STOCK_LEAKY_RELU_PARAMS, {.name = NULL}};
+static const nn_param_spec elu_params[] = {NN_STOCK_ELU_PARAMS, {.name = NULL}};
+static const nn_param_spec gelu_params[] = {NN_STOCK_GELU_PARAMS, {.name = NULL}};
 static const nn_param_spec softmax_params[] = {
     {.name = "axis", .type = NN_PARAM_INT, .def = "-1",
      .doc = "axis along which the outputs sum to 1; negative counts from the last (-1); the "

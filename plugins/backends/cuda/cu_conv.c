@@ -39,49 +39,6 @@ typedef struct cu_conv {
     int ready;
 } cu_conv;
 
-/* padding: "same", "valid", or 1 or sp non-negative integers separated by commas */
-static int parse_padding(const nn_params *p, cu_conv *c, nn_error *err)
-{
-    const char *s = nn_params_str(p, "padding");
-    if (!s)
-        s = "0";
-    if (strcmp(s, "same") == 0) {
-        c->same = 1;
-        return NN_OK;
-    }
-    if (strcmp(s, "valid") == 0)
-        return NN_OK;
-    int64_t v[2] = {0, 0};
-    int n = 0;
-    const char *q = s;
-    while (*q) {
-        char *end;
-        errno = 0;
-        long long x = strtoll(q, &end, 10);
-        if (end == q || errno || x < 0 || x > 1000000 || n >= c->sp)
-            goto bad;
-        v[n++] = x;
-        while (*end == ' ')
-            end++;
-        if (*end == ',')
-            end++;
-        else if (*end)
-            goto bad;
-        while (*end == ' ')
-            end++;
-        q = end;
-    }
-    if (n == 0)
-        goto bad;
-    for (int i = 0; i < c->sp; i++)
-        c->cfg_pad[i] = v[n == 1 ? 0 : i];
-    return NN_OK;
-bad:
-    return nn_error_set(err, NN_EINVAL, "%s: %s: key 'padding' = \"%s\": expected 'same', "
-                        "'valid' or %s non-negative integer%s", nn_params_origin(p), c->kind, s,
-                        c->sp > 1 ? "1 or 2 comma-separated" : "one", c->sp > 1 ? "s" : "");
-}
-
 static int conv_create(int sp, const nn_params *p, void **self, nn_error *err)
 {
     cu_conv c = {.sp = sp, .kind = sp == 1 ? "conv1d" : "conv2d"};
@@ -94,7 +51,7 @@ static int conv_create(int sp, const nn_params *p, void **self, nn_error *err)
     if ((rc = cu_int_list(p, "kernel", sp, c.kernel, c.kind, err)) ||
         (rc = cu_int_list(p, "stride", sp, c.stride, c.kind, err)) ||
         (rc = cu_int_list(p, "dilation", sp, c.dilation, c.kind, err)) ||
-        (rc = parse_padding(p, &c, err)))
+        (rc = nn_stock_conv_padding(p, sp, c.kind, &c.same, c.cfg_pad, err)))
         return rc;
     if (c.filters % c.groups)
         return nn_error_set(err, NN_EINVAL, "%s: %s: key 'groups' = %lld must divide "
@@ -592,45 +549,10 @@ static int conv_backward(void *self, const nn_layer_io *io, nn_error *err)
                        err);
 }
 
-/* ---- schemas: the CPU plugins' keys, word for word ---------------------------------------- */
+/* ---- schemas: the stock keys (<nntrain/stock_params.h>), as the CPU plugins' ---------------- */
 
-#define CU_CONV_SPECS(kdoc, sdoc, pdoc, ddoc)                                             \
-    {.name = "filters", .type = NN_PARAM_INT, .range = "[1, 1048576]", .required = 1,          \
-     .doc = "number of output channels"},                                                \
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,      \
-     .doc = kdoc},                                                                       \
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",         \
-     .doc = sdoc},                                                                       \
-    {.name = "padding", .type = NN_PARAM_STRING, .def = "0", .doc = pdoc},                \
-    {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",       \
-     .doc = ddoc},                                                                       \
-    {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, 1048576]",              \
-     .doc = "channel groups; must divide both the input channels and 'filters'"},        \
-    {.name = "bias", .type = NN_PARAM_BOOL, .def = "true",                                 \
-     .doc = "add a learned bias per filter"},                                            \
-    {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros", \
-     .doc = "bias initialisation: fan_in = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch, or " \
-            "zeros"},                                                                    \
-    {.name = "activation", .type = NN_PARAM_ENUM, .def = "none", .choices = CU_ACT_CHOICES, \
-     .doc = CU_ACT_DOC},                                                                 \
-    {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",                          \
-     .choices = CU_WEIGHT_INIT_CHOICES, .doc = CU_WEIGHT_INIT_DOC},                        \
-    {.name = NULL}
-
-#define CU_SAME_DOC                                                                      \
-    "(output size = ceil(input / stride); an odd total puts the extra zero at the end, as " \
-    "PyTorch and TensorFlow)"
-
-static const nn_param_spec conv1d_params[] = {CU_CONV_SPECS(
-    "kernel length", "step between windows: 1 value",
-    "zeros added on each side: 1 value, or 'valid' (= 0), or 'same' " CU_SAME_DOC,
-    "spacing between kernel taps: 1 value")};
-static const nn_param_spec conv2d_params[] = {CU_CONV_SPECS(
-    "kernel size: 1 value (square) or 2 values (height, width)",
-    "step between windows: 1 or 2 values (height, width)",
-    "zeros added on each side: 1 or 2 values (height, width), or 'valid' (= 0), or 'same' "
-    CU_SAME_DOC,
-    "spacing between kernel taps: 1 or 2 values (height, width)")};
+static const nn_param_spec conv1d_params[] = {NN_STOCK_CONV1D_PARAMS, {.name = NULL}};
+static const nn_param_spec conv2d_params[] = {NN_STOCK_CONV2D_PARAMS, {.name = NULL}};
 
 #define CU_CONV_VTABLE(nm)                                                               \
     static const nn_layer_vtable nm##_vtable = {                                         \

@@ -231,18 +231,7 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
                      sizeof c, err);
 }
 
-static const nn_param_spec dense_params[] = {
-    {.name = "units", .type = NN_PARAM_INT, .range = "[1, 16777216]", .required = 1,
-     .doc = "number of output features"},
-    {.name = "bias", .type = NN_PARAM_BOOL, .def = "true", .doc = "add a learned bias"},
-    {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros",
-     .doc = "bias initialisation: fan_in = U(-1/sqrt(in), 1/sqrt(in)) as PyTorch, or zeros"},
-    {.name = "activation", .type = NN_PARAM_ENUM, .def = "none", .choices = CU_ACT_CHOICES,
-     .doc = CU_ACT_DOC},
-    {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",
-     .choices = CU_WEIGHT_INIT_CHOICES, .doc = CU_WEIGHT_INIT_DOC},
-    {.name = NULL},
-};
+static const nn_param_spec dense_params[] = {NN_STOCK_DENSE_PARAMS, {.name = NULL}};
 
 static const nn_layer_vtable dense_vtable = {
     .struct_size = sizeof(nn_layer_vtable),

@@ -258,50 +258,13 @@ static int loss_forward(void *self, nn_loss_io *io, nn_error *err)
     return NN_OK;
 }
 
-/* ---- schemas: the CPU plugins' keys, word for word ---------------------------------------- */
+/* ---- schemas: the stock keys (<nntrain/stock_params.h>), as the CPU plugins' ---------------- */
 
-#define CU_REDUCTION_SPEC(doc_)                                                          \
-    {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",     \
-     .doc = doc_}
-#define CU_CLASS_REDUCTION                                                               \
-    CU_REDUCTION_SPEC("mean: sum over samples divided by the summed weights of their classes " \
-                      "(the count without weights), or by the count N for probability "      \
-                      "targets [N, C], as PyTorch does; sum: plain sum")
-#define CU_ELEM_REDUCTION                                                                \
-    CU_REDUCTION_SPEC("mean: divide the summed loss by the number of elements; sum: plain sum")
-#define CU_WEIGHT_SPEC                                                                   \
-    {.name = "weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",                   \
-     .doc = "optional weight of each class, C values, e.g. \"1, 2.5, 1\"; unset = all 1"}
-#define CU_IGNORE_SPEC                                                                   \
-    {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100",                          \
-     .doc = "a target value that contributes neither loss nor gradient (e.g. padding); "  \
-            "class ids only: with probability targets it must stay unset, as in PyTorch"}
-
-static const nn_param_spec ce_params[] = {
-    CU_CLASS_REDUCTION,
-    {.name = "label_smoothing", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",
-     .doc = "mixes the target with the uniform distribution: (1 - e) one_hot + e / C, or "
-            "(1 - e) t + e / C for probability targets t (as PyTorch)"},
-    CU_WEIGHT_SPEC,
-    CU_IGNORE_SPEC,
-    {.name = NULL},
-};
-static const nn_param_spec nll_params[] = {CU_CLASS_REDUCTION, CU_WEIGHT_SPEC, CU_IGNORE_SPEC,
-                                           {.name = NULL}};
-static const nn_param_spec elem_params[] = {CU_ELEM_REDUCTION, {.name = NULL}};
-static const nn_param_spec huber_params[] = {
-    CU_ELEM_REDUCTION,
-    {.name = "delta", .type = NN_PARAM_FLOAT, .def = "1.0", .range = "(0, inf)",
-     .doc = "where the loss turns from 0.5 d^2 to delta * (|d| - 0.5 delta) (PyTorch's HuberLoss)"},
-    {.name = NULL},
-};
-static const nn_param_spec bce_params[] = {
-    CU_ELEM_REDUCTION,
-    {.name = "pos_weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",
-     .doc = "optional weight of the positive term, one value for all or one per class (last "
-            "dimension); > 1 favours recall"},
-    {.name = NULL},
-};
+static const nn_param_spec ce_params[] = {NN_STOCK_CROSS_ENTROPY_PARAMS, {.name = NULL}};
+static const nn_param_spec nll_params[] = {NN_STOCK_NLL_PARAMS, {.name = NULL}};
+static const nn_param_spec elem_params[] = {NN_STOCK_POINTWISE_REDUCTION, {.name = NULL}};
+static const nn_param_spec huber_params[] = {NN_STOCK_HUBER_PARAMS, {.name = NULL}};
+static const nn_param_spec bce_params[] = {NN_STOCK_BCE_WITH_LOGITS_PARAMS, {.name = NULL}};
 
 #define CU_LOSS(nm, id, schema, sum)                                                     \
     static const nn_loss_vtable nm##_vtable = {                                          \

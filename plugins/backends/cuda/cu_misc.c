@@ -203,21 +203,8 @@ static int embedding_backward(void *self, const nn_layer_io *io, nn_error *err)
     return embedding_pass(self, io, 1, err);
 }
 
-static const nn_param_spec dropout_params[] = {
-    {.name = "p", .type = NN_PARAM_FLOAT, .def = "0.5", .range = "[0, 1)",
-     .doc = "probability that an element is zeroed in training (the rest are scaled by "
-            "1 / (1 - p)); evaluation is the identity"},
-    {.name = NULL},
-};
-static const nn_param_spec embedding_params[] = {
-    {.name = "num_embeddings", .type = NN_PARAM_INT, .range = "[1, 2147483647]", .required = 1,
-     .doc = "size of the vocabulary: token ids run from 0 to num_embeddings - 1"},
-    {.name = "embedding_dim", .type = NN_PARAM_INT, .range = "[1, 16777216]", .required = 1,
-     .doc = "length of each embedding vector (the output's last dimension)"},
-    {.name = "padding_idx", .type = NN_PARAM_INT, .def = "-1", .range = "[-1, inf)",
-     .doc = "a token id that embeds as zeros and whose row gets no gradient; -1 = none"},
-    {.name = NULL},
-};
+static const nn_param_spec dropout_params[] = {NN_STOCK_DROPOUT_PARAMS, {.name = NULL}};
+static const nn_param_spec embedding_params[] = {NN_STOCK_EMBEDDING_PARAMS, {.name = NULL}};
 
 static const nn_layer_vtable dropout_vtable = {
     .struct_size = sizeof(nn_layer_vtable),

@@ -268,28 +268,8 @@ static int layernorm_backward(void *self, const nn_layer_io *io, nn_error *err)
     return layernorm_pass(l, io, 1, err);
 }
 
-static const nn_param_spec batchnorm_params[] = {
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0.1", .range = "[0, 1]",
-     .doc = "running statistics update, PyTorch's convention: running = (1 - momentum) * "
-            "running + momentum * batch (unbiased variance)"},
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-5", .range = "(0, inf)",
-     .doc = "added to the variance before the square root"},
-    {.name = "affine", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "learn a per-channel scale (weight, init 1) and shift (bias, init 0)"},
-    {.name = "sync", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "data-parallel runs: normalise with the statistics of the whole global batch, "
-            "summed across processes (synchronised batchnorm, exact as one process); false: "
-            "each process uses its own slice's statistics, as PyTorch DDP"},
-    {.name = NULL},
-};
-static const nn_param_spec layernorm_params[] = {
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-5", .range = "(0, inf)",
-     .doc = "added to the variance before the square root"},
-    {.name = "elementwise_affine", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "learn a scale (weight, init 1) and shift (bias, init 0) per element of the last "
-            "dim"},
-    {.name = NULL},
-};
+static const nn_param_spec batchnorm_params[] = {NN_STOCK_BATCHNORM_PARAMS, {.name = NULL}};
+static const nn_param_spec layernorm_params[] = {NN_STOCK_LAYERNORM_PARAMS, {.name = NULL}};
 
 static const nn_layer_vtable batchnorm_vtable = {
     .struct_size = sizeof(nn_layer_vtable),

@@ -333,76 +333,13 @@ int cu_optim_host_step(void *self, const nn_optim_step *st, nn_error *err)
     return NN_OK;
 }
 
-/* ---- schemas: the CPU plugins' keys, word for word ---------------------------------------- */
+/* ---- schemas: the stock keys (<nntrain/stock_params.h>), as the CPU plugins' ---------------- */
 
-#define CU_LR_SPEC(def_)                                                                 \
-    {.name = "lr", .type = NN_PARAM_FLOAT, .def = def_, .range = "[0, inf)",               \
-     .doc = "base learning rate; the scheduler and each parameter's lr_mult scale it"}
-#define CU_BETAS_EPS                                                                     \
-    {.name = "betas", .type = NN_PARAM_FLOAT_LIST, .def = "0.9, 0.999", .range = "[0, 1)",  \
-     .doc = "two numbers: decay rates of the running mean of the gradient and of its square"}, \
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-8", .range = "[0, inf)",            \
-     .doc = "added to the denominator for numerical stability"}
-#define CU_AMSGRAD                                                                       \
-    {.name = "amsgrad", .type = NN_PARAM_BOOL, .def = "false",                             \
-     .doc = "use the running maximum of the squared-gradient average (AMSGrad); adds a slot"}
-#define CU_L2_SPEC                                                                       \
-    {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",      \
-     .doc = "L2 penalty added to the gradient (times each parameter's weight_decay_mult)"}
-
-static const nn_param_spec sgd_params[] = {
-    CU_LR_SPEC("0.01"),
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "momentum factor; 0 turns momentum (and its slot) off"},
-    {.name = "dampening", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1]",
-     .doc = "dampening for momentum: the new gradient enters the buffer times (1 - dampening)"},
-    {.name = "nesterov", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "Nesterov momentum (needs momentum > 0 and dampening = 0)"},
-    CU_L2_SPEC,
-    {.name = NULL},
-};
-static const nn_param_spec adam_params[] = {
-    CU_LR_SPEC("0.001"),
-    CU_BETAS_EPS,
-    {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "L2 penalty added to the gradient (times each parameter's weight_decay_mult); "
-            "for decoupled decay use the adamw optimizer"},
-    CU_AMSGRAD,
-    {.name = NULL},
-};
-static const nn_param_spec adamw_params[] = {
-    CU_LR_SPEC("0.001"),
-    CU_BETAS_EPS,
-    {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0.01", .range = "[0, inf)",
-     .doc = "decoupled weight decay: weights shrink by lr*weight_decay (times each "
-            "parameter's lr_mult and weight_decay_mult) before each update"},
-    CU_AMSGRAD,
-    {.name = NULL},
-};
-static const nn_param_spec rmsprop_params[] = {
-    CU_LR_SPEC("0.01"),
-    {.name = "alpha", .type = NN_PARAM_FLOAT, .def = "0.99", .range = "[0, 1)",
-     .doc = "smoothing constant of the running mean of the squared gradient"},
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-8", .range = "[0, inf)",
-     .doc = "added to the denominator for numerical stability"},
-    CU_L2_SPEC,
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "momentum factor applied to the normalised step; > 0 adds a slot"},
-    {.name = "centered", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "normalise by the estimated variance (square mean minus squared mean); adds a slot"},
-    {.name = NULL},
-};
-static const nn_param_spec adagrad_params[] = {
-    CU_LR_SPEC("0.01"),
-    {.name = "lr_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "the rate at step t is lr / (1 + (t - 1) * lr_decay)"},
-    CU_L2_SPEC,
-    {.name = "initial_accumulator_value", .type = NN_PARAM_FLOAT, .def = "0",
-     .range = "[0, inf)", .doc = "starting value of the sum of squared gradients"},
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-10", .range = "[0, inf)",
-     .doc = "added to the denominator for numerical stability"},
-    {.name = NULL},
-};
+static const nn_param_spec sgd_params[] = {NN_STOCK_SGD_PARAMS, {.name = NULL}};
+static const nn_param_spec adam_params[] = {NN_STOCK_ADAM_PARAMS, {.name = NULL}};
+static const nn_param_spec adamw_params[] = {NN_STOCK_ADAMW_PARAMS, {.name = NULL}};
+static const nn_param_spec rmsprop_params[] = {NN_STOCK_RMSPROP_PARAMS, {.name = NULL}};
+static const nn_param_spec adagrad_params[] = {NN_STOCK_ADAGRAD_PARAMS, {.name = NULL}};
 
 #define CU_OPTIM(nm, sum)                                                                \
     static const nn_optimizer_vtable nm##_vtable = {                                     \

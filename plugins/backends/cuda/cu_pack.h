@@ -121,16 +121,6 @@ nn_init cu_weight_init(int choice);
 /* launches k_act over n elements */
 int cu_act(cu_dev *d, const char *who, const k_act *a, nn_error *err);
 
-/* the keys dense, conv1d and conv2d share with the CPU plugins (choices and docs verbatim) */
-#define CU_ACT_CHOICES "none|relu|tanh|sigmoid|gelu"
-#define CU_ACT_DOC                                                                      \
-    "activation applied to the output, fused into the primitive as a post-op in inference " \
-    "(training keeps the pre-activation for the derivative); gelu is the exact erf form, as " \
-    "PyTorch's nn.GELU()"
-#define CU_WEIGHT_INIT_CHOICES "torch|he_uniform|he_normal|xavier_uniform|xavier_normal"
-#define CU_WEIGHT_INIT_DOC                                                              \
-    "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's " \
-    "Linear/Conv default; he_* use gain sqrt(2) on fan_in; xavier_* use fan_in + fan_out"
 
 /* ---- what tests reach without a GPU ------------------------------------------------------ */
 

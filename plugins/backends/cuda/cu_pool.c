@@ -180,27 +180,8 @@ static int pool_backward(void *self, const nn_layer_io *io, nn_error *err)
                        err);
 }
 
-static const nn_param_spec maxpool2d_params[] = {
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,
-     .doc = "window size: 1 value (square) or 2 values (height, width)"},
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]",
-     .doc = "step between windows: 1 or 2 values; default = kernel"},
-    {.name = "padding", .type = NN_PARAM_INT_LIST, .def = "0", .range = "[0, 65536]",
-     .doc = "implicit -inf padding on each side: 1 or 2 values, at most half the kernel"},
-    {.name = NULL},
-};
-static const nn_param_spec avgpool2d_params[] = {
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,
-     .doc = "window size: 1 value (square) or 2 values (height, width)"},
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]",
-     .doc = "step between windows: 1 or 2 values; default = kernel"},
-    {.name = "padding", .type = NN_PARAM_INT_LIST, .def = "0", .range = "[0, 65536]",
-     .doc = "implicit zero padding on each side: 1 or 2 values, at most half the kernel"},
-    {.name = "count_include_pad", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "divide by the whole window (true) or by the number of real input elements in it "
-            "(false)"},
-    {.name = NULL},
-};
+static const nn_param_spec maxpool2d_params[] = {NN_STOCK_MAXPOOL2D_PARAMS, {.name = NULL}};
+static const nn_param_spec avgpool2d_params[] = {NN_STOCK_AVGPOOL2D_PARAMS, {.name = NULL}};
 
 #define CU_POOL_VTABLE(nm)                                                               \
     static const nn_layer_vtable nm##_vtable = {                                         \

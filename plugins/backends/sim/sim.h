@@ -85,22 +85,8 @@ void sim_gemm(sim_dev *d, int ta, int tb, int64_t M, int64_t N, int64_t K, const
 #define SIM_GEMM_KC 256
 #define SIM_GEMM_NC 2048
 
-/* The keys dense and conv2d share, with the CPU plugins' choices and meanings: the bias
- * initialiser, the activation (oneDNN's relu, tanh, logistic and erf-gelu) and the weight
- * initialiser; `fan` names the fan-in in the bias doc. */
-#define SIM_LINEAR_SPECS(fan)                                                             \
-    {.name = "bias_init", .type = NN_PARAM_ENUM, .def = "fan_in", .choices = "fan_in|zeros", \
-     .doc = "bias initialisation: fan_in = U(-1/sqrt(" fan "), 1/sqrt(" fan ")) as PyTorch, " \
-            "or zeros"},                                                                  \
-    {.name = "activation", .type = NN_PARAM_ENUM, .def = "none",                         \
-     .choices = "none|relu|tanh|sigmoid|gelu",                                           \
-     .doc = "activation applied to the output (training keeps the pre-activation for "  \
-            "the derivative); gelu is the exact erf form, as PyTorch's nn.GELU()"},      \
-    {.name = "weight_init", .type = NN_PARAM_ENUM, .def = "torch",                       \
-     .choices = "torch|he_uniform|he_normal|xavier_uniform|xavier_normal",               \
-     .doc = "initialisation of the weights: torch = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) "  \
-            "as PyTorch's Linear/Conv default; he_* use gain sqrt(2) on fan_in; xavier_* " \
-            "use fan_in + fan_out"}
+/* the `activation` key's choices (NN_STOCK_ACT_CHOICES), in order: oneDNN's relu, tanh,
+ * logistic and erf-gelu */
 enum { SIM_ACT_NONE = 0, SIM_ACT_RELU, SIM_ACT_TANH, SIM_ACT_SIGMOID, SIM_ACT_GELU };
 void sim_act_forward(int kind, const float *z, float *y, int64_t n);
 /* dz = dy * act'(z) */

@@ -231,12 +231,7 @@ static int dropout_backward(void *self, const nn_layer_io *io, nn_error *err)
 }
 
 static const nn_param_spec no_params[] = {{.name = NULL}};
-static const nn_param_spec dropout_params[] = {
-    {.name = "p", .type = NN_PARAM_FLOAT, .def = "0.5", .range = "[0, 1)",
-     .doc = "probability that an element is zeroed in training (the rest are scaled by "
-            "1 / (1 - p)); evaluation is the identity"},
-    {.name = NULL},
-};
+static const nn_param_spec dropout_params[] = {NN_STOCK_DROPOUT_PARAMS, {.name = NULL}};
 
 #define BASIC_VTABLE(kind, make)                                                          \
     static const nn_layer_vtable kind##_vtable = {                                        \

@@ -210,19 +210,7 @@ static int bn_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
-static const nn_param_spec bn_params[] = {
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0.1", .range = "[0, 1]",
-     .doc = "running statistics update, PyTorch's convention: running = (1 - momentum) * "
-            "running + momentum * batch (unbiased variance)"},
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-5", .range = "(0, inf)",
-     .doc = "added to the variance before the square root"},
-    {.name = "affine", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "learn a per-channel scale (weight, init 1) and shift (bias, init 0)"},
-    {.name = "sync", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "data-parallel runs: statistics of the whole global batch (as the CPU plugin); "
-            "refused across processes on sim, which has no communicator"},
-    {.name = NULL},
-};
+static const nn_param_spec bn_params[] = {NN_STOCK_BATCHNORM_PARAMS, {.name = NULL}};
 
 static const nn_layer_vtable bn_vtable = {
     .struct_size = sizeof(nn_layer_vtable),

@@ -21,49 +21,6 @@ typedef struct sconv {
     int b_col, b_act, b_grad; /* buffer indices, -1 when absent */
 } sconv;
 
-/* padding: "same", "valid", or 1 or 2 non-negative integers separated by commas */
-static int parse_padding(const nn_params *p, sconv *c, nn_error *err)
-{
-    const char *s = nn_params_str(p, "padding");
-    if (!s)
-        s = "0";
-    if (strcmp(s, "same") == 0) {
-        c->same = 1;
-        return NN_OK;
-    }
-    if (strcmp(s, "valid") == 0)
-        return NN_OK;
-    int64_t v[2] = {0, 0};
-    int n = 0;
-    const char *q = s;
-    while (*q) {
-        char *end;
-        errno = 0;
-        long long x = strtoll(q, &end, 10);
-        if (end == q || errno || x < 0 || x > 1000000 || n >= 2)
-            goto bad;
-        v[n++] = x;
-        while (*end == ' ')
-            end++;
-        if (*end == ',')
-            end++;
-        else if (*end)
-            goto bad;
-        while (*end == ' ')
-            end++;
-        q = end;
-    }
-    if (n == 0)
-        goto bad;
-    for (int i = 0; i < 2; i++)
-        c->pad_l[i] = c->pad_r[i] = v[n == 1 ? 0 : i];
-    return NN_OK;
-bad:
-    return nn_error_set(err, NN_EINVAL, "%s: conv2d: key 'padding' = \"%s\": expected 'same', "
-                        "'valid' or 1 or 2 comma-separated non-negative integers",
-                        nn_params_origin(p), s);
-}
-
 static int conv_create(const nn_params *p, void **self, nn_error *err)
 {
     sconv c = {.filters = nn_params_int(p, "filters"), .groups = nn_params_int(p, "groups")};
@@ -75,8 +32,10 @@ static int conv_create(const nn_params *p, void **self, nn_error *err)
     if ((rc = sim_int_pair(p, "kernel", c.kernel, "conv2d", err)) ||
         (rc = sim_int_pair(p, "stride", c.stride, "conv2d", err)) ||
         (rc = sim_int_pair(p, "dilation", c.dilation, "conv2d", err)) ||
-        (rc = parse_padding(p, &c, err)))
+        (rc = nn_stock_conv_padding(p, 2, "conv2d", &c.same, c.pad_l, err)))
         return rc;
+    c.pad_r[0] = c.pad_l[0];
+    c.pad_r[1] = c.pad_l[1];
     if (c.filters % c.groups)
         return nn_error_set(err, NN_EINVAL, "%s: conv2d: key 'groups' = %lld must divide "
                             "'filters' = %lld", nn_params_origin(p), (long long)c.groups,
@@ -328,26 +287,7 @@ static int conv_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
-static const nn_param_spec conv_params[] = {
-    {.name = "filters", .type = NN_PARAM_INT, .range = "[1, 1048576]", .required = 1,
-     .doc = "number of output channels"},
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,
-     .doc = "kernel size: 1 value (square) or 2 values (height, width)"},
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",
-     .doc = "step between windows: 1 or 2 values (height, width)"},
-    {.name = "padding", .type = NN_PARAM_STRING, .def = "0",
-     .doc = "zeros added on each side: 1 or 2 values (height, width), or 'valid' (= 0), or "
-            "'same' (output size = ceil(input / stride); an odd total puts the extra zero at "
-            "the end, as PyTorch and TensorFlow)"},
-    {.name = "dilation", .type = NN_PARAM_INT_LIST, .def = "1", .range = "[1, 65536]",
-     .doc = "spacing between kernel taps: 1 or 2 values (height, width)"},
-    {.name = "groups", .type = NN_PARAM_INT, .def = "1", .range = "[1, 1048576]",
-     .doc = "channel groups; must divide both the input channels and 'filters'"},
-    {.name = "bias", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "add a learned bias per filter"},
-    SIM_LINEAR_SPECS("fan_in"),
-    {.name = NULL},
-};
+static const nn_param_spec conv_params[] = {NN_STOCK_CONV2D_PARAMS, {.name = NULL}};
 
 static const nn_layer_vtable conv_vtable = {
     .struct_size = sizeof(nn_layer_vtable),

@@ -148,13 +148,7 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
-static const nn_param_spec dense_params[] = {
-    {.name = "units", .type = NN_PARAM_INT, .range = "[1, 16777216]", .required = 1,
-     .doc = "number of output features"},
-    {.name = "bias", .type = NN_PARAM_BOOL, .def = "true", .doc = "add a learned bias"},
-    SIM_LINEAR_SPECS("in"),
-    {.name = NULL},
-};
+static const nn_param_spec dense_params[] = {NN_STOCK_DENSE_PARAMS, {.name = NULL}};
 
 static const nn_layer_vtable dense_vtable = {
     .struct_size = sizeof(nn_layer_vtable),

@@ -194,21 +194,7 @@ static const nn_loss_vtable ce_vtable = {
     .forward = ce_forward,
 };
 
-static const nn_param_spec ce_params[] = {
-    {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",
-     .doc = "mean: sum over samples divided by the summed weights of their classes (the "
-            "count without weights), or by the count N for probability targets [N, C], as "
-            "PyTorch does; sum: plain sum"},
-    {.name = "label_smoothing", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",
-     .doc = "mixes the target with the uniform distribution: (1 - e) one_hot + e / C, or "
-            "(1 - e) t + e / C for probability targets t (as PyTorch)"},
-    {.name = "weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",
-     .doc = "optional weight of each class, C values, e.g. \"1, 2.5, 1\"; unset = all 1"},
-    {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100",
-     .doc = "a target value that contributes neither loss nor gradient (e.g. padding); "
-            "class ids only: with probability targets it must stay unset, as in PyTorch"},
-    {.name = NULL},
-};
+static const nn_param_spec ce_params[] = {NN_STOCK_CROSS_ENTROPY_PARAMS, {.name = NULL}};
 
 const nn_plugin_desc sim_cross_entropy_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LOSS, .name = "cross_entropy", .version = "1.0.0", .license = "MIT",

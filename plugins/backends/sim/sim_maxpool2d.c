@@ -165,15 +165,7 @@ static int pool_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
-static const nn_param_spec pool_params[] = {
-    {.name = "kernel", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]", .required = 1,
-     .doc = "window size: 1 value (square) or 2 values (height, width)"},
-    {.name = "stride", .type = NN_PARAM_INT_LIST, .range = "[1, 65536]",
-     .doc = "step between windows: 1 or 2 values; default = kernel"},
-    {.name = "padding", .type = NN_PARAM_INT_LIST, .def = "0", .range = "[0, 65536]",
-     .doc = "implicit -inf padding on each side: 1 or 2 values, at most half the kernel"},
-    {.name = NULL},
-};
+static const nn_param_spec pool_params[] = {NN_STOCK_MAXPOOL2D_PARAMS, {.name = NULL}};
 
 static const nn_layer_vtable pool_vtable = {
     .struct_size = sizeof(nn_layer_vtable),

@@ -206,34 +206,9 @@ static int adam_step(void *self, const nn_optim_step *st, nn_error *err)
     return NN_OK;
 }
 
-static const nn_param_spec sgd_params[] = {
-    {.name = "lr", .type = NN_PARAM_FLOAT, .def = "0.01", .range = "[0, inf)",
-     .doc = "base learning rate; the scheduler and each parameter's lr_mult scale it"},
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "momentum factor; 0 turns momentum (and its slot) off"},
-    {.name = "dampening", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1]",
-     .doc = "dampening for momentum: the new gradient enters the buffer times (1 - dampening)"},
-    {.name = "nesterov", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "Nesterov momentum (needs momentum > 0 and dampening = 0)"},
-    {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "L2 penalty added to the gradient (times each parameter's weight_decay_mult)"},
-    {.name = NULL},
-};
+static const nn_param_spec sgd_params[] = {NN_STOCK_SGD_PARAMS, {.name = NULL}};
 
-static const nn_param_spec adam_params[] = {
-    {.name = "lr", .type = NN_PARAM_FLOAT, .def = "0.001", .range = "[0, inf)",
-     .doc = "base learning rate; the scheduler and each parameter's lr_mult scale it"},
-    {.name = "betas", .type = NN_PARAM_FLOAT_LIST, .def = "0.9, 0.999", .range = "[0, 1)",
-     .doc = "two numbers: decay rates of the running mean of the gradient and of its square"},
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = "1e-8", .range = "[0, inf)",
-     .doc = "added to the denominator for numerical stability"},
-    {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "L2 penalty added to the gradient (times each parameter's weight_decay_mult); "
-            "for decoupled decay use the adamw optimizer"},
-    {.name = "amsgrad", .type = NN_PARAM_BOOL, .def = "false",
-     .doc = "use the running maximum of the squared-gradient average (AMSGrad); adds a slot"},
-    {.name = NULL},
-};
+static const nn_param_spec adam_params[] = {NN_STOCK_ADAM_PARAMS, {.name = NULL}};
 
 static const nn_optimizer_vtable sgd_vtable = {
     .struct_size = sizeof(nn_optimizer_vtable),

@@ -20,5 +20,6 @@
 #include "test_spec.h"
 #include "gradcheck.h"
 #include "export.h"
+#include "stock_params.h"
 #include "version.h"
 #endif
