@@ -128,12 +128,12 @@ static int valid_ident(const char *s)
 static size_t min_vtable_size(int kind)
 {
     switch (kind) {
-    case NN_KIND_LAYER: return offsetof(nn_layer_vtable, reserved);
+    case NN_KIND_LAYER: return offsetof(nn_layer_vtable, export_as); /* ABI 0.5 */
     case NN_KIND_LOSS: return offsetof(nn_loss_vtable, reserved);
     case NN_KIND_OPTIMIZER: return offsetof(nn_optimizer_vtable, reserved);
     case NN_KIND_SCHEDULER: return offsetof(nn_scheduler_vtable, reserved);
     case NN_KIND_DATASET: return offsetof(nn_dataset_vtable, reserved);
-    case NN_KIND_TRANSFORM: return offsetof(nn_transform_vtable, reserved);
+    case NN_KIND_TRANSFORM: return offsetof(nn_transform_vtable, export_as); /* ABI 0.5 */
     case NN_KIND_LOGGER: return offsetof(nn_logger_vtable, reserved);
     case NN_KIND_BACKEND: return offsetof(nn_backend_vtable, device_count); /* ABI 0.3 */
     case NN_KIND_COMMUNICATOR: return offsetof(nn_communicator_vtable, reserved);

@@ -80,6 +80,16 @@ static const nn_param_spec train_keys[] = {
     {.name = "precision", .type = NN_PARAM_ENUM, .def = "f32", .choices = "f32|bf16",
      .doc = "compute type of the oneDNN layers: bf16 = mixed precision (bf16 activations and "
             "kernels, f32 parameters, optimizer state and loss); refused on a CPU without bf16"},
+    /* read by the trainer when a run starts fresh (core/init_from.c) */
+    {.name = "init_from", .type = NN_PARAM_STRING,
+     .doc = "start a new run from the weights in this safetensors file (a PyTorch state dict "
+            "or a checkpoint; relative to the working directory), as --init-from"},
+    {.name = "init_map", .type = NN_PARAM_STRING,
+     .doc = "renames for init_from, FILE_PREFIX=MODEL_PREFIX, comma-separated, first match "
+            "wins: 'features.0.=conv1., module.='"},
+    {.name = "init_strict", .type = NN_PARAM_BOOL, .def = "true",
+     .doc = "init_from must fill every model tensor and use every file tensor; false keeps "
+            "the initial values of what the file lacks and lists it"},
     {.name = "decay_bias_and_norm", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "apply weight decay to biases and normalisation parameters too"},
     {0},
@@ -123,6 +133,9 @@ static int parse_train(nn_session *s, nn_error *err)
     t->bf16 = nn_params_enum(p, "precision") == 1;
     t->check_replicas = nn_params_int(p, "check_replicas");
     t->bucket_kb = nn_params_int(p, "bucket_kb");
+    t->init_from = nn_params_str(p, "init_from");
+    t->init_map = nn_params_str(p, "init_map");
+    t->init_strict = nn_params_bool(p, "init_strict");
     static const char *const monitors[] = {"val_loss", "val_accuracy", "loss", "accuracy",
                                            "val_top5"};
     int ok = 0;

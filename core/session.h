@@ -26,6 +26,8 @@ typedef struct nn_train_cfg {
     const char *monitor;  /* "val_loss", "val_accuracy", ... */
     const char *run_dir;  /* [train] run_dir: the run directory itself, or NULL */
     const char *name;     /* run name: runs/NAME by default */
+    const char *init_from, *init_map; /* a fresh run's starting weights (init_from.h) */
+    int init_strict;
 } nn_train_cfg;
 
 typedef enum nn_session_mode {

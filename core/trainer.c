@@ -13,6 +13,7 @@
 
 #include "dist.h"
 #include "evaluate.h"
+#include "init_from.h"
 #include "signals.h"
 #include "trainer_internal.h"
 
@@ -348,6 +349,23 @@ static void run_loop(nn_trainer *t)
     }
 }
 
+/* [train] init_from: load, then say what was left at its initial values */
+static int init_from(nn_session *s, const nn_train_opts *o, nn_error *err)
+{
+    char where[600];
+    const nn_kv *kv = nn_config_get(s->cfg, "train", "init_from");
+    snprintf(where, sizeof where, "%s:%d: [train] init_from = %s", nn_config_path(s->cfg),
+             kv ? kv->line : 0, s->tc.init_from);
+    nn_init_opts io = {.path = s->tc.init_from, .map = s->tc.init_map,
+                       .strict = s->tc.init_strict, .allow_nonfinite = o->allow_nonfinite,
+                       .where = where};
+    nn_init_report r;
+    int rc = nn_init_from(s, &io, &r, err);
+    if (rc == NN_OK && o->verbosity >= 0)
+        nn_init_report_print(stdout, s->tc.init_from, &r, nn_session_tensor_count(s));
+    return rc;
+}
+
 static int open_loaders(nn_trainer *t, nn_error *err)
 {
     nn_session *s = t->s;
@@ -430,6 +448,7 @@ static int open_run(nn_trainer *t, nn_error *err)
                         nn_metrics_init(&t->vm, nc, (int)s->tc.top_k, 1)))
         rc = nn_error_set(err, NN_ENOMEM, "out of memory");
     t->epoch_lr = rc == NN_OK ? nn_optim_lr(s->optim) : NAN;
+    int resumed = 0;
     if (s->dist && o->resume) /* resuming takes collectives: every process must get there */
         rc = nn_tr_dist_gate(t, rc, err);
     if (rc == NN_OK && o->resume) {
@@ -450,7 +469,11 @@ static int open_run(nn_trainer *t, nn_error *err)
             rc = nn_tr_resume(t, path, err);
         if (rc == NN_OK && path)
             t->epoch_lr = nn_optim_lr(s->optim);
+        resumed = path != NULL;
     }
+    /* a fresh run may start from weights made elsewhere; a resumed one has its own */
+    if (rc == NN_OK && !resumed && s->tc.init_from && *s->tc.init_from)
+        rc = init_from(s, o, err);
     if (rc)
         return rc;
     /* parameters and gradients for histograms, and room for the best weights */

@@ -111,5 +111,6 @@ int nn_cmd_predict(nn_cli *cli);
 int nn_cmd_cv(nn_cli *cli);
 int nn_cmd_summary(nn_cli *cli);
 int nn_cmd_devices(nn_cli *cli);
+int nn_cmd_export(nn_cli *cli);
 
 #endif

@@ -11,7 +11,8 @@
 const nn_verb nn_verbs[] = {
     {"train", nn_cmd_train, "train a model described by a model file",
      "  train MODEL.ini [--resume PATH|auto] [--run-dir DIR] [--overwrite] [--no-test]\n"
-     "                 [--allow-nonfinite] [--dist NAME|none] [--dist-timeout S]\n"
+     "                 [--allow-nonfinite] [--init-from FILE.safetensors]\n"
+     "                 [--dist NAME|none] [--dist-timeout S]\n"
      "    writes the run directory (runs/NAME/, or --run-dir, or [train] run_dir): model.ini,\n"
      "    last.safetensors, best.safetensors, logs. One process writes a run directory at a\n"
      "    time; a new run into one that holds a run is refused unless --resume or\n"
@@ -20,6 +21,12 @@ const nn_verb nn_verbs[] = {
      "    changed keys that apply (epochs, lr, scheduler, loggers) are printed; changes to\n"
      "    layers, loss or transforms are refused. At the end the test split is evaluated\n"
      "    (skip with --no-test). --allow-nonfinite resumes from weights holding NaN/Inf\n"
+     "    --init-from FILE (= --set train.init_from=FILE) starts a new run from the weights\n"
+     "    of a safetensors file: a PyTorch state dict (names as `export --format\n"
+     "    safetensors-torch` writes them) or a checkpoint. [train] init_map =\n"
+     "    'features.0.=conv1., module.=' renames the file's tensors by prefix; init_strict =\n"
+     "    false keeps the initial values of tensors the file lacks. What was not loaded is\n"
+     "    listed. Shapes must match. A resumed run ignores it\n"
      "  Data-parallel training on several processes and machines (docs/distributed.md):\n"
      "    mpirun -np 4 nntrain train MODEL.ini                    four processes, one host\n"
      "    mpirun -np 8 -H node1:4,node2:4 nntrain train MODEL.ini  two hosts\n"
@@ -52,6 +59,21 @@ const nn_verb nn_verbs[] = {
      "  cv MODEL.ini [--folds K] [--run-dir DIR] [--overwrite]\n"
      "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"
      "    and prints a table with mean and standard deviation\n"},
+    {"export", nn_cmd_export, "write a trained model as ONNX or as PyTorch weights",
+     "  export MODEL.ini --checkpoint PATH [--format onnx|safetensors-torch] [-o FILE]\n"
+     "                  [--opset N] [--allow-nonfinite]\n"
+     "    onnx (the default): the evaluation graph, opset 17 (--opset up to 21), for ONNX\n"
+     "    Runtime and the like: input \"input\" [N, sample...] as the [data] plugin gives\n"
+     "    samples, the transforms evaluation runs (normalize with its fitted statistics) as\n"
+     "    the first nodes, batch norm with its running statistics, no dropout; output\n"
+     "    \"output\" and, for classification, \"probabilities\" (as predict prints them);\n"
+     "    class names in the metadata. N is dynamic. A layer or transform whose plugin\n"
+     "    cannot describe itself in ONNX stops the export with its name.\n"
+     "    safetensors-torch: only the weights, under PyTorch's state-dict names and layouts\n"
+     "    (linear [out, in], conv OIHW, batch norm running_mean/running_var/\n"
+     "    num_batches_tracked), for module.load_state_dict(safetensors.torch.load_file(F)).\n"
+     "    -o defaults to the checkpoint's name with .onnx or .torch.safetensors. The test\n"
+     "    split's files are opened as eval opens them (class names, sample shape)\n"},
     {"summary", nn_cmd_summary, "layers, shapes, parameters, FLOPs and memory of a model",
      "  summary MODEL.ini\n"},
     {"help", nn_cmd_help, "show help for nntrain or one command", "  help [COMMAND]\n"},

@@ -98,9 +98,19 @@ static void print_result(const nn_session *s, const nn_train_result *r, nn_dist 
         print_dist(dist);
 }
 
+/* --init-from FILE is --set train.init_from=FILE */
+static int set_init_from(nn_config *cfg, const char *path, nn_error *err)
+{
+    char set[4200];
+    if (strlen(path) > 4096)
+        return nn_error_set(err, NN_EINVAL, "--init-from: the path is longer than 4096 bytes");
+    snprintf(set, sizeof set, "train.init_from=%s", path);
+    return nn_config_set(cfg, set, err);
+}
+
 int nn_cmd_train(nn_cli *cli)
 {
-    const char *resume = NULL, *run_dir = NULL, *v, *dist_name = NULL;
+    const char *resume = NULL, *run_dir = NULL, *v, *dist_name = NULL, *init_from = NULL;
     int no_test = 0, overwrite = 0, allow_nonfinite = 0;
     double dist_timeout = 0;
     for (int i = 1; i < cli->argc; i++) {
@@ -108,6 +118,8 @@ int nn_cmd_train(nn_cli *cli)
             resume = v;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--run-dir")))
             run_dir = v;
+        else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--init-from")))
+            init_from = v;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--dist")))
             dist_name = v;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--dist-timeout"))) {
@@ -149,7 +161,9 @@ int nn_cmd_train(nn_cli *cli)
     nn_session s = {0};
     nn_config *cfg = nn_cli_model_load(cli, "train", &err);
     int rc = cfg ? NN_OK : err.status ? err.status : NN_EINVAL, code = NN_EXIT_OK;
-    if (cfg) {
+    if (cfg && init_from)
+        rc = set_init_from(cfg, init_from, &err);
+    if (cfg && rc == NN_OK) {
         nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .run_dir = run_dir,
                               .device = cli->device, .threads = cli->threads,
                               .resume = resume != NULL, .overwrite = overwrite, .dist = dist};

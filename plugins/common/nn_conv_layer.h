@@ -9,6 +9,7 @@
 #include <nntrain/stock_params.h>
 
 #include "nn_dnnl.h"
+#include "nn_dnnl_export.h"
 
 /* SP spatial dimensions; PARAMS: NN_STOCK_CONV1D_PARAMS or NN_STOCK_CONV2D_PARAMS */
 #define NN_CONV_LAYER(NAME, SP, PARAMS)                                                       \
@@ -25,6 +26,7 @@
         .bind = nn_dnnl_conv_bind,                                                           \
         .forward = nn_dnnl_conv_forward,                                                     \
         .backward = nn_dnnl_conv_backward,                                                   \
+        .export_as = nn_dnnl_conv_export, /* optional: ONNX */                               \
     }
 
 #endif

@@ -251,6 +251,9 @@ NN_DNNL_API int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
 NN_DNNL_API int nn_dnnl_conv_bind(void *self, const nn_layer_io *io, nn_error *err);
 NN_DNNL_API int nn_dnnl_conv_forward(void *self, const nn_layer_io *io, nn_error *err);
 NN_DNNL_API int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err);
+/* The keys' configuration with the padding setup() resolved (pad_r as the output uses it),
+ * for export (nn_dnnl_export.c) */
+NN_DNNL_API void nn_dnnl_conv_geometry(const void *self, nn_dnnl_conv_cfg *out);
 
 /* ---- pooling, shared by maxpool2d, avgpool2d and global_avgpool ---------------------- */
 

@@ -424,3 +424,11 @@ void nn_dnnl_conv_destroy(void *self)
     nn_dnnl_out_destroy(&cv->out);
     free(cv);
 }
+
+void nn_dnnl_conv_geometry(const void *self, nn_dnnl_conv_cfg *out)
+{
+    const nn_dnnl_conv *cv = self;
+    *out = cv->c;
+    memcpy(out->pad_l, cv->pad_l, sizeof out->pad_l);
+    memcpy(out->pad_r, cv->pad_r, sizeof out->pad_r);
+}

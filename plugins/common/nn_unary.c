@@ -65,3 +65,16 @@ int nn_unary_setup(void *self, nn_layer_setup *s, nn_error *err)
     s->flops = (uint64_t)nn_tensor_numel(x) * (uint64_t)((const nn_unary *)self)->def->flops;
     return NN_OK;
 }
+
+int nn_unary_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const nn_unary *u = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    double args[NN_UNARY_MAX_ARGS];
+    int n = 0;
+    for (; u->def->params && u->def->params[n].name && n < NN_UNARY_MAX_ARGS; n++)
+        args[n] = u->k[n];
+    nn_export_activation(x->out, u->def->name, n, args, x->inputs[0], x->output);
+    return nn_export_status(x->out, err);
+}

@@ -9,8 +9,11 @@
  *       .test = &nn_unary_test);
  *
  * k holds the plugin's parameters, in schema order, as floats (an enum as its index, a bool as
- * 0/1). The loops are generated in the plugin, around its inlined f and f', so the compiler
- * vectorises them as it would hand-written ones; they never allocate. Static helper library
+ * 0/1). Export: the layer's name is looked up in nn_export_activation() (<nntrain/export.h>)
+ * with k as its arguments, so a layer whose name that function does not know cannot be
+ * exported (it fails saying so, never writes another function). The loops are generated in
+ * the plugin, around its inlined f and f', so the compiler vectorises them as it would
+ * hand-written ones; they never allocate. Static helper library
  * (libnn_kit.a) for plugins only; never part of the core. */
 #ifndef NN_UNARY_H
 #define NN_UNARY_H
@@ -40,6 +43,8 @@ int nn_unary_create(const nn_unary_def *def, const nn_params *p, void **self, nn
 void nn_unary_destroy(void *self);
 /* one F32 input of any shape; the output has its shape */
 int nn_unary_setup(void *self, nn_layer_setup *s, nn_error *err);
+/* ONNX: nn_export_activation(def->name, k) */
+int nn_unary_export(void *self, const nn_layer_export *x, nn_error *err);
 
 /* Defines NAME_vtable (and its functions) for y = FWD(x, k), dy/dx = DERIV(x, y, k). */
 #define NN_UNARY_LAYER(NAME, FWD, DERIV, FLOPS, PARAMS)                                      \
@@ -83,6 +88,7 @@ int nn_unary_setup(void *self, nn_layer_setup *s, nn_error *err);
         .setup = nn_unary_setup,                                                             \
         .forward = NAME##_forward,                                                           \
         .backward = NAME##_backward,                                                         \
+        .export_as = nn_unary_export,                                                        \
     }
 
 #endif

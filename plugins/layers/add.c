@@ -83,6 +83,21 @@ static int add_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* ONNX: a chain of Add in the order forward sums, so the rounding is the same */
+static int add_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    (void)self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    const char *acc = x->inputs[0];
+    for (int k = 1; k < x->n_inputs; k++) {
+        const char *y = k + 1 == x->n_inputs ? x->output : nn_export_value(x->out, "sum");
+        nn_export_op2(x->out, "Add", acc, x->inputs[k], y);
+        acc = y;
+    }
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable add_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = add_create,
@@ -90,6 +105,7 @@ static const nn_layer_vtable add_vtable = {
     .setup = add_setup,
     .forward = add_forward,
     .backward = add_backward,
+    .export_as = add_export, /* optional: ONNX */
 };
 
 static const nn_param_spec add_params[] = {

@@ -4,6 +4,7 @@
 #include <nntrain/plugin.h>
 
 #include "nn_dnnl.h"
+#include "nn_dnnl_export.h"
 
 static int avgpool2d_create(const nn_params *p, void **self, nn_error *err)
 {
@@ -11,6 +12,12 @@ static int avgpool2d_create(const nn_params *p, void **self, nn_error *err)
 }
 
 static const nn_param_spec avgpool2d_params[] = {NN_STOCK_AVGPOOL2D_PARAMS, {.name = NULL}};
+
+static int avgpool2d_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    (void)self;
+    return nn_dnnl_pool_export(NN_POOL_AVG, x, err);
+}
 
 static const nn_layer_vtable avgpool2d_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
@@ -20,6 +27,7 @@ static const nn_layer_vtable avgpool2d_vtable = {
     .bind = nn_dnnl_pool_bind,
     .forward = nn_dnnl_pool_forward,
     .backward = nn_dnnl_pool_backward,
+    .export_as = avgpool2d_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc avgpool2d_desc = NN_DESCRIPTOR(

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <nntrain/communicator.h>
+#include <nntrain/export.h>
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
 
@@ -388,6 +389,46 @@ static int batchnorm_backward(void *self, const nn_layer_io *io, nn_error *err)
 
 static const nn_param_spec batchnorm_params[] = {NN_STOCK_BATCHNORM_PARAMS, {.name = NULL}};
 
+/* ONNX: BatchNormalization with the running statistics (evaluation mode); without affine,
+ * a scale of ones and a shift of zeros. PyTorch: its num_batches_tracked, the steps the
+ * statistics have seen (nntrain's updates always use `momentum`, so it only informs). */
+static int batchnorm_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const batchnorm *b = self;
+    nn_export *g = x->out;
+    if (x->format == NN_EXPORT_TORCH) {
+        int64_t steps = x->steps > 0 ? x->steps : 0;
+        nn_tensor t = {0};
+        nn_tensor_describe(&t, NN_I64, 0, NULL);
+        t.dl.data = &steps;
+        nn_export_tensor(g, "num_batches_tracked", &t);
+        return nn_export_status(g, err);
+    }
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    const char *scale, *shift;
+    if (b->affine) {
+        scale = nn_export_const(g, "weight", x->params[P_WEIGHT]);
+        shift = nn_export_const(g, "bias", x->params[P_BIAS]);
+    } else {
+        float *v = calloc(2 * (size_t)b->channels, sizeof *v);
+        if (!v)
+            return nn_error_set(err, NN_ENOMEM, "layer '%s': out of memory", b->name);
+        for (int64_t c = 0; c < b->channels; c++)
+            v[c] = 1.0f;
+        scale = nn_export_const_f32(g, "ones", 1, &b->channels, v);
+        shift = nn_export_const_f32(g, "zeros", 1, &b->channels, v + b->channels);
+        free(v);
+    }
+    const char *in[5] = {x->inputs[0], scale, shift,
+                         nn_export_const(g, "running_mean", x->buffers[b->b_rmean]),
+                         nn_export_const(g, "running_var", x->buffers[b->b_rvar])};
+    int node = nn_export_node(g, "BatchNormalization", 5, in, 1, &x->output);
+    if (node >= 0)
+        nn_export_attr_float(g, node, "epsilon", (float)b->eps);
+    return nn_export_status(g, err);
+}
+
 static const nn_layer_vtable batchnorm_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = batchnorm_create,
@@ -396,6 +437,7 @@ static const nn_layer_vtable batchnorm_vtable = {
     .bind = batchnorm_bind,
     .forward = batchnorm_forward,
     .backward = batchnorm_backward,
+    .export_as = batchnorm_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc batchnorm_desc = NN_DESCRIPTOR(

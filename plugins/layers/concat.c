@@ -109,6 +109,18 @@ static int concat_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* ONNX: Concat along the same axis */
+static int concat_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const concat *c = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    int node = nn_export_node(x->out, "Concat", x->n_inputs, x->inputs, 1, &x->output);
+    if (node >= 0)
+        nn_export_attr_int(x->out, node, "axis", c->axis_param);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable concat_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = concat_create,
@@ -116,6 +128,7 @@ static const nn_layer_vtable concat_vtable = {
     .setup = concat_setup,
     .forward = concat_forward,
     .backward = concat_backward,
+    .export_as = concat_export, /* optional: ONNX */
 };
 
 static const nn_param_spec concat_params[] = {

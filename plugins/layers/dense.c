@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 
+#include <nntrain/export.h>
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
 
@@ -306,6 +307,21 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
     return nn_dnnl_op_run(&d->bwd_w, d->name, err);
 }
 
+/* ONNX: Gemm(x, W, b) with W as stored ([units, in], transB), then the fused activation */
+static int dense_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const dense *d = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    nn_export *g = x->out;
+    const char *z = d->act.kind == NN_ACT_NONE ? x->output : nn_export_value(g, "linear");
+    nn_export_linear(g, NULL, x->inputs[0], 2, x->params[P_WEIGHT],
+                     d->bias ? x->params[P_BIAS] : NULL, z);
+    if (d->act.kind != NN_ACT_NONE)
+        nn_export_activation(g, nn_params_str(x->keys, "activation"), 0, NULL, z, x->output);
+    return nn_export_status(g, err);
+}
+
 static const nn_param_spec dense_params[] = {NN_STOCK_DENSE_PARAMS, {.name = NULL}};
 
 static const nn_layer_vtable dense_vtable = {
@@ -316,6 +332,7 @@ static const nn_layer_vtable dense_vtable = {
     .bind = dense_bind,
     .forward = dense_forward,
     .backward = dense_backward,
+    .export_as = dense_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc dense_desc = NN_DESCRIPTOR(

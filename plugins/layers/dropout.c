@@ -119,6 +119,16 @@ static int dropout_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* ONNX: evaluation is the identity */
+static int dropout_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    (void)self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    nn_export_op1(x->out, "Identity", x->inputs[0], x->output);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable dropout_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = dropout_create,
@@ -126,6 +136,7 @@ static const nn_layer_vtable dropout_vtable = {
     .setup = dropout_setup,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .export_as = dropout_export, /* optional: ONNX */
 };
 
 static const nn_param_spec dropout_params[] = {NN_STOCK_DROPOUT_PARAMS, {.name = NULL}};

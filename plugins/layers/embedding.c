@@ -121,6 +121,31 @@ static int embedding_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* ONNX: Gather rows of the table (its padding row written as the zeros forward returns) */
+static int embedding_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const embedding *e = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    const char *table;
+    if (e->padding_idx >= 0) {
+        size_t n = (size_t)(e->num * e->dim);
+        float *w = malloc(sizeof *w * n);
+        if (!w)
+            return nn_error_set(err, NN_ENOMEM, "layer '%s': out of memory", e->name);
+        memcpy(w, NN_F32P(x->params[0]), sizeof *w * n);
+        memset(w + e->padding_idx * e->dim, 0, sizeof *w * (size_t)e->dim);
+        table = nn_export_const_f32(x->out, "weight", 2, (const int64_t[]){e->num, e->dim}, w);
+        free(w);
+    } else {
+        table = nn_export_const(x->out, "weight", x->params[0]);
+    }
+    int node = nn_export_op2(x->out, "Gather", table, x->inputs[0], x->output);
+    if (node >= 0)
+        nn_export_attr_int(x->out, node, "axis", 0);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable embedding_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = embedding_create,
@@ -128,6 +153,7 @@ static const nn_layer_vtable embedding_vtable = {
     .setup = embedding_setup,
     .forward = embedding_forward,
     .backward = embedding_backward,
+    .export_as = embedding_export, /* optional: ONNX */
 };
 
 static const nn_param_spec embedding_params[] = {NN_STOCK_EMBEDDING_PARAMS, {.name = NULL}};

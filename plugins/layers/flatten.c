@@ -68,6 +68,18 @@ static int flatten_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* ONNX: Flatten with axis 1 keeps the (dynamic) batch */
+static int flatten_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    (void)self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    int node = nn_export_op1(x->out, "Flatten", x->inputs[0], x->output);
+    if (node >= 0)
+        nn_export_attr_int(x->out, node, "axis", 1);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable flatten_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = flatten_create,
@@ -75,6 +87,7 @@ static const nn_layer_vtable flatten_vtable = {
     .setup = flatten_setup,
     .forward = flatten_forward,
     .backward = flatten_backward,
+    .export_as = flatten_export, /* optional: ONNX */
 };
 
 static const nn_param_spec flatten_params[] = {

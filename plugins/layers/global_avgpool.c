@@ -5,10 +5,17 @@
 #include <nntrain/plugin.h>
 
 #include "nn_dnnl.h"
+#include "nn_dnnl_export.h"
 
 static int global_avgpool_create(const nn_params *p, void **self, nn_error *err)
 {
     return nn_dnnl_pool_create(NN_POOL_GLOBAL_AVG, p, self, err);
+}
+
+static int global_avgpool_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    (void)self;
+    return nn_dnnl_pool_export(NN_POOL_GLOBAL_AVG, x, err);
 }
 
 static const nn_layer_vtable global_avgpool_vtable = {
@@ -19,6 +26,7 @@ static const nn_layer_vtable global_avgpool_vtable = {
     .bind = nn_dnnl_pool_bind,
     .forward = nn_dnnl_pool_forward,
     .backward = nn_dnnl_pool_backward,
+    .export_as = global_avgpool_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc global_avgpool_desc = NN_DESCRIPTOR(

@@ -11,6 +11,7 @@
 #include <nntrain/plugin.h>
 
 #include "nn_seq_rnn.h"
+#include "nn_seq_export.h"
 #include "nn_seq_rnn_params.h"
 
 static int gru_create(const nn_params *p, void **self, nn_error *err)
@@ -28,6 +29,7 @@ static const nn_layer_vtable gru_vtable = {
     .bind = nn_seq_rnn_layer_bind,
     .forward = nn_seq_rnn_layer_forward,
     .backward = nn_seq_rnn_layer_backward,
+    .export_as = nn_seq_rnn_layer_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc gru_desc = NN_DESCRIPTOR(

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 
+#include <nntrain/export.h>
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
 
@@ -186,6 +187,19 @@ static int layernorm_backward(void *self, const nn_layer_io *io, nn_error *err)
 
 static const nn_param_spec layernorm_params[] = {NN_STOCK_LAYERNORM_PARAMS, {.name = NULL}};
 
+/* ONNX: LayerNormalization over the last axis (opset 17); without affine, a scale of ones */
+static int layernorm_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const layernorm *l = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    const nn_tensor *in = x->input_descs[0];
+    nn_export_layernorm(x->out, NULL, x->inputs[0], in->shape[in->dl.ndim - 1],
+                        l->affine ? x->params[P_WEIGHT] : NULL,
+                        l->affine ? x->params[P_BIAS] : NULL, l->eps, x->output);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable layernorm_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = layernorm_create,
@@ -194,6 +208,7 @@ static const nn_layer_vtable layernorm_vtable = {
     .bind = layernorm_bind,
     .forward = layernorm_forward,
     .backward = layernorm_backward,
+    .export_as = layernorm_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc layernorm_desc = NN_DESCRIPTOR(

@@ -10,6 +10,7 @@
 #include <nntrain/plugin.h>
 
 #include "nn_seq_rnn.h"
+#include "nn_seq_export.h"
 #include "nn_seq_rnn_params.h"
 
 static int lstm_create(const nn_params *p, void **self, nn_error *err)
@@ -27,6 +28,7 @@ static const nn_layer_vtable lstm_vtable = {
     .bind = nn_seq_rnn_layer_bind,
     .forward = nn_seq_rnn_layer_forward,
     .backward = nn_seq_rnn_layer_backward,
+    .export_as = nn_seq_rnn_layer_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc lstm_desc = NN_DESCRIPTOR(

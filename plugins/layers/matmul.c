@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 
+#include <nntrain/export.h>
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
 
@@ -157,6 +158,38 @@ static const nn_param_spec matmul_params[] = {
     {.name = NULL},
 };
 
+/* ONNX: MatMul of the (transposed) operands, then the scale */
+static int matmul_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const matmul *m = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    nn_export *g = x->out;
+    int nd = x->input_descs[0]->dl.ndim;
+    int64_t perm[NN_MAX_DIMS];
+    for (int i = 0; i < nd; i++)
+        perm[i] = i;
+    perm[nd - 2] = nd - 1;
+    perm[nd - 1] = nd - 2;
+    const char *op[2] = {x->inputs[0], x->inputs[1]};
+    for (int k = 0; k < 2; k++)
+        if (k ? m->tb : m->ta) {
+            const char *t = nn_export_value(g, k ? "b_t" : "a_t");
+            int node = nn_export_op1(g, "Transpose", op[k], t);
+            if (node >= 0)
+                nn_export_attr_ints(g, node, "perm", nd, perm);
+            op[k] = t;
+        }
+    if (m->scale == 1.0f)
+        return nn_export_op2(g, "MatMul", op[0], op[1], x->output) < 0
+                   ? nn_export_status(g, err) : NN_OK;
+    const char *prod = nn_export_value(g, "product");
+    nn_export_op2(g, "MatMul", op[0], op[1], prod);
+    nn_export_op2(g, "Mul", prod, nn_export_const_f32(g, "scale", 0, NULL, &m->scale),
+                  x->output);
+    return nn_export_status(g, err);
+}
+
 static const nn_layer_vtable matmul_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = matmul_create,
@@ -165,6 +198,7 @@ static const nn_layer_vtable matmul_vtable = {
     .bind = matmul_bind,
     .forward = matmul_forward,
     .backward = matmul_backward,
+    .export_as = matmul_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc matmul_desc = NN_DESCRIPTOR(

@@ -5,6 +5,7 @@
 #include <nntrain/plugin.h>
 
 #include "nn_dnnl.h"
+#include "nn_dnnl_export.h"
 
 static int maxpool2d_create(const nn_params *p, void **self, nn_error *err)
 {
@@ -12,6 +13,12 @@ static int maxpool2d_create(const nn_params *p, void **self, nn_error *err)
 }
 
 static const nn_param_spec maxpool2d_params[] = {NN_STOCK_MAXPOOL2D_PARAMS, {.name = NULL}};
+
+static int maxpool2d_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    (void)self;
+    return nn_dnnl_pool_export(NN_POOL_MAX, x, err);
+}
 
 static const nn_layer_vtable maxpool2d_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
@@ -21,6 +28,7 @@ static const nn_layer_vtable maxpool2d_vtable = {
     .bind = nn_dnnl_pool_bind,
     .forward = nn_dnnl_pool_forward,
     .backward = nn_dnnl_pool_backward,
+    .export_as = maxpool2d_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc maxpool2d_desc = NN_DESCRIPTOR(

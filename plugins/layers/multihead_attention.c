@@ -12,6 +12,7 @@
 #include <nntrain/plugin.h>
 
 #include "nn_seq_attn.h"
+#include "nn_seq_export.h"
 
 typedef struct mha {
     nn_seq_attn_cfg cfg;
@@ -123,6 +124,17 @@ static const nn_param_spec mha_params[] = {
     {.name = NULL},
 };
 
+/* ONNX: the attention subgraph of nn_seq_export.c */
+static int mha_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const mha *m = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    nn_seq_attn_export(&m->a, x, "", x->inputs[0], m->kv_in >= 0 ? x->inputs[m->kv_in] : NULL,
+                       m->pad_in >= 0 ? x->inputs[m->pad_in] : NULL, x->output);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable mha_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = mha_create,
@@ -131,6 +143,7 @@ static const nn_layer_vtable mha_vtable = {
     .bind = mha_bind,
     .forward = mha_forward,
     .backward = mha_backward,
+    .export_as = mha_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc mha_desc = NN_DESCRIPTOR(

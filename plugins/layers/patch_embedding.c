@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nntrain/export.h>
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
 
@@ -218,6 +219,39 @@ static const nn_param_spec patchemb_params[] = {
     {.name = NULL},
 };
 
+/* ONNX: the stride-p p x p Conv, [N, E, gh, gw] -> [N, P, E], after the class token */
+static int patchemb_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const patchemb *e = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    nn_export *g = x->out;
+    const char *conv = nn_export_value(g, "conv"), *flat = nn_export_value(g, "flat");
+    const char *tokens = e->cls ? nn_export_value(g, "tokens") : x->output;
+    const char *in[3] = {x->inputs[0], nn_export_const(g, "proj.weight", x->params[e->p_w]),
+                         e->bias ? nn_export_const(g, "proj.bias", x->params[e->p_b]) : ""};
+    int node = nn_export_node(g, "Conv", e->bias ? 3 : 2, in, 1, &conv);
+    if (node >= 0) {
+        nn_export_attr_ints(g, node, "kernel_shape", 2, (const int64_t[]){e->p, e->p});
+        nn_export_attr_ints(g, node, "strides", 2, (const int64_t[]){e->p, e->p});
+    }
+    nn_export_reshape(g, conv, 2, (const int64_t[]){e->E, e->P}, flat);
+    node = nn_export_op1(g, "Transpose", flat, tokens);
+    if (node >= 0)
+        nn_export_attr_ints(g, node, "perm", 3, (const int64_t[]){0, 2, 1});
+    if (e->cls) { /* the token [1, 1, E] expanded to [N, 1, E] */
+        const char *cls = nn_export_value(g, "cls");
+        const char *shape = nn_export_batch_shape(g, x->inputs[0], 2, (const int64_t[]){1, e->E});
+        nn_export_op2(g, "Expand", nn_export_const(g, "cls_token", x->params[e->p_cls]), shape,
+                      cls);
+        const char *cat[2] = {cls, tokens};
+        node = nn_export_node(g, "Concat", 2, cat, 1, &x->output);
+        if (node >= 0)
+            nn_export_attr_int(g, node, "axis", 1);
+    }
+    return nn_export_status(g, err);
+}
+
 static const nn_layer_vtable patchemb_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = patchemb_create,
@@ -226,6 +260,7 @@ static const nn_layer_vtable patchemb_vtable = {
     .bind = patchemb_bind,
     .forward = patchemb_forward,
     .backward = patchemb_backward,
+    .export_as = patchemb_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc patchemb_desc = NN_DESCRIPTOR(

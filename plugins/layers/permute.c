@@ -132,6 +132,21 @@ static int permute_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* ONNX: Transpose with the same order */
+static int permute_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const permute *p = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    int64_t perm[NN_MAX_DIMS];
+    for (int i = 0; i < p->nd; i++)
+        perm[i] = p->order[i];
+    int node = nn_export_op1(x->out, "Transpose", x->inputs[0], x->output);
+    if (node >= 0)
+        nn_export_attr_ints(x->out, node, "perm", p->nd, perm);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable permute_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = permute_create,
@@ -139,6 +154,7 @@ static const nn_layer_vtable permute_vtable = {
     .setup = permute_setup,
     .forward = permute_forward,
     .backward = permute_backward,
+    .export_as = permute_export, /* optional: ONNX */
 };
 
 static const nn_param_spec permute_params[] = {

@@ -126,6 +126,19 @@ static const nn_param_spec posemb_params[] = {
     {.name = NULL},
 };
 
+/* ONNX: Add the table's first T rows [T, E] (broadcast over the batch) */
+static int posemb_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const posemb *e = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    const float *rows = e->mode == MODE_LEARNED ? NN_F32P(x->params[0]) : e->table;
+    const char *p = nn_export_const_f32(x->out, "positions", 2, (const int64_t[]){e->T, e->E},
+                                        rows);
+    nn_export_op2(x->out, "Add", x->inputs[0], p, x->output);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable posemb_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = posemb_create,
@@ -133,6 +146,7 @@ static const nn_layer_vtable posemb_vtable = {
     .setup = posemb_setup,
     .forward = posemb_forward,
     .backward = posemb_backward,
+    .export_as = posemb_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc posemb_desc = NN_DESCRIPTOR(

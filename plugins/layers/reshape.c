@@ -107,6 +107,17 @@ static int reshape_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* ONNX: Reshape to the extents setup() resolved, the batch kept dynamic */
+static int reshape_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    (void)self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    const nn_tensor *o = x->output_desc;
+    nn_export_reshape(x->out, x->inputs[0], o->dl.ndim - 1, o->shape + 1, x->output);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable reshape_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = reshape_create,
@@ -114,6 +125,7 @@ static const nn_layer_vtable reshape_vtable = {
     .setup = reshape_setup,
     .forward = reshape_forward,
     .backward = reshape_backward,
+    .export_as = reshape_export, /* optional: ONNX */
 };
 
 static const nn_param_spec reshape_params[] = {

@@ -12,6 +12,7 @@
 #include <nntrain/nntrain.h>
 
 #include "nn_seq.h"
+#include "nn_seq_export.h"
 
 enum { POOL_MEAN = 0, POOL_MAX, POOL_LAST, POOL_FIRST };
 
@@ -170,6 +171,75 @@ static const nn_param_spec seqpool_params[] = {
     {.name = NULL},
 };
 
+/* ONNX: a reduction over time; with a padding input, over the real positions (weights 1 at
+ * the first/last real one; a sample without any pools to zeros) */
+static int seqpool_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const seqpool *p = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    nn_export *g = x->out;
+    const int64_t time_axis = 1;
+    if (x->n_inputs == 1 && (p->mode == POOL_MEAN || p->mode == POOL_MAX))
+        return nn_export_reduce(g, p->mode == POOL_MEAN ? "ReduceMean" : "ReduceMax", 1,
+                                &time_axis, 0, x->inputs[0], x->output) ? nn_export_status(g, err)
+                                                                         : NN_OK;
+    if (x->n_inputs == 1) {
+        int64_t t = p->mode == POOL_LAST ? p->T - 1 : 0;
+        int node = nn_export_op2(g, "Gather", x->inputs[0],
+                                 nn_export_const_i64(g, "position", 0, NULL, &t), x->output);
+        if (node >= 0)
+            nn_export_attr_int(g, node, "axis", 1);
+        return nn_export_status(g, err);
+    }
+    const char *keep = nn_seq_export_keep(g, &p->pad, x->inputs[1]); /* [N, T] */
+    const char *w = keep, *count = nn_export_value(g, "count");
+    nn_export_reduce(g, "ReduceSum", 1, &time_axis, 1, keep, count); /* [N, 1] */
+    if (p->mode == POOL_FIRST || p->mode == POOL_LAST) { /* keep where the running count is 1 */
+        const char *run = nn_export_value(g, "running"), *one = nn_export_value(g, "is_edge");
+        const char *edge = nn_export_value(g, "edge"), *wt = nn_export_value(g, "pick");
+        const char *in[2] = {keep, nn_export_const_i64(g, "time_axis", 0, NULL, &time_axis)};
+        int node = nn_export_node(g, "CumSum", 2, in, 1, &run);
+        if (node >= 0 && p->mode == POOL_LAST)
+            nn_export_attr_int(g, node, "reverse", 1);
+        nn_export_op2(g, "Equal", run, nn_export_const_f32(g, "one", 0, NULL, &(float){1}), one);
+        node = nn_export_op1(g, "Cast", one, edge);
+        if (node >= 0)
+            nn_export_attr_int(g, node, "to", 1);
+        nn_export_op2(g, "Mul", keep, edge, wt);
+        w = wt;
+    }
+    const char *w3 = nn_export_value(g, "weights"), *xw = nn_export_value(g, "weighted");
+    nn_export_op2(g, "Unsqueeze", w,
+                  nn_export_const_i64(g, "axis2", 1, (const int64_t[]){1}, (const int64_t[]){2}),
+                  w3); /* [N, T, 1] */
+    if (p->mode == POOL_MAX) { /* max over real positions; none: 0 */
+        const char *real = nn_export_value(g, "is_real"), *masked = nn_export_value(g, "masked");
+        const char *mx = nn_export_value(g, "max"), *any = nn_export_value(g, "any");
+        int node = nn_export_op1(g, "Cast", w3, real);
+        if (node >= 0)
+            nn_export_attr_int(g, node, "to", 9); /* BOOL */
+        const char *sel[3] = {real, x->inputs[0],
+                              nn_export_const_f32(g, "minus_inf", 0, NULL, &(float){-INFINITY})};
+        nn_export_node(g, "Where", 3, sel, 1, &masked);
+        nn_export_reduce(g, "ReduceMax", 1, &time_axis, 0, masked, mx);
+        nn_export_op2(g, "Greater", count,
+                      nn_export_const_f32(g, "zero", 0, NULL, &(float){0}), any);
+        const char *pick[3] = {any, mx, nn_export_const_f32(g, "zero", 0, NULL, &(float){0})};
+        nn_export_node(g, "Where", 3, pick, 1, &x->output);
+        return nn_export_status(g, err);
+    }
+    nn_export_op2(g, "Mul", x->inputs[0], w3, xw);
+    if (p->mode != POOL_MEAN) /* one weight of 1: the sum is that position's value */
+        return nn_export_reduce(g, "ReduceSum", 1, &time_axis, 0, xw, x->output)
+                   ? nn_export_status(g, err) : NN_OK;
+    const char *sum = nn_export_value(g, "sum"), *den = nn_export_value(g, "count_at_least_1");
+    nn_export_reduce(g, "ReduceSum", 1, &time_axis, 0, xw, sum);
+    nn_export_op2(g, "Max", count, nn_export_const_f32(g, "one", 0, NULL, &(float){1}), den);
+    nn_export_op2(g, "Div", sum, den, x->output);
+    return nn_export_status(g, err);
+}
+
 static const nn_layer_vtable seqpool_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = seqpool_create,
@@ -177,6 +247,7 @@ static const nn_layer_vtable seqpool_vtable = {
     .setup = seqpool_setup,
     .forward = seqpool_forward,
     .backward = seqpool_backward,
+    .export_as = seqpool_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc seqpool_desc = NN_DESCRIPTOR(

@@ -141,6 +141,18 @@ static int softmax_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* ONNX: Softmax along the same axis (opset 13 and later take one axis, as this layer) */
+static int softmax_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const softmax *sm = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    int node = nn_export_op1(x->out, "Softmax", x->inputs[0], x->output);
+    if (node >= 0)
+        nn_export_attr_int(x->out, node, "axis", sm->axis_param);
+    return nn_export_status(x->out, err);
+}
+
 static const nn_layer_vtable softmax_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = softmax_create,
@@ -148,6 +160,7 @@ static const nn_layer_vtable softmax_vtable = {
     .setup = softmax_setup,
     .forward = softmax_forward,
     .backward = softmax_backward,
+    .export_as = softmax_export, /* optional: ONNX */
 };
 
 static const nn_param_spec softmax_params[] = {

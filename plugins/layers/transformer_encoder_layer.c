@@ -13,6 +13,7 @@
 #include <nntrain/plugin.h>
 
 #include "nn_seq_attn.h"
+#include "nn_seq_export.h"
 
 enum { P_L1W = 0, P_L1B, P_L2W, P_L2B, P_N1W, P_N1B, P_N2W, P_N2B, P_COUNT };
 
@@ -357,6 +358,54 @@ static const nn_param_spec tel_params[] = {
     {.name = NULL},
 };
 
+/* ONNX: the blocks as tel_forward composes them in evaluation (no dropout) */
+static const char *tel_ff(const tel *t, const nn_layer_export *x, const char *in)
+{
+    nn_export *g = x->out;
+    const char *h = nn_export_value(g, "linear1"), *a = nn_export_value(g, "act");
+    const char *f = nn_export_value(g, "linear2");
+    nn_export_linear(g, "linear1", in, 3, x->params[t->param[P_L1W]], x->params[t->param[P_L1B]],
+                     h);
+    nn_export_activation(g, t->act == NN_ACT_GELU ? "gelu" : "relu", 0, NULL, h, a);
+    nn_export_linear(g, "linear2", a, 3, x->params[t->param[P_L2W]], x->params[t->param[P_L2B]],
+                     f);
+    return f;
+}
+
+static const char *tel_norm(const tel *t, const nn_layer_export *x, int k, const char *in,
+                            const char *y)
+{
+    const char *out = y ? y : nn_export_value(x->out, k ? "norm2" : "norm1");
+    nn_export_layernorm(x->out, k ? "norm2" : "norm1", in, t->E,
+                        x->params[t->param[k ? P_N2W : P_N1W]],
+                        x->params[t->param[k ? P_N2B : P_N1B]], t->eps, out);
+    return out;
+}
+
+static int tel_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const tel *t = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    nn_export *g = x->out;
+    const char *in = x->inputs[0], *pad = t->pad_in >= 0 ? x->inputs[t->pad_in] : NULL;
+    const char *a = nn_export_value(g, "attn"), *x1 = nn_export_value(g, "x1");
+    if (t->norm_first) { /* x1 = x + attn(LN1(x)); out = x1 + ff(LN2(x1)) */
+        nn_seq_attn_export(&t->attn, x, "self_attn.", tel_norm(t, x, 0, in, NULL), NULL, pad,
+                           a);
+        nn_export_op2(g, "Add", in, a, x1);
+        nn_export_op2(g, "Add", x1, tel_ff(t, x, tel_norm(t, x, 1, x1, NULL)), x->output);
+    } else { /* x1 = LN1(x + attn(x)); out = LN2(x1 + ff(x1)) */
+        const char *s1 = nn_export_value(g, "sum1"), *s2 = nn_export_value(g, "sum2");
+        nn_seq_attn_export(&t->attn, x, "self_attn.", in, NULL, pad, a);
+        nn_export_op2(g, "Add", in, a, s1);
+        tel_norm(t, x, 0, s1, x1);
+        nn_export_op2(g, "Add", x1, tel_ff(t, x, x1), s2);
+        tel_norm(t, x, 1, s2, x->output);
+    }
+    return nn_export_status(g, err);
+}
+
 static const nn_layer_vtable tel_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = tel_create,
@@ -365,6 +414,7 @@ static const nn_layer_vtable tel_vtable = {
     .bind = tel_bind,
     .forward = tel_forward,
     .backward = tel_backward,
+    .export_as = tel_export, /* optional: ONNX */
 };
 
 static const nn_plugin_desc tel_desc = NN_DESCRIPTOR(

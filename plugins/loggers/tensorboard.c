@@ -16,6 +16,7 @@
 #include <nntrain/plugin.h>
 
 #include "logger_util.h"
+#include "nn_pb.h"
 
 #define WHO "logger 'tensorboard'"
 #define MAX_BUFFERED_BYTES (1u << 20)
@@ -49,83 +50,13 @@ static uint32_t masked_crc(const void *data, size_t n)
     return ((c >> 15) | (c << 17)) + 0xa282ead8u;
 }
 
-/* ---- protobuf wire format: just what Event, Summary and HistogramProto need ---- */
-static void le_bytes(lg_buf *b, uint64_t v, int n)
-{
-    uint8_t t[8];
-    for (int i = 0; i < n; i++)
-        t[i] = (uint8_t)(v >> (8 * i));
-    lg_buf_add(b, t, (size_t)n);
-}
-
-static void pb_varint(lg_buf *b, uint64_t v)
-{
-    uint8_t t[10];
-    int n = 0;
-    do {
-        t[n] = (uint8_t)(v & 0x7F);
-        v >>= 7;
-        if (v)
-            t[n] |= 0x80;
-        n++;
-    } while (v);
-    lg_buf_add(b, t, (size_t)n);
-}
-
-enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2, WT_FIXED32 = 5 };
-
-static void pb_tag(lg_buf *b, int field, int wt)
-{
-    pb_varint(b, (uint64_t)field << 3 | (uint64_t)wt);
-}
-
-static void pb_double(lg_buf *b, int field, double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    pb_tag(b, field, WT_FIXED64);
-    le_bytes(b, u, 8);
-}
-
 /* a singular proto3 double: +0.0 is the default and is not written, as protobuf does */
-static void pb_double_field(lg_buf *b, int field, double v)
+static void pb_double_field(nn_pb_buf *b, int field, double v)
 {
     uint64_t u;
     memcpy(&u, &v, 8);
     if (u)
-        pb_double(b, field, v);
-}
-
-static void pb_float(lg_buf *b, int field, float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    pb_tag(b, field, WT_FIXED32);
-    le_bytes(b, u, 4);
-}
-
-static void pb_int64(lg_buf *b, int field, int64_t v)
-{
-    pb_tag(b, field, WT_VARINT);
-    pb_varint(b, (uint64_t)v); /* negative int64: ten bytes, as protobuf says */
-}
-
-static void pb_bytes(lg_buf *b, int field, const void *data, size_t n)
-{
-    pb_tag(b, field, WT_LEN);
-    pb_varint(b, n);
-    lg_buf_add(b, data, n);
-}
-
-static void pb_packed_doubles(lg_buf *b, int field, const double *v, size_t n)
-{
-    pb_tag(b, field, WT_LEN);
-    pb_varint(b, 8 * n);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, &v[i], 8);
-        le_bytes(b, u, 8);
-    }
+        nn_pb_double(b, field, v);
 }
 
 /* Field numbers of tensorflow/core/util/event.proto and framework/summary.proto */
@@ -142,8 +73,8 @@ typedef struct tb {
     int64_t histogram_every;
     char *dir, *path;
     FILE *f;
-    lg_buf out;                  /* framed records waiting to be written */
-    lg_buf event, summary, value; /* scratch for nested messages */
+    nn_pb_buf out;                  /* framed records waiting to be written */
+    nn_pb_buf event, summary, value; /* scratch for nested messages */
     double *limits, *counts;     /* default histogram buckets */
     int n_limits;
     double *compact_limits, *compact_counts;
@@ -186,10 +117,10 @@ static void tb_destroy(void *self)
     free(t->dir_key);
     free(t->dir);
     free(t->path);
-    lg_buf_free(&t->out);
-    lg_buf_free(&t->event);
-    lg_buf_free(&t->summary);
-    lg_buf_free(&t->value);
+    nn_pb_free(&t->out);
+    nn_pb_free(&t->event);
+    nn_pb_free(&t->summary);
+    nn_pb_free(&t->value);
     free(t->limits);
     free(t->counts);
     free(t->compact_limits);
@@ -228,37 +159,39 @@ static void frame_event(tb *t)
     uint64_t n = t->event.len;
     for (int i = 0; i < 8; i++)
         len[i] = (uint8_t)(n >> (8 * i));
-    lg_buf_add(&t->out, len, 8);
-    le_bytes(&t->out, masked_crc(len, 8), 4);
-    lg_buf_add(&t->out, t->event.p ? t->event.p : "", t->event.len);
-    le_bytes(&t->out, masked_crc(t->event.p ? t->event.p : "", t->event.len), 4);
+    if (t->event.oom)
+        t->out.oom = 1; /* the record is incomplete: write_out reports it lost */
+    nn_pb_raw(&t->out, len, 8);
+    nn_pb_le(&t->out, masked_crc(len, 8), 4);
+    nn_pb_raw(&t->out, t->event.p, t->event.len);
+    nn_pb_le(&t->out, masked_crc(t->event.p, t->event.len), 4);
 }
 
 /* Starts an Event {wall_time, step}; values are then added to t->summary. */
 static void begin_event(tb *t)
 {
-    t->summary.len = 0;
+    nn_pb_reset(&t->summary);
 }
 
 static void add_scalar(tb *t, const char *prefix, const char *name, double v)
 {
     char tag[256];
     snprintf(tag, sizeof tag, "%s%s", prefix, name);
-    t->value.len = 0;
-    pb_bytes(&t->value, VALUE_TAG, tag, strlen(tag));
-    pb_float(&t->value, VALUE_SIMPLE, (float)v);
-    pb_bytes(&t->summary, SUMMARY_VALUE, t->value.p, t->value.len);
+    nn_pb_reset(&t->value);
+    nn_pb_bytes(&t->value, VALUE_TAG, tag, strlen(tag));
+    nn_pb_float(&t->value, VALUE_SIMPLE, (float)v);
+    nn_pb_message(&t->summary, SUMMARY_VALUE, &t->value);
 }
 
 static void end_event(tb *t, int64_t step)
 {
     if (!t->summary.len)
         return;
-    t->event.len = 0;
-    pb_double(&t->event, EVENT_WALL_TIME, wall_time());
+    nn_pb_reset(&t->event);
+    nn_pb_double(&t->event, EVENT_WALL_TIME, wall_time());
     if (step)
-        pb_int64(&t->event, EVENT_STEP, step);
-    pb_bytes(&t->event, EVENT_SUMMARY, t->summary.p, t->summary.len);
+        nn_pb_int64(&t->event, EVENT_STEP, step);
+    nn_pb_message(&t->event, EVENT_SUMMARY, &t->summary);
     frame_event(t);
 }
 
@@ -272,8 +205,7 @@ static int write_out(tb *t, nn_error *err)
                           t->path);
     else if (fwrite(t->out.p, 1, t->out.len, t->f) != t->out.len || fflush(t->f) != 0)
         rc = nn_error_set(err, NN_EIO, WHO ": cannot write '%s': %s", t->path, strerror(errno));
-    t->out.len = 0;
-    t->out.oom = 0;
+    nn_pb_reset(&t->out);
     return rc;
 }
 
@@ -304,9 +236,9 @@ static int tb_open(void *self, const nn_logger_open *o, nn_error *err)
         return nn_error_set(err, NN_EIO, WHO ": cannot create '%s': %s", t->path,
                             strerror(errno));
     /* the first record names the format: Event {wall_time, file_version} */
-    t->event.len = 0;
-    pb_double(&t->event, EVENT_WALL_TIME, wall_time());
-    pb_bytes(&t->event, EVENT_FILE_VERSION, "brain.Event:2", 13);
+    nn_pb_reset(&t->event);
+    nn_pb_double(&t->event, EVENT_WALL_TIME, wall_time());
+    nn_pb_bytes(&t->event, EVENT_FILE_VERSION, "brain.Event:2", 13);
     frame_event(t);
     return write_out(t, err);
 }
@@ -396,21 +328,21 @@ static void add_histogram(tb *t, const char *tag, const nn_tensor *x)
         t->compact_counts[nc++] = count;
         i = j;
     }
-    lg_buf h = {0};
+    nn_pb_buf h = {0};
     pb_double_field(&h, HISTO_MIN, mn);
     pb_double_field(&h, HISTO_MAX, mx);
     pb_double_field(&h, HISTO_NUM, num);
     pb_double_field(&h, HISTO_SUM, sum);
     pb_double_field(&h, HISTO_SUM_SQUARES, sumsq);
-    pb_packed_doubles(&h, HISTO_BUCKET_LIMIT, t->compact_limits, (size_t)nc);
-    pb_packed_doubles(&h, HISTO_BUCKET, t->compact_counts, (size_t)nc);
-    t->value.len = 0;
-    pb_bytes(&t->value, VALUE_TAG, tag, strlen(tag));
-    pb_bytes(&t->value, VALUE_HISTO, h.p ? h.p : "", h.len);
-    pb_bytes(&t->summary, SUMMARY_VALUE, t->value.p, t->value.len);
+    nn_pb_packed_doubles(&h, HISTO_BUCKET_LIMIT, t->compact_limits, (size_t)nc);
+    nn_pb_packed_doubles(&h, HISTO_BUCKET, t->compact_counts, (size_t)nc);
+    nn_pb_reset(&t->value);
+    nn_pb_bytes(&t->value, VALUE_TAG, tag, strlen(tag));
+    nn_pb_message(&t->value, VALUE_HISTO, &h);
+    nn_pb_message(&t->summary, SUMMARY_VALUE, &t->value);
     if (h.oom)
         t->out.oom = 1;
-    lg_buf_free(&h);
+    nn_pb_free(&h);
 }
 
 static void histograms(tb *t, const nn_event *ev)

@@ -85,6 +85,21 @@ static int scale_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* optional (ABI 0.5): what forward computes in evaluation, as ONNX nodes, for
+ * `nntrain export --format onnx`: one Mul by the constant factor * alpha, rounded to float as
+ * forward rounds it. Without this slot export fails naming the layer. For
+ * --format safetensors-torch alpha is written as stored ("LAYER.alpha"): nothing to add. */
+static int scale_export(void *self, const nn_layer_export *x, nn_error *err)
+{
+    const scale *s = self;
+    if (x->format != NN_EXPORT_ONNX)
+        return NN_OK;
+    const float k = (float)s->factor * NN_F32P(x->params[0])[0];
+    const char *kc = nn_export_const_f32(x->out, "k", 0, NULL, &k);
+    nn_export_op2(x->out, "Mul", x->inputs[0], kc, x->output);
+    return nn_export_status(x->out, err); /* the first failure of the calls above, if any */
+}
+
 static const nn_layer_vtable scale_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = scale_create,
@@ -93,6 +108,7 @@ static const nn_layer_vtable scale_vtable = {
     .bind = NULL, /* optional: build per-plan state once memory is assigned */
     .forward = scale_forward,
     .backward = scale_backward, /* optional: omit (and NN_CAP_BACKWARD) for inference-only */
+    .export_as = scale_export,  /* optional: ONNX export (ABI 0.5) */
 };
 
 /* every key the model file may give this layer: type, default, range, and a doc string */

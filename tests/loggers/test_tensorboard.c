@@ -26,12 +26,12 @@ Test(tensorboard, tfrecord_of_a_scalar_event_is_exact_to_the_byte)
     crc32c_init();
     tb t = {0};
     /* Summary.Value {tag: "a", simple_value: 2.0} inside Summary inside Event */
-    pb_bytes(&t.value, VALUE_TAG, "a", 1);
-    pb_float(&t.value, VALUE_SIMPLE, 2.0f);
-    pb_bytes(&t.summary, SUMMARY_VALUE, t.value.p, t.value.len);
-    pb_double(&t.event, EVENT_WALL_TIME, 1.5);
-    pb_int64(&t.event, EVENT_STEP, 7);
-    pb_bytes(&t.event, EVENT_SUMMARY, t.summary.p, t.summary.len);
+    nn_pb_bytes(&t.value, VALUE_TAG, "a", 1);
+    nn_pb_float(&t.value, VALUE_SIMPLE, 2.0f);
+    nn_pb_message(&t.summary, SUMMARY_VALUE, &t.value);
+    nn_pb_double(&t.event, EVENT_WALL_TIME, 1.5);
+    nn_pb_int64(&t.event, EVENT_STEP, 7);
+    nn_pb_message(&t.event, EVENT_SUMMARY, &t.summary);
     frame_event(&t);
     static const uint8_t want[] = {
         /* TFRecord header: the data length, 23, as little-endian uint64 */
@@ -59,22 +59,22 @@ Test(tensorboard, tfrecord_of_a_scalar_event_is_exact_to_the_byte)
     for (size_t i = 0; i < sizeof want; i++)
         cr_assert_eq((uint8_t)t.out.p[i], want[i], "byte %zu: 0x%02x, expected 0x%02x", i,
                      (uint8_t)t.out.p[i], want[i]);
-    lg_buf_free(&t.out);
-    lg_buf_free(&t.event);
-    lg_buf_free(&t.summary);
-    lg_buf_free(&t.value);
+    nn_pb_free(&t.out);
+    nn_pb_free(&t.event);
+    nn_pb_free(&t.summary);
+    nn_pb_free(&t.value);
 }
 
 Test(tensorboard, varints_and_negative_steps_follow_the_protobuf_wire_format)
 {
-    lg_buf b = {0};
-    pb_varint(&b, 300); /* 300 = 0b10_0101100: 0xac 0x02 (protobuf docs' example) */
-    pb_int64(&b, 2, -1); /* int64 -1: tag 0x10 then ten bytes 0xff.. 0x01 */
+    nn_pb_buf b = {0};
+    nn_pb_varint(&b, 300); /* 300 = 0b10_0101100: 0xac 0x02 (protobuf docs' example) */
+    nn_pb_int64(&b, 2, -1); /* int64 -1: tag 0x10 then ten bytes 0xff.. 0x01 */
     static const uint8_t want[] = {0xac, 0x02, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff,
                                    0xff, 0xff, 0xff, 0xff, 0x01};
     cr_assert_eq(b.len, sizeof want);
     cr_assert_eq(memcmp(b.p, want, sizeof want), 0);
-    lg_buf_free(&b);
+    nn_pb_free(&b);
 }
 
 /* reads one double of a packed field at p */
@@ -147,8 +147,8 @@ Test(tensorboard, histogram_uses_tensorflow_default_buckets_and_merges_empty_run
                      rd_double(lim_at + 8 * i), lim[i]);
         cr_assert_eq(rd_double(cnt_at + 8 * i), cnt[i], "count %d", i);
     }
-    lg_buf_free(&t.summary);
-    lg_buf_free(&t.value);
+    nn_pb_free(&t.summary);
+    nn_pb_free(&t.value);
     free(t.limits);
     free(t.counts);
     free(t.compact_limits);

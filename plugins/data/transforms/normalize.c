@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nntrain/export.h>
 #include <nntrain/transform.h>
 
 #include "tf_common.h"
@@ -298,6 +299,36 @@ static int norm_state_load(void *self, const char *text, nn_error *err)
     return rc;
 }
 
+/* ONNX: (x - mean) * (1 / std) with the statistics as [C, 1, ...] constants broadcast over
+ * [N, C, ...]: the same float operations as apply(), so the same bits */
+static int norm_export(void *self, const nn_transform_export *x, nn_error *err)
+{
+    const norm *n = self;
+    if (!n->ready)
+        return nn_error_set(err, NN_EINVAL, "from_data = true but no statistics were fitted "
+                            "or loaded from the checkpoint");
+    int64_t shape[NN_MAX_DIMS];
+    int nd = n->in.dl.ndim;
+    shape[0] = n->c;
+    for (int d = 1; d < nd; d++)
+        shape[d] = 1;
+    float *v = malloc(2 * (size_t)n->c * sizeof *v);
+    if (!v)
+        return nn_error_set(err, NN_ENOMEM, "normalize: out of memory");
+    for (int64_t c = 0; c < n->c; c++) {
+        v[c] = (float)n->mean[c];
+        v[n->c + c] = (float)(1.0 / n->std[c]);
+    }
+    nn_export *g = x->out;
+    const char *mean = nn_export_const_f32(g, "mean", nd, shape, v);
+    const char *inv = nn_export_const_f32(g, "inv_std", nd, shape, v + n->c);
+    const char *centred = nn_export_value(g, "centred");
+    free(v);
+    nn_export_op2(g, "Sub", x->input, mean, centred);
+    nn_export_op2(g, "Mul", centred, inv, x->output);
+    return nn_export_status(g, err);
+}
+
 static const nn_param_spec norm_params[] = {
     {.name = "mean", .type = NN_PARAM_FLOAT_LIST,
      .doc = "per-channel mean subtracted (one value per channel, or one for all); not with "
@@ -319,6 +350,7 @@ static const nn_transform_vtable norm_vtable = {
     .apply = norm_apply,
     .state_save = norm_state_save, /* optional: the fitted statistics */
     .state_load = norm_state_load,
+    .export_as = norm_export,      /* optional: ONNX */
 };
 
 static const nn_plugin_desc norm_desc = NN_DESCRIPTOR(

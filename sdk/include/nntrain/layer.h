@@ -208,6 +208,8 @@ static inline nn_tensor *nn_layer_param_grad(const nn_layer_io *io, int k)
     return io->param_grads_more ? io->param_grads_more[k - NN_MAX_LAYER_PARAMS] : NULL;
 }
 
+struct nn_layer_export; /* export.h */
+
 typedef struct nn_layer_vtable {
     NN_VTABLE_COMMON;
     /* required: check inputs (return NN_ESHAPE with a sentence naming the shapes), set output,
@@ -220,7 +222,12 @@ typedef struct nn_layer_vtable {
     /* required when caps has NN_CAP_BACKWARD: write grad_inputs[i] that are not NULL and
      * every param_grads[i] */
     int (*backward)(void *self, const nn_layer_io *io, nn_error *err);
-    const void *reserved[8];
+    /* optional, ABI 0.5 (took reserved[0]; NULL in older plugins): describe the evaluation-
+     * mode function to another runtime (ONNX nodes, PyTorch state-dict extras; see export.h).
+     * self has been set up (with the batch of some plan) and holds the trained state.
+     * Without it `nntrain export --format onnx` fails naming the layer. */
+    int (*export_as)(void *self, const struct nn_layer_export *x, nn_error *err);
+    const void *reserved[7];
 } nn_layer_vtable;
 
 #ifdef __cplusplus

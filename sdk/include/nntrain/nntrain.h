@@ -19,6 +19,7 @@
 #include "file.h"
 #include "test_spec.h"
 #include "gradcheck.h"
+#include "export.h"
 #include "stock_params.h"
 #include "version.h"
 #endif

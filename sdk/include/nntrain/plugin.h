@@ -14,7 +14,8 @@ extern "C" {
 #endif
 
 /* major: must equal the host's; minor: must be <= the host's.
- * 0.5: communicator plugins, nn_layer_io.dist, more layer parameters;
+ * 0.5: communicator plugins, nn_layer_io.dist, more layer parameters, batch transforms,
+ *      export slots (<nntrain/export.h>);
  * 0.6: opaque layouts (nn_tensor.layout, nn_layer_setup.layout_accept and
  * output_layout_taken) and nn_layer_setup.precision */
 #define NN_ABI_MAJOR 0

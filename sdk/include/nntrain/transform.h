@@ -58,6 +58,8 @@ typedef struct nn_sample_source {
     int (*get)(void *ctx, int64_t index, nn_tensor *sample, nn_error *err);
 } nn_sample_source;
 
+struct nn_transform_export; /* export.h */
+
 typedef struct nn_transform_vtable {
     NN_VTABLE_COMMON;
     /* required; a batch transform checks in (it cannot change the sample: out stays = in) and
@@ -80,7 +82,11 @@ typedef struct nn_transform_vtable {
      * Rows are mixed only within the batch it is given (under data-parallel training: within a
      * rank's share of it). */
     int (*apply_batch)(void *self, const nn_transform_batch *b, nn_rng *rng, nn_error *err);
-    const void *reserved[7];
+    /* optional, ABI 0.5 (took reserved[1]; NULL in older plugins): the ONNX nodes of apply()
+     * as evaluation runs it, with the fitted state (see export.h). A transform that runs at
+     * evaluation (train_only cleared) without it makes `nntrain export` fail naming it. */
+    int (*export_as)(void *self, const struct nn_transform_export *x, nn_error *err);
+    const void *reserved[6];
 } nn_transform_vtable;
 
 #ifdef __cplusplus
