@@ -314,10 +314,10 @@ static int dense_export(void *self, const nn_layer_export *x, nn_error *err)
     if (x->format != NN_EXPORT_ONNX)
         return NN_OK;
     nn_export *g = x->out;
-    const char *z = d->act.kind == NN_ACT_NONE ? x->output : nn_export_value(g, "linear");
+    const char *z = d->act_kind == NN_ACT_NONE ? x->output : nn_export_value(g, "linear");
     nn_export_linear(g, NULL, x->inputs[0], 2, x->params[P_WEIGHT],
                      d->bias ? x->params[P_BIAS] : NULL, z);
-    if (d->act.kind != NN_ACT_NONE)
+    if (d->act_kind != NN_ACT_NONE)
         nn_export_activation(g, nn_params_str(x->keys, "activation"), 0, NULL, z, x->output);
     return nn_export_status(g, err);
 }
