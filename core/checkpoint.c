@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "json_text.h"
 #include "nntrain/file.h"
 
 static const char *const dtype_names[NN_DTYPE_COUNT] = {
@@ -49,31 +50,9 @@ static void sb_put(sbuf *b, const char *s, size_t n)
 
 static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-static void sb_json_string(sbuf *b, const char *s)
-{
-    sb_put(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            sb_put(b, esc, 2);
-        } else if (c == '\n') {
-            sb_put(b, "\\n", 2);
-        } else if (c == '\t') {
-            sb_put(b, "\\t", 2);
-        } else if (c == '\r') {
-            sb_put(b, "\\r", 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            sb_put(b, esc, 6);
-        } else {
-            sb_put(b, (const char *)&c, 1);
-        }
-    }
-    sb_put(b, "\"", 1);
-}
+static void sb_piece(void *b, const char *p, size_t n) { sb_put(b, p, n); }
+
+static void sb_json_string(sbuf *b, const char *s) { nn_json_string(s, sb_piece, b); }
 
 static int write_all(int fd, const void *p, size_t n)
 {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "export_internal.h"
+#include "json_text.h"
 #include "version.h"
 
 /* field numbers of onnx.proto (ModelProto, GraphProto, ValueInfoProto, TypeProto) */
@@ -65,26 +66,10 @@ static void meta(nn_pb_buf *model, const char *key, const char *value)
     nn_pb_free(&e);
 }
 
+static void pb_piece(void *b, const char *p, size_t n) { nn_pb_raw(b, p, n); }
+
 /* s as a JSON string into b */
-static void json_string(nn_pb_buf *b, const char *s)
-{
-    nn_pb_raw(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            nn_pb_raw(b, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            nn_pb_raw(b, esc, 6);
-        } else {
-            nn_pb_raw(b, s, 1);
-        }
-    }
-    nn_pb_raw(b, "\"", 1);
-}
+static void json_string(nn_pb_buf *b, const char *s) { nn_json_string(s, pb_piece, b); }
 
 /* "[1, 28, 28]" after the batch, as "F32 [N, 1, 28, 28]" */
 static void describe(char *buf, size_t cap, const nn_tensor *t)
