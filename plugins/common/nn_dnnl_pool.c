@@ -7,9 +7,15 @@
  * CNN's first pool: 100+ ms per call at batch 128 against 2-3 ms). So the primitive runs on the
  * layout the producer offers (tensor.h, nn_layout) when that gets a jit kernel, else on the
  * first of those that does, reordering at the edges that stay plain; its output is offered
- * onward in the same layout. A global average pool's [N, C] output is always plain. */
+ * onward in the same layout. A global average pool's [N, C] output is always plain.
+ *
+ * Max pooling in f32 on nChw8c/nChw16c runs our own loops (nn_maxpool_blk.c: oneDNN 2.6's
+ * AVX2 kernels were 2-6x slower than memory allows), which recompute the argmax in backward
+ * from the input instead of keeping a workspace: the input is the producer's output, kept for
+ * the producer's backward anyway, or our blocked copy of a plain input, then SAVED. */
 #define _POSIX_C_SOURCE 200809L
 #include "nn_dnnl.h"
+#include "nn_maxpool_blk.h"
 
 #include <stdlib.h>
 
@@ -25,6 +31,10 @@ struct nn_dnnl_pool {
     dnnl_data_type_t dt;     /* f32, or bf16 under [train] precision = bf16 */
     int re_x, re_y;          /* the primitive's layout differs from the input's / output's */
     int b_ws, b_x, b_y, b_scr; /* buffer indices, -1 when absent */
+    int own;                   /* max pooling by nn_maxpool_blk.c (its lanes in geom) */
+    int bound;                 /* own: bind has run */
+    nn_maxpool_geom geom;
+    int b_dx;                  /* own, training, plain input: dx before its reorder */
     dnnl_memory_desc_t x_md, y_md;   /* as the tensors cross the ABI (an accepted layout) */
     dnnl_memory_desc_t xp_md, yp_md; /* what the primitives run on */
     nn_layout offer;                 /* yp_md, offered to the consumer */
@@ -188,6 +198,25 @@ chosen:
     return NN_OK;
 }
 
+/* the lanes of xp_md when it is nChw8c or nChw16c f32 (what nn_maxpool_blk.c runs on), else 0 */
+static int blocked_lanes(const nn_dnnl_pool *pl)
+{
+    static const struct {
+        dnnl_format_tag_t tag;
+        int lanes;
+    } tags[] = {{dnnl_nChw8c, 8}, {dnnl_nChw16c, 16}};
+    dnnl_dims_t xd = {pl->in_dims[0], pl->in_dims[1], pl->in_dims[2], pl->in_dims[3]};
+    dnnl_dims_t yd = {pl->out_dims[0], pl->out_dims[1], pl->out_dims[2], pl->out_dims[3]};
+    for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) {
+        dnnl_memory_desc_t x, y;
+        if (dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, tags[i].tag) == dnnl_success &&
+            dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, tags[i].tag) == dnnl_success &&
+            dnnl_memory_desc_equal(&x, &pl->xp_md) && dnnl_memory_desc_equal(&y, &pl->yp_md))
+            return tags[i].lanes;
+    }
+    return 0;
+}
+
 int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
     nn_dnnl_pool *pl = self;
@@ -252,7 +281,30 @@ int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
     pl->re_y = !dnnl_memory_desc_equal(&pl->yp_md, &pl->y_md);
     s->flops = (uint64_t)(nn_shape_numel(4, pl->out_dims) * pl->kernel[0] * pl->kernel[1]);
 
-    pl->b_ws = pl->b_x = pl->b_y = pl->b_scr = -1;
+    pl->b_ws = pl->b_x = pl->b_y = pl->b_scr = pl->b_dx = -1;
+    int lanes = pl->mode == NN_POOL_MAX ? blocked_lanes(pl) : 0;
+    pl->own = lanes > 0;
+    if (pl->own) {
+        pl->geom = (nn_maxpool_geom){
+            .planes = pl->in_dims[0] * (pl->xp_md.padded_dims[1] / lanes),
+            .ih = pl->in_dims[2], .iw = pl->in_dims[3],
+            .oh = pl->out_dims[2], .ow = pl->out_dims[3],
+            .kh = pl->kernel[0], .kw = pl->kernel[1], .sh = pl->stride[0], .sw = pl->stride[1],
+            .ph = pl->pad[0], .pw = pl->pad[1], .lanes = lanes};
+        size_t xb = dnnl_memory_desc_get_size(&pl->xp_md);
+        /* backward reads the blocked input: our copy of a plain one is kept, and dx gets a
+         * buffer of its own before its reorder */
+        if ((pl->re_x && (pl->b_x = nn_dnnl_add_buffer(s, "src_blocked",
+                                                       pl->training ? NN_BUF_SAVED
+                                                                    : NN_BUF_WORKSPACE,
+                                                       xb)) < 0) ||
+            (pl->re_x && pl->training &&
+             (pl->b_dx = nn_dnnl_add_buffer(s, "grad_blocked", NN_BUF_WORKSPACE, xb)) < 0) ||
+            (pl->re_y && (pl->b_y = nn_dnnl_add_buffer(s, "dst_reordered", NN_BUF_WORKSPACE,
+                                                       dnnl_memory_desc_get_size(&pl->yp_md))) < 0))
+            return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare a buffer", L);
+        return NN_OK;
+    }
     size_t ws = nn_dnnl_arg_size(pl->fwd_pd, DNNL_ARG_WORKSPACE);
     size_t scr = nn_dnnl_scratchpad_size(pl->fwd_pd), sb = nn_dnnl_scratchpad_size(pl->bwd_pd);
     if ((ws > 0 && (pl->b_ws = nn_dnnl_add_buffer(s, "argmax", NN_BUF_SAVED, ws)) < 0) ||
@@ -280,11 +332,18 @@ static int pool_build_backward(nn_dnnl_pool *pl, const nn_layer_io *io, nn_error
         return nn_error_set(err, NN_EINVAL,
                             "layer '%s': backward called on a plan set up for inference", L);
     const nn_tensor *dy = pl->re_y ? buf(io, pl->b_y) : io->grad_output;
-    const nn_tensor *dx = pl->re_x ? buf(io, pl->b_x) : io->grad_inputs[0];
+    const nn_tensor *dx = pl->re_x ? buf(io, pl->own ? pl->b_dx : pl->b_x) : io->grad_inputs[0];
     int rc;
-    if ((pl->re_y && (rc = nn_dnnl_reorder_op(&pl->r_dy, &pl->y_md, io->grad_output, &pl->yp_md,
-                                              dy, L, err))) ||
-        (rc = nn_dnnl_op_create(&pl->bwd, pl->bwd_pd, "pooling backward", L, err)) ||
+    if ((pl->re_y && !pl->r_dy.prim &&
+         (rc = nn_dnnl_reorder_op(&pl->r_dy, &pl->y_md, io->grad_output, &pl->yp_md, dy, L,
+                                  err))) ||
+        (pl->own && pl->re_x && !pl->r_dx.prim &&
+         (rc = nn_dnnl_reorder_op(&pl->r_dx, &pl->xp_md, dx, &pl->x_md, io->grad_inputs[0], L,
+                                  err))))
+        return rc;
+    if (pl->own)
+        return NN_OK; /* nn_maxpool_blk_backward() between the reorders */
+    if ((rc = nn_dnnl_op_create(&pl->bwd, pl->bwd_pd, "pooling backward", L, err)) ||
         (rc = nn_dnnl_op_tensor(&pl->bwd, pl->bwd_pd, DNNL_ARG_DIFF_DST, dy, L, err)) ||
         (rc = nn_dnnl_op_tensor(&pl->bwd, pl->bwd_pd, DNNL_ARG_DIFF_SRC, dx, L, err)) ||
         (rc = nn_dnnl_op_scratchpad(&pl->bwd, pl->bwd_pd, buf(io, pl->b_scr), L, err)) ||
@@ -304,13 +363,24 @@ int nn_dnnl_pool_bind(void *self, const nn_layer_io *io, nn_error *err)
     int rc;
     if ((rc = nn_dnnl_init(L, err)))
         return rc;
-    int bufs[] = {pl->b_ws, pl->b_x, pl->b_y, pl->b_scr};
+    int bufs[] = {pl->b_ws, pl->b_x, pl->b_y, pl->b_scr, pl->b_dx};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i] >= 0 && !io->buffers[bufs[i]] && (bufs[i] != pl->b_ws || io->training))
             return nn_error_set(err, NN_EINVAL, "layer '%s': the plan gave no buffer %d", L,
                                 bufs[i]);
     const nn_tensor *x = pl->re_x ? buf(io, pl->b_x) : io->inputs[0];
     const nn_tensor *y = pl->re_y ? buf(io, pl->b_y) : io->output;
+    if (pl->own) {
+        pl->bound = 1;
+        if ((pl->re_x && (rc = nn_dnnl_reorder_op(&pl->r_x, &pl->x_md, io->inputs[0],
+                                                  &pl->xp_md, x, L, err))) ||
+            (pl->re_y && (rc = nn_dnnl_reorder_op(&pl->r_y, &pl->yp_md, y, &pl->y_md,
+                                                  io->output, L, err))))
+            return rc;
+        if (pl->training && io->grad_output && io->grad_inputs[0])
+            return pool_build_backward(pl, io, err);
+        return NN_OK;
+    }
     if ((pl->re_x && (rc = nn_dnnl_reorder_op(&pl->r_x, &pl->x_md, io->inputs[0], &pl->xp_md, x,
                                               L, err))) ||
         (rc = nn_dnnl_op_create(&pl->fwd, pl->fwd_pd, "pooling forward", L, err)) ||
@@ -333,6 +403,11 @@ int nn_dnnl_pool_bind(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+static float *tensor_f32(const nn_tensor *t)
+{
+    return (float *)(void *)((char *)t->dl.data + t->dl.byte_offset);
+}
+
 static int run_if(nn_dnnl_op *op, const char *layer, nn_error *err)
 {
     return op->prim ? nn_dnnl_op_run(op, layer, err) : NN_OK;
@@ -342,9 +417,14 @@ int nn_dnnl_pool_forward(void *self, const nn_layer_io *io, nn_error *err)
 {
     nn_dnnl_pool *pl = self;
     int rc;
-    if (!pl->fwd.prim && (rc = nn_dnnl_pool_bind(self, io, err)))
+    if (!pl->fwd.prim && !pl->bound && (rc = nn_dnnl_pool_bind(self, io, err)))
         return rc;
-    if ((rc = run_if(&pl->r_x, pl->name, err)) || (rc = nn_dnnl_op_run(&pl->fwd, pl->name, err)))
+    if ((rc = run_if(&pl->r_x, pl->name, err)))
+        return rc;
+    if (pl->own)
+        nn_maxpool_blk_forward(&pl->geom, tensor_f32(pl->re_x ? buf(io, pl->b_x) : io->inputs[0]),
+                               tensor_f32(pl->re_y ? buf(io, pl->b_y) : io->output));
+    else if ((rc = nn_dnnl_op_run(&pl->fwd, pl->name, err)))
         return rc;
     return run_if(&pl->r_y, pl->name, err);
 }
@@ -359,9 +439,17 @@ int nn_dnnl_pool_backward(void *self, const nn_layer_io *io, nn_error *err)
         return nn_error_set(err, NN_EINVAL,
                             "layer '%s': backward called on a plan set up for inference",
                             pl->name);
-    if (!pl->bwd.prim && (rc = pool_build_backward(pl, io, err)))
+    if ((pl->own ? (pl->re_y && !pl->r_dy.prim) || (pl->re_x && !pl->r_dx.prim) : !pl->bwd.prim) &&
+        (rc = pool_build_backward(pl, io, err)))
         return rc;
-    if ((rc = run_if(&pl->r_dy, pl->name, err)) || (rc = nn_dnnl_op_run(&pl->bwd, pl->name, err)))
+    if ((rc = run_if(&pl->r_dy, pl->name, err)))
+        return rc;
+    if (pl->own)
+        nn_maxpool_blk_backward(&pl->geom,
+                                tensor_f32(pl->re_x ? buf(io, pl->b_x) : io->inputs[0]),
+                                tensor_f32(pl->re_y ? buf(io, pl->b_y) : io->grad_output),
+                                tensor_f32(pl->re_x ? buf(io, pl->b_dx) : io->grad_inputs[0]));
+    else if ((rc = nn_dnnl_op_run(&pl->bwd, pl->name, err)))
         return rc;
     return run_if(&pl->r_dx, pl->name, err);
 }

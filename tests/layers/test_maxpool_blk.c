@@ -1,0 +1,139 @@
+/* test_maxpool_blk.c: the max pooling loops of libnn_dnnl (plugins/common/nn_maxpool_blk.c)
+ * against a naive reference on the blocked layouts they run on (8 and 16 lanes): window,
+ * stride, padding, overlapping and disjoint windows, the floor mode's uncovered rows and
+ * columns, ties (the first maximum in window order takes the gradient, as in oneDNN and
+ * PyTorch), NaN (never the maximum) and a dx that held garbage before backward. Compiled with
+ * the kernel's source: its symbols are private to the library. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_maxpool_blk.h"
+
+typedef struct geo {
+    int64_t n, c, h, w, kh, kw, sh, sw, ph, pw;
+} geo;
+
+static const geo cases[] = {
+    /* n  c   h   w  kh kw sh sw ph pw */
+    {2, 16, 28, 28, 2, 2, 2, 2, 0, 0}, /* the CNN's pool */
+    {1, 8, 7, 9, 2, 2, 2, 2, 0, 0},    /* odd: a row and a column no window covers */
+    {2, 8, 9, 7, 3, 3, 2, 2, 1, 1},    /* overlapping, padded */
+    {1, 16, 8, 5, 2, 3, 1, 2, 1, 0},   /* stride 1: heavy overlap */
+    {3, 8, 10, 11, 3, 3, 3, 3, 0, 0},  /* disjoint, not 2x2, remainder */
+    {1, 8, 11, 10, 2, 2, 3, 3, 0, 0},  /* stride > window: gaps between windows */
+    {1, 16, 5, 6, 3, 2, 3, 1, 0, 1},
+};
+
+/* element (n, ch, h, w) of a [N][C/L][H][W][L] tensor */
+static size_t at(const geo *g, int L, int64_t n, int64_t ch, int64_t h, int64_t w, int64_t H,
+                 int64_t W)
+{
+    return (size_t)((((n * (g->c / L) + ch / L) * H + h) * W + w) * L + ch % L);
+}
+
+static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p)
+{
+    return (in + 2 * p - k) / s + 1;
+}
+
+/* values from a small set, so that windows tie often */
+static void fill_ties(float *x, size_t n, unsigned seed)
+{
+    srand(seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(rand() % 4) - 1.5f;
+}
+
+static void check(const geo *g, int L, int with_nan)
+{
+    int64_t oh = out_size(g->h, g->kh, g->sh, g->ph), ow = out_size(g->w, g->kw, g->sw, g->pw);
+    size_t nx = (size_t)(g->n * g->c * g->h * g->w), ny = (size_t)(g->n * g->c * oh * ow);
+    float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *y);
+    float *dx = malloc(nx * sizeof *x);
+    double *want = calloc(nx, sizeof *want);
+    cr_assert(x && y && dy && dx && want);
+    fill_ties(x, nx, (unsigned)(g->h * 31 + L));
+    if (with_nan)
+        for (size_t i = 0; i < nx; i += 7)
+            x[i] = NAN;
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = (float)((int)(i % 13) - 6) * 0.25f;
+    for (size_t i = 0; i < nx; i++)
+        dx[i] = 1e30f; /* garbage: backward must overwrite every element */
+    nn_maxpool_geom mg = {.planes = g->n * (g->c / L), .ih = g->h, .iw = g->w, .oh = oh, .ow = ow,
+                          .kh = g->kh, .kw = g->kw, .sh = g->sh, .sw = g->sw, .ph = g->ph,
+                          .pw = g->pw, .lanes = L};
+    nn_maxpool_blk_forward(&mg, x, y);
+    nn_maxpool_blk_backward(&mg, x, dy, dx);
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t ch = 0; ch < g->c; ch++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++) {
+                    size_t best = SIZE_MAX, first = SIZE_MAX;
+                    for (int64_t u = 0; u < g->kh; u++)
+                        for (int64_t v = 0; v < g->kw; v++) {
+                            int64_t hi = i * g->sh - g->ph + u, wi = j * g->sw - g->pw + v;
+                            if (hi < 0 || hi >= g->h || wi < 0 || wi >= g->w)
+                                continue;
+                            size_t k = at(g, L, n, ch, hi, wi, g->h, g->w);
+                            if (first == SIZE_MAX)
+                                first = k;
+                            if (!isnan(x[k]) && (best == SIZE_MAX || x[k] > x[best]))
+                                best = k; /* strictly greater: the first maximum wins */
+                        }
+                    size_t o = at(g, L, n, ch, i, j, oh, ow);
+                    if (best == SIZE_MAX) {
+                        cr_assert(isinf(y[o]) && y[o] < 0, "all-NaN window: y = %g", y[o]);
+                        want[first] += dy[o];
+                    } else {
+                        cr_assert_eq(y[o], x[best], "L=%d %lldx%lld case: y[%zu] = %g, want %g",
+                                     L, (long long)g->h, (long long)g->w, o, y[o], x[best]);
+                        want[best] += dy[o];
+                    }
+                }
+    for (size_t i = 0; i < nx; i++)
+        cr_assert(fabs(dx[i] - want[i]) <= 1e-6, "L=%d %lldx%lld k%lld s%lld p%lld: dx[%zu] = %g, "
+                  "want %g", L, (long long)g->h, (long long)g->w, (long long)g->kh,
+                  (long long)g->sh, (long long)g->ph, i, dx[i], want[i]);
+    free(x);
+    free(y);
+    free(dy);
+    free(dx);
+    free(want);
+}
+
+Test(maxpool_blk, forward_and_backward_match_a_naive_loop_on_8_and_16_lanes)
+{
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        check(&cases[k], 8, 0);
+        if (cases[k].c % 16 == 0)
+            check(&cases[k], 16, 0);
+    }
+}
+
+Test(maxpool_blk, nan_never_wins_and_an_all_nan_window_sends_its_gradient_to_its_first_element)
+{
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        check(&cases[k], 8, 1);
+    /* every element NaN */
+    const geo g = {1, 8, 4, 4, 2, 2, 2, 2, 0, 0};
+    float x[128], y[32], dy[32], dx[128];
+    for (int i = 0; i < 128; i++)
+        x[i] = NAN;
+    for (int i = 0; i < 32; i++)
+        dy[i] = 1.0f + (float)i;
+    nn_maxpool_geom mg = {.planes = 1, .ih = 4, .iw = 4, .oh = 2, .ow = 2, .kh = 2, .kw = 2,
+                          .sh = 2, .sw = 2, .lanes = 8};
+    nn_maxpool_blk_forward(&mg, x, y);
+    nn_maxpool_blk_backward(&mg, x, dy, dx);
+    for (int64_t i = 0; i < 2; i++)
+        for (int64_t j = 0; j < 2; j++)
+            for (int l = 0; l < 8; l++) {
+                size_t o = at(&g, 8, 0, l, i, j, 2, 2), f = at(&g, 8, 0, l, 2 * i, 2 * j, 4, 4);
+                cr_assert_eq(dx[f], dy[o]);
+                cr_assert_eq(dx[f + 8], 0.0f);
+            }
+}
