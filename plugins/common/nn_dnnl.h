@@ -97,6 +97,12 @@ typedef struct nn_dnnl_op {
     void *handles[NN_DNNL_MAX_ARGS];            /* the data pointer the memory holds now */
 } nn_dnnl_op;
 
+/* the data of a host f32 tensor, for our own loops (nn_maxpool_blk.c, nn_conv_bwdw_blk.c) */
+static inline float *nn_dnnl_f32(const nn_tensor *t)
+{
+    return (float *)(void *)((char *)t->dl.data + t->dl.byte_offset);
+}
+
 /* Creates op->prim from pd (pd stays owned by the caller). */
 NN_DNNL_API int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd,
                                   const char *what, const char *layer, nn_error *err);

@@ -274,6 +274,37 @@ static int conv_plan(nn_dnnl_conv *cv, const nn_tensor *x, const int64_t *od, nn
     return NN_OK;
 }
 
+/* backward-weights by nn_conv_bwdw_blk() where oneDNN would run xr or plain (few input
+ * channels): f32, 2-D, one group, dLoss/dz in nChw8c/nChw16c, and a CPU and shape it fits */
+static void conv_pick_own_bwd_w(nn_dnnl_conv *cv, const nn_tensor *x, const int64_t *od)
+{
+    const nn_dnnl_conv_cfg *c = &cv->c;
+    if (!cv->training || !(cv->bwd_w_xr || cv->bwd_w_plain) || !cv->jit || c->sp != 2 ||
+        c->groups != 1 || cv->dt != dnnl_f32)
+        return;
+    static const struct {
+        dnnl_format_tag_t tag;
+        int lanes;
+    } tags[] = {{dnnl_nChw8c, 8}, {dnnl_nChw16c, 16}};
+    dnnl_dims_t yd = {od[0], od[1], od[2], od[3]};
+    for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) {
+        dnnl_memory_desc_t y;
+        if (dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, tags[i].tag) != dnnl_success ||
+            !dnnl_memory_desc_equal(&y, &cv->yp_md))
+            continue;
+        cv->bw_geom = (nn_conv_bwdw_geom){
+            .n = x->shape[0], .ic = x->shape[1], .ih = x->shape[2], .iw = x->shape[3],
+            .oc = od[1], .oh = od[2], .ow = od[3], .kh = c->kernel[0], .kw = c->kernel[1],
+            .sh = c->stride[0], .sw = c->stride[1], .dh = c->dilation[0], .dw = c->dilation[1],
+            .ph = cv->pad_l[0], .pw = cv->pad_l[1], .lanes = tags[i].lanes};
+        if (nn_conv_bwdw_blk_fits(&cv->bw_geom)) {
+            cv->bwd_w_own = 1;
+            cv->bwd_w_xr = cv->bwd_w_plain = 0;
+        }
+        return;
+    }
+}
+
 static size_t max3(size_t a, size_t b, size_t c)
 {
     return a > b ? (a > c ? a : c) : (b > c ? b : c);
@@ -290,7 +321,7 @@ static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *e
         kind[r] = NN_BUF_WORKSPACE;
     if (!dnnl_memory_desc_equal(&cv->xp_md, &cv->x_md)) {
         size[CB_XB] = xb;
-        if (tr && !cv->bwd_w_plain && !cv->bwd_w_xr)
+        if (tr && !cv->bwd_w_plain && !cv->bwd_w_xr && !cv->bwd_w_own)
             kind[CB_XB] = NN_BUF_SAVED;
     }
     if (!dnnl_memory_desc_equal(&cv->wp_md, &cv->w_md)) {
@@ -309,7 +340,8 @@ static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *e
         if (cv->bwd_w_xr && dnnl_memory_desc_get_size(&cv->xw_md) > a)
             a = dnnl_memory_desc_get_size(&cv->xw_md);
         size[CB_SCRA] = a;
-        size_t dw = !cv->bwd_w_plain && !dnnl_memory_desc_equal(&cv->dwp_md, &cv->w_md)
+        size_t dw = !cv->bwd_w_plain && !cv->bwd_w_own &&
+                            !dnnl_memory_desc_equal(&cv->dwp_md, &cv->w_md)
                         ? dnnl_memory_desc_get_size(&cv->dwp_md)
                         : 0;
         const dnnl_memory_desc_t *dxm = cv->bwd_d_plain ? &cv->xq_md : &cv->xp_md;
@@ -402,10 +434,12 @@ int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
     if (rc || (rc = nn_dnnl_precision(s->precision, &cv->dt, L, err)) ||
         (rc = conv_plan(cv, x, oshape, err)))
         return rc;
+    conv_pick_own_bwd_w(cv, x, oshape);
     /* the input in its producer's layout when backward-weights reads the forward's (the plain
-     * one reads the plain input) */
+     * one and ours read the plain input) */
     cv->x_md = cv->xq_md;
-    if ((!cv->training || !cv->bwd_w_plain) && nn_dnnl_layout_get(x, &cv->x_md))
+    if ((!cv->training || (!cv->bwd_w_plain && !cv->bwd_w_own)) &&
+        nn_dnnl_layout_get(x, &cv->x_md))
         s->layout_accept |= 1u;
     /* the output offered in the forward's layout, unless that is the plain f32 one */
     if ((rc = nn_dnnl_out_setup(&cv->out, &cv->yp_md, cv->training, s, err)))

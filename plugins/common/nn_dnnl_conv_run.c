@@ -37,6 +37,12 @@ static int bind_backward(nn_dnnl_conv *cv, const nn_layer_io *io, nn_error *err)
     }
     /* backward-weights */
     const nn_tensor *dwt = dw, *src = x;
+    if (cv->bwd_w_own) {
+        if (x->layout)
+            return nn_error_set(err, NN_EINTERNAL, "layer '%s': own backward-weights needs a "
+                                "plain input", L);
+        goto data;
+    }
     if (cv->bwd_w_xr) {
         src = scra;
         if ((rc = nn_dnnl_reorder_op(&cv->r_xw, &cv->x_md, x, &cv->xw_md, src, L, err)))
@@ -62,6 +68,8 @@ static int bind_backward(nn_dnnl_conv *cv, const nn_layer_io *io, nn_error *err)
     if (dwt != dw &&
         (rc = nn_dnnl_reorder_op(&cv->r_dw, &cv->dwp_md, scrb, &cv->w_md, dw, L, err)))
         return rc;
+data:
+    cv->bwd_bound = 1;
     if (!io->grad_inputs[0])
         return NN_OK;
     /* backward-data */
@@ -159,15 +167,21 @@ int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err)
     if (!cv->training)
         return nn_error_set(err, NN_EINVAL,
                             "layer '%s': backward called on a plan set up for inference", L);
-    if (!cv->bwd_w.prim && (rc = bind_backward(cv, io, err)))
+    if (!cv->bwd_bound && (rc = bind_backward(cv, io, err)))
         return rc;
     if (!nn_dnnl_out_backward(&cv->out, io, L, err))
         return err ? err->status : NN_EINTERNAL;
     /* plain dLoss/dz is made before backward-weights only when that reads it: else scrA may
      * hold the input for it (xr) and only a plain backward-data needs it */
     int dyq_first = cv->bwd_w_plain;
-    if ((dyq_first && (rc = run_if(&cv->r_dyq, L, err))) || (rc = run_if(&cv->r_xw, L, err)) ||
-        (rc = nn_dnnl_op_run(&cv->bwd_w, L, err)) || (rc = run_if(&cv->r_dw, L, err)))
+    if (cv->bwd_w_own)
+        nn_conv_bwdw_blk(&cv->bw_geom, nn_dnnl_f32(io->inputs[0]),
+                         nn_dnnl_f32(nn_dnnl_out_dz(&cv->out, io)),
+                         nn_dnnl_f32(io->param_grads[P_WEIGHT]),
+                         cv->c.bias ? nn_dnnl_f32(io->param_grads[P_BIAS]) : NULL);
+    else if ((dyq_first && (rc = run_if(&cv->r_dyq, L, err))) ||
+             (rc = run_if(&cv->r_xw, L, err)) || (rc = nn_dnnl_op_run(&cv->bwd_w, L, err)) ||
+             (rc = run_if(&cv->r_dw, L, err)))
         return rc;
     if (!io->grad_inputs[0])
         return NN_OK;

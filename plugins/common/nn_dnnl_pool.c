@@ -403,11 +403,6 @@ int nn_dnnl_pool_bind(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
-static float *tensor_f32(const nn_tensor *t)
-{
-    return (float *)(void *)((char *)t->dl.data + t->dl.byte_offset);
-}
-
 static int run_if(nn_dnnl_op *op, const char *layer, nn_error *err)
 {
     return op->prim ? nn_dnnl_op_run(op, layer, err) : NN_OK;
@@ -422,8 +417,8 @@ int nn_dnnl_pool_forward(void *self, const nn_layer_io *io, nn_error *err)
     if ((rc = run_if(&pl->r_x, pl->name, err)))
         return rc;
     if (pl->own)
-        nn_maxpool_blk_forward(&pl->geom, tensor_f32(pl->re_x ? buf(io, pl->b_x) : io->inputs[0]),
-                               tensor_f32(pl->re_y ? buf(io, pl->b_y) : io->output));
+        nn_maxpool_blk_forward(&pl->geom, nn_dnnl_f32(pl->re_x ? buf(io, pl->b_x) : io->inputs[0]),
+                               nn_dnnl_f32(pl->re_y ? buf(io, pl->b_y) : io->output));
     else if ((rc = nn_dnnl_op_run(&pl->fwd, pl->name, err)))
         return rc;
     return run_if(&pl->r_y, pl->name, err);
@@ -446,9 +441,9 @@ int nn_dnnl_pool_backward(void *self, const nn_layer_io *io, nn_error *err)
         return rc;
     if (pl->own)
         nn_maxpool_blk_backward(&pl->geom,
-                                tensor_f32(pl->re_x ? buf(io, pl->b_x) : io->inputs[0]),
-                                tensor_f32(pl->re_y ? buf(io, pl->b_y) : io->grad_output),
-                                tensor_f32(pl->re_x ? buf(io, pl->b_dx) : io->grad_inputs[0]));
+                                nn_dnnl_f32(pl->re_x ? buf(io, pl->b_x) : io->inputs[0]),
+                                nn_dnnl_f32(pl->re_y ? buf(io, pl->b_y) : io->grad_output),
+                                nn_dnnl_f32(pl->re_x ? buf(io, pl->b_dx) : io->grad_inputs[0]));
     else if ((rc = nn_dnnl_op_run(&pl->bwd, pl->name, err)))
         return rc;
     return run_if(&pl->r_dx, pl->name, err);

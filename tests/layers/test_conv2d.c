@@ -165,6 +165,64 @@ Test(conv2d, backward_matches_finite_differences)
     spec_gradient("conv2d", 5);
 }
 
+/* few input channels: backward-weights is libnn_dnnl's own kernel (nn_conv_bwdw_blk.c) where
+ * the CPU has AVX2, else oneDNN's; either way dw and db equal the naive double sums */
+static const conv_case few[] = {
+    /* n  c   h   w  f  kh kw sh sw dh dw g  padding  ph pw */
+    {3, 1, 28, 28, 32, 5, 5, 1, 1, 1, 1, 1, "2", 2, 2},  /* the CNN's first layer */
+    {2, 3, 13, 11, 20, 3, 3, 2, 2, 1, 1, 1, "1", 1, 1},  /* RGB, stride 2, 20 = 8 + 8 + 4 */
+    {2, 1, 12, 15, 16, 3, 7, 1, 2, 2, 1, 1, "2,3", 2, 3}, /* dilation, 7 taps: 5 + 2 */
+    {1, 2, 9, 10, 8, 4, 2, 3, 1, 1, 2, 1, "valid", 0, 0},
+    {2, 1, 16, 14, 20, 3, 6, 1, 1, 1, 1, 1, "1,2", 1, 2}, /* 6 taps: 5 + 1; 8 + 8 + 4 */
+};
+
+Test(conv2d, few_input_channels_weight_and_bias_gradients_match_naive_sums)
+{
+    for (size_t k = 0; k < sizeof few / sizeof *few; k++) {
+        const conv_case *c = &few[k];
+        nnt_layer L;
+        nn_error err = {0};
+        cr_assert_eq(open_conv(&L, c, "none", 1, 1, 0, &err), NN_OK, "case %zu: %s", k, err.msg);
+        nnt_fill_uniform(L.inputs[0], 11 + k, -1, 1);
+        nnt_fill_uniform(L.grad_output, 17 + k, -1, 1);
+        cr_assert_eq(nnt_forward(&L, 1, &err), NN_OK, "%s", err.msg);
+        cr_assert_eq(nnt_backward(&L, &err), NN_OK, "%s", err.msg);
+        int64_t ph, pw, oh = out_len(c->h, c->kh, c->sh, c->dh, c->padding, c->ph, &ph);
+        int64_t ow = out_len(c->w, c->kw, c->sw, c->dw, c->padding, c->pw, &pw);
+        const float *x = NN_F32P(L.inputs[0]), *dy = NN_F32P(L.grad_output);
+        const float *dw = NN_F32P(L.param_grads[0]), *db = NN_F32P(L.param_grads[1]);
+        for (int64_t o = 0; o < c->filters; o++) {
+            double bsum = 0;
+            for (int64_t n = 0; n < c->n; n++)
+                for (int64_t p = 0; p < oh * ow; p++)
+                    bsum += dy[(n * c->filters + o) * oh * ow + p];
+            cr_assert(fabs(db[o] - bsum) <= 1e-4 * (1 + fabs(bsum)), "case %zu: db[%lld] = %g, "
+                      "want %g", k, (long long)o, db[o], bsum);
+            for (int64_t ci = 0; ci < c->c; ci++)
+                for (int64_t u = 0; u < c->kh; u++)
+                    for (int64_t v = 0; v < c->kw; v++) {
+                        double want = 0;
+                        for (int64_t n = 0; n < c->n; n++)
+                            for (int64_t i = 0; i < oh; i++)
+                                for (int64_t j = 0; j < ow; j++) {
+                                    int64_t hi = i * c->sh - ph + u * c->dh;
+                                    int64_t wi = j * c->sw - pw + v * c->dw;
+                                    if (hi < 0 || hi >= c->h || wi < 0 || wi >= c->w)
+                                        continue;
+                                    want += (double)dy[((n * c->filters + o) * oh + i) * ow + j] *
+                                            x[((n * c->c + ci) * c->h + hi) * c->w + wi];
+                                }
+                        float got = dw[((o * c->c + ci) * c->kh + u) * c->kw + v];
+                        cr_assert(fabs(got - want) <= 1e-4 * (1 + fabs(want)),
+                                  "case %zu: dw[%lld][%lld][%lld][%lld] = %g, want %g", k,
+                                  (long long)o, (long long)ci, (long long)u, (long long)v, got,
+                                  want);
+                    }
+        }
+        nnt_layer_close(&L);
+    }
+}
+
 Test(conv2d, first_layer_without_input_gradient_gets_the_same_weight_gradients)
 {
     /* no backward-data primitive in that plan: the weight gradients must not change */
