@@ -44,6 +44,7 @@ void nn_model_free(nn_model *m)
         nn_plan_free(m->plans);
         m->plans = next;
     }
+    nn_model_arena_release(m);
     for (int i = 0; i < m->n_layers; i++) {
         layer_def *l = &m->layers[i];
         free(l->name);

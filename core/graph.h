@@ -105,7 +105,11 @@ typedef struct nn_layer_report {
     size_t act_bytes;
 } nn_layer_report;
 int nn_plan_report(const nn_plan *p, int i, nn_layer_report *r); /* 0 ok, -1 past the end */
+/* the bytes of the plan's activations; a model's plans share one arena when it fits them
+ * (plan_memory.c), so a plan's activations are valid only until another plan of the model
+ * runs, and nn_model_arena_bytes is what the model's plans hold in all */
 size_t nn_plan_arena_bytes(const nn_plan *p);
+size_t nn_model_arena_bytes(const nn_model *m);
 
 /* Initialises t per an nn_init scheme from an RNG stream (also used for state buffers). */
 void nn_init_tensor(nn_tensor *t, nn_init init, double arg, int64_t fan_in, int64_t fan_out,

@@ -64,7 +64,8 @@ struct nn_plan {
     int *n_consumers;
     edge *edges;
     int n_edges;
-    void *arena; /* device memory */
+    void *arena; /* device memory: arena_ref's (plan_memory.c), of which it uses arena_bytes */
+    struct nn_arena *arena_ref;
     size_t arena_bytes;
     uint64_t step_seed;
     nn_plan *next;
@@ -87,6 +88,7 @@ struct nn_model {
     int has_params;
     uint64_t seed;
     nn_plan *plans;
+    struct nn_arena *arena; /* the arena the next plan takes when it fits (plan_memory.c) */
     int plain_layouts; /* no opaque layouts between layers (nn_model_set_plain_layouts) */
     nn_dtype precision; /* what nn_layer_setup.precision asks of the layers */
     /* data-parallel runs (dist.c): told after each layer's backward; handed to layers */
@@ -107,6 +109,14 @@ static inline int nn_layer_n_in(const layer_def *l)
 
 /* plan.c */
 void nn_plan_free(nn_plan *p);
+/* plan_memory.c: offsets of the activation gradients (grad_off per layer, edge_off per edge)
+ * in a region of *bytes, by their live intervals in backward order */
+int nn_plan_place_grads(const nn_plan *p, size_t *grad_off, size_t *edge_off, size_t *bytes,
+                        nn_error *err);
+/* plan_memory.c: p->arena of at least `bytes`, zeroed: the model's shared arena, or a new one */
+int nn_plan_arena_take(nn_plan *p, size_t bytes, nn_error *err);
+void nn_plan_arena_release(nn_plan *p);
+void nn_model_arena_release(nn_model *m);
 /* graph.c: creates the parameter and state tables from the first plan's declarations */
 int nn_model_create_params(nn_model *m, nn_plan *p, nn_error *err);
 /* graph.c: a later plan must declare exactly the parameters and state of the first */

@@ -31,7 +31,7 @@ void nn_plan_free(nn_plan *p)
     free(p->needs_grad);
     free(p->n_consumers);
     free(p->edges);
-    nn_dev_free(p->m->dev, p->arena);
+    nn_plan_arena_release(p);
     free(p);
 }
 
@@ -68,7 +68,11 @@ static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, nn_error *err)
     for (int k = 0; k < s->n_inputs; k++) {
         int src = l->inputs[k];
         s->inputs[k] = src == NN_DATA_INPUT ? &p->input : &p->outputs[src];
+        /* producers are set up first, so whether they need a gradient is known */
+        if (!p->training || src == NN_DATA_INPUT || !p->needs_grad[src])
+            s->input_grad_unused |= (uintptr_t)1 << k;
     }
+    s->grad_output_scratch = (uintptr_t)p->training; /* plan_memory.c */
     const nn_layer_vtable *vt = l->desc->vtable;
     nn_error serr = {0};
     rc = NN_PLUGIN_CALL(&p->inst[i], "setup", vt->setup(p->inst[i].self, s, &serr));
@@ -175,6 +179,11 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         int rc = setup_layer(m, p, i, 0, err);
         if (rc)
             return rc;
+        /* its output needs a gradient when it has parameters, or is fed by one that does */
+        p->needs_grad[i] = p->training && p->setups[i].n_params > 0;
+        for (int k = 0; k < nn_layer_n_in(l); k++)
+            if (l->inputs[k] != NN_DATA_INPUT && p->needs_grad[l->inputs[k]])
+                p->needs_grad[i] = p->training;
         for (int k = 0; k < p->setups[i].n_inputs; k++) {
             int src = l->inputs[k];
             if (src == NN_DATA_INPUT || !p->outputs[src].layout)
@@ -201,25 +210,18 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     if (rc)
         return rc;
 
-    /* 3. which outputs need gradients: a layer with parameters, or fed by one that needs them */
-    for (int oi = 0; p->training && oi < n; oi++) {
-        int i = m->order[oi];
-        layer_def *l = &m->layers[i];
-        p->needs_grad[i] = l->n_params > 0;
-        for (int k = 0; k < nn_layer_n_in(l); k++)
-            if (l->inputs[k] != NN_DATA_INPUT && p->needs_grad[l->inputs[k]])
-                p->needs_grad[i] = 1;
-    }
-
-    /* 4. one arena: input, outputs, output grads, edge grads, saved buffers, then one
-     * workspace region shared by all layers (only one layer runs at a time) */
-    size_t off = 0, ws_max = 0;
+    /* 3. one arena: input, outputs, saved buffers, the activation gradients where they are
+     * live (plan_memory.c), then one workspace region shared by all layers (only one layer
+     * runs at a time) */
+    size_t off = 0, ws_max = 0, grad_bytes = 0;
     size_t *out_off = calloc((size_t)n, sizeof *out_off), *grad_off = calloc((size_t)n, sizeof *grad_off);
     size_t *buf_off = calloc((size_t)n * NN_MAX_LAYER_BUFFERS, sizeof *buf_off);
-    if (!out_off || !grad_off || !buf_off) {
+    size_t *edge_off = calloc((size_t)n * NN_MAX_INPUTS, sizeof *edge_off);
+    if (!out_off || !grad_off || !buf_off || !edge_off) {
         free(out_off);
         free(grad_off);
         free(buf_off);
+        free(edge_off);
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     }
     size_t in_off = off;
@@ -227,10 +229,6 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     for (int i = 0; i < n; i++) {
         out_off[i] = off;
         off += nn_align64(nn_tensor_nbytes(&p->outputs[i]));
-        if (p->needs_grad[i] || (p->training && i == last)) {
-            grad_off[i] = off;
-            off += nn_align64(nn_tensor_nbytes(&p->outputs[i]));
-        }
     }
     /* edges of producers with several consumers get their own gradient buffers */
     for (int i = 0; i < n; i++) {
@@ -245,8 +243,6 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
             e->grad = p->outputs[src];
             e->grad.dl.shape = e->grad.shape;
             e->grad.dl.strides = e->grad.strides;
-            e->grad.dl.data = (void *)(uintptr_t)off; /* offset until the arena exists */
-            off += nn_align64(nn_tensor_nbytes(&p->outputs[src]));
         }
     }
     for (int i = 0; i < n; i++) {
@@ -270,20 +266,24 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         if (ws > ws_max)
             ws_max = ws;
     }
-    size_t ws_base = off;
-    off += ws_max;
-    p->arena_bytes = off;
-    char what[96];
-    snprintf(what, sizeof what, "the layer outputs of a batch of %lld", (long long)p->batch);
-    rc = nn_total_bytes_check(off, what, "lower [train] batch_size", err);
-    p->arena = rc ? NULL : nn_dev_alloc(m->dev, off, err); /* zeroed */
-    if (!p->arena) {
+    size_t grad_base = off, ws_base;
+    if ((rc = nn_plan_place_grads(p, grad_off, edge_off, &grad_bytes, err)) == NN_OK) {
+        off += grad_bytes;
+        ws_base = off;
+        off += ws_max;
+        p->arena_bytes = off;
+        char what[96];
+        snprintf(what, sizeof what, "the layer outputs of a batch of %lld", (long long)p->batch);
+        if ((rc = nn_total_bytes_check(off, what, "lower [train] batch_size", err)) == NN_OK &&
+            (rc = nn_plan_arena_take(p, off, err)) != NN_OK)
+            nn_error_prefix(err, "a %zu-byte activation arena", off);
+    }
+    if (rc) {
         free(out_off);
         free(grad_off);
         free(buf_off);
-        if (!rc)
-            nn_error_prefix(err, "a %zu-byte activation arena", off);
-        return err->status;
+        free(edge_off);
+        return rc;
     }
     char *base = p->arena;
     p->input.dl.data = base + in_off;
@@ -293,11 +293,11 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
             p->grads[i] = p->outputs[i];
             p->grads[i].dl.shape = p->grads[i].shape;
             p->grads[i].dl.strides = p->grads[i].strides;
-            p->grads[i].dl.data = base + grad_off[i];
+            p->grads[i].dl.data = base + grad_base + grad_off[i];
         }
     }
     for (int e = 0; e < p->n_edges; e++)
-        p->edges[e].grad.dl.data = base + (size_t)(uintptr_t)p->edges[e].grad.dl.data;
+        p->edges[e].grad.dl.data = base + grad_base + edge_off[e];
 
     /* 5. io blocks, then bind */
     for (int oi = 0; oi < n && rc == NN_OK; oi++) {
@@ -367,6 +367,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     free(out_off);
     free(grad_off);
     free(buf_off);
+    free(edge_off);
     return rc;
 }
 

@@ -199,6 +199,7 @@ typedef struct nn_dnnl_out {
     nn_layout offer;           /* yp, offered to the consumer when it is not plain f32 */
     int b_z, b_pre, b_dyz;     /* buffers: y in yp when the output is plain; the saved
                                   pre-activation; dLoss/dz; -1 when absent */
+    int in_place;              /* dLoss/dz made in grad_output (grad_output_scratch) */
     nn_dnnl_op r_y, r_dy;
 } nn_dnnl_out;
 

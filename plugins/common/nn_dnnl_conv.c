@@ -332,8 +332,10 @@ static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *e
     if (tr) {
         size_t yq = dnnl_memory_desc_get_size(&cv->yq_md);
         int dy_plain = dnnl_memory_desc_equal(&cv->yp_md, &cv->yq_md);
-        size_t a = (cv->bwd_w_plain || cv->bwd_d_plain) && !dy_plain ? yq : 0;
-        if (!cv->bwd_d_plain && !dnnl_memory_desc_equal(&cv->wd_md, &cv->wp_md) &&
+        /* backward-data's needs only when the plan asks for dLoss/dx */
+        int dx_n = cv->need_dx;
+        size_t a = (cv->bwd_w_plain || (dx_n && cv->bwd_d_plain)) && !dy_plain ? yq : 0;
+        if (dx_n && !cv->bwd_d_plain && !dnnl_memory_desc_equal(&cv->wd_md, &cv->wp_md) &&
             !dnnl_memory_desc_equal(&cv->wd_md, &cv->w_md))
             a = a > dnnl_memory_desc_get_size(&cv->wd_md) ? a
                                                           : dnnl_memory_desc_get_size(&cv->wd_md);
@@ -345,7 +347,8 @@ static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *e
                         ? dnnl_memory_desc_get_size(&cv->dwp_md)
                         : 0;
         const dnnl_memory_desc_t *dxm = cv->bwd_d_plain ? &cv->xq_md : &cv->xp_md;
-        size_t dx = !dnnl_memory_desc_equal(dxm, &cv->x_md) ? dnnl_memory_desc_get_size(dxm) : 0;
+        size_t dx = dx_n && !dnnl_memory_desc_equal(dxm, &cv->x_md) ? dnnl_memory_desc_get_size(dxm)
+                                                                    : 0;
         size[CB_SCRB] = dw > dx ? dw : dx;
     }
     size[CB_PAD] = max3(nn_dnnl_scratchpad_size(cv->fwd_pd), nn_dnnl_scratchpad_size(cv->bwd_w_pd),
@@ -368,6 +371,7 @@ int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
     const nn_dnnl_conv_cfg *c = &cv->c;
     const char *L = cv->name = s->layer_name ? s->layer_name : cv->kind;
     cv->training = s->training;
+    cv->need_dx = s->training && !(s->input_grad_unused & 1u);
     char buf[96];
     int sp = c->sp;
     if (s->n_inputs != 1)

@@ -57,6 +57,7 @@ struct nn_dnnl_conv {
     const char *name;
     const char *kind; /* "conv1d" / "conv2d" for messages */
     int training;
+    int need_dx;                /* the plan may ask for dLoss/dx (nn_layer_setup) */
     int64_t pad_l[2], pad_r[2]; /* resolved in setup (padding = same depends on the input) */
     dnnl_data_type_t dt;        /* activations and weight copies: f32, or bf16 */
     int jit;                    /* the forward runs blocked (else plain f32 gemm) */

@@ -30,7 +30,8 @@ static int bind_backward(nn_dnnl_conv *cv, const nn_layer_io *io, nn_error *err)
     const nn_tensor *dyp = nn_dnnl_out_dz(&cv->out, io);
     /* dLoss/dz as plain f32, for the plain backward primitives */
     const nn_tensor *dyq = dyp;
-    if ((cv->bwd_w_plain || cv->bwd_d_plain) && !same(&cv->yp_md, &cv->yq_md)) {
+    if ((cv->bwd_w_plain || (cv->bwd_d_plain && io->grad_inputs[0])) &&
+        !same(&cv->yp_md, &cv->yq_md)) {
         if ((rc = nn_dnnl_reorder_op(&cv->r_dyq, &cv->yp_md, dyp, &cv->yq_md, scra, L, err)))
             return rc;
         dyq = scra;
@@ -72,6 +73,9 @@ data:
     cv->bwd_bound = 1;
     if (!io->grad_inputs[0])
         return NN_OK;
+    if (!cv->need_dx)
+        return nn_error_set(err, NN_EINVAL, "layer '%s': the plan asks for the input gradient "
+                            "after its setup said it never would (input_grad_unused)", L);
     /* backward-data */
     const nn_tensor *w = io->params[P_WEIGHT], *wd = w, *ddy = dyp;
     const dnnl_memory_desc_t *dxm = &cv->xq_md;

@@ -22,12 +22,14 @@ int nn_dnnl_out_setup(nn_dnnl_out *o, const dnnl_memory_desc_t *yp, int training
     size_t bytes = dnnl_memory_desc_get_size(yp);
     int direct = nn_dnnl_out_direct(o);
     o->b_z = o->b_pre = o->b_dyz = -1;
+    /* the activation's derivative applied to grad_output itself when the plan allows it */
+    o->in_place = training && act && direct && s->grad_output_scratch;
     if ((!direct && (o->b_z = nn_dnnl_add_buffer(s, "output_blocked",
                                         training && act ? NN_BUF_SAVED : NN_BUF_WORKSPACE,
                                         bytes)) < 0) ||
         (o->act.from_pre &&
          (o->b_pre = nn_dnnl_add_buffer(s, "pre_activation", NN_BUF_SAVED, bytes)) < 0) ||
-        (training && (act || !direct) &&
+        (training && (act || !direct) && !o->in_place &&
          (o->b_dyz = nn_dnnl_add_buffer(s, "grad_pre_activation", NN_BUF_WORKSPACE, bytes)) < 0))
         return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers declared", L);
     return NN_OK;
@@ -66,9 +68,9 @@ int nn_dnnl_out_bind(nn_dnnl_out *o, const nn_layer_io *io, const char *layer, n
         if (bufs[i] >= 0 && !io->buffers[bufs[i]])
             return nn_error_set(err, NN_EINVAL, "layer '%s': the plan gave no buffer %d", layer,
                                 bufs[i]);
-    const nn_tensor *y = y_in_yp(o, io), *dy = NULL, *dyz = buf(io, o->b_dyz);
+    const nn_tensor *y = y_in_yp(o, io), *dy = NULL, *dyz = nn_dnnl_out_dz(o, io);
     int rc;
-    if (io->grad_output && o->b_dyz >= 0) {
+    if (io->grad_output && (o->b_dyz >= 0 || o->in_place)) {
         dy = io->grad_output;
         if (!nn_dnnl_out_direct(o)) {
             if ((rc = nn_dnnl_reorder_op(&o->r_dy, &o->y_md, io->grad_output, &o->yp_md, dyz,
@@ -96,7 +98,7 @@ int nn_dnnl_out_forward(nn_dnnl_out *o, const char *layer, nn_error *err)
 const nn_tensor *nn_dnnl_out_backward(nn_dnnl_out *o, const nn_layer_io *io, const char *layer,
                                       nn_error *err)
 {
-    if (o->b_dyz < 0)
+    if (o->b_dyz < 0 && !o->in_place)
         return io->grad_output;
     if (!o->r_dy.prim && !nn_dnnl_out_direct(o) &&
         nn_dnnl_reorder_op(&o->r_dy, &o->y_md, io->grad_output, &o->yp_md,

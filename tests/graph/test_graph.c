@@ -319,14 +319,67 @@ Test(graph, eval_plans_keep_no_gradients_and_share_parameters)
     cr_assert_eq(train, again);
     cr_assert_null(nn_plan_grad_output(eval));
     cr_assert_lt(nn_plan_arena_bytes(eval), nn_plan_arena_bytes(train));
+    /* the eval plan runs in the training plan's arena: no memory of its own */
+    cr_assert_eq(nn_model_arena_bytes(m), nn_plan_arena_bytes(train));
+    /* so a plan's activations last until another plan runs: keep the training output */
+    float in[8 * 5], want[8 * 3];
     fill(nn_plan_input(train), 3);
-    memcpy(nn_plan_input(eval)->dl.data, nn_plan_input(train)->dl.data,
-           nn_tensor_nbytes(nn_plan_input(train)));
+    memcpy(in, nn_plan_input(train)->dl.data, sizeof in);
     cr_assert_eq(nn_plan_forward(train, 1, &err), NN_OK);
+    cr_assert_eq(nn_tensor_nbytes(nn_plan_output(train)), sizeof want);
+    memcpy(want, nn_plan_output(train)->dl.data, sizeof want);
+    memcpy(nn_plan_input(eval)->dl.data, in, sizeof in);
     cr_assert_eq(nn_plan_forward(eval, 0, &err), NN_OK);
-    cr_assert_eq(memcmp(nn_plan_output(train)->dl.data, nn_plan_output(eval)->dl.data,
-                        nn_tensor_nbytes(nn_plan_output(eval))), 0);
+    cr_assert_eq(memcmp(want, nn_plan_output(eval)->dl.data, sizeof want), 0);
     cr_assert_eq(nn_plan_backward(eval, &err), NN_EINVAL);
+    nn_model_free(m);
+}
+
+static const char *chain_ini =
+    "[layer.a]\ntype = tg_linear\nunits = 32\n[layer.b]\ntype = tg_relu\n"
+    "[layer.c]\ntype = tg_linear\nunits = 32\n[layer.d]\ntype = tg_relu\n"
+    "[layer.e]\ntype = tg_linear\nunits = 32\n[layer.f]\ntype = tg_linear\nunits = 32\n";
+
+Test(graph, activation_gradients_share_memory_while_not_live_and_plans_share_one_arena)
+{
+    nn_error err = {0};
+    nn_model *m = model_from(chain_ini, &err);
+    cr_assert(m, "%s", err.msg);
+    nn_plan *train, *eval, *last;
+    int64_t shape[1] = {32};
+    cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 16, 1, 1, &train, &err), NN_OK, "%s",
+                 err.msg);
+    /* six outputs of 16 x 32 floats (2 KiB) and the input: every gradient of a chain is live
+     * from its consumer's backward to its producer's, so two of them take all the room */
+    const size_t act = 16 * 32 * sizeof(float);
+    cr_assert_eq(nn_plan_arena_bytes(train), act + 6 * act + 2 * act,
+                 "arena %zu bytes, want the input, six outputs and two gradients (%zu)",
+                 nn_plan_arena_bytes(train), 9 * act);
+    /* validation and the epoch's short last batch run in the same arena */
+    cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 16, 0, 1, &eval, &err), NN_OK, "%s",
+                 err.msg);
+    cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 5, 1, 1, &last, &err), NN_OK, "%s",
+                 err.msg);
+    cr_assert_eq(nn_model_arena_bytes(m), nn_plan_arena_bytes(train));
+    /* a bigger plan gets an arena of its own, which later plans share */
+    nn_plan *big, *after;
+    cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 64, 1, 1, &big, &err), NN_OK, "%s",
+                 err.msg);
+    cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 40, 0, 1, &after, &err), NN_OK, "%s",
+                 err.msg);
+    cr_assert_eq(nn_model_arena_bytes(m),
+                 nn_plan_arena_bytes(train) + nn_plan_arena_bytes(big));
+    /* each still computes what it should, one after the other */
+    nn_plan *plans[] = {train, last, big, eval, after};
+    for (int k = 0; k < 5; k++) {
+        fill(nn_plan_input(plans[k]), 7);
+        cr_assert_eq(nn_plan_forward(plans[k], nn_plan_grad_output(plans[k]) != NULL, &err),
+                     NN_OK, "%s", err.msg);
+        if (nn_plan_grad_output(plans[k])) {
+            fill(nn_plan_grad_output(plans[k]), 8);
+            cr_assert_eq(nn_plan_backward(plans[k], &err), NN_OK, "%s", err.msg);
+        }
+    }
     nn_model_free(m);
 }
 

@@ -110,6 +110,14 @@ typedef struct nn_layer_setup {
      * sentence; a layer without bf16 kernels at all computes in f32. */
     intptr_t precision;
     const void *reserved[2];
+    /* in, ABI 0.7: bit k set = this plan never asks for grad_inputs[k] (an eval plan, the
+     * data input, or no parameter before input k), so buffers that only gradient needs may be
+     * left undeclared. 0 from an older host: every gradient may be asked for. */
+    uintptr_t input_grad_unused;
+    /* in, ABI 0.7: 1 = backward may overwrite grad_output's data, which nothing reads after
+     * this layer's backward (an activation's derivative applied in place). 0 from an older
+     * host: grad_output is read-only. */
+    uintptr_t grad_output_scratch;
 } nn_layer_setup;
 
 /* Declaration k of s (k < s->n_params); a borrowed pointer into s. */

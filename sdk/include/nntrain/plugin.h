@@ -17,9 +17,10 @@ extern "C" {
  * 0.5: communicator plugins, nn_layer_io.dist, more layer parameters, batch transforms,
  *      export slots (<nntrain/export.h>);
  * 0.6: opaque layouts (nn_tensor.layout, nn_layer_setup.layout_accept and
- * output_layout_taken) and nn_layer_setup.precision */
+ * output_layout_taken) and nn_layer_setup.precision;
+ * 0.7: nn_layer_setup.input_grad_unused and grad_output_scratch */
 #define NN_ABI_MAJOR 0
-#define NN_ABI_MINOR 6
+#define NN_ABI_MINOR 7
 
 typedef enum nn_kind {
     NN_KIND_LAYER = 1,
