@@ -299,7 +299,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     for (int e = 0; e < p->n_edges; e++)
         p->edges[e].grad.dl.data = base + grad_base + edge_off[e];
 
-    /* 5. io blocks, then bind */
+    /* 4. io blocks, then bind */
     for (int oi = 0; oi < n && rc == NN_OK; oi++) {
         int i = m->order[oi];
         layer_def *l = &m->layers[i];

@@ -12,7 +12,7 @@
  * Max pooling in f32 on nChw8c/nChw16c runs our own loops (nn_maxpool_blk.c: oneDNN 2.6's
  * AVX2 kernels were 2-6x slower than memory allows), which recompute the argmax in backward
  * from the input instead of keeping a workspace: the input is the producer's output, kept for
- * the producer's backward anyway, or our blocked copy of a plain input, then SAVED. */
+ * the producer's backward anyway (so only where the input comes in the blocked layout). */
 #define _POSIX_C_SOURCE 200809L
 #include "nn_dnnl.h"
 #include "nn_maxpool_blk.h"
@@ -34,7 +34,6 @@ struct nn_dnnl_pool {
     int own;                   /* max pooling by nn_maxpool_blk.c (its lanes in geom) */
     int bound;                 /* own: bind has run */
     nn_maxpool_geom geom;
-    int b_dx;                  /* own, training, plain input: dx before its reorder */
     dnnl_memory_desc_t x_md, y_md;   /* as the tensors cross the ABI (an accepted layout) */
     dnnl_memory_desc_t xp_md, yp_md; /* what the primitives run on */
     nn_layout offer;                 /* yp_md, offered to the consumer */
@@ -281,8 +280,8 @@ int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
     pl->re_y = !dnnl_memory_desc_equal(&pl->yp_md, &pl->y_md);
     s->flops = (uint64_t)(nn_shape_numel(4, pl->out_dims) * pl->kernel[0] * pl->kernel[1]);
 
-    pl->b_ws = pl->b_x = pl->b_y = pl->b_scr = pl->b_dx = -1;
-    int lanes = pl->mode == NN_POOL_MAX ? blocked_lanes(pl) : 0;
+    pl->b_ws = pl->b_x = pl->b_y = pl->b_scr = -1;
+    int lanes = pl->mode == NN_POOL_MAX && !pl->re_x ? blocked_lanes(pl) : 0;
     pl->own = lanes > 0;
     if (pl->own) {
         pl->geom = (nn_maxpool_geom){
@@ -291,17 +290,8 @@ int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
             .oh = pl->out_dims[2], .ow = pl->out_dims[3],
             .kh = pl->kernel[0], .kw = pl->kernel[1], .sh = pl->stride[0], .sw = pl->stride[1],
             .ph = pl->pad[0], .pw = pl->pad[1], .lanes = lanes};
-        size_t xb = dnnl_memory_desc_get_size(&pl->xp_md);
-        /* backward reads the blocked input: our copy of a plain one is kept, and dx gets a
-         * buffer of its own before its reorder */
-        if ((pl->re_x && (pl->b_x = nn_dnnl_add_buffer(s, "src_blocked",
-                                                       pl->training ? NN_BUF_SAVED
-                                                                    : NN_BUF_WORKSPACE,
-                                                       xb)) < 0) ||
-            (pl->re_x && pl->training &&
-             (pl->b_dx = nn_dnnl_add_buffer(s, "grad_blocked", NN_BUF_WORKSPACE, xb)) < 0) ||
-            (pl->re_y && (pl->b_y = nn_dnnl_add_buffer(s, "dst_reordered", NN_BUF_WORKSPACE,
-                                                       dnnl_memory_desc_get_size(&pl->yp_md))) < 0))
+        if (pl->re_y && (pl->b_y = nn_dnnl_add_buffer(s, "dst_reordered", NN_BUF_WORKSPACE,
+                                                      dnnl_memory_desc_get_size(&pl->yp_md))) < 0)
             return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare a buffer", L);
         return NN_OK;
     }
@@ -332,14 +322,10 @@ static int pool_build_backward(nn_dnnl_pool *pl, const nn_layer_io *io, nn_error
         return nn_error_set(err, NN_EINVAL,
                             "layer '%s': backward called on a plan set up for inference", L);
     const nn_tensor *dy = pl->re_y ? buf(io, pl->b_y) : io->grad_output;
-    const nn_tensor *dx = pl->re_x ? buf(io, pl->own ? pl->b_dx : pl->b_x) : io->grad_inputs[0];
+    const nn_tensor *dx = pl->re_x ? buf(io, pl->b_x) : io->grad_inputs[0];
     int rc;
-    if ((pl->re_y && !pl->r_dy.prim &&
-         (rc = nn_dnnl_reorder_op(&pl->r_dy, &pl->y_md, io->grad_output, &pl->yp_md, dy, L,
-                                  err))) ||
-        (pl->own && pl->re_x && !pl->r_dx.prim &&
-         (rc = nn_dnnl_reorder_op(&pl->r_dx, &pl->xp_md, dx, &pl->x_md, io->grad_inputs[0], L,
-                                  err))))
+    if (pl->re_y && !pl->r_dy.prim &&
+        (rc = nn_dnnl_reorder_op(&pl->r_dy, &pl->y_md, io->grad_output, &pl->yp_md, dy, L, err)))
         return rc;
     if (pl->own)
         return NN_OK; /* nn_maxpool_blk_backward() between the reorders */
@@ -363,7 +349,7 @@ int nn_dnnl_pool_bind(void *self, const nn_layer_io *io, nn_error *err)
     int rc;
     if ((rc = nn_dnnl_init(L, err)))
         return rc;
-    int bufs[] = {pl->b_ws, pl->b_x, pl->b_y, pl->b_scr, pl->b_dx};
+    int bufs[] = {pl->b_ws, pl->b_x, pl->b_y, pl->b_scr};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i] >= 0 && !io->buffers[bufs[i]] && (bufs[i] != pl->b_ws || io->training))
             return nn_error_set(err, NN_EINVAL, "layer '%s': the plan gave no buffer %d", L,
@@ -372,10 +358,8 @@ int nn_dnnl_pool_bind(void *self, const nn_layer_io *io, nn_error *err)
     const nn_tensor *y = pl->re_y ? buf(io, pl->b_y) : io->output;
     if (pl->own) {
         pl->bound = 1;
-        if ((pl->re_x && (rc = nn_dnnl_reorder_op(&pl->r_x, &pl->x_md, io->inputs[0],
-                                                  &pl->xp_md, x, L, err))) ||
-            (pl->re_y && (rc = nn_dnnl_reorder_op(&pl->r_y, &pl->yp_md, y, &pl->y_md,
-                                                  io->output, L, err))))
+        if (pl->re_y && (rc = nn_dnnl_reorder_op(&pl->r_y, &pl->yp_md, y, &pl->y_md, io->output,
+                                                 L, err)))
             return rc;
         if (pl->training && io->grad_output && io->grad_inputs[0])
             return pool_build_backward(pl, io, err);
@@ -417,7 +401,7 @@ int nn_dnnl_pool_forward(void *self, const nn_layer_io *io, nn_error *err)
     if ((rc = run_if(&pl->r_x, pl->name, err)))
         return rc;
     if (pl->own)
-        nn_maxpool_blk_forward(&pl->geom, nn_dnnl_f32(pl->re_x ? buf(io, pl->b_x) : io->inputs[0]),
+        nn_maxpool_blk_forward(&pl->geom, nn_dnnl_f32(io->inputs[0]),
                                nn_dnnl_f32(pl->re_y ? buf(io, pl->b_y) : io->output));
     else if ((rc = nn_dnnl_op_run(&pl->fwd, pl->name, err)))
         return rc;
@@ -434,16 +418,15 @@ int nn_dnnl_pool_backward(void *self, const nn_layer_io *io, nn_error *err)
         return nn_error_set(err, NN_EINVAL,
                             "layer '%s': backward called on a plan set up for inference",
                             pl->name);
-    if ((pl->own ? (pl->re_y && !pl->r_dy.prim) || (pl->re_x && !pl->r_dx.prim) : !pl->bwd.prim) &&
+    if ((pl->own ? pl->re_y && !pl->r_dy.prim : !pl->bwd.prim) &&
         (rc = pool_build_backward(pl, io, err)))
         return rc;
     if ((rc = run_if(&pl->r_dy, pl->name, err)))
         return rc;
     if (pl->own)
-        nn_maxpool_blk_backward(&pl->geom,
-                                nn_dnnl_f32(pl->re_x ? buf(io, pl->b_x) : io->inputs[0]),
+        nn_maxpool_blk_backward(&pl->geom, nn_dnnl_f32(io->inputs[0]),
                                 nn_dnnl_f32(pl->re_y ? buf(io, pl->b_y) : io->grad_output),
-                                nn_dnnl_f32(pl->re_x ? buf(io, pl->b_dx) : io->grad_inputs[0]));
+                                nn_dnnl_f32(io->grad_inputs[0]));
     else if ((rc = nn_dnnl_op_run(&pl->bwd, pl->name, err)))
         return rc;
     return run_if(&pl->r_dx, pl->name, err);
