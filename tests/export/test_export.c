@@ -556,4 +556,15 @@ Test(export, init_from_maps_names_and_lists_what_it_did_not_load)
                           "checkpoint tensor 'body.weight' has shape [12, 784] but the model "
                           "expects [11, 784]"), "%s", out);
     free(out);
+    /* two file tensors onto one model tensor: refused, never the last one silently winning */
+    cr_assert_eq(nntrain("train b.ini --set train.epochs=1 --run-dir re -q --no-test "
+                         "--init-from ra/last.safetensors "
+                         "--set 'train.init_map=body.=trunk., out.=trunk.' "
+                         "--set train.init_strict=false"), 1);
+    out = must_slurp("out.txt");
+    cr_assert(strstr(out, "ra/last.safetensors: two of its tensors map to the model's "
+                          "'trunk.weight' (the second: 'out.weight'); see init_map"), "%s", out);
+    free(out);
+    cr_assert_neq(access(path_in("re/last.safetensors"), F_OK), 0, "a refused run wrote a "
+                  "checkpoint");
 }
