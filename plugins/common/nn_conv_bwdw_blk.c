@@ -42,8 +42,7 @@ int nn_conv_bwdw_blk_fits(const nn_conv_bwdw_geom *g)
         return 0;
     return (g->lanes == 8 || g->lanes == 16) && g->oc > 0 && g->ic > 0 && g->kh > 0 &&
            g->kw > 0 && g->sh > 0 && g->sw > 0 && g->dh > 0 && g->dw > 0 &&
-           g->ic * g->kh * g->kw * 8 <= ACC_MAX && row_len(g) <= ROW_MAX &&
-           g->pw + g->iw <= ROW_MAX * 4;
+           g->ic * g->kh * g->kw * 8 <= ACC_MAX && row_len(g) <= ROW_MAX;
 #else
     (void)g;
     return 0;
