@@ -2,10 +2,13 @@
  * `nntrain train` runs it), measured the way bench/compare.py reports nntrain against PyTorch:
  * samples/s of every epoch's training loop, test accuracy, time from process start to the end
  * of the first step, the first epoch against the best later one, and in the last epoch's steady
- * state the heap allocations (nntrain's own apart from oneDNN's) and page faults per step.
+ * state the heap allocations (nntrain's own apart from oneDNN's) and page faults per step, over
+ * a window of --count-steps steps (20): the counter unwinds the stack of each allocation to
+ * tell oneDNN's from ours, and over a whole epoch (oneDNN allocates 60-120 times a step) that
+ * slowed the MLP's last epoch by a fifth, which then never was its best.
  * It prints one RESULT line. A benchmark: it never judges the figures.
  * Usage: bench_train MODEL.ini [--threads N] [--set S.K=V]... [--plugin-dir D]... [--skip-steps K]
- *        [--run-dir D] [--tag T] */
+ *        [--count-steps K] [--run-dir D] [--tag T] */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +28,7 @@
 
 /* written by nnbench_event() on the trainer's loop thread, read after nn_train_run returns */
 static struct {
-    int64_t epochs, skip;
+    int64_t epochs, skip, count;
     double first_step_s;
     double begin_elapsed[MAX_EPOCHS], epoch_s[MAX_EPOCHS], epoch_sps[MAX_EPOCHS];
     double cpu0[MAX_EPOCHS], cpu_s[MAX_EPOCHS];
@@ -92,6 +95,7 @@ __attribute__((visibility("default"))) void nnbench_event(const nn_event *ev)
     if (g.first_step_s == 0)
         g.first_step_s = process_age();
     int64_t last = ev->steps_per_epoch - 1;
+    int64_t end = g.skip + g.count < last - 1 ? g.skip + g.count : last - 1; /* window end */
     /* the steady state: the last epoch past its first steps, up to the step before its last
      * (the event of step s arrives while step s + 1 computes; validation follows the last) */
     if (e == ev->epochs - 1 && last - 1 > g.skip) {
@@ -110,11 +114,11 @@ __attribute__((visibility("default"))) void nnbench_event(const nn_event *ev)
             if (counter)
                 counter->start();
             g.counting = 1;
-        } else if (ev->step == last - 1 && g.counting) {
+        } else if (ev->step == end && g.counting) {
             if (counter)
                 counter->stop(&g.total, &g.exempt, g.site, sizeof g.site);
             g.faults = faults_now() - g.faults0;
-            g.win_steps = last - 1 - g.skip;
+            g.win_steps = end - g.skip;
             g.counting = 0;
         }
     }
@@ -130,7 +134,7 @@ __attribute__((visibility("default"))) void nnbench_event(const nn_event *ev)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_train MODEL.ini [--threads N] [--set SECTION.KEY=VALUE]... "
-            "[--plugin-dir DIR]... [--skip-steps K] [--run-dir DIR] [--tag T]\n");
+            "[--plugin-dir DIR]... [--skip-steps K] [--count-steps K] [--run-dir DIR] [--tag T]\n");
     return 2;
 }
 
@@ -139,6 +143,7 @@ int main(int argc, char **argv)
     const char *model = NULL, *run_dir = NULL, *tag = "-", *sets[64], *dirs[16];
     int n_sets = 0, n_dirs = 0, threads = 0;
     g.skip = 10;
+    g.count = 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--threads") == 0 && v)
@@ -149,6 +154,8 @@ int main(int argc, char **argv)
             dirs[n_dirs++] = argv[++i];
         else if (strcmp(a, "--skip-steps") == 0 && v)
             g.skip = atoll(argv[++i]);
+        else if (strcmp(a, "--count-steps") == 0 && v && atoll(v) > 0)
+            g.count = atoll(argv[++i]);
         else if (strcmp(a, "--run-dir") == 0 && v)
             run_dir = argv[++i];
         else if (strcmp(a, "--tag") == 0 && v)
