@@ -1,7 +1,7 @@
 /* nn_maxpool_blk.c: max pooling on oneDNN's channel-blocked f32 layouts (nn_maxpool_blk.h).
  * Why not oneDNN's own: on AVX2, oneDNN 2.6's jit pooling took 12 ms for the forward-training
  * pass of the Fashion-MNIST CNN's first pool (128x32x28x28, 2x2) and 8 ms backward, one
- * thread; these loops take 2 and 4 ms (memory-bound: 15 GB/s here), and they need no argmax
+ * thread; these loops take 2 and 5 ms (near this host's 15 GB/s), and they need no argmax
  * workspace (backward recomputes the window's maximum from the saved input, which the layer
  * before keeps for its own backward anyway). The lane loops are written for the vectoriser;
  * planes are split over the OpenMP threads oneDNN already runs. */

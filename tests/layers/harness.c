@@ -3,6 +3,7 @@
  * central finite differences. Test code: it never swallows a plugin's status or message. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "graph.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -600,4 +601,57 @@ int nnt_msg_has(const nn_error *err, const char *const *needles)
         if (!strstr(err->msg, *needles))
             return 0;
     return 1;
+}
+
+/* sum(output .* R) after a training forward; NAN when the forward fails */
+static double plan_loss(nn_plan *p, const float *R, nn_error *err)
+{
+    if (nn_plan_forward(p, 1, err) != NN_OK)
+        return NAN;
+    const nn_tensor *y = nn_plan_output(p);
+    double s = 0;
+    for (int64_t i = 0; i < nn_tensor_numel(y); i++)
+        s += (double)NN_F32P(y)[i] * R[i];
+    return s;
+}
+
+double nnt_plan_gradcheck(nn_model *m, nn_plan *p, const float *R, double eps, double floor,
+                          int64_t samples, char *worst_at, size_t cap, nn_error *err)
+{
+    if (isnan(plan_loss(p, R, err)))
+        return -1;
+    memcpy(NN_F32P(nn_plan_grad_output(p)), R, nn_tensor_nbytes(nn_plan_grad_output(p)));
+    if (nn_plan_backward(p, err) != NN_OK)
+        return -1;
+    double worst = 0;
+    for (int k = 0; k < nn_model_param_count(m); k++) {
+        nn_tensor *g;
+        nn_tensor *w = nn_model_param(m, k, &g, NULL, NULL, NULL);
+        int64_t n = nn_tensor_numel(w), step = samples > 0 && n > samples ? n / samples : 1;
+        float *analytic = malloc((size_t)n * sizeof *analytic);
+        if (!analytic)
+            return nn_error_set(err, NN_ENOMEM, "out of memory"), -1;
+        memcpy(analytic, NN_F32P(g), (size_t)n * sizeof *analytic);
+        for (int64_t i = 0; i < n; i += step) {
+            float keep = NN_F32P(w)[i];
+            NN_F32P(w)[i] = keep + (float)eps;
+            double up = plan_loss(p, R, err);
+            NN_F32P(w)[i] = keep - (float)eps;
+            double down = plan_loss(p, R, err);
+            NN_F32P(w)[i] = keep;
+            if (isnan(up) || isnan(down)) {
+                free(analytic);
+                return -1;
+            }
+            double num = (up - down) / (2 * eps);
+            double e = fabs(num - analytic[i]) / fmax(floor, fabs(num) + fabs(analytic[i]));
+            if (e > worst) {
+                worst = e;
+                snprintf(worst_at, cap, "%s[%lld]: %g against %g", w->name, (long long)i,
+                         analytic[i], num);
+            }
+        }
+        free(analytic);
+    }
+    return worst;
 }

@@ -60,6 +60,16 @@ int nnt_backward(nnt_layer *L, nn_error *err);
  * Leaves the inputs and parameters as they were and grad_output = R. */
 double nnt_gradcheck(nnt_layer *L, double eps, double floor, char *worst, size_t cap);
 
+/* A whole training plan of model m (graph.h) against central differences of
+ * loss = sum(output .* R): one backward with R as the output gradient, then each parameter
+ * element (every one, or about `samples` per tensor when that is > 0) moved by +-eps. Returns
+ * the worst |numeric - analytic| / max(floor, |numeric| + |analytic|) and says where in
+ * `worst`; a negative value, with err set, when a pass fails. */
+struct nn_plan;
+struct nn_model;
+double nnt_plan_gradcheck(struct nn_model *m, struct nn_plan *p, const float *R, double eps,
+                          double floor, int64_t samples, char *worst, size_t cap, nn_error *err);
+
 typedef struct nnt_loss {
     nn_registry *reg;
     nn_instance inst;
