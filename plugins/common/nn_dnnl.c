@@ -149,6 +149,22 @@ int nn_dnnl_layout_get(const nn_tensor *t, dnnl_memory_desc_t *md)
     return 1;
 }
 
+int nn_dnnl_md_channel_lanes(const dnnl_memory_desc_t *md)
+{
+    static const struct {
+        dnnl_format_tag_t tag;
+        int lanes;
+    } tags[] = {{dnnl_nChw8c, 8}, {dnnl_nChw16c, 16}};
+    for (size_t i = 0; md->ndims == 4 && i < sizeof tags / sizeof *tags; i++) {
+        dnnl_memory_desc_t t;
+        if (dnnl_memory_desc_init_by_tag(&t, 4, md->dims, dnnl_f32, tags[i].tag) ==
+                dnnl_success &&
+            dnnl_memory_desc_equal(&t, md))
+            return tags[i].lanes;
+    }
+    return 0;
+}
+
 int nn_dnnl_md_is_plain(const dnnl_memory_desc_t *md)
 {
     if (md->format_kind != dnnl_blocked || md->format_desc.blocking.inner_nblks != 0 ||

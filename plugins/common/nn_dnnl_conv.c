@@ -282,26 +282,17 @@ static void conv_pick_own_bwd_w(nn_dnnl_conv *cv, const nn_tensor *x, const int6
     if (!cv->training || !(cv->bwd_w_xr || cv->bwd_w_plain) || !cv->jit || c->sp != 2 ||
         c->groups != 1 || cv->dt != dnnl_f32)
         return;
-    static const struct {
-        dnnl_format_tag_t tag;
-        int lanes;
-    } tags[] = {{dnnl_nChw8c, 8}, {dnnl_nChw16c, 16}};
-    dnnl_dims_t yd = {od[0], od[1], od[2], od[3]};
-    for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) {
-        dnnl_memory_desc_t y;
-        if (dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, tags[i].tag) != dnnl_success ||
-            !dnnl_memory_desc_equal(&y, &cv->yp_md))
-            continue;
-        cv->bw_geom = (nn_conv_bwdw_geom){
-            .n = x->shape[0], .ic = x->shape[1], .ih = x->shape[2], .iw = x->shape[3],
-            .oc = od[1], .oh = od[2], .ow = od[3], .kh = c->kernel[0], .kw = c->kernel[1],
-            .sh = c->stride[0], .sw = c->stride[1], .dh = c->dilation[0], .dw = c->dilation[1],
-            .ph = cv->pad_l[0], .pw = cv->pad_l[1], .lanes = tags[i].lanes};
-        if (nn_conv_bwdw_blk_fits(&cv->bw_geom)) {
-            cv->bwd_w_own = 1;
-            cv->bwd_w_xr = cv->bwd_w_plain = 0;
-        }
+    int lanes = nn_dnnl_md_channel_lanes(&cv->yp_md);
+    if (!lanes)
         return;
+    cv->bw_geom = (nn_conv_bwdw_geom){
+        .n = x->shape[0], .ic = x->shape[1], .ih = x->shape[2], .iw = x->shape[3],
+        .oc = od[1], .oh = od[2], .ow = od[3], .kh = c->kernel[0], .kw = c->kernel[1],
+        .sh = c->stride[0], .sw = c->stride[1], .dh = c->dilation[0], .dw = c->dilation[1],
+        .ph = cv->pad_l[0], .pw = cv->pad_l[1], .lanes = lanes};
+    if (nn_conv_bwdw_blk_fits(&cv->bw_geom)) {
+        cv->bwd_w_own = 1;
+        cv->bwd_w_xr = cv->bwd_w_plain = 0;
     }
 }
 

@@ -197,25 +197,6 @@ chosen:
     return NN_OK;
 }
 
-/* the lanes of xp_md when it is nChw8c or nChw16c f32 (what nn_maxpool_blk.c runs on), else 0 */
-static int blocked_lanes(const nn_dnnl_pool *pl)
-{
-    static const struct {
-        dnnl_format_tag_t tag;
-        int lanes;
-    } tags[] = {{dnnl_nChw8c, 8}, {dnnl_nChw16c, 16}};
-    dnnl_dims_t xd = {pl->in_dims[0], pl->in_dims[1], pl->in_dims[2], pl->in_dims[3]};
-    dnnl_dims_t yd = {pl->out_dims[0], pl->out_dims[1], pl->out_dims[2], pl->out_dims[3]};
-    for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) {
-        dnnl_memory_desc_t x, y;
-        if (dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, tags[i].tag) == dnnl_success &&
-            dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, tags[i].tag) == dnnl_success &&
-            dnnl_memory_desc_equal(&x, &pl->xp_md) && dnnl_memory_desc_equal(&y, &pl->yp_md))
-            return tags[i].lanes;
-    }
-    return 0;
-}
-
 int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
     nn_dnnl_pool *pl = self;
@@ -281,7 +262,10 @@ int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
     s->flops = (uint64_t)(nn_shape_numel(4, pl->out_dims) * pl->kernel[0] * pl->kernel[1]);
 
     pl->b_ws = pl->b_x = pl->b_y = pl->b_scr = -1;
-    int lanes = pl->mode == NN_POOL_MAX && !pl->re_x ? blocked_lanes(pl) : 0;
+    /* our loops where input and output are both nChw8c or both nChw16c f32 */
+    int lanes = pl->mode == NN_POOL_MAX && !pl->re_x ? nn_dnnl_md_channel_lanes(&pl->xp_md) : 0;
+    if (lanes != nn_dnnl_md_channel_lanes(&pl->yp_md))
+        lanes = 0;
     pl->own = lanes > 0;
     if (pl->own) {
         pl->geom = (nn_maxpool_geom){
