@@ -14,9 +14,7 @@
 
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "nn_omp_ranges.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -106,10 +104,20 @@ TGT static void row_taps(const nn_conv_bwdw_geom *g, const float *row, const flo
         row_taps_sd(g, row, dyr, acc, g->sw, g->dw);
 }
 
+/* what the blocks share */
+typedef struct pass {
+    const nn_conv_bwdw_geom *g;
+    const float *x, *dy;
+    float *dw, *db;
+} pass;
+
 /* 8-channel blocks [b0, b1) of dw and db */
-TGT static void blocks(const nn_conv_bwdw_geom *g, const float *x, const float *dy, float *dw,
-                       float *db, int64_t b0, int64_t b1)
+TGT static void blocks(void *ctx, int64_t b0, int64_t b1)
 {
+    const pass *a = ctx;
+    const nn_conv_bwdw_geom *g = a->g;
+    const float *x = a->x, *dy = a->dy;
+    float *dw = a->dw, *db = a->db;
     const int64_t L = g->lanes, dblocks = (g->oc + L - 1) / L, taps_n = g->ic * g->kh * g->kw;
     const int64_t len = row_len(g), cols = g->iw < len - g->pw ? g->iw : len - g->pw;
     float acc[ACC_MAX], row[ROW_MAX];
@@ -153,18 +161,8 @@ void nn_conv_bwdw_blk(const nn_conv_bwdw_geom *g, const float *x, const float *d
                       float *db)
 {
 #if HAVE_X86
-    int64_t nb = (g->oc + 7) / 8;
-#ifdef _OPENMP
-    if (nb > 1 && omp_get_max_threads() > 1) {
-#pragma omp parallel
-        {
-            int64_t t = omp_get_thread_num(), k = omp_get_num_threads();
-            blocks(g, x, dy, dw, db, nb * t / k, nb * (t + 1) / k);
-        }
-        return;
-    }
-#endif
-    blocks(g, x, dy, dw, db, 0, nb);
+    pass a = {g, x, dy, dw, db};
+    nn_omp_ranges((g->oc + 7) / 8, 1, blocks, &a);
 #else
     (void)g, (void)x, (void)dy, (void)dw, (void)db;
 #endif

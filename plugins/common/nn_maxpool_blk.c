@@ -10,12 +10,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn_omp_ranges.h"
+
 #define NN_INLINE static inline __attribute__((always_inline))
 #define MAXL 16
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* rows (or columns) [*b, *e) of the input that window o covers */
 NN_INLINE void span(int64_t o, int64_t s, int64_t p, int64_t k, int64_t n, int64_t *b,
@@ -152,19 +151,24 @@ static void zero_uncovered(const nn_maxpool_geom *g, float *dx, int L)
     }
 }
 
-/* planes [p0, p1) of forward (dy unused) or backward */
-typedef void plane_fn(const nn_maxpool_geom *g, const float *x, const float *dy, float *out,
-                      int64_t p0, int64_t p1);
+/* what the planes [p0, p1) of one pass read and write (dy: backward only) */
+typedef struct pass {
+    const nn_maxpool_geom *g;
+    const float *x, *dy;
+    float *out;
+} pass;
 
 static int is_2x2(const nn_maxpool_geom *g)
 {
     return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && !g->ph && !g->pw;
 }
 
-static void fwd_planes(const nn_maxpool_geom *g, const float *x, const float *dy, float *y,
-                       int64_t p0, int64_t p1)
+static void fwd_planes(void *ctx, int64_t p0, int64_t p1)
 {
-    (void)dy;
+    const pass *a = ctx;
+    const nn_maxpool_geom *g = a->g;
+    const float *x = a->x;
+    float *y = a->out;
     const int64_t in = g->ih * g->iw * g->lanes, out = g->oh * g->ow * g->lanes;
     const int fast = is_2x2(g);
     for (int64_t p = p0; p < p1; p++) {
@@ -198,9 +202,12 @@ NN_INLINE void bwd_one(const nn_maxpool_geom *g, const float *x, const float *dy
     }
 }
 
-static void bwd_planes(const nn_maxpool_geom *g, const float *x, const float *dy, float *dx,
-                       int64_t p0, int64_t p1)
+static void bwd_planes(void *ctx, int64_t p0, int64_t p1)
 {
+    const pass *a = ctx;
+    const nn_maxpool_geom *g = a->g;
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->out;
     const int64_t in = g->ih * g->iw * g->lanes, out = g->oh * g->ow * g->lanes;
     for (int64_t p = p0; p < p1; p++) {
         if (g->lanes == 8)
@@ -210,32 +217,21 @@ static void bwd_planes(const nn_maxpool_geom *g, const float *x, const float *dy
     }
 }
 
-/* the planes split over the OpenMP threads; no parallel region on one thread, where libgomp
- * would allocate a team on every call */
-static void over_planes(plane_fn *fn, const nn_maxpool_geom *g, const float *x,
-                        const float *dy, float *out)
+/* planes of fewer than 64K floats in all: one thread */
+static int worth_threads(const nn_maxpool_geom *g)
 {
-#ifdef _OPENMP
-    if (g->planes > 1 && g->planes * g->ih * g->iw * g->lanes > 65536 &&
-        omp_get_max_threads() > 1) {
-#pragma omp parallel
-        {
-            int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
-            fn(g, x, dy, out, g->planes * t / n, g->planes * (t + 1) / n);
-        }
-        return;
-    }
-#endif
-    fn(g, x, dy, out, 0, g->planes);
+    return g->planes * g->ih * g->iw * g->lanes > 65536;
 }
 
 void nn_maxpool_blk_forward(const nn_maxpool_geom *g, const float *x, float *y)
 {
-    over_planes(fwd_planes, g, x, NULL, y);
+    pass a = {g, x, NULL, y};
+    nn_omp_ranges(g->planes, worth_threads(g), fwd_planes, &a);
 }
 
 void nn_maxpool_blk_backward(const nn_maxpool_geom *g, const float *x, const float *dy,
                              float *dx)
 {
-    over_planes(bwd_planes, g, x, dy, dx);
+    pass a = {g, x, dy, dx};
+    nn_omp_ranges(g->planes, worth_threads(g), bwd_planes, &a);
 }
