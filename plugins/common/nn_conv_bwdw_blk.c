@@ -34,17 +34,8 @@ static int64_t row_len(const nn_conv_bwdw_geom *g)
 
 int nn_conv_bwdw_blk_fits(const nn_conv_bwdw_geom *g)
 {
-#if HAVE_X86
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-        return 0;
-    return (g->lanes == 8 || g->lanes == 16) && g->oc > 0 && g->ic > 0 && g->kh > 0 &&
-           g->kw > 0 && g->sh > 0 && g->sw > 0 && g->dh > 0 && g->dw > 0 &&
-           g->ic * g->kh * g->kw * 8 <= ACC_MAX && row_len(g) <= ROW_MAX;
-#else
-    (void)g;
-    return 0;
-#endif
+    return nn_conv_bwdw_geom_ok(g) && g->ic * g->kh * g->kw * 8 <= ACC_MAX &&
+           row_len(g) <= ROW_MAX;
 }
 
 #if HAVE_X86

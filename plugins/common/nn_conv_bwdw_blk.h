@@ -16,6 +16,22 @@ typedef struct nn_conv_bwdw_geom {
     int lanes;                     /* dy's channel block: 8 or 16 */
 } nn_conv_bwdw_geom;
 
+/* what both of libnn_dnnl's weight-gradient kernels (this one and nn_conv_bwdw_nchwc.h) need:
+ * a CPU with AVX2 and FMA, dy's channel block 8 or 16, and sizes that are all positive */
+static inline int nn_conv_bwdw_geom_ok(const nn_conv_bwdw_geom *g)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           (g->lanes == 8 || g->lanes == 16) && g->n > 0 && g->ic > 0 && g->ih > 0 &&
+           g->iw > 0 && g->oc > 0 && g->oh > 0 && g->ow > 0 && g->kh > 0 && g->kw > 0 &&
+           g->sh > 0 && g->sw > 0 && g->dh > 0 && g->dw > 0;
+#else
+    (void)g;
+    return 0;
+#endif
+}
+
 /* 1 when nn_conv_bwdw_blk() runs g on this CPU (AVX2 and FMA, a window and a padded row that
  * fit its stack buffers), else 0: use oneDNN */
 int nn_conv_bwdw_blk_fits(const nn_conv_bwdw_geom *g);

@@ -274,13 +274,17 @@ static int conv_plan(nn_dnnl_conv *cv, const nn_tensor *x, const int64_t *od, nn
     return NN_OK;
 }
 
-/* backward-weights by nn_conv_bwdw_blk() where oneDNN would run xr or plain (few input
- * channels): f32, 2-D, one group, dLoss/dz in nChw8c/nChw16c, and a CPU and shape it fits */
+/* backward-weights by our own kernels where they beat oneDNN 2.6 on AVX2 (f32, 2-D, one
+ * group, dLoss/dz in nChw8c/nChw16c, a CPU and shape they fit): nn_conv_bwdw_blk() where
+ * oneDNN would run xr or plain (few input channels), nn_conv_bwdw_nchwc() where it would run
+ * its jit:avx2 kernel on nChw8c input, with unit stride and at most 16x16 output pixels:
+ * measured 1.1-1.3x faster there at one and two threads (3x3 and 5x5 windows, 7x7 and 14x14
+ * outputs). On 28x28 outputs it was 0.9-1.5x, at stride 2 0.9-1.1x, for 1x1 windows (oneDNN's
+ * jit_1x1) 0.6-0.8x: oneDNN's kernels stay there */
 static void conv_pick_own_bwd_w(nn_dnnl_conv *cv, const nn_tensor *x, const int64_t *od)
 {
     const nn_dnnl_conv_cfg *c = &cv->c;
-    if (!cv->training || !(cv->bwd_w_xr || cv->bwd_w_plain) || !cv->jit || c->sp != 2 ||
-        c->groups != 1 || cv->dt != dnnl_f32)
+    if (!cv->training || !cv->jit || c->sp != 2 || c->groups != 1 || cv->dt != dnnl_f32)
         return;
     int lanes = nn_dnnl_md_channel_lanes(&cv->yp_md);
     if (!lanes)
@@ -290,9 +294,16 @@ static void conv_pick_own_bwd_w(nn_dnnl_conv *cv, const nn_tensor *x, const int6
         .oc = od[1], .oh = od[2], .ow = od[3], .kh = c->kernel[0], .kw = c->kernel[1],
         .sh = c->stride[0], .sw = c->stride[1], .dh = c->dilation[0], .dw = c->dilation[1],
         .ph = cv->pad_l[0], .pw = cv->pad_l[1], .lanes = lanes};
-    if (nn_conv_bwdw_blk_fits(&cv->bw_geom)) {
-        cv->bwd_w_own = 1;
-        cv->bwd_w_xr = cv->bwd_w_plain = 0;
+    if (cv->bwd_w_xr || cv->bwd_w_plain) {
+        if (nn_conv_bwdw_blk_fits(&cv->bw_geom)) {
+            cv->bwd_w_own = OWN_PLAIN_X;
+            cv->bwd_w_xr = cv->bwd_w_plain = 0;
+        }
+    } else if (lanes == 8 && nn_dnnl_md_channel_lanes(&cv->xp_md) == 8 &&
+               nn_dnnl_impl_is(cv->bwd_w_pd, "jit:avx2") && c->stride[0] == 1 &&
+               c->stride[1] == 1 && od[2] * od[3] <= 256 &&
+               nn_conv_bwdw_nchwc_fits(&cv->bw_geom)) {
+        cv->bwd_w_own = OWN_BLOCKED_X;
     }
 }
 
@@ -312,7 +323,7 @@ static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *e
         kind[r] = NN_BUF_WORKSPACE;
     if (!dnnl_memory_desc_equal(&cv->xp_md, &cv->x_md)) {
         size[CB_XB] = xb;
-        if (tr && !cv->bwd_w_plain && !cv->bwd_w_xr && !cv->bwd_w_own)
+        if (tr && !cv->bwd_w_plain && !cv->bwd_w_xr && cv->bwd_w_own != OWN_PLAIN_X)
             kind[CB_XB] = NN_BUF_SAVED;
     }
     if (!dnnl_memory_desc_equal(&cv->wp_md, &cv->w_md)) {
@@ -342,7 +353,9 @@ static int conv_declare_buffers(nn_dnnl_conv *cv, nn_layer_setup *s, nn_error *e
                                                                     : 0;
         size[CB_SCRB] = dw > dx ? dw : dx;
     }
-    size[CB_PAD] = max3(nn_dnnl_scratchpad_size(cv->fwd_pd), nn_dnnl_scratchpad_size(cv->bwd_w_pd),
+    /* oneDNN's backward-weights never runs where ours replaces it */
+    size[CB_PAD] = max3(nn_dnnl_scratchpad_size(cv->fwd_pd),
+                        cv->bwd_w_own ? 0 : nn_dnnl_scratchpad_size(cv->bwd_w_pd),
                         nn_dnnl_scratchpad_size(cv->bwd_d_pd));
     static const char *const names[CB_COUNT] = {"src_blocked",    "weight_blocked",
                                                  "grad_scratch_a", "grad_scratch_b",
@@ -431,9 +444,9 @@ int nn_dnnl_conv_setup(void *self, nn_layer_setup *s, nn_error *err)
         return rc;
     conv_pick_own_bwd_w(cv, x, oshape);
     /* the input in its producer's layout when backward-weights reads the forward's (the plain
-     * one and ours read the plain input) */
+     * one and our few-input-channel one read the plain input) */
     cv->x_md = cv->xq_md;
-    if ((!cv->training || (!cv->bwd_w_plain && !cv->bwd_w_own)) &&
+    if ((!cv->training || (!cv->bwd_w_plain && cv->bwd_w_own != OWN_PLAIN_X)) &&
         nn_dnnl_layout_get(x, &cv->x_md))
         s->layout_accept |= 1u;
     /* the output offered in the forward's layout, unless that is the plain f32 one */

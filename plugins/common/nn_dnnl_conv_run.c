@@ -38,10 +38,14 @@ static int bind_backward(nn_dnnl_conv *cv, const nn_layer_io *io, nn_error *err)
     }
     /* backward-weights */
     const nn_tensor *dwt = dw, *src = x;
-    if (cv->bwd_w_own) {
+    if (cv->bwd_w_own == OWN_PLAIN_X) {
         if (x->layout)
             return nn_error_set(err, NN_EINTERNAL, "layer '%s': own backward-weights needs a "
                                 "plain input", L);
+        goto data;
+    }
+    if (cv->bwd_w_own == OWN_BLOCKED_X) {
+        cv->bwd_w_src = buf_or(cv, io, CB_XB, x);
         goto data;
     }
     if (cv->bwd_w_xr) {
@@ -178,11 +182,15 @@ int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err)
     /* plain dLoss/dz is made before backward-weights only when that reads it: else scrA may
      * hold the input for it (xr) and only a plain backward-data needs it */
     int dyq_first = cv->bwd_w_plain;
-    if (cv->bwd_w_own)
+    float *db = cv->c.bias ? nn_dnnl_f32(io->param_grads[P_BIAS]) : NULL;
+    if (cv->bwd_w_own == OWN_PLAIN_X)
         nn_conv_bwdw_blk(&cv->bw_geom, nn_dnnl_f32(io->inputs[0]),
                          nn_dnnl_f32(nn_dnnl_out_dz(&cv->out, io)),
-                         nn_dnnl_f32(io->param_grads[P_WEIGHT]),
-                         cv->c.bias ? nn_dnnl_f32(io->param_grads[P_BIAS]) : NULL);
+                         nn_dnnl_f32(io->param_grads[P_WEIGHT]), db);
+    else if (cv->bwd_w_own == OWN_BLOCKED_X)
+        nn_conv_bwdw_nchwc(&cv->bw_geom, nn_dnnl_f32(cv->bwd_w_src),
+                           nn_dnnl_f32(nn_dnnl_out_dz(&cv->out, io)),
+                           nn_dnnl_f32(io->param_grads[P_WEIGHT]), db);
     else if ((dyq_first && (rc = run_if(&cv->r_dyq, L, err))) ||
              (rc = run_if(&cv->r_xw, L, err)) || (rc = nn_dnnl_op_run(&cv->bwd_w, L, err)) ||
              (rc = run_if(&cv->r_dw, L, err)))

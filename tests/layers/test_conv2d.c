@@ -177,10 +177,11 @@ static const conv_case few[] = {
     {2, 1, 16, 14, 20, 3, 6, 1, 1, 1, 1, 1, "1,2", 1, 2}, /* 6 taps: 5 + 1; 8 + 8 + 4 */
 };
 
-Test(conv2d, few_input_channels_weight_and_bias_gradients_match_naive_sums)
+/* dw and db of each case through the plugin against the naive double sums */
+static void check_weight_grads(const conv_case *cases_, size_t n_cases)
 {
-    for (size_t k = 0; k < sizeof few / sizeof *few; k++) {
-        const conv_case *c = &few[k];
+    for (size_t k = 0; k < n_cases; k++) {
+        const conv_case *c = &cases_[k];
         nnt_layer L;
         nn_error err = {0};
         cr_assert_eq(open_conv(&L, c, "none", 1, 1, 0, &err), NN_OK, "case %zu: %s", k, err.msg);
@@ -199,6 +200,27 @@ Test(conv2d, few_input_channels_weight_and_bias_gradients_match_naive_sums)
         cr_assert_leq(worst, 1e-4, "case %zu: %s", k, where);
         nnt_layer_close(&L);
     }
+}
+
+Test(conv2d, few_input_channels_weight_and_bias_gradients_match_naive_sums)
+{
+    check_weight_grads(few, sizeof few / sizeof *few);
+}
+
+/* input and dLoss/dz both blocked (8+ input channels, unit stride): backward-weights is
+ * libnn_dnnl's nn_conv_bwdw_nchwc.c where oneDNN would run its AVX2 jit kernel on at most
+ * 16x16 output pixels, else oneDNN's */
+static const conv_case many[] = {
+    /* n  c   h   w  f  kh kw sh sw dh dw g  padding  ph pw */
+    {2, 32, 14, 14, 64, 5, 5, 1, 1, 1, 1, 1, "2", 2, 2},  /* the CNN's second layer */
+    {2, 12, 9, 11, 20, 3, 3, 1, 1, 1, 1, 1, "1", 1, 1},   /* 12 = 8 + 4, 20 = 8 + 8 + 4 */
+    {1, 16, 10, 12, 40, 3, 5, 1, 1, 2, 1, 1, "2,2", 2, 2}, /* dilation */
+    {2, 8, 18, 12, 8, 3, 3, 1, 1, 1, 1, 1, "valid", 0, 0},
+};
+
+Test(conv2d, many_input_channels_weight_and_bias_gradients_match_naive_sums)
+{
+    check_weight_grads(many, sizeof many / sizeof *many);
 }
 
 Test(conv2d, first_layer_without_input_gradient_gets_the_same_weight_gradients)
