@@ -5,9 +5,10 @@
  * ih = oh*sh - ph + kh*dh and iw = ow*sw - pw + kw*dw: for each tap a GEMM whose reduction runs
  * over the output pixels. The register tile is 3 vectors of 8 output channels (dy, loaded) by
  * 4 input channels (x, broadcast): 12 accumulators, 7 loads for 12 FMAs, so the FMA units
- * and not the loads set the pace. For one image and one tap the tile sums over the output
- * pixels whose input pixel is inside the image (no padding is read), then adds into a
- * per-tile stack array of every tap; the image's dy and x blocks stay in L1/L2 across taps.
+ * and not the loads set the pace. For one image, one strip of output rows (STRIP_PIXELS) and
+ * one tap the tile sums over the output pixels whose input pixel is inside the image (no
+ * padding is read), then adds into a per-tile stack array of every tap; the strip's dy stays
+ * in L1 across the taps.
  * Work items are (4 input channels, tile of output channels), input channels outermost so
  * that contiguous ranges of items cost about the same; each owns its part of dw, so the
  * OpenMP threads oneDNN runs share nothing and nothing is allocated. */
