@@ -216,6 +216,7 @@ static const conv_case many[] = {
     {2, 12, 9, 11, 20, 3, 3, 1, 1, 1, 1, 1, "1", 1, 1},   /* 12 = 8 + 4, 20 = 8 + 8 + 4 */
     {1, 16, 10, 12, 40, 3, 5, 1, 1, 2, 1, 1, "2,2", 2, 2}, /* dilation */
     {2, 8, 18, 12, 8, 3, 3, 1, 1, 1, 1, 1, "valid", 0, 0},
+    {1, 9, 9, 10, 16, 4, 2, 1, 1, 1, 1, 1, "same", 0, 0}, /* even window: more padding right */
 };
 
 Test(conv2d, many_input_channels_weight_and_bias_gradients_match_naive_sums)
