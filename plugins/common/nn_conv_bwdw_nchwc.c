@@ -47,15 +47,19 @@ static void out_range(int64_t off, int64_t s, int64_t in, int64_t on, int64_t *o
 }
 
 /* acc[m][j] (8 lanes each) += sum over ow in [o0, o1) of dy_m[ow*L] * xs[(ow*sw)*L + j] for
- * one output row; dy_m = dy + m * mstride. M vectors (M <= MB), sw given as a constant 1 for
- * unit stride so that the addressing simplifies. The sums run in locals: acc itself may alias
- * the loads (__m256 may alias anything), which would keep it in memory */
+ * one output row; dy_m = dy + m * mstride. M vectors (M <= MB; rows of acc past M are neither
+ * read nor written), sw given as a constant 1 for unit stride so that the addressing
+ * simplifies. The sums run in locals: acc itself may alias the loads (__m256 may alias
+ * anything), which would keep it in memory */
 TGT INL void tile_row(const float *dy, int64_t mstride, const float *xs, int64_t o0, int64_t o1,
-                      int64_t L, int64_t sw, __m256 acc[MB][NJ], const int M)
+                      int64_t L, int64_t sw, __m256 acc[][NJ], const int M)
 {
+    const __m256 z = _mm256_setzero_ps();
     __m256 c0 = acc[0][0], c1 = acc[0][1], c2 = acc[0][2], c3 = acc[0][3];
-    __m256 d0 = acc[1][0], d1 = acc[1][1], d2 = acc[1][2], d3 = acc[1][3];
-    __m256 e0 = acc[2][0], e1 = acc[2][1], e2 = acc[2][2], e3 = acc[2][3];
+    __m256 d0 = M > 1 ? acc[1][0] : z, d1 = M > 1 ? acc[1][1] : z;
+    __m256 d2 = M > 1 ? acc[1][2] : z, d3 = M > 1 ? acc[1][3] : z;
+    __m256 e0 = M > 2 ? acc[2][0] : z, e1 = M > 2 ? acc[2][1] : z;
+    __m256 e2 = M > 2 ? acc[2][2] : z, e3 = M > 2 ? acc[2][3] : z;
     for (int64_t o = o0; o < o1; o++) {
         const float *d = dy + o * L, *xp = xs + o * sw * L;
         __m256 a0 = _mm256_loadu_ps(d), b;
@@ -75,8 +79,10 @@ TGT INL void tile_row(const float *dy, int64_t mstride, const float *xs, int64_t
 #undef NN_TILE_COL
     }
     acc[0][0] = c0, acc[0][1] = c1, acc[0][2] = c2, acc[0][3] = c3;
-    acc[1][0] = d0, acc[1][1] = d1, acc[1][2] = d2, acc[1][3] = d3;
-    acc[2][0] = e0, acc[2][1] = e1, acc[2][2] = e2, acc[2][3] = e3;
+    if (M > 1)
+        acc[1][0] = d0, acc[1][1] = d1, acc[1][2] = d2, acc[1][3] = d3;
+    if (M > 2)
+        acc[2][0] = e0, acc[2][1] = e1, acc[2][2] = e2, acc[2][3] = e3;
 }
 
 /* one output row of the tile for M vectors at dyv[m] + r (for L = 16 a pair of vectors
@@ -84,16 +90,9 @@ TGT INL void tile_row(const float *dy, int64_t mstride, const float *xs, int64_t
 TGT INL void tile_row_any(const float *const dyv[MB], int64_t r, const float *xs, int64_t o0,
                           int64_t o1, int64_t L, int64_t sw, __m256 acc[MB][NJ], const int M)
 {
-    if (M == 3 && dyv[1] - dyv[0] == dyv[2] - dyv[1]) {
-        tile_row(dyv[0] + r, dyv[1] - dyv[0], xs, o0, o1, L, sw, acc, 3);
-    } else if (M == 3) {
-        __m256 one[MB][NJ] = {{_mm256_setzero_ps()}};
+    if (M == 3 && dyv[1] - dyv[0] != dyv[2] - dyv[1]) {
         tile_row(dyv[0] + r, dyv[1] - dyv[0], xs, o0, o1, L, sw, acc, 2);
-        for (int j = 0; j < NJ; j++)
-            one[0][j] = acc[2][j];
-        tile_row(dyv[2] + r, 0, xs, o0, o1, L, sw, one, 1);
-        for (int j = 0; j < NJ; j++)
-            acc[2][j] = one[0][j];
+        tile_row(dyv[2] + r, 0, xs, o0, o1, L, sw, &acc[2], 1);
     } else {
         tile_row(dyv[0] + r, M > 1 ? dyv[1] - dyv[0] : 0, xs, o0, o1, L, sw, acc, M);
     }

@@ -76,7 +76,6 @@ struct nn_dnnl_conv {
     int bwd_w_xr;                 /* bwd_w runs blocked on a reordered copy of the input */
     int bwd_w_own;                /* bwd_w is ours on bw_geom: OWN_PLAIN_X, OWN_BLOCKED_X */
     nn_conv_bwdw_geom bw_geom;
-    const nn_tensor *bwd_w_src;   /* OWN_BLOCKED_X: the input in the forward's layout (bound) */
     int bwd_bound;                /* bind_backward has run */
     nn_dnnl_out out;            /* activation, output layout, dLoss/dz (nn_dnnl.h) */
     dnnl_memory_desc_t x_md;         /* the input as it crosses the ABI */

@@ -38,14 +38,10 @@ static int bind_backward(nn_dnnl_conv *cv, const nn_layer_io *io, nn_error *err)
     }
     /* backward-weights */
     const nn_tensor *dwt = dw, *src = x;
-    if (cv->bwd_w_own == OWN_PLAIN_X) {
-        if (x->layout)
+    if (cv->bwd_w_own) {
+        if (cv->bwd_w_own == OWN_PLAIN_X && x->layout)
             return nn_error_set(err, NN_EINTERNAL, "layer '%s': own backward-weights needs a "
                                 "plain input", L);
-        goto data;
-    }
-    if (cv->bwd_w_own == OWN_BLOCKED_X) {
-        cv->bwd_w_src = buf_or(cv, io, CB_XB, x);
         goto data;
     }
     if (cv->bwd_w_xr) {
@@ -188,7 +184,7 @@ int nn_dnnl_conv_backward(void *self, const nn_layer_io *io, nn_error *err)
                          nn_dnnl_f32(nn_dnnl_out_dz(&cv->out, io)),
                          nn_dnnl_f32(io->param_grads[P_WEIGHT]), db);
     else if (cv->bwd_w_own == OWN_BLOCKED_X)
-        nn_conv_bwdw_nchwc(&cv->bw_geom, nn_dnnl_f32(cv->bwd_w_src),
+        nn_conv_bwdw_nchwc(&cv->bw_geom, nn_dnnl_f32(buf_or(cv, io, CB_XB, io->inputs[0])),
                            nn_dnnl_f32(nn_dnnl_out_dz(&cv->out, io)),
                            nn_dnnl_f32(io->param_grads[P_WEIGHT]), db);
     else if ((dyq_first && (rc = run_if(&cv->r_dyq, L, err))) ||
