@@ -279,9 +279,9 @@ def write(args, res, configs, log, started, cpu, flags, pkgs, commit, ncpu, isa,
              "per training step, counted in the last epoch past its first 10 steps (PyTorch: to its "
              "end; nntrain: over 20 steps, since telling its own allocations apart from those "
              "oneDNN 2.6 makes inside dnnl_primitive_execute unwinds each one's stack, which "
-             "would slow the epoch it watches), in the whole process (loader threads included). Time to first step counts from "
-             "process start (PyTorch's includes importing torch). First epoch = its training "
-             "time over the best later epoch's.\n")
+             "would slow the epoch it watches), in the whole process (loader threads included). "
+             "Time to first step counts from process start (PyTorch's includes importing "
+             "torch). First epoch = its training time over the best later epoch's.\n")
     L.append("| model | threads | precision | framework | peak RSS MB | allocations/step | "
              "page faults/step | time to first step s | first epoch / steady |")
     L.append("|---|---|---|---|---|---|---|---|---|")

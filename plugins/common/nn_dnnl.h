@@ -69,7 +69,7 @@ NN_DNNL_API int nn_dnnl_layout_get(const nn_tensor *t, dnnl_memory_desc_t *md);
 /* 1 when md is the dense row-major layout of its dims (what crosses the ABI plain) */
 NN_DNNL_API int nn_dnnl_md_is_plain(const dnnl_memory_desc_t *md);
 /* 8 or 16 when md is a 4-D f32 nChw8c / nChw16c tensor (what our own loops run on:
- * nn_maxpool_blk.c, nn_conv_bwdw_blk.c), else 0 */
+ * nn_maxpool_blk.c, nn_conv_bwdw_blk.c, nn_conv_bwdw_nchwc.c), else 0 */
 NN_DNNL_API int nn_dnnl_md_channel_lanes(const dnnl_memory_desc_t *md);
 /* md with its data type changed to dt, layout kept (a bf16 copy of an f32 tensor, say) */
 NN_DNNL_API dnnl_memory_desc_t nn_dnnl_md_retype(const dnnl_memory_desc_t *md,

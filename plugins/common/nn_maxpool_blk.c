@@ -15,7 +15,6 @@
 #define NN_INLINE static inline __attribute__((always_inline))
 #define MAXL 16
 
-
 /* rows (or columns) [*b, *e) of the input that window o covers */
 NN_INLINE void span(int64_t o, int64_t s, int64_t p, int64_t k, int64_t n, int64_t *b,
                     int64_t *e)

@@ -4,6 +4,11 @@
 #include <math.h>
 #include <stdio.h>
 
+int64_t ref_conv_out_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p)
+{
+    return (in + 2 * p - ((k - 1) * d + 1)) / s + 1;
+}
+
 /* element (n, o, i, j) of dLoss/dz */
 static float dz(const ref_conv *r, const float *dy, int64_t n, int64_t o, int64_t i, int64_t j)
 {

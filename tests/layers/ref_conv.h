@@ -15,6 +15,8 @@ typedef struct ref_conv {
     int lanes;                  /* dLoss/dz's channel block: 1 = plain */
 } ref_conv;
 
+/* the output length of input length `in`, window k, stride s, dilation d, padding p each side */
+int64_t ref_conv_out_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p);
 /* sum over the batch of dLoss/dw[o][ci][u][v] and of dLoss/db[o] */
 double ref_conv_dw(const ref_conv *r, const float *x, const float *dy, int64_t o, int64_t ci,
                    int64_t u, int64_t v);

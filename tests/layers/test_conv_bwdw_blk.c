@@ -26,15 +26,10 @@ static const geo cases[] = {
     {2, 4, 5, 5, 40, 2, 2, 2, 2, 1, 1, 0, 0},
 };
 
-static int64_t out_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p)
-{
-    return (in + 2 * p - ((k - 1) * d + 1)) / s + 1;
-}
-
 static void check(const geo *c, int L)
 {
-    int64_t oh = out_len(c->ih, c->kh, c->sh, c->dh, c->ph);
-    int64_t ow = out_len(c->iw, c->kw, c->sw, c->dw, c->pw);
+    int64_t oh = ref_conv_out_len(c->ih, c->kh, c->sh, c->dh, c->ph);
+    int64_t ow = ref_conv_out_len(c->iw, c->kw, c->sw, c->dw, c->pw);
     int64_t blocks = (c->oc + L - 1) / L;
     size_t nx = (size_t)(c->n * c->ic * c->ih * c->iw);
     size_t ny = (size_t)(c->n * blocks * oh * ow * L);

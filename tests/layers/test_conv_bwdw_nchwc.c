@@ -28,11 +28,6 @@ static const geo cases[] = {
     {1, 16, 7, 7, 48, 1, 1, 1, 1, 1, 1, 0, 0},   /* 1x1 */
 };
 
-static int64_t out_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p)
-{
-    return (in + 2 * p - ((k - 1) * d + 1)) / s + 1;
-}
-
 /* plain [N][C][H][W] into [N][C/L][H][W][L], the padded channels set to `pad` */
 static float *blocked(const float *plain, int64_t n, int64_t c, int64_t hw, int L, float pad)
 {
@@ -59,8 +54,8 @@ static float *random_plain(size_t n, unsigned seed)
 
 static void check(const geo *c, int L, float pad)
 {
-    int64_t oh = out_len(c->ih, c->kh, c->sh, c->dh, c->ph);
-    int64_t ow = out_len(c->iw, c->kw, c->sw, c->dw, c->pw);
+    int64_t oh = ref_conv_out_len(c->ih, c->kh, c->sh, c->dh, c->ph);
+    int64_t ow = ref_conv_out_len(c->iw, c->kw, c->sw, c->dw, c->pw);
     float *x = random_plain((size_t)(c->n * c->ic * c->ih * c->iw), (unsigned)(c->iw + L));
     float *dyq = random_plain((size_t)(c->n * c->oc * oh * ow), (unsigned)(c->ic * 3 + L));
     float *xb = blocked(x, c->n, c->ic, c->ih * c->iw, L, pad);
