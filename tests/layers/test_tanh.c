@@ -31,37 +31,15 @@ Test(tanh, backward_matches_finite_differences)
 
 Test(tanh, rejects_two_inputs_and_an_integer_input_naming_the_layer_and_shape)
 {
-    static const int64_t s[][NN_MAX_DIMS] = {{2, 3}, {2, 3}};
-    const int nd[] = {2, 2};
-    nnt_layer L;
-    nn_error err = {0};
-    cr_assert_eq(nnt_layer_open(&L, "tanh", NULL, 2, nd, s, NULL, 0, 0, &err), NN_EINVAL);
-    cr_assert(nnt_msg_has(&err, (const char *[]){"test_layer", "1 input", NULL}), "%s", err.msg);
-    const nn_dtype i32 = NN_I32;
-    cr_assert_eq(nnt_layer_open(&L, "tanh", NULL, 1, nd, s, &i32, 0, 0, &err), NN_EINVAL);
-    cr_assert(nnt_msg_has(&err, (const char *[]){"test_layer", "[2, 3]", "F32", NULL}), "%s",
-              err.msg);
-}
-
-static void expect_param_error(const char *kv0, const char *const *needles)
-{
-    static const int64_t s[][NN_MAX_DIMS] = {{2, 3}};
-    const int nd = 2;
-    const char *kv[] = {kv0, NULL};
-    nnt_layer L;
-    nn_error err = {0};
-    cr_assert_eq(nnt_layer_open(&L, "tanh", kv, 1, &nd, s, NULL, 0, 0, &err), NN_EINVAL,
-                 "%s was accepted", kv0);
-    cr_assert(nnt_msg_has(&err, needles), "%s: %s", kv0, err.msg);
+    unary_rejects_bad_inputs("tanh");
 }
 
 Test(tanh, rejects_bad_parameters_naming_the_key)
 {
-    expect_param_error("alpha=1", (const char *[]){"alpha", "no parameters", NULL});
+    unary_param_error("tanh", "alpha=1", (const char *[]){"alpha", "no parameters", NULL});
 }
 
 Test(tanh, docs_show_in_plugins_show)
 {
-    char why[512];
-    cr_assert(nnt_plugins_show_lists_docs(NN_KIND_LAYER, "tanh", why, sizeof why), "%s", why);
+    unary_docs("tanh");
 }

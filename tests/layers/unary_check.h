@@ -1,7 +1,8 @@
 /* unary_check.h: what the tests of elementwise activations share: the forward pass against a
- * double-precision reference that the test writes itself, over several shapes, and the
- * gradient through the SDK's checker (<nntrain/gradcheck.h>, the one `nntrain plugins test`
- * runs). Test code; the reference never comes from the plugin under test. */
+ * double-precision reference that the test writes itself, over several shapes, the gradient
+ * through the SDK's checker (<nntrain/gradcheck.h>, the one `nntrain plugins test` runs), the
+ * inputs and parameters they refuse, and their docs. Test code; the reference never comes
+ * from the plugin under test. */
 #ifndef NNT_UNARY_CHECK_H
 #define NNT_UNARY_CHECK_H
 
@@ -59,6 +60,43 @@ static inline void unary_gradient(const char *name, const char *const *kv, doubl
         cr_assert_gt(res.n_checked, 0);
     }
     nnt_layer_close(&L);
+}
+
+/* two inputs, and one integer input, are refused naming the layer and the shape */
+static inline void unary_rejects_bad_inputs(const char *name)
+{
+    static const int64_t s[][NN_MAX_DIMS] = {{2, 3}, {2, 3}};
+    const int nd[] = {2, 2};
+    nnt_layer L;
+    nn_error err = {0};
+    cr_assert_eq(nnt_layer_open(&L, name, NULL, 2, nd, s, NULL, 0, 0, &err), NN_EINVAL, "%s",
+                 name);
+    cr_assert(nnt_msg_has(&err, (const char *[]){"test_layer", "1 input", NULL}), "%s", err.msg);
+    const nn_dtype i32 = NN_I32;
+    cr_assert_eq(nnt_layer_open(&L, name, NULL, 1, nd, s, &i32, 0, 0, &err), NN_EINVAL, "%s",
+                 name);
+    cr_assert(nnt_msg_has(&err, (const char *[]){"test_layer", "[2, 3]", "F32", NULL}), "%s",
+              err.msg);
+}
+
+/* the parameter kv0 is refused with a message holding needles */
+static inline void unary_param_error(const char *name, const char *kv0,
+                                     const char *const *needles)
+{
+    static const int64_t s[][NN_MAX_DIMS] = {{2, 3}};
+    const int nd = 2;
+    const char *kv[] = {kv0, NULL};
+    nnt_layer L;
+    nn_error err = {0};
+    cr_assert_eq(nnt_layer_open(&L, name, kv, 1, &nd, s, NULL, 0, 0, &err), NN_EINVAL,
+                 "%s: %s was accepted", name, kv0);
+    cr_assert(nnt_msg_has(&err, needles), "%s: %s: %s", name, kv0, err.msg);
+}
+
+static inline void unary_docs(const char *name)
+{
+    char why[512];
+    cr_assert(nnt_plugins_show_lists_docs(NN_KIND_LAYER, name, why, sizeof why), "%s", why);
 }
 
 #endif
