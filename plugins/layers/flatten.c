@@ -3,7 +3,8 @@
  * backward are plain copies; they never allocate. */
 #include <nntrain/nntrain.h>
 #include <stdlib.h>
-#include <string.h>
+
+#include "nn_view.h"
 
 typedef struct flatten {
     int unused;
@@ -27,44 +28,14 @@ static void flatten_destroy(void *self)
 static int flatten_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
     (void)self;
-    char shape[128];
-    if (s->n_inputs != 1)
-        return nn_error_set(err, NN_EINVAL, "layer '%s' (flatten): takes 1 input, got %d",
-                            s->layer_name, s->n_inputs);
+    nn_dtype dt;
+    int rc = nn_view_input(s, "flatten", &dt, err);
+    if (rc)
+        return rc;
     const nn_tensor *x = s->inputs[0];
-    int dt = nn_tensor_dtype(x);
-    if (dt < 0 || x->dl.ndim < 1)
-        return nn_error_set(err, NN_EINVAL,
-                            "layer '%s' (flatten): input %s needs a known dtype and a batch "
-                            "dimension",
-                            s->layer_name, nn_shape_str(x, shape, sizeof shape));
     const int64_t out[2] = {x->shape[0], nn_shape_numel(x->dl.ndim - 1, x->shape + 1)};
-    nn_tensor_describe(&s->output, (nn_dtype)dt, 2, out);
+    nn_tensor_describe(&s->output, dt, 2, out);
     s->flops = 0;
-    return NN_OK;
-}
-
-static int flatten_forward(void *self, const nn_layer_io *io, nn_error *err)
-{
-    (void)self;
-    (void)err;
-    void *y = NN_U8P(io->output);
-    const void *x = NN_U8P(io->inputs[0]);
-    if (y != x)
-        memcpy(y, x, nn_tensor_nbytes(io->output));
-    return NN_OK;
-}
-
-static int flatten_backward(void *self, const nn_layer_io *io, nn_error *err)
-{
-    (void)self;
-    (void)err;
-    if (!io->grad_inputs[0])
-        return NN_OK;
-    void *gx = NN_U8P(io->grad_inputs[0]);
-    const void *g = NN_U8P(io->grad_output);
-    if (gx != g)
-        memcpy(gx, g, nn_tensor_nbytes(io->grad_output));
     return NN_OK;
 }
 
@@ -85,8 +56,8 @@ static const nn_layer_vtable flatten_vtable = {
     .create = flatten_create,
     .destroy = flatten_destroy,
     .setup = flatten_setup,
-    .forward = flatten_forward,
-    .backward = flatten_backward,
+    .forward = nn_view_forward,
+    .backward = nn_view_backward,
     .export_as = flatten_export, /* optional: ONNX */
 };
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn_view.h"
+
 typedef struct reshape {
     int n;
     int64_t shape[NN_MAX_DIMS - 1];
@@ -45,16 +47,11 @@ static int reshape_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
     const reshape *r = self;
     char shape[128], want[128];
-    if (s->n_inputs != 1)
-        return nn_error_set(err, NN_EINVAL, "layer '%s' (reshape): takes 1 input, got %d",
-                            s->layer_name, s->n_inputs);
+    nn_dtype dt;
+    int rc = nn_view_input(s, "reshape", &dt, err);
+    if (rc)
+        return rc;
     const nn_tensor *x = s->inputs[0];
-    int dt = nn_tensor_dtype(x);
-    if (dt < 0 || x->dl.ndim < 1)
-        return nn_error_set(err, NN_EINVAL,
-                            "layer '%s' (reshape): input %s needs a known dtype and a batch "
-                            "dimension",
-                            s->layer_name, nn_shape_str(x, shape, sizeof shape));
     int64_t per = nn_shape_numel(x->dl.ndim - 1, x->shape + 1), known = 1, out[NN_MAX_DIMS];
     int infer = -1;
     out[0] = x->shape[0];
@@ -78,32 +75,8 @@ static int reshape_setup(void *self, nn_layer_setup *s, nn_error *err)
                             "key 'shape' %s cannot hold",
                             s->layer_name, nn_shape_str(x, shape, sizeof shape), (long long)per,
                             want);
-    nn_tensor_describe(&s->output, (nn_dtype)dt, r->n + 1, out);
+    nn_tensor_describe(&s->output, dt, r->n + 1, out);
     s->flops = 0;
-    return NN_OK;
-}
-
-static int reshape_forward(void *self, const nn_layer_io *io, nn_error *err)
-{
-    (void)self;
-    (void)err;
-    void *y = NN_U8P(io->output);
-    const void *x = NN_U8P(io->inputs[0]);
-    if (y != x)
-        memcpy(y, x, nn_tensor_nbytes(io->output));
-    return NN_OK;
-}
-
-static int reshape_backward(void *self, const nn_layer_io *io, nn_error *err)
-{
-    (void)self;
-    (void)err;
-    if (!io->grad_inputs[0])
-        return NN_OK;
-    void *gx = NN_U8P(io->grad_inputs[0]);
-    const void *g = NN_U8P(io->grad_output);
-    if (gx != g)
-        memcpy(gx, g, nn_tensor_nbytes(io->grad_output));
     return NN_OK;
 }
 
@@ -123,8 +96,8 @@ static const nn_layer_vtable reshape_vtable = {
     .create = reshape_create,
     .destroy = reshape_destroy,
     .setup = reshape_setup,
-    .forward = reshape_forward,
-    .backward = reshape_backward,
+    .forward = nn_view_forward,
+    .backward = nn_view_backward,
     .export_as = reshape_export, /* optional: ONNX */
 };
 
