@@ -106,9 +106,6 @@ int main(int argc, char **argv)
     TRY(dnnl_memory_create(&m_y, &dst, eng, DNNL_MEMORY_ALLOCATE));
     TRY(dnnl_memory_create(&m_dy, &dst, eng, DNNL_MEMORY_ALLOCATE));
     TRY(dnnl_memory_create(&m_dx, &src, eng, DNNL_MEMORY_ALLOCATE));
-    /* oihw: what ours writes, for comparing oneDNN's weight gradient with it */
-    dnnl_memory_desc_t w_plain;
-    TRY(dnnl_memory_desc_init_by_tag(&w_plain, 4, wd, dnnl_f32, dnnl_oihw));
     const char *wimpl = "?";
     TRY(dnnl_primitive_desc_query(wpd, dnnl_query_impl_info_str, 0, &wimpl));
     TRY(dnnl_memory_create(&m_dw, dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0),
@@ -176,7 +173,9 @@ int main(int argc, char **argv)
                k < 3 ? ps[k].name : "own weight gradient", med * 1e3, t[0] * 1e3,
                flop / med * 1e-9);
     }
-    if (own) { /* the two weight gradients agree: oneDNN's, reordered to oihw */
+    if (own) { /* the two weight gradients agree: oneDNN's, reordered to oihw as ours is */
+        dnnl_memory_desc_t w_plain;
+        TRY(dnnl_memory_desc_init_by_tag(&w_plain, 4, wd, dnnl_f32, dnnl_oihw));
         dnnl_memory_t m_dwp;
         dnnl_primitive_desc_t rpd;
         dnnl_primitive_t rp;
