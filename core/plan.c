@@ -44,8 +44,9 @@ static nn_plan *find_plan(nn_model *m, int64_t batch, int training)
 }
 
 /* Creates layer i's instance and runs its setup; the output's description (and the layout it
- * offers, if any) lands in p->outputs[i]. taken: the consumer accepted the offer (a re-run). */
-static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, nn_error *err)
+ * offers, if any) lands in p->outputs[i]. taken: the consumer accepted the offer (a re-run);
+ * masked: it also writes the gradient with the offered ReLU's derivative applied. */
+static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, int masked, nn_error *err)
 {
     layer_def *l = &m->layers[i];
     const size_t more = NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS;
@@ -63,6 +64,7 @@ static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, nn_error *err)
     s->params_more = &p->decls_more[(size_t)i * more];
     s->dist = m->dist;
     s->output_layout_taken = (uintptr_t)taken;
+    s->output_grad_masked = (uintptr_t)masked;
     s->precision = m->precision;
     s->n_inputs = nn_layer_n_in(l);
     for (int k = 0; k < s->n_inputs; k++) {
@@ -108,30 +110,63 @@ static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, nn_error *err)
 /* an offer the core can size and hand on: a family to match and a byte count */
 static int offer_valid(const nn_layout *o)
 {
-    return o && o->struct_size >= offsetof(nn_layout, reserved_i) && o->family && o->bytes > 0;
+    return o && o->struct_size >= offsetof(nn_layout, props) && o->family && o->bytes > 0;
+}
+
+/* the NN_LAYOUT_* facts of an offer; none from a plugin older than ABI 0.8, for which the
+ * field was reserved */
+static uint32_t offer_props(const nn_model *m, int src, const nn_layout *o)
+{
+    return m->layers[src].desc->abi_minor >= 8 || m->layers[src].desc->abi_major > 0 ? o->props
+                                                                                     : 0;
 }
 
 /* Layer src's single consumer took the layout src offered: set src up again, knowing it, on a
- * fresh instance (it may need fewer buffers now). The offer must stay the same. */
-static int retake_layout(nn_model *m, nn_plan *p, int src, nn_error *err)
+ * fresh instance (it may need fewer buffers now); masked: the consumer also applies the
+ * offered ReLU's derivative. The offer must stay the same. */
+static int retake_layout(nn_model *m, nn_plan *p, int src, int masked, nn_error *err)
 {
     const nn_layout *old = p->outputs[src].layout;
     char family[64];
     snprintf(family, sizeof family, "%s", old->family);
     size_t bytes = old->bytes;
     int32_t dt = old->stored_dtype;
+    uint32_t props = offer_props(m, src, old);
     nn_instance_destroy(&p->inst[src]);
-    int rc = setup_layer(m, p, src, 1, err);
+    int rc = setup_layer(m, p, src, 1, masked, err);
     if (rc)
         return rc;
     const nn_layout *now = p->outputs[src].layout;
     if (!offer_valid(now) || strcmp(now->family, family) != 0 || now->bytes != bytes ||
-        now->stored_dtype != dt)
+        now->stored_dtype != dt || offer_props(m, src, now) != props)
         return nn_error_set(err, NN_EINTERNAL,
                             "%s: layer '%s' (%s) offered its output in a %s layout of %zu bytes, "
                             "then another one when the offer was taken (a bug in the plugin)",
                             m->layers[src].origin, m->layers[src].name, m->layers[src].type,
                             family, bytes);
+    return NN_OK;
+}
+
+/* Layer i may say it applies a ReLU's derivative to an input's gradient only for an input it
+ * took in its producer's offered layout, whose offer says the values are a ReLU's: otherwise
+ * the gradient would be masked where it must not be, a silent wrong answer. */
+static int masks_valid(const nn_model *m, const nn_plan *p, int i, nn_error *err)
+{
+    const layer_def *l = &m->layers[i];
+    const nn_layer_setup *s = &p->setups[i];
+    for (int k = 0; k < (int)(sizeof s->grad_input_masked * 8); k++) {
+        if (!((s->grad_input_masked >> k) & 1))
+            continue;
+        int src = k < s->n_inputs ? l->inputs[k] : NN_DATA_INPUT;
+        const nn_layout *o = src == NN_DATA_INPUT ? NULL : p->outputs[src].layout;
+        if (o && ((s->layout_accept >> k) & 1) && (offer_props(m, src, o) & NN_LAYOUT_RELU))
+            continue;
+        return nn_error_set(err, NN_EINTERNAL,
+                            "%s: layer '%s' (%s) says it applies the ReLU's derivative to the "
+                            "gradient of its input %d, which is not a ReLU output it took in its "
+                            "producer's layout (a bug in the plugin)",
+                            l->origin, l->name, l->type, k);
+    }
     return NN_OK;
 }
 
@@ -176,8 +211,10 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
     for (int oi = 0; oi < n; oi++) {
         int i = m->order[oi];
         layer_def *l = &m->layers[i];
-        int rc = setup_layer(m, p, i, 0, err);
+        int rc = setup_layer(m, p, i, 0, 0, err);
         if (rc)
+            return rc;
+        if ((rc = masks_valid(m, p, i, err)))
             return rc;
         /* its output needs a gradient when it has parameters, or is fed by one that does */
         p->needs_grad[i] = p->training && p->setups[i].n_params > 0;
@@ -190,7 +227,8 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
                 continue;
             if (!(p->setups[i].layout_accept & ((uintptr_t)1 << k)))
                 p->outputs[src].layout = NULL;
-            else if ((rc = retake_layout(m, p, src, err)))
+            else if ((rc = retake_layout(m, p, src,
+                                         (p->setups[i].grad_input_masked >> k) & 1, err)))
                 return rc;
         }
         /* an offer goes on only to a single consumer that the run can give it to */

@@ -203,11 +203,14 @@ typedef struct nn_dnnl_out {
     int b_z, b_pre, b_dyz;     /* buffers: y in yp when the output is plain; the saved
                                   pre-activation; dLoss/dz; -1 when absent */
     int in_place;              /* dLoss/dz made in grad_output (grad_output_scratch) */
+    int grad_masked;           /* the consumer applies the ReLU's derivative
+                                  (output_grad_masked): dLoss/dz is grad_output as it comes */
     nn_dnnl_op r_y, r_dy;
 } nn_dnnl_out;
 
 /* Plans the activation on yp, offers yp for s->output (already described, plain f32) unless it
- * is plain f32 itself, and declares the buffers; training: the plan runs backward. */
+ * is plain f32 itself, with NN_LAYOUT_RELU for a ReLU, and declares the buffers; training: the
+ * plan runs backward. */
 NN_DNNL_API int nn_dnnl_out_setup(nn_dnnl_out *o, const dnnl_memory_desc_t *yp, int training,
                                   nn_layer_setup *s, nn_error *err);
 /* 1 when the output (and dLoss/dy) are in yp, so no reorder happens at the output */

@@ -13,6 +13,8 @@ int nn_dnnl_out_setup(nn_dnnl_out *o, const dnnl_memory_desc_t *yp, int training
     nn_dnnl_md_dims(&o->y_md, s->output.dl.ndim, s->output.shape);
     if (!dnnl_memory_desc_equal(yp, &o->y_md)) {
         nn_dnnl_layout_init(&o->offer, &o->yp_md);
+        if (o->act.kind == NN_ACT_RELU)
+            o->offer.props |= NN_LAYOUT_RELU;
         s->output.layout = &o->offer;
         if (s->output_layout_taken)
             o->y_md = *yp;
@@ -22,14 +24,17 @@ int nn_dnnl_out_setup(nn_dnnl_out *o, const dnnl_memory_desc_t *yp, int training
     size_t bytes = dnnl_memory_desc_get_size(yp);
     int direct = nn_dnnl_out_direct(o);
     o->b_z = o->b_pre = o->b_dyz = -1;
+    /* the consumer took the offer and applies the ReLU's derivative itself */
+    o->grad_masked = training && s->output_grad_masked && o->act.kind == NN_ACT_RELU && direct;
+    int act_bwd = act && !o->grad_masked; /* backward runs the activation's derivative */
     /* the activation's derivative applied to grad_output itself when the plan allows it */
-    o->in_place = training && act && direct && s->grad_output_scratch;
+    o->in_place = training && act_bwd && direct && s->grad_output_scratch;
     if ((!direct && (o->b_z = nn_dnnl_add_buffer(s, "output_blocked",
                                         training && act ? NN_BUF_SAVED : NN_BUF_WORKSPACE,
                                         bytes)) < 0) ||
         (o->act.from_pre &&
          (o->b_pre = nn_dnnl_add_buffer(s, "pre_activation", NN_BUF_SAVED, bytes)) < 0) ||
-        (training && (act || !direct) && !o->in_place &&
+        (training && (act_bwd || !direct) && !o->in_place &&
          (o->b_dyz = nn_dnnl_add_buffer(s, "grad_pre_activation", NN_BUF_WORKSPACE, bytes)) < 0))
         return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers declared", L);
     return NN_OK;

@@ -32,6 +32,7 @@ struct nn_dnnl_pool {
     int re_x, re_y;          /* the primitive's layout differs from the input's / output's */
     int b_ws, b_x, b_y, b_scr; /* buffer indices, -1 when absent */
     int own;                   /* max pooling by nn_maxpool_blk.c (its lanes in geom) */
+    int relu;                  /* own: the input is a ReLU's, whose derivative backward applies */
     int bound;                 /* own: bind has run */
     nn_maxpool_geom geom;
     dnnl_memory_desc_t x_md, y_md;   /* as the tensors cross the ABI (an accepted layout) */
@@ -267,6 +268,11 @@ int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
     if (lanes != nn_dnnl_md_channel_lanes(&pl->yp_md))
         lanes = 0;
     pl->own = lanes > 0;
+    /* a ReLU before us (NN_LAYOUT_RELU): the window's maximum says whether its gradient
+     * passes the ReLU, so our backward applies its derivative and the producer skips a pass */
+    pl->relu = pl->own && pl->training && x->layout && (x->layout->props & NN_LAYOUT_RELU);
+    if (pl->relu)
+        s->grad_input_masked |= 1u;
     if (pl->own) {
         pl->geom = (nn_maxpool_geom){
             .planes = pl->in_dims[0] * (pl->xp_md.padded_dims[1] / lanes),
@@ -410,7 +416,7 @@ int nn_dnnl_pool_backward(void *self, const nn_layer_io *io, nn_error *err)
     if (pl->own)
         nn_maxpool_blk_backward(&pl->geom, nn_dnnl_f32(io->inputs[0]),
                                 nn_dnnl_f32(pl->re_y ? buf(io, pl->b_y) : io->grad_output),
-                                nn_dnnl_f32(io->grad_inputs[0]));
+                                nn_dnnl_f32(io->grad_inputs[0]), pl->relu);
     else if ((rc = nn_dnnl_op_run(&pl->bwd, pl->name, err)))
         return rc;
     return run_if(&pl->r_dx, pl->name, err);

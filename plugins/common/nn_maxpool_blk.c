@@ -40,9 +40,10 @@ NN_INLINE void win_max(const float *restrict x, int64_t iw, int64_t h0, int64_t 
 enum { FWD, BWD_SET, BWD_ADD };
 
 /* one plane, any window. FWD: out = y. BWD_SET: out = dx, written (not added), where windows
- * are disjoint; BWD_ADD: out = dx, zeroed before, the window's share added */
+ * are disjoint; BWD_ADD: out = dx, zeroed before, the window's share added. relu (backward):
+ * no gradient where the window's maximum is not positive */
 NN_INLINE void plane(const nn_maxpool_geom *g, const float *restrict x, const float *restrict dy,
-                     float *restrict out, const int L, const int mode)
+                     float *restrict out, const int L, const int mode, const int relu)
 {
     for (int64_t oy = 0; oy < g->oh; oy++) {
         int64_t h0, h1;
@@ -58,7 +59,7 @@ NN_INLINE void plane(const nn_maxpool_geom *g, const float *restrict x, const fl
             float m[MAXL], r[MAXL]; /* r: the gradient no element has taken yet */
             win_max(x, g->iw, h0, h1, w0, w1, m, L);
             for (int l = 0; l < L; l++)
-                r[l] = gy[l];
+                r[l] = relu ? (m[l] > 0.0f ? gy[l] : 0.0f) : gy[l];
             for (int64_t h = h0; h < h1; h++)
                 for (int64_t w = w0; w < w1; w++) {
                     const float *v = x + (h * g->iw + w) * L;
@@ -99,7 +100,8 @@ NN_INLINE void fwd_plane_2x2(const nn_maxpool_geom *g, const float *restrict x,
 }
 
 NN_INLINE void bwd_plane_2x2(const nn_maxpool_geom *g, const float *restrict x,
-                             const float *restrict dy, float *restrict dx, const int L)
+                             const float *restrict dy, float *restrict dx, const int L,
+                             const int relu)
 {
     for (int64_t oy = 0; oy < g->oh; oy++) {
         const float *r0 = x + 2 * oy * g->iw * L, *r1 = r0 + g->iw * L;
@@ -116,10 +118,18 @@ NN_INLINE void bwd_plane_2x2(const nn_maxpool_geom *g, const float *restrict x,
                 v = c[l] > v ? c[l] : v;
                 m[l] = d[l] > v ? d[l] : v;
             }
+            float gm[MAXL]; /* relu: the gradient the ReLU lets through (a loop of its own,
+                               as a select inside the next would not vectorise) */
+            const float *gr = gy;
+            if (relu) {
+                for (int l = 0; l < L; l++)
+                    gm[l] = m[l] > 0.0f ? gy[l] : 0.0f;
+                gr = gm;
+            }
             for (int l = 0; l < L; l++) {
                 /* the first maximum takes the gradient r; none (all NaN): the first
                  * element. Float selects only: integer flags would not vectorise */
-                float r = gy[l], ga = a[l] == m[l] ? r : 0.0f;
+                float r = gr[l], ga = a[l] == m[l] ? r : 0.0f;
                 r = a[l] == m[l] ? 0.0f : r;
                 db[l] = b[l] == m[l] ? r : 0.0f;
                 r = b[l] == m[l] ? 0.0f : r;
@@ -155,6 +165,7 @@ typedef struct pass {
     const nn_maxpool_geom *g;
     const float *x, *dy;
     float *out;
+    int relu; /* backward: the ReLU's derivative too */
 } pass;
 
 static int is_2x2(const nn_maxpool_geom *g)
@@ -174,30 +185,30 @@ static void fwd_planes(void *ctx, int64_t p0, int64_t p1)
         if (g->lanes == 8 && fast)
             fwd_plane_2x2(g, x + p * in, y + p * out, 8);
         else if (g->lanes == 8)
-            plane(g, x + p * in, NULL, y + p * out, 8, FWD);
+            plane(g, x + p * in, NULL, y + p * out, 8, FWD, 0);
         else if (fast)
             fwd_plane_2x2(g, x + p * in, y + p * out, 16);
         else
-            plane(g, x + p * in, NULL, y + p * out, 16, FWD);
+            plane(g, x + p * in, NULL, y + p * out, 16, FWD, 0);
     }
 }
 
 /* one plane of backward at L lanes */
 NN_INLINE void bwd_one(const nn_maxpool_geom *g, const float *x, const float *dy, float *dx,
-                       const int L)
+                       const int L, const int relu)
 {
     /* with padding, a window's first row or column may lie outside the input, and the
      * uncovered-row rule of zero_uncovered() assumes windows start at multiples of the
      * stride: such windows add to a zeroed dx */
     if (is_2x2(g)) {
-        bwd_plane_2x2(g, x, dy, dx, L);
+        bwd_plane_2x2(g, x, dy, dx, L, relu);
         zero_uncovered(g, dx, L);
     } else if (g->sh >= g->kh && g->sw >= g->kw && !g->ph && !g->pw) {
-        plane(g, x, dy, dx, L, BWD_SET);
+        plane(g, x, dy, dx, L, BWD_SET, relu);
         zero_uncovered(g, dx, L);
     } else {
         memset(dx, 0, (size_t)(g->ih * g->iw * L) * sizeof *dx);
-        plane(g, x, dy, dx, L, BWD_ADD);
+        plane(g, x, dy, dx, L, BWD_ADD, relu);
     }
 }
 
@@ -209,10 +220,16 @@ static void bwd_planes(void *ctx, int64_t p0, int64_t p1)
     float *dx = a->out;
     const int64_t in = g->ih * g->iw * g->lanes, out = g->oh * g->ow * g->lanes;
     for (int64_t p = p0; p < p1; p++) {
-        if (g->lanes == 8)
-            bwd_one(g, x + p * in, dy + p * out, dx + p * in, 8);
+        const float *xp = x + p * in, *dyp = dy + p * out;
+        float *dxp = dx + p * in;
+        if (g->lanes == 8 && a->relu)
+            bwd_one(g, xp, dyp, dxp, 8, 1);
+        else if (g->lanes == 8)
+            bwd_one(g, xp, dyp, dxp, 8, 0);
+        else if (a->relu)
+            bwd_one(g, xp, dyp, dxp, 16, 1);
         else
-            bwd_one(g, x + p * in, dy + p * out, dx + p * in, 16);
+            bwd_one(g, xp, dyp, dxp, 16, 0);
     }
 }
 
@@ -224,13 +241,13 @@ static int worth_threads(const nn_maxpool_geom *g)
 
 void nn_maxpool_blk_forward(const nn_maxpool_geom *g, const float *x, float *y)
 {
-    pass a = {g, x, NULL, y};
+    pass a = {g, x, NULL, y, 0};
     nn_omp_ranges(g->planes, worth_threads(g), fwd_planes, &a);
 }
 
 void nn_maxpool_blk_backward(const nn_maxpool_geom *g, const float *x, const float *dy,
-                             float *dx)
+                             float *dx, int relu)
 {
-    pass a = {g, x, dy, dx};
+    pass a = {g, x, dy, dx, relu != 0};
     nn_omp_ranges(g->planes, worth_threads(g), bwd_planes, &a);
 }

@@ -21,8 +21,9 @@ void nn_maxpool_blk_forward(const nn_maxpool_geom *g, const float *x, float *y);
 /* dx = dy scattered to each window's argmax, the first maximum in window order (row by row),
  * recomputed from the forward's input x, so that no argmax is kept between the passes;
  * overlapping windows add up. A window with no maximum (all NaN) sends its gradient to its
- * first element, as oneDNN's does. */
+ * first element, as oneDNN's does. relu: x is a ReLU's output and dx gets its derivative too
+ * (dx = 0 where x <= 0 or is NaN): a window whose maximum is not positive sends nothing. */
 void nn_maxpool_blk_backward(const nn_maxpool_geom *g, const float *x, const float *dy,
-                             float *dx);
+                             float *dx, int relu);
 
 #endif

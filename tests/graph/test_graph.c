@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "graph.h"
+#include "graph_internal.h"
 #include "layers/harness.h"
 #include "registry.h"
 
@@ -159,6 +160,24 @@ static const char *residual_ini =
     "[layer.sum]\ntype = tg_add\ninputs = fc1, fc2\n"
     "[layer.head]\ntype = tg_linear\nunits = 3\n";
 
+/* Every parameter gradient of a training plan of batch 3 with 3 outputs against central
+ * differences of the whole graph; the tg layers accumulate in double: eps 1e-2. Float32
+ * storage, relu kinks away from zero with these seeds: 1e-3 relative. */
+static void check_gradients(nn_model *m, nn_plan *p, const char *what)
+{
+    nn_error err = {0};
+    fill(nn_plan_input(p), 11);
+    float R[9];
+    nn_rng r;
+    nn_rng_init(&r, 5, 0, 0, 0);
+    for (int i = 0; i < 9; i++)
+        R[i] = (float)(2 * nn_rng_uniform(&r) - 1);
+    char where[160] = "";
+    double worst = nnt_plan_gradcheck(m, p, R, 1e-2, 1e-2, 0, where, sizeof where, &err);
+    cr_assert_geq(worst, 0, "%s: %s", what, err.msg);
+    cr_assert_lt(worst, 1e-3, "%s: worst relative gradient error %g at %s", what, worst, where);
+}
+
 Test(graph, residual_block_gradients_match_finite_differences)
 {
     nn_error err = {0};
@@ -167,19 +186,74 @@ Test(graph, residual_block_gradients_match_finite_differences)
     nn_plan *p;
     int64_t shape[1] = {5};
     cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 3, 1, 3, &p, &err), NN_OK, "%s", err.msg);
-    fill(nn_plan_input(p), 11);
-    float R[9];
-    nn_rng r;
-    nn_rng_init(&r, 5, 0, 0, 0);
-    for (int i = 0; i < 9; i++)
-        R[i] = (float)(2 * nn_rng_uniform(&r) - 1);
     /* fc1's weight gets gradient through two paths (act->fc2->sum and sum directly):
-     * a wrong fan-out sum shows up here; the tg layers accumulate in double: eps 1e-2 */
-    char where[160] = "";
-    double worst = nnt_plan_gradcheck(m, p, R, 1e-2, 1e-2, 0, where, sizeof where, &err);
-    cr_assert_geq(worst, 0, "%s", err.msg);
-    /* float32 storage, relu kinks away from zero with these seeds: 1e-3 relative */
-    cr_assert_lt(worst, 1e-3, "worst relative gradient error %g at %s", worst, where);
+     * a wrong fan-out sum shows up here */
+    check_gradients(m, p, "residual");
+    nn_model_free(m);
+}
+
+/* fc1 -> a ReLU offering a layout (tg_offer) -> the identity taking it (tg_take) -> head */
+static nn_model *offer_take(const char *offer_kv, const char *take_kv, nn_plan **p, int *rc,
+                            nn_error *err)
+{
+    char ini[400];
+    snprintf(ini, sizeof ini,
+             "[layer.fc1]\ntype = tg_linear\nunits = 6\n"
+             "[layer.act]\ntype = tg_offer\n%s\n"
+             "[layer.take]\ntype = tg_take\n%s\n"
+             "[layer.head]\ntype = tg_linear\nunits = 3\n",
+             offer_kv, take_kv);
+    nn_model *m = model_from(ini, err);
+    cr_assert(m, "%s", err->msg);
+    int64_t shape[1] = {5};
+    *rc = nn_model_plan(m, 1, shape, NN_F32, 3, 1, 3, p, err);
+    return m;
+}
+
+Test(graph, a_relu_derivative_applied_by_the_consumer_is_skipped_by_the_producer)
+{
+    /* mask = false: the ReLU (act) applies its own derivative; mask = true: take does, and the
+     * core tells act, which skips it. Both must match central differences. */
+    for (int mask = 0; mask < 2; mask++) {
+        nn_error err = {0};
+        nn_plan *p;
+        int rc;
+        nn_model *m = offer_take("", mask ? "mask = true" : "mask = false", &p, &rc, &err);
+        cr_assert_eq(rc, NN_OK, "%s", err.msg);
+        int act = 1, take = 2;
+        cr_assert_not_null(p->outputs[act].layout, "the offer was taken");
+        cr_assert_eq(p->setups[take].grad_input_masked, (uintptr_t)mask);
+        cr_assert_eq(p->setups[act].output_grad_masked, (uintptr_t)mask,
+                     "the producer was told whether its consumer applies the derivative");
+        check_gradients(m, p, mask ? "take applies the derivative" : "act applies it");
+        nn_model_free(m);
+    }
+}
+
+Test(graph, a_relu_derivative_claimed_for_an_input_that_is_no_relu_offer_is_refused)
+{
+    /* the offer says no ReLU; the offer not taken; no offer at all (the data input) */
+    static const char *cases[][2] = {{"relu = false", "mask = true"},
+                                     {"", "mask = true\naccept = false"}};
+    for (int c = 0; c < 2; c++) {
+        nn_error err = {0};
+        nn_plan *p;
+        int rc;
+        nn_model *m = offer_take(cases[c][0], cases[c][1], &p, &rc, &err);
+        cr_assert_eq(rc, NN_EINTERNAL, "case %d: %s", c, err.msg);
+        cr_assert(strstr(err.msg, "layer 'take' (tg_take) says it applies the ReLU's derivative "
+                                  "to the gradient of its input 0") &&
+                      strstr(err.msg, "a bug in the plugin"),
+                  "%s", err.msg);
+        nn_model_free(m);
+    }
+    nn_error err = {0};
+    nn_model *m = model_from("[layer.take]\ntype = tg_take\n", &err);
+    cr_assert(m, "%s", err.msg);
+    nn_plan *p;
+    int64_t shape[1] = {5};
+    cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 3, 1, 3, &p, &err), NN_EINTERNAL);
+    cr_assert(strstr(err.msg, "its input 0, which is not a ReLU output"), "%s", err.msg);
     nn_model_free(m);
 }
 

@@ -1,6 +1,8 @@
 /* tg_plugins.c: tiny plain-C layers that let the graph tests run without the stock plugins:
  * tg_linear (y = x W^T + b), tg_relu, tg_add (sum of inputs), tg_nan (emits NaN when asked),
- * tg_many (y = x * prod of `count` scalar parameters: more than NN_MAX_LAYER_PARAMS, ABI 0.5).
+ * tg_many (y = x * prod of `count` scalar parameters: more than NN_MAX_LAYER_PARAMS, ABI 0.5),
+ * tg_offer and tg_take (a ReLU offering its output in a layout of a pretend family, and the
+ * identity taking it and applying the ReLU's derivative to its input gradient: ABI 0.8).
  * Deliberately naive: the graph, not these, is under test. */
 #include <math.h>
 #include <stdio.h>
@@ -217,23 +219,31 @@ static int nan_create(const nn_params *p, void **self, nn_error *err)
     return NN_OK;
 }
 
-static int nan_forward(void *self, const nn_layer_io *io, nn_error *err)
+/* y = x, and its backward: dx = dy */
+static int identity_forward(void *self, const nn_layer_io *io, nn_error *err)
 {
+    (void)self;
     (void)err;
-    int64_t n = nn_tensor_numel(io->output);
-    memcpy(NN_F32P(io->output), NN_F32P(io->inputs[0]), (size_t)n * sizeof(float));
-    if (*(int *)self)
-        NN_F32P(io->output)[0] = NAN;
+    memcpy(NN_F32P(io->output), NN_F32P(io->inputs[0]),
+           (size_t)nn_tensor_numel(io->output) * sizeof(float));
     return NN_OK;
 }
 
-static int nan_backward(void *self, const nn_layer_io *io, nn_error *err)
+static int identity_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)self;
     (void)err;
     if (io->grad_inputs[0])
         memcpy(NN_F32P(io->grad_inputs[0]), NN_F32P(io->grad_output),
                (size_t)nn_tensor_numel(io->output) * sizeof(float));
+    return NN_OK;
+}
+
+static int nan_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    identity_forward(self, io, err);
+    if (*(int *)self)
+        NN_F32P(io->output)[0] = NAN;
     return NN_OK;
 }
 
@@ -247,7 +257,7 @@ static const nn_layer_vtable nan_vt = {
     .destroy = generic_destroy,
     .setup = same_setup,
     .forward = nan_forward,
-    .backward = nan_backward,
+    .backward = identity_backward,
 };
 static const nn_plugin_desc nan_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LAYER, .caps = NN_CAP_BACKWARD, .name = "tg_nan", .version = "1.0",
@@ -336,4 +346,121 @@ static const nn_plugin_desc many_desc = NN_DESCRIPTOR(
     .license = "MIT", .summary = "x times many scalar parameters, for the ABI 0.5 overflow",
     .params = many_params, .vtable = &many_vt);
 
-NN_PLUGIN_EXPORT(&lin_desc, &relu_desc, &add_desc, &nan_desc, &many_desc);
+/* tg_offer: y = max(x, 0) (or x when relu = false), offered in the pretend layout family
+ * "tg_plain" (bytes stored as plain row-major), saying NN_LAYOUT_RELU when it is a ReLU.
+ * Its backward skips the ReLU's derivative when the core says the consumer applies it. */
+typedef struct offer {
+    int relu, masked;
+    nn_layout lo;
+} offer;
+
+static int offer_create(const nn_params *p, void **self, nn_error *err)
+{
+    offer *o = calloc(1, sizeof *o);
+    if (!o)
+        return nn_error_set(err, NN_ENOMEM, "oom");
+    o->relu = nn_params_bool(p, "relu");
+    *self = o;
+    return NN_OK;
+}
+
+static int offer_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    offer *o = self;
+    int rc = same_setup(self, s, err);
+    if (rc)
+        return rc;
+    o->lo = (nn_layout){.struct_size = sizeof o->lo, .family = "tg_plain",
+                        .bytes = (size_t)nn_tensor_numel(&s->output) * sizeof(float),
+                        .stored_dtype = NN_F32, .props = o->relu ? NN_LAYOUT_RELU : 0};
+    s->output.layout = &o->lo;
+    o->masked = (int)s->output_grad_masked;
+    return NN_OK;
+}
+
+static int offer_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    const offer *o = self;
+    return o->relu ? relu_forward(self, io, err) : identity_forward(self, io, err);
+}
+
+static int offer_backward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    const offer *o = self;
+    return o->relu && !o->masked ? relu_backward(self, io, err)
+                                 : identity_backward(self, io, err);
+}
+
+static const nn_param_spec offer_params[] = {
+    {.name = "relu", .type = NN_PARAM_BOOL, .def = "true", .doc = "max(x, 0), else the identity"},
+    {0},
+};
+static const nn_layer_vtable offer_vt = {
+    .struct_size = sizeof(nn_layer_vtable),
+    .create = offer_create,
+    .destroy = generic_destroy,
+    .setup = offer_setup,
+    .forward = offer_forward,
+    .backward = offer_backward,
+};
+static const nn_plugin_desc offer_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .caps = NN_CAP_BACKWARD, .name = "tg_offer", .version = "1.0",
+    .license = "MIT", .summary = "a ReLU offering a pretend layout, for ABI 0.8 tests",
+    .params = offer_params, .vtable = &offer_vt);
+
+/* tg_take: y = x; takes a "tg_plain" input when accept = true and, when mask = true, says it
+ * applies the ReLU's derivative to its input gradient (whatever was offered: the core must
+ * refuse that where the offer is no ReLU's) and does */
+typedef struct take {
+    int mask, accept;
+} take;
+
+static int take_create(const nn_params *p, void **self, nn_error *err)
+{
+    take *t = calloc(1, sizeof *t);
+    if (!t)
+        return nn_error_set(err, NN_ENOMEM, "oom");
+    t->mask = nn_params_bool(p, "mask");
+    t->accept = nn_params_bool(p, "accept");
+    *self = t;
+    return NN_OK;
+}
+
+static int take_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    const take *t = self;
+    const nn_layout *lo = s->inputs[0]->layout;
+    if (t->accept && lo && strcmp(lo->family, "tg_plain") == 0)
+        s->layout_accept |= 1u;
+    if (t->mask)
+        s->grad_input_masked |= 1u;
+    return same_setup(self, s, err);
+}
+
+static int take_backward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    const take *t = self;
+    return t->mask ? relu_backward(self, io, err) : identity_backward(self, io, err);
+}
+
+static const nn_param_spec take_params[] = {
+    {.name = "mask", .type = NN_PARAM_BOOL, .def = "true",
+     .doc = "apply the ReLU's derivative to the input gradient"},
+    {.name = "accept", .type = NN_PARAM_BOOL, .def = "true", .doc = "take the offered layout"},
+    {0},
+};
+static const nn_layer_vtable take_vt = {
+    .struct_size = sizeof(nn_layer_vtable),
+    .create = take_create,
+    .destroy = generic_destroy,
+    .setup = take_setup,
+    .forward = identity_forward,
+    .backward = take_backward,
+};
+static const nn_plugin_desc take_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .caps = NN_CAP_BACKWARD, .name = "tg_take", .version = "1.0",
+    .license = "MIT", .summary = "the identity taking a pretend layout, for ABI 0.8 tests",
+    .params = take_params, .vtable = &take_vt);
+
+NN_PLUGIN_EXPORT(&lin_desc, &relu_desc, &add_desc, &nan_desc, &many_desc, &offer_desc,
+                 &take_desc);

@@ -121,6 +121,15 @@ Test(layouts, blocked_edges_match_the_plain_model)
     }
     cr_assert_null(blocked.p->outputs[layer_index(blocked.m, "pool2")].layout,
                    "flatten reads plain tensors only");
+    /* the max pool applies conv1's ReLU derivative (NN_LAYOUT_RELU), and conv1 was told; the
+     * average pool cannot, so conv2 applies its own: the comparison below covers both */
+    int c1 = layer_index(blocked.m, "conv1"), p1 = layer_index(blocked.m, "pool1");
+    cr_assert(blocked.p->outputs[c1].layout->props & NN_LAYOUT_RELU);
+    cr_assert_eq(blocked.p->setups[p1].grad_input_masked, 1);
+    cr_assert_eq(blocked.p->setups[c1].output_grad_masked, 1);
+    cr_assert_eq(blocked.p->setups[layer_index(blocked.m, "pool2")].grad_input_masked, 0);
+    cr_assert_eq(blocked.p->setups[layer_index(blocked.m, "conv2")].output_grad_masked, 0);
+    cr_assert_eq(plain.p->setups[p1].grad_input_masked, 0);
     for (int s = 0; s < 2; s++) { /* twice: the second step reuses every primitive */
         step(&blocked);
         step(&plain);

@@ -2,7 +2,8 @@
  * against a naive reference on the blocked layouts they run on (8 and 16 lanes): window,
  * stride, padding, overlapping and disjoint windows, the floor mode's uncovered rows and
  * columns, ties (the first maximum in window order takes the gradient, as in oneDNN and
- * PyTorch), NaN (never the maximum) and a dx that held garbage before backward. Compiled with
+ * PyTorch), NaN (never the maximum), a dx that held garbage before backward, and the ReLU's
+ * derivative folded into backward (the same as the ReLU's backward after ours). Compiled with
  * the kernel's source: its symbols are private to the library. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -47,7 +48,9 @@ static void fill_ties(float *x, size_t n, unsigned seed)
         x[i] = (float)(rand() % 4) - 1.5f;
 }
 
-static void check(const geo *g, int L, int with_nan)
+/* relu: x is made a ReLU's output (max(x, 0), NaN kept), and dx must equal the plain
+ * backward followed by the ReLU's: zero where x <= 0 or is NaN */
+static void check(const geo *g, int L, int with_nan, int relu)
 {
     int64_t oh = out_size(g->h, g->kh, g->sh, g->ph), ow = out_size(g->w, g->kw, g->sw, g->pw);
     size_t nx = (size_t)(g->n * g->c * g->h * g->w), ny = (size_t)(g->n * g->c * oh * ow);
@@ -59,6 +62,8 @@ static void check(const geo *g, int L, int with_nan)
     if (with_nan)
         for (size_t i = 0; i < nx; i += 7)
             x[i] = NAN;
+    for (size_t i = 0; relu && i < nx; i++)
+        x[i] = x[i] < 0 ? 0.0f : x[i];
     for (size_t i = 0; i < ny; i++)
         dy[i] = (float)((int)(i % 13) - 6) * 0.25f;
     for (size_t i = 0; i < nx; i++)
@@ -67,7 +72,7 @@ static void check(const geo *g, int L, int with_nan)
                           .kh = g->kh, .kw = g->kw, .sh = g->sh, .sw = g->sw, .ph = g->ph,
                           .pw = g->pw, .lanes = L};
     nn_maxpool_blk_forward(&mg, x, y);
-    nn_maxpool_blk_backward(&mg, x, dy, dx);
+    nn_maxpool_blk_backward(&mg, x, dy, dx, relu);
     for (int64_t n = 0; n < g->n; n++)
         for (int64_t ch = 0; ch < g->c; ch++)
             for (int64_t i = 0; i < oh; i++)
@@ -94,10 +99,13 @@ static void check(const geo *g, int L, int with_nan)
                         want[best] += dy[o];
                     }
                 }
-    for (size_t i = 0; i < nx; i++)
-        cr_assert(fabs(dx[i] - want[i]) <= 1e-6, "L=%d %lldx%lld k%lld s%lld p%lld: dx[%zu] = %g, "
-                  "want %g", L, (long long)g->h, (long long)g->w, (long long)g->kh,
-                  (long long)g->sh, (long long)g->ph, i, dx[i], want[i]);
+    for (size_t i = 0; i < nx; i++) {
+        if (relu && !(x[i] > 0))
+            want[i] = 0;
+        cr_assert(fabs(dx[i] - want[i]) <= 1e-6, "L=%d %lldx%lld k%lld s%lld p%lld relu %d: "
+                  "dx[%zu] = %g, want %g", L, (long long)g->h, (long long)g->w,
+                  (long long)g->kh, (long long)g->sh, (long long)g->ph, relu, i, dx[i], want[i]);
+    }
     free(x);
     free(y);
     free(dy);
@@ -108,16 +116,26 @@ static void check(const geo *g, int L, int with_nan)
 Test(maxpool_blk, forward_and_backward_match_a_naive_loop_on_8_and_16_lanes)
 {
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-        check(&cases[k], 8, 0);
+        check(&cases[k], 8, 0, 0);
         if (cases[k].c % 16 == 0)
-            check(&cases[k], 16, 0);
+            check(&cases[k], 16, 0, 0);
     }
+}
+
+Test(maxpool_blk, backward_after_a_relu_applies_its_derivative_as_the_relu_would)
+{
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        for (int nan = 0; nan < 2; nan++) {
+            check(&cases[k], 8, nan, 1);
+            if (cases[k].c % 16 == 0)
+                check(&cases[k], 16, nan, 1);
+        }
 }
 
 Test(maxpool_blk, nan_never_wins_and_an_all_nan_window_sends_its_gradient_to_its_first_element)
 {
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
-        check(&cases[k], 8, 1);
+        check(&cases[k], 8, 1, 0);
     /* every element NaN */
     const geo g = {1, 8, 4, 4, 2, 2, 2, 2, 0, 0};
     float x[128], y[32], dy[32], dx[128];
@@ -128,7 +146,7 @@ Test(maxpool_blk, nan_never_wins_and_an_all_nan_window_sends_its_gradient_to_its
     nn_maxpool_geom mg = {.planes = 1, .ih = 4, .iw = 4, .oh = 2, .ow = 2, .kh = 2, .kw = 2,
                           .sh = 2, .sw = 2, .lanes = 8};
     nn_maxpool_blk_forward(&mg, x, y);
-    nn_maxpool_blk_backward(&mg, x, dy, dx);
+    nn_maxpool_blk_backward(&mg, x, dy, dx, 0);
     for (int64_t i = 0; i < 2; i++)
         for (int64_t j = 0; j < 2; j++)
             for (int l = 0; l < 8; l++) {

@@ -118,6 +118,15 @@ typedef struct nn_layer_setup {
      * this layer's backward (an activation's derivative applied in place). 0 from an older
      * host: grad_output is read-only. */
     uintptr_t grad_output_scratch;
+    /* out, ABI 0.8: bit k = backward writes grad_inputs[k] already zero where inputs[k] <= 0
+     * (the ReLU's derivative applied), for an input this layer takes in its offered layout
+     * (layout_accept bit k) whose offer says NN_LAYOUT_RELU (tensor.h). The core refuses the
+     * bit for any other input. */
+    uintptr_t grad_input_masked;
+    /* in, ABI 0.8: 1 = the consumer took this layer's offer (output_layout_taken) and, as its
+     * NN_LAYOUT_RELU allowed, writes dLoss/dy already zero where y <= 0: backward must not
+     * apply the ReLU's derivative again (it may declare fewer buffers). 0 otherwise. */
+    uintptr_t output_grad_masked;
 } nn_layer_setup;
 
 /* Declaration k of s (k < s->n_params); a borrowed pointer into s. */

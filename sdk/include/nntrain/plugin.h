@@ -18,9 +18,11 @@ extern "C" {
  *      export slots (<nntrain/export.h>);
  * 0.6: opaque layouts (nn_tensor.layout, nn_layer_setup.layout_accept and
  * output_layout_taken) and nn_layer_setup.precision;
- * 0.7: nn_layer_setup.input_grad_unused and grad_output_scratch */
+ * 0.7: nn_layer_setup.input_grad_unused and grad_output_scratch;
+ * 0.8: nn_layout.props (NN_LAYOUT_RELU), nn_layer_setup.grad_input_masked and
+ *      output_grad_masked: a ReLU's derivative applied by the layer after it */
 #define NN_ABI_MAJOR 0
-#define NN_ABI_MINOR 7
+#define NN_ABI_MINOR 8
 
 typedef enum nn_kind {
     NN_KIND_LAYER = 1,

@@ -40,9 +40,15 @@ typedef struct nn_layout {
     const void *desc;       /* the family's own description; borrowed from the producer */
     size_t bytes;           /* storage the tensor takes (padding included; zero-filled) */
     int32_t stored_dtype;   /* the nn_dtype of the stored elements (NN_BF16 under bf16) */
-    int32_t reserved_i;
+    uint32_t props;         /* ABI 0.8 (was reserved, 0): NN_LAYOUT_* facts about the values */
     const void *reserved[3];
 } nn_layout;
+
+/* ABI 0.8, nn_layout.props: the values are max(z, 0) of the producer's own z, and its backward
+ * turns dLoss/dy into dLoss/dz by zeroing it where y <= 0 (or y is NaN). A consumer that can
+ * write its input gradient that way already, at no extra pass, says so in setup
+ * (nn_layer_setup.grad_input_masked) and the producer skips its own pass over the gradient. */
+#define NN_LAYOUT_RELU 1u
 
 typedef struct nn_tensor {
     DLTensor dl;                     /* first member: (DLTensor *)t is valid */
