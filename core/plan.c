@@ -132,6 +132,8 @@ static int retake_layout(nn_model *m, nn_plan *p, int src, int masked, nn_error 
     size_t bytes = old->bytes;
     int32_t dt = old->stored_dtype;
     uint32_t props = offer_props(m, src, old);
+    /* what src said of its own inputs was acted on already: it must say the same again */
+    uintptr_t accept = p->setups[src].layout_accept, masks = p->setups[src].grad_input_masked;
     nn_instance_destroy(&p->inst[src]);
     int rc = setup_layer(m, p, src, 1, masked, err);
     if (rc)
@@ -144,6 +146,12 @@ static int retake_layout(nn_model *m, nn_plan *p, int src, int masked, nn_error 
                             "then another one when the offer was taken (a bug in the plugin)",
                             m->layers[src].origin, m->layers[src].name, m->layers[src].type,
                             family, bytes);
+    if (p->setups[src].layout_accept != accept || p->setups[src].grad_input_masked != masks)
+        return nn_error_set(err, NN_EINTERNAL,
+                            "%s: layer '%s' (%s) took other input layouts, or applied other "
+                            "ReLU derivatives, when set up again for its taken offer (a bug in "
+                            "the plugin)",
+                            m->layers[src].origin, m->layers[src].name, m->layers[src].type);
     return NN_OK;
 }
 

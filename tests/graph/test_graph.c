@@ -230,9 +230,10 @@ Test(graph, a_relu_derivative_applied_by_the_consumer_is_skipped_by_the_producer
     }
 }
 
-Test(graph, a_relu_derivative_claimed_for_an_input_that_is_no_relu_offer_is_refused)
+Test(graph, a_relu_derivative_claimed_wrongly_or_inconsistently_is_refused)
 {
-    /* the offer says no ReLU; the offer not taken; no offer at all (the data input) */
+    /* the offer says no ReLU; the offer not taken; then a layer answering otherwise when set
+     * up again; then no offer at all (the data input) */
     static const char *cases[][2] = {{"relu = false", "mask = true"},
                                      {"", "mask = true\naccept = false"}};
     for (int c = 0; c < 2; c++) {
@@ -247,10 +248,19 @@ Test(graph, a_relu_derivative_claimed_for_an_input_that_is_no_relu_offer_is_refu
                   "%s", err.msg);
         nn_model_free(m);
     }
+    /* a layer set up again for its own taken offer must answer for its inputs as before */
     nn_error err = {0};
-    nn_model *m = model_from("[layer.take]\ntype = tg_take\n", &err);
-    cr_assert(m, "%s", err.msg);
     nn_plan *p;
+    int rc;
+    nn_model *m = offer_take("", "fickle = true\n[layer.take2]\ntype = tg_take\nmask = false",
+                             &p, &rc, &err);
+    cr_assert_eq(rc, NN_EINTERNAL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "layer 'take' (tg_take) took other input layouts, or applied other "
+                              "ReLU derivatives, when set up again"),
+              "%s", err.msg);
+    nn_model_free(m);
+    m = model_from("[layer.take]\ntype = tg_take\n", &err);
+    cr_assert(m, "%s", err.msg);
     int64_t shape[1] = {5};
     cr_assert_eq(nn_model_plan(m, 1, shape, NN_F32, 3, 1, 3, &p, &err), NN_EINTERNAL);
     cr_assert(strstr(err.msg, "its input 0, which is not a ReLU output"), "%s", err.msg);

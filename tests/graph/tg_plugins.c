@@ -410,9 +410,12 @@ static const nn_plugin_desc offer_desc = NN_DESCRIPTOR(
 
 /* tg_take: y = x; takes a "tg_plain" input when accept = true and, when mask = true, says it
  * applies the ReLU's derivative to its input gradient (whatever was offered: the core must
- * refuse that where the offer is no ReLU's) and does */
+ * refuse that where the offer is no ReLU's) and does. fickle = true: offers its own output
+ * in "tg_plain" too, and takes no input layout when set up again for that offer (which the
+ * core must refuse: it acted on the first answer) */
 typedef struct take {
-    int mask, accept;
+    int mask, accept, fickle;
+    nn_layout lo;
 } take;
 
 static int take_create(const nn_params *p, void **self, nn_error *err)
@@ -422,19 +425,28 @@ static int take_create(const nn_params *p, void **self, nn_error *err)
         return nn_error_set(err, NN_ENOMEM, "oom");
     t->mask = nn_params_bool(p, "mask");
     t->accept = nn_params_bool(p, "accept");
+    t->fickle = nn_params_bool(p, "fickle");
     *self = t;
     return NN_OK;
 }
 
 static int take_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
-    const take *t = self;
+    take *t = self;
     const nn_layout *lo = s->inputs[0]->layout;
-    if (t->accept && lo && strcmp(lo->family, "tg_plain") == 0)
+    int again = t->fickle && s->output_layout_taken;
+    if (t->accept && !again && lo && strcmp(lo->family, "tg_plain") == 0)
         s->layout_accept |= 1u;
-    if (t->mask)
+    if (t->mask && !again)
         s->grad_input_masked |= 1u;
-    return same_setup(self, s, err);
+    int rc = same_setup(self, s, err);
+    if (rc == NN_OK && t->fickle) {
+        t->lo = (nn_layout){.struct_size = sizeof t->lo, .family = "tg_plain",
+                            .bytes = (size_t)nn_tensor_numel(&s->output) * sizeof(float),
+                            .stored_dtype = NN_F32};
+        s->output.layout = &t->lo;
+    }
+    return rc;
 }
 
 static int take_backward(void *self, const nn_layer_io *io, nn_error *err)
@@ -447,6 +459,8 @@ static const nn_param_spec take_params[] = {
     {.name = "mask", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "apply the ReLU's derivative to the input gradient"},
     {.name = "accept", .type = NN_PARAM_BOOL, .def = "true", .doc = "take the offered layout"},
+    {.name = "fickle", .type = NN_PARAM_BOOL, .def = "false",
+     .doc = "offer the output, then take no input layout when that offer is taken"},
     {0},
 };
 static const nn_layer_vtable take_vt = {
