@@ -383,30 +383,6 @@ void nn_dnnl_op_destroy(nn_dnnl_op *op)
     memset(op, 0, sizeof *op);
 }
 
-nn_init nn_dnnl_weight_init(int choice)
-{
-    static const nn_init map[] = {NN_INIT_FAN_IN_UNIFORM, NN_INIT_HE_UNIFORM, NN_INIT_HE_NORMAL,
-                                  NN_INIT_XAVIER_UNIFORM, NN_INIT_XAVIER_NORMAL};
-    if (choice < 0 || choice >= (int)(sizeof map / sizeof map[0]))
-        return NN_INIT_FAN_IN_UNIFORM;
-    return map[choice];
-}
-
-/* copies an int list of 1 value (broadcast) or sp values into out */
-int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, int64_t *out, const char *kind,
-                    nn_error *err)
-{
-    int n = 0;
-    const int64_t *v = nn_params_ints(p, key, &n);
-    if (!v || (n != 1 && n != sp))
-        return nn_error_set(err, NN_EINVAL,
-                            "%s: %s: key '%s' takes 1%s value%s, got %d", nn_params_origin(p),
-                            kind, key, sp > 1 ? " or 2" : "", sp > 1 ? "s" : "", n);
-    for (int i = 0; i < sp; i++)
-        out[i] = v[n == 1 ? 0 : i];
-    return NN_OK;
-}
-
 /* ---- fused activation ---------------------------------------------------------------- */
 
 dnnl_alg_kind_t nn_dnnl_act_alg(int kind)

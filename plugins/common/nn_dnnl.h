@@ -11,6 +11,7 @@
 #include <nntrain/params.h>
 #include <nntrain/status.h>
 #include <nntrain/stock_params.h>
+#include <nntrain/stock_setup.h>
 #include <nntrain/tensor.h>
 
 #if defined(__GNUC__)
@@ -137,15 +138,6 @@ NN_DNNL_API dnnl_status_t nn_dnnl_attr(dnnl_primitive_attr_t *attr, int act);
 NN_DNNL_API void nn_dnnl_pd_free(dnnl_primitive_desc_t *pd);
 
 /* ---- parameters shared by the stock layers ------------------------------------------- */
-
-/* choices string and meaning of the `weight_init` key */
-/* maps an index into NN_STOCK_WEIGHT_INIT_CHOICES (<nntrain/stock_params.h>) to its nn_init */
-NN_DNNL_API nn_init nn_dnnl_weight_init(int choice);
-
-/* Reads int-list key of 1 value (used for every spatial dim) or sp values into out[sp].
- * returns NN_OK, or NN_EINVAL naming the key, kind and the count given. */
-NN_DNNL_API int nn_dnnl_int_list(const nn_params *p, const char *key, int sp, int64_t *out,
-                                 const char *kind, nn_error *err);
 
 /* A fused activation: `activation` key with NN_STOCK_ACT_CHOICES. */
 

@@ -18,11 +18,11 @@ int nn_dnnl_conv_create(int sp, const nn_params *p, void **self, nn_error *err)
     c.groups = nn_params_int(p, "groups");
     c.bias = nn_params_bool(p, "bias");
     c.act = nn_params_enum(p, "activation");
-    c.winit = nn_dnnl_weight_init(nn_params_enum(p, "weight_init"));
+    c.winit = nn_stock_weight_init(nn_params_enum(p, "weight_init"));
     int rc;
-    if ((rc = nn_dnnl_int_list(p, "kernel", sp, c.kernel, kind, err)) ||
-        (rc = nn_dnnl_int_list(p, "stride", sp, c.stride, kind, err)) ||
-        (rc = nn_dnnl_int_list(p, "dilation", sp, c.dilation, kind, err)) ||
+    if ((rc = nn_stock_int_list(p, "kernel", sp, c.kernel, kind, err)) ||
+        (rc = nn_stock_int_list(p, "stride", sp, c.stride, kind, err)) ||
+        (rc = nn_stock_int_list(p, "dilation", sp, c.dilation, kind, err)) ||
         (rc = nn_stock_conv_padding(p, sp, kind, &c.same, c.pad_l, err)))
         return rc;
     c.pad_r[0] = c.pad_l[0];

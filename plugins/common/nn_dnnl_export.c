@@ -49,11 +49,11 @@ int nn_dnnl_pool_export(int mode, const nn_layer_export *x, nn_error *err)
     const char *kind = mode == NN_POOL_MAX ? "maxpool2d" : "avgpool2d";
     int64_t k[2], st[2], pad[2], pads[4];
     int rc;
-    if ((rc = nn_dnnl_int_list(x->keys, "kernel", 2, k, kind, err)) ||
-        (rc = nn_dnnl_int_list(x->keys, "padding", 2, pad, kind, err)))
+    if ((rc = nn_stock_int_list(x->keys, "kernel", 2, k, kind, err)) ||
+        (rc = nn_stock_int_list(x->keys, "padding", 2, pad, kind, err)))
         return rc;
     if (nn_params_has(x->keys, "stride")) {
-        if ((rc = nn_dnnl_int_list(x->keys, "stride", 2, st, kind, err)))
+        if ((rc = nn_stock_int_list(x->keys, "stride", 2, st, kind, err)))
             return rc;
     } else {
         st[0] = k[0];

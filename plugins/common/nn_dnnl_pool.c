@@ -54,13 +54,13 @@ int nn_dnnl_pool_create(int mode, const nn_params *p, void **self, nn_error *err
     pl->kind = pl->name = kind;
     if (mode != NN_POOL_GLOBAL_AVG) {
         int rc;
-        if ((rc = nn_dnnl_int_list(p, "kernel", 2, pl->kernel, kind, err)) ||
-            (rc = nn_dnnl_int_list(p, "padding", 2, pl->pad, kind, err))) {
+        if ((rc = nn_stock_int_list(p, "kernel", 2, pl->kernel, kind, err)) ||
+            (rc = nn_stock_int_list(p, "padding", 2, pl->pad, kind, err))) {
             free(pl);
             return rc;
         }
         if (nn_params_has(p, "stride")) {
-            if ((rc = nn_dnnl_int_list(p, "stride", 2, pl->stride, kind, err))) {
+            if ((rc = nn_stock_int_list(p, "stride", 2, pl->stride, kind, err))) {
                 free(pl);
                 return rc;
             }

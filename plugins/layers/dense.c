@@ -8,17 +8,14 @@
 #include <nntrain/export.h>
 #include <nntrain/layer.h>
 #include <nntrain/plugin.h>
+#include <nntrain/stock_setup.h>
 
 #include "nn_dnnl.h"
 
-enum { P_WEIGHT = 0, P_BIAS = 1 };
+enum { P_WEIGHT = NN_STOCK_DENSE_WEIGHT, P_BIAS = NN_STOCK_DENSE_BIAS };
 
 typedef struct dense {
-    int64_t units;
-    int bias;
-    int bias_zeros;
-    int act_kind;
-    nn_init winit;
+    nn_stock_dense k;              /* the keys */
     const char *name;
     int training;
     dnnl_data_type_t dt;           /* f32, or bf16 under [train] precision = bf16 */
@@ -35,11 +32,7 @@ static int dense_create(const nn_params *p, void **self, nn_error *err)
     dense *d = calloc(1, sizeof *d);
     if (!d)
         return nn_error_set(err, NN_ENOMEM, "dense: out of memory");
-    d->units = nn_params_int(p, "units");
-    d->bias = nn_params_bool(p, "bias");
-    d->bias_zeros = nn_params_enum(p, "bias_init") == 1;
-    d->winit = nn_dnnl_weight_init(nn_params_enum(p, "weight_init"));
-    d->act_kind = nn_params_enum(p, "activation");
+    nn_stock_dense_read(p, &d->k);
     d->name = "dense";
     *self = d;
     return NN_OK;
@@ -82,25 +75,25 @@ static int make_pd(dnnl_primitive_desc_t *pd, const void *desc, int act,
 static int dense_plan(dense *d, const nn_tensor *x, nn_error *err)
 {
     const char *L = d->name;
-    int64_t in = x->shape[1], wdims[2] = {d->units, in}, odims[2] = {x->shape[0], d->units};
+    int64_t in = x->shape[1], wdims[2] = {d->k.units, in}, odims[2] = {x->shape[0], d->k.units};
     dnnl_memory_desc_t yp, wany;
     nn_dnnl_md_dims(&d->w_md, 2, wdims);
-    nn_dnnl_md_dims(&d->b_md, 1, &d->units);
+    nn_dnnl_md_dims(&d->b_md, 1, &d->k.units);
     nn_dnnl_md_dims(&yp, 2, odims);
     yp = nn_dnnl_md_retype(&yp, d->dt);
     nn_dnnl_md_dims(&d->xp_md, 2, x->shape);
     d->xp_md = nn_dnnl_md_retype(&d->xp_md, d->dt);
     wany = d->w_md;
     if (d->dt != dnnl_f32) {
-        dnnl_dims_t wd = {d->units, in};
+        dnnl_dims_t wd = {d->k.units, in};
         NN_DNNL_TRY(err, L, "memory descriptor",
                     dnnl_memory_desc_init_by_tag(&wany, 2, wd, d->dt, dnnl_format_tag_any));
     }
     dnnl_inner_product_desc_t id;
-    const dnnl_memory_desc_t *b = d->bias ? &d->b_md : NULL;
+    const dnnl_memory_desc_t *b = d->k.bias ? &d->b_md : NULL;
     int rc;
     /* inner product applies post-ops in its jit output kernel: the activation fuses */
-    nn_dnnl_act_init(&d->out.act, d->act_kind, d->training, 1);
+    nn_dnnl_act_init(&d->out.act, d->k.activation, d->training, 1);
     NN_DNNL_TRY(err, L, "inner product forward descriptor",
                 dnnl_inner_product_forward_desc_init(
                     &id, d->training ? dnnl_forward_training : dnnl_forward_inference, &d->xp_md,
@@ -127,34 +120,12 @@ static int dense_setup(void *self, nn_layer_setup *s, nn_error *err)
     dense *d = self;
     d->name = s->layer_name ? s->layer_name : "dense";
     d->training = s->training;
-    char buf[96];
-    if (s->n_inputs != 1)
-        return nn_error_set(err, NN_ESHAPE, "layer '%s': dense takes 1 input, got %d", d->name,
-                            s->n_inputs);
+    int rc = nn_stock_dense_setup(&d->k, d->name, s, err);
+    if (rc)
+        return rc;
     const nn_tensor *x = s->inputs[0];
-    if (x->dl.ndim != 2)
-        return nn_error_set(err, NN_ESHAPE,
-                            "layer '%s': dense expects a [batch, features] input, got %s "
-                            "(put a flatten layer before it)",
-                            d->name, nn_shape_str(x, buf, sizeof buf));
-    if (nn_tensor_dtype(x) != NN_F32)
-        return nn_error_set(err, NN_EINVAL,
-                            "layer '%s': dense supports float32 (F32) input only, got %s",
-                            d->name, nn_shape_str(x, buf, sizeof buf));
-    int64_t n = x->shape[0], in = x->shape[1];
-    int64_t oshape[2] = {n, d->units};
-    nn_tensor_describe(&s->output, NN_F32, 2, oshape);
-    int64_t wshape[2] = {d->units, in};
-    if (nn_layer_add_param(s, "weight", 2, wshape, d->winit, in, d->units, 0) != P_WEIGHT)
-        return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare weight", d->name);
-    if (d->bias &&
-        nn_layer_add_param(s, "bias", 1, &d->units,
-                           d->bias_zeros ? NN_INIT_ZEROS : NN_INIT_FAN_IN_UNIFORM, in, d->units,
-                           NN_TENSOR_BIAS) != P_BIAS)
-        return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare bias", d->name);
-    s->flops = (uint64_t)(2 * n * in * d->units);
-    int rc = nn_dnnl_init(d->name, err);
-    if (rc || (rc = nn_dnnl_precision(s->precision, &d->dt, d->name, err)))
+    if ((rc = nn_dnnl_init(d->name, err)) ||
+        (rc = nn_dnnl_precision(s->precision, &d->dt, d->name, err)))
         return rc;
     /* the input in its producer's layout (a bf16 activation), else plain f32 */
     if (nn_dnnl_layout_get(x, &d->x_md))
@@ -217,7 +188,7 @@ static int dense_build_backward(dense *d, const nn_layer_io *io, nn_error *err)
                                 io->param_grads[P_WEIGHT], L, err)) ||
         (rc = nn_dnnl_op_scratchpad(&d->bwd_w, d->bwd_w_pd, pad, L, err)))
         return rc;
-    if (d->bias &&
+    if (d->k.bias &&
         (rc = nn_dnnl_op_tensor(&d->bwd_w, d->bwd_w_pd, DNNL_ARG_DIFF_BIAS,
                                 io->param_grads[P_BIAS], L, err)))
         return rc;
@@ -256,7 +227,7 @@ static int dense_bind(void *self, const nn_layer_io *io, nn_error *err)
                                 L, err)) ||
         (rc = nn_dnnl_op_scratchpad(&d->fwd, d->fwd_pd, buf_or(io, d->b_pad, NULL), L, err)))
         return rc;
-    if (d->bias && (rc = nn_dnnl_op_tensor(&d->fwd, d->fwd_pd, DNNL_ARG_BIAS,
+    if (d->k.bias && (rc = nn_dnnl_op_tensor(&d->fwd, d->fwd_pd, DNNL_ARG_BIAS,
                                            io->params[P_BIAS], L, err)))
         return rc;
     if ((rc = nn_dnnl_out_bind(&d->out, io, L, err)))
@@ -314,10 +285,10 @@ static int dense_export(void *self, const nn_layer_export *x, nn_error *err)
     if (x->format != NN_EXPORT_ONNX)
         return NN_OK;
     nn_export *g = x->out;
-    const char *z = d->act_kind == NN_ACT_NONE ? x->output : nn_export_value(g, "linear");
+    const char *z = d->k.activation == NN_ACT_NONE ? x->output : nn_export_value(g, "linear");
     nn_export_linear(g, NULL, x->inputs[0], 2, x->params[P_WEIGHT],
-                     d->bias ? x->params[P_BIAS] : NULL, z);
-    if (d->act_kind != NN_ACT_NONE)
+                     d->k.bias ? x->params[P_BIAS] : NULL, z);
+    if (d->k.activation != NN_ACT_NONE)
         nn_export_activation(g, nn_params_str(x->keys, "activation"), 0, NULL, z, x->output);
     return nn_export_status(g, err);
 }

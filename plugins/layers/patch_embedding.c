@@ -39,7 +39,7 @@ static int patchemb_create(const nn_params *p, void **self, nn_error *err)
     e->E = nn_params_int(p, "embed_dim");
     e->bias = nn_params_bool(p, "bias");
     e->cls = nn_params_bool(p, "class_token");
-    e->winit = nn_dnnl_weight_init(nn_params_enum(p, "weight_init"));
+    e->winit = nn_stock_weight_init(nn_params_enum(p, "weight_init"));
     *self = e;
     return NN_OK;
 }

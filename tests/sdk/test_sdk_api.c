@@ -121,3 +121,92 @@ Test(sdk_api, gradcheck_reports_bad_arguments_clearly)
     cr_assert_eq(nn_gradcheck_layer(find("good_square"), kv, "3", NULL, NULL, &err), NN_EINVAL);
     cr_assert(strstr(err.msg, "unknown key 'nokey'"), "%s", err.msg);
 }
+
+/* <nntrain/stock_setup.h>: the stock dense layer's keys, shapes, parameters and refusals, and
+ * the shared key readers, as a backend pack uses them */
+static const nn_param_spec dense_schema[] = {NN_STOCK_DENSE_PARAMS, {.name = NULL}};
+static const nn_param_spec conv_schema[] = {NN_STOCK_CONV2D_PARAMS, {.name = NULL}};
+
+static nn_layer_setup dense_setup_for(const nn_tensor *x, int n_inputs)
+{
+    nn_layer_setup s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    s.layer_name = "fc";
+    s.n_inputs = n_inputs;
+    for (int k = 0; k < n_inputs; k++)
+        s.inputs[k] = x;
+    return s;
+}
+
+Test(sdk_api, stock_dense_setup_declares_what_the_stock_layer_declares)
+{
+    nn_params *p = NULL;
+    nn_error err = {0};
+    const char *kv[] = {"units = 3", "bias_init = zeros", "weight_init = he_normal",
+                        "activation = gelu", NULL};
+    cr_assert_eq(nn_params_new(dense_schema, kv, "[layer.fc]", &p, &err), NN_OK, "%s", err.msg);
+    nn_stock_dense k;
+    nn_stock_dense_read(p, &k);
+    nn_params_free(p);
+    cr_assert(k.units == 3 && k.bias && k.bias_zeros && k.activation == 4);
+    cr_assert_eq(k.winit, NN_INIT_HE_NORMAL);
+    nn_tensor x;
+    memset(&x, 0, sizeof x);
+    const int64_t xs[2] = {4, 6};
+    nn_tensor_describe(&x, NN_F32, 2, xs);
+    nn_layer_setup s = dense_setup_for(&x, 1);
+    cr_assert_eq(nn_stock_dense_setup(&k, "fc", &s, &err), NN_OK, "%s", err.msg);
+    cr_assert(s.output.dl.ndim == 2 && s.output.shape[0] == 4 && s.output.shape[1] == 3);
+    cr_assert_eq(s.n_params, 2);
+    const nn_param_decl *w = &s.params[NN_STOCK_DENSE_WEIGHT], *b = &s.params[NN_STOCK_DENSE_BIAS];
+    cr_assert_str_eq(w->name, "weight");
+    cr_assert(w->ndim == 2 && w->shape[0] == 3 && w->shape[1] == 6 && w->fan_in == 6);
+    cr_assert_eq(w->init, NN_INIT_HE_NORMAL);
+    cr_assert_str_eq(b->name, "bias");
+    cr_assert(b->ndim == 1 && b->shape[0] == 3 && b->init == NN_INIT_ZEROS);
+    cr_assert(b->flags & NN_TENSOR_BIAS);
+    cr_assert_eq(s.flops, 2u * 4 * 6 * 3);
+    k.bias = 0;
+    s = dense_setup_for(&x, 1);
+    cr_assert_eq(nn_stock_dense_setup(&k, "fc", &s, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(s.n_params, 1, "no bias declared when bias = false");
+    /* the refusals, with the stock sentences */
+    s = dense_setup_for(&x, 2);
+    cr_assert_eq(nn_stock_dense_setup(&k, "fc", &s, &err), NN_ESHAPE);
+    cr_assert(strstr(err.msg, "layer 'fc': dense takes 1 input, got 2"), "%s", err.msg);
+    const int64_t x3[3] = {4, 6, 2};
+    nn_tensor_describe(&x, NN_F32, 3, x3);
+    s = dense_setup_for(&x, 1);
+    cr_assert_eq(nn_stock_dense_setup(&k, "fc", &s, &err), NN_ESHAPE);
+    cr_assert(strstr(err.msg, "dense expects a [batch, features] input") &&
+                  strstr(err.msg, "put a flatten layer before it"),
+              "%s", err.msg);
+    nn_tensor_describe(&x, NN_I64, 2, xs);
+    s = dense_setup_for(&x, 1);
+    cr_assert_eq(nn_stock_dense_setup(&k, "fc", &s, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "dense supports float32 (F32) input only"), "%s", err.msg);
+}
+
+Test(sdk_api, stock_key_readers_broadcast_one_value_and_name_a_bad_count)
+{
+    cr_assert_eq(nn_stock_weight_init(0), NN_INIT_FAN_IN_UNIFORM);
+    cr_assert_eq(nn_stock_weight_init(3), NN_INIT_XAVIER_UNIFORM);
+    cr_assert_eq(nn_stock_weight_init(99), NN_INIT_FAN_IN_UNIFORM);
+    nn_params *p = NULL;
+    nn_error err = {0};
+    const char *kv[] = {"filters = 4", "kernel = 3", "stride = 2, 1", "dilation = 1, 2, 3",
+                        NULL};
+    cr_assert_eq(nn_params_new(conv_schema, kv, "[layer.c]", &p, &err), NN_OK, "%s", err.msg);
+    int64_t v[2] = {0, 0};
+    cr_assert_eq(nn_stock_int_list(p, "kernel", 2, v, "conv2d", &err), NN_OK, "%s", err.msg);
+    cr_assert(v[0] == 3 && v[1] == 3);
+    cr_assert_eq(nn_stock_int_list(p, "stride", 2, v, "conv2d", &err), NN_OK, "%s", err.msg);
+    cr_assert(v[0] == 2 && v[1] == 1);
+    cr_assert_eq(nn_stock_int_list(p, "dilation", 2, v, "conv2d", &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "[layer.c]: conv2d: key 'dilation' takes 1 or 2 values, got 3"),
+              "%s", err.msg);
+    cr_assert_eq(nn_stock_int_list(p, "stride", 1, v, "conv1d", &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "key 'stride' takes 1 value, got 2"), "%s", err.msg);
+    nn_params_free(p);
+}

@@ -45,12 +45,12 @@ static int conv_create(int sp, const nn_params *p, void **self, nn_error *err)
     c.filters = nn_params_int(p, "filters");
     c.groups = nn_params_int(p, "groups");
     c.act = nn_params_enum(p, "activation");
-    c.winit = cu_weight_init(nn_params_enum(p, "weight_init"));
+    c.winit = nn_stock_weight_init(nn_params_enum(p, "weight_init"));
     c.bias = nn_params_bool(p, "bias") ? (nn_params_enum(p, "bias_init") == 1 ? 2 : 1) : 0;
     int rc;
-    if ((rc = cu_int_list(p, "kernel", sp, c.kernel, c.kind, err)) ||
-        (rc = cu_int_list(p, "stride", sp, c.stride, c.kind, err)) ||
-        (rc = cu_int_list(p, "dilation", sp, c.dilation, c.kind, err)) ||
+    if ((rc = nn_stock_int_list(p, "kernel", sp, c.kernel, c.kind, err)) ||
+        (rc = nn_stock_int_list(p, "stride", sp, c.stride, c.kind, err)) ||
+        (rc = nn_stock_int_list(p, "dilation", sp, c.dilation, c.kind, err)) ||
         (rc = nn_stock_conv_padding(p, sp, c.kind, &c.same, c.cfg_pad, err)))
         return rc;
     if (c.filters % c.groups)

@@ -7,12 +7,11 @@
 
 #include "cu_gemm.h"
 
-enum { P_WEIGHT = 0, P_BIAS = 1 };
+enum { P_WEIGHT = NN_STOCK_DENSE_WEIGHT, P_BIAS = NN_STOCK_DENSE_BIAS };
 
 typedef struct cu_dense {
-    int64_t units, n, in;
-    int bias, bias_zeros, act;
-    nn_init winit;
+    nn_stock_dense k; /* the keys; k.activation is a K_ACT_* */
+    int64_t n, in;
     const char *name;
     int training;
     int b_z, b_dz;          /* SAVED pre-activation (gelu), WORKSPACE dLoss/dz; -1 when absent */
@@ -26,11 +25,7 @@ static int dense_create(const nn_params *p, void **self, nn_error *err)
     cu_dense *d = calloc(1, sizeof *d);
     if (!d)
         return nn_error_set(err, NN_ENOMEM, "dense: out of memory");
-    d->units = nn_params_int(p, "units");
-    d->bias = nn_params_bool(p, "bias");
-    d->bias_zeros = nn_params_enum(p, "bias_init") == 1;
-    d->winit = cu_weight_init(nn_params_enum(p, "weight_init"));
-    d->act = nn_params_enum(p, "activation"); /* none|relu|tanh|sigmoid|gelu = K_ACT_* */
+    nn_stock_dense_read(p, &d->k); /* activation: none|relu|tanh|sigmoid|gelu = K_ACT_* */
     d->name = "dense";
     d->b_z = d->b_dz = -1;
     *self = d;
@@ -52,40 +47,23 @@ static void dense_destroy(void *self)
 static int dense_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
     cu_dense *d = self;
-    char buf[96];
     d->name = cu_name(s->layer_name, "dense");
     d->training = s->training;
     if (!cu_dev_of(s->device, 0, d->name, err))
         return NN_EINVAL;
-    if (s->n_inputs != 1)
-        return nn_error_set(err, NN_ESHAPE, "layer '%s': dense takes 1 input, got %d", d->name,
-                            s->n_inputs);
-    const nn_tensor *x = s->inputs[0];
-    if (x->dl.ndim != 2)
-        return nn_error_set(err, NN_ESHAPE, "layer '%s': dense expects a [batch, features] "
-                            "input, got %s (put a flatten layer before it)", d->name,
-                            nn_shape_str(x, buf, sizeof buf));
-    if (nn_tensor_dtype(x) != NN_F32)
-        return nn_error_set(err, NN_EINVAL, "layer '%s': dense supports float32 (F32) input "
-                            "only, got %s", d->name, nn_shape_str(x, buf, sizeof buf));
-    d->n = x->shape[0];
-    d->in = x->shape[1];
-    int64_t oshape[2] = {d->n, d->units}, wshape[2] = {d->units, d->in};
-    nn_tensor_describe(&s->output, NN_F32, 2, oshape);
-    if (nn_layer_add_param(s, "weight", 2, wshape, d->winit, d->in, d->units, 0) != P_WEIGHT ||
-        (d->bias && nn_layer_add_param(s, "bias", 1, &d->units,
-                                       d->bias_zeros ? NN_INIT_ZEROS : NN_INIT_FAN_IN_UNIFORM,
-                                       d->in, d->units, NN_TENSOR_BIAS) != P_BIAS))
-        return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare parameters",
-                            d->name);
+    int rc = nn_stock_dense_setup(&d->k, d->name, s, err);
+    if (rc)
+        return rc;
+    d->n = s->inputs[0]->shape[0];
+    d->in = s->inputs[0]->shape[1];
+    const int64_t *oshape = s->output.shape;
     d->b_z = d->b_dz = -1;
-    if (d->training && d->act == K_ACT_GELU &&
+    if (d->training && d->k.activation == K_ACT_GELU &&
         (d->b_z = nn_layer_add_buffer(s, "act", NN_BUF_SAVED, NN_F32, 2, oshape)) < 0)
         return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers", d->name);
-    if (d->training && d->act != K_ACT_NONE &&
+    if (d->training && d->k.activation != K_ACT_NONE &&
         (d->b_dz = nn_layer_add_buffer(s, "act_grad", NN_BUF_WORKSPACE, NN_F32, 2, oshape)) < 0)
         return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers", d->name);
-    s->flops = (uint64_t)(2 * d->n * d->in * d->units);
     return NN_OK;
 }
 
@@ -117,29 +95,29 @@ static int dense_bind(void *self, const nn_layer_io *io, nn_error *err)
     d->dev = dev;
     cu_forget_graphs(dev);
     void *b = NULL, *db = NULL;
-    if (d->bias)
+    if (d->k.bias)
         CU_TENSOR(b, dev, io->params[P_BIAS], NN_F32, L, "bias", err);
-    int relu = d->act == K_ACT_RELU;
-    int epi = relu ? (d->bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU)
-                   : (d->bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+    int relu = d->k.activation == K_ACT_RELU;
+    int epi = relu ? (d->k.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU)
+                   : (d->k.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
     int fused, rc;
     /* y[n, units] = x[n, in] W[units, in]^T */
-    if ((rc = plan(dev, &d->fwd, L, d->n, d->units, d->in, 0, 1, epi, b, &fused, err)))
+    if ((rc = plan(dev, &d->fwd, L, d->n, d->k.units, d->in, 0, 1, epi, b, &fused, err)))
         return rc;
-    d->fused_bias = fused && d->bias;
+    d->fused_bias = fused && d->k.bias;
     d->fused_relu = fused && relu;
     d->fused_bgrad = 0;
     if (!d->training)
         return NN_OK;
     /* dx[n, in] = dz[n, units] W[units, in] */
     if (io->grad_inputs[0] &&
-        (rc = cu_mm_plan(dev, &d->dx, L, d->n, d->in, d->units, 0, 0,
+        (rc = cu_mm_plan(dev, &d->dx, L, d->n, d->in, d->k.units, 0, 0,
                          CUBLASLT_EPILOGUE_DEFAULT, NULL, err)))
         return rc;
     /* dW[units, in] = dz^T x, and db = the column sums of dz in the same pass */
-    if (d->bias && io->param_grads[P_BIAS])
+    if (d->k.bias && io->param_grads[P_BIAS])
         CU_TENSOR(db, dev, io->param_grads[P_BIAS], NN_F32, L, "bias gradient", err);
-    if ((rc = plan(dev, &d->dw, L, d->units, d->in, d->n, 1, 0,
+    if ((rc = plan(dev, &d->dw, L, d->k.units, d->in, d->n, 1, 0,
                    db ? CUBLASLT_EPILOGUE_BGRADB : CUBLASLT_EPILOGUE_DEFAULT, db, &fused, err)))
         return rc;
     d->fused_bgrad = fused;
@@ -160,7 +138,7 @@ static int dense_forward(void *self, const nn_layer_io *io, nn_error *err)
     float *y, *z = NULL;
     CU_TENSOR(x, dev, io->inputs[0], NN_F32, L, "input", err);
     CU_TENSOR(w, dev, io->params[P_WEIGHT], NN_F32, L, "weight", err);
-    if (d->bias)
+    if (d->k.bias)
         CU_TENSOR(b, dev, io->params[P_BIAS], NN_F32, L, "bias", err);
     CU_TENSOR(y, dev, io->output, NN_F32, L, "output", err);
     if (d->b_z >= 0 && io->buffers[d->b_z])
@@ -168,13 +146,13 @@ static int dense_forward(void *self, const nn_layer_io *io, nn_error *err)
     float *dst = z ? z : y;
     if ((rc = cu_mm_run(dev, &d->fwd, L, x, w, dst, err)))
         return rc;
-    int bias_left = d->bias && !d->fused_bias;
-    int act_left = d->act != K_ACT_NONE && !d->fused_relu;
+    int bias_left = d->k.bias && !d->fused_bias;
+    int act_left = d->k.activation != K_ACT_NONE && !d->fused_relu;
     if (!bias_left && !act_left)
         return NN_OK;
     /* the rest in one pass over the output, in place (z keeps z + b for gelu's backward) */
-    k_act a = {.x = dst, .out = y, .z = z, .bias = bias_left ? b : NULL, .n = d->n * d->units,
-               .inner = 1, .channels = d->units, .act = d->act};
+    k_act a = {.x = dst, .out = y, .z = z, .bias = bias_left ? b : NULL, .n = d->n * d->k.units,
+               .inner = 1, .channels = d->k.units, .act = d->k.activation};
     return cu_act(dev, L, &a, err);
 }
 
@@ -197,24 +175,25 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
     CU_TENSOR(w, dev, io->params[P_WEIGHT], NN_F32, L, "weight", err);
     CU_TENSOR(dy, dev, io->grad_output, NN_F32, L, "output gradient", err);
     CU_TENSOR(dw, dev, io->param_grads[P_WEIGHT], NN_F32, L, "weight gradient", err);
-    if (d->bias)
+    if (d->k.bias)
         CU_TENSOR(db, dev, io->param_grads[P_BIAS], NN_F32, L, "bias gradient", err);
     if (io->grad_inputs[0])
         CU_TENSOR(dx, dev, io->grad_inputs[0], NN_F32, L, "input gradient", err);
     const float *dz = dy;
-    if (d->act != K_ACT_NONE) {
+    if (d->k.activation != K_ACT_NONE) {
         float *g;
         if (d->b_dz < 0 || !io->buffers[d->b_dz])
             return nn_error_set(err, NN_EINVAL, "layer '%s': backward called on a plan built "
                                 "without training buffers", L);
         CU_TENSOR(g, dev, io->buffers[d->b_dz], NN_F32, L, "act_grad", err);
         /* relu, tanh and sigmoid take the derivative from the output, gelu from z */
-        k_act a = {.g = dy, .out = g, .n = d->n * d->units, .act = d->act, .backward = 1};
-        if (d->act == K_ACT_GELU)
+        k_act a = {.g = dy, .out = g, .n = d->n * d->k.units, .act = d->k.activation,
+                   .backward = 1};
+        if (d->k.activation == K_ACT_GELU)
             CU_TENSOR(a.x, dev, io->buffers[d->b_z], NN_F32, L, "act", err);
         else
             CU_TENSOR(a.y, dev, io->output, NN_F32, L, "output", err);
-        if (d->act == K_ACT_RELU)
+        if (d->k.activation == K_ACT_RELU)
             a.x = a.y;
         if ((rc = cu_act(dev, L, &a, err)))
             return rc;
@@ -226,8 +205,8 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
         return rc;
     if (!db || d->fused_bgrad)
         return NN_OK;
-    k_chansum c = {.x = dz, .out = db, .n = d->n, .channels = d->units, .inner = 1};
-    return cu_launch(dev, L, k_eltwise_fn(K_ELT_CHANSUM), (uint32_t)d->units, K_REDUCE, &c,
+    k_chansum c = {.x = dz, .out = db, .n = d->n, .channels = d->k.units, .inner = 1};
+    return cu_launch(dev, L, k_eltwise_fn(K_ELT_CHANSUM), (uint32_t)d->k.units, K_REDUCE, &c,
                      sizeof c, err);
 }
 

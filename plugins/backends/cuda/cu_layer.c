@@ -26,29 +26,6 @@ int cu_one_input(nn_layer_setup *s, const char *kind, int dt, const char **name,
     return NN_OK;
 }
 
-int cu_int_list(const nn_params *p, const char *key, int sp, int64_t *out, const char *kind,
-                nn_error *err)
-{
-    int n = 0;
-    const int64_t *v = nn_params_ints(p, key, &n);
-    if (!v || (n != 1 && n != sp))
-        return nn_error_set(err, NN_EINVAL, "%s: %s: key '%s' takes 1%s value%s, got %d",
-                            nn_params_origin(p), kind, key, sp > 1 ? " or 2" : "",
-                            sp > 1 ? "s" : "", n);
-    for (int i = 0; i < sp; i++)
-        out[i] = v[n == 1 ? 0 : i];
-    return NN_OK;
-}
-
-nn_init cu_weight_init(int choice)
-{
-    static const nn_init map[] = {NN_INIT_FAN_IN_UNIFORM, NN_INIT_HE_UNIFORM, NN_INIT_HE_NORMAL,
-                                  NN_INIT_XAVIER_UNIFORM, NN_INIT_XAVIER_NORMAL};
-    if (choice < 0 || choice >= (int)(sizeof map / sizeof map[0]))
-        return NN_INIT_FAN_IN_UNIFORM;
-    return map[choice];
-}
-
 int cu_act(cu_dev *d, const char *who, const k_act *a, nn_error *err)
 {
     return cu_launch_n(d, who, k_eltwise_fn(K_ELT_ACT), a->n, a, sizeof *a, err);

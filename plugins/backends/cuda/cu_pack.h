@@ -113,11 +113,6 @@ const char *cu_name(const char *layer_name, const char *kind);
  * batch dimension; *name gets the layer's name. The sentences and statuses are the CPU
  * plugins' ("layer 'x' (relu): takes 1 input, got 2"). */
 int cu_one_input(nn_layer_setup *s, const char *kind, int dt, const char **name, nn_error *err);
-/* an int-list key of 1 value (for every spatial dim) or sp values */
-int cu_int_list(const nn_params *p, const char *key, int sp, int64_t *out, const char *kind,
-                nn_error *err);
-/* weight_init's choice -> nn_init (torch|he_uniform|he_normal|xavier_uniform|xavier_normal) */
-nn_init cu_weight_init(int choice);
 /* launches k_act over n elements */
 int cu_act(cu_dev *d, const char *who, const k_act *a, nn_error *err);
 

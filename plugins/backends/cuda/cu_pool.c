@@ -20,11 +20,11 @@ static int pool_create(int mode, const nn_params *p, void **self, nn_error *err)
     cu_pool pl = {.mode = mode, .kind = kinds[mode], .b_arg = -1};
     if (mode != 2) {
         int rc;
-        if ((rc = cu_int_list(p, "kernel", 2, pl.kernel, pl.kind, err)) ||
-            (rc = cu_int_list(p, "padding", 2, pl.pad, pl.kind, err)))
+        if ((rc = nn_stock_int_list(p, "kernel", 2, pl.kernel, pl.kind, err)) ||
+            (rc = nn_stock_int_list(p, "padding", 2, pl.pad, pl.kind, err)))
             return rc;
         if (nn_params_has(p, "stride")) {
-            if ((rc = cu_int_list(p, "stride", 2, pl.stride, pl.kind, err)))
+            if ((rc = nn_stock_int_list(p, "stride", 2, pl.stride, pl.kind, err)))
                 return rc;
         } else {
             pl.stride[0] = pl.kernel[0];

@@ -92,11 +92,6 @@ void sim_act_forward(int kind, const float *z, float *y, int64_t n);
 /* dz = dy * act'(z) */
 void sim_act_backward(int kind, const float *z, const float *dy, float *dz, int64_t n);
 
-/* weight_init's choice -> nn_init */
-nn_init sim_weight_init(int choice);
-/* an int-list key of 1 value (for every dim) or 2 values */
-int sim_int_pair(const nn_params *p, const char *key, int64_t out[2], const char *kind,
-                 nn_error *err);
 
 /* the pack's descriptors, exported together by sim_pack.c */
 extern const nn_plugin_desc sim_backend_desc, sim_dense_desc, sim_conv2d_desc,

@@ -27,11 +27,11 @@ static int conv_create(const nn_params *p, void **self, nn_error *err)
     c.bias = nn_params_bool(p, "bias");
     c.bias_zeros = nn_params_enum(p, "bias_init") == 1;
     c.act = nn_params_enum(p, "activation");
-    c.winit = sim_weight_init(nn_params_enum(p, "weight_init"));
+    c.winit = nn_stock_weight_init(nn_params_enum(p, "weight_init"));
     int rc;
-    if ((rc = sim_int_pair(p, "kernel", c.kernel, "conv2d", err)) ||
-        (rc = sim_int_pair(p, "stride", c.stride, "conv2d", err)) ||
-        (rc = sim_int_pair(p, "dilation", c.dilation, "conv2d", err)) ||
+    if ((rc = nn_stock_int_list(p, "kernel", 2, c.kernel, "conv2d", err)) ||
+        (rc = nn_stock_int_list(p, "stride", 2, c.stride, "conv2d", err)) ||
+        (rc = nn_stock_int_list(p, "dilation", 2, c.dilation, "conv2d", err)) ||
         (rc = nn_stock_conv_padding(p, 2, "conv2d", &c.same, c.pad_l, err)))
         return rc;
     c.pad_r[0] = c.pad_l[0];

@@ -5,12 +5,10 @@
 
 #include "sim.h"
 
-enum { P_WEIGHT = 0, P_BIAS = 1 };
+enum { P_WEIGHT = NN_STOCK_DENSE_WEIGHT, P_BIAS = NN_STOCK_DENSE_BIAS };
 
 typedef struct sdense {
-    int64_t units;
-    int bias, bias_zeros, act;
-    nn_init winit;
+    nn_stock_dense k; /* the keys */
     const char *name;
     int training;
     int b_act, b_grad; /* buffers: pre-activation z (SAVED) and dLoss/dz, -1 when absent */
@@ -21,11 +19,7 @@ static int dense_create(const nn_params *p, void **self, nn_error *err)
     sdense *d = calloc(1, sizeof *d);
     if (!d)
         return nn_error_set(err, NN_ENOMEM, "dense: out of memory");
-    d->units = nn_params_int(p, "units");
-    d->bias = nn_params_bool(p, "bias");
-    d->bias_zeros = nn_params_enum(p, "bias_init") == 1;
-    d->winit = sim_weight_init(nn_params_enum(p, "weight_init"));
-    d->act = nn_params_enum(p, "activation");
+    nn_stock_dense_read(p, &d->k);
     d->name = "dense";
     *self = d;
     return NN_OK;
@@ -39,40 +33,22 @@ static void dense_destroy(void *self)
 static int dense_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
     sdense *d = self;
-    char buf[96];
     d->name = s->layer_name ? s->layer_name : "dense";
     d->training = s->training;
     if (!sim_dev_from(s->device, d->name, err))
         return NN_EINVAL;
-    if (s->n_inputs != 1)
-        return nn_error_set(err, NN_ESHAPE, "layer '%s': dense takes 1 input, got %d", d->name,
-                            s->n_inputs);
-    const nn_tensor *x = s->inputs[0];
-    if (x->dl.ndim != 2)
-        return nn_error_set(err, NN_ESHAPE, "layer '%s': dense expects a [batch, features] "
-                            "input, got %s (put a flatten layer before it)", d->name,
-                            nn_shape_str(x, buf, sizeof buf));
-    if (nn_tensor_dtype(x) != NN_F32)
-        return nn_error_set(err, NN_EINVAL, "layer '%s': dense supports float32 (F32) input "
-                            "only, got %s", d->name, nn_shape_str(x, buf, sizeof buf));
-    int64_t n = x->shape[0], in = x->shape[1];
-    int64_t oshape[2] = {n, d->units}, wshape[2] = {d->units, in};
-    nn_tensor_describe(&s->output, NN_F32, 2, oshape);
-    if (nn_layer_add_param(s, "weight", 2, wshape, d->winit, in, d->units, 0) != P_WEIGHT ||
-        (d->bias && nn_layer_add_param(s, "bias", 1, &d->units,
-                                       d->bias_zeros ? NN_INIT_ZEROS : NN_INIT_FAN_IN_UNIFORM,
-                                       in, d->units, NN_TENSOR_BIAS) != P_BIAS))
-        return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare parameters",
-                            d->name);
+    int rc = nn_stock_dense_setup(&d->k, d->name, s, err);
+    if (rc)
+        return rc;
+    const int64_t *oshape = s->output.shape;
     d->b_act = d->b_grad = -1;
-    if (d->act != SIM_ACT_NONE && s->training) {
+    if (d->k.activation != SIM_ACT_NONE && s->training) {
         d->b_act = nn_layer_add_buffer(s, "act", NN_BUF_SAVED, NN_F32, 2, oshape);
         d->b_grad = nn_layer_add_buffer(s, "act_grad", NN_BUF_WORKSPACE, NN_F32, 2, oshape);
         if (d->b_act < 0 || d->b_grad < 0)
             return nn_error_set(err, NN_EINTERNAL, "layer '%s': too many buffers declared",
                                 d->name);
     }
-    s->flops = (uint64_t)(2 * n * in * d->units);
     return NN_OK;
 }
 
@@ -87,19 +63,19 @@ static int dense_forward(void *self, const nn_layer_io *io, nn_error *err)
     float *y, *z;
     SIM_TENSOR(x, dev, io->inputs[0], NN_F32, L, "input", err);
     SIM_TENSOR(w, dev, io->params[P_WEIGHT], NN_F32, L, "weight", err);
-    if (d->bias)
+    if (d->k.bias)
         SIM_TENSOR(b, dev, io->params[P_BIAS], NN_F32, L, "bias", err);
     SIM_TENSOR(y, dev, io->output, NN_F32, L, "output", err);
     z = y;
     if (d->b_act >= 0 && io->buffers[d->b_act])
         SIM_TENSOR(z, dev, io->buffers[d->b_act], NN_F32, L, "act", err);
-    int64_t n = io->inputs[0]->shape[0], in = io->inputs[0]->shape[1], u = d->units;
+    int64_t n = io->inputs[0]->shape[0], in = io->inputs[0]->shape[1], u = d->k.units;
     sim_gemm(dev, 0, 1, n, u, in, x, in, w, in, 0, z, u);
     for (int64_t r = 0; b && r < n; r++)
         for (int64_t j = 0; j < u; j++)
             z[r * u + j] += b[j];
-    if (d->act != SIM_ACT_NONE)
-        sim_act_forward(d->act, z, y, n * u);
+    if (d->k.activation != SIM_ACT_NONE)
+        sim_act_forward(d->k.activation, z, y, n * u);
     return NN_OK;
 }
 
@@ -119,13 +95,13 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
     SIM_TENSOR(w, dev, io->params[P_WEIGHT], NN_F32, L, "weight", err);
     SIM_TENSOR(dy, dev, io->grad_output, NN_F32, L, "output gradient", err);
     SIM_TENSOR(dw, dev, io->param_grads[P_WEIGHT], NN_F32, L, "weight gradient", err);
-    if (d->bias)
+    if (d->k.bias)
         SIM_TENSOR(db, dev, io->param_grads[P_BIAS], NN_F32, L, "bias gradient", err);
     if (io->grad_inputs[0])
         SIM_TENSOR(dx, dev, io->grad_inputs[0], NN_F32, L, "input gradient", err);
-    int64_t n = io->inputs[0]->shape[0], in = io->inputs[0]->shape[1], u = d->units;
+    int64_t n = io->inputs[0]->shape[0], in = io->inputs[0]->shape[1], u = d->k.units;
     dz = dy;
-    if (d->act != SIM_ACT_NONE) {
+    if (d->k.activation != SIM_ACT_NONE) {
         const float *z;
         float *g;
         if (d->b_act < 0 || !io->buffers[d->b_act] || !io->buffers[d->b_grad])
@@ -133,7 +109,7 @@ static int dense_backward(void *self, const nn_layer_io *io, nn_error *err)
                                 "without training buffers", L);
         SIM_TENSOR(z, dev, io->buffers[d->b_act], NN_F32, L, "act", err);
         SIM_TENSOR(g, dev, io->buffers[d->b_grad], NN_F32, L, "act_grad", err);
-        sim_act_backward(d->act, z, dy, g, n * u);
+        sim_act_backward(d->k.activation, z, dy, g, n * u);
         dz = g;
     }
     if (dx)

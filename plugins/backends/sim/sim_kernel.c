@@ -123,24 +123,3 @@ void sim_act_backward(int kind, const float *z, const float *dy, float *dz, int6
     }
 }
 
-nn_init sim_weight_init(int choice)
-{
-    static const nn_init map[] = {NN_INIT_FAN_IN_UNIFORM, NN_INIT_HE_UNIFORM, NN_INIT_HE_NORMAL,
-                                  NN_INIT_XAVIER_UNIFORM, NN_INIT_XAVIER_NORMAL};
-    if (choice < 0 || choice >= (int)(sizeof map / sizeof map[0]))
-        return NN_INIT_FAN_IN_UNIFORM;
-    return map[choice];
-}
-
-int sim_int_pair(const nn_params *p, const char *key, int64_t out[2], const char *kind,
-                 nn_error *err)
-{
-    int n = 0;
-    const int64_t *v = nn_params_ints(p, key, &n);
-    if (!v || (n != 1 && n != 2))
-        return nn_error_set(err, NN_EINVAL, "%s: %s: key '%s' takes 1 or 2 values, got %d",
-                            nn_params_origin(p), kind, key, n);
-    out[0] = v[0];
-    out[1] = v[n == 1 ? 0 : 1];
-    return NN_OK;
-}

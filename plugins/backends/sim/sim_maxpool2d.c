@@ -19,11 +19,11 @@ static int pool_create(const nn_params *p, void **self, nn_error *err)
 {
     spool pl = {.b_arg = -1};
     int rc;
-    if ((rc = sim_int_pair(p, "kernel", pl.kernel, "maxpool2d", err)) ||
-        (rc = sim_int_pair(p, "padding", pl.pad, "maxpool2d", err)))
+    if ((rc = nn_stock_int_list(p, "kernel", 2, pl.kernel, "maxpool2d", err)) ||
+        (rc = nn_stock_int_list(p, "padding", 2, pl.pad, "maxpool2d", err)))
         return rc;
     if (nn_params_has(p, "stride")) {
-        if ((rc = sim_int_pair(p, "stride", pl.stride, "maxpool2d", err)))
+        if ((rc = nn_stock_int_list(p, "stride", 2, pl.stride, "maxpool2d", err)))
             return rc;
     } else {
         pl.stride[0] = pl.kernel[0];

@@ -21,5 +21,6 @@
 #include "gradcheck.h"
 #include "export.h"
 #include "stock_params.h"
+#include "stock_setup.h"
 #include "version.h"
 #endif

@@ -5,7 +5,7 @@
  * compares a pack's schema with the CPU plugin's key by key). Each macro expands to entries
  * only: end the array yourself, e.g.
  *     static const nn_param_spec dense_params[] = {NN_STOCK_DENSE_PARAMS, {.name = NULL}};
- * Header-only (macros and one inline reader), ABI 0.5. Changing a key here changes every
+ * Header-only (macros and two inline readers), ABI 0.5. Changing a key here changes every
  * device's plugin at once. */
 #ifndef NNTRAIN_STOCK_PARAMS_H
 #define NNTRAIN_STOCK_PARAMS_H
@@ -85,6 +85,23 @@
                          "step between windows: 1 or 2 values (height, width)",            \
                          "1 or 2 values (height, width)",                                  \
                          "spacing between kernel taps: 1 or 2 values (height, width)")
+
+/* Reads an integer-list key of the conv and pooling layers (kernel, stride, dilation, a
+ * pool's padding) for sp (1 or 2) spatial dimensions: 1 value for every dimension or sp values
+ * into out[0 .. sp - 1]. kind names the plugin in the error. */
+static inline int nn_stock_int_list(const nn_params *p, const char *key, int sp, int64_t *out,
+                                    const char *kind, nn_error *err)
+{
+    int n = 0;
+    const int64_t *v = nn_params_ints(p, key, &n);
+    if (!v || (n != 1 && n != sp))
+        return nn_error_set(err, NN_EINVAL, "%s: %s: key '%s' takes 1%s value%s, got %d",
+                            nn_params_origin(p), kind, key, sp > 1 ? " or 2" : "",
+                            sp > 1 ? "s" : "", n);
+    for (int i = 0; i < sp; i++)
+        out[i] = v[n == 1 ? 0 : i];
+    return NN_OK;
+}
 
 /* Reads the conv layers' `padding` key (NN_STOCK_CONV_PARAMS) for sp (1 or 2) spatial
  * dimensions: "same" sets *same = 1 (the amounts depend on the input: resolve them in
