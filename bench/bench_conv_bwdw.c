@@ -13,31 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "nn_conv_bwdw_nchwc.h"
 
-#define TRY(x)                                                                      \
-    do {                                                                            \
-        dnnl_status_t st_ = (x);                                                    \
-        if (st_ != dnnl_success) {                                                  \
-            fprintf(stderr, "bench_conv_bwdw: %s failed (%d)\n", #x, (int)st_);     \
-            exit(1);                                                                \
-        }                                                                           \
-    } while (0)
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#define TRY(x) BENCH_TRY("bench_conv_bwdw", x)
 
 /* output positions times taps that land inside the input, along one dimension */
 static double inside(long n, long k, long pad)
@@ -157,7 +137,7 @@ int main(int argc, char **argv)
             continue;
         }
         for (int r = -2; r < runs; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             if (k < 3) {
                 TRY(dnnl_primitive_execute(ps[k].prim, stream, ps[k].nargs, ps[k].args));
                 TRY(dnnl_stream_wait(stream));
@@ -165,9 +145,9 @@ int main(int argc, char **argv)
                 nn_conv_bwdw_nchwc(&g, x, dy, dw, db);
             }
             if (r >= 0)
-                t[r] = now() - t0;
+                t[r] = bench_now() - t0;
         }
-        qsort(t, (size_t)runs, sizeof *t, cmp_double);
+        qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
         double med = t[runs / 2];
         printf("%-24s median %8.2f ms  fastest %8.2f ms  %6.1f GFLOP/s (median)\n",
                k < 3 ? ps[k].name : "own weight gradient", med * 1e3, t[0] * 1e3,

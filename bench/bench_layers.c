@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "instance.h"
 #include "nntrain/nntrain.h"
 #include "registry.h"
@@ -104,19 +104,6 @@ static void step(layer *l, int fwd)
     }
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* runs a chain of layers forward then backward (in reverse) `runs` times after `warmup`;
  * prints median, min and max per batch, and GFLOP/s of fwd+bwd at the median (backward counted
  * as 2x forward with an input gradient, 1x without: weights only) */
@@ -129,15 +116,15 @@ static void bench(const char *label, layer *chain, int n, int warmup, int runs)
     for (int i = 0; i < n; i++)
         flops += chain[i].setup.flops * (chain[i].io.grad_inputs[0] ? 3u : 2u);
     for (int r = -warmup; r < runs; r++) {
-        double t0 = now_ms();
+        double t0 = 1e3 * bench_now();
         for (int i = 0; i < n; i++)
             step(&chain[i], 1);
         for (int i = n - 1; i >= 0; i--)
             step(&chain[i], 0);
         if (r >= 0)
-            t[r] = now_ms() - t0;
+            t[r] = 1e3 * bench_now() - t0;
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
     double med = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
     printf("%-46s median %8.3f ms  min %8.3f  max %8.3f  %6.1f GFLOP/s\n", label, med, t[0],
            t[runs - 1], (double)flops / (med * 1e6));

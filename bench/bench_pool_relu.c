@@ -11,31 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "nn_maxpool_blk.h"
 
-#define TRY(x)                                                                      \
-    do {                                                                            \
-        dnnl_status_t st_ = (x);                                                    \
-        if (st_ != dnnl_success) {                                                  \
-            fprintf(stderr, "bench_pool_relu: %s failed (%d)\n", #x, (int)st_);     \
-            exit(1);                                                                \
-        }                                                                           \
-    } while (0)
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#define TRY(x) BENCH_TRY("bench_pool_relu", x)
 
 int main(int argc, char **argv)
 {
@@ -90,13 +70,13 @@ int main(int argc, char **argv)
     dnnl_primitive_desc_query(bpd, dnnl_query_impl_info_str, 0, &impl);
 
     for (int r = -2; r < runs; r++) { /* two warm-up runs of each */
-        double t = now();
+        double t = bench_now();
         nn_maxpool_blk_backward(&g, x, dy, dx, 0);
         TRY(dnnl_primitive_execute(relu_bwd, stream, 3, args));
         TRY(dnnl_stream_wait(stream));
-        double t1 = now();
+        double t1 = bench_now();
         nn_maxpool_blk_backward(&g, x, dy, fused, 1);
-        double t2 = now();
+        double t2 = bench_now();
         if (r >= 0) {
             t_two[r] = t1 - t;
             t_one[r] = t2 - t1;
@@ -108,8 +88,8 @@ int main(int argc, char **argv)
                     (double)fused[i], (double)dx[i]);
             return 1;
         }
-    qsort(t_two, (size_t)runs, sizeof *t_two, cmp_double);
-    qsort(t_one, (size_t)runs, sizeof *t_one, cmp_double);
+    qsort(t_two, (size_t)runs, sizeof *t_two, bench_cmp_double);
+    qsort(t_one, (size_t)runs, sizeof *t_one, bench_cmp_double);
     printf("bench_pool_relu: ReLU then 2x2 max pool, %ldx%ldx%ldx%ld nChw8c, backward; oneDNN "
            "ReLU backward %s; %d runs each, interleaved\n", N, C, H, H, impl, runs);
     printf("pool backward + ReLU backward   median %7.2f ms  fastest %7.2f ms\n",

@@ -13,8 +13,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 #include "registry.h"
 
@@ -47,25 +48,12 @@ static const char plugin_src[] =
     "  .params = ps, .vtable = &vt);\n"
     "NN_PLUGIN_EXPORT(&desc);\n";
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
     (void)flag;
     (void)ftw;
     return remove(path);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static double cpu_children_ms(void)
@@ -89,11 +77,11 @@ static double timed_scan(const char *dir, int no_probe, int want, double *cpu)
     if (pid == 0) {
         close(fds[0]);
         nn_registry_opts opts = {.no_probe = no_probe};
-        double t0 = now_ms();
+        double t0 = 1e3 * bench_now();
         nn_registry *r = nn_registry_new(&opts);
         nn_error err = {0};
         int rc = nn_registry_add_dir(r, dir, &err);
-        double ms = now_ms() - t0;
+        double ms = 1e3 * bench_now() - t0;
         if (rc || nn_registry_count(r) != want || nn_registry_problem_count(r) != 0) {
             fprintf(stderr, "bench_registry: scan loaded %d of %d plugins, %d problems: %s\n",
                     nn_registry_count(r), want, nn_registry_problem_count(r),
@@ -121,8 +109,8 @@ static int report(const char *what, const char *dir, int no_probe, int n, int ru
     for (int i = 0; i < runs; i++)
         if ((t[i] = timed_scan(dir, no_probe, n, &c[i])) < 0)
             return 1;
-    qsort(t, (size_t)runs, sizeof *t, cmp_double);
-    qsort(c, (size_t)runs, sizeof *c, cmp_double);
+    qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
+    qsort(c, (size_t)runs, sizeof *c, bench_cmp_double);
     printf("  %-27s wall median %7.2f ms (min %7.2f, max %7.2f)   cpu median %7.2f ms\n", what,
            t[runs / 2], t[0], t[runs - 1], c[runs / 2]);
     return 0;

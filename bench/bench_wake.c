@@ -11,22 +11,16 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_util.h"
 
 static volatile double sink;
 
 /* busy work on this thread alone for us microseconds */
 static void busy(double us)
 {
-    double t0 = now(), s = 0;
-    while ((now() - t0) * 1e6 < us)
+    double t0 = bench_now(), s = 0;
+    while ((bench_now() - t0) * 1e6 < us)
         s += 1;
     sink = s;
 }
@@ -63,13 +57,13 @@ int main(int argc, char **argv)
             double total = 0;
             for (int r = 0; r < calls + warm; r++) {
                 busy(gaps[gi]);
-                double t0 = now();
+                double t0 = bench_now();
                 if (dnnl_sgemm('N', 'T', B, O, I, 1.0f, x, I, w, I, 0.0f, y, O) != dnnl_success) {
                     fprintf(stderr, "bench_wake: dnnl_sgemm failed\n");
                     return 1;
                 }
                 if (r >= warm)
-                    total += now() - t0;
+                    total += bench_now() - t0;
             }
             printf("  %12.3f", total / calls * 1e3);
         }
