@@ -14,25 +14,20 @@
 #endif
 
 typedef struct adam {
-    double beta1, beta2, eps, weight_decay;
-    int amsgrad, decoupled;
+    nn_stock_adam k; /* the keys */
+    int decoupled;
 } adam;
 
 int nn_adam_create(const nn_params *p, int decoupled, void **self, nn_error *err)
 {
-    int nb = 0;
-    const double *betas = nn_params_floats(p, "betas", &nb);
-    if (nb != 2)
-        return nn_error_set(err, NN_EINVAL, "key 'betas' needs exactly 2 numbers (beta1, beta2), "
-                            "got %d", nb);
+    nn_stock_adam k = {0};
+    int rc = nn_stock_adam_read(p, &k, err);
+    if (rc)
+        return rc;
     adam *s = calloc(1, sizeof *s);
     if (!s)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    s->beta1 = betas[0];
-    s->beta2 = betas[1];
-    s->eps = nn_params_float(p, "eps");
-    s->weight_decay = nn_params_float(p, "weight_decay");
-    s->amsgrad = nn_params_bool(p, "amsgrad");
+    s->k = k;
     s->decoupled = decoupled;
     *self = s;
     return NN_OK;
@@ -47,10 +42,7 @@ int nn_adam_setup(void *self, nn_optim_setup *st, nn_error *err)
 {
     (void)err;
     const adam *s = self;
-    st->n_slots = s->amsgrad ? 3 : 2;
-    st->slot_names[0] = "exp_avg";
-    st->slot_names[1] = "exp_avg_sq";
-    st->slot_names[2] = "max_exp_avg_sq";
+    nn_stock_adam_slots(&s->k, st);
     return NN_OK;
 }
 
@@ -110,16 +102,16 @@ int nn_adam_step(void *self, const nn_optim_step *st, nn_error *err)
 {
     (void)err;
     const adam *s = self;
-    double bc1 = 1.0 - pow(s->beta1, (double)st->t);
-    double bc2 = 1.0 - pow(s->beta2, (double)st->t);
+    double bc1 = 1.0 - pow(s->k.beta1, (double)st->t);
+    double bc2 = 1.0 - pow(s->k.beta2, (double)st->t);
     for (int k = 0; k < st->n_params; k++) {
         nn_optim_param *p = &st->params[k];
-        double lr = st->lr * p->lr_mult, wd = s->weight_decay * p->weight_decay_mult;
+        double lr = st->lr * p->lr_mult, wd = s->k.weight_decay * p->weight_decay_mult;
         adam_update(NN_F32P(p->value), NN_F32P(p->grad), NN_F32P(p->slots[0]),
-                    NN_F32P(p->slots[1]), s->amsgrad ? NN_F32P(p->slots[2]) : NULL,
+                    NN_F32P(p->slots[1]), s->k.amsgrad ? NN_F32P(p->slots[2]) : NULL,
                     nn_tensor_numel(p->value), (float)(lr / bc1), (float)(1.0 / sqrt(bc2)),
-                    (float)s->beta1, (float)(1.0 - s->beta1), (float)s->beta2,
-                    (float)(1.0 - s->beta2), (float)s->eps, s->decoupled ? 0.0f : (float)wd,
+                    (float)s->k.beta1, (float)(1.0 - s->k.beta1), (float)s->k.beta2,
+                    (float)(1.0 - s->k.beta2), (float)s->k.eps, s->decoupled ? 0.0f : (float)wd,
                     s->decoupled ? (float)(1.0 - lr * wd) : 1.0f);
     }
     return NN_OK;

@@ -8,6 +8,7 @@
 
 #include <nntrain/optimizer.h>
 #include <nntrain/stock_params.h>
+#include <nntrain/stock_setup.h>
 
 /* decoupled = 0: Adam (weight decay added to the gradient); 1: AdamW (weights shrink by
  * lr * weight_decay before the update) */

@@ -5,6 +5,7 @@
 
 #include <nntrain/optimizer.h>
 #include <nntrain/stock_params.h>
+#include <nntrain/stock_setup.h>
 
 /* the update loops are built for AVX-512, AVX2 and baseline x86-64, picked at load time */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -13,25 +14,17 @@
 #define SGD_CLONES
 #endif
 
-typedef struct sgd {
-    double lr, momentum, dampening, weight_decay;
-    int nesterov;
-} sgd;
+typedef nn_stock_sgd sgd;
 
 static int sgd_create(const nn_params *p, void **self, nn_error *err)
 {
     sgd *s = calloc(1, sizeof *s);
     if (!s)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    s->lr = nn_params_float(p, "lr");
-    s->momentum = nn_params_float(p, "momentum");
-    s->dampening = nn_params_float(p, "dampening");
-    s->weight_decay = nn_params_float(p, "weight_decay");
-    s->nesterov = nn_params_bool(p, "nesterov");
-    if (s->nesterov && (s->momentum <= 0 || s->dampening != 0)) {
+    int rc = nn_stock_sgd_read(p, s, err);
+    if (rc) {
         free(s);
-        return nn_error_set(err, NN_EINVAL, "key 'nesterov' = true needs 'momentum' > 0 and "
-                            "'dampening' = 0 (as in torch.optim.SGD)");
+        return rc;
     }
     *self = s;
     return NN_OK;
@@ -45,9 +38,7 @@ static void sgd_destroy(void *self)
 static int sgd_setup(void *self, nn_optim_setup *st, nn_error *err)
 {
     (void)err;
-    const sgd *s = self;
-    st->n_slots = s->momentum != 0 ? 1 : 0;
-    st->slot_names[0] = "momentum_buffer";
+    nn_stock_sgd_slots(self, st);
     return NN_OK;
 }
 

@@ -210,3 +210,48 @@ Test(sdk_api, stock_key_readers_broadcast_one_value_and_name_a_bad_count)
     cr_assert(strstr(err.msg, "key 'stride' takes 1 value, got 2"), "%s", err.msg);
     nn_params_free(p);
 }
+
+Test(sdk_api, stock_optimizer_keys_refuse_what_torch_refuses_and_name_the_slots)
+{
+    static const nn_param_spec sgd_schema[] = {NN_STOCK_SGD_PARAMS, {.name = NULL}};
+    static const nn_param_spec adam_schema[] = {NN_STOCK_ADAM_PARAMS, {.name = NULL}};
+    nn_params *p = NULL;
+    nn_error err = {0};
+    nn_optim_setup st = {.struct_size = sizeof st};
+    const char *sgd_kv[] = {"momentum = 0.9", "nesterov = true", NULL};
+    cr_assert_eq(nn_params_new(sgd_schema, sgd_kv, "[optimizer]", &p, &err), NN_OK, "%s",
+                 err.msg);
+    nn_stock_sgd sk = {0};
+    cr_assert_eq(nn_stock_sgd_read(p, &sk, &err), NN_OK, "%s", err.msg);
+    nn_params_free(p);
+    cr_assert(sk.nesterov && sk.momentum == 0.9 && sk.dampening == 0);
+    nn_stock_sgd_slots(&sk, &st);
+    cr_assert_eq(st.n_slots, 1);
+    cr_assert_str_eq(st.slot_names[0], "momentum_buffer");
+    sk.momentum = 0;
+    nn_stock_sgd_slots(&sk, &st);
+    cr_assert_eq(st.n_slots, 0, "no momentum, no slot");
+    const char *bad_sgd[] = {"momentum = 0.9", "dampening = 0.1", "nesterov = true", NULL};
+    cr_assert_eq(nn_params_new(sgd_schema, bad_sgd, "[optimizer]", &p, &err), NN_OK);
+    cr_assert_eq(nn_stock_sgd_read(p, &sk, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "'nesterov' = true needs 'momentum' > 0 and 'dampening' = 0"),
+              "%s", err.msg);
+    nn_params_free(p);
+
+    const char *adam_kv[] = {"amsgrad = true", "betas = 0.8, 0.99", NULL};
+    cr_assert_eq(nn_params_new(adam_schema, adam_kv, "[optimizer]", &p, &err), NN_OK, "%s",
+                 err.msg);
+    nn_stock_adam ak = {0};
+    cr_assert_eq(nn_stock_adam_read(p, &ak, &err), NN_OK, "%s", err.msg);
+    nn_params_free(p);
+    cr_assert(ak.beta1 == 0.8 && ak.beta2 == 0.99 && ak.amsgrad);
+    nn_stock_adam_slots(&ak, &st);
+    cr_assert_eq(st.n_slots, 3);
+    cr_assert_str_eq(st.slot_names[2], "max_exp_avg_sq");
+    const char *bad_adam[] = {"betas = 0.9, 0.99, 0.999", NULL};
+    cr_assert_eq(nn_params_new(adam_schema, bad_adam, "[optimizer]", &p, &err), NN_OK);
+    cr_assert_eq(nn_stock_adam_read(p, &ak, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "key 'betas' needs exactly 2 numbers (beta1, beta2), got 3"), "%s",
+              err.msg);
+    nn_params_free(p);
+}

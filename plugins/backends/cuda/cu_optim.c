@@ -36,37 +36,29 @@ static int opt_new(int kind, void **self, nn_error *err)
 
 static int sgd_create(const nn_params *p, void **self, nn_error *err)
 {
-    double mu = nn_params_float(p, "momentum"), damp = nn_params_float(p, "dampening");
-    int nesterov = nn_params_bool(p, "nesterov");
-    if (nesterov && (mu <= 0 || damp != 0))
-        return nn_error_set(err, NN_EINVAL, "key 'nesterov' = true needs 'momentum' > 0 and "
-                            "'dampening' = 0 (as in torch.optim.SGD)");
-    int rc = opt_new(K_OPT_SGD, self, err);
-    if (rc == NN_OK) {
+    nn_stock_sgd k = {0};
+    int rc = nn_stock_sgd_read(p, &k, err);
+    if (rc == NN_OK && (rc = opt_new(K_OPT_SGD, self, err)) == NN_OK) {
         cu_opt *o = *self;
-        o->momentum = mu;
-        o->dampening = damp;
-        o->nesterov = nesterov;
-        o->weight_decay = nn_params_float(p, "weight_decay");
+        o->momentum = k.momentum;
+        o->dampening = k.dampening;
+        o->nesterov = k.nesterov;
+        o->weight_decay = k.weight_decay;
     }
     return rc;
 }
 
 static int adam_like(int kind, const nn_params *p, void **self, nn_error *err)
 {
-    int nb = 0;
-    const double *betas = nn_params_floats(p, "betas", &nb);
-    if (nb != 2)
-        return nn_error_set(err, NN_EINVAL, "key 'betas' needs exactly 2 numbers (beta1, beta2), "
-                            "got %d", nb);
-    int rc = opt_new(kind, self, err);
-    if (rc == NN_OK) {
+    nn_stock_adam k = {0};
+    int rc = nn_stock_adam_read(p, &k, err);
+    if (rc == NN_OK && (rc = opt_new(kind, self, err)) == NN_OK) {
         cu_opt *o = *self;
-        o->beta1 = betas[0];
-        o->beta2 = betas[1];
-        o->eps = nn_params_float(p, "eps");
-        o->weight_decay = nn_params_float(p, "weight_decay");
-        o->amsgrad = nn_params_bool(p, "amsgrad");
+        o->beta1 = k.beta1;
+        o->beta2 = k.beta2;
+        o->eps = k.eps;
+        o->weight_decay = k.weight_decay;
+        o->amsgrad = k.amsgrad;
     }
     return rc;
 }

@@ -15,10 +15,8 @@
 #endif
 
 typedef struct soptim {
-    double momentum, dampening, weight_decay; /* sgd; weight_decay for both */
-    int nesterov;
-    double beta1, beta2, eps; /* adam */
-    int amsgrad;
+    nn_stock_sgd sgd;   /* the keys of sgd */
+    nn_stock_adam adam; /* or of adam */
 } soptim;
 
 static void optim_destroy(void *self)
@@ -53,14 +51,10 @@ static int sgd_create(const nn_params *p, void **self, nn_error *err)
     soptim *s = calloc(1, sizeof *s);
     if (!s)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    s->momentum = nn_params_float(p, "momentum");
-    s->dampening = nn_params_float(p, "dampening");
-    s->weight_decay = nn_params_float(p, "weight_decay");
-    s->nesterov = nn_params_bool(p, "nesterov");
-    if (s->nesterov && (s->momentum <= 0 || s->dampening != 0)) {
+    int rc = nn_stock_sgd_read(p, &s->sgd, err);
+    if (rc) {
         free(s);
-        return nn_error_set(err, NN_EINVAL, "key 'nesterov' = true needs 'momentum' > 0 and "
-                            "'dampening' = 0 (as in torch.optim.SGD)");
+        return rc;
     }
     *self = s;
     return NN_OK;
@@ -71,8 +65,7 @@ static int sgd_setup(void *self, nn_optim_setup *st, nn_error *err)
     const soptim *s = self;
     if (!sim_dev_from(st->device, "sgd", err))
         return NN_EINVAL;
-    st->n_slots = s->momentum != 0 ? 1 : 0;
-    st->slot_names[0] = "momentum_buffer";
+    nn_stock_sgd_slots(&s->sgd, st);
     return NN_OK;
 }
 
@@ -103,7 +96,7 @@ static int sgd_step(void *self, const nn_optim_step *st, nn_error *err)
     sim_dev *dev = sim_dev_from(st->device, "sgd", err);
     if (!dev)
         return NN_EINVAL;
-    int mom = s->momentum != 0;
+    int mom = s->sgd.momentum != 0;
     for (int k = 0; k < st->n_params; k++) {
         nn_optim_param *p = &st->params[k];
         float *w, *b[1];
@@ -112,16 +105,16 @@ static int sgd_step(void *self, const nn_optim_step *st, nn_error *err)
         if (rc)
             return rc;
         float lr = (float)(st->lr * p->lr_mult);
-        float wd = (float)(s->weight_decay * p->weight_decay_mult);
+        float wd = (float)(s->sgd.weight_decay * p->weight_decay_mult);
         int64_t n = nn_tensor_numel(p->value);
         if (!mom) {
             sgd_plain(w, g, n, lr, wd);
             continue;
         }
         int first = st->t == 1;
-        float mu = (float)s->momentum, damp1 = (float)(1 - s->dampening);
+        float mu = (float)s->sgd.momentum, damp1 = (float)(1 - s->sgd.dampening);
         sgd_momentum(w, g, b[0], n, lr, wd, first ? 0.0f : mu, first ? 1.0f : damp1,
-                     s->nesterov ? 1.0f : 0.0f, s->nesterov ? mu : 1.0f);
+                     s->sgd.nesterov ? 1.0f : 0.0f, s->sgd.nesterov ? mu : 1.0f);
     }
     return NN_OK;
 }
@@ -130,19 +123,14 @@ static int sgd_step(void *self, const nn_optim_step *st, nn_error *err)
 
 static int adam_create(const nn_params *p, void **self, nn_error *err)
 {
-    int nb = 0;
-    const double *betas = nn_params_floats(p, "betas", &nb);
-    if (nb != 2)
-        return nn_error_set(err, NN_EINVAL, "key 'betas' needs exactly 2 numbers (beta1, "
-                            "beta2), got %d", nb);
     soptim *s = calloc(1, sizeof *s);
     if (!s)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    s->beta1 = betas[0];
-    s->beta2 = betas[1];
-    s->eps = nn_params_float(p, "eps");
-    s->weight_decay = nn_params_float(p, "weight_decay");
-    s->amsgrad = nn_params_bool(p, "amsgrad");
+    int rc = nn_stock_adam_read(p, &s->adam, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
     *self = s;
     return NN_OK;
 }
@@ -152,10 +140,7 @@ static int adam_setup(void *self, nn_optim_setup *st, nn_error *err)
     const soptim *s = self;
     if (!sim_dev_from(st->device, "adam", err))
         return NN_EINVAL;
-    st->n_slots = s->amsgrad ? 3 : 2;
-    st->slot_names[0] = "exp_avg";
-    st->slot_names[1] = "exp_avg_sq";
-    st->slot_names[2] = "max_exp_avg_sq";
+    nn_stock_adam_slots(&s->adam, st);
     return NN_OK;
 }
 
@@ -187,21 +172,21 @@ static int adam_step(void *self, const nn_optim_step *st, nn_error *err)
     sim_dev *dev = sim_dev_from(st->device, "adam", err);
     if (!dev)
         return NN_EINVAL;
-    double bc1 = 1.0 - pow(s->beta1, (double)st->t);
-    double bc2 = 1.0 - pow(s->beta2, (double)st->t);
-    float b1 = (float)s->beta1, c1 = (float)(1.0 - s->beta1);
-    float b2 = (float)s->beta2, c2 = (float)(1.0 - s->beta2), eps = (float)s->eps;
+    double bc1 = 1.0 - pow(s->adam.beta1, (double)st->t);
+    double bc2 = 1.0 - pow(s->adam.beta2, (double)st->t);
+    float b1 = (float)s->adam.beta1, c1 = (float)(1.0 - s->adam.beta1);
+    float b2 = (float)s->adam.beta2, c2 = (float)(1.0 - s->adam.beta2), eps = (float)s->adam.eps;
     float inv_bc2_sqrt = (float)(1.0 / sqrt(bc2));
     for (int k = 0; k < st->n_params; k++) {
         nn_optim_param *p = &st->params[k];
         float *w, *sl[3];
         const float *g;
-        int rc = param_data(dev, p, s->amsgrad ? 3 : 2, &w, &g, sl, err);
+        int rc = param_data(dev, p, s->adam.amsgrad ? 3 : 2, &w, &g, sl, err);
         if (rc)
             return rc;
-        adam_update(w, g, sl[0], sl[1], s->amsgrad ? sl[2] : NULL, nn_tensor_numel(p->value),
+        adam_update(w, g, sl[0], sl[1], s->adam.amsgrad ? sl[2] : NULL, nn_tensor_numel(p->value),
                     (float)(st->lr * p->lr_mult / bc1), inv_bc2_sqrt, b1, c1, b2, c2, eps,
-                    (float)(s->weight_decay * p->weight_decay_mult));
+                    (float)(s->adam.weight_decay * p->weight_decay_mult));
     }
     return NN_OK;
 }

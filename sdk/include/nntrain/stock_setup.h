@@ -1,15 +1,16 @@
-/* nntrain/stock_setup.h: what every implementation of a stock layer must do alike in
- * create() and setup(), so that the CPU plugin, the sim pack, the CUDA pack and a third-party
- * backend pack read the same keys (<nntrain/stock_params.h>), refuse the same inputs with the
- * same sentences, and declare the same output and parameters (names, shapes, initialisers),
- * which is what makes a checkpoint load on any device. A pack adds its own buffers and
- * kernels after these. Header-only, ABI 0.8. */
+/* nntrain/stock_setup.h: what every implementation of a stock layer or optimizer must do
+ * alike in create() and setup(), so that the CPU plugin, the sim pack, the CUDA pack and a
+ * third-party backend pack read the same keys (<nntrain/stock_params.h>), refuse the same
+ * values and inputs with the same sentences, and declare the same output, parameters (names,
+ * shapes, initialisers) and optimizer slots, which is what makes a checkpoint load on any
+ * device. A pack adds its own buffers and kernels after these. Header-only, ABI 0.8. */
 #ifndef NNTRAIN_STOCK_SETUP_H
 #define NNTRAIN_STOCK_SETUP_H
 
 #include <stdint.h>
 
 #include <nntrain/layer.h>
+#include <nntrain/optimizer.h>
 #include <nntrain/params.h>
 #include <nntrain/status.h>
 #include <nntrain/tensor.h>
@@ -87,6 +88,65 @@ static inline int nn_stock_dense_setup(const nn_stock_dense *k, const char *laye
                             layer);
     s->flops = (uint64_t)(2 * n * in * k->units);
     return NN_OK;
+}
+
+/* ---- optimizers: keys and slots (the update itself is each device's) ---------------------- */
+
+/* The stock sgd optimizer's keys (NN_STOCK_SGD_PARAMS) */
+typedef struct nn_stock_sgd {
+    double momentum, dampening, weight_decay;
+    int nesterov;
+} nn_stock_sgd;
+
+/* Reads them; refuses Nesterov without momentum or with dampening, as torch.optim.SGD does */
+static inline int nn_stock_sgd_read(const nn_params *p, nn_stock_sgd *k, nn_error *err)
+{
+    k->momentum = nn_params_float(p, "momentum");
+    k->dampening = nn_params_float(p, "dampening");
+    k->weight_decay = nn_params_float(p, "weight_decay");
+    k->nesterov = nn_params_bool(p, "nesterov");
+    if (k->nesterov && (k->momentum <= 0 || k->dampening != 0))
+        return nn_error_set(err, NN_EINVAL, "key 'nesterov' = true needs 'momentum' > 0 and "
+                            "'dampening' = 0 (as in torch.optim.SGD)");
+    return NN_OK;
+}
+
+/* one slot, "momentum_buffer", when there is momentum */
+static inline void nn_stock_sgd_slots(const nn_stock_sgd *k, nn_optim_setup *st)
+{
+    st->n_slots = k->momentum != 0 ? 1 : 0;
+    st->slot_names[0] = "momentum_buffer";
+}
+
+/* The stock adam and adamw optimizers' keys (NN_STOCK_ADAM_PARAMS, NN_STOCK_ADAMW_PARAMS) */
+typedef struct nn_stock_adam {
+    double beta1, beta2, eps, weight_decay;
+    int amsgrad;
+} nn_stock_adam;
+
+/* Reads them; `betas` must hold exactly two numbers */
+static inline int nn_stock_adam_read(const nn_params *p, nn_stock_adam *k, nn_error *err)
+{
+    int nb = 0;
+    const double *betas = nn_params_floats(p, "betas", &nb);
+    if (nb != 2)
+        return nn_error_set(err, NN_EINVAL, "key 'betas' needs exactly 2 numbers (beta1, beta2), "
+                            "got %d", nb);
+    k->beta1 = betas[0];
+    k->beta2 = betas[1];
+    k->eps = nn_params_float(p, "eps");
+    k->weight_decay = nn_params_float(p, "weight_decay");
+    k->amsgrad = nn_params_bool(p, "amsgrad");
+    return NN_OK;
+}
+
+/* "exp_avg" and "exp_avg_sq", and "max_exp_avg_sq" with AMSGrad */
+static inline void nn_stock_adam_slots(const nn_stock_adam *k, nn_optim_setup *st)
+{
+    st->n_slots = k->amsgrad ? 3 : 2;
+    st->slot_names[0] = "exp_avg";
+    st->slot_names[1] = "exp_avg_sq";
+    st->slot_names[2] = "max_exp_avg_sq";
 }
 
 #ifdef __cplusplus
