@@ -30,7 +30,8 @@ int main(int argc, char **argv)
     size_t nx = (size_t)(N * C * H * H), ny = nx / 4;
     float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
     float *dx = malloc(nx * sizeof *dx), *fused = malloc(nx * sizeof *fused);
-    double *t_two = malloc((size_t)runs * sizeof *t_two), *t_one = malloc((size_t)runs * sizeof *t_one);
+    double *t_two = malloc((size_t)runs * sizeof *t_two);
+    double *t_one = malloc((size_t)runs * sizeof *t_one);
     if (!x || !dy || !dx || !fused || !t_two || !t_one) {
         fprintf(stderr, "bench_pool_relu: out of memory\n");
         return 1;

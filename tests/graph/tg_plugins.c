@@ -346,6 +346,15 @@ static const nn_plugin_desc many_desc = NN_DESCRIPTOR(
     .license = "MIT", .summary = "x times many scalar parameters, for the ABI 0.5 overflow",
     .params = many_params, .vtable = &many_vt);
 
+/* the pretend layout family "tg_plain": the output's bytes stored as plain row-major */
+static nn_layout *tg_plain_layout(nn_layout *lo, const nn_tensor *out, uint32_t props)
+{
+    *lo = (nn_layout){.struct_size = sizeof *lo, .family = "tg_plain",
+                      .bytes = (size_t)nn_tensor_numel(out) * sizeof(float),
+                      .stored_dtype = NN_F32, .props = props};
+    return lo;
+}
+
 /* tg_offer: y = max(x, 0) (or x when relu = false), offered in the pretend layout family
  * "tg_plain" (bytes stored as plain row-major), saying NN_LAYOUT_RELU when it is a ReLU.
  * Its backward skips the ReLU's derivative when the core says the consumer applies it. */
@@ -370,10 +379,7 @@ static int offer_setup(void *self, nn_layer_setup *s, nn_error *err)
     int rc = same_setup(self, s, err);
     if (rc)
         return rc;
-    o->lo = (nn_layout){.struct_size = sizeof o->lo, .family = "tg_plain",
-                        .bytes = (size_t)nn_tensor_numel(&s->output) * sizeof(float),
-                        .stored_dtype = NN_F32, .props = o->relu ? NN_LAYOUT_RELU : 0};
-    s->output.layout = &o->lo;
+    s->output.layout = tg_plain_layout(&o->lo, &s->output, o->relu ? NN_LAYOUT_RELU : 0);
     o->masked = (int)s->output_grad_masked;
     return NN_OK;
 }
@@ -440,12 +446,8 @@ static int take_setup(void *self, nn_layer_setup *s, nn_error *err)
     if (t->mask && !again)
         s->grad_input_masked |= 1u;
     int rc = same_setup(self, s, err);
-    if (rc == NN_OK && t->fickle) {
-        t->lo = (nn_layout){.struct_size = sizeof t->lo, .family = "tg_plain",
-                            .bytes = (size_t)nn_tensor_numel(&s->output) * sizeof(float),
-                            .stored_dtype = NN_F32};
-        s->output.layout = &t->lo;
-    }
+    if (rc == NN_OK && t->fickle)
+        s->output.layout = tg_plain_layout(&t->lo, &s->output, 0);
     return rc;
 }
 
