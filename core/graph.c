@@ -70,6 +70,12 @@ void nn_model_free(nn_model *m)
     free(m->host_param_arena);
     free(m->host_grad_arena);
     free(m->host_state_arena);
+    for (int r = 1; r < NN_MAX_REPLICAS; r++) {
+        free(m->rep[r].grad_arena);
+        free(m->rep[r].state_arena);
+        free(m->rep[r].grads);
+        free(m->rep[r].states);
+    }
     free(m);
 }
 
@@ -541,3 +547,99 @@ int64_t nn_model_numel(const nn_model *m)
     return n;
 }
 
+
+int nn_model_set_replicas(nn_model *m, int n, const struct nn_dist_info *const *info,
+                          nn_error *err)
+{
+    if (n < 1 || n > NN_MAX_REPLICAS)
+        return nn_error_set(err, NN_EINVAL, "%d replicas: expected 1 to %d", n,
+                            NN_MAX_REPLICAS);
+    if (n > 1 && !nn_dev_is_host(m->dev))
+        return nn_error_set(err, NN_ENOTSUP, "replicas in one process run on the host only");
+    for (const nn_plan *p = m->plans; p; p = p->next)
+        if (p->replica >= n)
+            return nn_error_set(err, NN_EINVAL, "replica %d has plans already", p->replica);
+    m->n_replicas = n;
+    for (int r = 0; r < NN_MAX_REPLICAS; r++)
+        m->rep_dist[r] = info && r < n ? info[r] : NULL;
+    return NN_OK;
+}
+
+int nn_model_replicas(const nn_model *m) { return m->n_replicas > 1 ? m->n_replicas : 1; }
+
+/* *dst describes what *src does, at the same offset in arena `to` as src in arena `from` */
+static void rebase(nn_tensor *dst, const nn_tensor *src, const void *from, void *to)
+{
+    *dst = *src;
+    fix_views(dst);
+    dst->dl.data = (char *)to + ((const char *)src->dl.data - (const char *)from);
+}
+
+/* replica r's gradients and state buffers: the model's layout in memory of its own */
+int nn_model_replica_alloc(nn_model *m, int r, nn_error *err)
+{
+    replica_rec *rp = &m->rep[r];
+    if (rp->grads)
+        return NN_OK;
+    size_t sbytes = 0;
+    for (int k = 0; k < m->n_states; k++)
+        sbytes += nn_align64(nn_tensor_nbytes(&m->states[k].value));
+    rp->grad_arena = nn_dev_alloc(nn_dev_host(), m->param_bytes ? m->param_bytes : 1, err);
+    rp->state_arena = rp->grad_arena ? nn_dev_alloc(nn_dev_host(), sbytes ? sbytes : 1, err)
+                                     : NULL;
+    rp->grads = calloc((size_t)m->n_params + 1, sizeof *rp->grads);
+    rp->states = calloc((size_t)m->n_states + 1, sizeof *rp->states);
+    if (!rp->grad_arena || !rp->state_arena || !rp->grads || !rp->states) {
+        free(rp->grad_arena);
+        free(rp->state_arena);
+        free(rp->grads);
+        free(rp->states);
+        memset(rp, 0, sizeof *rp);
+        return err->status ? err->status : nn_error_set(err, NN_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < m->n_params; k++)
+        rebase(&rp->grads[k], &m->params[k].grad, m->grad_arena, rp->grad_arena);
+    for (int k = 0; k < m->n_states; k++)
+        rebase(&rp->states[k], &m->states[k].value, m->state_arena, rp->state_arena);
+    return NN_OK;
+}
+
+void nn_model_replica_sum_grads(nn_model *m, int n, int part, int n_parts)
+{
+    /* the arenas hold F32 only (every parameter is F32), padding included, which stays 0 */
+    size_t count = m->param_bytes / sizeof(float);
+    size_t chunk = (count + (size_t)n_parts - 1) / (size_t)n_parts;
+    chunk = (chunk + 15) / 16 * 16; /* whole cache lines: no two parts share one */
+    size_t lo = (size_t)part * chunk, hi = lo + chunk < count ? lo + chunk : count;
+    float *dst = m->grad_arena;
+    for (int r = 1; r < n; r++) {
+        const float *src = m->rep[r].grad_arena;
+        for (size_t i = lo; i < hi; i++)
+            dst[i] += src[i];
+    }
+}
+
+void nn_model_replica_load_states(nn_model *m, int r)
+{
+    for (int k = 0; k < m->n_states; k++)
+        memcpy(m->rep[r].states[k].dl.data, m->states[k].value.dl.data,
+               nn_tensor_nbytes(&m->states[k].value));
+}
+
+void nn_model_replica_average_states(nn_model *m, int n)
+{
+    for (int k = 0; k < m->n_states; k++) {
+        nn_tensor *v = &m->states[k].value;
+        if (nn_tensor_dtype(v) != NN_F32)
+            continue; /* counters: every replica counted the same */
+        float *dst = v->dl.data;
+        int64_t count = nn_tensor_numel(v);
+        for (int r = 1; r < n; r++) {
+            const float *src = m->rep[r].states[k].dl.data;
+            for (int64_t i = 0; i < count; i++)
+                dst[i] += src[i];
+        }
+        for (int64_t i = 0; i < count && n > 1; i++)
+            dst[i] /= (float)n;
+    }
+}

@@ -82,6 +82,29 @@ void nn_model_set_dist(nn_model *m, const struct nn_dist_info *info);
 /* the layer (as nn_model_layer_name counts) that declared parameter i */
 int nn_model_param_layer(const nn_model *m, int i);
 
+/* In-process data parallelism (replicas.c runs the replicas' steps at once, one thread each).
+ * Plans of replica r > 0 read the model's parameters but write gradients and state buffers of
+ * their own, and take arenas of their own; replica 0 is the model itself. Host models only.
+ * set_replicas(n) with n in [1, NN_MAX_REPLICAS], before any plan of a replica > 0; info[r]
+ * goes to the layers of replica r's plans as nn_layer_io.dist (may be NULL). */
+#define NN_MAX_REPLICAS 16
+int nn_model_set_replicas(nn_model *m, int n, const struct nn_dist_info *const *info,
+                          nn_error *err);
+int nn_model_replicas(const nn_model *m);
+/* nn_model_plan for replica r (r = 0 is nn_model_plan) */
+int nn_model_plan_replica(nn_model *m, int sample_ndim, const int64_t *sample_shape,
+                          nn_dtype dtype, int64_t batch, int training, uint64_t seed, int replica,
+                          nn_plan **out, nn_error *err);
+/* After the backward of replicas 0..n-1: adds replicas 1..n-1's gradients into the model's,
+ * in replica order, over part `part` of n_parts equal parts of the gradient memory (so that
+ * the replicas can sum their parts at once). */
+void nn_model_replica_sum_grads(nn_model *m, int n, int part, int n_parts);
+/* Before a step of replica r > 0: its state buffers take the model's values. */
+void nn_model_replica_load_states(nn_model *m, int r);
+/* After a training step of replicas 0..n-1: the model's F32 state buffers (running statistics)
+ * become the mean over the replicas, in replica order. */
+void nn_model_replica_average_states(nn_model *m, int n);
+
 /* The plan's data input (fill it, [batch, sample...]) and its output. */
 nn_tensor *nn_plan_input(nn_plan *p);
 nn_tensor *nn_plan_output(nn_plan *p);

@@ -39,6 +39,14 @@ typedef struct state_rec {
     nn_buffer_decl decl;
 } state_rec;
 
+/* Replica r > 0 of a model (in-process data parallelism, core/replicas.c): its plans read the
+ * model's parameters but write gradients and state buffers of their own, laid out as the
+ * model's, so that the replicas' steps can run at once on different threads. */
+typedef struct replica_rec {
+    void *grad_arena, *state_arena; /* host memory, as the model's grad_arena / state_arena */
+    nn_tensor *grads, *states;      /* per parameter, per state buffer */
+} replica_rec;
+
 typedef struct edge {
     int consumer, slot; /* consumer layer and which of its inputs */
     nn_tensor grad;     /* own buffer when the producer feeds several consumers */
@@ -48,6 +56,7 @@ struct nn_plan {
     nn_model *m;
     int64_t batch;
     int training;
+    int replica; /* 0: the model's own gradients and state; r > 0: replica r's */
     int sample_ndim;
     int64_t sample_shape[NN_MAX_DIMS];
     nn_dtype dtype;
@@ -88,13 +97,18 @@ struct nn_model {
     int has_params;
     uint64_t seed;
     nn_plan *plans;
-    struct nn_arena *arena; /* the arena the next plan takes when it fits (plan_memory.c) */
+    /* per replica, the arena its next plan takes when it fits (plan_memory.c) */
+    struct nn_arena *arena[NN_MAX_REPLICAS];
     int plain_layouts; /* no opaque layouts between layers (nn_model_set_plain_layouts) */
     nn_dtype precision; /* what nn_layer_setup.precision asks of the layers */
     /* data-parallel runs (dist.c): told after each layer's backward; handed to layers */
     nn_backward_hook bwd_hook;
     void *bwd_ctx;
     const struct nn_dist_info *dist;
+    /* in-process replicas (nn_model_set_replicas): rep[0] is unused, the model itself */
+    int n_replicas;
+    replica_rec rep[NN_MAX_REPLICAS];
+    const struct nn_dist_info *rep_dist[NN_MAX_REPLICAS];
 };
 
 static inline size_t nn_align64(size_t x)
@@ -121,6 +135,8 @@ void nn_model_arena_release(nn_model *m);
 int nn_model_create_params(nn_model *m, nn_plan *p, nn_error *err);
 /* graph.c: a later plan must declare exactly the parameters and state of the first */
 int nn_model_check_params(const nn_model *m, const nn_plan *p, nn_error *err);
+/* graph.c: replica r's gradients and state buffers (once the model has its parameters) */
+int nn_model_replica_alloc(nn_model *m, int r, nn_error *err);
 /* graph.c: orders the DAG */
 int nn_model_resolve(nn_model *m, nn_error *err);
 

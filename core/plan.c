@@ -35,10 +35,10 @@ void nn_plan_free(nn_plan *p)
     free(p);
 }
 
-static nn_plan *find_plan(nn_model *m, int64_t batch, int training)
+static nn_plan *find_plan(nn_model *m, int64_t batch, int training, int replica)
 {
     for (nn_plan *p = m->plans; p; p = p->next)
-        if (p->batch == batch && p->training == training)
+        if (p->batch == batch && p->training == training && p->replica == replica)
             return p;
     return NULL;
 }
@@ -62,7 +62,7 @@ static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, int masked, nn
     s->training = p->training;
     s->device = dev;
     s->params_more = &p->decls_more[(size_t)i * more];
-    s->dist = m->dist;
+    s->dist = m->n_replicas > 1 ? m->rep_dist[p->replica] : m->dist;
     s->output_layout_taken = (uintptr_t)taken;
     s->output_grad_masked = (uintptr_t)masked;
     s->precision = m->precision;
@@ -253,6 +253,8 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
 
     /* 2. parameters: created by the first plan, checked by later ones */
     int rc = m->has_params ? nn_model_check_params(m, p, err) : nn_model_create_params(m, p, err);
+    if (rc == NN_OK && p->replica)
+        rc = nn_model_replica_alloc(m, p->replica, err);
     if (rc)
         return rc;
 
@@ -354,7 +356,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         io->struct_size = sizeof *io;
         io->training = p->training;
         io->device = dev;
-        io->dist = m->dist;
+        io->dist = m->n_replicas > 1 ? m->rep_dist[p->replica] : m->dist;
         io->n_inputs = s->n_inputs;
         io->output = &p->outputs[i];
         for (int k = 0; k < s->n_inputs; k++) {
@@ -379,7 +381,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
                                                      : &gm[k - NN_MAX_LAYER_PARAMS];
             *pv = &r->value;
             if (p->training)
-                *gv = &r->grad;
+                *gv = p->replica ? &m->rep[p->replica].grads[l->param_index[k]] : &r->grad;
         }
         if (s->n_params > NN_MAX_LAYER_PARAMS) {
             io->params_more = pm;
@@ -388,7 +390,10 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         for (int b = 0; b < s->n_buffers; b++) {
             nn_tensor *t = &p->bufs[i * NN_MAX_LAYER_BUFFERS + b];
             switch (s->buffers[b].kind) {
-            case NN_BUF_STATE: io->buffers[b] = &m->states[l->state_index[b]].value; break;
+            case NN_BUF_STATE:
+                io->buffers[b] = p->replica ? &m->rep[p->replica].states[l->state_index[b]]
+                                            : &m->states[l->state_index[b]].value;
+                break;
             case NN_BUF_SAVED:
                 if (p->training) {
                     t->dl.data = base + buf_off[i * NN_MAX_LAYER_BUFFERS + b];
@@ -420,8 +425,19 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
 int nn_model_plan(nn_model *m, int sample_ndim, const int64_t *sample_shape, nn_dtype dtype,
                   int64_t batch, int training, uint64_t seed, nn_plan **out, nn_error *err)
 {
+    return nn_model_plan_replica(m, sample_ndim, sample_shape, dtype, batch, training, seed, 0,
+                                 out, err);
+}
+
+int nn_model_plan_replica(nn_model *m, int sample_ndim, const int64_t *sample_shape,
+                          nn_dtype dtype, int64_t batch, int training, uint64_t seed, int replica,
+                          nn_plan **out, nn_error *err)
+{
     *out = NULL;
-    nn_plan *p = find_plan(m, batch, training);
+    if (replica < 0 || replica >= nn_model_replicas(m))
+        return nn_error_set(err, NN_EINVAL, "replica %d of a model of %d", replica,
+                            nn_model_replicas(m));
+    nn_plan *p = find_plan(m, batch, training, replica);
     if (p) {
         if (p->sample_ndim != sample_ndim || p->dtype != dtype ||
             memcmp(p->sample_shape, sample_shape, sizeof(int64_t) * (size_t)sample_ndim))
@@ -445,6 +461,7 @@ int nn_model_plan(nn_model *m, int sample_ndim, const int64_t *sample_shape, nn_
     p->m = m;
     p->batch = batch;
     p->training = training;
+    p->replica = replica;
     p->sample_ndim = sample_ndim;
     p->dtype = dtype;
     memcpy(p->sample_shape, sample_shape, sizeof(int64_t) * (size_t)sample_ndim);

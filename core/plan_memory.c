@@ -9,7 +9,8 @@
  * Plans of one model run one at a time and keep nothing in their arena from one step to the
  * next (parameters, their gradients and state buffers live in the model), so every plan takes
  * the model's shared arena when it is big enough; a bigger plan gets a new one, which becomes
- * the shared arena while the plans bound to the old one keep it. A training run's validation
+ * the shared arena while the plans bound to the old one keep it. (Each in-process replica has
+ * shared arenas of its own: the replicas' plans run at once.) A training run's validation
  * and test plans, and the short last batch of an epoch, cost no activation memory then. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -126,7 +127,8 @@ static void arena_put(nn_dev *dev, nn_arena *a)
 int nn_plan_arena_take(nn_plan *p, size_t bytes, nn_error *err)
 {
     nn_model *m = p->m;
-    nn_arena *a = m->arena;
+    nn_arena **shared = &m->arena[p->replica];
+    nn_arena *a = *shared;
     if (a && a->bytes >= bytes) {
         /* what the plans before left there: zero, as a new arena would be */
         int rc = bytes ? nn_dev_memset(m->dev, a->mem, 0, bytes, err) : NN_OK;
@@ -147,8 +149,8 @@ int nn_plan_arena_take(nn_plan *p, size_t bytes, nn_error *err)
     }
     a->bytes = bytes;
     a->refs = 2; /* this plan, and the model as its shared arena */
-    arena_put(m->dev, m->arena);
-    m->arena = a;
+    arena_put(m->dev, *shared);
+    *shared = a;
     p->arena_ref = a;
     p->arena = a->mem;
     return NN_OK;
@@ -163,16 +165,20 @@ void nn_plan_arena_release(nn_plan *p)
 
 void nn_model_arena_release(nn_model *m)
 {
-    arena_put(m->dev, m->arena);
-    m->arena = NULL;
+    for (int r = 0; r < NN_MAX_REPLICAS; r++) {
+        arena_put(m->dev, m->arena[r]);
+        m->arena[r] = NULL;
+    }
 }
 
 size_t nn_model_arena_bytes(const nn_model *m)
 {
-    /* the distinct arenas of its plans, and the shared one */
-    size_t total = m->arena ? m->arena->bytes : 0;
+    /* the distinct arenas of its plans, and the shared ones */
+    size_t total = 0;
+    for (int r = 0; r < NN_MAX_REPLICAS; r++)
+        total += m->arena[r] ? m->arena[r]->bytes : 0;
     for (const nn_plan *p = m->plans; p; p = p->next) {
-        int seen = p->arena_ref == m->arena;
+        int seen = p->arena_ref == m->arena[p->replica];
         for (const nn_plan *q = m->plans; q != p && !seen; q = q->next)
             seen = q->arena_ref == p->arena_ref;
         if (!seen && p->arena_ref)

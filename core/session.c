@@ -13,6 +13,7 @@
 #include "crash.h"
 #include "device.h"
 #include "dist.h"
+#include "replicas.h"
 #include "rundir.h"
 #include "session.h"
 #include "threads.h"
@@ -67,6 +68,12 @@ static const nn_param_spec train_keys[] = {
     {.name = "bucket_kb", .type = NN_PARAM_INT, .def = "1024", .range = "[1, 4194304]",
      .doc = "data-parallel runs: gradients are summed across processes in buckets of about "
             "this many KiB of whole layers, each started as soon as backward has done them"},
+    {.name = "replicas", .type = NN_PARAM_INT, .def = "1", .range = "[1, 16]",
+     .doc = "data parallelism inside one process: every batch is split into this many slices "
+            "of consecutive rows, trained at once on one thread each (N threads in all, whatever "
+            "--threads says), whose gradients are summed, as N processes of mpirun would "
+            "(batchnorm uses each slice's statistics unless sync = true). For models too small "
+            "for one step to use several threads well; CPU only"},
     /* read by the optimizer driver (core/optim), listed here so that [train] is checked whole */
     {.name = "clip_norm", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
      .doc = "clip the global gradient norm to this (0 = off)"},
@@ -133,6 +140,7 @@ static int parse_train(nn_session *s, nn_error *err)
     t->bf16 = nn_params_enum(p, "precision") == 1;
     t->check_replicas = nn_params_int(p, "check_replicas");
     t->bucket_kb = nn_params_int(p, "bucket_kb");
+    t->replicas = nn_params_int(p, "replicas");
     t->init_from = nn_params_str(p, "init_from");
     t->init_map = nn_params_str(p, "init_map");
     t->init_strict = nn_params_bool(p, "init_strict");
@@ -338,6 +346,8 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
     if ((rc = nn_model_from_config(s->model, cfg, err)))
         return rc;
     nn_model_set_precision(s->model, s->tc.bf16 ? NN_BF16 : NN_F32);
+    if (s->tc.replicas > 1 && o->mode != NN_SESSION_SUMMARY)
+        return nn_session_replicas_open(s, o->mode == NN_SESSION_TRAIN, err);
     /* compile the main plan now: shape errors surface before any data is read. A process of
      * a data-parallel run computes the largest slice of a global batch. */
     nn_loss_bind *lb;
@@ -358,6 +368,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
 
 void nn_session_close(nn_session *s)
 {
+    nn_gang_free(s->gang); /* its threads are idle between steps */
     for (int i = 0; i < s->n_binds; i++)
         nn_instance_destroy(&s->binds[i].inst);
     for (int i = 0; i < s->n_binds; i++) {
@@ -367,6 +378,7 @@ void nn_session_close(nn_session *s)
         if (!nn_dev_is_host(s->dev))
             nn_dev_free(s->dev, lb->target.dl.data);
         free(lb->host_out.dl.data);
+        free(lb->gang_out.dl.data);
     }
     nn_optim_free(s->optim);
     nn_model_free(s->model);
@@ -387,11 +399,17 @@ void nn_session_close(nn_session *s)
 
 int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **out, nn_error *err)
 {
+    return nn_session_bind_replica(s, rows, training, 0, out, err);
+}
+
+int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int replica,
+                            nn_loss_bind **out, nn_error *err)
+{
     const nn_dataset_info *info = nn_data_info(s->data);
     nn_plan *plan;
-    int rc = nn_model_plan(s->model, info->sample.dl.ndim, info->sample.shape,
-                           (nn_dtype)nn_tensor_dtype(&info->sample), rows, training, s->seed,
-                           &plan, err);
+    int rc = nn_model_plan_replica(s->model, info->sample.dl.ndim, info->sample.shape,
+                                   (nn_dtype)nn_tensor_dtype(&info->sample), rows, training,
+                                   s->seed, replica, &plan, err);
     if (rc)
         return rc;
     for (int i = 0; i < s->n_binds; i++)
@@ -565,12 +583,17 @@ static int counts_on_device(const nn_session *s, const nn_loss_bind *lb)
 int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                           nn_loss_bind **lbp, nn_error *err)
 {
+    if (s->gang && b->n >= 2)
+        return nn_session_replicas_step(s, b, training, step_seed, lbp, err);
     nn_loss_bind *lb;
     int rc = nn_session_bind(s, b->n > 0 ? b->n : 1, training, &lb, err);
     if (rc)
         return rc;
     *lbp = lb;
     lb->training = training;
+    lb->gang_n = 0;
+    if (s->gang)
+        nn_session_replicas_solo(s, b->n);
     if (s->dist)
         nn_dist_set_rows(s->dist, b->n, b->global_n, b->row0);
     if ((rc = load_batch(s, lb, b, err)))
@@ -637,6 +660,23 @@ int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t ste
     return rc ? rc : nn_session_step_finish(s, *lbp, b, loss, err);
 }
 
+int nn_session_forward_checked(nn_session *s, nn_loss_bind *lb, nn_error *err)
+{
+    if (lb->gang_n < 2)
+        return nn_plan_forward_checked(lb->plan, 1, err);
+    int rc = NN_OK;
+    for (int r = 0; r < lb->gang_n && rc == NN_OK; r++) {
+        /* one replica at a time: none may wait for the others at a collective */
+        nn_gang_set_rows(s->gang, r, 1, lb->gang[r]->target.shape[0],
+                         lb->gang[r]->target.shape[0], lb->gang_row0[r]);
+        if ((rc = nn_plan_forward_checked(lb->gang[r]->plan, 1, err)) == NN_ENONFINITE)
+            nn_error_prefix(err, "rows %lld to %lld of the batch (replica %d)",
+                            (long long)lb->gang_row0[r],
+                            (long long)(lb->gang_row0[r] + lb->gang[r]->target.shape[0] - 1), r);
+    }
+    return rc;
+}
+
 int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lbp, nn_error *err)
 {
     int rc = nn_session_bind(s, b->n, 0, lbp, err);
@@ -644,6 +684,9 @@ int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lbp, nn_
         rc = load_batch(s, *lbp, b, err);
     if (rc)
         return rc;
+    (*lbp)->gang_n = 0;
+    if (s->gang)
+        nn_session_replicas_solo(s, b->n);
     nn_plan_set_step_seed((*lbp)->plan, 0);
     return nn_plan_forward((*lbp)->plan, 0, err);
 }
@@ -651,6 +694,8 @@ int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lbp, nn_
 const nn_tensor *nn_session_output(nn_session *s, nn_loss_bind *lb, nn_error *err)
 {
     const nn_tensor *out = nn_plan_output(lb->plan);
+    if (lb->gang_n > 1)
+        return nn_session_replicas_output(lb, err);
     if (nn_dev_is_host(s->dev))
         return out;
     return nn_dev_download(s->dev, &lb->host_out, out, err) ? NULL : &lb->host_out;
@@ -690,6 +735,15 @@ int nn_session_metrics(nn_session *s, nn_loss_bind *lb, const nn_batch *b, doubl
 {
     if (b->n == 0)
         return NN_OK; /* an empty slice's zero row is no sample */
+    if (nn_dev_is_host(s->dev) && lb->gang_n > 1) {
+        /* each slice with its own rows, targets and loss */
+        for (int r = 0; r < lb->gang_n; r++) {
+            nn_loss_bind *q = lb->gang[r];
+            nn_metrics_add(m, nn_plan_output(q->plan), &q->target, q->target.shape[0],
+                           lb->gang_loss[r]);
+        }
+        return NN_OK;
+    }
     if (nn_dev_is_host(s->dev)) {
         nn_metrics_add(m, nn_plan_output(lb->plan), &lb->target, b->n, loss);
         return NN_OK;

@@ -19,6 +19,7 @@
 typedef struct nn_train_cfg {
     int64_t epochs, batch_size, seed, prefetch, workers, checkpoint_every, top_k;
     int64_t check_replicas, bucket_kb; /* data-parallel runs (dist.h) */
+    int64_t replicas;                  /* in-process data parallelism (replicas.h) */
     int64_t patience, plateau_hint, accumulate;
     double checkpoint_minutes, min_delta;
     int shuffle, drop_last, early_stopping, restore_best, monitor_max, strict_loggers;
@@ -69,6 +70,15 @@ typedef struct nn_loss_bind {
     nn_tensor loss_out; /* device runs: where the loss writes its value */
     double correct, topk; /* device runs: the last step's counts */
     int training;         /* the last step was a training step */
+    /* [train] replicas > 1: on replica 0's binding after a step split over gang_n > 1
+     * replicas, the bindings of the step's slices (rows gang_row0.. of the batch, in order)
+     * and each slice's own loss (io.loss then holds the batch's) */
+    int gang_n;
+    struct nn_loss_bind *gang[NN_MAX_REPLICAS];
+    int64_t gang_row0[NN_MAX_REPLICAS];
+    double gang_loss[NN_MAX_REPLICAS];
+    nn_tensor gang_out;     /* the slices' outputs side by side (nn_session_output) */
+    size_t gang_out_bytes;  /* what gang_out.dl.data holds */
 } nn_loss_bind;
 
 /* The step's results on a device, read back in one copy: doubles, and the loss as a float */
@@ -84,8 +94,8 @@ typedef struct nn_stage {
 } nn_stage;
 
 /* training and evaluation, each with a full and a last partial batch; a data-parallel run's
- * slices add one row more or less to each */
-#define NN_SESSION_MAX_PLANS 16
+ * slices add one row more or less to each; in-process replicas have plans of their own */
+#define NN_SESSION_MAX_PLANS 64
 
 typedef struct nn_session {
     nn_registry *reg;
@@ -113,6 +123,7 @@ typedef struct nn_session {
     nn_stage stage[2];       /* device runs: double-buffered batch copies */
     int next_stage;
     struct nn_dist *dist;    /* data-parallel runs: borrowed from the options, or NULL */
+    struct nn_gang *gang;    /* [train] replicas > 1: the replicas' threads (owned), or NULL */
 } nn_session;
 
 /* Builds the session. On failure err names the file:line or section. */
@@ -122,6 +133,9 @@ void nn_session_close(nn_session *s);
 
 /* The plan and its bound loss for a batch of `rows` (compiled on first use). */
 int nn_session_bind(nn_session *s, int64_t rows, int training, nn_loss_bind **out, nn_error *err);
+/* The same for replica r's plan ([train] replicas) */
+int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int replica,
+                            nn_loss_bind **out, nn_error *err);
 
 /* Runs one batch: copy b into the plan, forward (train or eval), loss (with gradient when
  * training), backward. A slice of a global batch (b->global_n > b->n, data-parallel runs)
@@ -145,6 +159,23 @@ int nn_session_stage(nn_session *s, const nn_batch *b, nn_error *err);
 /* Host buffers for batches: page-locked memory of the device when it has some. */
 void *nn_session_host_alloc(void *session, size_t bytes);
 void nn_session_host_free(void *session, void *p);
+
+/* Runs the last step's forward again (training mode), checking every layer's output, to name
+ * the first non-finite one (nn_plan_forward_checked, over every replica of a split step). */
+int nn_session_forward_checked(nn_session *s, nn_loss_bind *lb, nn_error *err);
+
+/* session_replicas.c: [train] replicas = N > 1 (host runs of one process). open starts the
+ * replicas' threads and gives the model its replicas; step splits a batch of n >= 2 rows into
+ * min(N, n) slices of consecutive rows, runs them at once (forward, loss scaled by the slice's
+ * share of the batch, backward), sums their gradients into the model's and averages their
+ * running statistics (training), and returns replica 0's binding with the others in its gang.
+ * solo: replica 0 alone runs the next step of `rows` rows (one-row batches, predictions). */
+int nn_session_replicas_open(nn_session *s, int training, nn_error *err);
+int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
+                             nn_loss_bind **lb, nn_error *err);
+void nn_session_replicas_solo(nn_session *s, int64_t rows);
+/* the outputs of a split step's slices as one batch (host memory of the binding) */
+const nn_tensor *nn_session_replicas_output(nn_loss_bind *lb, nn_error *err);
 
 /* Forward only, without the loss (predictions for inputs whose targets are unknown). */
 int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lb, nn_error *err);

@@ -103,7 +103,7 @@ int nn_tr_diagnose(nn_trainer *t, nn_loss_bind *lb, double loss, double gnorm, n
     int rc;
     if (!isfinite(loss)) {
         what = "loss";
-        if ((rc = nn_plan_forward_checked(lb->plan, 1, &d)) == NN_OK)
+        if ((rc = nn_session_forward_checked(t->s, lb, &d)) == NN_OK)
             snprintf(d.msg, sizeof d.msg, "every layer's output is finite, so the loss '%s' "
                      "itself produced %g", t->s->loss_entry->desc->name, loss);
     } else {

@@ -1,4 +1,5 @@
-/* nn_dnnl.c: the process-wide oneDNN engine/stream, error sentences, descriptors, bound
+/* nn_dnnl.c: the process-wide oneDNN engine, a stream per computing thread, error sentences,
+ * descriptors, bound
  * primitives and the fused-activation helper of libnn_dnnl.so.
  * Never allocates in nn_dnnl_op_run() or the activation's per-step calls. */
 #define _POSIX_C_SOURCE 200809L
@@ -10,12 +11,23 @@
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static dnnl_engine_t g_engine;
-static dnnl_stream_t g_stream;
+static dnnl_stream_t g_stream; /* the stream of the thread that set the engine up */
+static pthread_t g_owner;
+static pthread_key_t g_stream_key; /* other threads' streams ([train] replicas' threads) */
+static int g_key_ok;
+static __thread dnnl_stream_t t_stream;
 static dnnl_status_t g_init_status = dnnl_success;
 static const char *g_init_what = "";
 
+static void stream_free(void *s)
+{
+    dnnl_stream_destroy(s);
+}
+
 static void init_once(void)
 {
+    g_owner = pthread_self();
+    g_key_ok = pthread_key_create(&g_stream_key, stream_free) == 0;
     g_init_what = "engine creation";
     g_init_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
     if (g_init_status != dnnl_success) {
@@ -53,11 +65,6 @@ int nn_dnnl_init(const char *layer, nn_error *err)
 dnnl_engine_t nn_dnnl_engine(void)
 {
     return g_engine;
-}
-
-dnnl_stream_t nn_dnnl_stream(void)
-{
-    return g_stream;
 }
 
 int nn_dnnl_fail(nn_error *err, dnnl_status_t st, const char *layer, const char *what)
@@ -368,9 +375,23 @@ int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err)
             op->handles[i] = p;
         }
     }
+    dnnl_stream_t stream = g_stream;
+    if (!pthread_equal(pthread_self(), g_owner)) {
+        /* a thread of its own (one replica of several): a stream of its own, made at its
+         * first step and destroyed when the thread ends */
+        if (!t_stream) {
+            if (!g_key_ok)
+                return nn_error_set(err, NN_ENOMEM, "layer '%s': no thread-specific key for "
+                                    "a oneDNN stream", layer);
+            NN_DNNL_TRY(err, layer, "stream creation",
+                        dnnl_stream_create(&t_stream, g_engine, dnnl_stream_default_flags));
+            pthread_setspecific(g_stream_key, t_stream);
+        }
+        stream = t_stream;
+    }
     NN_DNNL_TRY(err, layer, op->what,
-                dnnl_primitive_execute(op->prim, g_stream, op->nargs, op->args));
-    NN_DNNL_TRY(err, layer, op->what, dnnl_stream_wait(g_stream));
+                dnnl_primitive_execute(op->prim, stream, op->nargs, op->args));
+    NN_DNNL_TRY(err, layer, op->what, dnnl_stream_wait(stream));
     return NN_OK;
 }
 

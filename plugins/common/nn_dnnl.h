@@ -29,9 +29,9 @@ extern "C" {
 /* Creates the process-wide CPU engine and stream on first use (thread-safe).
  * returns NN_OK, or NN_EINTERNAL with a sentence naming layer when oneDNN refuses. */
 NN_DNNL_API int nn_dnnl_init(const char *layer, nn_error *err);
-/* borrowed handles, valid for the life of the process; NULL before nn_dnnl_init() succeeded */
+/* borrowed, valid for the life of the process; NULL before nn_dnnl_init() succeeded. Streams
+ * are the library's: nn_dnnl_op_run() executes on a stream of the calling thread. */
 NN_DNNL_API dnnl_engine_t nn_dnnl_engine(void);
-NN_DNNL_API dnnl_stream_t nn_dnnl_stream(void);
 
 /* ---- errors ------------------------------------------------------------------------- */
 

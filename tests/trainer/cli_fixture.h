@@ -5,6 +5,7 @@
 #define NNT_CLI_FIXTURE_H
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,6 +178,61 @@ static inline int jsonl_records(const char *name, const char *kind, const char *
         }
     free(t);
     return n;
+}
+
+/* the "loss" of every step record of a jsonl log, as written (round-trip exact text) */
+static inline int step_loss_texts(const char *name, char out[][40], int cap)
+{
+    char *t = slurp(name);
+    cr_assert_not_null(t, "no %s", name);
+    int n = 0;
+    for (char *line = strtok(t, "\n"); line && n < cap; line = strtok(NULL, "\n")) {
+        if (!strstr(line, "\"kind\":\"step\""))
+            continue;
+        char *l = strstr(line, "\"loss\":");
+        cr_assert_not_null(l, "step record without loss: %s", line);
+        l += 7;
+        int k = 0;
+        while (l[k] && l[k] != ',' && l[k] != '}' && k < 39)
+            k++;
+        memcpy(out[n], l, (size_t)k);
+        out[n][k] = 0;
+        n++;
+    }
+    free(t);
+    return n;
+}
+
+/* the largest relative difference between the same tensors of two checkpoints: those whose
+ * names start with prefix, or (NULL) all but the optimizer's */
+static inline double max_rel_diff(const char *a, const char *b, const char *prefix)
+{
+    nn_error err = {0};
+    nn_checkpoint *ca, *cb;
+    cr_assert_eq(nn_checkpoint_read(path_in(a), &ca, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_checkpoint_read(path_in(b), &cb, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_checkpoint_count(ca), nn_checkpoint_count(cb));
+    double worst = 0;
+    for (int i = 0; i < nn_checkpoint_count(ca); i++) {
+        const char *name = nn_checkpoint_name(ca, i);
+        if (prefix ? strncmp(name, prefix, strlen(prefix)) != 0 : strncmp(name, "optim.", 6) == 0)
+            continue;
+        const nn_tensor *x = nn_checkpoint_tensor(ca, name), *y = nn_checkpoint_tensor(cb, name);
+        cr_assert_not_null(y, "%s lacks %s", b, name);
+        if (nn_tensor_dtype(x) != NN_F32) {
+            cr_assert_eq(memcmp(x->dl.data, y->dl.data, nn_tensor_nbytes(x)), 0, "%s", name);
+            continue;
+        }
+        for (int64_t k = 0; k < nn_tensor_numel(x); k++) {
+            float u, v;
+            memcpy(&u, (const char *)x->dl.data + 4 * k, 4);
+            memcpy(&v, (const char *)y->dl.data + 4 * k, 4);
+            worst = fmax(worst, fabs((double)u - v) / fmax(fabs((double)v), 1e-3));
+        }
+    }
+    nn_checkpoint_free(ca);
+    nn_checkpoint_free(cb);
+    return worst;
 }
 
 #endif

@@ -44,29 +44,6 @@ static void write_model(const char *name, int epochs, const char *extra)
 }
 
 
-/* the "loss" of every step record of a jsonl log, as written (round-trip exact text) */
-static int step_losses(const char *name, char out[][40], int cap)
-{
-    char *t = slurp(name);
-    cr_assert_not_null(t, "no %s", name);
-    int n = 0;
-    for (char *line = strtok(t, "\n"); line && n < cap; line = strtok(NULL, "\n")) {
-        if (!strstr(line, "\"kind\":\"step\""))
-            continue;
-        char *l = strstr(line, "\"loss\":");
-        cr_assert_not_null(l, "step record without loss: %s", line);
-        l += 7;
-        int k = 0;
-        while (l[k] && l[k] != ',' && l[k] != '}' && k < 39)
-            k++;
-        memcpy(out[n], l, (size_t)k);
-        out[n][k] = 0;
-        n++;
-    }
-    free(t);
-    return n;
-}
-
 /* every tensor of two checkpoints is byte-identical */
 static void same_tensors(const char *a, const char *b)
 {
@@ -102,7 +79,7 @@ Test(trainer, learns_and_reports_test_accuracy)
     cr_assert_eq(sscanf(acc, "test: loss %lf accuracy %lf%%", &loss, &accuracy), 2, "%s", acc);
     cr_assert_gt(accuracy, 60.0, "test accuracy %.1f%% on a linear 3-class rule", accuracy);
     char losses[64][40];
-    int n = step_losses("runs/m/metrics.jsonl", losses, 64);
+    int n = step_loss_texts("runs/m/metrics.jsonl", losses, 64);
     cr_assert_eq(n, 48, "8 epochs x 6 steps, got %d", n);
     cr_assert_lt(atof(losses[n - 1]), 0.6 * atof(losses[0]), "loss %s -> %s", losses[0],
                  losses[n - 1]);
@@ -125,9 +102,9 @@ Test(trainer, stop_and_resume_reproduces_the_uninterrupted_losses_bit_for_bit)
     cr_assert_eq(nntrain("train half.ini --no-test --set train.epochs=4 --resume "
                          "runs/half/last.safetensors"), 0, "%s", slurp("out.txt"));
     char full[64][40], a[64][40], b[64][40];
-    int nf = step_losses("runs/full/metrics.jsonl", full, 64);
-    int na = step_losses("first.jsonl", a, 64);
-    int nb = step_losses("runs/half/metrics.jsonl", b, 64);
+    int nf = step_loss_texts("runs/full/metrics.jsonl", full, 64);
+    int na = step_loss_texts("first.jsonl", a, 64);
+    int nb = step_loss_texts("runs/half/metrics.jsonl", b, 64);
     cr_assert_eq(nf, 24);
     cr_assert_eq(na + nb, nf, "%d + %d steps", na, nb);
     for (int i = 0; i < nf; i++)
@@ -169,9 +146,9 @@ Test(trainer, sigint_mid_epoch_checkpoints_and_resume_matches)
                          epochs), 0, "%s", slurp("out.txt"));
     same_tensors("runs/ref/last.safetensors", "runs/long/last.safetensors");
     static char ref[4000][40], a[4000][40], b[4000][40];
-    int nr = step_losses("runs/ref/metrics.jsonl", ref, 4000);
-    int na = step_losses("first.jsonl", a, 4000);
-    int nb = step_losses("runs/long/metrics.jsonl", b, 4000);
+    int nr = step_loss_texts("runs/ref/metrics.jsonl", ref, 4000);
+    int na = step_loss_texts("first.jsonl", a, 4000);
+    int nb = step_loss_texts("runs/long/metrics.jsonl", b, 4000);
     cr_assert_eq(na + nb, nr, "%d + %d steps vs %d", na, nb, nr);
     for (int i = 0; i < nr; i++)
         cr_assert_str_eq(ref[i], i < na ? a[i] : b[i - na], "step %d", i);
@@ -310,34 +287,8 @@ Test(trainer, data_limit_and_test_limit_take_a_prefix_of_the_splits)
     free(out);
     char losses[16][40];
     /* 100 samples, 20 for validation: 80 train in batches of 32 = 3 steps */
-    cr_assert_eq(step_losses("runs/lim/metrics.jsonl", losses, 16), 3);
+    cr_assert_eq(step_loss_texts("runs/lim/metrics.jsonl", losses, 16), 3);
     cr_assert_eq(nntrain("train lim.ini --set data.limit=-1"), 1);
-}
-
-/* the largest relative difference between two checkpoints' tensors */
-static double max_rel_diff(const char *a, const char *b)
-{
-    nn_error err = {0};
-    nn_checkpoint *ca, *cb;
-    cr_assert_eq(nn_checkpoint_read(path_in(a), &ca, &err), NN_OK, "%s", err.msg);
-    cr_assert_eq(nn_checkpoint_read(path_in(b), &cb, &err), NN_OK, "%s", err.msg);
-    double worst = 0;
-    for (int i = 0; i < nn_checkpoint_count(ca); i++) {
-        const char *name = nn_checkpoint_name(ca, i);
-        if (strncmp(name, "optim.", 6) == 0)
-            continue;
-        const nn_tensor *x = nn_checkpoint_tensor(ca, name), *y = nn_checkpoint_tensor(cb, name);
-        cr_assert_not_null(y, "%s lacks %s", b, name);
-        for (int64_t k = 0; k < nn_tensor_numel(x); k++) {
-            float u, v;
-            memcpy(&u, (const char *)x->dl.data + 4 * k, 4);
-            memcpy(&v, (const char *)y->dl.data + 4 * k, 4);
-            worst = fmax(worst, fabs((double)u - v) / fmax(fabs((double)v), 1e-3));
-        }
-    }
-    nn_checkpoint_free(ca);
-    nn_checkpoint_free(cb);
-    return worst;
 }
 
 Test(trainer, accumulating_micro_batches_equals_one_larger_batch)
@@ -352,7 +303,7 @@ Test(trainer, accumulating_micro_batches_equals_one_larger_batch)
     cr_assert_eq(nntrain("train acc.ini --no-test --run-dir micro --set train.batch_size=8 "
                          "--set train.accumulate=4"), 0, "%s", slurp("out.txt"));
     /* float sums in another order: 6.5e-6 measured after 16 momentum steps */
-    double d = max_rel_diff("big/last.safetensors", "micro/last.safetensors");
+    double d = max_rel_diff("big/last.safetensors", "micro/last.safetensors", NULL);
     cr_assert_lt(d, 2e-5, "weights differ by %g relative", d);
     /* one update: the summed gradient itself agrees to 1e-6 */
     cr_assert_eq(nntrain("train acc.ini --no-test --run-dir big1 --set data.limit=32 "
@@ -360,7 +311,7 @@ Test(trainer, accumulating_micro_batches_equals_one_larger_batch)
     cr_assert_eq(nntrain("train acc.ini --no-test --run-dir micro1 --set data.limit=32 "
                          "--set train.epochs=1 --set train.batch_size=8 --set "
                          "train.accumulate=4"), 0, "%s", slurp("out.txt"));
-    d = max_rel_diff("big1/last.safetensors", "micro1/last.safetensors");
+    d = max_rel_diff("big1/last.safetensors", "micro1/last.safetensors", NULL);
     cr_assert_lt(d, 1e-6, "one update: weights differ by %g relative", d);
     nn_checkpoint *c;
     nn_error err = {0};
@@ -388,7 +339,7 @@ Test(trainer, precision_bf16_trains_or_is_refused_naming_the_layer_and_the_cpu)
     } else {
         cr_assert_eq(rc, 0, "%s", out);
         char losses[16][40];
-        cr_assert_gt(step_losses("runs/prec/metrics.jsonl", losses, 16), 0);
+        cr_assert_gt(step_loss_texts("runs/prec/metrics.jsonl", losses, 16), 0);
     }
     free(out);
 }

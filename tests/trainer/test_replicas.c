@@ -1,0 +1,204 @@
+/* test_replicas.c: [train] replicas = N through the real nntrain binary. N replicas of one
+ * process train what one replica trains (dropout masks and synchronised batchnorm statistics
+ * are the batch's, gradients summed), up to the order of float sums; resume stays exact; a
+ * divergence is still diagnosed; evaluation splits too; what cannot work is refused. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_fixture.h"
+
+static void setup(void)
+{
+    cli_setup("replicas");
+    write_csv("train.csv", 250, 1);
+    write_csv("test.csv", 61, 2);
+}
+
+TestSuite(replicas, .init = setup, .fini = cli_teardown, .timeout = 240);
+
+/* dropout and synchronised batchnorm: both depend on which rows a replica holds */
+static const char *model =
+    "[train]\nepochs = 3\nbatch_size = 32\nseed = 7\n"
+    "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\n"
+    "[loss]\ntype = cross_entropy\n"
+    "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n"
+    "[layer.fc1]\ntype = dense\nunits = 16\nactivation = relu\n"
+    "[layer.bn]\ntype = batchnorm\nsync = true\n"
+    "[layer.drop]\ntype = dropout\np = 0.25\n"
+    "[layer.fc2]\ntype = dense\nunits = 3\n"
+    "[logger.jsonl]\ntype = jsonl\n";
+
+static double weights_diff(const char *a, const char *b)
+{
+    return max_rel_diff(a, b, NULL);
+}
+
+Test(replicas, n_replicas_train_what_one_trains)
+{
+    /* without batchnorm, one update: the summed gradient itself */
+    write_file("plain.ini", model);
+    char *text = slurp("plain.ini"), *bn = strstr(text, "[layer.bn]"), *drop = strstr(text,
+                                                                                   "[layer.drop]");
+    memmove(bn, drop, strlen(drop) + 1);
+    write_file("plain.ini", text);
+    free(text);
+    cr_assert_eq(nntrain("train plain.ini --no-test --run-dir p1 --set train.epochs=1 "
+                         "--set data.limit=32"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train plain.ini --no-test --run-dir p2 --set train.epochs=1 "
+                         "--set data.limit=32 --set train.replicas=2"), 0, "%s",
+                 slurp("out.txt"));
+    double d = weights_diff("p1/last.safetensors", "p2/last.safetensors");
+    cr_assert_lt(d, 1e-6, "one update: weights differ by %g relative", d);
+
+    /* synchronised batchnorm sums its statistics in F64 over the replicas, where one process
+     * lets oneDNN compute them: the same statistics by another formula */
+    write_file("m.ini", model);
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir one"), 0, "%s", slurp("out.txt"));
+    /* 250 rows: slices of 11, 11 and 10 rows, and a last batch of 26 (9, 9, 8) */
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir three --set train.replicas=3"), 0,
+                 "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir two --set train.replicas=2"), 0,
+                 "%s", slurp("out.txt"));
+    d = weights_diff("one/last.safetensors", "three/last.safetensors");
+    cr_assert_lt(d, 1e-3, "after 3 epochs, 1 and 3 replicas differ by %g relative", d);
+    d = weights_diff("two/last.safetensors", "three/last.safetensors");
+    cr_assert_lt(d, 1e-4, "after 3 epochs, 2 and 3 replicas differ by %g relative", d);
+    /* the optimizer state is carried over as in one process */
+    d = max_rel_diff("two/last.safetensors", "three/last.safetensors", "optim.");
+    cr_assert_lt(d, 1e-3, "after 3 epochs, momentum differs by %g relative", d);
+
+    /* without sync each replica normalises by its own slice, as N processes would: other
+     * weights, and still a run that learns */
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir nosync --set train.replicas=2 "
+                         "--set layer.bn.sync=false"), 0, "%s", slurp("out.txt"));
+    double dn = weights_diff("one/last.safetensors", "nosync/last.safetensors");
+    cr_assert_gt(dn, 1e-3, "per-slice statistics should change the weights (%g)", dn);
+    /* the replicas' running statistics are averaged: after one update of two equal slices
+     * the running mean is the batch's, as in one process */
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir ns1 --set layer.bn.sync=false "
+                         "--set train.epochs=1 --set data.limit=32"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir ns2 --set layer.bn.sync=false "
+                         "--set train.epochs=1 --set data.limit=32 --set train.replicas=2"), 0,
+                 "%s", slurp("out.txt"));
+    d = max_rel_diff("ns1/last.safetensors", "ns2/last.safetensors", "bn.running_mean");
+    cr_assert_lt(d, 1e-5, "running means differ by %g relative", d);
+}
+
+Test(replicas, stop_and_resume_reproduces_the_losses_bit_for_bit)
+{
+    write_file("m.ini", model);
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir full --set train.replicas=2 "
+                         "--set train.epochs=4"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir half --set train.replicas=2 "
+                         "--set train.epochs=2"), 0, "%s", slurp("out.txt"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mv %s/half/metrics.jsonl %s/first.jsonl", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir half --set train.replicas=2 "
+                         "--set train.epochs=4 --resume half/last.safetensors"), 0, "%s",
+                 slurp("out.txt"));
+    char full[64][40], a[64][40], b[64][40];
+    int nf = step_loss_texts("full/metrics.jsonl", full, 64);
+    int na = step_loss_texts("first.jsonl", a, 64);
+    int nb = step_loss_texts("half/metrics.jsonl", b, 64);
+    cr_assert_eq(nf, 32, "4 epochs of 8 steps, got %d", nf);
+    cr_assert_eq(na + nb, nf, "%d + %d steps", na, nb);
+    for (int i = 0; i < nf; i++)
+        cr_assert_str_eq(full[i], i < na ? a[i] : b[i - na], "step %d", i);
+    cr_assert_eq(max_rel_diff("full/last.safetensors", "half/last.safetensors", ""), 0.0);
+}
+
+Test(replicas, evaluation_is_split_too_and_agrees)
+{
+    write_file("m.ini", model);
+    cr_assert_eq(nntrain("train m.ini --no-test --run-dir run"), 0, "%s", slurp("out.txt"));
+    char one[256] = "", two[256] = "";
+    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors"), 0, "%s", slurp("out.txt"));
+    char *o = slurp("out.txt"), *l = strstr(o, "loss");
+    cr_assert_not_null(l, "%s", o);
+    snprintf(one, sizeof one, "%.60s", l);
+    free(o);
+    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors --set train.replicas=2"), 0, "%s",
+                 slurp("out.txt"));
+    o = slurp("out.txt");
+    l = strstr(o, "loss");
+    cr_assert_not_null(l, "%s", o);
+    snprintf(two, sizeof two, "%.60s", l);
+    free(o);
+    /* 61 test rows: the accuracy is exact, the loss to the printed digits */
+    cr_assert_str_eq(one, two);
+    /* predictions of a split batch come back whole and in order: the same classes, and
+     * probabilities up to the rounding of another batch size */
+    cr_assert_eq(nntrain("predict m.ini --checkpoint run/last.safetensors --output p1.csv"), 0,
+                 "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("predict m.ini --checkpoint run/last.safetensors --output p2.csv "
+                         "--set train.replicas=2"), 0, "%s", slurp("out.txt"));
+    char *a = slurp("p1.csv"), *b = slurp("p2.csv");
+    cr_assert(a && b);
+    int lines = 0;
+    for (char *p = a, *q = b; *p && *q; lines++) {
+        char *pe = strchr(p, '\n'), *qe = strchr(q, '\n');
+        cr_assert(pe && qe, "unterminated line %d", lines);
+        *pe = *qe = 0;
+        /* index, target and predicted class, then numbers */
+        char *pf = p, *qf = q;
+        for (int field = 0; pf && qf; field++) {
+            char *pc = strchr(pf, ','), *qc = strchr(qf, ',');
+            if (pc)
+                *pc = 0;
+            if (qc)
+                *qc = 0;
+            if (field < 3 || lines == 0)
+                cr_assert_str_eq(pf, qf, "line %d field %d", lines, field);
+            else
+                cr_assert_lt(fabs(atof(pf) - atof(qf)), 2e-6, "line %d: %s against %s", lines,
+                             pf, qf);
+            pf = pc ? pc + 1 : NULL;
+            qf = qc ? qc + 1 : NULL;
+        }
+        cr_assert(!pf && !qf, "line %d: fields differ in number", lines);
+        p = pe + 1;
+        q = qe + 1;
+    }
+    cr_assert_eq(lines, 62, "a header and 61 rows, got %d lines", lines);
+    free(a);
+    free(b);
+}
+
+Test(replicas, a_divergence_is_still_diagnosed)
+{
+    write_file("m.ini", model);
+    int rc = nntrain("train m.ini --no-test --run-dir nan --set train.replicas=2 "
+                     "--set optimizer.lr=1e30 --set train.epochs=20");
+    char *out = slurp("out.txt");
+    cr_assert_eq(rc, 4, "exit %d: %s", rc, out);
+    cr_assert(strstr(out, "non-finite"), "%s", out);
+    cr_assert(strstr(out, "layer '") || strstr(out, "loss '") || strstr(out, "norm"),
+              "names the culprit: %s", out);
+    free(out);
+}
+
+Test(replicas, what_cannot_work_is_refused_naming_the_key)
+{
+    write_file("m.ini", model);
+    /* the replicas are the threads: --threads does not change them */
+    int rc = nntrain("train m.ini --run-dir t --threads 3 --set train.replicas=2 "
+                     "--set train.epochs=1 --no-test");
+    char *out = slurp("out.txt");
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    rc = nntrain("train m.ini --run-dir d --device sim --set train.replicas=2");
+    out = slurp("out.txt");
+    cr_assert_neq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "[train] replicas = 2") && strstr(out, "CPU only"), "%s", out);
+    free(out);
+    rc = nntrain("train m.ini --run-dir z --set train.replicas=17");
+    out = slurp("out.txt");
+    cr_assert_neq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "replicas"), "%s", out);
+    free(out);
+}
