@@ -2,7 +2,8 @@
 """compare.py: nntrain against PyTorch on the CPU, side by side in one invocation.
 
 Builds a release tree (build-bench/), then runs rounds in which every configuration (model x
-threads x precision) trains once with nntrain (bench_train: the real trainer) and once with
+threads x precision; "2r" = nntrain with [train] replicas = 2, one thread per replica, against
+PyTorch at 2 threads) trains once with nntrain (bench_train: the real trainer) and once with
 PyTorch (bench/torch_fmnist.py, Debian's python3-torch with OpenBLAS and --tuned-malloc),
 alternating which goes first. Writes the table to bench/RESULTS.md (or --out) with the date,
 CPU, oneDNN's ISA line, package versions, the load average around every run and the command.
@@ -111,12 +112,19 @@ def onednn_isa(env):
     return m.group(1).strip() if m else "unknown"
 
 
+def thread_count(threads):
+    """"2" (one step over 2 threads) and "2r" (2 replicas of one thread each) use 2 threads"""
+    return int(str(threads).rstrip("r"))
+
+
 def nntrain_cmd(model, threads, precision, quick, tag):
     path, epochs = MODELS[model]
     cmd = [os.path.join(BUILD, "bench", "bench_train"), os.path.join(ROOT, path),
-           "--threads", str(threads), "--plugin-dir", os.path.join(BUILD, "bench"),
+           "--threads", str(thread_count(threads)), "--plugin-dir", os.path.join(BUILD, "bench"),
            "--run-dir", os.path.join(BUILD, "bench-runs", f"{model}-{threads}-{precision}"),
            "--set", f"data.dir={DATA}", "--tag", tag]
+    if str(threads).endswith("r"):
+        cmd += ["--set", f"train.replicas={thread_count(threads)}"]
     if precision != "f32":
         cmd += ["--set", f"train.precision={precision}"]
     if quick:
@@ -130,11 +138,18 @@ def nntrain_cmd(model, threads, precision, quick, tag):
 def torch_cmd(model, threads, precision, quick, tag):
     epochs = quick[0] if quick else MODELS[model][1]
     cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_fmnist.py"), "--model", model,
-           "--epochs", str(epochs), "--threads", str(threads), "--tuned-malloc",
+           "--epochs", str(epochs), "--threads", str(thread_count(threads)), "--tuned-malloc",
            "--precision", precision, "--data", DATA, "--tag", tag]
     if quick:
         cmd += ["--limit", str(quick[1]), "--test-limit", str(quick[2])]
     return cmd
+
+
+def label(threads):
+    n = thread_count(threads)
+    if str(threads).endswith("r"):
+        return f"{n} (nntrain: {n} replicas)"
+    return f"{n} thread{'s' if n > 1 else ''}"
 
 
 def med(xs):
@@ -160,7 +175,9 @@ def main():
                     help="short runs (2 epochs of 25,600 MLP / 3,840 CNN samples, small test sets)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--models", default="mlp,cnn")
-    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--threads", default="1,2,2r",
+                    help="thread counts; Nr = nntrain with [train] replicas = N (N replicas of "
+                         "one thread each), against PyTorch at N threads")
     ap.add_argument("--precision", default="auto",
                     help="f32, bf16, or auto: f32, plus bf16 when oneDNN reports a bf16 ISA")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
@@ -188,7 +205,7 @@ def main():
         out, *_ = run(nntrain_cmd("cnn", 1, "bf16", (1, 256, 128), "refusal"), env)
         refusal = " ".join(l for l in out.splitlines() if "bench_train:" in l)
 
-    configs = [(m, int(t), p) for m in args.models.split(",") for p in precisions
+    configs = [(m, t, p) for m in args.models.split(",") for p in precisions
                for t in args.threads.split(",")]
     quick = {m: QUICK[m] for m in MODELS} if args.quick else {m: None for m in MODELS}
     res = {}  # (model, threads, precision, framework) -> list of result dicts per round
@@ -208,7 +225,7 @@ def main():
                 r = parse_result(out) or {}
                 r.update(rss=rss, load0=l0, load1=l1, rc=rc, wall=time.time() - t0)
                 res.setdefault((m, t, p, fw), []).append(r)
-                line = (f"round {rnd + 1} {m} {t} thread(s) {p} {fw}: best epoch "
+                line = (f"round {rnd + 1} {m} {label(t)} {p} {fw}: best epoch "
                         f"{r.get('best_epoch_samples_per_s', float('nan')):.0f} samples/s, whole run "
                         f"{r.get('samples_per_s', float('nan')):.0f}, test acc "
                         f"{r.get('test_acc', float('nan')):.4f}, peak RSS {rss:.0f} MB, "
@@ -253,7 +270,7 @@ def write(args, res, configs, log, started, cpu, flags, pkgs, commit, ncpu, isa,
         a, b = res.get((m, t, p, "nntrain"), []), res.get((m, t, p, "torch"), [])
         g = lambda rs, key: [r.get(key, float("nan")) for r in rs]
         ratio = lambda key: [x / y for x, y in zip(g(a, key), g(b, key)) if y == y and y > 0]
-        L.append(f"| {m} | {t} | {p} | {spread(g(a, 'best_epoch_samples_per_s'), k)} | "
+        L.append(f"| {m} | {label(t)} | {p} | {spread(g(a, 'best_epoch_samples_per_s'), k)} | "
                  f"{spread(g(b, 'best_epoch_samples_per_s'), k)} | "
                  f"{spread(ratio('best_epoch_samples_per_s'), lambda x: f'{x:.2f}×')} | "
                  f"{spread(g(a, 'samples_per_s'), k)} | {spread(g(b, 'samples_per_s'), k)} | "
@@ -271,8 +288,8 @@ def write(args, res, configs, log, started, cpu, flags, pkgs, commit, ncpu, isa,
                      for (mm, t, pp) in configs if mm == m and pp == p]
                 c = [x for x in c if x[0] == x[0]]
                 best[fw] = max(c) if c else (float("nan"), 0)
-            L.append(f"- {m} {p}: nntrain {k(best['nntrain'][0])} ({best['nntrain'][1]} threads), "
-                     f"PyTorch {k(best['torch'][0])} ({best['torch'][1]} threads): "
+            L.append(f"- {m} {p}: nntrain {k(best['nntrain'][0])} ({label(best['nntrain'][1])}), "
+                     f"PyTorch {k(best['torch'][0])} ({thread_count(best['torch'][1])} threads): "
                      f"{best['nntrain'][0] / best['torch'][0]:.2f}×")
     L.append("")
     L.append("Memory and steady state (medians over the rounds). Allocations and page faults are "
@@ -291,7 +308,7 @@ def write(args, res, configs, log, started, cpu, flags, pkgs, commit, ncpu, isa,
             g = lambda key: med([r.get(key, float("nan")) if isinstance(r.get(key), float) else float("nan") for r in rs])
             allocs = (f"{g('mallocs_per_step'):.1f} own + {g('dnnl_mallocs_per_step'):.1f} in oneDNN"
                       if fw == "nntrain" else f"{g('mallocs_per_step'):.1f}")
-            L.append(f"| {m} | {t} | {p} | {'PyTorch' if fw == 'torch' else fw} | {g('rss'):.0f} | "
+            L.append(f"| {m} | {label(t)} | {p} | {'PyTorch' if fw == 'torch' else fw} | {g('rss'):.0f} | "
                      f"{allocs} | {g('faults_per_step'):.2f} | {g('first_step_s'):.2f} | "
                      f"{g('first_epoch_ratio'):.3f} |")
     L.append("\n<details><summary>every run</summary>\n\n```")
