@@ -715,6 +715,8 @@ int nn_session_optim(nn_session *s, int64_t steps_per_epoch, nn_error *err)
     int rc = nn_optim_new(s->reg, s->cfg, s->dev, t, n, steps_per_epoch, s->tc.epochs,
                           &s->optim, err);
     free(t);
+    if (rc == NN_OK && s->gang)
+        rc = nn_session_replicas_optim(s, err);
     return rc;
 }
 

@@ -174,6 +174,9 @@ int nn_session_replicas_open(nn_session *s, int training, nn_error *err);
 int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                              nn_loss_bind **lb, nn_error *err);
 void nn_session_replicas_solo(nn_session *s, int64_t rows);
+/* the optimizer steps slices of the parameters on the replicas' threads when it can
+ * (NN_CAP_ELEMENTWISE) */
+int nn_session_replicas_optim(nn_session *s, nn_error *err);
 /* the outputs of a split step's slices as one batch (host memory of the binding) */
 const nn_tensor *nn_session_replicas_output(nn_loss_bind *lb, nn_error *err);
 

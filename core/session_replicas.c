@@ -176,3 +176,13 @@ const nn_tensor *nn_session_replicas_output(nn_loss_bind *lb, nn_error *err)
     }
     return &lb->gang_out;
 }
+
+static int run_on_gang(void *ctx, int n, nn_optim_part_fn fn, void *arg, nn_error *err)
+{
+    return nn_gang_run(ctx, n, fn, arg, err);
+}
+
+int nn_session_replicas_optim(nn_session *s, nn_error *err)
+{
+    return nn_optim_set_runner(s->optim, nn_gang_size(s->gang), run_on_gang, s->gang, err);
+}

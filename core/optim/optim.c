@@ -17,6 +17,7 @@
 #include "nntrain/optimizer.h"
 #include "nntrain/scheduler.h"
 #include "optim.h"
+#include "split.h"
 
 #define OPTIM_STATE_MAGIC "nntrain-optim 1"
 
@@ -50,6 +51,11 @@ struct nn_optim {
     nn_tensor **host_slots; /* host copies of the slots (the slots themselves on the host) */
     double known_norm;   /* measured on the device this step (nn_optim_norm_known) */
     int norm_known;
+
+    /* [train] replicas: an elementwise optimizer steps slices at once (nn_optim_set_runner) */
+    nn_optim_split *split;
+    nn_optim_runner run;
+    void *run_ctx;
 };
 
 /* "model.ini:12: " for a key, or "model.ini: " when it came from nowhere in particular */
@@ -440,6 +446,7 @@ void nn_optim_free(nn_optim *o)
     free(o->param_names);
     free(o->params);
     free(o->grads);
+    nn_optim_split_free(o->split);
     if (o->sched.desc)
         nn_instance_destroy(&o->sched);
     if (o->opt.desc)
@@ -533,6 +540,26 @@ static int clip(nn_optim *o, double norm, nn_error *err)
     return rc;
 }
 
+/* one slice of a split step, on one of the runner's threads */
+static int step_part(void *arg, int part, nn_error *err)
+{
+    nn_optim *o = arg;
+    return NN_PLUGIN_CALL(&o->opt, "step",
+                          o->ovt->step(o->opt.self, nn_optim_split_step(o->split, part), err));
+}
+
+int nn_optim_set_runner(nn_optim *o, int n, nn_optim_runner run, void *ctx, nn_error *err)
+{
+    nn_optim_split_free(o->split);
+    o->split = NULL;
+    if (n < 2 || !run || !(o->opt.desc->caps & NN_CAP_ELEMENTWISE) || !nn_dev_is_host(o->dev))
+        return NN_OK; /* one call over every parameter */
+    int rc = nn_optim_split_new(o->params, o->n, o->n_slots, n, &o->split, err);
+    o->run = run;
+    o->run_ctx = ctx;
+    return rc;
+}
+
 int nn_optim_update(nn_optim *o, int want_norm, double *grad_norm_out, nn_error *err)
 {
     double norm = NAN;
@@ -556,7 +583,16 @@ int nn_optim_update(nn_optim *o, int want_norm, double *grad_norm_out, nn_error 
     o->st.t = o->t + 1;
     o->st.lr = nn_optim_lr(o);
     nn_error perr = {0};
-    rc = NN_PLUGIN_CALL(&o->opt, "step", o->ovt->step(o->opt.self, &o->st, &perr));
+    if (o->split) {
+        for (int r = 0; r < nn_optim_split_parts(o->split); r++) {
+            nn_optim_split_step(o->split, r)->t = o->st.t;
+            nn_optim_split_step(o->split, r)->lr = o->st.lr;
+            nn_optim_split_step(o->split, r)->device = o->st.device;
+        }
+        rc = o->run(o->run_ctx, nn_optim_split_parts(o->split), step_part, o, &perr);
+    } else {
+        rc = NN_PLUGIN_CALL(&o->opt, "step", o->ovt->step(o->opt.self, &o->st, &perr));
+    }
     if (rc)
         return nn_error_set(err, rc, "optimizer '%s' step %lld: %s", o->opt.desc->name,
                             (long long)o->st.t, perr.msg);

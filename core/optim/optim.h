@@ -51,6 +51,16 @@ void nn_optim_free(nn_optim *o); /* NULL is allowed */
 int nn_optim_norm_enqueue(nn_optim *o, double *dev_acc, nn_error *err);
 void nn_optim_norm_known(nn_optim *o, double acc);
 
+/* [train] replicas: run(ctx, n, fn, arg, err) calls fn(arg, part, err) for every part < n at
+ * once (on the replicas' threads) and returns the lowest failing part's status. With it, an
+ * optimizer that declares NN_CAP_ELEMENTWISE steps n slices of the parameters at once, each
+ * element getting the bits one step over all would give it; any other optimizer, or n < 2,
+ * keeps one call. Call after nn_optim_new (it allocates the slices); ctx is borrowed. */
+typedef int (*nn_optim_part_fn)(void *arg, int part, nn_error *err);
+typedef int (*nn_optim_runner)(void *ctx, int n, nn_optim_part_fn fn, void *arg,
+                               nn_error *err);
+int nn_optim_set_runner(nn_optim *o, int n, nn_optim_runner run, void *ctx, nn_error *err);
+
 /* the learning rate the next step uses: scheduled rate times the warm-up factor */
 double nn_optim_lr(const nn_optim *o);
 

@@ -88,6 +88,7 @@ static const nn_optimizer_vtable adagrad_vtable = {
 
 static const nn_plugin_desc adagrad_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_OPTIMIZER, .name = "adagrad", .version = "1.0.0", .license = "MIT",
+    .caps = NN_CAP_ELEMENTWISE,
     .summary = "Adagrad with lr decay, L2 decay and initial accumulator (torch.optim.Adagrad)",
     .params = adagrad_params, .vtable = &adagrad_vtable);
 

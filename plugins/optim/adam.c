@@ -20,6 +20,7 @@ static const nn_optimizer_vtable adam_vtable = {
 
 static const nn_plugin_desc adam_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_OPTIMIZER, .name = "adam", .version = "1.0.0", .license = "MIT",
+    .caps = NN_CAP_ELEMENTWISE,
     .summary = "Adam with bias correction, L2 weight decay and AMSGrad (torch.optim.Adam)",
     .params = adam_params, .vtable = &adam_vtable);
 

@@ -20,6 +20,7 @@ static const nn_optimizer_vtable adamw_vtable = {
 
 static const nn_plugin_desc adamw_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_OPTIMIZER, .name = "adamw", .version = "1.0.0", .license = "MIT",
+    .caps = NN_CAP_ELEMENTWISE,
     .summary = "AdamW: Adam with decoupled weight decay and AMSGrad (torch.optim.AdamW)",
     .params = adamw_params, .vtable = &adamw_vtable);
 

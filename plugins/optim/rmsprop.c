@@ -126,6 +126,7 @@ static const nn_optimizer_vtable rmsprop_vtable = {
 
 static const nn_plugin_desc rmsprop_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_OPTIMIZER, .name = "rmsprop", .version = "1.0.0", .license = "MIT",
+    .caps = NN_CAP_ELEMENTWISE,
     .summary = "RMSprop with momentum, centered variant and L2 decay (torch.optim.RMSprop)",
     .params = rmsprop_params, .vtable = &rmsprop_vtable);
 

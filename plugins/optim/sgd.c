@@ -97,6 +97,7 @@ static const nn_optimizer_vtable sgd_vtable = {
 
 static const nn_plugin_desc sgd_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_OPTIMIZER, .name = "sgd", .version = "1.0.0", .license = "MIT",
+    .caps = NN_CAP_ELEMENTWISE,
     .summary = "stochastic gradient descent with momentum, Nesterov and L2 decay (torch.optim.SGD)",
     .params = sgd_params, .vtable = &sgd_vtable);
 

@@ -472,3 +472,100 @@ Test(optim, mismatched_gradient_shape_names_the_parameter)
     nn_tensor_free(bad);
     model_free(&m);
 }
+
+/* [train] replicas: a runner that calls the parts in reverse order, counting them */
+typedef struct runner {
+    int runs, parts;
+} runner;
+
+static int run_reversed(void *ctx, int n, nn_optim_part_fn fn, void *arg, nn_error *err)
+{
+    runner *r = ctx;
+    r->runs++;
+    for (int part = n - 1; part >= 0; part--) {
+        r->parts++;
+        int rc = fn(arg, part, err);
+        if (rc)
+            return rc;
+    }
+    return NN_OK;
+}
+
+/* parameters of lengths that put the cuts inside tensors, next to a 1-element one */
+#define SPLIT_PARAMS 4
+static const int64_t split_len[SPLIT_PARAMS] = {1001, 1, 333, 70};
+
+static void split_run(const char *text, int parts, runner *rn, nn_tensor *out[SPLIT_PARAMS],
+                      nn_tensor **slots_out)
+{
+    nn_optim_target t[SPLIT_PARAMS];
+    nn_tensor *g[SPLIT_PARAMS];
+    for (int k = 0; k < SPLIT_PARAMS; k++) {
+        out[k] = nn_tensor_new(NN_F32, 1, &split_len[k]);
+        g[k] = nn_tensor_new(NN_F32, 1, &split_len[k]);
+        cr_assert(out[k] && g[k]);
+        for (int64_t i = 0; i < split_len[k]; i++)
+            NN_F32P(out[k])[i] = sinf((float)(i + 37 * k)) * 0.5f;
+        t[k] = (nn_optim_target){"p", out[k], g[k], k == 2 ? 0.5 : 1.0, k == 1 ? 0 : 1.0, 0};
+    }
+    nn_config *c = cfg_of(text);
+    nn_optim *o;
+    nn_error err = {0};
+    cr_assert_eq(nn_optim_new(reg, c, NULL, t, SPLIT_PARAMS, 10, 1, &o, &err), NN_OK, "%s",
+                 err.msg);
+    nn_config_free(c);
+    cr_assert_eq(nn_optim_set_runner(o, parts, run_reversed, rn, &err), NN_OK, "%s", err.msg);
+    for (int step = 0; step < 5; step++) {
+        for (int k = 0; k < SPLIT_PARAMS; k++)
+            for (int64_t i = 0; i < split_len[k]; i++)
+                NN_F32P(g[k])[i] = NN_F32P(out[k])[i] * 0.3f + cosf((float)(i * (step + 1)));
+        cr_assert_eq(nn_optim_update(o, 1, NULL, &err), NN_OK, "%s", err.msg);
+    }
+    /* the slots too: every slot of every parameter, concatenated */
+    int n = nn_optim_tensor_count(o);
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++)
+        bytes += nn_tensor_nbytes(nn_optim_tensor(o, i, NULL));
+    int64_t floats = (int64_t)(bytes / 4) + 1;
+    *slots_out = nn_tensor_new(NN_F32, 1, &floats);
+    bytes = 0;
+    for (int i = 0; i < n; i++) {
+        const nn_tensor *s = nn_optim_tensor(o, i, NULL);
+        memcpy((char *)(*slots_out)->dl.data + bytes, s->dl.data, nn_tensor_nbytes(s));
+        bytes += nn_tensor_nbytes(s);
+    }
+    nn_optim_free(o);
+    for (int k = 0; k < SPLIT_PARAMS; k++)
+        nn_tensor_free(g[k]);
+}
+
+Test(optim, elementwise_optimizers_step_in_slices_to_the_same_bits)
+{
+    static const char *const cfgs[] = {
+        "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\nnesterov = true\n"
+        "weight_decay = 0.01\n",
+        "[optimizer]\ntype = adam\nlr = 0.01\namsgrad = true\nweight_decay = 0.1\n",
+        "[optimizer]\ntype = adamw\nlr = 0.01\n",
+        "[optimizer]\ntype = rmsprop\nlr = 0.01\nmomentum = 0.5\ncentered = true\n",
+        "[optimizer]\ntype = adagrad\nlr = 0.1\n",
+    };
+    for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
+        runner one = {0}, three = {0};
+        nn_tensor *a[SPLIT_PARAMS], *b[SPLIT_PARAMS], *sa, *sb;
+        split_run(cfgs[c], 1, &one, a, &sa);
+        split_run(cfgs[c], 3, &three, b, &sb);
+        cr_assert_eq(one.runs, 0, "one part: the plugin's own single call");
+        cr_assert_eq(three.runs, 5, "%s: %d split steps", cfgs[c], three.runs);
+        cr_assert_eq(three.parts, 15);
+        for (int k = 0; k < SPLIT_PARAMS; k++) {
+            cr_assert_eq(memcmp(a[k]->dl.data, b[k]->dl.data, nn_tensor_nbytes(a[k])), 0,
+                         "%s: parameter %d differs", cfgs[c], k);
+            nn_tensor_free(a[k]);
+            nn_tensor_free(b[k]);
+        }
+        cr_assert_eq(memcmp(sa->dl.data, sb->dl.data, nn_tensor_nbytes(sa)), 0,
+                     "%s: slots differ", cfgs[c]);
+        nn_tensor_free(sa);
+        nn_tensor_free(sb);
+    }
+}

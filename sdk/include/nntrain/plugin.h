@@ -41,6 +41,10 @@ typedef enum nn_kind {
 #define NN_CAP_BACKWARD (1u << 0)     /* layer: implements backward */
 #define NN_CAP_THREAD_SAFE (1u << 1)  /* dataset/transform: get/apply may run concurrently */
 #define NN_CAP_STATEFUL (1u << 2)     /* has state to save in checkpoints (state_save/load) */
+/* optimizer: step updates each element from that element's value, gradient and slots alone
+ * (and the step's lr and t, the parameter's multipliers), and step may run on several threads
+ * at once: the core may then pass it 1-D slices of parameters ([train] replicas) */
+#define NN_CAP_ELEMENTWISE (1u << 3)
 
 typedef struct nn_plugin_desc {
     uint16_t abi_major;          /* NN_ABI_MAJOR the plugin was built with */

@@ -1,0 +1,19 @@
+/* split.h: an elementwise optimizer's parameters cut into slices that threads can step at
+ * once (split.c; used by optim.c for [train] replicas). */
+#ifndef NN_OPTIM_SPLIT_H
+#define NN_OPTIM_SPLIT_H
+
+#include "nntrain/optimizer.h"
+
+typedef struct nn_optim_split nn_optim_split;
+
+/* parts slices of params[0..n) (their values, gradients and n_slots slots, which must stay
+ * where they are), each of about the same number of elements */
+int nn_optim_split_new(const nn_optim_param *params, int n, int n_slots, int parts,
+                       nn_optim_split **out, nn_error *err);
+void nn_optim_split_free(nn_optim_split *s); /* NULL is allowed */
+int nn_optim_split_parts(const nn_optim_split *s);
+/* the step of one slice: its pieces, with lr and t left for the caller to set */
+nn_optim_step *nn_optim_split_step(nn_optim_split *s, int part);
+
+#endif
