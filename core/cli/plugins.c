@@ -99,9 +99,10 @@ static void show_one(const nn_plugin_entry *e)
     if (e->shadowed_path)
         printf("  overrides: %s\n", e->shadowed_path);
     if (d->caps)
-        printf("  capabilities:%s%s%s\n", (d->caps & NN_CAP_BACKWARD) ? " backward" : "",
+        printf("  capabilities:%s%s%s%s\n", (d->caps & NN_CAP_BACKWARD) ? " backward" : "",
                (d->caps & NN_CAP_THREAD_SAFE) ? " thread-safe" : "",
-               (d->caps & NN_CAP_STATEFUL) ? " stateful" : "");
+               (d->caps & NN_CAP_STATEFUL) ? " stateful" : "",
+               (d->caps & NN_CAP_ELEMENTWISE) ? " elementwise" : "");
     if (!d->params || !d->params[0].name)
         printf("\n  no parameters\n");
     else

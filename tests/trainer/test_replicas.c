@@ -202,3 +202,11 @@ Test(replicas, what_cannot_work_is_refused_naming_the_key)
     cr_assert(strstr(out, "replicas"), "%s", out);
     free(out);
 }
+
+Test(replicas, plugins_show_says_which_optimizers_step_in_slices)
+{
+    cr_assert_eq(nntrain("plugins show sgd"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "capabilities: elementwise"), "%s", out);
+    free(out);
+}
