@@ -279,13 +279,21 @@ def write(args, res, configs, log, started, cpu, flags, pkgs, commit, ncpu, isa,
                  f"{med(g(a, 'test_acc')) * 100:.2f}% / {med(g(b, 'test_acc')) * 100:.2f}% |")
     L.append("")
     L.append("Best configuration against best configuration (the median best-epoch samples/s of "
-             "each side's faster thread count):\n")
+             "each side's fastest configuration; PyTorch's runs at one thread count, paired with "
+             "nntrain's threads and with its replicas, pooled):\n")
     for m in dict.fromkeys(c[0] for c in configs):
         for p in dict.fromkeys(c[2] for c in configs):
             best = {}
             for fw in ("nntrain", "torch"):
-                c = [(med([r.get("best_epoch_samples_per_s", float("nan")) for r in res.get((m, t, p, fw), [])]), t)
-                     for (mm, t, pp) in configs if mm == m and pp == p]
+                # PyTorch runs the same configuration against "2" and "2r": its runs at one
+                # thread count are pooled into one median
+                key = (lambda t: thread_count(t)) if fw == "torch" else (lambda t: t)
+                runs = {}
+                for (mm, t, pp) in configs:
+                    if mm == m and pp == p:
+                        runs.setdefault(key(t), []).extend(res.get((m, t, p, fw), []))
+                c = [(med([r.get("best_epoch_samples_per_s", float("nan")) for r in rs]), t)
+                     for t, rs in runs.items()]
                 c = [x for x in c if x[0] == x[0]]
                 best[fw] = max(c) if c else (float("nan"), 0)
             L.append(f"- {m} {p}: nntrain {k(best['nntrain'][0])} ({label(best['nntrain'][1])}), "
