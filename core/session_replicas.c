@@ -55,8 +55,10 @@ int nn_session_replicas_open(nn_session *s, int training, nn_error *err)
         info[r] = nn_gang_info(s->gang, r);
     if (rc == NN_OK)
         rc = nn_model_set_replicas(s->model, n, info, err);
-    if (rc)
-        return nn_error_prefix(err, "%s", origin), rc;
+    if (rc) {
+        nn_error_prefix(err, "%s", origin);
+        return rc;
+    }
     /* the plans of a full batch now: shape errors surface before any data is read */
     int64_t rows = s->tc.batch_size, parts = rows < n ? rows : n;
     nn_loss_bind *lb;
