@@ -547,7 +547,6 @@ int64_t nn_model_numel(const nn_model *m)
     return n;
 }
 
-
 int nn_model_set_replicas(nn_model *m, int n, const struct nn_dist_info *const *info,
                           nn_error *err)
 {

@@ -1,7 +1,7 @@
 /* replicas.c: a gang of threads that runs the replicas of one step at once. The threads
  * live as long as the session, so a step costs two hand-overs (start, end) and the barriers
  * its replicas ask for, instead of the dozens of parallel regions of one step split over the
- * cores. A thread waiting for the others spins for a few tens of microseconds, then sleeps
+ * cores. A thread waiting for the others spins for some tens of microseconds, then sleeps
  * on a condition variable: a step is a millisecond or more. */
 #define _POSIX_C_SOURCE 200809L
 #include "replicas.h"
@@ -14,7 +14,7 @@
 #include "graph.h"
 #include "threads.h"
 
-#define SPINS 4000 /* about 50 us of pause instructions */
+#define SPINS 4000 /* pause instructions: tens of microseconds, more on CPUs with a slow pause */
 
 typedef struct worker {
     struct nn_gang *g;
