@@ -43,6 +43,12 @@ static nn_plan *find_plan(nn_model *m, int64_t batch, int training, int replica)
     return NULL;
 }
 
+/* what the plan's layers are told of data parallelism: their replica's, or the processes' */
+static const struct nn_dist_info *plan_dist(const nn_plan *p)
+{
+    return p->m->n_replicas > 1 ? p->m->rep_dist[p->replica] : p->m->dist;
+}
+
 /* Creates layer i's instance and runs its setup; the output's description (and the layout it
  * offers, if any) lands in p->outputs[i]. taken: the consumer accepted the offer (a re-run);
  * masked: it also writes the gradient with the offered ReLU's derivative applied. */
@@ -62,7 +68,7 @@ static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, int masked, nn
     s->training = p->training;
     s->device = dev;
     s->params_more = &p->decls_more[(size_t)i * more];
-    s->dist = m->n_replicas > 1 ? m->rep_dist[p->replica] : m->dist;
+    s->dist = plan_dist(p);
     s->output_layout_taken = (uintptr_t)taken;
     s->output_grad_masked = (uintptr_t)masked;
     s->precision = m->precision;
@@ -356,7 +362,7 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         io->struct_size = sizeof *io;
         io->training = p->training;
         io->device = dev;
-        io->dist = m->n_replicas > 1 ? m->rep_dist[p->replica] : m->dist;
+        io->dist = plan_dist(p);
         io->n_inputs = s->n_inputs;
         io->output = &p->outputs[i];
         for (int k = 0; k < s->n_inputs; k++) {

@@ -580,6 +580,21 @@ static int counts_on_device(const nn_session *s, const nn_loss_bind *lb)
            nn_tensor_dtype(out) == NN_F32;
 }
 
+int nn_session_forward_loss(nn_session *s, nn_loss_bind *lb, int training, double share,
+                            nn_error *err)
+{
+    int rc = nn_plan_forward(lb->plan, training, err);
+    if (rc)
+        return rc;
+    const nn_loss_vtable *vt = lb->inst.vt;
+    nn_error lerr = {0};
+    if ((rc = NN_PLUGIN_CALL(&lb->inst, "forward", vt->forward(lb->inst.self, &lb->io, &lerr))))
+        return nn_error_set(err, rc, "loss '%s': %s", s->loss_entry->desc->name, lerr.msg);
+    if (training && share != 1.0)
+        rc = nn_dev_scale(s->dev, lb->io.grad_pred, (float)share, err);
+    return rc;
+}
+
 int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                           nn_loss_bind **lbp, nn_error *err)
 {
@@ -591,23 +606,14 @@ int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64
         return rc;
     *lbp = lb;
     lb->training = training;
-    lb->gang_n = 0;
-    if (s->gang)
-        nn_session_replicas_solo(s, b->n);
+    nn_session_replicas_solo(s, lb, b->n);
     if (s->dist)
         nn_dist_set_rows(s->dist, b->n, b->global_n, b->row0);
     if ((rc = load_batch(s, lb, b, err)))
         return rc;
     nn_plan_set_step_seed(lb->plan, step_seed);
-    if ((rc = nn_plan_forward(lb->plan, training, err)))
-        return rc;
-    const nn_loss_vtable *vt = lb->inst.vt;
-    nn_error lerr = {0};
-    if ((rc = NN_PLUGIN_CALL(&lb->inst, "forward", vt->forward(lb->inst.self, &lb->io, &lerr))))
-        return nn_error_set(err, rc, "loss '%s': %s", s->loss_entry->desc->name, lerr.msg);
-    if (training && b->global_n > b->n &&
-        (rc = nn_dev_scale(s->dev, lb->io.grad_pred, (float)((double)b->n / (double)b->global_n),
-                           err)))
+    double share = b->global_n > b->n ? (double)b->n / (double)b->global_n : 1.0;
+    if ((rc = nn_session_forward_loss(s, lb, training, share, err)))
         return rc;
     if (nn_dev_is_host(s->dev)) {
         if (training && isfinite(lb->io.loss) && (rc = nn_plan_backward(lb->plan, err)))
@@ -684,9 +690,7 @@ int nn_session_forward(nn_session *s, const nn_batch *b, nn_loss_bind **lbp, nn_
         rc = load_batch(s, *lbp, b, err);
     if (rc)
         return rc;
-    (*lbp)->gang_n = 0;
-    if (s->gang)
-        nn_session_replicas_solo(s, b->n);
+    nn_session_replicas_solo(s, *lbp, b->n);
     nn_plan_set_step_seed((*lbp)->plan, 0);
     return nn_plan_forward((*lbp)->plan, 0, err);
 }

@@ -160,6 +160,11 @@ int nn_session_stage(nn_session *s, const nn_batch *b, nn_error *err);
 void *nn_session_host_alloc(void *session, size_t bytes);
 void nn_session_host_free(void *session, void *p);
 
+/* The plan's forward, then the loss's, and (training) the loss gradient scaled by share, the
+ * part of the batch the plan's rows are (1: the whole batch). The plan's input and the
+ * binding's targets are loaded. */
+int nn_session_forward_loss(nn_session *s, nn_loss_bind *lb, int training, double share,
+                            nn_error *err);
 /* Runs the last step's forward again (training mode), checking every layer's output, to name
  * the first non-finite one (nn_plan_forward_checked, over every replica of a split step). */
 int nn_session_forward_checked(nn_session *s, nn_loss_bind *lb, nn_error *err);
@@ -169,11 +174,12 @@ int nn_session_forward_checked(nn_session *s, nn_loss_bind *lb, nn_error *err);
  * min(N, n) slices of consecutive rows, runs them at once (forward, loss scaled by the slice's
  * share of the batch, backward), sums their gradients into the model's and averages their
  * running statistics (training), and returns replica 0's binding with the others in its gang.
- * solo: replica 0 alone runs the next step of `rows` rows (one-row batches, predictions). */
+ * solo: lb, a binding of replica 0, runs the next step of `rows` rows alone (one-row batches,
+ * predictions); a no-op on a session without replicas but for marking lb unsplit. */
 int nn_session_replicas_open(nn_session *s, int training, nn_error *err);
 int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                              nn_loss_bind **lb, nn_error *err);
-void nn_session_replicas_solo(nn_session *s, int64_t rows);
+void nn_session_replicas_solo(nn_session *s, nn_loss_bind *lb, int64_t rows);
 /* the optimizer steps slices of the parameters on the replicas' threads when it can
  * (NN_CAP_ELEMENTWISE) */
 int nn_session_replicas_optim(nn_session *s, nn_error *err);

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crash.h"
 #include "device.h"
 #include "dist.h"
 #include "replicas.h"
@@ -25,6 +24,12 @@ typedef struct split_step {
     nn_loss_bind *lb[NN_MAX_REPLICAS];
     int64_t row0[NN_MAX_REPLICAS];
 } split_step;
+
+/* rows of slice r when `rows` rows are split into `parts` slices (the first ones one longer) */
+static int64_t slice_rows(int64_t rows, int64_t parts, int64_t r)
+{
+    return rows / parts + (r < rows % parts);
+}
 
 int nn_session_replicas_open(nn_session *s, int training, nn_error *err)
 {
@@ -63,15 +68,17 @@ int nn_session_replicas_open(nn_session *s, int training, nn_error *err)
     int64_t rows = s->tc.batch_size, parts = rows < n ? rows : n;
     nn_loss_bind *lb;
     for (int r = 0; r < parts && rc == NN_OK; r++)
-        rc = nn_session_bind_replica(s, rows / parts + (r < rows % parts), training, r, &lb,
-                                     err);
+        rc = nn_session_bind_replica(s, slice_rows(rows, parts, r), training, r, &lb, err);
     return rc;
 }
 
-void nn_session_replicas_solo(nn_session *s, int64_t rows)
+void nn_session_replicas_solo(nn_session *s, nn_loss_bind *lb, int64_t rows)
 {
-    nn_gang_set_rows(s->gang, 0, 1, rows, rows, 0);
+    lb->gang_n = 0;
+    if (s->gang)
+        nn_gang_set_rows(s->gang, 0, 1, rows, rows, 0);
 }
+
 
 /* replica r's slice: its rows in, forward, the loss, backward; then its part of the sum */
 static int replica_step(void *ctx, int r, nn_error *err)
@@ -86,17 +93,11 @@ static int replica_step(void *ctx, int r, nn_error *err)
     memcpy(in->dl.data, (const char *)b->x->dl.data + xrow * (size_t)st->row0[r],
            nn_tensor_nbytes(in));
     lb->target.dl.data = (char *)b->y->dl.data + yrow * (size_t)st->row0[r];
-    int rc = nn_plan_forward(lb->plan, st->training, err);
-    const nn_loss_vtable *vt = lb->inst.vt;
-    nn_error lerr = {0};
-    if (rc == NN_OK &&
-        (rc = NN_PLUGIN_CALL(&lb->inst, "forward", vt->forward(lb->inst.self, &lb->io, &lerr))))
-        nn_error_set(err, rc, "loss '%s': %s", s->loss_entry->desc->name, lerr.msg);
+    int rc = nn_session_forward_loss(s, lb, st->training,
+                                     (double)in->shape[0] / (double)b->n, err);
     if (rc || !st->training)
         return rc;
-    rc = nn_dev_scale(s->dev, lb->io.grad_pred,
-                      (float)((double)in->shape[0] / (double)b->n), err);
-    if (rc == NN_OK && isfinite(lb->io.loss))
+    if (isfinite(lb->io.loss))
         rc = nn_plan_backward(lb->plan, err);
     /* every replica's gradients are written: sum them (unless a loss is not finite, when the
      * trainer stops without an update) */
@@ -117,7 +118,7 @@ int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uin
     int n = st.n = b->n < nn_gang_size(s->gang) ? (int)b->n : nn_gang_size(s->gang);
     int64_t row0 = 0;
     for (int r = 0; r < n; r++) {
-        int64_t rows = b->n / n + (r < b->n % n);
+        int64_t rows = slice_rows(b->n, n, r);
         int rc = nn_session_bind_replica(s, rows, training, r, &st.lb[r], err);
         if (rc)
             return rc;

@@ -555,6 +555,8 @@ int nn_optim_set_runner(nn_optim *o, int n, nn_optim_runner run, void *ctx, nn_e
     if (n < 2 || !run || !(o->opt.desc->caps & NN_CAP_ELEMENTWISE) || !nn_dev_is_host(o->dev))
         return NN_OK; /* one call over every parameter */
     int rc = nn_optim_split_new(o->params, o->n, o->n_slots, n, &o->split, err);
+    for (int r = 0; rc == NN_OK && r < n; r++)
+        nn_optim_split_step(o->split, r)->device = o->st.device;
     o->run = run;
     o->run_ctx = ctx;
     return rc;
@@ -587,7 +589,6 @@ int nn_optim_update(nn_optim *o, int want_norm, double *grad_norm_out, nn_error 
         for (int r = 0; r < nn_optim_split_parts(o->split); r++) {
             nn_optim_split_step(o->split, r)->t = o->st.t;
             nn_optim_split_step(o->split, r)->lr = o->st.lr;
-            nn_optim_split_step(o->split, r)->device = o->st.device;
         }
         rc = o->run(o->run_ctx, nn_optim_split_parts(o->split), step_part, o, &perr);
     } else {

@@ -13,7 +13,7 @@ int nn_optim_split_new(const nn_optim_param *params, int n, int n_slots, int par
                        nn_optim_split **out, nn_error *err);
 void nn_optim_split_free(nn_optim_split *s); /* NULL is allowed */
 int nn_optim_split_parts(const nn_optim_split *s);
-/* the step of one slice: its pieces, with lr and t left for the caller to set */
+/* the step of one slice: its pieces, with lr, t and device left for the caller to set */
 nn_optim_step *nn_optim_split_step(nn_optim_split *s, int part);
 
 #endif

@@ -1,7 +1,7 @@
 /* nn_dnnl.c: the process-wide oneDNN engine, a stream per computing thread, error sentences,
- * descriptors, bound
- * primitives and the fused-activation helper of libnn_dnnl.so.
- * Never allocates in nn_dnnl_op_run() or the activation's per-step calls. */
+ * descriptors, bound primitives and the fused-activation helper of libnn_dnnl.so.
+ * Never allocates in nn_dnnl_op_run() or the activation's per-step calls, but for the stream
+ * of a thread other than the engine's ([train] replicas), at that thread's first step. */
 #define _POSIX_C_SOURCE 200809L
 #include "nn_dnnl.h"
 
