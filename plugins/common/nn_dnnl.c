@@ -1,33 +1,52 @@
-/* nn_dnnl.c: the process-wide oneDNN engine, a stream per computing thread, error sentences,
- * descriptors, bound primitives and the fused-activation helper of libnn_dnnl.so.
+/* nn_dnnl.c: the process-wide oneDNN engine, a stream and a scratchpad per computing thread,
+ * error sentences, descriptors, bound primitives and the fused-activation helper of
+ * libnn_dnnl.so.
+ * Every primitive runs with a user-managed scratchpad: oneDNN 2.6's library-managed one is
+ * kept per thread by the thread that created the primitive, so another thread ([train]
+ * replicas: plans are bound on one thread and run on several) would execute it with no
+ * scratchpad at all (a crash at address 0). A layer either binds a scratchpad buffer of its
+ * plan (nn_dnnl_op_scratchpad) or gets the running thread's (grown when a primitive is
+ * created on the engine's thread, at a thread's first run of a primitive elsewhere).
  * Never allocates in nn_dnnl_op_run() or the activation's per-step calls, but for the stream
- * of a thread other than the engine's ([train] replicas), at that thread's first step. */
+ * and scratchpad of a thread other than the engine's, at that thread's first step. */
 #define _POSIX_C_SOURCE 200809L
 #include "nn_dnnl.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* what a computing thread executes with */
+typedef struct thread_ctx {
+    dnnl_stream_t stream;
+    void *scratch;
+    size_t scratch_bytes;
+} thread_ctx;
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static dnnl_engine_t g_engine;
-static dnnl_stream_t g_stream; /* the stream of the thread that set the engine up */
+static thread_ctx g_ctx; /* the thread that set the engine up */
 static pthread_t g_owner;
-static pthread_key_t g_stream_key; /* other threads' streams ([train] replicas' threads) */
+static pthread_key_t g_ctx_key; /* other threads' ([train] replicas' threads) */
 static int g_key_ok;
-static __thread dnnl_stream_t t_stream;
+static __thread thread_ctx *t_ctx;
 static dnnl_status_t g_init_status = dnnl_success;
 static const char *g_init_what = "";
 
-static void stream_free(void *s)
+static void ctx_free(void *p)
 {
-    dnnl_stream_destroy(s);
+    thread_ctx *c = p;
+    if (c->stream)
+        dnnl_stream_destroy(c->stream);
+    free(c->scratch);
+    free(c);
 }
 
 static void init_once(void)
 {
     g_owner = pthread_self();
-    g_key_ok = pthread_key_create(&g_stream_key, stream_free) == 0;
+    g_key_ok = pthread_key_create(&g_ctx_key, ctx_free) == 0;
     g_init_what = "engine creation";
     g_init_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
     if (g_init_status != dnnl_success) {
@@ -35,23 +54,62 @@ static void init_once(void)
         return;
     }
     g_init_what = "stream creation";
-    g_init_status = dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags);
+    g_init_status = dnnl_stream_create(&g_ctx.stream, g_engine, dnnl_stream_default_flags);
     if (g_init_status != dnnl_success) {
-        g_stream = NULL;
+        g_ctx.stream = NULL;
         dnnl_engine_destroy(g_engine);
         g_engine = NULL;
     }
 }
 
-/* the engine and stream live as long as this library is loaded */
+/* the engine, stream and scratchpad live as long as this library is loaded */
 __attribute__((destructor)) static void nn_dnnl_fini(void)
 {
-    if (g_stream)
-        dnnl_stream_destroy(g_stream);
+    if (g_ctx.stream)
+        dnnl_stream_destroy(g_ctx.stream);
     if (g_engine)
         dnnl_engine_destroy(g_engine);
-    g_stream = NULL;
+    free(g_ctx.scratch);
+    memset(&g_ctx, 0, sizeof g_ctx);
     g_engine = NULL;
+}
+
+/* c's scratchpad holds at least `bytes` (64-byte aligned); 0 when out of memory */
+static int scratch_reserve(thread_ctx *c, size_t bytes)
+{
+    if (c->scratch_bytes >= bytes)
+        return 1;
+    void *p = NULL;
+    size_t want = (bytes + 4095) / 4096 * 4096;
+    if (posix_memalign(&p, 64, want))
+        return 0;
+    free(c->scratch);
+    c->scratch = p;
+    c->scratch_bytes = want;
+    return 1;
+}
+
+/* the running thread's stream and scratchpad (made at a replica thread's first run) */
+static thread_ctx *thread_ctx_get(const char *layer, nn_error *err)
+{
+    if (pthread_equal(pthread_self(), g_owner))
+        return &g_ctx;
+    if (t_ctx)
+        return t_ctx;
+    thread_ctx *c = g_key_ok ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        nn_error_set(err, NN_ENOMEM, "layer '%s': no memory for this thread's oneDNN stream",
+                     layer);
+        return NULL;
+    }
+    dnnl_status_t st = dnnl_stream_create(&c->stream, g_engine, dnnl_stream_default_flags);
+    if (st != dnnl_success) {
+        free(c);
+        nn_dnnl_fail(err, st, layer, "stream creation");
+        return NULL;
+    }
+    pthread_setspecific(g_ctx_key, c);
+    return t_ctx = c;
 }
 
 int nn_dnnl_init(const char *layer, nn_error *err)
@@ -304,12 +362,55 @@ void nn_dnnl_pd_free(dnnl_primitive_desc_t *pd)
     *pd = NULL;
 }
 
+dnnl_status_t nn_dnnl_pd_create(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t desc,
+                                const_dnnl_primitive_attr_t attr,
+                                const_dnnl_primitive_desc_t hint)
+{
+    dnnl_primitive_attr_t own = NULL;
+    dnnl_status_t s = dnnl_success;
+    if (!attr && (s = nn_dnnl_attr(&own, NN_ACT_NONE)) == dnnl_success)
+        attr = own;
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(pd, desc, attr, g_engine, hint);
+    if (own)
+        dnnl_primitive_attr_destroy(own);
+    return s;
+}
+
+static int op_add(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg, void *ptr,
+                  size_t bytes, const nn_tensor *t, const char *layer, nn_error *err);
+
 int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, const char *what,
                       const char *layer, nn_error *err)
 {
     nn_dnnl_op_destroy(op);
     op->what = what;
+    const_dnnl_primitive_attr_t attr = NULL;
+    dnnl_scratchpad_mode_t mode = dnnl_scratchpad_mode_library;
+    if (dnnl_primitive_desc_get_attr(pd, &attr) != dnnl_success || !attr ||
+        dnnl_primitive_attr_get_scratchpad_mode(attr, &mode) != dnnl_success ||
+        mode != dnnl_scratchpad_mode_user)
+        return nn_error_set(err, NN_EINTERNAL,
+                            "layer '%s': oneDNN %s was described with a library-managed "
+                            "scratchpad, which only the thread that made it can use (a bug in "
+                            "the layer: describe it with nn_dnnl_pd_create or nn_dnnl_attr)",
+                            layer, what);
     NN_DNNL_TRY(err, layer, what, dnnl_primitive_create(&op->prim, pd));
+    size_t bytes = nn_dnnl_scratchpad_size(pd);
+    if (bytes == 0)
+        return NN_OK;
+    /* the running thread's scratchpad, unless the layer binds one (nn_dnnl_op_scratchpad) */
+    thread_ctx *c = thread_ctx_get(layer, err);
+    if (!c)
+        return err->status;
+    if (!scratch_reserve(c, bytes))
+        return nn_error_set(err, NN_ENOMEM, "layer '%s': no memory for the %zu-byte scratchpad "
+                            "of oneDNN %s", layer, bytes, what);
+    int rc = op_add(op, pd, DNNL_ARG_SCRATCHPAD, c->scratch, c->scratch_bytes, NULL, layer, err);
+    if (rc)
+        return rc;
+    op->scratch = op->nargs;
+    op->scratch_bytes = bytes;
     return NN_OK;
 }
 
@@ -360,7 +461,18 @@ int nn_dnnl_op_scratchpad(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, const 
         return nn_error_set(err, NN_EINTERNAL,
                             "layer '%s': oneDNN %s needs a scratchpad the layer did not declare",
                             layer, op->what);
-    return nn_dnnl_op_tensor(op, pd, DNNL_ARG_SCRATCHPAD, t, layer, err);
+    if (!op->scratch)
+        return nn_dnnl_op_tensor(op, pd, DNNL_ARG_SCRATCHPAD, t, layer, err);
+    /* the layer's buffer instead of the thread's */
+    int i = op->scratch - 1;
+    if (nn_tensor_nbytes(t) < op->scratch_bytes)
+        return nn_error_set(err, NN_ESHAPE, "layer '%s': oneDNN %s needs a %zu-byte scratchpad "
+                            "but tensor '%s' holds %zu", layer, op->what, op->scratch_bytes,
+                            t->name ? t->name : "?", nn_tensor_nbytes(t));
+    op->tensors[i] = t;
+    op->handles[i] = NULL; /* set at the next run */
+    op->scratch = 0;
+    return NN_OK;
 }
 
 int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err)
@@ -375,20 +487,21 @@ int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err)
             op->handles[i] = p;
         }
     }
-    dnnl_stream_t stream = g_stream;
-    if (!pthread_equal(pthread_self(), g_owner)) {
-        /* a thread of its own (one replica of several): a stream of its own, made at its
-         * first step and destroyed when the thread ends */
-        if (!t_stream) {
-            if (!g_key_ok)
-                return nn_error_set(err, NN_ENOMEM, "layer '%s': no thread-specific key for "
-                                    "a oneDNN stream", layer);
-            NN_DNNL_TRY(err, layer, "stream creation",
-                        dnnl_stream_create(&t_stream, g_engine, dnnl_stream_default_flags));
-            pthread_setspecific(g_stream_key, t_stream);
+    thread_ctx *c = thread_ctx_get(layer, err);
+    if (!c)
+        return err->status;
+    if (op->scratch) {
+        int i = op->scratch - 1;
+        if (!scratch_reserve(c, op->scratch_bytes))
+            return nn_error_set(err, NN_ENOMEM, "layer '%s': no memory for the %zu-byte "
+                                "scratchpad of oneDNN %s", layer, op->scratch_bytes, op->what);
+        if (c->scratch != op->handles[i]) {
+            NN_DNNL_TRY(err, layer, "data handle update",
+                        dnnl_memory_set_data_handle(op->args[i].memory, c->scratch));
+            op->handles[i] = c->scratch;
         }
-        stream = t_stream;
     }
+    dnnl_stream_t stream = c->stream;
     NN_DNNL_TRY(err, layer, op->what,
                 dnnl_primitive_execute(op->prim, stream, op->nargs, op->args));
     NN_DNNL_TRY(err, layer, op->what, dnnl_stream_wait(stream));
@@ -421,8 +534,13 @@ int nn_dnnl_reorder_op(nn_dnnl_op *op, const dnnl_memory_desc_t *from_md, const 
                        nn_error *err)
 {
     dnnl_primitive_desc_t pd = NULL;
-    NN_DNNL_TRY(err, layer, "reorder",
-                dnnl_reorder_primitive_desc_create(&pd, from_md, g_engine, to_md, g_engine, NULL));
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t st = nn_dnnl_attr(&attr, NN_ACT_NONE);
+    if (st == dnnl_success)
+        st = dnnl_reorder_primitive_desc_create(&pd, from_md, g_engine, to_md, g_engine, attr);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success)
+        return nn_dnnl_fail(err, st, layer, "reorder");
     int rc;
     if (!(rc = nn_dnnl_op_create(op, pd, "reorder", layer, err)) &&
         !(rc = nn_dnnl_op_tensor(op, pd, DNNL_ARG_FROM, from, layer, err)))
@@ -483,13 +601,13 @@ int nn_dnnl_act_plan(nn_dnnl_act *a, const dnnl_memory_desc_t *md, const char *l
                     &e, a->training ? dnnl_forward_training : dnnl_forward_inference, alg, md,
                     0.f, 0.f));
     NN_DNNL_TRY(err, layer, "eltwise forward",
-                dnnl_primitive_desc_create(fpd, &e, NULL, g_engine, NULL));
+                nn_dnnl_pd_create(fpd, &e, NULL, NULL));
     if (!a->training)
         return NN_OK;
     NN_DNNL_TRY(err, layer, "eltwise backward descriptor",
                 dnnl_eltwise_backward_desc_init(&e, alg, md, md, 0.f, 0.f));
     NN_DNNL_TRY(err, layer, "eltwise backward",
-                dnnl_primitive_desc_create(&a->bwd_pd, &e, NULL, g_engine, *fpd));
+                nn_dnnl_pd_create(&a->bwd_pd, &e, NULL, *fpd));
     return NN_OK;
 }
 

@@ -99,6 +99,8 @@ typedef struct nn_dnnl_op {
     dnnl_exec_arg_t args[NN_DNNL_MAX_ARGS];
     const nn_tensor *tensors[NN_DNNL_MAX_ARGS];
     void *handles[NN_DNNL_MAX_ARGS];            /* the data pointer the memory holds now */
+    int scratch;          /* 1 + the argument that is the running thread's scratchpad, or 0 */
+    size_t scratch_bytes; /* what that scratchpad must hold */
 } nn_dnnl_op;
 
 /* the data of a host f32 tensor, for our own loops (nn_maxpool_blk.c, nn_conv_bwdw_blk.c) */
@@ -107,7 +109,15 @@ static inline float *nn_dnnl_f32(const nn_tensor *t)
     return (float *)(void *)((char *)t->dl.data + t->dl.byte_offset);
 }
 
-/* Creates op->prim from pd (pd stays owned by the caller). */
+/* Describes a primitive as dnnl_primitive_desc_create does, with a user-managed scratchpad:
+ * attr must ask for one (nn_dnnl_attr's do); NULL gives attributes that do and nothing else. */
+NN_DNNL_API dnnl_status_t nn_dnnl_pd_create(dnnl_primitive_desc_t *pd,
+                                            const_dnnl_op_desc_t desc,
+                                            const_dnnl_primitive_attr_t attr,
+                                            const_dnnl_primitive_desc_t hint);
+/* Creates op->prim from pd (pd stays owned by the caller). pd must have a user-managed
+ * scratchpad (NN_EINTERNAL otherwise, on every CPU alike); when it needs one, the op runs
+ * with the running thread's until nn_dnnl_op_scratchpad binds a buffer of the layer's. */
 NN_DNNL_API int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd,
                                   const char *what, const char *layer, nn_error *err);
 /* Binds argument `arg` (DNNL_ARG_*) to tensor t, using the descriptor pd expects for it.
@@ -115,10 +125,13 @@ NN_DNNL_API int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd
 NN_DNNL_API int nn_dnnl_op_tensor(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg,
                                   const nn_tensor *t, const char *layer, nn_error *err);
 /* Binds the user-managed scratchpad that pd asks for (none: nothing bound) to tensor t,
- * which must hold nn_dnnl_scratchpad_size(pd) bytes. */
+ * which must hold nn_dnnl_scratchpad_size(pd) bytes (memory of the plan, instead of the
+ * running thread's scratchpad). */
 NN_DNNL_API int nn_dnnl_op_scratchpad(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd,
                                       const nn_tensor *t, const char *layer, nn_error *err);
-/* Executes the primitive on the shared stream and waits. Allocates nothing. */
+/* Executes the primitive on the running thread's stream and waits. Allocates nothing, but a
+ * thread's stream and scratchpad at its first run ([train] replicas' threads) and the
+ * scratchpad's growth when a larger one is first needed on that thread. */
 NN_DNNL_API int nn_dnnl_op_run(nn_dnnl_op *op, const char *layer, nn_error *err);
 /* Frees the primitive and the memories; the op is zeroed and may be reused. */
 NN_DNNL_API void nn_dnnl_op_destroy(nn_dnnl_op *op);

@@ -80,7 +80,7 @@ static dnnl_status_t make_pd(dnnl_primitive_desc_t *pd, const void *desc, int ac
     if (s)
         return s;
     nn_dnnl_pd_free(pd);
-    s = dnnl_primitive_desc_create(pd, desc, attr, nn_dnnl_engine(), hint);
+    s = nn_dnnl_pd_create(pd, desc, attr, hint);
     dnnl_primitive_attr_destroy(attr);
     return s;
 }

@@ -121,7 +121,7 @@ static dnnl_status_t pool_try(nn_dnnl_pool *pl, const dnnl_memory_desc_t *x)
         (s = nn_dnnl_attr(&attr, NN_ACT_NONE)))
         return s;
     nn_dnnl_pd_free(&pl->fwd_pd);
-    s = dnnl_primitive_desc_create(&pl->fwd_pd, &d, attr, nn_dnnl_engine(), NULL);
+    s = nn_dnnl_pd_create(&pl->fwd_pd, &d, attr, NULL);
     dnnl_primitive_attr_destroy(attr);
     return s;
 }
@@ -174,7 +174,7 @@ chosen:
                                                    pool_alg(pl), &pl->xp_md, &y, st, k, z, z));
         NN_DNNL_TRY(err, L, "primitive attributes", nn_dnnl_attr(&attr, NN_ACT_NONE));
         nn_dnnl_pd_free(&pl->fwd_pd);
-        s = dnnl_primitive_desc_create(&pl->fwd_pd, &d, attr, nn_dnnl_engine(), NULL);
+        s = nn_dnnl_pd_create(&pl->fwd_pd, &d, attr, NULL);
         dnnl_primitive_attr_destroy(attr);
         if (s != dnnl_success)
             return nn_dnnl_fail(err, s, L, "pooling forward");
@@ -191,7 +191,7 @@ chosen:
                                                 pa, pr));
     NN_DNNL_TRY(err, L, "primitive attributes", nn_dnnl_attr(&attr, NN_ACT_NONE));
     nn_dnnl_pd_free(&pl->bwd_pd);
-    s = dnnl_primitive_desc_create(&pl->bwd_pd, &d, attr, nn_dnnl_engine(), pl->fwd_pd);
+    s = nn_dnnl_pd_create(&pl->bwd_pd, &d, attr, pl->fwd_pd);
     dnnl_primitive_attr_destroy(attr);
     if (s != dnnl_success)
         return nn_dnnl_fail(err, s, L, "pooling backward");

@@ -27,7 +27,6 @@ int nn_seq_lin_bind(nn_seq_lin *l, int training, int64_t M, int64_t IC, int64_t 
     int rc = nn_dnnl_init(L, err);
     if (rc)
         return rc;
-    dnnl_engine_t eng = nn_dnnl_engine();
     dnnl_memory_desc_t src_md, w_md, b_md, dst_md;
     int64_t sd[2] = {M, IC}, wd[2] = {OC, IC}, dd[2] = {M, OC};
     nn_dnnl_md_dims(&src_md, 2, sd);
@@ -40,7 +39,7 @@ int nn_seq_lin_bind(nn_seq_lin *l, int training, int64_t M, int64_t IC, int64_t 
                     &d, training ? dnnl_forward_training : dnnl_forward_inference, &src_md,
                     &w_md, b ? &b_md : NULL, &dst_md));
     NN_DNNL_TRY(err, L, "inner product forward",
-                dnnl_primitive_desc_create(&l->fwd_pd, &d, NULL, eng, NULL));
+                nn_dnnl_pd_create(&l->fwd_pd, &d, NULL, NULL));
     if ((rc = nn_dnnl_op_create(&l->fwd, l->fwd_pd, "inner product forward", L, err)) ||
         (rc = nn_dnnl_op_tensor(&l->fwd, l->fwd_pd, DNNL_ARG_SRC, x, L, err)) ||
         (rc = nn_dnnl_op_tensor(&l->fwd, l->fwd_pd, DNNL_ARG_WEIGHTS, w, L, err)) ||
@@ -54,7 +53,7 @@ int nn_seq_lin_bind(nn_seq_lin *l, int training, int64_t M, int64_t IC, int64_t 
         NN_DNNL_TRY(err, L, "inner product backward-data descriptor",
                     dnnl_inner_product_backward_data_desc_init(&d, &src_md, &w_md, &dst_md));
         NN_DNNL_TRY(err, L, "inner product backward-data",
-                    dnnl_primitive_desc_create(&l->bd_pd, &d, NULL, eng, l->fwd_pd));
+                    nn_dnnl_pd_create(&l->bd_pd, &d, NULL, l->fwd_pd));
         if ((rc = nn_dnnl_op_create(&l->bd, l->bd_pd, "inner product backward-data", L, err)) ||
             (rc = nn_dnnl_op_tensor(&l->bd, l->bd_pd, DNNL_ARG_DIFF_DST, dy, L, err)) ||
             (rc = nn_dnnl_op_tensor(&l->bd, l->bd_pd, DNNL_ARG_WEIGHTS, w, L, err)) ||
@@ -65,7 +64,7 @@ int nn_seq_lin_bind(nn_seq_lin *l, int training, int64_t M, int64_t IC, int64_t 
                 dnnl_inner_product_backward_weights_desc_init(&d, &src_md, &w_md,
                                                               b ? &b_md : NULL, &dst_md));
     NN_DNNL_TRY(err, L, "inner product backward-weights",
-                dnnl_primitive_desc_create(&l->bw_pd, &d, NULL, eng, l->fwd_pd));
+                nn_dnnl_pd_create(&l->bw_pd, &d, NULL, l->fwd_pd));
     if ((rc = nn_dnnl_op_create(&l->bw, l->bw_pd, "inner product backward-weights", L, err)) ||
         (rc = nn_dnnl_op_tensor(&l->bw, l->bw_pd, DNNL_ARG_SRC, x, L, err)) ||
         (rc = nn_dnnl_op_tensor(&l->bw, l->bw_pd, DNNL_ARG_DIFF_DST, dy, L, err)) ||
@@ -118,7 +117,7 @@ int nn_seq_bmm_bind(nn_dnnl_op *op, int64_t B, int64_t M, int64_t K, int64_t N,
     dnnl_matmul_desc_t d;
     NN_DNNL_TRY(err, L, "matmul descriptor", dnnl_matmul_desc_init(&d, &a_md, &b_md, NULL, &c_md));
     dnnl_primitive_attr_t attr;
-    NN_DNNL_TRY(err, L, "primitive attributes", dnnl_primitive_attr_create(&attr));
+    NN_DNNL_TRY(err, L, "primitive attributes", nn_dnnl_attr(&attr, NN_ACT_NONE));
     dnnl_status_t st = dnnl_success;
     if (alpha != 1.0f)
         st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha);
@@ -134,7 +133,7 @@ int nn_seq_bmm_bind(nn_dnnl_op *op, int64_t B, int64_t M, int64_t K, int64_t N,
     }
     dnnl_primitive_desc_t pd = NULL;
     if (st == dnnl_success)
-        st = dnnl_primitive_desc_create(&pd, &d, attr, nn_dnnl_engine(), NULL);
+        st = nn_dnnl_pd_create(&pd, &d, attr, NULL);
     dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success)
         return nn_dnnl_fail(err, st, L, "matmul");
@@ -173,7 +172,7 @@ int nn_seq_act_bind(nn_seq_act *a, int kind, int training, int64_t n, const nn_t
                     &d, training ? dnnl_forward_training : dnnl_forward_inference, alg, &md,
                     0.f, 0.f));
     NN_DNNL_TRY(err, L, "eltwise forward",
-                dnnl_primitive_desc_create(&a->fwd_pd, &d, NULL, nn_dnnl_engine(), NULL));
+                nn_dnnl_pd_create(&a->fwd_pd, &d, NULL, NULL));
     if ((rc = nn_dnnl_op_create(&a->fwd, a->fwd_pd, "eltwise forward", L, err)) ||
         (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_SRC, x, L, err)) ||
         (rc = nn_dnnl_op_tensor(&a->fwd, a->fwd_pd, DNNL_ARG_DST, y, L, err)))
@@ -183,7 +182,7 @@ int nn_seq_act_bind(nn_seq_act *a, int kind, int training, int64_t n, const nn_t
     NN_DNNL_TRY(err, L, "eltwise backward descriptor",
                 dnnl_eltwise_backward_desc_init(&d, alg, &md, &md, 0.f, 0.f));
     NN_DNNL_TRY(err, L, "eltwise backward",
-                dnnl_primitive_desc_create(&a->bwd_pd, &d, NULL, nn_dnnl_engine(), a->fwd_pd));
+                nn_dnnl_pd_create(&a->bwd_pd, &d, NULL, a->fwd_pd));
     if ((rc = nn_dnnl_op_create(&a->bwd, a->bwd_pd, "eltwise backward", L, err)) ||
         (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_SRC, x, L, err)) ||
         (rc = nn_dnnl_op_tensor(&a->bwd, a->bwd_pd, DNNL_ARG_DIFF_DST, dy, L, err)) ||

@@ -66,7 +66,7 @@ static int make_pds(nn_seq_rnn *r, int li, nn_error *err)
                                                    NULL, 0));
     nn_dnnl_pd_free(&y->fwd_pd);
     NN_DNNL_TRY(err, L, "RNN forward",
-                dnnl_primitive_desc_create(&y->fwd_pd, &d, NULL, nn_dnnl_engine(), NULL));
+                nn_dnnl_pd_create(&y->fwd_pd, &d, NULL, NULL));
     if (!r->training)
         return NN_OK;
     if (r->cfg.cell == NN_RNN_LSTM)
@@ -81,7 +81,7 @@ static int make_pds(nn_seq_rnn *r, int li, nn_error *err)
                                                     &b, &dst, NULL, 0));
     nn_dnnl_pd_free(&y->bwd_pd);
     NN_DNNL_TRY(err, L, "RNN backward",
-                dnnl_primitive_desc_create(&y->bwd_pd, &d, NULL, nn_dnnl_engine(), y->fwd_pd));
+                nn_dnnl_pd_create(&y->bwd_pd, &d, NULL, y->fwd_pd));
     return NN_OK;
 }
 

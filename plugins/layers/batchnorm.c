@@ -151,7 +151,7 @@ static int batchnorm_build_backward(batchnorm *b, const nn_layer_io *io, nn_erro
                     (float)b->eps, bn_flags(b)));
     nn_dnnl_pd_free(&b->bwd_pd);
     NN_DNNL_TRY(err, L, "batch normalization backward",
-                dnnl_primitive_desc_create(&b->bwd_pd, &d, NULL, nn_dnnl_engine(), b->train_pd));
+                nn_dnnl_pd_create(&b->bwd_pd, &d, NULL, b->train_pd));
     const nn_tensor *dx = io->grad_inputs[0] ? io->grad_inputs[0] : io->buffers[b->b_dx];
     nn_dnnl_op *op = &b->bwd;
     int rc;
@@ -184,7 +184,6 @@ static int batchnorm_bind(void *self, const nn_layer_io *io, nn_error *err)
     int rc = nn_dnnl_init(L, err);
     if (rc || (rc = nn_dnnl_md_tensor(&b->data_md, io->inputs[0], L, err)))
         return rc;
-    dnnl_engine_t eng = nn_dnnl_engine();
     dnnl_batch_normalization_desc_t d;
     /* eval: normalise with the running statistics (also used by eval steps of a training
      * plan, e.g. validation) */
@@ -194,7 +193,7 @@ static int batchnorm_bind(void *self, const nn_layer_io *io, nn_error *err)
                     bn_flags(b) | (unsigned)dnnl_use_global_stats));
     nn_dnnl_pd_free(&b->eval_pd);
     NN_DNNL_TRY(err, L, "batch normalization inference",
-                dnnl_primitive_desc_create(&b->eval_pd, &d, NULL, eng, NULL));
+                nn_dnnl_pd_create(&b->eval_pd, &d, NULL, NULL));
     if ((rc = nn_dnnl_op_create(&b->eval, b->eval_pd, "batch normalization inference", L,
                                 err)) ||
         (rc = bind_fwd(b, &b->eval, b->eval_pd, io, b->b_rmean, b->b_rvar, err)))
@@ -207,7 +206,7 @@ static int batchnorm_bind(void *self, const nn_layer_io *io, nn_error *err)
                                                            bn_flags(b)));
     nn_dnnl_pd_free(&b->train_pd);
     NN_DNNL_TRY(err, L, "batch normalization training",
-                dnnl_primitive_desc_create(&b->train_pd, &d, NULL, eng, NULL));
+                nn_dnnl_pd_create(&b->train_pd, &d, NULL, NULL));
     if ((rc = nn_dnnl_op_create(&b->train, b->train_pd, "batch normalization training", L,
                                 err)) ||
         (rc = bind_fwd(b, &b->train, b->train_pd, io, b->b_mean, b->b_var, err)))
@@ -223,7 +222,7 @@ static int batchnorm_bind(void *self, const nn_layer_io *io, nn_error *err)
                         bn_flags(b) | (unsigned)dnnl_use_global_stats));
         nn_dnnl_pd_free(&b->sync_pd);
         NN_DNNL_TRY(err, L, "batch normalization with given statistics",
-                    dnnl_primitive_desc_create(&b->sync_pd, &d, NULL, eng, NULL));
+                    nn_dnnl_pd_create(&b->sync_pd, &d, NULL, NULL));
         if ((rc = nn_dnnl_op_create(&b->sync_fwd, b->sync_pd, "batch normalization with "
                                     "given statistics", L, err)) ||
             (rc = bind_fwd(b, &b->sync_fwd, b->sync_pd, io, b->b_mean, b->b_var, err)))

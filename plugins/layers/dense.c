@@ -64,7 +64,7 @@ static int make_pd(dnnl_primitive_desc_t *pd, const void *desc, int act,
     dnnl_primitive_attr_t attr;
     NN_DNNL_TRY(err, L, "primitive attributes", nn_dnnl_attr(&attr, act));
     nn_dnnl_pd_free(pd);
-    dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, nn_dnnl_engine(), hint);
+    dnnl_status_t st = nn_dnnl_pd_create(pd, desc, attr, hint);
     dnnl_primitive_attr_destroy(attr);
     return st == dnnl_success ? NN_OK : nn_dnnl_fail(err, st, L, what);
 }

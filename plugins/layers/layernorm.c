@@ -98,7 +98,7 @@ static int layernorm_build_backward(layernorm *l, const nn_layer_io *io, nn_erro
                     &l->stat_md, (float)l->eps, ln_flags(l)));
     nn_dnnl_pd_free(&l->bwd_pd);
     NN_DNNL_TRY(err, L, "layer normalization backward",
-                dnnl_primitive_desc_create(&l->bwd_pd, &d, NULL, nn_dnnl_engine(), l->fwd_pd));
+                nn_dnnl_pd_create(&l->bwd_pd, &d, NULL, l->fwd_pd));
     const nn_tensor *dx = io->grad_inputs[0] ? io->grad_inputs[0] : io->buffers[l->b_dx];
     nn_dnnl_op *op = &l->bwd;
     int rc;
@@ -142,7 +142,7 @@ static int layernorm_bind(void *self, const nn_layer_io *io, nn_error *err)
                     &l->data_md, &l->stat_md, (float)l->eps, ln_flags(l)));
     nn_dnnl_pd_free(&l->fwd_pd);
     NN_DNNL_TRY(err, L, "layer normalization forward",
-                dnnl_primitive_desc_create(&l->fwd_pd, &d, NULL, nn_dnnl_engine(), NULL));
+                nn_dnnl_pd_create(&l->fwd_pd, &d, NULL, NULL));
     nn_dnnl_op *op = &l->fwd;
     if ((rc = nn_dnnl_op_create(op, l->fwd_pd, "layer normalization forward", L, err)) ||
         (rc = nn_dnnl_op_tensor(op, l->fwd_pd, DNNL_ARG_SRC, x, L, err)) ||

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,71 @@ int nnt_backward(nnt_layer *L, nn_error *err)
     if (!L->vt->backward || !L->grad_output)
         return nn_error_set(err, NN_ENOTSUP, "harness: no backward (plugin or eval plan)");
     return L->vt->backward(L->inst.self, &L->io, err);
+}
+
+typedef struct thread_pass {
+    nnt_layer *L;
+    nn_error err;
+    int rc;
+} thread_pass;
+
+static int forward_backward(nnt_layer *L, nn_error *err)
+{
+    int rc = nnt_forward(L, 1, err);
+    if (rc == NN_OK && L->grad_output)
+        rc = nnt_backward(L, err);
+    return rc;
+}
+
+static void *pass_on_thread(void *arg)
+{
+    thread_pass *t = arg;
+    t->rc = forward_backward(t->L, &t->err);
+    return NULL;
+}
+
+/* the tensors one pass writes: output, input gradients, parameter gradients */
+static int written(nnt_layer *L, nn_tensor **t, const char **what, int cap)
+{
+    int n = 0;
+    t[n] = L->output, what[n++] = "the output";
+    for (int i = 0; i < L->n_inputs && n < cap; i++)
+        if (L->grad_inputs[i])
+            t[n] = L->grad_inputs[i], what[n++] = "an input gradient";
+    for (int k = 0; k < NN_MAX_LAYER_PARAMS_ALL && n < cap; k++)
+        if (L->param_grads[k])
+            t[n] = L->param_grads[k], what[n++] = "a parameter gradient";
+    return n;
+}
+
+int nnt_same_on_another_thread(nnt_layer *L, nn_error *err)
+{
+    nn_tensor *t[NN_MAX_LAYER_PARAMS_ALL + NN_MAX_INPUTS + 1];
+    const char *what[NN_MAX_LAYER_PARAMS_ALL + NN_MAX_INPUTS + 1];
+    int n = written(L, t, what, (int)(sizeof t / sizeof t[0])), rc;
+    if (L->grad_output)
+        nnt_fill_uniform(L->grad_output, 77, -1, 1);
+    if ((rc = forward_backward(L, err)))
+        return rc;
+    void *here[sizeof t / sizeof t[0]];
+    for (int i = 0; i < n; i++) {
+        here[i] = malloc(nn_tensor_nbytes(t[i]));
+        memcpy(here[i], t[i]->dl.data, nn_tensor_nbytes(t[i]));
+        memset(t[i]->dl.data, 0, nn_tensor_nbytes(t[i]));
+    }
+    thread_pass tp = {.L = L};
+    pthread_t th;
+    if (pthread_create(&th, NULL, pass_on_thread, &tp) != 0)
+        rc = nn_error_set(err, NN_EINTERNAL, "harness: no thread");
+    else if (pthread_join(th, NULL), tp.rc)
+        rc = nn_error_set(err, tp.rc, "on another thread: %s", tp.err.msg);
+    for (int i = 0; i < n; i++) {
+        if (rc == NN_OK && memcmp(here[i], t[i]->dl.data, nn_tensor_nbytes(t[i])) != 0)
+            rc = nn_error_set(err, NN_EINTERNAL, "%s ('%s') differs on another thread",
+                              what[i], t[i]->name ? t[i]->name : "?");
+        free(here[i]);
+    }
+    return rc;
 }
 
 static double weighted_sum(const nn_tensor *out, const double *r)

@@ -51,6 +51,12 @@ int nnt_forward(nnt_layer *L, int training, nn_error *err);
 /* grad_output must be filled by the caller (or by nnt_gradcheck) */
 int nnt_backward(nnt_layer *L, nn_error *err);
 
+/* As [train] replicas run a plan bound on another thread: fills grad_output (when there is
+ * one) U(-1, 1), runs a training forward and backward here, then again on a new thread, and
+ * checks that the output, the input gradients and the parameter gradients are the same bits.
+ * Returns NN_OK, or the failure with the first tensor that differs named in err. */
+int nnt_same_on_another_thread(nnt_layer *L, nn_error *err);
+
 /* Central finite differences, in double, of loss = sum(output .* R) (R fixed, U(-1, 1)) with
  * respect to every input that has a grad_input and every parameter. Each perturbation
  * re-runs a training forward with the same io.seed. The step actually taken is measured

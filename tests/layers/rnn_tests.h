@@ -109,6 +109,8 @@ Test(RNN_SUITE, backward_matches_finite_differences)
             nn_error err = {0};
             char worst[256];
             cr_assert_eq(open_rnn(&L, &small[i], 1, need, &err), NN_OK, "%s", err.msg);
+            /* bound here, run on another thread as [train] replicas run it */
+            cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
             /* eps 1e-2 on float32: smooth cells (sigmoid, tanh), O(eps^2) truncation ~1e-4,
              * rounding of sum(y .* R) over 2 eps ~1e-4; dropout masks fixed by io.seed;
              * floor 1e-2. Bound 3e-3. */

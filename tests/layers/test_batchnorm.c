@@ -149,6 +149,8 @@ Test(batchnorm, backward_matches_finite_differences)
             char worst[256];
             cr_assert_eq(open_bn(&L, k, "0.1", affine ? "true" : "false", 1, 1, &err), NN_OK,
                          "%s", err.msg);
+            /* bound here, run on another thread as [train] replicas run it */
+            cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
             /* eps 1e-2 on float32: rounding of sum(y .* R) over 2 eps ~1e-4; the O(eps^2)
              * truncation through 1/sigma (sigma ~ 0.58 for U(-1, 1)) ~1e-4; floor 1e-2.
              * Bound 3e-3. */

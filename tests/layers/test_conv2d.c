@@ -185,6 +185,8 @@ static void check_weight_grads(const conv_case *cases_, size_t n_cases)
         nnt_layer L;
         nn_error err = {0};
         cr_assert_eq(open_conv(&L, c, "none", 1, 1, 0, &err), NN_OK, "case %zu: %s", k, err.msg);
+        /* bound here, run on another thread as [train] replicas run it */
+        cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
         nnt_fill_uniform(L.inputs[0], 11 + k, -1, 1);
         nnt_fill_uniform(L.grad_output, 17 + k, -1, 1);
         cr_assert_eq(nnt_forward(&L, 1, &err), NN_OK, "%s", err.msg);

@@ -104,6 +104,8 @@ Test(dense, backward_matches_finite_differences_for_every_activation)
         char worst[256];
         cr_assert_eq(open_dense(&L, 3, 7, "5", act_names[act], "true", 1, 1, &err), NN_OK, "%s",
                      err.msg);
+        /* bound here, run on another thread as [train] replicas run it */
+        cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
         /* eps 1e-2 on float32: the rounding of sum(y .* R) (~1e-6) over 2 eps gives ~1e-4 of
          * noise, the O(eps^2) truncation of tanh/sigmoid/gelu ~2e-5; floor 1e-2 keeps tiny
          * gradients from turning that noise into a large relative error. relu with these

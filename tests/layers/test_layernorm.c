@@ -65,6 +65,8 @@ Test(layernorm, backward_matches_finite_differences)
             nn_error err = {0};
             char worst[256];
             cr_assert_eq(open_ln(&L, k, affine, 1, 1, &err), NN_OK, "%s", err.msg);
+            /* bound here, run on another thread as [train] replicas run it */
+            cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
             /* eps 1e-2 on float32: rounding noise ~1e-4 relative, O(eps^2) truncation through
              * 1/sigma ~1e-4; floor 1e-2. Bound 3e-3. */
             double e = nnt_gradcheck(&L, 1e-2, 1e-2, worst, sizeof worst);

@@ -86,6 +86,8 @@ Test(matmul, backward_matches_finite_differences_for_every_transpose)
             char worst[256];
             cr_assert_eq(open_mm(&L, 3, lead, 3, 4, 5, ta, tb, "0.5", 1, 3, &err), NN_OK, "%s",
                          err.msg);
+            /* bound here, run on another thread as [train] replicas run it */
+            cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
             /* bilinear: central differences are exact but for the float rounding of
              * sum(C .* R) (~1e-6 / 2e-2 = 5e-5); floor 1e-2, bound 1e-3 */
             double e = nnt_gradcheck(&L, 1e-2, 1e-2, worst, sizeof worst);

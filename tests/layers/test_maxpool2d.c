@@ -131,6 +131,8 @@ Test(maxpool2d, backward_matches_finite_differences)
     nn_error err = {0};
     char worst[256];
     cr_assert_eq(open_pool(&L, &cases[2], 1, &err), NN_OK, "%s", err.msg);
+    /* bound here, run on another thread as [train] replicas run it */
+    cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
     fill_distinct(L.inputs[0], 3);
     /* values are 0.01 apart, so a 1e-3 step never moves an argmax: the function is locally
      * linear and the only error is float rounding of sum(y .* R) over 2 eps (~1e-4) */

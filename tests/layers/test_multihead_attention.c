@@ -137,6 +137,8 @@ Test(multihead_attention, backward_matches_finite_differences)
         nn_error err = {0};
         char worst[256];
         cr_assert_eq(open_mha(&L, &c, 1, c.cross ? 3u : 1u, &err), NN_OK, "%s", err.msg);
+        /* bound here, run on another thread as [train] replicas run it */
+        cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
         /* eps 1e-2 on float32: rounding noise of sum(y .* R) over 2 eps ~1e-4 relative,
          * O(eps^2) truncation through softmax ~1e-4; floor 1e-2. Bound 3e-3. */
         double e = nnt_gradcheck(&L, 1e-2, 1e-2, worst, sizeof worst);

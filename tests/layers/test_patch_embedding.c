@@ -83,6 +83,8 @@ Test(patch_embedding, backward_matches_finite_differences)
             char worst[256];
             cr_assert_eq(open_pe(&L, 2, 2, 4, 6, 2, 3, cls, 1, 1, need, &err), NN_OK, "%s",
                          err.msg);
+            /* bound here, run on another thread as [train] replicas run it */
+            cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
             /* bilinear: float rounding of sum(y .* R) only; floor 1e-2, bound 1e-3 */
             double e = nnt_gradcheck(&L, 1e-2, 1e-2, worst, sizeof worst);
             cr_assert_lt(e, 1e-3, "cls %d need %u: %s", cls, need, worst);

@@ -165,6 +165,8 @@ Test(transformer_encoder_layer, backward_matches_finite_differences)
         nn_error err = {0};
         char worst[256];
         cr_assert_eq(open_tel(&L, &c, 1, 1, &err), NN_OK, "%s", err.msg);
+        /* bound here, run on another thread as [train] replicas run it */
+        cr_assert_eq(nnt_same_on_another_thread(&L, &err), NN_OK, "%s", err.msg);
         if (!c.gelu)
             cr_assert_geq(away_from_the_kink(&L, &c), 0, "case %zu: no input clear of relu's kink",
                           i);

@@ -169,6 +169,37 @@ Test(replicas, evaluation_is_split_too_and_agrees)
     free(b);
 }
 
+/* layers whose oneDNN primitives need a scratchpad (LSTM, layer norm, attention's and GRU's):
+ * plans are bound on the main thread and run on the replicas' threads, which must each have
+ * a scratchpad of their own (oneDNN's own is kept per creating thread: a crash at address 0) */
+Test(replicas, sequence_layers_run_on_the_replicas_threads)
+{
+    write_file("seq.ini",
+               "[train]\nepochs = 1\nbatch_size = 32\nseed = 3\n"
+               "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\nlimit = 32\n"
+               "[loss]\ntype = cross_entropy\n"
+               "[optimizer]\ntype = sgd\nlr = 0.1\n"
+               "[layer.steps]\ntype = reshape\nshape = 4, 2\n"
+               "[layer.lstm]\ntype = lstm\nhidden_size = 6\n"
+               "[layer.norm]\ntype = layernorm\n"
+               "[layer.attn]\ntype = multihead_attention\nnum_heads = 2\n"
+               "[layer.gru]\ntype = gru\nhidden_size = 5\nreturn_sequences = false\n"
+               "[layer.out]\ntype = dense\nunits = 3\n");
+    cr_assert_eq(nntrain("train seq.ini --run-dir s1"), 0, "%s", slurp("out.txt"));
+    char *one = slurp("out.txt");
+    cr_assert_eq(nntrain("train seq.ini --run-dir s2 --set train.replicas=2"), 0, "%s",
+                 slurp("out.txt"));
+    char *two = slurp("out.txt");
+    double d = weights_diff("s1/last.safetensors", "s2/last.safetensors");
+    cr_assert_lt(d, 1e-5, "one update: weights differ by %g relative", d);
+    /* the test set, evaluated on the replicas' threads too: the same accuracy */
+    char *a = strstr(one, "accuracy"), *b = strstr(two, "accuracy");
+    cr_assert(a && b, "%s\n%s", one, two);
+    cr_assert_eq(strncmp(a, b, 16), 0, "%.40s against %.40s", a, b);
+    free(one);
+    free(two);
+}
+
 Test(replicas, a_divergence_is_still_diagnosed)
 {
     write_file("m.ini", model);
