@@ -83,7 +83,8 @@ static const nn_param_spec train_keys[] = {
      .doc = "clip every gradient element to [-v, v] (0 = off)"},
     {.name = "accumulate", .type = NN_PARAM_INT, .def = "1", .range = "[1, 65536]",
      .doc = "micro-batches of batch_size whose gradients are summed before one optimizer step "
-            "(the effective batch is accumulate x batch_size; loss-weighted by rows)"},
+            "(the effective batch is accumulate x batch_size; mean losses weighted by rows, sums "
+            "(reduction = sum) added)"},
     {.name = "precision", .type = NN_PARAM_ENUM, .def = "f32", .choices = "f32|bf16",
      .doc = "compute type of the oneDNN layers: bf16 = mixed precision (bf16 activations and "
             "kernels, f32 parameters, optimizer state and loss); refused on a CPU without bf16"},
@@ -460,6 +461,12 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
                             s->loss_origin, s->loss_entry->desc->name,
                             nn_shape_str(nn_plan_output(plan), a, sizeof a),
                             nn_shape_str(&lb->target, b, sizeof b), lerr.msg);
+    if (lb->setup.reduction != NN_LOSS_MEAN && lb->setup.reduction != NN_LOSS_SUM)
+        return nn_error_set(err, NN_EINTERNAL, "%s: loss '%s' declared reduction %lld in setup; "
+                            "it must be NN_LOSS_MEAN (0) or NN_LOSS_SUM (1) (a bug in the plugin)",
+                            s->loss_origin, s->loss_entry->desc->name,
+                            (long long)lb->setup.reduction);
+    s->loss_sums = lb->setup.reduction == NN_LOSS_SUM;
     for (int k = 0; k < lb->setup.n_buffers; k++) {
         const nn_buffer_decl *d = &lb->setup.buffers[k];
         lb->bufs[k].dl.device = dev->dl;
@@ -612,7 +619,7 @@ int nn_session_step_begin(nn_session *s, const nn_batch *b, int training, uint64
     if ((rc = load_batch(s, lb, b, err)))
         return rc;
     nn_plan_set_step_seed(lb->plan, step_seed);
-    double share = b->global_n > b->n ? (double)b->n / (double)b->global_n : 1.0;
+    double share = b->global_n > b->n ? nn_session_share(s, b->n, b->global_n) : 1.0;
     if ((rc = nn_session_forward_loss(s, lb, training, share, err)))
         return rc;
     if (nn_dev_is_host(s->dev)) {

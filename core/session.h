@@ -124,7 +124,15 @@ typedef struct nn_session {
     int next_stage;
     struct nn_dist *dist;    /* data-parallel runs: borrowed from the options, or NULL */
     struct nn_gang *gang;    /* [train] replicas > 1: the replicas' threads (owned), or NULL */
+    int loss_sums;           /* the loss reduces rows by a sum (NN_LOSS_SUM), not a mean */
 } nn_session;
+
+/* What the loss of `rows` rows of a batch of `total` weighs in the batch's (a replica's slice,
+ * a process's, a micro-batch): its share of the rows for a mean, 1 for a sum */
+static inline double nn_session_share(const nn_session *s, int64_t rows, int64_t total)
+{
+    return s->loss_sums ? 1.0 : (double)rows / (double)total;
+}
 
 /* Builds the session. On failure err names the file:line or section. */
 int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_session_opts *o,
@@ -139,8 +147,8 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
 
 /* Runs one batch: copy b into the plan, forward (train or eval), loss (with gradient when
  * training), backward. A slice of a global batch (b->global_n > b->n, data-parallel runs)
- * scales the loss gradient by n / global_n, so that the slices' gradients sum to the global
- * batch's; an empty slice runs one zero row with weight 0 (the processes' collectives must
+ * scales the loss gradient by its share (nn_session_share), so that the slices' gradients sum
+ * to the global batch's; an empty slice runs one zero row with weight 0 (the processes' collectives must
  * match) and reports loss 0 and no metrics. *lb gets the binding used (for metrics on its
  * output). On a device the step ends with its one synchronisation: the loss, the
  * classification counts and (with an optimizer) the gradient norm come back together. */

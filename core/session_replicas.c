@@ -94,7 +94,7 @@ static int replica_step(void *ctx, int r, nn_error *err)
            nn_tensor_nbytes(in));
     lb->target.dl.data = (char *)b->y->dl.data + yrow * (size_t)st->row0[r];
     int rc = nn_session_forward_loss(s, lb, st->training,
-                                     (double)in->shape[0] / (double)b->n, err);
+                                     nn_session_share(s, in->shape[0], b->n), err);
     if (rc || !st->training)
         return rc;
     if (isfinite(lb->io.loss))
@@ -142,10 +142,10 @@ int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uin
         lb->gang[r] = st.lb[r];
         lb->gang_row0[r] = st.row0[r];
         lb->gang_loss[r] = st.lb[r]->io.loss;
-        loss += st.lb[r]->io.loss * (double)st.lb[r]->target.shape[0];
+        loss += st.lb[r]->io.loss * (s->loss_sums ? 1.0 : (double)st.lb[r]->target.shape[0]);
     }
     lb->gang_n = n;
-    lb->io.loss = loss / (double)b->n;
+    lb->io.loss = s->loss_sums ? loss : loss / (double)b->n;
     *lbp = lb;
     return NN_OK;
 }

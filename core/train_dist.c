@@ -105,8 +105,9 @@ int nn_tr_dist_step(nn_trainer *t, const nn_metrics *before, double *loss, nn_er
     nn_metrics *m = &t->tm;
     /* the loss sum from the step's own figures: a difference of running sums would round */
     int64_t rows = m->samples - before->samples;
+    int sums = t->s->loss_sums; /* the global batch's loss: the processes' sums added */
     double v[ST_COUNT] = {
-        [ST_LOSS] = rows ? *loss * (double)rows : 0,
+        [ST_LOSS] = rows ? *loss * (sums ? 1.0 : (double)rows) : 0,
         [ST_SAMPLES] = (double)rows,
         [ST_CORRECT] = (double)(m->correct - before->correct),
         [ST_TOPK] = (double)(m->topk_correct - before->topk_correct),
@@ -115,11 +116,12 @@ int nn_tr_dist_step(nn_trainer *t, const nn_metrics *before, double *loss, nn_er
     int rc = nn_dist_step_end(d, v, ST_COUNT, err);
     if (rc)
         return rc;
-    m->loss_sum = before->loss_sum + v[ST_LOSS];
+    /* as one process's metrics: the step's loss weighted by its rows */
+    m->loss_sum = before->loss_sum + v[ST_LOSS] * (sums ? v[ST_SAMPLES] : 1.0);
     m->samples = before->samples + (int64_t)v[ST_SAMPLES];
     m->correct = before->correct + (int64_t)v[ST_CORRECT];
     m->topk_correct = before->topk_correct + (int64_t)v[ST_TOPK];
-    *loss = v[ST_SAMPLES] > 0 ? v[ST_LOSS] / v[ST_SAMPLES] : 0;
+    *loss = sums ? v[ST_LOSS] : v[ST_SAMPLES] > 0 ? v[ST_LOSS] / v[ST_SAMPLES] : 0;
     adopt_signal(t, v);
     int64_t every = t->s->tc.check_replicas;
     if (every > 0 && (t->global_step + 1) % every == 0) {

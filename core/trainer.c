@@ -221,15 +221,16 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                 rc = nn_session_metrics(s, lb, b, loss, &t->tm, err);
             int update = 1;
             if (rc == NN_OK && K > 1) {
-                /* rows weigh each micro-batch's mean loss: the update equals one batch of
-                 * all their rows */
-                rc = nn_model_accumulate(s->model, (float)b->n, micro == 0, err);
+                /* rows weigh each micro-batch's mean loss (sums add as they are): the update
+                 * equals one batch of all their rows */
+                rc = nn_model_accumulate(s->model, (float)(s->loss_sums ? 1 : b->n), micro == 0,
+                                         err);
                 micro++;
                 group_rows += b->n;
                 update = micro == K || more != 1; /* the epoch's last group may be short */
                 if (rc == NN_OK && update)
-                    rc = nn_model_accumulate_finish(s->model, (float)(1.0 / (double)group_rows),
-                                                    err);
+                    rc = nn_model_accumulate_finish(
+                        s->model, (float)(s->loss_sums ? 1.0 : 1.0 / (double)group_rows), err);
             }
             if (rc == NN_OK && s->dist) /* the global batch's loss, and summed gradients */
                 rc = nn_tr_dist_step(t, &before, &loss, err);

@@ -45,9 +45,9 @@ void nn_class_loss_free(nn_class_loss *l)
     l->weight = NULL;
 }
 
-int nn_class_loss_setup(nn_class_loss *l, const nn_loss_setup *s, const char *what,
-                        nn_error *err)
+int nn_class_loss_setup(nn_class_loss *l, nn_loss_setup *s, const char *what, nn_error *err)
 {
+    s->reduction = l->sum ? NN_LOSS_SUM : NN_LOSS_MEAN;
     char ps[128], ts[128];
     const nn_tensor *p = s->pred, *t = s->target;
     nn_shape_str(p, ps, sizeof ps);

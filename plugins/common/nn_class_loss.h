@@ -26,7 +26,7 @@ int nn_class_loss_init(nn_class_loss *l, const char *name, const nn_params *p, n
 void nn_class_loss_free(nn_class_loss *l);
 /* predictions F32 [N, C] (what: "logits", "log-probabilities"), targets I32 class ids [N]
  * or F32 probabilities [N, C] (sets l->soft; refuses a non-default ignore_index then) */
-int nn_class_loss_setup(nn_class_loss *l, const nn_loss_setup *s, const char *what,
+int nn_class_loss_setup(nn_class_loss *l, nn_loss_setup *s, const char *what,
                         nn_error *err);
 /* Checks every target; *scale = 1 (sum) or 1 / the summed weights of the samples not ignored
  * (0 when there is none: loss 0 and no gradient rather than PyTorch's NaN). */

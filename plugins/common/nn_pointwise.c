@@ -52,6 +52,7 @@ void nn_pointwise_destroy(void *self)
 
 int nn_pointwise_setup(void *self, nn_loss_setup *s, nn_error *err)
 {
+    s->reduction = ((const nn_pointwise *)self)->sum ? NN_LOSS_SUM : NN_LOSS_MEAN;
     const char *name = ((const nn_pointwise *)self)->def->name;
     char ps[128], ts[128];
     if (nn_tensor_dtype(s->pred) != NN_F32 || nn_tensor_dtype(s->target) != NN_F32 ||

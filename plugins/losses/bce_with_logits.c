@@ -46,6 +46,7 @@ static int bce_setup(void *self, nn_loss_setup *s, nn_error *err)
 {
     bce *b = self;
     char ps[128], ts[128];
+    s->reduction = b->sum ? NN_LOSS_SUM : NN_LOSS_MEAN;
     nn_shape_str(s->pred, ps, sizeof ps);
     nn_shape_str(s->target, ts, sizeof ts);
     if (nn_tensor_dtype(s->pred) != NN_F32 || nn_tensor_dtype(s->target) != NN_F32 ||

@@ -146,6 +146,25 @@ Test(dist, two_and_four_processes_train_as_one_process_with_the_global_batch)
     }
 }
 
+/* a loss that sums its rows: the processes' sums add up, in the gradient (weighing them by
+ * rows gave 1/N of the batch's) and in the step's loss */
+Test(dist, a_summing_loss_trains_as_one_process)
+{
+    const char *ex = examples();
+#define SUM_SET "--set train.epochs=1 --set train.batch_size=50 --set data.limit=300 " \
+    "--set loss.reduction=sum --set optimizer.lr=0.002 --set logger.j.type=jsonl --threads 1 " \
+    "--no-test"
+    cr_assert_eq(nntrain("train %s/fashion_mnist_mlp.ini --run-dir one " SUM_SET, ex), 0, "%s",
+                 slurp("out.txt"));
+    cr_assert_eq(mpi(2, "train %s/fashion_mnist_mlp.ini --run-dir two " SUM_SET, ex), 0, "%s",
+                 slurp("out.txt"));
+#undef SUM_SET
+    double w = worst_step("one/metrics.jsonl", "two/metrics.jsonl", 6);
+    cr_assert_lt(w, 1e-5, "per-step losses differ from one process's by %g relative", w);
+    double d = max_rel_diff("one/last.safetensors", "two/last.safetensors", NULL);
+    cr_assert_lt(d, 1e-4, "weights differ by %g relative", d);
+}
+
 static const char *bn_model =
     "[train]\nepochs = 1\nbatch_size = 50\nseed = 3\n"
     "[data]\ntype = idx\ndir = /usr/share/datasets/fashion-mnist\nlimit = 1202\n"

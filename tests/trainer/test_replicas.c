@@ -53,6 +53,21 @@ Test(replicas, n_replicas_train_what_one_trains)
                  slurp("out.txt"));
     double d = weights_diff("p1/last.safetensors", "p2/last.safetensors");
     cr_assert_lt(d, 1e-6, "one update: weights differ by %g relative", d);
+    /* a loss that sums its rows: the slices' sums add up (weighing them by rows gave half the
+     * batch's gradient), and the step's loss is their sum */
+    cr_assert_eq(nntrain("train plain.ini --no-test --run-dir s1 --set train.epochs=1 "
+                         "--set data.limit=32 --set loss.reduction=sum --set optimizer.lr=0.01 "
+                         "--set optimizer.momentum=0"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train plain.ini --no-test --run-dir s3 --set train.epochs=1 "
+                         "--set data.limit=32 --set loss.reduction=sum --set optimizer.lr=0.01 "
+                         "--set optimizer.momentum=0 --set train.replicas=3"), 0, "%s",
+                 slurp("out.txt"));
+    d = weights_diff("s1/last.safetensors", "s3/last.safetensors");
+    cr_assert_lt(d, 1e-6, "one update, reduction = sum: weights differ by %g relative", d);
+    double l1, l3;
+    cr_assert_eq(jsonl_records("s1/metrics.jsonl", "step", "loss", &l1, 1), 1);
+    cr_assert_eq(jsonl_records("s3/metrics.jsonl", "step", "loss", &l3, 1), 1);
+    cr_assert_lt(fabs(l1 - l3) / l1, 1e-6, "the step's loss: %g against %g", l1, l3);
 
     /* synchronised batchnorm sums its statistics in F64 over the replicas, where one process
      * lets oneDNN compute them: the same statistics by another formula */
@@ -167,6 +182,41 @@ Test(replicas, evaluation_is_split_too_and_agrees)
     cr_assert_eq(lines, 62, "a header and 61 rows, got %d lines", lines);
     free(a);
     free(b);
+}
+
+/* a third-party loss says in setup how it reduces its rows (ABI 0.9): declared a sum, the
+ * replicas' sums add up as the stock losses' do; a value that is neither is refused */
+Test(replicas, a_plugin_loss_that_declares_a_sum_is_combined_as_one)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/plug && cp %s/nntest_loss.so %s/plug/", dir,
+             NNTEST_PLUGIN_DIR, dir);
+    cr_assert_eq(system(cmd), 0);
+    const char *loss = strstr(model, "[loss]"), *opt = strstr(model, "[optimizer]");
+    char text[2048];
+    snprintf(text, sizeof text, "%.*s[loss]\ntype = nntest_loss\ndeclare_reduction = 1\n%s",
+             (int)(loss - model), model, opt);
+    write_file("own.ini", text);
+#define OWN "train own.ini --plugin-dir plug --no-test --set train.epochs=1 --set data.limit=32 " \
+    "--set layer.drop.p=0 --set layer.bn.sync=true --set optimizer.lr=0.01"
+    cr_assert_eq(nntrain(OWN " --run-dir o1"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain(OWN " --run-dir o2 --set train.replicas=2"), 0, "%s", slurp("out.txt"));
+    double d = weights_diff("o1/last.safetensors", "o2/last.safetensors");
+    cr_assert_lt(d, 1e-5, "one update: weights differ by %g relative", d);
+    /* declared a mean (what an older plugin leaves), the slices are weighed by rows: here
+     * half the gradient, the plugin's own choice */
+    cr_assert_eq(nntrain(OWN " --run-dir m2 --set train.replicas=2 "
+                         "--set loss.declare_reduction=0"), 0, "%s", slurp("out.txt"));
+    d = weights_diff("o1/last.safetensors", "m2/last.safetensors");
+    cr_assert_gt(d, 1e-3, "weighed by rows, the update should differ (%g)", d);
+    cr_assert_eq(nntrain(OWN " --run-dir bad --set loss.declare_reduction=7"), 1, "%s",
+                 slurp("out.txt"));
+#undef OWN
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "own.ini") && strstr(out, "nntest_loss") &&
+                  strstr(out, "declared reduction 7") && strstr(out, "NN_LOSS_SUM"),
+              "%s", out);
+    free(out);
 }
 
 /* layers whose oneDNN primitives need a scratchpad (LSTM, layer norm, attention's and GRU's):

@@ -313,6 +313,17 @@ Test(trainer, accumulating_micro_batches_equals_one_larger_batch)
                          "train.accumulate=4"), 0, "%s", slurp("out.txt"));
     d = max_rel_diff("big1/last.safetensors", "micro1/last.safetensors", NULL);
     cr_assert_lt(d, 1e-6, "one update: weights differ by %g relative", d);
+    /* a loss that sums its rows: the micro-batches' sums add up (weighing them by rows gave a
+     * quarter of the batch's gradient) */
+    cr_assert_eq(nntrain("train acc.ini --no-test --run-dir bigs --set data.limit=32 "
+                         "--set train.epochs=1 --set loss.reduction=sum --set optimizer.lr=0.01"),
+                 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train acc.ini --no-test --run-dir micros --set data.limit=32 "
+                         "--set train.epochs=1 --set train.batch_size=8 --set "
+                         "train.accumulate=4 --set loss.reduction=sum --set optimizer.lr=0.01"),
+                 0, "%s", slurp("out.txt"));
+    d = max_rel_diff("bigs/last.safetensors", "micros/last.safetensors", NULL);
+    cr_assert_lt(d, 1e-6, "one update, reduction = sum: weights differ by %g relative", d);
     nn_checkpoint *c;
     nn_error err = {0};
     cr_assert_eq(nn_checkpoint_read(path_in("micro/last.safetensors"), &c, &err), NN_OK);

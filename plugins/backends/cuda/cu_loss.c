@@ -151,6 +151,7 @@ static int elem_setup(cu_loss *l, nn_loss_setup *s, nn_error *err)
 static int loss_setup(void *self, nn_loss_setup *s, nn_error *err)
 {
     cu_loss *l = self;
+    s->reduction = l->sum ? NN_LOSS_SUM : NN_LOSS_MEAN;
     cu_dev *d = cu_dev_of(s->device, 0, loss_names[l->kind], err);
     if (!d)
         return NN_EINVAL;

@@ -53,6 +53,7 @@ static int ce_setup(void *self, nn_loss_setup *s, nn_error *err)
     sce *ce = self;
     char ps[128], ts[128];
     const nn_tensor *p = s->pred, *t = s->target;
+    s->reduction = ce->sum ? NN_LOSS_SUM : NN_LOSS_MEAN;
     if (!sim_dev_from(s->device, "cross_entropy", err))
         return NN_EINVAL;
     nn_shape_str(p, ps, sizeof ps);

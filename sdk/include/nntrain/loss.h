@@ -19,8 +19,19 @@ typedef struct nn_loss_setup {
     int n_buffers;
     nn_buffer_decl buffers[NN_MAX_LAYER_BUFFERS];
     const nn_device *device; /* in, ABI 0.4: where the tensors will live (never NULL) */
-    const void *reserved[7];
+    /* out, ABI 0.9: how forward reduces the rows, NN_LOSS_MEAN (0, what an older plugin
+     * leaves) or NN_LOSS_SUM. The core combines the parts of a batch with it ([train]
+     * replicas, mpirun processes, [train] accumulate micro-batches): means weighted by their
+     * rows, sums added as they are. */
+    intptr_t reduction;
+    const void *reserved[6];
 } nn_loss_setup;
+
+/* nn_loss_setup.reduction */
+enum {
+    NN_LOSS_MEAN = 0, /* the batch's loss is a mean over its rows (or its elements) */
+    NN_LOSS_SUM = 1   /* the batch's loss is a sum over its rows */
+};
 
 typedef struct nn_loss_io {
     uint32_t struct_size;
