@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graph_internal.h"
+#include "optim/clip_internal.h"
 #include "sizes.h"
 
 static uint64_t fnv1a(const char *s)
@@ -603,19 +604,19 @@ int nn_model_replica_alloc(nn_model *m, int r, nn_error *err)
     return NN_OK;
 }
 
-void nn_model_replica_sum_grads(nn_model *m, int n, int part, int n_parts)
+double nn_model_replica_sum_grads(nn_model *m, int n, int part, int n_parts)
 {
     /* the arenas hold F32 only (every parameter is F32), padding included, which stays 0 */
     size_t count = m->param_bytes / sizeof(float);
     size_t chunk = (count + (size_t)n_parts - 1) / (size_t)n_parts;
     chunk = (chunk + 15) / 16 * 16; /* whole cache lines: no two parts share one */
     size_t lo = (size_t)part * chunk, hi = lo + chunk < count ? lo + chunk : count;
-    float *dst = m->grad_arena;
-    for (int r = 1; r < n; r++) {
-        const float *src = m->rep[r].grad_arena;
-        for (size_t i = lo; i < hi; i++)
-            dst[i] += src[i];
-    }
+    if (lo >= hi)
+        return 0;
+    const float *src[NN_MAX_REPLICAS];
+    for (int r = 1; r < n; r++)
+        src[r - 1] = (const float *)m->rep[r].grad_arena + lo;
+    return nn_grad_sum_into((float *)m->grad_arena + lo, src, n - 1, (int64_t)(hi - lo));
 }
 
 void nn_model_replica_load_states(nn_model *m, int r)

@@ -97,8 +97,9 @@ int nn_model_plan_replica(nn_model *m, int sample_ndim, const int64_t *sample_sh
                           nn_plan **out, nn_error *err);
 /* After the backward of replicas 0..n-1: adds replicas 1..n-1's gradients into the model's,
  * in replica order, over part `part` of n_parts equal parts of the gradient memory (so that
- * the replicas can sum their parts at once). */
-void nn_model_replica_sum_grads(nn_model *m, int n, int part, int n_parts);
+ * the replicas can sum their parts at once). Returns the sum of the squares of the part's
+ * summed gradients (the parts' sums, added in part order, are the norm's square). */
+double nn_model_replica_sum_grads(nn_model *m, int n, int part, int n_parts);
 /* Before a step of replica r > 0: its state buffers take the model's values. */
 void nn_model_replica_load_states(nn_model *m, int r);
 /* After a training step of replicas 0..n-1: the model's F32 state buffers (running statistics)

@@ -23,6 +23,7 @@ typedef struct split_step {
     int training, n;
     nn_loss_bind *lb[NN_MAX_REPLICAS];
     int64_t row0[NN_MAX_REPLICAS];
+    double sumsq[NN_MAX_REPLICAS]; /* each part's sum of squared gradients, NAN if not summed */
 } split_step;
 
 /* rows of slice r when `rows` rows are split into `parts` slices (the first ones one longer) */
@@ -106,7 +107,7 @@ static int replica_step(void *ctx, int r, nn_error *err)
         for (int q = 0; q < st->n; q++)
             finite &= isfinite(st->lb[q]->io.loss) != 0;
         if (finite)
-            nn_model_replica_sum_grads(s->model, st->n, r, st->n);
+            st->sumsq[r] = nn_model_replica_sum_grads(s->model, st->n, r, st->n);
     }
     return rc;
 }
@@ -118,6 +119,7 @@ int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uin
     int n = st.n = b->n < nn_gang_size(s->gang) ? (int)b->n : nn_gang_size(s->gang);
     int64_t row0 = 0;
     for (int r = 0; r < n; r++) {
+        st.sumsq[r] = NAN;
         int64_t rows = slice_rows(b->n, n, r);
         int rc = nn_session_bind_replica(s, rows, training, r, &st.lb[r], err);
         if (rc)
@@ -136,6 +138,14 @@ int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uin
         return rc;
     if (training)
         nn_model_replica_average_states(s->model, n);
+    /* the gradient norm, measured in the sum: for the update that follows this step alone
+     * (accumulated micro-batches are measured at their update) */
+    if (training && s->optim && s->tc.accumulate == 1 && !isnan(st.sumsq[0])) {
+        double sumsq = 0;
+        for (int r = 0; r < n; r++)
+            sumsq += st.sumsq[r];
+        nn_optim_norm_sumsq(s->optim, sumsq);
+    }
     nn_loss_bind *lb = st.lb[0];
     double loss = 0;
     for (int r = 0; r < n; r++) {

@@ -16,24 +16,48 @@
 #define CLIP_LANES 16
 #define CLIP_BLOCK 4096
 
+/* the sum of x's squares; with n_src sources, x[i] += src[0][i], then src[1][i], ... first
+ * (in that order), the sum being the results' */
 CLIP_CLONES
-static double sum_squares(const float *x, int64_t n)
+static double sum_squares_into(float *x, const float *const *src, int n_src, int64_t n)
 {
     double total = 0;
     for (int64_t b = 0; b < n; b += CLIP_BLOCK) {
         int64_t e = b + CLIP_BLOCK < n ? b + CLIP_BLOCK : n, i = b;
         float acc[CLIP_LANES] = {0};
+        if (n_src == 1) /* two replicas: one loop that vectorises */
+            for (; i + CLIP_LANES <= e; i += CLIP_LANES)
+                for (int j = 0; j < CLIP_LANES; j++) {
+                    x[i + j] += src[0][i + j];
+                    acc[j] += x[i + j] * x[i + j];
+                }
+        else if (n_src > 1)
+            for (; i + CLIP_LANES <= e; i += CLIP_LANES) {
+                for (int s = 0; s < n_src; s++)
+                    for (int j = 0; j < CLIP_LANES; j++)
+                        x[i + j] += src[s][i + j];
+                for (int j = 0; j < CLIP_LANES; j++)
+                    acc[j] += x[i + j] * x[i + j];
+            }
         for (; i + CLIP_LANES <= e; i += CLIP_LANES)
             for (int j = 0; j < CLIP_LANES; j++)
                 acc[j] += x[i + j] * x[i + j];
-        for (; i < e; i++)
+        for (; i < e; i++) {
+            for (int s = 0; s < n_src; s++)
+                x[i] += src[s][i];
             acc[0] += x[i] * x[i];
+        }
         double part = 0;
         for (int j = 0; j < CLIP_LANES; j++)
             part += acc[j];
         total += part;
     }
     return total;
+}
+
+double nn_grad_sum_into(float *dst, const float *const *src, int n_src, int64_t n)
+{
+    return sum_squares_into(dst, src, n_src, n);
 }
 
 CLIP_CLONES
@@ -53,7 +77,7 @@ static double total_norm(nn_tensor *const *grads, int n, int norm_type_inf)
 {
     double acc = 0;
     for (int k = 0; k < n; k++) {
-        const float *g = NN_F32P(grads[k]);
+        float *g = NN_F32P(grads[k]);
         int64_t len = nn_tensor_numel(grads[k]);
         if (norm_type_inf) {
             double m = max_abs(g, len);
@@ -61,7 +85,7 @@ static double total_norm(nn_tensor *const *grads, int n, int norm_type_inf)
             if (isnan(acc))
                 break;
         } else {
-            acc += sum_squares(g, len);
+            acc += sum_squares_into(g, NULL, 0, len);
         }
     }
     return norm_type_inf ? acc : sqrt(acc);

@@ -496,11 +496,17 @@ void nn_optim_norm_known(nn_optim *o, double acc)
     o->norm_known = 1;
 }
 
-/* the global gradient norm: the host's own computation, or the device's (measured with the
- * step's status, or read now at the cost of a synchronisation) */
+void nn_optim_norm_sumsq(nn_optim *o, double sumsq)
+{
+    if (!o->clip_inf)
+        nn_optim_norm_known(o, sumsq);
+}
+
+/* the global gradient norm: measured with the step (the device's status, the replicas' sum),
+ * the host's own computation, or read from the device now at the cost of a synchronisation */
 static int grad_norm(nn_optim *o, double *norm, nn_error *err)
 {
-    if (nn_dev_is_host(o->dev)) {
+    if (!o->norm_known && nn_dev_is_host(o->dev)) {
         *norm = nn_grad_norm(o->grads, o->n, o->clip_inf);
         return NN_OK;
     }

@@ -50,6 +50,10 @@ void nn_optim_free(nn_optim *o); /* NULL is allowed */
  * before nn_optim_update. Without it, nn_optim_update reads the norm itself. */
 int nn_optim_norm_enqueue(nn_optim *o, double *dev_acc, nn_error *err);
 void nn_optim_norm_known(nn_optim *o, double acc);
+/* [train] replicas measure the sum of the squares of every gradient while they sum them:
+ * the next nn_optim_update takes it for the 2-norm instead of reading the gradients again
+ * (clip_norm_type inf still measures its own). */
+void nn_optim_norm_sumsq(nn_optim *o, double sumsq);
 
 /* [train] replicas: run(ctx, n, fn, arg, err) calls fn(arg, part, err) for every part < n at
  * once (on the replicas' threads) and returns the lowest failing part's status. With it, an

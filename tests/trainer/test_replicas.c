@@ -53,6 +53,11 @@ Test(replicas, n_replicas_train_what_one_trains)
                  slurp("out.txt"));
     double d = weights_diff("p1/last.safetensors", "p2/last.safetensors");
     cr_assert_lt(d, 1e-6, "one update: weights differ by %g relative", d);
+    /* the gradient norm, which the replicas measure while they sum their parts */
+    double g1, g2;
+    cr_assert_eq(jsonl_records("p1/metrics.jsonl", "step", "grad_norm", &g1, 1), 1);
+    cr_assert_eq(jsonl_records("p2/metrics.jsonl", "step", "grad_norm", &g2, 1), 1);
+    cr_assert_lt(fabs(g1 - g2) / g1, 1e-6, "grad_norm %.9g against %.9g", g1, g2);
     /* a loss that sums its rows: the slices' sums add up (weighing them by rows gave half the
      * batch's gradient), and the step's loss is their sum */
     cr_assert_eq(nntrain("train plain.ini --no-test --run-dir s1 --set train.epochs=1 "
