@@ -147,10 +147,10 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
 
 /* Runs one batch: copy b into the plan, forward (train or eval), loss (with gradient when
  * training), backward. A slice of a global batch (b->global_n > b->n, data-parallel runs)
- * scales the loss gradient by its share (nn_session_share), so that the slices' gradients sum
- * to the global batch's; an empty slice runs one zero row with weight 0 (the processes' collectives must
- * match) and reports loss 0 and no metrics. *lb gets the binding used (for metrics on its
- * output). On a device the step ends with its one synchronisation: the loss, the
+ * scales the loss gradient by its share (nn_session_share), so that the slices' gradients
+ * sum to the global batch's; an empty slice runs one zero row with weight 0 (the processes'
+ * collectives must match) and reports loss 0 and no metrics. *lb gets the binding used (for
+ * metrics on its output). On a device the step ends with its one synchronisation: the loss, the
  * classification counts and (with an optimizer) the gradient norm come back together. */
 int nn_session_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                     nn_loss_bind **lb, double *loss, nn_error *err);

@@ -137,13 +137,14 @@ Test(replicas, evaluation_is_split_too_and_agrees)
     write_file("m.ini", model);
     cr_assert_eq(nntrain("train m.ini --no-test --run-dir run"), 0, "%s", slurp("out.txt"));
     char one[256] = "", two[256] = "";
-    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors"), 0, "%s",
+                 slurp("out.txt"));
     char *o = slurp("out.txt"), *l = strstr(o, "loss");
     cr_assert_not_null(l, "%s", o);
     snprintf(one, sizeof one, "%.60s", l);
     free(o);
-    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors --set train.replicas=2"), 0, "%s",
-                 slurp("out.txt"));
+    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors --set train.replicas=2"),
+                 0, "%s", slurp("out.txt"));
     o = slurp("out.txt");
     l = strstr(o, "loss");
     cr_assert_not_null(l, "%s", o);
