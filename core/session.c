@@ -748,12 +748,18 @@ int nn_session_metrics(nn_session *s, nn_loss_bind *lb, const nn_batch *b, doubl
 {
     if (b->n == 0)
         return NN_OK; /* an empty slice's zero row is no sample */
+    /* a process's slice of a batch whose loss is a sum: the global batch's loss is the
+     * processes' losses added, each weighted by all the batch's rows, as one process weighs
+     * it (the figures are summed over the processes) */
+    if (s->loss_sums && b->global_n > b->n)
+        loss *= (double)b->global_n / (double)b->n;
     if (nn_dev_is_host(s->dev) && lb->gang_n > 1) {
-        /* each slice with its own rows, targets and loss */
+        /* each slice with its own rows, targets and loss (a mean); a sum is the batch's,
+         * weighted by rows as one process weighs it */
         for (int r = 0; r < lb->gang_n; r++) {
             nn_loss_bind *q = lb->gang[r];
             nn_metrics_add(m, nn_plan_output(q->plan), &q->target, q->target.shape[0],
-                           lb->gang_loss[r]);
+                           s->loss_sums ? loss : lb->gang_loss[r]);
         }
         return NN_OK;
     }

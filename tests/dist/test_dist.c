@@ -147,22 +147,30 @@ Test(dist, two_and_four_processes_train_as_one_process_with_the_global_batch)
 }
 
 /* a loss that sums its rows: the processes' sums add up, in the gradient (weighing them by
- * rows gave 1/N of the batch's) and in the step's loss */
+ * rows gave 1/N of the batch's), in the step's loss and in validation and test losses */
 Test(dist, a_summing_loss_trains_as_one_process)
 {
     const char *ex = examples();
 #define SUM_SET "--set train.epochs=1 --set train.batch_size=50 --set data.limit=300 " \
-    "--set loss.reduction=sum --set optimizer.lr=0.002 --set logger.j.type=jsonl --threads 1 " \
-    "--no-test"
+    "--set data.val_split=0.2 --set data.test_limit=200 --set loss.reduction=sum " \
+    "--set optimizer.lr=0.002 --set logger.j.type=jsonl --threads 1"
     cr_assert_eq(nntrain("train %s/fashion_mnist_mlp.ini --run-dir one " SUM_SET, ex), 0, "%s",
                  slurp("out.txt"));
+    double l1, a1, l2, a2, v1, v2;
+    test_figures(&l1, &a1);
     cr_assert_eq(mpi(2, "train %s/fashion_mnist_mlp.ini --run-dir two " SUM_SET, ex), 0, "%s",
                  slurp("out.txt"));
 #undef SUM_SET
-    double w = worst_step("one/metrics.jsonl", "two/metrics.jsonl", 6);
+    test_figures(&l2, &a2);
+    double w = worst_step("one/metrics.jsonl", "two/metrics.jsonl", 4);
     cr_assert_lt(w, 1e-5, "per-step losses differ from one process's by %g relative", w);
     double d = max_rel_diff("one/last.safetensors", "two/last.safetensors", NULL);
     cr_assert_lt(d, 1e-4, "weights differ by %g relative", d);
+    cr_assert_eq(jsonl_records("one/metrics.jsonl", "epoch", "val_loss", &v1, 1), 1);
+    cr_assert_eq(jsonl_records("two/metrics.jsonl", "epoch", "val_loss", &v2, 1), 1);
+    cr_assert_lt(fabs(v1 - v2) / v1, 1e-5, "val_loss %g against %g", v2, v1);
+    cr_assert_lt(fabs(l1 - l2) / l1, 1e-4, "test loss %g against %g", l2, l1);
+    cr_assert_eq(a1, a2);
 }
 
 static const char *bn_model =

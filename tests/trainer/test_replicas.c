@@ -132,25 +132,29 @@ Test(replicas, stop_and_resume_reproduces_the_losses_bit_for_bit)
     cr_assert_eq(max_rel_diff("full/last.safetensors", "half/last.safetensors", ""), 0.0);
 }
 
+/* `nntrain eval m.ini --checkpoint run/last.safetensors EXTRA`: its line from "loss" on */
+static void eval_line(const char *extra, char *line, size_t cap)
+{
+    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors %s", extra), 0, "%s",
+                 slurp("out.txt"));
+    char *o = slurp("out.txt"), *l = strstr(o, "loss");
+    cr_assert_not_null(l, "%s", o);
+    snprintf(line, cap, "%.60s", l);
+    free(o);
+}
+
 Test(replicas, evaluation_is_split_too_and_agrees)
 {
     write_file("m.ini", model);
     cr_assert_eq(nntrain("train m.ini --no-test --run-dir run"), 0, "%s", slurp("out.txt"));
     char one[256] = "", two[256] = "";
-    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors"), 0, "%s",
-                 slurp("out.txt"));
-    char *o = slurp("out.txt"), *l = strstr(o, "loss");
-    cr_assert_not_null(l, "%s", o);
-    snprintf(one, sizeof one, "%.60s", l);
-    free(o);
-    cr_assert_eq(nntrain("eval m.ini --checkpoint run/last.safetensors --set train.replicas=2"),
-                 0, "%s", slurp("out.txt"));
-    o = slurp("out.txt");
-    l = strstr(o, "loss");
-    cr_assert_not_null(l, "%s", o);
-    snprintf(two, sizeof two, "%.60s", l);
-    free(o);
+    eval_line("", one, sizeof one);
+    eval_line("--set train.replicas=2", two, sizeof two);
     /* 61 test rows: the accuracy is exact, the loss to the printed digits */
+    cr_assert_str_eq(one, two);
+    /* a loss that sums its rows: a batch's loss is its slices' sum */
+    eval_line("--set loss.reduction=sum", one, sizeof one);
+    eval_line("--set loss.reduction=sum --set train.replicas=3", two, sizeof two);
     cr_assert_str_eq(one, two);
     /* predictions of a split batch come back whole and in order: the same classes, and
      * probabilities up to the rounding of another batch size */
