@@ -141,6 +141,16 @@ int nn_conf_run_loss(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
     nn_conf_phase("the conformance run");
     if (go)
         go = nn_conf_agree(c, "setup", rc[CPU], &e[CPU], rc[PACK], &e[PACK], res);
+    /* the core combines a batch's parts by it: a pack that says mean where the CPU says sum
+     * (or the reverse) trains replicas, processes and micro-batches differently */
+    if (go && su[CPU].reduction != su[PACK].reduction) {
+        nn_conf_fail(res, "setup declares reduction %lld (%s); the cpu plugin declares %lld "
+                     "(%s)", (long long)su[PACK].reduction,
+                     su[PACK].reduction == NN_LOSS_SUM ? "sum" : "mean",
+                     (long long)su[CPU].reduction, su[CPU].reduction == NN_LOSS_SUM ? "sum"
+                                                                                  : "mean");
+        go = 0;
+    }
     for (int i = 0; go && i < 2; i++)
         if (su[i].n_buffers < 0 || su[i].n_buffers > NN_MAX_LAYER_BUFFERS) {
             nn_conf_fail(res, "setup declares %d buffers (at most %d)", su[i].n_buffers,

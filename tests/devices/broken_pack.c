@@ -6,7 +6,9 @@
  *   BROKEN_HOST_READ:      relu's forward reads its input on the host first, which the sim
  *                          device's PROT_NONE memory turns into a SIGSEGV;
  *   BROKEN_SCHEMA:         dense's schema drifts from the CPU plugin's: a range, a default
- *                          and the choices change, a key goes missing and one is added.
+ *                          and the choices change, a key goes missing and one is added;
+ *   BROKEN_REDUCTION:      cross_entropy's setup declares a mean whatever its reduction
+ *                          (a pack written before ABI 0.9).
  * The conformance run must report both as failures of that plugin and go on. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -14,20 +16,38 @@
 
 #include <nntrain/nntrain.h>
 
-#if !defined(BROKEN_WRONG_GRADIENT) && !defined(BROKEN_HOST_READ) && !defined(BROKEN_SCHEMA)
-#error "define BROKEN_WRONG_GRADIENT, BROKEN_HOST_READ or BROKEN_SCHEMA"
+#if !defined(BROKEN_WRONG_GRADIENT) && !defined(BROKEN_HOST_READ) &&                       \
+    !defined(BROKEN_SCHEMA) && !defined(BROKEN_REDUCTION)
+#error "define BROKEN_WRONG_GRADIENT, BROKEN_HOST_READ, BROKEN_SCHEMA or BROKEN_REDUCTION"
 #endif
 #ifdef BROKEN_HOST_READ
 #define BROKEN_NAME "relu"
+#define BROKEN_KIND NN_KIND_LAYER
+#elif defined(BROKEN_REDUCTION)
+#define BROKEN_NAME "cross_entropy"
+#define BROKEN_KIND NN_KIND_LOSS
 #else
 #define BROKEN_NAME "dense"
+#define BROKEN_KIND NN_KIND_LAYER
 #endif
 
 NN_EXPORT const nn_plugin_desc *nn_plugin_descriptors[32];
 
 static nn_plugin_desc broken_desc;
+#ifdef BROKEN_REDUCTION
+static nn_loss_vtable broken_vtable;
+static const nn_loss_vtable *real;
+
+static int broken_setup(void *self, nn_loss_setup *s, nn_error *err)
+{
+    int rc = real->setup(self, s, err);
+    s->reduction = NN_LOSS_MEAN;
+    return rc;
+}
+#else
 static nn_layer_vtable broken_vtable;
 static const nn_layer_vtable *real;
+#endif
 
 #ifdef BROKEN_WRONG_GRADIENT
 static int broken_backward(void *self, const nn_layer_io *io, nn_error *err)
@@ -38,6 +58,7 @@ static int broken_backward(void *self, const nn_layer_io *io, nn_error *err)
     const nn_device *d = io->device;
     return d->backend->ops->scale(d->backend_self, io->param_grads[0], 0.5f, err);
 }
+#elif defined(BROKEN_REDUCTION)
 #elif defined(BROKEN_HOST_READ)
 static int broken_forward(void *self, const nn_layer_io *io, nn_error *err)
 {
@@ -75,13 +96,15 @@ __attribute__((constructor)) static void broken_load(void)
     const nn_plugin_desc *const *list = sim ? dlsym(sim, NN_PLUGIN_SYMBOL_NAME) : NULL;
     for (int i = 0, n = 0; list && list[i] && n < 31; i++) {
         nn_plugin_descriptors[n++] = list[i];
-        if (list[i]->kind != NN_KIND_LAYER || strcmp(list[i]->name, BROKEN_NAME) != 0)
+        if (list[i]->kind != BROKEN_KIND || strcmp(list[i]->name, BROKEN_NAME) != 0)
             continue;
         real = list[i]->vtable;
         broken_vtable = *real;
         broken_desc = *list[i];
 #ifdef BROKEN_WRONG_GRADIENT
         broken_vtable.backward = broken_backward;
+#elif defined(BROKEN_REDUCTION)
+        broken_vtable.setup = broken_setup;
 #elif defined(BROKEN_HOST_READ)
         broken_vtable.forward = broken_forward;
 #else

@@ -92,6 +92,21 @@ Test(devices, a_wrong_weight_gradient_fails_with_a_line_naming_it)
     tmpdir_free(dir);
 }
 
+Test(devices, a_loss_that_declares_another_reduction_fails_naming_both)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("broken_reduction", NULL);
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "loss      cross_entropy  [5, 4] reduction=sum                       "
+                        "                FAIL");
+    assert_has(res.out, "setup declares reduction 0 (mean); the cpu plugin declares 1 (sum)");
+    /* its mean cases agree */
+    assert_has(res.out, "loss      cross_entropy  [16, 10]                                   "
+                        "                pass");
+    tmpdir_free(dir);
+}
+
 Test(devices, a_plugin_reading_device_memory_on_the_host_is_reported_as_its_crash)
 {
     path_without_sim();
