@@ -1,7 +1,8 @@
 /* test_devices_cli.c: `nntrain devices` and `nntrain devices test` as a user runs them: the
  * listing, the conformance run passing on both sim devices, and failing with a clear line on
- * broken packs (a wrong weight gradient; a drifted schema; a plugin reading device memory on
- * the host, which must be reported as that plugin's crash while nntrain exits normally). */
+ * broken packs (a wrong weight gradient; a drifted schema; a loss declaring another
+ * reduction; a plugin reading device memory on the host, which must be reported as that
+ * plugin's crash while nntrain exits normally). */
 #include "core/helpers.h"
 
 static run_result res;
@@ -20,6 +21,20 @@ static void path_without_sim(void)
         }
     free(copy);
     setenv("NNTRAIN_PLUGIN_PATH", kept, 1);
+}
+
+/* `nntrain devices test sim [--only ONLY]` with the broken pack `pack` standing in for sim;
+ * it must exit 1. Returns the plugin directory (tmpdir_free it). */
+static char *run_broken(const char *pack, const char *only)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with(pack, NULL);
+    if (only)
+        run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", only, NULL);
+    else
+        run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 1);
+    return dir;
 }
 
 Test(devices, lists_every_device_type_with_its_count_and_kernels)
@@ -76,10 +91,7 @@ Test(devices, the_second_sim_device_is_checked_when_named)
 
 Test(devices, a_wrong_weight_gradient_fails_with_a_line_naming_it)
 {
-    path_without_sim();
-    char *dir = plugin_dir_with("broken_wrong_gradient", NULL);
-    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
-    assert_exit(&res, 1);
+    char *dir = run_broken("broken_wrong_gradient", NULL);
     assert_has(res.out, "layer     dense          schema (keys, types, defaults, ranges, "
                         "choices)            pass");
     assert_has(res.out, "layer     dense          [3, 7] units=5                              "
@@ -94,10 +106,7 @@ Test(devices, a_wrong_weight_gradient_fails_with_a_line_naming_it)
 
 Test(devices, a_loss_that_declares_another_reduction_fails_naming_both)
 {
-    path_without_sim();
-    char *dir = plugin_dir_with("broken_reduction", NULL);
-    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
-    assert_exit(&res, 1);
+    char *dir = run_broken("broken_reduction", NULL);
     assert_has(res.out, "loss      cross_entropy  [5, 4] reduction=sum                       "
                         "                FAIL");
     assert_has(res.out, "setup declares reduction 0 (mean); the cpu plugin declares 1 (sum)");
@@ -109,10 +118,7 @@ Test(devices, a_loss_that_declares_another_reduction_fails_naming_both)
 
 Test(devices, a_plugin_reading_device_memory_on_the_host_is_reported_as_its_crash)
 {
-    path_without_sim();
-    char *dir = plugin_dir_with("broken_host_read", NULL);
-    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", "relu", NULL);
-    assert_exit(&res, 1);
+    char *dir = run_broken("broken_host_read", "relu");
     assert_has(res.out, "layer     relu           [4, 10]                                     "
                         "               FAIL\n");
     assert_has(res.out, "CRASH: SIGSEGV (Segmentation fault) in the sim:0 plugin 'relu' (");
@@ -124,10 +130,7 @@ Test(devices, a_plugin_reading_device_memory_on_the_host_is_reported_as_its_cras
 
 Test(devices, every_schema_difference_is_reported)
 {
-    path_without_sim();
-    char *dir = plugin_dir_with("broken_schema", NULL);
-    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", "dense", NULL);
-    assert_exit(&res, 1);
+    char *dir = run_broken("broken_schema", "dense");
     assert_has(res.out, "layer     dense          schema (keys, types, defaults, ranges, "
                         "choices)            FAIL\n");
     assert_has(res.out, "key 'units': range differs (cpu \"[1, 16777216]\", pack \"[2, inf)\"); "
