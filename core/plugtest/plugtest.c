@@ -54,6 +54,7 @@ static const pt_step loss_steps[] = {
     {"cases", pt_check_cases},
     {"gradient", pt_check_gradient},
     {"determinism", pt_check_determinism},
+    {"reduction", pt_check_reduction},
     {"allocation", pt_check_alloc},
 };
 static const pt_step optim_steps[] = {{"state", pt_check_optim_state}};

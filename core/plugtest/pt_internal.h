@@ -197,6 +197,8 @@ void pt_check_cases(pt_ctx *c, pt_report *r);
 /* pt_layer.c */
 void pt_check_gradient(pt_ctx *c, pt_report *r);
 void pt_check_determinism(pt_ctx *c, pt_report *r);
+/* pt_reduction.c: a loss's value reduces rows as its setup declares */
+void pt_check_reduction(pt_ctx *c, pt_report *r);
 void pt_check_null_grads(pt_ctx *c, pt_report *r);
 void pt_check_alloc(pt_ctx *c, pt_report *r);
 

@@ -86,6 +86,22 @@ Test(plugins_test, fails_a_loss_whose_gradient_has_the_wrong_sign)
     nntrain(&r, "plugins test bad_loss --kind loss");
     cr_assert_eq(r.status, 1, "%s", r.out);
     expect_row(&r, "gradient", "FAIL", "worst: prediction [");
+    /* it is a mean, as it declares */
+    expect_row(&r, "reduction", "pass", "declares a mean (NN_LOSS_MEAN): the batch written "
+               "twice over gives its value");
+}
+
+/* a sum left declared as a mean would train replicas, processes and micro-batches with 1/N
+ * of the gradient: the value of the batch written twice over gives it away */
+Test(plugins_test, fails_a_loss_that_sums_but_declares_a_mean)
+{
+    static run r;
+    nntrain(&r, "plugins test undeclared_sum --kind loss");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "pass", NULL);
+    expect_row(&r, "reduction", "FAIL", "setup declares a mean (NN_LOSS_MEAN), but the batch "
+               "written twice over gives");
+    expect_row(&r, "reduction", "FAIL", "a sum (set s->reduction = NN_LOSS_SUM in setup)");
 }
 
 Test(plugins_test, fails_an_allocation_in_forward_naming_the_plugin)

@@ -193,18 +193,26 @@ static int sqerr_setup(void *self, nn_loss_setup *s, nn_error *err)
     return NN_OK;
 }
 
+/* sum((p - t)^2), and grad_pred = c (p - t) when asked */
+static double sq_sum(const nn_loss_io *io, double c)
+{
+    const float *p = NN_F32P(io->pred), *t = NN_F32P(io->target);
+    int64_t n = nn_tensor_numel(io->pred);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        s += ((double)p[i] - t[i]) * ((double)p[i] - t[i]);
+        if (io->grad_pred)
+            NN_F32P(io->grad_pred)[i] = (float)(c * (p[i] - t[i]));
+    }
+    return s;
+}
+
 static int sqerr_forward(void *self, nn_loss_io *io, nn_error *err)
 {
     (void)self;
     (void)err;
-    const float *p = NN_F32P(io->pred), *t = NN_F32P(io->target);
-    int64_t n = nn_tensor_numel(io->pred);
-    double s = 0;
-    for (int64_t i = 0; i < n; i++)
-        s += ((double)p[i] - t[i]) * ((double)p[i] - t[i]);
-    io->loss = s / (double)n;
-    for (int64_t i = 0; io->grad_pred && i < n; i++)
-        NN_F32P(io->grad_pred)[i] = (float)(-2.0 * (p[i] - t[i]) / (double)n);
+    double n = (double)nn_tensor_numel(io->pred);
+    io->loss = sq_sum(io, -2.0 / n) / n;
     return NN_OK;
 }
 
@@ -216,6 +224,24 @@ static const nn_plugin_desc bad_loss_desc = NN_DESCRIPTOR(
     .summary = "test loss: squared error with the gradient's sign flipped",
     .vtable = &bad_loss_vt);
 
+/* ---- a sum that setup does not declare: L = sum((p - t)^2), a right gradient ---- */
+
+static int sqsum_forward(void *self, nn_loss_io *io, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    io->loss = sq_sum(io, 2.0);
+    return NN_OK;
+}
+
+static const nn_loss_vtable undeclared_sum_vt = {.struct_size = sizeof(nn_loss_vtable),
+                                                 .create = sq_create, .destroy = sq_destroy,
+                                                 .setup = sqerr_setup, .forward = sqsum_forward};
+static const nn_plugin_desc undeclared_sum_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LOSS, .name = "undeclared_sum", .version = "1.0.0", .license = "MIT",
+    .summary = "test loss: a sum of squared errors whose setup leaves NN_LOSS_MEAN",
+    .vtable = &undeclared_sum_vt);
+
 NN_PLUGIN_EXPORT(&bad_grad_desc, &bad_alloc_desc, &bad_nondet_desc, &bad_crash_desc,
                  &bad_null_desc, &bad_accum_desc, &bad_leak_desc, &bad_hang_desc,
-                 &good_square_desc, &bad_loss_desc);
+                 &good_square_desc, &bad_loss_desc, &undeclared_sum_desc);
