@@ -80,7 +80,6 @@ void nn_session_replicas_solo(nn_session *s, nn_loss_bind *lb, int64_t rows)
         nn_gang_set_rows(s->gang, 0, 1, rows, rows, 0);
 }
 
-
 /* replica r's slice: its rows in, forward, the loss, backward; then its part of the sum */
 static int replica_step(void *ctx, int r, nn_error *err)
 {
@@ -152,10 +151,10 @@ int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uin
         lb->gang[r] = st.lb[r];
         lb->gang_row0[r] = st.row0[r];
         lb->gang_loss[r] = st.lb[r]->io.loss;
-        loss += st.lb[r]->io.loss * (s->loss_sums ? 1.0 : (double)st.lb[r]->target.shape[0]);
+        loss += st.lb[r]->io.loss * nn_session_share(s, st.lb[r]->target.shape[0], b->n);
     }
     lb->gang_n = n;
-    lb->io.loss = s->loss_sums ? loss : loss / (double)b->n;
+    lb->io.loss = loss;
     *lbp = lb;
     return NN_OK;
 }
