@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conformance_internal.h"
+#include "loss_reduction.h"
 
 enum { CPU = 0, PACK = 1 };
 
@@ -144,11 +145,14 @@ int nn_conf_run_loss(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
     /* the core combines a batch's parts by it: a pack that says mean where the CPU says sum
      * (or the reverse) trains replicas, processes and micro-batches differently */
     if (go && su[CPU].reduction != su[PACK].reduction) {
-        nn_conf_fail(res, "setup declares reduction %lld (%s); the cpu plugin declares %lld "
-                     "(%s)", (long long)su[PACK].reduction,
-                     su[PACK].reduction == NN_LOSS_SUM ? "sum" : "mean",
-                     (long long)su[CPU].reduction, su[CPU].reduction == NN_LOSS_SUM ? "sum"
-                                                                                  : "mean");
+        const char *pack = nn_loss_reduction_name(su[PACK].reduction);
+        const char *cpu = nn_loss_reduction_name(su[CPU].reduction);
+        if (pack && cpu)
+            nn_conf_fail(res, "setup declares %s; the cpu plugin declares %s", pack, cpu);
+        else
+            nn_conf_fail(res, "setup declares reduction %lld, the cpu plugin %lld: each must "
+                         "be NN_LOSS_MEAN (0) or NN_LOSS_SUM (1)", (long long)su[PACK].reduction,
+                         (long long)su[CPU].reduction);
         go = 0;
     }
     for (int i = 0; go && i < 2; i++)

@@ -13,6 +13,7 @@
 #include "crash.h"
 #include "device.h"
 #include "dist.h"
+#include "loss_reduction.h"
 #include "replicas.h"
 #include "rundir.h"
 #include "session.h"
@@ -461,7 +462,7 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
                             s->loss_origin, s->loss_entry->desc->name,
                             nn_shape_str(nn_plan_output(plan), a, sizeof a),
                             nn_shape_str(&lb->target, b, sizeof b), lerr.msg);
-    if (lb->setup.reduction != NN_LOSS_MEAN && lb->setup.reduction != NN_LOSS_SUM)
+    if (!nn_loss_reduction_name(lb->setup.reduction))
         return nn_error_set(err, NN_EINTERNAL, "%s: loss '%s' declared reduction %lld in setup; "
                             "it must be NN_LOSS_MEAN (0) or NN_LOSS_SUM (1) (a bug in the plugin)",
                             s->loss_origin, s->loss_entry->desc->name,

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "loss_reduction.h"
 #include "pt_internal.h"
 
 /* rows [n, 2n) of t become a copy of rows [0, n) */
@@ -14,13 +15,6 @@ static void repeat_rows(nn_tensor *t)
 {
     size_t half = nn_tensor_nbytes(t) / 2;
     memcpy((char *)t->dl.data + half, t->dl.data, half);
-}
-
-static const char *reduction_name(intptr_t r)
-{
-    return r == NN_LOSS_SUM ? "a sum (NN_LOSS_SUM)"
-           : r == NN_LOSS_MEAN ? "a mean (NN_LOSS_MEAN)"
-                               : "neither NN_LOSS_MEAN nor NN_LOSS_SUM";
 }
 
 /* one case; 1 when it agrees, 0 with why filled, -1 with err on a failed run */
@@ -57,16 +51,16 @@ static int one_case(pt_ctx *c, const pt_case *k, intptr_t *declared_out, double 
     double e = declared == NN_LOSS_SUM ? as_sum : as_mean;
     if (e > *worst)
         *worst = e;
-    if (declared != NN_LOSS_MEAN && declared != NN_LOSS_SUM)
-        snprintf(why, cap, "setup declares reduction %lld: %s", (long long)declared,
-                 reduction_name(declared));
+    if (!nn_loss_reduction_name(declared))
+        snprintf(why, cap, "setup declares reduction %lld: neither NN_LOSS_MEAN nor NN_LOSS_SUM",
+                 (long long)declared);
     else if (e <= 1e-5)
         return 1;
     else
         snprintf(why, cap, "setup declares %s, but the batch written twice over gives %.9g "
                  "against %.9g for the batch: %s; the core splits batches over replicas, "
                  "processes and micro-batches by the declaration",
-                 reduction_name(declared), v2, v1,
+                 nn_loss_reduction_name(declared), v2, v1,
                  as_sum <= 1e-5 ? "a sum (set s->reduction = NN_LOSS_SUM in setup)"
                  : as_mean <= 1e-5 ? "a mean (leave s->reduction NN_LOSS_MEAN)"
                                    : "neither a mean (the same) nor a sum (twice)");
@@ -97,7 +91,7 @@ void pt_check_reduction(pt_ctx *c, pt_report *r)
             pt_add(r, PT_FAIL, "reduction", worst_s, "1e-05", "[%s] %s", k->label, why);
         else
             pt_add(r, PT_PASS, "reduction", worst_s, "1e-05", "[%s] declares %s: the batch "
-                   "written twice over gives %s", k->label, reduction_name(declared),
+                   "written twice over gives %s", k->label, nn_loss_reduction_name(declared),
                    declared == NN_LOSS_SUM ? "twice its value" : "its value");
         ran++;
     }
