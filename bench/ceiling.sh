@@ -47,6 +47,8 @@ for r in $(seq "$rounds"); do
     rep=$(train r)
     TRAIN_ARGS=(--threads 1)
     one=$(train o)
-    printf 'round %d: two at once %.0f + %.0f = %.0f; replicas = 2: %.0f; one alone: %.0f; load %s\n' \
-        "$r" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { print a + b }')" "$rep" "$one" "$(cut -d' ' -f1 /proc/loadavg)"
+    sum=$(awk -v a="$a" -v b="$b" 'BEGIN { print a + b }')
+    printf 'round %d: two at once %.0f + %.0f = %.0f; replicas = 2: %.0f; one alone: %.0f; ' \
+        "$r" "$a" "$b" "$sum" "$rep" "$one"
+    echo "load $(cut -d' ' -f1 /proc/loadavg)"
 done

@@ -150,8 +150,8 @@ int nn_conf_run_loss(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
         if (pack && cpu)
             nn_conf_fail(res, "setup declares %s; the cpu plugin declares %s", pack, cpu);
         else
-            nn_conf_fail(res, "setup declares reduction %lld, the cpu plugin %lld: each must "
-                         "be NN_LOSS_MEAN (0) or NN_LOSS_SUM (1)", (long long)su[PACK].reduction,
+            nn_conf_fail(res, "setup declares reduction %lld, the cpu plugin %lld: "
+                         NN_LOSS_REDUCTION_RULE, (long long)su[PACK].reduction,
                          (long long)su[CPU].reduction);
         go = 0;
     }

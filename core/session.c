@@ -464,7 +464,7 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
                             nn_shape_str(&lb->target, b, sizeof b), lerr.msg);
     if (!nn_loss_reduction_name(lb->setup.reduction))
         return nn_error_set(err, NN_EINTERNAL, "%s: loss '%s' declared reduction %lld in setup; "
-                            "it must be NN_LOSS_MEAN (0) or NN_LOSS_SUM (1) (a bug in the plugin)",
+                            NN_LOSS_REDUCTION_RULE " (a bug in the plugin)",
                             s->loss_origin, s->loss_entry->desc->name,
                             (long long)lb->setup.reduction);
     s->loss_sums = lb->setup.reduction == NN_LOSS_SUM;

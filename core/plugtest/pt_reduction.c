@@ -52,7 +52,7 @@ static int one_case(pt_ctx *c, const pt_case *k, intptr_t *declared_out, double 
     if (e > *worst)
         *worst = e;
     if (!nn_loss_reduction_name(declared))
-        snprintf(why, cap, "setup declares reduction %lld: neither NN_LOSS_MEAN nor NN_LOSS_SUM",
+        snprintf(why, cap, "setup declares reduction %lld: " NN_LOSS_REDUCTION_RULE,
                  (long long)declared);
     else if (e <= 1e-5)
         return 1;

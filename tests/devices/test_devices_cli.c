@@ -121,7 +121,7 @@ Test(devices, a_loss_that_declares_neither_reduction_fails_naming_the_value)
 {
     setenv("NNTEST_BROKEN_REDUCTION", "7", 1);
     char *dir = run_broken("broken_reduction", NULL);
-    assert_has(res.out, "setup declares reduction 7, the cpu plugin 0: each must be "
+    assert_has(res.out, "setup declares reduction 7, the cpu plugin 0: it must be "
                         "NN_LOSS_MEAN (0) or NN_LOSS_SUM (1)");
     assert_lacks(res.out, "(mean)");
     tmpdir_free(dir);
