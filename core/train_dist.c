@@ -16,12 +16,14 @@
 
 enum { ST_LOSS, ST_SAMPLES, ST_CORRECT, ST_TOPK, ST_SIGINT, ST_SIGTERM, ST_COUNT };
 
-/* Adopts the stop signal another process received, so that all stop at the same step. */
+/* Adopts the stop signal another process received, so that all stop at the same step: the
+ * one this agreement carried. A signal that comes after it waits for the next agreement. */
 static void adopt_signal(nn_trainer *t, const double *v)
 {
     int sig = v[ST_SIGTERM] > 0 ? SIGTERM : v[ST_SIGINT] > 0 ? SIGINT : 0, none = 0;
     if (sig)
         atomic_compare_exchange_strong(&t->stop_signal, &none, sig);
+    t->agreed_signal = sig;
 }
 
 static void local_signal(nn_trainer *t, double *v)

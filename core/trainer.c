@@ -40,6 +40,11 @@ static void on_stop_signal(void *arg, int signum)
 static int check_stop(nn_trainer *t, int *rc, nn_error *err)
 {
     int sig = atomic_load(&t->stop_signal);
+    /* a data-parallel process stops only at a step whose agreement carried the signal, where
+     * every process stops: one that stopped for a signal that came after the agreement would
+     * leave the others waiting in the next step's sums */
+    if (sig > 0 && t->s->dist)
+        sig = t->agreed_signal;
     if (sig == 0)
         return 0;
     if (sig > 0) {

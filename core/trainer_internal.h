@@ -43,6 +43,7 @@ typedef struct nn_trainer {
     nn_tr_rec *ring;
     int64_t head, tail, seq, acked, dropped;
     atomic_int stop_signal; /* > 0: the signal to stop for; < 0: a logger failed (strict) */
+    int agreed_signal; /* data-parallel runs: the signal the last agreement carried, or 0 */
     atomic_int ckpt_due;
     atomic_int done;
     nn_tr_rec last_batch;

@@ -6,6 +6,7 @@
  * memory from nntrain's). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 
 #include "trainer/cli_fixture.h"
 
@@ -98,4 +99,29 @@ Test(self, gradient_accumulation_is_refused_in_data_parallel_runs)
                           "data-parallel runs"), "%s", out);
     cr_assert_null(strstr(out, "epoch 1"), "%s", out);
     free(out);
+}
+
+/* A signal that lands right after a step's agreement (the fixture sends SIGTERM as its Nth
+ * collective completes) must wait for the next agreement: a process of a real world that
+ * stopped at once would stop a step before the others, which would wait in that step's sums
+ * until mpirun killed them. Four consecutive collectives cover each place in a step. */
+Test(self, a_signal_after_a_steps_agreement_stops_at_the_next_agreement)
+{
+    const char *src = getenv("NNTRAIN_SOURCE_ROOT"), *fix = getenv("NNTEST_COMM_DIR");
+    for (int n = 21; n <= 24; n++) {
+        char after[16];
+        snprintf(after, sizeof after, "%d", n);
+        setenv("NNTEST_SELF_SIGNAL_AFTER", after, 1);
+        int rc = nntrain("train %s/examples/fashion_mnist_mlp.ini --run-dir s%d " SETS
+                         " --no-test --dist self --plugin-dir %s", src, n, fix);
+        unsetenv("NNTEST_SELF_SIGNAL_AFTER");
+        char *out = slurp("out.txt");
+        cr_assert_eq(rc, 128 + SIGTERM, "signal after collective %d:\n%s", n, out);
+        cr_assert(strstr(out, "nntrain: interrupted after 0 completed epochs"), "%s", out);
+        const char *said = strstr(out, "self: ");
+        cr_assert(said, "%s", out);
+        cr_assert_gt(atol(said + strlen("self: ")), 0, "signal after collective %d: the run "
+                     "stopped without an agreement that carried it:\n%s", n, out);
+        free(out);
+    }
 }
