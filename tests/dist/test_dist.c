@@ -451,6 +451,27 @@ Test(dist, ctrl_c_on_mpirun_stops_every_process_at_one_step_with_a_checkpoint)
                  "(%d before)", after, before);
 }
 
+/* a signal to one process (a user's kill, a scheduler's) stops every process at the same
+ * step: the next step's sums carry it to the others, and rank 0 writes the checkpoint */
+Test(dist, sigterm_to_one_process_stops_every_process_with_a_checkpoint)
+{
+    write_wrapper("", 1);
+    char args[2048];
+    /* a process left waiting for one that stopped alone fails after 20 s, not 300 */
+    snprintf(args, sizeof args, LONG_RUN " --dist-timeout 20", examples());
+    pid_t p = start_wrapped(args);
+    wait_training("long/last.safetensors");
+    cr_assert_eq(kill(read_int("pid.1"), SIGTERM), 0);
+    double s;
+    int rc = wait_exit(p, &s);
+    cr_assert_lt(s, 60, "%.1f s to stop", s);
+    cr_assert_eq(read_int("rc.0"), 143, "rank 0:\n%s", slurp("out.txt"));
+    cr_assert_eq(read_int("rc.1"), 143, "rank 1:\n%s", slurp("out.txt"));
+    cr_assert_eq(rc, 143, "mpirun:\n%s", slurp("out.txt"));
+    expect_output("nntrain: interrupted after");
+    expect_output("nntrain: resume with");
+}
+
 static void diverge(const char *extra, const char *sets, const char *want)
 {
     write_wrapper(extra, 0);
