@@ -354,13 +354,21 @@ static int read_int(const char *name)
 #define LONG_RUN "train %s/fashion_mnist_mlp.ini --run-dir long --set train.epochs=1000 " \
     "--set data.limit=1202 --threads 1 --no-test"
 
-Test(dist, a_killed_process_ends_every_process_with_a_message)
+/* starts LONG_RUN with the extra options under the wrapper (keep: see write_wrapper) and
+ * returns the launcher's shell once every process is training */
+static pid_t start_long(const char *extra, int keep)
 {
-    write_wrapper("", 0);
+    write_wrapper("", keep);
     char args[2048];
-    snprintf(args, sizeof args, LONG_RUN, examples());
+    snprintf(args, sizeof args, LONG_RUN " %s", examples(), extra);
     pid_t p = start_wrapped(args);
     wait_training("long/last.safetensors");
+    return p;
+}
+
+Test(dist, a_killed_process_ends_every_process_with_a_message)
+{
+    pid_t p = start_long("", 0);
     cr_assert_eq(kill(read_int("pid.1"), SIGKILL), 0);
     double s;
     int rc = wait_exit(p, &s);
@@ -372,11 +380,7 @@ Test(dist, a_killed_process_ends_every_process_with_a_message)
 
 Test(dist, a_hung_process_ends_every_process_after_the_timeout)
 {
-    write_wrapper("", 0);
-    char args[2048];
-    snprintf(args, sizeof args, LONG_RUN " --dist-timeout 2", examples());
-    pid_t p = start_wrapped(args);
-    wait_training("long/last.safetensors");
+    pid_t p = start_long("--dist-timeout 2", 0);
     int victim = read_int("pid.1");
     cr_assert_eq(kill(victim, SIGSTOP), 0);
     double s;
@@ -416,11 +420,7 @@ Test(dist, ctrl_c_on_mpirun_stops_every_process_at_one_step_with_a_checkpoint)
      * (docs/distributed.md). In the full suite, 4 s were twice too few for rank 0 to finish its
      * step and write the checkpoint (which ends with fsync) on a loaded 2-core host. */
     setenv("OMPI_MCA_odls_base_sigkill_timeout", "10", 1);
-    write_wrapper("", 1);
-    char args[2048];
-    snprintf(args, sizeof args, LONG_RUN " --set logger.j.type=jsonl", examples());
-    pid_t p = start_wrapped(args);
-    wait_training("long/last.safetensors");
+    pid_t p = start_long("--set logger.j.type=jsonl", 1);
     cr_assert_eq(kill(launcher_pid(p), SIGINT), 0);
     double s;
     wait_exit(p, &s);
@@ -455,12 +455,8 @@ Test(dist, ctrl_c_on_mpirun_stops_every_process_at_one_step_with_a_checkpoint)
  * step: the next step's sums carry it to the others, and rank 0 writes the checkpoint */
 Test(dist, sigterm_to_one_process_stops_every_process_with_a_checkpoint)
 {
-    write_wrapper("", 1);
-    char args[2048];
     /* a process left waiting for one that stopped alone fails after 20 s, not 300 */
-    snprintf(args, sizeof args, LONG_RUN " --dist-timeout 20", examples());
-    pid_t p = start_wrapped(args);
-    wait_training("long/last.safetensors");
+    pid_t p = start_long("--dist-timeout 20", 1);
     cr_assert_eq(kill(read_int("pid.1"), SIGTERM), 0);
     double s;
     int rc = wait_exit(p, &s);
