@@ -301,7 +301,8 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
     s->dist = o->mode == NN_SESSION_TRAIN ? o->dist : NULL;
     if (o->mode == NN_SESSION_TRAIN && nn_dist_rank(s->dist) == 0) {
         /* the lock covers the whole run (cross-validation folds are below it) */
-        int flags = (o->resume ? NN_RUNDIR_RESUME : 0) | (o->overwrite ? NN_RUNDIR_OVERWRITE : 0);
+        int flags = (o->resume ? NN_RUNDIR_RESUME : 0) | (o->overwrite ? NN_RUNDIR_OVERWRITE : 0) |
+                    (o->folds > 0 ? NN_RUNDIR_FOLD : 0);
         if ((rc = nn_rundir_lock(base_run, s->run_dir, flags, err)) < 0)
             return rc;
         s->lock_fd = rc;

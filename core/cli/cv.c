@@ -40,7 +40,7 @@ int nn_cmd_cv(nn_cli *cli)
         return NN_EXIT_FAIL;
     }
     double vl[100], va[100];
-    int code = NN_EXIT_OK, done = 0;
+    int code = NN_EXIT_OK, done = 0, stopped = 0;
     for (int k = 0; k < folds && code == NN_EXIT_OK; k++) {
         nn_session s;
         nn_error err = {0};
@@ -52,12 +52,12 @@ int nn_cmd_cv(nn_cli *cli)
                               .threads = cli->threads, .run_dir = run_dir,
                               .overwrite = overwrite};
         int rc = nn_session_open(&s, reg, cfg, &so, &err);
-        printf("fold %d/%ld: training on %lld samples, validating on %lld\n", k + 1, folds,
-               rc ? 0LL : (long long)nn_data_size(s.data, NN_PART_TRAIN),
-               rc ? 0LL : (long long)nn_data_size(s.data, NN_PART_VAL));
-        fflush(stdout);
         nn_train_result r;
         if (rc == NN_OK) {
+            printf("fold %d/%ld: training on %lld samples, validating on %lld\n", k + 1, folds,
+                   (long long)nn_data_size(s.data, NN_PART_TRAIN),
+                   (long long)nn_data_size(s.data, NN_PART_VAL));
+            fflush(stdout);
             nn_train_opts to = {.handle_signals = 1, .verbosity = cli->verbosity};
             rc = nn_train_run(&s, &to, &r, &err);
         }
@@ -66,6 +66,7 @@ int nn_cmd_cv(nn_cli *cli)
             code = rc == NN_ENONFINITE ? NN_EXIT_NONFINITE : NN_EXIT_FAIL;
         } else if (r.end == NN_END_SIGNAL) {
             code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
+            stopped = k + 1;
         } else {
             vl[done] = r.val_loss;
             va[done] = r.val_acc;
@@ -86,13 +87,25 @@ int nn_cmd_cv(nn_cli *cli)
             sl += (vl[k] - ml) * (vl[k] - ml);
             sa += (va[k] - ma) * (va[k] - ma);
         }
-        sl = done > 1 ? sqrt(sl / (done - 1)) : 0;
-        sa = done > 1 ? sqrt(sa / (done - 1)) : 0;
-        printf("%-6s %10.4f %13.2f%%\n%-6s %10.4f %13.2f%%\n", "mean", ml, 100 * ma, "std", sl,
-               100 * sa);
-        printf("%d fold%s: val_accuracy %.2f%% ± %.2f%% (sample std)\n", done,
-               done == 1 ? "" : "s", 100 * ma, 100 * sa);
+        printf("%-6s %10.4f %13.2f%%\n", "mean", ml, 100 * ma);
+        if (done > 1) { /* a sample std of one fold is undefined */
+            sl = sqrt(sl / (done - 1));
+            sa = sqrt(sa / (done - 1));
+            printf("%-6s %10.4f %13.2f%%\n", "std", sl, 100 * sa);
+        }
+        if (done == folds)
+            printf("%d folds: val_accuracy %.2f%% ± %.2f%% (sample std)\n", done, 100 * ma,
+                   100 * sa);
     }
+    fflush(stdout); /* the table before the message below */
+    if (stopped && done == 0)
+        fprintf(stderr, "nntrain: cv interrupted in fold %d of %ld, before any fold completed; "
+                "cv does not continue runs (start again with --overwrite)\n", stopped, folds);
+    else if (stopped) /* what completed is shown, never as the K-fold estimate */
+        fprintf(stderr, "nntrain: cv interrupted in fold %d of %ld: the table holds the %d "
+                "fold%s that completed, not a %ld-fold estimate; cv does not continue runs "
+                "(start again with --overwrite)\n", stopped, folds, done, done == 1 ? "" : "s",
+                folds);
     nn_registry_free(reg);
     nn_config_free(cfg);
     return code;

@@ -58,7 +58,8 @@ const nn_verb nn_verbs[] = {
     {"cv", nn_cmd_cv, "K-fold cross-validation",
      "  cv MODEL.ini [--folds K] [--run-dir DIR] [--overwrite]\n"
      "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"
-     "    and prints a table with mean and standard deviation\n"},
+     "    and prints a table with mean and standard deviation. An interrupted cv (Ctrl-C)\n"
+     "    prints the folds that completed; it is not continued: --overwrite starts again\n"},
     {"export", nn_cmd_export, "write a trained model as ONNX or as PyTorch weights",
      "  export MODEL.ini --checkpoint PATH [--format onnx|safetensors-torch] [-o FILE]\n"
      "                  [--opset N] [--allow-nonfinite]\n"

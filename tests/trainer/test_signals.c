@@ -241,6 +241,21 @@ Test(signals, a_storm_of_interruptions_always_ends_cleanly_with_a_checkpoint_tha
     cr_assert_gt(t.in_validation, 0, "no run was stopped inside validation");
 }
 
+/* an interrupted cv says that no K-fold estimate was made, and exits as train does */
+Test(signals, an_interrupted_cv_says_how_far_it_got)
+{
+    const char *args[] = {"cv", "run.ini", "--run-dir", "cvr", "--folds", "2", "--quiet", NULL};
+    pid_t p = spawn("cv.log", args);
+    wait_for("cvr/fold-1/last.safetensors", p, "cv.log");
+    cr_assert_eq(kill(p, SIGINT), 0);
+    cr_assert_eq(reap(p, 60, "cv.log"), 130);
+    char *out = slurp("cv.log");
+    cr_assert(strstr(out, "nntrain: cv interrupted in fold 1 of 2, before any fold completed"),
+              "%s", out);
+    cr_assert_null(strstr(out, "folds: val_accuracy"), "%s", out);
+    free(out);
+}
+
 Test(signals, a_run_directory_has_one_writer_and_is_not_overwritten)
 {
     const char *first[] = {"train", "run.ini", "--run-dir", "rd", "--no-test", "--quiet", NULL};

@@ -261,6 +261,13 @@ Test(trainer, eval_predict_and_cv_work_from_a_run)
     cr_assert(strstr(out, "3 folds: val_accuracy"), "%s", out);
     cr_assert(strstr(out, "mean") && strstr(out, "std"), "%s", out);
     free(out);
+    /* cv has no --resume: the refusal to run over the folds must not offer one */
+    cr_assert_eq(nntrain("cv e.ini --folds 3 --set train.epochs=2"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "fold-1/last.safetensors), and cv does not continue runs") &&
+              strstr(out, "--overwrite") && !strstr(out, "--resume"), "%s", out);
+    cr_assert_null(strstr(out, "training on"), "%s", out);
+    free(out);
 }
 
 Test(trainer, bad_model_files_name_the_line)
