@@ -27,11 +27,12 @@ typedef enum nn_train_end {
 typedef struct nn_train_result {
     nn_train_end end;
     int signal;              /* with NN_END_SIGNAL */
-    int64_t epochs_done;
+    int64_t epochs_done;     /* of the whole run, a resumed run's earlier sessions included */
     double train_loss, train_acc, val_loss, val_acc;
     double best_metric;
     int64_t best_epoch;      /* 1-based; 0 when none */
-    double wall_s;
+    double wall_s;           /* this session */
+    double earlier_s;        /* training seconds of a resumed run's earlier sessions */
     double wait_fraction;    /* steps that waited for data */
     double wait_s;           /* seconds those steps waited, in total */
     char last_ckpt[600];

@@ -81,9 +81,11 @@ static void print_dist(nn_dist *d)
 
 static void print_result(const nn_session *s, const nn_train_result *r, nn_dist *dist)
 {
-    printf("trained %lld epochs in %.1f s; checkpoints in %s (steps that waited for data: "
-           "%.1f%%, %.2f s in all)\n", (long long)r->epochs_done, r->wall_s, s->run_dir,
-           100 * r->wait_fraction, r->wait_s);
+    printf("trained %lld epochs in %.1f s", (long long)r->epochs_done, r->earlier_s + r->wall_s);
+    if (r->earlier_s > 0) /* a resumed run: the epochs and seconds are the whole run's */
+        printf(" (%.1f s of it in this session)", r->wall_s);
+    printf("; checkpoints in %s (steps that waited for data: %.1f%%, %.2f s in all)\n",
+           s->run_dir, 100 * r->wait_fraction, r->wait_s);
     if (r->best_epoch > 0)
         printf("best %s %.4f at epoch %lld (%s)\n", s->tc.monitor, r->best_metric,
                (long long)r->best_epoch, r->best_ckpt);

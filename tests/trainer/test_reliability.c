@@ -307,6 +307,13 @@ Test(reliability, the_printed_resume_command_continues_the_interrupted_run)
     cr_assert_eq(nntrain("%s", again), 0, "%s", slurp("out.txt"));
     out = slurp("out.txt");
     cr_assert(strstr(out, want) && !strstr(out, "optimizer.lr"), "%s", out);
+    /* the whole run's epochs and seconds, and this session's share */
+    cr_assert(strstr(out, " s of it in this session); checkpoints in there"), "%s", out);
+    free(out);
+    /* a resume with no epoch left trains none and still counts the run's */
+    cr_assert_eq(nntrain("%s", again), 0, "%s", slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, want), "%s", out);
     free(out);
 }
 
