@@ -134,10 +134,10 @@ int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *
         if (stat(last, &st) == 0 && !(flags & NN_RUNDIR_OVERWRITE)) {
             close(fd);
             if (flags & NN_RUNDIR_FOLD)
-                return nn_error_set(err, NN_EEXIST, "run directory %s already holds a run (%s), "
-                                    "and cv does not continue runs: choose a new run directory "
-                                    "(--run-dir, or [train] name), or start the folds again "
-                                    "with --overwrite", check_dir, last);
+                return nn_error_set(err, NN_EEXIST, "run directory %s already holds a run (%s); "
+                                    "continue the cross-validation with cv --resume, choose a "
+                                    "new run directory (--run-dir, or [train] name), or start "
+                                    "the folds again with --overwrite", check_dir, last);
             return nn_error_set(err, NN_EEXIST, "run directory %s already holds a run (%s); "
                                 "continue it with --resume auto, choose a new run directory "
                                 "(--run-dir, or [train] name), or replace it with --overwrite",

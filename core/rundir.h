@@ -13,7 +13,7 @@ int nn_rundir_check_name(const char *name, const char *origin, nn_error *err);
 enum {
     NN_RUNDIR_RESUME = 1 << 0,    /* the run continues from RUN/last.safetensors */
     NN_RUNDIR_OVERWRITE = 1 << 1, /* the user asked to replace what is there */
-    NN_RUNDIR_FOLD = 1 << 2,      /* a cross-validation fold: cv cannot continue a run */
+    NN_RUNDIR_FOLD = 1 << 2,      /* a cross-validation fold: continued by cv --resume */
 };
 
 /* Creates dir (and parents) when missing and locks it for this process; then removes stale

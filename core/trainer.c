@@ -542,7 +542,7 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
     clock_gettime(CLOCK_MONOTONIC, &t->t0);
     t->epoch_t0 = t->t0;
     int rc = open_run(t, err);
-    r->epochs_done = t->epoch; /* a resumed run that has no epoch left trains none */
+    r->epochs_done = r->epochs_before = t->epoch; /* a resumed run may have none left */
     r->earlier_s = t->elapsed_before;
     if (s->dist) {
         rc = nn_tr_dist_setup(t, rc, &r->error_elsewhere, err);

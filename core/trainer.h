@@ -28,6 +28,7 @@ typedef struct nn_train_result {
     nn_train_end end;
     int signal;              /* with NN_END_SIGNAL */
     int64_t epochs_done;     /* of the whole run, a resumed run's earlier sessions included */
+    int64_t epochs_before;   /* of a resumed run: the epochs done when this session began */
     double train_loss, train_acc, val_loss, val_acc;
     double best_metric;
     int64_t best_epoch;      /* 1-based; 0 when none */

@@ -1,24 +1,100 @@
 /* cv.c: `nntrain cv MODEL.ini --folds K`: K trainings, each validated on its own fold of the
- * training data (stratified when labels are known), then a table and mean ± std. */
+ * training data (stratified when labels are known), then a table and mean ± std. Each fold
+ * that completes leaves a record of its figures (fold-k/cv_fold.txt); `--resume` takes those
+ * records and continues the other folds from their checkpoints, so an interrupted cv ends
+ * with the table the uninterrupted one would have printed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "trainer.h"
+
+#define FOLD_RECORD "cv_fold.txt"
+
+typedef struct fold_key {
+    long folds;
+    int fold;            /* 1-based */
+    unsigned long long seed;
+    unsigned long long config; /* hash of the fold's model text, --set options included */
+} fold_key;
+
+static fold_key key_of(nn_session *s, long folds, int k)
+{
+    const char *text = nn_config_text(s->cfg);
+    return (fold_key){folds, k + 1, (unsigned long long)s->seed,
+                      (unsigned long long)nn_dist_hash(NN_HASH_INIT, text, strlen(text))};
+}
+
+/* the record of a completed fold: a temp file renamed into place, never half-written */
+static int write_record(const char *dir, const fold_key *key, double vl, double va,
+                        nn_error *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/" FOLD_RECORD, dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return nn_error_set(err, NN_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    int bad = fprintf(f, "nntrain cv fold\nfolds %ld\nfold %d\nseed %llu\nconfig %016llx\n"
+                      "val_loss %a\nval_accuracy %a\n", key->folds, key->fold, key->seed,
+                      key->config, vl, va) < 0;
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return nn_error_set(err, NN_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    return NN_OK;
+}
+
+/* 1: the fold completed with this configuration and its figures are read; 0: no record, or
+ * one of another configuration (the fold goes on from its checkpoint); < 0: an error */
+static int read_record(const char *dir, const fold_key *key, double *vl, double *va,
+                       nn_error *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/" FOLD_RECORD, dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : nn_error_set(err, NN_EIO, "cannot read %s: %s", path,
+                                                  strerror(errno));
+    fold_key got;
+    int n = fscanf(f, "nntrain cv fold folds %ld fold %d seed %llu config %llx val_loss %la "
+                   "val_accuracy %la", &got.folds, &got.fold, &got.seed, &got.config, vl, va);
+    fclose(f);
+    if (n != 6)
+        return nn_error_set(err, NN_EFORMAT, "%s: not a cv fold record (the lines 'nntrain cv "
+                            "fold', folds, fold, seed, config, val_loss, val_accuracy)", path);
+    if (got.folds != key->folds || got.fold != key->fold || got.seed != key->seed)
+        return nn_error_set(err, NN_EINVAL, "%s: fold %d of %ld with seed %llu, but this cv "
+                            "trains fold %d of %ld with seed %llu: resume with the --folds and "
+                            "--seed it was started with, or start again with --overwrite",
+                            path, got.fold, got.folds, got.seed, key->fold, key->folds,
+                            key->seed);
+    return got.config == key->config;
+}
 
 int nn_cmd_cv(nn_cli *cli)
 {
     long folds = 5;
     const char *v, *run_dir = NULL;
-    int overwrite = 0;
+    int overwrite = 0, resume = 0;
     for (int i = 1; i < cli->argc; i++) {
         if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--run-dir")))
             run_dir = v;
         else if (strcmp(cli->argv[i], "--overwrite") == 0)
             overwrite = 1;
+        else if (strcmp(cli->argv[i], "--resume") == 0)
+            resume = 1;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--folds"))) {
             char *end;
             folds = strtol(v, &end, 10);
@@ -30,6 +106,11 @@ int nn_cmd_cv(nn_cli *cli)
             nn_cli_error("cv: unexpected argument '%s'; see `nntrain help cv`", cli->argv[i]);
             return NN_EXIT_USAGE;
         }
+    }
+    if (resume && overwrite) {
+        nn_cli_error("cv: --resume continues the folds in the directory, --overwrite starts "
+                     "them again: give one of them");
+        return NN_EXIT_USAGE;
     }
     nn_config *cfg = nn_cli_model(cli, "cv");
     if (!cfg)
@@ -50,27 +131,49 @@ int nn_cmd_cv(nn_cli *cli)
         nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .folds = (int)folds,
                               .fold = k, .run_subdir = sub, .device = cli->device,
                               .threads = cli->threads, .run_dir = run_dir,
-                              .overwrite = overwrite};
-        int rc = nn_session_open(&s, reg, cfg, &so, &err);
-        nn_train_result r;
+                              .resume = resume, .overwrite = overwrite};
+        int rc = nn_session_open(&s, reg, cfg, &so, &err), recorded = 0;
+        fold_key key = {0};
         if (rc == NN_OK) {
+            key = key_of(&s, folds, k);
+            if (resume && (recorded = read_record(s.run_dir, &key, &vl[done], &va[done],
+                                                  &err)) < 0)
+                rc = recorded;
+        }
+        nn_train_result r = {0};
+        if (rc == NN_OK && recorded) {
+            printf("fold %d/%ld: completed before (%s/" FOLD_RECORD ")\n", k + 1, folds,
+                   s.run_dir);
+            done++;
+        } else if (rc == NN_OK) {
             printf("fold %d/%ld: training on %lld samples, validating on %lld\n", k + 1, folds,
                    (long long)nn_data_size(s.data, NN_PART_TRAIN),
                    (long long)nn_data_size(s.data, NN_PART_VAL));
             fflush(stdout);
-            nn_train_opts to = {.handle_signals = 1, .verbosity = cli->verbosity};
+            nn_train_opts to = {.resume = resume ? "auto" : NULL, .handle_signals = 1,
+                                .verbosity = cli->verbosity};
             rc = nn_train_run(&s, &to, &r, &err);
+            if (rc == NN_OK && r.end != NN_END_SIGNAL) {
+                if (r.epochs_done == r.epochs_before) /* its figures are gone */
+                    rc = nn_error_set(&err, NN_EINVAL, "%s holds a fold that had ended, with no "
+                                      "record of its figures for this model file and options "
+                                      "(" FOLD_RECORD "): start the folds again with "
+                                      "--overwrite", s.run_dir);
+                else
+                    rc = write_record(s.run_dir, &key, r.val_loss, r.val_acc, &err);
+            }
+            if (rc == NN_OK && r.end == NN_END_SIGNAL) {
+                code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
+                stopped = k + 1;
+            } else if (rc == NN_OK) {
+                vl[done] = r.val_loss;
+                va[done] = r.val_acc;
+                done++;
+            }
         }
         if (rc) {
             nn_cli_error("fold %d: %s", k + 1, err.msg);
             code = rc == NN_ENONFINITE ? NN_EXIT_NONFINITE : NN_EXIT_FAIL;
-        } else if (r.end == NN_END_SIGNAL) {
-            code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
-            stopped = k + 1;
-        } else {
-            vl[done] = r.val_loss;
-            va[done] = r.val_acc;
-            done++;
         }
         if (s.reg)
             nn_session_close(&s);
@@ -98,14 +201,11 @@ int nn_cmd_cv(nn_cli *cli)
                    100 * sa);
     }
     fflush(stdout); /* the table before the message below */
-    if (stopped && done == 0)
-        fprintf(stderr, "nntrain: cv interrupted in fold %d of %ld, before any fold completed; "
-                "cv does not continue runs (start again with --overwrite)\n", stopped, folds);
-    else if (stopped) /* what completed is shown, never as the K-fold estimate */
-        fprintf(stderr, "nntrain: cv interrupted in fold %d of %ld: the table holds the %d "
-                "fold%s that completed, not a %ld-fold estimate; cv does not continue runs "
-                "(start again with --overwrite)\n", stopped, folds, done, done == 1 ? "" : "s",
-                folds);
+    if (stopped) /* what completed is shown, never as the K-fold estimate */
+        fprintf(stderr, "nntrain: cv interrupted in fold %d of %ld; %d fold%s completed%s; "
+                "continue with the same command and --resume\n", stopped, folds, done,
+                done == 1 ? "" : "s", done ? " (the table above is not the K-fold estimate)"
+                                           : "");
     nn_registry_free(reg);
     nn_config_free(cfg);
     return code;

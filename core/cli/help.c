@@ -56,10 +56,11 @@ const nn_verb nn_verbs[] = {
      "    PNGs. Rows: input (FILE:RECORD), predicted class, its probability, and the\n"
      "    probability of every class (no label: it is unknown)\n"},
     {"cv", nn_cmd_cv, "K-fold cross-validation",
-     "  cv MODEL.ini [--folds K] [--run-dir DIR] [--overwrite]\n"
+     "  cv MODEL.ini [--folds K] [--run-dir DIR] [--resume | --overwrite]\n"
      "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"
-     "    and prints a table with mean and standard deviation. An interrupted cv (Ctrl-C)\n"
-     "    prints the folds that completed; it is not continued: --overwrite starts again\n"},
+     "    and prints a table with mean and standard deviation. --resume continues an\n"
+     "    interrupted cv: completed folds keep their figures (fold-k/cv_fold.txt), the others\n"
+     "    go on from their checkpoints, and the table is the uninterrupted one\n"},
     {"export", nn_cmd_export, "write a trained model as ONNX or as PyTorch weights",
      "  export MODEL.ini --checkpoint PATH [--format onnx|safetensors-torch] [-o FILE]\n"
      "                  [--opset N] [--allow-nonfinite]\n"

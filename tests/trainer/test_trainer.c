@@ -261,13 +261,84 @@ Test(trainer, eval_predict_and_cv_work_from_a_run)
     cr_assert(strstr(out, "3 folds: val_accuracy"), "%s", out);
     cr_assert(strstr(out, "mean") && strstr(out, "std"), "%s", out);
     free(out);
-    /* cv has no --resume: the refusal to run over the folds must not offer one */
+    /* a second cv into the same folds is refused with what cv takes */
     cr_assert_eq(nntrain("cv e.ini --folds 3 --set train.epochs=2"), 1);
     out = slurp("out.txt");
-    cr_assert(strstr(out, "fold-1/last.safetensors), and cv does not continue runs") &&
-              strstr(out, "--overwrite") && !strstr(out, "--resume"), "%s", out);
+    cr_assert(strstr(out, "fold-1/last.safetensors); continue the cross-validation with cv "
+                          "--resume") && strstr(out, "--overwrite"), "%s", out);
     cr_assert_null(strstr(out, "training on"), "%s", out);
     free(out);
+}
+
+/* cv's table, from its header to the summary line */
+static char *cv_table(void)
+{
+    char *out = slurp("out.txt"), *a = strstr(out, "fold     val_loss"), *b;
+    cr_assert(a && (b = strstr(a, "(sample std)")), "%s", out);
+    b[0] = 0;
+    char *t = strdup(a);
+    free(out);
+    return t;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+Test(trainer, cv_resume_keeps_completed_folds_and_continues_the_others_exactly)
+{
+    write_model("c.ini", 6, "");
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --set train.epochs=2 --run-dir a"), 0, "%s",
+                 slurp("out.txt"));
+    char *whole = cv_table();
+    /* folds that ended after one epoch: their records are of another model file, so --resume
+     * continues both from their checkpoints, as train --resume would */
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --set train.epochs=1 --run-dir b"), 0, "%s",
+                 slurp("out.txt"));
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --set train.epochs=2 --run-dir b --resume"), 0,
+                 "%s", slurp("out.txt"));
+    char *out = slurp("out.txt"), *t = cv_table();
+    cr_assert_eq(count(out, "training on"), 2, "%s", out);
+    cr_assert_str_eq(t, whole, "resumed:\n%s\nuninterrupted:\n%s", t, whole);
+    free(out);
+    free(t);
+    /* now every fold has its record: nothing trains, the same table */
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --set train.epochs=2 --run-dir b --resume"), 0,
+                 "%s", slurp("out.txt"));
+    out = slurp("out.txt");
+    t = cv_table();
+    cr_assert_eq(count(out, "completed before (b/fold-"), 2, "%s", out);
+    cr_assert_eq(count(out, "training on"), 0, "%s", out);
+    cr_assert_str_eq(t, whole);
+    free(out);
+    free(t);
+    free(whole);
+    /* another --folds or --seed than the records': refused, naming the record */
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --set train.epochs=2 --run-dir b --resume "
+                         "--seed 12345"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "b/fold-1/cv_fold.txt: fold 1 of 2 with seed") &&
+              strstr(out, "with seed 12345: resume with the --folds and --seed"), "%s", out);
+    free(out);
+    /* a record that is not one */
+    write_file("b/fold-1/cv_fold.txt", "val_loss 0.1\n");
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --set train.epochs=2 --run-dir b --resume"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "b/fold-1/cv_fold.txt: not a cv fold record"), "%s", out);
+    free(out);
+    /* a fold that ended with no record of its figures: never a table with made-up figures */
+    cr_assert_eq(remove(path_in("b/fold-1/cv_fold.txt")), 0);
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --set train.epochs=2 --run-dir b --resume"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "b/fold-1 holds a fold that had ended, with no record of its figures"),
+              "%s", out);
+    cr_assert_null(strstr(out, "val_loss   val_accuracy"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --run-dir b --resume --overwrite"), 2);
 }
 
 Test(trainer, bad_model_files_name_the_line)
