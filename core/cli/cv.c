@@ -83,6 +83,22 @@ static int read_record(const char *dir, const fold_key *key, double *vl, double 
     return got.config == key->config;
 }
 
+/* --overwrite starts every fold again: the records of the earlier cv go, also those of folds
+ * this one may not reach (interrupted, or fewer --folds), which a later --resume would take */
+static void drop_records(const char *fold1_dir)
+{
+    char base[PATH_MAX], path[PATH_MAX + 64];
+    snprintf(base, sizeof base, "%s", fold1_dir);
+    char *slash = strrchr(base, '/');
+    if (!slash || strcmp(slash, "/fold-1") != 0)
+        return;
+    *slash = 0;
+    for (int j = 1; j <= 100; j++) {
+        snprintf(path, sizeof path, "%s/fold-%d/" FOLD_RECORD, base, j);
+        unlink(path);
+    }
+}
+
 int nn_cmd_cv(nn_cli *cli)
 {
     long folds = 5;
@@ -134,6 +150,8 @@ int nn_cmd_cv(nn_cli *cli)
                               .resume = resume, .overwrite = overwrite};
         int rc = nn_session_open(&s, reg, cfg, &so, &err), recorded = 0;
         fold_key key = {0};
+        if (rc == NN_OK && overwrite && k == 0)
+            drop_records(s.run_dir);
         if (rc == NN_OK) {
             key = key_of(&s, folds, k);
             if (resume && (recorded = read_record(s.run_dir, &key, &vl[done], &va[done],

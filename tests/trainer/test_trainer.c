@@ -339,6 +339,13 @@ Test(trainer, cv_resume_keeps_completed_folds_and_continues_the_others_exactly)
     cr_assert_null(strstr(out, "val_loss   val_accuracy"), "%s", out);
     free(out);
     cr_assert_eq(nntrain("cv c.ini --folds 2 --run-dir b --resume --overwrite"), 2);
+    /* --overwrite drops every record of the earlier cv, those of folds it never reaches too */
+    cr_assert_eq(mkdir(path_in("b/fold-3"), 0755), 0);
+    write_file("b/fold-3/cv_fold.txt", "stale\n");
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --set train.epochs=1 --run-dir b --overwrite"), 0,
+                 "%s", slurp("out.txt"));
+    cr_assert_eq(access(path_in("b/fold-3/cv_fold.txt"), F_OK), -1);
+    cr_assert_eq(access(path_in("b/fold-2/cv_fold.txt"), F_OK), 0);
 }
 
 Test(trainer, bad_model_files_name_the_line)
