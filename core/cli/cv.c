@@ -18,6 +18,7 @@
 #include "trainer.h"
 
 #define FOLD_RECORD "cv_fold.txt"
+enum { MAX_FOLDS = 100 };
 
 typedef struct fold_key {
     long folds;
@@ -93,7 +94,7 @@ static void drop_records(const char *fold1_dir)
     if (!slash || strcmp(slash, "/fold-1") != 0)
         return;
     *slash = 0;
-    for (int j = 1; j <= 100; j++) {
+    for (int j = 1; j <= MAX_FOLDS; j++) {
         snprintf(path, sizeof path, "%s/fold-%d/" FOLD_RECORD, base, j);
         unlink(path);
     }
@@ -114,8 +115,8 @@ int nn_cmd_cv(nn_cli *cli)
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--folds"))) {
             char *end;
             folds = strtol(v, &end, 10);
-            if (*end || folds < 2 || folds > 100) {
-                nn_cli_error("cv: --folds %s: expected an integer in [2, 100]", v);
+            if (*end || folds < 2 || folds > MAX_FOLDS) {
+                nn_cli_error("cv: --folds %s: expected an integer in [2, %d]", v, MAX_FOLDS);
                 return NN_EXIT_USAGE;
             }
         } else {
@@ -136,7 +137,7 @@ int nn_cmd_cv(nn_cli *cli)
         nn_config_free(cfg);
         return NN_EXIT_FAIL;
     }
-    double vl[100], va[100];
+    double vl[MAX_FOLDS], va[MAX_FOLDS];
     int code = NN_EXIT_OK, done = 0, stopped = 0;
     for (int k = 0; k < folds && code == NN_EXIT_OK; k++) {
         nn_session s;
@@ -150,9 +151,9 @@ int nn_cmd_cv(nn_cli *cli)
                               .resume = resume, .overwrite = overwrite};
         int rc = nn_session_open(&s, reg, cfg, &so, &err), recorded = 0;
         fold_key key = {0};
-        if (rc == NN_OK && overwrite && k == 0)
-            drop_records(s.run_dir);
         if (rc == NN_OK) {
+            if (overwrite && k == 0)
+                drop_records(s.run_dir);
             key = key_of(&s, folds, k);
             if (resume && (recorded = read_record(s.run_dir, &key, &vl[done], &va[done],
                                                   &err)) < 0)
@@ -171,19 +172,16 @@ int nn_cmd_cv(nn_cli *cli)
             nn_train_opts to = {.resume = resume ? "auto" : NULL, .handle_signals = 1,
                                 .verbosity = cli->verbosity};
             rc = nn_train_run(&s, &to, &r, &err);
-            if (rc == NN_OK && r.end != NN_END_SIGNAL) {
-                if (r.epochs_done == r.epochs_before) /* its figures are gone */
-                    rc = nn_error_set(&err, NN_EINVAL, "%s holds a fold that had ended, with no "
-                                      "record of its figures for this model file and options "
-                                      "(" FOLD_RECORD "): start the folds again with "
-                                      "--overwrite", s.run_dir);
-                else
-                    rc = write_record(s.run_dir, &key, r.val_loss, r.val_acc, &err);
-            }
             if (rc == NN_OK && r.end == NN_END_SIGNAL) {
                 code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
                 stopped = k + 1;
-            } else if (rc == NN_OK) {
+            } else if (rc == NN_OK && r.epochs_done == r.epochs_before) { /* figures gone */
+                rc = nn_error_set(&err, NN_EINVAL, "%s holds a fold that had ended, with no "
+                                  "record of its figures for this model file and options "
+                                  "(" FOLD_RECORD "): start the folds again with --overwrite",
+                                  s.run_dir);
+            } else if (rc == NN_OK &&
+                       (rc = write_record(s.run_dir, &key, r.val_loss, r.val_acc, &err)) == NN_OK) {
                 vl[done] = r.val_loss;
                 va[done] = r.val_acc;
                 done++;
