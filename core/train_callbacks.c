@@ -46,6 +46,11 @@ int nn_tr_best_weights(nn_trainer *t, int save, nn_error *err)
 {
     nn_session *s = t->s;
     size_t off = 0;
+    if (!save && !t->best_held)
+        return nn_error_set(err, NN_EINVAL, "[train] restore_best: the weights of the best "
+                            "epoch (%lld) are not held (best.safetensors was of a later epoch "
+                            "when the run resumed, and that epoch did not improve again); "
+                            "last.safetensors keeps the last epoch's", (long long)t->best_epoch);
     if (save && nn_session_to_host(s, err))
         return err->status;
     for (int i = 0; i < nn_session_tensor_count(s); i++) {
@@ -57,6 +62,7 @@ int nn_tr_best_weights(nn_trainer *t, int save, nn_error *err)
             memcpy(p->dl.data, b, nn_tensor_nbytes(p));
         off += nn_tensor_nbytes(p);
     }
+    t->best_held |= save;
     return save ? NN_OK : nn_session_to_device(s, err);
 }
 

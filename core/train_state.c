@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,47 @@ int nn_train_load_weights(nn_session *s, const char *path, int allow_nonfinite, 
     return rc;
 }
 
+/* restore_best after a resume needs the best epoch's weights: best.safetensors beside the
+ * checkpoint holds them, and they go into the best-weights buffer (the checkpoint's own weights
+ * are loaded after). A best.safetensors of an epoch after the checkpoint's (checkpoint_every > 1,
+ * or a stop between the two writes) is left alone: the run replays that epoch and keeps its
+ * weights again. Any other mismatch is refused, or restoring would put back other weights. */
+static int hold_best(nn_trainer *t, const char *from, nn_error *err)
+{
+    char bp[PATH_MAX];
+    const char *slash = strrchr(from, '/');
+    snprintf(bp, sizeof bp, "%.*sbest.safetensors", slash ? (int)(slash - from + 1) : 0, from);
+    nn_checkpoint *c = NULL;
+    int64_t ep = -1;
+    int rc = nn_tr_checkpoint_read(t, bp, &c, err);
+    if (rc == NN_OK && meta_i64(c, "epoch", 0, COUNT_MAX, &ep))
+        rc = nn_error_set(err, NN_EFORMAT, "%s: __metadata__ entry 'epoch' is missing or "
+                          "malformed", bp);
+    if (rc == NN_OK && ep > t->epoch) {
+        nn_checkpoint_free(c);
+        return NN_OK;
+    }
+    if (rc == NN_OK && ep != t->best_epoch)
+        rc = nn_error_set(err, NN_EINVAL, "%s holds epoch %lld, but %s says the best epoch "
+                          "was %lld", bp, (long long)ep, from, (long long)t->best_epoch);
+    if (rc == NN_OK)
+        rc = nn_ckpt_check_tensors(c, bp, t->s, 1, t->o->allow_nonfinite, err);
+    if (rc == NN_OK)
+        rc = load_model_tensors(t->s, c, bp, err);
+    if (rc == NN_OK)
+        rc = nn_tr_best_weights(t, 1, err);
+    nn_checkpoint_free(c);
+    if (rc) {
+        char why[NN_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        nn_error_set(err, rc, "[train] restore_best = true needs the weights of the best epoch "
+                     "(%lld) to restore after early stopping: %s; put the run's best.safetensors "
+                     "back, or resume with --set train.restore_best=false",
+                     (long long)t->best_epoch, why);
+    }
+    return rc;
+}
+
 int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
 {
     nn_session *s = t->s;
@@ -333,6 +375,10 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
         t->best = NAN;
         t->best_epoch = 0;
         t->bad_epochs = 0;
+    }
+    if (t->best_copy && t->best_epoch > 0 && (rc = hold_best(t, path, err))) {
+        nn_checkpoint_free(c);
+        return rc;
     }
     rc = load_model_tensors(s, c, path, err);
     for (int i = 0; i < nn_optim_tensor_count(s->optim) && rc == NN_OK; i++) {

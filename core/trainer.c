@@ -96,6 +96,27 @@ static int validate(nn_trainer *t, nn_error *err, int *rc)
     return 0;
 }
 
+/* Early stopping ends the run: the hint, and the best weights back with restore_best. again:
+ * the checkpoint this run resumed from had already met the stopping rule at an epoch's end,
+ * so the run stays ended (and its test figures are those of the run that stopped). */
+static int end_early(nn_trainer *t, int again, nn_error *err)
+{
+    const nn_train_cfg *tc = &t->s->tc;
+    nn_tr_rec x;
+    char when[64] = "";
+    if (again)
+        snprintf(when, sizeof when, " at epoch %lld, before this resume", (long long)t->epoch);
+    t->r->end = NN_END_EARLY_STOP;
+    nn_tr_rec_base(t, &x, NN_EV_HINT);
+    snprintf(x.text, sizeof x.text, "early stopping%s: %s has not improved for %lld epochs "
+             "(best %.4g at epoch %lld)%s%s", when, tc->monitor, (long long)t->bad_epochs,
+             t->best, (long long)t->best_epoch,
+             again ? "; nothing to train (raise [train] patience to train on)" : "",
+             tc->restore_best ? "; the best weights are restored" : "");
+    nn_tr_post(t, &x);
+    return tc->restore_best && t->best_copy ? nn_tr_best_weights(t, 0, err) : NN_OK;
+}
+
 static int epoch_end(nn_trainer *t, nn_error *err)
 {
     nn_session *s = t->s;
@@ -162,22 +183,14 @@ static int epoch_end(nn_trainer *t, nn_error *err)
     if (improved && t->best_copy && (rc = nn_tr_best_weights(t, 1, err)))
         return rc;
     int last = t->epoch >= tc->epochs;
+    /* best first: a last.safetensors never names a best epoch that best.safetensors lacks */
+    if (improved && (rc = nn_tr_save(t, "best.safetensors", t->r->best_ckpt, err)))
+        return rc;
     if ((tc->checkpoint_every > 0 && t->epoch % tc->checkpoint_every == 0) || last || stop_early)
         if ((rc = nn_tr_save(t, "last.safetensors", t->r->last_ckpt, err)))
             return rc;
-    if (improved && (rc = nn_tr_save(t, "best.safetensors", t->r->best_ckpt, err)))
+    if (stop_early && (rc = end_early(t, 0, err)))
         return rc;
-    if (stop_early) {
-        t->r->end = NN_END_EARLY_STOP;
-        nn_tr_rec_base(t, &x, NN_EV_HINT);
-        snprintf(x.text, sizeof x.text, "early stopping: %s has not improved for %lld epochs "
-                 "(best %.4g at epoch %lld)%s", tc->monitor, (long long)t->bad_epochs, t->best,
-                 (long long)t->best_epoch,
-                 tc->restore_best ? "; the best weights are restored" : "");
-        nn_tr_post(t, &x);
-        if (tc->restore_best && t->best_copy && (rc = nn_tr_best_weights(t, 0, err)))
-            return rc;
-    }
     t->r->best_metric = t->best;
     t->r->best_epoch = t->best_epoch;
     return NN_OK;
@@ -187,6 +200,9 @@ static int train_epochs(nn_trainer *t, nn_error *err)
 {
     nn_session *s = t->s;
     int rc = NN_OK;
+    if (t->epoch > 0 && t->step_in_epoch == 0 && s->tc.early_stopping &&
+        t->bad_epochs >= s->tc.patience)
+        return end_early(t, 1, err);
     while (t->epoch < s->tc.epochs && t->r->end == NN_END_COMPLETED) {
         rc = nn_loader_start_epoch(t->train_l, t->epoch, t->step_in_epoch, err);
         if (rc)
@@ -454,6 +470,12 @@ static int open_run(nn_trainer *t, nn_error *err)
                         nn_metrics_init(&t->vm, nc, (int)s->tc.top_k, 1)))
         rc = nn_error_set(err, NN_ENOMEM, "out of memory");
     t->epoch_lr = rc == NN_OK ? nn_optim_lr(s->optim) : NAN;
+    /* room for the best weights, filled from best.safetensors by a resume */
+    for (int i = 0; i < nn_session_tensor_count(s); i++)
+        t->best_bytes += nn_tensor_nbytes(nn_session_tensor(s, i));
+    if (rc == NN_OK && s->tc.early_stopping && s->tc.restore_best &&
+        !(t->best_copy = malloc(t->best_bytes + 1)))
+        rc = nn_error_set(err, NN_ENOMEM, "out of memory");
     int resumed = 0;
     if (s->dist && o->resume) /* resuming takes collectives: every process must get there */
         rc = nn_tr_dist_gate(t, rc, err);
@@ -482,7 +504,9 @@ static int open_run(nn_trainer *t, nn_error *err)
         rc = init_from(s, o, err);
     if (rc)
         return rc;
-    /* parameters and gradients for histograms, and room for the best weights */
+    t->r->best_metric = t->best; /* a resumed run that trains no epoch reports them too */
+    t->r->best_epoch = t->best_epoch;
+    /* parameters and gradients for histograms */
     int np = nn_model_param_count(s->model);
     t->hist_params = calloc((size_t)np + 1, sizeof *t->hist_params);
     t->hist_grads = calloc((size_t)np + 1, sizeof *t->hist_grads);
@@ -491,11 +515,6 @@ static int open_run(nn_trainer *t, nn_error *err)
     for (int i = 0; i < np; i++)
         t->hist_params[i] = nn_session_host_param(s, i, &t->hist_grads[i]);
     t->n_hist = np;
-    for (int i = 0; i < nn_session_tensor_count(s); i++)
-        t->best_bytes += nn_tensor_nbytes(nn_session_tensor(s, i));
-    if (s->tc.early_stopping && s->tc.restore_best &&
-        !(t->best_copy = malloc(t->best_bytes + 1)))
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
     if (!(t->ring = calloc(NN_TR_RING, sizeof *t->ring)))
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     /* calloc maps untouched zero pages: touched now, the ring's first lap (a record a step,

@@ -62,6 +62,7 @@ typedef struct nn_trainer {
     int64_t rising;
     int hint_plateau, hint_overfit;
     void *best_copy;
+    int best_held; /* best_copy holds the weights of best_epoch */
     size_t best_bytes;
     struct timespec t0, epoch_t0;
     double elapsed_before; /* wall seconds of earlier sessions of a resumed run */
@@ -100,7 +101,8 @@ double nn_tr_metric_value(const nn_trainer *t, const char *name, double tl, doub
                           double vl, double va);
 /* Best-metric bookkeeping after an epoch; sets *improved and *stop (early stopping). */
 void nn_tr_track_best(nn_trainer *t, double mv, int *improved, int *stop);
-/* Copies every model tensor into the best-weights buffer (save = 1) or back. */
+/* Copies every model tensor into the best-weights buffer (save = 1) or back; back without
+ * weights held is an error that names the best epoch. */
 int nn_tr_best_weights(nn_trainer *t, int save, nn_error *err);
 /* Plateau and overfitting advice after an epoch. */
 void nn_tr_hints(nn_trainer *t, double tl, double vl);

@@ -86,9 +86,12 @@ static void print_result(const nn_session *s, const nn_train_result *r, nn_dist 
         printf(" (%.1f s of it in this session)", r->wall_s);
     printf("; checkpoints in %s (steps that waited for data: %.1f%%, %.2f s in all)\n",
            s->run_dir, 100 * r->wait_fraction, r->wait_s);
-    if (r->best_epoch > 0)
+    if (r->best_epoch > 0 && r->best_ckpt[0])
         printf("best %s %.4f at epoch %lld (%s)\n", s->tc.monitor, r->best_metric,
                (long long)r->best_epoch, r->best_ckpt);
+    else if (r->best_epoch > 0) /* a resumed run whose best.safetensors was removed */
+        printf("best %s %.4f at epoch %lld (no best.safetensors in %s)\n", s->tc.monitor,
+               r->best_metric, (long long)r->best_epoch, s->run_dir);
     if (r->tested)
         print_metrics("test", &r->test);
     if (!nn_dev_is_host(s->dev)) {

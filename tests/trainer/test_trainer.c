@@ -197,6 +197,101 @@ Test(trainer, early_stopping_stops_after_patience)
     free(out);
 }
 
+/* the "test:" line of out.txt, a fresh copy */
+static char *test_line(void)
+{
+    char *out = slurp("out.txt"), *t = strstr(out, "test: loss");
+    cr_assert_not_null(t, "no test line: %s", out);
+    char *line = strndup(t, strcspn(t, "\n"));
+    free(out);
+    return line;
+}
+
+/* restore_best after a resume puts back the best epoch's weights (best.safetensors), never an
+ * empty buffer; a run that had stopped early stays stopped when resumed again; so the test
+ * figures equal the uninterrupted run's either way */
+Test(trainer, resumed_runs_restore_the_best_weights_and_stay_stopped_early)
+{
+    const char *es = "early_stopping = true\npatience = 2\nmin_delta = 0.5\nrestore_best = true\n";
+    write_model("whole.ini", 50, es);
+    cr_assert_eq(nntrain("train whole.ini"), 0, "%s", slurp("out.txt"));
+    char *want = test_line(), *out = slurp("out.txt");
+    cr_assert(strstr(out, "trained 3 epochs") && strstr(out, "best weights are restored"), "%s",
+              out);
+    free(out);
+
+    write_model("rb.ini", 1, es); /* the same model, stopped after epoch 1 and resumed */
+    cr_assert_eq(nntrain("train rb.ini"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train rb.ini --resume auto --set train.epochs=50"), 0, "%s",
+                 slurp("out.txt"));
+    char *got = test_line();
+    cr_assert_str_eq(got, want, "restored weights other than the best epoch's");
+    free(got);
+
+    /* resumed once more: the stopping rule was met at epoch 3, nothing trains */
+    cr_assert_eq(nntrain("train rb.ini --resume auto --set train.epochs=50"), 0, "%s",
+                 slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "early stopping at epoch 3, before this resume") &&
+              strstr(out, "nothing to train") && strstr(out, "trained 3 epochs"), "%s", out);
+    cr_assert(strstr(out, "best val_loss") && strstr(out, "at epoch 1 (runs/rb/best"), "%s", out);
+    free(out);
+    got = test_line();
+    cr_assert_str_eq(got, want, "a resumed early-stopped run trained on or lost its best weights");
+    free(got);
+
+    /* without best.safetensors there is nothing to restore: refused by name, nothing lost */
+    char *last = slurp("runs/rb/last.safetensors");
+    cr_assert_eq(rename(path_in("runs/rb/best.safetensors"), path_in("best.keep")), 0);
+    cr_assert_neq(nntrain("train rb.ini --resume auto --set train.epochs=50"), 0);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "restore_best = true needs the weights of the best epoch (1)") &&
+              strstr(out, "runs/rb/best.safetensors") &&
+              strstr(out, "--set train.restore_best=false"), "%s", out);
+    free(out);
+    char *after = slurp("runs/rb/last.safetensors");
+    cr_assert_eq(memcmp(last, after, 64), 0, "the refusal rewrote last.safetensors");
+    free(last);
+    free(after);
+    cr_assert_eq(nntrain("train rb.ini --resume auto --set train.epochs=50 "
+                         "--set train.restore_best=false"), 0, "%s", slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "(no best.safetensors in runs/rb)"), "%s", out);
+    free(out);
+    free(want);
+}
+
+/* a best.safetensors newer than the checkpoint resumed from (checkpoint_every > 1, or a stop
+ * between the two writes) is not taken for the older best: the replayed epochs write it again */
+Test(trainer, a_best_checkpoint_newer_than_the_resumed_one_is_replayed)
+{
+    const char *es = "early_stopping = true\npatience = 2\nmin_delta = 0.02\nrestore_best = true\n";
+    write_model("whole.ini", 60, es);
+    cr_assert_eq(nntrain("train whole.ini"), 0, "%s", slurp("out.txt"));
+    char *want = test_line(), *out = slurp("out.txt");
+    cr_assert(strstr(out, "early stopping"), "the run must stop early for this test: %s", out);
+    free(out);
+
+    write_model("nb.ini", 1, es);
+    cr_assert_eq(nntrain("train nb.ini"), 0, "%s", slurp("out.txt"));
+    char *epoch1 = slurp("runs/nb/last.safetensors");
+    struct stat st;
+    cr_assert_eq(stat(path_in("runs/nb/last.safetensors"), &st), 0);
+    cr_assert_eq(nntrain("train nb.ini --resume auto --set train.epochs=4 "
+                         "--set train.patience=100"), 0, "%s", slurp("out.txt"));
+    /* back to epoch 1, as after a kill with checkpoint_every = 4 */
+    FILE *f = fopen(path_in("runs/nb/last.safetensors"), "wb");
+    cr_assert(f && fwrite(epoch1, 1, (size_t)st.st_size, f) == (size_t)st.st_size);
+    fclose(f);
+    free(epoch1);
+    cr_assert_eq(nntrain("train nb.ini --resume auto --set train.epochs=60"), 0, "%s",
+                 slurp("out.txt"));
+    char *got = test_line();
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
+}
+
 Test(trainer, divergence_is_diagnosed_and_the_last_checkpoint_is_kept)
 {
     write_model("nan.ini", 1, "");
