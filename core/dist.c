@@ -277,16 +277,6 @@ int nn_dist_broadcast_from(nn_dist *d, void *buf, size_t bytes, int root, nn_err
     return nn_dist_wait(d, q, "broadcast", err);
 }
 
-uint64_t nn_dist_hash(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 int nn_dist_compare(nn_dist *d, uint64_t h, int *first, nn_error *err)
 {
     uint64_t h0 = h;

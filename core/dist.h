@@ -72,9 +72,6 @@ int nn_dist_step_end(nn_dist *d, double *stats, int n, nn_error *err);
 /* Sums a metrics accumulator over all processes (each evaluated its slice). */
 int nn_dist_metrics_sum(nn_dist *d, nn_metrics *m, nn_error *err);
 
-/* 64-bit FNV-1a of bytes, chained through h (start with NN_HASH_INIT) */
-#define NN_HASH_INIT 0xcbf29ce484222325ull
-uint64_t nn_dist_hash(uint64_t h, const void *p, size_t n);
 /* Compares h with rank 0's: *first gets the lowest rank whose h differs, or -1. */
 int nn_dist_compare(nn_dist *d, uint64_t h, int *first, nn_error *err);
 

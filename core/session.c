@@ -292,8 +292,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         }
         snprintf(s->run_dir, sizeof s->run_dir, "runs/%s", name);
     }
-    char base_run[sizeof s->run_dir];
-    memcpy(base_run, s->run_dir, sizeof base_run);
+    memcpy(s->run_base, s->run_dir, sizeof s->run_base);
     if (o->run_subdir) {
         size_t l = strlen(s->run_dir);
         snprintf(s->run_dir + l, sizeof s->run_dir - l, "/%s", o->run_subdir);
@@ -303,7 +302,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         /* the lock covers the whole run (cross-validation folds are below it) */
         int flags = (o->resume ? NN_RUNDIR_RESUME : 0) | (o->overwrite ? NN_RUNDIR_OVERWRITE : 0) |
                     (o->folds > 0 ? NN_RUNDIR_FOLD : 0);
-        if ((rc = nn_rundir_lock(base_run, s->run_dir, flags, err)) < 0)
+        if ((rc = nn_rundir_lock(s->run_base, s->run_dir, flags, err)) < 0)
             return rc;
         s->lock_fd = rc;
     }

@@ -112,6 +112,7 @@ typedef struct nn_session {
     nn_loss_bind binds[NN_SESSION_MAX_PLANS];
     int n_binds;
     char run_dir[512]; /* longer paths are refused with a message */
+    char run_base[512]; /* run_dir without the run_subdir (cv: the folds' parent, locked) */
     int lock_fd;       /* the run directory's lock (training), or -1 */
     char base_dir[PATH_MAX];
     uint64_t seed;

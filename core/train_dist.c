@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "dist.h"
+#include "hash.h"
 #include "trainer_internal.h"
 
 enum { ST_LOSS, ST_SAMPLES, ST_CORRECT, ST_TOPK, ST_SIGINT, ST_SIGTERM, ST_COUNT };
@@ -43,7 +44,7 @@ static int replica_hash(nn_trainer *t, uint64_t *h, nn_error *err)
     *h = NN_HASH_INIT;
     for (int i = 0; i < nn_session_tensor_count(s); i++) {
         const nn_tensor *x = nn_session_host_tensor(s, i);
-        *h = nn_dist_hash(*h, x->dl.data, nn_tensor_nbytes(x));
+        *h = nn_hash(*h, x->dl.data, nn_tensor_nbytes(x));
     }
     return NN_OK;
 }
@@ -81,7 +82,7 @@ static int begin_checks(nn_trainer *t, nn_error *err)
         nn_data_state_save(s->data, ds, (size_t)dneed + 1);
     int64_t sizes[3] = {nn_data_size(s->data, NN_PART_TRAIN), nn_data_size(s->data, NN_PART_VAL),
                         t->global_step};
-    uint64_t h = nn_dist_hash(nn_dist_hash(NN_HASH_INIT, ds, strlen(ds)), sizes, sizeof sizes);
+    uint64_t h = nn_hash(nn_hash(NN_HASH_INIT, ds, strlen(ds)), sizes, sizeof sizes);
     free(ds);
     int first, rc = nn_dist_compare(d, h, &first, err);
     if (rc == NN_OK && first >= 0)

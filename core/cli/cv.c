@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "dist.h"
+#include "hash.h"
 #include "trainer.h"
 
 #define FOLD_RECORD "cv_fold.txt"
@@ -31,7 +31,7 @@ static fold_key key_of(nn_session *s, long folds, int k)
 {
     const char *text = nn_config_text(s->cfg);
     return (fold_key){folds, k + 1, (unsigned long long)s->seed,
-                      (unsigned long long)nn_dist_hash(NN_HASH_INIT, text, strlen(text))};
+                      (unsigned long long)nn_hash(NN_HASH_INIT, text, strlen(text))};
 }
 
 /* the record of a completed fold: a temp file renamed into place, never half-written */
@@ -86,14 +86,9 @@ static int read_record(const char *dir, const fold_key *key, double *vl, double 
 
 /* --overwrite starts every fold again: the records of the earlier cv go, also those of folds
  * this one may not reach (interrupted, or fewer --folds), which a later --resume would take */
-static void drop_records(const char *fold1_dir)
+static void drop_records(const char *base)
 {
-    char base[PATH_MAX], path[PATH_MAX + 64];
-    snprintf(base, sizeof base, "%s", fold1_dir);
-    char *slash = strrchr(base, '/');
-    if (!slash || strcmp(slash, "/fold-1") != 0)
-        return;
-    *slash = 0;
+    char path[PATH_MAX + 64];
     for (int j = 1; j <= MAX_FOLDS; j++) {
         snprintf(path, sizeof path, "%s/fold-%d/" FOLD_RECORD, base, j);
         unlink(path);
@@ -153,7 +148,7 @@ int nn_cmd_cv(nn_cli *cli)
         fold_key key = {0};
         if (rc == NN_OK) {
             if (overwrite && k == 0)
-                drop_records(s.run_dir);
+                drop_records(s.run_base);
             key = key_of(&s, folds, k);
             if (resume && (recorded = read_record(s.run_dir, &key, &vl[done], &va[done],
                                                   &err)) < 0)
