@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "file_replace.h"
 #include "json_text.h"
 #include "nntrain/file.h"
 
@@ -53,21 +54,6 @@ static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 static void sb_piece(void *b, const char *p, size_t n) { sb_put(b, p, n); }
 
 static void sb_json_string(sbuf *b, const char *s) { nn_json_string(s, sb_piece, b); }
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 int nn_checkpoint_write(const char *path, const nn_ckpt_entry *tensors, int n,
                         const nn_ckpt_meta *meta, int n_meta, nn_error *err)
@@ -119,71 +105,23 @@ int nn_checkpoint_write(const char *path, const nn_ckpt_entry *tensors, int n,
         return nn_error_set(err, NN_ENOMEM, "%s: out of memory building the header", path);
     }
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        free(h.p);
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    }
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        free(h.p);
-        free(tmp);
-        return nn_error_set(err, NN_EIO, "cannot create %s.tmp.*: %s (the previous checkpoint, if "
-                            "any, is untouched)", path, strerror(e));
-    }
     uint8_t len8[8];
     uint64_t hl = h.len;
     for (int i = 0; i < 8; i++)
         len8[i] = (uint8_t)(hl >> (8 * i));
-    int bad = write_all(fd, len8, 8) || write_all(fd, h.p, h.len);
-    for (int i = 0; i < n && !bad; i++)
-        bad = write_all(fd, tensors[i].t->dl.data, nn_tensor_nbytes(tensors[i].t));
-    int e = errno;
-    if (!bad && fsync(fd) != 0) {
-        bad = 1;
-        e = errno;
+    struct iovec *parts = calloc((size_t)n + 2, sizeof *parts);
+    if (!parts) {
+        free(h.p);
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
     }
-    if (close(fd) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
+    parts[0] = (struct iovec){len8, 8};
+    parts[1] = (struct iovec){h.p, h.len};
+    for (int i = 0; i < n; i++)
+        parts[i + 2] = (struct iovec){tensors[i].t->dl.data, nn_tensor_nbytes(tensors[i].t)};
+    int rc = nn_file_replace(path, "checkpoint", parts, n + 2, err);
+    free(parts);
     free(h.p);
-    if (bad) {
-        unlink(tmp);
-        free(tmp);
-        return nn_error_set(err, NN_EIO, "cannot write checkpoint %s: %s (the previous checkpoint, "
-                            "if any, is untouched)", path, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        free(tmp);
-        return nn_error_set(err, NN_EIO, "cannot rename the new checkpoint over %s: %s", path,
-                            strerror(e));
-    }
-    free(tmp);
-    /* make the rename itself durable */
-    char *dir = strdup(path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = ".";
-        if (slash == dir)
-            d = "/";
-        else if (slash) {
-            *slash = 0;
-            d = dir;
-        }
-        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    return NN_OK;
+    return rc;
 }
 
 /* ---- reading ---- */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "export_internal.h"
+#include "file_replace.h"
 #include "json_text.h"
 #include "version.h"
 
@@ -136,35 +137,11 @@ static int write_model(const char *path, const nn_pb_buf *head, const nn_pb_buf 
                             "a single ONNX file can hold (external data is not supported)", path,
                             total);
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        nn_pb_free(&tag);
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    }
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int bad = !f;
-    const nn_pb_buf *parts[4] = {head, &tag, graph, tail};
-    for (int i = 0; i < 4 && !bad; i++)
-        bad = parts[i]->len && fwrite(parts[i]->p, 1, parts[i]->len, f) != parts[i]->len;
-    bad = bad || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int e = errno;
-    if (f && fclose(f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad)
-        unlink(tmp);
-    free(tmp);
+    const struct iovec parts[4] = {{head->p, head->len}, {tag.p, tag.len},
+                                   {graph->p, graph->len}, {tail->p, tail->len}};
+    int rc = nn_file_replace(path, "ONNX model", parts, 4, err);
     nn_pb_free(&tag);
-    if (bad)
-        return nn_error_set(err, NN_EIO, "cannot write %s: %s", path, strerror(e));
-    return NN_OK;
+    return rc;
 }
 
 static int classification(nn_session *s, const nn_tensor *out)

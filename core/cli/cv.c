@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "file_replace.h"
 #include "hash.h"
 #include "trainer.h"
 
@@ -38,23 +39,13 @@ static fold_key key_of(nn_session *s, long folds, int k)
 static int write_record(const char *dir, const fold_key *key, double vl, double va,
                         nn_error *err)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    char path[PATH_MAX], text[400];
     snprintf(path, sizeof path, "%s/" FOLD_RECORD, dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return nn_error_set(err, NN_EIO, "cannot write %s: %s", tmp, strerror(errno));
-    int bad = fprintf(f, "nntrain cv fold\nfolds %ld\nfold %d\nseed %llu\nconfig %016llx\n"
-                      "val_loss %a\nval_accuracy %a\n", key->folds, key->fold, key->seed,
-                      key->config, vl, va) < 0;
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return nn_error_set(err, NN_EIO, "cannot write %s: %s", path, strerror(e));
-    }
-    return NN_OK;
+    int n = snprintf(text, sizeof text, "nntrain cv fold\nfolds %ld\nfold %d\nseed %llu\n"
+                     "config %016llx\nval_loss %a\nval_accuracy %a\n", key->folds, key->fold,
+                     key->seed, key->config, vl, va);
+    const struct iovec part = {text, (size_t)n};
+    return nn_file_replace(path, "the cv fold record", &part, 1, err);
 }
 
 /* 1: the fold completed with this configuration and its figures are read; 0: no record, or

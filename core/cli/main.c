@@ -1,5 +1,6 @@
 /* main.c: the nntrain executable's entry: finds the verb and hands it the common options.
  * Each verb lives in its own file; this one only dispatches. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,9 @@ int main(int argc, char **argv)
     /* before any thread exists: every thread inherits SIGINT/SIGTERM blocked (signals.h) */
     nn_signals_init();
     nn_crash_install(); /* a plugin that crashes is named; without it the run still works */
+    /* a file-size limit (ulimit -f) makes a write fail with EFBIG, which every writer reports
+     * by name (keeping the previous checkpoint), instead of killing the process silently */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         nn_cli cli = {0};
         nn_cmd_help(&cli);

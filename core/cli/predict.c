@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "evaluate.h"
+#include "file_replace.h"
 
 typedef struct pctx {
     FILE *out;
@@ -179,12 +180,11 @@ int nn_cmd_predict(nn_cli *cli)
     /* --output is written next to its place and renamed at the end: an interrupted or failed
      * run never leaves a truncated file where a complete one was */
     char tmp[PATH_MAX + 32] = "";
-    if (code == NN_EXIT_OK && output) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
-        if (!(p.out = fopen(tmp, "w"))) {
-            nn_cli_error("predict: cannot write %s: %s", output, strerror(errno));
-            code = NN_EXIT_FAIL;
-        }
+    nn_error ferr = {0};
+    if (code == NN_EXIT_OK && output &&
+        !(p.out = nn_file_begin(output, "predictions", tmp, sizeof tmp, &ferr))) {
+        nn_cli_error("predict: %s", ferr.msg);
+        code = NN_EXIT_FAIL;
     }
     if (code == NN_EXIT_OK) {
         p.info = nn_data_info(s.data);
@@ -199,17 +199,10 @@ int nn_cmd_predict(nn_cli *cli)
         }
         free(p.probs);
     }
-    if (p.out && p.out != stdout) {
-        if (fclose(p.out) != 0 && code == NN_EXIT_OK) {
-            nn_cli_error("predict: cannot write %s: %s", output, strerror(errno));
-            code = NN_EXIT_FAIL;
-        }
-        if (code == NN_EXIT_OK && rename(tmp, output) != 0) {
-            nn_cli_error("predict: cannot write %s: %s", output, strerror(errno));
-            code = NN_EXIT_FAIL;
-        }
-        if (code != NN_EXIT_OK)
-            unlink(tmp);
+    if (p.out && p.out != stdout &&
+        nn_file_commit(p.out, tmp, output, "predictions", code == NN_EXIT_OK, &ferr) != NN_OK) {
+        nn_cli_error("predict: %s", ferr.msg);
+        code = NN_EXIT_FAIL;
     }
     if (s.reg)
         nn_session_close(&s);

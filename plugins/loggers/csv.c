@@ -23,7 +23,7 @@ static const char *const fixed_cols[] = {"kind",      "epoch", "step",     "glob
 #define N_FIXED 8
 
 typedef struct row {
-    const char *kind; /* "step", "epoch", "eval": static strings */
+    const char *kind; /* "step", "epoch", "eval", "eval_val": static strings */
     int64_t epoch, step, global_step; /* step < 0: empty */
     double elapsed_s, lr, grad_norm, samples_per_s;
     size_t first_pair;
@@ -134,13 +134,13 @@ static int csv_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     csvlog *c = self;
     free(c->path);
-    c->path = lg_path_join(o->run_dir, c->path_key);
-    if (!c->path)
-        return nn_error_set(err, NN_ENOMEM, WHO ": out of memory");
+    int rc = lg_run_path(o->run_dir, c->path_key, WHO, "path", &c->path, err);
+    if (rc != NN_OK)
+        return rc;
     /* a resumed run keeps the history up to its checkpoint */
     int64_t keep = o->resume_step;
     char *header = NULL;
-    int rc = lg_history_keep(c->path, keep, 1, line_step, &header, WHO, err);
+    rc = lg_history_keep(c->path, keep, 1, line_step, &header, WHO, err);
     if (rc)
         return rc;
     lg_metrics_clear(&c->cols);
@@ -303,7 +303,7 @@ static int write_out(csvlog *c, nn_error *err)
         put_num(b, r->elapsed_s, 1);
         put_num(b, r->lr, 1);
         put_num(b, r->grad_norm, 1);
-        put_num(b, r->samples_per_s, 1);
+        put_num(b, r->samples_per_s > 0 ? r->samples_per_s : NAN, 1); /* 0: unknown */
         /* columns in header order; a row has each metric at most once */
         for (int k = 0; k < c->cols.n; k++) {
             lg_buf_add(b, ",", 1);
@@ -377,7 +377,8 @@ static int csv_event(void *self, const nn_event *ev, nn_error *err)
         if (rc == NN_OK)
             rc = r2;
     } else if (ev->kind == NN_EV_EVAL_END) {
-        int r2 = add_event_row(c, "eval", ev, -1, err);
+        int val = ev->message && strcmp(ev->message, "val") == 0;
+        int r2 = add_event_row(c, val ? "eval_val" : "eval", ev, -1, err);
         if (r2 == NN_OK)
             r2 = write_out(c, err);
         if (rc == NN_OK)
@@ -408,7 +409,7 @@ static int csv_close(void *self, nn_error *err)
 
 static const nn_param_spec csv_params[] = {
     {.name = "path", .type = NN_PARAM_STRING, .def = "metrics.csv",
-     .doc = "output file, relative to the run directory. Columns: kind (step|epoch|eval), "
+     .doc = "output file, relative to the run directory. Columns: kind (step|epoch|eval, or eval_val for `nntrain eval --split val`), "
             "epoch (0-based), step (0-based within the epoch; empty on epoch rows), "
             "global_step, elapsed_s, lr, grad_norm, samples_per_s, then one column per metric "
             "in order of first appearance (loss, accuracy, val_loss, ...). When a new metric "

@@ -484,7 +484,10 @@ static int report_open(void *self, const nn_logger_open *o, nn_error *err)
     free(r->run_name);
     free(r->config_path);
     free(r->config_text);
-    r->path = lg_path_join(o->run_dir, r->path_key);
+    r->path = NULL;
+    int rc = lg_run_path(o->run_dir, r->path_key, WHO, "path", &r->path, err);
+    if (rc != NN_OK)
+        return rc;
     r->run_name = strdup(o->run_name ? o->run_name : "nntrain run");
     r->config_path = dup_or_null(o->config_path);
     r->config_text = dup_or_null(o->config_text);
@@ -493,7 +496,7 @@ static int report_open(void *self, const nn_logger_open *o, nn_error *err)
         return nn_error_set(err, NN_ENOMEM, WHO ": out of memory");
     snprintf(r->status, sizeof r->status, "starting");
     r->opened = 1;
-    int rc = write_report(r, err); /* an unwritable place shows now, not after an epoch */
+    rc = write_report(r, err); /* an unwritable place shows now, not after an epoch */
     if (rc != NN_OK)
         r->opened = 0;
     return rc;

@@ -62,12 +62,12 @@ static int jsonl_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     jsonl *j = self;
     free(j->path);
-    j->path = lg_path_join(o->run_dir, j->path_key);
-    if (!j->path)
-        return nn_error_set(err, NN_ENOMEM, WHO ": out of memory");
+    int rc = lg_run_path(o->run_dir, j->path_key, WHO, "path", &j->path, err);
+    if (rc != NN_OK)
+        return rc;
     /* a resumed run keeps the history up to its checkpoint */
     int64_t keep = o->resume_step;
-    int rc = lg_history_keep(j->path, keep, 0, line_step, NULL, WHO, err);
+    rc = lg_history_keep(j->path, keep, 0, line_step, NULL, WHO, err);
     if (rc)
         return rc;
     j->opened = 1;
@@ -204,6 +204,14 @@ static int jsonl_event(void *self, const nn_event *ev, nn_error *err)
         for (int i = 0; i < ev->n_metrics; i++)
             if (ev->metrics[i].name)
                 put_num(b, ev->metrics[i].name, ev->metrics[i].value);
+        if (ev->message) { /* the split: test, or val */
+            lg_buf_str(b, ",\"split\":");
+            lg_json_str(b, ev->message);
+        }
+        if (ev->path) { /* `nntrain eval`: the checkpoint evaluated */
+            lg_buf_str(b, ",\"checkpoint\":");
+            lg_json_str(b, ev->path);
+        }
         put_confusion(b, ev->n_classes, ev->confusion, ev->class_names);
         lg_buf_str(b, "}\n");
         write_now = 1;

@@ -5,6 +5,7 @@
 #define NN_LOGGER_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -86,23 +87,32 @@ static inline void lg_buf_free(lg_buf *b)
 
 /* ---- paths ---- */
 
-/* returns an owned "dir/name", or name itself (copied) when it is absolute or dir is NULL */
-static inline char *lg_path_join(const char *dir, const char *name)
+/* *out = an owned "dir/name" for a logger's file: name stays inside the run directory (not
+ * absolute, no ".." component), as its documentation says; key names the parameter. */
+static inline int lg_run_path(const char *dir, const char *name, const char *who,
+                              const char *key, char **out, nn_error *err)
 {
+    *out = NULL;
+    for (const char *c = name; *c; c += strcspn(c, "/"), c += *c == '/') {
+        size_t l = strcspn(c, "/");
+        if ((l == 2 && c[0] == '.' && c[1] == '.') || name[0] == '/')
+            return nn_error_set(err, NN_EINVAL, "%s: %s = '%s': the file must stay inside the "
+                                "run directory (a relative path without '..')", who, key, name);
+    }
     size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
     char *p = malloc(dl + nl + 2);
     if (!p)
-        return NULL;
-    if (name[0] == '/' || !dl) {
-        memcpy(p, name, nl + 1);
-        return p;
+        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", who);
+    size_t k = 0;
+    if (dl) {
+        memcpy(p, dir, dl);
+        k = dl;
+        if (p[k - 1] != '/')
+            p[k++] = '/';
     }
-    memcpy(p, dir, dl);
-    size_t k = dl;
-    if (p[k - 1] != '/')
-        p[k++] = '/';
     memcpy(p + k, name, nl + 1);
-    return p;
+    *out = p;
+    return NN_OK;
 }
 
 /* Creates dir and its missing parents (mode 0777 before umask). Names the path on error. */
@@ -143,8 +153,12 @@ static inline int lg_write_atomic(const char *path, const char *data, size_t n, 
     if (!tmp)
         return nn_error_set(err, NN_ENOMEM, "%s: out of memory writing '%s'", who, path);
     snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
+    unlink(tmp); /* created exclusively below: never written through a link planted there */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
+        if (fd >= 0)
+            close(fd);
         int e = errno;
         free(tmp);
         return nn_error_set(err, NN_EIO, "%s: cannot write '%s': %s", who, path, strerror(e));

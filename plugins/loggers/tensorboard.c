@@ -215,10 +215,10 @@ static int tb_open(void *self, const nn_logger_open *o, nn_error *err)
     free(t->dir);
     free(t->path);
     t->path = NULL;
-    t->dir = lg_path_join(o->run_dir, t->dir_key);
-    if (!t->dir)
-        return nn_error_set(err, NN_ENOMEM, WHO ": out of memory");
-    int rc = lg_mkdirs(t->dir, WHO, err);
+    int rc = lg_run_path(o->run_dir, t->dir_key, WHO, "dir", &t->dir, err);
+    if (rc != NN_OK)
+        return rc;
+    rc = lg_mkdirs(t->dir, WHO, err);
     if (rc != NN_OK)
         return rc;
     char host[256] = "localhost";
