@@ -1,12 +1,13 @@
 /* resume_diff.c: what may change between a checkpoint's model file and the one a resume runs
  * with. A key that changes what the model computes would silently train another model on
  * old weights, so it is refused; a key a user legitimately adjusts (epochs, lr, schedules,
- * loggers, patience) applies and is reported, never silently ignored. */
+ * loggers, patience, the test split) applies and is reported, never silently ignored. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/data.h"
 #include "train_state.h"
 
 /* 1 when a change of section.key would change the trained function or make the saved state
@@ -20,7 +21,10 @@ static int refused(const char *section, const char *key, int64_t step_in_epoch)
     if (!key)
         return 0;
     if (strcmp(section, "data") == 0)
-        return strcmp(key, "type") == 0;
+        /* the samples trained and validated on and their values (files, split, limit, scale,
+         * columns) make the checkpoint's epochs, positions and best metric; the test split
+         * comes after training */
+        return strncmp(key, "test_", 5) != 0;
     if (strcmp(section, "optimizer") == 0)
         return strcmp(key, "type") == 0;
     if (strcmp(section, "train") == 0 && step_in_epoch > 0)
@@ -88,6 +92,10 @@ static const char *default_of(const nn_session *s, const nn_config *c, const cha
     for (; spec && spec->name; spec++)
         if (strcmp(spec->name, key) == 0)
             return spec->def;
+    if (strcmp(section, "data") == 0) /* the core's own [data] keys */
+        for (spec = nn_data_schema(); spec->name; spec++)
+            if (strcmp(spec->name, key) == 0)
+                return spec->def;
     return NULL;
 }
 
@@ -153,8 +161,8 @@ int nn_resume_config_diff(nn_session *s, const char *old_text, const char *path,
     nn_config_free(old);
     if (d.n_refused)
         return nn_error_set(err, NN_EINVAL, "cannot resume from %s: the model file changes "
-                            "what the checkpoint's model computes or how its state is laid "
-                            "out: %s. Undo %s, or start a new run (--run-dir, or a new [train] "
+                            "what the checkpoint's model computes, how its state is laid out "
+                            "or the data it trains on: %s. Undo %s, or start a new run (--run-dir, or a new [train] "
                             "name)", path, d.refused, d.n_refused == 1 ? "this change" :
                             "these changes");
     if (print && d.na)

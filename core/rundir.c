@@ -1,6 +1,7 @@
 /* rundir.c: locks a run directory and keeps what is in it safe. The lock file holds the
  * holder's pid only for the message a second process prints; the flock is what excludes.
- * Never deletes anything but stale temp files and, when asked to overwrite, best.safetensors. */
+ * Never deletes anything but stale temp files (the trainer removes an overwritten run's
+ * checkpoints when the new run starts writing). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -90,6 +91,86 @@ static void clear_stale(const char *dir, int depth)
     closedir(d);
 }
 
+/* 1 when another process holds dir/.lock (a run writes dir), with its pid in *pid; a shared
+ * lock taken and dropped at once tells without creating anything */
+static int held_elsewhere(const char *dir, long *pid)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/.lock", dir) >= (int)sizeof path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    if (held) {
+        char buf[32] = "";
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        buf[n > 0 ? n : 0] = 0;
+        *pid = strtol(buf, NULL, 10);
+    }
+    close(fd);
+    return held;
+}
+
+/* the first directory below dir (depth levels down) that another process writes, or 0 */
+static int held_below(const char *dir, int depth, char *found, size_t cap, long *pid)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int held = 0;
+    while (!held && (e = readdir(d))) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (e->d_name[0] == '.' ||
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+            lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if ((held = held_elsewhere(path, pid)))
+            snprintf(found, cap, "%s", path);
+        else if (depth > 1)
+            held = held_below(path, depth - 1, found, cap, pid);
+    }
+    closedir(d);
+    return held;
+}
+
+/* Runs do not nest: a run directory inside one that a live run writes (cv keeps its folds
+ * below its own), or one holding such a directory, would mix two runs' files. Called with
+ * dir locked, so of two runs starting at once at least one sees the other. */
+/* the nearest directory above dir that another process writes (in found), or 0 */
+static int held_above(const char *dir, char *found, size_t cap, long *pid)
+{
+    char up[PATH_MAX];
+    if (!realpath(dir, up))
+        return 0;
+    for (char *slash; (slash = strrchr(up, '/')) && slash != up;) {
+        *slash = 0;
+        if (held_elsewhere(up, pid)) {
+            snprintf(found, cap, "%s", up);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int check_nesting(const char *dir, nn_error *err)
+{
+    char abs[PATH_MAX], found[PATH_MAX];
+    long pid = 0;
+    if (held_above(dir, found, sizeof found, &pid))
+        return nn_error_set(err, NN_EEXIST, "run directory %s is inside %s, which pid %ld "
+                            "writes (an nntrain cv keeps its folds there, a train its "
+                            "checkpoints); wait for it to end, or choose a --run-dir outside "
+                            "it", dir, found, pid);
+    if (realpath(dir, abs) && held_below(abs, 2, found, sizeof found, &pid))
+        return nn_error_set(err, NN_EEXIST, "run directory %s holds %s, which pid %ld writes "
+                            "(another nntrain train or cv); wait for it to end, or choose "
+                            "another --run-dir", dir, found, pid);
+    return NN_OK;
+}
+
 int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *err)
 {
     int rc = mkdirs(dir, err);
@@ -121,16 +202,16 @@ int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *
         close(fd);
         return nn_error_set(err, NN_EIO, "cannot write the lock file %s: %s", path, strerror(e));
     }
-    if (strcmp(check_dir, dir) != 0 && (rc = mkdirs(check_dir, err))) {
+    if ((rc = check_nesting(dir, err)) || (strcmp(check_dir, dir) != 0 &&
+                                           (rc = mkdirs(check_dir, err)))) {
         close(fd);
         return rc;
     }
     clear_stale(dir, 1);
     if (!(flags & NN_RUNDIR_RESUME)) {
-        char last[PATH_MAX], best[PATH_MAX];
+        char last[PATH_MAX];
         struct stat st;
         snprintf(last, sizeof last, "%s/last.safetensors", check_dir);
-        snprintf(best, sizeof best, "%s/best.safetensors", check_dir);
         if (stat(last, &st) == 0 && !(flags & NN_RUNDIR_OVERWRITE)) {
             close(fd);
             if (flags & NN_RUNDIR_FOLD)
@@ -143,10 +224,24 @@ int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *
                                 "(--run-dir, or [train] name), or replace it with --overwrite",
                                 check_dir, last);
         }
-        if (flags & NN_RUNDIR_OVERWRITE)
-            unlink(best);
     }
     return fd;
+}
+
+int nn_rundir_hold(const char *dir, long *pid)
+{
+    char path[PATH_MAX];
+    if (held_above(dir, path, sizeof path, pid)) /* a cv writing its folds */
+        return NN_EEXIST;
+    if (snprintf(path, sizeof path, "%s/.lock", dir) >= (int)sizeof path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return fd;
+    close(fd);
+    return held_elsewhere(dir, pid) ? NN_EEXIST : -1;
 }
 
 void nn_rundir_unlock(int fd)

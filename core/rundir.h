@@ -18,11 +18,16 @@ enum {
 
 /* Creates dir (and parents) when missing and locks it for this process; then removes stale
  * checkpoint temp files (NAME.tmp.PID whose PID is gone) in dir and its subdirectories. A fresh
- * run (no RESUME) into a directory holding last.safetensors is refused unless OVERWRITE (then
- * the old best.safetensors is removed). check_dir is where checkpoints go (dir itself, or a
+ * run (no RESUME) into a directory holding last.safetensors is refused unless OVERWRITE.
+ * check_dir is where checkpoints go (dir itself, or a
  * cross-validation fold below it, created too). returns the lock's descriptor (>= 0) for
  * nn_rundir_unlock, or a negative status with err naming the directory and the ways on. */
 int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *err);
 void nn_rundir_unlock(int fd);
+
+/* For a short write into a finished run's files (eval's record in its logs): locks dir's
+ * existing .lock without waiting. returns the descriptor for nn_rundir_unlock; -1 when dir has
+ * no lock file (nothing to exclude); NN_EEXIST when a run writes dir, with its pid in *pid. */
+int nn_rundir_hold(const char *dir, long *pid);
 
 #endif

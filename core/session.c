@@ -305,6 +305,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         if ((rc = nn_rundir_lock(s->run_base, s->run_dir, flags, err)) < 0)
             return rc;
         s->lock_fd = rc;
+        s->replace_run = o->overwrite && !o->resume;
     }
     if ((rc = nn_dev_open(reg, o->device, &s->dev, err)))
         return rc;

@@ -113,6 +113,7 @@ typedef struct nn_session {
     int n_binds;
     char run_dir[512]; /* longer paths are refused with a message */
     char run_base[512]; /* run_dir without the run_subdir (cv: the folds' parent, locked) */
+    int replace_run;    /* --overwrite: the run in run_dir goes when this one starts writing */
     int lock_fd;       /* the run directory's lock (training), or -1 */
     char base_dir[PATH_MAX];
     uint64_t seed;

@@ -68,7 +68,7 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
     if (dneed > 0)
         nn_data_state_save(s->data, dstate, (size_t)dneed + 1);
     char ep[32], st[32], gs[32], seed[32], best[48], bep[32], bad[32], ls[48], smp[32], cor[32],
-        tk[32], el[48], hints[256], ishape[128];
+        tk[32], el[48], hints[256], ishape[128], bfig[200];
     snprintf(ep, sizeof ep, "%lld", (long long)t->epoch);
     snprintf(st, sizeof st, "%lld", (long long)t->step_in_epoch);
     snprintf(gs, sizeof gs, "%lld", (long long)t->global_step);
@@ -85,6 +85,8 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
              t->best_train_loss, (long long)t->train_stall, t->prev_train_loss,
              t->prev_val_loss, (long long)t->rising);
     shape_text(ishape, sizeof ishape, &nn_data_info(s->data)->sample);
+    const double *bf = t->best_figures;
+    snprintf(bfig, sizeof bfig, "%a %a %a %a", bf[0], bf[1], bf[2], bf[3]);
     nn_ckpt_meta meta[] = {
         {"format", NN_CKPT_FORMAT},
         {"nntrain_version", NNTRAIN_VERSION},
@@ -96,6 +98,7 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
         {"best_metric", best},
         {"best_epoch", bep},
         {"bad_epochs", bad},
+        {"best_figures", bfig},
         {"epoch_loss_sum", ls},
         {"epoch_samples", smp},
         {"epoch_correct", cor},
@@ -338,12 +341,6 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
                             "trained with", path, (long long)v[1],
                             (long long)t->steps_per_epoch);
     }
-    if ((uint64_t)seed != s->seed) {
-        nn_checkpoint_free(c);
-        return nn_error_set(err, NN_EINVAL, "%s was trained with seed %lld but this run uses "
-                            "%llu; resume with --seed %lld for an exact continuation", path,
-                            (long long)seed, (unsigned long long)s->seed, (long long)seed);
-    }
     const char *old_cfg = nn_checkpoint_meta(c, "model_config");
     if ((rc = nn_ckpt_check_input(c, path, s, err)) ||
         (rc = nn_ckpt_check_tensors(c, path, s, 1, t->o->allow_nonfinite, err)) ||
@@ -352,12 +349,27 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
         nn_checkpoint_free(c);
         return rc;
     }
+    /* after the checks that the checkpoint is of this model: the seed is advice for it */
+    if ((uint64_t)seed != s->seed) {
+        nn_checkpoint_free(c);
+        return nn_error_set(err, NN_EINVAL, "%s was trained with seed %lld but this run uses "
+                            "%llu; resume with --seed %lld for an exact continuation", path,
+                            (long long)seed, (unsigned long long)s->seed, (long long)seed);
+    }
     t->epoch = v[0];
     t->step_in_epoch = v[1];
     t->global_step = v[2];
     t->best = best;
     t->best_epoch = v[4];
     t->bad_epochs = v[5];
+    /* absent from older checkpoints: a restored run then reports its last epoch's figures */
+    const char *bfs = nn_checkpoint_meta(c, "best_figures");
+    double *bf = t->best_figures;
+    if (bfs && sscanf(bfs, "%la %la %la %la", &bf[0], &bf[1], &bf[2], &bf[3]) != 4) {
+        nn_checkpoint_free(c);
+        return nn_error_set(err, NN_EFORMAT, "%s: __metadata__ entry 'best_figures' = '%.60s' "
+                            "is malformed: expected four numbers", path, bfs);
+    }
     t->tm.loss_sum = lsum;
     t->tm.samples = v[6];
     t->tm.correct = v[7];
@@ -375,6 +387,8 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
         t->best = NAN;
         t->best_epoch = 0;
         t->bad_epochs = 0;
+        t->best_figures[0] = t->best_figures[1] = t->best_figures[2] = NAN;
+        t->best_figures[3] = NAN;
     }
     if (t->best_copy && t->best_epoch > 0 && (rc = hold_best(t, path, err))) {
         nn_checkpoint_free(c);

@@ -3,6 +3,8 @@
  * train_events.c; checkpoints through train_state.c. It must never write a checkpoint from
  * non-finite state, and a resumed run must reproduce the uninterrupted one exactly. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include "dist.h"
 #include "evaluate.h"
+#include "file_replace.h"
 #include "init_from.h"
 #include "signals.h"
 #include "trainer_internal.h"
@@ -114,7 +117,16 @@ static int end_early(nn_trainer *t, int again, nn_error *err)
              again ? "; nothing to train (raise [train] patience to train on)" : "",
              tc->restore_best ? "; the best weights are restored" : "");
     nn_tr_post(t, &x);
-    return tc->restore_best && t->best_copy ? nn_tr_best_weights(t, 0, err) : NN_OK;
+    if (!tc->restore_best || !t->best_copy)
+        return NN_OK;
+    /* the run ends with the best epoch's model: its figures are the run's (cv's table) */
+    if (!isnan(t->best_figures[0])) {
+        t->r->train_loss = t->best_figures[0];
+        t->r->train_acc = t->best_figures[1];
+        t->r->val_loss = t->best_figures[2];
+        t->r->val_acc = t->best_figures[3];
+    }
+    return nn_tr_best_weights(t, 0, err);
 }
 
 static int epoch_end(nn_trainer *t, nn_error *err)
@@ -180,6 +192,10 @@ static int epoch_end(nn_trainer *t, nn_error *err)
     int improved, stop_early;
     nn_tr_track_best(t, nn_tr_metric_value(t, tc->monitor, tl, ta, vl, va), &improved,
                      &stop_early);
+    if (improved) {
+        const double bf[4] = {tl, ta, vl, va};
+        memcpy(t->best_figures, bf, sizeof bf);
+    }
     if (improved && t->best_copy && (rc = nn_tr_best_weights(t, 1, err)))
         return rc;
     int last = t->epoch >= tc->epochs;
@@ -432,11 +448,16 @@ static int check_monitors(nn_trainer *t, nn_error *err)
     const char *m = s->tc.monitor;
     if (strncmp(m, "val_", 4) == 0) {
         const nn_kv *kv = nn_config_get(s->cfg, "train", "monitor");
+        const nn_kv *es = nn_config_get(s->cfg, "train", "early_stopping");
+        int line = kv && kv->line ? kv->line : (es ? es->line : 0); /* 0: from --set */
+        char at[16] = "";
+        if (line > 0)
+            snprintf(at, sizeof at, ":%d", line);
         if (s->tc.early_stopping)
-            return nn_error_set(err, NN_EINVAL, "%s:%d: [train] early_stopping monitors '%s', "
+            return nn_error_set(err, NN_EINVAL, "%s%s: [train] early_stopping monitors '%s', "
                                 "but there is no validation data: set [data] val_split "
                                 "(e.g. 0.1) or [train] monitor = loss", nn_config_path(s->cfg),
-                                kv ? kv->line : 0, m);
+                                at, m);
         if (kv) /* an explicit choice: best.safetensors would never be written */
             return nn_error_set(err, NN_EINVAL, "%s:%d: [train] monitor = %s, but there is no "
                                 "validation data: set [data] val_split (e.g. 0.1) or monitor = "
@@ -460,6 +481,10 @@ static int open_run(nn_trainer *t, nn_error *err)
     nn_session *s = t->s;
     const nn_train_opts *o = t->o;
     int rc = open_loaders(t, err);
+    /* the test split is evaluated after training: a missing or unreadable one is said now,
+     * not after the last epoch */
+    if (rc == NN_OK && o->test && (rc = nn_data_open_test(s->data, err)))
+        nn_error_prefix(err, "the test split, evaluated after training (--no-test skips it)");
     if (rc == NN_OK)
         rc = nn_session_optim(s, (t->steps_per_epoch + s->tc.accumulate - 1) /
                                      s->tc.accumulate, err);
@@ -533,17 +558,23 @@ static int open_run(nn_trainer *t, nn_error *err)
     };
     if (nn_dist_rank(s->dist) != 0)
         return NN_OK; /* loggers and the run directory are rank 0's */
+    char path[PATH_MAX + 32];
+    /* --overwrite: the old run's checkpoints go as its logs are started anew, so that a
+     * --resume auto never continues the old run under this one's model.ini and logs; a run
+     * that failed before this point (a bad key, missing data) left the old run whole */
+    for (int i = 0; s->replace_run && i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s.safetensors", s->run_dir, i ? "best" : "last");
+        if (unlink(path) != 0 && errno != ENOENT)
+            return nn_error_set(err, NN_EIO, "--overwrite: cannot remove %s: %s", path,
+                                strerror(errno));
+    }
     if ((rc = nn_loggers_open(s->reg, s->cfg, &lo, s->tc.strict_loggers, &t->loggers, err)))
         return rc;
     /* the model file as this run used it, next to its checkpoints */
-    char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/model.ini", s->run_dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(nn_config_text(s->cfg), f) < 0)
-        rc = nn_error_set(err, NN_EIO, "cannot write %s", path);
-    if (f && fclose(f) != 0 && rc == NN_OK)
-        rc = nn_error_set(err, NN_EIO, "cannot write %s", path);
-    return rc;
+    const char *text = nn_config_text(s->cfg);
+    const struct iovec part = {(void *)text, strlen(text)};
+    return nn_file_replace(path, "the run's model file", &part, 1, err);
 }
 
 int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_error *err)
@@ -558,6 +589,8 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
     t->r = r;
     t->best = NAN;
     t->best_train_loss = t->prev_train_loss = t->prev_val_loss = NAN;
+    for (int i = 0; i < 4; i++)
+        t->best_figures[i] = NAN;
     clock_gettime(CLOCK_MONOTONIC, &t->t0);
     t->epoch_t0 = t->t0;
     int rc = open_run(t, err);

@@ -56,6 +56,7 @@ typedef struct nn_trainer {
     double epoch_lr; /* the rate the epoch's last step applied */
     double best;
     int64_t best_epoch, bad_epochs;
+    double best_figures[4]; /* the best epoch's loss, accuracy, val_loss, val_accuracy */
     double best_train_loss;
     int64_t train_stall;
     double prev_train_loss, prev_val_loss;

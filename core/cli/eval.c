@@ -13,7 +13,9 @@
 
 #include "cli.h"
 #include "evaluate.h"
+#include "checkpoint.h"
 #include "loggers.h"
+#include "rundir.h"
 #include "trainer.h"
 
 int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *eo,
@@ -57,8 +59,18 @@ static const char *class_name(const nn_dataset_info *info, int c, char *buf, siz
     return buf;
 }
 
+/* the checkpoint's counter key (epoch, global_step), or -1 */
+static int64_t ckpt_count(const nn_checkpoint *c, const char *key)
+{
+    const char *v = c ? nn_checkpoint_meta(c, key) : NULL;
+    char *end;
+    long long x = v ? strtoll(v, &end, 10) : -1;
+    return v && end != v && !*end && x >= 0 ? x : -1;
+}
+
 /* When the checkpoint lies in a run directory (its model.ini is there), the run's loggers get
- * the result as EVAL_END and append it to the run's logs. */
+ * the result as EVAL_END and append it to the run's logs, at the checkpoint's epoch and step.
+ * Not while a run writes that directory: two writers would interleave its files. */
 static int emit_eval_end(nn_session *s, const char *ckpt, nn_part part, const nn_metrics *m,
                          int verbosity, nn_error *err)
 {
@@ -68,6 +80,19 @@ static int emit_eval_end(nn_session *s, const char *ckpt, nn_part part, const nn
     struct stat st;
     if (stat(ini, &st) != 0)
         return NN_OK;
+    long pid = 0;
+    int lock = nn_rundir_hold(dir, &pid);
+    if (lock == NN_EEXIST) {
+        if (verbosity >= 0)
+            fprintf(stderr, "nntrain: eval: %s is in use by pid %ld (a run writes there): this "
+                    "evaluation is not added to its logs\n", dir, pid);
+        return NN_OK;
+    }
+    nn_checkpoint *c = NULL;
+    if (nn_checkpoint_read(ckpt, &c, err) != NN_OK)
+        c = NULL; /* it was loaded a moment ago: only the counters are missed */
+    int64_t epoch = ckpt_count(c, "epoch"), step = ckpt_count(c, "global_step");
+    nn_checkpoint_free(c);
     nn_logger_open lo = {
         .struct_size = sizeof lo,
         .run_dir = dir,
@@ -80,8 +105,10 @@ static int emit_eval_end(nn_session *s, const char *ckpt, nn_part part, const nn
     };
     nn_loggers *lg;
     int rc = nn_loggers_open(s->reg, s->cfg, &lo, 0, &lg, err);
-    if (rc)
+    if (rc) {
+        nn_rundir_unlock(lock);
         return rc;
+    }
     nn_metric mv[3];
     char topk[24];
     snprintf(topk, sizeof topk, "top%d", m->top_k);
@@ -94,7 +121,13 @@ static int emit_eval_end(nn_session *s, const char *ckpt, nn_part part, const nn
     nn_event ev = {
         .struct_size = sizeof ev,
         .kind = NN_EV_EVAL_END,
+        .epoch = epoch > 0 ? epoch : 0,
         .epochs = s->tc.epochs,
+        .global_step = step > 0 ? step : 0,
+        .elapsed_s = NAN, /* not part of the run's time */
+        .samples_per_s = 0,
+        .lr = NAN,
+        .grad_norm = NAN,
         .n_metrics = n,
         .metrics = mv,
         .message = part == NN_PART_VAL ? "val" : "test",
@@ -105,6 +138,7 @@ static int emit_eval_end(nn_session *s, const char *ckpt, nn_part part, const nn
     };
     rc = nn_loggers_emit(lg, &ev, err);
     nn_loggers_close(lg);
+    nn_rundir_unlock(lock);
     return rc;
 }
 

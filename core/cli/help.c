@@ -125,7 +125,8 @@ static void common_options(void)
          "Exit codes:\n"
          "  0 success    1 failure (message on stderr)    2 bad command line\n"
          "  3 broken plugins (plugins check)    4 non-finite loss or gradient\n"
-         "  130/143 interrupted by SIGINT/SIGTERM after writing a checkpoint");
+         "  130/143 interrupted by SIGINT/SIGTERM (after writing a checkpoint once training\n"
+         "          had started)");
 }
 
 /* a section's keys, from the same schema that checks them */

@@ -25,6 +25,8 @@ static const nn_param_spec data_schema[] = {
      .doc = "use only the first N samples of the test split (0 = all)"},
     {0}};
 
+const nn_param_spec *nn_data_schema(void) { return data_schema; }
+
 /* Creates (without opening) a dataset instance of plugin `type` from kvs. */
 static int src_create(data_src *s, nn_registry *reg, const char *type, const nn_kv *kvs, int n,
                       const char *origin, nn_error *err)

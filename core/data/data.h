@@ -53,6 +53,8 @@ int64_t nn_data_size(const nn_data *d, nn_part part);
 /* Borrowed, valid until nn_data_free. sample: shape AFTER the transform chain; labels (may be
  * NULL) are indexed by dataset index, as nn_batch.indices are. */
 const nn_dataset_info *nn_data_info(const nn_data *d);
+/* the [data] keys the core reads itself (val_split, limit, ...), beside the plugin's */
+const nn_param_spec *nn_data_schema(void);
 /* One sample's target as batches loaded with `augment` hold it (borrowed, valid until
  * nn_data_free): with augment = 1 (training batches) after the batch transforms, e.g. F32
  * [n_classes] probabilities from mixup; otherwise nn_data_info's target, as decoded. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -29,6 +30,12 @@ static inline const char *path_in(const char *name)
     char *b = bufs[k++ & 3];
     snprintf(b, 1024, "%s/%s", dir, name);
     return b;
+}
+
+static inline int exists(const char *name)
+{
+    struct stat st;
+    return stat(path_in(name), &st) == 0;
 }
 
 static inline void write_file(const char *name, const char *text)

@@ -62,17 +62,107 @@ static int step_lrs(const char *name, double *out, int cap)
     return n;
 }
 
-Test(reliability, a_test_split_that_fails_to_load_is_an_error_after_saving)
+Test(reliability, a_test_split_that_fails_to_load_is_refused_before_training)
 {
     model("m.ini", 1, "", "missing.csv", "", "");
     cr_assert_eq(nntrain("train m.ini"), 1, "%s", slurp("out.txt"));
     char *out = slurp("out.txt");
-    cr_assert(strstr(out, "final test evaluation failed") && strstr(out, "missing.csv") &&
-              strstr(out, "--no-test"), "%s", out);
+    cr_assert(strstr(out, "the test split, evaluated after training") &&
+              strstr(out, "missing.csv") && strstr(out, "--no-test"), "%s", out);
+    cr_assert_null(strstr(out, "epoch 1/"), "it trained first: %s", out);
     free(out);
     struct stat st;
-    cr_assert_eq(stat(path_in("runs/m/last.safetensors"), &st), 0, "the checkpoint was lost");
-    cr_assert_eq(nntrain("train m.ini --no-test --overwrite"), 0, "%s", slurp("out.txt"));
+    cr_assert_neq(stat(path_in("runs/m/last.safetensors"), &st), 0, "a checkpoint was written");
+    cr_assert_eq(nntrain("train m.ini --no-test"), 0, "%s", slurp("out.txt"));
+}
+
+/* --overwrite replaces the old run once the new one starts writing: a run that fails before
+ * (a bad key) leaves the old run whole; one that fails after leaves no old checkpoint that a
+ * --resume auto would continue under the new run's model.ini and logs */
+Test(reliability, overwrite_replaces_the_old_run_when_the_new_one_starts)
+{
+    model("o.ini", 2, "", "test.csv", "val_split = 0.2", "");
+    cr_assert_eq(nntrain("train o.ini --no-test"), 0, "%s", slurp("out.txt"));
+    char *old = slurp("runs/o/last.safetensors");
+    cr_assert_eq(nntrain("train o.ini --no-test --overwrite --set data.path=gone.csv"), 1);
+    char *kept = slurp("runs/o/last.safetensors");
+    cr_assert(kept && memcmp(old, kept, 256) == 0, "a failed start removed the old run");
+    free(kept);
+    free(old);
+    cr_assert(exists("runs/o/best.safetensors"));
+    cr_assert_eq(nntrain("train o.ini --no-test --overwrite --set optimizer.lr=1e30 "
+                         "--set train.checkpoint_every=0"), 4, "%s", slurp("out.txt"));
+    cr_assert(!exists("runs/o/last.safetensors") && !exists("runs/o/best.safetensors"),
+              "the old run's checkpoints outlived its replacement");
+    cr_assert_eq(nntrain("train o.ini --no-test --resume auto"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "no runs/o/last.safetensors yet; starting from scratch"), "%s", out);
+    free(out);
+}
+
+/* the samples trained and validated on cannot change under a checkpoint; the test split may */
+Test(reliability, resume_refuses_data_changes_but_the_test_split)
+{
+    model("d.ini", 1, "", "test.csv", "val_split = 0.2", "");
+    cr_assert_eq(nntrain("train d.ini --no-test"), 0, "%s", slurp("out.txt"));
+    const char *refused[] = {"data.val_split=0.1", "data.limit=100", "data.stratify=false",
+                             "data.path=train2.csv"};
+    write_csv("train2.csv", 240, 9);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(nntrain("train d.ini --resume auto --set train.epochs=2 --set %s",
+                             refused[i]), 1, "%s was accepted", refused[i]);
+        char *out = slurp("out.txt"), key[64];
+        snprintf(key, sizeof key, "%.*s ", (int)strcspn(refused[i], "="), refused[i]);
+        cr_assert(strstr(out, "cannot resume from") && strstr(out, key) &&
+                  strstr(out, "the data it trains on"), "%s: %s", refused[i], out);
+        free(out);
+    }
+    cr_assert_eq(nntrain("train d.ini --resume auto --set train.epochs=2 "
+                         "--set data.test_limit=10"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "changed on resume: data.test_limit") &&
+              strstr(out, "(10 samples)"), "%s", out);
+    free(out);
+}
+
+/* files a run writes replace what is at their name: a symlink planted there (model.ini, a
+ * checkpoint, the temp name) is never written through; a file-size limit is a named error */
+Test(reliability, run_files_never_write_through_links_and_size_limits_are_errors)
+{
+    model("l.ini", 1, "", "test.csv", "", "");
+    write_file("victim.txt", "VICTIM\n");
+    cr_assert_eq(mkdir(path_in("runs"), 0755), 0);
+    cr_assert_eq(mkdir(path_in("runs/l"), 0755), 0);
+    cr_assert_eq(symlink(path_in("victim.txt"), path_in("runs/l/model.ini")), 0);
+    cr_assert_eq(symlink(path_in("victim.txt"), path_in("runs/l/best.safetensors")), 0);
+    cr_assert_eq(nntrain("train l.ini --no-test"), 0, "%s", slurp("out.txt"));
+    char *v = slurp("victim.txt");
+    cr_assert_str_eq(v, "VICTIM\n", "a run wrote through a link");
+    free(v);
+    struct stat st;
+    cr_assert(lstat(path_in("runs/l/model.ini"), &st) == 0 && S_ISREG(st.st_mode));
+    /* a logger's file stays in the run directory */
+    model("esc.ini", 1, "", "test.csv", "", "[logger.esc]\ntype = jsonl\npath = ../../esc.jsonl\n");
+    cr_assert_eq(nntrain("train esc.ini --no-test"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "path = '../../esc.jsonl': the file must stay inside the run "
+                          "directory"), "%s", out);
+    free(out);
+    cr_assert(!exists("esc.jsonl"), "a logger wrote outside the run directory");
+    /* ulimit -f: EFBIG named, the previous checkpoint kept, no signal death */
+    char *before = slurp("runs/l/last.safetensors");
+    char cmd[3072];
+    snprintf(cmd, sizeof cmd, "cd %s && (ulimit -f 2; exec %s train l.ini --no-test --quiet "
+             "--resume auto --set train.epochs=2) > out.txt 2>&1", dir, exe);
+    int ws = system(cmd);
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 1, "status %d: %s", ws, slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "File too large"), "%s", out);
+    free(out);
+    char *after = slurp("runs/l/last.safetensors");
+    cr_assert(after && memcmp(before, after, 512) == 0, "the previous checkpoint changed");
+    free(after);
+    free(before);
 }
 
 Test(reliability, eval_refuses_inputs_of_another_size_than_training)
@@ -234,9 +324,14 @@ Test(reliability, eval_and_predict_use_the_validation_split_training_used)
     out = slurp("p.csv");
     cr_assert_eq(count(out, "\n"), 49, "header + 48 rows:\n%s", out);
     free(out);
-    /* the run's csv logger got an eval row */
+    /* the run's csv logger got an eval row: the split in its kind, the checkpoint's epoch
+     * and step, nothing for time, rate, gradient norm and speed, which were not measured */
     out = slurp("runs/v/metrics.csv");
-    cr_assert(strstr(out, "\neval,"), "%s", out);
+    char *row = strstr(out, "\neval_val,");
+    cr_assert_not_null(row, "%s", out);
+    int epoch = -1, step = -1, n = 0;
+    cr_assert_eq(sscanf(row + 1, "eval_val,%d,,%d%n", &epoch, &step, &n), 2, "%s", row);
+    cr_assert(epoch == 1 && step == 6 && strncmp(row + 1 + n, ",,,,,", 5) == 0, "%s", row);
     free(out);
 }
 

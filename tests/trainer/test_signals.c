@@ -97,12 +97,6 @@ static int reap(pid_t pid, double limit, const char *log)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static int exists(const char *name)
-{
-    struct stat st;
-    return stat(path_in(name), &st) == 0;
-}
-
 /* waits until dir/name exists (the run has written a checkpoint) */
 static void wait_for(const char *name, pid_t pid, const char *log)
 {
@@ -253,6 +247,44 @@ Test(signals, an_interrupted_cv_says_how_far_it_got)
     cr_assert(strstr(out, "nntrain: cv interrupted in fold 1 of 2; 0 folds completed; continue "
                           "with the same command and --resume"), "%s", out);
     cr_assert_null(strstr(out, "folds: val_accuracy"), "%s", out);
+    free(out);
+}
+
+/* runs do not nest: a train into a cv's fold while the cv trains it, or into a directory
+ * holding a live run, is refused; eval of a live run's checkpoint leaves its logs alone */
+Test(signals, run_directories_do_not_nest_and_eval_leaves_a_live_runs_logs_alone)
+{
+    const char *args[] = {"cv", "run.ini", "--run-dir", "cvn", "--folds", "2", "--quiet", NULL};
+    pid_t p = spawn("cv.log", args);
+    wait_for("cvn/fold-1/last.safetensors", p, "cv.log");
+    char want[64];
+    snprintf(want, sizeof want, "which pid %d writes", (int)p);
+    cr_assert_eq(nntrain("train run.ini --run-dir cvn/fold-1 --overwrite --no-test "
+                         "--set train.epochs=1"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "run directory cvn/fold-1 is inside") && strstr(out, "/cvn, ") &&
+              strstr(out, want), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train run.ini --run-dir . --no-test --set train.epochs=1"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "run directory . holds") && strstr(out, "/cvn") && strstr(out, want),
+              "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("eval run.ini --checkpoint cvn/fold-1/last.safetensors"), 0, "%s",
+                 slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "this evaluation is not added to its logs"), "%s", out);
+    free(out);
+    char *after = slurp("cvn/fold-1/metrics.csv");
+    cr_assert_null(strstr(after, "\neval,"), "eval wrote into a live run's log");
+    free(after);
+    cr_assert_eq(kill(p, SIGINT), 0);
+    cr_assert_eq(reap(p, 60, "cv.log"), 130);
+    /* once it ended, both are allowed */
+    cr_assert_eq(nntrain("eval run.ini --checkpoint cvn/fold-1/last.safetensors"), 0, "%s",
+                 slurp("out.txt"));
+    out = slurp("cvn/fold-1/metrics.csv");
+    cr_assert(strstr(out, "\neval,"), "%s", out);
     free(out);
 }
 

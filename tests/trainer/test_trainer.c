@@ -292,6 +292,30 @@ Test(trainer, a_best_checkpoint_newer_than_the_resumed_one_is_replayed)
     free(want);
 }
 
+/* with restore_best a fold ends with its best epoch's model: the table has that epoch's
+ * validation figures, not the last epoch's */
+Test(trainer, cv_reports_the_restored_best_epochs_figures)
+{
+    write_model("cvb.ini", 40, "early_stopping = true\npatience = 2\nrestore_best = true\n");
+    cr_assert_eq(nntrain("cv cvb.ini --folds 2 --set scheduler.gamma=1 --set optimizer.lr=0.1"),
+                 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    char *fold2 = strstr(out, "fold 2/2"), *table = strstr(out, "\nfold ");
+    cr_assert(fold2 && table && strstr(out, "the best weights are restored"), "%s", out);
+    double best = INFINITY, last = NAN, v;
+    for (char *p = out; (p = strstr(p, "| val_loss ")) && p < fold2; p++)
+        if (sscanf(p, "| val_loss %lf", &v) == 1) {
+            best = fmin(best, v);
+            last = v;
+        }
+    cr_assert(isfinite(best) && last > best, "fold 1 must end past its best epoch: %s", out);
+    double row = NAN;
+    cr_assert_eq(sscanf(strstr(table + 1, "\n1 "), "\n1 %lf", &row), 1, "%s", table);
+    cr_assert_float_eq(row, best, 1e-9, "fold 1 reports val_loss %.4f; its best epoch had "
+                       "%.4f, its last %.4f", row, best, last);
+    free(out);
+}
+
 Test(trainer, divergence_is_diagnosed_and_the_last_checkpoint_is_kept)
 {
     write_model("nan.ini", 1, "");
