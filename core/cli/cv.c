@@ -86,6 +86,15 @@ static void drop_records(const char *base)
     }
 }
 
+/* one line of the table; acc 0 (regression) leaves the accuracy column out */
+static void fold_row(int acc, const char *label, double vl, double va)
+{
+    if (acc)
+        printf("%-6s %10.4f %13.2f%%\n", label, vl, 100 * va);
+    else
+        printf("%-6s %10.4f\n", label, vl);
+}
+
 int nn_cmd_cv(nn_cli *cli)
 {
     long folds = 5;
@@ -180,11 +189,18 @@ int nn_cmd_cv(nn_cli *cli)
         if (s.reg)
             nn_session_close(&s);
     }
+    /* regression (no classes) has no accuracy: its column and summary are the loss alone */
+    int acc = 0;
+    for (int k = 0; k < done; k++)
+        acc |= !isnan(va[k]);
     if (done > 0) {
-        printf("\n%-6s %10s %14s\n", "fold", "val_loss", "val_accuracy");
+        printf("\n%-6s %10s", "fold", "val_loss");
+        printf(acc ? " %14s\n" : "\n", "val_accuracy");
         double ml = 0, ma = 0, sl = 0, sa = 0;
         for (int k = 0; k < done; k++) {
-            printf("%-6d %10.4f %13.2f%%\n", k + 1, vl[k], 100 * va[k]);
+            char label[16];
+            snprintf(label, sizeof label, "%d", k + 1);
+            fold_row(acc, label, vl[k], va[k]);
             ml += vl[k] / done;
             ma += va[k] / done;
         }
@@ -192,15 +208,17 @@ int nn_cmd_cv(nn_cli *cli)
             sl += (vl[k] - ml) * (vl[k] - ml);
             sa += (va[k] - ma) * (va[k] - ma);
         }
-        printf("%-6s %10.4f %13.2f%%\n", "mean", ml, 100 * ma);
+        fold_row(acc, "mean", ml, ma);
         if (done > 1) { /* a sample std of one fold is undefined */
             sl = sqrt(sl / (done - 1));
             sa = sqrt(sa / (done - 1));
-            printf("%-6s %10.4f %13.2f%%\n", "std", sl, 100 * sa);
+            fold_row(acc, "std", sl, sa);
         }
-        if (done == folds)
+        if (done == folds && acc)
             printf("%d folds: val_accuracy %.2f%% ± %.2f%% (sample std)\n", done, 100 * ma,
                    100 * sa);
+        else if (done == folds)
+            printf("%d folds: val_loss %.4f ± %.4f (sample std)\n", done, ml, sl);
     }
     fflush(stdout); /* the table before the message below */
     if (stopped) /* what completed is shown, never as the K-fold estimate */

@@ -1,6 +1,7 @@
 /* predict.c: `nntrain predict MODEL.ini --checkpoint C [--input FILE...]`: one CSV row per
  * sample of the test/val split or of the user's files, with the predicted class, its
- * probability and every class's probability (softmax of the output). It only reads. */
+ * probability and every class's probability (softmax of the output), or for regression the
+ * target (of a split) and the raw outputs. It only reads. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +21,7 @@ typedef struct pctx {
     int header_done;
     double *probs;
     int classification;
+    int64_t n_target; /* F32 targets (regression) shown beside the outputs; 0: none */
     const nn_data *data; /* non-NULL for --input: rows are named by nn_data_describe */
 } pctx;
 
@@ -64,6 +66,8 @@ static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const 
             }
         } else {
             fprintf(p->out, p->data ? "input" : "index");
+            for (int64_t c = 0; target && c < p->n_target; c++)
+                fprintf(p->out, ",target_%lld", (long long)c);
             for (int64_t c = 0; c < n_out; c++)
                 fprintf(p->out, ",output_%lld", (long long)c);
         }
@@ -76,6 +80,8 @@ static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const 
         fprintf(p->out, "%lld", (long long)index);
     }
     if (!p->classification) {
+        for (int64_t c = 0; target && c < p->n_target; c++)
+            fprintf(p->out, ",%.6g", (double)((const float *)target)[c]);
         for (int64_t c = 0; c < n_out; c++)
             fprintf(p->out, ",%.6g", (double)out[c]);
         fputc('\n', p->out);
@@ -190,6 +196,8 @@ int nn_cmd_predict(nn_cli *cli)
         p.info = nn_data_info(s.data);
         p.data = n_inputs ? s.data : NULL;
         p.classification = p.info->n_classes > 0 && nn_tensor_dtype(&p.info->target) == NN_I32;
+        if (!p.classification && nn_tensor_dtype(&p.info->target) == NN_F32)
+            p.n_target = (int64_t)nn_tensor_numel(&p.info->target);
         const nn_tensor *o = nn_plan_output(s.binds[0].plan);
         p.probs = calloc((size_t)(nn_tensor_numel(o) / o->shape[0]) + 1, sizeof *p.probs);
         nn_error err = {0};

@@ -1,5 +1,5 @@
 /* csv.c: the `csv` dataset: numeric feature columns plus one label column, for classification
- * (label text -> class id, names kept) or regression (F32 target). open() parses and checks the
+ * (label text -> class id, names kept) or regression (F32 [1] target). open() parses and checks the
  * whole file; get() copies one row and is safe on many threads. Never accept a ragged row.
  * Prediction (NN_SPLIT_PREDICT): each input is a CSV with the training feature columns, the
  * label column optional; classes come from the training file; samples are named FILE:LINE. */
@@ -428,7 +428,9 @@ static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
     info->length = d->n;
     nn_tensor_describe(&info->sample, NN_F32, 1, (const int64_t[]){d->nf});
     if (d->regression) {
-        nn_tensor_describe(&info->target, NN_F32, 0, NULL);
+        /* [1], not a scalar: batches of [N, 1] meet a 1-unit dense layer's [N, 1] output in
+         * mse, l1 and huber, which take predictions and targets of one shape (as PyTorch's) */
+        nn_tensor_describe(&info->target, NN_F32, 1, (const int64_t[]){1});
     } else {
         nn_tensor_describe(&info->target, NN_I32, 0, NULL);
         info->n_classes = d->names.n;
@@ -473,7 +475,8 @@ static const nn_param_spec csv_params[] = {
      .doc = "comma-separated feature columns (names or indices); default: all but the label"},
     {.name = "task", .type = NN_PARAM_ENUM, .def = "classification",
      .choices = "classification|regression",
-     .doc = "classification: labels become I32 class ids; regression: an F32 target"},
+     .doc = "classification: labels become I32 class ids; regression: an F32 [1] target, "
+            "compared with a 1-unit output"},
     {.name = "classes", .type = NN_PARAM_STRING,
      .doc = "comma-separated class names fixing the id order; default: the distinct labels "
             "of the training file, sorted (numerically when all are integers)"},

@@ -82,6 +82,9 @@ Test(csv, regression_targets_are_floats)
     fx_ds d;
     fx_ds_ok(&d, "csv", kv, 2, NN_SPLIT_TRAIN);
     cr_assert_eq(nn_tensor_dtype(&d.info.target), NN_F32);
+    /* [1] per sample, so batches are [N, 1] like a 1-unit dense layer's output */
+    cr_assert_eq(d.info.target.dl.ndim, 1);
+    cr_assert_eq(d.info.target.shape[0], 1);
     cr_assert_eq(d.info.n_classes, 0);
     cr_assert_null(d.info.labels);
     float x, y;
