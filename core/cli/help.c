@@ -53,9 +53,9 @@ const nn_verb nn_verbs[] = {
      "  predict MODEL.ini --checkpoint PATH --input FILE... [--limit N] [--output FILE]\n"
      "    predictions for your own files (repeat --input or list several after it); what a\n"
      "    FILE is depends on the [data] plugin (see `nntrain plugins show TYPE`): e.g. an IDX\n"
-     "    images file, a CSV with the training feature columns, a PNG or a directory of\n"
-     "    PNGs. Rows: input (FILE:RECORD), predicted class, its probability, and the\n"
-     "    probability of every class (no label: it is unknown)\n"},
+     "    images file, a CSV with the training feature columns (matched by header name), a\n"
+     "    PNG or a directory of PNGs. Rows: input (FILE:RECORD), predicted class, its\n"
+     "    probability, and the probability of every class (no label: it is unknown)\n"},
     {"cv", nn_cmd_cv, "K-fold cross-validation",
      "  cv MODEL.ini [--folds K] [--run-dir DIR] [--resume | --overwrite]\n"
      "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"

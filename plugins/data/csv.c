@@ -2,7 +2,8 @@
  * (label text -> class id, names kept) or regression (F32 [1] target). open() parses and checks the
  * whole file; get() copies one row and is safe on many threads. Never accept a ragged row.
  * Prediction (NN_SPLIT_PREDICT): each input is a CSV with the training feature columns, the
- * label column optional; classes come from the training file; samples are named FILE:LINE. */
+ * label column optional; classes come from the training file; samples are named FILE:LINE.
+ * With a header, test and input columns are matched to training's by name, else by position. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
@@ -208,67 +209,164 @@ static int csv_number(const char *s, float *out)
     return 0;
 }
 
-/* The label column of a prediction input, or -1 when it has none: without a `features` list
- * the file has either the training file's columns or those less the label (train_nf columns). */
-static int csv_predict_label(const csv_ds *d, const csv_table *t, const char *file, int train_nf,
-                             nn_error *err)
+/* The feature columns of a table, in sample order, into fc (t->cols entries): the `features`
+ * list (names or indices) or every column but the label lc. */
+static int csv_features(const csv_ds *d, const csv_table *t, const char *file, int lc, int *fc,
+                        int *nf, nn_error *err)
 {
-    if (d->features_key && d->features_key[0]) {
-        nn_error scratch = {0};
-        int lc = csv_column(t, d->label_key, file, &scratch);
-        return lc < 0 ? -1 : lc;
-    }
-    if (t->cols == train_nf)
-        return -1;
-    if (t->cols == train_nf + 1)
-        return csv_column(t, d->label_key, file, err);
-    return nn_error_set(err, NN_ESHAPE, "%s: %d columns, expected the training file's %d "
-                        "feature columns (and optionally its label column)", file, t->cols,
-                        train_nf);
-}
-
-/* Fills features and targets from a parsed table, appending to the rows loaded before.
- * predict: the label column may be absent (see csv_predict_label); targets are unknown. */
-static int csv_load(csv_ds *d, const csv_table *t, const char *file, int predict, int train_nf,
-                    nn_error *err)
-{
-    int lc = predict ? csv_predict_label(d, t, file, train_nf, err)
-                     : csv_column(t, d->label_key, file, err);
-    if (lc < 0 && (!predict || lc != -1))
-        return lc;
-    int *fc = malloc((size_t)t->cols * sizeof *fc), nf = 0;
-    if (!fc)
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    *nf = 0;
     if (d->features_key && d->features_key[0]) {
         char *copy = strdup(d->features_key), *save = NULL;
-        int rc = copy ? NN_OK : NN_ENOMEM;
-        for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s && !rc;
-             s = strtok_r(NULL, ",", &save)) {
+        if (!copy)
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        int rc = NN_OK;
+        for (char *s = strtok_r(copy, ",", &save); s && !rc; s = strtok_r(NULL, ",", &save)) {
             int c = csv_column(t, csv_trim(s), file, err);
             if (c < 0)
                 rc = c;
-            else if (nf < t->cols)
-                fc[nf++] = c;
+            else if (*nf < t->cols)
+                fc[(*nf)++] = c;
         }
         free(copy);
-        if (rc) {
-            free(fc);
-            return rc == NN_ENOMEM ? nn_error_set(err, rc, "out of memory") : rc;
-        }
+        if (rc)
+            return rc;
     } else {
         for (int c = 0; c < t->cols; c++)
             if (c != lc)
-                fc[nf++] = c;
+                fc[(*nf)++] = c;
     }
-    if (nf == 0) {
-        free(fc);
-        return nn_error_set(err, NN_EINVAL, "%s: no feature columns", file);
+    return *nf ? NN_OK : nn_error_set(err, NN_EINVAL, "%s: no feature columns", file);
+}
+
+/* What the training file fixes for the test file and prediction inputs: its table, label
+ * column and feature columns (by name when there is a header). */
+typedef struct csv_train {
+    const csv_table *t;
+    int lc, nf;
+    int *fc;
+    int every; /* no `features` list: every column but the label is a feature */
+} csv_train;
+
+static int csv_train_columns(const csv_ds *d, const csv_table *t, const char *file,
+                             csv_train *tr, nn_error *err)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->t = t;
+    tr->every = !d->features_key || !d->features_key[0];
+    tr->lc = csv_column(t, d->label_key, file, err);
+    if (tr->lc < 0)
+        return tr->lc;
+    if (!(tr->fc = malloc((size_t)t->cols * sizeof *tr->fc)))
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    return csv_features(d, t, file, tr->lc, tr->fc, &tr->nf, err);
+}
+
+/* the column of a table's header named name, or -1 */
+static int csv_named(const csv_table *t, const char *name)
+{
+    for (int c = 0; c < t->cols; c++)
+        if (!strcmp(t->head[c], name))
+            return c;
+    return -1;
+}
+
+/* appends 'name' to a comma-separated list; a name that does not fit ends it with "..." */
+static void csv_list_add(char *list, size_t cap, const char *name)
+{
+    size_t l = strlen(list);
+    if (l >= 3 && !strcmp(list + l - 3, "..."))
+        return;
+    if (l + strlen(name) + 8 < cap)
+        snprintf(list + l, cap - l, "%s'%s'", l ? ", " : "", name);
+    else
+        snprintf(list + l, cap - l, "%s...", l ? ", " : "");
+}
+
+/* A test file or prediction input with a header: each training feature is taken from the
+ * column of its name, wherever it stands; the label column is found by name too (required in a
+ * test file, ignored in an input). Without a `features` list, where every column is a feature,
+ * a column the training file lacks is refused; with one, other columns are ignored. */
+static int csv_match_header(const csv_train *tr, const csv_table *u, const char *file,
+                            int predict, int *fc, int *lc, nn_error *err)
+{
+    const csv_table *t = tr->t;
+    for (int c = 0; c < u->cols; c++)
+        for (int k = 0; k < c; k++)
+            if (!strcmp(u->head[c], u->head[k]))
+                return nn_error_set(err, NN_EFORMAT, "%s: the header names column '%s' twice "
+                                    "(columns %d and %d)", file, u->head[c], k + 1, c + 1);
+    char missing[160] = "", unknown[160] = "", expected[160] = "";
+    int numbers = 0; /* header names that are numbers: a file without its header line */
+    for (int j = 0; j < tr->nf; j++) {
+        const char *name = t->head[tr->fc[j]];
+        csv_list_add(expected, sizeof expected, name);
+        if ((fc[j] = csv_named(u, name)) < 0)
+            csv_list_add(missing, sizeof missing, name);
     }
-    if (predict && nf != train_nf) {
-        free(fc);
-        return nn_error_set(err, NN_ESHAPE, "%s: %d feature columns, the training file has %d",
-                            file, nf, train_nf);
+    const char *label = t->head[tr->lc];
+    *lc = csv_named(u, label);
+    if (*lc < 0 && !predict)
+        csv_list_add(missing, sizeof missing, label);
+    for (int c = 0; c < u->cols; c++) {
+        float v;
+        numbers += !csv_number(u->head[c], &v);
+        if (csv_named(t, u->head[c]) < 0 && tr->every)
+            csv_list_add(unknown, sizeof unknown, u->head[c]);
     }
+    if (!*missing && !*unknown)
+        return NN_OK;
+    return nn_error_set(err, NN_ESHAPE, "%s: the header does not match the training file's "
+                        "columns:%s%s%s%s%s%s expected the feature columns %s %s'%s'%s%s",
+                        file, *missing ? " missing " : "", missing, *missing ? ";" : "",
+                        *unknown ? " unknown " : "", unknown, *unknown ? ";" : "", expected,
+                        predict ? "(the label column " : "and the label column ", label,
+                        predict ? " is optional and ignored)" : "",
+                        numbers == u->cols ? "; its first line holds numbers: it lacks the "
+                                             "header line" : "");
+}
+
+/* The label column of a headerless prediction input, or *lc = -1 when it has none: without a
+ * `features` list the file has either the training file's columns or those less the label. */
+static int csv_predict_label(const csv_ds *d, const csv_table *u, const char *file, int train_nf,
+                             int *lc, nn_error *err)
+{
+    *lc = -1;
+    if (d->features_key && d->features_key[0]) {
+        nn_error scratch = {0};
+        int c = csv_column(u, d->label_key, file, &scratch);
+        *lc = c < 0 ? -1 : c;
+        return NN_OK;
+    }
+    if (u->cols == train_nf)
+        return NN_OK;
+    if (u->cols == train_nf + 1)
+        return (*lc = csv_column(u, d->label_key, file, err)) < 0 ? *lc : NN_OK;
+    return nn_error_set(err, NN_ESHAPE, "%s: %d columns, expected the training file's %d "
+                        "feature columns (and optionally its label column)", file, u->cols,
+                        train_nf);
+}
+
+/* A headerless test file or prediction input: columns by position, as in the training file. */
+static int csv_match_position(const csv_ds *d, const csv_train *tr, const csv_table *u,
+                              const char *file, int predict, int *fc, int *lc, nn_error *err)
+{
+    int rc = predict ? csv_predict_label(d, u, file, tr->nf, lc, err) : NN_OK;
+    if (!predict && (*lc = csv_column(u, d->label_key, file, err)) < 0)
+        rc = *lc;
+    int nf = 0;
+    if (!rc)
+        rc = csv_features(d, u, file, *lc, fc, &nf, err);
+    if (!rc && nf != tr->nf)
+        rc = nn_error_set(err, NN_ESHAPE, "%s: %d feature columns, the training file has %d",
+                          file, nf, tr->nf);
+    return rc;
+}
+
+/* Appends a table's rows: features from columns fc (nf of them), the target from column lc;
+ * predict: targets are unknown and each row's origin is kept. */
+static int csv_rows(csv_ds *d, const csv_table *t, const char *file, int lc, const int *fc,
+                    int nf, int predict, nn_error *err)
+{
     d->nf = nf;
     int64_t at = d->n;
     size_t rows = (size_t)(at + t->rows ? at + t->rows : 1);
@@ -278,56 +376,60 @@ static int csv_load(csv_ds *d, const csv_table *t, const char *file, int predict
     d->yreg = yreg ? yreg : d->yreg;
     int32_t *labels = realloc(d->labels, rows * sizeof *d->labels);
     d->labels = labels ? labels : d->labels;
-    if (!x || !yreg || !labels) {
-        free(fc);
+    if (!x || !yreg || !labels)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    }
     d->n = at + t->rows;
     for (int64_t r = 0; r < t->rows; r++) {
         char *const *row = t->cells + r * t->cols;
         int64_t o = at + r;
         if (predict) {
             int rc = nnd_origins_row(&d->from, t->line_of[r], err);
-            if (rc) {
-                free(fc);
+            if (rc)
                 return rc;
-            }
             d->labels[o] = -1;
             d->yreg[o] = 0;
         }
         for (int j = 0; j < nf; j++)
             if (csv_number(row[fc[j]], &d->x[o * nf + j])) {
                 const char *cn = t->head ? t->head[fc[j]] : "";
-                nn_error_set(err, NN_EFORMAT,
-                             "%s:%d: column %d%s%s%s: '%s' is not a number", file,
-                             t->line_of[r], fc[j] + 1, *cn ? " ('" : "", cn, *cn ? "')" : "",
-                             row[fc[j]]);
-                free(fc);
-                return NN_EFORMAT;
+                return nn_error_set(err, NN_EFORMAT,
+                                    "%s:%d: column %d%s%s%s: '%s' is not a number", file,
+                                    t->line_of[r], fc[j] + 1, *cn ? " ('" : "", cn,
+                                    *cn ? "')" : "", row[fc[j]]);
             }
         if (predict)
             continue;
         const char *lv = row[lc];
         if (d->regression) {
-            if (csv_number(lv, &d->yreg[o])) {
-                free(fc);
+            if (csv_number(lv, &d->yreg[o]))
                 return nn_error_set(err, NN_EFORMAT,
                                     "%s:%d: label column %d: '%s' is not a number (task = "
                                     "regression)", file, t->line_of[r], lc + 1, lv);
-            }
             continue;
         }
         int id = nnd_names_find(&d->names, lv);
-        if (id < 0) {
-            free(fc);
+        if (id < 0)
             return nn_error_set(err, NN_EFORMAT, "%s:%d: label '%s' is not one of the %d "
                                 "classes of the training file", file, t->line_of[r], lv,
                                 d->names.n);
-        }
         d->labels[o] = id;
     }
-    free(fc);
     return NN_OK;
+}
+
+/* Appends the rows of a test file or a prediction input, its columns matched to training's. */
+static int csv_load_other(csv_ds *d, const csv_train *tr, const csv_table *u, const char *file,
+                          int predict, nn_error *err)
+{
+    int *fc = malloc((size_t)(u->cols > tr->nf ? u->cols : tr->nf) * sizeof *fc), lc = -1;
+    if (!fc)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    int rc = d->header ? csv_match_header(tr, u, file, predict, fc, &lc, err)
+                       : csv_match_position(d, tr, u, file, predict, fc, &lc, err);
+    if (!rc)
+        rc = csv_rows(d, u, file, lc, fc, tr->nf, predict, err);
+    free(fc);
+    return rc;
 }
 
 static int csv_create(const nn_params *p, void **self, nn_error *err)
@@ -389,38 +491,30 @@ static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
     if (!rc)
         rc = nnd_resolve(path, sizeof path, o->base_dir,
                          o->split == NN_SPLIT_TEST ? d->test_path : d->path, err);
+    csv_train tr = {0};
     if (!rc)
         rc = csv_open_file(d, train, &t, err);
-    if (!rc && !d->regression) {
-        int lc = csv_column(&t, d->label_key, train, err);
-        rc = lc < 0 ? lc : csv_build_classes(d, &t, lc, err);
-    }
-    if (!rc && predict) {
-        /* the training file fixes the feature count: a `features` list or all but the label */
-        int train_nf = t.cols - 1;
-        if (d->features_key && d->features_key[0]) {
-            train_nf = 1;
-            for (const char *c = d->features_key; *c; c++)
-                train_nf += *c == ',';
-        }
-        csv_table_free(&t);
-        for (int f = 0; !rc && f < o->n_inputs; f++) {
-            rc = nnd_origins_file(&d->from, o->inputs[f], err);
-            if (!rc)
-                rc = csv_open_file(d, o->inputs[f], &t, err);
-            if (!rc)
-                rc = csv_load(d, &t, o->inputs[f], 1, train_nf, err);
-            csv_table_free(&t);
-        }
-    } else {
-        if (!rc && o->split == NN_SPLIT_TEST) {
-            csv_table_free(&t);
-            rc = csv_open_file(d, path, &t, err);
-        }
+    if (!rc)
+        rc = csv_train_columns(d, &t, train, &tr, err);
+    if (!rc && !d->regression)
+        rc = csv_build_classes(d, &t, tr.lc, err);
+    if (!rc && o->split == NN_SPLIT_TRAIN)
+        rc = csv_rows(d, &t, train, tr.lc, tr.fc, tr.nf, 0, err);
+    /* the test file or each prediction input, matched to the training file's columns */
+    for (int f = 0; !rc && o->split != NN_SPLIT_TRAIN && f < (predict ? o->n_inputs : 1); f++) {
+        const char *file = predict ? o->inputs[f] : path;
+        csv_table u;
+        memset(&u, 0, sizeof u);
+        if (predict)
+            rc = nnd_origins_file(&d->from, file, err);
         if (!rc)
-            rc = csv_load(d, &t, path, 0, 0, err);
-        csv_table_free(&t);
+            rc = csv_open_file(d, file, &u, err);
+        if (!rc)
+            rc = csv_load_other(d, &tr, &u, file, predict, err);
+        csv_table_free(&u);
     }
+    free(tr.fc);
+    csv_table_free(&t);
     if (rc)
         return rc;
     memset(info, 0, sizeof *info);
@@ -468,7 +562,8 @@ static const nn_param_spec csv_params[] = {
      .doc = "field separator: one character, or 'tab' (fields may be wrapped in double "
             "quotes, but a quoted field may not contain the separator)"},
     {.name = "header", .type = NN_PARAM_BOOL, .def = "true",
-     .doc = "the first non-blank line names the columns"},
+     .doc = "the first non-blank line names the columns; the test file and predict inputs "
+            "are then matched to the training columns by name, in any order"},
     {.name = "label", .type = NN_PARAM_STRING, .def = "-1",
      .doc = "label column: a header name or a 0-based index (negative counts from the end)"},
     {.name = "features", .type = NN_PARAM_STRING,
@@ -494,7 +589,8 @@ static const nn_dataset_vtable csv_vt = {
 static const nn_plugin_desc csv_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_DATASET, .name = "csv", .version = "1.0.0", .license = "MIT",
     .summary = "CSV tables: F32 [features] rows, class ids or an F32 regression target; "
-               "predict --input takes CSVs with the training feature columns (label optional)",
+               "predict --input takes CSVs with the training feature columns (by header name, "
+               "label optional)",
     .caps = NN_CAP_THREAD_SAFE, .params = csv_params, .vtable = &csv_vt);
 
 NN_PLUGIN_EXPORT(&csv_desc);

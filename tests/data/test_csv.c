@@ -57,11 +57,12 @@ Test(csv, headerless_tab_file_with_chosen_features_and_integer_labels)
     fx_ds_free(&d);
 }
 
-Test(csv, test_split_uses_the_training_files_class_ids)
+/* the test file's columns are found by header name, in any order; it needs its label */
+Test(csv, test_split_uses_the_training_files_class_ids_and_column_names)
 {
     fx_tmpdir();
     fx_write_text("t.csv", iris);
-    fx_write_text("v.csv", "a,b,species,c\n0,0,virginica,0\n");
+    fx_write_text("v.csv", "c,species,a,b\n6,virginica,4,5.25\n");
     nn_kv kv[] = {FX_KV("path", "t.csv"), FX_KV("test_path", "v.csv"),
                   FX_KV("label", "species")};
     fx_ds d;
@@ -69,9 +70,19 @@ Test(csv, test_split_uses_the_training_files_class_ids)
     cr_assert_eq(d.info.length, 1);
     cr_assert_eq(d.info.n_classes, 2);
     cr_assert_eq(d.info.labels[0], 1);
+    float x[3];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 0, x, &y, &err), 0, "%s", err.msg);
+    cr_assert(x[0] == 4.0f && x[1] == 5.25f && x[2] == 6.0f, "a, b, c as in training: %g %g %g",
+              x[0], x[1], x[2]);
     fx_ds_free(&d);
     fx_write_text("v.csv", "a,b,species,c\n0,0,versicolor,0\n");
     fx_expect_fail("csv", kv, 3, NN_SPLIT_TEST, "v.csv:2: label 'versicolor'", NULL);
+    fx_write_text("v.csv", "c,a,b\n6,4,5\n");
+    fx_expect_fail("csv", kv, 3, NN_SPLIT_TEST, "v.csv: the header does not match",
+                   "missing 'species'; expected the feature columns 'a', 'b', 'c' and the label "
+                   "column 'species'");
 }
 
 Test(csv, regression_targets_are_floats)

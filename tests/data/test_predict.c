@@ -140,12 +140,14 @@ Test(predict, idx_inputs_of_another_image_size_are_rejected_naming_the_file)
 
 static const nn_kv csv_kv[] = {FX_KV("path", "train.csv"), FX_KV("label", "label")};
 
-Test(predict, csv_inputs_with_or_without_the_label_column_match_training_rows)
+/* with a header, an input's columns are the training features by name, in any order; the
+ * label column, wherever it stands, is not a feature */
+Test(predict, csv_inputs_with_or_without_the_label_column_match_training_rows_by_name)
 {
     fx_tmpdir();
     fx_write_text("train.csv", "f0,label,f1\n1,b,2\n3,a,4\n5,c,6\n");
-    fx_write_text("x.csv", "f0,f1\n3,4\n\n5,6\n");
-    fx_write_text("y.csv", "f0,label,f1\n1,zzz,2\n");
+    fx_write_text("x.csv", "f1,f0\n4,3\n\n6,5\n");
+    fx_write_text("y.csv", "label,f1,f0\nzzz,2,1\n");
     const char *in[] = {fx_path("x.csv"), fx_path("y.csv")};
     fx_ds t, p;
     fx_ds_ok(&t, "csv", csv_kv, 2, NN_SPLIT_TRAIN);
@@ -172,9 +174,61 @@ Test(predict, csv_inputs_with_other_columns_or_bad_numbers_are_named)
     fx_write_text("three.csv", "f0,f1,f2,f3\n1,2,3,4\n");
     fx_write_text("bad.csv", "f0,f1\n1,2\n1,x\n");
     const char *a[] = {fx_path("three.csv")};
-    predict_fails("csv", csv_kv, 2, a, 1, "three.csv", "4 columns");
+    predict_fails("csv", csv_kv, 2, a, 1, "three.csv", "unknown 'f2', 'f3'");
     const char *b[] = {fx_path("bad.csv")};
-    predict_fails("csv", csv_kv, 2, b, 1, "bad.csv:3", "not a number");
+    predict_fails("csv", csv_kv, 2, b, 1, "bad.csv:3", "column 2 ('f1'): 'x' is not a number");
+    /* without a header, columns go by position and their count is what is checked */
+    fx_write_text("train.csv", "1,b,2\n3,a,4\n");
+    fx_write_text("three.csv", "1,2,3,4\n");
+    const nn_kv plain[] = {FX_KV("path", "train.csv"), FX_KV("label", "1"),
+                           FX_KV("header", "false")};
+    predict_fails("csv", plain, 3, a, 1, "three.csv", "4 columns");
+}
+
+Test(predict, csv_inputs_with_missing_unknown_or_repeated_names_are_refused_by_name)
+{
+    fx_tmpdir();
+    fx_write_text("train.csv", "x1,x2,x3,label\n1,2,3,a\n");
+    fx_write_text("foo.csv", "foo,x1,bar\n1,2,3\n");
+    const char *a[] = {fx_path("foo.csv")};
+    const char *want = "foo.csv: the header does not match the training file's columns: missing "
+                       "'x2', 'x3'; unknown 'foo', 'bar'; expected the feature columns 'x1', "
+                       "'x2', 'x3' (the label column 'label' is optional and ignored)";
+    predict_fails("csv", csv_kv, 2, a, 1, want, NULL);
+    fx_write_text("twice.csv", "x1,x2,x3,x1\n1,2,3,4\n");
+    const char *b[] = {fx_path("twice.csv")};
+    predict_fails("csv", csv_kv, 2, b, 1, "twice.csv: the header names column 'x1' twice",
+                  "columns 1 and 4");
+    /* names too long for the message are cut short, never overrun it */
+    char head[1200];
+    snprintf(head, sizeof head, "%0300d,x1,%0600d,x2,x3\n1,2,3,4,5\n", 7, 8);
+    fx_write_text("long.csv", head);
+    const char *l[] = {fx_path("long.csv")};
+    predict_fails("csv", csv_kv, 2, l, 1, "long.csv: the header does not match",
+                  "unknown ...; expected the feature columns 'x1', 'x2', 'x3'");
+    /* a file without its header line: its first row is taken for names, and said so */
+    fx_write_text("bare.csv", "1,2,3\n4,5,6\n");
+    const char *c[] = {fx_path("bare.csv")};
+    predict_fails("csv", csv_kv, 2, c, 1, "unknown '1', '2', '3'", "lacks the header line");
+}
+
+/* a `features` list picks columns by name: an input's other columns are ignored */
+Test(predict, csv_inputs_with_a_features_list_ignore_other_columns)
+{
+    fx_tmpdir();
+    fx_write_text("train.csv", "a,b,label,c\n1,2,x,3\n4,5,y,6\n");
+    fx_write_text("in.csv", "id,c,a\n7,6,4\n");
+    const nn_kv kv[] = {FX_KV("path", "train.csv"), FX_KV("label", "label"),
+                        FX_KV("features", "c,a")};
+    const char *in[] = {fx_path("in.csv")};
+    fx_ds t, p;
+    fx_ds_ok(&t, "csv", kv, 3, NN_SPLIT_TRAIN);
+    predict_ok(&p, "csv", kv, 3, in, 1, NULL);
+    same_sample(&t, 1, &p, 0);
+    fx_ds_free(&t);
+    fx_ds_free(&p);
+    fx_write_text("in.csv", "id,a\n7,4\n");
+    predict_fails("csv", kv, 3, in, 1, "in.csv", "missing 'c'");
 }
 
 /* ---- image_folder ---- */

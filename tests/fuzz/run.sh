@@ -37,7 +37,9 @@ seed() { # target
       { printf '\x01\x05\x33'; head -c 3072 /dev/zero; } >"$c/c100" ;;
     csv)
       printf '\x02a,b,label\n1,2,x\n3.5,-4e2,y\n' >"$c/header"
-      printf '\x05 1;2;3\n4;5;6.5\n' >"$c/regression" ;;
+      printf '\x05 1;2;3\n4;5;6.5\n' >"$c/regression"
+      printf '\x12a,b,label\n1,2,x\n3.5,-4e2,y\n' >"$c/predict-header"
+      printf '\x26a,label,b\n1,2,3\n' >"$c/test-header" ;;
     text)
       printf '\x45pos\tThe cat sat\nneg\tthe dog ran\n\npos\ta cat\n' >"$c/lines" ;;
     image) # PNG and JPEG files made by libpng and libjpeg themselves

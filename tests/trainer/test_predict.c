@@ -163,7 +163,8 @@ Test(predict_cli, bad_inputs_and_usage_errors_name_the_file_and_record)
     cr_assert_neq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input "
                           "narrow.csv"), 0);
     out = text_of("out.txt");
-    cr_assert(strstr(out, "narrow.csv") && strstr(out, "4 feature columns"), "%s", out);
+    cr_assert(strstr(out, "narrow.csv") && strstr(out, "missing 'f2', 'f3'") &&
+              strstr(out, "expected the feature columns 'f0', 'f1', 'f2', 'f3'"), "%s", out);
     free(out);
     cr_assert_neq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input "
                           "missing.csv"), 0);
@@ -182,6 +183,63 @@ Test(predict_cli, bad_inputs_and_usage_errors_name_the_file_and_record)
     cr_assert_eq(nntrain("help predict"), 0);
     out = text_of("out.txt");
     cr_assert(strstr(out, "--input FILE..."), "%s", out);
+    free(out);
+}
+
+/* the rows of test.csv (f0,f1,f2,f3,label) with the n columns cols, in that order */
+static void write_test_columns(const char *name, const int *cols, int n)
+{
+    static const char *names[] = {"f0", "f1", "f2", "f3", "label"};
+    char *test = text_of("test.csv"), *tl[32];
+    int nt = lines_of(test, tl, 32);
+    FILE *f = fopen(path_in(name), "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < nt; i++) {
+        char field[5][32];
+        if (i > 0)
+            cr_assert_eq(sscanf(tl[i], "%31[^,],%31[^,],%31[^,],%31[^,],%31s", field[0],
+                                field[1], field[2], field[3], field[4]), 5, "%s", tl[i]);
+        for (int k = 0; k < n; k++)
+            fprintf(f, "%s%s", k ? "," : "", i ? field[cols[k]] : names[cols[k]]);
+        fputc('\n', f);
+    }
+    fclose(f);
+    free(test);
+}
+
+/* `predict m.ini` of the trained model with args; returns the text its lines point into */
+static char *predict_lines(const char *args, char **lines, int *n)
+{
+    cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors %s --output "
+                         "pl.csv", args), 0, "%s: %s", args, text_of("out.txt"));
+    char *text = text_of("pl.csv");
+    *n = lines_of(text, lines, 32);
+    return text;
+}
+
+/* an input's header names its columns: reordered ones, with the label first, give the
+ * predictions of the test split; names the model does not know are refused */
+Test(predict_cli, csv_inputs_are_matched_to_the_features_by_header_name)
+{
+    train_csv_model();
+    write_test_columns("moved.csv", (const int[]){4, 3, 0, 2, 1}, 5);
+    char *rl[32], *ml[32];
+    int nr, nm;
+    char *ref = predict_lines("--split test", rl, &nr), *moved = predict_lines("--input moved.csv",
+                                                                               ml, &nm);
+    cr_assert_eq(nr, 13);
+    cr_assert_eq(nm, nr);
+    /* the input's rows (input,predicted,...) against the test split's (index,label,...) */
+    for (int i = 1; i < nm; i++)
+        cr_assert_str_eq(after_fields(ml[i], 1), after_fields(rl[i], 2), "row %d", i);
+    free(ref);
+    free(moved);
+
+    write_file("foo.csv", "foo,bar,baz\n1,2,3\n");
+    cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --input foo.csv"), 1);
+    char *out = text_of("out.txt");
+    cr_assert(strstr(out, "foo.csv") && strstr(out, "unknown 'foo', 'bar', 'baz'") &&
+              strstr(out, "missing 'f0', 'f1', 'f2', 'f3'"), "%s", out);
     free(out);
 }
 
