@@ -54,8 +54,8 @@ enum { IDX_ANY, IDX_LABELS, IDX_IMAGES }; /* what the caller expects a file to h
  * Only the unsigned-byte type (0x08) is accepted: that is what the MNIST family uses. The
  * dimension count tells labels (1) from images (2 or more) before the sizes are checked, so a
  * file given in the other's place is named as such. */
-static int idx_parse(const uint8_t *b, size_t len, const char *file, int role, idx_array *a,
-                     nn_error *err)
+static int idx_parse(const uint8_t *b, size_t len, int cut, const char *file, int role,
+                     idx_array *a, nn_error *err)
 {
     memset(a, 0, sizeof *a);
     if (len < 4)
@@ -112,6 +112,10 @@ static int idx_parse(const uint8_t *b, size_t len, const char *file, int role, i
                             file, (long long)r, hdr + (size_t)r * (size_t)rec,
                             (long long)a->count, (long long)rec, have);
     }
+    if (have > want && cut) /* idx_read_file stopped reading */
+        return nn_error_set(err, NN_EFORMAT, "%s: trailing data after the last record at offset "
+                            "%zu: the data goes on past the size its header declares (not read "
+                            "further)", file, hdr + want);
     if (have > want)
         return nn_error_set(err, NN_EFORMAT,
                             "%s: %zu bytes of trailing data after the last record at offset %zu",
@@ -134,17 +138,41 @@ static int idx_gzopen(const char *path, const char *what, gzFile *g, nn_error *e
     return NN_OK;
 }
 
-/* Reads a whole file through zlib. */
+/* How far to read: the size the IDX header in b (n bytes so far) declares plus one byte (so
+ * that trailing data shows); SIZE_MAX while the header is incomplete; 0 (stop) when it is not
+ * IDX or declares an impossible size (the parser then says which). */
+static size_t idx_declared(const uint8_t *b, size_t n)
+{
+    if (n < 4)
+        return SIZE_MAX;
+    if (b[0] || b[1] || b[3] < 1 || b[3] > 8)
+        return 0;
+    if (n < 4 + 4 * (size_t)b[3])
+        return SIZE_MAX;
+    size_t total = 1;
+    for (int i = 0; i < b[3]; i++) {
+        const uint8_t *p = b + 4 + 4 * i;
+        size_t d = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        if (d > (1u << 30) || (d && total > ((size_t)1 << 40) / d))
+            return 0;
+        total *= d;
+    }
+    return 4 + 4 * (size_t)b[3] + total + 1;
+}
+
+/* Reads a whole file through zlib, no further than its header declares (plus one byte): a
+ * small gzip stream that inflates to gigabytes is read no further (*cut = 1), and idx_parse
+ * refuses it as trailing data. */
 static int idx_read_file(const char *path, const char *what, uint8_t **out, size_t *len,
-                         nn_error *err)
+                         int *cut, nn_error *err)
 {
     gzFile g;
     int rc = idx_gzopen(path, what, &g, err);
     if (rc)
         return rc;
-    size_t cap = 1 << 16, n = 0;
+    size_t cap = 1 << 16, n = 0, limit = SIZE_MAX, known = 0;
     uint8_t *buf = malloc(cap);
-    for (;;) {
+    while (n < limit) {
         if (!buf) {
             gzclose(g);
             return nn_error_set(err, NN_ENOMEM, "%s: out of memory after %zu bytes", path, n);
@@ -157,7 +185,8 @@ static int idx_read_file(const char *path, const char *what, uint8_t **out, size
             cap *= 2;
             continue;
         }
-        unsigned want = (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n);
+        size_t room = (limit < cap ? limit : cap) - n;
+        unsigned want = (unsigned)(room > (1u << 30) ? (1u << 30) : room);
         int r = gzread(g, buf + n, want);
         if (r < 0 || (r == 0 && !gzeof(g))) {
             int zerr;
@@ -171,6 +200,12 @@ static int idx_read_file(const char *path, const char *what, uint8_t **out, size
         if (r == 0)
             break;
         n += (size_t)r;
+        if (limit == SIZE_MAX) {
+            limit = idx_declared(buf, n);
+            known = limit != SIZE_MAX ? limit : 0;
+            if (limit == 0)
+                limit = n; /* not IDX: the parser names what is wrong */
+        }
     }
     /* zlib reports a gzip stream cut short only as end-of-file with Z_BUF_ERROR */
     int zerr = Z_OK;
@@ -185,6 +220,7 @@ static int idx_read_file(const char *path, const char *what, uint8_t **out, size
     gzclose(g);
     *out = buf;
     *len = n;
+    *cut = known && n >= known;
     return NN_OK;
 }
 
@@ -273,15 +309,15 @@ static int idx_train_classes(idx_ds *d, const nn_dataset_open *o, int *n, nn_err
     uint8_t *buf;
     size_t len;
     idx_array a;
-    int rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1], err);
+    int cut = 0, rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1], err);
     if (!rc)
-        rc = idx_read_file(lp, "labels file", &buf, &len, err);
+        rc = idx_read_file(lp, "labels file", &buf, &len, &cut, err);
     if (rc) {
         nn_error_prefix(err, "predict needs the training labels for the class count (or set "
                         "class_names)");
         return rc;
     }
-    if ((rc = idx_parse(buf, len, lp, IDX_LABELS, &a, err))) {
+    if ((rc = idx_parse(buf, len, cut, lp, IDX_LABELS, &a, err))) {
         free(buf);
         return rc;
     }
@@ -308,10 +344,10 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
         if (!(d->in_path[f] = strdup(path)))
             return nn_error_set(err, NN_ENOMEM, "out of memory");
         size_t len;
-        int rc = idx_read_file(path, "images file", &d->in_buf[f], &len, err);
+        int cut, rc = idx_read_file(path, "images file", &d->in_buf[f], &len, &cut, err);
         if (rc)
             return rc;
-        if ((rc = idx_parse(d->in_buf[f], len, path, IDX_IMAGES, &d->in_img[f], err)))
+        if ((rc = idx_parse(d->in_buf[f], len, cut, path, IDX_IMAGES, &d->in_img[f], err)))
             return rc;
         const idx_array *a = &d->in_img[f], *a0 = &d->in_img[0];
         if (a->ndim != a0->ndim || memcmp(a->dims + 1, a0->dims + 1,
@@ -392,14 +428,14 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
     int t = o->split == NN_SPLIT_TEST ? 2 : 0;
     char ip[4096], lp[4096];
     size_t ilen, llen;
-    int rc;
+    int rc, icut, lcut;
     if ((rc = nnd_join(ip, sizeof ip, o->base_dir, d->dir, d->files[t], err)) ||
         (rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1], err)) ||
-        (rc = idx_read_file(ip, "images file", &d->img_buf, &ilen, err)))
+        (rc = idx_read_file(ip, "images file", &d->img_buf, &ilen, &icut, err)))
         return rc;
-    if ((rc = idx_parse(d->img_buf, ilen, ip, IDX_IMAGES, &d->img, err)) ||
-        (rc = idx_read_file(lp, "labels file", &d->lab_buf, &llen, err)) ||
-        (rc = idx_parse(d->lab_buf, llen, lp, IDX_LABELS, &d->lab, err)))
+    if ((rc = idx_parse(d->img_buf, ilen, icut, ip, IDX_IMAGES, &d->img, err)) ||
+        (rc = idx_read_file(lp, "labels file", &d->lab_buf, &llen, &lcut, err)) ||
+        (rc = idx_parse(d->lab_buf, llen, lcut, lp, IDX_LABELS, &d->lab, err)))
         return rc;
     if (d->img.count != d->lab.count)
         return nn_error_set(err, NN_EFORMAT, "%s has %lld images but %s has %lld labels", ip,

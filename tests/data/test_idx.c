@@ -95,6 +95,22 @@ Test(idx, truncated_gzip_names_the_file)
     fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "img.gz", "gzip");
 }
 
+/* a small gzip stream that inflates far past what its header declares is refused without
+ * reading it all (a 64 MiB zero tail here; a bomb of gigabytes takes no longer) */
+Test(idx, a_gzip_stream_longer_than_its_header_declares_is_refused_early)
+{
+    fx_tmpdir();
+    write_fixture(1, 3, 3, 1);
+    size_t n = 16 + 3 * 28 * 28, big = (size_t)64 << 20;
+    uint8_t *img = calloc(1, n + big);
+    cr_assert_not_null(img);
+    memcpy(img, (uint8_t[]){0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 28, 0, 0, 0, 28}, 16);
+    fx_write_gz("img.gz", img, n + big);
+    free(img);
+    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "img.gz: trailing data after the last "
+                   "record at offset 2368", "goes on past the size its header declares");
+}
+
 Test(idx, wrong_magic_names_file_and_offset)
 {
     fx_tmpdir();

@@ -25,10 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *buf = NULL;
     size_t len = 0;
     nn_error err = {0};
-    if (idx_read_file(path, "fuzz", &buf, &len, &err) != NN_OK)
+    int cut = 0;
+    if (idx_read_file(path, "fuzz", &buf, &len, &cut, &err) != NN_OK)
         return 0;
     idx_array a;
-    if (idx_parse(buf, len, "fuzz", (int)(size % 3), &a, &err) == NN_OK) {
+    if (idx_parse(buf, len, cut, "fuzz", (int)(size % 3), &a, &err) == NN_OK) {
         /* touch the last byte of the last record: ASan catches an overrun */
         volatile uint8_t sink = 0;
         if (a.count > 0 && a.record > 0)

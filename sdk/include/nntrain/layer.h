@@ -39,8 +39,8 @@ typedef enum nn_init {
     NN_INIT_NORMAL,         /* N(0, init_arg^2) */
     NN_INIT_UNIFORM,        /* U(-init_arg, init_arg) */
     NN_INIT_CONSTANT,       /* ABI 0.4: every element = init_arg, e.g. a learned beta that starts
-                               at the model file's value: set params[i].init_arg after
-                               nn_layer_add_param() */
+                               at the model file's value: k = nn_layer_add_param(...), then
+                               (k >= 0) nn_layer_param_decl(s, k)->init_arg = value */
 } nn_init;
 
 /* parameter and buffer flags */
