@@ -469,6 +469,17 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
                             s->loss_origin, s->loss_entry->desc->name,
                             (long long)lb->setup.reduction);
     s->loss_sums = lb->setup.reduction == NN_LOSS_SUM;
+    /* class ids index the output's second dimension: fewer values than the data's classes
+     * would fail at the first sample of a high class, naming neither the data nor the layer */
+    const nn_tensor *po = nn_plan_output(plan);
+    if (nn_tensor_dtype(&lb->target) == NN_I32 && info->n_classes > 0 && po->dl.ndim >= 2 &&
+        po->shape[1] < info->n_classes)
+        return nn_error_set(err, NN_ESHAPE, "%s: the data has %d classes, but the model's "
+                            "output '%s' %s gives %lld values per sample for loss '%s': give "
+                            "the last layer %d outputs (units or filters)", s->loss_origin,
+                            info->n_classes, po->name ? po->name : "output",
+                            nn_shape_str(po, a, sizeof a), (long long)po->shape[1],
+                            s->loss_entry->desc->name, info->n_classes);
     for (int k = 0; k < lb->setup.n_buffers; k++) {
         const nn_buffer_decl *d = &lb->setup.buffers[k];
         lb->bufs[k].dl.device = dev->dl;

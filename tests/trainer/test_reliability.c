@@ -175,7 +175,7 @@ Test(reliability, eval_refuses_inputs_of_another_size_than_training)
                "[loss]\ntype = cross_entropy\n[optimizer]\ntype = adam\nlr = 0.01\n"
                "[layer.conv]\ntype = conv2d\nfilters = 4\nkernel = 3\nactivation = relu\n"
                "[layer.pool]\ntype = global_avgpool\n[layer.flat]\ntype = flatten\n"
-               "[layer.fc]\ntype = dense\nunits = 3\n");
+               "[layer.fc]\ntype = dense\nunits = 10\n"); /* the preset's 10 classes */
     cr_assert_eq(nntrain("train c.ini --no-test"), 0, "%s", slurp("out.txt"));
     cr_assert_eq(nntrain("eval c.ini --checkpoint runs/c/last.safetensors"), 1, "%s",
                  slurp("out.txt"));

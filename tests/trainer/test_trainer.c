@@ -479,6 +479,13 @@ Test(trainer, bad_model_files_name_the_line)
     out = slurp("out.txt");
     cr_assert(strstr(out, "--set") && strstr(out, "epochs") && strstr(out, "zero"), "%s", out);
     free(out);
+    /* fewer outputs than the data's classes: said at set-up, naming both */
+    cr_assert_eq(nntrain("train ok.ini --set layer.fc2.units=2"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "the data has 3 classes, but the model's output 'fc2' [32, 2] gives 2 "
+                          "values per sample") && strstr(out, "3 outputs"), "%s", out);
+    cr_assert_null(strstr(out, "epoch 1/"), "%s", out);
+    free(out);
 }
 
 Test(trainer, data_limit_and_test_limit_take_a_prefix_of_the_splits)
