@@ -37,10 +37,8 @@ static const char *side_name(const lcase *l, int i)
 
 static const char *init_name(nn_init i)
 {
-    static const char *const names[] = {"zeros", "ones", "he_uniform", "he_normal",
-                                        "xavier_uniform", "xavier_normal", "fan_in_uniform",
-                                        "normal", "uniform"};
-    return (unsigned)i < sizeof names / sizeof names[0] ? names[i] : "?";
+    const char *name = nn_init_name(i);
+    return name ? name : "?";
 }
 
 static void param_str(const nn_param_decl *d, char *buf, size_t cap)

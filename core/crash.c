@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -74,6 +75,23 @@ static int thread_setup(void)
     return 0;
 }
 
+/* nn_crash_mirror's buffer */
+static char *_Atomic mirror;
+static size_t mirror_cap;
+
+void nn_crash_mirror(char *buf, size_t cap)
+{
+    mirror_cap = cap;
+    atomic_store(&mirror, cap ? buf : NULL);
+}
+
+static void mirror_call(const char *call)
+{
+    char *m = atomic_load_explicit(&mirror, memory_order_relaxed);
+    if (m)
+        snprintf(m, mirror_cap, "%s", call ? call : "");
+}
+
 void nn_crash_enter(const nn_instance *inst, const char *call)
 {
     crash_thread *t = &tls;
@@ -90,12 +108,15 @@ void nn_crash_enter(const nn_instance *inst, const char *call)
     /* the frame is complete before the handler can see it */
     atomic_signal_fence(memory_order_release);
     t->depth++;
+    mirror_call(call);
 }
 
 void nn_crash_leave(void)
 {
     if (tls.depth > 0)
         tls.depth--;
+    int d = tls.depth;
+    mirror_call(d > 0 && d <= CRASH_DEPTH ? tls.f[d - 1].call : "");
 }
 
 int nn_crash_leave_rc(int rc)

@@ -4,6 +4,8 @@
 #ifndef NN_CRASH_H
 #define NN_CRASH_H
 
+#include <stddef.h>
+
 #include "instance.h"
 
 /* Marks the start and end of a call into inst's plugin on this thread (a few thread-local
@@ -12,6 +14,11 @@ void nn_crash_enter(const nn_instance *inst, const char *call);
 void nn_crash_leave(void);
 /* nn_crash_leave() and returns rc, so that a marked call stays one expression */
 int nn_crash_leave_rc(int rc);
+
+/* From now on, every thread also writes the slot name of the innermost plugin call in
+ * progress ("setup") into buf, or "" between calls; NULL stops. For a crash-isolating child
+ * (`plugins test`) whose buf is shared with the parent, which then names the call that died. */
+void nn_crash_mirror(char *buf, size_t cap);
 
 /* rc = NN_PLUGIN_CALL(&inst, "forward", vt->forward(inst.self, io, &lerr)); */
 #define NN_PLUGIN_CALL(inst, call, expr) (nn_crash_enter((inst), (call)), nn_crash_leave_rc(expr))

@@ -138,5 +138,9 @@ size_t nn_model_arena_bytes(const nn_model *m);
 /* Initialises t per an nn_init scheme from an RNG stream (also used for state buffers). */
 void nn_init_tensor(nn_tensor *t, nn_init init, double arg, int64_t fan_in, int64_t fan_out,
                     uint64_t seed, uint64_t stream);
+/* "he_uniform" for NN_INIT_HE_UNIFORM; NULL for a value that names no scheme */
+const char *nn_init_name(nn_init init);
+/* "zeros (0), ones (1), ...": every NN_INIT_* scheme and its value, for messages */
+void nn_init_names(char *buf, size_t cap);
 
 #endif

@@ -1,9 +1,29 @@
 /* init.c: parameter initialisation schemes (he, xavier, fan-in uniform, ...) from counter-based
  * random streams, so a parameter's initial values depend only on (seed, its name). */
 #include <math.h>
+#include <stdio.h>
 
 #include "graph.h"
 #include "nntrain/rng.h"
+
+static const char *const init_names[] = {
+    "zeros", "ones", "he_uniform", "he_normal", "xavier_uniform", "xavier_normal",
+    "fan_in_uniform", "normal", "uniform", "constant",
+};
+
+const char *nn_init_name(nn_init init)
+{
+    return (unsigned)init < sizeof init_names / sizeof *init_names ? init_names[init] : NULL;
+}
+
+void nn_init_names(char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof init_names / sizeof *init_names && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s (%zu)", i ? ", " : "",
+                                 init_names[i], i);
+}
 
 void nn_init_tensor(nn_tensor *t, nn_init init, double arg, int64_t fan_in, int64_t fan_out,
                     uint64_t seed, uint64_t stream)

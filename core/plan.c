@@ -11,6 +11,7 @@
 
 #include "crash.h"
 #include "graph_internal.h"
+#include "layer_decls.h"
 #include "sizes.h"
 
 void nn_plan_free(nn_plan *p)
@@ -99,7 +100,7 @@ static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, int masked, nn
         return nn_error_set(err, rc, "%s: layer '%s' (%s) given %s: %s", l->origin, l->name,
                             l->type, shapes, serr.msg[0] ? serr.msg : nn_strerror(rc));
     }
-    if ((rc = nn_layer_sizes_check(s, l->origin, l->name, l->type, l->kvs, l->n_kvs, err)))
+    if ((rc = nn_layer_decls_check(s, &p->inst[i], l->name, l->kvs, l->n_kvs, err)))
         return rc;
     if (s->output.dl.ndim < 1 || s->output.shape[0] != p->batch)
         return nn_error_set(err, NN_EINTERNAL,

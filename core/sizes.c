@@ -138,9 +138,12 @@ int nn_layer_sizes_check(const nn_layer_setup *s, const char *origin, const char
     size_t limit = nn_memory_bytes();
     int rc = check_one("output", name, s->output.dl.ndim, s->output.shape,
                        s->output.dl.dtype.bits, limit, origin, name, type, kvs, n_kvs, err);
-    for (int k = 0; rc == NN_OK && k < s->n_params && k < NN_MAX_LAYER_PARAMS; k++)
-        rc = check_one("parameter", s->params[k].name, s->params[k].ndim, s->params[k].shape, 32,
-                       limit, origin, name, type, kvs, n_kvs, err);
+    int max_params = s->params_more ? NN_MAX_LAYER_PARAMS_ALL : NN_MAX_LAYER_PARAMS;
+    for (int k = 0; rc == NN_OK && k < s->n_params && k < max_params; k++) {
+        const nn_param_decl *d = nn_layer_param_decl(s, k);
+        rc = check_one("parameter", d->name, d->ndim, d->shape, 32, limit, origin, name, type,
+                       kvs, n_kvs, err);
+    }
     for (int b = 0; rc == NN_OK && b < s->n_buffers && b < NN_MAX_LAYER_BUFFERS; b++) {
         const nn_buffer_decl *d = &s->buffers[b];
         rc = check_one("buffer", d->name, d->ndim, d->shape, nn_dtype_dl(d->dtype).bits, limit,

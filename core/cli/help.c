@@ -93,7 +93,9 @@ const nn_verb nn_verbs[] = {
      "                               exports, gradients against finite differences,\n"
      "                               determinism, no allocation per step, grad_inputs NULL,\n"
      "                               leaks over 1000 create/destroy, state round trips, the\n"
-     "                               LR schedule; a table of results, exit 1 on a failure.\n"
+     "                               LR schedule; a table of results, exit 1 on a failure\n"
+     "                               or when no check of the plugin's kind could run (with\n"
+     "                               --all such plugins are listed as not checked).\n"
      "                               --param adds a key to every case (a dataset's files),\n"
      "                               --device DEV tests the plugins of that device\n"},
     {"devices", nn_cmd_devices, "list device types; check a device pack against the CPU",

@@ -77,7 +77,7 @@ int nn_cli_plugins_test(nn_cli *cli, nn_registry *r, int argc, char **argv)
     o.device = cli->device;
     char dtype[64];
     device_type(cli->device, dtype, sizeof dtype);
-    int tested = 0, failed = 0;
+    int tested = 0, failed = 0, unchecked = 0;
     for (int i = 0; i < nn_registry_count(r); i++) {
         const nn_plugin_entry *e = nn_registry_entry(r, i);
         if ((name && strcmp(e->desc->name, name) != 0) || (kind && e->desc->kind != kind) ||
@@ -87,11 +87,18 @@ int nn_cli_plugins_test(nn_cli *cli, nn_registry *r, int argc, char **argv)
             printf("\n");
         nn_error err = {0};
         nn_plugtest_summary sum;
-        if (nn_plugtest_run(r, e, &o, &sum, &err) != NN_OK) {
-            failed++;
-            if (!sum.failed) /* the runner itself failed, not a check */
-                nn_cli_error("%s", err.msg);
+        if (nn_plugtest_run(r, e, &o, &sum, &err) == NN_OK)
+            continue;
+        if (sum.unchecked && all) {
+            /* --all: the plugins that need data or keys are tested on fixtures of their own
+             * (tests/sdk/test_stock_data.sh); named here, they do not fail the sweep */
+            unchecked++;
+            printf("not checked: %s\n", err.msg);
+            continue;
         }
+        failed++;
+        if (!sum.failed) /* nothing could be checked, or the runner itself failed */
+            nn_cli_error("%s", err.msg);
     }
     if (!tested) {
         nn_cli_error("plugins test: no %s%splugin %s%s%sfor device %s; `nntrain plugins` lists "
@@ -100,7 +107,7 @@ int nn_cli_plugins_test(nn_cli *cli, nn_registry *r, int argc, char **argv)
         return NN_EXIT_FAIL;
     }
     if (tested > 1)
-        printf("\n%d plugin%s tested, %d with failures\n", tested, tested == 1 ? "" : "s",
-               failed);
+        printf("\n%d plugin%s tested, %d with failures, %d not checked (nothing could be)\n",
+               tested, tested == 1 ? "" : "s", failed, unchecked);
     return failed ? NN_EXIT_FAIL : NN_EXIT_OK;
 }

@@ -58,6 +58,25 @@ static void coords(const nn_tensor *t, int64_t j, char *buf, size_t cap)
         snprintf(buf + used, cap - used, "]");
 }
 
+/* NN_OK when every element of F32 tensor t (named `what`) is finite; the values checked come
+ * from finite inputs and parameters, so a NaN or infinity is the plugin's */
+static int finite(const nn_tensor *t, const char *what, nn_error *err)
+{
+    if (!t || nn_tensor_dtype(t) != NN_F32)
+        return NN_OK;
+    for (int64_t j = 0, n = nn_tensor_numel(t); j < n; j++) {
+        float v = NN_F32P(t)[j];
+        if (isfinite(v))
+            continue;
+        char at_[96];
+        coords(t, j, at_, sizeof at_);
+        return nn_error_set(err, NN_EINVAL, "%s %s is %g on finite inputs and parameters (a "
+                            "forward or backward must give finite values there)", what, at_,
+                            (double)v);
+    }
+    return NN_OK;
+}
+
 /* value at x[j] = v; x[j] is restored by the caller */
 static int at(gc_eval f, void *ctx, float *x, int64_t j, double v, double *out, nn_error *err)
 {
@@ -134,8 +153,8 @@ static judged judge(double a, const double est[3], double fixed, double noise, d
         double scale = fmax(fabs(a), fabs(est[k]));
         double tol = rtol * scale + fixed + noise, diff = fabs(a - est[k]);
         double e = tol > 0 ? diff / tol : (diff > 0 ? INFINITY : 0);
-        if (isnan(e))
-            e = INFINITY;
+        if (isnan(e) || isnan(diff) || isnan(tol))
+            e = INFINITY; /* NaN compares false: it must never read as a match */
         if (k == 0 || (e <= 1 && e < best.e))
             best = (judged){e, scale > 0 ? diff / scale : 0, tol, est[k], k > 0};
         if (best.e <= 1)
@@ -283,7 +302,17 @@ int pt_gradcheck_layer(pt_layer *L, const pt_gc_opts *o, nn_gradcheck_result *re
     }
     rc = pt_layer_forward(L, 1, err);
     if (rc == NN_OK)
+        rc = finite(L->out.h, "output", err);
+    if (rc == NN_OK)
         rc = pt_layer_backward(L, err);
+    for (int i = 0, k = 0; rc == NN_OK && i < L->n_inputs + L->su.n_params; i++) {
+        const pt_t *g = i < L->n_inputs ? &L->gin[i] : &L->gpar[i - L->n_inputs];
+        if (i < L->n_inputs && !(g->h && nn_tensor_dtype(L->in[i].h) == NN_F32))
+            continue; /* not a target: no gradient asked, or integer data */
+        char what[96];
+        snprintf(what, sizeof what, "the gradient of %s", tg[k++].name);
+        rc = finite(g->h, what, err);
+    }
     int k = 0;
     for (int i = 0; rc == NN_OK && i < L->n_inputs; i++)
         if (L->gin[i].h && nn_tensor_dtype(L->in[i].h) == NN_F32 &&
@@ -325,6 +354,11 @@ int pt_gradcheck_loss(pt_loss *L, const pt_gc_opts *o, nn_gradcheck_result *res,
         t.x[j] = quantize(t.x[j]);
     double v;
     int rc = pt_loss_forward(L, 1, &v, err);
+    if (rc == NN_OK && !isfinite(v))
+        rc = nn_error_set(err, NN_EINVAL, "the loss is %g on finite predictions and targets",
+                          v);
+    if (rc == NN_OK)
+        rc = finite(L->grad.h, "the gradient of the prediction", err);
     if (rc == NN_OK && !(t.ana = copy_grad(L->grad.h)))
         rc = nn_error_set(err, NN_ENOMEM, "out of memory");
     if (rc == NN_OK)

@@ -2,6 +2,7 @@
  * in a child process (a crash, exit or hang becomes a failed row naming the signal), gathers
  * the rows and prints the table. It calls no plugin function itself; only children do. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "crash.h"
 #include "pt_internal.h"
 
 void pt_add(pt_report *r, int status, const char *check, const char *worst, const char *limit,
@@ -113,6 +116,8 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+#define CALL_BYTES 64
+
 /* Runs s in a child and fills r; a dead or hung child becomes one failed row. */
 static void run_forked(pt_ctx *c, const pt_step *s, pt_report *r, double timeout_s)
 {
@@ -121,17 +126,26 @@ static void run_forked(pt_ctx *c, const pt_step *s, pt_report *r, double timeout
         pt_add(r, PT_FAIL, s->name, NULL, NULL, "cannot make a pipe: %s", strerror(errno));
         return;
     }
+    /* the plugin call the child is in (crash.h), shared so that a death names it */
+    char *call = mmap(NULL, CALL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                      0);
+    if (call == MAP_FAILED)
+        call = NULL;
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
+        if (call)
+            munmap(call, CALL_BYTES);
         pt_add(r, PT_FAIL, s->name, NULL, NULL, "cannot fork: %s", strerror(errno));
         return;
     }
     if (pid == 0) {
         close(fds[0]);
         nn_child_default_signals(); /* die of the signal itself, so the parent can name it */
+        if (call)
+            nn_crash_mirror(call, CALL_BYTES);
         run_here(c, s, r);
         fflush(NULL);
         _exit(write_all(fds[1], r, sizeof *r) ? 3 : 0);
@@ -166,13 +180,18 @@ static void run_forked(pt_ctx *c, const pt_step *s, pt_report *r, double timeout
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    char in_call[CALL_BYTES + 32] = "";
+    if (call && call[0])
+        snprintf(in_call, sizeof in_call, " in its %.*s() call", CALL_BYTES - 1, call);
+    if (call)
+        munmap(call, CALL_BYTES);
     if (got == sizeof *r && WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return;
     char why[200];
     if (timed_out)
-        snprintf(why, sizeof why, "hung: killed after %g s", timeout_s);
+        snprintf(why, sizeof why, "hung%s: killed after %g s", in_call, timeout_s);
     else
-        nn_child_describe(status, "", why, sizeof why);
+        nn_child_describe(status, in_call, why, sizeof why);
     memset(r, 0, sizeof *r);
     pt_add(r, PT_FAIL, s->name, NULL, NULL, "%s", why);
 }
@@ -228,6 +247,10 @@ int nn_plugtest_run(nn_registry *reg, const nn_plugin_entry *e, const nn_plugtes
     const pt_step *ks = kind_steps(c->d->kind, &n_kind);
     int total = 3 + n_kind;
     double timeout = o->timeout_s > 0 ? o->timeout_s : 120;
+    /* rows of the kind's own checks that ran (passed or failed), and why the first one that
+     * did not run was skipped: schema and exports alone prove nothing about the code */
+    int exercised = 0;
+    char first_skip[sizeof r->rows[0].detail + 32] = "";
     for (int i = 0; i < total; i++) {
         const pt_step *s = i < 2 ? &common_steps[i] : i < 2 + n_kind ? &ks[i - 2] : &lifecycle_step;
         memset(r, 0, sizeof *r);
@@ -246,6 +269,10 @@ int nn_plugtest_run(nn_registry *reg, const nn_plugin_entry *e, const nn_plugtes
             sum->passed += row->status == PT_PASS;
             sum->failed += row->status == PT_FAIL;
             sum->skipped += row->status == PT_SKIP;
+            int own = i >= 2 && i < 2 + n_kind;
+            exercised += own && row->status != PT_SKIP;
+            if (own && row->status == PT_SKIP && !first_skip[0])
+                snprintf(first_skip, sizeof first_skip, "%s: %s", row->check, row->detail);
         }
         fflush(f);
     }
@@ -256,5 +283,11 @@ int nn_plugtest_run(nn_registry *reg, const nn_plugin_entry *e, const nn_plugtes
     if (sum->failed)
         return nn_error_set(err, NN_EINVAL, "%s %s: %d check%s failed", nn_kind_name(e->desc->kind),
                             e->desc->name, sum->failed, sum->failed == 1 ? "" : "s");
+    if (n_kind > 0 && exercised == 0) {
+        sum->unchecked = 1;
+        return nn_error_set(err, NN_EINVAL, "%s %s: nothing could be checked, so it does not "
+                            "pass: every %s check was skipped (%s)", nn_kind_name(e->desc->kind),
+                            e->desc->name, nn_kind_name(e->desc->kind), first_skip);
+    }
     return NN_OK;
 }

@@ -36,10 +36,12 @@ typedef struct nn_plugtest_opts {
 
 typedef struct nn_plugtest_summary {
     int passed, failed, skipped;
+    int unchecked; /* no failure, but every check of the plugin's kind was skipped */
 } nn_plugtest_summary;
 
 /* Runs every check of e (an entry of reg) and prints the table. returns NN_OK when no check
- * failed, NN_EINVAL when some did (sum counts them), or the runner's own error. */
+ * failed and at least one check of its kind ran, NN_EINVAL when some failed (sum counts them)
+ * or none ran (sum->unchecked, err says why), or the runner's own error. */
 int nn_plugtest_run(nn_registry *reg, const nn_plugin_entry *e, const nn_plugtest_opts *o,
                     nn_plugtest_summary *sum, nn_error *err);
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "pt_internal.h"
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -70,7 +71,7 @@ static int ds_open(pt_ctx *c, const char *params, const char *dir, const char *s
     nn_dataset_open o = {.struct_size = sizeof o, .split = NN_SPLIT_TRAIN, .base_dir = dir,
                          .state_dir = state, .fit = fit};
     d->info.struct_size = sizeof d->info;
-    if ((rc = d->vt->open(d->inst.self, &o, &d->info, err)))
+    if ((rc = NN_PLUGIN_CALL(&d->inst, "open", d->vt->open(d->inst.self, &o, &d->info, err))))
         return rc;
     const nn_dataset_info *i = &d->info;
     if (i->length < 0 || nn_tensor_dtype(&i->sample) < 0 || nn_tensor_dtype(&i->target) < 0 ||
@@ -95,7 +96,7 @@ static int ds_get(ds *d, int64_t index, nn_tensor **s, nn_tensor **t, nn_error *
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     memset((*s)->dl.data, 0xA5, nn_tensor_nbytes(*s));
     memset((*t)->dl.data, 0xA5, nn_tensor_nbytes(*t));
-    return d->vt->get(d->inst.self, index, *s, *t, err);
+    return NN_PLUGIN_CALL(&d->inst, "get", d->vt->get(d->inst.self, index, *s, *t, err));
 }
 
 static void dataset_case(pt_ctx *c, const char *params, int (*fixture)(const char *, nn_error *),
@@ -143,8 +144,10 @@ static void dataset_case(pt_ctx *c, const char *params, int (*fixture)(const cha
         }
         char name[256];
         if (rc == NN_OK && !why[0] && A.vt->struct_size > offsetof(nn_dataset_vtable, describe) &&
-            A.vt->describe && (A.vt->describe(A.inst.self, idx[k], name, sizeof name) != NN_OK ||
-                               !name[0]))
+            A.vt->describe &&
+            (NN_PLUGIN_CALL(&A.inst, "describe",
+                            A.vt->describe(A.inst.self, idx[k], name, sizeof name)) != NN_OK ||
+             !name[0]))
             snprintf(why, sizeof why, "describe(%lld) failed or gave an empty name",
                      (long long)idx[k]);
         for (int i = 0; i < 3; i++) {
@@ -231,7 +234,7 @@ static int tf_open(pt_ctx *c, const pt_case *k, tf *t, nn_error *err)
                                  .out = t->in_desc, .train_only = 1};
     t->su.out.dl.shape = t->su.out.shape;
     t->su.out.dl.strides = t->su.out.strides;
-    if ((rc = t->vt->setup(t->inst.self, &t->su, err)))
+    if ((rc = NN_PLUGIN_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &t->su, err))))
         return rc;
     if (nn_tensor_dtype(&t->su.out) < 0)
         return nn_error_set(err, NN_EINVAL, "setup left no valid output description");
@@ -247,7 +250,7 @@ static int tf_apply(pt_ctx *c, tf *t, const nn_tensor *in, nn_tensor **out, uint
     memset((*out)->dl.data, 0xA5, nn_tensor_nbytes(*out));
     nn_rng g;
     nn_rng_init(&g, c->seed, epoch, index, 0);
-    return t->vt->apply(t->inst.self, in, *out, &g, err);
+    return NN_PLUGIN_CALL(&t->inst, "apply", t->vt->apply(t->inst.self, in, *out, &g, err));
 }
 
 static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
@@ -264,7 +267,7 @@ static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
     nn_sample_source ss = {.length = 8, .ctx = &src, .get = source_get};
     int rc = in ? tf_open(c, k, &A, &err) : nn_error_set(&err, NN_ENOMEM, "out of memory");
     if (rc == NN_OK && A.vt->fit)
-        rc = A.vt->fit(A.inst.self, &ss, &err);
+        rc = NN_PLUGIN_CALL(&A.inst, "fit", A.vt->fit(A.inst.self, &ss, &err));
     if (rc == NN_OK) {
         pt_fill(in, k->in[0].lo, k->in[0].hi, c->seed, 499);
         keep = like(in);
@@ -283,11 +286,14 @@ static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
     int stateful = A.vt && A.vt->state_save && A.vt->state_load;
     if (rc == NN_OK && !why[0] && (rc = tf_open(c, k, &B, &err)) == NN_OK) {
         if (stateful) {
-            int m = A.vt->state_save(A.inst.self, text, sizeof text, &err);
+            int m = NN_PLUGIN_CALL(&A.inst, "state_save",
+                                   A.vt->state_save(A.inst.self, text, sizeof text, &err));
             if (m < 0 || (size_t)m >= sizeof text)
                 rc = m < 0 ? m : nn_error_set(&err, NN_EINVAL, "state_save needs %d bytes", m);
-            else if ((rc = B.vt->state_load(B.inst.self, text, &err)) == NN_OK) {
-                int m2 = B.vt->state_save(B.inst.self, text2, sizeof text2, &err);
+            else if ((rc = NN_PLUGIN_CALL(&B.inst, "state_load",
+                                          B.vt->state_load(B.inst.self, text, &err))) == NN_OK) {
+                int m2 = NN_PLUGIN_CALL(&B.inst, "state_save",
+                                        B.vt->state_save(B.inst.self, text2, sizeof text2, &err));
                 if (m2 < 0)
                     rc = m2;
                 else if (strcmp(text, text2) != 0)
@@ -296,7 +302,8 @@ static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
                 snprintf(state_note, sizeof state_note, "; state round trip (%d bytes) "
                          "reproduces it", m);
             }
-        } else if (A.vt->fit && (rc = B.vt->fit(B.inst.self, &ss, &err)) == NN_OK) {
+        } else if (A.vt->fit && (rc = NN_PLUGIN_CALL(&B.inst, "fit",
+                                                     B.vt->fit(B.inst.self, &ss, &err))) == NN_OK) {
             snprintf(state_note, sizeof state_note, "; refitted instance reproduces it");
         }
         if (rc == NN_OK && !why[0] && (rc = tf_apply(c, &B, in, &o[3], 3, 7, &err)) == NN_OK &&
@@ -369,7 +376,7 @@ void pt_check_logger(pt_ctx *c, pt_report *r)
                          .config_path = "model.ini", .config_text = "[train]\nepochs = 2\n",
                          .is_tty = 0, .verbosity = 0};
     if (rc == NN_OK)
-        rc = vt->open(inst.self, &lo, &err);
+        rc = NN_PLUGIN_CALL(&inst, "open", vt->open(inst.self, &lo, &err));
     const nn_metric m[] = {{"loss", 0.5}, {"accuracy", 0.75}};
     const nn_metric vm[] = {{"val_loss", 0.6}, {"val_accuracy", 0.7}};
     const int64_t confusion[4] = {3, 1, 0, 4};
@@ -410,13 +417,13 @@ void pt_check_logger(pt_ctx *c, pt_report *r)
         if (seq[i].kind == NN_EV_HINT || seq[i].kind == NN_EV_NONFINITE ||
             seq[i].kind == NN_EV_TRAIN_END)
             ev.message = seq[i].kind == NN_EV_TRAIN_END ? "completed" : "a message";
-        if ((rc = vt->event(inst.self, &ev, &err)))
+        if ((rc = NN_PLUGIN_CALL(&inst, "event", vt->event(inst.self, &ev, &err))))
             failed_at = seq[i].name;
     }
     if (rc == NN_OK && vt->flush)
-        rc = vt->flush(inst.self, &err);
+        rc = NN_PLUGIN_CALL(&inst, "flush", vt->flush(inst.self, &err));
     if (rc == NN_OK && vt->close)
-        rc = vt->close(inst.self, &err);
+        rc = NN_PLUGIN_CALL(&inst, "close", vt->close(inst.self, &err));
     if (vt)
         nn_instance_destroy(&inst);
     nn_tensor_free(w);

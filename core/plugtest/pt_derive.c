@@ -8,11 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layer_decls.h"
+#include "crash.h"
 #include "pt_internal.h"
 
-/* Does setup() accept this case? (create, setup on shapes only, destroy) */
-static int probe(const pt_ctx *c, const pt_case *k, nn_error *err)
+/* Does setup() accept this case? (create, setup on shapes only, destroy) *broken is set when
+ * setup accepted it but declared what the core refuses (layer_decls.h): a bug, not a no. */
+static int probe(const pt_ctx *c, const pt_case *k, int *broken, nn_error *err)
 {
+    *broken = 0;
     nn_instance inst;
     int rc = pt_instance(&inst, c->d, k->params, c->o->params, err);
     if (rc)
@@ -33,15 +37,17 @@ static int probe(const pt_ctx *c, const pt_case *k, nn_error *err)
                             .n_inputs = k->n_inputs, .device = dev};
         for (int i = 0; i < k->n_inputs; i++)
             s.inputs[i] = &t[i];
-        rc = ((const nn_layer_vtable *)inst.vt)->setup(inst.self, &s, err);
-        if (rc == NN_OK && nn_tensor_dtype(&s.output) < 0)
-            rc = nn_error_set(err, NN_EINVAL, "setup left no valid output");
+        rc = NN_PLUGIN_CALL(&inst, "setup",
+                            ((const nn_layer_vtable *)inst.vt)->setup(inst.self, &s, err));
+        if (rc == NN_OK && (rc = nn_layer_decls_check(&s, &inst, s.layer_name, NULL, 0, err)))
+            *broken = 1;
         break;
     }
     case NN_KIND_LOSS: {
         nn_loss_setup s = {.struct_size = sizeof s, .pred = &t[0], .target = &t[NN_MAX_INPUTS],
                            .device = dev};
-        rc = ((const nn_loss_vtable *)inst.vt)->setup(inst.self, &s, err);
+        rc = NN_PLUGIN_CALL(&inst, "setup",
+                            ((const nn_loss_vtable *)inst.vt)->setup(inst.self, &s, err));
         break;
     }
     case NN_KIND_TRANSFORM: {
@@ -60,7 +66,8 @@ static int probe(const pt_ctx *c, const pt_case *k, nn_error *err)
                                 .target_out = batch ? &cls_out : NULL, .n_classes = 10};
         s.out.dl.shape = s.out.shape;
         s.out.dl.strides = s.out.strides;
-        rc = ((const nn_transform_vtable *)inst.vt)->setup(inst.self, &s, err);
+        rc = NN_PLUGIN_CALL(&inst, "setup",
+                            ((const nn_transform_vtable *)inst.vt)->setup(inst.self, &s, err));
         break;
     }
     }
@@ -265,18 +272,26 @@ static void derive(pt_ctx *c, pt_report *r)
             memcpy(k.params, combos[p], sizeof k.params);
             kinds[s].make(&k, &g, 0);
             nn_error err = {0};
-            if (probe(c, &k, &err) != NN_OK) {
+            int broken = 0;
+            if (probe(c, &k, &broken, &err) != NN_OK && !broken) {
                 last = err;
                 continue;
             }
             /* accepted: now a random size of the same structure, if it takes one */
-            for (int t = 0; t < 8; t++) {
+            for (int t = 0; t < 8 && !broken; t++) {
                 pt_case rk = k;
                 kinds[s].make(&rk, &g, 1);
-                if (probe(c, &rk, &err) == NN_OK) {
+                if (probe(c, &rk, &broken, &err) == NN_OK) {
                     k = rk;
                     break;
                 }
+            }
+            if (broken) {
+                pt_case_label(&k);
+                pt_add(r, PT_FAIL, "cases", NULL, NULL, "[%s] setup accepted it but %s",
+                       k.label, err.msg);
+                r->n_cases = 0;
+                return;
             }
             pt_case_label(&k);
             add_case(r, &k);
@@ -313,8 +328,9 @@ void pt_check_cases(pt_ctx *c, pt_report *r)
     for (int i = 0; i < t->n_cases && i < PT_MAX_CASES; i++) {
         pt_case k;
         nn_error err = {0};
+        int broken;
         if (pt_case_from_test(&t->cases[i], c->d->kind, &k, &err) != NN_OK ||
-            probe(c, &k, &err) != NN_OK) {
+            probe(c, &k, &broken, &err) != NN_OK) {
             pt_add(r, PT_FAIL, "cases", NULL, NULL, "test spec case %d: %s", i, err.msg);
             r->n_cases = 0;
             return;

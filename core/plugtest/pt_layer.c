@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "pt_internal.h"
 
 static int no_cases(pt_ctx *c, pt_report *r, const char *check)
@@ -389,12 +390,12 @@ void pt_check_alloc(pt_ctx *c, pt_report *r)
         if (i == 1)
             a->start(); /* the first step may set up lazily; steady state is what counts */
         if (layer) {
-            rc = L.vt->forward(L.inst.self, &L.io, &err);
+            rc = NN_PLUGIN_CALL(&L.inst, "forward", L.vt->forward(L.inst.self, &L.io, &err));
             if (rc == NN_OK && training)
-                rc = L.vt->backward(L.inst.self, &L.io, &err);
+                rc = NN_PLUGIN_CALL(&L.inst, "backward", L.vt->backward(L.inst.self, &L.io, &err));
         } else {
             S.io.grad_pred = &S.grad.dev;
-            rc = S.vt->forward(S.inst.self, &S.io, &err);
+            rc = NN_PLUGIN_CALL(&S.inst, "forward", S.vt->forward(S.inst.self, &S.io, &err));
         }
     }
     a->stop(&total, &exempt, site, sizeof site);

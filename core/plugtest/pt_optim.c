@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "pt_internal.h"
 
 /* parameters for a kind that has no tensors in its cases: the spec's first case, else the
@@ -82,7 +83,7 @@ static int opt_open(pt_ctx *c, const char *params, opt_run *o, nn_error *err)
         return rc;
     o->vt = o->inst.vt;
     nn_optim_setup su = {.struct_size = sizeof su, .device = nn_dev_public(o->dev)};
-    if ((rc = o->vt->setup(o->inst.self, &su, err)))
+    if ((rc = NN_PLUGIN_CALL(&o->inst, "setup", o->vt->setup(o->inst.self, &su, err))))
         return rc;
     if (su.n_slots < 0 || su.n_slots > NN_MAX_OPTIM_SLOTS)
         return nn_error_set(err, NN_EINVAL, "setup asked for %d slots (at most %d)", su.n_slots,
@@ -128,7 +129,7 @@ static int opt_step(pt_ctx *c, opt_run *o, int64_t t, double lr, int count_only,
     nn_optim_step st = {.struct_size = sizeof st, .lr = lr, .t = t, .n_params = OPT_PARAMS,
                         .params = o->p, .device = nn_dev_public(o->dev)};
     if (rc == NN_OK)
-        rc = o->vt->step(o->inst.self, &st, err);
+        rc = NN_PLUGIN_CALL(&o->inst, "step", o->vt->step(o->inst.self, &st, err));
     for (int i = 0; i < OPT_PARAMS && rc == NN_OK && !count_only; i++)
         rc = pt_t_down(o->dev, &o->value[i], err);
     return rc;
@@ -276,7 +277,8 @@ static int sched_open(pt_ctx *c, const char *params, int64_t total_units, sched_
                                 .steps_per_epoch = SCHED_STEPS_PER_EPOCH,
                                 .total_epochs = epochs, .metric = NAN};
         s->info.struct_size = sizeof s->info;
-        if ((rc = s->vt->start(s->inst.self, &s->ctx, &s->info, &s->lr, err)))
+        if ((rc = NN_PLUGIN_CALL(&s->inst, "start",
+                                 s->vt->start(s->inst.self, &s->ctx, &s->info, &s->lr, err))))
             return rc;
         s->ctx.metric_name = s->info.monitor;
         if (!s->info.per_batch)
@@ -298,7 +300,7 @@ static int sched_advance(sched_run *s, nn_error *err)
         if (s->info.monitor)
             s->ctx.metric = metric_at(s->ctx.epoch - 1);
     }
-    return s->vt->step(s->inst.self, &s->ctx, &s->lr, err);
+    return NN_PLUGIN_CALL(&s->inst, "step", s->vt->step(s->inst.self, &s->ctx, &s->lr, err));
 }
 
 static int sched_units(const pt_ctx *c)
@@ -365,7 +367,8 @@ void pt_check_sched_state(pt_ctx *c, pt_report *r)
     for (int i = 0; rc == NN_OK && i < half; i++)
         rc = sched_advance(&A, &err);
     if (rc == NN_OK && A.vt->state_save) {
-        int m = A.vt->state_save(A.inst.self, text, sizeof text, &err);
+        int m = NN_PLUGIN_CALL(&A.inst, "state_save",
+                               A.vt->state_save(A.inst.self, text, sizeof text, &err));
         if (m < 0)
             rc = m;
         else if ((size_t)m >= sizeof text)
@@ -376,7 +379,7 @@ void pt_check_sched_state(pt_ctx *c, pt_report *r)
     /* B starts as a resumed run does: start(), the saved state, the counters of A */
     if (rc == NN_OK && (rc = sched_open(c, params, n, &B, &err)) == NN_OK) {
         if (saved && B.vt->state_load)
-            rc = B.vt->state_load(B.inst.self, text, &err);
+            rc = NN_PLUGIN_CALL(&B.inst, "state_load", B.vt->state_load(B.inst.self, text, &err));
         B.ctx = A.ctx;
         B.lr = A.lr;
     }

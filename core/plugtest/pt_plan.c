@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "graph.h"
+#include "layer_decls.h"
+#include "crash.h"
 #include "pt_internal.h"
 
 void pt_fill(nn_tensor *t, double lo, double hi, uint64_t seed, uint64_t stream)
@@ -119,19 +121,15 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
         desc_in[i].dl.device = L->su.device->dl;
         L->su.inputs[i] = &desc_in[i];
     }
-    if ((rc = L->vt->setup(L->inst.self, &L->su, err)))
+    if ((rc = NN_PLUGIN_CALL(&L->inst, "setup", L->vt->setup(L->inst.self, &L->su, err))))
         return rc;
     for (int i = 0; i < c->n_inputs; i++)
         L->su.inputs[i] = NULL; /* desc_in dies with this frame */
+    /* the plan's own rule, so that what training refuses fails here too */
+    if ((rc = nn_layer_decls_check(&L->su, &L->inst, L->su.layer_name, NULL, 0, err)))
+        return rc;
     const nn_tensor *o = &L->su.output;
     int odt = nn_tensor_dtype(o);
-    if (odt < 0 || o->dl.ndim < 0 || o->dl.ndim > NN_MAX_DIMS)
-        return nn_error_set(err, NN_EINVAL, "setup left no valid output (set it with "
-                            "nn_tensor_describe)");
-    if (L->su.n_params < 0 || L->su.n_params > NN_MAX_LAYER_PARAMS || L->su.n_buffers < 0 ||
-        L->su.n_buffers > NN_MAX_LAYER_BUFFERS)
-        return nn_error_set(err, NN_EINVAL, "setup declared %d parameters and %d buffers",
-                            L->su.n_params, L->su.n_buffers);
     nn_dev *dev = L->dev;
     if ((rc = pt_t_alloc(dev, &L->out, (nn_dtype)odt, o->dl.ndim, o->shape, "output", err)))
         return rc;
@@ -191,7 +189,7 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
     for (int i = 0; i < L->su.n_params; i++)
         if ((rc = pt_t_up(dev, &L->par[i], err)))
             return rc;
-    if (L->vt->bind && (rc = L->vt->bind(L->inst.self, io, err)))
+    if (L->vt->bind && (rc = NN_PLUGIN_CALL(&L->inst, "bind", L->vt->bind(L->inst.self, io, err))))
         return rc;
     return NN_OK;
 }
@@ -220,7 +218,7 @@ int pt_layer_forward(pt_layer *L, int training, nn_error *err)
         rc = pt_t_up(L->dev, &L->par[i], err);
     L->io.training = training;
     if (rc == NN_OK)
-        rc = L->vt->forward(L->inst.self, &L->io, err);
+        rc = NN_PLUGIN_CALL(&L->inst, "forward", L->vt->forward(L->inst.self, &L->io, err));
     if (rc == NN_OK)
         rc = pt_t_down(L->dev, &L->out, err);
     return rc;
@@ -232,7 +230,7 @@ int pt_layer_backward(pt_layer *L, nn_error *err)
         return nn_error_set(err, NN_ENOTSUP, "no backward (inference-only layer or eval plan)");
     int rc = pt_t_up(L->dev, &L->gout, err);
     if (rc == NN_OK)
-        rc = L->vt->backward(L->inst.self, &L->io, err);
+        rc = NN_PLUGIN_CALL(&L->inst, "backward", L->vt->backward(L->inst.self, &L->io, err));
     for (int i = 0; i < L->n_inputs && rc == NN_OK; i++)
         rc = pt_t_down(L->dev, &L->gin[i], err);
     for (int i = 0; i < L->su.n_params && rc == NN_OK; i++)
@@ -273,7 +271,7 @@ static int loss_open(pt_loss *L, const nn_plugin_desc *desc, const pt_case *c,
     L->su.target = &td;
     L->su.device = nn_dev_public(L->dev);
     pd.dl.device = td.dl.device = L->su.device->dl;
-    if ((rc = L->vt->setup(L->inst.self, &L->su, err)))
+    if ((rc = NN_PLUGIN_CALL(&L->inst, "setup", L->vt->setup(L->inst.self, &L->su, err))))
         return rc;
     L->su.pred = L->su.target = NULL;
     if (L->su.n_buffers < 0 || L->su.n_buffers > NN_MAX_LAYER_BUFFERS)
@@ -321,7 +319,7 @@ int pt_loss_forward(pt_loss *L, int with_grad, double *value, nn_error *err)
     L->io.grad_pred = with_grad ? &L->grad.dev : NULL;
     L->io.loss = 0;
     if (rc == NN_OK)
-        rc = L->vt->forward(L->inst.self, &L->io, err);
+        rc = NN_PLUGIN_CALL(&L->inst, "forward", L->vt->forward(L->inst.self, &L->io, err));
     if (rc == NN_OK && L->io.loss_out) {
         rc = pt_t_down(L->dev, &L->loss, err);
         *value = NN_F32P(L->loss.h)[0];

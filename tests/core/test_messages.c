@@ -164,9 +164,9 @@ Test(messages, a_parameter_larger_than_memory_names_layer_key_shape_and_size)
     edit_model("units = 2\n", "units = 16777216\n");
     summary();
     assert_exit(&res, 1);
-    assert_has(res.out, "[layer.fc]: layer 'fc' (dense): parameter 'weight' of shape "
-                        "[16777216, 16777216] needs 1.13 PB (1125899906842624 bytes), more than "
-                        "this machine's");
+    assert_has(res.out, "[layer.fc]: layer 'fc' (dense from ");
+    assert_has(res.out, "/dense.so): parameter 'weight' of shape [16777216, 16777216] needs "
+                        "1.13 PB (1125899906842624 bytes), more than this machine's");
     assert_has(res.out, "key 'units' = 16777216 at ");
     assert_has(res.out, "m.ini:20 sets it");
     assert_lacks(res.out, "out of memory for");

@@ -139,8 +139,8 @@ Test(plugins_test, reports_a_crash_and_runs_the_other_checks)
     static run r;
     nntrain(&r, "plugins test bad_crash");
     cr_assert_eq(r.status, 1, "%s", r.out);
-    expect_row(&r, "gradient", "FAIL", "crashed: SIGSEGV");
-    expect_row(&r, "determinism", "FAIL", "crashed: SIG");
+    expect_row(&r, "gradient", "FAIL", "crashed in its backward() call: SIGSEGV");
+    expect_row(&r, "determinism", "FAIL", "crashed in its backward() call: SIG");
     expect_row(&r, "exports", "pass", NULL);
     cr_assert(strstr(r.out, "checks passed"), "the run stopped at the crash:\n%s", r.out);
 }
@@ -150,7 +150,7 @@ Test(plugins_test, fails_a_backward_that_writes_a_null_grad_input)
     static run r;
     nntrain(&r, "plugins test bad_null");
     cr_assert_eq(r.status, 1, "%s", r.out);
-    expect_row(&r, "null grads", "FAIL", "crashed: SIGSEGV");
+    expect_row(&r, "null grads", "FAIL", "crashed in its backward() call: SIGSEGV");
     expect_row(&r, "gradient", "pass", NULL);
 }
 
@@ -171,8 +171,115 @@ Test(plugins_test, kills_a_hang_after_the_timeout)
     static run r;
     nntrain(&r, "plugins test bad_hang --timeout 1");
     cr_assert_eq(r.status, 1, "%s", r.out);
-    expect_row(&r, "gradient", "FAIL", "hung: killed after 1 s");
+    expect_row(&r, "gradient", "FAIL", "hung in its forward() call: killed after 1 s");
     expect_row(&r, "schema", "pass", NULL);
+}
+
+/* what setup() declares is held to the plan's own rule (core/layer_decls.c), with its sentence */
+Test(plugins_test, fails_declarations_that_training_refuses_naming_layer_plugin_and_tensor)
+{
+    static const struct {
+        const char *plugin, *says;
+    } cases[] = {
+        {"dup_param", "declared two tensors named 'alpha' (parameter 0 and parameter 1); each "
+                      "parameter, buffer and state of a layer needs a name of its own"},
+        {"bad_init", "declared parameter 'alpha' with init 77, which is no NN_INIT_* scheme; "
+                     "valid values: zeros (0), ones (1), he_uniform (2)"},
+        {"neg_param", "declared parameter 'alpha' with a negative dimension: [-1]"},
+        {"huge_output", "1099511627776, 1099511627776, 1099511627776] would hold more bytes "
+                        "than a 64-bit size can count"},
+        {"no_output", "left no valid output in setup (0 dimensions, dtype code 0 of 0 bits); "
+                      "describe it with nn_tensor_describe"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        static run r;
+        char args[128];
+        snprintf(args, sizeof args, "plugins test %s", cases[i].plugin);
+        nntrain(&r, args);
+        cr_assert_eq(r.status, 1, "%s", r.out);
+        char who[128];
+        snprintf(who, sizeof who, "(%s from ", cases[i].plugin);
+        expect_row(&r, "cases", "FAIL", who);
+        expect_row(&r, "cases", "FAIL", "nntest_baddecl.so)");
+        expect_row(&r, "cases", "FAIL", cases[i].says);
+        cr_assert_null(strstr(r.out, "out of memory"), "%s", r.out);
+    }
+}
+
+Test(plugins_test, fails_a_non_finite_output_naming_the_element)
+{
+    static run r;
+    nntrain(&r, "plugins test nan_output");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "output [0, 1] is nan on finite inputs and parameters");
+    cr_assert_null(strstr(r.out, "gradient     pass"), "%s", r.out);
+}
+
+Test(plugins_test, does_not_pass_a_plugin_it_could_not_exercise)
+{
+    static run r;
+    nntrain(&r, "plugins test refusing");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "layer refusing: nothing could be checked, so it does not pass: "
+                            "every layer check was skipped (cases: "), "%s", r.out);
+    cr_assert(strstr(r.out, "0 failed"), "%s", r.out);
+    /* and a sweep names it without failing for it */
+    nntrain(&r, "plugins test --all --kind layer --timeout 1");
+    cr_assert(strstr(r.out, "not checked: layer refusing: nothing could be checked"), "%s",
+              r.out);
+}
+
+Test(plugins_test, names_the_call_that_crashed)
+{
+    static run r;
+    nntrain(&r, "plugins test crash_create");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "cases", "FAIL", "crashed in its create() call: SIGSEGV");
+    nntrain(&r, "plugins test crash_setup");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "cases", "FAIL", "crashed in its setup() call: SIGSEGV");
+}
+
+/* training refuses the same declarations with the same sentence, at the model file's line */
+Test(plugins_test, training_refuses_what_the_harness_fails)
+{
+    char dir[] = "/tmp/nntest_decl_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/train.csv", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f, "a,b,label\n");
+    for (int i = 0; i < 8; i++)
+        fprintf(f, "%d.5,-%d.25,%d\n", i, i, i % 2);
+    fclose(f);
+    static const char *const plugins[] = {"dup_param", "bad_init"};
+    static const char *const says[] = {"declared two tensors named 'alpha'",
+                                       "declared parameter 'alpha' with init 77"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/m.ini", dir);
+        f = fopen(path, "w");
+        cr_assert(f);
+        fprintf(f, "[train]\nbatch_size = 4\n[data]\ntype = csv\npath = %s/train.csv\n"
+                "[loss]\ntype = cross_entropy\n[optimizer]\ntype = sgd\nlr = 0.1\n"
+                "[layer.aff]\ntype = %s\n[layer.fc]\ntype = dense\nunits = 2\n", dir,
+                plugins[k]);
+        fclose(f);
+        static run r;
+        char args[1024];
+        snprintf(args, sizeof args, "summary '%s' --plugin-dir '%s' --plugin-dir '%s/../layers' "
+                 "--plugin-dir '%s/../losses' --plugin-dir '%s/../optim'", path, NNTEST_DATA_DIR,
+                 NNTEST_DATA_DIR, NNTEST_DATA_DIR, NNTEST_DATA_DIR);
+        nntrain(&r, args);
+        cr_assert_eq(r.status, 1, "%s", r.out);
+        char want[512];
+        snprintf(want, sizeof want, "%s:11: [layer.aff]: layer 'aff' (%s from "
+                 "%s/nntest_baddecl.so) %s", path, plugins[k], NNTEST_BROKEN_DIR, says[k]);
+        cr_assert(strstr(r.out, want), "no \"%s\" in:\n%s", want, r.out);
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }
 
 Test(plugins_test, fails_an_optimizer_that_keeps_state_outside_its_slots)

@@ -1,0 +1,98 @@
+/* layer_decls.c: what a layer's setup() declared, checked before anything is sized or
+ * allocated from it: a setup that leaves no output, counts out of range, two tensors of one
+ * name (a checkpoint that can never be read back) or an unknown init scheme is refused here,
+ * naming the layer, its plugin and the tensor. It reads declarations only. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include "graph.h"
+#include "layer_decls.h"
+#include "sizes.h"
+
+/* the names of declaration k of s: parameters first, then buffers */
+typedef struct decl_ref {
+    const char *what; /* "parameter", "buffer", "state" */
+    const char *name; /* NN_NAME_MAX chars at most, not always terminated */
+    int index;
+} decl_ref;
+
+static decl_ref decl_at(const nn_layer_setup *s, int k)
+{
+    if (k < s->n_params)
+        return (decl_ref){"parameter", nn_layer_param_decl(s, k)->name, k};
+    const nn_buffer_decl *b = &s->buffers[k - s->n_params];
+    return (decl_ref){b->kind == NN_BUF_STATE ? "state" : "buffer", b->name, k - s->n_params};
+}
+
+static int check_init(nn_init init, const char *what, const char *tname, const char *origin,
+                      const char *layer, const char *who, nn_error *err)
+{
+    if (nn_init_name(init))
+        return NN_OK;
+    char valid[300];
+    nn_init_names(valid, sizeof valid);
+    return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) declared %s '%.*s' with init %d, "
+                        "which is no NN_INIT_* scheme; valid values: %s", origin, layer, who,
+                        what, NN_NAME_MAX, tname, (int)init, valid);
+}
+
+/* names non-empty and unique over the parameters and buffers together */
+static int check_names(const nn_layer_setup *s, const char *origin, const char *layer,
+                       const char *who, nn_error *err)
+{
+    int n = s->n_params + s->n_buffers;
+    for (int i = 0; i < n; i++) {
+        decl_ref a = decl_at(s, i);
+        if (!a.name[0])
+            return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) declared %s %d without a "
+                                "name", origin, layer, who, a.what, a.index);
+        for (int j = 0; j < i; j++) {
+            decl_ref b = decl_at(s, j);
+            if (strncmp(a.name, b.name, NN_NAME_MAX) != 0)
+                continue;
+            return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) declared two tensors named "
+                                "'%.*s' (%s %d and %s %d); each parameter, buffer and state of a "
+                                "layer needs a name of its own (a checkpoint keys them as "
+                                "'%s.%.*s')", origin, layer, who, NN_NAME_MAX, a.name, b.what,
+                                b.index, a.what, a.index, layer, NN_NAME_MAX, a.name);
+        }
+    }
+    return NN_OK;
+}
+
+int nn_layer_decls_check(const nn_layer_setup *s, const nn_instance *inst, const char *layer,
+                         const nn_kv *kvs, int n_kvs, nn_error *err)
+{
+    const char *origin = inst->origin ? inst->origin : "";
+    char who[600];
+    if (inst->path)
+        snprintf(who, sizeof who, "%s from %s", inst->desc->name, inst->path);
+    else
+        snprintf(who, sizeof who, "%s", inst->desc->name);
+    const nn_tensor *o = &s->output;
+    if (nn_tensor_dtype(o) < 0 || o->dl.ndim < 1 || o->dl.ndim > NN_MAX_DIMS)
+        return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) left no valid output in setup "
+                            "(%d dimensions, dtype code %u of %u bits); describe it with "
+                            "nn_tensor_describe", origin, layer, who, o->dl.ndim,
+                            o->dl.dtype.code, o->dl.dtype.bits);
+    int max_params = s->params_more ? NN_MAX_LAYER_PARAMS_ALL : NN_MAX_LAYER_PARAMS;
+    if (s->n_params < 0 || s->n_params > max_params)
+        return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) declared %d parameters (0 to "
+                            "%d)", origin, layer, who, s->n_params, max_params);
+    if (s->n_buffers < 0 || s->n_buffers > NN_MAX_LAYER_BUFFERS)
+        return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) declared %d buffers (0 to %d)",
+                            origin, layer, who, s->n_buffers, NN_MAX_LAYER_BUFFERS);
+    int rc = nn_layer_sizes_check(s, origin, layer, who, kvs, n_kvs, err);
+    if (rc == NN_OK)
+        rc = check_names(s, origin, layer, who, err);
+    for (int k = 0; rc == NN_OK && k < s->n_params; k++) {
+        const nn_param_decl *d = nn_layer_param_decl(s, k);
+        rc = check_init(d->init, "parameter", d->name, origin, layer, who, err);
+    }
+    for (int b = 0; rc == NN_OK && b < s->n_buffers; b++)
+        if (s->buffers[b].kind == NN_BUF_STATE)
+            rc = check_init(s->buffers[b].init, "state", s->buffers[b].name, origin, layer, who,
+                            err);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/* layer_decls.h: the one rule for what a layer's setup() may declare. The plan (plan.c) and
+ * `nntrain plugins test` (core/plugtest/) both apply it, so the harness refuses exactly what
+ * training refuses, with the same sentence naming the layer, its plugin and file. */
+#ifndef NN_LAYER_DECLS_H
+#define NN_LAYER_DECLS_H
+
+#include "instance.h"
+#include "nntrain/layer.h"
+
+/* Checks what setup() declared in s for layer `layer` of instance inst (whose origin, plugin
+ * and file the messages name): an output was described; the parameter and buffer counts are
+ * in range (up to NN_MAX_LAYER_PARAMS_ALL parameters when the host gave params_more); every
+ * size fits (sizes.h); each parameter and buffer has a name of its own (checkpoints key them
+ * LAYER.NAME); every init is an NN_INIT_* scheme. kvs (may be NULL) name the key behind a huge
+ * dimension. returns NN_OK, or NN_EINVAL, NN_ESHAPE or NN_ENOMEM with err set. */
+int nn_layer_decls_check(const nn_layer_setup *s, const nn_instance *inst, const char *layer,
+                         const nn_kv *kvs, int n_kvs, nn_error *err);
+
+#endif
