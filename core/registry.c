@@ -103,7 +103,7 @@ static void add_problem(nn_registry *r, const char *path, int status, const char
     if (GROW(r->problems, r->n_problems, r->cap_problems))
         return;
     r->problems[r->n_problems++] =
-        (nn_plugin_problem){keep(r, path), status, keep(r, reason)};
+        (nn_plugin_problem){keep(r, path), status, keep(r, reason), NULL, 0};
 }
 
 /* ssh-style check (safe_path.c): refuse what another user could have written; resolved is
@@ -350,6 +350,13 @@ static int load_file(nn_registry *r, const char *path, int record, nn_error *err
         }
         if (drc != NN_OK) {
             add_problem(r, path, drc, derr.msg);
+            /* its name, once the header says the rest of the descriptor can be read */
+            if (d->abi_major == NN_ABI_MAJOR && d->abi_minor <= NN_ABI_MINOR &&
+                d->struct_size >= offsetof(nn_plugin_desc, reserved) && valid_ident(d->name) &&
+                r->n_problems && strcmp(r->problems[r->n_problems - 1].reason, derr.msg) == 0) {
+                r->problems[r->n_problems - 1].name = keep(r, d->name);
+                r->problems[r->n_problems - 1].kind = d->kind;
+            }
             if (rc == NN_OK)
                 rc = nn_error_set(err, drc, "%s", derr.msg);
             continue;
@@ -629,6 +636,32 @@ const nn_plugin_problem *nn_registry_problem(const nn_registry *r, int i)
 }
 int nn_registry_file_count(const nn_registry *r) { return r->n_files; }
 
+/* 1 when the file at path is named after a plugin: NAME.so or libNAME.so */
+static int file_named(const char *path, const char *name)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char plain[300], lib[300];
+    snprintf(plain, sizeof plain, "%s.so", name);
+    snprintf(lib, sizeof lib, "lib%s.so", name);
+    return strcmp(base, plain) == 0 || strcmp(base, lib) == 0;
+}
+
+/* The problem of a file that failed to load and declared (kind, name), else of one named after
+ * name whose descriptor could not be read: why a lookup of name finds nothing. */
+static const nn_plugin_problem *failed_file_named(const nn_registry *r, int kind,
+                                                  const char *name)
+{
+    for (int i = 0; i < r->n_problems; i++)
+        if (r->problems[i].name && r->problems[i].kind == kind &&
+            strcmp(r->problems[i].name, name) == 0)
+            return &r->problems[i];
+    for (int i = 0; i < r->n_problems; i++)
+        if (!r->problems[i].name && file_named(r->problems[i].path, name))
+            return &r->problems[i];
+    return NULL;
+}
+
 const nn_plugin_entry *nn_registry_find(const nn_registry *r, int kind, const char *name,
                                         const char *device, nn_error *err)
 {
@@ -661,6 +694,12 @@ const nn_plugin_entry *nn_registry_find(const nn_registry *r, int kind, const ch
                          nn_kind_name(kind), name, e->device, device, e->path);
             return NULL;
         }
+    }
+    const nn_plugin_problem *why = failed_file_named(r, kind, name);
+    if (why) {
+        nn_error_set(err, NN_ENOTFOUND, "no %s plugin named '%s': %s failed to load: %s",
+                     nn_kind_name(kind), name, why->path, why->reason);
+        return NULL;
     }
     const char **cands = malloc(((size_t)r->n_entries + 1) * sizeof *cands);
     int nc = 0;

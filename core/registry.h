@@ -28,6 +28,8 @@ typedef struct nn_plugin_problem {
     const char *path;
     int status;         /* NN_EDLOPEN, NN_EABI, NN_EPERM, NN_EEXIST, NN_ECANCELED (crash) */
     const char *reason; /* one sentence */
+    const char *name;   /* the name its descriptor declared, when it could be read, or NULL */
+    int kind;           /* that descriptor's kind, or 0 */
 } nn_plugin_problem;
 
 /* returns an owned registry, or NULL when out of memory; opts may be NULL */
@@ -53,7 +55,8 @@ const nn_plugin_problem *nn_registry_problem(const nn_registry *r, int i);
 int nn_registry_file_count(const nn_registry *r);
 
 /* returns the entry for (kind, name, device) or NULL with a sentence in err (did-you-mean,
- * or the duplicate's two files, or the reason the plugin of that name failed to load).
+ * or the duplicate's two files, or "FILE failed to load: REASON" for a file that failed to
+ * load and declared that name, or is named after it: NAME.so, libNAME.so).
  * device NULL means "cpu". */
 const nn_plugin_entry *nn_registry_find(const nn_registry *r, int kind, const char *name,
                                         const char *device, nn_error *err);

@@ -68,6 +68,30 @@ Test(registry, wrong_abi_major_is_rejected_naming_both_versions)
     tmpdir_free(dir);
 }
 
+/* a lookup of a name whose file failed to load says why, not only "did you mean" */
+Test(registry, lookup_of_a_plugin_that_failed_to_load_gives_the_reason)
+{
+    char *dir = plugin_dir_with("nntest_abi", "nntest_fields", "nntest_valid", NULL);
+    nn_registry *r = load_dir(NULL, dir);
+    nn_error err = {0};
+    /* named after the file: the ABI-99 descriptor is never read */
+    cr_assert_null(nn_registry_find(r, NN_KIND_LAYER, "nntest_abi", NULL, &err));
+    char want[4300];
+    snprintf(want, sizeof want, "no layer plugin named 'nntest_abi': %s/nntest_abi.so failed to "
+             "load: ABI mismatch: plugin was built for ABI 99.0", dir);
+    assert_has(err.msg, want);
+    /* the name a readable descriptor declared, in a file of another name */
+    cr_assert_null(nn_registry_find(r, NN_KIND_LAYER, "nntest_no_forward", NULL, &err));
+    snprintf(want, sizeof want, "no layer plugin named 'nntest_no_forward': %s/nntest_fields.so "
+             "failed to load: layer 'nntest_no_forward': vtable slot 'forward' is missing", dir);
+    assert_has(err.msg, want);
+    /* another kind of the same name is not blamed on it */
+    cr_assert_null(nn_registry_find(r, NN_KIND_LOSS, "nntest_no_forward", NULL, &err));
+    cr_assert_null(strstr(err.msg, "failed to load: layer"), "%s", err.msg);
+    nn_registry_free(r);
+    tmpdir_free(dir);
+}
+
 Test(registry, newer_minor_abi_is_rejected_asking_for_an_upgrade)
 {
     char *dir = plugin_dir_with("nntest_newer", NULL);
