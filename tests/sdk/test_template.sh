@@ -111,6 +111,19 @@ installed=$(listing env -u NNTRAIN_PLUGIN_PATH "$nntrain" plugins | grep -v '^la
 [ -n "$built" ] || fail "the build tree lists no plugin"
 [ "$built" = "$installed" ] || fail "installed plugins differ from the build tree's: $(diff <(echo "$built") <(echo "$installed"))"
 
+step "the build tree's SDK: pkg-config finds it where meson devenv points, no install needed"
+bsdk=$(PKG_CONFIG_PATH=$NNTRAIN_BUILD_ROOT/sdk pkg-config --cflags --libs nntrain-sdk)
+binc=$(PKG_CONFIG_PATH=$NNTRAIN_BUILD_ROOT/sdk pkg-config --variable=includedir nntrain-sdk)
+blib=$(PKG_CONFIG_PATH=$NNTRAIN_BUILD_ROOT/sdk pkg-config --variable=libdir nntrain-sdk)
+[ -f "$binc/nntrain/layer.h" ] || fail "uninstalled includedir $binc lacks nntrain/layer.h"
+[ -f "$blib/libnncore.so" ] || fail "uninstalled libdir $blib lacks libnncore.so"
+mkdir -p "$tmp/bt"
+# shellcheck disable=SC2086 # pkg-config's flags are words
+cc -shared -fPIC -o "$tmp/bt/scale.so" "$NNTRAIN_SOURCE_ROOT/sdk/template/scale.c" $bsdk ||
+  fail "the template does not build against the build tree's SDK ($bsdk)"
+out=$("$nntrain_build" plugins check "$tmp/bt") || fail "plugins check (build-tree SDK): $out"
+grep -q "1 plugin ok" <<<"$out" || fail "plugins check (build-tree SDK): $out"
+
 step "every installed plugin exports exactly one symbol"
 for f in "$plugindir"/*.so; do
   # ASan adds an __odr_asan.<global> indicator per exported global; it is not ours
