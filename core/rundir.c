@@ -244,6 +244,31 @@ int nn_rundir_hold(const char *dir, long *pid)
     return held_elsewhere(dir, pid) ? NN_EEXIST : -1;
 }
 
+/* 1 when dir holds nothing but its .lock */
+static int only_lock(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int other = 0;
+    while (!other && (e = readdir(d)))
+        other = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".lock");
+    closedir(d);
+    return !other;
+}
+
+void nn_rundir_unlock_tidy(int fd, const char *dir, const char *check_dir)
+{
+    char path[PATH_MAX];
+    if (fd >= 0 && strcmp(check_dir, dir) != 0)
+        rmdir(check_dir); /* only when empty */
+    if (fd >= 0 && only_lock(dir) && snprintf(path, sizeof path, "%s/.lock", dir) <
+                                         (int)sizeof path && unlink(path) == 0)
+        rmdir(dir);
+    nn_rundir_unlock(fd);
+}
+
 void nn_rundir_unlock(int fd)
 {
     if (fd >= 0)

@@ -24,6 +24,10 @@ enum {
  * nn_rundir_unlock, or a negative status with err naming the directory and the ways on. */
 int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *err);
 void nn_rundir_unlock(int fd);
+/* The same, for a lock nn_rundir_lock took on a directory it created: a run that wrote
+ * nothing there (it failed in set-up) leaves no directory behind, only its lock file gone
+ * with it; check_dir (a fold below dir) goes first when empty. */
+void nn_rundir_unlock_tidy(int fd, const char *dir, const char *check_dir);
 
 /* For a short write into a finished run's files (eval's record in its logs): locks dir's
  * existing .lock without waiting. returns the descriptor for nn_rundir_unlock; -1 when dir has

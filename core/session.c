@@ -302,6 +302,8 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         /* the lock covers the whole run (cross-validation folds are below it) */
         int flags = (o->resume ? NN_RUNDIR_RESUME : 0) | (o->overwrite ? NN_RUNDIR_OVERWRITE : 0) |
                     (o->folds > 0 ? NN_RUNDIR_FOLD : 0);
+        struct stat st;
+        s->made_run_dir = stat(s->run_base, &st) != 0;
         if ((rc = nn_rundir_lock(s->run_base, s->run_dir, flags, err)) < 0)
             return rc;
         s->lock_fd = rc;
@@ -395,7 +397,10 @@ void nn_session_close(nn_session *s)
     nn_data_free(s->data);
     nn_params_free(s->train_params);
     free(s->loss_kvs);
-    nn_rundir_unlock(s->lock_fd);
+    if (s->made_run_dir)
+        nn_rundir_unlock_tidy(s->lock_fd, s->run_base, s->run_dir);
+    else
+        nn_rundir_unlock(s->lock_fd);
     memset(s, 0, sizeof *s);
     s->lock_fd = -1;
 }

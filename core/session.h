@@ -115,6 +115,7 @@ typedef struct nn_session {
     char run_base[512]; /* run_dir without the run_subdir (cv: the folds' parent, locked) */
     int replace_run;    /* --overwrite: the run in run_dir goes when this one starts writing */
     int lock_fd;       /* the run directory's lock (training), or -1 */
+    int made_run_dir;  /* this session created run_base: removed at close if left empty */
     char base_dir[PATH_MAX];
     uint64_t seed;
     int n_classes;

@@ -177,9 +177,20 @@ static int make_parts(nn_data *d, const nn_params *dp, nn_error *err)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     int64_t nv = nn_split_assign(n, labels, frac, d->o.seed, mark);
     int rc = nv < 0 ? nn_error_set(err, NN_ENOMEM, "out of memory") : NN_OK;
-    if (!rc && frac > 0 && (nv == 0 || nv == n))
-        rc = nn_error_set(err, NN_EINVAL, "[data] val_split = %g of %lld samples leaves an "
-                          "empty %s part", frac, (long long)n, nv ? "training" : "validation");
+    int nc = d->train.info.n_classes;
+    if (!rc && frac > 0 && nv == 0 && labels && nc > 0)
+        /* stratified: each class gives its share, rounded; one-sample classes give none */
+        rc = nn_error_set(err, NN_EINVAL, "%s: val_split = %g of %lld samples leaves an empty "
+                          "validation part: stratify = true takes that share of each of the %d "
+                          "classes, and %s; check the label column, or set stratify = false or "
+                          "a larger val_split", d->train.origin, frac, (long long)n, nc,
+                          n < 4 * (int64_t)nc ? "they hold under 4 samples each on average "
+                          "(one class per sample looks like the wrong label column)"
+                                              : "no class holds enough samples for one");
+    else if (!rc && frac > 0 && (nv == 0 || nv == n))
+        rc = nn_error_set(err, NN_EINVAL, "%s: val_split = %g of %lld samples leaves an empty "
+                          "%s part", d->train.origin, frac, (long long)n,
+                          nv ? "training" : "validation");
     if (!rc)
         rc = parts_from_marks(d, mark, err);
     free(mark);

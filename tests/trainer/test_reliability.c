@@ -100,6 +100,43 @@ Test(reliability, overwrite_replaces_the_old_run_when_the_new_one_starts)
     free(out);
 }
 
+/* a run that fails in set-up leaves no run directory it created (it held only its lock) */
+Test(reliability, a_run_that_fails_in_set_up_leaves_no_directory)
+{
+    model("f.ini", 1, "", "test.csv", "", "");
+    cr_assert_eq(nntrain("train f.ini --no-test --run-dir nd --resume nothere.safetensors"), 1);
+    cr_assert(!exists("nd"), "a failed resume left nd/: %s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train f.ini --no-test --run-dir nd2 --set data.path=gone.csv"), 1);
+    cr_assert(!exists("nd2"), "a failed start left nd2/");
+    cr_assert_eq(nntrain("cv f.ini --folds 2 --run-dir nd3 --set data.path=gone.csv"), 1);
+    cr_assert(!exists("nd3"), "a failed cv left nd3/");
+    /* a directory that was there stays, and so does a run that wrote something */
+    cr_assert_eq(mkdir(path_in("kept"), 0755), 0);
+    cr_assert_eq(nntrain("train f.ini --no-test --run-dir kept --set data.path=gone.csv"), 1);
+    cr_assert(exists("kept"));
+    cr_assert_eq(nntrain("train f.ini --no-test --run-dir nd4"), 0, "%s", slurp("out.txt"));
+    cr_assert(exists("nd4/last.safetensors"));
+}
+
+/* a label column with one value per row: the stratified split's message says what happened */
+Test(reliability, a_stratified_split_of_one_sample_classes_names_the_label_column)
+{
+    char text[8192];
+    size_t k = (size_t)snprintf(text, sizeof text, "a,b,label\n");
+    for (int i = 0; i < 200; i++)
+        k += (size_t)snprintf(text + k, sizeof text - k, "%d,%d,L%d\n", i % 7, i % 5, i);
+    write_file("many.csv", text);
+    write_file("many.ini", "[train]\nepochs = 1\n[data]\ntype = csv\npath = many.csv\n"
+               "val_split = 0.1\n[loss]\ntype = cross_entropy\n[optimizer]\ntype = sgd\n"
+               "lr = 0.1\n[layer.fc]\ntype = dense\nunits = 200\n");
+    cr_assert_eq(nntrain("train many.ini --no-test"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "many.ini [data]: val_split = 0.1 of 200 samples leaves an empty "
+                          "validation part") && strstr(out, "each of the 200 classes") &&
+              strstr(out, "wrong label column") && strstr(out, "stratify = false"), "%s", out);
+    free(out);
+}
+
 /* the samples trained and validated on cannot change under a checkpoint; the test split may */
 Test(reliability, resume_refuses_data_changes_but_the_test_split)
 {
