@@ -126,7 +126,9 @@ static void common_options(void)
          "then the plugin directory of this installation.\n"
          "\n"
          "Exit codes:\n"
-         "  0 success    1 failure (message on stderr)    2 bad command line\n"
+         "  0 success    1 failure (message on stderr)\n"
+         "  2 bad command line, or a model file that cannot be read or parsed (its keys and\n"
+         "    values are checked later: a bad one is a failure, 1)\n"
          "  3 broken plugins (plugins check)    4 non-finite loss or gradient\n"
          "  130/143 interrupted by SIGINT/SIGTERM (after writing a checkpoint once training\n"
          "          had started)");

@@ -180,6 +180,13 @@ static int show(nn_registry *r, int argc, char **argv)
 static int check(nn_cli *cli, int argc, char **argv)
 {
     nn_registry *r;
+    for (int i = 0; i < argc; i++)
+        if (argv[i][0] == '-') { /* the common options are taken before; a directory named
+                                    "-x" can be given as ./-x */
+            nn_cli_error("plugins check: unexpected option '%s'; it takes directories (see "
+                         "`nntrain help plugins`)", argv[i]);
+            return NN_EXIT_USAGE;
+        }
     if (argc == 0) {
         r = nn_cli_registry(cli);
         if (!r)

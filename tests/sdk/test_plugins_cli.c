@@ -347,6 +347,10 @@ Test(plugins_check, flags_extra_exports_and_an_optimizer_without_lr)
                             "the base learning rate from it"), "%s", r.out);
     cr_assert(strstr(r.out, "ok      " NNTEST_BROKEN_DIR "/nntest_badoptim.so: optimizer "
                             "hidden_state"), "%s", r.out);
+    /* an option it does not take is a usage error, not a directory that failed */
+    nntrain(&r, "plugins check " NNTEST_BROKEN_DIR " --run-dir x");
+    cr_assert_eq(r.status, 2, "%s", r.out);
+    cr_assert(strstr(r.out, "plugins check: unexpected option '--run-dir'"), "%s", r.out);
 }
 
 Test(plugins_show, unknown_name_is_not_blamed_on_one_kind)
