@@ -275,7 +275,7 @@ int pt_gradcheck_layer(pt_layer *L, const pt_gc_opts *o, nn_gradcheck_result *re
     if (!L->gout.h || nn_tensor_dtype(L->out.h) != NN_F32)
         return nn_error_set(err, NN_ENOTSUP, "the gradient check needs a training plan with "
                             "an F32 output");
-    gc_target tg[NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS];
+    gc_target tg[NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS_ALL];
     int nt = 0, rc = NN_OK;
     for (int i = 0; i < L->n_inputs; i++)
         if (L->gin[i].h && nn_tensor_dtype(L->in[i].h) == NN_F32) {
@@ -284,7 +284,8 @@ int pt_gradcheck_layer(pt_layer *L, const pt_gc_opts *o, nn_gradcheck_result *re
         }
     for (int i = 0; i < L->su.n_params; i++) {
         tg[nt] = (gc_target){.x = NN_F32P(L->par[i].h), .t = L->par[i].h};
-        snprintf(tg[nt++].name, sizeof tg[0].name, "parameter '%s'", L->su.params[i].name);
+        snprintf(tg[nt++].name, sizeof tg[0].name, "parameter '%s'",
+                 nn_layer_param_decl(&L->su, i)->name);
     }
     for (int k = 0; k < nt; k++)
         for (int64_t j = 0, n = nn_tensor_numel(tg[k].t); j < n; j++)

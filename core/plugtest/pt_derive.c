@@ -33,8 +33,9 @@ static int probe(const pt_ctx *c, const pt_case *k, int *broken, nn_error *err)
         t[i].dl.device = dev->dl;
     switch (c->d->kind) {
     case NN_KIND_LAYER: {
+        nn_param_decl more[NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS];
         nn_layer_setup s = {.struct_size = sizeof s, .layer_name = "probe", .training = 1,
-                            .n_inputs = k->n_inputs, .device = dev};
+                            .n_inputs = k->n_inputs, .device = dev, .params_more = more};
         for (int i = 0; i < k->n_inputs; i++)
             s.inputs[i] = &t[i];
         rc = NN_PLUGIN_CALL(&inst, "setup",

@@ -80,7 +80,12 @@ typedef struct pt_layer {
     nn_layer_io io;
     int n_inputs, training;
     pt_t in[NN_MAX_INPUTS], gin[NN_MAX_INPUTS];
-    pt_t par[NN_MAX_LAYER_PARAMS], gpar[NN_MAX_LAYER_PARAMS];
+    /* every parameter a layer may declare (ABI 0.5: 64); those past the first 8 are declared
+     * in decls_more and reach the layer through io.params_more / io.param_grads_more */
+    pt_t par[NN_MAX_LAYER_PARAMS_ALL], gpar[NN_MAX_LAYER_PARAMS_ALL];
+    nn_param_decl decls_more[NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS];
+    nn_tensor *par_more[NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS];
+    nn_tensor *gpar_more[NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS];
     pt_t buf[NN_MAX_LAYER_BUFFERS];
     pt_t out, gout;
 } pt_layer;

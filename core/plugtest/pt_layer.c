@@ -73,8 +73,8 @@ void pt_check_gradient(pt_ctx *c, pt_report *r)
 
 typedef struct snapshot {
     int n;
-    nn_tensor *t[2 + NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS];
-    const char *name[2 + NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS];
+    nn_tensor *t[2 + NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS_ALL];
+    const char *name[2 + NN_MAX_INPUTS + NN_MAX_LAYER_PARAMS_ALL];
     double loss;
 } snapshot;
 
@@ -171,7 +171,7 @@ static int layer_step(pt_layer *L, int poison, snapshot *s, nn_error *err)
         if (snap_add(s, L->gin[i].h, gin_names[i]))
             return NN_ENOMEM;
     for (int i = 0; i < L->su.n_params; i++)
-        if (snap_add(s, L->gpar[i].h, L->su.params[i].name))
+        if (snap_add(s, L->gpar[i].h, nn_layer_param_decl(&L->su, i)->name))
             return NN_ENOMEM;
     return NN_OK;
 }

@@ -88,7 +88,7 @@ void pt_layer_close(pt_layer *L)
         pt_t_free(L->dev, &L->in[i]);
         pt_t_free(L->dev, &L->gin[i]);
     }
-    for (int i = 0; i < NN_MAX_LAYER_PARAMS; i++) {
+    for (int i = 0; i < NN_MAX_LAYER_PARAMS_ALL; i++) {
         pt_t_free(L->dev, &L->par[i]);
         pt_t_free(L->dev, &L->gpar[i]);
     }
@@ -116,6 +116,7 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
     L->su.training = training;
     L->su.n_inputs = c->n_inputs;
     L->su.device = nn_dev_public(L->dev);
+    L->su.params_more = L->decls_more;
     for (int i = 0; i < c->n_inputs; i++) {
         nn_tensor_describe(&desc_in[i], c->in[i].dtype, c->in[i].ndim, c->in[i].shape);
         desc_in[i].dl.device = L->su.device->dl;
@@ -144,7 +145,7 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
             return rc;
     }
     for (int i = 0; i < L->su.n_params; i++) {
-        const nn_param_decl *d = &L->su.params[i];
+        const nn_param_decl *d = nn_layer_param_decl(&L->su, i);
         if ((rc = pt_t_alloc(dev, &L->par[i], NN_F32, d->ndim, d->shape, d->name, err)))
             return rc;
         pt_fill(L->par[i].h, -0.5, 0.5, seed, 100 + (uint64_t)i);
@@ -177,9 +178,17 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
     }
     io->output = &L->out.dev;
     for (int i = 0; i < L->su.n_params; i++) {
-        io->params[i] = &L->par[i].dev;
-        io->param_grads[i] = L->gpar[i].h ? &L->gpar[i].dev : NULL;
+        nn_tensor *p = &L->par[i].dev, *g = L->gpar[i].h ? &L->gpar[i].dev : NULL;
+        if (i < NN_MAX_LAYER_PARAMS) {
+            io->params[i] = p;
+            io->param_grads[i] = g;
+        } else {
+            L->par_more[i - NN_MAX_LAYER_PARAMS] = p;
+            L->gpar_more[i - NN_MAX_LAYER_PARAMS] = g;
+        }
     }
+    io->params_more = L->par_more;
+    io->param_grads_more = L->gpar_more;
     for (int i = 0; i < L->su.n_buffers; i++)
         io->buffers[i] = L->buf[i].h ? &L->buf[i].dev : NULL;
     io->grad_output = L->gout.h ? &L->gout.dev : NULL;

@@ -164,9 +164,23 @@ static const nn_param_spec permute_params[] = {
     {.name = NULL},
 };
 
+/* the cases `nntrain plugins test permute` checks: its schema alone gives it none (order is
+ * required and depends on the input's rank) */
+static const nn_test_case permute_cases[] = {
+    {.params = "order=0,3,1,2", .inputs = "2x3x4x2"},
+    {.params = "order=0,2,1", .inputs = "2x5x3"},
+};
+
+static const nn_test_spec permute_test = {
+    .struct_size = sizeof(nn_test_spec),
+    .n_cases = (int)(sizeof permute_cases / sizeof *permute_cases),
+    .cases = permute_cases,
+};
+
 static const nn_plugin_desc permute_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LAYER, .name = "permute", .version = "1.0.0", .license = "MIT",
     .summary = "reorders the axes of a tensor (PyTorch's permute), the batch axis staying first",
-    .caps = NN_CAP_BACKWARD, .params = permute_params, .vtable = &permute_vtable);
+    .caps = NN_CAP_BACKWARD, .params = permute_params, .vtable = &permute_vtable,
+    .test = &permute_test);
 
 NN_PLUGIN_EXPORT(&permute_desc);

@@ -417,11 +417,27 @@ static const nn_layer_vtable tel_vtable = {
     .export_as = tel_export, /* optional: ONNX */
 };
 
+/* the cases `nntrain plugins test transformer_encoder_layer` checks (the schema's defaults,
+ * dim_feedforward 2048 on an unknown width, give none): both norm orders, causal, gelu (no
+ * kink), and dropout 0 so that the finite differences see one function */
+static const nn_test_case tel_cases[] = {
+    {.params = "nhead=2; dim_feedforward=6; dropout=0; activation=gelu", .inputs = "2x3x4"},
+    {.params = "nhead=1; dim_feedforward=5; dropout=0; activation=gelu; norm_first=true; "
+               "causal=true",
+     .inputs = "1x4x6"},
+};
+
+static const nn_test_spec tel_test = {
+    .struct_size = sizeof(nn_test_spec),
+    .n_cases = (int)(sizeof tel_cases / sizeof *tel_cases),
+    .cases = tel_cases,
+};
+
 static const nn_plugin_desc tel_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LAYER, .name = "transformer_encoder_layer", .version = "1.0.0",
     .license = "MIT",
     .summary = "transformer encoder block as PyTorch's nn.TransformerEncoderLayer("
                "batch_first=True): self-attention and feed-forward, pre- or post-norm",
-    .caps = NN_CAP_BACKWARD, .params = tel_params, .vtable = &tel_vtable);
+    .caps = NN_CAP_BACKWARD, .params = tel_params, .vtable = &tel_vtable, .test = &tel_test);
 
 NN_PLUGIN_EXPORT(&tel_desc);

@@ -391,3 +391,19 @@ Test(plugins_show, lists_the_warmup_keys_with_every_scheduler)
     cr_assert(strstr(r.out, "Keys of [scheduler] that nntrain reads itself"), "%s", r.out);
     cr_assert(strstr(r.out, "warmup_epochs        int in [0, inf), default 0"), "%s", r.out);
 }
+
+/* every stock layer has cases the runner can exercise: none is left "not checked" (permute and
+ * transformer_encoder_layer were, silently, until they got test specs and the runner gave
+ * layers room for more than 8 parameters) */
+Test(plugins_test, every_stock_layer_is_checked)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' plugins test --all --kind layer 2>&1 | tail -n 1",
+             getenv("NNTRAIN_EXE"));
+    FILE *f = popen(cmd, "r");
+    cr_assert(f, "cannot run %s", cmd);
+    char line[512] = "";
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    pclose(f);
+    cr_assert(strstr(line, " 0 with failures, 0 not checked"), "%s", line);
+}
