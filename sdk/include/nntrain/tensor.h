@@ -122,11 +122,13 @@ static inline int nn_tensor_describe(nn_tensor *t, nn_dtype dt, int ndim, const 
     t->dl.byte_offset = 0;
     if (t->dl.device.device_type == 0)
         t->dl.device = (DLDevice){kDLCPU, 0};
-    int64_t s = 1;
+    /* unsigned: an absurd shape wraps (the core's size check refuses it by its extents)
+     * instead of overflowing a signed product, which is undefined */
+    uint64_t s = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         t->shape[i] = shape[i];
-        t->strides[i] = s;
-        s *= shape[i];
+        t->strides[i] = (int64_t)s;
+        s *= (uint64_t)shape[i];
     }
     for (int i = ndim; i < NN_MAX_DIMS; i++)
         t->shape[i] = t->strides[i] = 0;
