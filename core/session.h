@@ -116,6 +116,8 @@ typedef struct nn_session {
     int replace_run;    /* --overwrite: the run in run_dir goes when this one starts writing */
     int lock_fd;       /* the run directory's lock (training), or -1 */
     int made_run_dir;  /* this session created run_base: removed at close if left empty */
+    /* nn_train_load_weights: the checkpoint's epoch and global step, -1 when it has none */
+    int64_t weights_epoch, weights_step;
     char base_dir[PATH_MAX];
     uint64_t seed;
     int n_classes;

@@ -238,6 +238,10 @@ int nn_train_load_weights(nn_session *s, const char *path, int allow_nonfinite, 
     if ((rc = nn_ckpt_check_input(c, path, s, err)) == NN_OK &&
         (rc = nn_ckpt_check_tensors(c, path, s, 0, allow_nonfinite, err)) == NN_OK)
         rc = load_model_tensors(s, c, path, err);
+    if (meta_i64(c, "epoch", 0, COUNT_MAX, &s->weights_epoch))
+        s->weights_epoch = -1;
+    if (meta_i64(c, "global_step", 0, COUNT_MAX, &s->weights_step))
+        s->weights_step = -1;
     /* fitted transforms (normalize from_data) must see the training statistics again */
     const char *ds = nn_checkpoint_meta(c, "data_state");
     if (rc == NN_OK && ds && *ds && (rc = nn_data_state_load(s->data, ds, err)))

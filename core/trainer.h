@@ -54,7 +54,8 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
 
 /* Loads a checkpoint's model tensors (parameters and state) into the session's model, after
  * checking that it was trained on samples of this shape, holds no tensor the model lacks and
- * (unless allow_nonfinite) only finite values. */
+ * (unless allow_nonfinite) only finite values. s->weights_epoch and weights_step get the
+ * checkpoint's counters (-1 when it has none). */
 int nn_train_load_weights(nn_session *s, const char *path, int allow_nonfinite, nn_error *err);
 
 #endif

@@ -13,7 +13,6 @@
 
 #include "cli.h"
 #include "evaluate.h"
-#include "checkpoint.h"
 #include "loggers.h"
 #include "rundir.h"
 #include "trainer.h"
@@ -59,15 +58,6 @@ static const char *class_name(const nn_dataset_info *info, int c, char *buf, siz
     return buf;
 }
 
-/* the checkpoint's counter key (epoch, global_step), or -1 */
-static int64_t ckpt_count(const nn_checkpoint *c, const char *key)
-{
-    const char *v = c ? nn_checkpoint_meta(c, key) : NULL;
-    char *end;
-    long long x = v ? strtoll(v, &end, 10) : -1;
-    return v && end != v && !*end && x >= 0 ? x : -1;
-}
-
 /* When the checkpoint lies in a run directory (its model.ini is there), the run's loggers get
  * the result as EVAL_END and append it to the run's logs, at the checkpoint's epoch and step.
  * Not while a run writes that directory: two writers would interleave its files. */
@@ -88,11 +78,6 @@ static int emit_eval_end(nn_session *s, const char *ckpt, nn_part part, const nn
                     "evaluation is not added to its logs\n", dir, pid);
         return NN_OK;
     }
-    nn_checkpoint *c = NULL;
-    if (nn_checkpoint_read(ckpt, &c, err) != NN_OK)
-        c = NULL; /* it was loaded a moment ago: only the counters are missed */
-    int64_t epoch = ckpt_count(c, "epoch"), step = ckpt_count(c, "global_step");
-    nn_checkpoint_free(c);
     nn_logger_open lo = {
         .struct_size = sizeof lo,
         .run_dir = dir,
@@ -121,9 +106,9 @@ static int emit_eval_end(nn_session *s, const char *ckpt, nn_part part, const nn
     nn_event ev = {
         .struct_size = sizeof ev,
         .kind = NN_EV_EVAL_END,
-        .epoch = epoch > 0 ? epoch : 0,
+        .epoch = s->weights_epoch > 0 ? s->weights_epoch : 0,
         .epochs = s->tc.epochs,
-        .global_step = step > 0 ? step : 0,
+        .global_step = s->weights_step > 0 ? s->weights_step : 0,
         .elapsed_s = NAN, /* not part of the run's time */
         .samples_per_s = 0,
         .lr = NAN,
