@@ -91,6 +91,15 @@ static void clear_stale(const char *dir, int depth)
     closedir(d);
 }
 
+/* the pid a lock file holds (for messages only; the flock is what excludes), or 0 */
+static long lock_pid(int fd)
+{
+    char buf[32] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = 0;
+    return strtol(buf, NULL, 10);
+}
+
 /* 1 when another process holds dir/.lock (a run writes dir), with its pid in *pid; a shared
  * lock taken and dropped at once tells without creating anything */
 static int held_elsewhere(const char *dir, long *pid)
@@ -102,12 +111,8 @@ static int held_elsewhere(const char *dir, long *pid)
     if (fd < 0)
         return 0;
     int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    if (held) {
-        char buf[32] = "";
-        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-        buf[n > 0 ? n : 0] = 0;
-        *pid = strtol(buf, NULL, 10);
-    }
+    if (held)
+        *pid = lock_pid(fd);
     close(fd);
     return held;
 }
@@ -185,14 +190,12 @@ int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *
                             strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
-        char buf[32] = "";
-        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-        buf[n > 0 ? n : 0] = 0;
+        long holder = lock_pid(fd);
         close(fd);
         if (e == EWOULDBLOCK)
             return nn_error_set(err, NN_EEXIST, "run directory %s is in use by pid %ld (another "
                                 "nntrain train or cv writes there); wait for it to end, or "
-                                "choose another --run-dir", dir, strtol(buf, NULL, 10));
+                                "choose another --run-dir", dir, holder);
         return nn_error_set(err, NN_EIO, "cannot lock %s: %s", path, strerror(e));
     }
     char pid[32];
