@@ -11,13 +11,16 @@
 
 #include "conformance_internal.h"
 #include "graph.h"
+#include "layer_decls.h"
 
-enum { CPU = 0, PACK = 1 };
+enum { CPU = 0, PACK = 1, MORE = NN_MAX_LAYER_PARAMS_ALL - NN_MAX_LAYER_PARAMS };
 
 typedef struct lside {
     nn_instance inst;
     nn_layer_setup su;
+    nn_param_decl decls_more[MORE]; /* su.params_more: a layer may declare 64 parameters */
     nn_layer_io io;
+    nn_tensor *par_more[MORE], *pgr_more[MORE]; /* io.params_more, io.param_grads_more */
     nn_tensor xdesc;
     nn_tensor bufs[NN_MAX_LAYER_BUFFERS];
 } lside;
@@ -26,7 +29,7 @@ typedef struct lcase {
     const nn_conf_check *c;
     nn_dev *dev;
     lside s[2];
-    nn_twin x, y, gy, gx, par[NN_MAX_LAYER_PARAMS], pgr[NN_MAX_LAYER_PARAMS];
+    nn_twin x, y, gy, gx, par[NN_MAX_LAYER_PARAMS_ALL], pgr[NN_MAX_LAYER_PARAMS_ALL];
     int n_par;
 } lcase;
 
@@ -67,13 +70,9 @@ static int same_declarations(lcase *l, nn_conf_result *res)
     const nn_layer_setup *a = &l->s[CPU].su, *b = &l->s[PACK].su;
     char x[300], y[300];
     for (int i = 0; i < 2; i++) {
-        const nn_layer_setup *s = i ? b : a;
-        if (s->n_params < 0 || s->n_params > NN_MAX_LAYER_PARAMS || s->n_buffers < 0 ||
-            s->n_buffers > NN_MAX_LAYER_BUFFERS || s->output.dl.ndim < 0 ||
-            s->output.dl.ndim > NN_MAX_DIMS)
-            return nn_conf_fail(res, "setup of the %s plugin declares %d parameters, %d buffers "
-                                "and a rank-%d output: out of range", i ? "pack's" : "CPU",
-                                s->n_params, s->n_buffers, s->output.dl.ndim);
+        nn_error e = {0};
+        if (nn_layer_decls_check(i ? b : a, &l->s[i].inst, "conformance", NULL, 0, &e))
+            return nn_conf_fail(res, "setup of the %s plugin: %s", i ? "pack's" : "CPU", e.msg);
     }
     if (!nn_shape_equal(&a->output, &b->output) || a->output.dl.dtype.code !=
         b->output.dl.dtype.code || a->output.dl.dtype.bits != b->output.dl.dtype.bits)
@@ -84,8 +83,8 @@ static int same_declarations(lcase *l, nn_conf_result *res)
         return nn_conf_fail(res, "parameters: cpu declares %d, the pack %d", a->n_params,
                             b->n_params);
     for (int i = 0; i < a->n_params; i++) {
-        param_str(&a->params[i], x, sizeof x);
-        param_str(&b->params[i], y, sizeof y);
+        param_str(nn_layer_param_decl(a, i), x, sizeof x);
+        param_str(nn_layer_param_decl(b, i), y, sizeof y);
         if (strcmp(x, y) != 0)
             return nn_conf_fail(res, "parameter %d: cpu declares %s; the pack %s", i, x, y);
     }
@@ -170,7 +169,7 @@ static void free_case(lcase *l)
     nn_twin_free(l->dev, &l->y);
     nn_twin_free(l->dev, &l->gy);
     nn_twin_free(l->dev, &l->gx);
-    for (int k = 0; k < NN_MAX_LAYER_PARAMS; k++) {
+    for (int k = 0; k < NN_MAX_LAYER_PARAMS_ALL; k++) {
         nn_twin_free(l->dev, &l->par[k]);
         nn_twin_free(l->dev, &l->pgr[k]);
     }
@@ -210,7 +209,7 @@ static int make_io(lcase *l, int training, nn_error *err)
         return rc;
     l->n_par = su->n_params;
     for (int k = 0; k < su->n_params; k++) {
-        const nn_param_decl *d = &su->params[k];
+        const nn_param_decl *d = nn_layer_param_decl(su, k);
         if ((rc = nn_twin_new(l->dev, &l->par[k], NN_F32, d->ndim, d->shape, d->name, err)) ||
             (rc = nn_twin_random(l->dev, &l->par[k], &r, 1.0, 1, err)) ||
             (training && (rc = nn_twin_new(l->dev, &l->pgr[k], NN_F32, d->ndim, d->shape,
@@ -226,8 +225,19 @@ static int make_io(lcase *l, int training, nn_error *err)
         io->inputs[0] = i == CPU ? &l->x.h : &l->x.d;
         io->output = i == CPU ? &l->y.h : &l->y.d;
         for (int k = 0; k < l->n_par; k++) {
-            io->params[k] = i == CPU ? &l->par[k].h : &l->par[k].d;
-            io->param_grads[k] = !training ? NULL : i == CPU ? &l->pgr[k].h : &l->pgr[k].d;
+            nn_tensor *p = i == CPU ? &l->par[k].h : &l->par[k].d;
+            nn_tensor *g = !training ? NULL : i == CPU ? &l->pgr[k].h : &l->pgr[k].d;
+            if (k < NN_MAX_LAYER_PARAMS) {
+                io->params[k] = p;
+                io->param_grads[k] = g;
+            } else {
+                s->par_more[k - NN_MAX_LAYER_PARAMS] = p;
+                s->pgr_more[k - NN_MAX_LAYER_PARAMS] = g;
+            }
+        }
+        if (l->n_par > NN_MAX_LAYER_PARAMS) {
+            io->params_more = s->par_more;
+            io->param_grads_more = s->pgr_more;
         }
         io->grad_output = !training ? NULL : i == CPU ? &l->gy.h : &l->gy.d;
         io->grad_inputs[0] = !grad_in ? NULL : i == CPU ? &l->gx.h : &l->gx.d;
@@ -319,6 +329,7 @@ static int layer_plan(const nn_conf_check *c, nn_dev *dev, int training, nn_conf
         s->su.training = training;
         s->su.n_inputs = 1;
         s->su.inputs[0] = &s->xdesc;
+        s->su.params_more = s->decls_more;
         s->su.device = nn_dev_public(i == CPU ? nn_dev_host() : dev);
         if (i == PACK)
             s->xdesc.dl.device = s->su.device->dl;
@@ -355,7 +366,8 @@ static int layer_plan(const nn_conf_check *c, nn_dev *dev, int training, nn_conf
             nn_conf_fail(res, "cannot read results back: %s", err.msg);
         for (int k = 0; k < l->n_par; k++) {
             char what[96];
-            snprintf(what, sizeof what, "%s gradient", l->s[CPU].su.params[k].name);
+            snprintf(what, sizeof what, "%s gradient",
+                     nn_layer_param_decl(&l->s[CPU].su, k)->name);
             if (cmp(l, &l->pgr[k], what, res, &err) < 0)
                 nn_conf_fail(res, "cannot read results back: %s", err.msg);
         }

@@ -175,3 +175,24 @@ Test(devices, bad_requests_are_refused_with_what_exists)
     run_nntrain(&res, "devices", "frobnicate", NULL);
     assert_exit(&res, 2);
 }
+
+/* a layer with ten parameters (ABI 0.5 allows 64; the fixed arrays hold 8): both sides get
+ * room for all of them, and a wrong gradient past the eighth is named */
+Test(devices, a_layer_with_more_than_eight_parameters_is_compared_whole)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("many_params", NULL);
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", "bias_stack",
+                NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "layer     bias_stack     [4, 8]    ");
+    assert_has(res.out, " passed, 0 failed, 0 skipped");
+    setenv("NNTEST_BIAS_STACK_SKIP", "9", 1);
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", "bias_stack",
+                NULL);
+    unsetenv("NNTEST_BIAS_STACK_SKIP");
+    assert_exit(&res, 1);
+    assert_has(res.out, "b9 gradient: element ");
+    assert_lacks(res.out, "b8 gradient");
+    tmpdir_free(dir);
+}
