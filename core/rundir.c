@@ -28,6 +28,7 @@ int nn_rundir_check_name(const char *name, const char *origin, nn_error *err)
     return NN_OK;
 }
 
+/* creates path and its parents; returns 1 when it created path itself, 0 when it was there */
 static int mkdirs(const char *path, nn_error *err)
 {
     char tmp[PATH_MAX];
@@ -42,12 +43,13 @@ static int mkdirs(const char *path, nn_error *err)
                                 strerror(errno));
         *p = '/';
     }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    int made = mkdir(tmp, 0755) == 0;
+    if (!made && errno != EEXIST)
         return nn_error_set(err, NN_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
     struct stat st;
     if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
         return nn_error_set(err, NN_EIO, "run directory %s exists but is not a directory", tmp);
-    return NN_OK;
+    return made;
 }
 
 /* "last.safetensors.tmp.1234" -> 1234, or 0 when the name is not a checkpoint temp file */
@@ -176,38 +178,71 @@ static int check_nesting(const char *dir, nn_error *err)
     return NN_OK;
 }
 
-int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *err)
+/* 1 when the lock file fd is still the one at path: a run that failed in set-up removes the
+ * directory it made, lock file first, while it holds the lock; a process that opened the file
+ * before then and got the lock after holds a file no other run will look at */
+static int still_linked(int fd, const char *path)
 {
-    int rc = mkdirs(dir, err);
-    if (rc)
-        return rc;
+    struct stat held, named;
+    return fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev &&
+           held.st_ino == named.st_ino;
+}
+
+/* creates dir when missing (*made = 1) and locks dir/.lock; returns the descriptor or a
+ * negative status */
+static int lock_file(const char *dir, int *made, nn_error *err)
+{
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/.lock", dir) >= (int)sizeof path)
         return nn_error_set(err, NN_EINVAL, "run directory %s: path is too long", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    for (int attempt = 0; attempt < 16; attempt++) {
+        int rc = mkdirs(dir, err);
+        if (rc < 0)
+            return rc;
+        *made = rc;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+            return nn_error_set(err, NN_EIO, "cannot open the lock file %s: %s", path,
+                                strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            long holder = lock_pid(fd);
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return nn_error_set(err, NN_EEXIST, "run directory %s is in use by pid %ld "
+                                    "(another nntrain train or cv writes there); wait for it to "
+                                    "end, or choose another --run-dir", dir, holder);
+            return nn_error_set(err, NN_EIO, "cannot lock %s: %s", path, strerror(e));
+        }
+        if (!still_linked(fd, path)) {
+            close(fd); /* its holder removed it: lock the directory as it is now */
+            continue;
+        }
+        char pid[32];
+        int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)pl, 0) != pl) {
+            int e = errno;
+            close(fd);
+            return nn_error_set(err, NN_EIO, "cannot write the lock file %s: %s", path,
+                                strerror(e));
+        }
+        return fd;
+    }
+    return nn_error_set(err, NN_EIO, "cannot lock %s: it is removed and made again without end "
+                        "(another process deletes the run directory)", path);
+}
+
+int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *err)
+{
+    int made = 0, rc, fd = lock_file(dir, &made, err);
     if (fd < 0)
-        return nn_error_set(err, NN_EIO, "cannot open the lock file %s: %s", path,
-                            strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        long holder = lock_pid(fd);
-        close(fd);
-        if (e == EWOULDBLOCK)
-            return nn_error_set(err, NN_EEXIST, "run directory %s is in use by pid %ld (another "
-                                "nntrain train or cv writes there); wait for it to end, or "
-                                "choose another --run-dir", dir, holder);
-        return nn_error_set(err, NN_EIO, "cannot lock %s: %s", path, strerror(e));
-    }
-    char pid[32];
-    int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)pl, 0) != pl) {
-        int e = errno;
-        close(fd);
-        return nn_error_set(err, NN_EIO, "cannot write the lock file %s: %s", path, strerror(e));
-    }
+        return fd;
     if ((rc = check_nesting(dir, err)) || (strcmp(check_dir, dir) != 0 &&
-                                           (rc = mkdirs(check_dir, err)))) {
-        close(fd);
+                                           (rc = mkdirs(check_dir, err)) < 0)) {
+        if (made) /* the directory this run made for itself goes with the refusal */
+            nn_rundir_unlock_tidy(fd, dir, check_dir);
+        else
+            close(fd);
         return rc;
     }
     clear_stale(dir, 1);

@@ -265,6 +265,10 @@ Test(signals, run_directories_do_not_nest_and_eval_leaves_a_live_runs_logs_alone
     cr_assert(strstr(out, "run directory cvn/fold-1 is inside") && strstr(out, "/cvn, ") &&
               strstr(out, want), "%s", out);
     free(out);
+    /* a directory the refused run made for itself goes with it */
+    cr_assert_eq(nntrain("train run.ini --run-dir cvn/mine --no-test"), 1);
+    struct stat st;
+    cr_assert(stat("cvn/mine", &st) != 0 && errno == ENOENT, "%s", slurp("out.txt"));
     cr_assert_eq(nntrain("train run.ini --run-dir . --no-test --set train.epochs=1"), 1);
     out = slurp("out.txt");
     cr_assert(strstr(out, "run directory . holds") && strstr(out, "/cvn") && strstr(out, want),
