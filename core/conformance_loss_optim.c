@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conformance_internal.h"
+#include "layer_decls.h"
 #include "loss_reduction.h"
 
 enum { CPU = 0, PACK = 1 };
@@ -155,12 +156,13 @@ int nn_conf_run_loss(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
                          (long long)su[CPU].reduction);
         go = 0;
     }
-    for (int i = 0; go && i < 2; i++)
-        if (su[i].n_buffers < 0 || su[i].n_buffers > NN_MAX_LAYER_BUFFERS) {
-            nn_conf_fail(res, "setup declares %d buffers (at most %d)", su[i].n_buffers,
-                         NN_MAX_LAYER_BUFFERS);
+    for (int i = 0; go && i < 2; i++) {
+        nn_error e = {0};
+        if (nn_loss_decls_check(&su[i], &inst[i], &e)) {
+            nn_conf_fail(res, "setup of the %s plugin: %s", i ? "pack's" : "CPU", e.msg);
             go = 0;
         }
+    }
     for (int i = 0; go && i < 2; i++) {
         io[i].struct_size = sizeof io[i];
         io[i].pred = su[i].pred;

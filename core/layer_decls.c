@@ -1,7 +1,8 @@
-/* layer_decls.c: what a layer's setup() declared, checked before anything is sized or
- * allocated from it: a setup that leaves no output, counts out of range, two tensors of one
- * name (a checkpoint that can never be read back) or an unknown init scheme is refused here,
- * naming the layer, its plugin and the tensor. It reads declarations only. */
+/* layer_decls.c: what a layer's (or a loss's) setup() declared, checked before anything is
+ * sized or allocated from it: a setup that leaves no output, counts out of range, two tensors
+ * of one name (a checkpoint that can never be read back), an unknown init scheme, buffer kind
+ * or dtype is refused here, naming the layer, its plugin and the tensor. It reads
+ * declarations only. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
@@ -61,15 +62,59 @@ static int check_names(const nn_layer_setup *s, const char *origin, const char *
     return NN_OK;
 }
 
+/* "dense from /x/dense.so", or the name of a plugin that is no file's */
+static void who_of(const nn_instance *inst, char *who, size_t cap)
+{
+    if (inst->path)
+        snprintf(who, cap, "%s from %s", inst->desc->name, inst->path);
+    else
+        snprintf(who, cap, "%s", inst->desc->name);
+}
+
+/* a buffer's kind is one the kind of plugin may declare, its dtype one of nn_dtype's (sizes
+ * are counted from it; a made-up one would size the buffer as F32 without a word) */
+static int check_buffer(const nn_buffer_decl *d, int k, int loss, const char *origin,
+                        const char *subject, nn_error *err)
+{
+    int kind_ok = loss ? d->kind == NN_BUF_WORKSPACE
+                       : d->kind >= NN_BUF_SAVED && d->kind <= NN_BUF_STATE;
+    if (!kind_ok)
+        return nn_error_set(err, NN_EINVAL, "%s: %s declared buffer %d '%.*s' of kind %d; %s",
+                            origin, subject, k, NN_NAME_MAX, d->name, (int)d->kind,
+                            loss ? "a loss's buffers are scratch: NN_BUF_WORKSPACE (2)"
+                                 : "NN_BUF_SAVED (1), NN_BUF_WORKSPACE (2) or NN_BUF_STATE (3)");
+    if ((unsigned)d->dtype >= NN_DTYPE_COUNT)
+        return nn_error_set(err, NN_EINVAL, "%s: %s declared buffer %d '%.*s' with dtype %d, "
+                            "which is no nn_dtype (NN_F32 .. NN_U8, 0 to %d)", origin, subject, k,
+                            NN_NAME_MAX, d->name, (int)d->dtype, NN_DTYPE_COUNT - 1);
+    return NN_OK;
+}
+
+int nn_loss_decls_check(const nn_loss_setup *s, const nn_instance *inst, nn_error *err)
+{
+    const char *origin = inst->origin ? inst->origin : "";
+    char subject[700];
+    if (inst->path)
+        snprintf(subject, sizeof subject, "loss '%s' (from %s)", inst->desc->name, inst->path);
+    else
+        snprintf(subject, sizeof subject, "loss '%s'", inst->desc->name);
+    if (s->n_buffers < 0 || s->n_buffers > NN_MAX_LAYER_BUFFERS)
+        return nn_error_set(err, NN_EINVAL, "%s: %s declared %d buffers (0 to %d)", origin,
+                            subject, s->n_buffers, NN_MAX_LAYER_BUFFERS);
+    int rc = NN_OK;
+    for (int k = 0; rc == NN_OK && k < s->n_buffers; k++)
+        rc = check_buffer(&s->buffers[k], k, 1, origin, subject, err);
+    return rc ? rc : nn_buffer_sizes_check(s->buffers, s->n_buffers, origin, subject, NULL, 0,
+                                           err);
+}
+
 int nn_layer_decls_check(const nn_layer_setup *s, const nn_instance *inst, const char *layer,
                          const nn_kv *kvs, int n_kvs, nn_error *err)
 {
     const char *origin = inst->origin ? inst->origin : "";
-    char who[600];
-    if (inst->path)
-        snprintf(who, sizeof who, "%s from %s", inst->desc->name, inst->path);
-    else
-        snprintf(who, sizeof who, "%s", inst->desc->name);
+    char who[600], subject[700];
+    who_of(inst, who, sizeof who);
+    snprintf(subject, sizeof subject, "layer '%s' (%s)", layer, who);
     const nn_tensor *o = &s->output;
     if (nn_tensor_dtype(o) < 0 || o->dl.ndim < 1 || o->dl.ndim > NN_MAX_DIMS)
         return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) left no valid output in setup "
@@ -83,7 +128,11 @@ int nn_layer_decls_check(const nn_layer_setup *s, const nn_instance *inst, const
     if (s->n_buffers < 0 || s->n_buffers > NN_MAX_LAYER_BUFFERS)
         return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) declared %d buffers (0 to %d)",
                             origin, layer, who, s->n_buffers, NN_MAX_LAYER_BUFFERS);
-    int rc = nn_layer_sizes_check(s, origin, layer, who, kvs, n_kvs, err);
+    int rc = NN_OK;
+    for (int b = 0; rc == NN_OK && b < s->n_buffers; b++)
+        rc = check_buffer(&s->buffers[b], b, 0, origin, subject, err);
+    if (rc == NN_OK)
+        rc = nn_layer_sizes_check(s, origin, layer, who, kvs, n_kvs, err);
     if (rc == NN_OK)
         rc = check_names(s, origin, layer, who, err);
     for (int k = 0; rc == NN_OK && k < s->n_params; k++) {

@@ -6,6 +6,7 @@
 
 #include "instance.h"
 #include "nntrain/layer.h"
+#include "nntrain/loss.h"
 
 /* Checks what setup() declared in s for layer `layer` of instance inst (whose origin, plugin
  * and file the messages name): an output was described; the parameter and buffer counts are
@@ -15,5 +16,10 @@
  * dimension. returns NN_OK, or NN_EINVAL, NN_ESHAPE or NN_ENOMEM with err set. */
 int nn_layer_decls_check(const nn_layer_setup *s, const nn_instance *inst, const char *layer,
                          const nn_kv *kvs, int n_kvs, nn_error *err);
+
+/* The same rule for a loss's setup (session, `plugins test`, `devices test`): at most
+ * NN_MAX_LAYER_BUFFERS buffers, each NN_BUF_WORKSPACE, of an nn_dtype, with a size that fits.
+ * Messages name the loss, its plugin file and inst's origin ("model.ini: [loss]"). */
+int nn_loss_decls_check(const nn_loss_setup *s, const nn_instance *inst, nn_error *err);
 
 #endif

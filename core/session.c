@@ -13,6 +13,7 @@
 #include "crash.h"
 #include "device.h"
 #include "dist.h"
+#include "layer_decls.h"
 #include "loss_reduction.h"
 #include "replicas.h"
 #include "rundir.h"
@@ -468,6 +469,8 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
                             s->loss_origin, s->loss_entry->desc->name,
                             nn_shape_str(nn_plan_output(plan), a, sizeof a),
                             nn_shape_str(&lb->target, b, sizeof b), lerr.msg);
+    if ((rc = nn_loss_decls_check(&lb->setup, &lb->inst, err)))
+        return rc;
     if (!nn_loss_reduction_name(lb->setup.reduction))
         return nn_error_set(err, NN_EINTERNAL, "%s: loss '%s' declared reduction %lld in setup; "
                             NN_LOSS_REDUCTION_RULE " (a bug in the plugin)",

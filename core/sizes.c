@@ -90,32 +90,33 @@ static void key_behind(const int64_t *shape, int ndim, const nn_kv *kvs, int n, 
     }
 }
 
+/* subject: "layer 'fc1' (dense)", "loss 'mse'" */
 static int check_one(const char *what, const char *tname, int ndim, const int64_t *shape,
-                     unsigned bits, size_t limit, const char *origin, const char *name,
-                     const char *type, const nn_kv *kvs, int n_kvs, nn_error *err)
+                     unsigned bits, size_t limit, const char *origin, const char *subject,
+                     const nn_kv *kvs, int n_kvs, nn_error *err)
 {
     char sh[200], why[400], size[32], mem[32];
     if (ndim < 0 || ndim > NN_MAX_DIMS)
-        return nn_error_set(err, NN_ESHAPE, "%s: layer '%s' (%s) declared %s '%s' with %d "
-                            "dimensions (at most %d)", origin, name, type, what, tname, ndim,
+        return nn_error_set(err, NN_ESHAPE, "%s: %s declared %s '%.*s' with %d dimensions (at "
+                            "most %d)", origin, subject, what, NN_NAME_MAX, tname, ndim,
                             NN_MAX_DIMS);
     shape_str(ndim, shape, sh, sizeof sh);
     for (int d = 0; d < ndim; d++)
         if (shape[d] < 0)
-            return nn_error_set(err, NN_ESHAPE, "%s: layer '%s' (%s) declared %s '%s' with a "
-                                "negative dimension: %s", origin, name, type, what, tname, sh);
+            return nn_error_set(err, NN_ESHAPE, "%s: %s declared %s '%.*s' with a negative "
+                                "dimension: %s", origin, subject, what, NN_NAME_MAX, tname, sh);
     size_t bytes;
     key_behind(shape, ndim, kvs, n_kvs, why, sizeof why);
     if (nn_shape_bytes(ndim, shape, bits, &bytes) != 0)
-        return nn_error_set(err, NN_ENOMEM, "%s: layer '%s' (%s): %s '%s' of shape %s would "
-                            "hold more bytes than a 64-bit size can count%s", origin, name,
-                            type, what, tname, sh, why);
+        return nn_error_set(err, NN_ENOMEM, "%s: %s: %s '%.*s' of shape %s would hold more "
+                            "bytes than a 64-bit size can count%s", origin, subject, what,
+                            NN_NAME_MAX, tname, sh, why);
     if (bytes > limit) {
         nn_bytes_str(bytes, size, sizeof size);
         nn_bytes_str(limit, mem, sizeof mem);
-        return nn_error_set(err, NN_ENOMEM, "%s: layer '%s' (%s): %s '%s' of shape %s needs %s "
-                            "(%zu bytes), more than this machine's %s of memory%s", origin, name,
-                            type, what, tname, sh, size, bytes, mem, why);
+        return nn_error_set(err, NN_ENOMEM, "%s: %s: %s '%.*s' of shape %s needs %s (%zu "
+                            "bytes), more than this machine's %s of memory%s", origin, subject,
+                            what, NN_NAME_MAX, tname, sh, size, bytes, mem, why);
     }
     return NN_OK;
 }
@@ -132,22 +133,31 @@ int nn_total_bytes_check(size_t total, const char *what, const char *advice, nn_
                         "memory; %s", what, size, total, mem, advice);
 }
 
+int nn_buffer_sizes_check(const nn_buffer_decl *b, int n, const char *origin,
+                          const char *subject, const nn_kv *kvs, int n_kvs, nn_error *err)
+{
+    size_t limit = nn_memory_bytes();
+    int rc = NN_OK;
+    for (int k = 0; rc == NN_OK && k < n && k < NN_MAX_LAYER_BUFFERS; k++)
+        rc = check_one("buffer", b[k].name, b[k].ndim, b[k].shape, nn_dtype_dl(b[k].dtype).bits,
+                       limit, origin, subject, kvs, n_kvs, err);
+    return rc;
+}
+
 int nn_layer_sizes_check(const nn_layer_setup *s, const char *origin, const char *name,
                          const char *type, const nn_kv *kvs, int n_kvs, nn_error *err)
 {
     size_t limit = nn_memory_bytes();
+    char subject[700];
+    snprintf(subject, sizeof subject, "layer '%s' (%s)", name, type);
     int rc = check_one("output", name, s->output.dl.ndim, s->output.shape,
-                       s->output.dl.dtype.bits, limit, origin, name, type, kvs, n_kvs, err);
+                       s->output.dl.dtype.bits, limit, origin, subject, kvs, n_kvs, err);
     int max_params = s->params_more ? NN_MAX_LAYER_PARAMS_ALL : NN_MAX_LAYER_PARAMS;
     for (int k = 0; rc == NN_OK && k < s->n_params && k < max_params; k++) {
         const nn_param_decl *d = nn_layer_param_decl(s, k);
-        rc = check_one("parameter", d->name, d->ndim, d->shape, 32, limit, origin, name, type,
-                       kvs, n_kvs, err);
+        rc = check_one("parameter", d->name, d->ndim, d->shape, 32, limit, origin, subject, kvs,
+                       n_kvs, err);
     }
-    for (int b = 0; rc == NN_OK && b < s->n_buffers && b < NN_MAX_LAYER_BUFFERS; b++) {
-        const nn_buffer_decl *d = &s->buffers[b];
-        rc = check_one("buffer", d->name, d->ndim, d->shape, nn_dtype_dl(d->dtype).bits, limit,
-                       origin, name, type, kvs, n_kvs, err);
-    }
-    return rc;
+    return rc ? rc : nn_buffer_sizes_check(s->buffers, s->n_buffers, origin, subject, kvs, n_kvs,
+                                           err);
 }

@@ -23,6 +23,10 @@ size_t nn_memory_bytes(void);
 int nn_layer_sizes_check(const nn_layer_setup *s, const char *origin, const char *name,
                          const char *type, const nn_kv *kvs, int n_kvs, nn_error *err);
 
+/* The same for n buffer declarations of subject ("loss 'mse'", "layer 'fc1' (dense)"). */
+int nn_buffer_sizes_check(const nn_buffer_decl *b, int n, const char *origin,
+                          const char *subject, const nn_kv *kvs, int n_kvs, nn_error *err);
+
 /* NN_OK when total fits in the machine's memory, else NN_ENOMEM: "WHAT need 1.2 TB (... bytes),
  * more than this machine's 64 GB of memory; ADVICE". */
 int nn_total_bytes_check(size_t total, const char *what, const char *advice, nn_error *err);

@@ -283,8 +283,8 @@ static int loss_open(pt_loss *L, const nn_plugin_desc *desc, const pt_case *c,
     if ((rc = NN_PLUGIN_CALL(&L->inst, "setup", L->vt->setup(L->inst.self, &L->su, err))))
         return rc;
     L->su.pred = L->su.target = NULL;
-    if (L->su.n_buffers < 0 || L->su.n_buffers > NN_MAX_LAYER_BUFFERS)
-        return nn_error_set(err, NN_EINVAL, "setup declared %d buffers", L->su.n_buffers);
+    if ((rc = nn_loss_decls_check(&L->su, &L->inst, err)))
+        return rc;
     nn_dev *dev = L->dev;
     const int64_t one[1] = {1};
     if ((rc = pt_t_alloc(dev, &L->pred, p->dtype, p->ndim, p->shape, "pred", err)) ||

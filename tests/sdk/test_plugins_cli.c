@@ -190,6 +190,8 @@ Test(plugins_test, fails_declarations_that_training_refuses_naming_layer_plugin_
                         "than a 64-bit size can count"},
         {"no_output", "left no valid output in setup (0 dimensions, dtype code 0 of 0 bits); "
                       "describe it with nn_tensor_describe"},
+        {"bad_buffer_kind", "declared buffer 0 'scratch' of kind 9; NN_BUF_SAVED (1), "
+                            "NN_BUF_WORKSPACE (2) or NN_BUF_STATE (3)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         static run r;
@@ -275,6 +277,36 @@ Test(plugins_test, training_refuses_what_the_harness_fails)
         char want[512];
         snprintf(want, sizeof want, "%s:11: [layer.aff]: layer 'aff' (%s from "
                  "%s/nntest_baddecl.so) %s", path, plugins[k], NNTEST_BROKEN_DIR, says[k]);
+        cr_assert(strstr(r.out, want), "no \"%s\" in:\n%s", want, r.out);
+    }
+    /* a loss's declarations too: nine buffers would be written past the host's eight */
+    static const char *const losses[] = {"many_buffers_loss", "bad_dtype_loss"};
+    static const char *const loss_says[] = {"declared 9 buffers (0 to 8)",
+                                            "declared buffer 0 'rows' with dtype 42, which is "
+                                            "no nn_dtype"};
+    for (int k = 0; k < 2; k++) {
+        static run r;
+        char args[1024], want[512];
+        snprintf(args, sizeof args, "plugins test %s", losses[k]);
+        nntrain(&r, args);
+        cr_assert_eq(r.status, 1, "%s", r.out);
+        snprintf(want, sizeof want, "loss '%s' (from %s/nntest_baddecl.so) %s", losses[k],
+                 NNTEST_BROKEN_DIR, loss_says[k]);
+        expect_row(&r, "gradient", "FAIL", want);
+        snprintf(path, sizeof path, "%s/m.ini", dir);
+        f = fopen(path, "w");
+        cr_assert(f);
+        fprintf(f, "[train]\nbatch_size = 4\nepochs = 1\n[data]\ntype = csv\npath = %s/train.csv\n"
+                "[loss]\ntype = %s\n[optimizer]\ntype = sgd\nlr = 0.1\n[layer.fc]\n"
+                "type = dense\nunits = 2\n", dir, losses[k]);
+        fclose(f);
+        snprintf(args, sizeof args, "train '%s' --no-test --run-dir '%s/run' --plugin-dir '%s' "
+                 "--plugin-dir '%s/../layers' --plugin-dir '%s/../optim'", path, dir,
+                 NNTEST_DATA_DIR, NNTEST_DATA_DIR, NNTEST_DATA_DIR);
+        nntrain(&r, args);
+        cr_assert_eq(r.status, 1, "%s", r.out);
+        snprintf(want, sizeof want, "%s: [loss]: loss '%s' (from %s/nntest_baddecl.so) %s", path,
+                 losses[k], NNTEST_BROKEN_DIR, loss_says[k]);
         cr_assert(strstr(r.out, want), "no \"%s\" in:\n%s", want, r.out);
     }
     char cmd[300];

@@ -100,6 +100,17 @@ static int noout_setup(void *self, nn_layer_setup *s, nn_error *err)
     return rc;
 }
 
+/* a scratch buffer of kind 9, which is none of nn_buffer_kind's */
+static int badkind_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    int rc = scale_setup(self, s, err);
+    const int64_t four[1] = {4};
+    int b = nn_layer_add_buffer(s, "scratch", NN_BUF_WORKSPACE, NN_F32, 1, four);
+    if (b >= 0)
+        s->buffers[b].kind = (nn_buffer_kind)9;
+    return rc;
+}
+
 static int nan_forward(void *self, const nn_layer_io *io, nn_error *err)
 {
     int rc = scale_forward(self, io, err);
@@ -154,6 +165,62 @@ SCALE_LAYER(refusing, refusing_create, scale_setup, scale_forward);
 SCALE_LAYER(crash_create, crashing_create, scale_setup, scale_forward);
 SCALE_LAYER(crash_setup, scale_create, crashing_setup, scale_forward);
 
-NN_PLUGIN_EXPORT(&good_scale_desc, &dup_param_desc, &bad_init_desc, &neg_param_desc,
+SCALE_LAYER(bad_buffer_kind, scale_create, badkind_setup, scale_forward);
+
+/* losses: sum over rows of sum(pred^2) / 2 (target unused), whose setups declare too many
+ * buffers (9; the arrays hold 8: a host trusting the count writes past them) or a buffer of
+ * a dtype nn_dtype does not have */
+static int loss_setup_many(void *self, nn_loss_setup *s, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    s->reduction = NN_LOSS_SUM;
+    s->n_buffers = 9;
+    return NN_OK;
+}
+
+static int loss_setup_dtype(void *self, nn_loss_setup *s, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    s->reduction = NN_LOSS_SUM;
+    s->n_buffers = 1;
+    memset(&s->buffers[0], 0, sizeof s->buffers[0]);
+    memcpy(s->buffers[0].name, "rows", 5);
+    s->buffers[0].kind = NN_BUF_WORKSPACE;
+    s->buffers[0].dtype = (nn_dtype)42;
+    s->buffers[0].ndim = 1;
+    s->buffers[0].shape[0] = s->pred->shape[0];
+    return NN_OK;
+}
+
+static int loss_forward(void *self, nn_loss_io *io, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    const float *p = NN_F32P(io->pred);
+    double sum = 0;
+    for (int64_t i = 0, n = nn_tensor_numel(io->pred); i < n; i++) {
+        sum += 0.5 * (double)p[i] * p[i];
+        if (io->grad_pred)
+            NN_F32P(io->grad_pred)[i] = p[i];
+    }
+    io->loss = sum;
+    return NN_OK;
+}
+
+#define BAD_LOSS(NAME, SETUP)                                                                \
+    static const nn_loss_vtable NAME##_vt = {.struct_size = sizeof(nn_loss_vtable),          \
+                                             .create = scale_create, .destroy = scale_destroy, \
+                                             .setup = SETUP, .forward = loss_forward};        \
+    static const nn_plugin_desc NAME##_desc = NN_DESCRIPTOR(                                 \
+        .kind = NN_KIND_LOSS, .name = #NAME, .version = "1.0.0", .license = "MIT",          \
+        .summary = "test loss sum(pred^2) / 2, " #NAME, .vtable = &NAME##_vt)
+
+BAD_LOSS(many_buffers_loss, loss_setup_many);
+BAD_LOSS(bad_dtype_loss, loss_setup_dtype);
+
+NN_PLUGIN_EXPORT(&bad_buffer_kind_desc, &many_buffers_loss_desc, &bad_dtype_loss_desc,
+                 &good_scale_desc, &dup_param_desc, &bad_init_desc, &neg_param_desc,
                  &huge_output_desc, &no_output_desc, &nan_output_desc, &refusing_desc,
                  &crash_create_desc, &crash_setup_desc);
