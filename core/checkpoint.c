@@ -58,6 +58,12 @@ static void sb_json_string(sbuf *b, const char *s) { nn_json_string(s, sb_piece,
 int nn_checkpoint_write(const char *path, const nn_ckpt_entry *tensors, int n,
                         const nn_ckpt_meta *meta, int n_meta, nn_error *err)
 {
+    return nn_checkpoint_write_to(path, 0, tensors, n, meta, n_meta, err);
+}
+
+int nn_checkpoint_write_to(const char *path, int flags, const nn_ckpt_entry *tensors, int n,
+                           const nn_ckpt_meta *meta, int n_meta, nn_error *err)
+{
     sbuf h = {0};
     char num[64];
     uint64_t off = 0;
@@ -118,7 +124,7 @@ int nn_checkpoint_write(const char *path, const nn_ckpt_entry *tensors, int n,
     parts[1] = (struct iovec){h.p, h.len};
     for (int i = 0; i < n; i++)
         parts[i + 2] = (struct iovec){tensors[i].t->dl.data, nn_tensor_nbytes(tensors[i].t)};
-    int rc = nn_file_replace(path, "checkpoint", parts, n + 2, err);
+    int rc = nn_file_replace(path, "checkpoint", parts, n + 2, flags, err);
     free(parts);
     free(h.p);
     return rc;

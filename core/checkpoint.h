@@ -24,6 +24,9 @@ typedef struct nn_ckpt_meta {
 
 int nn_checkpoint_write(const char *path, const nn_ckpt_entry *tensors, int n,
                         const nn_ckpt_meta *meta, int n_meta, nn_error *err);
+/* The same with file_replace.h's flags (NN_FILE_USER for a path the user named). */
+int nn_checkpoint_write_to(const char *path, int flags, const nn_ckpt_entry *tensors, int n,
+                           const nn_ckpt_meta *meta, int n_meta, nn_error *err);
 
 typedef struct nn_checkpoint nn_checkpoint;
 

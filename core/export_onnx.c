@@ -139,7 +139,7 @@ static int write_model(const char *path, const nn_pb_buf *head, const nn_pb_buf 
     }
     const struct iovec parts[4] = {{head->p, head->len}, {tag.p, tag.len},
                                    {graph->p, graph->len}, {tail->p, tail->len}};
-    int rc = nn_file_replace(path, "ONNX model", parts, 4, err);
+    int rc = nn_file_replace(path, "ONNX model", parts, 4, NN_FILE_USER, err);
     nn_pb_free(&tag);
     return rc;
 }

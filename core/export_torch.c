@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "file_replace.h"
 #include "export_internal.h"
 #include "version.h"
 
@@ -45,7 +46,7 @@ int nn_export_torch(nn_session *s, const nn_export_opts *o, nn_error *err)
         {"model_file", nn_config_path(s->cfg)},
         {"checkpoint", o->checkpoint ? o->checkpoint : ""},
     };
-    int rc = nn_checkpoint_write(o->output, e, n, meta, (int)(sizeof meta / sizeof *meta), err);
+    int rc = nn_checkpoint_write_to(o->output, NN_FILE_USER, e, n, meta, (int)(sizeof meta / sizeof *meta), err);
     free(e);
     nn_export_free(x);
     return rc;

@@ -1,7 +1,13 @@
 /* file_replace.h: writing a file so that it is always either the old one or the new one:
  * the bytes go to PATH.tmp.PID (created exclusively, never through a link), are synced, and
- * the temp file is renamed over PATH. A symlink at PATH is replaced, not followed. Used for
- * checkpoints, exported models, cv fold records and a run's model.ini. */
+ * the temp file is renamed over PATH. Used for checkpoints, exported models, cv fold records,
+ * predictions and a run's model.ini.
+ *
+ * Paths the run makes (flags 0): a symlink at PATH is replaced, not followed. Paths the user
+ * named on the command line (NN_FILE_USER: predict --output, export -o): a symlink is followed
+ * and its target replaced, as cp would; an existing file that is not a regular one (a device
+ * such as /dev/stdout or /dev/null, a FIFO) is written in place, never replaced; a directory
+ * or a link to nothing is refused. */
 #ifndef NN_FILE_REPLACE_H
 #define NN_FILE_REPLACE_H
 
@@ -10,16 +16,29 @@
 
 #include "nntrain/status.h"
 
-/* Writes the n parts in order. On failure the old file is untouched, the temp file removed,
- * and err says "cannot write PATH: why" (what is a noun for the message: "checkpoint"). */
-int nn_file_replace(const char *path, const char *what, const struct iovec *parts, int n,
-                    nn_error *err);
+enum { NN_FILE_USER = 1 << 0 };
 
-/* For writers that stream: opens PATH.tmp.PID exclusively (its name in tmp, cap bytes);
- * NULL with err set on failure. nn_file_commit syncs, closes and renames it over PATH, or with
- * ok = 0 (or on any failure) closes and removes it. */
-FILE *nn_file_begin(const char *path, const char *what, char *tmp, size_t cap, nn_error *err);
+/* Writes the n parts in order. On failure the old file is untouched, the temp file removed,
+ * and err says "cannot write WHAT PATH: why" (what is a noun for the message: "checkpoint"). */
+int nn_file_replace(const char *path, const char *what, const struct iovec *parts, int n,
+                    int flags, nn_error *err);
+
+/* For writers that stream: opens PATH.tmp.PID exclusively (its name in tmp, cap bytes; tmp is
+ * "" when an NN_FILE_USER path is written in place); NULL with err set on failure.
+ * nn_file_commit flushes, syncs, closes and renames it over PATH, or with ok = 0 (or on any
+ * failure) closes and removes it. A temp file is removed too when the process quits on a
+ * signal (nn_file_temps_remove), and the leftovers of writers that died are removed by the
+ * next writer of the same path. */
+FILE *nn_file_begin(const char *path, const char *what, char *tmp, size_t cap, int flags,
+                    nn_error *err);
 int nn_file_commit(FILE *f, const char *tmp, const char *path, const char *what, int ok,
                    nn_error *err);
+
+/* The pid in a temp file's name ("last.safetensors.tmp.1234" -> 1234), or 0 when it is none. */
+long nn_file_temp_pid(const char *name);
+
+/* Removes the temp files this process is writing now. Called by the signal watcher before it
+ * quits (never from signal context, never while a critical section renames). */
+void nn_file_temps_remove(void);
 
 #endif

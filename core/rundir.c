@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_replace.h"
 #include "rundir.h"
 
 int nn_rundir_check_name(const char *name, const char *origin, nn_error *err)
@@ -52,17 +53,6 @@ static int mkdirs(const char *path, nn_error *err)
     return made;
 }
 
-/* "last.safetensors.tmp.1234" -> 1234, or 0 when the name is not a checkpoint temp file */
-static long tmp_pid(const char *name)
-{
-    const char *t = strstr(name, ".tmp.");
-    if (!t || t == name)
-        return 0;
-    char *end;
-    long pid = strtol(t + 5, &end, 10);
-    return *end || end == t + 5 || pid <= 0 ? 0 : pid;
-}
-
 static void clear_stale(const char *dir, int depth)
 {
     DIR *d = opendir(dir);
@@ -83,7 +73,7 @@ static void clear_stale(const char *dir, int depth)
                 clear_stale(path, depth - 1);
             continue;
         }
-        long pid = tmp_pid(e->d_name);
+        long pid = nn_file_temp_pid(e->d_name);
         /* the pid is gone (or it is ours from an earlier run that reused it: we hold the lock,
          * so no live writer of this directory can exist) */
         if (S_ISREG(st.st_mode) && pid > 0 &&

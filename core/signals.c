@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "file_replace.h"
 #include "signals.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -19,10 +20,11 @@ static int in_handler, critical, exit_code, first_signal, started;
 static void quit_now(int signum, const char *why)
 {
     char msg[160];
-    int n = snprintf(msg, sizeof msg, "\nnntrain: %s received %s: quitting\n",
+    int n = snprintf(msg, sizeof msg, "\nnntrain: %s received%s: quitting\n",
                      signum == SIGINT ? "SIGINT" : "SIGTERM", why);
     if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
         n = 0;
+    nn_file_temps_remove(); /* predictions or an export cut short leave no temp file */
     _exit(128 + signum);
 }
 
@@ -46,11 +48,11 @@ static void *watch(void *unused)
                         "written is complete\n");
                 continue;
             }
-            quit_now(sig, "again");
+            quit_now(sig, " again");
         }
         first_signal = sig;
         if (!handler)
-            quit_now(sig, "before training started or after it ended");
+            quit_now(sig, "");
         void (*fn)(void *, int) = handler;
         void *arg = handler_arg;
         in_handler = 1;

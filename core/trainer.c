@@ -574,7 +574,7 @@ static int open_run(nn_trainer *t, nn_error *err)
     snprintf(path, sizeof path, "%s/model.ini", s->run_dir);
     const char *text = nn_config_text(s->cfg);
     const struct iovec part = {(void *)text, strlen(text)};
-    return nn_file_replace(path, "the run's model file", &part, 1, err);
+    return nn_file_replace(path, "the run's model file", &part, 1, 0, err);
 }
 
 int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_error *err)

@@ -45,7 +45,7 @@ static int write_record(const char *dir, const fold_key *key, double vl, double 
                      "config %016llx\nval_loss %a\nval_accuracy %a\n", key->folds, key->fold,
                      key->seed, key->config, vl, va);
     const struct iovec part = {text, (size_t)n};
-    return nn_file_replace(path, "the cv fold record", &part, 1, err);
+    return nn_file_replace(path, "the cv fold record", &part, 1, 0, err);
 }
 
 /* 1: the fold completed with this configuration and its figures are read; 0: no record, or

@@ -1,5 +1,6 @@
 /* main.c: the nntrain executable's entry: finds the verb and hands it the common options.
  * Each verb lives in its own file; this one only dispatches. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,14 @@ int main(int argc, char **argv)
         if (rc == 0)
             rc = v->run(&cli);
         free(cli.argv);
+        /* results printed to a full disk or a closed file are lost: that is a failure */
+        int flushed = fflush(stdout) == 0, e = errno;
+        if (!flushed || ferror(stdout)) {
+            nn_cli_error("cannot write the output: %s", !flushed ? strerror(e)
+                         : "an earlier write failed (a full disk, or a closed file)");
+            if (rc == NN_EXIT_OK)
+                rc = NN_EXIT_FAIL;
+        }
         return rc;
     }
     nn_cli_error("unknown command '%s'; `nntrain help` lists the commands", verb);

@@ -51,28 +51,33 @@ static void class_field(FILE *f, const nn_dataset_info *info, int64_t c)
     }
 }
 
+/* the CSV header; target: the rows carry their label or target (not so for --input) */
+static void header(pctx *p, int64_t n_out, int target)
+{
+    p->header_done = 1;
+    if (p->classification) {
+        fprintf(p->out, p->data ? "input,predicted,probability"
+                                : "index,label,predicted,probability");
+        for (int64_t c = 0; c < n_out; c++) {
+            fputs(",p_", p->out);
+            class_field(p->out, p->info, c);
+        }
+    } else {
+        fprintf(p->out, p->data ? "input" : "index");
+        for (int64_t c = 0; target && c < p->n_target; c++)
+            fprintf(p->out, ",target_%lld", (long long)c);
+        for (int64_t c = 0; c < n_out; c++)
+            fprintf(p->out, ",output_%lld", (long long)c);
+    }
+    fputc('\n', p->out);
+}
+
 static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const void *target)
 {
     pctx *p = ctx;
     char name[1024];
-    if (!p->header_done) {
-        p->header_done = 1;
-        if (p->classification) {
-            fprintf(p->out, p->data ? "input,predicted,probability"
-                                    : "index,label,predicted,probability");
-            for (int64_t c = 0; c < n_out; c++) {
-                fputs(",p_", p->out);
-                class_field(p->out, p->info, c);
-            }
-        } else {
-            fprintf(p->out, p->data ? "input" : "index");
-            for (int64_t c = 0; target && c < p->n_target; c++)
-                fprintf(p->out, ",target_%lld", (long long)c);
-            for (int64_t c = 0; c < n_out; c++)
-                fprintf(p->out, ",output_%lld", (long long)c);
-        }
-        fputc('\n', p->out);
-    }
+    if (!p->header_done)
+        header(p, n_out, target != NULL);
     if (p->data) {
         nn_data_describe(p->data, NN_PART_PREDICT, index, name, sizeof name);
         csv_field(p->out, name);
@@ -145,8 +150,9 @@ int nn_cmd_predict(nn_cli *cli)
             output = v;
         else if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--limit"))) {
             char *end;
+            errno = 0;
             limit = strtoll(v, &end, 10);
-            if (*end || limit < 0) {
+            if (*end || end == v || limit < 0 || errno == ERANGE) {
                 nn_cli_error("predict: --limit %s: expected a non-negative integer", v);
                 free(inputs);
                 return NN_EXIT_USAGE;
@@ -188,7 +194,7 @@ int nn_cmd_predict(nn_cli *cli)
     char tmp[PATH_MAX + 32] = "";
     nn_error ferr = {0};
     if (code == NN_EXIT_OK && output &&
-        !(p.out = nn_file_begin(output, "predictions", tmp, sizeof tmp, &ferr))) {
+        !(p.out = nn_file_begin(output, "predictions", tmp, sizeof tmp, NN_FILE_USER, &ferr))) {
         nn_cli_error("predict: %s", ferr.msg);
         code = NN_EXIT_FAIL;
     }
@@ -204,6 +210,8 @@ int nn_cmd_predict(nn_cli *cli)
         if (!p.probs || nn_predict(&s, part, limit, row, &p, &err) != NN_OK) {
             nn_cli_error("predict: %s", p.probs ? err.msg : "out of memory");
             code = NN_EXIT_FAIL;
+        } else if (!p.header_done) { /* no sample: the header alone says what would come */
+            header(&p, nn_tensor_numel(o) / o->shape[0], !p.data);
         }
         free(p.probs);
     }

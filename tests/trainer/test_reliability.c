@@ -202,6 +202,55 @@ Test(reliability, run_files_never_write_through_links_and_size_limits_are_errors
     free(before);
 }
 
+/* outputs the user names: a link is followed, a FIFO or device written in place (never
+ * replaced by a regular file), a directory or a link to nothing refused, a failed write to
+ * standard output an error, and temp files of writers that died cleared */
+Test(reliability, user_outputs_follow_links_keep_fifos_and_report_failed_writes)
+{
+    model("u.ini", 1, "", "test.csv", "", "");
+    cr_assert_eq(nntrain("train u.ini --no-test --quiet"), 0, "%s", slurp("out.txt"));
+    const char *ck = "--checkpoint runs/u/last.safetensors";
+    write_file("real.csv", "old\n");
+    cr_assert_eq(symlink("real.csv", path_in("link.csv")), 0);
+    write_file("real.csv.tmp.999999999", "a dead writer's leftover");
+    cr_assert_eq(nntrain("predict u.ini %s --limit 2 --output link.csv", ck), 0, "%s",
+                 slurp("out.txt"));
+    struct stat st;
+    cr_assert(lstat(path_in("link.csv"), &st) == 0 && S_ISLNK(st.st_mode), "the link was replaced");
+    char *got = slurp("real.csv");
+    cr_assert(strstr(got, "index,label,predicted") && strstr(got, "\n1,"), "%s", got);
+    free(got);
+    cr_assert(!exists("real.csv.tmp.999999999"), "a dead writer's temp file was kept");
+    /* a FIFO gets the rows and stays a FIFO */
+    cr_assert_eq(mkfifo(path_in("pipe"), 0644), 0);
+    char cmd[3072];
+    snprintf(cmd, sizeof cmd, "cd %s && (cat pipe > from_pipe.txt &) && %s predict u.ini %s "
+             "--limit 2 --output pipe > out.txt 2>&1 && sleep 0.5", dir, exe, ck);
+    cr_assert_eq(system(cmd), 0, "%s", slurp("out.txt"));
+    cr_assert(lstat(path_in("pipe"), &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO was replaced");
+    got = slurp("from_pipe.txt");
+    cr_assert(got && strstr(got, "index,label,predicted"), "%s", got ? got : "(nothing)");
+    free(got);
+    /* refused: a directory, a link to nothing; a full disk behind standard output */
+    cr_assert_eq(mkdir(path_in("adir"), 0755), 0);
+    cr_assert_eq(nntrain("export u.ini %s -o adir", ck), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "cannot write ONNX model adir: it is a directory"), "%s", out);
+    free(out);
+    cr_assert_eq(symlink("missing.csv", path_in("dangling.csv")), 0);
+    cr_assert_eq(nntrain("predict u.ini %s --output dangling.csv", ck), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "dangling.csv: it is a symbolic link to nothing"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "cd %s && %s predict u.ini %s > /dev/full 2> out.txt", dir, exe,
+             ck);
+    int ws = system(cmd);
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 1, "status %d: %s", ws, slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "cannot write the output: "), "%s", out);
+    free(out);
+}
+
 Test(reliability, eval_refuses_inputs_of_another_size_than_training)
 {
     write_idx("tr-img", "tr-lab", 120, 8, 1);
