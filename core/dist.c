@@ -291,3 +291,58 @@ int nn_dist_compare(nn_dist *d, uint64_t h, int *first, nn_error *err)
     d->failed_together = *first >= 0;
     return NN_OK;
 }
+
+/* the line at p (up to its newline) into buf, for a message */
+static void line_of(const char *p, char *buf, size_t cap)
+{
+    size_t n = strcspn(p, "\n");
+    snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+}
+
+int nn_dist_same_text(nn_dist *d, const char *text, const char *what, nn_error *err)
+{
+    if (!d)
+        return NN_OK;
+    uint64_t len = strlen(text);
+    int rc = nn_dist_broadcast(d, &len, sizeof len, what, err);
+    if (rc)
+        return rc;
+    char *theirs = d->rank == 0 ? (char *)text : calloc(1, (size_t)len + 1);
+    if (!theirs)
+        return nn_error_set(err, NN_ENOMEM, "out of memory for rank 0's %s", what);
+    for (uint64_t off = 0; off < len && rc == NN_OK; off += 1u << 30) {
+        size_t n = len - off < (1u << 30) ? (size_t)(len - off) : (size_t)1 << 30;
+        rc = nn_dist_broadcast(d, theirs + off, n, what, err);
+    }
+    if (rc || d->rank == 0)
+        return rc;
+    /* the first line that differs, and the section it is in */
+    const char *a = text, *b = theirs, *sec_a = *text == '[' ? text : NULL;
+    while (*a && *a == *b) {
+        if (*a == '\n' && a[1] == '[')
+            sec_a = a + 1;
+        a++;
+        b++;
+    }
+    if (!*a && !*b) {
+        free(theirs);
+        return NN_OK;
+    }
+    while (a > text && a[-1] != '\n') { /* back to the starts of the lines */
+        a--;
+        b--;
+    }
+    char mine[200] = "(nothing)", zero[200] = "(nothing)", sec[120] = "";
+    if (*a)
+        line_of(a, mine, sizeof mine);
+    if (*b)
+        line_of(b, zero, sizeof zero);
+    if (sec_a && sec_a != a)
+        line_of(sec_a, sec, sizeof sec);
+    free(theirs);
+    return nn_error_set(err, NN_EINVAL, "this process was given another %s than rank 0: %s%s"
+                        "'%s' here, '%s' on rank 0; every process of a job must be "
+                        "given the same model file and the same options (--set, --seed, "
+                        "--resume, --no-test, --init-from)", what, sec, sec[0] ? ": " : "",
+                        mine, zero);
+}

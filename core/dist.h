@@ -45,6 +45,11 @@ void nn_dist_describe(const nn_dist *d, char *buf, size_t cap);
  * (prefixed "rank R: " unless R is 0), and *report = 1 on the processes that should print
  * their own err: the lowest failing rank, and any other failing rank whose message differs. */
 int nn_dist_agree(nn_dist *d, int rc, nn_error *err, int *report);
+/* Every process must have been given the same text (the model file as --set left it and
+ * the options that shape the run): rank 0 sends its own; a process whose text differs
+ * returns NN_EINVAL naming the first line that differs, its section ("[optimizer]") and
+ * both versions. `what` names the text ("run"). Follow with nn_dist_agree. */
+int nn_dist_same_text(nn_dist *d, const char *text, const char *what, nn_error *err);
 /* Ends every process of the job with `code` after printing "nntrain: rank R of N: message".
  * Does not return. */
 void nn_dist_fail(nn_dist *d, int code, const char *message);

@@ -113,6 +113,30 @@ static int set_init_from(nn_config *cfg, const char *path, nn_error *err)
     return nn_config_set(cfg, set, err);
 }
 
+/* Every process of a data-parallel run must train the same run: the model file as --set
+ * left it, and the options that change what is computed or whether a checkpoint is read
+ * (rank 0 alone reads it). Checked before anything else talks to the other processes, so a
+ * difference is a sentence instead of a truncated message deep inside MPI. */
+static int same_run(nn_dist *d, nn_config *cfg, const nn_cli *cli, int resume, int no_test,
+                    int allow_nonfinite, nn_error *err)
+{
+    const char *model = nn_config_text(cfg);
+    size_t cap = strlen(model) + 512;
+    char *text = malloc(cap);
+    if (!text)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    char seed[48] = "[train] seed";
+    if (cli->seed >= 0)
+        snprintf(seed, sizeof seed, "%lld (--seed)", cli->seed);
+    snprintf(text, cap, "%s\n[command line]\nseed = %s\nresume = %s\nno_test = %s\n"
+             "allow_nonfinite = %s\ndevice = %s\n", model, seed,
+             resume ? "yes (--resume)" : "no", no_test ? "yes (--no-test)" : "no",
+             allow_nonfinite ? "yes" : "no", cli->device ? cli->device : "cpu");
+    int rc = nn_dist_same_text(d, text, "run", err);
+    free(text);
+    return rc;
+}
+
 int nn_cmd_train(nn_cli *cli)
 {
     const char *resume = NULL, *run_dir = NULL, *v, *dist_name = NULL, *init_from = NULL;
@@ -168,6 +192,13 @@ int nn_cmd_train(nn_cli *cli)
     int rc = cfg ? NN_OK : err.status ? err.status : NN_EINVAL, code = NN_EXIT_OK;
     if (cfg && init_from)
         rc = set_init_from(cfg, init_from, &err);
+    if (dist) { /* every process loaded its model file, and it is the same run everywhere */
+        rc = nn_dist_agree(dist, rc, &err, &report);
+        if (rc == NN_OK) {
+            rc = same_run(dist, cfg, cli, resume != NULL, no_test, allow_nonfinite, &err);
+            rc = nn_dist_agree(dist, rc, &err, &report);
+        }
+    }
     if (cfg && rc == NN_OK) {
         nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .run_dir = run_dir,
                               .device = cli->device, .threads = cli->threads,

@@ -468,13 +468,21 @@ Test(dist, sigterm_to_one_process_stops_every_process_with_a_checkpoint)
     expect_output("nntrain: resume with");
 }
 
-static void diverge(const char *extra, const char *sets, const char *want)
+/* mpirun -np 2 wrap.sh nntrain train (the MLP + an nntest_drift layer) SETS, rank 1 with the
+ * extra options (write_wrapper) and env (assignments) of its own: exit 1 with `want` */
+static void diverge(const char *env, const char *extra, const char *sets, const char *want)
 {
-    write_wrapper(extra, 0);
+    char text[1024];
+    snprintf(text, sizeof text, "#!/bin/sh\nif [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then "
+             "exec env %s \"$@\" %s; fi\nexec \"$@\"\n", env, extra);
+    write_file("wrap.sh", text);
     char prog[2048], cmd[4096];
-    snprintf(prog, sizeof prog, "./wrap.sh %s train %s/fashion_mnist_mlp.ini --run-dir d "
-             "--set data.limit=500 --set train.epochs=1 --threads 1 %s > out.txt 2>&1", exe,
-             examples(), sets);
+    snprintf(cmd, sizeof cmd, "cd %s && chmod +x wrap.sh && mkdir -p drift && cp %s/nntest_drift.so "
+             "drift/ && cp %s/fashion_mnist_mlp.ini m.ini && printf '[layer.drift]\\ntype = "
+             "nntest_drift\\n' >> m.ini", dir, getenv("NNTEST_COMM_DIR"), examples());
+    cr_assert_eq(system(cmd), 0);
+    snprintf(prog, sizeof prog, "./wrap.sh %s train m.ini --run-dir d --set data.limit=500 "
+             "--set train.epochs=1 --threads 1 --plugin-dir drift %s > out.txt 2>&1", exe, sets);
     launcher(cmd, sizeof cmd, 2, prog);
     int st = system(cmd);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", slurp("out.txt"));
@@ -483,11 +491,27 @@ static void diverge(const char *extra, const char *sets, const char *want)
 
 Test(dist, replicas_that_differ_are_caught_naming_the_first_rank)
 {
-    /* another seed: other initial weights */
-    diverge("--seed 7", "", "nntrain: at the start, rank 1 holds other parameters than rank 0");
-    /* another learning rate: the same start, apart after the first update */
-    diverge("--set optimizer.lr=0.2", "--set train.check_replicas=3",
+    /* a plugin that starts elsewhere on rank 1: other initial weights */
+    diverge("NNTEST_DRIFT=start", "", "",
+            "nntrain: at the start, rank 1 holds other parameters than rank 0");
+    /* the same start, apart after the first update */
+    diverge("NNTEST_DRIFT=step", "", "--set train.check_replicas=3",
             "before the update of step 3, the parameters of rank 1 differ from rank 0's");
+}
+
+/* another run on one process is refused before anything else is exchanged, naming the
+ * first line that differs: a key, a --set, --seed, --resume, --no-test */
+Test(dist, processes_given_another_run_are_refused_naming_the_difference)
+{
+    diverge("", "--set optimizer.lr=0.2", "",
+            "rank 1: this process was given another run than rank 0: [optimizer]: 'lr = 0.2' "
+            "here, 'lr = 0.1' on rank 0");
+    diverge("", "--seed 7", "",
+            "[command line]: 'seed = 7 (--seed)' here, 'seed = [train] seed' on rank 0");
+    diverge("", "--no-test", "",
+            "[command line]: 'no_test = yes (--no-test)' here, 'no_test = no' on rank 0");
+    diverge("", "--set train.batch_size=64", "", "[train]: 'batch_size = 64' here");
+    cr_assert(!exists("d/last.safetensors"), "a refused run wrote a checkpoint");
 }
 
 Test(dist, communicators_are_listed_and_a_broken_one_is_refused)
