@@ -68,7 +68,7 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
     if (dneed > 0)
         nn_data_state_save(s->data, dstate, (size_t)dneed + 1);
     char ep[32], st[32], gs[32], seed[32], best[48], bep[32], bad[32], ls[48], smp[32], cor[32],
-        tk[32], el[48], hints[256], ishape[128], bfig[200];
+        tk[32], el[48], hints[256], ishape[128], bfig[200], lr[48];
     snprintf(ep, sizeof ep, "%lld", (long long)t->epoch);
     snprintf(st, sizeof st, "%lld", (long long)t->step_in_epoch);
     snprintf(gs, sizeof gs, "%lld", (long long)t->global_step);
@@ -81,6 +81,7 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
     snprintf(cor, sizeof cor, "%lld", (long long)t->tm.correct);
     snprintf(tk, sizeof tk, "%lld", (long long)t->tm.topk_correct);
     hexd(el, sizeof el, t->elapsed_before + nn_tr_seconds(&t->t0));
+    hexd(lr, sizeof lr, t->epoch_lr);
     snprintf(hints, sizeof hints, "%d %d %a %lld %a %a %lld", t->hint_plateau, t->hint_overfit,
              t->best_train_loss, (long long)t->train_stall, t->prev_train_loss,
              t->prev_val_loss, (long long)t->rising);
@@ -104,6 +105,7 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
         {"epoch_correct", cor},
         {"epoch_topk_correct", tk},
         {"elapsed_s", el},
+        {"last_lr", lr},
         {"hints", hints},
         {"input_shape", ishape},
         {"optimizer_state", ostate},
@@ -386,6 +388,10 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
     t->hint_plateau = hp;
     t->hint_overfit = ho;
     t->elapsed_before = el;
+    /* the rate the last step applied, for records made before the next step (a resumed run
+     * with nothing left to train); absent from older checkpoints */
+    if (meta_f64(c, "last_lr", &t->resumed_lr) != 0)
+        t->resumed_lr = NAN;
     const char *ms = nn_checkpoint_meta(c, "monitor");
     if (ms && strcmp(ms, s->tc.monitor) != 0) { /* the best value is of another metric */
         t->best = NAN;

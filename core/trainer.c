@@ -521,7 +521,7 @@ static int open_run(nn_trainer *t, nn_error *err)
         if (path)
             rc = nn_tr_resume(t, path, err);
         if (rc == NN_OK && path)
-            t->epoch_lr = nn_optim_lr(s->optim);
+            t->epoch_lr = isnan(t->resumed_lr) ? nn_optim_lr(s->optim) : t->resumed_lr;
         resumed = path != NULL;
     }
     /* a fresh run may start from weights made elsewhere; a resumed one has its own */

@@ -54,6 +54,7 @@ typedef struct nn_trainer {
     nn_metrics tm, vm;
     int64_t epoch, step_in_epoch, global_step, steps_per_epoch;
     double epoch_lr; /* the rate the epoch's last step applied */
+    double resumed_lr; /* the checkpoint's epoch_lr (NAN: an older checkpoint) */
     double best;
     int64_t best_epoch, bad_epochs;
     double best_figures[4]; /* the best epoch's loss, accuracy, val_loss, val_accuracy */

@@ -435,6 +435,26 @@ Test(reliability, the_logged_learning_rate_is_the_one_each_step_applied)
     char *csv = slurp("runs/w/metrics.csv");
     cr_assert(strstr(csv, "\nepoch,0,,8,"), "%s", csv);
     free(csv);
+    /* a run resumed with nothing left to train (killed during its final test) records the
+     * rate its last step applied, not the one a next step would (cosine ends at 0) */
+    model("c.ini", 2, "", "test.csv", "", "[scheduler]\ntype = cosine\n");
+    cr_assert_eq(nntrain("train c.ini"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train c.ini --run-dir c2 --no-test"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train c.ini --run-dir c2 --resume auto"), 0, "%s", slurp("out.txt"));
+    char *a = slurp("runs/c/metrics.csv"), *b = slurp("c2/metrics.csv");
+    char *ea = strstr(a, "\neval,"), *eb = strstr(b, "\neval,");
+    cr_assert(ea && eb, "%s\n%s", a, b);
+    /* kind,epoch,step,global_step,elapsed_s,lr: the fields up to lr, without elapsed_s */
+    char fa[6][40] = {{0}}, fb[6][40] = {{0}};
+    cr_assert_eq(sscanf(ea + 1, "%39[^,],%39[^,],,%39[^,],%39[^,],%39[^,]", fa[0], fa[1], fa[2],
+                        fa[3], fa[4]), 5, "%s", ea);
+    cr_assert_eq(sscanf(eb + 1, "%39[^,],%39[^,],,%39[^,],%39[^,],%39[^,]", fb[0], fb[1], fb[2],
+                        fb[3], fb[4]), 5, "%s", eb);
+    cr_assert(strtod(fa[4], NULL) > 0, "%s", ea);
+    cr_assert_str_eq(fb[4], fa[4], "resumed: %s\nuninterrupted: %s", eb, ea);
+    cr_assert_str_eq(fb[2], fa[2]);
+    free(a);
+    free(b);
 }
 
 Test(reliability, a_resumed_run_keeps_its_history_and_reports_its_best_checkpoint)
