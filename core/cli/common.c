@@ -122,6 +122,10 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
         } else if (is_flag(a, "--device")) {
             if (!(v = nn_cli_value(argc, argv, &i, "--device")))
                 return NN_EXIT_USAGE;
+            if (!*v) { /* an unset variable in a script: never the CPU without a word */
+                nn_cli_error("--device '': expected TYPE or TYPE:N (cpu, sim:1, cuda:0)");
+                return NN_EXIT_USAGE;
+            }
             cli->device = v;
         } else if (is_flag(a, "--threads")) {
             char *end;

@@ -76,6 +76,13 @@ int nn_cmd_export(nn_cli *cli)
     nn_config *cfg;
     nn_registry *reg;
     nn_session s = {0};
+    if (strcmp(cli->device, "cpu") != 0) {
+        /* the exported model is the same whatever trained it, and only the CPU plugins
+         * describe themselves to other runtimes (ONNX, PyTorch) */
+        nn_cli_error("export: --device %s: export runs on the host from the checkpoint (any "
+                     "device's checkpoint); leave --device out", cli->device);
+        return NN_EXIT_USAGE;
+    }
     int code = nn_cli_eval_session(cli, "export", &eo, &cfg, &reg, &s);
     char def[4096];
     if (code == NN_EXIT_OK && !output) {

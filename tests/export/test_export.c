@@ -243,6 +243,15 @@ Test(export, bad_command_lines_are_refused)
     out = must_slurp("out.txt");
     cr_assert(strstr(out, "--opset 12: expected an ONNX opset from 17 to 21"), "%s", out);
     free(out);
+    /* export runs on the host: a device is refused, not used to look for export slots */
+    cr_assert_eq(nntrain("export m.ini --checkpoint x --device sim:0"), 2);
+    out = must_slurp("out.txt");
+    cr_assert(strstr(out, "--device sim:0: export runs on the host"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("export m.ini --checkpoint x --device ''"), 2);
+    out = must_slurp("out.txt");
+    cr_assert(strstr(out, "--device '': expected TYPE or TYPE:N"), "%s", out);
+    free(out);
 }
 
 /* ---- the other stock layers, in small models of Fashion-MNIST images ---- */
