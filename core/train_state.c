@@ -178,10 +178,26 @@ int nn_ckpt_check_tensors(const nn_checkpoint *c, const char *path, nn_session *
                 known = strcmp(on, name) == 0;
             }
         }
-        if (!known)
-            return nn_error_set(err, NN_EINVAL, "%s: tensor '%s' is not part of this model%s; "
-                                "the checkpoint belongs to another model file", path, name,
-                                strncmp(name, "optim.", 6) == 0 ? "'s optimizer" : "");
+        if (!known && strncmp(name, "optim.", 6) != 0)
+            return nn_error_set(err, NN_EINVAL, "%s: tensor '%s' is not part of this model; "
+                                "the checkpoint belongs to another model file", path, name);
+        if (!known) { /* the optimizer's state: another model, or another plugin's names */
+            char have[300] = "";
+            size_t used = 0;
+            for (int k = 0; k < nn_optim_tensor_count(s->optim) && k < 4 && used < sizeof have;
+                 k++) {
+                const char *on;
+                nn_optim_tensor(s->optim, k, &on);
+                used += (size_t)snprintf(have + used, sizeof have - used, "%s'%s'",
+                                         k ? ", " : "", on);
+            }
+            return nn_error_set(err, NN_EINVAL, "%s: tensor '%s' is not part of this run's "
+                                "optimizer state (%s%s%s); the checkpoint belongs to another "
+                                "model file, or its optimizer plugin names its state otherwise "
+                                "(a device's pack may: `nntrain devices test` compares the "
+                                "names)", path, name, have[0] ? "it has " : "none",
+                                have, nn_optim_tensor_count(s->optim) > 4 ? ", ..." : "");
+        }
     }
     if (allow_nonfinite)
         return NN_OK;

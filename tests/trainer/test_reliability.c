@@ -365,6 +365,16 @@ Test(reliability, damaged_checkpoints_are_refused_naming_the_entry)
     out = slurp("out.txt");
     cr_assert(strstr(out, "tensor 'fc9.weight' is not part of this model"), "%s", out);
     free(out);
+    /* state of another optimizer (or another device's plugin naming it otherwise) */
+    tamper("runs/m/last.safetensors", "adam.safetensors", NULL, 0, "optim.fc1.weight.exp_avg",
+           NULL, NULL);
+    cr_assert_eq(nntrain("train m.ini --no-test --resume adam.safetensors --set "
+                         "train.epochs=2"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "tensor 'optim.fc1.weight.exp_avg' is not part of this run's "
+                          "optimizer state (it has 'optim.") &&
+              strstr(out, "`nntrain devices test` compares the names"), "%s", out);
+    free(out);
 
     tamper("runs/m/last.safetensors", "big.safetensors", NULL, 0, NULL, "global_step",
            "99999999999999999999999");
