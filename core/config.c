@@ -523,6 +523,16 @@ const nn_config_section *nn_config_at(const nn_config *c, int i) { return &c->se
 const char *nn_config_path(const nn_config *c) { return c->path; }
 const char *nn_config_source(const nn_config *c) { return c->source; }
 
+const char *nn_config_origin(char *buf, size_t cap, const nn_config *c,
+                             const nn_config_section *s, const char *name)
+{
+    if (s && s->line > 0)
+        snprintf(buf, cap, "%s:%d: [%s]", c->path, s->line, s->name);
+    else
+        snprintf(buf, cap, "%s: [%s]", c->path, s ? s->name : name);
+    return buf;
+}
+
 const nn_config_section *nn_config_find(const nn_config *c, const char *section)
 {
     return find_mut((nn_config *)c, section);

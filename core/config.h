@@ -38,6 +38,10 @@ const nn_config_section *nn_config_find(const nn_config *c, const char *section)
 /* returns the entry or NULL; borrowed */
 const nn_kv *nn_config_get(const nn_config *c, const char *section, const char *key);
 const char *nn_config_path(const nn_config *c);
+/* "model.ini:12: [transform.t]" (the section header's line), or "model.ini: [loss]" for a
+ * section made by --set or absent (s NULL, name given); for messages. returns buf. */
+const char *nn_config_origin(char *buf, size_t cap, const nn_config *c,
+                             const nn_config_section *s, const char *name);
 /* The effective configuration (overrides applied) as INI text; owned by c. */
 const char *nn_config_text(nn_config *c);
 /* The file's original text with CRLF and CR line ends made LF; owned by c. */

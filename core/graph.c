@@ -169,10 +169,7 @@ int nn_model_from_config(nn_model *m, const nn_config *cfg, nn_error *err)
         layers++;
         const char *lname = s->name + 6;
         char origin[300];
-        if (s->line > 0)
-            snprintf(origin, sizeof origin, "%s:%d: [%s]", nn_config_path(cfg), s->line, s->name);
-        else
-            snprintf(origin, sizeof origin, "%s: [%s]", nn_config_path(cfg), s->name);
+        nn_config_origin(origin, sizeof origin, cfg, s, NULL);
         nn_kv core[4], *rest = calloc((size_t)s->n + 1, sizeof *rest);
         int nc = 0, nr = 0;
         if (!rest)

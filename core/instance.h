@@ -20,4 +20,12 @@ int nn_instance_create(nn_instance *inst, const nn_plugin_desc *desc, const nn_k
                        const char *origin, nn_error *err);
 void nn_instance_destroy(nn_instance *inst);
 
+/* Rewrites err, which holds a message of desc's plugin, as "FILE:LINE: [section]: kind 'name'
+ * CONTEXT: message": the line is that of the first key of kvs the message names ("key 'K'"),
+ * else the one origin gives (its section's); the plugin's name is said once, even when the
+ * message starts with it. context (may be NULL) follows the name, e.g. " given [16, 2]".
+ * returns rc (NN_EINTERNAL for a positive one). */
+int nn_instance_blame(const nn_plugin_desc *desc, const nn_kv *kvs, int n, const char *origin,
+                      const char *context, int rc, nn_error *err);
+
 #endif

@@ -46,10 +46,7 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
         if (strncmp(s->name, "logger.", 7) != 0)
             continue;
         char origin[300];
-        if (s->line > 0)
-            snprintf(origin, sizeof origin, "%s:%d: [%s]", nn_config_path(cfg), s->line, s->name);
-        else /* made by --set */
-            snprintf(origin, sizeof origin, "%s: [%s]", nn_config_path(cfg), s->name);
+        nn_config_origin(origin, sizeof origin, cfg, s, NULL);
         const char *type = NULL;
         nn_kv *rest = calloc((size_t)s->n + 1, sizeof *rest);
         int nr = 0;

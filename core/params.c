@@ -545,6 +545,15 @@ static void where(char *buf, size_t cap, const nn_kv *kv, const char *origin)
     snprintf(buf + n, cap - (size_t)n, "%s%s", origin, *origin ? " " : "");
 }
 
+const char *nn_kv_where(char *buf, size_t cap, const nn_kv *kv, const char *origin)
+{
+    where(buf, cap, kv, origin ? origin : "");
+    size_t l = strlen(buf);
+    while (l > 0 && buf[l - 1] == ' ')
+        buf[--l] = 0;
+    return buf;
+}
+
 /* A relative path written in a model file means "next to that file": prefix its directory.
  * Values from --set (file "--set") or without a file stay relative to the working directory. */
 static int resolve_path(nn_value *v, const char *file)

@@ -23,6 +23,11 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err);
 int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const char *origin,
                     nn_params **out, nn_error *err);
 
+/* "model.ini:7: [layer.fc1]": where a message about kv (may be NULL) of the section origin
+ * names is about: kv's file:line, then origin without a file name of its own that says the
+ * same file again. No trailing space. returns buf. */
+const char *nn_kv_where(char *buf, size_t cap, const nn_kv *kv, const char *origin);
+
 /* Formats a spec's type and constraint for docs: "int in [1, inf)", "enum max|min". */
 void nn_param_spec_describe(const nn_param_spec *s, char *buf, size_t cap);
 

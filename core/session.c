@@ -165,7 +165,7 @@ static int open_loss(nn_session *s, nn_error *err)
 {
     const nn_config_section *sec = nn_config_find(s->cfg, "loss");
     const char *type = "cross_entropy";
-    snprintf(s->loss_origin, sizeof s->loss_origin, "%s: [loss]", nn_config_path(s->cfg));
+    nn_config_origin(s->loss_origin, sizeof s->loss_origin, s->cfg, sec, "loss");
     int n = sec ? sec->n : 0;
     s->loss_kvs = calloc((size_t)n + 1, sizeof *s->loss_kvs);
     if (!s->loss_kvs)
@@ -178,8 +178,12 @@ static int open_loss(nn_session *s, nn_error *err)
     }
     nn_error ferr = {0};
     s->loss_entry = nn_registry_find(s->reg, NN_KIND_LOSS, type, s->device_type, &ferr);
-    if (!s->loss_entry)
-        return nn_error_set(err, NN_ENOTFOUND, "%s: %s", s->loss_origin, ferr.msg);
+    if (!s->loss_entry) {
+        char loc[400];
+        return nn_error_set(err, NN_ENOTFOUND, "%s key 'type' = '%s': %s",
+                            nn_kv_where(loc, sizeof loc, nn_config_get(s->cfg, "loss", "type"),
+                                        s->loss_origin), type, ferr.msg);
+    }
     /* check the keys now rather than at the first batch */
     nn_params *probe = NULL;
     int rc = nn_params_parse(s->loss_entry->desc->params, s->loss_kvs, s->n_loss_kvs,
@@ -462,13 +466,18 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
     lb->setup.device = dev;
     const nn_loss_vtable *vt = lb->inst.vt;
     nn_error lerr = {0};
-    char a[96], b[96];
+    char a[96], b[96], given[220];
     rc = NN_PLUGIN_CALL(&lb->inst, "setup", vt->setup(lb->inst.self, &lb->setup, &lerr));
+    if (rc && err) {
+        *err = lerr;
+        snprintf(given, sizeof given, " given the model output %s and targets %s",
+                 nn_shape_str(nn_plan_output(plan), a, sizeof a),
+                 nn_shape_str(&lb->target, b, sizeof b));
+        return nn_instance_blame(s->loss_entry->desc, s->loss_kvs, s->n_loss_kvs,
+                                 s->loss_origin, given, rc, err);
+    }
     if (rc)
-        return nn_error_set(err, rc, "%s: loss '%s' given the model output %s and targets %s: %s",
-                            s->loss_origin, s->loss_entry->desc->name,
-                            nn_shape_str(nn_plan_output(plan), a, sizeof a),
-                            nn_shape_str(&lb->target, b, sizeof b), lerr.msg);
+        return rc;
     if ((rc = nn_loss_decls_check(&lb->setup, &lb->inst, err)))
         return rc;
     if (!nn_loss_reduction_name(lb->setup.reduction))

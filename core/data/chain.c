@@ -30,16 +30,16 @@ int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_t
         const nn_config_section *s = nn_config_at(cfg, i);
         if (strncmp(s->name, "transform.", 10))
             continue;
-        char origin[200];
-        snprintf(origin, sizeof origin, "%s [%s]", nn_config_path(cfg), s->name);
-        const char *type = NULL;
+        char origin[300];
+        nn_config_origin(origin, sizeof origin, cfg, s, NULL);
+        const nn_kv *type = NULL;
         nn_kv *kvs = malloc((size_t)(s->n ? s->n : 1) * sizeof *kvs);
         if (!kvs)
             return nn_error_set(err, NN_ENOMEM, "out of memory");
         int n = 0;
         for (int k = 0; k < s->n; k++)
             if (!strcmp(s->kvs[k].key, "type"))
-                type = s->kvs[k].value;
+                type = &s->kvs[k];
             else
                 kvs[n++] = s->kvs[k];
         if (!type) {
@@ -47,10 +47,12 @@ int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_t
             return nn_error_set(err, NN_EINVAL, "%s: missing key 'type' (the transform plugin)",
                                 origin);
         }
-        const nn_plugin_entry *e = nn_registry_find(reg, NN_KIND_TRANSFORM, type, NULL, err);
+        const nn_plugin_entry *e = nn_registry_find(reg, NN_KIND_TRANSFORM, type->value, NULL, err);
         if (!e) {
             free(kvs);
-            nn_error_prefix(err, "%s type = %s", origin, type);
+            char loc[400];
+            nn_error_prefix(err, "%s key 'type' = '%s'", nn_kv_where(loc, sizeof loc, type, origin),
+                            type->value);
             return err && err->status ? err->status : NN_ENOTFOUND;
         }
         data_tf *t = &d->tf[d->ntf];
@@ -82,10 +84,8 @@ int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_t
         st.out.dl.shape = st.out.shape;
         st.out.dl.strides = st.out.strides;
         rc = NN_PLUGIN_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &st, err));
-        if (rc) {
-            nn_error_prefix(err, "%s", origin);
-            return rc < 0 ? rc : NN_EINTERNAL;
-        }
+        if (rc)
+            return nn_instance_blame(e->desc, s->kvs, s->n, origin, NULL, rc, err);
         if (batch && (rc = nn_batch_tf_check(d, t, &st, origin, err)))
             return rc;
         t->out = st.out;

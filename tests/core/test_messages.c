@@ -314,3 +314,56 @@ Test(messages, summary_checks_the_layers)
                     "units = 2\nactivation = relu6");
     both_refuse("[layer.fc] key 'activation' = 'relu6'");
 }
+
+/* ---- a plugin's own refusal names the key's line (else its section's) and the plugin once ---- */
+
+/* the first error line of `train` holds "nntrain: MODEL:LINE: " + rest */
+static void train_refuses_at(int line, const char *rest)
+{
+    run_nntrain(&res, "train", model, "--plugin-dir", plugins, "--run-dir", "run",
+                "--threads", "1", NULL);
+    cr_assert(!(res.exited && res.code == 0), "train accepted it:\n%s", res.out);
+    char got[1024], want[4400];
+    first_error(res.out, got, sizeof got);
+    snprintf(want, sizeof want, "nntrain: %s:%d: %s", model, line, rest);
+    cr_assert(strncmp(got, want, strlen(want)) == 0, "want \"%s...\", got \"%s\"", want, got);
+}
+
+Test(messages, a_transform_create_refusal_names_the_key_line_and_the_plugin_once)
+{
+    /* [transform.t] is line 6, type line 7, the key line 8 */
+    write_good_with("[transform.t]\ntype = nntest_fault\n",
+                    "[transform.t]\ntype = color_jitter\nbrightness = -1\n");
+    train_refuses_at(8, "[transform.t]: transform 'color_jitter': key 'brightness' = -1 must "
+                        "be >= 0");
+    assert_lacks(res.out, "transform 'color_jitter': transform");
+
+    write_good_with("[transform.t]\ntype = nntest_fault\n",
+                    "[transform.t]\ntype = gaussian_blur\nkernel_size = 4\n");
+    train_refuses_at(8, "[transform.t]: transform 'gaussian_blur': key 'kernel_size' = 4, 4 "
+                        "must be odd");
+}
+
+Test(messages, a_transform_refusal_without_a_key_names_the_section_line)
+{
+    write_good_with("[transform.t]\ntype = nntest_fault\n", "[transform.t]\ntype = add_noise\n");
+    train_refuses_at(6, "[transform.t]: transform 'add_noise' expects an F32 waveform");
+    assert_lacks(res.out, "transform 'add_noise': transform");
+
+    write_good_with("[transform.t]\ntype = nntest_fault\n",
+                    "[transform.t]\ntype = random_rotation\n");
+    train_refuses_at(6, "[transform.t] missing required key 'degrees'");
+}
+
+Test(messages, a_loss_refusal_names_the_key_line_and_the_plugin_once)
+{
+    /* [loss] is line 8, type line 9 */
+    write_good_with("type = cross_entropy", "type = cross_entropy\nweight = 1, 2, 3");
+    train_refuses_at(10, "[loss]: loss 'cross_entropy' given the model output [8, 2] and "
+                         "targets [8]: key 'weight' has 3 values");
+    assert_lacks(res.out, "cross_entropy: key");
+
+    write_good_with("type = cross_entropy", "type = crossentropy");
+    train_refuses_at(9, "[loss] key 'type' = 'crossentropy': no loss plugin named "
+                        "'crossentropy' (did you mean 'cross_entropy'?)");
+}

@@ -427,8 +427,9 @@ Test(optim, configuration_errors_name_file_line_section_and_key)
                         "'lr'", NULL);
     expect_config_error("[optimizer]\ntype = sgd\nmomentun = 0.9\n", "model.ini:3: [optimizer] "
                         "unknown key 'momentun'", "'momentum'");
-    expect_config_error("[optimizer]\ntype = sgd\nnesterov = true\n", "model.ini:1: "
-                        "[optimizer]", "'nesterov'");
+    /* a plugin's own refusal: at the line of the key it names, the plugin named once */
+    expect_config_error("[optimizer]\ntype = sgd\nnesterov = true\n", "model.ini:3: "
+                        "[optimizer]: optimizer 'sgd': key 'nesterov' = true", NULL);
     expect_config_error("[optimizer]\ntype = sgd\n[scheduler]\ntype = step\n",
                         "model.ini:3: [scheduler]", "'step_size'");
     expect_config_error("[optimizer]\ntype = sgd\n[scheduler]\ntype = cosine\nt_max = 0\n",

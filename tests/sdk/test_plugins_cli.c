@@ -305,7 +305,8 @@ Test(plugins_test, training_refuses_what_the_harness_fails)
                  NNTEST_DATA_DIR, NNTEST_DATA_DIR, NNTEST_DATA_DIR);
         nntrain(&r, args);
         cr_assert_eq(r.status, 1, "%s", r.out);
-        snprintf(want, sizeof want, "%s: [loss]: loss '%s' (from %s/nntest_baddecl.so) %s", path,
+        /* [loss] is line 7 of m.ini */
+        snprintf(want, sizeof want, "%s:7: [loss]: loss '%s' (from %s/nntest_baddecl.so) %s", path,
                  losses[k], NNTEST_BROKEN_DIR, loss_says[k]);
         cr_assert(strstr(r.out, want), "no \"%s\" in:\n%s", want, r.out);
     }
