@@ -23,6 +23,26 @@ int nn_tf_is_batch(const data_tf *t)
            t->vt->apply_batch != NULL;
 }
 
+/* label_smoothing is the one name for it in batch transforms (mixup, cutmix) and losses
+ * (cross_entropy), so the core can see the pair without knowing either plugin. A value that
+ * reached here has passed its schema; strtod reads it again. */
+int nn_batch_tf_smoothing(const nn_config_section *s, const nn_config *cfg, const char *origin,
+                          nn_error *err)
+{
+    const nn_kv *mine = NULL, *loss = nn_config_get(cfg, "loss", "label_smoothing");
+    for (int k = 0; k < s->n; k++)
+        if (strcmp(s->kvs[k].key, "label_smoothing") == 0)
+            mine = &s->kvs[k];
+    if (!mine || !loss || !(strtod(mine->value, NULL) > 0) || !(strtod(loss->value, NULL) > 0))
+        return NN_OK;
+    char a[400], b[400];
+    return nn_error_set(err, NN_EINVAL, "%s key 'label_smoothing' = %s and %s key "
+                        "'label_smoothing' = %s would smooth the training targets twice; set it "
+                        "in one of the two places",
+                        nn_kv_where(a, sizeof a, mine, origin), mine->value,
+                        nn_kv_where(b, sizeof b, loss, "[loss]"), loss->value);
+}
+
 int nn_batch_tf_check(nn_data *d, data_tf *t, const nn_transform_setup *st, const char *origin,
                       nn_error *err)
 {

@@ -86,7 +86,8 @@ int nn_chain_make(nn_data *d, nn_registry *reg, const nn_config *cfg, const nn_t
         rc = NN_PLUGIN_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &st, err));
         if (rc)
             return nn_instance_blame(e->desc, s->kvs, s->n, origin, NULL, rc, err);
-        if (batch && (rc = nn_batch_tf_check(d, t, &st, origin, err)))
+        if (batch && ((rc = nn_batch_tf_check(d, t, &st, origin, err)) ||
+                      (rc = nn_batch_tf_smoothing(s, cfg, origin, err))))
             return rc;
         t->out = st.out;
         t->out.dl.shape = t->out.shape;

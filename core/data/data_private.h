@@ -66,5 +66,9 @@ int nn_tf_is_batch(const data_tf *t);
  * sample unchanged, a valid target) and moves d->train_target on to its target_out */
 int nn_batch_tf_check(nn_data *d, data_tf *t, const nn_transform_setup *st, const char *origin,
                       nn_error *err);
+/* batch.c: refuses a batch transform's section s and the [loss] of cfg that both give a
+ * label_smoothing above 0 (the targets would be smoothed twice), naming both keys' lines */
+int nn_batch_tf_smoothing(const nn_config_section *s, const nn_config *cfg, const char *origin,
+                          nn_error *err);
 
 #endif

@@ -257,6 +257,26 @@ static int read_warmup(nn_optim *o, const nn_config *cfg, const nn_config_sectio
     return NN_OK;
 }
 
+/* A scheduler's start() refusal at its key's line; one that names the optimizer's lr (the
+ * base rate it was given) also says where lr is set, as the two keys belong together. */
+static int start_failed(nn_optim *o, const nn_config *cfg, const nn_config_section *s, int rc,
+                        const nn_error *perr, nn_error *err)
+{
+    char origin[300], loc[400];
+    if (!err)
+        return rc < 0 ? rc : NN_EINTERNAL;
+    *err = *perr;
+    rc = nn_instance_blame(o->sched.desc, s->kvs, s->n,
+                           nn_config_origin(origin, sizeof origin, cfg, s, NULL), NULL, rc, err);
+    const nn_kv *lr = nn_config_get(cfg, "optimizer", "lr");
+    if (lr && strstr(perr->msg, "key 'lr'")) {
+        size_t l = strlen(err->msg);
+        snprintf(err->msg + l, sizeof err->msg - l, " (see %s key 'lr')",
+                 nn_kv_where(loc, sizeof loc, lr, "[optimizer]"));
+    }
+    return rc;
+}
+
 static int read_scheduler(nn_optim *o, nn_registry *reg, const nn_config *cfg, nn_error *err)
 {
     static const char *const core_keys[] = {"type", "warmup_steps", "warmup_epochs",
@@ -294,15 +314,28 @@ static int read_scheduler(nn_optim *o, nn_registry *reg, const nn_config *cfg, n
     nn_error perr = {0};
     rc = NN_PLUGIN_CALL(&o->sched, "start",
                         o->svt->start(o->sched.self, &o->ctx, &info, &o->sched_lr, &perr));
-    if (rc) {
-        char loc[300];
-        snprintf(loc, sizeof loc, "%s:%d: ", nn_config_path(cfg), s->line);
-        return nn_error_set(err, rc, "%s[scheduler] scheduler '%s': %s", s->line > 0 ? loc : "",
-                            o->sched.desc->name, perr.msg);
-    }
+    if (rc)
+        return start_failed(o, cfg, s, rc, &perr, err);
     o->per_batch = info.per_batch;
     o->ctx.metric_name = info.monitor;
     return NN_OK;
+}
+
+/* A warm-up as long as the run or longer never reaches lr. Only a warning: the run may be
+ * resumed later with more epochs. */
+static void warn_long_warmup(const nn_optim *o, const nn_config *cfg)
+{
+    const char *key = o->warmup_epochs ? "warmup_epochs" : "warmup_steps";
+    int64_t total = o->warmup_epochs ? o->ctx.total_epochs
+                                     : o->ctx.steps_per_epoch * o->ctx.total_epochs;
+    if (o->warmup <= 0 || total <= 0 || o->warmup < total)
+        return;
+    char loc[400];
+    fprintf(stderr, "nntrain: warning: %s key '%s' = %lld is not shorter than the whole run "
+            "(%lld %s: %lld epochs of %lld steps), so the rate never reaches lr = %g\n",
+            nn_kv_where(loc, sizeof loc, nn_config_get(cfg, "scheduler", key), "[scheduler]"),
+            key, (long long)o->warmup, (long long)total, o->warmup_epochs ? "epochs" : "steps",
+            (long long)o->ctx.total_epochs, (long long)o->ctx.steps_per_epoch, o->base_lr);
 }
 
 static int add_targets(nn_optim *o, const nn_optim_target *targets, int n, int decay_bn,
@@ -413,6 +446,8 @@ int nn_optim_new(nn_registry *reg, const nn_config *cfg, struct nn_dev *dev,
     o->ctx.base_lr = o->base_lr;
     if (!rc)
         rc = read_scheduler(o, reg, cfg, err);
+    if (!rc)
+        warn_long_warmup(o, cfg);
     if (!rc)
         rc = add_targets(o, targets, n, decay_bn, err);
     if (!rc && !(o->where = strdup(nn_config_path(cfg))))

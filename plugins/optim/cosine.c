@@ -44,6 +44,11 @@ static int cosine_start(void *self, const nn_sched_ctx *c, nn_sched_info *info, 
                         nn_error *err)
 {
     cosine *s = self;
+    /* eta_min is the bottom of the cosine: above lr, the "annealing" would raise the rate */
+    if (s->eta_min > c->base_lr)
+        return nn_error_set(err, NN_EINVAL, "key 'eta_min' = %g is above the optimizer's key "
+                            "'lr' = %g, so the annealing would raise the rate; give eta_min <= "
+                            "lr", s->eta_min, c->base_lr);
     if (!s->t_max) {
         int64_t len = s->per_batch ? c->steps_per_epoch * c->total_epochs : c->total_epochs;
         if (len <= 0)
@@ -69,7 +74,7 @@ static const nn_param_spec cosine_params[] = {
      .doc = "length of the half cosine in units; default: the whole run (epochs, or "
             "batches with unit = batch)"},
     {.name = "eta_min", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "the rate at the bottom of the cosine"},
+     .doc = "the rate at the bottom of the cosine; at most the optimizer's lr"},
     {.name = "unit", .type = NN_PARAM_ENUM, .def = "epoch", .choices = "epoch|batch",
      .doc = "what t counts and when the rate changes: after every epoch or every batch"},
     {.name = NULL},

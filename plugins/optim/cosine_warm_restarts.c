@@ -50,10 +50,14 @@ static double sgdr_lr(const sgdr *s, const nn_sched_ctx *c)
 static int sgdr_start(void *self, const nn_sched_ctx *c, nn_sched_info *info, double *lr,
                       nn_error *err)
 {
-    (void)err;
+    const sgdr *s = self;
+    if (s->eta_min > c->base_lr) /* each cosine would climb from lr to eta_min */
+        return nn_error_set(err, NN_EINVAL, "key 'eta_min' = %g is above the optimizer's key "
+                            "'lr' = %g: each cycle would raise the rate instead of lowering it; "
+                            "give eta_min <= lr", s->eta_min, c->base_lr);
     info->per_batch = 0;
     info->monitor = NULL;
-    *lr = sgdr_lr(self, c);
+    *lr = sgdr_lr(s, c);
     return NN_OK;
 }
 
@@ -70,7 +74,7 @@ static const nn_param_spec sgdr_params[] = {
     {.name = "t_mult", .type = NN_PARAM_INT, .def = "1", .range = "[1, 1000]",
      .doc = "each period is t_mult times longer than the one before"},
     {.name = "eta_min", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
-     .doc = "the rate at the bottom of each cosine"},
+     .doc = "the rate at the bottom of each cosine; at most the optimizer's lr"},
     {.name = NULL},
 };
 

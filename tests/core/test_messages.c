@@ -367,3 +367,49 @@ Test(messages, a_loss_refusal_names_the_key_line_and_the_plugin_once)
     train_refuses_at(9, "[loss] key 'type' = 'crossentropy': no loss plugin named "
                         "'crossentropy' (did you mean 'cross_entropy'?)");
 }
+
+Test(messages, a_cosine_eta_min_above_lr_is_refused_naming_both_lines)
+{
+    /* [optimizer] lr is line 12; [scheduler] line 14, eta_min line 16 */
+    write_good_with("type = step\nstep_size = 1\n", "type = cosine\neta_min = 5\n");
+    train_refuses_at(16, "[scheduler]: scheduler 'cosine': key 'eta_min' = 5 is above the "
+                         "optimizer's key 'lr' = 0.1");
+    char want[4300];
+    snprintf(want, sizeof want, "(see %s:12: [optimizer] key 'lr')", model);
+    assert_has(res.out, want);
+}
+
+Test(messages, label_smoothing_in_a_batch_transform_and_the_loss_is_refused_naming_both)
+{
+    write_good_with("[transform.t]\ntype = nntest_fault\n",
+                    "[transform.t]\ntype = mixup\nlabel_smoothing = 0.1\n");
+    edit_model("type = cross_entropy", "type = cross_entropy\nlabel_smoothing = 0.2");
+    char rest[4400];
+    snprintf(rest, sizeof rest, "[transform.t] key 'label_smoothing' = 0.1 and %s:11: [loss] "
+             "key 'label_smoothing' = 0.2 would smooth the training targets twice", model);
+    train_refuses_at(8, rest);
+    /* either one alone is fine */
+    edit_model("label_smoothing = 0.2", "label_smoothing = 0");
+    summary();
+    assert_exit(&res, 0);
+}
+
+Test(messages, a_warm_up_as_long_as_the_run_is_a_warning_naming_its_line_and_the_steps)
+{
+    /* 32 samples in batches of 8 for 1 epoch: 4 steps; warmup_steps is line 17 */
+    write_good_with("step_size = 1\n", "step_size = 1\nwarmup_steps = 4\n");
+    run_nntrain(&res, "train", model, "--plugin-dir", plugins, "--run-dir", "run", "--threads",
+                "1", "--quiet", NULL);
+    assert_exit(&res, 0);
+    char want[4400];
+    snprintf(want, sizeof want, "nntrain: warning: %s:17: [scheduler] key 'warmup_steps' = 4 is "
+             "not shorter than the whole run (4 steps: 1 epochs of 4 steps), so the rate never "
+             "reaches lr = 0.1", model);
+    assert_has(res.out, want);
+
+    write_good_with("step_size = 1\n", "step_size = 1\nwarmup_steps = 3\n");
+    run_nntrain(&res, "train", model, "--plugin-dir", plugins, "--run-dir", "run2",
+                "--threads", "1", NULL);
+    assert_exit(&res, 0);
+    assert_lacks(res.out, "warmup_steps");
+}

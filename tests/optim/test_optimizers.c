@@ -66,6 +66,18 @@ Test(sgd, rejects_bad_parameters_naming_the_key)
     h_expect_rejected(NN_KIND_OPTIMIZER, "sgd", f, "momentum"); /* did you mean */
 }
 
+Test(sgd, momentum_of_one_or_more_is_refused_as_it_never_forgets)
+{
+    const char *a[] = {"momentum", "1", NULL}, *b[] = {"momentum", "1.5", NULL};
+    h_expect_rejected(NN_KIND_OPTIMIZER, "sgd", a, "momentum");
+    h_expect_rejected(NN_KIND_OPTIMIZER, "sgd", b, "momentum");
+    const char *c[] = {"momentum", "0.999", NULL};
+    nn_instance inst;
+    nn_error err = {0};
+    cr_assert_eq(h_instance(&inst, NN_KIND_OPTIMIZER, "sgd", c, &err), NN_OK, "%s", err.msg);
+    nn_instance_destroy(&inst);
+}
+
 Test(sgd, docs_show_every_key)
 {
     const char *w[] = {"optimizer sgd", "lr", "momentum", "dampening", "nesterov",
@@ -165,6 +177,12 @@ Test(rmsprop, rejects_bad_parameters_naming_the_key)
     h_expect_rejected(NN_KIND_OPTIMIZER, "rmsprop", d, "eps");
 }
 
+Test(rmsprop, momentum_of_one_is_refused)
+{
+    const char *a[] = {"momentum", "1", NULL};
+    h_expect_rejected(NN_KIND_OPTIMIZER, "rmsprop", a, "momentum");
+}
+
 Test(rmsprop, docs_show_every_key)
 {
     const char *w[] = {"optimizer rmsprop", "lr", "alpha", "eps", "weight_decay", "momentum",
@@ -200,4 +218,24 @@ Test(adagrad, docs_show_every_key)
     const char *w[] = {"optimizer adagrad", "lr", "lr_decay", "weight_decay",
                        "initial_accumulator_value", "eps", NULL};
     h_expect_docs("adagrad", w);
+}
+
+/* ---------------- every optimizer with an eps ---------------- */
+
+/* eps = 0 divides 0 by 0 for a weight whose gradient is 0 (NaN at the second step); the
+ * schema refuses it, and the docs say why */
+Test(eps, zero_is_refused_by_every_optimizer_that_has_one)
+{
+    const char *names[] = {"adam", "adamw", "rmsprop", "adagrad"};
+    const char *zero[] = {"eps", "0", NULL}, *tiny[] = {"eps", "1e-30", NULL};
+    for (int i = 0; i < 4; i++) {
+        h_expect_rejected(NN_KIND_OPTIMIZER, names[i], zero, "eps");
+        nn_instance inst;
+        nn_error err = {0};
+        cr_assert_eq(h_instance(&inst, NN_KIND_OPTIMIZER, names[i], tiny, &err), NN_OK, "%s: %s",
+                     names[i], err.msg);
+        nn_instance_destroy(&inst);
+        const char *w[] = {"(0, inf)", "never 0", NULL};
+        h_expect_docs(names[i], w);
+    }
 }

@@ -119,6 +119,44 @@ Test(cosine, rejects_bad_parameters_naming_the_key)
     nn_instance_destroy(&inst);
 }
 
+/* start() with base rate lr: the status, with the message in err */
+static int start_with_lr(const char *name, const char *const *kv, double lr, nn_error *err)
+{
+    nn_instance inst;
+    cr_assert_eq(h_instance(&inst, NN_KIND_SCHEDULER, name, kv, err), NN_OK, "%s", err->msg);
+    const nn_scheduler_vtable *vt = inst.vt;
+    nn_sched_ctx ctx = {.struct_size = sizeof ctx, .base_lr = lr, .steps_per_epoch = 4,
+                        .total_epochs = 3, .metric = NAN};
+    nn_sched_info info = {.struct_size = sizeof info};
+    double got;
+    int rc = vt->start(inst.self, &ctx, &info, &got, err);
+    nn_instance_destroy(&inst);
+    return rc;
+}
+
+/* annealing "down" to a rate above lr would raise it; eta_min = lr (a constant) is fine */
+Test(cosine, eta_min_above_lr_is_refused_at_start_naming_both_keys)
+{
+    const char *kv[] = {"eta_min", "5", NULL}, *same[] = {"eta_min", "0.1", NULL};
+    nn_error err = {0};
+    cr_assert_eq(start_with_lr("cosine", kv, 0.1, &err), NN_EINVAL);
+    cr_assert_str_eq(err.msg, "key 'eta_min' = 5 is above the optimizer's key 'lr' = 0.1, so "
+                              "the annealing would raise the rate; give eta_min <= lr");
+    cr_assert_eq(start_with_lr("cosine", same, 0.1, &err), NN_OK, "%s", err.msg);
+    const char *w[] = {"at most the optimizer's lr", NULL};
+    h_expect_docs("cosine", w);
+}
+
+Test(cosine_warm_restarts, eta_min_above_lr_is_refused_at_start_naming_both_keys)
+{
+    const char *kv[] = {"t_0", "2", "eta_min", "0.5", NULL};
+    nn_error err = {0};
+    cr_assert_eq(start_with_lr("cosine_warm_restarts", kv, 0.1, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "key 'eta_min' = 0.5 is above the optimizer's key 'lr' = 0.1"),
+              "%s", err.msg);
+    cr_assert_eq(start_with_lr("cosine_warm_restarts", kv, 0.5, &err), NN_OK, "%s", err.msg);
+}
+
 Test(cosine, docs_show_every_key)
 {
     const char *w[] = {"scheduler cosine", "t_max", "eta_min", "unit", "epoch|batch", NULL};

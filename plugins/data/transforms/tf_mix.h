@@ -28,8 +28,8 @@ typedef struct tf_mix {
     {.name = "p", .type = NN_PARAM_FLOAT, .def = "0.5", .range = "[0, 1]", .doc = p_doc},   \
     {.name = "label_smoothing", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",      \
      .doc = "mixes the mixed targets with the uniform distribution, (1 - e) t + e / C, as "  \
-            "cross_entropy's label_smoothing does (on training batches only; set it in one " \
-            "of the two places); class targets only"}
+            "cross_entropy's label_smoothing does (on training batches only; the loss's " \
+            "label_smoothing must then stay 0); class targets only"}
 
 static inline void tf_mix_init(tf_mix *m, const char *who, const nn_params *params)
 {

@@ -35,8 +35,9 @@
     {.name = "weight_decay", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",      \
      .doc = "L2 penalty added to the gradient (times each parameter's weight_decay_mult)"}
 #define NN_STOCK_EPS(DEF)                                                                  \
-    {.name = "eps", .type = NN_PARAM_FLOAT, .def = DEF, .range = "[0, inf)",               \
-     .doc = "added to the denominator for numerical stability"}
+    {.name = "eps", .type = NN_PARAM_FLOAT, .def = DEF, .range = "(0, inf)",               \
+     .doc = "added to the denominator for numerical stability; never 0: a weight whose "  \
+            "gradient is 0 would divide 0 by 0 and become NaN"}
 
 /* ---- layers ------------------------------------------------------------------------------ */
 
@@ -246,8 +247,10 @@ bad:
 
 #define NN_STOCK_SGD_PARAMS                                                                \
     NN_STOCK_LR("0.01"),                                                                   \
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",          \
-     .doc = "momentum factor; 0 turns momentum (and its slot) off"},                       \
+    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",            \
+     .doc = "momentum factor (the buffer is momentum * buffer + gradient, as PyTorch's); " \
+            "0 turns momentum (and its slot) off; below 1, as at 1 the buffer never "      \
+            "forgets a gradient and above it grows without bound"},                        \
     {.name = "dampening", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1]",           \
      .doc = "dampening for momentum: the new gradient enters the buffer times (1 - "       \
             "dampening)"},                                                                 \
@@ -280,8 +283,9 @@ bad:
      .doc = "smoothing constant of the running mean of the squared gradient"},             \
     NN_STOCK_EPS("1e-8"),                                                                  \
     NN_STOCK_L2,                                                                           \
-    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",          \
-     .doc = "momentum factor applied to the normalised step; > 0 adds a slot"},            \
+    {.name = "momentum", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",            \
+     .doc = "momentum factor applied to the normalised step; > 0 adds a slot; below 1, " \
+            "as at 1 the buffer never forgets a step"},                                    \
     {.name = "centered", .type = NN_PARAM_BOOL, .def = "false",                            \
      .doc = "normalise by the estimated variance (square mean minus squared mean); adds a " \
             "slot"}
