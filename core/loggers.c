@@ -10,6 +10,7 @@
 
 typedef struct lg {
     nn_instance inst;
+    const nn_config_section *sec; /* its section (borrowed from the config), for key lines */
     char name[128];
     int dead;
 } lg;
@@ -20,10 +21,26 @@ struct nn_loggers {
     int strict;
 };
 
-static void report(lg *g, const char *what, const char *msg)
+/* A warning, not an error: it goes to stderr whatever the verbosity (--quiet silences
+ * progress, never a log the user will not get), at the model file's line of the section or of
+ * the key the plugin names. */
+/* out = the plugin's message lerr at the model file's line of g's section, or of the key
+ * the message names; returns NN_EIO */
+static int blame(const lg *g, const char *what, const nn_error *lerr, nn_error *out)
 {
-    fprintf(stderr, "nntrain: logger '%s' failed in %s: %s; it is switched off and training "
-            "goes on\n", g->name, what, msg);
+    nn_error e = *lerr;
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, " failed in %s", what);
+    nn_instance_blame(g->inst.desc, g->sec ? g->sec->kvs : NULL, g->sec ? g->sec->n : 0,
+                      g->inst.origin, ctx, NN_EIO, &e);
+    return nn_error_set(out, NN_EIO, "%s", e.msg);
+}
+
+static void report(lg *g, const char *what, const nn_error *lerr)
+{
+    nn_error e = {0};
+    blame(g, what, lerr, &e);
+    fprintf(stderr, "nntrain: warning: %s; it is switched off and training goes on\n", e.msg);
     g->dead = 1;
 }
 
@@ -70,6 +87,7 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
             rc = nn_instance_create(&l->v[l->n].inst, e->desc, rest, nr, origin, err);
         free(rest);
         if (rc == NN_OK) {
+            l->v[l->n].sec = s;
             snprintf(l->v[l->n].name, sizeof l->v[l->n].name, "%s", s->name + 7);
             l->n++;
         }
@@ -96,9 +114,9 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
         if (NN_PLUGIN_CALL(&l->v[i].inst, "open",
                            vt->open(l->v[i].inst.self, o, &lerr)) != NN_OK) {
             if (strict)
-                rc = nn_error_set(err, NN_EIO, "logger '%s': %s", l->v[i].name, lerr.msg);
+                rc = blame(&l->v[i], "open", &lerr, err);
             else
-                report(&l->v[i], "open", lerr.msg);
+                report(&l->v[i], "open", &lerr);
         }
     }
     if (rc) {
@@ -119,8 +137,8 @@ int nn_loggers_emit(nn_loggers *l, const nn_event *ev, nn_error *err)
         if (NN_PLUGIN_CALL(&l->v[i].inst, "event",
                            vt->event(l->v[i].inst.self, ev, &lerr)) != NN_OK) {
             if (l->strict)
-                return nn_error_set(err, NN_EIO, "logger '%s': %s", l->v[i].name, lerr.msg);
-            report(&l->v[i], "event", lerr.msg);
+                return blame(&l->v[i], "event", &lerr, err);
+            report(&l->v[i], "event", &lerr);
         }
     }
     return NN_OK;
@@ -133,7 +151,7 @@ void nn_loggers_flush(nn_loggers *l)
         nn_error lerr = {0};
         if (!l->v[i].dead && vt->flush &&
             NN_PLUGIN_CALL(&l->v[i].inst, "flush", vt->flush(l->v[i].inst.self, &lerr)) != NN_OK)
-            report(&l->v[i], "flush", lerr.msg);
+            report(&l->v[i], "flush", &lerr);
     }
 }
 
@@ -146,7 +164,7 @@ void nn_loggers_close(nn_loggers *l)
         nn_error lerr = {0};
         if (!l->v[i].dead && vt->close &&
             NN_PLUGIN_CALL(&l->v[i].inst, "close", vt->close(l->v[i].inst.self, &lerr)) != NN_OK)
-            report(&l->v[i], "close", lerr.msg);
+            report(&l->v[i], "close", &lerr);
         nn_instance_destroy(&l->v[i].inst);
     }
     free(l->v);

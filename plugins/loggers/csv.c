@@ -134,7 +134,7 @@ static int csv_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     csvlog *c = self;
     free(c->path);
-    int rc = lg_run_path(o->run_dir, c->path_key, WHO, "path", &c->path, err);
+    int rc = lg_run_file(o->run_dir, c->path_key, WHO, "path", &c->path, err);
     if (rc != NN_OK)
         return rc;
     /* a resumed run keeps the history up to its checkpoint */
@@ -409,7 +409,8 @@ static int csv_close(void *self, nn_error *err)
 
 static const nn_param_spec csv_params[] = {
     {.name = "path", .type = NN_PARAM_STRING, .def = "metrics.csv",
-     .doc = "output file, relative to the run directory. Columns: kind (step|epoch|eval, or eval_val for `nntrain eval --split val`), "
+     .doc = "output file, relative to the run directory (its directories are created if "
+            "missing). Columns: kind (step|epoch|eval, or eval_val for `nntrain eval --split val`), "
             "epoch (0-based), step (0-based within the epoch; empty on epoch rows), "
             "global_step, elapsed_s, lr, grad_norm, samples_per_s, then one column per metric "
             "in order of first appearance (loss, accuracy, val_loss, ...). When a new metric "

@@ -485,7 +485,7 @@ static int report_open(void *self, const nn_logger_open *o, nn_error *err)
     free(r->config_path);
     free(r->config_text);
     r->path = NULL;
-    int rc = lg_run_path(o->run_dir, r->path_key, WHO, "path", &r->path, err);
+    int rc = lg_run_file(o->run_dir, r->path_key, WHO, "path", &r->path, err);
     if (rc != NN_OK)
         return rc;
     r->run_name = strdup(o->run_name ? o->run_name : "nntrain run");
@@ -570,7 +570,8 @@ static int report_close(void *self, nn_error *err)
 
 static const nn_param_spec report_params[] = {
     {.name = "path", .type = NN_PARAM_STRING, .def = "report.html",
-     .doc = "the report file, relative to the run directory; self-contained (inline SVG, no "
+     .doc = "the report file, relative to the run directory (its directories are created if "
+            "missing); self-contained (inline SVG, no "
             "network), rewritten atomically at each epoch end: refresh the browser to follow"},
     {.name = NULL},
 };

@@ -62,7 +62,7 @@ static int jsonl_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     jsonl *j = self;
     free(j->path);
-    int rc = lg_run_path(o->run_dir, j->path_key, WHO, "path", &j->path, err);
+    int rc = lg_run_file(o->run_dir, j->path_key, WHO, "path", &j->path, err);
     if (rc != NN_OK)
         return rc;
     /* a resumed run keeps the history up to its checkpoint */
@@ -267,7 +267,8 @@ static int jsonl_close(void *self, nn_error *err)
 
 static const nn_param_spec jsonl_params[] = {
     {.name = "path", .type = NN_PARAM_STRING, .def = "metrics.jsonl",
-     .doc = "output file, relative to the run directory. Every record has kind "
+     .doc = "output file, relative to the run directory (its directories are created if "
+            "missing). Every record has kind "
             "(train_begin|step|epoch|eval|checkpoint|hint|nonfinite|train_end), epoch "
             "(0-based) and global_step; step and epoch records always carry step, elapsed_s, "
             "lr, grad_norm, samples_per_s (null when not measured or not finite), then one "

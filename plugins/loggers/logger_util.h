@@ -96,8 +96,9 @@ static inline int lg_run_path(const char *dir, const char *name, const char *who
     for (const char *c = name; *c; c += strcspn(c, "/"), c += *c == '/') {
         size_t l = strcspn(c, "/");
         if ((l == 2 && c[0] == '.' && c[1] == '.') || name[0] == '/')
-            return nn_error_set(err, NN_EINVAL, "%s: %s = '%s': the file must stay inside the "
-                                "run directory (a relative path without '..')", who, key, name);
+            return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': the file must stay inside "
+                                "the run directory (a relative path without '..')", who, key,
+                                name);
     }
     size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
     char *p = malloc(dl + nl + 2);
@@ -141,6 +142,32 @@ static inline int lg_mkdirs(const char *dir, const char *who, nn_error *err)
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return nn_error_set(err, NN_EIO, "%s: '%s' exists but is not a directory", who, dir);
     return NN_OK;
+}
+
+/* lg_run_path for a file, with the directories between the run directory and the file made
+ * as tensorboard's dir is: "sub/m.csv" works as "m.csv" does. */
+static inline int lg_run_file(const char *dir, const char *name, const char *who,
+                              const char *key, char **out, nn_error *err)
+{
+    int rc = lg_run_path(dir, name, who, key, out, err);
+    const char *slash = rc ? NULL : strrchr(*out, '/');
+    if (!slash || !strchr(name, '/'))
+        return rc; /* no directory of its own below the run directory */
+    size_t pl = (size_t)(slash - *out);
+    char *parent = malloc(pl + 1);
+    if (!parent)
+        rc = nn_error_set(err, NN_ENOMEM, "%s: out of memory", who);
+    else {
+        memcpy(parent, *out, pl);
+        parent[pl] = 0;
+        rc = lg_mkdirs(parent, who, err);
+        free(parent);
+    }
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* Writes data to path through "path.tmp.PID" and rename(), so a reader sees either the old

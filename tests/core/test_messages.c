@@ -394,22 +394,50 @@ Test(messages, label_smoothing_in_a_batch_transform_and_the_loss_is_refused_nami
     assert_exit(&res, 0);
 }
 
+/* `train` into run_dir (with --quiet when quiet) succeeds; res holds its output */
+static void train_ok(const char *run_dir, int quiet)
+{
+    run_nntrain(&res, "train", model, "--plugin-dir", plugins, "--run-dir", run_dir,
+                "--threads", "1", quiet ? "--quiet" : NULL, NULL);
+    assert_exit(&res, 0);
+}
+
+/* the output holds "nntrain: warning: MODEL:LINE: " + rest */
+static void warned_at(int line, const char *rest)
+{
+    char want[4400];
+    snprintf(want, sizeof want, "nntrain: warning: %s:%d: %s", model, line, rest);
+    assert_has(res.out, want);
+}
+
 Test(messages, a_warm_up_as_long_as_the_run_is_a_warning_naming_its_line_and_the_steps)
 {
     /* 32 samples in batches of 8 for 1 epoch: 4 steps; warmup_steps is line 17 */
     write_good_with("step_size = 1\n", "step_size = 1\nwarmup_steps = 4\n");
-    run_nntrain(&res, "train", model, "--plugin-dir", plugins, "--run-dir", "run", "--threads",
-                "1", "--quiet", NULL);
-    assert_exit(&res, 0);
-    char want[4400];
-    snprintf(want, sizeof want, "nntrain: warning: %s:17: [scheduler] key 'warmup_steps' = 4 is "
-             "not shorter than the whole run (4 steps: 1 epochs of 4 steps), so the rate never "
-             "reaches lr = 0.1", model);
-    assert_has(res.out, want);
+    train_ok("run", 1);
+    warned_at(17, "[scheduler] key 'warmup_steps' = 4 is not shorter than the whole run (4 "
+                  "steps: 1 epochs of 4 steps), so the rate never reaches lr = 0.1");
 
     write_good_with("step_size = 1\n", "step_size = 1\nwarmup_steps = 3\n");
-    run_nntrain(&res, "train", model, "--plugin-dir", plugins, "--run-dir", "run2",
-                "--threads", "1", NULL);
-    assert_exit(&res, 0);
+    train_ok("run2", 0);
     assert_lacks(res.out, "warmup_steps");
+}
+
+/* --quiet silences progress, never the warning that a logger is off: the run goes on without
+ * that log, and the user reads why and where in the model file */
+Test(messages, a_logger_that_cannot_open_warns_at_its_line_even_when_quiet)
+{
+    /* [logger.log] is line 20, type line 21, path line 22 */
+    write_good_with("type = csv", "type = csv\npath = /nonexistent/x.csv");
+    train_ok("run", 1);
+    warned_at(22, "[logger.log]: logger 'csv' failed in open: key 'path' = "
+                  "'/nonexistent/x.csv': the file must stay inside the run directory");
+
+    /* a place that cannot be written, and no key to blame: the section's line */
+    write_good_with("type = csv", "type = csv\npath = sub");
+    cr_assert_eq(mkdir("run2", 0755), 0);
+    cr_assert_eq(mkdir("run2/sub", 0755), 0);
+    train_ok("run2", 1);
+    warned_at(20, "[logger.log]: logger 'csv' failed in open: ");
+    assert_has(res.out, "Is a directory; it is switched off and training goes on");
 }

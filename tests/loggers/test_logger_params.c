@@ -86,3 +86,45 @@ Test(logger_params, an_unwritable_place_fails_open_with_the_path_in_the_message)
     }
     rm_rf(dir);
 }
+
+/* csv, jsonl and html_report make the directories of their path inside the run directory, as
+ * tensorboard makes its dir; a path that leaves the run directory is still refused */
+Test(logger_params, a_file_below_the_run_directory_gets_its_directories_made)
+{
+    static const char *const key[] = {NULL, "path", "path", "dir", "path"};
+    static const char *const file[] = {NULL, "sub/deeper/m.csv", "sub/deeper/m.jsonl",
+                                       "sub/deeper/tb", "sub/deeper/r.html"};
+    for (int i = 1; i < 5; i++) {
+        logger_under_test l;
+        nn_kv kv = {key[i], file[i], "model.ini", 3};
+        lut_create(&l, loggers[i], &kv, 1);
+        lut_open(&l, 0, 0);
+        fake_run(&l, NULL, NULL);
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", l.dir, file[i]);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0, "%s: no %s", loggers[i], path);
+        cr_assert(i == 3 ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode) && st.st_size > 0,
+                  "%s: %s is not what it writes", loggers[i], path);
+        lut_close(&l);
+        rm_rf(l.dir);
+    }
+    for (int i = 1; i < 5; i++) {
+        const char *out[] = {"../up.log", "/tmp/abs.log", "sub/../../up.log"};
+        for (int k = 0; k < 3; k++) {
+            logger_under_test l;
+            nn_kv kv = {key[i], out[k], "model.ini", 3};
+            lut_create(&l, loggers[i], &kv, 1);
+            nn_logger_open o = lut_open_args(l.dir, 0, 0);
+            nn_error err = {0};
+            cr_assert_eq(l.vt->open(l.inst.self, &o, &err), NN_EINVAL, "%s accepted %s",
+                         loggers[i], out[k]);
+            char want[64];
+            snprintf(want, sizeof want, "key '%s' = '%s': the file must stay inside", key[i],
+                     out[k]);
+            cr_assert(strstr(err.msg, want), "%s: %s", loggers[i], err.msg);
+            lut_close(&l);
+            rm_rf(l.dir);
+        }
+    }
+}

@@ -182,8 +182,8 @@ Test(reliability, run_files_never_write_through_links_and_size_limits_are_errors
     model("esc.ini", 1, "", "test.csv", "", "[logger.esc]\ntype = jsonl\npath = ../../esc.jsonl\n");
     cr_assert_eq(nntrain("train esc.ini --no-test"), 0, "%s", slurp("out.txt"));
     char *out = slurp("out.txt");
-    cr_assert(strstr(out, "path = '../../esc.jsonl': the file must stay inside the run "
-                          "directory"), "%s", out);
+    cr_assert(strstr(out, "key 'path' = '../../esc.jsonl': the file must stay inside the "
+                          "run directory"), "%s", out);
     free(out);
     cr_assert(!exists("esc.jsonl"), "a logger wrote outside the run directory");
     /* ulimit -f: EFBIG named, the previous checkpoint kept, no signal death */
