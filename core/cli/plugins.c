@@ -135,6 +135,36 @@ static void not_found(const nn_registry *r, int kind, const char *name)
     free(cands);
 }
 
+/* A name of plugins of several kinds ("csv": a dataset and a logger) is said first, so that
+ * the second one is not missed below the first one's keys: "csv is a dataset and a logger;
+ * both are shown (--kind dataset or --kind logger for one)". */
+static void say_kinds(const nn_registry *r, const char *name)
+{
+    int seen[NN_KIND_COUNT_] = {0}, n = 0;
+    for (int i = 0; i < nn_registry_count(r); i++) {
+        const nn_plugin_entry *e = nn_registry_entry(r, i);
+        int k = e->desc->kind;
+        if (strcmp(e->desc->name, name) == 0 && k > 0 && k < NN_KIND_COUNT_ && !seen[k]++)
+            n++;
+    }
+    if (n < 2)
+        return;
+    /* at most nine kinds of at most 13 letters: the buffers cannot fill */
+    char kinds[400] = "", opts[400] = "";
+    for (int k = 1, said = 0; k < NN_KIND_COUNT_; k++) {
+        if (!seen[k])
+            continue;
+        const char *kn = nn_kind_name(k), *last = said == n - 1 ? " and " : ", ";
+        snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s %s",
+                 said ? last : "", strchr("aeiou", kn[0]) ? "an" : "a", kn);
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts), "%s--kind %s",
+                 !said ? "" : said == n - 1 ? " or " : ", ", kn);
+        said++;
+    }
+    printf("%s is %s; %s shown (%s for one)\n\n", name, kinds, n == 2 ? "both are" : "all are",
+           opts);
+}
+
 static int show(nn_registry *r, int argc, char **argv)
 {
     const char *name = NULL, *device = NULL, *v;
@@ -161,6 +191,8 @@ static int show(nn_registry *r, int argc, char **argv)
         nn_cli_error("plugins show: which plugin? e.g. `nntrain plugins show dense`");
         return NN_EXIT_USAGE;
     }
+    if (!kind)
+        say_kinds(r, name);
     int shown = 0;
     for (int i = 0; i < nn_registry_count(r); i++) {
         const nn_plugin_entry *e = nn_registry_entry(r, i);

@@ -137,6 +137,26 @@ Test(cli, plugins_show_documents_every_parameter)
     tmpdir_free(dir);
 }
 
+/* the stock csv is a dataset and a logger: the second must not hide below the first's keys */
+Test(cli, plugins_show_of_a_name_of_two_kinds_says_so_first_and_shows_both)
+{
+    run_nntrain(&res, "plugins", "show", "csv", NULL);
+    assert_exit(&res, 0);
+    const char *head = "csv is a dataset and a logger; both are shown (--kind dataset or "
+                       "--kind logger for one)\n\n";
+    cr_assert(strncmp(res.out, head, strlen(head)) == 0, "%s", res.out);
+    assert_has(res.out, "dataset csv (");
+    assert_has(res.out, "logger csv (");
+    run_nntrain(&res, "plugins", "show", "csv", "--kind", "logger", NULL);
+    assert_exit(&res, 0);
+    assert_lacks(res.out, "both are shown");
+    assert_lacks(res.out, "dataset csv (");
+    assert_has(res.out, "logger csv (");
+    run_nntrain(&res, "plugins", "show", "dense", NULL);
+    assert_exit(&res, 0);
+    assert_lacks(res.out, "for one)"); /* one kind (on any device): no such line */
+}
+
 Test(cli, check_passes_a_directory_of_good_plugins)
 {
     char *dir = plugin_dir_with("nntest_valid", "nntest_loss", NULL);
