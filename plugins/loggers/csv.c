@@ -411,7 +411,9 @@ static const nn_param_spec csv_params[] = {
     {.name = "path", .type = NN_PARAM_STRING, .def = "metrics.csv",
      .doc = "output file, relative to the run directory (its directories are created if "
             "missing). Columns: kind (step|epoch|eval, or eval_val for `nntrain eval --split val`), "
-            "epoch (0-based), step (0-based within the epoch; empty on epoch rows), "
+            "epoch (0-based: the epoch a step or epoch row belongs to; on eval rows the epochs "
+            "completed by the evaluated weights, so the test after 2 epochs says 2 where the "
+            "last epoch row says 1), step (0-based within the epoch; empty on epoch rows), "
             "global_step, elapsed_s, lr, grad_norm, samples_per_s, then one column per metric "
             "in order of first appearance (loss, accuracy, val_loss, ...). When a new metric "
             "appears the file is rewritten with the wider header and empty cells in older "

@@ -270,7 +270,9 @@ static const nn_param_spec jsonl_params[] = {
      .doc = "output file, relative to the run directory (its directories are created if "
             "missing). Every record has kind "
             "(train_begin|step|epoch|eval|checkpoint|hint|nonfinite|train_end), epoch "
-            "(0-based) and global_step; step and epoch records always carry step, elapsed_s, "
+            "(0-based on step and epoch records: the epoch they belong to; on the others the "
+            "epochs completed, so the eval after 2 epochs says 2 where the last epoch record "
+            "says 1) and global_step; step and epoch records always carry step, elapsed_s, "
             "lr, grad_norm, samples_per_s (null when not measured or not finite), then one "
             "key per metric; epoch/eval records add class_names and confusion (rows = true "
             "class) when validation computed one. pandas.read_json(path, lines=True) reads it"},
