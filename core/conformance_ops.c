@@ -1,5 +1,6 @@
 /* conformance_ops.c: the backend's own checks in the device conformance run: memory, copies
- * (blocking and asynchronous, with events), host buffers, and each nn_device_ops function
+ * (blocking and asynchronous, with events, and later work after an
+ * asynchronous copy), host buffers, and each nn_device_ops function
  * against the host implementation in core/device.c on inputs with NaN, infinities, ties and
  * class ids out of range. The device is reached only through core/device.h. */
 #define _POSIX_C_SOURCE 200809L
@@ -9,6 +10,18 @@
 #include <string.h>
 
 #include "conformance_internal.h"
+
+static void special_values(float *x, int64_t n, nn_rng *r, int nasty)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(3.0 * nn_rng_normal(r));
+    if (nasty && n > 40) {
+        x[3] = NAN;
+        x[11] = INFINITY;
+        x[29] = -INFINITY;
+        x[n - 1] = -0.0f;
+    }
+}
 
 /* copies n bytes of device memory back and compares them with want */
 static int expect_bytes(nn_dev *dev, const void *dptr, const void *want, size_t n,
@@ -29,6 +42,60 @@ static int expect_bytes(nn_dev *dev, const void *dptr, const void *want, size_t 
                 break;
             }
     free(got);
+    return res->status;
+}
+
+/* backend.h's ordering rule for copy_async: device work issued after it sees the copied bytes
+ * whether or not anyone waited for its event. A device op (scale) and then a memset over part
+ * of the bytes are issued right after a copy_async host to device, and the result is read back
+ * with the blocking copy; the event is waited for only then, before the source is reused. */
+static int async_then_work(nn_dev *dev, void *ev, nn_conf_result *res)
+{
+    const int64_t n = 1000;
+    const size_t bytes = (size_t)n * sizeof(float), lo = 400 * sizeof(float), span = 1000;
+    nn_tensor x = {0}, want = {0};
+    nn_error err = {0};
+    nn_rng r;
+    nn_rng_init(&r, 0x0b4, 0, 0, 0);
+    nn_tensor_describe(&x, NN_F32, 1, &n);
+    nn_tensor_describe(&want, NN_F32, 1, &n);
+    x.dl.device = nn_dev_public(dev)->dl;
+    float *src = malloc(bytes);
+    want.dl.data = malloc(bytes);
+    if (!src || !want.dl.data || !(x.dl.data = nn_dev_alloc(dev, bytes, &err))) {
+        nn_conf_fail(res, "cannot allocate %zu bytes: %s", bytes, err.msg[0] ? err.msg :
+                     "out of memory");
+        goto done;
+    }
+    special_values(src, n, &r, 0);
+    for (int step = 0; step < 2 && res->status == NN_CONF_PASS; step++) {
+        const char *work = step ? "a memset of bytes 1600..2599" : "scale(x, -2) on them";
+        memcpy(want.dl.data, src, bytes);
+        nn_conf_phase("the device's backend: copy_async host to device, then %s", work);
+        int rc = nn_dev_copy_async(dev, x.dl.data, src, bytes, NN_COPY_HOST_TO_DEVICE, ev, &err);
+        if (!rc && step == 0) {
+            nn_dev_scale(nn_dev_host(), &want, -2.0f, &err);
+            rc = nn_dev_scale(dev, &x, -2.0f, &err);
+        } else if (!rc) {
+            memset((char *)want.dl.data + lo, 0, span);
+            rc = nn_dev_memset(dev, (char *)x.dl.data + lo, 0, span, &err);
+        }
+        char what[300];
+        snprintf(what, sizeof what, "%s, issued right after a copy_async host to device "
+                 "without waiting for its event, ran before the copy (backend.h's ordering "
+                 "rule: later device work sees the copied bytes)", work);
+        if (rc)
+            nn_conf_fail(res, "copy_async, then %s failed: %s", work, err.msg);
+        else
+            expect_bytes(dev, x.dl.data, want.dl.data, bytes, what, res);
+        nn_conf_phase("the device's backend: event_wait");
+        if (nn_dev_event_wait(dev, ev, &err) != NN_OK && res->status == NN_CONF_PASS)
+            nn_conf_fail(res, "event_wait failed: %s", err.msg);
+    }
+done:
+    nn_dev_free(dev, x.dl.data);
+    free(want.dl.data);
+    free(src);
     return res->status;
 }
 
@@ -102,6 +169,7 @@ int nn_conf_run_backend(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res
                      "event_wait");
         goto done;
     }
+    async_then_work(dev, ev, res);
 done:
     nn_conf_phase("the device's backend: free");
     if (ev)
@@ -115,18 +183,6 @@ done:
 }
 
 /* ---- device ops ------------------------------------------------------------------------- */
-
-static void special_values(float *x, int64_t n, nn_rng *r, int nasty)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = (float)(3.0 * nn_rng_normal(r));
-    if (nasty && n > 40) {
-        x[3] = NAN;
-        x[11] = INFINITY;
-        x[29] = -INFINITY;
-        x[n - 1] = -0.0f;
-    }
-}
 
 static nn_twin *twin_of(nn_dev *dev, nn_twin *t, nn_dtype dt, int ndim, const int64_t *shape,
                         nn_conf_result *res)

@@ -196,3 +196,17 @@ Test(devices, a_layer_with_more_than_eight_parameters_is_compared_whole)
     assert_lacks(res.out, "b8 gradient");
     tmpdir_free(dir);
 }
+
+/* backend.h: device work issued after a copy_async sees the copied bytes without a wait on
+ * its event; a backend whose ops run before its deferred copies trains on stale numbers */
+Test(devices, an_async_copy_that_later_work_overtakes_fails_naming_the_rule)
+{
+    setenv("NNTEST_BACKEND_FAULT", "async_unordered", 1);
+    char *dir = run_broken("faulty_backend", "memory");
+    unsetenv("NNTEST_BACKEND_FAULT");
+    assert_has(res.out, "backend   memory         ");
+    assert_has(res.out, "scale(x, -2) on them, issued right after a copy_async host to device "
+                        "without waiting for its event, ran before the copy (backend.h's "
+                        "ordering rule: later device work sees the copied bytes): byte ");
+    tmpdir_free(dir);
+}
