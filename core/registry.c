@@ -228,6 +228,33 @@ static const char *missing_slot(const nn_plugin_desc *d)
     return NULL;
 }
 
+/* The device ops table of a backend of ABI 0.4 or later: large enough for the slots its ABI
+ * requires (0.4: add .. count_correct; host_alloc/host_free are optional), each of them set.
+ * The core calls them without checking, so a short table would be read past its end. */
+static int validate_backend_ops(const nn_plugin_desc *d, nn_error *err)
+{
+    const nn_backend_vtable *t = d->vtable;
+    if (d->abi_minor < 4 || t->struct_size < NN_BACKEND_VTABLE_SIZE_0_3)
+        return NN_OK; /* ABI 0.3: listed, refused for training by nn_dev_open */
+    const nn_device_ops *o = t->ops;
+    const size_t need = offsetof(nn_device_ops, host_alloc);
+    if (o->struct_size < need)
+        return nn_error_set(err, NN_EABI, "backend '%s': ops struct_size %u is smaller than "
+                            "ABI %u.%u's %zu (add .. count_correct are required)", d->name,
+                            o->struct_size, d->abi_major, d->abi_minor, need);
+    const char *slot = !o->add              ? "add"
+                       : !o->scale          ? "scale"
+                       : !o->clamp          ? "clamp"
+                       : !o->norm_acc       ? "norm_acc"
+                       : !o->find_nonfinite ? "find_nonfinite"
+                       : !o->count_correct  ? "count_correct"
+                                            : NULL;
+    if (slot)
+        return nn_error_set(err, NN_EABI, "backend '%s': ops slot '%s' is missing (backend.h: "
+                            "every device math slot is required)", d->name, slot);
+    return NN_OK;
+}
+
 /* Validates one descriptor without calling into the plugin. */
 static int validate_desc(const nn_plugin_desc *d, nn_error *err)
 {
@@ -274,6 +301,9 @@ static int validate_desc(const nn_plugin_desc *d, nn_error *err)
     if (slot)
         return nn_error_set(err, NN_EABI, "%s '%s': vtable slot '%s' is missing",
                             nn_kind_name(d->kind), d->name, slot);
+    int rc = d->kind == NN_KIND_BACKEND ? validate_backend_ops(d, err) : NN_OK;
+    if (rc)
+        return rc;
     nn_error serr = {0};
     if (nn_schema_validate(d->params, &serr) != NN_OK)
         return nn_error_set(err, NN_EABI, "%s '%s': %s", nn_kind_name(d->kind), d->name,

@@ -210,3 +210,21 @@ Test(devices, an_async_copy_that_later_work_overtakes_fails_naming_the_rule)
                         "ordering rule: later device work sees the copied bytes): byte ");
     tmpdir_free(dir);
 }
+
+/* backend.h: every device math slot is required; the core calls them unchecked, so a short
+ * or incomplete ops table is refused when the file loads, naming the slot */
+Test(devices, a_backend_with_an_incomplete_ops_table_is_refused_at_load)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("bad_backend_ops_null", "bad_backend_ops_small", NULL);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    assert_has(res.out, "/bad_backend_ops_null.so: backend 'sim': ops slot 'norm_acc' is "
+                        "missing");
+    assert_has(res.out, "/bad_backend_ops_small.so: backend 'sim': ops struct_size 4 is "
+                        "smaller than ABI ");
+    run_nntrain(&res, "devices", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_lacks(res.out, "sim        ");
+    tmpdir_free(dir);
+}

@@ -75,6 +75,19 @@ typedef struct nn_device_ops {
     const void *reserved[6];
 } nn_device_ops;
 
+/* count_correct's argmax of x[0..n): the first index i with x[i] > x[best], scanning from
+ * best = 0. Ties go to the lower index; a NaN at index 0 stays the argmax (nothing compares
+ * greater than it), a NaN anywhere else never wins. The host reference and the stock packs
+ * use this; a device kernel must give the same index. */
+static inline int64_t nn_argmax_first(const float *x, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
 typedef struct nn_backend_vtable {
     NN_VTABLE_COMMON;
     int device_type;                                                    /* DLDeviceType */

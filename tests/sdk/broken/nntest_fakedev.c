@@ -2,6 +2,7 @@
  * out addresses the host cannot dereference (a high bit set: any host access faults), and the
  * layer "fd_scale" (y = alpha * x) registered for it decodes them, as a device kernel would.
  * A runner that touched device memory itself would crash here. Test code; never installed. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,97 @@ static int fd_memset(void *self, void *dst, int value, size_t bytes, nn_error *e
     return NN_OK;
 }
 
-static const nn_device_ops fd_ops = {.struct_size = sizeof(nn_device_ops)};
+/* ---- the device math the core needs (backend.h requires every slot), on decoded memory ---- */
+
+static float *fdata(const nn_tensor *t)
+{
+    return dec((const char *)t->dl.data + t->dl.byte_offset);
+}
+
+static int fd_add(void *self, nn_tensor *y, const nn_tensor *x, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    float *Y = fdata(y), *X = fdata(x);
+    for (int64_t i = 0, n = nn_tensor_numel(y); i < n; i++)
+        Y[i] += X[i];
+    return NN_OK;
+}
+
+static int fd_scale(void *self, nn_tensor *x, float s, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    float *X = fdata(x);
+    for (int64_t i = 0, n = nn_tensor_numel(x); i < n; i++)
+        X[i] *= s;
+    return NN_OK;
+}
+
+static int fd_clamp(void *self, nn_tensor *x, float lo, float hi, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    float *X = fdata(x);
+    for (int64_t i = 0, n = nn_tensor_numel(x); i < n; i++)
+        X[i] = X[i] < lo ? lo : X[i] > hi ? hi : X[i];
+    return NN_OK;
+}
+
+static int fd_norm_acc(void *self, const nn_tensor *x, int inf, double *acc, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    const float *X = fdata(x);
+    double a = *(double *)dec(acc);
+    for (int64_t i = 0, n = nn_tensor_numel(x); i < n; i++)
+        a = inf ? ((X[i] != X[i] || fabs(X[i]) > a) ? fabs(X[i]) : a) : a + (double)X[i] * X[i];
+    *(double *)dec(acc) = a;
+    return NN_OK;
+}
+
+static int fd_find_nonfinite(void *self, const nn_tensor *x, int64_t *index, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    const float *X = fdata(x);
+    *index = -1;
+    for (int64_t i = 0, n = nn_tensor_numel(x); i < n && *index < 0; i++)
+        if (!isfinite(X[i]))
+            *index = i;
+    return NN_OK;
+}
+
+static int fd_count_correct(void *self, const nn_tensor *pred, const nn_tensor *target,
+                            int64_t rows, int top_k, double *out, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    int64_t C = pred->shape[1];
+    const float *P = fdata(pred);
+    int soft = nn_tensor_dtype(target) == NN_F32;
+    double *o = dec(out), correct = 0, in_top = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = P + r * C;
+        int64_t t = soft ? nn_argmax_first(fdata(target) + r * C, C) : ((int32_t *)fdata(target))[r];
+        if (t < 0 || t >= C)
+            continue;
+        correct += nn_argmax_first(row, C) == t;
+        int64_t above = 0;
+        for (int64_t c = 0; c < C; c++)
+            above += row[c] > row[t];
+        in_top += above < top_k;
+    }
+    o[0] = correct;
+    if (top_k > 0)
+        o[1] = in_top;
+    return NN_OK;
+}
+
+static const nn_device_ops fd_ops = {
+    .struct_size = sizeof(nn_device_ops), .add = fd_add, .scale = fd_scale, .clamp = fd_clamp,
+    .norm_acc = fd_norm_acc, .find_nonfinite = fd_find_nonfinite,
+    .count_correct = fd_count_correct};
 
 static const nn_backend_vtable fd_backend = {
     .struct_size = sizeof(nn_backend_vtable), .create = fd_create, .destroy = fd_destroy,
