@@ -21,6 +21,7 @@
 /* what a child leaves for its parent: shared memory survives the child's crash */
 typedef struct shared {
     char phase[256];
+    int kernel; /* the phase is a device kernel's (nn_conf_kernel_phase) */
     nn_conf_result res;
     nn_devtype_info info;
 } shared;
@@ -35,6 +36,13 @@ void nn_conf_phase(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(g_shared->phase, sizeof g_shared->phase, fmt, ap);
     va_end(ap);
+    g_shared->kernel = 0;
+}
+
+void nn_conf_kernel_phase(void)
+{
+    if (g_shared)
+        g_shared->kernel = 1;
 }
 
 static double now_s(void)
@@ -115,8 +123,9 @@ static int in_child(child_fn fn, void *arg, double timeout_s, shared *sh, char *
         const char *ab = sigabbrev_np(sig);
         snprintf(why, cap, "CRASH: SIG%s (%s) in %s%s", ab ? ab : "?", strsignal(sig),
                  sh->phase[0] ? sh->phase : "the check's setup",
-                 sig == SIGSEGV || sig == SIGBUS ? "; a plugin that dereferences device "
-                                                   "memory on the host faults like this" : "");
+                 sh->kernel && (sig == SIGSEGV || sig == SIGBUS)
+                     ? "; a plugin that dereferences device memory on the host faults like this"
+                     : "");
         return -1;
     }
     if (ok != 'k' || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -62,6 +62,9 @@ int nn_conf_run_op(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res);
 
 /* Says what the child is doing now, so a crash can be blamed on the right code. */
 void nn_conf_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Marks the phase just set as a call of the device's own kernels (a pack's layer, loss or
+ * optimizer, a device op): only there does a SIGSEGV suggest device memory read on the host. */
+void nn_conf_kernel_phase(void);
 
 /* ---- twin tensors (conformance_twin.c) ------------------------------------------------ */
 

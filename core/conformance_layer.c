@@ -259,6 +259,8 @@ static int both(lcase *l, const char *stage, int which, nn_conf_result *res)
         const nn_layer_vtable *vt = s->inst.vt;
         nn_conf_phase("the %s plugin '%s' (%s): %s", side_name(l, i), l->c->name,
                       i == CPU ? l->c->cpu->path : l->c->pack->path, stage);
+        if (i != CPU)
+            nn_conf_kernel_phase();
         switch (which) {
         case 0: rc[i] = vt->bind ? vt->bind(s->inst.self, &s->io, &e[i]) : NN_OK; break;
         case 1: rc[i] = vt->forward(s->inst.self, &s->io, &e[i]); break;

@@ -74,6 +74,8 @@ static int loss_pass(const nn_conf_check *c, nn_dev *dev, nn_instance inst[2],
         io[i].grad_pred = grad ? (i == CPU ? &grad->h : &grad->d) : NULL;
         io[i].loss = NAN;
         nn_conf_phase("the %s plugin '%s': %s", i ? nn_dev_name(dev) : "cpu", c->name, stage);
+        if (i)
+            nn_conf_kernel_phase();
         rc[i] = vt->forward(inst[i].self, &io[i], &e[i]);
     }
     nn_conf_phase("the conformance run comparing losses");
@@ -246,6 +248,8 @@ static int optim_steps(const nn_conf_check *c, nn_dev *dev, nn_instance inst[2],
             const nn_optimizer_vtable *vt = inst[i].vt;
             nn_conf_phase("the %s plugin '%s': step %d", i ? nn_dev_name(dev) : "cpu",
                           c->name, t);
+            if (i)
+                nn_conf_kernel_phase();
             rc[i] = vt->step(inst[i].self, &st, &e[i]);
         }
         nn_conf_phase("the conformance run comparing step %d", t);

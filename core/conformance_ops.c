@@ -210,6 +210,7 @@ static int elementwise(int op, nn_dev *dev, nn_conf_result *res)
         special_values(NN_F32P(&y.h), n, &r, nasty);
         int rc = nn_twin_upload(dev, &x, &err) || nn_twin_upload(dev, &y, &err), hrc = 0;
         nn_conf_phase("the device's ops");
+        nn_conf_kernel_phase();
         if (!rc && op == 0) {
             hrc = nn_dev_add(nn_dev_host(), &x.h, &y.h, &err);
             rc = nn_dev_add(dev, &x.d, &y.d, &err);
@@ -252,6 +253,7 @@ static int norms(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
             NN_F32P(&x.h)[17] = k >= 4 ? INFINITY : NAN;
         double want = 0.25, got = 0.25;
         nn_conf_phase("the device's ops: norm_acc");
+        nn_conf_kernel_phase();
         if (nn_twin_upload(dev, &x, &err) ||
             nn_dev_copy(dev, acc, &got, sizeof got, NN_COPY_HOST_TO_DEVICE, &err) ||
             nn_dev_norm_acc(dev, &x.d, inf, acc, &err) ||
@@ -295,6 +297,7 @@ static int nonfinite(nn_dev *dev, nn_conf_result *res)
             h[where[k][1]] = -INFINITY;
         int64_t want = -2, got = -2;
         nn_conf_phase("the device's ops: find_nonfinite");
+        nn_conf_kernel_phase();
         if (nn_twin_upload(dev, &x, &err) || nn_dev_find_nonfinite(dev, &x.d, &got, &err) ||
             nn_dev_find_nonfinite(nn_dev_host(), &x.h, &want, &err))
             nn_conf_fail(res, "find_nonfinite failed: %s", err.msg);
@@ -341,6 +344,7 @@ static int counts(nn_dev *dev, nn_conf_result *res)
         double want[2] = {-7, -7}, got[2] = {-7, -7};
         nn_twin *tg = use_soft ? &soft : &ids;
         nn_conf_phase("the device's ops: count_correct");
+        nn_conf_kernel_phase();
         if (nn_dev_copy(dev, out, got, sizeof got, NN_COPY_HOST_TO_DEVICE, &err) ||
             nn_dev_count_correct(dev, &pred.d, &tg->d, rows, top_k, out, &err) ||
             nn_dev_copy(dev, got, out, sizeof got, NN_COPY_DEVICE_TO_HOST, &err) ||

@@ -105,7 +105,7 @@ int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
     d->vt = vt;
     d->ops = vt->ops;
     nn_error berr = {0};
-    int count = vt->device_count(d->inst.self, &berr);
+    int count = NN_PLUGIN_CALL(&d->inst, "device_count", vt->device_count(d->inst.self, &berr));
     if (count < 0) {
         rc = nn_error_set(err, count, "--device '%s': backend %s cannot count its devices: %s",
                           spec, be->path, berr.msg);
@@ -117,7 +117,8 @@ int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
             rc = nn_error_set(err, NN_ENOTFOUND, "--device '%s': the %s backend has %d "
                               "device%s (%s:0 .. %s:%d)", spec, type, count,
                               count == 1 ? "" : "s", type, type, count - 1);
-    } else if ((rc = vt->open(d->inst.self, (int)index, &berr)) != NN_OK) {
+    } else if ((rc = NN_PLUGIN_CALL(&d->inst, "open",
+                                    vt->open(d->inst.self, (int)index, &berr))) != NN_OK) {
         rc = nn_error_set(err, rc < 0 ? rc : NN_EINTERNAL, "--device '%s': %s: %s", spec,
                           be->path, berr.msg[0] ? berr.msg : nn_strerror(rc));
     }
@@ -157,7 +158,7 @@ void nn_dev_describe(const nn_dev *d, char *buf, size_t cap)
     if (cap)
         buf[0] = 0;
     if (d != &host_dev && d->vt->describe)
-        d->vt->describe(d->inst.self, buf, cap);
+        NN_PLUGIN_CALL(&d->inst, "describe", d->vt->describe(d->inst.self, buf, cap));
 }
 
 static size_t round64(size_t n)
@@ -177,14 +178,16 @@ void *nn_dev_alloc(nn_dev *d, size_t bytes, nn_error *err)
         return p;
     }
     nn_error berr = {0};
+    nn_crash_enter(&d->inst, "alloc");
     void *p = d->vt->alloc(d->inst.self, n, NN_TENSOR_ALIGN, &berr);
+    nn_crash_leave();
     if (!p) {
         nn_error_set(err, NN_ENOMEM, "device %s: cannot allocate %zu bytes: %s", d->name, bytes,
                      berr.msg[0] ? berr.msg : "out of device memory");
         return NULL;
     }
     if (nn_dev_memset(d, p, 0, n, err) != NN_OK) {
-        d->vt->free(d->inst.self, p);
+        nn_dev_free(d, p);
         return NULL;
     }
     return p;
@@ -197,7 +200,7 @@ void nn_dev_free(nn_dev *d, void *p)
     if (d == &host_dev)
         free(p);
     else
-        d->vt->free(d->inst.self, p);
+        NN_PLUGIN_VOID(&d->inst, "free", d->vt->free(d->inst.self, p));
 }
 
 void *nn_dev_host_alloc(nn_dev *d, size_t bytes, nn_error *err)
@@ -210,7 +213,9 @@ void *nn_dev_host_alloc(nn_dev *d, size_t bytes, nn_error *err)
         return p;
     }
     nn_error berr = {0};
+    nn_crash_enter(&d->inst, "host_alloc");
     void *p = d->ops->host_alloc(d->inst.self, n, &berr);
+    nn_crash_leave();
     if (!p)
         nn_error_set(err, NN_ENOMEM, "device %s: cannot allocate %zu bytes of host memory: %s",
                      d->name, bytes, berr.msg);
@@ -224,7 +229,7 @@ void nn_dev_host_free(nn_dev *d, void *p)
     if (d == &host_dev || !d->ops->host_alloc || !d->ops->host_free)
         free(p);
     else
-        d->ops->host_free(d->inst.self, p);
+        NN_PLUGIN_VOID(&d->inst, "host_free", d->ops->host_free(d->inst.self, p));
 }
 
 /* calls a backend slot (marked for the crash report) and turns its failure into a message
@@ -266,7 +271,9 @@ void *nn_dev_event_new(nn_dev *d, nn_error *err)
     if (d == &host_dev || !d->vt->copy_async)
         return &dummy_event;
     nn_error berr = {0};
+    nn_crash_enter(&d->inst, "event_new");
     void *ev = d->vt->event_new(d->inst.self, &berr);
+    nn_crash_leave();
     if (!ev)
         nn_error_set(err, NN_ENOMEM, "device %s: cannot create an event: %s", d->name,
                      berr.msg);
@@ -283,7 +290,7 @@ int nn_dev_event_wait(nn_dev *d, void *ev, nn_error *err)
 void nn_dev_event_free(nn_dev *d, void *ev)
 {
     if (ev && ev != &dummy_event && d && d != &host_dev && d->vt->copy_async)
-        d->vt->event_free(d->inst.self, ev);
+        NN_PLUGIN_VOID(&d->inst, "event_free", d->vt->event_free(d->inst.self, ev));
 }
 
 int nn_dev_copy_async(nn_dev *d, void *dst, const void *src, size_t bytes, nn_copy_kind kind,

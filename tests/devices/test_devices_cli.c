@@ -5,6 +5,8 @@
  * plugin's crash while nntrain exits normally). */
 #include "core/helpers.h"
 
+#include <sys/resource.h>
+
 static run_result res;
 
 /* the build's plugin path without the sim pack, so a broken copy can stand in for it */
@@ -226,5 +228,37 @@ Test(devices, a_backend_with_an_incomplete_ops_table_is_refused_at_load)
     run_nntrain(&res, "devices", "--plugin-dir", dir, NULL);
     assert_exit(&res, 0);
     assert_lacks(res.out, "sim        ");
+    tmpdir_free(dir);
+}
+
+/* `train --device sim:0` with the faulty backend (open_segv): nntrain dies of the signal and
+ * says which backend plugin, file and call crashed */
+Test(devices, a_backend_crashing_in_open_is_reported_as_that_plugins_crash)
+{
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    path_without_sim();
+    char *dir = plugin_dir_with("faulty_backend", NULL), model[4200], run_dir[4200],
+         want[4600];
+    snprintf(model, sizeof model, "%s/m.ini", dir);
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    write_text(model, "[train]\nepochs = 1\n[data]\ntype = csv\npath = none.csv\n"
+                      "[optimizer]\ntype = sgd\n[loss]\ntype = cross_entropy\n"
+                      "[layer.fc]\ntype = dense\nunits = 4\n");
+    setenv("NNTEST_BACKEND_FAULT", "open_segv", 1);
+    run_nntrain(&res, "train", model, "--device", "sim:0", "--plugin-dir", dir, "--run-dir",
+                run_dir, NULL);
+    cr_assert(!res.exited && res.code == -SIGSEGV, "nntrain exited %d; output:\n%s", res.code,
+              res.out);
+    snprintf(want, sizeof want, "it happened in backend plugin 'sim' (%s/faulty_backend.so), "
+             "in its open() call for --device sim:0", dir);
+    assert_has(res.out, want);
+    assert_lacks(res.out, "bug in nntrain itself");
+    /* devices test: the backend's own call, not a kernel: no hint about device memory */
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
+    unsetenv("NNTEST_BACKEND_FAULT");
+    assert_exit(&res, 1);
+    assert_has(res.out, "CRASH: SIGSEGV (Segmentation fault) in the sim backend's open");
+    assert_lacks(res.out, "dereferences device memory");
     tmpdir_free(dir);
 }
