@@ -191,7 +191,11 @@ static void probe_child(void *arg, shared *sh)
         info->count = vt->device_count(inst.self, &err);
         nn_instance_destroy(&inst);
         if (info->count < 0) {
-            snprintf(info->line, sizeof info->line, "cannot count its devices: %s", err.msg);
+            char buf[96];
+            const char *msg;
+            nn_plugin_failure(info->count, &err, &msg, buf, sizeof buf);
+            snprintf(info->line, sizeof info->line, "cannot count its devices: device_count(): "
+                     "%s", msg);
             info->count = -1;
             return;
         }

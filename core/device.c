@@ -106,9 +106,12 @@ int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
     d->ops = vt->ops;
     nn_error berr = {0};
     int count = NN_PLUGIN_CALL(&d->inst, "device_count", vt->device_count(d->inst.self, &berr));
+    char buf[96];
+    const char *msg;
     if (count < 0) {
-        rc = nn_error_set(err, count, "--device '%s': backend %s cannot count its devices: %s",
-                          spec, be->path, berr.msg);
+        rc = nn_plugin_failure(count, &berr, &msg, buf, sizeof buf);
+        rc = nn_error_set(err, rc, "--device '%s': backend %s cannot count its devices: "
+                          "device_count(): %s", spec, be->path, msg);
     } else if (index >= count) {
         if (count == 0)
             rc = nn_error_set(err, NN_ENOTFOUND, "--device '%s': the %s backend (%s) finds no "
@@ -119,8 +122,8 @@ int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
                               count == 1 ? "" : "s", type, type, count - 1);
     } else if ((rc = NN_PLUGIN_CALL(&d->inst, "open",
                                     vt->open(d->inst.self, (int)index, &berr))) != NN_OK) {
-        rc = nn_error_set(err, rc < 0 ? rc : NN_EINTERNAL, "--device '%s': %s: %s", spec,
-                          be->path, berr.msg[0] ? berr.msg : nn_strerror(rc));
+        rc = nn_plugin_failure(rc, &berr, &msg, buf, sizeof buf);
+        rc = nn_error_set(err, rc, "--device '%s': %s: open(): %s", spec, be->path, msg);
     }
     if (rc) {
         nn_instance_destroy(&d->inst);
@@ -237,11 +240,13 @@ void nn_dev_host_free(nn_dev *d, void *p)
 #define BACKEND_CALL(d, err, what, call)                                                       \
     do {                                                                                       \
         nn_error be_ = {0};                                                                    \
+        char buf_[96];                                                                         \
+        const char *msg_;                                                                      \
         int rc_ = NN_PLUGIN_CALL(&(d)->inst, what, (call));                                    \
-        if (rc_ != NN_OK)                                                                      \
-            return nn_error_set(err, rc_ < 0 ? rc_ : NN_EINTERNAL, "device %s: %s: %s",        \
-                                (d)->name, what, be_.msg[0] ? be_.msg : nn_strerror(rc_));     \
-        return NN_OK;                                                                          \
+        if (rc_ == NN_OK)                                                                      \
+            return NN_OK;                                                                      \
+        rc_ = nn_plugin_failure(rc_, &be_, &msg_, buf_, sizeof buf_);                          \
+        return nn_error_set(err, rc_, "device %s: %s: %s", (d)->name, what, msg_);             \
     } while (0)
 
 int nn_dev_memset(nn_dev *d, void *p, int value, size_t bytes, nn_error *err)

@@ -30,18 +30,31 @@ int nn_instance_create(nn_instance *inst, const nn_plugin_desc *desc, const nn_k
         nn_params_free(inst->params);
         free(inst->origin);
         memset(inst, 0, sizeof *inst);
-        rc = rc < 0 ? rc : NN_EINTERNAL;
+        char buf[96];
+        const char *msg;
+        rc = nn_plugin_failure(rc, &perr, &msg, buf, sizeof buf);
         /* a plugin that already put nn_params_origin() first must not get it twice */
         if (origin && *origin && strncmp(perr.msg, origin, strlen(origin)) == 0)
             return nn_error_set(err, rc, "%s", perr.msg);
         if (!perr.msg[0])
-            snprintf(perr.msg, sizeof perr.msg, "%s", nn_strerror(rc));
+            snprintf(perr.msg, sizeof perr.msg, "%s", msg);
         if (err)
             *err = perr;
         return nn_instance_blame(desc, kvs, n, origin, NULL, rc, err);
     }
     inst->vt = desc->vtable;
     return NN_OK;
+}
+
+int nn_plugin_failure(int rc, const nn_error *perr, const char **msg, char *buf, size_t cap)
+{
+    int known = rc < 0 && rc >= NN_EINTERNAL;
+    *msg = perr && perr->msg[0] ? perr->msg : buf;
+    if (known)
+        snprintf(buf, cap, "returned status %d (%s) without a message", rc, nn_strerror(rc));
+    else
+        snprintf(buf, cap, "returned status %d without a message", rc);
+    return known ? rc : NN_EINTERNAL;
 }
 
 void nn_instance_destroy(nn_instance *inst)

@@ -27,5 +27,10 @@ void nn_instance_destroy(nn_instance *inst);
  * returns rc (NN_EINTERNAL for a positive one). */
 int nn_instance_blame(const nn_plugin_desc *desc, const nn_kv *kvs, int n, const char *origin,
                       const char *context, int rc, nn_error *err);
+/* A plugin call's nonzero status as the core passes it on: returns rc when it is an NN_E*
+ * status, else NN_EINTERNAL, and sets *msg to the plugin's message or, where it left none, to
+ * "returned status N (nn_strerror's words) without a message", written into buf (96 bytes
+ * hold it). */
+int nn_plugin_failure(int rc, const nn_error *perr, const char **msg, char *buf, size_t cap);
 
 #endif

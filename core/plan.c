@@ -97,8 +97,11 @@ static int setup_layer(nn_model *m, nn_plan *p, int i, int taken, int masked, nn
             if (used >= sizeof shapes)
                 break;
         }
+        char buf[96];
+        const char *msg;
+        rc = nn_plugin_failure(rc, &serr, &msg, buf, sizeof buf);
         return nn_error_set(err, rc, "%s: layer '%s' (%s) given %s: %s", l->origin, l->name,
-                            l->type, shapes, serr.msg[0] ? serr.msg : nn_strerror(rc));
+                            l->type, shapes, msg);
     }
     if ((rc = nn_layer_decls_check(s, &p->inst[i], l->name, l->kvs, l->n_kvs, err)))
         return rc;
@@ -534,6 +537,17 @@ static double element(nn_plan *p, const nn_tensor *t, int64_t i)
     return v;
 }
 
+/* a layer's forward or backward failed: its message, or what its status says */
+static int layer_failed(const layer_def *l, const char *call, int rc, const nn_error *lerr,
+                        nn_error *err)
+{
+    char buf[96];
+    const char *msg;
+    rc = nn_plugin_failure(rc, lerr, &msg, buf, sizeof buf);
+    return nn_error_set(err, rc, "layer '%s' (%s) %s: %s", l->name, l->type, call, msg);
+}
+
+
 static int run_forward(nn_plan *p, int training, int checked, nn_error *err)
 {
     nn_model *m = p->m;
@@ -548,8 +562,7 @@ static int run_forward(nn_plan *p, int training, int checked, nn_error *err)
         nn_error lerr = {0};
         int rc = NN_PLUGIN_CALL(&p->inst[i], "forward", vt->forward(p->inst[i].self, io, &lerr));
         if (rc)
-            return nn_error_set(err, rc, "layer '%s' (%s) forward: %s", l->name, l->type,
-                                lerr.msg);
+            return layer_failed(l, "forward", rc, &lerr, err);
         int64_t bad;
         if (checked && (rc = first_nonfinite(p, io->output, &bad, err)))
             return rc;
@@ -612,8 +625,7 @@ int nn_plan_backward(nn_plan *p, nn_error *err)
         rc = NN_PLUGIN_CALL(&p->inst[i], "backward",
                             vt->backward(p->inst[i].self, &p->ios[i], &lerr));
         if (rc)
-            return nn_error_set(err, rc, "layer '%s' (%s) backward: %s", l->name, l->type,
-                                lerr.msg);
+            return layer_failed(l, "backward", rc, &lerr, err);
         if (m->bwd_hook && (rc = m->bwd_hook(m->bwd_ctx, i, err)))
             return rc;
     }

@@ -441,3 +441,26 @@ Test(messages, a_logger_that_cannot_open_warns_at_its_line_even_when_quiet)
     warned_at(20, "[logger.log]: logger 'csv' failed in open: ");
     assert_has(res.out, "Is a directory; it is switched off and training goes on");
 }
+
+/* a layer whose forward or backward fails without a message is still explained: the status
+ * it returned, mapped to NN_EINTERNAL when it is not one of nntrain's */
+Test(messages, a_layer_failing_without_a_message_is_named_with_its_status)
+{
+    const char *cases[][3] = {
+        {"forward", "7", "layer 'boom' (nntest_fault) forward: returned status 7 without a "
+                         "message"},
+        {"backward", "-1", "layer 'boom' (nntest_fault) backward: returned status -1 (invalid "
+                           "argument) without a message"},
+    };
+    for (int k = 0; k < 2; k++) {
+        char layer[200];
+        snprintf(layer, sizeof layer, "[layer.fc]\ntype = dense\nunits = 2\n[layer.boom]\n"
+                 "type = nntest_fault\nfail_in = %s\nfail_status = %s\n", cases[k][0],
+                 cases[k][1]);
+        write_good_with("[layer.fc]\ntype = dense\nunits = 2\n", layer);
+        run_nntrain(&res, "train", model, "--plugin-dir", plugins, "--no-test", "--threads",
+                    "1", NULL);
+        assert_exit(&res, 1);
+        assert_has(res.out, cases[k][2]);
+    }
+}

@@ -262,3 +262,33 @@ Test(devices, a_backend_crashing_in_open_is_reported_as_that_plugins_crash)
     assert_lacks(res.out, "dereferences device memory");
     tmpdir_free(dir);
 }
+
+/* device_count() < 0 without a message (faulty backend, count_silent): every place that asks
+ * says which call returned what, and the listing shows the count as unknown */
+Test(devices, a_backend_that_cannot_count_its_devices_silently_is_explained)
+{
+    const char *why = "cannot count its devices: device_count(): returned status -5 (not found) "
+                      "without a message";
+    path_without_sim();
+    char *dir = plugin_dir_with("faulty_backend", NULL), model[4200];
+    snprintf(model, sizeof model, "%s/m.ini", dir);
+    write_text(model, "[train]\nepochs = 1\n[data]\ntype = csv\npath = none.csv\n"
+                      "[loss]\ntype = cross_entropy\n[layer.fc]\ntype = dense\nunits = 4\n");
+    setenv("NNTEST_BACKEND_FAULT", "count_silent", 1);
+    run_nntrain(&res, "devices", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "sim        ?      ");
+    assert_has(res.out, why);
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, why);
+    char run_dir[4200];
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    run_nntrain(&res, "train", model, "--device", "sim:0", "--plugin-dir", dir, "--run-dir",
+                run_dir, NULL);
+    unsetenv("NNTEST_BACKEND_FAULT");
+    assert_exit(&res, 1);
+    assert_has(res.out, "/faulty_backend.so ");
+    assert_has(res.out, why);
+    tmpdir_free(dir);
+}

@@ -1,7 +1,9 @@
 /* nntest_fault.c: one plugin of each kind the trainer runs (dataset, transform, layer, loss,
  * optimizer, logger), all named nntest_fault, that crash on purpose in the call named by
  * `crash_in`, in the way named by `how`. With crash_in = none they form a tiny working run,
- * so the crash tests change one key per case. Test fixture only: never installed. */
+ * so the crash tests change one key per case. The layer also fails without a message where
+ * `fail_in` says (forward or backward), returning `fail_status`, which need not be a valid
+ * status. Test fixture only: never installed. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +14,8 @@
 typedef struct fault {
     const char *crash_in; /* points into the params, which outlive the instance */
     int how;              /* 0 segv, 1 abort, 2 stack */
+    const char *fail_in;  /* layer only: the call that returns fail_status, message empty */
+    int fail_status;
     int64_t length, features;
 } fault;
 
@@ -58,6 +62,8 @@ static int fault_create(const nn_params *p, void **self, nn_error *err)
     f->how = nn_params_enum(p, "how");
     f->length = nn_params_has(p, "length") ? nn_params_int(p, "length") : 0;
     f->features = nn_params_has(p, "features") ? nn_params_int(p, "features") : 0;
+    f->fail_in = nn_params_has(p, "fail_in") ? nn_params_str(p, "fail_in") : NULL;
+    f->fail_status = nn_params_has(p, "fail_status") ? (int)nn_params_int(p, "fail_status") : 0;
     maybe_crash(f, "create");
     *self = f;
     return NN_OK;
@@ -101,10 +107,18 @@ static int layer_bind(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* the status the layer returns from call without a message, or 0 */
+static int silent_failure(const fault *f, const char *call)
+{
+    return f->fail_in && strcmp(f->fail_in, call) == 0 ? f->fail_status : 0;
+}
+
 static int layer_forward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)err;
     maybe_crash(self, "forward");
+    if (silent_failure(self, "forward"))
+        return silent_failure(self, "forward");
     memcpy(io->output->dl.data, io->inputs[0]->dl.data, nn_tensor_nbytes(io->output));
     return NN_OK;
 }
@@ -113,6 +127,8 @@ static int layer_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)err;
     maybe_crash(self, "backward");
+    if (silent_failure(self, "backward"))
+        return silent_failure(self, "backward");
     if (io->grad_inputs[0])
         memcpy(io->grad_inputs[0]->dl.data, io->grad_output->dl.data,
                nn_tensor_nbytes(io->grad_inputs[0]));
@@ -124,8 +140,16 @@ static const nn_layer_vtable layer_vt = {
     .setup = layer_setup, .bind = layer_bind, .forward = layer_forward,
     .backward = layer_backward,
 };
-static const nn_param_spec layer_params[] =
-    FAULT_PARAMS("create|setup|bind|forward|backward|destroy");
+static const nn_param_spec layer_params[] = {
+    {.name = "crash_in", .type = NN_PARAM_ENUM, .def = "none",
+     .choices = "none|create|setup|bind|forward|backward|destroy",
+     .doc = "the call that crashes"},
+    FAULT_HOW,
+    {.name = "fail_in", .type = NN_PARAM_ENUM, .def = "none", .choices = "none|forward|backward",
+     .doc = "the call that returns fail_status without setting a message"},
+    {.name = "fail_status", .type = NN_PARAM_INT, .def = "-1",
+     .doc = "what fail_in's call returns (any int, valid status or not)"},
+    {.name = NULL}};
 
 /* ---- loss: the mean of the predictions ---- */
 static int loss_setup(void *self, nn_loss_setup *s, nn_error *err)
