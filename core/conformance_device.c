@@ -429,19 +429,15 @@ int nn_conformance_run(nn_registry *reg, const nn_conformance_opts *o, FILE *out
                             "as sim or cuda");
     /* the spec is checked here without opening the device: that happens in the children */
     int has_backend = 0;
-    char types[300] = "cpu";
     for (int i = 0; i < nn_registry_count(reg); i++) {
         const nn_plugin_entry *e = nn_registry_entry(reg, i);
-        if (e->desc->kind != NN_KIND_BACKEND)
-            continue;
-        has_backend |= strcmp(e->device, type) == 0;
-        size_t used = strlen(types);
-        snprintf(types + used, sizeof types - used, ", %s", e->device);
+        has_backend |= e->desc->kind == NN_KIND_BACKEND && strcmp(e->device, type) == 0;
     }
-    if (!has_backend)
-        return nn_error_set(err, NN_ENOTFOUND, "devices test %s: no backend plugin for device "
-                            "type '%s' was found (device types: %s); a backend pack is loaded "
-                            "with --plugin-dir DIR", spec, type, types);
+    if (!has_backend) {
+        char subject[80];
+        snprintf(subject, sizeof subject, "devices test %s", spec);
+        return nn_dev_type_missing(reg, subject, type, err);
+    }
     nn_devtype_info info;
     nn_devtype_probe(reg, type, (int)index, &info);
     if (info.count < 0)

@@ -42,6 +42,21 @@ static int list_types(const nn_registry *reg, char *buf, size_t cap)
     return n;
 }
 
+int nn_dev_type_missing(const nn_registry *reg, const char *subject, const char *type,
+                        nn_error *err)
+{
+    const nn_plugin_problem *refused = nn_registry_refused(reg, NN_KIND_BACKEND, type);
+    if (refused)
+        return nn_error_set(err, NN_ENOTFOUND, "%s: the backend plugin for device type '%s' "
+                            "was refused: %s failed to load: %s", subject, type, refused->path,
+                            refused->reason);
+    char types[400];
+    list_types(reg, types, sizeof types);
+    return nn_error_set(err, NN_ENOTFOUND, "%s: no backend plugin for device type '%s' was "
+                        "found (device types: %s); a backend pack is loaded with --plugin-dir "
+                        "DIR", subject, type, types);
+}
+
 int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
 {
     *out = NULL;
@@ -78,11 +93,9 @@ int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
             be = e;
     }
     if (!be) {
-        char types[400];
-        list_types(reg, types, sizeof types);
-        return nn_error_set(err, NN_ENOTFOUND, "--device '%s': no backend plugin for device "
-                            "type '%s' was found (device types: %s); a backend pack is loaded "
-                            "with --plugin-dir DIR", spec, type, types);
+        char subject[80];
+        snprintf(subject, sizeof subject, "--device '%s'", spec);
+        return nn_dev_type_missing(reg, subject, type, err);
     }
     const nn_backend_vtable *vt = be->desc->vtable;
     if (be->desc->abi_minor < 4 || vt->struct_size < NN_BACKEND_VTABLE_SIZE_0_3 ||

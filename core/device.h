@@ -18,6 +18,11 @@ typedef struct nn_dev nn_dev;
  * an error naming the spec and what exists instead. spec NULL = "cpu". */
 int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err);
 void nn_dev_close(nn_dev *d); /* NULL is allowed */
+/* The error for a device type without a usable backend plugin in reg: the refused file and
+ * the registry's reason where its backend failed to load, else the device types there are.
+ * subject starts the sentence ("--device 'vpk:0'"). returns NN_ENOTFOUND. */
+int nn_dev_type_missing(const nn_registry *reg, const char *subject, const char *type,
+                        nn_error *err);
 
 /* The host device, static: never closed. */
 nn_dev *nn_dev_host(void);

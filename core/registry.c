@@ -103,7 +103,7 @@ static void add_problem(nn_registry *r, const char *path, int status, const char
     if (GROW(r->problems, r->n_problems, r->cap_problems))
         return;
     r->problems[r->n_problems++] =
-        (nn_plugin_problem){keep(r, path), status, keep(r, reason), NULL, 0};
+        (nn_plugin_problem){keep(r, path), status, keep(r, reason), NULL, 0, NULL};
 }
 
 /* ssh-style check (safe_path.c): refuse what another user could have written; resolved is
@@ -386,6 +386,8 @@ static int load_file(nn_registry *r, const char *path, int record, nn_error *err
                 r->n_problems && strcmp(r->problems[r->n_problems - 1].reason, derr.msg) == 0) {
                 r->problems[r->n_problems - 1].name = keep(r, d->name);
                 r->problems[r->n_problems - 1].kind = d->kind;
+                r->problems[r->n_problems - 1].device =
+                    keep(r, d->device && valid_ident(d->device) ? d->device : "cpu");
             }
             if (rc == NN_OK)
                 rc = nn_error_set(err, drc, "%s", derr.msg);
@@ -688,6 +690,16 @@ static const nn_plugin_problem *failed_file_named(const nn_registry *r, int kind
             return &r->problems[i];
     for (int i = 0; i < r->n_problems; i++)
         if (!r->problems[i].name && file_named(r->problems[i].path, name))
+            return &r->problems[i];
+    return NULL;
+}
+
+const nn_plugin_problem *nn_registry_refused(const nn_registry *r, int kind,
+                                             const char *device)
+{
+    for (int i = 0; i < r->n_problems; i++)
+        if (r->problems[i].kind == kind && r->problems[i].device &&
+            strcmp(r->problems[i].device, device) == 0)
             return &r->problems[i];
     return NULL;
 }

@@ -30,6 +30,7 @@ typedef struct nn_plugin_problem {
     const char *reason; /* one sentence */
     const char *name;   /* the name its descriptor declared, when it could be read, or NULL */
     int kind;           /* that descriptor's kind, or 0 */
+    const char *device; /* its device ("cpu" when it names none), when name is set, or NULL */
 } nn_plugin_problem;
 
 /* returns an owned registry, or NULL when out of memory; opts may be NULL */
@@ -60,5 +61,9 @@ int nn_registry_file_count(const nn_registry *r);
  * device NULL means "cpu". */
 const nn_plugin_entry *nn_registry_find(const nn_registry *r, int kind, const char *name,
                                         const char *device, nn_error *err);
+/* The problem of a descriptor of kind for device that was refused (the first), or NULL: why
+ * `--device TYPE` finds no backend although a pack for TYPE is on the path. Borrowed. */
+const nn_plugin_problem *nn_registry_refused(const nn_registry *r, int kind,
+                                             const char *device);
 
 #endif

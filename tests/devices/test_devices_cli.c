@@ -39,6 +39,17 @@ static char *run_broken(const char *pack, const char *only)
     return dir;
 }
 
+/* DIR/m.ini, a model that fails before reading its data when the device does not open, and
+ * DIR/run for its run directory */
+static void tiny_model(const char *dir, char *model, char *run_dir, size_t cap)
+{
+    snprintf(model, cap, "%s/m.ini", dir);
+    snprintf(run_dir, cap, "%s/run", dir);
+    write_text(model, "[train]\nepochs = 1\n[data]\ntype = csv\npath = none.csv\n"
+                      "[optimizer]\ntype = sgd\n[loss]\ntype = cross_entropy\n"
+                      "[layer.fc]\ntype = dense\nunits = 4\n");
+}
+
 Test(devices, lists_every_device_type_with_its_count_and_kernels)
 {
     run_nntrain(&res, "devices", NULL);
@@ -240,11 +251,7 @@ Test(devices, a_backend_crashing_in_open_is_reported_as_that_plugins_crash)
     path_without_sim();
     char *dir = plugin_dir_with("faulty_backend", NULL), model[4200], run_dir[4200],
          want[4600];
-    snprintf(model, sizeof model, "%s/m.ini", dir);
-    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
-    write_text(model, "[train]\nepochs = 1\n[data]\ntype = csv\npath = none.csv\n"
-                      "[optimizer]\ntype = sgd\n[loss]\ntype = cross_entropy\n"
-                      "[layer.fc]\ntype = dense\nunits = 4\n");
+    tiny_model(dir, model, run_dir, sizeof model);
     setenv("NNTEST_BACKEND_FAULT", "open_segv", 1);
     run_nntrain(&res, "train", model, "--device", "sim:0", "--plugin-dir", dir, "--run-dir",
                 run_dir, NULL);
@@ -270,10 +277,8 @@ Test(devices, a_backend_that_cannot_count_its_devices_silently_is_explained)
     const char *why = "cannot count its devices: device_count(): returned status -5 (not found) "
                       "without a message";
     path_without_sim();
-    char *dir = plugin_dir_with("faulty_backend", NULL), model[4200];
-    snprintf(model, sizeof model, "%s/m.ini", dir);
-    write_text(model, "[train]\nepochs = 1\n[data]\ntype = csv\npath = none.csv\n"
-                      "[loss]\ntype = cross_entropy\n[layer.fc]\ntype = dense\nunits = 4\n");
+    char *dir = plugin_dir_with("faulty_backend", NULL), model[4200], run_dir[4200];
+    tiny_model(dir, model, run_dir, sizeof model);
     setenv("NNTEST_BACKEND_FAULT", "count_silent", 1);
     run_nntrain(&res, "devices", "--plugin-dir", dir, NULL);
     assert_exit(&res, 0);
@@ -282,13 +287,33 @@ Test(devices, a_backend_that_cannot_count_its_devices_silently_is_explained)
     run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
     assert_exit(&res, 1);
     assert_has(res.out, why);
-    char run_dir[4200];
-    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
     run_nntrain(&res, "train", model, "--device", "sim:0", "--plugin-dir", dir, "--run-dir",
                 run_dir, NULL);
     unsetenv("NNTEST_BACKEND_FAULT");
     assert_exit(&res, 1);
     assert_has(res.out, "/faulty_backend.so ");
     assert_has(res.out, why);
+    tmpdir_free(dir);
+}
+
+/* a pack whose backend the registry refused: --device and devices test name the file and
+ * the reason, not "no backend plugin ... was found" */
+Test(devices, a_device_whose_backend_was_refused_names_the_file_and_why)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("bad_backend_vtable_size", NULL), model[4200], run_dir[4200],
+         want[4600];
+    tiny_model(dir, model, run_dir, sizeof model);
+    snprintf(want, sizeof want, "the backend plugin for device type 'sim' was refused: "
+             "%s/bad_backend_vtable_size.so failed to load: backend 'sim': vtable struct_size "
+             "16 is smaller than ABI ", dir);
+    run_nntrain(&res, "train", model, "--device", "sim:0", "--plugin-dir", dir, "--run-dir",
+                run_dir, NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, want);
+    assert_lacks(res.out, "no backend plugin for device type");
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, want);
     tmpdir_free(dir);
 }
