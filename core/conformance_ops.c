@@ -326,8 +326,8 @@ static int counts(nn_dev *dev, nn_conf_result *res)
         p[i] = (float)nn_rng_below(&r, 4); /* small integers: many ties */
         s[i] = (float)nn_rng_uniform(&r);
     }
-    p[0] = NAN; /* a NaN first: never the argmax, but the row's argmax stays 0 */
-    p[12] = NAN;
+    p[0] = NAN;  /* a NaN at index 0 stays its row's argmax (nothing compares greater) */
+    p[12] = NAN; /* a NaN elsewhere never wins */
     s[7] = s[8];
     for (int64_t i = 0; i < 9; i++)
         t[i] = (int32_t)nn_rng_below(&r, 5);
@@ -354,8 +354,13 @@ static int counts(nn_dev *dev, nn_conf_result *res)
         }
         if (got[0] != want[0] || got[1] != want[1])
             nn_conf_fail(res, "count_correct(%s targets, rows %lld, top_k %d): host (%g, %g), "
-                         "%s (%g, %g)", use_soft ? "F32" : "I32", (long long)rows, top_k,
-                         want[0], want[1], nn_dev_name(dev), got[0], got[1]);
+                         "%s (%g, %g); the argmax is the first index i with x[i] > x[best] "
+                         "scanning from best = 0 (a NaN at index 0 stays the argmax, a NaN "
+                         "elsewhere never wins; ties go to the lower index), and a class is in "
+                         "the top k when fewer than k scores are strictly above its own "
+                         "(backend.h, nn_argmax_first)", use_soft ? "F32" : "I32",
+                         (long long)rows, top_k, want[0], want[1], nn_dev_name(dev), got[0],
+                         got[1]);
     }
 done:
     if (!out)

@@ -421,22 +421,10 @@ int nn_dev_count_correct(nn_dev *d, const nn_tensor *pred, const nn_tensor *targ
     int soft = nn_tensor_dtype(target) == NN_F32;
     for (int64_t r = 0; r < rows; r++) {
         const float *row = P + r * C;
-        int64_t best = 0, t;
-        for (int64_t c = 1; c < C; c++)
-            if (row[c] > row[best])
-                best = c;
-        if (soft) {
-            const float *tr = NN_F32P(target) + r * C;
-            t = 0;
-            for (int64_t c = 1; c < C; c++)
-                if (tr[c] > tr[t])
-                    t = c;
-        } else {
-            t = NN_I32P(target)[r];
-        }
+        int64_t t = soft ? nn_argmax_first(NN_F32P(target) + r * C, C) : NN_I32P(target)[r];
         if (t < 0 || t >= C)
             continue;
-        correct += best == t;
+        correct += nn_argmax_first(row, C) == t;
         int64_t above = 0;
         for (int64_t c = 0; c < C; c++)
             above += row[c] > row[t];

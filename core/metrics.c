@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "nntrain/backend.h"
 
 int nn_metrics_init(nn_metrics *m, int n_classes, int top_k, int confusion)
 {
@@ -33,16 +34,6 @@ void nn_metrics_free(nn_metrics *m)
     m->confusion = NULL;
 }
 
-/* the first maximum of a row, as nn_device_ops.count_correct takes it */
-static int64_t argmax(const float *row, int64_t C)
-{
-    int64_t best = 0;
-    for (int64_t c = 1; c < C; c++)
-        if (row[c] > row[best])
-            best = c;
-    return best;
-}
-
 void nn_metrics_add(nn_metrics *m, const nn_tensor *pred, const nn_tensor *target, int64_t n,
                     double loss)
 {
@@ -59,8 +50,8 @@ void nn_metrics_add(nn_metrics *m, const nn_tensor *pred, const nn_tensor *targe
     const float *P = NN_F32P(pred);
     for (int64_t r = 0; r < n; r++) {
         const float *row = P + r * C;
-        int64_t best = argmax(row, C);
-        int64_t t = soft ? argmax(NN_F32P(target) + r * C, C) : NN_I32P(target)[r];
+        int64_t best = nn_argmax_first(row, C);
+        int64_t t = soft ? nn_argmax_first(NN_F32P(target) + r * C, C) : NN_I32P(target)[r];
         if (t < 0 || t >= C)
             continue;
         m->correct += best == t;

@@ -88,16 +88,6 @@ static int ops_find_nonfinite(void *self, const nn_tensor *x, int64_t *index, nn
     return NN_OK;
 }
 
-/* the first index of the largest value: NaN never wins, ties go to the lower index */
-static int64_t argmax(const float *row, int64_t c)
-{
-    int64_t best = 0;
-    for (int64_t k = 1; k < c; k++)
-        if (row[k] > row[best])
-            best = k;
-    return best;
-}
-
 static int ops_count_correct(void *self, const nn_tensor *pred, const nn_tensor *target,
                              int64_t rows, int top_k, double *out, nn_error *err)
 {
@@ -127,8 +117,9 @@ static int ops_count_correct(void *self, const nn_tensor *pred, const nn_tensor 
     int64_t correct = 0, in_top = 0;
     for (int64_t r = 0; r < rows; r++) {
         const float *row = P + r * C;
-        int64_t best = argmax(row, C);
-        int64_t t = soft ? argmax((const float *)T + r * C, C) : ((const int32_t *)T)[r];
+        int64_t best = nn_argmax_first(row, C);
+        int64_t t = soft ? nn_argmax_first((const float *)T + r * C, C)
+                         : ((const int32_t *)T)[r];
         if (t < 0 || t >= C)
             continue;
         correct += best == t;

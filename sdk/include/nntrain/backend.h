@@ -61,8 +61,10 @@ typedef struct nn_device_ops {
      * row-major order, or -1 when all are finite */
     int (*find_nonfinite)(void *self, const nn_tensor *x, int64_t *index, nn_error *err);
     /* pred [N, C] (F32 scores); target I32 [N] class ids, or F32 [N, C] probabilities whose
-     * argmax is the class (the first maximum); rows: the first `rows` of N count. out is two
-     * device doubles: out[0] = rows whose argmax(pred) (the first maximum) is the class,
+     * argmax is the class; rows: the first `rows` of N count. The argmax of a row is
+     * nn_argmax_first's (below): the first index i with x[i] > x[best] scanning from best =
+     * 0, so ties go to the lower index, a NaN at index 0 stays the argmax and a NaN elsewhere
+     * never wins. out is two device doubles: out[0] = rows whose argmax(pred) is the class,
      * out[1] = rows whose class has fewer than top_k scores strictly above its own (so a tie
      * counts for the true class, as the CPU does); top_k 0 leaves out[1] alone. Class ids
      * outside [0, C) count as wrong. */
