@@ -228,11 +228,16 @@ static const char *missing_slot(const nn_plugin_desc *d)
     return NULL;
 }
 
-/* The device ops table of a backend of ABI 0.4 or later: large enough for the slots its ABI
- * requires (0.4: add .. count_correct; host_alloc/host_free are optional), each of them set.
- * The core calls them without checking, so a short table would be read past its end. */
-static int validate_backend_ops(const nn_plugin_desc *d, nn_error *err)
+/* A backend adds a device type: never "cpu", which the stock CPU plugins serve (its kernels
+ * would collide with theirs). Its device ops table, from ABI 0.4 on, is large enough for the
+ * slots its ABI requires (0.4: add .. count_correct; host_alloc/host_free are optional), each
+ * of them set: the core calls them without checking, and would read past a short table. */
+static int validate_backend(const nn_plugin_desc *d, nn_error *err)
 {
+    if (!d->device || strcmp(d->device, "cpu") == 0)
+        return nn_error_set(err, NN_EABI, "backend '%s': device '%s' is the host, which the CPU "
+                            "plugins serve; a backend names the device type it adds (.device = "
+                            "\"mydev\")", d->name, d->device ? d->device : "cpu (the default)");
     const nn_backend_vtable *t = d->vtable;
     if (d->abi_minor < 4 || t->struct_size < NN_BACKEND_VTABLE_SIZE_0_3)
         return NN_OK; /* ABI 0.3: listed, refused for training by nn_dev_open */
@@ -301,7 +306,7 @@ static int validate_desc(const nn_plugin_desc *d, nn_error *err)
     if (slot)
         return nn_error_set(err, NN_EABI, "%s '%s': vtable slot '%s' is missing",
                             nn_kind_name(d->kind), d->name, slot);
-    int rc = d->kind == NN_KIND_BACKEND ? validate_backend_ops(d, err) : NN_OK;
+    int rc = d->kind == NN_KIND_BACKEND ? validate_backend(d, err) : NN_OK;
     if (rc)
         return rc;
     nn_error serr = {0};
@@ -365,7 +370,11 @@ static int load_file(nn_registry *r, const char *path, int record, nn_error *err
                 strcmp(e->device, device) == 0)
                 dup = e;
         }
-        if (dup && !r->opts.allow_override) {
+        if (dup && strcmp(dup->path, path) == 0) {
+            drc = nn_error_set(&derr, NN_EEXIST, "duplicate %s '%s' (device %s): listed twice in "
+                               "%s's descriptor list; remove one of the two",
+                               nn_kind_name(d->kind), d->name, device, path);
+        } else if (dup && !r->opts.allow_override) {
             drc = nn_error_set(&derr, NN_EEXIST,
                                "duplicate %s '%s' (device %s): already provided by %s; remove "
                                "one of the two files or pass --plugin-override to let the "

@@ -317,3 +317,27 @@ Test(devices, a_device_whose_backend_was_refused_names_the_file_and_why)
     assert_has(res.out, want);
     tmpdir_free(dir);
 }
+
+/* registry hygiene: a backend for device "cpu" would collide with the CPU plugins, and one
+ * descriptor listed twice in one file is that file's mistake, not a clash of two files */
+Test(devices, a_cpu_backend_and_a_descriptor_listed_twice_are_refused_naming_the_file)
+{
+    path_without_sim();
+    char *dir = plugin_dir_with("bad_backend_device_cpu", "bad_backend_listed_twice", NULL);
+    char want[4600];
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    snprintf(want, sizeof want, "BROKEN  %s/bad_backend_device_cpu.so: backend 'sim': device "
+             "'cpu' is the host, which the CPU plugins serve", dir);
+    assert_has(res.out, want);
+    snprintf(want, sizeof want, "BROKEN  %s/bad_backend_listed_twice.so: duplicate backend "
+             "'sim' (device sim): listed twice in %s/bad_backend_listed_twice.so's descriptor "
+             "list; remove one of the two", dir, dir);
+    assert_has(res.out, want);
+    assert_lacks(res.out, "already provided by");
+    /* the device types offered: the host once, and the sim backend that did load */
+    run_nntrain(&res, "devices", "test", "nosuchdev", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "(device types: cpu, sim)");
+    tmpdir_free(dir);
+}
