@@ -341,3 +341,22 @@ Test(devices, a_cpu_backend_and_a_descriptor_listed_twice_are_refused_naming_the
     assert_has(res.out, "(device types: cpu, sim)");
     tmpdir_free(dir);
 }
+
+/* two packs of one device type: training refuses the ambiguity, so devices test and the
+ * listing say so too, instead of checking one pack that --device would then refuse */
+Test(devices, a_second_pack_of_a_type_is_refused_as_training_refuses_it)
+{
+    char *dir = plugin_dir_with("many_params", NULL); /* it brings the sim backend along */
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", "dense", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "duplicate backend 'sim' (device sim)");
+    assert_has(res.out, "training refuses it too");
+    run_nntrain(&res, "devices", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "    conflict:   ");
+    run_nntrain(&res, "devices", "test", "sim", "--plugin-dir", dir, "--only", "dense",
+                "--plugin-override", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, " passed, 0 failed");
+    tmpdir_free(dir);
+}
