@@ -413,16 +413,9 @@ int nn_conformance_run(nn_registry *reg, const nn_conformance_opts *o, FILE *out
     *n_checks = *n_failed = 0;
     const char *spec = o->device;
     char type[48];
-    size_t tl = strcspn(spec, ":");
-    const char *colon = spec[tl] ? spec + tl : NULL;
-    char *end = NULL;
-    long index = colon ? strtol(colon + 1, &end, 10) : 0;
-    int ok = tl > 0 && tl < sizeof type && strspn(spec, "abcdefghijklmnopqrstuvwxyz0123456789_")
-                                                == tl;
-    if (!ok || (colon && (end == colon + 1 || *end || index < 0 || index > 4096)))
-        return nn_error_set(err, NN_EINVAL, "devices test '%s': expected TYPE or TYPE:N (sim, "
-                            "cuda:1)", spec);
-    snprintf(type, sizeof type, "%.*s", (int)tl, spec);
+    int index;
+    if (nn_dev_spec_parse(spec, type, sizeof type, &index) != 0)
+        return nn_error_set(err, NN_EINVAL, "devices test '%s': " NN_DEV_SPEC_RULE, spec);
     if (strcmp(type, "cpu") == 0)
         return nn_error_set(err, NN_EINVAL, "devices test: the CPU plugins are the reference "
                             "the other devices are checked against; name a device type such "

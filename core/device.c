@@ -57,28 +57,36 @@ int nn_dev_type_missing(const nn_registry *reg, const char *subject, const char 
                         "DIR", subject, type, types);
 }
 
+int nn_dev_spec_parse(const char *spec, char *type, size_t cap, int *index)
+{
+    const char *colon = strchr(spec, ':');
+    size_t tl = colon ? (size_t)(colon - spec) : strlen(spec);
+    int ok = tl > 0 && tl < cap;
+    for (size_t i = 0; ok && i < tl; i++)
+        ok = islower((unsigned char)spec[i]) || isdigit((unsigned char)spec[i]) || spec[i] == '_';
+    long n = 0;
+    if (ok && colon) {
+        char *end;
+        n = strtol(colon + 1, &end, 10);
+        ok = end != colon + 1 && !*end && isdigit((unsigned char)colon[1]) && n < 1000000;
+    }
+    if (!ok)
+        return -1;
+    memcpy(type, spec, tl);
+    type[tl] = 0;
+    *index = (int)n;
+    return 0;
+}
+
 int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
 {
     *out = NULL;
     if (!spec || !*spec)
         spec = "cpu";
     char type[48];
-    long index = 0;
-    const char *colon = strchr(spec, ':');
-    size_t tl = colon ? (size_t)(colon - spec) : strlen(spec);
-    int ok = tl > 0 && tl < sizeof type;
-    for (size_t i = 0; ok && i < tl; i++)
-        ok = islower((unsigned char)spec[i]) || isdigit((unsigned char)spec[i]) || spec[i] == '_';
-    if (ok && colon) {
-        char *end;
-        index = strtol(colon + 1, &end, 10);
-        ok = end != colon + 1 && !*end && isdigit((unsigned char)colon[1]) && index < 1000000;
-    }
-    if (!ok)
-        return nn_error_set(err, NN_EINVAL, "--device '%s': expected TYPE or TYPE:N (cpu, "
-                            "sim:1, cuda:0)", spec);
-    memcpy(type, spec, tl);
-    type[tl] = 0;
+    int index = 0;
+    if (nn_dev_spec_parse(spec, type, sizeof type, &index) != 0)
+        return nn_error_set(err, NN_EINVAL, "--device '%s': " NN_DEV_SPEC_RULE, spec);
     if (strcmp(type, "cpu") == 0) {
         if (index != 0)
             return nn_error_set(err, NN_EINVAL, "--device '%s': the host is device cpu:0 only",
@@ -144,7 +152,7 @@ int nn_dev_open(nn_registry *reg, const char *spec, nn_dev **out, nn_error *err)
         return rc;
     }
     snprintf(d->type, sizeof d->type, "%s", type);
-    snprintf(d->name, sizeof d->name, "%s:%ld", type, index);
+    snprintf(d->name, sizeof d->name, "%s:%d", type, index);
     d->pub = (nn_device){
         .struct_size = sizeof(nn_device),
         .dl = {(DLDeviceType)vt->device_type, (int32_t)index},

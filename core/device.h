@@ -13,6 +13,12 @@
 
 typedef struct nn_dev nn_dev;
 
+/* A device spec's syntax: TYPE ([a-z0-9_]+, under cap bytes) or TYPE:N (N in [0, 999999]).
+ * returns 0 with the type and index (0 without ":N"), or -1; says nothing about whether the
+ * type or device exists. NN_DEV_SPEC_RULE is the sentence a refusal ends with. */
+#define NN_DEV_SPEC_RULE "expected TYPE or TYPE:N (cpu, sim:1, cuda:0)"
+int nn_dev_spec_parse(const char *spec, char *type, size_t cap, int *index);
+
 /* Parses spec: "cpu", "TYPE" (= TYPE:0) or "TYPE:N", finds the backend plugin of TYPE in reg,
  * checks N against its device count and opens it. returns an owned device (nn_dev_close), or
  * an error naming the spec and what exists instead. spec NULL = "cpu". */

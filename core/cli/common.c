@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "device.h"
 #include "config.h"
 #include "dist.h"
 #include "params_internal.h"
@@ -122,8 +123,12 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
         } else if (is_flag(a, "--device")) {
             if (!(v = nn_cli_value(argc, argv, &i, "--device")))
                 return NN_EXIT_USAGE;
-            if (!*v) { /* an unset variable in a script: never the CPU without a word */
-                nn_cli_error("--device '': expected TYPE or TYPE:N (cpu, sim:1, cuda:0)");
+            /* the syntax is the command line's (exit 2; '' is an unset variable in a script,
+             * never the CPU without a word); whether the device exists is the run's (1) */
+            char type[48];
+            int index;
+            if (nn_dev_spec_parse(v, type, sizeof type, &index) != 0) {
+                nn_cli_error("--device '%s': " NN_DEV_SPEC_RULE, v);
                 return NN_EXIT_USAGE;
             }
             cli->device = v;

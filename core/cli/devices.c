@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "device.h"
 #include "conformance.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -125,6 +126,12 @@ static int test_device(nn_registry *r, int argc, char **argv)
     if (!o.device) {
         nn_cli_error("devices test: name the device to check, e.g. `nntrain devices test sim` "
                      "or `nntrain devices test cuda:1`");
+        return NN_EXIT_USAGE;
+    }
+    char type[48];
+    int index;
+    if (nn_dev_spec_parse(o.device, type, sizeof type, &index) != 0) {
+        nn_cli_error("devices test '%s': " NN_DEV_SPEC_RULE, o.device);
         return NN_EXIT_USAGE;
     }
     int checks = 0, failed = 0;

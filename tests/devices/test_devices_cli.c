@@ -187,6 +187,17 @@ Test(devices, bad_requests_are_refused_with_what_exists)
     assert_has(res.out, "has no plugin and no op named 'softmax'");
     run_nntrain(&res, "devices", "frobnicate", NULL);
     assert_exit(&res, 2);
+    /* a spec that is no TYPE or TYPE:N is a bad command line (2), for every verb */
+    static const char *const bad[] = {"sim:x", "sim:-1", "sim:", "SIM:0", "sim:0:1",
+                                      "sim:1000000", " sim:0", ""};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        run_nntrain(&res, "devices", "test", bad[k], NULL);
+        assert_exit(&res, 2);
+        assert_has(res.out, "expected TYPE or TYPE:N (cpu, sim:1, cuda:0)");
+        run_nntrain(&res, "train", "no-such.ini", "--device", bad[k], NULL);
+        assert_exit(&res, 2);
+        assert_has(res.out, "expected TYPE or TYPE:N (cpu, sim:1, cuda:0)");
+    }
 }
 
 /* a layer with ten parameters (ABI 0.5 allows 64; the fixed arrays hold 8): both sides get
