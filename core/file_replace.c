@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "file_replace.h"
+#include "rundir.h"
 
 /* the temp files being written, for nn_file_temps_remove */
 #define LIVE_TEMPS 4
@@ -51,32 +52,6 @@ long nn_file_temp_pid(const char *name)
     return *end || end == t + 5 || pid <= 0 ? 0 : pid;
 }
 
-/* PATH.tmp.PID files of path whose writer is gone (killed before it could remove them) */
-static void clear_dead_temps(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : path, *d = slash == dir ? "/" : ".";
-    if (slash && slash != dir) {
-        *slash = 0;
-        d = dir;
-    }
-    size_t bl = strlen(base);
-    DIR *dp = opendir(d);
-    if (!dp)
-        return;
-    struct dirent *e;
-    while ((e = readdir(dp))) {
-        long pid = nn_file_temp_pid(e->d_name);
-        if (pid <= 0 || strncmp(e->d_name, base, bl) != 0 || strncmp(e->d_name + bl, ".tmp.", 5))
-            continue;
-        if (pid == (long)getpid() || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-            unlinkat(dirfd(dp), e->d_name, 0);
-    }
-    closedir(dp);
-}
-
 /* the directory entry of the rename made durable too (best effort: some file systems refuse) */
 static void sync_dir(const char *path)
 {
@@ -91,30 +66,116 @@ static void sync_dir(const char *path)
     }
 }
 
-/* Where a write of path goes (file_replace.h): the file to replace in real, or *in_place = 1
- * for an existing file that is not a regular one */
+/* the descriptor a path names by number (/dev/stdout, /dev/fd/N, /proc/self/fd/N), or -1:
+ * written through a dup, at the offset the shell gave it (>> appends), never reopened */
+static int fd_path(const char *path)
+{
+    static const char *const pre[] = {"/dev/fd/", "/proc/self/fd/"};
+    if (strcmp(path, "/dev/stdout") == 0)
+        return STDOUT_FILENO;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return STDERR_FILENO;
+    for (int i = 0; i < 2; i++) {
+        size_t l = strlen(pre[i]);
+        char *end;
+        if (strncmp(path, pre[i], l) == 0 && path[l]) {
+            long fd = strtol(path + l, &end, 10);
+            if (!*end && fd >= 0 && fd < 1 << 20)
+                return (int)fd;
+        }
+    }
+    return -1;
+}
+
+/* 1 when the directory holding path is a run directory another process writes now */
+static int in_live_run(const char *path, long *pid)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    int fd = nn_rundir_hold(dir, pid);
+    if (fd >= 0)
+        nn_rundir_unlock(fd);
+    return fd == NN_EEXIST;
+}
+
+/* Where a write of path goes (file_replace.h): the file to replace in real, *in_place = 1 for
+ * an existing file that is not a regular one, *fd_out >= 0 for a descriptor named by path;
+ * *keep gets the mode of a regular file being replaced (-1: none) */
 static int target(const char *path, const char *what, int flags, char *real, size_t cap,
-                  int *in_place, nn_error *err)
+                  int *in_place, int *fd_out, struct stat *keep, nn_error *err)
 {
     struct stat st, lst;
     *in_place = 0;
+    *fd_out = -1;
+    keep->st_mode = 0;
     if (snprintf(real, cap, "%s", path) >= (int)cap)
         return nn_error_set(err, NN_EINVAL, "cannot write %s %s: the path is too long", what,
                             path);
-    if (!(flags & NN_FILE_USER) || lstat(path, &lst) != 0)
-        return NN_OK; /* a new file, or one of the run's own (never followed) */
-    if (stat(path, &st) != 0)
+    if (!(flags & NN_FILE_USER))
+        return NN_OK; /* one of the run's own files (never followed) */
+    /* a link the user made to /dev/stdout counts as /dev/stdout: follow the link texts */
+    char hop[PATH_MAX];
+    snprintf(hop, sizeof hop, "%s", path);
+    for (int i = 0; i < 40 && *fd_out < 0; i++) {
+        if ((*fd_out = fd_path(hop)) >= 0)
+            break;
+        char next[PATH_MAX];
+        ssize_t n = readlink(hop, next, sizeof next - 1);
+        if (n <= 0)
+            break;
+        next[n] = 0;
+        if (next[0] != '/') { /* relative to the link's directory */
+            char *sl = strrchr(hop, '/');
+            char joined[PATH_MAX * 2];
+            int jl = snprintf(joined, sizeof joined, "%.*s%s", sl ? (int)(sl - hop + 1) : 0, hop,
+                              next);
+            if (jl < 0 || (size_t)jl >= sizeof hop)
+                break;
+            memcpy(hop, joined, (size_t)jl + 1);
+        } else {
+            memcpy(hop, next, (size_t)n + 1);
+        }
+    }
+    if (*fd_out >= 0)
+        return NN_OK;
+    if (lstat(path, &lst) != 0)
+        st.st_mode = 0; /* a new file */
+    else if (stat(path, &st) != 0)
         return nn_error_set(err, NN_EIO, "cannot write %s %s: it is a symbolic link to %s",
                             what, path, errno == ENOENT ? "nothing (its target is missing)"
                                                         : strerror(errno));
-    if (S_ISDIR(st.st_mode))
+    if (st.st_mode && S_ISDIR(st.st_mode))
         return nn_error_set(err, NN_EIO, "cannot write %s %s: it is a directory; name a file "
                             "in it", what, path);
-    if (!S_ISREG(st.st_mode))
-        *in_place = 1; /* /dev/stdout, /dev/null, a FIFO: written as it is */
-    else if (S_ISLNK(lst.st_mode) && !realpath(path, real))
+    if (st.st_mode && !S_ISREG(st.st_mode)) {
+        *in_place = 1; /* a device, a FIFO: written as it is */
+        return NN_OK;
+    }
+    if (st.st_mode && S_ISLNK(lst.st_mode) && !realpath(path, real))
         return nn_error_set(err, NN_EIO, "cannot write %s %s: cannot resolve its link: %s",
                             what, path, strerror(errno));
+    /* a run's own files stay its own: its lock, and anything while it runs */
+    const char *base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+    long pid = 0;
+    if (strcmp(base, ".lock") == 0)
+        return nn_error_set(err, NN_EPERM, "cannot write %s %s: it is a run directory's lock "
+                            "file", what, path);
+    if (in_live_run(real, &pid))
+        return nn_error_set(err, NN_EPERM, "cannot write %s %s: its directory is a run that "
+                            "pid %ld writes now; write elsewhere, or wait for the run to end",
+                            what, path, pid);
+    if (st.st_mode && access(real, W_OK) != 0)
+        return nn_error_set(err, NN_EPERM, "cannot write %s %s: %s (the file is kept)", what,
+                            path, strerror(errno));
+    if (st.st_mode)
+        *keep = st;
     return NN_OK;
 }
 
@@ -131,13 +192,44 @@ static int open_temp(const char *path, const char *what, char *tmp, size_t cap, 
     if (snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid()) >= (int)cap)
         return nn_error_set(err, NN_EINVAL, "cannot write %s %s: the path is too long", what,
                             path);
-    clear_dead_temps(path); /* and this pid's own from an earlier life: O_EXCL refuses them */
+    unlink(tmp); /* a leftover of this pid's earlier life; O_EXCL refuses anything there */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return nn_error_set(err, NN_EIO, "cannot write %s %s: cannot create %s: %s (the "
                             "previous file, if any, is untouched)", what, path, tmp,
                             strerror(errno));
     live_set(tmp, 1);
+    return fd;
+}
+
+/* the replaced file's permissions and owners carry over (best effort for the owners: only
+ * root may give a file away) */
+static void keep_mode(int fd, const struct stat *keep)
+{
+    if (!keep->st_mode)
+        return;
+    if (fchown(fd, keep->st_uid, keep->st_gid) != 0 && fchown(fd, (uid_t)-1, keep->st_gid) != 0)
+        (void)0; /* the new file keeps this process's owner and group */
+    (void)fchmod(fd, keep->st_mode & 07777);
+}
+
+/* the file to write: a dup of a named descriptor, the existing file in place, or a temp file */
+static int open_target(const char *real, const char *what, int in_place, int named_fd,
+                       const struct stat *keep, char *tmp, size_t cap, nn_error *err)
+{
+    tmp[0] = 0;
+    if (named_fd >= 0) {
+        int fd = fcntl(named_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+            return nn_error_set(err, NN_EIO, "cannot write %s to descriptor %d: %s", what,
+                                named_fd, strerror(errno));
+        return fd;
+    }
+    if (in_place)
+        return open_in_place(real, what, err);
+    int fd = open_temp(real, what, tmp, cap, err);
+    if (fd >= 0)
+        keep_mode(fd, keep);
     return fd;
 }
 
@@ -166,13 +258,15 @@ int nn_file_replace(const char *path, const char *what, const struct iovec *part
                     int flags, nn_error *err)
 {
     char real[PATH_MAX], tmp[PATH_MAX + 32] = "";
-    int in_place, rc = target(path, what, flags, real, sizeof real, &in_place, err);
+    struct stat keep;
+    int in_place, named, rc = target(path, what, flags, real, sizeof real, &in_place, &named,
+                                     &keep, err);
     if (rc)
         return rc;
-    int fd = in_place ? open_in_place(real, what, err) : open_temp(real, what, tmp, sizeof tmp,
-                                                                    err);
+    int fd = open_target(real, what, in_place, named, &keep, tmp, sizeof tmp, err);
     if (fd < 0)
         return fd;
+    in_place = !tmp[0];
     int bad = 0, e = 0;
     for (int i = 0; i < n && !bad; i++) {
         const char *p = parts[i].iov_base;
@@ -204,11 +298,12 @@ FILE *nn_file_begin(const char *path, const char *what, char *tmp, size_t cap, i
                     nn_error *err)
 {
     char real[PATH_MAX];
-    int in_place;
+    struct stat keep;
+    int in_place, named;
     tmp[0] = 0;
-    if (target(path, what, flags, real, sizeof real, &in_place, err))
+    if (target(path, what, flags, real, sizeof real, &in_place, &named, &keep, err))
         return NULL;
-    int fd = in_place ? open_in_place(real, what, err) : open_temp(real, what, tmp, cap, err);
+    int fd = open_target(real, what, in_place, named, &keep, tmp, cap, err);
     if (fd < 0)
         return NULL;
     FILE *f = fdopen(fd, "w");

@@ -5,9 +5,12 @@
  *
  * Paths the run makes (flags 0): a symlink at PATH is replaced, not followed. Paths the user
  * named on the command line (NN_FILE_USER: predict --output, export -o): a symlink is followed
- * and its target replaced, as cp would; an existing file that is not a regular one (a device
- * such as /dev/stdout or /dev/null, a FIFO) is written in place, never replaced; a directory
- * or a link to nothing is refused. */
+ * and its target replaced with its mode and owners, as cp would; /dev/stdout, /dev/stderr,
+ * /dev/fd/N and /proc/self/fd/N (or a link to them) are written through a dup of that
+ * descriptor (>> appends); another existing file that is not a regular one (a device, a FIFO)
+ * is written in place, never replaced; a directory, a link to nothing, a file that is not
+ * writable, a run directory's .lock and any file in a directory a live run writes are
+ * refused. */
 #ifndef NN_FILE_REPLACE_H
 #define NN_FILE_REPLACE_H
 
@@ -27,8 +30,8 @@ int nn_file_replace(const char *path, const char *what, const struct iovec *part
  * "" when an NN_FILE_USER path is written in place); NULL with err set on failure.
  * nn_file_commit flushes, syncs, closes and renames it over PATH, or with ok = 0 (or on any
  * failure) closes and removes it. A temp file is removed too when the process quits on a
- * signal (nn_file_temps_remove), and the leftovers of writers that died are removed by the
- * next writer of the same path. */
+ * signal (nn_file_temps_remove); a run directory's leftovers of killed writers are cleared
+ * under its lock (rundir.c), a user's path's never (a file of that name may be the user's). */
 FILE *nn_file_begin(const char *path, const char *what, char *tmp, size_t cap, int flags,
                     nn_error *err);
 int nn_file_commit(FILE *f, const char *tmp, const char *path, const char *what, int ok,

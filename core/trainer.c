@@ -570,8 +570,13 @@ static int open_run(nn_trainer *t, nn_error *err)
     }
     if ((rc = nn_loggers_open(s->reg, s->cfg, &lo, s->tc.strict_loggers, &t->loggers, err)))
         return rc;
-    /* the model file as this run used it, next to its checkpoints */
+    /* the model file as this run used it, next to its checkpoints; unless it is that file
+     * (train RUN/model.ini --run-dir RUN): the user's comments stay */
     snprintf(path, sizeof path, "%s/model.ini", s->run_dir);
+    struct stat mine, theirs;
+    if (stat(path, &mine) == 0 && stat(nn_config_path(s->cfg), &theirs) == 0 &&
+        mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino)
+        return NN_OK;
     const char *text = nn_config_text(s->cfg);
     const struct iovec part = {(void *)text, strlen(text)};
     return nn_file_replace(path, "the run's model file", &part, 1, 0, err);

@@ -82,6 +82,12 @@ struct nn_config *nn_cli_model_load(const nn_cli *cli, const char *verb, nn_erro
  * spin-waiting collapses when the loader shares the cores (TOOLCHAIN.md). */
 void nn_cli_threads(const nn_cli *cli);
 
+/* 1 (with a message, for exit 2) when the output path a verb was given names the same file as
+ * its model file (cli->argv[0]) or one of the n files it reads (the checkpoint, --input
+ * files): writing it would destroy an input */
+int nn_cli_output_is_input(const nn_cli *cli, const char *verb, const char *output,
+                           const char *const *reads, int n);
+
 /* What eval and predict run on: a checkpoint's weights and the test split, the validation
  * part of the training data (split as training split it), or the user's files. */
 typedef struct nn_cli_eval_opts {

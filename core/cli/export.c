@@ -76,6 +76,12 @@ int nn_cmd_export(nn_cli *cli)
     nn_config *cfg;
     nn_registry *reg;
     nn_session s = {0};
+    if (output && !*output) {
+        nn_cli_error("export: -o '': name the file to write");
+        return NN_EXIT_USAGE;
+    }
+    if (nn_cli_output_is_input(cli, "export", output, &eo.checkpoint, 1))
+        return NN_EXIT_USAGE;
     if (strcmp(cli->device, "cpu") != 0) {
         /* the exported model is the same whatever trained it, and only the CPU plugins
          * describe themselves to other runtimes (ONNX, PyTorch) */

@@ -1,6 +1,7 @@
 /* main.c: the nntrain executable's entry: finds the verb and hands it the common options.
  * Each verb lives in its own file; this one only dispatches. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,11 @@
 
 int main(int argc, char **argv)
 {
+    /* a closed standard descriptor (`>&-`) would be reused by the next open (libuv's loop,
+     * a data file) and written as output: keep 0-2 taken, on /dev/null */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+            return NN_EXIT_FAIL;
     /* before any thread exists: every thread inherits SIGINT/SIGTERM blocked (signals.h) */
     nn_signals_init();
     nn_crash_install(); /* a plugin that crashes is named; without it the run still works */

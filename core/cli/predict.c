@@ -182,6 +182,13 @@ int nn_cmd_predict(nn_cli *cli)
     }
     if (n_inputs)
         part = NN_PART_PREDICT;
+    inputs[n_inputs] = ckpt; /* room: argc + 1 entries */
+    int clobbers = nn_cli_output_is_input(cli, "predict", output, inputs, n_inputs + 1);
+    inputs[n_inputs] = NULL;
+    if (clobbers) {
+        free(inputs);
+        return NN_EXIT_USAGE;
+    }
     nn_config *cfg;
     nn_registry *reg;
     nn_session s = {0};

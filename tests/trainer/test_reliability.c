@@ -220,7 +220,48 @@ Test(reliability, user_outputs_follow_links_keep_fifos_and_report_failed_writes)
     char *got = slurp("real.csv");
     cr_assert(strstr(got, "index,label,predicted") && strstr(got, "\n1,"), "%s", got);
     free(got);
-    cr_assert(!exists("real.csv.tmp.999999999"), "a dead writer's temp file was kept");
+    got = slurp("real.csv.tmp.999999999"); /* a user's file of that name is not ours */
+    cr_assert(got && strcmp(got, "a dead writer's leftover") == 0, "a user's file was removed");
+    free(got);
+    /* the replaced file keeps its permissions */
+    cr_assert_eq(chmod(path_in("real.csv"), 0600), 0);
+    cr_assert_eq(nntrain("predict u.ini %s --limit 2 --output link.csv", ck), 0, "%s",
+                 slurp("out.txt"));
+    cr_assert(stat(path_in("real.csv"), &st) == 0 && (st.st_mode & 0777) == 0600,
+              "mode %o", st.st_mode & 0777);
+    /* /dev/stdout is the descriptor the shell gave: >> appends, nothing is replaced */
+    write_file("app.txt", "PREVIOUS\n");
+    char shell[3072];
+    snprintf(shell, sizeof shell, "cd %s && %s predict u.ini %s --limit 2 --output /dev/stdout "
+             ">> app.txt 2> out.txt && %s predict u.ini %s --limit 2 >&- 2>> out.txt", dir,
+             exe, ck, exe, ck);
+    cr_assert_eq(system(shell), 0, "%s", slurp("out.txt"));
+    got = slurp("app.txt");
+    cr_assert(strncmp(got, "PREVIOUS\nindex,label", 20) == 0, "%s", got);
+    free(got);
+    /* an output that is an input, or a run's lock file, is refused */
+    cr_assert_eq(nntrain("predict u.ini %s --output runs/u/last.safetensors", ck), 2);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "is a file this command reads (runs/u/last.safetensors)"), "%s", out);
+    free(out);
+    /* a model file that is the run directory's model.ini keeps its comments */
+    cr_assert_eq(mkdir(path_in("own"), 0755), 0);
+    char *text = slurp("u.ini");
+    char commented[8192];
+    snprintf(commented, sizeof commented, "; my notes\n%s", text);
+    free(text);
+    write_file("own/model.ini", commented);
+    snprintf(shell, sizeof shell, "cp %s/train.csv %s/test.csv %s/own/", dir, dir, dir);
+    cr_assert_eq(system(shell), 0);
+    cr_assert_eq(nntrain("train own/model.ini --run-dir own --no-test --quiet"), 0, "%s",
+                 slurp("out.txt"));
+    got = slurp("own/model.ini");
+    cr_assert(strncmp(got, "; my notes\n", 11) == 0, "%s", got);
+    free(got);
+    cr_assert_eq(nntrain("export u.ini %s -o runs/u/.lock", ck), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "it is a run directory's lock file"), "%s", out);
+    free(out);
     /* a FIFO gets the rows and stays a FIFO */
     cr_assert_eq(mkfifo(path_in("pipe"), 0644), 0);
     char cmd[3072];
@@ -234,7 +275,7 @@ Test(reliability, user_outputs_follow_links_keep_fifos_and_report_failed_writes)
     /* refused: a directory, a link to nothing; a full disk behind standard output */
     cr_assert_eq(mkdir(path_in("adir"), 0755), 0);
     cr_assert_eq(nntrain("export u.ini %s -o adir", ck), 1);
-    char *out = slurp("out.txt");
+    out = slurp("out.txt");
     cr_assert(strstr(out, "cannot write ONNX model adir: it is a directory"), "%s", out);
     free(out);
     cr_assert_eq(symlink("missing.csv", path_in("dangling.csv")), 0);
