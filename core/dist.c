@@ -337,12 +337,16 @@ int nn_dist_same_text(nn_dist *d, const char *text, const char *what, nn_error *
         line_of(a, mine, sizeof mine);
     if (*b)
         line_of(b, zero, sizeof zero);
+    if (!mine[0]) /* a blank line: the section ends here, and goes on on rank 0 */
+        snprintf(mine, sizeof mine, "(the end of the section)");
+    if (!zero[0])
+        snprintf(zero, sizeof zero, "(the end of the section)");
     if (sec_a && sec_a != a)
         line_of(sec_a, sec, sizeof sec);
     free(theirs);
     return nn_error_set(err, NN_EINVAL, "this process was given another %s than rank 0: %s%s"
                         "'%s' here, '%s' on rank 0; every process of a job must be "
-                        "given the same model file and the same options (--set, --seed, "
-                        "--resume, --no-test, --init-from)", what, sec, sec[0] ? ": " : "",
+                        "given the same model file and the same options (--set, --unset, "
+                        "--seed, --resume, --no-test, --init-from, --allow-nonfinite, --device)", what, sec, sec[0] ? ": " : "",
                         mine, zero);
 }

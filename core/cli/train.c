@@ -125,13 +125,21 @@ static int same_run(nn_dist *d, nn_config *cfg, const nn_cli *cli, int resume, i
     char *text = malloc(cap);
     if (!text)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    char seed[48] = "[train] seed";
+    /* the values in effect: --seed 0 and a model file's seed = 0 are the same run */
+    char seed[48] = "the default", device[64] = "cpu:0";
+    const nn_kv *fs = nn_config_get(cfg, "train", "seed");
     if (cli->seed >= 0)
-        snprintf(seed, sizeof seed, "%lld (--seed)", cli->seed);
+        snprintf(seed, sizeof seed, "%lld", cli->seed);
+    else if (fs)
+        snprintf(seed, sizeof seed, "%s", fs->value);
+    char type[48];
+    int index;
+    if (cli->device && nn_dev_spec_parse(cli->device, type, sizeof type, &index) == 0)
+        snprintf(device, sizeof device, "%s:%d", type, index);
     snprintf(text, cap, "%s\n[command line]\nseed = %s\nresume = %s\nno_test = %s\n"
              "allow_nonfinite = %s\ndevice = %s\n", model, seed,
              resume ? "yes (--resume)" : "no", no_test ? "yes (--no-test)" : "no",
-             allow_nonfinite ? "yes" : "no", cli->device ? cli->device : "cpu");
+             allow_nonfinite ? "yes" : "no", device);
     int rc = nn_dist_same_text(d, text, "run", err);
     free(text);
     return rc;

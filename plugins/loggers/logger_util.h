@@ -100,6 +100,14 @@ static inline int lg_run_path(const char *dir, const char *name, const char *who
                                 "the run directory (a relative path without '..')", who, key,
                                 name);
     }
+    /* the run's own files: a log written over them destroys the run */
+    static const char *const own[] = {".lock", "model.ini", "last.safetensors",
+                                      "best.safetensors", "cv_fold.txt"};
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+        if (strcmp(name, own[i]) == 0)
+            return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': that is one of the run's "
+                                "own files (its lock, model file, checkpoints); name another",
+                                who, key, name);
     size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
     char *p = malloc(dl + nl + 2);
     if (!p)
@@ -112,6 +120,22 @@ static inline int lg_run_path(const char *dir, const char *name, const char *who
             p[k++] = '/';
     }
     memcpy(p + k, name, nl + 1);
+    /* a link below the run directory would lead out of it as '..' would */
+    for (size_t e = k; p[e]; e++) {
+        if (p[e + 1] != '/' && p[e + 1] != 0)
+            continue;
+        char c = p[e + 1];
+        struct stat st;
+        p[e + 1] = 0;
+        int link = lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+        p[e + 1] = c;
+        if (link) {
+            free(p);
+            return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': the path goes through a "
+                                "symbolic link, which may lead out of the run directory; the "
+                                "file must stay inside it", who, key, name);
+        }
+    }
     *out = p;
     return NN_OK;
 }

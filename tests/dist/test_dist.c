@@ -506,8 +506,7 @@ Test(dist, processes_given_another_run_are_refused_naming_the_difference)
     diverge("", "--set optimizer.lr=0.2", "",
             "rank 1: this process was given another run than rank 0: [optimizer]: 'lr = 0.2' "
             "here, 'lr = 0.1' on rank 0");
-    diverge("", "--seed 7", "",
-            "[command line]: 'seed = 7 (--seed)' here, 'seed = [train] seed' on rank 0");
+    diverge("", "--seed 7", "", "[command line]: 'seed = 7' here, 'seed = 0' on rank 0");
     diverge("", "--no-test", "",
             "[command line]: 'no_test = yes (--no-test)' here, 'no_test = no' on rank 0");
     diverge("", "--set train.batch_size=64", "", "[train]: 'batch_size = 64' here");

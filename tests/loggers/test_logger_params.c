@@ -126,5 +126,25 @@ Test(logger_params, a_file_below_the_run_directory_gets_its_directories_made)
             lut_close(&l);
             rm_rf(l.dir);
         }
+        /* the run's own files, and a link below the run directory (out of it as '..') */
+        const char *bad[] = {"last.safetensors", ".lock", "out/x.log"};
+        const char *says[] = {"that is one of the run's own files",
+                              "that is one of the run's own files",
+                              "the path goes through a symbolic link"};
+        for (int k = 0; k < 3; k++) {
+            logger_under_test l;
+            nn_kv kv = {key[i], bad[k], "model.ini", 3};
+            lut_create(&l, loggers[i], &kv, 1);
+            char link[600];
+            snprintf(link, sizeof link, "%s/out", l.dir);
+            cr_assert_eq(symlink("/nonexistent-outside-the-run", link), 0);
+            nn_logger_open o = lut_open_args(l.dir, 0, 0);
+            nn_error err = {0};
+            cr_assert_eq(l.vt->open(l.inst.self, &o, &err), NN_EINVAL, "%s accepted %s",
+                         loggers[i], bad[k]);
+            cr_assert(strstr(err.msg, says[k]), "%s: %s", loggers[i], err.msg);
+            lut_close(&l);
+            rm_rf(l.dir);
+        }
     }
 }
