@@ -433,13 +433,11 @@ int nn_conformance_run(nn_registry *reg, const nn_conformance_opts *o, FILE *out
     }
     /* two packs of the type: training refuses the ambiguity, so checking one would pass a
      * pack that cannot be used */
-    for (int i = 0; i < nn_registry_problem_count(reg); i++) {
-        const nn_plugin_problem *p = nn_registry_problem(reg, i);
-        if (p->status == NN_EEXIST && p->device && strcmp(p->device, type) == 0)
-            return nn_error_set(err, NN_EEXIST, "devices test %s: %s: %s (training refuses it "
-                                "too; with --plugin-override both check and train the earlier "
-                                "one in the search order)", spec, p->path, p->reason);
-    }
+    const nn_plugin_problem *dup = nn_registry_conflict(reg, type);
+    if (dup)
+        return nn_error_set(err, NN_EEXIST, "devices test %s: %s: %s (training refuses it too; "
+                            "with --plugin-override both check and train the earlier one in the "
+                            "search order)", spec, dup->path, dup->reason);
     nn_devtype_info info;
     nn_devtype_probe(reg, type, (int)index, &info);
     if (info.count < 0)

@@ -703,6 +703,15 @@ static const nn_plugin_problem *failed_file_named(const nn_registry *r, int kind
     return NULL;
 }
 
+const nn_plugin_problem *nn_registry_conflict(const nn_registry *r, const char *device)
+{
+    for (int i = 0; i < r->n_problems; i++)
+        if (r->problems[i].status == NN_EEXIST && r->problems[i].device &&
+            strcmp(r->problems[i].device, device) == 0)
+            return &r->problems[i];
+    return NULL;
+}
+
 const nn_plugin_problem *nn_registry_refused(const nn_registry *r, int kind,
                                              const char *device)
 {

@@ -61,6 +61,10 @@ int nn_registry_file_count(const nn_registry *r);
  * device NULL means "cpu". */
 const nn_plugin_entry *nn_registry_find(const nn_registry *r, int kind, const char *name,
                                         const char *device, nn_error *err);
+/* The first duplicate recorded for device (two files, or one listing it twice, provide the same
+ * plugin of that device), or NULL: training refuses the ambiguity, so `devices` and
+ * `devices test` say so too. Borrowed. */
+const nn_plugin_problem *nn_registry_conflict(const nn_registry *r, const char *device);
 /* The problem of a descriptor of kind for device that was refused (the first), or NULL: why
  * `--device TYPE` finds no backend although a pack for TYPE is on the path. Borrowed. */
 const nn_plugin_problem *nn_registry_refused(const nn_registry *r, int kind,

@@ -83,13 +83,9 @@ static int list_devices(nn_registry *r)
                 printf("    %-12s%s\n", "backend:", info.path);
         }
         /* a second pack of the type: --device refuses the ambiguity; say so here too */
-        for (int i = 0; i < nn_registry_problem_count(r); i++) {
-            const nn_plugin_problem *p = nn_registry_problem(r, i);
-            if (p->status == NN_EEXIST && p->device && strcmp(p->device, types[t]) == 0) {
-                printf("    %-12s%s: %s\n", "conflict:", p->path, p->reason);
-                break;
-            }
-        }
+        const nn_plugin_problem *dup = nn_registry_conflict(r, types[t]);
+        if (dup)
+            printf("    %-12s%s: %s\n", "conflict:", dup->path, dup->reason);
         print_kind(r, types[t], NN_KIND_LAYER, "layers:");
         print_kind(r, types[t], NN_KIND_LOSS, "losses:");
         print_kind(r, types[t], NN_KIND_OPTIMIZER, "optimizers:");
