@@ -52,14 +52,25 @@ long nn_file_temp_pid(const char *name)
     return *end || end == t + 5 || pid <= 0 ? 0 : pid;
 }
 
+/* the directory path is in: "." for a bare name, "/" for one at the root */
+static void dir_of(const char *path, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, cap, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+}
+
 /* the directory entry of the rename made durable too (best effort: some file systems refuse) */
 static void sync_dir(const char *path)
 {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    const char *d = slash == dir ? "/" : (slash ? (*slash = 0, dir) : ".");
-    int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dir_of(path, dir, sizeof dir);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
@@ -91,14 +102,7 @@ static int fd_path(const char *path)
 static int in_live_run(const char *path, long *pid)
 {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = 0;
-    else
-        *slash = 0;
+    dir_of(path, dir, sizeof dir);
     int fd = nn_rundir_hold(dir, pid);
     if (fd >= 0)
         nn_rundir_unlock(fd);
