@@ -224,21 +224,10 @@ static int make_io(lcase *l, int training, nn_error *err)
         io->n_inputs = 1;
         io->inputs[0] = i == CPU ? &l->x.h : &l->x.d;
         io->output = i == CPU ? &l->y.h : &l->y.d;
-        for (int k = 0; k < l->n_par; k++) {
-            nn_tensor *p = i == CPU ? &l->par[k].h : &l->par[k].d;
-            nn_tensor *g = !training ? NULL : i == CPU ? &l->pgr[k].h : &l->pgr[k].d;
-            if (k < NN_MAX_LAYER_PARAMS) {
-                io->params[k] = p;
-                io->param_grads[k] = g;
-            } else {
-                s->par_more[k - NN_MAX_LAYER_PARAMS] = p;
-                s->pgr_more[k - NN_MAX_LAYER_PARAMS] = g;
-            }
-        }
-        if (l->n_par > NN_MAX_LAYER_PARAMS) {
-            io->params_more = s->par_more;
-            io->param_grads_more = s->pgr_more;
-        }
+        for (int k = 0; k < l->n_par; k++)
+            nn_layer_io_put_param(io, s->par_more, s->pgr_more, k,
+                                  i == CPU ? &l->par[k].h : &l->par[k].d,
+                                  !training ? NULL : i == CPU ? &l->pgr[k].h : &l->pgr[k].d);
         io->grad_output = !training ? NULL : i == CPU ? &l->gy.h : &l->gy.d;
         io->grad_inputs[0] = !grad_in ? NULL : i == CPU ? &l->gx.h : &l->gx.d;
         io->seed = 0x5eed0000u + (uint64_t)c->shape[0];

@@ -17,6 +17,23 @@
 int nn_layer_decls_check(const nn_layer_setup *s, const nn_instance *inst, const char *layer,
                          const nn_kv *kvs, int n_kvs, nn_error *err);
 
+/* Puts parameter k's tensor p and gradient g (NULL in eval plans) where a layer reads them
+ * (nn_layer_param): io's fixed slots for the first NN_MAX_LAYER_PARAMS, the caller's arrays
+ * more_p / more_g (then io.params_more / io.param_grads_more) past them. */
+static inline void nn_layer_io_put_param(nn_layer_io *io, nn_tensor **more_p,
+                                         nn_tensor **more_g, int k, nn_tensor *p, nn_tensor *g)
+{
+    if (k < NN_MAX_LAYER_PARAMS) {
+        io->params[k] = p;
+        io->param_grads[k] = g;
+        return;
+    }
+    more_p[k - NN_MAX_LAYER_PARAMS] = p;
+    more_g[k - NN_MAX_LAYER_PARAMS] = g;
+    io->params_more = more_p;
+    io->param_grads_more = more_g;
+}
+
 /* The same rule for a loss's setup (session, `plugins test`, `devices test`): at most
  * NN_MAX_LAYER_BUFFERS buffers, each NN_BUF_WORKSPACE, of an nn_dtype, with a size that fits.
  * Messages name the loss, its plugin file and inst's origin ("model.ini: [loss]"). */

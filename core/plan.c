@@ -385,17 +385,10 @@ static int compile(nn_model *m, nn_plan *p, nn_error *err)
         nn_tensor **gm = &p->grads_more[(size_t)i * more];
         for (int k = 0; k < s->n_params; k++) {
             param_rec *r = &m->params[l->param_index[k]];
-            nn_tensor **pv = k < NN_MAX_LAYER_PARAMS ? &io->params[k]
-                                                     : &pm[k - NN_MAX_LAYER_PARAMS];
-            nn_tensor **gv = k < NN_MAX_LAYER_PARAMS ? &io->param_grads[k]
-                                                     : &gm[k - NN_MAX_LAYER_PARAMS];
-            *pv = &r->value;
-            if (p->training)
-                *gv = p->replica ? &m->rep[p->replica].grads[l->param_index[k]] : &r->grad;
-        }
-        if (s->n_params > NN_MAX_LAYER_PARAMS) {
-            io->params_more = pm;
-            io->param_grads_more = gm;
+            nn_tensor *g = !p->training ? NULL
+                           : p->replica ? &m->rep[p->replica].grads[l->param_index[k]]
+                                        : &r->grad;
+            nn_layer_io_put_param(io, pm, gm, k, &r->value, g);
         }
         for (int b = 0; b < s->n_buffers; b++) {
             nn_tensor *t = &p->bufs[i * NN_MAX_LAYER_BUFFERS + b];

@@ -177,18 +177,9 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
         io->grad_inputs[i] = L->gin[i].h ? &L->gin[i].dev : NULL;
     }
     io->output = &L->out.dev;
-    for (int i = 0; i < L->su.n_params; i++) {
-        nn_tensor *p = &L->par[i].dev, *g = L->gpar[i].h ? &L->gpar[i].dev : NULL;
-        if (i < NN_MAX_LAYER_PARAMS) {
-            io->params[i] = p;
-            io->param_grads[i] = g;
-        } else {
-            L->par_more[i - NN_MAX_LAYER_PARAMS] = p;
-            L->gpar_more[i - NN_MAX_LAYER_PARAMS] = g;
-        }
-    }
-    io->params_more = L->par_more;
-    io->param_grads_more = L->gpar_more;
+    for (int i = 0; i < L->su.n_params; i++)
+        nn_layer_io_put_param(io, L->par_more, L->gpar_more, i, &L->par[i].dev,
+                              L->gpar[i].h ? &L->gpar[i].dev : NULL);
     for (int i = 0; i < L->su.n_buffers; i++)
         io->buffers[i] = L->buf[i].h ? &L->buf[i].dev : NULL;
     io->grad_output = L->gout.h ? &L->gout.dev : NULL;
