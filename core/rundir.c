@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "file_replace.h"
@@ -83,6 +84,21 @@ static void clear_stale(const char *dir, int depth)
     closedir(d);
 }
 
+/* flock(fd, op | LOCK_NB), tried again for 0.2 s while it would block: a check by another
+ * process (held_elsewhere, nn_rundir_hold) takes a lock only for an instant, so a lock that
+ * stays taken is a run's, and a run starting during a check is not refused for it */
+static int flock_patient(int fd, int op)
+{
+    const struct timespec pause = {0, 1000000};
+    for (int i = 0;; i++) {
+        if (flock(fd, op | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK || i == 200)
+            return -1;
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* the pid a lock file holds (for messages only; the flock is what excludes), or 0 */
 static long lock_pid(int fd)
 {
@@ -102,7 +118,7 @@ static int held_elsewhere(const char *dir, long *pid)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return 0;
-    int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    int held = flock_patient(fd, LOCK_SH) != 0 && errno == EWOULDBLOCK;
     if (held)
         *pid = lock_pid(fd);
     close(fd);
@@ -194,7 +210,7 @@ static int lock_file(const char *dir, int *made, nn_error *err)
         if (fd < 0)
             return nn_error_set(err, NN_EIO, "cannot open the lock file %s: %s", path,
                                 strerror(errno));
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (flock_patient(fd, LOCK_EX) != 0) {
             int e = errno;
             long holder = lock_pid(fd);
             close(fd);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -337,4 +338,31 @@ Test(signals, a_run_directory_has_one_writer_and_is_not_overwritten)
               "%s", out);
     free(out);
     cr_assert(!exists("../escape"));
+}
+
+/* another process checking whether a run writes a directory (predict --output into it, eval
+ * of its checkpoint) holds the lock for an instant: a run starting then is not refused */
+Test(signals, a_run_starting_while_another_process_checks_its_directory_is_not_refused)
+{
+    cr_assert_eq(mkdir(path_in("rp"), 0755), 0);
+    write_file("rp/.lock", "");
+    pid_t checker = fork();
+    cr_assert_neq(checker, -1);
+    if (checker == 0) {
+        const struct timespec held = {0, 1000000}, free_for = {0, 300000};
+        for (;;) { /* a check every 1.3 ms, as many commands at once would make */
+            int fd = open(path_in("rp/.lock"), O_RDONLY | O_CLOEXEC);
+            if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) == 0)
+                nanosleep(&held, NULL);
+            if (fd >= 0)
+                close(fd);
+            nanosleep(&free_for, NULL);
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(nntrain("train run.ini --run-dir rp --no-test --overwrite --set "
+                             "train.epochs=1 --set train.checkpoint_every=0"), 0,
+                     "start %d: %s", i, slurp("out.txt"));
+    kill(checker, SIGKILL);
+    waitpid(checker, NULL, 0);
 }
