@@ -167,7 +167,8 @@ int nn_cmd_help(nn_cli *cli)
         return NN_EXIT_USAGE;
     }
     puts("nntrain: train neural networks from one model file, with plugins for everything.\n"
-         "\nUsage: nntrain COMMAND [ARGS] [OPTIONS]\n\nCommands:");
+         "\nUsage: nntrain COMMAND [ARGS] [OPTIONS]\n"
+         "       nntrain COMMAND --help    (the same as nntrain help COMMAND)\n\nCommands:");
     for (const nn_verb *v = nn_verbs; v->name; v++)
         printf("  %-10s %s\n", v->name, v->summary);
     puts("  --version  print the version and plugin ABI\n");

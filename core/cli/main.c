@@ -12,6 +12,16 @@
 #include "crash.h"
 #include "nntrain/nntrain.h"
 
+/* 1 when a command's arguments (before a "--") ask for its help: `nntrain train --help` is
+ * `nntrain help train` */
+static int asks_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* a closed standard descriptor (`>&-`) would be reused by the next open (libuv's loop,
@@ -41,11 +51,14 @@ int main(int argc, char **argv)
         if (strcmp(v->name, verb) != 0)
             continue;
         nn_cli cli;
-        int rc = nn_cli_parse(&cli, verb, argc - 2, argv + 2);
+        char *topic[] = {argv[1], NULL};
+        int help = strcmp(verb, "help") != 0 && asks_help(argc, argv);
+        int rc = help ? nn_cli_parse(&cli, "help", 1, topic)
+                      : nn_cli_parse(&cli, verb, argc - 2, argv + 2);
         cli.raw_argc = argc;
         cli.raw_argv = argv;
         if (rc == 0)
-            rc = v->run(&cli);
+            rc = help ? nn_cmd_help(&cli) : v->run(&cli);
         free(cli.argv);
         /* results printed to a full disk or a closed file are lost: that is a failure */
         int flushed = fflush(stdout) == 0, e = errno;

@@ -56,6 +56,23 @@ Test(cli, help_of_a_command_shows_its_usage)
     run_nntrain(&res, "help", "frobnicate", NULL);
     assert_exit(&res, 2);
     assert_has(res.out, "no command 'frobnicate'");
+    /* `nntrain CMD --help` (or -h, anywhere before a "--") is `nntrain help CMD` */
+    static const char *const verbs[] = {"train", "eval", "predict", "cv", "export", "summary",
+                                        "plugins", "devices"};
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "nntrain %s: ", verbs[i]);
+        run_nntrain(&res, verbs[i], "--help", NULL);
+        assert_exit(&res, 0);
+        assert_has(res.out, want);
+        assert_has(res.out, "Usage:");
+    }
+    run_nntrain(&res, "train", "model.ini", "--seed", "3", "-h", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "Keys of the model file's [train] section:");
+    run_nntrain(&res, "plugins", "show", "--help", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "plugins show NAME");
 }
 
 Test(cli, unknown_command_and_no_command_are_usage_errors)
