@@ -221,15 +221,35 @@ static int parse_int(const char *v, int64_t *out)
     return 0;
 }
 
+enum { NN_FLOAT_BAD = -1, NN_FLOAT_HUGE = -2, NN_FLOAT_TINY = -3, NN_FLOAT_HEX = -4 };
+
+/* a decimal number (strtod would also take hexadecimal, which integers are not) that a double
+ * holds: 0, or a value of the kind float_problem names */
 static int parse_float(const char *v, double *out)
 {
     char *end;
+    const char *digits = v + (*v == '+' || *v == '-');
+    if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+        return NN_FLOAT_HEX;
     errno = 0;
     double x = strtod(v, &end);
-    if (end == v || *end || errno == ERANGE || !isfinite(x))
-        return -1;
-    *out = x;
+    if (end == v || *end || !isfinite(x))
+        return isinf(x) && end != v && !*end && errno == ERANGE ? NN_FLOAT_HUGE : NN_FLOAT_BAD;
+    if (errno == ERANGE && x == 0)
+        return NN_FLOAT_TINY; /* 1e-400: not 0, yet no double is nearer */
+    *out = x; /* a subnormal (1e-320) is a number like any other */
     return 0;
+}
+
+/* what parse_float found wrong, for "VALUE is ..." */
+static const char *float_problem(int code)
+{
+    switch (code) {
+    case NN_FLOAT_HUGE: return "beyond the largest number (1.8e308)";
+    case NN_FLOAT_TINY: return "too small for a double: it would be 0 (the smallest is 4.9e-324)";
+    case NN_FLOAT_HEX: return "hexadecimal (write numbers in decimal)";
+    default: return "not a finite number";
+    }
 }
 
 /* Parses text into val per spec; on failure writes what was expected into why. */
@@ -244,7 +264,7 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
     range r = {-INFINITY, INFINITY, 0, 0};
     if (s->range)
         parse_range(s->range, &r);
-    int rc = NN_OK;
+    int rc = NN_OK, bad;
     switch (s->type) {
     case NN_PARAM_BOOL: {
         int b;
@@ -266,8 +286,8 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
         val->f = (double)val->i;
         break;
     case NN_PARAM_FLOAT:
-        if (parse_float(v, &val->f) != 0) {
-            snprintf(why, why_cap, "not a finite number; expected %s", desc);
+        if ((bad = parse_float(v, &val->f)) != 0) {
+            snprintf(why, why_cap, "%s; expected %s", float_problem(bad), desc);
             rc = NN_EINVAL;
         } else if (!in_range(&r, val->f)) {
             snprintf(why, why_cap, "out of range; expected %s", desc);
@@ -294,8 +314,15 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
     case NN_PARAM_INT_LIST:
     case NN_PARAM_FLOAT_LIST: {
         int is_int = s->type == NN_PARAM_INT_LIST, n = 0, cap = 0;
+        if (*v == 0 && (s->required || (s->def && *s->def))) {
+            /* a plugin whose key has a non-empty default, or must be given, counts on a value */
+            snprintf(why, why_cap, "an empty list; expected at least one value (comma-separated "
+                     "%s)%s", desc, s->required ? "" : "; remove the key to get its default");
+            rc = NN_EINVAL;
+            break;
+        }
         if (*v == 0)
-            break; /* an empty list */
+            break; /* an empty list: "none" for a key without a default */
         const char *p = v;
         for (;;) {
             const char *comma = strchr(p, ',');
@@ -321,14 +348,14 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
             }
             int64_t iv = 0;
             double fv = 0;
-            int bad = is_int ? parse_int(item, &iv) : parse_float(item, &fv);
+            bad = is_int ? parse_int(item, &iv) : parse_float(item, &fv);
             if (is_int)
                 fv = (double)iv;
             char shown[64];
             nn_text_escape(item, shown, sizeof shown, 0);
             if (bad) {
-                snprintf(why, why_cap, "item %d '%s' is not %s; expected comma-separated %s",
-                         n + 1, shown, is_int ? "an integer" : "a finite number", desc);
+                snprintf(why, why_cap, "item %d '%s' is %s; expected comma-separated %s", n + 1,
+                         shown, is_int ? "not an integer" : float_problem(bad), desc);
                 rc = NN_EINVAL;
             } else if (!in_range(&r, fv)) {
                 snprintf(why, why_cap, "item %d (%s) out of range; expected %s", n + 1, shown,
@@ -436,7 +463,7 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
             return nn_error_set(err, NN_EABI, "parameter '%s' has no doc string", s->name);
         if (s->def) {
             nn_value v = {0};
-            char why[256];
+            char why[512];
             int rc = parse_value(s, s->def, &v, why, sizeof why);
             value_clear(&v);
             if (rc)
@@ -602,7 +629,7 @@ int nn_params_parse(const nn_param_spec *schema, const nn_kv *kvs, int n, const 
         names[i] = schema[i].name;
 
     int rc = NN_OK;
-    char loc[300], why[300], key[160], val[200];
+    char loc[300], why[512], key[160], val[200];
     for (int k = 0; k < n && rc == NN_OK; k++) {
         const nn_kv *kv = &kvs[k];
         int idx = -1;

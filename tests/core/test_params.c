@@ -176,7 +176,14 @@ Test(params, wrong_types_are_rejected_naming_key_value_and_type)
                                             "float in [0, 1)");
     assert_has(reject(&err, "rate", "nan"), "not a finite number");
     assert_has(reject(&err, "rate", "inf"), "not a finite number");
-    assert_has(reject(&err, "rate", "1e999"), "not a finite number");
+    assert_has(reject(&err, "rate", "1e999"), "'1e999': beyond the largest number (1.8e308)");
+    assert_has(reject(&err, "factor", "1e-400"), "'1e-400': too small for a double: it would "
+                                                "be 0");
+    accepts("factor", "1e-320"); /* a subnormal is a number like any other */
+    /* decimal only, as for integers (strtod alone would take 0x1p-1 as 0.5) */
+    assert_has(reject(&err, "rate", "0x1p-1"), "'0x1p-1': hexadecimal (write numbers in decimal)");
+    assert_has(reject(&err, "rate", "-0X0"), "hexadecimal");
+    assert_has(reject(&err, "weights", "0.5,0x1p-2"), "item 2 '0x1p-2' is hexadecimal");
     assert_has(reject(&err, "rate", "0.5x"), "not a finite number");
 }
 
@@ -245,12 +252,24 @@ Test(params, list_items_are_checked_one_by_one)
     assert_has(reject(&err, "weights", "0.5, 0"), "item 2 (0) out of range; expected float "
                                                  "list in (0, 1]");
     assert_has(reject(&err, "weights", "0.5,nan"), "item 2 'nan' is not a finite number");
+    /* a key with a default (or a required one) counts on a value: an empty list is refused */
+    assert_has(reject(&err, "kernel", " "), "key 'kernel' = ' ': an empty list; expected at "
+               "least one value (comma-separated int list in [1, 64]); remove the key to get "
+               "its default");
     nn_params *p = NULL;
-    accept("kernel", "", &p); /* an empty list is a list */
+    accept("weights", "", &p); /* a key without a default: an empty list is "none" */
     int n = -1;
-    nn_params_ints(p, "kernel", &n);
+    cr_assert_null(nn_params_floats(p, "weights", &n));
     cr_assert_eq(n, 0);
     nn_params_free(p);
+    /* a required list given empty is refused through the SDK's nn_params_new too */
+    static const nn_param_spec need[] = {
+        {.name = "sizes", .type = NN_PARAM_INT_LIST, .required = 1, .doc = "sizes"},
+        {.name = NULL},
+    };
+    const char *kv[] = {"sizes=", NULL};
+    cr_assert_eq(nn_params_new(need, kv, "[layer.t]", &p, &err), NN_EINVAL);
+    assert_has(err.msg, "key 'sizes' = '': an empty list; expected at least one value");
 }
 
 Test(params, getters_of_keys_outside_the_schema_read_as_zero)
