@@ -200,6 +200,15 @@ static int decode_upto(const nn_data *d, nn_part part, int64_t index, int upto, 
         nn_error_prefix(err, "%s sample %lld", s->origin, (long long)index);
         return rc < 0 ? rc : NN_EINTERNAL;
     }
+    if (part != NN_PART_PREDICT && s->info.n_classes > 0 &&
+        nn_tensor_dtype(&s->info.target) == NN_I32 && s->info.target.dl.ndim == 0 &&
+        NN_I32P(target)[0] >= s->info.n_classes) { /* negative: an ignore_index, the loss's */
+        nn_data_describe(d, part, index, name, sizeof name);
+        return nn_error_set(err, NN_EINVAL, "%s sample %lld (%s): class id %d, but the dataset "
+                            "plugin declared %d classes (ids 0 to %d)", s->origin,
+                            (long long)index, name, (int)NN_I32P(target)[0], s->info.n_classes,
+                            s->info.n_classes - 1);
+    }
     nn_rng r;
     nn_rng_init(&r, d->o.seed, (uint64_t)epoch, (uint64_t)index, 0);
     for (int i = 0; i <= last; i++) {

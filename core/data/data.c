@@ -64,9 +64,19 @@ static int src_open_files(nn_data *d, data_src *s, nn_split split, int fit,
         nn_tensor_dtype(&s->info.target) < 0)
         return nn_error_set(err, NN_EINTERNAL, "%s: dataset plugin described an invalid split",
                             s->origin);
+    if (s->info.n_classes < 0)
+        return nn_error_set(err, NN_EINTERNAL, "%s: dataset plugin described n_classes = %d; "
+                            "expected 0 (no classes: regression) or more", s->origin,
+                            s->info.n_classes);
     int64_t lim = s == &d->train ? d->limit : s == &d->test ? d->test_limit : 0;
     if (lim > 0 && lim < s->info.length)
         s->info.length = lim; /* labels stay indexed by dataset index: a prefix is valid */
+    for (int64_t i = 0; split != NN_SPLIT_PREDICT && s->info.labels && i < s->info.length; i++)
+        if (s->info.labels[i] >= s->info.n_classes) /* negative: an ignore_index, the loss's */
+            return nn_error_set(err, NN_EINVAL, "%s: sample %lld has class id %d, but the "
+                                "dataset plugin declared %d classes (ids 0 to %d)", s->origin,
+                                (long long)i, (int)s->info.labels[i], s->info.n_classes,
+                                s->info.n_classes - 1);
     s->opened = 1;
     if (s->info.notice && s->info.notice[0]) /* a plugin never prints; the core shows it */
         fprintf(stderr, "nntrain: warning: %s: %s\n", s->origin, s->info.notice);

@@ -331,6 +331,36 @@ static void unset_teardown(void)
     tmpdir_free(unset_dir);
 }
 
+/* a dataset plugin's class ids outside the classes it declares are refused, naming the
+ * sample, when it describes them (info->labels) or when a sample comes out with one; a
+ * negative n_classes is refused at open */
+Test(cli, class_ids_beyond_the_declared_classes_are_refused, .init = unset_setup,
+     .fini = unset_teardown)
+{
+    char run[4300];
+    snprintf(run, sizeof run, "%s/classes", unset_dir);
+    run_nntrain(&res, "train", unset_model, "--plugin-dir", unset_plugins, "--run-dir", run,
+                "--no-test", "--set", "data.label=5", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "[data] sample ");
+    assert_has(res.out, "class id 5, but the dataset plugin declared 2 classes (ids 0 to 1)");
+    run_nntrain(&res, "train", unset_model, "--plugin-dir", unset_plugins, "--run-dir", run,
+                "--no-test", "--set", "data.label=2", "--set", "data.publish_labels=true",
+                "--set", "data.val_split=0.25", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "[data]: sample 0 has class id 2, but the dataset plugin declared 2 "
+                        "classes (ids 0 to 1)");
+    run_nntrain(&res, "train", unset_model, "--plugin-dir", unset_plugins, "--run-dir", run,
+                "--no-test", "--set", "data.classes=-3", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "dataset plugin described n_classes = -3; expected 0 (no classes: "
+                        "regression) or more");
+    run_nntrain(&res, "train", unset_model, "--plugin-dir", unset_plugins, "--run-dir", run,
+                "--no-test", "--set", "data.label=1", "--set", "data.publish_labels=true",
+                "--threads", "1", NULL);
+    assert_exit(&res, 0);
+}
+
 static void summary_with(const char *a, const char *b, const char *c, const char *d)
 {
     run_nntrain(&res, "summary", unset_model, "--plugin-dir", unset_plugins, a, b, c, d, NULL);

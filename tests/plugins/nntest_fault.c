@@ -17,6 +17,9 @@ typedef struct fault {
     const char *fail_in;  /* layer only: the call that returns fail_status, message empty */
     int fail_status;
     int64_t length, features;
+    int classes, label;  /* dataset: the n_classes it declares; >= 0: every sample's class */
+    int publish_labels;  /* dataset: fill info->labels */
+    int32_t *labels;
 } fault;
 
 /* never true at run time, but the compiler cannot know: keeps the recursion from being
@@ -64,6 +67,9 @@ static int fault_create(const nn_params *p, void **self, nn_error *err)
     f->features = nn_params_has(p, "features") ? nn_params_int(p, "features") : 0;
     f->fail_in = nn_params_has(p, "fail_in") ? nn_params_str(p, "fail_in") : NULL;
     f->fail_status = nn_params_has(p, "fail_status") ? (int)nn_params_int(p, "fail_status") : 0;
+    f->classes = nn_params_has(p, "classes") ? (int)nn_params_int(p, "classes") : 0;
+    f->label = nn_params_has(p, "label") ? (int)nn_params_int(p, "label") : -1;
+    f->publish_labels = nn_params_has(p, "publish_labels") && nn_params_bool(p, "publish_labels");
     maybe_crash(f, "create");
     *self = f;
     return NN_OK;
@@ -72,6 +78,8 @@ static int fault_create(const nn_params *p, void **self, nn_error *err)
 static void fault_destroy(void *self)
 {
     maybe_crash(self, "destroy");
+    if (self)
+        free(((fault *)self)->labels);
     free(self);
 }
 
@@ -239,17 +247,29 @@ static const nn_logger_vtable log_vt = {
 };
 static const nn_param_spec log_params[] = FAULT_PARAMS("create|open|event");
 
-/* ---- dataset: `length` samples of `features` floats, class = index % 2 ---- */
+/* ---- dataset: `length` samples of `features` floats, class = index % 2 (or `label`) ---- */
+static int32_t data_label(const fault *f, int64_t index)
+{
+    return f->label >= 0 ? f->label : (int32_t)(index % 2);
+}
+
 static int data_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
 {
     (void)o;
-    (void)err;
     fault *f = self;
     maybe_crash(f, "open");
     info->length = f->length;
     nn_tensor_describe(&info->sample, NN_F32, 1, &f->features);
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-    info->n_classes = 2;
+    info->n_classes = f->classes;
+    if (f->publish_labels) {
+        free(f->labels);
+        if (!(f->labels = malloc((size_t)f->length * sizeof *f->labels)))
+            return nn_error_set(err, NN_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < f->length; i++)
+            f->labels[i] = data_label(f, i);
+        info->labels = f->labels;
+    }
     return NN_OK;
 }
 
@@ -261,7 +281,7 @@ static int data_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *tar
     maybe_crash(f, "get");
     for (int64_t i = 0; i < f->features; i++)
         NN_F32P(sample)[i] = (float)((index + i) % 3) - 1.0f;
-    *(int32_t *)target->dl.data = (int32_t)(index % 2);
+    *(int32_t *)target->dl.data = data_label(f, index);
     return NN_OK;
 }
 
@@ -277,6 +297,12 @@ static const nn_param_spec data_params[] = {
      .doc = "number of samples in every split"},
     {.name = "features", .type = NN_PARAM_INT, .def = "4", .range = "[1, 4294967296]",
      .doc = "floats per sample (huge values let the size checks be tested without data)"},
+    {.name = "classes", .type = NN_PARAM_INT, .def = "2", .range = "[-3, 1000]",
+     .doc = "the n_classes it declares (a wrong one tests the core's checks)"},
+    {.name = "label", .type = NN_PARAM_INT, .def = "-1", .range = "[-1, 1000]",
+     .doc = "every sample's class id; -1: index % 2"},
+    {.name = "publish_labels", .type = NN_PARAM_BOOL, .def = "false",
+     .doc = "describe the class ids in info->labels (for stratified splits)"},
     {.name = NULL}};
 
 /* ---- transform: identity ---- */
