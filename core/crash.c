@@ -1,7 +1,8 @@
-/* crash.c: a per-thread record of the plugin call in progress, and the fatal-signal handler
- * that prints it. The handler runs on an alternate stack and is async-signal-safe: write(2)
- * and raise() only, no stdio, no malloc, no locks. It never returns control to the crashed
- * code: it restores the default action and re-raises, so the exit status shows the signal. */
+/* crash.c: a per-thread record of the plugin call (or plugin file load) in progress, the
+ * fatal-signal handler that prints it, and the exit guard that prints it when a plugin calls
+ * exit(). The handler runs on an alternate stack and is async-signal-safe: write(2) and
+ * raise() only, no stdio, no malloc, no locks. It never returns control to the crashed code:
+ * it restores the default action and re-raises, so the exit status shows the signal. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -19,6 +21,7 @@
 #define CRASH_DEPTH 8
 #define ALTSTACK_BYTES (256 * 1024)
 
+/* kind NULL: a plugin file being loaded (path), no instance yet */
 typedef struct crash_frame {
     const char *kind, *name, *path, *origin, *call;
 } crash_frame;
@@ -92,23 +95,29 @@ static void mirror_call(const char *call)
         snprintf(m, mirror_cap, "%s", call ? call : "");
 }
 
-void nn_crash_enter(const nn_instance *inst, const char *call)
+static void push(const char *kind, const char *name, const char *path, const char *origin,
+                 const char *call)
 {
     crash_thread *t = &tls;
     if (!t->ready && atomic_load_explicit(&installed, memory_order_relaxed))
         thread_setup(); /* loader pool and loop threads get theirs here */
-    if (t->depth < CRASH_DEPTH) {
-        crash_frame *f = &t->f[t->depth];
-        f->kind = inst->desc ? nn_kind_name(inst->desc->kind) : "plugin";
-        f->name = inst->desc ? inst->desc->name : "?";
-        f->path = inst->path;
-        f->origin = inst->origin;
-        f->call = call;
-    }
+    if (t->depth < CRASH_DEPTH)
+        t->f[t->depth] = (crash_frame){kind, name, path, origin, call};
     /* the frame is complete before the handler can see it */
     atomic_signal_fence(memory_order_release);
     t->depth++;
     mirror_call(call);
+}
+
+void nn_crash_enter(const nn_instance *inst, const char *call)
+{
+    push(inst->desc ? nn_kind_name(inst->desc->kind) : "plugin",
+         inst->desc ? inst->desc->name : "?", inst->path, inst->origin, call);
+}
+
+void nn_crash_enter_file(const char *path, const char *call)
+{
+    push(NULL, NULL, path, NULL, call);
 }
 
 void nn_crash_leave(void)
@@ -181,6 +190,13 @@ static const char *signal_words(int sig)
 
 static void put_frame(out_buf *o, const crash_frame *f)
 {
+    if (!f->kind) {
+        put(o, "plugin file ");
+        put(o, f->path ? f->path : "(unknown)");
+        put(o, ", while ");
+        put(o, f->call);
+        return;
+    }
     put(o, f->kind);
     put(o, " plugin '");
     put(o, f->name);
@@ -297,4 +313,51 @@ int nn_crash_install(void)
             return -1;
     atomic_store(&installed, 1);
     return 0;
+}
+
+/* ---- the exit guard: exit() is not the crash handler's business, but the same report ---- */
+
+static pid_t guard_pid;
+static int guard_status;
+static atomic_int exit_allowed;
+
+static void on_exit_call(void)
+{
+    /* main returning; or a probe child, whose parent reads its exit status itself */
+    if (atomic_load(&exit_allowed) || getpid() != guard_pid)
+        return;
+    fflush(NULL); /* what the run printed so far is kept */
+    out_buf o;
+    o.n = 0;
+    put(&o, "\nnntrain: exit() was called while nntrain was still running\n");
+    const crash_thread *main_t = atomic_load_explicit(&main_thread, memory_order_relaxed);
+    if (put_frames(&o, &tls, "nntrain: it happened in ") > 0) {
+        put(&o, "nntrain: that plugin ended the process; a plugin must report an error as a "
+                "status, never exit\n");
+    } else if (main_t && main_t != &tls && main_t->depth > 0) {
+        put(&o, "nntrain: it happened on a helper thread (thread id ");
+        put_int(&o, (long)gettid());
+        put(&o, ") while the main thread was in a plugin call:\n");
+        put_frames(&o, main_t, "nntrain: ");
+    } else {
+        put(&o, "nntrain: no plugin call was running on that thread (a plugin's own thread or "
+                "destructor, or a library nntrain uses)\n");
+    }
+    put(&o, "nntrain: the command did not finish: exit status ");
+    put_int(&o, guard_status);
+    put(&o, "\n");
+    flush(&o);
+    _exit(guard_status);
+}
+
+int nn_crash_guard_exit(int status)
+{
+    guard_pid = getpid();
+    guard_status = status;
+    return atexit(on_exit_call) == 0 ? 0 : -1;
+}
+
+void nn_crash_allow_exit(void)
+{
+    atomic_store(&exit_allowed, 1);
 }

@@ -12,6 +12,10 @@
  * stores; nests up to 8 deep). call names the vtable slot ("forward"). */
 void nn_crash_enter(const nn_instance *inst, const char *call);
 void nn_crash_leave(void);
+/* Marks the loading of the plugin file at path (dlopen runs its ELF constructors; reading
+ * its descriptors may fault): call says what, as "loading it (dlopen runs its constructors)".
+ * path is borrowed until the matching nn_crash_leave(). */
+void nn_crash_enter_file(const char *path, const char *call);
 /* nn_crash_leave() and returns rc, so that a marked call stays one expression */
 int nn_crash_leave_rc(int rc);
 
@@ -31,5 +35,15 @@ void nn_crash_mirror(char *buf, size_t cap);
  * that enters a plugin call gets an alternate signal stack, so a stack overflow is reported
  * too. Call once, early, from the main thread. returns 0 or -1 (errno set). */
 int nn_crash_install(void);
+
+/* Registers an atexit handler: an exit() in this process before nn_crash_allow_exit() (a
+ * plugin's, from any call or constructor) writes which plugin call or file load was running,
+ * as the crash handler does, and ends the process with _exit(status) instead of the status
+ * the plugin chose, so that nntrain never reports success it did not reach. A forked child's
+ * exit() is left alone (its parent judges it). Call once, from main, after
+ * nn_crash_install(). returns 0 or -1. */
+int nn_crash_guard_exit(int status);
+/* From now on exit() is nntrain's own: main is returning its status. */
+void nn_crash_allow_exit(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "crash.h"
 #include "nntrain/nntrain.h"
 #include "params_internal.h"
 #include "registry.h"
@@ -316,48 +317,15 @@ static int validate_desc(const nn_plugin_desc *d, nn_error *err)
     return NN_OK;
 }
 
-/* dlopen + dlsym + validation of every descriptor; registers the good ones. Runs in the
- * probe child too (record == 0), where only surviving it matters. */
-static int load_file(nn_registry *r, const char *path, int record, nn_error *err)
+/* Validates and registers the descriptors of the file at path, whose handle is h. */
+static int register_descs(nn_registry *r, const char *path, void *h, const void *sym,
+                          nn_error *err)
 {
-    nn_error local = {0};
-    if (!err)
-        err = &local;
-    char resolved[PATH_MAX];
-    int rc = check_secure(r, path, 0, resolved, err);
-    if (rc)
-        goto fail;
-    dlerror();
-    /* the checked file itself: a symlink on the way could be changed after the check */
-    void *h = dlopen(resolved, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    if (!h) {
-        const char *e = dlerror();
-        rc = nn_error_set(err, NN_EDLOPEN, "cannot load: %s", e ? e : "dlopen failed");
-        dlerror(); /* a second call frees glibc's thread-local message */
-        goto fail;
-    }
-    dlerror();
-    void *sym = dlsym(h, NN_PLUGIN_SYMBOL_NAME);
-    if (!sym) {
-        const char *e = dlerror();
-        rc = nn_error_set(err, NN_EABI,
-                          "no entry symbol '%s' (is this an nntrain plugin? build it with "
-                          "NN_PLUGIN_EXPORT): %s", NN_PLUGIN_SYMBOL_NAME, e ? e : "");
-        dlerror();
-        dlclose(h);
-        goto fail;
-    }
-    if (!record) { /* the child only proves that loading and reading do not crash */
-        const nn_plugin_desc *const *l = sym;
-        for (int i = 0; i < 256 && l[i]; i++)
-            validate_desc(l[i], NULL);
-        return NN_OK;
-    }
     if (GROW(r->handles, r->n_handles, r->cap_handles) == 0)
         r->handles[r->n_handles++] = h;
     const nn_plugin_desc *const *list = sym;
     int good = 0, n = 0;
-    rc = NN_OK;
+    int rc = NN_OK;
     for (; n < 256 && list[n]; n++) {
         const nn_plugin_desc *d = list[n];
         nn_error derr = {0};
@@ -413,11 +381,58 @@ static int load_file(nn_registry *r, const char *path, int record, nn_error *err
         add_problem(r, path, rc, err->msg);
     }
     return rc;
+}
+
+/* dlopen + dlsym + validation of every descriptor; registers the good ones. Runs in the
+ * probe child too (record == 0), where only surviving it matters. */
+static int load_file(nn_registry *r, const char *path, int record, nn_error *err)
+{
+    nn_error local = {0};
+    if (!err)
+        err = &local;
+    char resolved[PATH_MAX];
+    int rc = check_secure(r, path, 0, resolved, err);
+    if (rc)
+        goto fail;
+    dlerror();
+    /* the checked file itself: a symlink on the way could be changed after the check */
+    nn_crash_enter_file(path, "loading it (dlopen runs its ELF constructors)");
+    void *h = dlopen(resolved, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    nn_crash_leave();
+    if (!h) {
+        const char *e = dlerror();
+        rc = nn_error_set(err, NN_EDLOPEN, "cannot load: %s", e ? e : "dlopen failed");
+        dlerror(); /* a second call frees glibc's thread-local message */
+        goto fail;
+    }
+    dlerror();
+    void *sym = dlsym(h, NN_PLUGIN_SYMBOL_NAME);
+    if (!sym) {
+        const char *e = dlerror();
+        rc = nn_error_set(err, NN_EABI,
+                          "no entry symbol '%s' (is this an nntrain plugin? build it with "
+                          "NN_PLUGIN_EXPORT): %s", NN_PLUGIN_SYMBOL_NAME, e ? e : "");
+        dlerror();
+        dlclose(h);
+        goto fail;
+    }
+    if (!record) { /* the child only proves that loading and reading do not crash */
+        const nn_plugin_desc *const *l = sym;
+        for (int i = 0; i < 256 && l[i]; i++)
+            validate_desc(l[i], NULL);
+        return NN_OK;
+    }
+    /* a descriptor pointing at nothing faults here: name the file */
+    nn_crash_enter_file(path, "reading its descriptors");
+    rc = register_descs(r, path, h, sym, err);
+    nn_crash_leave();
+    return rc;
 fail:
     if (record)
         add_problem(r, path, rc, err->msg);
     return rc;
 }
+
 
 /* Loads pending file i in this process and records its outcome. */
 static void load_pending(nn_registry *r, int i)

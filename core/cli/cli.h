@@ -14,6 +14,7 @@ enum {
     NN_EXIT_USAGE = 2,     /* bad command line */
     NN_EXIT_BROKEN = 3,    /* `plugins check`: some plugin is broken */
     NN_EXIT_NONFINITE = 4, /* training stopped on a non-finite loss or gradient */
+    NN_EXIT_PLUGIN_EXIT = 70, /* a plugin called exit(): the command did not finish */
     NN_EXIT_SIGINT = 130,  /* interrupted by SIGINT; a checkpoint was written */
     NN_EXIT_SIGTERM = 143, /* interrupted by SIGTERM; a checkpoint was written */
 };

@@ -22,7 +22,7 @@ static int asks_help(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     /* a closed standard descriptor (`>&-`) would be reused by the next open (libuv's loop,
      * a data file) and written as output: keep 0-2 taken, on /dev/null */
@@ -32,6 +32,8 @@ int main(int argc, char **argv)
     /* before any thread exists: every thread inherits SIGINT/SIGTERM blocked (signals.h) */
     nn_signals_init();
     nn_crash_install(); /* a plugin that crashes is named; without it the run still works */
+    /* a plugin's exit() must not pass for the command's own success */
+    nn_crash_guard_exit(NN_EXIT_PLUGIN_EXIT);
     /* a file-size limit (ulimit -f) makes a write fail with EFBIG, which every writer reports
      * by name (keeping the previous checkpoint), instead of killing the process silently */
     signal(SIGXFSZ, SIG_IGN);
@@ -72,4 +74,11 @@ int main(int argc, char **argv)
     }
     nn_cli_error("unknown command '%s'; `nntrain help` lists the commands", verb);
     return NN_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = run(argc, argv);
+    nn_crash_allow_exit();
+    return rc;
 }

@@ -135,6 +135,87 @@ Test(crash, a_stack_overflow_on_a_loader_thread_is_reported)
     assert_has(res.out, "stack overflowed");
 }
 
+/* ---- a plugin that calls exit(): never a success, and named like a crash ---- */
+
+/* nntrain ended with status 70 and names kind, call and section */
+static void assert_exit_named(const char *kind, const char *call, const char *section)
+{
+    assert_exit(&res, 70);
+    assert_has(res.out, "exit() was called while nntrain was still running");
+    char want[4600];
+    snprintf(want, sizeof want, "it happened in %s plugin 'nntest_fault' (%s/nntest_fault.so), "
+             "in its %s() call for ", kind, plugins, call);
+    assert_has(res.out, want);
+    snprintf(want, sizeof want, "[%s]", section);
+    assert_has(strstr(res.out, "it happened in"), want);
+}
+
+Test(crash, an_exit_in_a_layer_forward_is_named_and_the_status_is_70_not_0)
+{
+    train("layer.boom.crash_in=forward", "layer.boom.how=exit");
+    assert_exit_named("layer", "forward", "layer.boom");
+}
+
+Test(crash, an_exit_in_a_layer_create_is_named_and_the_status_is_70_not_0)
+{
+    train("layer.boom.crash_in=create", "layer.boom.how=exit");
+    assert_exit_named("layer", "create", "layer.boom");
+}
+
+Test(crash, an_exit_on_a_loader_thread_is_named_and_the_status_is_70_not_0)
+{
+    train("data.crash_in=get", "data.how=exit");
+    assert_exit_named("dataset", "get", "data");
+}
+
+/* plugins/nntest_second.so, whose constructor does `how` on its second load: the probe child
+ * loads it first, so the fault happens in nntrain's own process */
+static void second_load(const char *how, const char *verb)
+{
+    free(plugin_copy("nntest_second", plugins, 0755));
+    char marker[4300];
+    snprintf(marker, sizeof marker, "%s/second.marker", dir);
+    setenv("NNTEST_SECOND", marker, 1);
+    setenv("NNTEST_SECOND_HOW", how, 1);
+    run_nntrain(&res, verb, model, "--plugin-dir", plugins, NULL);
+}
+
+Test(crash, a_constructor_crash_in_process_names_the_plugin_file_being_loaded)
+{
+    second_load("segv", "summary");
+    cr_assert(!res.exited && res.code == -SIGSEGV, "nntrain ended with %d; output:\n%s",
+              res.code, res.out);
+    char want[4600];
+    snprintf(want, sizeof want, "it happened in plugin file %s/nntest_second.so, while loading "
+             "it (dlopen runs its ELF constructors)", plugins);
+    assert_has(res.out, want);
+    assert_lacks(res.out, "bug in nntrain itself");
+}
+
+Test(crash, a_constructor_exit_in_process_names_the_plugin_file_and_the_status_is_70)
+{
+    second_load("exit", "train");
+    assert_exit(&res, 70);
+    char want[4600];
+    snprintf(want, sizeof want, "it happened in plugin file %s/nntest_second.so, while loading "
+             "it", plugins);
+    assert_has(res.out, want);
+}
+
+Test(crash, an_exit_in_the_probe_child_stays_the_probe_s_finding)
+{
+    char marker[4300];
+    snprintf(marker, sizeof marker, "%s/second.marker", dir);
+    write_text(marker, ""); /* the probe's load is the "second": it exits there */
+    free(plugin_copy("nntest_second", plugins, 0755));
+    setenv("NNTEST_SECOND", marker, 1);
+    setenv("NNTEST_SECOND_HOW", "exit", 1);
+    run_nntrain(&res, "plugins", "check", plugins, NULL);
+    assert_exit(&res, 3);
+    assert_has(res.out, "called exit(0) while loading");
+    assert_lacks(res.out, "exit() was called while nntrain");
+}
+
 /* ---- the handler's paths, in forked children of this test ---- */
 
 static const nn_layer_vtable fake_vt = {.struct_size = sizeof fake_vt};

@@ -13,7 +13,7 @@
 
 typedef struct fault {
     const char *crash_in; /* points into the params, which outlive the instance */
-    int how;              /* 0 segv, 1 abort, 2 stack */
+    int how;              /* 0 segv, 1 abort, 2 stack, 3 exit(0) */
     const char *fail_in;  /* layer only: the call that returns fail_status, message empty */
     int fail_status;
     int64_t length, features;
@@ -40,6 +40,8 @@ static void crash(int how)
 {
     if (how == 1)
         abort();
+    if (how == 3)
+        exit(0); /* the success status: nntrain must not pass it on */
     if (how == 2) {
         deep(NULL, 0);
         return;
@@ -84,8 +86,8 @@ static void fault_destroy(void *self)
 }
 
 #define FAULT_HOW                                                                          \
-    {.name = "how", .type = NN_PARAM_ENUM, .def = "segv", .choices = "segv|abort|stack",     \
-     .doc = "invalid memory access, abort(), or unbounded recursion"}
+    {.name = "how", .type = NN_PARAM_ENUM, .def = "segv", .choices = "segv|abort|stack|exit", \
+     .doc = "invalid memory access, abort(), unbounded recursion, or exit(0)"}
 #define FAULT_PARAMS(calls)                                                                \
     {{.name = "crash_in", .type = NN_PARAM_ENUM, .def = "none", .choices = "none|" calls,  \
       .doc = "the call that crashes"},                                                     \
