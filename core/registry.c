@@ -579,6 +579,42 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* 1 (with the reason in why) when the *.so entry at path is not a regular file, or a link to
+ * one: a directory, a FIFO (which open() would block on), a device (/dev/zero), a socket, a
+ * dangling link or a link loop. Looked at with stat() only: nothing here opens it. */
+static int not_a_plugin_file(const char *path, char *why, size_t cap)
+{
+    struct stat st, lst;
+    char target[PATH_MAX] = "", via[PATH_MAX + 40] = "";
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        ssize_t tl = readlink(path, target, sizeof target - 1);
+        target[tl > 0 ? tl : 0] = 0;
+        snprintf(via, sizeof via, " (a symbolic link to '%s')", target);
+    }
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        if (e == ELOOP)
+            snprintf(why, cap, "a symbolic link loop%s: %s; not a plugin file", via,
+                     strerror(e));
+        else if (e == ENOENT && *via)
+            snprintf(why, cap, "a dangling symbolic link: '%s' does not exist", target);
+        else
+            snprintf(why, cap, "cannot look at it%s: %s", via, strerror(e));
+        return 1;
+    }
+    const char *what = S_ISREG(st.st_mode)    ? NULL
+                       : S_ISDIR(st.st_mode)  ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device file"
+                                                                    : "not a regular file";
+    if (!what)
+        return 0;
+    snprintf(why, cap, "%s%s, not a plugin file (a plugin is a regular file); not opened", what,
+             via);
+    return 1;
+}
+
 /* Queues dir's *.so files (sorted); returns an error only for the directory itself. */
 static int queue_dir(nn_registry *r, const char *dir, nn_error *err)
 {
@@ -609,8 +645,11 @@ static int queue_dir(nn_registry *r, const char *dir, nn_error *err)
     if (n > 1) /* an empty directory has no list at all: qsort(NULL) is undefined */
         qsort(names, (size_t)n, sizeof *names, cmp_str);
     for (int i = 0; i < n; i++) {
-        struct stat st;
-        if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode))
+        char why[PATH_MAX + 160];
+        if (not_a_plugin_file(names[i], why, sizeof why)) {
+            add_problem(r, names[i], NN_EIO, why);
+            r->n_files++; /* looked at, and counted by `plugins check` */
+        } else
             add_pending(r, names[i]);
         free(names[i]);
     }

@@ -371,20 +371,53 @@ Test(registry, missing_plugin_dir_is_an_error_and_missing_env_entry_a_problem)
     nn_registry_free(r);
 }
 
-Test(registry, files_other_than_shared_objects_are_not_examined)
+Test(registry, files_not_named_so_are_not_examined)
 {
     char *dir = plugin_dir_with("nntest_valid", NULL);
     char path[4200];
     snprintf(path, sizeof path, "%s/README.txt", dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f);
-    fputs("not a plugin\n", f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/sub.so", dir);
-    cr_assert_eq(mkdir(path, 0755), 0); /* a directory named like a plugin */
+    write_text(path, "not a plugin\n");
     nn_registry *r = load_dir(NULL, dir);
     cr_assert_eq(nn_registry_file_count(r), 1);
     cr_assert_eq(nn_registry_problem_count(r), 0);
+    nn_registry_free(r);
+    tmpdir_free(dir);
+}
+
+/* the reason recorded for dir/NAME.so, which must be the only problem of its file */
+static void assert_reason(const nn_registry *r, const char *name, const char *want)
+{
+    const nn_plugin_problem *p = problem_for(r, name);
+    assert_has(p->reason, want);
+}
+
+Test(registry, so_entries_that_are_not_regular_files_are_each_reported_without_opening_them,
+     .timeout = 30)
+{
+    char *dir = plugin_dir_with("nntest_valid", NULL);
+    char path[4200], other[4200];
+    snprintf(path, sizeof path, "%s/dir.so", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/fifo.so", dir);
+    cr_assert_eq(mkfifo(path, 0644), 0); /* opening it would block: the scan must not */
+    snprintf(path, sizeof path, "%s/zero.so", dir);
+    cr_assert_eq(symlink("/dev/zero", path), 0);
+    snprintf(path, sizeof path, "%s/dangling.so", dir);
+    cr_assert_eq(symlink("/nonexistent/x.so", path), 0);
+    snprintf(path, sizeof path, "%s/loop1.so", dir);
+    snprintf(other, sizeof other, "%s/loop2.so", dir);
+    cr_assert_eq(symlink("loop2.so", path), 0);
+    cr_assert_eq(symlink("loop1.so", other), 0);
+    nn_registry *r = load_dir(NULL, dir);
+    assert_reason(r, "dir", "a directory, not a plugin file");
+    assert_reason(r, "fifo", "a FIFO (named pipe), not a plugin file");
+    assert_reason(r, "zero", "a device file (a symbolic link to '/dev/zero'), not a plugin file");
+    assert_reason(r, "dangling", "a dangling symbolic link: '/nonexistent/x.so' does not exist");
+    assert_reason(r, "loop1", "a symbolic link loop (a symbolic link to 'loop2.so')");
+    assert_reason(r, "loop2", "a symbolic link loop");
+    cr_assert_eq(nn_registry_problem_count(r), 6);
+    cr_assert_eq(nn_registry_file_count(r), 7);
+    cr_assert_eq(nn_registry_count(r), 1, "the valid plugin next to them still loads");
     nn_registry_free(r);
     tmpdir_free(dir);
 }
