@@ -9,6 +9,7 @@
 
 #include "graph.h"
 #include "layer_decls.h"
+#include "params_internal.h"
 #include "sizes.h"
 
 /* the names of declaration k of s: parameters first, then buffers */
@@ -38,7 +39,24 @@ static int check_init(nn_init init, const char *what, const char *tname, const c
                         what, NN_NAME_MAX, tname, (int)init, valid);
 }
 
-/* names non-empty and unique over the parameters and buffers together */
+/* [A-Za-z0-9_] words joined by single dots (layer.h): "../../etc/x" or "a b" would become
+ * a checkpoint key, or a path where a logger or an export writes tensors by name */
+static int valid_tensor_name(const char *n, size_t len)
+{
+    if (len == 0 || n[0] == '.' || n[len - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        int word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '_';
+        if (!word && !(c == '.' && n[i + 1] != '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* names non-empty, of the documented charset, and unique over the parameters and buffers
+ * together */
 static int check_names(const nn_layer_setup *s, const char *origin, const char *layer,
                        const char *who, nn_error *err)
 {
@@ -48,6 +66,17 @@ static int check_names(const nn_layer_setup *s, const char *origin, const char *
         if (!a.name[0])
             return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) declared %s %d without a "
                                 "name", origin, layer, who, a.what, a.index);
+        size_t len = strnlen(a.name, NN_NAME_MAX);
+        if (!valid_tensor_name(a.name, len)) {
+            char shown[NN_NAME_MAX * 4 + 8], raw[NN_NAME_MAX + 1];
+            memcpy(raw, a.name, len);
+            raw[len] = 0;
+            nn_text_escape(raw, shown, sizeof shown, 0);
+            return nn_error_set(err, NN_EINVAL, "%s: layer '%s' (%s) declared %s %d named '%s'; "
+                                "a parameter or buffer name is [A-Za-z0-9_] words joined by "
+                                "single dots (it becomes the checkpoint key '%s.NAME')", origin,
+                                layer, who, a.what, a.index, shown, layer);
+        }
         for (int j = 0; j < i; j++) {
             decl_ref b = decl_at(s, j);
             if (strncmp(a.name, b.name, NN_NAME_MAX) != 0)

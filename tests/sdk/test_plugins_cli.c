@@ -183,6 +183,8 @@ Test(plugins_test, fails_declarations_that_training_refuses_naming_layer_plugin_
     } cases[] = {
         {"dup_param", "declared two tensors named 'alpha' (parameter 0 and parameter 1); each "
                       "parameter, buffer and state of a layer needs a name of its own"},
+        {"path_param", "declared parameter 1 named '../../etc/x'; a parameter or buffer name "
+                       "is [A-Za-z0-9_] words joined by single dots"},
         {"bad_init", "declared parameter 'alpha' with init 77, which is no NN_INIT_* scheme; "
                      "valid values: zeros (0), ones (1), he_uniform (2)"},
         {"neg_param", "declared parameter 'alpha' with a negative dimension: [-1]"},

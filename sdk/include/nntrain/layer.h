@@ -48,7 +48,11 @@ typedef enum nn_init {
 #define NN_TENSOR_NORM (1u << 1) /* a normalisation scale/shift: likewise */
 
 typedef struct nn_param_decl {
-    char name[NN_NAME_MAX]; /* "weight", "bias"; the core names it "LAYER.weight" */
+    /* "weight", "bias", "self_attn.in_proj_weight": [A-Za-z0-9_] words joined by single
+     * dots (no leading, trailing or double dot, nothing else: it becomes part of a
+     * checkpoint's tensor name "LAYER.weight"); setup's declarations are refused otherwise.
+     * The same rule holds for a buffer's name. */
+    char name[NN_NAME_MAX];
     int ndim;
     int64_t shape[NN_MAX_DIMS];
     nn_init init;

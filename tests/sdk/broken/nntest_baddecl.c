@@ -69,6 +69,15 @@ static int dupname_setup(void *self, nn_layer_setup *s, nn_error *err)
     return rc;
 }
 
+/* a parameter named like a path: it would be saved as the checkpoint key "LAYER.../../etc/x" */
+static int pathname_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    int rc = scale_setup(self, s, err);
+    const int64_t one[1] = {1};
+    nn_layer_add_param(s, "../../etc/x", 1, one, NN_INIT_ONES, 1, 1, 0);
+    return rc;
+}
+
 static int badinit_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
     int rc = scale_setup(self, s, err);
@@ -156,6 +165,7 @@ static int crashing_setup(void *self, nn_layer_setup *s, nn_error *err)
 
 SCALE_LAYER(good_scale, scale_create, scale_setup, scale_forward);
 SCALE_LAYER(dup_param, scale_create, dupname_setup, scale_forward);
+SCALE_LAYER(path_param, scale_create, pathname_setup, scale_forward);
 SCALE_LAYER(bad_init, scale_create, badinit_setup, scale_forward);
 SCALE_LAYER(neg_param, scale_create, negparam_setup, scale_forward);
 SCALE_LAYER(huge_output, scale_create, huge_setup, scale_forward);
@@ -221,6 +231,6 @@ BAD_LOSS(many_buffers_loss, loss_setup_many);
 BAD_LOSS(bad_dtype_loss, loss_setup_dtype);
 
 NN_PLUGIN_EXPORT(&bad_buffer_kind_desc, &many_buffers_loss_desc, &bad_dtype_loss_desc,
-                 &good_scale_desc, &dup_param_desc, &bad_init_desc, &neg_param_desc,
+                 &good_scale_desc, &dup_param_desc, &path_param_desc, &bad_init_desc, &neg_param_desc,
                  &huge_output_desc, &no_output_desc, &nan_output_desc, &refusing_desc,
                  &crash_create_desc, &crash_setup_desc);
