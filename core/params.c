@@ -389,9 +389,20 @@ static void value_clear(nn_value *v)
     memset(v, 0, sizeof *v);
 }
 
+int nn_text_line_check(const char *field, const char *s, nn_error *err)
+{
+    for (size_t i = 0; s && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return nn_error_set(err, NN_EABI, "%s holds a control character (0x%02x) at byte "
+                                "%zu; it is one line of text", field, c, i);
+    }
+    return NN_OK;
+}
+
 static int valid_name(const char *n)
 {
-    if (!n || !*n)
+    if (!n || !*n || strnlen(n, NN_PARAM_NAME_MAX + 1) > NN_PARAM_NAME_MAX)
         return 0;
     for (; *n; n++)
         if (!(islower((unsigned char)*n) || isdigit((unsigned char)*n) || *n == '_'))
@@ -433,8 +444,16 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
         const nn_param_spec *s = &schema[i];
         if (i > 255)
             return nn_error_set(err, NN_EABI, "parameter schema has no NULL-name terminator");
-        if (!valid_name(s->name))
-            return nn_error_set(err, NN_EABI, "parameter name '%s' is not [a-z0-9_]+", s->name);
+        if (!valid_name(s->name)) {
+            char shown[NN_PARAM_NAME_MAX + 8];
+            nn_text_escape(s->name, shown, sizeof shown, 0);
+            size_t len = s->name ? strlen(s->name) : 0;
+            char bytes[40] = "";
+            if (len > NN_PARAM_NAME_MAX)
+                snprintf(bytes, sizeof bytes, " (%zu bytes)", len);
+            return nn_error_set(err, NN_EABI, "parameter name '%s'%s is not [a-z0-9_]{1,%d}",
+                                shown, bytes, NN_PARAM_NAME_MAX);
+        }
         for (int j = 0; j < i; j++)
             if (strcmp(schema[j].name, s->name) == 0)
                 return nn_error_set(err, NN_EABI, "parameter '%s' is declared twice", s->name);
@@ -452,10 +471,23 @@ int nn_schema_validate(const nn_param_spec *schema, nn_error *err)
         if (s->range && !is_numeric(s->type))
             return nn_error_set(err, NN_EABI, "parameter '%s' has a range but is a %s, not a "
                                 "number", s->name, type_name(s->type));
+        const char *fields[] = {"doc", "default", "range", "choices"};
+        const char *texts[] = {s->doc, s->def, s->range, s->choices};
+        for (int f = 0; f < 4; f++) {
+            char field[NN_PARAM_NAME_MAX + 40];
+            snprintf(field, sizeof field, "parameter '%s': %s", s->name, fields[f]);
+            if (nn_text_line_check(field, texts[f], err) != NN_OK)
+                return NN_EABI;
+        }
         range r;
         if (s->range && parse_range(s->range, &r) != 0)
             return nn_error_set(err, NN_EABI, "parameter '%s' has malformed range \"%s\"",
                                 s->name, s->range);
+        /* "(1, 1)", "[1, 1)", "(1, 1]": no value fits, so no model file could set the key */
+        if (s->range && r.lo == r.hi && (r.lo_open || r.hi_open))
+            return nn_error_set(err, NN_EABI, "parameter '%s' has an empty range \"%s\": no "
+                                "value fits (write [%g, %g] for the one value)", s->name,
+                                s->range, r.lo, r.hi);
         if (s->required && s->def)
             return nn_error_set(err, NN_EABI, "parameter '%s' is required but has a default",
                                 s->name);

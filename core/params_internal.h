@@ -37,6 +37,12 @@ int nn_edit_distance(const char *a, const char *b);
 /* The closest candidate within distance 2 (or a prefix match), or NULL. */
 const char *nn_closest(const char *word, const char *const *cands, int n);
 
+/* A plugin's text that the CLI prints (summary, version, license, a key's doc, default,
+ * range, choices) is one line: NN_OK, or NN_EABI with "FIELD holds a control character
+ * (0x1b) at byte N; it is one line of text" in err when s has a C0 control byte (LF, CR,
+ * ESC, TAB...) or DEL, which would forge or hide lines of nntrain's own output. */
+int nn_text_line_check(const char *field, const char *s, nn_error *err);
+
 /* Text from a file, safe to quote in a message: control bytes, DEL and bytes that are not
  * valid UTF-8 become \xNN (newlines and tabs too unless keep_lines); valid UTF-8 stays. Cut
  * with "..." to fit cap. returns buf. */

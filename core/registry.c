@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -117,7 +118,7 @@ static int check_secure(const nn_registry *r, const char *path, int is_dir, char
 
 static int valid_ident(const char *s)
 {
-    if (!s || !*s)
+    if (!s || !*s || strnlen(s, NN_PLUGIN_NAME_MAX + 1) > NN_PLUGIN_NAME_MAX)
         return 0;
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
@@ -278,24 +279,45 @@ static int validate_desc(const nn_plugin_desc *d, nn_error *err)
         return nn_error_set(err, NN_EABI, "descriptor struct_size %u is smaller than ABI %d.%d's %zu",
                             d->struct_size, NN_ABI_MAJOR, NN_ABI_MINOR,
                             offsetof(nn_plugin_desc, reserved));
+    if (d->struct_size > NN_STRUCT_SIZE_MAX)
+        return nn_error_set(err, NN_EABI, "descriptor struct_size %u is larger than any ABI's "
+                            "descriptor (at most %d bytes): a corrupt descriptor", d->struct_size,
+                            NN_STRUCT_SIZE_MAX);
     if (d->kind <= 0 || d->kind >= NN_KIND_COUNT_)
         return nn_error_set(err, NN_EABI, "descriptor has unknown kind %d", d->kind);
-    if (!valid_ident(d->name))
-        return nn_error_set(err, NN_EABI, "descriptor name %s%s%s is missing or not [a-z0-9_]+",
-                            d->name ? "'" : "", d->name ? d->name : "(NULL)", d->name ? "'" : "");
+    if (!valid_ident(d->name)) {
+        char shown[NN_PLUGIN_NAME_MAX + 8];
+        if (!d->name)
+            return nn_error_set(err, NN_EABI, "descriptor name (NULL) is missing");
+        nn_text_escape(d->name, shown, sizeof shown, 0);
+        return nn_error_set(err, NN_EABI, "descriptor name '%s' (%zu bytes) is missing or not "
+                            "[a-z0-9_]{1,%d}", shown, strlen(d->name), NN_PLUGIN_NAME_MAX);
+    }
     const char *req[] = {"version", "license", "summary"};
     const char *val[] = {d->version, d->license, d->summary};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         if (!val[i] || !*val[i])
             return nn_error_set(err, NN_EABI, "%s '%s': required field '%s' is missing",
                                 nn_kind_name(d->kind), d->name, req[i]);
-    if (d->device && !valid_ident(d->device))
-        return nn_error_set(err, NN_EABI, "%s '%s': device '%s' is not [a-z0-9_]+",
-                            nn_kind_name(d->kind), d->name, d->device);
+        nn_error terr = {0};
+        if (nn_text_line_check(req[i], val[i], &terr) != NN_OK)
+            return nn_error_set(err, NN_EABI, "%s '%s': %s", nn_kind_name(d->kind), d->name,
+                                terr.msg);
+    }
+    if (d->device && !valid_ident(d->device)) {
+        char shown[NN_PLUGIN_NAME_MAX + 8];
+        nn_text_escape(d->device, shown, sizeof shown, 0);
+        return nn_error_set(err, NN_EABI, "%s '%s': device '%s' is not [a-z0-9_]{1,%d}",
+                            nn_kind_name(d->kind), d->name, shown, NN_PLUGIN_NAME_MAX);
+    }
     if (!d->vtable)
         return nn_error_set(err, NN_EABI, "%s '%s': required field 'vtable' is missing",
                             nn_kind_name(d->kind), d->name);
     const nn_vtable_common *c = d->vtable;
+    if (c->struct_size > NN_STRUCT_SIZE_MAX)
+        return nn_error_set(err, NN_EABI, "%s '%s': vtable struct_size %u is larger than any "
+                            "ABI's vtable (at most %d bytes): a corrupt descriptor",
+                            nn_kind_name(d->kind), d->name, c->struct_size, NN_STRUCT_SIZE_MAX);
     if (c->struct_size < min_vtable_size(d->kind))
         return nn_error_set(err, NN_EABI, "%s '%s': vtable struct_size %u is smaller than "
                             "ABI %d.%d's %zu", nn_kind_name(d->kind), d->name, c->struct_size,
@@ -383,6 +405,33 @@ static int register_descs(nn_registry *r, const char *path, void *h, const void 
     return rc;
 }
 
+/* Points stdout at /dev/null while a plugin's constructors run: a line a constructor prints
+ * would sit among nntrain's own output (`plugins check`'s "ok ..." lines) as if it were
+ * one. stderr stays: a plugin's diagnostics and a crash report still show. returns the saved
+ * descriptor for restore_stdout, or -1 when nothing was changed. */
+static int quiet_stdout(void)
+{
+    fflush(stdout);
+    int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int saved = null_fd >= 0 ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+    if (saved >= 0 && dup2(null_fd, STDOUT_FILENO) < 0) {
+        close(saved);
+        saved = -1;
+    }
+    if (null_fd >= 0)
+        close(null_fd);
+    return saved;
+}
+
+static void restore_stdout(int saved)
+{
+    if (saved < 0)
+        return;
+    fflush(stdout); /* what the constructor left in stdio's buffer goes to /dev/null too */
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+}
+
 /* dlopen + dlsym + validation of every descriptor; registers the good ones. Runs in the
  * probe child too (record == 0), where only surviving it matters. */
 static int load_file(nn_registry *r, const char *path, int record, nn_error *err)
@@ -397,7 +446,9 @@ static int load_file(nn_registry *r, const char *path, int record, nn_error *err
     dlerror();
     /* the checked file itself: a symlink on the way could be changed after the check */
     nn_crash_enter_file(path, "loading it (dlopen runs its ELF constructors)");
+    int saved_out = quiet_stdout();
     void *h = dlopen(resolved, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    restore_stdout(saved_out);
     nn_crash_leave();
     if (!h) {
         const char *e = dlerror();
@@ -462,6 +513,14 @@ static int probe_from(nn_registry *r, int from)
     if (pid == 0) {
         close(fds[0]);
         nn_child_default_signals(); /* die of the signal itself, so the parent can name it */
+        /* what a constructor prints here would read as nntrain's own lines, printed once
+         * more by the load in process: the parent reports how the child ended instead */
+        int null_fd = open("/dev/null", O_WRONLY);
+        if (null_fd >= 0) {
+            dup2(null_fd, STDOUT_FILENO);
+            dup2(null_fd, STDERR_FILENO);
+            close(null_fd);
+        }
         for (int i = from; i < r->n_pend; i++) {
             char line[32];
             int len = snprintf(line, sizeof line, "B %d\n", i);

@@ -186,6 +186,23 @@ Test(cli, check_passes_a_directory_of_good_plugins)
     tmpdir_free(dir);
 }
 
+/* nntest_text's constructor prints "ok      forged.so: ..." to stdout: neither the probe
+ * child's load nor the one in process may put it among check's lines, nor the listing's */
+Test(cli, a_constructor_s_output_never_reads_as_a_line_of_plugins_or_check)
+{
+    char *dir = plugin_dir_with("nntest_text", NULL);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    assert_lacks(res.out, "forged");
+    assert_has(res.out, "summary holds a control character (0x1b) at byte 3");
+    assert_lacks(res.out, "\x1b");
+    assert_lacks(res.out, "\r");
+    run_nntrain(&res, "plugins", "--plugin-dir", dir, NULL);
+    assert_exit(&res, 0);
+    assert_lacks(res.out, "forged");
+    tmpdir_free(dir);
+}
+
 Test(cli, check_reports_a_wrong_abi_with_both_versions)
 {
     char host[32];

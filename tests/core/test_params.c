@@ -315,6 +315,46 @@ Test(params, schema_with_malformed_ranges_is_rejected)
     }
 }
 
+Test(params, schema_with_an_empty_range_is_rejected_naming_the_key)
+{
+    nn_error err = {0};
+    const char *bad[] = {"(1, 1)", "[1, 1)", "(1,1]", "(0, 0)"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        nn_param_spec s = {.name = "k", .type = NN_PARAM_INT, .range = bad[i], .doc = "d"};
+        char want[96];
+        snprintf(want, sizeof want, "parameter 'k' has an empty range \"%s\": no value fits",
+                 bad[i]);
+        assert_has(schema_error(s, &err), want);
+    }
+}
+
+Test(params, schema_text_with_a_control_character_is_rejected_with_its_byte)
+{
+    nn_error err = {0};
+    nn_param_spec doc = {.name = "k", .type = NN_PARAM_INT, .doc = "a key\nok      x.so"};
+    cr_assert_str_eq(schema_error(doc, &err), "parameter 'k': doc holds a control character "
+                     "(0x0a) at byte 5; it is one line of text");
+    nn_param_spec def = {.name = "s", .type = NN_PARAM_STRING, .def = "\x1b[2J", .doc = "d"};
+    assert_has(schema_error(def, &err), "parameter 's': default holds a control character "
+               "(0x1b) at byte 0");
+    nn_param_spec del = {.name = "e", .type = NN_PARAM_ENUM, .choices = "a|b\x7f", .doc = "d"};
+    assert_has(schema_error(del, &err), "parameter 'e': choices holds a control character "
+               "(0x7f) at byte 3");
+}
+
+Test(params, schema_key_names_are_at_most_64_bytes)
+{
+    nn_error err = {0};
+    char name[70];
+    memset(name, 'a', 64);
+    name[64] = 0;
+    nn_param_spec two[] = {{.name = name, .type = NN_PARAM_INT, .doc = "d"}, {.name = NULL}};
+    cr_assert_eq(nn_schema_validate(two, &err), NN_OK, "%s", err.msg);
+    name[64] = 'a';
+    name[65] = 0;
+    assert_has(schema_error(two[0], &err), "(65 bytes) is not [a-z0-9_]{1,64}");
+}
+
 Test(params, schema_contradictions_and_omissions_are_rejected)
 {
     nn_error err = {0};
@@ -329,7 +369,7 @@ Test(params, schema_contradictions_and_omissions_are_rejected)
                      "parameter 'units' has no doc string");
     cr_assert_str_eq(schema_error((nn_param_spec){.name = "Units", .type = NN_PARAM_INT,
                                                   .doc = "d"}, &err),
-                     "parameter name 'Units' is not [a-z0-9_]+");
+                     "parameter name 'Units' is not [a-z0-9_]{1,64}");
     assert_has(schema_error((nn_param_spec){.name = "units", .type = (nn_param_type)42,
                                             .doc = "d"}, &err), "unknown type 42");
     cr_assert_str_eq(schema_error((nn_param_spec){.name = "m", .type = NN_PARAM_ENUM,

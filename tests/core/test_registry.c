@@ -266,6 +266,35 @@ Test(registry, malformed_descriptors_are_each_reported_and_the_good_one_loads)
     tmpdir_free(dir);
 }
 
+Test(registry, descriptor_text_with_control_characters_huge_sizes_and_long_names_is_refused)
+{
+    char *dir = plugin_dir_with("nntest_text", NULL);
+    nn_registry *r = load_dir(NULL, dir);
+    const char *want[] = {
+        "'nntest_esc_summary': summary holds a control character (0x1b) at byte 3; it is one "
+        "line of text",
+        "'nntest_cr_version': version holds a control character (0x0d) at byte 3",
+        "'nntest_lf_license': license holds a control character (0x0a) at byte 3",
+        "'nntest_lf_doc': parameter 'k': doc holds a control character (0x0a) at byte 5",
+        "'nntest_empty_range': parameter 'k' has an empty range \"(1, 1)\": no value fits",
+        "(65 bytes) is missing or not [a-z0-9_]{1,64}",
+        "'nntest_huge_vtable': vtable struct_size 1073741824 is larger than any ABI's vtable "
+        "(at most 65536 bytes)",
+        "descriptor struct_size 1073741824 is larger than any ABI's descriptor (at most 65536 "
+        "bytes)",
+    };
+    int nw = (int)(sizeof want / sizeof *want);
+    cr_assert_eq(nn_registry_problem_count(r), nw);
+    for (int i = 0; i < nw; i++) {
+        cr_assert_eq(nn_registry_problem(r, i)->status, NN_EABI);
+        assert_has(nn_registry_problem(r, i)->reason, want[i]);
+    }
+    cr_assert_eq(nn_registry_count(r), 1, "the 64-byte name is allowed");
+    cr_assert_eq(strlen(nn_registry_entry(r, 0)->desc->name), 64);
+    nn_registry_free(r);
+    tmpdir_free(dir);
+}
+
 Test(registry, add_file_returns_the_problem_prefixed_with_the_path)
 {
     char *dir = tmpdir_new();

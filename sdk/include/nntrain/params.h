@@ -23,11 +23,18 @@ typedef enum nn_param_type {
                             file reaches the plugin resolved against that file's directory */
 } nn_param_type;
 
+/* the longest key name a schema may declare, in bytes */
+#define NN_PARAM_NAME_MAX 64
+
 /* One key of a plugin's schema. An array of these ends with an entry whose name is NULL.
+ *   .name     [a-z0-9_], 1 to NN_PARAM_NAME_MAX bytes
  *   .def      default as text, parsed like user input; NULL means "no default"
- *   .range    interval for numbers, e.g. "[0, 1)", "(0, inf)", "[1, 65535]"; NULL = any
+ *   .range    interval for numbers, e.g. "[0, 1)", "(0, inf)", "[1, 65535]"; NULL = any; an
+ *             empty one ("(1, 1)", "[1, 1)") is refused: no value would fit
  *   .choices  for NN_PARAM_ENUM: "max|min"; NULL otherwise
- *   .required the user must give it (then .def must be NULL) */
+ *   .required the user must give it (then .def must be NULL)
+ *   .doc      required, one line: like .def, .range and .choices it may hold no control
+ *             character (no LF, CR, TAB, ESC) or DEL; the registry refuses the descriptor */
 typedef struct nn_param_spec {
     const char *name;
     nn_param_type type;

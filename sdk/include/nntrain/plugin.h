@@ -46,17 +46,26 @@ typedef enum nn_kind {
  * at once: the core may then pass it 1-D slices of parameters ([train] replicas) */
 #define NN_CAP_ELEMENTWISE (1u << 3)
 
+/* the longest plugin (and device) name, in bytes: what a model file's `type =` can name */
+#define NN_PLUGIN_NAME_MAX 64
+/* the largest descriptor or vtable struct_size the registry believes (a larger one is a
+ * corrupt or hostile descriptor, refused before anything past the header is read) */
+#define NN_STRUCT_SIZE_MAX 65536
+
 typedef struct nn_plugin_desc {
     uint16_t abi_major;          /* NN_ABI_MAJOR the plugin was built with */
     uint16_t abi_minor;          /* NN_ABI_MINOR the plugin was built with */
     uint32_t struct_size;        /* sizeof(nn_plugin_desc) the plugin was built with */
     int32_t kind;                /* nn_kind */
     uint32_t caps;               /* NN_CAP_* */
-    const char *name;            /* required: [a-z0-9_]+, unique per (kind, device) */
+    const char *name;            /* required: [a-z0-9_], 1 to NN_PLUGIN_NAME_MAX bytes,
+                                    unique per (kind, device) */
     const char *version;         /* required: the plugin's own version, e.g. "1.0.0" */
     const char *license;         /* required: SPDX identifier */
     const char *summary;         /* required: one line for `nntrain plugins` */
-    const char *device;          /* optional: "cpu" when NULL */
+    /* version, license and summary are one line each: a control character (LF, CR, TAB,
+     * ESC...) or DEL in any of them makes the registry refuse the descriptor */
+    const char *device;          /* optional: "cpu" when NULL; as name */
     const nn_param_spec *params; /* optional: NULL-name-terminated schema */
     const void *vtable;          /* required: the kind's vtable (nn_layer_vtable, ...) */
     /* optional, ABI 0.4 (took reserved[0]): the cases `nntrain plugins test` checks (see
