@@ -321,20 +321,30 @@ static pid_t guard_pid;
 static int guard_status;
 static atomic_int exit_allowed;
 
-static void on_exit_call(void)
+/* 0 until a report of an exit was written (once: the _exit that ends it must pass) */
+static atomic_int exit_reported;
+
+/* Writes the report of an exit()/_exit() (how) and returns guard_status; own_only: only this
+ * thread's calls count (an _exit from a thread in no plugin call is nntrain's own, as the
+ * signal watcher's second-SIGINT exit) */
+static int report_exit(const char *how, int own_only)
 {
-    /* main returning; or a probe child, whose parent reads its exit status itself */
-    if (atomic_load(&exit_allowed) || getpid() != guard_pid)
-        return;
-    fflush(NULL); /* what the run printed so far is kept */
+    const crash_thread *main_t = atomic_load_explicit(&main_thread, memory_order_relaxed);
+    int helper = !own_only && main_t && main_t != &tls && main_t->depth > 0;
+    if (own_only && tls.depth == 0)
+        return -1;
+    int no = 0;
+    if (!atomic_compare_exchange_strong(&exit_reported, &no, 1))
+        return -1;
     out_buf o;
     o.n = 0;
-    put(&o, "\nnntrain: exit() was called while nntrain was still running\n");
-    const crash_thread *main_t = atomic_load_explicit(&main_thread, memory_order_relaxed);
+    put(&o, "\nnntrain: ");
+    put(&o, how);
+    put(&o, " was called while nntrain was still running\n");
     if (put_frames(&o, &tls, "nntrain: it happened in ") > 0) {
         put(&o, "nntrain: that plugin ended the process; a plugin must report an error as a "
                 "status, never exit\n");
-    } else if (main_t && main_t != &tls && main_t->depth > 0) {
+    } else if (helper) {
         put(&o, "nntrain: it happened on a helper thread (thread id ");
         put_int(&o, (long)gettid());
         put(&o, ") while the main thread was in a plugin call:\n");
@@ -347,7 +357,30 @@ static void on_exit_call(void)
     put_int(&o, guard_status);
     put(&o, "\n");
     flush(&o);
-    _exit(guard_status);
+    return guard_status;
+}
+
+/* main returning, or a forked child (a probe, whose parent reads its exit status itself) */
+static int exit_is_ours(void)
+{
+    return !guard_pid || atomic_load(&exit_allowed) || getpid() != guard_pid;
+}
+
+static void on_exit_call(void)
+{
+    if (exit_is_ours())
+        return;
+    fflush(NULL); /* what the run printed so far is kept */
+    int status = report_exit("exit()", 0);
+    _exit(status >= 0 ? status : guard_status);
+}
+
+int nn_crash_quick_exit_status(const char *how, int status)
+{
+    if (exit_is_ours())
+        return status;
+    int mine = report_exit(how, 1);
+    return mine >= 0 ? mine : status;
 }
 
 int nn_crash_guard_exit(int status)

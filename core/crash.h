@@ -43,6 +43,11 @@ int nn_crash_install(void);
  * exit() is left alone (its parent judges it). Call once, from main, after
  * nn_crash_install(). returns 0 or -1. */
 int nn_crash_guard_exit(int status);
+/* For the executable's _exit()/_Exit() (how names it): when the calling thread is in a
+ * plugin call or file load of the guarded process, writes the report as for exit() and
+ * returns the guard's status; otherwise (nntrain's own _exit, a forked child's) returns
+ * status unchanged. */
+int nn_crash_quick_exit_status(const char *how, int status);
 /* From now on exit() is nntrain's own: main is returning its status. */
 void nn_crash_allow_exit(void);
 

@@ -14,10 +14,14 @@ enum {
     NN_EXIT_USAGE = 2,     /* bad command line */
     NN_EXIT_BROKEN = 3,    /* `plugins check`: some plugin is broken */
     NN_EXIT_NONFINITE = 4, /* training stopped on a non-finite loss or gradient */
-    NN_EXIT_PLUGIN_EXIT = 70, /* a plugin called exit(): the command did not finish */
+    NN_EXIT_PLUGIN_EXIT = 70, /* a plugin called exit() or _exit(): the command did not finish */
     NN_EXIT_SIGINT = 130,  /* interrupted by SIGINT; a checkpoint was written */
     NN_EXIT_SIGTERM = 143, /* interrupted by SIGTERM; a checkpoint was written */
 };
+
+/* exit_guard.c: finds the C library's _exit/_Exit behind the executable's; call first in
+ * main */
+void nn_cli_exit_guard_init(void);
 
 #define NN_CLI_MAX_DIRS 32
 #define NN_CLI_MAX_SETS 64

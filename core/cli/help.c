@@ -132,7 +132,8 @@ static void common_options(void)
          "  2 bad command line, or a model file that cannot be read or parsed (its keys and\n"
          "    values are checked later: a bad one is a failure, 1)\n"
          "  3 broken plugins (plugins check)    4 non-finite loss or gradient\n"
-         "  70 a plugin called exit() (stderr names the plugin call or file load running)\n"
+         "  70 a plugin called exit() or _exit(): the command did not finish (stderr names\n"
+         "     the plugin call or plugin file load that was running)\n"
          "  130/143 interrupted by SIGINT/SIGTERM (after writing a checkpoint once training\n"
          "          had started)");
 }

@@ -32,7 +32,8 @@ static int run(int argc, char **argv)
     /* before any thread exists: every thread inherits SIGINT/SIGTERM blocked (signals.h) */
     nn_signals_init();
     nn_crash_install(); /* a plugin that crashes is named; without it the run still works */
-    /* a plugin's exit() must not pass for the command's own success */
+    /* a plugin's exit() or _exit() must not pass for the command's own success */
+    nn_cli_exit_guard_init();
     nn_crash_guard_exit(NN_EXIT_PLUGIN_EXIT);
     /* a file-size limit (ulimit -f) makes a write fail with EFBIG, which every writer reports
      * by name (keeping the previous checkpoint), instead of killing the process silently */

@@ -168,6 +168,13 @@ Test(crash, an_exit_on_a_loader_thread_is_named_and_the_status_is_70_not_0)
     assert_exit_named("dataset", "get", "data");
 }
 
+Test(crash, an__exit_in_a_layer_forward_is_named_and_the_status_is_70_not_0)
+{
+    train("layer.boom.crash_in=forward", "layer.boom.how=_exit");
+    assert_exit_named("layer", "forward", "layer.boom");
+    assert_has(res.out, "_exit() was called while nntrain was still running");
+}
+
 /* plugins/nntest_second.so, whose constructor does `how` on its second load: the probe child
  * loads it first, so the fault happens in nntrain's own process */
 static void second_load(const char *how, const char *verb)
@@ -200,6 +207,17 @@ Test(crash, a_constructor_exit_in_process_names_the_plugin_file_and_the_status_i
     snprintf(want, sizeof want, "it happened in plugin file %s/nntest_second.so, while loading "
              "it", plugins);
     assert_has(res.out, want);
+}
+
+Test(crash, a_constructor__exit_in_process_names_the_plugin_file_and_the_status_is_70)
+{
+    second_load("_exit", "summary");
+    assert_exit(&res, 70);
+    char want[4600];
+    snprintf(want, sizeof want, "it happened in plugin file %s/nntest_second.so, while loading "
+             "it", plugins);
+    assert_has(res.out, want);
+    assert_has(res.out, "_exit() was called");
 }
 
 Test(crash, an_exit_in_the_probe_child_stays_the_probe_s_finding)

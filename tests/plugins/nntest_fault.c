@@ -8,12 +8,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nntrain/nntrain.h>
 
 typedef struct fault {
     const char *crash_in; /* points into the params, which outlive the instance */
-    int how;              /* 0 segv, 1 abort, 2 stack, 3 exit(0) */
+    int how;              /* 0 segv, 1 abort, 2 stack, 3 exit(0), 4 _exit(0) */
     const char *fail_in;  /* layer only: the call that returns fail_status, message empty */
     int fail_status;
     int64_t length, features;
@@ -42,6 +43,8 @@ static void crash(int how)
         abort();
     if (how == 3)
         exit(0); /* the success status: nntrain must not pass it on */
+    if (how == 4)
+        _exit(0); /* no atexit handler runs */
     if (how == 2) {
         deep(NULL, 0);
         return;
@@ -86,8 +89,8 @@ static void fault_destroy(void *self)
 }
 
 #define FAULT_HOW                                                                          \
-    {.name = "how", .type = NN_PARAM_ENUM, .def = "segv", .choices = "segv|abort|stack|exit", \
-     .doc = "invalid memory access, abort(), unbounded recursion, or exit(0)"}
+    {.name = "how", .type = NN_PARAM_ENUM, .def = "segv", .choices = "segv|abort|stack|exit|_exit", \
+     .doc = "invalid memory access, abort(), unbounded recursion, exit(0) or _exit(0)"}
 #define FAULT_PARAMS(calls)                                                                \
     {{.name = "crash_in", .type = NN_PARAM_ENUM, .def = "none", .choices = "none|" calls,  \
       .doc = "the call that crashes"},                                                     \

@@ -1,7 +1,8 @@
 /* nntest_second.c: a valid layer plugin whose constructor misbehaves only on its second load,
  * so the registry's probe child (the first load) passes it and the fault happens in nntrain's
  * own process: with $NNTEST_SECOND naming a marker file, the first load creates it and the
- * second removes it and does $NNTEST_SECOND_HOW ("segv" or "exit", exit(0)).
+ * second removes it and does $NNTEST_SECOND_HOW ("segv", "exit" for exit(0) or "_exit" for
+ * _exit(0)).
  * Test fixture only: never installed. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -27,6 +28,8 @@ __attribute__((constructor)) static void nntest_second_on_load(void)
     unlink(marker);
     if (strcmp(how, "exit") == 0)
         exit(0);
+    if (strcmp(how, "_exit") == 0)
+        _exit(0);
     /* a member read through a NULL struct pointer, as real bugs look (see nntest_fault.c) */
     volatile uintptr_t near_null = 64;
     *(volatile int *)near_null = 1;
