@@ -28,12 +28,16 @@ static int kind_params(const pt_ctx *c, pt_report *r, const char *check, char *b
     return -1;
 }
 
-/* the allocation row of a step() that was counted */
-static void step_alloc_row(pt_report *r, const nn_alloc_counter *a, long n, const char *site)
+/* the allocation row of a step() that was counted; not_run (NULL when it ran) says why the
+ * counted step could not be trusted, so the row is shown and counted as skipped */
+static void step_alloc_row(pt_report *r, const nn_alloc_counter *a, long n, const char *site,
+                           const char *not_run)
 {
     char worst[24];
     snprintf(worst, sizeof worst, "%ld", n);
-    if (!a)
+    if (not_run)
+        pt_add(r, PT_SKIP, "allocation", NULL, NULL, "skipped (because %s)", not_run);
+    else if (!a)
         pt_add(r, PT_SKIP, "allocation", NULL, NULL, "this build cannot count heap allocations "
                "(a sanitizer owns malloc)");
     else if (n > 0)
@@ -171,8 +175,10 @@ static void opt_diff(const opt_run *a, const opt_run *b, char *why, size_t cap)
 void pt_check_optim_state(pt_ctx *c, pt_report *r)
 {
     char params[PT_TEXT];
-    if (kind_params(c, r, "state", params, sizeof params) != 0)
+    if (kind_params(c, r, "state", params, sizeof params) != 0) {
+        step_alloc_row(r, c->o->alloc, 0, "", "the state check could not run: no parameters");
         return;
+    }
     opt_run A, B;
     memset(&B, 0, sizeof B);
     nn_error err = {0};
@@ -234,9 +240,9 @@ void pt_check_optim_state(pt_ctx *c, pt_report *r)
         pt_add(r, PT_PASS, "state", "0 bits", "identical", "steps %d-%d of a fresh instance "
                "given the values and slots (%s) of step %d: bit-identical", OPT_WARM + 1,
                OPT_WARM + OPT_AFTER, n_slots ? slots : "none", OPT_WARM);
-    if (rc || why[0])
-        return;
-    step_alloc_row(r, a, total - exempt, site);
+    /* a step() that failed was not counted; one that ran was, whatever its state did */
+    step_alloc_row(r, a, total - exempt, site,
+                   rc ? "the state check failed before a step() could be counted" : NULL);
 }
 
 /* ---- schedulers ---- */
@@ -354,8 +360,10 @@ void pt_check_schedule(pt_ctx *c, pt_report *r)
 void pt_check_sched_state(pt_ctx *c, pt_report *r)
 {
     char params[PT_TEXT];
-    if (kind_params(c, r, "state", params, sizeof params) != 0)
+    if (kind_params(c, r, "state", params, sizeof params) != 0) {
+        step_alloc_row(r, c->o->alloc, 0, "", "the state check could not run: no parameters");
         return;
+    }
     int n = sched_units(c), half = n / 2;
     sched_run A, B;
     memset(&A, 0, sizeof A);
@@ -418,7 +426,7 @@ void pt_check_sched_state(pt_ctx *c, pt_report *r)
     else
         pt_add(r, PT_PASS, "state", "0 bits", "identical", "rates %d-%d %s: bit-identical",
                half + 1, n, how);
-    if (rc || diff >= 0)
-        return;
-    step_alloc_row(r, a, total - exempt, site);
+    /* a step() that failed was not counted; one that ran was, whatever its state did */
+    step_alloc_row(r, a, total - exempt, site,
+                   rc ? "the state check failed before a step() could be counted" : NULL);
 }

@@ -323,6 +323,33 @@ Test(plugins_test, fails_an_optimizer_that_keeps_state_outside_its_slots)
     nntrain(&r, "plugins test hidden_state");
     cr_assert_eq(r.status, 1, "%s", r.out);
     expect_row(&r, "state", "FAIL", "an optimizer keeps all of its state in slots");
+    /* the counted step ran: its row is there, whatever the state did */
+    expect_row(&r, "allocation", COUNTS_ALLOCATIONS ? "pass" : "skip", NULL);
+    cr_assert(strstr(r.out, COUNTS_ALLOCATIONS ? "4 checks passed, 1 failed, 0 skipped"
+                                               : "3 checks passed, 1 failed, 1 skipped"),
+              "%s", r.out);
+}
+
+/* a check that stops early still shows, and counts, the rows it could not run */
+Test(plugins_test, shows_the_allocation_row_skipped_when_the_state_check_fails)
+{
+    static run r;
+    nntrain(&r, "plugins test refusing_optim");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "state", "FAIL", "refuses step 1");
+    expect_row(&r, "allocation", "skip", "skipped (because the state check failed before a "
+               "step() could be counted)");
+    cr_assert(strstr(r.out, " 1 failed, 1 skipped"), "%s", r.out);
+    nntrain(&r, "plugins test refusing_sched --steps 12");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "schedule", "FAIL", "refuses step");
+    expect_row(&r, "state", "FAIL", "refuses step");
+    expect_row(&r, "allocation", "skip", "skipped (because the state check failed before a "
+               "step() could be counted)");
+    /* schema, exports, schedule, state, allocation, lifecycle */
+    cr_assert(strstr(r.out, COUNTS_ALLOCATIONS ? "3 checks passed, 2 failed, 1 skipped"
+                                               : "2 checks passed, 2 failed, 2 skipped"),
+              "%s", r.out);
 }
 
 Test(plugins_test, fails_a_scheduler_whose_rate_depends_on_unsaved_state)

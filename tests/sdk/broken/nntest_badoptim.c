@@ -1,6 +1,7 @@
-/* nntest_badoptim.c: optimizers and a scheduler that break what their kind needs: one has no
- * `lr` key, one keeps state outside its slots, one scheduler keeps state without saving it.
- * `plugins check` and `plugins test` must say so. Test code; never installed. */
+/* nntest_badoptim.c: optimizers and schedulers that break what their kind needs: one has no
+ * `lr` key, one keeps state outside its slots, one scheduler keeps state without saving it,
+ * and one of each refuses every step. `plugins check` and `plugins test` must say so. Test
+ * code; never installed. */
 #include <stdlib.h>
 
 #include <nntrain/nntrain.h>
@@ -47,6 +48,15 @@ static int hidden_step(void *self, const nn_optim_step *s, nn_error *err)
     return NN_OK;
 }
 
+static int refused_step(void *self, const nn_optim_step *s, nn_error *err)
+{
+    (void)self;
+    return nn_error_set(err, NN_EINVAL, "refuses step %lld", (long long)s->t);
+}
+
+static const nn_optimizer_vtable refusing_vt = {.struct_size = sizeof(nn_optimizer_vtable),
+                                                .create = st_create, .destroy = st_destroy,
+                                                .setup = no_slots, .step = refused_step};
 static const nn_optimizer_vtable opt_vt = {.struct_size = sizeof(nn_optimizer_vtable),
                                            .create = st_create, .destroy = st_destroy,
                                            .setup = no_slots, .step = hidden_step};
@@ -63,6 +73,9 @@ static const nn_param_spec without_lr[] = {
 static const nn_plugin_desc hidden_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_OPTIMIZER, .name = "hidden_state", .version = "1.0.0", .license = "MIT",
     .summary = "keeps a step count outside its slots", .params = with_lr, .vtable = &opt_vt);
+static const nn_plugin_desc refusing_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_OPTIMIZER, .name = "refusing_optim", .version = "1.0.0", .license = "MIT",
+    .summary = "refuses every step", .params = with_lr, .vtable = &refusing_vt);
 static const nn_plugin_desc nolr_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_OPTIMIZER, .name = "no_lr", .version = "1.0.0", .license = "MIT",
     .summary = "its schema names the rate 'rate'", .params = without_lr, .vtable = &opt_vt);
@@ -87,6 +100,18 @@ static int sched_step(void *self, const nn_sched_ctx *c, double *lr, nn_error *e
     return NN_OK;
 }
 
+/* steps like counting_sched for 3 calls, then refuses */
+static int refused_sched_step(void *self, const nn_sched_ctx *c, double *lr, nn_error *err)
+{
+    st *s = self;
+    if (s->calls >= 3)
+        return nn_error_set(err, NN_EINVAL, "refuses step %lld", (long long)c->step);
+    return sched_step(self, c, lr, err);
+}
+
+static const nn_scheduler_vtable refusing_sched_vt = {
+    .struct_size = sizeof(nn_scheduler_vtable), .create = st_create, .destroy = st_destroy,
+    .start = sched_start, .step = refused_sched_step};
 static const nn_scheduler_vtable sched_vt = {.struct_size = sizeof(nn_scheduler_vtable),
                                              .create = st_create, .destroy = st_destroy,
                                              .start = sched_start, .step = sched_step};
@@ -94,4 +119,8 @@ static const nn_plugin_desc sched_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_SCHEDULER, .name = "counting_sched", .version = "1.0.0", .license = "MIT",
     .summary = "counts its calls without saving the count", .vtable = &sched_vt);
 
-NN_PLUGIN_EXPORT(&hidden_desc, &nolr_desc, &sched_desc);
+static const nn_plugin_desc refusing_sched_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_SCHEDULER, .name = "refusing_sched", .version = "1.0.0", .license = "MIT",
+    .summary = "refuses its fourth step", .vtable = &refusing_sched_vt);
+
+NN_PLUGIN_EXPORT(&hidden_desc, &nolr_desc, &sched_desc, &refusing_desc, &refusing_sched_desc);
