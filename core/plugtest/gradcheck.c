@@ -11,7 +11,6 @@
 
 #include "pt_internal.h"
 
-#define GC_DEFAULT_RTOL 1e-3
 #define GC_NOISE_SAMPLES 7
 /* the analytic gradient is float32 arithmetic too: allow this much of the tensor's largest
  * gradient for its own rounding (100 float32 epsilons, ample for sums of thousands of terms) */
@@ -166,7 +165,7 @@ static judged judge(double a, const double est[3], double fixed, double noise, d
 static int check_targets(gc_eval f, void *ctx, gc_target *tg, int nt, const pt_gc_opts *o,
                          nn_gradcheck_result *res, nn_error *err)
 {
-    double rtol = o->rtol > 0 ? o->rtol : GC_DEFAULT_RTOL;
+    double rtol = o->rtol > 0 ? o->rtol : PT_GC_DEFAULT_RTOL;
     int64_t cap = o->max_elements > 0 ? o->max_elements : 1024;
     memset(res, 0, sizeof *res);
     res->rtol = rtol;
@@ -370,24 +369,66 @@ int pt_gradcheck_loss(pt_loss *L, const pt_gc_opts *o, nn_gradcheck_result *res,
 
 /* ---- the SDK's entry points (gradcheck.h) ---- */
 
-static pt_gc_opts gc_opts(const nn_plugin_desc *desc, const nn_gradcheck_opts *opts)
+int pt_gc_tol_problem(double rtol, double atol, const char *whose, char *why, size_t cap)
 {
-    pt_gc_opts o = {0, 0, 1, 0};
+    /* written so that NaN fails too */
+    if (!(rtol >= 0 && rtol < PT_GC_TOL_MAX) || !(atol >= 0 && atol < PT_GC_TOL_MAX)) {
+        snprintf(why, cap, "%s: rtol %g and atol %g must each lie in [0, %g) (0 = the default: "
+                 "rtol %g, atol 0)", whose, rtol, atol, PT_GC_TOL_MAX, PT_GC_DEFAULT_RTOL);
+        return 1;
+    }
+    return 0;
+}
+
+int pt_gc_tol_loosened(double rtol, double atol, char *note, size_t cap)
+{
+    char r[64] = "", a[64] = "";
+    if (rtol > PT_GC_DEFAULT_RTOL)
+        snprintf(r, sizeof r, "rtol %.2g (default %.0e)", rtol, PT_GC_DEFAULT_RTOL);
+    if (atol > 0)
+        snprintf(a, sizeof a, "atol %.2g (default 0)", atol);
+    note[0] = 0;
+    if (r[0] || a[0])
+        snprintf(note, cap, "the test spec loosens the default tolerance: %s%s%s", r,
+                 r[0] && a[0] ? ", " : "", a);
+    return note[0] != 0;
+}
+
+/* the options in effect: the test spec's tolerances, then what opts sets; refuses what the
+ * header says is refused rather than putting a default in its place */
+static int gc_opts(const nn_plugin_desc *desc, const nn_gradcheck_opts *opts, pt_gc_opts *o,
+                   nn_error *err)
+{
+    *o = (pt_gc_opts){0, 0, 1, 0};
+    char why[300];
     const nn_test_spec *spec = desc->abi_minor >= 4 ? desc->test : NULL;
     if (spec && spec->struct_size >= offsetof(nn_test_spec, reserved)) {
-        o.rtol = spec->rtol;
-        o.atol = spec->atol;
+        char whose[160];
+        snprintf(whose, sizeof whose, "%.63s: its test spec", desc->name ? desc->name : "?");
+        if (pt_gc_tol_problem(spec->rtol, spec->atol, whose, why, sizeof why))
+            return nn_error_set(err, NN_EINVAL, "%s", why);
+        o->rtol = spec->rtol;
+        o->atol = spec->atol;
     }
-    if (opts && opts->struct_size >= offsetof(nn_gradcheck_opts, reserved)) {
-        if (opts->rtol > 0)
-            o.rtol = opts->rtol;
-        if (opts->atol > 0)
-            o.atol = opts->atol;
-        if (opts->seed)
-            o.seed = opts->seed;
-        o.max_elements = opts->max_elements;
-    }
-    return o;
+    if (!opts)
+        return NN_OK;
+    if (opts->struct_size < offsetof(nn_gradcheck_opts, reserved))
+        return nn_error_set(err, NN_EINVAL, "nn_gradcheck_opts.struct_size is %u, expected "
+                            "sizeof(nn_gradcheck_opts) (%zu)", opts->struct_size,
+                            sizeof(nn_gradcheck_opts));
+    if (pt_gc_tol_problem(opts->rtol, opts->atol, "nn_gradcheck_opts", why, sizeof why))
+        return nn_error_set(err, NN_EINVAL, "%s", why);
+    if (opts->max_elements < 0)
+        return nn_error_set(err, NN_EINVAL, "nn_gradcheck_opts.max_elements is %d, expected "
+                            ">= 0 (0 = 1024)", opts->max_elements);
+    if (opts->rtol > 0)
+        o->rtol = opts->rtol;
+    if (opts->atol > 0)
+        o->atol = opts->atol;
+    if (opts->seed)
+        o->seed = opts->seed;
+    o->max_elements = opts->max_elements;
+    return NN_OK;
 }
 
 static int check_kind(const nn_plugin_desc *desc, int kind, nn_error *err)
@@ -401,6 +442,8 @@ static int check_kind(const nn_plugin_desc *desc, int kind, nn_error *err)
 int nn_gradcheck_layer(const nn_plugin_desc *desc, const char *const *kv, const char *inputs,
                        const nn_gradcheck_opts *opts, nn_gradcheck_result *res, nn_error *err)
 {
+    if (res)
+        memset(res, 0, sizeof *res);
     int rc = check_kind(desc, NN_KIND_LAYER, err);
     if (rc)
         return rc;
@@ -408,7 +451,9 @@ int nn_gradcheck_layer(const nn_plugin_desc *desc, const char *const *kv, const 
     memset(&c, 0, sizeof c);
     if ((rc = pt_parse_tensors(inputs, c.in, NN_MAX_INPUTS, &c.n_inputs, err)))
         return rc;
-    pt_gc_opts o = gc_opts(desc, opts);
+    pt_gc_opts o;
+    if ((rc = gc_opts(desc, opts, &o, err)))
+        return rc;
     pt_layer L;
     if ((rc = pt_layer_open(&L, NULL, desc, &c, kv, 1, ~0u, o.seed, err)))
         return rc;
@@ -421,6 +466,8 @@ int nn_gradcheck_loss(const nn_plugin_desc *desc, const char *const *kv, const c
                       const char *target, const nn_gradcheck_opts *opts,
                       nn_gradcheck_result *res, nn_error *err)
 {
+    if (res)
+        memset(res, 0, sizeof *res);
     int rc = check_kind(desc, NN_KIND_LOSS, err);
     if (rc)
         return rc;
@@ -428,7 +475,9 @@ int nn_gradcheck_loss(const nn_plugin_desc *desc, const char *const *kv, const c
     pt_case c;
     if ((rc = pt_case_from_test(&tc, NN_KIND_LOSS, &c, err)))
         return rc;
-    pt_gc_opts o = gc_opts(desc, opts);
+    pt_gc_opts o;
+    if ((rc = gc_opts(desc, opts, &o, err)))
+        return rc;
     pt_loss L;
     if ((rc = pt_loss_open(&L, NULL, desc, &c, kv, o.seed, err)))
         return rc;

@@ -236,7 +236,10 @@ int nn_plugtest_run(nn_registry *reg, const nn_plugin_entry *e, const nn_plugtes
     c->o = o;
     c->seed = o->seed ? o->seed : 1;
     const nn_test_spec *spec = c->d->abi_minor >= 4 ? c->d->test : NULL;
-    if (spec && spec->struct_size >= offsetof(nn_test_spec, reserved)) {
+    /* refused tolerances (the schema row fails on them) judge no gradient */
+    if (spec && spec->struct_size >= offsetof(nn_test_spec, reserved) &&
+        !pt_gc_tol_problem(spec->rtol, spec->atol, "the test spec", c->tol_refused,
+                           sizeof c->tol_refused)) {
         c->rtol = spec->rtol;
         c->atol = spec->atol;
     }

@@ -129,6 +129,16 @@ typedef struct pt_gc_opts {
     int max_elements;
 } pt_gc_opts;
 
+#define PT_GC_DEFAULT_RTOL 1e-3
+#define PT_GC_TOL_MAX 1.0 /* rtol and atol lie in [0, PT_GC_TOL_MAX) (gradcheck.h) */
+
+/* 0 when rtol and atol are tolerances the gradient check takes; else 1 with why ("WHOSE:
+ * rtol ... must ...") in why */
+int pt_gc_tol_problem(double rtol, double atol, const char *whose, char *why, size_t cap);
+/* 1 with note ("the test spec loosens the default tolerance: rtol 0.05 (default 1e-03)")
+ * when valid tolerances are looser than the defaults, else 0 and "" */
+int pt_gc_tol_loosened(double rtol, double atol, char *note, size_t cap);
+
 /* Checks every F32 input that has a gradient tensor and every parameter of an open training
  * plan. returns NN_OK when all match, NN_EINVAL on a mismatch (res says where), or the
  * plugin's status when it fails. */
@@ -172,6 +182,7 @@ typedef struct pt_ctx {
     int n_cases;                 /* from the cases check */
     pt_case cases[PT_MAX_CASES];
     double rtol, atol;           /* the test spec's, or 0 */
+    char tol_refused[300];       /* why the test spec's tolerances are refused, or "" */
 } pt_ctx;
 
 /* Appends a row; detail is printf-like. */

@@ -32,6 +32,13 @@ void pt_check_gradient(pt_ctx *c, pt_report *r)
         pt_add(r, PT_SKIP, "gradient", NULL, NULL, "inference-only layer (no NN_CAP_BACKWARD)");
         return;
     }
+    if (c->tol_refused[0]) {
+        pt_add(r, PT_SKIP, "gradient", NULL, NULL, "skipped (because %s; see 'schema'): no "
+               "gradient is judged under tolerances that are refused", c->tol_refused);
+        return;
+    }
+    char loosened[200];
+    pt_gc_tol_loosened(c->rtol, c->atol, loosened, sizeof loosened);
     for (int i = 0; i < c->n_cases; i++) {
         const pt_case *k = &c->cases[i];
         nn_error err = {0};
@@ -61,11 +68,12 @@ void pt_check_gradient(pt_ctx *c, pt_report *r)
         snprintf(worst, sizeof worst, "%.2e", res.worst_rel);
         snprintf(limit, sizeof limit, "%.2e", lim);
         pt_add(r, rc == NN_OK ? PT_PASS : PT_FAIL, "gradient", worst, limit,
-               "[%s] %lld elements%s, tolerance rtol %.0e + measured float32 noise%s%s\nworst: %s",
-               k->label, (long long)res.n_checked,
+               "[%s] %lld elements%s, tolerance rtol %.0e + measured float32 noise%s%s%s%s"
+               "\nworst: %s", k->label, (long long)res.n_checked,
                res.n_one_sided ? " (some next to a kink, matched one-sided)" : "", res.rtol,
                c->atol > 0 ? " + atol from the test spec" : "",
-               rc == NN_OK ? "" : " -- MISMATCH", res.where);
+               rc == NN_OK ? "" : " -- MISMATCH", loosened[0] ? "; " : "", loosened,
+               res.where);
     }
 }
 

@@ -260,9 +260,8 @@ static int spec_problem(const nn_plugin_desc *d, char *why, size_t cap)
     if (t->n_cases < 0 || t->n_cases > 64 || (t->n_cases && !t->cases))
         return snprintf(why, cap, "test spec: %d cases%s", t->n_cases,
                         t->cases ? "" : " but no array"), 1;
-    if (!(t->rtol >= 0 && t->rtol < 1) || !(t->atol >= 0))
-        return snprintf(why, cap, "test spec: rtol %g must lie in [0, 1) and atol %g be >= 0",
-                        t->rtol, t->atol), 1;
+    if (pt_gc_tol_problem(t->rtol, t->atol, "test spec", why, cap))
+        return 1;
     for (int i = 0; i < t->n_cases; i++) {
         pt_case c;
         nn_error err = {0};

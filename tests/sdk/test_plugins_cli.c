@@ -80,6 +80,32 @@ Test(plugins_test, fails_a_wrong_gradient_naming_the_element)
     expect_row(&r, "determinism", "pass", NULL);
 }
 
+/* a spec whose tolerance would hide any gradient fails its schema row, and no gradient row
+ * computed under it says pass; a valid loosened one is taken, and the table says so */
+Test(plugins_test, refuses_test_spec_tolerances_that_hide_a_wrong_gradient)
+{
+    static run r;
+    nntrain(&r, "plugins test tol_atol_inf");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "schema", "FAIL", "test spec: rtol 0 and atol inf must each lie in [0, 1)");
+    expect_row(&r, "gradient", "skip", "skipped (because the test spec: rtol 0 and atol inf "
+               "must each lie in [0, 1)");
+    nntrain(&r, "plugins test tol_atol_big");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "schema", "FAIL", "atol 1e+09 must each lie in [0, 1)");
+    expect_row(&r, "gradient", "skip", "no gradient is judged under tolerances that are "
+               "refused");
+    nntrain(&r, "plugins test tol_rtol_inf");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "schema", "FAIL", "rtol inf and atol 0 must each lie in [0, 1)");
+    expect_row(&r, "gradient", "skip", "see 'schema'");
+    cr_assert(!strstr(r.out, "gradient     pass"), "%s", r.out);
+    nntrain(&r, "plugins test tol_loose");
+    expect_row(&r, "schema", "pass", NULL);
+    expect_row(&r, "gradient", "pass", "the test spec loosens the default tolerance: rtol 0.05 "
+               "(default 1e-03), atol 0.0001 (default 0)");
+}
+
 Test(plugins_test, fails_a_loss_whose_gradient_has_the_wrong_sign)
 {
     static run r;

@@ -122,6 +122,46 @@ Test(sdk_api, gradcheck_reports_bad_arguments_clearly)
     cr_assert(strstr(err.msg, "unknown key 'nokey'"), "%s", err.msg);
 }
 
+/* a value out of range is refused, naming the field and its range, never silently replaced
+ * by the default (rtol -1 used to run with 1e-3) */
+Test(sdk_api, gradcheck_refuses_options_out_of_range)
+{
+    const nn_plugin_desc *d = find("good_square");
+    nn_gradcheck_result res;
+    nn_error err = {0};
+    nn_gradcheck_opts o = {.struct_size = sizeof o, .rtol = -1};
+    cr_assert_eq(nn_gradcheck_layer(d, NULL, "2x3", &o, &res, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "nn_gradcheck_opts: rtol -1 and atol 0 must each lie in [0, 1)"),
+              "%s", err.msg);
+    cr_assert_eq(res.n_checked, 0);
+    o = (nn_gradcheck_opts){.struct_size = sizeof o, .atol = -1e-6};
+    cr_assert_eq(nn_gradcheck_layer(d, NULL, "2x3", &o, NULL, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "atol -1e-06"), "%s", err.msg);
+    o = (nn_gradcheck_opts){.struct_size = sizeof o, .atol = INFINITY};
+    cr_assert_eq(nn_gradcheck_layer(d, NULL, "2x3", &o, NULL, &err), NN_EINVAL);
+    o = (nn_gradcheck_opts){.struct_size = sizeof o, .rtol = NAN};
+    cr_assert_eq(nn_gradcheck_loss(find("bad_loss"), NULL, "4x3", "4x3 f32 [0, 1]", &o, NULL,
+                                   &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "rtol nan"), "%s", err.msg);
+    o = (nn_gradcheck_opts){.struct_size = sizeof o, .max_elements = -5};
+    cr_assert_eq(nn_gradcheck_layer(d, NULL, "2x3", &o, NULL, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "max_elements is -5, expected >= 0"), "%s", err.msg);
+    o = (nn_gradcheck_opts){.struct_size = 4, .rtol = 1e-2};
+    cr_assert_eq(nn_gradcheck_layer(d, NULL, "2x3", &o, NULL, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "struct_size is 4, expected sizeof(nn_gradcheck_opts)"), "%s",
+              err.msg);
+    /* a test spec's tolerances obey the same rule */
+    nn_plugin_desc copy = *d;
+    nn_test_spec spec = {.struct_size = sizeof spec, .atol = 1e9};
+    copy.test = &spec;
+    cr_assert_eq(nn_gradcheck_layer(&copy, NULL, "2x3", NULL, NULL, &err), NN_EINVAL);
+    cr_assert(strstr(err.msg, "good_square: its test spec: rtol 0 and atol 1e+09 must each lie "
+                     "in [0, 1)"), "%s", err.msg);
+    o = (nn_gradcheck_opts){.struct_size = sizeof o, .rtol = 0.5, .atol = 0.5};
+    cr_assert_eq(nn_gradcheck_layer(d, NULL, "2x3", &o, &res, &err), NN_OK, "%s", err.msg);
+    cr_assert_float_eq(res.rtol, 0.5, 1e-12);
+}
+
 /* <nntrain/stock_setup.h>: the stock dense layer's keys, shapes, parameters and refusals, and
  * the shared key readers, as a backend pack uses them */
 static const nn_param_spec dense_schema[] = {NN_STOCK_DENSE_PARAMS, {.name = NULL}};

@@ -20,12 +20,16 @@
 extern "C" {
 #endif
 
+/* Options. A value outside its documented range is refused (NN_EINVAL, err names the field
+ * and what it must be), never replaced by a default: rtol or atol negative, NaN, infinite or
+ * >= 1, max_elements < 0, struct_size other than sizeof(nn_gradcheck_opts). The descriptor's
+ * test spec's rtol and atol must lie in [0, 1) as well. */
 typedef struct nn_gradcheck_opts {
     uint32_t struct_size; /* sizeof(nn_gradcheck_opts); NULL options = every default */
-    double rtol;          /* 0 = the descriptor's test spec's, else 1e-3 */
-    double atol;          /* 0 = the descriptor's test spec's, else none */
+    double rtol;          /* in [0, 1); 0 = the descriptor's test spec's, else 1e-3 */
+    double atol;          /* in [0, 1); 0 = the descriptor's test spec's, else none */
     uint64_t seed;        /* inputs, parameters and output weights are drawn from it; 0 = 1 */
-    int max_elements;     /* per tensor; a larger tensor is sampled evenly; 0 = 1024 */
+    int max_elements;     /* >= 0: per tensor; a larger tensor is sampled evenly; 0 = 1024 */
     const void *reserved[6];
 } nn_gradcheck_opts;
 
@@ -45,8 +49,8 @@ typedef struct nn_gradcheck_result {
  * created from `kv` ("key=value" strings, NULL-terminated, may be NULL) and fed the tensors
  * `inputs` describes, in the grammar of test_spec.h: "2x3x8x8", "2x4; 2x4", "4x6 i32 [0, 9)".
  * returns NN_OK when every element matches; NN_EINVAL with the worst element in err and res
- * (res->n_checked > 0) when one does not; or the status of a plugin call that failed. res may
- * be NULL. */
+ * (res->n_checked > 0) when one does not, or with res->n_checked == 0 for refused options; or
+ * the status of a plugin call that failed. res may be NULL. */
 int nn_gradcheck_layer(const nn_plugin_desc *desc, const char *const *kv, const char *inputs,
                        const nn_gradcheck_opts *opts, nn_gradcheck_result *res, nn_error *err);
 

@@ -38,7 +38,10 @@ typedef struct nn_test_spec {
     const nn_test_case *cases;
     /* gradient check: |analytic - numeric| <= rtol * max(|analytic|, |numeric|) + atol, plus
      * the measured float32 rounding noise of the finite differences. 0 = the defaults (rtol
-     * 1e-3, atol 0); loosen only for a reason, such as a derivative that is approximated */
+     * 1e-3, atol 0); loosen only for a reason, such as a derivative that is approximated.
+     * Each must lie in [0, 1): `plugins test` fails the schema row of a spec with any other
+     * value, judges no gradient under it, and says so in the table when a valid spec loosens
+     * either beyond its default. */
     double rtol, atol;
     const void *reserved[8];
 } nn_test_spec;

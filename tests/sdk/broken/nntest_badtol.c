@@ -1,0 +1,74 @@
+/* nntest_badtol.c: layers y = x * x whose backward is 1% off, each with a test spec whose
+ * tolerances would hide that: an infinite atol, an infinite rtol (both refused), and a valid
+ * but loosened rtol (taken, and the table must say it was loosened). Test code; never
+ * installed. */
+#include <math.h>
+#include <stdlib.h>
+
+#include <nntrain/nntrain.h>
+
+static int one_create(const nn_params *p, void **self, nn_error *err)
+{
+    (void)p;
+    if (!(*self = calloc(1, 1)))
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    return NN_OK;
+}
+
+static void one_destroy(void *self)
+{
+    free(self);
+}
+
+static int sq_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    (void)self;
+    if (s->n_inputs != 1 || nn_tensor_dtype(s->inputs[0]) != NN_F32)
+        return nn_error_set(err, NN_ESHAPE, "takes one F32 input");
+    nn_tensor_describe(&s->output, NN_F32, s->inputs[0]->dl.ndim, s->inputs[0]->shape);
+    return NN_OK;
+}
+
+static int sq_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    const float *x = NN_F32P(io->inputs[0]);
+    float *y = NN_F32P(io->output);
+    for (int64_t i = 0, n = nn_tensor_numel(io->output); i < n; i++)
+        y[i] = x[i] * x[i];
+    return NN_OK;
+}
+
+/* dx = 2.02 x dy: 1% too large */
+static int off_backward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)self;
+    (void)err;
+    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
+    float *dx = io->grad_inputs[0] ? NN_F32P(io->grad_inputs[0]) : NULL;
+    for (int64_t i = 0, n = nn_tensor_numel(io->output); dx && i < n; i++)
+        dx[i] = 2.02f * x[i] * dy[i];
+    return NN_OK;
+}
+
+static const nn_layer_vtable off_vt = {
+    .struct_size = sizeof(nn_layer_vtable), .create = one_create, .destroy = one_destroy,
+    .setup = sq_setup, .forward = sq_forward, .backward = off_backward};
+static const nn_test_case cases[] = {{.inputs = "2x3 f32 [0.5, 2]"}};
+
+#define TOL_LAYER(NAME, RTOL, ATOL, SUMMARY)                                                \
+    static const nn_test_spec NAME##_spec = {.struct_size = sizeof(nn_test_spec),          \
+                                             .n_cases = 1, .cases = cases, .rtol = RTOL,   \
+                                             .atol = ATOL};                                \
+    static const nn_plugin_desc NAME##_desc = NN_DESCRIPTOR(                               \
+        .kind = NN_KIND_LAYER, .name = #NAME, .version = "1.0.0", .license = "MIT",       \
+        .summary = SUMMARY, .caps = NN_CAP_BACKWARD, .vtable = &off_vt,                    \
+        .test = &NAME##_spec)
+
+TOL_LAYER(tol_atol_inf, 0, INFINITY, "1% off, hidden by atol = inf");
+TOL_LAYER(tol_atol_big, 0, 1e9, "1% off, hidden by atol = 1e9");
+TOL_LAYER(tol_rtol_inf, INFINITY, 0, "1% off, hidden by rtol = inf");
+TOL_LAYER(tol_loose, 0.05, 1e-4, "1% off, within a loosened rtol of 5%");
+
+NN_PLUGIN_EXPORT(&tol_atol_inf_desc, &tol_atol_big_desc, &tol_rtol_inf_desc, &tol_loose_desc);
