@@ -61,7 +61,7 @@ static nn_tensor *rows_of(const nn_tensor *row, int64_t n)
 {
     int64_t shape[NN_MAX_DIMS] = {n};
     memcpy(shape + 1, row->shape, (size_t)row->dl.ndim * sizeof *shape);
-    return nn_tensor_new((nn_dtype)nn_tensor_dtype(row), row->dl.ndim + 1, shape);
+    return pt_guarded_new((nn_dtype)nn_tensor_dtype(row), row->dl.ndim + 1, shape);
 }
 
 typedef struct ptb_run {
@@ -77,7 +77,9 @@ static int ptb_apply(pt_ctx *c, ptb *t, const nn_tensor *x0, const nn_tensor *t0
     out->x = rows_of(&t->in, n);
     out->tout = rows_of(&t->tout, n);
     nn_tensor *tin = rows_of(&t->target, n);
-    void *scratch = t->scratch ? aligned_alloc(64, (t->scratch + 63) / 64 * 64) : NULL;
+    const int64_t scratch_shape[1] = {(int64_t)t->scratch};
+    nn_tensor *scratch_t = t->scratch ? pt_guarded_new(NN_U8, 1, scratch_shape) : NULL;
+    void *scratch = scratch_t ? scratch_t->dl.data : NULL;
     int64_t indices[PTB_ROWS];
     int rc = NN_OK;
     if (!out->x || !out->tout || !tin || (t->scratch && !scratch))
@@ -99,9 +101,17 @@ static int ptb_apply(pt_ctx *c, ptb *t, const nn_tensor *x0, const nn_tensor *t0
         if (rc == NN_OK && memcmp(tin->dl.data, t0->dl.data, nn_tensor_nbytes(tin)) != 0)
             rc = nn_error_set(err, NN_EINVAL, "apply_batch changed the targets it reads (it "
                               "writes target_out only)");
+        if (rc == NN_OK)
+            rc = pt_guard_check(out->x, "apply_batch", "batch.x", err);
+        if (rc == NN_OK)
+            rc = pt_guard_check(tin, "apply_batch", "batch.target", err);
+        if (rc == NN_OK)
+            rc = pt_guard_check(out->tout, "apply_batch", "batch.target_out", err);
+        if (rc == NN_OK)
+            rc = pt_guard_check(scratch_t, "apply_batch", "batch.scratch", err);
     }
-    nn_tensor_free(tin);
-    free(scratch);
+    pt_guarded_free(tin);
+    pt_guarded_free(scratch_t);
     return rc;
 }
 
@@ -114,8 +124,8 @@ static int same(const nn_tensor *a, const nn_tensor *b)
 static void run_free(ptb_run *r, int n)
 {
     for (int i = 0; i < n; i++) {
-        nn_tensor_free(r[i].x);
-        nn_tensor_free(r[i].tout);
+        pt_guarded_free(r[i].x);
+        pt_guarded_free(r[i].tout);
     }
 }
 
@@ -189,8 +199,8 @@ void pt_batch_transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
                varies ? "another batch index gives another result (random)"
                       : "the same for another batch index (deterministic)");
     run_free(o, 5);
-    nn_tensor_free(x0);
-    nn_tensor_free(t0);
+    pt_guarded_free(x0);
+    pt_guarded_free(t0);
     if (A.inst.desc)
         nn_instance_destroy(&A.inst);
     if (B.inst.desc)

@@ -49,7 +49,7 @@ static int same_bytes(const nn_tensor *a, const nn_tensor *b)
 static nn_tensor *like(const nn_tensor *t)
 {
     int dt = nn_tensor_dtype(t);
-    return dt < 0 ? NULL : nn_tensor_new((nn_dtype)dt, t->dl.ndim, t->shape);
+    return dt < 0 ? NULL : pt_guarded_new((nn_dtype)dt, t->dl.ndim, t->shape);
 }
 
 /* ---- datasets ---- */
@@ -96,7 +96,10 @@ static int ds_get(ds *d, int64_t index, nn_tensor **s, nn_tensor **t, nn_error *
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     memset((*s)->dl.data, 0xA5, nn_tensor_nbytes(*s));
     memset((*t)->dl.data, 0xA5, nn_tensor_nbytes(*t));
-    return NN_PLUGIN_CALL(&d->inst, "get", d->vt->get(d->inst.self, index, *s, *t, err));
+    int rc = NN_PLUGIN_CALL(&d->inst, "get", d->vt->get(d->inst.self, index, *s, *t, err));
+    if (rc == NN_OK)
+        rc = pt_guard_check(*s, "get", "sample", err);
+    return rc == NN_OK ? pt_guard_check(*t, "get", "target", err) : rc;
 }
 
 static void dataset_case(pt_ctx *c, const char *params, int (*fixture)(const char *, nn_error *),
@@ -151,8 +154,8 @@ static void dataset_case(pt_ctx *c, const char *params, int (*fixture)(const cha
             snprintf(why, sizeof why, "describe(%lld) failed or gave an empty name",
                      (long long)idx[k]);
         for (int i = 0; i < 3; i++) {
-            nn_tensor_free(s[i]);
-            nn_tensor_free(t[i]);
+            pt_guarded_free(s[i]);
+            pt_guarded_free(t[i]);
         }
     }
     char shape[128], shown[PT_TEXT];
@@ -250,7 +253,10 @@ static int tf_apply(pt_ctx *c, tf *t, const nn_tensor *in, nn_tensor **out, uint
     memset((*out)->dl.data, 0xA5, nn_tensor_nbytes(*out));
     nn_rng g;
     nn_rng_init(&g, c->seed, epoch, index, 0);
-    return NN_PLUGIN_CALL(&t->inst, "apply", t->vt->apply(t->inst.self, in, *out, &g, err));
+    int rc = NN_PLUGIN_CALL(&t->inst, "apply", t->vt->apply(t->inst.self, in, *out, &g, err));
+    if (rc == NN_OK)
+        rc = pt_guard_check(in, "apply", "in", err);
+    return rc == NN_OK ? pt_guard_check(*out, "apply", "out", err) : rc;
 }
 
 static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
@@ -260,7 +266,7 @@ static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
     memset(&B, 0, sizeof B);
     nn_error err = {0};
     char why[400] = "", state_note[160] = "";
-    nn_tensor *in = nn_tensor_new(k->in[0].dtype, k->in[0].ndim, k->in[0].shape), *keep = NULL;
+    nn_tensor *in = pt_guarded_new(k->in[0].dtype, k->in[0].ndim, k->in[0].shape), *keep = NULL;
     nn_tensor *o[4] = {0};
     static char text[1 << 16], text2[1 << 16];
     tf_source src = {k, c->seed};
@@ -322,9 +328,9 @@ static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
                state_note, varies ? "another index gives another output (random)"
                                   : "the same for another index (deterministic)");
     for (int i = 0; i < 4; i++)
-        nn_tensor_free(o[i]);
-    nn_tensor_free(in);
-    nn_tensor_free(keep);
+        pt_guarded_free(o[i]);
+    pt_guarded_free(in);
+    pt_guarded_free(keep);
     if (A.inst.desc)
         nn_instance_destroy(&A.inst);
     if (B.inst.desc)

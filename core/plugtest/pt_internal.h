@@ -57,17 +57,44 @@ int pt_instance(nn_instance *inst, const nn_plugin_desc *desc, const char *param
 
 /* ---- host/device tensors and plans (pt_plan.c) ----------------------------------------- */
 
-/* A tensor as the plugin sees it (dev) with its host copy (h). On the host they share data. */
+/* ---- fenced host tensors (pt_guard.c) ------------------------------------------------- */
+
+/* canary bytes after a fenced tensor's data, at least (a page before it); inaccessible pages
+ * lie beyond both zones */
+#define PT_GUARD_AFTER (32 * 1024)
+
+/* A host tensor as nn_tensor_new() makes it (zeroed, aligned), its data fenced by canaries;
+ * NULL when out of memory. Free it with pt_guarded_free(), never nn_tensor_free(). */
+nn_tensor *pt_guarded_new(nn_dtype dt, int ndim, const int64_t *shape);
+void pt_guarded_free(nn_tensor *t);
+/* NN_OK when both canaries of fenced tensor t (NULL allowed) are intact; else NN_EINVAL with
+ * "CALL() wrote past the end of NAME (...): bytes A to B after its end changed ..." */
+int pt_guard_check(const nn_tensor *t, const char *call, const char *name, nn_error *err);
+/* NN_OK when t holds the bytes of kept (either NULL: NN_OK); else NN_EINVAL with "CALL()
+ * changed NAME, which it must only read (element ...)" */
+int pt_unchanged(const nn_tensor *t, const void *kept, const char *call, const char *name,
+                 nn_error *err);
+
+/* A tensor as the plugin sees it (dev) with its host copy (h). On the host they share data,
+ * and h is fenced (pt_guard.c). */
 typedef struct pt_t {
     nn_tensor *h;
     nn_tensor dev;
-    void *mem; /* device allocation, NULL on the host */
+    void *mem;  /* device allocation, NULL on the host */
+    void *kept; /* what a call that must only read it found there (pt_t_keep) */
 } pt_t;
 
 /* A host tensor and, off the host, its device twin (zeroed); name is borrowed. */
 int pt_t_alloc(nn_dev *dev, pt_t *t, nn_dtype dt, int ndim, const int64_t *shape,
                const char *name, nn_error *err);
 void pt_t_free(nn_dev *dev, pt_t *t);
+/* Before a plugin call that must only read t: remember what it holds. After the call,
+ * pt_t_kept() says whether it still does and pt_t_fenced() whether the call wrote outside it
+ * (NN_OK, or NN_EINVAL naming the call and `name`). The plugin's memory is checked on the
+ * host only (off it, h is the runner's copy); a t without a tensor passes. */
+void pt_t_keep(pt_t *t);
+int pt_t_kept(const pt_t *t, const char *call, const char *name, nn_error *err);
+int pt_t_fenced(const pt_t *t, const char *call, const char *name, nn_error *err);
 /* host -> device and back; no-ops on the host */
 int pt_t_up(nn_dev *dev, pt_t *t, nn_error *err);
 int pt_t_down(nn_dev *dev, pt_t *t, nn_error *err);
@@ -102,6 +129,10 @@ int pt_layer_forward(pt_layer *L, int training, nn_error *err);
 /* Uploads grad_output, runs backward, downloads the gradients. */
 int pt_layer_backward(pt_layer *L, nn_error *err);
 void pt_layer_close(pt_layer *L);
+/* After a plugin call `call` on L: NN_OK, or NN_EINVAL naming the first tensor it wrote
+ * outside of, or (kept: forward and backward, after the keep they make) the first one it
+ * must only read (inputs, parameters, grad_output) that it changed. */
+int pt_layer_check_call(const pt_layer *L, const char *call, int kept, nn_error *err);
 
 typedef struct pt_loss {
     nn_dev *dev;
@@ -117,6 +148,8 @@ int pt_loss_open(pt_loss *L, nn_dev *dev, const nn_plugin_desc *desc, const pt_c
 /* Runs the loss; *value gets it; with_grad writes (and downloads) grad_pred. */
 int pt_loss_forward(pt_loss *L, int with_grad, double *value, nn_error *err);
 void pt_loss_close(pt_loss *L);
+/* As pt_layer_check_call; pred and target are the read-only ones. */
+int pt_loss_check_call(const pt_loss *L, const char *call, int kept, nn_error *err);
 
 /* Fills a host tensor uniformly per spec-like bounds from stream (seed, stream). */
 void pt_fill(nn_tensor *t, double lo, double hi, uint64_t seed, uint64_t stream);

@@ -122,6 +122,29 @@ static int opt_open(pt_ctx *c, const char *params, opt_run *o, nn_error *err)
     return NN_OK;
 }
 
+/* after a step(): nothing written outside a value, gradient or slot, and (kept) no gradient
+ * changed, which step() must only read (allocates nothing) */
+static int opt_check_call(const opt_run *o, int kept, nn_error *err)
+{
+    char name[NN_NAME_MAX + 64];
+    int rc = NN_OK;
+    for (int i = 0; i < OPT_PARAMS && rc == NN_OK; i++) {
+        snprintf(name, sizeof name, "params[%d].value ('%s')", i, opt_names[i]);
+        rc = pt_t_fenced(&o->value[i], "step", name, err);
+        snprintf(name, sizeof name, "params[%d].grad ('%s')", i, opt_names[i]);
+        if (rc == NN_OK)
+            rc = pt_t_fenced(&o->grad[i], "step", name, err);
+        if (rc == NN_OK && kept)
+            rc = pt_t_kept(&o->grad[i], "step", name, err);
+        for (int s = 0; s < o->n_slots && rc == NN_OK; s++) {
+            snprintf(name, sizeof name, "params[%d].slots[%d] ('%s' of '%s')", i, s,
+                     o->slot_names[s], opt_names[i]);
+            rc = pt_t_fenced(&o->slot[i][s], "step", name, err);
+        }
+    }
+    return rc;
+}
+
 /* step t (1-based) with gradients drawn from (seed, t): the same in every run */
 static int opt_step(pt_ctx *c, opt_run *o, int64_t t, double lr, int count_only, nn_error *err)
 {
@@ -132,8 +155,12 @@ static int opt_step(pt_ctx *c, opt_run *o, int64_t t, double lr, int count_only,
     }
     nn_optim_step st = {.struct_size = sizeof st, .lr = lr, .t = t, .n_params = OPT_PARAMS,
                         .params = o->p, .device = nn_dev_public(o->dev)};
+    for (int i = 0; i < OPT_PARAMS && !count_only; i++)
+        pt_t_keep(&o->grad[i]);
     if (rc == NN_OK)
         rc = NN_PLUGIN_CALL(&o->inst, "step", o->vt->step(o->inst.self, &st, err));
+    if (rc == NN_OK)
+        rc = opt_check_call(o, !count_only, err);
     for (int i = 0; i < OPT_PARAMS && rc == NN_OK && !count_only; i++)
         rc = pt_t_down(o->dev, &o->value[i], err);
     return rc;

@@ -39,7 +39,8 @@ static int oom(nn_error *err)
 int pt_t_alloc(nn_dev *dev, pt_t *t, nn_dtype dt, int ndim, const int64_t *shape,
                    const char *name, nn_error *err)
 {
-    if (!(t->h = nn_tensor_new(dt, ndim, shape)))
+    if (!(t->h = pt_guarded_new(dt, ndim, shape)) ||
+        !(t->kept = malloc(nn_tensor_nbytes(t->h) ? nn_tensor_nbytes(t->h) : 1)))
         return oom(err);
     t->h->name = name;
     t->dev = *t->h;
@@ -59,8 +60,31 @@ void pt_t_free(nn_dev *dev, pt_t *t)
 {
     if (t->mem)
         nn_dev_free(dev, t->mem);
-    nn_tensor_free(t->h);
+    pt_guarded_free(t->h);
+    free(t->kept);
     memset(t, 0, sizeof *t);
+}
+
+/* the plugin reads and writes h itself only on the host */
+static int on_host(const pt_t *t)
+{
+    return t->h && !t->mem;
+}
+
+void pt_t_keep(pt_t *t)
+{
+    if (on_host(t))
+        memcpy(t->kept, t->h->dl.data, nn_tensor_nbytes(t->h));
+}
+
+int pt_t_kept(const pt_t *t, const char *call, const char *name, nn_error *err)
+{
+    return on_host(t) ? pt_unchanged(t->h, t->kept, call, name, err) : NN_OK;
+}
+
+int pt_t_fenced(const pt_t *t, const char *call, const char *name, nn_error *err)
+{
+    return on_host(t) ? pt_guard_check(t->h, call, name, err) : NN_OK;
 }
 
 int pt_t_up(nn_dev *dev, pt_t *t, nn_error *err)
@@ -79,6 +103,56 @@ static nn_dev *dev_or_host(nn_dev *dev)
 }
 
 /* ---- layers ---- */
+
+/* Before a forward or backward: what it must only read (inputs, parameters, and grad_output,
+ * which layer.h makes read-only when grad_output_scratch is 0, as here). */
+static void layer_keep(pt_layer *L)
+{
+    for (int i = 0; i < L->n_inputs; i++)
+        pt_t_keep(&L->in[i]);
+    for (int i = 0; i < L->su.n_params; i++)
+        pt_t_keep(&L->par[i]);
+    pt_t_keep(&L->gout);
+}
+
+/* fence of t, then (kept) that it still holds what layer_keep saw */
+static int fenced_kept(const pt_t *t, int kept, const char *call, const char *name,
+                       nn_error *err)
+{
+    int rc = pt_t_fenced(t, call, name, err);
+    return rc == NN_OK && kept ? pt_t_kept(t, call, name, err) : rc;
+}
+
+int pt_layer_check_call(const pt_layer *L, const char *call, int kept, nn_error *err)
+{
+    char name[NN_NAME_MAX + 48];
+    int rc = pt_t_fenced(&L->out, call, "output", err);
+    if (rc == NN_OK)
+        rc = fenced_kept(&L->gout, kept, call, "grad_output", err);
+    for (int i = 0; rc == NN_OK && i < L->n_inputs; i++) {
+        snprintf(name, sizeof name, "inputs[%d]", i);
+        rc = fenced_kept(&L->in[i], kept, call, name, err);
+        snprintf(name, sizeof name, "grad_inputs[%d]", i);
+        if (rc == NN_OK)
+            rc = pt_t_fenced(&L->gin[i], call, name, err);
+    }
+    for (int i = 0; rc == NN_OK && i < L->su.n_params; i++) {
+        const char *pn = nn_layer_param_decl(&L->su, i)->name;
+        snprintf(name, sizeof name, "params[%d] '%s'", i, pn);
+        rc = fenced_kept(&L->par[i], kept, call, name, err);
+        snprintf(name, sizeof name, "param_grads[%d] '%s'", i, pn);
+        if (rc == NN_OK)
+            rc = pt_t_fenced(&L->gpar[i], call, name, err);
+    }
+    for (int i = 0; rc == NN_OK && i < L->su.n_buffers; i++) {
+        static const char *const kinds[] = {"", "saved", "workspace", "state"};
+        int k = L->su.buffers[i].kind;
+        snprintf(name, sizeof name, "buffers[%d] '%s' (%s)", i, L->su.buffers[i].name,
+                 k >= NN_BUF_SAVED && k <= NN_BUF_STATE ? kinds[k] : "?");
+        rc = pt_t_fenced(&L->buf[i], call, name, err);
+    }
+    return rc;
+}
 
 void pt_layer_close(pt_layer *L)
 {
@@ -191,7 +265,7 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
             return rc;
     if (L->vt->bind && (rc = NN_PLUGIN_CALL(&L->inst, "bind", L->vt->bind(L->inst.self, io, err))))
         return rc;
-    return NN_OK;
+    return L->vt->bind ? pt_layer_check_call(L, "bind", 0, err) : NN_OK;
 }
 
 int pt_layer_open(pt_layer *L, nn_dev *dev, const nn_plugin_desc *desc, const pt_case *c,
@@ -217,8 +291,11 @@ int pt_layer_forward(pt_layer *L, int training, nn_error *err)
     for (int i = 0; i < L->su.n_params && rc == NN_OK; i++)
         rc = pt_t_up(L->dev, &L->par[i], err);
     L->io.training = training;
+    layer_keep(L);
     if (rc == NN_OK)
         rc = NN_PLUGIN_CALL(&L->inst, "forward", L->vt->forward(L->inst.self, &L->io, err));
+    if (rc == NN_OK)
+        rc = pt_layer_check_call(L, "forward", 1, err);
     if (rc == NN_OK)
         rc = pt_t_down(L->dev, &L->out, err);
     return rc;
@@ -229,8 +306,11 @@ int pt_layer_backward(pt_layer *L, nn_error *err)
     if (!L->vt->backward || !L->io.grad_output)
         return nn_error_set(err, NN_ENOTSUP, "no backward (inference-only layer or eval plan)");
     int rc = pt_t_up(L->dev, &L->gout, err);
+    layer_keep(L);
     if (rc == NN_OK)
         rc = NN_PLUGIN_CALL(&L->inst, "backward", L->vt->backward(L->inst.self, &L->io, err));
+    if (rc == NN_OK)
+        rc = pt_layer_check_call(L, "backward", 1, err);
     for (int i = 0; i < L->n_inputs && rc == NN_OK; i++)
         rc = pt_t_down(L->dev, &L->gin[i], err);
     for (int i = 0; i < L->su.n_params && rc == NN_OK; i++)
@@ -313,13 +393,34 @@ int pt_loss_open(pt_loss *L, nn_dev *dev, const nn_plugin_desc *desc, const pt_c
     return rc;
 }
 
+int pt_loss_check_call(const pt_loss *L, const char *call, int kept, nn_error *err)
+{
+    int rc = fenced_kept(&L->pred, kept, call, "pred", err);
+    if (rc == NN_OK)
+        rc = fenced_kept(&L->target, kept, call, "target", err);
+    if (rc == NN_OK)
+        rc = pt_t_fenced(&L->grad, call, "grad_pred", err);
+    if (rc == NN_OK)
+        rc = pt_t_fenced(&L->loss, call, "loss_out", err);
+    char name[NN_NAME_MAX + 48];
+    for (int i = 0; rc == NN_OK && i < L->su.n_buffers; i++) {
+        snprintf(name, sizeof name, "buffers[%d] '%s'", i, L->su.buffers[i].name);
+        rc = pt_t_fenced(&L->buf[i], call, name, err);
+    }
+    return rc;
+}
+
 int pt_loss_forward(pt_loss *L, int with_grad, double *value, nn_error *err)
 {
     int rc = pt_t_up(L->dev, &L->pred, err);
     L->io.grad_pred = with_grad ? &L->grad.dev : NULL;
     L->io.loss = 0;
+    pt_t_keep(&L->pred);
+    pt_t_keep(&L->target);
     if (rc == NN_OK)
         rc = NN_PLUGIN_CALL(&L->inst, "forward", L->vt->forward(L->inst.self, &L->io, err));
+    if (rc == NN_OK)
+        rc = pt_loss_check_call(L, "forward", 1, err);
     if (rc == NN_OK && L->io.loss_out) {
         rc = pt_t_down(L->dev, &L->loss, err);
         *value = NN_F32P(L->loss.h)[0];

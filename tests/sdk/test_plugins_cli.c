@@ -106,6 +106,68 @@ Test(plugins_test, refuses_test_spec_tolerances_that_hide_a_wrong_gradient)
                "(default 1e-03), atol 0.0001 (default 0)");
 }
 
+/* every buffer the runner hands a plugin is fenced: a write past either end fails naming the
+ * call, the buffer and how far it went (it used to pass all ten checks) */
+Test(plugins_test, fails_a_write_past_the_end_of_a_buffer_naming_call_buffer_and_distance)
+{
+    static run r;
+    nntrain(&r, "plugins test past_grad0");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    /* the derived cases start with 3x3: 9 floats, 36 bytes */
+    expect_row(&r, "gradient", "FAIL", "[3x3] backward() wrote past the end of grad_inputs[0] "
+               "([3, 3], 36 bytes): bytes 0 to 3 after its end changed");
+    expect_row(&r, "determinism", "FAIL", "wrote past the end of grad_inputs[0]");
+    expect_row(&r, "null grads", "FAIL", "wrote past the end of grad_inputs[0]");
+    expect_row(&r, "allocation", COUNTS_ALLOCATIONS ? "FAIL" : "skip", NULL);
+    nntrain(&r, "plugins test past_grad16");
+    expect_row(&r, "gradient", "FAIL", "bytes 64 to 67 after its end changed (as far as element "
+               "25 of a tensor with 9)");
+    nntrain(&r, "plugins test past_grad4096");
+    expect_row(&r, "gradient", "FAIL", "bytes 16384 to 16387 after its end changed");
+    nntrain(&r, "plugins test before_grad");
+    expect_row(&r, "gradient", "FAIL", "backward() wrote before the start of grad_inputs[0] "
+               "([3, 3], 36 bytes): bytes 5 to 8 before its start changed");
+    nntrain(&r, "plugins test past_output");
+    expect_row(&r, "gradient", "FAIL", "forward() wrote past the end of output ([3, 3], 36 "
+               "bytes): bytes 0 to 3 after its end changed");
+    expect_row(&r, "determinism", "FAIL", "forward() wrote past the end of output");
+    /* past every canary: the inaccessible pages beyond make it a crash the runner reports */
+    nntrain(&r, "plugins test past_grad_far");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "crashed in its backward() call: SIGSEGV");
+    cr_assert(strstr(r.out, "checks passed"), "the runner stopped:\n%s", r.out);
+    nntrain(&r, "plugins test past_grad_pred --kind loss");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "forward() wrote past the end of grad_pred");
+    expect_row(&r, "gradient", "FAIL", "bytes 12 to 15 after its end changed");
+    nntrain(&r, "plugins test past_slot");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    /* params[1] is fc.bias, 5 floats */
+    expect_row(&r, "state", "FAIL", "step() wrote past the end of params[1].slots[0] ('momentum' "
+               "of 'fc.bias') ([5], 20 bytes): bytes 4 to 7 after its end changed");
+}
+
+/* what a call must only read is compared before and after it (a backward zeroing
+ * grad_output, read-only when grad_output_scratch is 0, used to pass) */
+Test(plugins_test, fails_a_call_that_changes_what_it_must_only_read)
+{
+    static run r;
+    nntrain(&r, "plugins test writes_gout");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "backward() changed grad_output, which it must only read "
+               "(element 0: ");
+    expect_row(&r, "determinism", "FAIL", "backward() changed grad_output");
+    nntrain(&r, "plugins test writes_input");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "backward() changed inputs[0], which it must only read "
+               "(element 1: ");
+    expect_row(&r, "gradient", "FAIL", "became 7)");
+    nntrain(&r, "plugins test writes_grad");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "state", "FAIL", "step() changed params[0].grad ('fc.weight'), which it must "
+               "only read (element 0: ");
+}
+
 Test(plugins_test, fails_a_loss_whose_gradient_has_the_wrong_sign)
 {
     static run r;
