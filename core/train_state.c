@@ -318,9 +318,12 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
         return rc;
     const char *fmt = nn_checkpoint_meta(c, "format");
     if (!fmt || strcmp(fmt, NN_CKPT_FORMAT) != 0) {
+        /* the message quotes the checkpoint's own text: made before c is freed */
+        rc = nn_error_set(err, NN_EFORMAT, "%s is not an nntrain training checkpoint (format "
+                          "'%.60s', expected '%s'); it cannot be resumed", path,
+                          fmt ? fmt : "none", NN_CKPT_FORMAT);
         nn_checkpoint_free(c);
-        return nn_error_set(err, NN_EFORMAT, "%s is not an nntrain training checkpoint (format "
-                            "'%s'); it cannot be resumed", path, fmt ? fmt : "none");
+        return rc;
     }
     static const struct {
         const char *key;
@@ -388,9 +391,10 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
     const char *bfs = nn_checkpoint_meta(c, "best_figures");
     double *bf = t->best_figures;
     if (bfs && sscanf(bfs, "%la %la %la %la", &bf[0], &bf[1], &bf[2], &bf[3]) != 4) {
-        nn_checkpoint_free(c);
-        return nn_error_set(err, NN_EFORMAT, "%s: __metadata__ entry 'best_figures' = '%.60s' "
-                            "is malformed: expected four numbers", path, bfs);
+        rc = nn_error_set(err, NN_EFORMAT, "%s: __metadata__ entry 'best_figures' = '%.60s' "
+                          "is malformed: expected four numbers", path, bfs);
+        nn_checkpoint_free(c); /* after the message, which quotes bfs */
+        return rc;
     }
     t->tm.loss_sum = lsum;
     t->tm.samples = v[6];

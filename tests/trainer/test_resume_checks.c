@@ -1,0 +1,86 @@
+/* test_resume_checks.c: what `train --resume` accepts from a checkpoint's __metadata__, through
+ * the real binary: entries that are malformed, contradict each other or contradict the model
+ * file are refused with a message naming the file, the entry, its value and what was expected
+ * (quoted from the checkpoint's text while it is still held). */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include "cli_fixture.h"
+
+static void setup(void)
+{
+    cli_setup("resume_checks");
+    write_csv("train.csv", 240, 1);
+    write_file("m.ini", "[train]\nepochs = 2\nbatch_size = 32\nseed = 5\n"
+                        "[data]\ntype = csv\npath = train.csv\nval_split = 0.25\n"
+                        "[loss]\ntype = cross_entropy\n"
+                        "[optimizer]\ntype = sgd\nlr = 0.1\n"
+                        "[layer.fc1]\ntype = dense\nunits = 8\nactivation = relu\n"
+                        "[layer.fc2]\ntype = dense\nunits = 3\n"
+                        "[logger.csv]\ntype = csv\n");
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet"), 0, "%s", slurp("out.txt"));
+}
+
+TestSuite(resume_checks, .init = setup, .fini = cli_teardown, .timeout = 240);
+
+/* dst = runs/m/last.safetensors with __metadata__ key set to value (or added) */
+static void with_meta(const char *dst, const char *key, const char *value)
+{
+    static const char *keys[] = {
+        "format", "nntrain_version", "epoch", "step_in_epoch", "global_step", "seed", "monitor",
+        "best_metric", "best_epoch", "bad_epochs", "best_figures", "epoch_loss_sum",
+        "epoch_samples", "epoch_correct", "epoch_topk_correct", "elapsed_s", "last_lr", "hints",
+        "input_shape", "optimizer_state", "data_state", "model_config"};
+    enum { NK = sizeof keys / sizeof *keys };
+    nn_checkpoint *c;
+    nn_error err = {0};
+    cr_assert_eq(nn_checkpoint_read(path_in("runs/m/last.safetensors"), &c, &err), NN_OK, "%s",
+                 err.msg);
+    int n = nn_checkpoint_count(c);
+    nn_ckpt_entry *e = calloc((size_t)n + 1, sizeof *e);
+    nn_tensor **copies = calloc((size_t)n + 1, sizeof *copies);
+    for (int i = 0; i < n; i++) {
+        const nn_tensor *v = nn_checkpoint_tensor(c, nn_checkpoint_name(c, i));
+        copies[i] = nn_tensor_new((nn_dtype)nn_tensor_dtype(v), v->dl.ndim, v->shape);
+        memcpy(copies[i]->dl.data, v->dl.data, nn_tensor_nbytes(v));
+        e[i].name = nn_checkpoint_name(c, i);
+        e[i].t = copies[i];
+    }
+    nn_ckpt_meta meta[NK];
+    for (int i = 0; i < NK; i++) {
+        meta[i].key = keys[i];
+        meta[i].value = strcmp(key, keys[i]) == 0 ? value : nn_checkpoint_meta(c, keys[i]);
+        cr_assert_not_null(meta[i].value, "the checkpoint has no '%s'", keys[i]);
+    }
+    cr_assert_eq(nn_checkpoint_write(path_in(dst), e, n, meta, NK, &err), NN_OK, "%s", err.msg);
+    for (int i = 0; i < n; i++)
+        nn_tensor_free(copies[i]);
+    free(copies);
+    free(e);
+    nn_checkpoint_free(c);
+}
+
+/* resumes from a checkpoint with key = value into a fresh run directory; returns the output
+ * after asserting exit status 1 and that it names the file */
+static char *refused(const char *key, const char *value)
+{
+    with_meta("bad.safetensors", key, value);
+    int rc = nntrain("train m.ini --no-test --quiet --resume bad.safetensors --run-dir r "
+                     "--set train.epochs=3");
+    char *out = slurp("out.txt");
+    cr_assert_eq(rc, 1, "%s = '%s' was accepted (exit %d): %s", key, value, rc, out);
+    cr_assert(strstr(out, "bad.safetensors"), "the file is not named: %s", out);
+    return out;
+}
+
+Test(resume_checks, messages_quote_the_checkpoints_text_intact)
+{
+    char *out = refused("format", "nntrain.checkpoint.999");
+    cr_assert(strstr(out, "(format 'nntrain.checkpoint.999', expected 'nntrain.checkpoint.1')"),
+              "%s", out);
+    free(out);
+    out = refused("best_figures", "1 2");
+    cr_assert(strstr(out, "'best_figures' = '1 2' is malformed: expected four numbers"), "%s",
+              out);
+    free(out);
+}
