@@ -87,8 +87,28 @@ static inline void lg_buf_free(lg_buf *b)
 
 /* ---- paths ---- */
 
+/* the run's own files: a log written over them destroys the run */
+static const char *const lg_own_files[] = {".lock", "model.ini", "last.safetensors",
+                                           "best.safetensors", "cv_fold.txt"};
+
+/* 1 when a path's last component is a temporary file's name, "NAME.tmp.PID" (how the run and
+ * the loggers write files atomically; a run removes such files that it finds left over) */
+static inline int lg_is_temp_name(const char *name)
+{
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    const char *t = strstr(base, ".tmp.");
+    if (!t || t == base || !t[5])
+        return 0;
+    for (t += 5; *t; t++)
+        if (*t < '0' || *t > '9')
+            return 0;
+    return 1;
+}
+
 /* *out = an owned "dir/name" for a logger's file: name stays inside the run directory (not
- * absolute, no ".." component), as its documentation says; key names the parameter. */
+ * absolute, no ".." component), as its documentation says; key names the parameter. The name
+ * is normalised first ("./a//b" is "a/b") and compared with the run's own files by name and,
+ * for files that exist, by identity (device and inode: a hard link is the same file). */
 static inline int lg_run_path(const char *dir, const char *name, const char *who,
                               const char *key, char **out, nn_error *err)
 {
@@ -100,14 +120,6 @@ static inline int lg_run_path(const char *dir, const char *name, const char *who
                                 "the run directory (a relative path without '..')", who, key,
                                 name);
     }
-    /* the run's own files: a log written over them destroys the run */
-    static const char *const own[] = {".lock", "model.ini", "last.safetensors",
-                                      "best.safetensors", "cv_fold.txt"};
-    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
-        if (strcmp(name, own[i]) == 0)
-            return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': that is one of the run's "
-                                "own files (its lock, model file, checkpoints); name another",
-                                who, key, name);
     size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
     char *p = malloc(dl + nl + 2);
     if (!p)
@@ -119,13 +131,46 @@ static inline int lg_run_path(const char *dir, const char *name, const char *who
         if (p[k - 1] != '/')
             p[k++] = '/';
     }
-    memcpy(p + k, name, nl + 1);
+    /* name without empty and "." components */
+    size_t start = k;
+    for (const char *c = name; *c; c += strcspn(c, "/"), c += *c == '/') {
+        size_t l = strcspn(c, "/");
+        if (l == 0 || (l == 1 && c[0] == '.'))
+            continue;
+        if (k > start)
+            p[k++] = '/';
+        memcpy(p + k, c, l);
+        k += l;
+    }
+    p[k] = 0;
+    const char *norm = p + start;
+    int own = lg_is_temp_name(norm);
+    for (size_t i = 0; !own && i < sizeof lg_own_files / sizeof *lg_own_files; i++)
+        own = strcmp(norm, lg_own_files[i]) == 0;
+    struct stat st, ost;
+    if (!own && *norm && dir && stat(p, &st) == 0)
+        for (size_t i = 0; !own && i < sizeof lg_own_files / sizeof *lg_own_files; i++) {
+            size_t ol = dl + strlen(lg_own_files[i]) + 2;
+            char *o = malloc(ol);
+            if (!o) {
+                free(p);
+                return nn_error_set(err, NN_ENOMEM, "%s: out of memory", who);
+            }
+            snprintf(o, ol, "%s/%s", dir, lg_own_files[i]);
+            own = stat(o, &ost) == 0 && ost.st_dev == st.st_dev && ost.st_ino == st.st_ino;
+            free(o);
+        }
+    if (own) {
+        free(p);
+        return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': that is one of the run's "
+                            "own files (its lock, model file, checkpoints, or a temporary file "
+                            "NAME.tmp.PID); name another", who, key, name);
+    }
     /* a link below the run directory would lead out of it as '..' would */
-    for (size_t e = k; p[e]; e++) {
+    for (size_t e = start; p[e]; e++) {
         if (p[e + 1] != '/' && p[e + 1] != 0)
             continue;
         char c = p[e + 1];
-        struct stat st;
         p[e + 1] = 0;
         int link = lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
         p[e + 1] = c;
@@ -174,8 +219,16 @@ static inline int lg_run_file(const char *dir, const char *name, const char *who
                               const char *key, char **out, nn_error *err)
 {
     int rc = lg_run_path(dir, name, who, key, out, err);
+    size_t dl = dir ? strlen(dir) : 0;
+    const char *norm = rc ? NULL : *out + dl + (dl && dir[dl - 1] != '/'); /* past "dir/" */
+    if (norm && !*norm) {
+        free(*out);
+        *out = NULL;
+        return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': that names the run directory "
+                            "itself; expected a file name in it", who, key, name);
+    }
     const char *slash = rc ? NULL : strrchr(*out, '/');
-    if (!slash || !strchr(name, '/'))
+    if (!slash || !strchr(norm, '/'))
         return rc; /* no directory of its own below the run directory */
     size_t pl = (size_t)(slash - *out);
     char *parent = malloc(pl + 1);

@@ -148,3 +148,63 @@ Test(logger_params, a_file_below_the_run_directory_gets_its_directories_made)
         }
     }
 }
+
+/* "./last.safetensors", ".//model.ini", a hard link to model.ini and a temporary file's name
+ * are the run's own files too: the name is normalised and, for a file that exists, compared by
+ * identity before anything is written (the CSV logger used to append rows to last.safetensors) */
+Test(logger_params, a_run_file_named_another_way_is_still_refused)
+{
+    static const char *const key[] = {NULL, "path", "path", "dir", "path"};
+    const char *bad[] = {"./last.safetensors", ".//model.ini", "sub/.//../model.ini",
+                         "alias.log", "./metrics.csv.tmp.4242", "."};
+    const char *says[] = {"that is one of the run's own files",
+                          "that is one of the run's own files", "the file must stay inside",
+                          "that is one of the run's own files",
+                          "that is one of the run's own files",
+                          "that names the run directory itself"};
+    for (int i = 1; i < 5; i++)
+        for (int k = 0; k < 6; k++) {
+            if (i == 3 && k == 5)
+                continue; /* tensorboard's dir = . is the run directory, as documented */
+            logger_under_test l;
+            nn_kv kv = {key[i], bad[k], "model.ini", 3};
+            lut_create(&l, loggers[i], &kv, 1);
+            char own[600], alias[600];
+            snprintf(own, sizeof own, "%s/model.ini", l.dir);
+            snprintf(alias, sizeof alias, "%s/alias.log", l.dir);
+            FILE *f = fopen(own, "w");
+            cr_assert_not_null(f);
+            fputs("[train]\n", f);
+            fclose(f);
+            cr_assert_eq(link(own, alias), 0);
+            nn_logger_open o = lut_open_args(l.dir, 0, 0);
+            nn_error err = {0};
+            cr_assert_eq(l.vt->open(l.inst.self, &o, &err), NN_EINVAL, "%s accepted %s",
+                         loggers[i], bad[k]);
+            cr_assert(strstr(err.msg, says[k]) && strstr(err.msg, bad[k]), "%s: %s",
+                      loggers[i], err.msg);
+            char *text = NULL;
+            size_t n = 0;
+            f = fopen(own, "r");
+            cr_assert_not_null(f);
+            cr_assert_eq(getdelim(&text, &n, 0, f), 8);
+            cr_assert_str_eq(text, "[train]\n", "%s: model.ini was written", loggers[i]);
+            fclose(f);
+            free(text);
+            lut_close(&l);
+            rm_rf(l.dir);
+        }
+    /* a name with "." components that is no run file is written where it says */
+    logger_under_test l;
+    nn_kv kv = {"path", "./logs/.//m.csv", "model.ini", 3};
+    lut_create(&l, "csv", &kv, 1);
+    lut_open(&l, 0, 0);
+    fake_run(&l, NULL, NULL);
+    char path[600];
+    snprintf(path, sizeof path, "%s/logs/m.csv", l.dir);
+    struct stat st;
+    cr_assert(stat(path, &st) == 0 && st.st_size > 0, "no %s", path);
+    lut_close(&l);
+    rm_rf(l.dir);
+}
+
