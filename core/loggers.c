@@ -44,6 +44,51 @@ static void report(lg *g, const char *what, const nn_error *lerr)
     g->dead = 1;
 }
 
+/* the file or directory a logger writes in the run directory: its "path" or "dir" key, or the
+ * schema's default, normalised ("./a//b" is "a/b") into buf; NULL when it declares neither */
+static const char *log_target(const lg *g, char *buf, size_t cap, const char **key)
+{
+    const char *v = NULL;
+    for (const nn_param_spec *p = g->inst.desc->params; p && p->name && !v; p++)
+        if (p->type == NN_PARAM_STRING && (!strcmp(p->name, "path") || !strcmp(p->name, "dir"))) {
+            *key = p->name;
+            v = p->def;
+            for (int k = 0; g->sec && k < g->sec->n; k++)
+                if (strcmp(g->sec->kvs[k].key, p->name) == 0)
+                    v = g->sec->kvs[k].value;
+        }
+    if (!v)
+        return NULL;
+    size_t used = 0;
+    buf[0] = 0;
+    for (const char *c = v; *c && used + 1 < cap; c += strcspn(c, "/"), c += *c == '/') {
+        int l = (int)strcspn(c, "/");
+        if (l == 0 || (l == 1 && c[0] == '.'))
+            continue;
+        used += (size_t)snprintf(buf + used, cap - used, "%s%.*s", used ? "/" : "", l, c);
+    }
+    return buf;
+}
+
+/* two loggers writing one file would interleave or replace each other's records */
+static int distinct_targets(const nn_loggers *l, const nn_config *cfg, nn_error *err)
+{
+    for (int i = 0; i < l->n; i++)
+        for (int j = 0; j < i; j++) {
+            char a[1024], b[1024], oa[300], ob[300];
+            const char *ka = NULL, *kb = NULL;
+            if (!log_target(&l->v[i], a, sizeof a, &ka) ||
+                !log_target(&l->v[j], b, sizeof b, &kb) || strcmp(a, b) != 0)
+                continue;
+            nn_config_origin(oa, sizeof oa, cfg, l->v[j].sec, NULL);
+            nn_config_origin(ob, sizeof ob, cfg, l->v[i].sec, NULL);
+            return nn_error_set(err, NN_EINVAL, "%s: %s = '%s' and %s: %s = '%s' are the same "
+                                "file of the run directory; expected each logger to write its "
+                                "own (set another %s)", oa, kb, b, ob, ka, a, ka);
+        }
+    return NN_OK;
+}
+
 int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open *o, int strict,
                     nn_loggers **out, nn_error *err)
 {
@@ -104,6 +149,8 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
             l->n = 1;
         }
     }
+    if (rc == NN_OK)
+        rc = distinct_targets(l, cfg, err);
     for (int i = 0; i < l->n && rc == NN_OK; i++) {
         if (!o) { /* checked only (summary): never opened, so never closed either */
             l->v[i].dead = 1;

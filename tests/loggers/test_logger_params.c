@@ -2,6 +2,8 @@
  * documented by `nntrain plugins show`, bad parameter values are rejected naming the key, and
  * a place that cannot be written makes open() fail with a message naming the path. */
 #include "fake_run.h"
+#include "core/config.h"
+#include "core/loggers.h"
 
 static const char *const loggers[] = {"console", "csv", "jsonl", "tensorboard", "html_report"};
 
@@ -208,3 +210,34 @@ Test(logger_params, a_run_file_named_another_way_is_still_refused)
     rm_rf(l.dir);
 }
 
+/* two loggers writing one file (named differently, or one by its default) are refused before
+ * either opens it, naming both sections */
+Test(logger_params, two_loggers_writing_one_file_are_refused_naming_both)
+{
+    const char *cases[][2] = {
+        {"[logger.a]\ntype = csv\npath = ./m.log\n[logger.b]\ntype = jsonl\npath = m.log\n",
+         "[logger.a]: path = 'm.log' and <cfg>:4: [logger.b]: path = 'm.log'"},
+        {"[logger.a]\ntype = csv\npath = .//metrics.jsonl\n[logger.b]\ntype = jsonl\n",
+         "[logger.a]: path = 'metrics.jsonl' and <cfg>:4: [logger.b]: path = 'metrics.jsonl'"},
+    };
+    nn_error err = {0};
+    nn_registry *r = nn_registry_new(NULL);
+    cr_assert_eq(nn_registry_scan(r, NULL, 0, NULL, &err), NN_OK, "%s", err.msg);
+    for (int i = 0; i < 2; i++) {
+        nn_config *c = NULL;
+        cr_assert_eq(nn_config_parse(cases[i][0], "<cfg>", &c, &err), NN_OK, "%s", err.msg);
+        nn_loggers *l = NULL;
+        cr_assert_eq(nn_loggers_open(r, c, NULL, 0, &l, &err), NN_EINVAL, "case %d accepted", i);
+        cr_assert(strstr(err.msg, cases[i][1]) && strstr(err.msg, "are the same file"), "%s",
+                  err.msg);
+        nn_config_free(c);
+    }
+    nn_config *c = NULL;
+    cr_assert_eq(nn_config_parse("[logger.a]\ntype = csv\npath = a/m.log\n[logger.b]\ntype = "
+                                 "jsonl\npath = m.log\n", "<cfg>", &c, &err), NN_OK);
+    nn_loggers *l = NULL;
+    cr_assert_eq(nn_loggers_open(r, c, NULL, 0, &l, &err), NN_OK, "%s", err.msg);
+    nn_loggers_close(l);
+    nn_config_free(c);
+    nn_registry_free(r);
+}
