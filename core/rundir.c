@@ -272,6 +272,32 @@ int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *
     return fd;
 }
 
+static int same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+int nn_rundir_check_resume(const char *run_dir, const char *ckpt, nn_error *err)
+{
+    char dir[PATH_MAX], last[PATH_MAX], best[PATH_MAX];
+    const char *slash = strrchr(ckpt, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - ckpt) + (slash == ckpt) : 1,
+             slash ? ckpt : ".");
+    snprintf(last, sizeof last, "%s/last.safetensors", run_dir);
+    snprintf(best, sizeof best, "%s/best.safetensors", run_dir);
+    struct stat st;
+    if (stat(last, &st) != 0 || same_file(dir, run_dir) || same_file(ckpt, last) ||
+        same_file(ckpt, best))
+        return NN_OK; /* a new or empty run directory, or the run's own checkpoint */
+    return nn_error_set(err, NN_EEXIST, "cannot resume from %s into run directory %s: it "
+                        "already holds another run (%s) that the resume would replace (its "
+                        "checkpoints, model.ini and logs); expected a checkpoint of that run or "
+                        "a run directory without one: resume into the checkpoint's own "
+                        "directory (--run-dir %s) or a new one (--run-dir DIR), or continue "
+                        "the run there with --resume auto", ckpt, run_dir, last, dir);
+}
+
 int nn_rundir_hold(const char *dir, long *pid)
 {
     char path[PATH_MAX];

@@ -29,6 +29,12 @@ void nn_rundir_unlock(int fd);
  * with it; check_dir (a fold below dir) goes first when empty. */
 void nn_rundir_unlock_tidy(int fd, const char *dir, const char *check_dir);
 
+/* A resume from the checkpoint ckpt writes run_dir's checkpoints, model.ini and logs. When
+ * run_dir already holds a run (its last.safetensors) and ckpt is not of it (not in run_dir,
+ * nor one of its checkpoints by identity), that run would be replaced and its logs spliced:
+ * refused as a new run into it is, naming both and the ways on. */
+int nn_rundir_check_resume(const char *run_dir, const char *ckpt, nn_error *err);
+
 /* For a short write into a finished run's files (eval's record in its logs): locks dir's
  * existing .lock without waiting. returns the descriptor for nn_rundir_unlock; -1 when dir has
  * no lock file (nothing to exclude); NN_EEXIST when a run writes dir, with its pid in *pid. */

@@ -313,6 +313,9 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
             return rc;
         s->lock_fd = rc;
         s->replace_run = o->overwrite && !o->resume;
+        if (o->resume_path && strcmp(o->resume_path, "auto") != 0 && !o->run_subdir &&
+            (rc = nn_rundir_check_resume(s->run_dir, o->resume_path, err)))
+            return rc;
     }
     if ((rc = nn_dev_open(reg, o->device, &s->dev, err)))
         return rc;

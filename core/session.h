@@ -48,6 +48,8 @@ typedef struct nn_session_opts {
     int threads;           /* compute threads; 0 = chosen from the model's size */
     int resume;            /* train: the run continues from a checkpoint */
     int overwrite;         /* train: replace a run already in the run directory */
+    const char *resume_path; /* train: the checkpoint resumed from ("auto" or NULL: the run
+                                directory's own), checked with nn_rundir_check_resume */
     int eval_val;          /* eval: the validation part of the training data, split exactly
                               as training split it, instead of the test split */
     const char *const *inputs; /* eval mode: predict these user files instead of the test

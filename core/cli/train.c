@@ -210,7 +210,8 @@ int nn_cmd_train(nn_cli *cli)
     if (cfg && rc == NN_OK) {
         nn_session_opts so = {.mode = NN_SESSION_TRAIN, .seed = cli->seed, .run_dir = run_dir,
                               .device = cli->device, .threads = cli->threads,
-                              .resume = resume != NULL, .overwrite = overwrite, .dist = dist};
+                              .resume = resume != NULL, .resume_path = resume,
+                              .overwrite = overwrite, .dist = dist};
         rc = nn_session_open(&s, reg, cfg, &so, &err);
     }
     /* a process that could not set up stops them all; one of them says why */

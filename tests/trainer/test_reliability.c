@@ -395,7 +395,7 @@ Test(reliability, damaged_checkpoints_are_refused_naming_the_entry)
     free(out);
     cr_assert_eq(nntrain("eval m.ini --checkpoint nan.safetensors --allow-nonfinite"), 0, "%s",
                  slurp("out.txt"));
-    cr_assert_eq(nntrain("train m.ini --no-test --resume nan.safetensors --set "
+    cr_assert_eq(nntrain("train m.ini --no-test --resume nan.safetensors --run-dir r2 --set "
                          "train.epochs=2"), 1);
     out = slurp("out.txt");
     cr_assert(strstr(out, "holds nan"), "%s", out);
@@ -409,7 +409,7 @@ Test(reliability, damaged_checkpoints_are_refused_naming_the_entry)
     /* state of another optimizer (or another device's plugin naming it otherwise) */
     tamper("runs/m/last.safetensors", "adam.safetensors", NULL, 0, "optim.fc1.weight.exp_avg",
            NULL, NULL);
-    cr_assert_eq(nntrain("train m.ini --no-test --resume adam.safetensors --set "
+    cr_assert_eq(nntrain("train m.ini --no-test --resume adam.safetensors --run-dir r2 --set "
                          "train.epochs=2"), 1);
     out = slurp("out.txt");
     cr_assert(strstr(out, "tensor 'optim.fc1.weight.exp_avg' is not part of this run's "
@@ -419,7 +419,7 @@ Test(reliability, damaged_checkpoints_are_refused_naming_the_entry)
 
     tamper("runs/m/last.safetensors", "big.safetensors", NULL, 0, NULL, "global_step",
            "99999999999999999999999");
-    cr_assert_eq(nntrain("train m.ini --no-test --resume big.safetensors --set "
+    cr_assert_eq(nntrain("train m.ini --no-test --resume big.safetensors --run-dir r2 --set "
                          "train.epochs=2"), 1);
     out = slurp("out.txt");
     cr_assert(strstr(out, "'global_step' = '99999999999999999999999'") &&

@@ -84,3 +84,40 @@ Test(resume_checks, messages_quote_the_checkpoints_text_intact)
               out);
     free(out);
 }
+
+/* a checkpoint of another run resumed into the model file's run directory, which holds a run
+ * of its own, would replace that run's checkpoints and model.ini and splice its metrics.csv */
+Test(resume_checks, a_checkpoint_from_elsewhere_does_not_take_over_an_occupied_run_directory)
+{
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet --run-dir other --set train.seed=5 "
+                         "--set train.epochs=1"), 0, "%s", slurp("out.txt"));
+    char *last = slurp("runs/m/last.safetensors"), *csv = slurp("runs/m/metrics.csv"),
+         *ini = slurp("runs/m/model.ini");
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet --resume other/last.safetensors "
+                         "--set train.epochs=3"), 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "cannot resume from other/last.safetensors into run directory runs/m: "
+                          "it already holds another run (runs/m/last.safetensors)") &&
+              strstr(out, "--run-dir other"), "%s", out);
+    free(out);
+    char *last2 = slurp("runs/m/last.safetensors"), *csv2 = slurp("runs/m/metrics.csv"),
+         *ini2 = slurp("runs/m/model.ini");
+    cr_assert(strcmp(csv, csv2) == 0 && strcmp(ini, ini2) == 0, "the run's files changed");
+    struct stat st;
+    cr_assert_eq(stat(path_in("runs/m/last.safetensors"), &st), 0);
+    cr_assert_eq(memcmp(last, last2, (size_t)st.st_size), 0, "last.safetensors changed");
+    /* the ways the message offers work: the checkpoint's own directory, or a new one */
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet --resume other/last.safetensors "
+                         "--run-dir other --set train.epochs=2"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet --resume other/last.safetensors "
+                         "--run-dir fresh --set train.epochs=3"), 0, "%s", slurp("out.txt"));
+    /* and a run's own checkpoints still resume into it, whichever way they are named */
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet --resume ./runs/m//last.safetensors "
+                         "--set train.epochs=3"), 0, "%s", slurp("out.txt"));
+    free(last);
+    free(csv);
+    free(ini);
+    free(last2);
+    free(csv2);
+    free(ini2);
+}
