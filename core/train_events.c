@@ -73,6 +73,10 @@ void nn_tr_post(nn_trainer *t, const nn_tr_rec *x)
 
 void nn_tr_deliver(nn_trainer *t, nn_tr_rec *x)
 {
+    if (x->flush) {
+        nn_loggers_flush(t->loggers);
+        return;
+    }
     nn_event ev = {
         .struct_size = sizeof ev,
         .kind = x->kind,
@@ -114,6 +118,15 @@ void nn_tr_deliver(nn_trainer *t, nn_tr_rec *x)
     }
     if (x->kind == NN_EV_EPOCH_END || x->kind == NN_EV_TRAIN_END || x->kind == NN_EV_EVAL_END)
         nn_loggers_flush(t->loggers);
+}
+
+void nn_tr_flush_loggers(nn_trainer *t)
+{
+    nn_tr_rec x;
+    nn_tr_rec_base(t, &x, NN_EV_PROGRESS);
+    x.flush = 1;
+    x.ack = 1; /* the ring is delivered in order: waits for every record posted before */
+    nn_tr_post(t, &x);
 }
 
 static void on_async(uv_async_t *h)

@@ -37,6 +37,9 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
         snprintf(out_path, sizeof t->r->last_ckpt, "%s/%s", s->run_dir, file);
         return NN_OK;
     }
+    /* the logs hold every record up to this checkpoint before it exists: a crash after it,
+     * then a resume, loses no row (mid-epoch checkpoints as at epoch ends) */
+    nn_tr_flush_loggers(t);
     int np = nn_session_tensor_count(s);
     int no = nn_optim_tensor_count(s->optim);
     nn_ckpt_entry *e = calloc((size_t)(np + no) + 1, sizeof *e);

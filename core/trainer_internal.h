@@ -26,6 +26,7 @@ typedef struct nn_tr_rec {
     char names[NN_TR_MAX_METRICS][24];
     char text[700];
     int with_params, with_confusion, ack;
+    int flush; /* no event: every record before it is delivered, then the loggers flush */
 } nn_tr_rec;
 
 typedef struct nn_trainer {
@@ -87,6 +88,9 @@ void nn_tr_rec_metric(nn_tr_rec *x, const char *name, double v);
 void nn_tr_post(nn_trainer *t, const nn_tr_rec *x);
 /* delivers at once on the calling thread (before the loop thread runs, or after it ended) */
 void nn_tr_deliver(nn_trainer *t, nn_tr_rec *x);
+/* Delivers every record posted so far and flushes the loggers; returns when they did (called
+ * before each checkpoint is written, so the logs reach at least as far as it) */
+void nn_tr_flush_loggers(nn_trainer *t);
 int nn_tr_loop_start(nn_trainer *t, nn_error *err);
 /* posts nothing; makes the loop thread deliver what is queued, close its handles and exit */
 void nn_tr_loop_stop(nn_trainer *t);
