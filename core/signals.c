@@ -1,5 +1,5 @@
-/* signals.c: one thread waits for SIGINT/SIGTERM with sigwaitinfo(); every other thread has
- * them blocked. It never runs in signal context, so it may lock and print; it must never
+/* signals.c: one thread waits for SIGINT/SIGTERM/SIGHUP with sigwaitinfo(); every other thread
+ * has them blocked. SIGPIPE is ignored: a closed pipe is a failed write, never a lost run. It never runs in signal context, so it may lock and print; it must never
  * exit while a checkpoint is being renamed into place. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -17,11 +17,24 @@ static void (*handler)(void *, int);
 static void *handler_arg;
 static int in_handler, critical, exit_code, first_signal, started;
 
+const char *nn_signals_name(int signum)
+{
+    return signum == SIGINT ? "SIGINT" : signum == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
+static void watched(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP); /* the terminal closed: as SIGTERM, the run is checkpointed */
+}
+
 static void quit_now(int signum, const char *why)
 {
     char msg[160];
     int n = snprintf(msg, sizeof msg, "\nnntrain: %s received%s: quitting\n",
-                     signum == SIGINT ? "SIGINT" : "SIGTERM", why);
+                     nn_signals_name(signum), why);
     if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
         n = 0;
     nn_file_temps_remove(); /* predictions or an export cut short leave no temp file */
@@ -32,9 +45,7 @@ static void *watch(void *unused)
 {
     (void)unused;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    watched(&set);
     for (;;) {
         int sig = sigwaitinfo(&set, NULL);
         if (sig < 0)
@@ -69,9 +80,7 @@ static void *watch(void *unused)
 int nn_signals_init(void)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    watched(&set);
     pthread_mutex_lock(&mu);
     if (started) {
         pthread_mutex_unlock(&mu);
@@ -89,6 +98,9 @@ int nn_signals_init(void)
         pthread_mutex_unlock(&mu);
         return -1;
     }
+    /* a reader that went away (`nntrain train ... | head -1`) makes writes fail with EPIPE
+     * instead of killing the process without a checkpoint */
+    signal(SIGPIPE, SIG_IGN);
     started = 1;
     pthread_mutex_unlock(&mu);
     return 0;

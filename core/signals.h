@@ -1,4 +1,4 @@
-/* signals.h: SIGINT and SIGTERM for the whole process. They are blocked in every thread and
+/* signals.h: SIGINT, SIGTERM and SIGHUP for the whole process (SIGPIPE is ignored). They are blocked in every thread and
  * taken by one watcher thread, so a signal never interrupts compute: oneDNN runs kernels on
  * stacks of its own that a signal frame overflowed, corrupting the heap (issue 10). */
 #ifndef NN_SIGNALS_H
@@ -19,6 +19,9 @@ void nn_signals_set_handler(void (*fn)(void *arg, int signum), void *arg);
 /* Brackets a write that must not be cut short (a checkpoint's temp file and rename). */
 void nn_signals_critical_begin(void);
 void nn_signals_critical_end(void);
+
+/* "SIGINT", "SIGTERM" or "SIGHUP" */
+const char *nn_signals_name(int signum);
 
 /* the first signal received so far, or 0 */
 int nn_signals_received(void);

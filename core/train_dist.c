@@ -15,13 +15,17 @@
 #include "hash.h"
 #include "trainer_internal.h"
 
-enum { ST_LOSS, ST_SAMPLES, ST_CORRECT, ST_TOPK, ST_SIGINT, ST_SIGTERM, ST_COUNT };
+enum { ST_LOSS, ST_SAMPLES, ST_CORRECT, ST_TOPK, ST_SIGINT, ST_SIGTERM, ST_SIGHUP, ST_COUNT };
 
 /* Adopts the stop signal another process received, so that all stop at the same step: the
  * one this agreement carried. A signal that comes after it waits for the next agreement. */
 static void adopt_signal(nn_trainer *t, const double *v)
 {
-    int sig = v[ST_SIGTERM] > 0 ? SIGTERM : v[ST_SIGINT] > 0 ? SIGINT : 0, none = 0;
+    int sig = v[ST_SIGTERM] > 0   ? SIGTERM
+              : v[ST_SIGHUP] > 0  ? SIGHUP
+              : v[ST_SIGINT] > 0  ? SIGINT
+                                  : 0,
+        none = 0;
     if (sig)
         atomic_compare_exchange_strong(&t->stop_signal, &none, sig);
     t->agreed_signal = sig;
@@ -32,6 +36,7 @@ static void local_signal(nn_trainer *t, double *v)
     int sig = atomic_load(&t->stop_signal);
     v[ST_SIGINT] = sig == SIGINT;
     v[ST_SIGTERM] = sig == SIGTERM;
+    v[ST_SIGHUP] = sig == SIGHUP;
 }
 
 /* a hash of every model tensor (parameters and state buffers, host copies) */
@@ -145,7 +150,7 @@ int nn_tr_dist_stop(nn_trainer *t, nn_error *err)
     if (rc)
         return rc;
     adopt_signal(t, v);
-    return v[ST_SIGINT] > 0 || v[ST_SIGTERM] > 0;
+    return v[ST_SIGINT] > 0 || v[ST_SIGTERM] > 0 || v[ST_SIGHUP] > 0;
 }
 
 int nn_tr_dist_epoch(nn_trainer *t, double *vals, int n, nn_error *err)

@@ -35,7 +35,7 @@ static void on_stop_signal(void *arg, int signum)
     if (atomic_compare_exchange_strong(&t->stop_signal, &none, signum) &&
         t->o->verbosity >= 0)
         fprintf(stderr, "\nnntrain: %s received: finishing this step and writing a checkpoint "
-                "(press Ctrl-C again to quit at once)\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+                "(press Ctrl-C again to quit at once)\n", nn_signals_name(signum));
 }
 
 /* After a step: a signal ends the run with a checkpoint (1 = stop), a failed logger in a

@@ -17,6 +17,7 @@ enum {
     NN_EXIT_PLUGIN_EXIT = 70, /* a plugin called exit() or _exit(): the command did not finish */
     NN_EXIT_SIGINT = 130,  /* interrupted by SIGINT; a checkpoint was written */
     NN_EXIT_SIGTERM = 143, /* interrupted by SIGTERM; a checkpoint was written */
+    NN_EXIT_SIGHUP = 129,  /* the terminal closed (SIGHUP); a checkpoint was written */
 };
 
 /* exit_guard.c: finds the C library's _exit/_Exit behind the executable's; call first in

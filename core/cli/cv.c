@@ -168,7 +168,9 @@ int nn_cmd_cv(nn_cli *cli)
                                 .verbosity = cli->verbosity};
             rc = nn_train_run(&s, &to, &r, &err);
             if (rc == NN_OK && r.end == NN_END_SIGNAL) {
-                code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
+                code = r.signal == SIGTERM   ? NN_EXIT_SIGTERM
+                       : r.signal == SIGHUP ? NN_EXIT_SIGHUP
+                                            : NN_EXIT_SIGINT;
                 stopped = k + 1;
             } else if (rc == NN_OK && r.epochs_done == r.epochs_before) { /* figures gone */
                 rc = nn_error_set(&err, NN_EINVAL, "%s holds a fold that had ended, with no "

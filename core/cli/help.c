@@ -19,7 +19,8 @@ const nn_verb nn_verbs[] = {
      "    --overwrite. --resume FILE continues FILE's run in the run directory: a checkpoint\n"
      "    from elsewhere into a run directory that holds another run (its last.safetensors)\n"
      "    is refused; resume into the checkpoint's own directory (--run-dir) or a new one.\n"
-     "    Ctrl-C (or SIGTERM) finishes the step, writes last.safetensors and\n"
+     "    Ctrl-C (or SIGTERM, or SIGHUP when the terminal closes) finishes the step, writes\n"
+     "    last.safetensors and\n"
      "    prints the exact command that resumes; a second Ctrl-C quits at once. On resume,\n"
      "    changed keys that apply (epochs, lr, scheduler, loggers) are printed; changes to\n"
      "    layers, loss or transforms are refused. At the end the test split is evaluated\n"
@@ -137,8 +138,11 @@ static void common_options(void)
          "  3 broken plugins (plugins check)    4 non-finite loss or gradient\n"
          "  70 a plugin called exit() or _exit(): the command did not finish (stderr names\n"
          "     the plugin call or plugin file load that was running)\n"
-         "  130/143 interrupted by SIGINT/SIGTERM (after writing a checkpoint once training\n"
-         "          had started)");
+         "  130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (after writing a checkpoint once\n"
+         "          training had started)\n"
+         "  A closed output pipe (nntrain train ... | head -1) ends no run: SIGPIPE is ignored,\n"
+         "  the console logger stops at the failed write (saying so on stderr), training goes\n"
+         "  on to its end and its checkpoints, then nntrain exits 1: its output was lost");
 }
 
 /* a section's keys, from the same schema that checks them */

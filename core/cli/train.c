@@ -241,7 +241,9 @@ int nn_cmd_train(nn_cli *cli)
                     (long long)r.epochs_done, r.last_ckpt);
             print_resume_command(cli, r.last_ckpt, dist != NULL);
         }
-        code = r.signal == SIGTERM ? NN_EXIT_SIGTERM : NN_EXIT_SIGINT;
+        code = r.signal == SIGTERM   ? NN_EXIT_SIGTERM
+                       : r.signal == SIGHUP ? NN_EXIT_SIGHUP
+                                            : NN_EXIT_SIGINT;
     } else if (rank0) {
         print_result(&s, &r, dist);
     }

@@ -308,6 +308,15 @@ static int console_event(void *self, const nn_event *ev, nn_error *err)
     default:
         break;
     }
+    /* a reader that went away (`| head -1`): SIGPIPE is ignored, the write failed; the logger
+     * is switched off with this message and training goes on */
+    if (rc == NN_OK && ferror(c->out)) {
+        int e = errno;
+        clearerr(c->out);
+        rc = nn_error_set(err, NN_EIO, WHO ": cannot write to %s: %s; progress output stops",
+                          c->out == stderr ? "stderr" : "stdout",
+                          e == EPIPE ? "the reader closed the pipe" : strerror(e));
+    }
     return rc;
 }
 
