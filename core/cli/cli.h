@@ -94,6 +94,14 @@ void nn_cli_threads(const nn_cli *cli);
 int nn_cli_output_is_input(const nn_cli *cli, const char *verb, const char *output,
                            const char *const *reads, int n);
 
+/* output_guard.c: 1 (with a message, for exit 2) when an existing output file is one a run
+ * depends on: a file the model's [data] or [transform.*] keys name or one below a directory
+ * they name, an nntrain checkpoint, or a run directory's .lock, model.ini or logger files (a
+ * run directory holds a .lock or a trainer's last/best checkpoint). reg finds the loggers'
+ * default file names; cfg is the model with --set applied. */
+int nn_cli_output_guard(const char *verb, const char *output, const struct nn_config *cfg,
+                        nn_registry *reg);
+
 /* What eval and predict run on: a checkpoint's weights and the test split, the validation
  * part of the training data (split as training split it), or the user's files. */
 typedef struct nn_cli_eval_opts {

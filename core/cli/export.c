@@ -95,6 +95,8 @@ int nn_cmd_export(nn_cli *cli)
         default_output(def, sizeof def, eo.checkpoint, onnx ? ".onnx" : ".torch.safetensors");
         output = def;
     }
+    if (code == NN_EXIT_OK && nn_cli_output_guard("export", output, cfg, reg))
+        code = NN_EXIT_USAGE;
     if (code == NN_EXIT_OK) {
         nn_export_opts o = {.checkpoint = eo.checkpoint, .output = output, .opset = (int)opset,
                             .steps = checkpoint_steps(eo.checkpoint)};

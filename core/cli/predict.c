@@ -200,6 +200,8 @@ int nn_cmd_predict(nn_cli *cli)
      * run never leaves a truncated file where a complete one was */
     char tmp[PATH_MAX + 32] = "";
     nn_error ferr = {0};
+    if (code == NN_EXIT_OK && nn_cli_output_guard("predict", output, cfg, reg))
+        code = NN_EXIT_USAGE;
     if (code == NN_EXIT_OK && output &&
         !(p.out = nn_file_begin(output, "predictions", tmp, sizeof tmp, NN_FILE_USER, &ferr))) {
         nn_cli_error("predict: %s", ferr.msg);

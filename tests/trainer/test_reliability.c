@@ -233,11 +233,18 @@ Test(reliability, user_outputs_follow_links_keep_fifos_and_report_failed_writes)
     write_file("app.txt", "PREVIOUS\n");
     char shell[3072];
     snprintf(shell, sizeof shell, "cd %s && %s predict u.ini %s --limit 2 --output /dev/stdout "
-             ">> app.txt 2> out.txt && %s predict u.ini %s --limit 2 >&- 2>> out.txt", dir,
-             exe, ck, exe, ck);
+             ">> app.txt 2> out.txt", dir, exe, ck);
     cr_assert_eq(system(shell), 0, "%s", slurp("out.txt"));
     got = slurp("app.txt");
     cr_assert(strncmp(got, "PREVIOUS\nindex,label", 20) == 0, "%s", got);
+    free(got);
+    /* a closed standard output would lose the predictions: a failure naming it */
+    snprintf(shell, sizeof shell, "cd %s && %s predict u.ini %s --limit 2 >&- 2> out.txt", dir,
+             exe, ck);
+    int sys = system(shell);
+    cr_assert(WIFEXITED(sys) && WEXITSTATUS(sys) == 1, "%d: %s", sys, slurp("out.txt"));
+    got = slurp("out.txt");
+    cr_assert(strstr(got, "the standard output is closed"), "%s", got);
     free(got);
     /* an output that is an input, or a run's lock file, is refused */
     cr_assert_eq(nntrain("predict u.ini %s --output runs/u/last.safetensors", ck), 2);
@@ -258,9 +265,9 @@ Test(reliability, user_outputs_follow_links_keep_fifos_and_report_failed_writes)
     got = slurp("own/model.ini");
     cr_assert(strncmp(got, "; my notes\n", 11) == 0, "%s", got);
     free(got);
-    cr_assert_eq(nntrain("export u.ini %s -o runs/u/.lock", ck), 1);
+    cr_assert_eq(nntrain("export u.ini %s -o runs/u/.lock", ck), 2, "%s", slurp("out.txt"));
     out = slurp("out.txt");
-    cr_assert(strstr(out, "it is a run directory's lock file"), "%s", out);
+    cr_assert(strstr(out, "runs/u/.lock") && strstr(out, "lock"), "%s", out);
     free(out);
     /* a FIFO gets the rows and stays a FIFO */
     cr_assert_eq(mkfifo(path_in("pipe"), 0644), 0);
