@@ -122,6 +122,11 @@ int nnd_read_all(const char *path, const char *what, char **out, size_t *len, nn
 
 void nnd_lines_init(nnd_lines *it, char *buf, size_t len)
 {
+    /* a UTF-8 byte order mark (Excel and Notepad write one) is not part of the first line */
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+        buf += 3;
+        len -= 3;
+    }
     it->at = buf;
     it->end = buf + len;
     it->line = 0;

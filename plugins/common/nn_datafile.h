@@ -35,7 +35,8 @@ int nnd_fcreate(const char *path, const char *what, FILE **f, nn_error *err);
 int nnd_read_all(const char *path, const char *what, char **out, size_t *len, nn_error *err);
 
 /* Walks the lines of a buffer in place. A line ends at LF, CRLF or a lone CR; the last one
- * may lack an ending. buf[len] must be writable (nnd_read_all leaves that byte). */
+ * may lack an ending. buf[len] must be writable (nnd_read_all leaves that byte). A UTF-8 byte
+ * order mark at the start of buf is skipped: text files from Windows tools begin with one. */
 typedef struct nnd_lines {
     char *at, *end;
     int line; /* number of the line nnd_lines_next returned last, counted from 1 */

@@ -16,6 +16,7 @@
 
 #include "nn_datafile.h"
 #include "nn_dsutil.h"
+#include "nn_nameidx.h"
 
 /* A parsed table: the text buffer tokenised in place, rows x cols field pointers. */
 typedef struct csv_table {
@@ -138,8 +139,10 @@ static int csv_table_parse(char *text, size_t len, const char *file, char delim,
     return NN_OK;
 }
 
-/* Resolves a column given by header name or by index (negative counts from the end). */
-static int csv_column(const csv_table *t, const char *key, const char *file, nn_error *err)
+/* Resolves a column given by header name (found in idx, the index of t's header; NULL for a
+ * table without one) or by index (negative counts from the end). */
+static int csv_column(const csv_table *t, const nnd_nameidx *idx, const char *key,
+                      const char *file, nn_error *err)
 {
     char *end;
     long v = strtol(key, &end, 10);
@@ -151,9 +154,9 @@ static int csv_column(const csv_table *t, const char *key, const char *file, nn_
                                 key, t->cols);
         return (int)v;
     }
-    for (int c = 0; t->head && c < t->cols; c++)
-        if (!strcmp(t->head[c], key))
-            return c;
+    int c = idx ? nnd_nameidx_find(idx, key) : -1;
+    if (c >= 0)
+        return c;
     return nn_error_set(err, NN_EINVAL, "%s: no column named '%s'%s", file, key,
                         t->head ? " in the header" : " (the file has no header: use an index)");
 }
@@ -211,8 +214,8 @@ static int csv_number(const char *s, float *out)
 
 /* The feature columns of a table, in sample order, into fc (t->cols entries): the `features`
  * list (names or indices) or every column but the label lc. */
-static int csv_features(const csv_ds *d, const csv_table *t, const char *file, int lc, int *fc,
-                        int *nf, nn_error *err)
+static int csv_features(const csv_ds *d, const csv_table *t, const nnd_nameidx *idx,
+                        const char *file, int lc, int *fc, int *nf, nn_error *err)
 {
     *nf = 0;
     if (d->features_key && d->features_key[0]) {
@@ -221,7 +224,7 @@ static int csv_features(const csv_ds *d, const csv_table *t, const char *file, i
             return nn_error_set(err, NN_ENOMEM, "out of memory");
         int rc = NN_OK;
         for (char *s = strtok_r(copy, ",", &save); s && !rc; s = strtok_r(NULL, ",", &save)) {
-            int c = csv_column(t, csv_trim(s), file, err);
+            int c = csv_column(t, idx, csv_trim(s), file, err);
             if (c < 0)
                 rc = c;
             else if (*nf < t->cols)
@@ -245,7 +248,25 @@ typedef struct csv_train {
     int lc, nf;
     int *fc;
     int every; /* no `features` list: every column but the label is a feature */
+    nnd_nameidx idx; /* the training header's names (empty without a header) */
 } csv_train;
+
+/* Indexes a header (none: an empty index); two columns of one name are refused, as no column
+ * could be told from the other by name */
+static int csv_index_header(const csv_table *t, const char *file, nnd_nameidx *idx,
+                            nn_error *err)
+{
+    int a, b;
+    memset(idx, 0, sizeof *idx);
+    if (!t->head)
+        return NN_OK;
+    int rc = nnd_nameidx_build(idx, t->head, t->cols, &a, &b, err);
+    if (rc == NN_OK && a >= 0)
+        rc = nn_error_set(err, NN_EFORMAT, "%s: the header names column '%s' twice (columns %d "
+                          "and %d): give each column its own name", file, t->head[a], a + 1,
+                          b + 1);
+    return rc;
+}
 
 static int csv_train_columns(const csv_ds *d, const csv_table *t, const char *file,
                              csv_train *tr, nn_error *err)
@@ -253,21 +274,15 @@ static int csv_train_columns(const csv_ds *d, const csv_table *t, const char *fi
     memset(tr, 0, sizeof *tr);
     tr->t = t;
     tr->every = !d->features_key || !d->features_key[0];
-    tr->lc = csv_column(t, d->label_key, file, err);
+    int rc = csv_index_header(t, file, &tr->idx, err);
+    if (rc)
+        return rc;
+    tr->lc = csv_column(t, &tr->idx, d->label_key, file, err);
     if (tr->lc < 0)
         return tr->lc;
     if (!(tr->fc = malloc((size_t)t->cols * sizeof *tr->fc)))
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    return csv_features(d, t, file, tr->lc, tr->fc, &tr->nf, err);
-}
-
-/* the column of a table's header named name, or -1 */
-static int csv_named(const csv_table *t, const char *name)
-{
-    for (int c = 0; c < t->cols; c++)
-        if (!strcmp(t->head[c], name))
-            return c;
-    return -1;
+    return csv_features(d, t, &tr->idx, file, tr->lc, tr->fc, &tr->nf, err);
 }
 
 /* appends 'name' to a comma-separated list; a name that does not fit ends it with "..." */
@@ -290,29 +305,31 @@ static int csv_match_header(const csv_train *tr, const csv_table *u, const char 
                             int predict, int *fc, int *lc, nn_error *err)
 {
     const csv_table *t = tr->t;
-    for (int c = 0; c < u->cols; c++)
-        for (int k = 0; k < c; k++)
-            if (!strcmp(u->head[c], u->head[k]))
-                return nn_error_set(err, NN_EFORMAT, "%s: the header names column '%s' twice "
-                                    "(columns %d and %d)", file, u->head[c], k + 1, c + 1);
+    nnd_nameidx ui;
+    int rc = csv_index_header(u, file, &ui, err);
+    if (rc) {
+        nnd_nameidx_free(&ui);
+        return rc;
+    }
     char missing[160] = "", unknown[160] = "", expected[160] = "";
     int numbers = 0; /* header names that are numbers: a file without its header line */
     for (int j = 0; j < tr->nf; j++) {
         const char *name = t->head[tr->fc[j]];
         csv_list_add(expected, sizeof expected, name);
-        if ((fc[j] = csv_named(u, name)) < 0)
+        if ((fc[j] = nnd_nameidx_find(&ui, name)) < 0)
             csv_list_add(missing, sizeof missing, name);
     }
     const char *label = t->head[tr->lc];
-    *lc = csv_named(u, label);
+    *lc = nnd_nameidx_find(&ui, label);
     if (*lc < 0 && !predict)
         csv_list_add(missing, sizeof missing, label);
     for (int c = 0; c < u->cols; c++) {
         float v;
         numbers += !csv_number(u->head[c], &v);
-        if (csv_named(t, u->head[c]) < 0 && tr->every)
+        if (nnd_nameidx_find(&tr->idx, u->head[c]) < 0 && tr->every)
             csv_list_add(unknown, sizeof unknown, u->head[c]);
     }
+    nnd_nameidx_free(&ui);
     if (!*missing && !*unknown)
         return NN_OK;
     return nn_error_set(err, NN_ESHAPE, "%s: the header does not match the training file's "
@@ -333,14 +350,14 @@ static int csv_predict_label(const csv_ds *d, const csv_table *u, const char *fi
     *lc = -1;
     if (d->features_key && d->features_key[0]) {
         nn_error scratch = {0};
-        int c = csv_column(u, d->label_key, file, &scratch);
+        int c = csv_column(u, NULL, d->label_key, file, &scratch);
         *lc = c < 0 ? -1 : c;
         return NN_OK;
     }
     if (u->cols == train_nf)
         return NN_OK;
     if (u->cols == train_nf + 1)
-        return (*lc = csv_column(u, d->label_key, file, err)) < 0 ? *lc : NN_OK;
+        return (*lc = csv_column(u, NULL, d->label_key, file, err)) < 0 ? *lc : NN_OK;
     return nn_error_set(err, NN_ESHAPE, "%s: %d columns, expected the training file's %d "
                         "feature columns (and optionally its label column)", file, u->cols,
                         train_nf);
@@ -351,11 +368,11 @@ static int csv_match_position(const csv_ds *d, const csv_train *tr, const csv_ta
                               const char *file, int predict, int *fc, int *lc, nn_error *err)
 {
     int rc = predict ? csv_predict_label(d, u, file, tr->nf, lc, err) : NN_OK;
-    if (!predict && (*lc = csv_column(u, d->label_key, file, err)) < 0)
+    if (!predict && (*lc = csv_column(u, NULL, d->label_key, file, err)) < 0)
         rc = *lc;
     int nf = 0;
     if (!rc)
-        rc = csv_features(d, u, file, *lc, fc, &nf, err);
+        rc = csv_features(d, u, NULL, file, *lc, fc, &nf, err);
     if (!rc && nf != tr->nf)
         rc = nn_error_set(err, NN_ESHAPE, "%s: %d feature columns, the training file has %d",
                           file, nf, tr->nf);
@@ -514,6 +531,7 @@ static int csv_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
         csv_table_free(&u);
     }
     free(tr.fc);
+    nnd_nameidx_free(&tr.idx);
     csv_table_free(&t);
     if (rc)
         return rc;

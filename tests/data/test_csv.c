@@ -85,6 +85,84 @@ Test(csv, test_split_uses_the_training_files_class_ids_and_column_names)
                    "column 'species'");
 }
 
+/* Excel writes a UTF-8 byte order mark before the header: it is not part of the first name */
+Test(csv, a_byte_order_mark_before_the_header_is_not_part_of_the_first_name)
+{
+    fx_tmpdir();
+    fx_write_text("t.csv", "\xEF\xBB\xBF" "f1,f2,label\n1,2,a\n3,4,b\n");
+    fx_write_text("v.csv", "\xEF\xBB\xBF" "f2,label,f1\n4,b,3\n");
+    nn_kv kv[] = {FX_KV("path", "t.csv"), FX_KV("test_path", "v.csv"),
+                  FX_KV("features", "f1,f2")};
+    fx_ds d;
+    fx_ds_ok(&d, "csv", kv, 3, NN_SPLIT_TEST);
+    float x[2];
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 0, x, &y, &err), 0, "%s", err.msg);
+    cr_assert(x[0] == 3.0f && x[1] == 4.0f && y == 1, "f1 %g f2 %g label %d", x[0], x[1], y);
+    fx_ds_free(&d);
+}
+
+/* two columns of one name cannot be told apart: refused when the file is opened, naming both */
+Test(csv, a_header_naming_a_column_twice_is_refused_naming_both_columns)
+{
+    fx_tmpdir();
+    fx_write_text("t.csv", "f1,f1,f3,label\n1,2,3,a\n");
+    nn_kv kv[] = {FX_KV("path", "t.csv")};
+    fx_expect_fail("csv", kv, 1, NN_SPLIT_TRAIN,
+                   "t.csv: the header names column 'f1' twice (columns 1 and 2)", NULL);
+    fx_write_text("t.csv", "f1,f2,f3,label\n1,2,3,a\n");
+    fx_write_text("v.csv", "f3,f2,label,f1,f2\n1,2,a,3,4\n");
+    nn_kv kv2[] = {FX_KV("path", "t.csv"), FX_KV("test_path", "v.csv")};
+    fx_expect_fail("csv", kv2, 2, NN_SPLIT_TEST,
+                   "v.csv: the header names column 'f2' twice (columns 2 and 5)", NULL);
+}
+
+/* a header of 200k columns is matched by sorting, not pairwise: this ran for minutes when
+ * each name was looked for by scanning the other header */
+Test(csv, a_wide_header_is_matched_by_name_quickly, .timeout = 60)
+{
+    enum { NCOL = 200000 };
+    fx_tmpdir();
+    size_t cap = (size_t)NCOL * 24 + 64;
+    char *tr = malloc(cap), *te = malloc(cap);
+    cr_assert(tr && te);
+    size_t a = 0, b = 0;
+    for (int c = 0; c < NCOL; c++)
+        a += (size_t)sprintf(tr + a, "feature_%d,", c);
+    a += (size_t)sprintf(tr + a, "label\n");
+    b += (size_t)sprintf(te + b, "label");
+    for (int c = NCOL - 1; c >= 0; c--) /* the test file's columns in reverse order */
+        b += (size_t)sprintf(te + b, ",feature_%d", c);
+    te[b++] = '\n';
+    for (int r = 0; r < 2; r++) {
+        for (int c = 0; c < NCOL; c++)
+            a += (size_t)sprintf(tr + a, "%d,", c % 7);
+        a += (size_t)sprintf(tr + a, "k%d\n", r);
+    }
+    b += (size_t)sprintf(te + b, "k1");
+    for (int c = NCOL - 1; c >= 0; c--)
+        b += (size_t)sprintf(te + b, ",%d", c % 5);
+    te[b++] = '\n';
+    fx_write("t.csv", tr, a);
+    fx_write("v.csv", te, b);
+    free(tr);
+    free(te);
+    nn_kv kv[] = {FX_KV("path", "t.csv"), FX_KV("test_path", "v.csv")};
+    fx_ds d;
+    fx_ds_ok(&d, "csv", kv, 2, NN_SPLIT_TEST);
+    cr_assert_eq(d.info.sample.shape[0], NCOL);
+    float *x = malloc(NCOL * sizeof *x);
+    int32_t y;
+    nn_error err = {0};
+    cr_assert_eq(fx_ds_get(&d, 0, x, &y, &err), 0, "%s", err.msg);
+    for (int c = 0; c < NCOL; c += 9973)
+        cr_assert_eq(x[c], (float)(c % 5), "feature_%d", c);
+    cr_assert_eq(y, 1);
+    free(x);
+    fx_ds_free(&d);
+}
+
 Test(csv, regression_targets_are_floats)
 {
     fx_tmpdir();

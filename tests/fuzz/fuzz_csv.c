@@ -32,6 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             csv_rows(&d, &t, "fuzz", tr.lc, tr.fc, tr.nf, 0, &err);
     }
     free(tr.fc);
+    nnd_nameidx_free(&tr.idx);
     csv_table_free(&t);
     nnd_names_free(&d.names);
     nnd_origins_free(&d.from);

@@ -73,7 +73,7 @@ for t in "${targets[@]}"; do
   elif [ "$t" = image ]; then # the decoder image_folder links (libnn_imagedec.a)
     extra=("$root"/plugins/common/nn_{image,datafile}.c "$root/core/file.c" -lpng -ljpeg)
   else # a data plugin and the helpers it links (plugins/common/libnn_datautil.a)
-    extra=("$root"/plugins/common/nn_{datafile,classdir,dsutil}.c "$root/core/file.c"
+    extra=("$root"/plugins/common/nn_{datafile,classdir,dsutil,nameidx}.c "$root/core/file.c"
            -I"$root/plugins/common")
   fi
   "$cc" -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
