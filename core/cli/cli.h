@@ -72,6 +72,15 @@ nn_registry *nn_cli_registry(const nn_cli *cli);
 /* Takes "--flag VALUE" or "--flag=VALUE" at argv[*i]; returns the value or NULL. */
 const char *nn_cli_value(int argc, char **argv, int *i, const char *flag);
 
+/* 1 (after saying which, for exit 2) when one of flags (NULL-terminated; "--output|-o" for
+ * two spellings of one option) is given twice in argv: options that take one value never
+ * silently keep the last. */
+int nn_cli_once(const char *verb, int argc, char **argv, const char *const *flags);
+
+/* main.c: 1 when nntrain started with its standard output closed (`>&-`); fd 1 is then
+ * /dev/null, and a command whose result goes there must say so instead of losing it */
+int nn_cli_stdout_closed(void);
+
 /* "nntrain: " + message on stderr */
 void nn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "nntrain: warning: " + message on stderr */

@@ -41,6 +41,8 @@ void nn_cli_warn(const char *fmt, ...)
     va_end(ap);
 }
 
+static int is_flag(const char *a, const char *flag);
+
 const char *nn_cli_value(int argc, char **argv, int *i, const char *flag)
 {
     size_t l = strlen(flag);
@@ -55,7 +57,46 @@ const char *nn_cli_value(int argc, char **argv, int *i, const char *flag)
         nn_cli_error("%s needs a value", flag);
         return NULL;
     }
+    /* `--set --run-dir x`: the value was left out, and the next option is not one */
+    if (strncmp(argv[*i + 1], "--", 2) == 0 && argv[*i + 1][2]) {
+        nn_cli_error("%s needs a value, but the next argument '%s' is an option (write %s=VALUE "
+                     "for a value that starts with '--')", flag, argv[*i + 1], flag);
+        return NULL;
+    }
     return argv[++*i];
+}
+
+int nn_cli_once(const char *verb, int argc, char **argv, const char *const *flags)
+{
+    for (const char *const *f = flags; *f; f++) {
+        /* "--output|-o": one option with two spellings */
+        char names[2][64] = {"", ""};
+        const char *bar = strchr(*f, '|');
+        snprintf(names[0], sizeof names[0], "%.*s", bar ? (int)(bar - *f) : 63, *f);
+        if (bar)
+            snprintf(names[1], sizeof names[1], "%s", bar + 1);
+        int first = -1;
+        for (int i = 0; i < argc; i++) {
+            if (strcmp(argv[i], "--") == 0)
+                break;
+            int hit = is_flag(argv[i], names[0]) || (names[1][0] && is_flag(argv[i], names[1]));
+            if (!hit)
+                continue;
+            if (first >= 0) {
+                int sa = !strchr(argv[first], '=') && first + 1 < argc;
+                int sb = !strchr(argv[i], '=') && i + 1 < argc;
+                nn_cli_error("%s: %s is given twice ('%s%s%s' and '%s%s%s'); it takes one value: "
+                             "give it once", verb, names[0], argv[first], sa ? " " : "",
+                             sa ? argv[first + 1] : "", argv[i], sb ? " " : "",
+                             sb ? argv[i + 1] : "");
+                return 1;
+            }
+            first = i;
+            if (!strchr(argv[i], '='))
+                i++; /* its value, whatever it reads */
+        }
+    }
+    return 0;
 }
 
 static int is_flag(const char *a, const char *flag)
@@ -79,6 +120,9 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
     if (!cli->argv)
         return NN_EXIT_FAIL;
     char *room = (char *)(cli->argv + argc + 1);
+    static const char *const once[] = {"--device", "--threads", "--seed", NULL};
+    if (nn_cli_once(verb, argc, argv, once))
+        return NN_EXIT_USAGE;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--") == 0) {

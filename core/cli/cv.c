@@ -100,6 +100,9 @@ int nn_cmd_cv(nn_cli *cli)
     long folds = 5;
     const char *v, *run_dir = NULL;
     int overwrite = 0, resume = 0;
+    static const char *const once[] = {"--run-dir", "--folds", NULL};
+    if (nn_cli_once("cv", cli->argc, cli->argv, once))
+        return NN_EXIT_USAGE;
     for (int i = 1; i < cli->argc; i++) {
         if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--run-dir")))
             run_dir = v;

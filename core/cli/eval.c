@@ -132,6 +132,9 @@ int nn_cmd_eval(nn_cli *cli)
     const char *v;
     nn_part part = NN_PART_TEST;
     nn_cli_eval_opts eo = {0};
+    static const char *const once[] = {"--checkpoint", "--split", NULL};
+    if (nn_cli_once("eval", cli->argc, cli->argv, once))
+        return NN_EXIT_USAGE;
     for (int i = 1; i < cli->argc; i++) {
         if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--checkpoint")))
             eo.checkpoint = v;

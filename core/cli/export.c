@@ -44,6 +44,9 @@ int nn_cmd_export(nn_cli *cli)
     const char *v, *format = "onnx", *output = NULL;
     nn_cli_eval_opts eo = {0};
     long opset = NN_ONNX_OPSET_MIN;
+    static const char *const once[] = {"--checkpoint", "--format", "--output|-o", "--opset", NULL};
+    if (nn_cli_once("export", cli->argc, cli->argv, once))
+        return NN_EXIT_USAGE;
     for (int i = 1; i < cli->argc; i++) {
         if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--checkpoint")))
             eo.checkpoint = v;

@@ -22,13 +22,45 @@ static int asks_help(int argc, char **argv)
     return 0;
 }
 
+static int stdout_closed;
+
+int nn_cli_stdout_closed(void)
+{
+    return stdout_closed;
+}
+
+/* results printed to a full disk or a closed file are lost: that is a failure */
+static int flushed(int rc)
+{
+    int ok = fflush(stdout) == 0, e = errno;
+    if (!ok || ferror(stdout)) {
+        nn_cli_error("cannot write the output: %s", !ok ? strerror(e)
+                     : "an earlier write failed (a full disk, or a closed file)");
+        if (rc == NN_EXIT_OK)
+            rc = NN_EXIT_FAIL;
+    }
+    return rc;
+}
+
+/* a command whose result goes to standard output, started with it closed */
+static int closed_result(const char *verb)
+{
+    nn_cli_error("%s: the standard output is closed, and the result goes there: open it (> FILE, "
+                 "or > /dev/null to discard)", verb);
+    return NN_EXIT_FAIL;
+}
+
 static int run(int argc, char **argv)
 {
     /* a closed standard descriptor (`>&-`) would be reused by the next open (libuv's loop,
      * a data file) and written as output: keep 0-2 taken, on /dev/null */
-    for (int fd = 0; fd <= 2; fd++)
-        if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1)
+            continue;
+        stdout_closed |= fd == 1;
+        if (open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
             return NN_EXIT_FAIL;
+    }
     /* before any thread exists: every thread inherits SIGINT/SIGTERM blocked (signals.h) */
     nn_signals_init();
     nn_crash_install(); /* a plugin that crashes is named; without it the run still works */
@@ -45,8 +77,10 @@ static int run(int argc, char **argv)
     }
     const char *verb = argv[1];
     if (strcmp(verb, "--version") == 0 || strcmp(verb, "version") == 0) {
+        if (stdout_closed)
+            return closed_result("version");
         printf("nntrain %s (plugin ABI %d.%d)\n", NNTRAIN_VERSION, NN_ABI_MAJOR, NN_ABI_MINOR);
-        return NN_EXIT_OK;
+        return flushed(NN_EXIT_OK);
     }
     if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0)
         verb = "help";
@@ -60,18 +94,16 @@ static int run(int argc, char **argv)
                       : nn_cli_parse(&cli, verb, argc - 2, argv + 2);
         cli.raw_argc = argc;
         cli.raw_argv = argv;
+        /* these print their result; predict says it itself (unless --output) */
+        static const char *const to_stdout[] = {"eval", "summary", "help", "plugins", "devices"};
+        for (size_t k = 0; rc == 0 && stdout_closed && k < sizeof to_stdout / sizeof *to_stdout;
+             k++)
+            if (strcmp(help ? "help" : verb, to_stdout[k]) == 0)
+                rc = closed_result(verb);
         if (rc == 0)
             rc = help ? nn_cmd_help(&cli) : v->run(&cli);
         free(cli.argv);
-        /* results printed to a full disk or a closed file are lost: that is a failure */
-        int flushed = fflush(stdout) == 0, e = errno;
-        if (!flushed || ferror(stdout)) {
-            nn_cli_error("cannot write the output: %s", !flushed ? strerror(e)
-                         : "an earlier write failed (a full disk, or a closed file)");
-            if (rc == NN_EXIT_OK)
-                rc = NN_EXIT_FAIL;
-        }
-        return rc;
+        return flushed(rc);
     }
     nn_cli_error("unknown command '%s'; `nntrain help` lists the commands", verb);
     return NN_EXIT_USAGE;

@@ -126,6 +126,11 @@ int nn_cmd_predict(nn_cli *cli)
         nn_cli_error("predict: out of memory");
         return NN_EXIT_FAIL;
     }
+    static const char *const once[] = {"--checkpoint", "--output", "--limit", "--split", NULL};
+    if (nn_cli_once("predict", cli->argc, cli->argv, once)) {
+        free(inputs);
+        return NN_EXIT_USAGE;
+    }
     for (int i = 1; i < cli->argc; i++) {
         if (strncmp(cli->argv[i], "--input", 7) == 0 &&
             (cli->argv[i][7] == 0 || cli->argv[i][7] == '=')) {
@@ -179,6 +184,12 @@ int nn_cmd_predict(nn_cli *cli)
         nn_cli_error("predict: give --split or --input, not both");
         free(inputs);
         return NN_EXIT_USAGE;
+    }
+    if (!output && nn_cli_stdout_closed()) {
+        nn_cli_error("predict: the standard output is closed, and the predictions go there: "
+                     "open it, or give --output FILE");
+        free(inputs);
+        return NN_EXIT_FAIL;
     }
     if (n_inputs)
         part = NN_PART_PREDICT;

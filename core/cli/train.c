@@ -150,6 +150,10 @@ int nn_cmd_train(nn_cli *cli)
     const char *resume = NULL, *run_dir = NULL, *v, *dist_name = NULL, *init_from = NULL;
     int no_test = 0, overwrite = 0, allow_nonfinite = 0;
     double dist_timeout = 0;
+    static const char *const once[] = {"--resume", "--run-dir", "--init-from", "--dist",
+                                       "--dist-timeout", NULL};
+    if (nn_cli_once("train", cli->argc, cli->argv, once))
+        return NN_EXIT_USAGE;
     for (int i = 1; i < cli->argc; i++) {
         if ((v = nn_cli_value(cli->argc, cli->argv, &i, "--resume")))
             resume = v;

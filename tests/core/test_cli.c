@@ -454,3 +454,45 @@ Test(cli, help_documents_unset)
     assert_has(res.out, "--unset SECTION.KEY");
     assert_has(res.out, "--set SECTION.KEY= does the same");
 }
+
+/* an option that takes one value, given twice, is refused naming both; none keeps the last */
+Test(cli, an_option_given_twice_is_refused_naming_both_values)
+{
+    run_result res;
+    run_nntrain(&res, "predict", "m.ini", "--checkpoint", "A", "--checkpoint", "B", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--checkpoint is given twice ('--checkpoint A' and '--checkpoint B')");
+    run_nntrain(&res, "predict", "m.ini", "--split", "val", "--split=test", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--split is given twice ('--split val' and '--split=test')");
+    run_nntrain(&res, "export", "m.ini", "--format", "onnx", "-o", "x", "--output", "y", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--output is given twice ('-o x' and '--output y')");
+    run_nntrain(&res, "predict", "m.ini", "--limit", "3", "--limit", "5", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--limit is given twice");
+    run_nntrain(&res, "train", "m.ini", "--threads", "1", "--threads", "2", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--threads is given twice");
+    /* a value left out is said so, not reported as the next option's stray value */
+    run_nntrain(&res, "train", "m.ini", "--set", "--run-dir", "x", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "--set needs a value, but the next argument '--run-dir' is an option");
+}
+
+/* a result that cannot be written is a failure: a full disk, or a closed standard output */
+Test(cli, version_to_a_full_disk_or_a_closed_stdout_fails)
+{
+    char cmd[1024];
+    const char *exe = getenv("NNTRAIN_EXE");
+    cr_assert_not_null(exe);
+    snprintf(cmd, sizeof cmd, "'%s' --version > /dev/full 2>/dev/null", exe);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--version > /dev/full: status %d", st);
+    snprintf(cmd, sizeof cmd, "'%s' --version >&- 2>/dev/null", exe);
+    st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--version >&-: status %d", st);
+    snprintf(cmd, sizeof cmd, "'%s' predict m.ini --checkpoint c 2>&1 >&- | grep -q 'standard "
+             "output is closed'", exe);
+    cr_assert_eq(system(cmd), 0, "predict >&- says the standard output is closed");
+}
