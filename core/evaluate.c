@@ -29,17 +29,28 @@ int nn_evaluate(nn_session *s, nn_part part, nn_metrics *m, nn_error *err)
     nn_loader *l = NULL;
     int rc = open_loader(s, part, 1, &l, err);
     nn_batch *b;
+    /* as many batches as a training step takes ([train] accumulate): a loss that sums its
+     * rows reports on the scale of the steps' */
+    nn_metrics_group g;
+    nn_metrics_group_begin(&g, m, s->loss_sums);
     while (rc == NN_OK && (rc = nn_loader_next(l, &b, err)) == 1) {
         nn_loss_bind *lb;
         double loss;
+        int64_t before = m->samples;
         rc = nn_session_step(s, b, 0, 0, &lb, &loss, err);
         if (rc == NN_OK)
             rc = nn_session_metrics(s, lb, b, loss, m, err);
         nn_loader_release(l, b);
+        if (rc == NN_OK) {
+            nn_metrics_group_add(&g, loss, m->samples - before);
+            if (g.batches == s->tc.accumulate)
+                nn_metrics_group_end(&g, m, NULL, NULL);
+        }
     }
     nn_loader_free(l);
     if (rc < 0)
         return rc;
+    nn_metrics_group_end(&g, m, NULL, NULL);
     /* a data-parallel run's processes each evaluated their slices */
     return s->dist ? nn_dist_metrics_sum(s->dist, m, err) : NN_OK;
 }

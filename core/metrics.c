@@ -94,3 +94,37 @@ double nn_metrics_topk(const nn_metrics *m)
                ? (double)m->topk_correct / (double)m->samples
                : NAN;
 }
+
+void nn_metrics_group_begin(nn_metrics_group *g, const nn_metrics *m, int sums)
+{
+    memset(g, 0, sizeof *g);
+    g->sums = sums;
+    g->start = *m;
+}
+
+void nn_metrics_group_add(nn_metrics_group *g, double loss, int64_t rows)
+{
+    if (rows <= 0)
+        return; /* an empty slice: no sample, no loss */
+    g->loss += g->sums ? loss : loss * (double)rows;
+    g->rows += rows;
+    g->batches++;
+}
+
+void nn_metrics_group_end(nn_metrics_group *g, nn_metrics *m, double *loss, double *accuracy)
+{
+    double l = NAN;
+    if (g->rows > 0)
+        l = g->sums ? g->loss : g->loss / (double)g->rows;
+    /* one batch went in as it is (a data-parallel slice's sum is weighted by the global
+     * batch's rows there); several are counted again as one batch of all their rows */
+    if (g->batches > 1)
+        m->loss_sum = g->start.loss_sum + l * (double)g->rows;
+    if (loss)
+        *loss = l;
+    if (accuracy)
+        *accuracy = m->n_classes > 0 && g->rows > 0
+                        ? (double)(m->correct - g->start.correct) / (double)g->rows
+                        : NAN;
+    nn_metrics_group_begin(g, m, g->sums);
+}

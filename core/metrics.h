@@ -32,4 +32,24 @@ double nn_metrics_loss(const nn_metrics *m);
 double nn_metrics_accuracy(const nn_metrics *m); /* NAN when not classification */
 double nn_metrics_topk(const nn_metrics *m);
 
+/* Batches that count as one: the micro-batches of an accumulated step ([train] accumulate),
+ * or as many evaluation batches, so that a loss that sums its rows reports what the one batch
+ * of all their rows would (the sum of the sums), and a mean the rows-weighted mean. Their
+ * figures go into m batch by batch as usual; the group then counts their loss once. */
+typedef struct nn_metrics_group {
+    int sums;        /* the loss reduces rows by a sum (NN_LOSS_SUM) */
+    int64_t batches; /* added so far */
+    double loss;     /* sums: the batches' losses added; means: each x its rows, added */
+    int64_t rows;
+    nn_metrics start; /* m's counters when the group began (its confusion is not used) */
+} nn_metrics_group;
+
+void nn_metrics_group_begin(nn_metrics_group *g, const nn_metrics *m, int sums);
+/* one batch of the group, after its figures went into m: its loss and the rows it added */
+void nn_metrics_group_add(nn_metrics_group *g, double loss, int64_t rows);
+/* Ends the group: m counts the group's loss once for all its rows (a group of one batch is
+ * left as it was added); *loss and *accuracy (NAN when not classification, or no rows) get
+ * the group's own figures. Either may be NULL. */
+void nn_metrics_group_end(nn_metrics_group *g, nn_metrics *m, double *loss, double *accuracy);
+
 #endif

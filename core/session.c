@@ -86,7 +86,9 @@ static const nn_param_spec train_keys[] = {
     {.name = "accumulate", .type = NN_PARAM_INT, .def = "1", .range = "[1, 65536]",
      .doc = "micro-batches of batch_size whose gradients are summed before one optimizer step "
             "(the effective batch is accumulate x batch_size; mean losses weighted by rows, sums "
-            "(reduction = sum) added)"},
+            "(reduction = sum) added). Logs count optimizer steps and report each step's loss "
+            "as the effective batch would; validation and test losses are taken over as many "
+            "batches, so a sum is on the same scale"},
     {.name = "precision", .type = NN_PARAM_ENUM, .def = "f32", .choices = "f32|bf16",
      .doc = "compute type of the oneDNN layers: bf16 = mixed precision (bf16 activations and "
             "kernels, f32 parameters, optimizer state and loss); refused on a CPU without bf16"},

@@ -30,7 +30,7 @@ void nn_tr_rec_base(nn_trainer *t, nn_tr_rec *x, nn_event_kind kind)
     memset(x, 0, sizeof *x);
     x->kind = kind;
     x->epoch = t->epoch;
-    x->step = t->step_in_epoch;
+    x->step = nn_tr_steps(t, t->step_in_epoch);
     x->global_step = t->global_step;
     x->elapsed = t->elapsed_before + nn_tr_seconds(&t->t0);
     double es = nn_tr_seconds(&t->epoch_t0);
@@ -83,7 +83,7 @@ void nn_tr_deliver(nn_trainer *t, nn_tr_rec *x)
         .epoch = x->epoch,
         .epochs = t->s->tc.epochs,
         .step = x->step,
-        .steps_per_epoch = t->steps_per_epoch,
+        .steps_per_epoch = nn_tr_steps(t, t->steps_per_epoch),
         .global_step = x->global_step,
         .elapsed_s = x->elapsed,
         .samples_per_s = x->sps,

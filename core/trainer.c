@@ -82,18 +82,27 @@ static int validate(nn_trainer *t, nn_error *err, int *rc)
         return 0;
     *rc = nn_loader_start_epoch(t->val_l, 0, 0, err);
     nn_batch *b;
+    nn_metrics_group g; /* as many batches as a training step takes: the same loss scale */
+    nn_metrics_group_begin(&g, &t->vm, t->s->loss_sums);
     while (*rc == NN_OK && (*rc = nn_loader_next(t->val_l, &b, err)) == 1) {
         nn_loss_bind *lb;
         double loss;
+        int64_t before = t->vm.samples;
         *rc = nn_session_step(t->s, b, 0, 0, &lb, &loss, err);
         if (*rc == NN_OK)
             *rc = nn_session_metrics(t->s, lb, b, loss, &t->vm, err);
         nn_loader_release(t->val_l, b);
+        if (*rc == NN_OK) {
+            nn_metrics_group_add(&g, loss, t->vm.samples - before);
+            if (g.batches == t->s->tc.accumulate)
+                nn_metrics_group_end(&g, &t->vm, NULL, NULL);
+        }
         if (*rc == NN_OK && stop_now(t, rc, err))
             return 1;
     }
     if (*rc > 0)
         *rc = NN_OK;
+    nn_metrics_group_end(&g, &t->vm, NULL, NULL);
     if (*rc == NN_OK && t->s->dist) /* each process validated its slices */
         *rc = nn_dist_metrics_sum(t->s->dist, &t->vm, err);
     return 0;
@@ -236,6 +245,8 @@ static int train_epochs(nn_trainer *t, nn_error *err)
             rc = 1;
         const int64_t K = s->tc.accumulate;
         int64_t micro = 0, group_rows = 0; /* micro-batches summed so far for one update */
+        nn_metrics_group step; /* the figures of the optimizer step's micro-batches */
+        nn_metrics_group_begin(&step, &t->tm, s->loss_sums);
         while (rc == 1) {
             nn_loss_bind *lb;
             double loss = NAN, gnorm = NAN;
@@ -271,6 +282,8 @@ static int train_epochs(nn_trainer *t, nn_error *err)
             }
             if (rc == NN_OK && s->dist) /* the global batch's loss, and summed gradients */
                 rc = nn_tr_dist_step(t, &before, &loss, err);
+            if (rc == NN_OK)
+                nn_metrics_group_add(&step, loss, t->tm.samples - before.samples);
             if (rc == NN_OK && update) {
                 rc = nn_optim_update(s->optim, 1, &gnorm, err);
                 if (rc == NN_ENONFINITE)
@@ -283,29 +296,35 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                 nn_loader_release(t->train_l, next);
                 return rc;
             }
-            if (update) {
-                t->epoch_lr = lr;
-                t->global_step++;
-            }
             t->step_in_epoch++;
             t->epoch_samples += rows;
+            b = next;
+            next = NULL;
+            if (!update) {
+                rc = more;
+                continue;
+            }
+            /* one record per optimizer step: the loss of all its rows, as the one batch of
+             * them would give */
+            t->epoch_lr = lr;
+            t->global_step++;
+            double step_loss;
+            nn_metrics_group_end(&step, &t->tm, &step_loss, NULL);
             nn_tr_rec_base(t, &x, NN_EV_BATCH_END);
-            x.step = t->step_in_epoch - 1; /* 0-based index of the step just done */
+            x.step--; /* 0-based index of the step just done */
             x.grad_norm = gnorm;
-            nn_tr_rec_metric(&x, "loss", loss);
+            nn_tr_rec_metric(&x, "loss", step_loss);
             nn_tr_rec_metric(&x, "accuracy", nn_metrics_accuracy(&t->tm));
             nn_tr_post(t, &x);
             /* checkpoints fall between optimizer steps, never inside an accumulation */
-            int stop = micro == 0 && check_stop(t, &rc, err);
-            if (!stop && micro == 0 && atomic_exchange(&t->ckpt_due, 0))
+            int stop = check_stop(t, &rc, err);
+            if (!stop && atomic_exchange(&t->ckpt_due, 0))
                 stop = (rc = nn_tr_save(t, "last.safetensors", t->r->last_ckpt, err)) != NN_OK;
             if (stop) {
-                nn_loader_release(t->train_l, next); /* staged, never stepped: decoded again
-                                                        on resume */
+                nn_loader_release(t->train_l, b); /* staged, never stepped: decoded again
+                                                     on resume */
                 return rc;
             }
-            b = next;
-            next = NULL;
             rc = more;
         }
         if (rc < 0)
@@ -486,8 +505,7 @@ static int open_run(nn_trainer *t, nn_error *err)
     if (rc == NN_OK && o->test && (rc = nn_data_open_test(s->data, err)))
         nn_error_prefix(err, "the test split, evaluated after training (--no-test skips it)");
     if (rc == NN_OK)
-        rc = nn_session_optim(s, (t->steps_per_epoch + s->tc.accumulate - 1) /
-                                     s->tc.accumulate, err);
+        rc = nn_session_optim(s, nn_tr_steps(t, t->steps_per_epoch), err);
     if (rc == NN_OK)
         rc = check_monitors(t, err);
     int nc = nn_data_info(s->data)->n_classes;

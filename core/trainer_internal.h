@@ -80,6 +80,14 @@ typedef struct nn_trainer {
 
 double nn_tr_seconds(const struct timespec *since);
 
+/* The optimizer steps that `batches` batches of an epoch make: [train] accumulate batches
+ * make one, and the epoch's last step may take fewer. Events count steps so. */
+static inline int64_t nn_tr_steps(const nn_trainer *t, int64_t batches)
+{
+    const int64_t k = t->s->tc.accumulate > 0 ? t->s->tc.accumulate : 1;
+    return (batches + k - 1) / k;
+}
+
 /* train_events.c: records, delivery, the loop thread */
 void nn_tr_rec_base(nn_trainer *t, nn_tr_rec *x, nn_event_kind kind);
 void nn_tr_rec_metric(nn_tr_rec *x, const char *name, double v);

@@ -542,6 +542,56 @@ Test(trainer, accumulating_micro_batches_equals_one_larger_batch)
     nn_checkpoint_free(c);
 }
 
+/* the values at key of the records of kind in RUN/metrics.jsonl of two runs agree */
+static void same_records(const char *a, const char *b, const char *kind, const char *key,
+                         int want)
+{
+    double x[64], y[64];
+    char pa[300], pb[300];
+    snprintf(pa, sizeof pa, "%s/metrics.jsonl", a);
+    snprintf(pb, sizeof pb, "%s/metrics.jsonl", b);
+    int n = jsonl_records(pa, kind, key, x, 64);
+    cr_assert_eq(n, want, "%s: %d %s records", pa, n, kind);
+    cr_assert_eq(jsonl_records(pb, kind, key, y, 64), n, "%s: %s records", pb, kind);
+    for (int i = 0; i < n; i++)
+        cr_assert_leq(fabs(x[i] - y[i]), 1e-5 * fmax(1, fabs(x[i])),
+                      "%s record %d: %s %.9g in %s, %.9g in %s", kind, i, key, x[i], a, y[i], b);
+}
+
+Test(trainer, an_accumulated_step_is_logged_once_with_the_figures_of_its_whole_batch)
+{
+    write_file("acl.ini", "[train]\nepochs = 2\nbatch_size = 32\nseed = 3\n"
+               "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\nval_split = 0.2\n"
+               "[loss]\ntype = cross_entropy\n[optimizer]\ntype = sgd\nlr = 0.01\n"
+               "[layer.fc1]\ntype = dense\nunits = 16\nactivation = relu\n"
+               "[layer.fc2]\ntype = dense\nunits = 3\n[logger.jsonl]\ntype = jsonl\n"
+               "[logger.console]\ntype = console\n");
+    /* a mean and a sum over rows: either way the figures of one batch of 32 rows */
+    for (int sum = 0; sum < 2; sum++) {
+        const char *red = sum ? "--set loss.reduction=sum" : "";
+        cr_assert_eq(nntrain("train acl.ini %s --run-dir big", red), 0, "%s", slurp("out.txt"));
+        /* 192 training rows: 6 steps of 32 an epoch, each of 4 micro-batches of 8 */
+        cr_assert_eq(nntrain("train acl.ini %s --run-dir micro --set train.batch_size=8 "
+                             "--set train.accumulate=4", red), 0, "%s", slurp("out.txt"));
+        char *out = slurp("out.txt");
+        cr_assert(strstr(out, "2 epochs of 6 steps") && strstr(out, "step 6/6") &&
+                      !strstr(out, "step 7/"), "%s", out);
+        free(out);
+        same_records("big", "micro", "step", "step", 12);
+        same_records("big", "micro", "step", "global_step", 12);
+        same_records("big", "micro", "step", "loss", 12);
+        same_records("big", "micro", "epoch", "loss", 2);
+        same_records("big", "micro", "epoch", "val_loss", 2);
+        same_records("big", "micro", "eval", "loss", 1);
+        double st[12];
+        jsonl_records("micro/metrics.jsonl", "step", "step", st, 12);
+        cr_assert(st[0] == 0 && st[5] == 5 && st[6] == 0, "steps %g %g %g", st[0], st[5], st[6]);
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf %s/big %s/micro", dir, dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+}
+
 Test(trainer, precision_bf16_trains_or_is_refused_naming_the_layer_and_the_cpu)
 {
     write_model("prec.ini", 1, "");
