@@ -304,17 +304,17 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                 rc = more;
                 continue;
             }
-            /* one record per optimizer step: the loss of all its rows, as the one batch of
-             * them would give */
+            /* one record per optimizer step: the loss and accuracy of all its rows (its own,
+             * never the epoch's running figures), as the one batch of them would give */
             t->epoch_lr = lr;
             t->global_step++;
-            double step_loss;
-            nn_metrics_group_end(&step, &t->tm, &step_loss, NULL);
+            double step_loss, step_acc;
+            nn_metrics_group_end(&step, &t->tm, &step_loss, &step_acc);
             nn_tr_rec_base(t, &x, NN_EV_BATCH_END);
             x.step--; /* 0-based index of the step just done */
             x.grad_norm = gnorm;
             nn_tr_rec_metric(&x, "loss", step_loss);
-            nn_tr_rec_metric(&x, "accuracy", nn_metrics_accuracy(&t->tm));
+            nn_tr_rec_metric(&x, "accuracy", step_acc);
             nn_tr_post(t, &x);
             /* checkpoints fall between optimizer steps, never inside an accumulation */
             int stop = check_stop(t, &rc, err);

@@ -346,7 +346,8 @@ static const nn_param_spec console_params[] = {
      .doc = "where progress and summaries go"},
     {.name = "log_every", .type = NN_PARAM_INT, .def = "0", .range = "[0, inf)",
      .doc = "when not on a terminal: print a line every N steps; 0 = about 10 lines per "
-            "epoch (verbose prints every step)"},
+            "epoch (verbose prints every step). A step line's loss and acc are that optimizer "
+            "step's own (its whole batch); the epoch's summary line has the epoch's"},
     {.name = "bar_width", .type = NN_PARAM_INT, .def = "30", .range = "[10, 200]",
      .doc = "width of the progress bar in characters (terminal only)"},
     {.name = NULL},

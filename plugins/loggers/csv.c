@@ -415,7 +415,10 @@ static const nn_param_spec csv_params[] = {
             "completed by the evaluated weights, so the test after 2 epochs says 2 where the "
             "last epoch row says 1), step (0-based within the epoch; empty on epoch rows), "
             "global_step, elapsed_s, lr, grad_norm, samples_per_s, then one column per metric "
-            "in order of first appearance (loss, accuracy, val_loss, ...). When a new metric "
+            "in order of first appearance (loss, accuracy, val_loss, ...). A step row's loss and "
+            "accuracy are that optimizer step's own, over its batch (with [train] accumulate, "
+            "all its micro-batches), not running epoch figures; an epoch row's are the "
+            "epoch's, an eval row's the evaluated split's. When a new metric "
             "appears the file is rewritten with the wider header and empty cells in older "
             "rows, so it always reads as one table; empty = not measured, nan/inf as such"},
     {.name = "every", .type = NN_PARAM_INT, .def = "1", .range = "[1, inf)",

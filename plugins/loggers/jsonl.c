@@ -274,7 +274,8 @@ static const nn_param_spec jsonl_params[] = {
             "epochs completed, so the eval after 2 epochs says 2 where the last epoch record "
             "says 1) and global_step; step and epoch records always carry step, elapsed_s, "
             "lr, grad_norm, samples_per_s (null when not measured or not finite), then one "
-            "key per metric; epoch/eval records add class_names and confusion (rows = true "
+            "key per metric (a step record's loss and accuracy are that optimizer step's own, "
+            "over its whole batch; an epoch record's the epoch's); epoch/eval records add class_names and confusion (rows = true "
             "class) when validation computed one. pandas.read_json(path, lines=True) reads it"},
     {.name = "every", .type = NN_PARAM_INT, .def = "1", .range = "[1, inf)",
      .doc = "write a step record every N steps of an epoch (epoch records are always written)"},

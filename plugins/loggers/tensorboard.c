@@ -433,7 +433,8 @@ static const nn_param_spec tb_params[] = {
     {.name = "dir", .type = NN_PARAM_STRING, .def = "tb",
      .doc = "directory of the event file, relative to the run directory (created if missing); "
             "point `tensorboard --logdir` at it. Tags: batch/<metric>, batch/lr, "
-            "batch/grad_norm every step; epoch/<metric> (loss, accuracy, val_loss, ...) every "
+            "batch/grad_norm every optimizer step (batch/loss and batch/accuracy are that "
+            "step's own, over its whole batch, not running epoch figures); epoch/<metric> (loss, accuracy, val_loss, ...) every "
             "epoch; params/<name> and grads/<name> histograms; x axis = global step"},
     {.name = "histogram_every", .type = NN_PARAM_INT, .def = "1", .range = "[0, inf)",
      .doc = "write parameter and gradient histograms every N epochs (TensorFlow's default "

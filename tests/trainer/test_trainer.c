@@ -580,6 +580,19 @@ Test(trainer, an_accumulated_step_is_logged_once_with_the_figures_of_its_whole_b
         same_records("big", "micro", "step", "step", 12);
         same_records("big", "micro", "step", "global_step", 12);
         same_records("big", "micro", "step", "loss", 12);
+        same_records("big", "micro", "step", "accuracy", 12);
+        /* each step's own accuracy (not the epoch's running one): six full steps of 32 rows
+         * average to the epoch's */
+        double acc[12], ep[2];
+        jsonl_records("micro/metrics.jsonl", "step", "accuracy", acc, 12);
+        jsonl_records("micro/metrics.jsonl", "epoch", "accuracy", ep, 2);
+        for (int e = 0; e < 2; e++) {
+            double mean = 0;
+            for (int i = 0; i < 6; i++)
+                mean += acc[6 * e + i] / 6;
+            cr_assert_leq(fabs(mean - ep[e]), 1e-9, "epoch %d: steps average %.9g, epoch %.9g",
+                          e, mean, ep[e]);
+        }
         same_records("big", "micro", "epoch", "loss", 2);
         same_records("big", "micro", "epoch", "val_loss", 2);
         same_records("big", "micro", "eval", "loss", 1);

@@ -15,7 +15,9 @@ extern "C" {
 typedef enum nn_event_kind {
     NN_EV_TRAIN_BEGIN = 1,
     NN_EV_EPOCH_BEGIN,
-    NN_EV_BATCH_END,      /* every step: loss, lr, grad_norm */
+    NN_EV_BATCH_END,      /* every optimizer step: that step's own loss and accuracy (over
+                             its batch, all its micro-batches with [train] accumulate; never
+                             a running epoch figure), lr, grad_norm */
     NN_EV_PROGRESS,       /* the progress timer ticked (at most 10 Hz) */
     NN_EV_EPOCH_END,      /* training metrics of the epoch; params/grads for histograms */
     NN_EV_VALIDATION_END, /* val_* metrics; confusion matrix */
@@ -35,7 +37,8 @@ typedef struct nn_event {
     uint32_t struct_size;
     nn_event_kind kind;
     int64_t epoch, epochs;          /* 0-based current epoch; total */
-    int64_t step, steps_per_epoch;  /* 0-based step within the epoch; total per epoch */
+    int64_t step, steps_per_epoch;  /* 0-based optimizer step within the epoch; total per
+                                       epoch ([train] accumulate batches make one step) */
     int64_t global_step;            /* optimizer steps since the start of training */
     double elapsed_s;               /* since train begin */
     double samples_per_s;           /* recent throughput; 0 if unknown */
