@@ -392,6 +392,7 @@ static void run_loop(nn_trainer *t)
     static const char *const why[] = {"completed", "early stopping", "interrupted",
                                       "non-finite value", "error"};
     snprintf(x.text, sizeof x.text, "%s", why[t->r->end]);
+    t->r->train_s = x.elapsed; /* the run's figure: the console's "training ended after" */
     nn_tr_rec_metric(&x, "loss", t->r->train_loss);
     nn_tr_rec_metric(&x, "accuracy", t->r->train_acc);
     nn_tr_rec_metric(&x, "val_loss", t->r->val_loss);

@@ -32,7 +32,9 @@ typedef struct nn_train_result {
     double train_loss, train_acc, val_loss, val_acc;
     double best_metric;
     int64_t best_epoch;      /* 1-based; 0 when none */
-    double wall_s;           /* this session */
+    double wall_s;           /* this session, set-up, test and tear-down included */
+    double train_s;          /* training seconds of the whole run, earlier sessions included,
+                                as TRAIN_END reports them (the test split's evaluation after) */
     double earlier_s;        /* training seconds of a resumed run's earlier sessions */
     double wait_fraction;    /* steps that waited for data */
     double wait_s;           /* seconds those steps waited, in total */

@@ -81,9 +81,11 @@ static void print_dist(nn_dist *d)
 
 static void print_result(const nn_session *s, const nn_train_result *r, nn_dist *dist)
 {
-    printf("trained %lld epochs in %.1f s", (long long)r->epochs_done, r->earlier_s + r->wall_s);
+    /* the training time TRAIN_END reported ("training ended after"), not this process's
+     * wall time, which adds set-up and the test split's evaluation */
+    printf("trained %lld epochs in %.1f s", (long long)r->epochs_done, r->train_s);
     if (r->earlier_s > 0) /* a resumed run: the epochs and seconds are the whole run's */
-        printf(" (%.1f s of it in this session)", r->wall_s);
+        printf(" (%.1f s of it in this session)", r->train_s - r->earlier_s);
     printf("; checkpoints in %s (steps that waited for data: %.1f%%, %.2f s in all)\n",
            s->run_dir, 100 * r->wait_fraction, r->wait_s);
     if (r->best_epoch > 0 && r->best_ckpt[0])

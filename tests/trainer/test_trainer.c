@@ -605,6 +605,29 @@ Test(trainer, an_accumulated_step_is_logged_once_with_the_figures_of_its_whole_b
     }
 }
 
+Test(trainer, a_resumed_run_reports_one_training_time)
+{
+    /* a test split that takes a while to evaluate: it comes after the training time */
+    write_csv("bigtest.csv", 20000, 7);
+    write_file("time.ini", "[train]\nepochs = 1\nbatch_size = 32\nseed = 3\n"
+               "[data]\ntype = csv\npath = train.csv\ntest_path = bigtest.csv\n"
+               "[loss]\ntype = cross_entropy\n[optimizer]\ntype = sgd\nlr = 0.01\n"
+               "[layer.fc1]\ntype = dense\nunits = 512\nactivation = relu\n"
+               "[layer.fc2]\ntype = dense\nunits = 512\nactivation = relu\n"
+               "[layer.fc3]\ntype = dense\nunits = 3\n[logger.console]\ntype = console\n");
+    cr_assert_eq(nntrain("train time.ini --run-dir t"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train time.ini --run-dir t --set train.epochs=2 --resume auto"), 0,
+                 "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    const char *a = strstr(out, "training ended (completed) after "),
+               *b = strstr(out, "trained 2 epochs in ");
+    cr_assert(a && b && strstr(b, "s of it in this session)"), "%s", out);
+    double ended = strtod(a + strlen("training ended (completed) after "), NULL);
+    double trained = strtod(b + strlen("trained 2 epochs in "), NULL);
+    cr_assert_eq(ended, trained, "two durations: %.1f and %.1f s\n%s", ended, trained, out);
+    free(out);
+}
+
 Test(trainer, precision_bf16_trains_or_is_refused_naming_the_layer_and_the_cpu)
 {
     write_model("prec.ini", 1, "");
