@@ -2,9 +2,11 @@
  * metric and early stopping, the best weights kept for restore_best, advice when training
  * stalls or overfits, and the diagnosis that names the first non-finite layer or gradient. */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "trainer_internal.h"
 
@@ -102,6 +104,25 @@ void nn_tr_hints(nn_trainer *t, double tl, double vl)
     t->prev_val_loss = vl;
 }
 
+/* What a failed run leaves to resume from, as it is on disk (a checkpoint of this session,
+ * of an earlier one, or none yet): no non-finite state is ever written over it. */
+static void checkpoints_kept(const nn_trainer *t, char *out, size_t cap)
+{
+    char last[PATH_MAX + 32], best[PATH_MAX + 32];
+    struct stat st;
+    snprintf(last, sizeof last, "%s/last.safetensors", t->s->run_dir);
+    snprintf(best, sizeof best, "%s/best.safetensors", t->s->run_dir);
+    int has_last = stat(last, &st) == 0, has_best = stat(best, &st) == 0;
+    if (has_last)
+        snprintf(out, cap, "the last checkpoint, %s, was left untouched%s", last,
+                 has_best ? " (and best.safetensors)" : "");
+    else if (has_best)
+        snprintf(out, cap, "no last.safetensors was written yet; %s was left untouched", best);
+    else
+        snprintf(out, cap, "no checkpoint was written yet (in %s): nothing to resume from",
+                 t->s->run_dir);
+}
+
 int nn_tr_diagnose(nn_trainer *t, nn_loss_bind *lb, double loss, double gnorm, nn_error *err)
 {
     nn_error d = {0};
@@ -119,10 +140,11 @@ int nn_tr_diagnose(nn_trainer *t, nn_loss_bind *lb, double loss, double gnorm, n
     }
     if (rc != NN_OK && rc != NN_ENONFINITE) /* the diagnosis itself failed */
         return nn_error_set(err, rc, "%s", d.msg);
+    char kept[PATH_MAX + 160];
+    checkpoints_kept(t, kept, sizeof kept);
     return nn_error_set(err, NN_ENONFINITE,
                         "the %s became non-finite at epoch %lld, step %lld: %s. Try a lower "
                         "learning rate (now %g) or gradient clipping ([train] clip_norm = 1); "
-                        "the last checkpoint was left untouched",
-                        what, (long long)t->epoch + 1, (long long)t->step_in_epoch + 1, d.msg,
-                        t->epoch_lr);
+                        "%s", what, (long long)t->epoch + 1, (long long)t->step_in_epoch + 1,
+                        d.msg, t->epoch_lr, kept);
 }

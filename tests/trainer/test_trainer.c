@@ -335,10 +335,19 @@ Test(trainer, divergence_is_diagnosed_and_the_last_checkpoint_is_kept)
     cr_assert(strstr(out, "non-finite"), "%s", out);
     cr_assert(strstr(out, "learning rate") && strstr(out, "clip_norm"), "%s", out);
     cr_assert(strstr(out, "layer '") || strstr(out, "loss '"), "names the culprit: %s", out);
+    cr_assert(strstr(out, "the last checkpoint, runs/nan/last.safetensors, was left "
+                          "untouched"), "%s", out);
     char *after = slurp("runs/nan/last.safetensors");
     cr_assert_eq(memcmp(before, after, (size_t)st.st_size), 0, "the checkpoint was rewritten");
     free(before);
     free(after);
+    free(out);
+    /* diverging in the first epoch of a fresh run: there is no checkpoint to speak of */
+    rc = nntrain("train nan.ini --no-test --run-dir fresh --set optimizer.lr=1e30");
+    out = slurp("out.txt");
+    cr_assert_eq(rc, 4, "exit %d: %s", rc, out);
+    cr_assert(strstr(out, "no checkpoint was written yet") && !strstr(out, "left untouched") &&
+                  !exists("fresh/last.safetensors"), "%s", out);
     free(out);
 }
 
