@@ -294,6 +294,9 @@ static int hold_best(nn_trainer *t, const char *from, nn_error *err)
     if (rc == NN_OK && ep != t->best_epoch)
         rc = nn_error_set(err, NN_EINVAL, "%s holds epoch %lld, but %s says the best epoch "
                           "was %lld", bp, (long long)ep, from, (long long)t->best_epoch);
+    int64_t gs;
+    if (rc == NN_OK && meta_i64(c, "global_step", 0, COUNT_MAX, &gs) == 0)
+        t->best_global_step = gs; /* what a restored model's test record says */
     if (rc == NN_OK)
         rc = nn_ckpt_check_tensors(c, bp, t->s, 1, t->o->allow_nonfinite, err);
     if (rc == NN_OK)

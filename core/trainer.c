@@ -135,7 +135,9 @@ static int end_early(nn_trainer *t, int again, nn_error *err)
         t->r->val_loss = t->best_figures[2];
         t->r->val_acc = t->best_figures[3];
     }
-    return nn_tr_best_weights(t, 0, err);
+    int rc = nn_tr_best_weights(t, 0, err);
+    t->best_restored = rc == NN_OK;
+    return rc;
 }
 
 static int epoch_end(nn_trainer *t, nn_error *err)
@@ -204,6 +206,7 @@ static int epoch_end(nn_trainer *t, nn_error *err)
     if (improved) {
         const double bf[4] = {tl, ta, vl, va};
         memcpy(t->best_figures, bf, sizeof bf);
+        t->best_global_step = t->global_step;
     }
     if (improved && t->best_copy && (rc = nn_tr_best_weights(t, 1, err)))
         return rc;
@@ -358,6 +361,11 @@ static int test_after_training(nn_trainer *t, nn_error *err)
     t->r->tested = 1;
     nn_tr_rec x;
     nn_tr_rec_base(t, &x, NN_EV_EVAL_END);
+    if (t->best_restored) { /* the figures are of the best epoch's weights: so is the record */
+        x.epoch = t->best_epoch;
+        if (t->best_global_step >= 0)
+            x.global_step = t->best_global_step;
+    }
     snprintf(x.text, sizeof x.text, "test");
     nn_tr_rec_metric(&x, "loss", nn_metrics_loss(&t->r->test));
     nn_tr_rec_metric(&x, "accuracy", nn_metrics_accuracy(&t->r->test));
@@ -612,6 +620,7 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
     t->o = o;
     t->r = r;
     t->best = NAN;
+    t->best_global_step = -1;
     t->best_train_loss = t->prev_train_loss = t->prev_val_loss = NAN;
     for (int i = 0; i < 4; i++)
         t->best_figures[i] = NAN;

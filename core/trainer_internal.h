@@ -66,6 +66,8 @@ typedef struct nn_trainer {
     int hint_plateau, hint_overfit;
     void *best_copy;
     int best_held; /* best_copy holds the weights of best_epoch */
+    int64_t best_global_step; /* the optimizer steps behind best_epoch's weights; -1 unknown */
+    int best_restored; /* the model holds best_epoch's weights again (restore_best) */
     size_t best_bytes;
     struct timespec t0, epoch_t0;
     double elapsed_before; /* wall seconds of earlier sessions of a resumed run */

@@ -219,6 +219,11 @@ Test(trainer, resumed_runs_restore_the_best_weights_and_stay_stopped_early)
     cr_assert(strstr(out, "trained 3 epochs") && strstr(out, "best weights are restored"), "%s",
               out);
     free(out);
+    /* the test record is of the restored weights: epoch 1's, 6 steps of 32 (not epoch 3's) */
+    double ep[8], gs[8];
+    cr_assert_eq(jsonl_records("runs/whole/metrics.jsonl", "eval", "epoch", ep, 8), 1);
+    jsonl_records("runs/whole/metrics.jsonl", "eval", "global_step", gs, 8);
+    cr_assert(ep[0] == 1 && gs[0] == 6, "eval record at epoch %g, step %g", ep[0], gs[0]);
 
     write_model("rb.ini", 1, es); /* the same model, stopped after epoch 1 and resumed */
     cr_assert_eq(nntrain("train rb.ini"), 0, "%s", slurp("out.txt"));
@@ -239,6 +244,10 @@ Test(trainer, resumed_runs_restore_the_best_weights_and_stay_stopped_early)
     got = test_line();
     cr_assert_str_eq(got, want, "a resumed early-stopped run trained on or lost its best weights");
     free(got);
+    int n = jsonl_records("runs/rb/metrics.jsonl", "eval", "epoch", ep, 8);
+    jsonl_records("runs/rb/metrics.jsonl", "eval", "global_step", gs, 8);
+    cr_assert(n > 0 && ep[n - 1] == 1 && gs[n - 1] == 6, "eval record at epoch %g, step %g",
+              ep[n - 1], gs[n - 1]);
 
     /* without best.safetensors there is nothing to restore: refused by name, nothing lost */
     char *last = slurp("runs/rb/last.safetensors");
