@@ -18,6 +18,7 @@
 #include "replicas.h"
 #include "rundir.h"
 #include "session.h"
+#include "train_state.h"
 #include "threads.h"
 
 static const nn_param_spec train_keys[] = {
@@ -253,6 +254,25 @@ static int check_device_coverage(nn_session *s, int training, nn_error *err)
                         nn_dev_name(s->dev), missing, hu ? have : "nothing");
 }
 
+/* A resume without --seed continues with the checkpoint's seed (the data split and every
+ * random stream depend on it); a data-parallel run's processes may not all read the
+ * checkpoint, so there the resume's check asks for --seed instead. The seed in effect goes
+ * into the model file's text: RUN/model.ini and the checkpoints record it. */
+static int effective_seed(nn_session *s, const nn_session_opts *o, nn_error *err)
+{
+    uint64_t seed;
+    if (o->resume_path && o->seed < 0 && !s->dist &&
+        nn_resume_seed(o->resume_path, s->run_dir, &seed) && seed != s->seed) {
+        s->seed = seed;
+        s->seed_resumed = 1;
+    }
+    if (o->seed < 0 && !s->seed_resumed)
+        return NN_OK; /* the model file's own value (or the default) */
+    char set[64];
+    snprintf(set, sizeof set, "train.seed=%llu", (unsigned long long)s->seed);
+    return nn_config_set(s->cfg, set, err);
+}
+
 int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_session_opts *o,
                     nn_error *err)
 {
@@ -319,6 +339,8 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
             (rc = nn_rundir_check_resume(s->run_dir, o->resume_path, err)))
             return rc;
     }
+    if (o->mode == NN_SESSION_TRAIN && (rc = effective_seed(s, o, err)))
+        return rc;
     if ((rc = nn_dev_open(reg, o->device, &s->dev, err)))
         return rc;
     s->device_type = nn_dev_type(s->dev);

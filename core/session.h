@@ -47,9 +47,10 @@ typedef struct nn_session_opts {
     const char *device;
     int threads;           /* compute threads; 0 = chosen from the model's size */
     int resume;            /* train: the run continues from a checkpoint */
+    const char *resume_path; /* train: --resume's value ("auto": the run directory's own
+                                checkpoint, or a file, checked with nn_rundir_check_resume),
+                                or NULL; with seed -1 the checkpoint's seed is the run's */
     int overwrite;         /* train: replace a run already in the run directory */
-    const char *resume_path; /* train: the checkpoint resumed from ("auto" or NULL: the run
-                                directory's own), checked with nn_rundir_check_resume */
     int eval_val;          /* eval: the validation part of the training data, split exactly
                               as training split it, instead of the test split */
     const char *const *inputs; /* eval mode: predict these user files instead of the test
@@ -132,6 +133,7 @@ typedef struct nn_session {
     struct nn_dist *dist;    /* data-parallel runs: borrowed from the options, or NULL */
     struct nn_gang *gang;    /* [train] replicas > 1: the replicas' threads (owned), or NULL */
     int loss_sums;           /* the loss reduces rows by a sum (NN_LOSS_SUM), not a mean */
+    int seed_resumed;        /* the seed is the resumed checkpoint's (no --seed was given) */
 } nn_session;
 
 /* What the loss of `rows` rows of a batch of `total` weighs in the batch's (a replica's slice,

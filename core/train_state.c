@@ -456,3 +456,24 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
     }
     return rc;
 }
+
+int nn_resume_seed(const char *resume, const char *run_dir, uint64_t *seed)
+{
+    char path[PATH_MAX + 32];
+    if (strcmp(resume, "auto") == 0)
+        snprintf(path, sizeof path, "%s/last.safetensors", run_dir);
+    else
+        snprintf(path, sizeof path, "%s", resume);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    nn_checkpoint *c = NULL;
+    nn_error err = {0};
+    int64_t v;
+    int found = nn_checkpoint_read(path, &c, &err) == NN_OK &&
+                meta_i64(c, "seed", 0, INT64_MAX, &v) == 0;
+    if (found)
+        *seed = (uint64_t)v;
+    nn_checkpoint_free(c);
+    return found;
+}

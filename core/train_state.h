@@ -21,4 +21,9 @@ int nn_ckpt_check_input(const nn_checkpoint *c, const char *path, nn_session *s,
 int nn_resume_config_diff(nn_session *s, const char *old_text, const char *path,
                           int64_t step_in_epoch, int print, nn_error *err);
 
+/* The seed a training checkpoint was trained with: 1 and *seed when path (or, for "auto",
+ * run_dir/last.safetensors) holds one, 0 when there is none to read (its errors are the
+ * resume's own to report, with the whole checkpoint read). */
+int nn_resume_seed(const char *resume, const char *run_dir, uint64_t *seed);
+
 #endif

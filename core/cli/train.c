@@ -219,6 +219,10 @@ int nn_cmd_train(nn_cli *cli)
                               .resume = resume != NULL, .resume_path = resume,
                               .overwrite = overwrite, .dist = dist};
         rc = nn_session_open(&s, reg, cfg, &so, &err);
+        if (rc == NN_OK && s.seed_resumed && rank0 && cli->verbosity >= 0)
+            fprintf(stderr, "nntrain: resuming with the checkpoint's seed %llu (the model file "
+                    "says %lld; --seed chooses, and a seed other than the checkpoint's is "
+                    "refused)\n", (unsigned long long)s.seed, (long long)s.tc.seed);
     }
     /* a process that could not set up stops them all; one of them says why */
     rc = nn_dist_agree(dist, rc, &err, &report);

@@ -646,6 +646,34 @@ Test(trainer, a_resumed_run_reports_one_training_time)
     free(out);
 }
 
+Test(trainer, a_resume_without_seed_continues_with_the_checkpoints_seed)
+{
+    write_model("sd.ini", 2, ""); /* seed = 5 in the file; val_split and dropout use it */
+    cr_assert_eq(nntrain("train sd.ini --no-test --seed 9 --run-dir A"), 0, "%s",
+                 slurp("out.txt"));
+    cr_assert_eq(nntrain("train sd.ini --no-test --seed 9 --run-dir B --set train.epochs=1"), 0,
+                 "%s", slurp("out.txt"));
+    char *ini = slurp("B/model.ini");
+    cr_assert(strstr(ini, "seed = 9"), "RUN/model.ini records the seed in effect: %s", ini);
+    free(ini);
+    cr_assert_eq(nntrain("train sd.ini --no-test --run-dir B --resume auto"), 0, "%s",
+                 slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "resuming with the checkpoint's seed 9 (the model file says 5"), "%s",
+              out);
+    free(out);
+    same_tensors("A/last.safetensors", "B/last.safetensors");
+    ini = slurp("B/model.ini");
+    cr_assert(strstr(ini, "seed = 9"), "%s", ini);
+    free(ini);
+    /* another seed, asked for: refused, the checkpoint untouched */
+    cr_assert_eq(nntrain("train sd.ini --no-test --run-dir B --resume auto --seed 4 "
+                         "--set train.epochs=3"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "was trained with seed 9 but this run uses 4"), "%s", out);
+    free(out);
+}
+
 Test(trainer, precision_bf16_trains_or_is_refused_naming_the_layer_and_the_cpu)
 {
     write_model("prec.ini", 1, "");
