@@ -504,6 +504,24 @@ static int check_monitors(nn_trainer *t, nn_error *err)
     return NN_OK;
 }
 
+/* The loss must take the targets of every split it will see. Training batches' (what the
+ * batch transforms made of them: mixup's F32 [C]) are bound at the first step; validation's
+ * and the test split's are never transformed, and were bound only at the first validation,
+ * after a whole epoch. Bound now: the plan of a full batch is the one validation uses; a
+ * sliced run (replicas, processes) checks on a plan of one row. */
+static int check_eval_targets(nn_trainer *t, nn_error *err)
+{
+    nn_session *s = t->s;
+    int64_t rows = s->dist || s->gang ? 1 : s->tc.batch_size;
+    nn_loss_bind *lb;
+    int rc = nn_session_bind(s, rows, 0, &lb, err);
+    if (rc)
+        nn_error_prefix(err, "%s: the %s targets (not transformed) cannot be given to the "
+                        "loss, checked before training", nn_config_path(s->cfg),
+                        t->val_l ? "validation and test" : "test");
+    return rc;
+}
+
 static int open_run(nn_trainer *t, nn_error *err)
 {
     nn_session *s = t->s;
@@ -517,6 +535,8 @@ static int open_run(nn_trainer *t, nn_error *err)
         rc = nn_session_optim(s, nn_tr_steps(t, t->steps_per_epoch), err);
     if (rc == NN_OK)
         rc = check_monitors(t, err);
+    if (rc == NN_OK && (t->val_l || o->test))
+        rc = check_eval_targets(t, err);
     int nc = nn_data_info(s->data)->n_classes;
     if (rc == NN_OK && (nn_metrics_init(&t->tm, nc, (int)s->tc.top_k, 0) ||
                         nn_metrics_init(&t->vm, nc, (int)s->tc.top_k, 1)))

@@ -674,6 +674,29 @@ Test(trainer, a_resume_without_seed_continues_with_the_checkpoints_seed)
     free(out);
 }
 
+Test(trainer, a_loss_that_cannot_take_the_validation_targets_is_refused_before_training)
+{
+    /* mixup makes the training targets F32 probabilities, which mse takes; validation's stay
+     * class ids, which it does not: said before the first step, not after an epoch */
+    write_file("mix.ini", "[train]\nepochs = 1\nbatch_size = 32\nseed = 3\n"
+               "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\nval_split = 0.2\n"
+               "[transform.mix]\ntype = mixup\np = 1\n"
+               "[loss]\ntype = mse\n[optimizer]\ntype = sgd\nlr = 0.01\n"
+               "[layer.fc1]\ntype = dense\nunits = 3\n[logger.console]\ntype = console\n"
+               "log_every = 1\n");
+    cr_assert_eq(nntrain("train mix.ini --run-dir m"), 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "mix.ini: the validation and test targets") && strstr(out, "'mse'") &&
+                  strstr(out, "before training"), "%s", out);
+    cr_assert_null(strstr(out, "step 1/"), "a step was taken: %s", out);
+    free(out);
+    /* without validation, the test split is checked the same way */
+    cr_assert_eq(nntrain("train mix.ini --run-dir m2 --set data.val_split=0"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "the test targets") && !strstr(out, "step 1/"), "%s", out);
+    free(out);
+}
+
 Test(trainer, precision_bf16_trains_or_is_refused_naming_the_layer_and_the_cpu)
 {
     write_model("prec.ini", 1, "");
