@@ -400,9 +400,10 @@ static int tb_event(void *self, const nn_event *ev, nn_error *err)
         metric_scalars(t, "epoch/", ev);
         end_event(t, ev->global_step);
         return write_out(t, err);
-    case NN_EV_EVAL_END:
+    case NN_EV_EVAL_END: /* message holds the split: test, or val (`nntrain eval --split val`) */
         begin_event(t);
-        metric_scalars(t, "eval/", ev);
+        metric_scalars(t, ev->message && strcmp(ev->message, "val") == 0 ? "eval_val/" : "eval/",
+                       ev);
         end_event(t, ev->global_step);
         return write_out(t, err);
     case NN_EV_TRAIN_END:
@@ -434,8 +435,11 @@ static const nn_param_spec tb_params[] = {
      .doc = "directory of the event file, relative to the run directory (created if missing); "
             "point `tensorboard --logdir` at it. Tags: batch/<metric>, batch/lr, "
             "batch/grad_norm every optimizer step (batch/loss and batch/accuracy are that "
-            "step's own, over its whole batch, not running epoch figures); epoch/<metric> (loss, accuracy, val_loss, ...) every "
-            "epoch; params/<name> and grads/<name> histograms; x axis = global step"},
+            "step's own, over its whole batch, not running epoch figures); epoch/<metric> "
+            "(loss, accuracy, val_loss, ...) every epoch; params/<name> and grads/<name> "
+            "histograms; `nntrain eval`: eval/<metric> (loss, accuracy, topK) for the test "
+            "split and eval_val/<metric> for `--split val`, at the checkpoint's step; x axis = "
+            "global step"},
     {.name = "histogram_every", .type = NN_PARAM_INT, .def = "1", .range = "[0, inf)",
      .doc = "write parameter and gradient histograms every N epochs (TensorFlow's default "
             "buckets; non-finite values left out); 0 = never"},

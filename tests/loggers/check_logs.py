@@ -323,6 +323,26 @@ def check_tb(d):
     print("tb: %d events, %d scalars, %d histograms checked" % (len(events), len(scalars), nh))
 
 
+def check_tb_eval(d):
+    """`nntrain eval` of one checkpoint at step 10: the test split, then --split val; each
+    split's values under its own tags (eval/, eval_val/), never mixed at the same step"""
+    files = glob.glob(os.path.join(d, "events.out.tfevents.*"))
+    expect(len(files) == 1, "expected one event file in %s, found %r" % (d, files))
+    Event = event_class()
+    scalars = {}
+    for body in read_records(files[0])[1:]:
+        e = Event()
+        e.ParseFromString(body)
+        for v in e.summary.value:
+            key = (v.tag, e.step)
+            expect(key not in scalars, "duplicate %r: test and val values mixed" % (key,))
+            scalars[key] = v.simple_value
+    want = {("eval/loss", 10): 0.5, ("eval/accuracy", 10): 0.75,
+            ("eval_val/loss", 10): 0.25, ("eval_val/accuracy", 10): 0.875}
+    expect(scalars == want, "eval scalars %r, expected %r" % (scalars, want))
+    print("tb_eval: %d scalars checked" % len(scalars))
+
+
 def main():
     mode = sys.argv[1]
     if mode == "csv":
@@ -331,6 +351,8 @@ def main():
         check_jsonl(sys.argv[2])
     elif mode == "tb":
         check_tb(sys.argv[2])
+    elif mode == "tb_eval":
+        check_tb_eval(sys.argv[2])
     elif mode == "crc":
         check_crc()
         print("crc: ok")

@@ -191,3 +191,28 @@ Test(tensorboard, histograms_follow_histogram_every_and_dir_key)
     free(data);
     rm_rf(l.dir);
 }
+
+/* `nntrain eval` emits one EVAL_END per call; its message names the split. */
+static void send_eval(logger_under_test *l, const char *split, double loss, double acc)
+{
+    nn_event ev = ev_base(NN_EV_EVAL_END, 1, -1);
+    nn_metric m[2] = {{"loss", loss}, {"accuracy", acc}};
+    ev.n_metrics = 2;
+    ev.metrics = m;
+    ev.message = split;
+    lut_send(l, &ev);
+}
+
+Test(tensorboard, eval_of_the_val_split_has_tags_of_its_own)
+{
+    logger_under_test l;
+    lut_create(&l, "tensorboard", NULL, 0);
+    lut_open(&l, 0, 0);
+    send_eval(&l, "test", 0.5, 0.75);
+    send_eval(&l, "val", 0.25, 0.875);
+    lut_close(&l);
+    char args[512];
+    snprintf(args, sizeof args, "%s/tb", l.dir);
+    cr_assert_eq(run_checker("tb_eval", args), 0, "check_logs.py tb_eval failed (see stderr)");
+    rm_rf(l.dir);
+}
