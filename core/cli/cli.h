@@ -39,6 +39,7 @@ typedef struct nn_cli {
     int allow_insecure;
     int allow_override;
     const char *device;  /* --device, "cpu" by default */
+    int device_given;    /* --device was on the command line (`plugins show` filters by it) */
     int threads;         /* --threads, 0 = choose */
     long long seed;      /* --seed, -1 = from the model file */
     int verbosity;       /* --quiet -1, --verbose 1 */

@@ -177,6 +177,7 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
                 return NN_EXIT_USAGE;
             }
             cli->device = v;
+            cli->device_given = 1;
         } else if (is_flag(a, "--threads")) {
             char *end;
             if (!(v = nn_cli_value(argc, argv, &i, "--threads")))

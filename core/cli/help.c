@@ -91,7 +91,11 @@ const nn_verb nn_verbs[] = {
     {"plugins", nn_cmd_plugins, "list, inspect and check plugins",
      "  plugins [--kind KIND]        list loaded plugins (and files that failed to load)\n"
      "  plugins show NAME [--kind KIND] [--device DEV]\n"
-     "                               summary, license and every parameter of a plugin\n"
+     "                               summary, license, file and every parameter of a\n"
+     "                               plugin, each device's variant; --device DEV: only\n"
+     "                               DEV's type's (a type no backend provides: exit 2);\n"
+     "                               says which file overrides which (--plugin-override)\n"
+     "                               or which duplicate file was refused\n"
      "  plugins check [DIR...]       load each plugin file in a child process and report\n"
      "                               its status (exports, schema, what its kind needs);\n"
      "                               exits 3 if any file is broken\n"

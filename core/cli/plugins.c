@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "device.h"
 #include "nntrain/nntrain.h"
 #include "optim/optim.h"
 #include "params_internal.h"
@@ -90,14 +91,25 @@ static void print_keys(const char *title, const nn_param_spec *keys)
     }
 }
 
-static void show_one(const nn_plugin_entry *e)
+static void show_one(const nn_registry *r, const nn_plugin_entry *e)
 {
     const nn_plugin_desc *d = e->desc;
     printf("%s %s (%s, device %s)\n  %s\n\n", nn_kind_name(d->kind), d->name, d->version,
            e->device, d->summary);
     printf("  license: %s\n  file:    %s\n", d->license, e->path);
     if (e->shadowed_path)
-        printf("  overrides: %s\n", e->shadowed_path);
+        printf("  overrides: %s (--plugin-override: this file, earlier in the search order, "
+               "is the one used)\n", e->shadowed_path);
+    /* a second file with the same (kind, name, device) and no --plugin-override: training
+     * refuses the name as ambiguous, so the file above is not simply "the one" */
+    for (int i = 0; i < nn_registry_problem_count(r); i++) {
+        const nn_plugin_problem *p = nn_registry_problem(r, i);
+        if (p->status == NN_EEXIST && p->name && p->kind == d->kind &&
+            strcmp(p->name, d->name) == 0 && p->device && strcmp(p->device, e->device) == 0)
+            printf("  conflict: %s also provides it and was refused; nntrain refuses the name "
+                   "until one file is removed, or --plugin-override lets %s (earlier in the "
+                   "search order) override it\n", p->path, e->path);
+    }
     if (d->caps)
         printf("  capabilities:%s%s%s%s\n", (d->caps & NN_CAP_BACKWARD) ? " backward" : "",
                (d->caps & NN_CAP_THREAD_SAFE) ? " thread-safe" : "",
@@ -165,7 +177,22 @@ static void say_kinds(const nn_registry *r, const char *name)
            opts);
 }
 
-static int show(nn_registry *r, int argc, char **argv)
+/* The device types this registry knows ("cpu" and each backend's), as "cpu, sim, cuda". */
+static int known_device_type(const nn_registry *r, const char *type)
+{
+    if (strcmp(type, "cpu") == 0)
+        return 1;
+    for (int i = 0; i < nn_registry_count(r); i++) {
+        const nn_plugin_entry *e = nn_registry_entry(r, i);
+        if (e->desc->kind == NN_KIND_BACKEND && strcmp(e->device, type) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* `plugins show NAME` shows every device's variant; with --device DEV only that device
+ * type's, and a device type no backend provides is refused as a command-line error. */
+static int show(const nn_cli *cli, nn_registry *r, int argc, char **argv)
 {
     const char *name = NULL, *device = NULL, *v;
     int kind = 0;
@@ -191,20 +218,50 @@ static int show(nn_registry *r, int argc, char **argv)
         nn_cli_error("plugins show: which plugin? e.g. `nntrain plugins show dense`");
         return NN_EXIT_USAGE;
     }
+    char type[48] = "";
+    if (cli->device_given && device) {
+        nn_cli_error("plugins show: --device %s and --all-devices: give one of the two",
+                     cli->device);
+        return NN_EXIT_USAGE;
+    }
+    if (cli->device_given) {
+        int index; /* the syntax was checked with the common options */
+        nn_dev_spec_parse(cli->device, type, sizeof type, &index);
+        if (!known_device_type(r, type)) {
+            nn_error err = {0};
+            char subject[96];
+            snprintf(subject, sizeof subject, "plugins show: --device '%s'", cli->device);
+            nn_dev_type_missing(r, subject, type, &err);
+            nn_cli_error("%s", err.msg);
+            return NN_EXIT_USAGE;
+        }
+    }
     if (!kind)
         say_kinds(r, name);
-    int shown = 0;
+    int shown = 0, other_devices = 0;
+    char others[256] = "";
     for (int i = 0; i < nn_registry_count(r); i++) {
         const nn_plugin_entry *e = nn_registry_entry(r, i);
         if (strcmp(e->desc->name, name) != 0 || (kind && e->desc->kind != kind))
             continue;
+        if (*type && strcmp(e->device, type) != 0) {
+            size_t l = strlen(others);
+            snprintf(others + l, sizeof others - l, "%s%s", other_devices++ ? ", " : "",
+                     e->device);
+            continue;
+        }
         if (shown++)
             printf("\n");
-        show_one(e);
+        show_one(r, e);
     }
-    (void)device;
     if (shown)
         return NN_EXIT_OK;
+    if (other_devices) {
+        nn_cli_error("plugins show: no %s%s'%s' for device %s; devices that have it: %s (drop "
+                     "--device to see every variant)", kind ? nn_kind_name(kind) : "plugin",
+                     kind ? " " : " ", name, type, others);
+        return NN_EXIT_FAIL;
+    }
     not_found(r, kind, name);
     return NN_EXIT_FAIL;
 }
@@ -285,7 +342,7 @@ int nn_cmd_plugins(nn_cli *cli)
         return NN_EXIT_FAIL;
     int rc;
     if (argc > 0 && strcmp(argv[0], "show") == 0) {
-        rc = show(r, argc - 1, argv + 1);
+        rc = show(cli, r, argc - 1, argv + 1);
     } else if (argc > 0 && strcmp(argv[0], "test") == 0) {
         rc = nn_cli_plugins_test(cli, r, argc - 1, argv + 1);
     } else {

@@ -154,6 +154,61 @@ Test(cli, plugins_show_documents_every_parameter)
     tmpdir_free(dir);
 }
 
+/* --device narrows `plugins show` to that device type's variant; a type that no backend
+ * provides is a command-line error naming the known types, as it was silently accepted */
+Test(cli, plugins_show_device_shows_only_that_device_and_refuses_an_unknown_type)
+{
+    run_nntrain(&res, "plugins", "show", "relu", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "layer relu (1.0.0, device cpu)");
+    assert_has(res.out, "layer relu (1.0.0, device sim)");
+    run_nntrain(&res, "plugins", "show", "relu", "--device", "sim:1", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "layer relu (1.0.0, device sim)");
+    assert_lacks(res.out, "device cpu)");
+    assert_lacks(res.out, "device cuda)");
+    run_nntrain(&res, "plugins", "show", "relu", "--device=cpu", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "layer relu (1.0.0, device cpu)");
+    assert_lacks(res.out, "device sim)");
+    run_nntrain(&res, "plugins", "show", "relu", "--device", "nonexist", NULL);
+    assert_exit(&res, 2);
+    assert_has(res.out, "plugins show: --device 'nonexist': no backend plugin for device type "
+                        "'nonexist' was found (device types: cpu, ");
+    assert_has(res.out, "sim");
+    assert_lacks(res.out, "layer relu (");
+    /* a layer the sim pack lacks: said, with the devices that have it */
+    run_nntrain(&res, "plugins", "show", "lstm", "--device", "sim", NULL);
+    assert_exit(&res, 1);
+    assert_has(res.out, "no plugin 'lstm' for device sim; devices that have it: cpu");
+}
+
+/* two files of one (kind, name, device) and no --plugin-override: show says the second was
+ * refused and how to choose, instead of presenting the first as the plugin */
+Test(cli, plugins_show_names_a_refused_duplicate_and_the_override)
+{
+    char *a = plugin_dir_with("nntest_dup_a", NULL);
+    char *b = plugin_dir_with("nntest_dup_b", NULL);
+    unsetenv("NNTRAIN_PLUGIN_PATH");
+    run_nntrain(&res, "plugins", "show", "nntest_dup", "--plugin-dir", a, "--plugin-dir", b,
+                NULL);
+    char want[9000];
+    snprintf(want, sizeof want, "  file:    %s/nntest_dup_a.so\n  conflict: %s/nntest_dup_b.so "
+             "also provides it and was refused; nntrain refuses the name until one file is "
+             "removed, or --plugin-override lets %s/nntest_dup_a.so", a, b, a);
+    assert_has(res.out, want);
+    run_nntrain(&res, "plugins", "show", "nntest_dup", "--plugin-override", "--plugin-dir", a,
+                "--plugin-dir", b, NULL);
+    assert_exit(&res, 0);
+    snprintf(want, sizeof want, "  file:    %s/nntest_dup_a.so\n  overrides: %s/nntest_dup_b.so "
+             "(--plugin-override: this file, earlier in the search order, is the one used)", a,
+             b);
+    assert_has(res.out, want);
+    assert_lacks(res.out, "conflict:");
+    tmpdir_free(a);
+    tmpdir_free(b);
+}
+
 /* the stock csv is a dataset and a logger: the second must not hide below the first's keys */
 Test(cli, plugins_show_of_a_name_of_two_kinds_says_so_first_and_shows_both)
 {
