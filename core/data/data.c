@@ -9,6 +9,7 @@
 
 #include "crash.h"
 #include "data_private.h"
+#include "params_internal.h"
 
 static const nn_param_spec data_schema[] = {
     {.name = "type", .type = NN_PARAM_STRING, .required = 1, .doc = "dataset plugin"},
@@ -208,6 +209,81 @@ static int make_parts(nn_data *d, const nn_params *dp, nn_error *err)
 }
 
 
+static int in_schema(const nn_param_spec *schema, const char *key)
+{
+    for (const nn_param_spec *s = schema; s && s->name; s++)
+        if (!strcmp(s->name, key))
+            return 1;
+    return 0;
+}
+
+/* Every [data] key that is neither nntrain's own nor the dataset plugin's, before any plugin
+ * sees its keys: a misspelling is answered with the closest of nntrain's keys, the plugin's
+ * and their val_ forms (a plugin alone knows only its own, and any val_ key was taken for
+ * the validation dataset's), and a val_ key without val_type gets the rule explained. */
+static int check_keys(nn_registry *reg, const char *type, const char *vtype, const nn_kv *plug,
+                      int np, const nn_kv *val, int nv, const char *origin, nn_error *err)
+{
+    const nn_plugin_entry *e = nn_registry_find(reg, NN_KIND_DATASET, type, NULL, NULL);
+    const nn_plugin_entry *ve = vtype ? nn_registry_find(reg, NN_KIND_DATASET, vtype, NULL, NULL)
+                                      : e;
+    if (!e || (vtype && !ve))
+        return NN_OK; /* src_create says the plugin is missing */
+    const nn_param_spec *ps = e->desc->params, *vs = ve->desc->params;
+    int n = 0, cap = 2;
+    for (const nn_param_spec *s = data_schema; s->name; s++)
+        cap++;
+    for (const nn_param_spec *s = ps; s && s->name; s++)
+        cap++;
+    for (const nn_param_spec *s = vs; s && s->name; s++)
+        cap++;
+    const char **cands = calloc((size_t)cap, sizeof *cands);
+    char (*vnames)[72] = calloc((size_t)cap, sizeof *vnames);
+    if (!cands || !vnames) {
+        free(cands);
+        free(vnames);
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    }
+    for (const nn_param_spec *s = data_schema; s->name; s++)
+        cands[n++] = s->name;
+    for (const nn_param_spec *s = ps; s && s->name; s++)
+        cands[n++] = s->name;
+    for (const nn_param_spec *s = vs; s && s->name; s++) {
+        snprintf(vnames[n], sizeof vnames[n], "val_%s", s->name);
+        cands[n] = vnames[n];
+        n++;
+    }
+    int rc = NN_OK;
+    char loc[300], key[160];
+    for (int i = 0; i < np + nv && rc == NN_OK; i++) {
+        const nn_kv *kv = i < np ? &plug[i] : &val[i - np];
+        const char *full = i < np ? kv->key : kv->key - 4; /* val[] keys lost their "val_" */
+        if (i < np ? in_schema(ps, kv->key) : in_schema(vs, kv->key) && vtype)
+            continue;
+        nn_kv_where(loc, sizeof loc, kv, origin);
+        nn_text_escape(full, key, sizeof key, 0);
+        const char *near = i < np || !in_schema(vs, kv->key) ? nn_closest(full, cands, n) : NULL;
+        if (near)
+            rc = nn_error_set(err, NN_EINVAL, "%s unknown key '%s' (did you mean '%s'?)", loc,
+                              key, near);
+        else if (i >= np && !vtype)
+            rc = nn_error_set(err, NN_EINVAL, "%s key '%s': a key val_KEY sets KEY of a separate "
+                              "validation dataset, whose plugin val_type names (e.g. val_type = "
+                              "%s, val_%s = ...), and there is no val_type; to hold out part of "
+                              "the training data instead, set val_split (`nntrain help train` "
+                              "lists the [data] keys nntrain reads itself)", loc, key, type,
+                              ps && ps->name ? ps->name : "path");
+        else
+            rc = nn_error_set(err, NN_EINVAL, "%s unknown key '%s'; [data] takes the keys "
+                              "nntrain reads itself (`nntrain help train`), the %s plugin's "
+                              "(`nntrain plugins show %s`) and, with val_type, val_ + the "
+                              "validation plugin's", loc, key, type, type);
+    }
+    free(cands);
+    free(vnames);
+    return rc;
+}
+
 int nn_data_open(nn_registry *reg, const nn_config *cfg, const nn_data_opts *o, nn_data **out,
                  nn_error *err)
 {
@@ -252,12 +328,8 @@ int nn_data_open(nn_registry *reg, const nn_config *cfg, const nn_data_opts *o, 
     const char *type = nn_params_str(dp, "type"), *vtype = nn_params_str(dp, "val_type");
     d->limit = nn_params_int(dp, "limit");
     d->test_limit = nn_params_int(dp, "test_limit");
-    if (nv && !vtype) {
-        rc = nn_error_set(err, NN_EINVAL, "%s:%d: %s key '%s' needs val_type (the validation "
-                          "dataset plugin)", val[0].file ? val[0].file : "", val[0].line,
-                          origin, val[0].key - 4);
+    if ((rc = check_keys(reg, type, vtype, plug, np, val, nv, origin, err)))
         goto done;
-    }
     if (vtype && nn_params_float(dp, "val_split") > 0) {
         rc = nn_error_set(err, NN_EINVAL, "%s: give val_split or val_type, not both", origin);
         goto done;

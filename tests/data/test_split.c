@@ -194,6 +194,44 @@ Test(data, bad_data_keys_are_named_with_file_and_line)
     dfx_free(&f);
 }
 
+/* a misspelt [data] key gets the closest of nntrain's keys, the plugin's and their val_
+ * forms (val_splitt was "needs val_type", stratfy and limt had no suggestion), and a val_
+ * key without val_type has the rule explained where it is reported */
+static void expect_msg(const char *ini, const char *a, const char *b)
+{
+    nn_error err = {0};
+    dfx f;
+    cr_assert_lt(dfx_open(&f, ini, &(nn_data_opts){.fit = 1}, &err), 0, "%s", ini);
+    cr_assert_not_null(strstr(err.msg, a), "%s", err.msg);
+    cr_assert_not_null(strstr(err.msg, b), "%s", err.msg);
+    dfx_free(&f);
+}
+
+Test(data, misspelt_data_keys_get_a_did_you_mean_over_core_plugin_and_val_keys)
+{
+    fx_tmpdir();
+    dfx_write_csv("d.csv", 10);
+    expect_msg("[data]\ntype = csv\npath = d.csv\nval_splitt = 0.2\n",
+               "model.ini:4: [data] unknown key 'val_splitt'", "(did you mean 'val_split'?)");
+    expect_msg("[data]\ntype = csv\npath = d.csv\nstratfy = false\n",
+               "model.ini:4: [data] unknown key 'stratfy'", "(did you mean 'stratify'?)");
+    expect_msg("[data]\ntype = csv\nlimt = 5\npath = d.csv\n",
+               "model.ini:3: [data] unknown key 'limt'", "(did you mean 'limit'?)");
+    expect_msg("[data]\ntype = csv\npath = d.csv\ntest_limt = 5\n", "'test_limt'",
+               "(did you mean 'test_limit'?)");
+    expect_msg("[data]\ntype = csv\npth = d.csv\n", "'pth'", "(did you mean 'path'?)");
+    expect_msg("[data]\ntype = csv\npath = d.csv\nval_type = csv\nval_pth = v.csv\n",
+               "'val_pth'", "(did you mean 'val_path'?)");
+    expect_msg("[data]\ntype = csv\npath = d.csv\nval_path = v.csv\n",
+               "model.ini:4: [data] key 'val_path': a key val_KEY sets KEY of a separate "
+               "validation dataset, whose plugin val_type names",
+               "and there is no val_type; to hold out part of the training data instead, set "
+               "val_split");
+    expect_msg("[data]\ntype = csv\npath = d.csv\nzzzzzz = 1\n",
+               "unknown key 'zzzzzz'; [data] takes the keys nntrain reads itself",
+               "`nntrain plugins show csv`");
+}
+
 Test(transform_chain, shapes_follow_the_chain_and_fit_uses_the_training_part)
 {
     fx_tmpdir();
