@@ -562,8 +562,8 @@ static int open_run(nn_trainer *t, nn_error *err)
                 return rc;
             path = found ? auto_path : NULL;
             if (!path && o->verbosity >= 0)
-                fprintf(stderr, "nntrain: --resume auto: no %s yet; starting from scratch\n",
-                        auto_path);
+                fprintf(stderr, "nntrain: %s: no %s yet; starting from scratch\n",
+                        o->resume_option ? o->resume_option : "--resume auto", auto_path);
         }
         if (path)
             rc = nn_tr_resume(t, path, err);

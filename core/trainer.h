@@ -9,6 +9,8 @@
 
 typedef struct nn_train_opts {
     const char *resume;  /* checkpoint path, "auto" (RUN/last.safetensors if present), NULL */
+    const char *resume_option; /* the option as the user gave it, for messages; NULL: the
+                                  "--resume auto" of train (cv's is "--resume") */
     int handle_signals;  /* 1: SIGINT/SIGTERM stop the run with a checkpoint */
     int verbosity;       /* -1 quiet, 0, 1 verbose */
     int progress_hz;     /* progress events per second (default 10) */

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "file_replace.h"
 #include "hash.h"
+#include "params_internal.h"
 #include "trainer.h"
 
 #define FOLD_RECORD "cv_fold.txt"
@@ -95,6 +97,28 @@ static void fold_row(int acc, const char *label, double vl, double va)
         printf("%-6s %10.4f\n", label, vl);
 }
 
+/* The model file's validation (val_split, val_type) is for train and eval --split val; each
+ * fold validates on the part it holds out instead. Said once, not per fold, and not refused:
+ * one model file serves train and cv. */
+static void warn_unused_validation(const nn_config *cfg)
+{
+    const nn_config_section *sec = nn_config_find(cfg, "data");
+    for (int i = 0; sec && i < sec->n; i++) {
+        const nn_kv *kv = &sec->kvs[i];
+        char *end;
+        int split = !strcmp(kv->key, "val_split");
+        if (!(split && strtod(kv->value, &end) > 0) && strcmp(kv->key, "val_type") != 0)
+            continue;
+        char loc[300], origin[220], val[120];
+        snprintf(origin, sizeof origin, "%s [data]", nn_config_path(cfg));
+        nn_cli_warn("%s key '%s' = '%s' is not used by cv: each fold is validated on the "
+                    "part of the training data it holds out, and the model file's validation "
+                    "%s is left out (train and eval --split val use it)",
+                    nn_kv_where(loc, sizeof loc, kv, origin), kv->key,
+                    nn_text_escape(kv->value, val, sizeof val, 0), split ? "split" : "dataset");
+    }
+}
+
 int nn_cmd_cv(nn_cli *cli)
 {
     long folds = 5;
@@ -135,6 +159,7 @@ int nn_cmd_cv(nn_cli *cli)
         nn_config_free(cfg);
         return NN_EXIT_FAIL;
     }
+    warn_unused_validation(cfg);
     double vl[MAX_FOLDS], va[MAX_FOLDS];
     int code = NN_EXIT_OK, done = 0, stopped = 0;
     for (int k = 0; k < folds && code == NN_EXIT_OK; k++) {
@@ -167,7 +192,8 @@ int nn_cmd_cv(nn_cli *cli)
                    (long long)nn_data_size(s.data, NN_PART_TRAIN),
                    (long long)nn_data_size(s.data, NN_PART_VAL));
             fflush(stdout);
-            nn_train_opts to = {.resume = resume ? "auto" : NULL, .handle_signals = 1,
+            nn_train_opts to = {.resume = resume ? "auto" : NULL, .resume_option = "--resume",
+                                .handle_signals = 1,
                                 .verbosity = cli->verbosity};
             rc = nn_train_run(&s, &to, &r, &err);
             if (rc == NN_OK && r.end == NN_END_SIGNAL) {

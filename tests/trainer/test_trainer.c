@@ -485,6 +485,27 @@ Test(trainer, cv_resume_keeps_completed_folds_and_continues_the_others_exactly)
     cr_assert_eq(access(path_in("b/fold-2/cv_fold.txt"), F_OK), 0);
 }
 
+/* cv's folds are its validation: the model file's val_split was silently left out, and a fold
+ * with nothing to resume was reported under "--resume auto", an option cv does not have */
+Test(trainer, cv_warns_of_the_unused_val_split_and_names_its_own_resume_option)
+{
+    write_model("c.ini", 1, "");
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --run-dir v --resume"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert_eq(count(out, "c.ini:10: [data] key 'val_split' = '0.2' is not used by cv: each "
+                            "fold is validated on the part of the training data it holds out"),
+                 1, "%s", out);
+    cr_assert(strstr(out, "nntrain: --resume: no v/fold-2/last.safetensors yet; starting from "
+                          "scratch"), "%s", out);
+    cr_assert_null(strstr(out, "--resume auto"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("cv c.ini --folds 2 --run-dir w --unset data.val_split"), 0, "%s",
+                 slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert_null(strstr(out, "not used by cv"), "%s", out);
+    free(out);
+}
+
 Test(trainer, bad_model_files_name_the_line)
 {
     write_file("bad.ini", "[train]\nepochs = 2\nbatch_sise = 3\n[layer.a]\ntype = dense\nunits = 2\n");
