@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "data/data.h"
 #include "params_internal.h"
 #include "optim/optim.h"
 #include "session.h"
@@ -158,8 +159,9 @@ static void section_keys(const char *title, const nn_param_spec *keys)
     for (const nn_param_spec *k = keys; k->name; k++) {
         char desc[200];
         nn_param_spec_describe(k, desc, sizeof desc);
-        printf("  %-20s %s%s%s\n      %s\n", k->name, desc, k->def ? ", default " : "",
-               k->def ? k->def : "", k->doc);
+        printf("  %-20s %s%s%s\n      %s\n", k->name, desc,
+               k->required ? ", required" : k->def ? ", default " : "", k->def ? k->def : "",
+               k->doc);
     }
     puts("");
 }
@@ -174,6 +176,8 @@ int nn_cmd_help(nn_cli *cli)
                     section_keys("Keys of the model file's [train] section:", nn_train_schema());
                     section_keys("Keys of [scheduler] that nntrain reads itself (the others go "
                                  "to the scheduler plugin):", nn_optim_scheduler_core_keys());
+                    section_keys("Keys of [data] that nntrain reads itself (the others go to "
+                                 "the dataset plugin):", nn_data_schema());
                 }
                 common_options();
                 return NN_EXIT_OK;

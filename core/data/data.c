@@ -12,13 +12,18 @@
 #include "params_internal.h"
 
 static const nn_param_spec data_schema[] = {
-    {.name = "type", .type = NN_PARAM_STRING, .required = 1, .doc = "dataset plugin"},
+    {.name = "type", .type = NN_PARAM_STRING, .required = 1,
+     .doc = "the dataset plugin; every [data] key not listed here is its (`nntrain plugins "
+            "show TYPE` lists them)"},
     {.name = "val_split", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, 1)",
-     .doc = "fraction of the training split held out for validation"},
+     .doc = "fraction of the training split held out for validation (0 = no validation); "
+            "not with val_type; cv, whose folds are the validation, leaves it out with a warning"},
     {.name = "stratify", .type = NN_PARAM_BOOL, .def = "true",
      .doc = "keep class proportions in the validation split and the folds"},
     {.name = "val_type", .type = NN_PARAM_STRING,
-     .doc = "a separate validation dataset plugin, configured by val_* keys"},
+     .doc = "a separate validation dataset plugin instead of val_split; each key val_KEY sets "
+            "that plugin's KEY (val_type = csv, val_path = val.csv); without val_type a val_ "
+            "key is an error; cv leaves it out with a warning"},
     {.name = "limit", .type = NN_PARAM_INT, .def = "0", .range = "[0, inf)",
      .doc = "use only the first N samples of the training split (0 = all); val_split then "
             "takes its part of those N"},

@@ -154,6 +154,23 @@ Test(cli, plugins_show_documents_every_parameter)
     tmpdir_free(dir);
 }
 
+/* the [data] keys nntrain reads itself were in no help text: help train lists them, from the
+ * schema that checks them, as it lists [train] and [scheduler] */
+Test(cli, help_train_lists_the_data_keys_nntrain_reads_itself)
+{
+    run_nntrain(&res, "help", "train", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "Keys of [data] that nntrain reads itself (the others go to the dataset "
+                        "plugin):\n  type                 string, required\n");
+    assert_has(res.out, "  val_split            float in [0, 1), default 0\n      fraction of "
+                        "the training split held out for validation");
+    assert_has(res.out, "  stratify             bool, default true\n");
+    assert_has(res.out, "  val_type             string\n      a separate validation dataset "
+                        "plugin instead of val_split; each key val_KEY sets that plugin's KEY");
+    assert_has(res.out, "  limit                int in [0, inf), default 0\n");
+    assert_has(res.out, "  test_limit           int in [0, inf), default 0\n");
+}
+
 /* --device narrows `plugins show` to that device type's variant; a type that no backend
  * provides is a command-line error naming the known types, as it was silently accepted */
 Test(cli, plugins_show_device_shows_only_that_device_and_refuses_an_unknown_type)
