@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "file_replace.h"
 #include "json_text.h"
+#include "params_internal.h"
 #include "nntrain/file.h"
 
 static const char *const dtype_names[NN_DTYPE_COUNT] = {
@@ -511,8 +512,21 @@ static int take(nn_checkpoint *c, uint8_t *buf, size_t len, const char *name, nn
     c->buf = buf;
     c->len = len;
     if (len < 8)
-        return nn_error_set(err, NN_EFORMAT, "%s: %zu bytes is too short for a safetensors file "
-                            "(needs an 8-byte header length)", name, len);
+        return nn_error_set(err, NN_EFORMAT, "%s is not a safetensors file (%zu bytes is too "
+                            "short for one: it needs an 8-byte header length)", name, len);
+    /* byte 8 opens the JSON header of every safetensors file: any other byte there is another
+     * kind of file (a model file, an ONNX model, a .pt pickle), whatever its first 8 bytes
+     * would make of a header length */
+    if (len > 8 && buf[8] != '{') {
+        char head[17], shown[80];
+        size_t hn = len < sizeof head - 1 ? len : sizeof head - 1;
+        memcpy(head, buf, hn);
+        head[hn] = 0;
+        return nn_error_set(err, NN_EFORMAT, "%s is not a safetensors file (it begins with "
+                            "\"%s\"; a safetensors file begins with an 8-byte header length, "
+                            "then its JSON header, which must start with '{')", name,
+                            nn_text_escape(head, shown, sizeof shown, 0));
+    }
     uint64_t hl = 0;
     for (int i = 0; i < 8; i++)
         hl |= (uint64_t)buf[i] << (8 * i);

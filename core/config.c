@@ -372,6 +372,12 @@ static int valid_key(const char *k)
 int nn_config_put(nn_config *c, const char *section, const char *key, const char *value,
                   nn_error *err)
 {
+    return nn_config_put_as(c, section, key, value, "--set", err);
+}
+
+int nn_config_put_as(nn_config *c, const char *section, const char *key, const char *value,
+                     const char *option, nn_error *err)
+{
     char why[400], sec[160], k[160];
     nn_text_escape(section, sec, sizeof sec, 0);
     nn_text_escape(key, k, sizeof k, 0);
@@ -415,12 +421,12 @@ int nn_config_put(nn_config *c, const char *section, const char *key, const char
         if (strcmp(s->kvs[i].key, key) == 0) {
             found = 1;
             s->kvs[i].value = own(c, trimmed);
-            s->kvs[i].file = "--set";
+            s->kvs[i].file = option;
             s->kvs[i].line = 0;
             if (!s->kvs[i].value)
                 rc = nn_error_set(err, NN_ENOMEM, "out of memory");
         }
-    if (!found && add_kv(c, s, key, trimmed, "--set", 0) != NN_OK)
+    if (!found && add_kv(c, s, key, trimmed, option, 0) != NN_OK)
         rc = nn_error_set(err, NN_ENOMEM, "out of memory");
     free(trimmed);
     return rc;

@@ -31,6 +31,10 @@ int nn_config_unset(nn_config *c, const char *name, nn_error *err);
 /* Sets section.key to value programmatically (same rules as --set). */
 int nn_config_put(nn_config *c, const char *section, const char *key, const char *value,
                   nn_error *err);
+/* As nn_config_put, with the key's kv.file set to `option` (static, e.g. "--init-from"), so
+ * that messages name the command-line option that set it rather than "--set". */
+int nn_config_put_as(nn_config *c, const char *section, const char *key, const char *value,
+                     const char *option, nn_error *err);
 
 int nn_config_count(const nn_config *c);
 const nn_config_section *nn_config_at(const nn_config *c, int i);

@@ -101,9 +101,13 @@ int nn_init_from(nn_session *s, const nn_init_opts *o, nn_init_report *r, nn_err
     char *loaded = calloc((size_t)ns + 1, 1);
     if (!loaded)
         return nn_error_set(err, NN_ENOMEM, "out of memory");
-    if ((rc = parse_map(o->map, o->where, map, &n_map, &map_buf, err)) ||
-        (rc = nn_checkpoint_read(o->path, &c, err)) ||
-        (rc = nn_export_torch_extras(s, &extras, err)))
+    if ((rc = parse_map(o->map, o->where, map, &n_map, &map_buf, err)))
+        goto done;
+    if ((rc = nn_checkpoint_read(o->path, &c, err))) {
+        nn_error_prefix(err, "%s", o->where); /* which option or key named the file */
+        goto done;
+    }
+    if ((rc = nn_export_torch_extras(s, &extras, err)))
         goto done;
     for (int i = 0; i < nn_checkpoint_count(c) && rc == NN_OK; i++) {
         const char *fname = nn_checkpoint_name(c, i);

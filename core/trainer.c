@@ -420,8 +420,13 @@ static int init_from(nn_session *s, const nn_train_opts *o, nn_error *err)
 {
     char where[600];
     const nn_kv *kv = nn_config_get(s->cfg, "train", "init_from");
-    snprintf(where, sizeof where, "%s:%d: [train] init_from = %s", nn_config_path(s->cfg),
-             kv ? kv->line : 0, s->tc.init_from);
+    if (kv && kv->line > 0) /* the model file's */
+        snprintf(where, sizeof where, "%s:%d: [train] init_from = %s", kv->file, kv->line,
+                 s->tc.init_from);
+    else if (kv && kv->file && strcmp(kv->file, "--init-from") == 0)
+        snprintf(where, sizeof where, "--init-from %s", s->tc.init_from);
+    else /* --set train.init_from=FILE */
+        snprintf(where, sizeof where, "--set train.init_from=%s", s->tc.init_from);
     nn_init_opts io = {.path = s->tc.init_from, .map = s->tc.init_map,
                        .strict = s->tc.init_strict, .allow_nonfinite = o->allow_nonfinite,
                        .where = where};

@@ -105,14 +105,12 @@ static void print_result(const nn_session *s, const nn_train_result *r, nn_dist 
         print_dist(dist);
 }
 
-/* --init-from FILE is --set train.init_from=FILE */
+/* --init-from FILE is --set train.init_from=FILE, said as --init-from in messages */
 static int set_init_from(nn_config *cfg, const char *path, nn_error *err)
 {
-    char set[4200];
     if (strlen(path) > 4096)
         return nn_error_set(err, NN_EINVAL, "--init-from: the path is longer than 4096 bytes");
-    snprintf(set, sizeof set, "train.init_from=%s", path);
-    return nn_config_set(cfg, set, err);
+    return nn_config_put_as(cfg, "train", "init_from", path, "--init-from", err);
 }
 
 /* Every process of a data-parallel run must train the same run: the model file as --set

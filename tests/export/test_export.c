@@ -525,7 +525,7 @@ Test(export, init_from_maps_names_and_lists_what_it_did_not_load)
     cr_assert_eq(nntrain("train b.ini --set train.epochs=1 --run-dir rb -q --no-test "
                          "--init-from ra/last.safetensors"), 1);
     char *out = must_slurp("out.txt");
-    cr_assert(strstr(out, "[train] init_from = ra/last.safetensors: the file has no tensor for "
+    cr_assert(strstr(out, "--init-from ra/last.safetensors: the file has no tensor for "
                           "trunk.weight, trunk.bias, head.weight, head.bias; the model has no "
                           "tensor for body.weight, body.bias, out.weight, out.bias; rename with "
                           "init_map"), "%s", out);

@@ -65,7 +65,7 @@ for t in "${targets[@]}"; do
   extra=()
   if [ "$t" = safetensors ]; then
     extra=("$root/core/checkpoint.c" "$root/core/file_replace.c" "$root/core/rundir.c"
-           "$root/core/json_text.c"
+           "$root/core/json_text.c" "$root/core/params.c"
            "$root/core/file.c" "$root/core/status.c" -I"$root/core")
   elif [ "$t" = config ]; then
     extra=("$root/core/config.c" "$root/core/params.c" "$root/core/file.c" "$root/core/status.c"

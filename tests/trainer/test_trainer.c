@@ -506,6 +506,54 @@ Test(trainer, cv_warns_of_the_unused_val_split_and_names_its_own_resume_option)
     free(out);
 }
 
+/* a file given where a safetensors file is expected, which is not one, is said to be so (the
+ * bytes of "[train]\nep" were read as a header length of 10^18), by every path that reads
+ * one; --init-from's messages name --init-from, never "model.ini:0:" */
+Test(trainer, a_file_that_is_not_safetensors_is_named_so_and_init_from_names_its_option)
+{
+    write_model("c.ini", 1, "");
+    const char *not_st = "c.ini is not a safetensors file (it begins with \"[train]\\x0aepochs =";
+    cr_assert_eq(nntrain("train c.ini --run-dir a --init-from c.ini"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "nntrain: --init-from c.ini: ") && strstr(out, not_st), "%s", out);
+    cr_assert_null(strstr(out, "exceeds the"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train c.ini --run-dir b --resume c.ini"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, not_st), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train c.ini --run-dir r -q --no-test"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("eval c.ini --checkpoint c.ini"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, not_st), "%s", out);
+    free(out);
+    /* a model the checkpoint does not fit: the location is the option, the --set, or the line */
+    char *text = slurp("c.ini"), *at = strstr(text, "[layer.fc2]");
+    cr_assert_not_null(at);
+    memcpy(at, "[layer.out]", 11);
+    write_file("d.ini", text);
+    cr_assert_eq(nntrain("train d.ini --run-dir d1 --init-from r/last.safetensors"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "nntrain: --init-from r/last.safetensors: the file has no tensor for "
+                          "out.weight, out.bias"), "%s", out);
+    cr_assert_null(strstr(out, ":0:"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train d.ini --run-dir d2 --set train.init_from=r/last.safetensors"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "nntrain: --set train.init_from=r/last.safetensors: the file has no "
+                          "tensor for"), "%s", out);
+    free(out);
+    char e[4200];
+    snprintf(e, sizeof e, "[train]\ninit_from = r/last.safetensors\n%s", text + 8);
+    write_file("e.ini", e);
+    cr_assert_eq(nntrain("train e.ini --run-dir d3"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "nntrain: e.ini:2: [train] init_from = r/last.safetensors: the file "
+                          "has no tensor for"), "%s", out);
+    free(out);
+    free(text);
+}
+
 Test(trainer, bad_model_files_name_the_line)
 {
     write_file("bad.ini", "[train]\nepochs = 2\nbatch_sise = 3\n[layer.a]\ntype = dense\nunits = 2\n");
