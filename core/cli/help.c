@@ -64,7 +64,11 @@ const nn_verb nn_verbs[] = {
      "    FILE is depends on the [data] plugin (see `nntrain plugins show TYPE`): e.g. an IDX\n"
      "    images file, a CSV with the training feature columns (matched by header name), a\n"
      "    PNG or a directory of PNGs. Rows: input (FILE:RECORD), predicted class, its\n"
-     "    probability, and the probability of every class (no label: it is unknown)\n"},
+     "    probability, and the probability of every class (no label: it is unknown).\n"
+     "    RECORD is where the sample is in FILE, as the file's kind counts: an IDX or CIFAR\n"
+     "    file's 0-based record index (FILE:0 is the first image); a CSV file's line number,\n"
+     "    1-based with the header as line 1 (FILE:2 is the first row, as an editor shows\n"
+     "    it); a text file's 1-based line. An image or audio file is named by its path\n"},
     {"cv", nn_cmd_cv, "K-fold cross-validation",
      "  cv MODEL.ini [--folds K] [--run-dir DIR] [--resume | --overwrite]\n"
      "    trains K times (runs/NAME/fold-k), each validated on one fold of the training data,\n"

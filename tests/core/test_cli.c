@@ -171,6 +171,19 @@ Test(cli, help_train_lists_the_data_keys_nntrain_reads_itself)
     assert_has(res.out, "  test_limit           int in [0, inf), default 0\n");
 }
 
+/* what FILE:RECORD counts differs by the kind of file (tests/trainer/test_predict.c checks
+ * b.csv:2 for a CSV's first row); help predict says it for each */
+Test(cli, help_predict_says_what_the_record_number_of_each_kind_of_file_counts)
+{
+    run_nntrain(&res, "help", "predict", NULL);
+    assert_exit(&res, 0);
+    assert_has(res.out, "an IDX or CIFAR\n    file's 0-based record index (FILE:0 is the first "
+                        "image)");
+    assert_has(res.out, "a CSV file's line number,\n    1-based with the header as line 1 "
+                        "(FILE:2 is the first row");
+    assert_has(res.out, "a text file's 1-based line");
+}
+
 /* --device narrows `plugins show` to that device type's variant; a type that no backend
  * provides is a command-line error naming the known types, as it was silently accepted */
 Test(cli, plugins_show_device_shows_only_that_device_and_refuses_an_unknown_type)
