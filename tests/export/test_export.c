@@ -274,7 +274,7 @@ static const char seq_ini[] = ZOO_HEAD
     "type = sequence_pool\nmode = max\n[layer.head]\ntype = dense\nunits = 10\n";
 
 /* strided, padded, dilated and grouped convolutions, average pooling without the padding,
- * concat, global average pooling, and every activation layer */
+ * concat, global average pooling, every activation layer, and log_softmax on the logits */
 static const char conv_ini[] = ZOO_HEAD
     "[layer.c1]\ntype = conv2d\nfilters = 4\nkernel = 3\nstride = 2\npadding = 1\n"
     "[layer.a1]\ntype = leaky_relu\n[layer.p1]\ntype = avgpool2d\nkernel = 3\n"
@@ -286,7 +286,8 @@ static const char conv_ini[] = ZOO_HEAD
     "[layer.f1]\ntype = dense\nunits = 16\n[layer.sw]\ntype = swish\n[layer.f2]\n"
     "type = dense\nunits = 16\n[layer.hs]\ntype = hardswish\n[layer.sp]\ntype = softplus\n"
     "[layer.ge]\ntype = gelu\n[layer.sg]\ntype = sigmoid\n[layer.ln]\ntype = layernorm\n"
-    "[layer.drop]\ntype = dropout\np = 0.2\n[layer.head]\ntype = dense\nunits = 10\n";
+    "[layer.drop]\ntype = dropout\np = 0.2\n[layer.head]\ntype = dense\nunits = 10\n"
+    "[layer.lsm]\ntype = log_softmax\n";
 
 /* conv1d with a fused gelu, an LSTM returning sequences, the last step pooled */
 static const char c1d_ini[] = ZOO_HEAD
@@ -310,7 +311,7 @@ Test(export, convolutions_pooling_and_activations_run_in_onnx_runtime)
     char *info = export_and_compare("m.ini", "");
     /* mish is x tanh(softplus(x)) before opset 18 */
     const char *ops[] = {"LeakyRelu", "AveragePool", "Elu", "Concat", "GlobalAveragePool",
-                         "HardSwish", "Softplus", "Sigmoid", "Tanh", "Erf"};
+                         "HardSwish", "Softplus", "Sigmoid", "Tanh", "Erf", "LogSoftmax"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
         char q[64];
         snprintf(q, sizeof q, "\"%s\"", ops[i]);
