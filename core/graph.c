@@ -507,6 +507,8 @@ int nn_model_check_params(const nn_model *m, const nn_plan *p, nn_error *err)
 
 int nn_model_layer_count(const nn_model *m) { return m->n_layers; }
 const char *nn_model_layer_name(const nn_model *m, int i) { return m->layers[i].name; }
+const char *nn_model_layer_type(const nn_model *m, int i) { return m->layers[i].desc->name; }
+int nn_model_output_layer(const nn_model *m) { return m->order[m->n_layers - 1]; }
 int nn_model_param_count(const nn_model *m) { return m->n_params; }
 int nn_model_state_count(const nn_model *m) { return m->n_states; }
 nn_tensor *nn_model_state(const nn_model *m, int i) { return &m->states[i].value; }

@@ -47,6 +47,10 @@ void nn_model_set_precision(nn_model *m, nn_dtype dt);
 
 int nn_model_layer_count(const nn_model *m);
 const char *nn_model_layer_name(const nn_model *m, int i);
+/* the plugin name of layer i ("softmax"); borrowed from the registry */
+const char *nn_model_layer_type(const nn_model *m, int i);
+/* the index of the layer whose output is the model's (the last in topological order) */
+int nn_model_output_layer(const nn_model *m);
 int nn_model_param_count(const nn_model *m);
 /* i-th trainable parameter (model-owned), its gradient, multipliers and flags */
 nn_tensor *nn_model_param(const nn_model *m, int i, nn_tensor **grad, double *lr_mult,

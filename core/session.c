@@ -491,6 +491,9 @@ int nn_session_bind_replica(nn_session *s, int64_t rows, int training, int repli
     lb->setup.pred = nn_plan_output(plan);
     lb->setup.target = &lb->target;
     lb->setup.device = dev;
+    int out_layer = nn_model_output_layer(s->model);
+    lb->setup.pred_layer = nn_model_layer_name(s->model, out_layer);
+    lb->setup.pred_layer_type = nn_model_layer_type(s->model, out_layer);
     const nn_loss_vtable *vt = lb->inst.vt;
     nn_error lerr = {0};
     char a[96], b[96], given[220];

@@ -29,7 +29,8 @@ static void nll_destroy(void *self)
 
 static int nll_setup(void *self, nn_loss_setup *s, nn_error *err)
 {
-    return nn_class_loss_setup(self, s, "log-probabilities", err);
+    int rc = nn_stock_nll_check_input(s->pred_layer, s->pred_layer_type, err);
+    return rc ? rc : nn_class_loss_setup(self, s, "log-probabilities", err);
 }
 
 /* probability targets: loss_n = -sum_c w[c] t_c x[n, c] (cross_entropy's probability form on
@@ -91,7 +92,8 @@ static const nn_param_spec nll_params[] = {NN_STOCK_NLL_PARAMS, {.name = NULL}};
 
 static const nn_plugin_desc nll_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LOSS, .name = "nll", .version = "1.0.0", .license = "MIT",
-    .summary = "Negative log-likelihood from log-probabilities [N, C] and class ids [N] or "
+    .summary = "Negative log-likelihood from log-probabilities [N, C] (a log_softmax layer's; "
+               "straight after a softmax layer it is refused) and class ids [N] or "
                "probabilities [N, C]",
     .params = nll_params, .vtable = &nll_vtable, .test = &nn_class_loss_test);
 

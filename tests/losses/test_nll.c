@@ -129,6 +129,28 @@ Test(nll, rejects_bad_parameters_and_shapes_naming_them)
     expect_error(NULL, NN_I32, 1, t3, NN_ESHAPE, (const char *[]){"[3]", "[4, 3]", NULL});
 }
 
+/* a softmax layer straight before nll gives it probabilities, and it trained on -p (a loss
+ * of -0.11) without a word: refused in setup, naming the layer and log_softmax */
+Test(nll, refuses_a_softmax_layer_as_its_input_and_takes_log_softmax)
+{
+    nnt_loss L;
+    nn_error err = {0};
+    open_nll(&L, NULL, 2, 3);
+    L.setup.pred = L.pred; /* the harness's setup saw descriptions of these, then let go */
+    L.setup.target = L.target;
+    L.setup.pred_layer = "probs";
+    L.setup.pred_layer_type = "softmax";
+    cr_assert_eq(L.vt->setup(L.inst.self, &L.setup, &err), NN_EINVAL);
+    cr_assert(nnt_msg_has(&err, (const char *[]){"nll: its input is layer 'probs' (softmax)",
+                                                 "type = log_softmax", "cross_entropy", NULL}),
+              "%s", err.msg);
+    L.setup.pred_layer_type = "log_softmax";
+    cr_assert_eq(L.vt->setup(L.inst.self, &L.setup, &err), NN_OK, "%s", err.msg);
+    L.setup.pred_layer = L.setup.pred_layer_type = NULL; /* a harness, an older core */
+    cr_assert_eq(L.vt->setup(L.inst.self, &L.setup, &err), NN_OK, "%s", err.msg);
+    nnt_loss_close(&L);
+}
+
 Test(nll, docs_show_in_plugins_show)
 {
     char why[512];

@@ -554,6 +554,46 @@ Test(trainer, a_file_that_is_not_safetensors_is_named_so_and_init_from_names_its
     free(text);
 }
 
+/* the figure after "test: loss " in out.txt */
+static double test_loss(void)
+{
+    char *out = slurp("out.txt"), *at = strstr(out, "test: loss ");
+    cr_assert_not_null(at, "%s", out);
+    double v = strtod(at + 11, NULL);
+    free(out);
+    return v;
+}
+
+/* dense -> softmax -> nll trained on -p (a loss of -0.11) without a word: refused, naming the
+ * layer and log_softmax; dense -> log_softmax -> nll is cross_entropy on the logits */
+Test(trainer, nll_after_softmax_is_refused_and_log_softmax_nll_is_cross_entropy)
+{
+    const char *fmt = "[train]\nepochs = 2\nbatch_size = 32\nseed = 5\n[data]\ntype = csv\n"
+                      "path = train.csv\ntest_path = test.csv\n[loss]\ntype = %s\n"
+                      "[optimizer]\ntype = sgd\nlr = 0.1\n[layer.fc]\ntype = dense\n"
+                      "units = 3\n%s";
+    char text[1024];
+    snprintf(text, sizeof text, fmt, "nll", "[layer.probs]\ntype = softmax\n");
+    write_file("sm.ini", text);
+    snprintf(text, sizeof text, fmt, "nll", "[layer.probs]\ntype = log_softmax\n");
+    write_file("ls.ini", text);
+    snprintf(text, sizeof text, fmt, "cross_entropy", "");
+    write_file("ce.ini", text);
+    cr_assert_eq(nntrain("train sm.ini --run-dir sm"), 1);
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "sm.ini:9: [loss]") &&
+              strstr(out, "its input is layer 'probs' (softmax), whose outputs are "
+                          "probabilities, but nll takes log-probabilities") &&
+              strstr(out, "make that layer type = log_softmax"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train ls.ini --run-dir ls"), 0, "%s", slurp("out.txt"));
+    double ls = test_loss();
+    cr_assert_eq(nntrain("train ce.ini --run-dir ce"), 0, "%s", slurp("out.txt"));
+    double ce = test_loss();
+    cr_assert_gt(ls, 0.0);
+    cr_assert_float_eq(ls, ce, 2e-4, "log_softmax + nll %g, cross_entropy %g", ls, ce);
+}
+
 Test(trainer, bad_model_files_name_the_line)
 {
     write_file("bad.ini", "[train]\nepochs = 2\nbatch_sise = 3\n[layer.a]\ntype = dense\nunits = 2\n");

@@ -156,6 +156,10 @@ static int loss_setup(void *self, nn_loss_setup *s, nn_error *err)
     if (!d)
         return NN_EINVAL;
     l->site = cu_site(d, "%s", loss_names[l->kind]);
+    int rc = l->kind == L_NLL ? nn_stock_nll_check_input(s->pred_layer, s->pred_layer_type, err)
+                              : NN_OK;
+    if (rc)
+        return rc;
     return l->kind <= L_NLL ? class_setup(l, s, err) : elem_setup(l, s, err);
 }
 
@@ -282,7 +286,8 @@ static const nn_param_spec bce_params[] = {NN_STOCK_BCE_WITH_LOGITS_PARAMS, {.na
 CU_LOSS(ce, "cross_entropy", ce_params,
         "Softmax cross-entropy on CUDA from logits [N, C] and class ids [N] (PyTorch semantics)");
 CU_LOSS(nll, "nll", nll_params,
-        "Negative log-likelihood on CUDA from log-probabilities [N, C] and class ids [N]");
+        "Negative log-likelihood on CUDA from log-probabilities [N, C] (a log_softmax "
+        "layer's; straight after a softmax layer it is refused) and class ids [N]");
 CU_LOSS(mse, "mse", elem_params, "Mean squared error on CUDA between predictions and targets "
                                  "of one shape");
 CU_LOSS(l1, "l1", elem_params, "Mean absolute error (L1) on CUDA between predictions and "

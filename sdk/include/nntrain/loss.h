@@ -24,7 +24,12 @@ typedef struct nn_loss_setup {
      * replicas, mpirun processes, [train] accumulate micro-batches): means weighted by their
      * rows, sums added as they are. */
     intptr_t reduction;
-    const void *reserved[6];
+    /* in, ABI 0.10: the layer whose output pred is, as the model file names it, and its
+     * plugin's name ("softmax"), for a loss that needs a certain kind of input (nll takes
+     * log-probabilities); either may be NULL (a harness without a model, an older core) */
+    const char *pred_layer;
+    const char *pred_layer_type;
+    const void *reserved[4];
 } nn_loss_setup;
 
 /* nn_loss_setup.reduction */

@@ -228,6 +228,20 @@ bad:
     NN_STOCK_CLASS_LOSS_WEIGHT_AND_IGNORE
 #define NN_STOCK_NLL_PARAMS NN_STOCK_CLASS_LOSS_REDUCTION, NN_STOCK_CLASS_LOSS_WEIGHT_AND_IGNORE
 
+/* nll takes log-probabilities: a softmax layer straight before it gives probabilities, and
+ * -p is a loss below zero that trains nothing sensible, silently. Refused in every pack's
+ * nll setup from nn_loss_setup's pred_layer and pred_layer_type (ABI 0.10; NULL from an
+ * older core or a harness: not checked). returns NN_OK or NN_EINVAL with the way out. */
+static inline int nn_stock_nll_check_input(const char *layer, const char *type, nn_error *err)
+{
+    if (!type || strcmp(type, "softmax") != 0)
+        return NN_OK;
+    return nn_error_set(err, NN_EINVAL, "nll: its input is layer '%s' (softmax), whose outputs "
+                        "are probabilities, but nll takes log-probabilities (it would train on "
+                        "-p, a loss below zero); make that layer type = log_softmax, or remove "
+                        "it and use the loss cross_entropy on the logits", layer ? layer : "?");
+}
+
 /* mse and l1 have this key alone */
 #define NN_STOCK_POINTWISE_REDUCTION                                                       \
     {.name = "reduction", .type = NN_PARAM_ENUM, .def = "mean", .choices = "mean|sum",     \
