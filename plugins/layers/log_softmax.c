@@ -3,61 +3,12 @@
  * log(softmax(x)), which is -inf once a probability underflows. Never allocates per step. */
 #include <math.h>
 #include <nntrain/nntrain.h>
-#include <stdlib.h>
 
-typedef struct log_softmax {
-    int64_t axis_param;        /* as given: negative counts from the end */
-    int64_t outer, len, inner; /* the input seen as [outer, len, inner], len along the axis */
-    int ws_buf;                /* WORKSPACE of 2 * inner floats */
-} log_softmax;
+#include "nn_axis.h"
 
 static int ls_create(const nn_params *params, void **self, nn_error *err)
 {
-    log_softmax *s = calloc(1, sizeof *s);
-    if (!s)
-        return nn_error_set(err, NN_ENOMEM, "log_softmax: out of memory");
-    s->axis_param = nn_params_int(params, "axis");
-    *self = s;
-    return NN_OK;
-}
-
-static void ls_destroy(void *self)
-{
-    free(self);
-}
-
-static int ls_setup(void *self, nn_layer_setup *s, nn_error *err)
-{
-    log_softmax *ls = self;
-    char shape[128];
-    if (s->n_inputs != 1)
-        return nn_error_set(err, NN_EINVAL, "layer '%s' (log_softmax): takes 1 input, got %d",
-                            s->layer_name, s->n_inputs);
-    const nn_tensor *x = s->inputs[0];
-    int nd = x->dl.ndim;
-    if (nn_tensor_dtype(x) != NN_F32 || nd < 2)
-        return nn_error_set(err, NN_EINVAL,
-                            "layer '%s' (log_softmax): input %s must be F32 with at least 2 "
-                            "dimensions (batch first)",
-                            s->layer_name, nn_shape_str(x, shape, sizeof shape));
-    int64_t axis = ls->axis_param < 0 ? ls->axis_param + nd : ls->axis_param;
-    if (axis < 1 || axis >= nd)
-        return nn_error_set(err, NN_ESHAPE,
-                            "layer '%s' (log_softmax): key 'axis' = %lld does not name a "
-                            "non-batch axis of input %s (valid: 1..%d or -1..-%d)",
-                            s->layer_name, (long long)ls->axis_param,
-                            nn_shape_str(x, shape, sizeof shape), nd - 1, nd - 1);
-    ls->outer = nn_shape_numel((int)axis, x->shape);
-    ls->len = x->shape[axis];
-    ls->inner = nn_shape_numel(nd - (int)axis - 1, x->shape + axis + 1);
-    nn_tensor_describe(&s->output, NN_F32, nd, x->shape);
-    int64_t ws = 2 * ls->inner;
-    ls->ws_buf = nn_layer_add_buffer(s, "workspace", NN_BUF_WORKSPACE, NN_F32, 1, &ws);
-    if (ls->ws_buf < 0)
-        return nn_error_set(err, NN_EINTERNAL, "layer '%s' (log_softmax): no buffer slot left",
-                            s->layer_name);
-    s->flops = (uint64_t)nn_tensor_numel(x) * 5;
-    return NN_OK;
+    return nn_axis_create("log_softmax", params, self, err);
 }
 
 /* one contiguous row (inner == 1, the common case); the sum in double keeps log exact to
@@ -78,7 +29,7 @@ static void ls_row(const float *restrict x, float *restrict y, int64_t len)
 static int ls_forward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)err;
-    const log_softmax *ls = self;
+    const nn_axis_layer *ls = self;
     const float *xs = NN_F32P(io->inputs[0]);
     float *ys = NN_F32P(io->output);
     const int64_t len = ls->len, inner = ls->inner;
@@ -116,7 +67,7 @@ static int ls_forward(void *self, const nn_layer_io *io, nn_error *err)
 static int ls_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)err;
-    const log_softmax *ls = self;
+    const nn_axis_layer *ls = self;
     if (!io->grad_inputs[0])
         return NN_OK;
     const float *ys = NN_F32P(io->output), *gs = NN_F32P(io->grad_output);
@@ -139,23 +90,16 @@ static int ls_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
-/* ONNX: LogSoftmax along the same axis (opset 13 and later take one axis, as this layer) */
 static int ls_export(void *self, const nn_layer_export *x, nn_error *err)
 {
-    const log_softmax *ls = self;
-    if (x->format != NN_EXPORT_ONNX)
-        return NN_OK;
-    int node = nn_export_op1(x->out, "LogSoftmax", x->inputs[0], x->output);
-    if (node >= 0)
-        nn_export_attr_int(x->out, node, "axis", ls->axis_param);
-    return nn_export_status(x->out, err);
+    return nn_axis_export(self, x, "LogSoftmax", err);
 }
 
 static const nn_layer_vtable ls_vtable = {
     .struct_size = sizeof(nn_layer_vtable),
     .create = ls_create,
-    .destroy = ls_destroy,
-    .setup = ls_setup,
+    .destroy = nn_axis_destroy,
+    .setup = nn_axis_setup,
     .forward = ls_forward,
     .backward = ls_backward,
     .export_as = ls_export, /* optional: ONNX */
