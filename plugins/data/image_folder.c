@@ -1,9 +1,9 @@
 /* image_folder.c: the `image_folder` dataset: one sub-directory per class holding PNG and JPEG
  * files, decoded to 8-bit gray or RGB whatever the file holds, then resized to a fixed size
  * with a chosen filter (or checked against it): F32 [C, H, W]. open() lists the folders and
- * reads every header, so a bad file is skipped and reported early; get() decodes one file and
- * may run on many threads. It never writes to shared state except its mutex-guarded pool of
- * decode buffers.
+ * decodes every file once, so a bad one (a corrupt IDAT, a JPEG cut short) is skipped and
+ * reported there, never met mid-run; get() decodes one file and may run on many threads. It
+ * never writes to shared state except its mutex-guarded pool of decode buffers.
  * Prediction (NN_SPLIT_PREDICT): each input is an image file or a directory of them (sorted,
  * not recursive), resized or checked like training images; classes are the sub-directories of
  * dir; a sample is named by its file's path. */
@@ -85,58 +85,6 @@ static int if_accept(const char *name)
     return 0;
 }
 
-/* nnd_folder_spec.probe: the header, within max_pixels; the sample size (the first image's
- * without height and width) and, for resize = check, the size rule */
-static int if_probe(void *ctx, const char *path, void *extra, nn_error *err)
-{
-    if_ds *d = ctx;
-    nn_img_header *f = extra;
-    if (nn_img_header_read(path, f, err))
-        return NND_UNREADABLE;
-    if ((double)f->w * (double)f->h > (double)d->max_pixels) {
-        nn_error_set(err, NN_EFORMAT, "%s: %dx%d (HxW) is more than max_pixels = %lld pixels",
-                     path, f->h, f->w, (long long)d->max_pixels);
-        return NND_UNREADABLE;
-    }
-    if (d->want_h == 0) {
-        d->want_h = f->h;
-        d->want_w = f->w;
-    }
-    if (d->resize == IF_CHECK && (f->h != d->want_h || f->w != d->want_w))
-        return nn_error_set(err, NN_ESHAPE, "%s: image is %dx%d (HxW), expected %lldx%lld "
-                            "(resize = check)", path, f->h, f->w, (long long)d->want_h,
-                            (long long)d->want_w);
-    if (d->resize != IF_CHECK &&
-        (nn_rs_taps_needed((nn_rs_filter)d->resize, d->antialias, f->h, d->want_h) >
-             NN_RS_MAX_TAPS ||
-         nn_rs_taps_needed((nn_rs_filter)d->resize, d->antialias, f->w, d->want_w) >
-             NN_RS_MAX_TAPS))
-        return nn_error_set(err, NN_EINVAL, "%s: %dx%d (HxW) is too large to shrink to %lldx%lld "
-                            "with this filter (over %d source pixels per output pixel)", path,
-                            f->h, f->w, (long long)d->want_h, (long long)d->want_w,
-                            NN_RS_MAX_TAPS);
-    return NN_OK;
-}
-
-static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
-{
-    if_ds *d = self;
-    /* without height/width, samples of every split take the first training image's size */
-    nn_img_header first;
-    nnd_folder_spec spec = {.plugin = "image_folder", .exts = ".png or .jpg", .dir = d->dir,
-                            .test_dir = d->test_dir, .accept = if_accept, .probe = if_probe,
-                            .ctx = d, .extra_size = sizeof(nn_img_header),
-                            .max_skipped = d->max_skipped, .first = d->want_h ? NULL : &first};
-    int rc = nnd_folder_open(&d->t, &spec, o, err);
-    if (rc)
-        return rc;
-    nnd_table_info(&d->t, o->split, info);
-    nn_tensor_describe(&info->sample, NN_F32, 3,
-                       (const int64_t[]){d->channels, d->want_h, d->want_w});
-    nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-    return NN_OK;
-}
-
 /* A decode buffer: a slot of the pool (grown to `bytes` when smaller), or a fresh one when all
  * slots are busy (slot -1). The nn_img_buffer_fn of get(). */
 typedef struct if_buf {
@@ -178,6 +126,73 @@ static void if_buf_put(if_buf *b)
     pthread_mutex_lock(&b->d->mu);
     b->d->pool_busy[b->slot] = 0;
     pthread_mutex_unlock(&b->d->mu);
+}
+
+/* Decodes the whole file once (and drops the pixels): a file whose header reads but whose
+ * data does not (a bad IDAT CRC, a JPEG cut short) is found at open() and skipped, so that
+ * get() never meets it in the middle of a run, and a resume sees the same table. */
+static int if_decode_check(if_ds *d, const char *path, const nn_img_header *f, nn_error *err)
+{
+    if_buf b = {.d = d, .slot = -1};
+    nn_img_header hd;
+    int rc = nn_img_decode(path, d->channels, f, if_buf_get, &b, &hd, err);
+    if (b.px || b.slot >= 0)
+        if_buf_put(&b);
+    return rc;
+}
+
+/* nnd_folder_spec.probe: the header, within max_pixels, and data that decodes; the sample
+ * size (the first image's without height and width) and, for resize = check, the size rule */
+static int if_probe(void *ctx, const char *path, void *extra, nn_error *err)
+{
+    if_ds *d = ctx;
+    nn_img_header *f = extra;
+    if (nn_img_header_read(path, f, err))
+        return NND_UNREADABLE;
+    if ((double)f->w * (double)f->h > (double)d->max_pixels) {
+        nn_error_set(err, NN_EFORMAT, "%s: %dx%d (HxW) is more than max_pixels = %lld pixels",
+                     path, f->h, f->w, (long long)d->max_pixels);
+        return NND_UNREADABLE;
+    }
+    if (if_decode_check(d, path, f, err))
+        return NND_UNREADABLE;
+    if (d->want_h == 0) {
+        d->want_h = f->h;
+        d->want_w = f->w;
+    }
+    if (d->resize == IF_CHECK && (f->h != d->want_h || f->w != d->want_w))
+        return nn_error_set(err, NN_ESHAPE, "%s: image is %dx%d (HxW), expected %lldx%lld "
+                            "(resize = check)", path, f->h, f->w, (long long)d->want_h,
+                            (long long)d->want_w);
+    if (d->resize != IF_CHECK &&
+        (nn_rs_taps_needed((nn_rs_filter)d->resize, d->antialias, f->h, d->want_h) >
+             NN_RS_MAX_TAPS ||
+         nn_rs_taps_needed((nn_rs_filter)d->resize, d->antialias, f->w, d->want_w) >
+             NN_RS_MAX_TAPS))
+        return nn_error_set(err, NN_EINVAL, "%s: %dx%d (HxW) is too large to shrink to %lldx%lld "
+                            "with this filter (over %d source pixels per output pixel)", path,
+                            f->h, f->w, (long long)d->want_h, (long long)d->want_w,
+                            NN_RS_MAX_TAPS);
+    return NN_OK;
+}
+
+static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, nn_error *err)
+{
+    if_ds *d = self;
+    /* without height/width, samples of every split take the first training image's size */
+    nn_img_header first;
+    nnd_folder_spec spec = {.plugin = "image_folder", .exts = ".png or .jpg", .dir = d->dir,
+                            .test_dir = d->test_dir, .accept = if_accept, .probe = if_probe,
+                            .ctx = d, .extra_size = sizeof(nn_img_header),
+                            .max_skipped = d->max_skipped, .first = d->want_h ? NULL : &first};
+    int rc = nnd_folder_open(&d->t, &spec, o, err);
+    if (rc)
+        return rc;
+    nnd_table_info(&d->t, o->split, info);
+    nn_tensor_describe(&info->sample, NN_F32, 3,
+                       (const int64_t[]){d->channels, d->want_h, d->want_w});
+    nn_tensor_describe(&info->target, NN_I32, 0, NULL);
+    return NN_OK;
 }
 
 static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)

@@ -1,7 +1,8 @@
 /* test_image_folder.c: the image_folder dataset on PNG files the test writes with libpng:
  * classes from folder names, gray and RGB decoding in CHW order, bilinear resizing checked
- * against hand-computed values, files it cannot read skipped and reported (an error when
- * they are most of a folder), headers bounded by max_pixels, empty inputs rejected by name. */
+ * against hand-computed values, files it cannot read (corrupt image data too) skipped and
+ * reported at open (an error when they are most of a folder), headers bounded by max_pixels,
+ * empty inputs rejected by name. */
 #include <png.h>
 
 #include "data_fixtures.h"
@@ -219,6 +220,72 @@ Test(image_folder, a_header_claiming_1e6_by_1e6_pixels_is_skipped_and_the_others
                      FX_KV("height", "4"), FX_KV("width", "4")};
     fx_expect_fail("image_folder", small, 5, NN_SPLIT_TRAIN, "img/cat: class folder has no .png or "
                    ".jpg files it can read (2 skipped", "more than max_pixels = 15");
+}
+
+/* Copies the PNG at rel to bad_rel with its zlib stream's last byte (the Adler-32) changed:
+ * the header reads, the data does not. fix_crc: also recompute the IDAT chunk's CRC, so that
+ * libpng meets the bad zlib check rather than the bad chunk CRC. */
+static void corrupt_idat(const char *rel, const char *bad_rel, int fix_crc)
+{
+    uint8_t b[4096];
+    FILE *f = fopen(fx_path(rel), "rb");
+    cr_assert_not_null(f);
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    size_t at = 8; /* the chunks after the signature: length, type, data, CRC */
+    while (at + 12 <= n && memcmp(b + at + 4, "IDAT", 4))
+        at += 12 + ((size_t)b[at] << 24 | (size_t)b[at + 1] << 16 | (size_t)b[at + 2] << 8 |
+                    b[at + 3]);
+    cr_assert_leq(at + 12, n, "no IDAT chunk in %s", rel);
+    size_t len = (size_t)b[at] << 24 | (size_t)b[at + 1] << 16 | (size_t)b[at + 2] << 8 | b[at + 3];
+    b[at + 8 + len - 1] ^= 0x5a;
+    if (fix_crc) {
+        uint32_t crc = (uint32_t)crc32(0, b + at + 4, (uInt)(4 + len));
+        for (int i = 0; i < 4; i++)
+            b[at + 8 + len + i] = (uint8_t)(crc >> (24 - 8 * i));
+    }
+    fx_write(bad_rel, b, n);
+}
+
+Test(image_folder, a_png_with_corrupt_image_data_is_skipped_at_open_and_counted)
+{
+    two_classes(); /* cat/a.png, cat/b.png, dog/c.PNG and dog/notes.txt */
+    corrupt_idat("img/cat/a.png", "img/cat/zz_bad.png", 1);
+    corrupt_idat("img/cat/a.png", "img/dog/zz_crc.png", 0);
+    nn_kv kv[] = {FX_KV("dir", "img"), FX_KV("mode", "gray")};
+    fx_ds d;
+    fx_ds_ok(&d, "image_folder", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 3, "only the three good PNGs are samples");
+    const char *n = notice_of(&d);
+    cr_assert(strstr(n, "skipped 3 of the 6 files"), "%s", n);
+    cr_assert(strstr(n, "img/cat/zz_bad.png: unreadable PNG: IDAT: incorrect data check"), "%s",
+              n);
+    cr_assert(strstr(n, "img/dog/zz_crc.png: unreadable PNG: IDAT"), "%s", n);
+    float px[16];
+    int32_t y;
+    nn_error err = {0};
+    for (int64_t i = 0; i < d.info.length; i++) /* a run meets no bad file */
+        cr_assert_eq(fx_ds_get(&d, i, px, &y, &err), 0, "%s", err.msg);
+    fx_ds_free(&d);
+    /* they count against max_skipped like any unreadable file */
+    nn_kv strict[] = {FX_KV("dir", "img"), FX_KV("max_skipped", "0.4")};
+    fx_expect_fail("image_folder", strict, 2, NN_SPLIT_TRAIN, "3 of the 6 files",
+                   "img/cat/zz_bad.png: unreadable PNG: IDAT: incorrect data check");
+    /* a directory given to predict skips it too; the file named by itself is an error */
+    cr_assert_eq(fx_ds_create(&d, "image_folder", kv, 2, &err), 0, "%s", err.msg);
+    const char *in[] = {fx_path("img/cat")};
+    nn_dataset_open o = {.struct_size = sizeof o, .split = NN_SPLIT_PREDICT, .base_dir = fx_dir,
+                         .inputs = in, .n_inputs = 1};
+    cr_assert_eq(d.vt->open(d.inst.self, &o, &d.info, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.info.length, 2);
+    cr_assert(strstr(notice_of(&d), "zz_bad.png: unreadable PNG"), "%s", notice_of(&d));
+    fx_ds_free(&d);
+    cr_assert_eq(fx_ds_create(&d, "image_folder", kv, 2, &err), 0, "%s", err.msg);
+    in[0] = fx_path("img/cat/zz_bad.png");
+    cr_assert_lt(d.vt->open(d.inst.self, &o, &d.info, &err), 0);
+    cr_assert(strstr(err.msg, "zz_bad.png: unreadable PNG: IDAT: incorrect data check"), "%s",
+              err.msg);
+    fx_ds_free(&d);
 }
 
 Test(image_folder, an_unreadable_predict_input_is_an_error_naming_it)
