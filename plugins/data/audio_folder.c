@@ -1,7 +1,8 @@
 /* audio_folder.c: the `audio_folder` dataset: one sub-directory per class holding WAV/FLAC
  * files, read with libsndfile, mixed down to mono, resampled by linear interpolation (or checked
  * against a declared rate) and cropped/zero-padded to a fixed length: F32 [1, length].
- * open() opens every file once so a bad one fails early; get() streams one file through a
+ * open() reads every file once, so a bad one (corrupt data after a valid header too) is
+ * skipped and reported there, never met mid-run; get() streams one file through a
  * stack buffer (no heap) and may run on many threads. It never keeps a file open.
  * Prediction (NN_SPLIT_PREDICT): each input is a WAV/FLAC file or a directory of them (sorted,
  * not recursive), read like training files; classes are the sub-directories of dir; a sample
@@ -80,7 +81,7 @@ static int af_sf_open(const char *path, SF_INFO *si, SNDFILE **sf, nn_error *err
     return NN_OK;
 }
 
-/* nnd_folder_spec.probe: opens the file once for its rate and channel count */
+/* nnd_folder_spec.probe: reads the file once for its rate and channel count, and decodes it */
 static int af_probe(void *ctx, const char *path, void *extra, nn_error *err)
 {
     const af_ds *d = ctx;
@@ -89,7 +90,19 @@ static int af_probe(void *ctx, const char *path, void *extra, nn_error *err)
     SNDFILE *sf;
     if (af_sf_open(path, &si, &sf, err))
         return NND_UNREADABLE;
+    /* every frame is decoded once (a FLAC file can be corrupt after a valid header), so that
+     * such a file is skipped here rather than failing get() in the middle of a run */
+    float buf[AF_CHUNK];
+    sf_count_t per = si.channels >= 1 && si.channels <= AF_CHUNK ? AF_CHUNK / si.channels : 0;
+    while (per && sf_readf_float(sf, buf, per) > 0)
+        ;
+    int bad = sf_error(sf);
     sf_close(sf);
+    if (bad) {
+        nn_error_set(err, NN_EFORMAT, "%s: unreadable audio data: %s", path,
+                     sf_error_number(bad));
+        return NND_UNREADABLE;
+    }
     if (si.channels < 1 || si.channels > AF_CHUNK || si.samplerate < 1) {
         nn_error_set(err, NN_EFORMAT, "%s: %d channels at %d Hz is not usable", path,
                      si.channels, si.samplerate);

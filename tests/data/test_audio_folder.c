@@ -1,6 +1,8 @@
 /* test_audio_folder.c: the audio_folder dataset on WAV/FLAC files the test writes with
  * libsndfile: stereo mixdown, linear-interpolation resampling checked by hand, cropping and
- * zero padding, and unreadable files or empty class folders named. */
+ * zero padding, and unreadable files (corrupt FLAC data too, found at open) or empty class
+ * folders named. */
+#include <math.h>
 #include <sndfile.h>
 
 #include "fixtures.h"
@@ -112,6 +114,41 @@ Test(audio_folder, unreadable_files_are_skipped_and_reported_or_refused_past_max
     /* the default 0.5: 3 of 5 is too many */
     fx_expect_fail("audio_folder", kv, 1, NN_SPLIT_TRAIN, "3 of the 5 files",
                    "au/yes/bad.wav: unreadable audio");
+}
+
+Test(audio_folder, a_flac_corrupt_after_its_header_is_skipped_at_open_and_counted)
+{
+    fixture(); /* au/yes/a.wav, au/no/b.flac */
+    static float x[8000];
+    for (int i = 0; i < 8000; i++) /* a tone that FLAC cannot store verbatim in one frame */
+        x[i] = 0.5f * sinf(0.37f * (float)i) * (float)(i % 13) / 13.0f;
+    write_wav("au/no/c.flac", 8000, 1, 8000, x, 1);
+    FILE *f = fopen(fx_path("au/no/c.flac"), "rb");
+    cr_assert_not_null(f);
+    static uint8_t b[65536];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    cr_assert_gt(n, 4000);
+    for (size_t i = n / 2; i < n / 2 + 200; i++) /* the header and the first frames are whole */
+        b[i] ^= 0x55;
+    fx_write("au/no/c.flac", b, n);
+    nn_kv kv[] = {FX_KV("dir", "au"), FX_KV("length", "4")};
+    fx_ds d;
+    fx_ds_ok(&d, "audio_folder", kv, 2, NN_SPLIT_TRAIN);
+    cr_assert_eq(d.info.length, 2, "a.wav and b.flac are the samples");
+    cr_assert_not_null(d.info.notice);
+    cr_assert(strstr(d.info.notice, "skipped 1 of the 3 files") &&
+              strstr(d.info.notice, "au/no/c.flac: unreadable audio data"), "%s",
+              d.info.notice);
+    float out[4];
+    int32_t y;
+    nn_error err = {0};
+    for (int64_t i = 0; i < 2; i++)
+        cr_assert_eq(fx_ds_get(&d, i, out, &y, &err), 0, "%s", err.msg);
+    fx_ds_free(&d);
+    nn_kv strict[] = {FX_KV("dir", "au"), FX_KV("max_skipped", "0")};
+    fx_expect_fail("audio_folder", strict, 2, NN_SPLIT_TRAIN, "1 of the 3 files",
+                   "au/no/c.flac: unreadable audio data");
 }
 
 Test(audio_folder, class_folder_without_files_is_named)
