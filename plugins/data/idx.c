@@ -329,6 +329,47 @@ static int idx_train_classes(idx_ds *d, const nn_dataset_open *o, int *n, nn_err
     return NN_OK;
 }
 
+/* The records of a (from file path) must be shaped like the training images: compares with
+ * that file's header only. who: what needs it, for the message ("an input"). */
+static int idx_same_shape_as_train(const idx_ds *d, const nn_dataset_open *o, const idx_array *a,
+                                   const char *path, const char *who, nn_error *err)
+{
+    char tp[4096];
+    int rc = nnd_join(tp, sizeof tp, o->base_dir, d->dir, d->files[0], err);
+    if (rc)
+        return rc;
+    uint8_t hdr[4 + 4 * 8];
+    gzFile g;
+    if ((rc = idx_gzopen(tp, "training images file", &g, err))) {
+        nn_error_prefix(err, "the training images fix the shape of %s", who);
+        return rc;
+    }
+    int got = gzread(g, hdr, sizeof hdr);
+    gzclose(g);
+    if (got < 4 || hdr[0] != 0 || hdr[1] != 0 || hdr[3] < 1 || hdr[3] > 8 ||
+        got < 4 + 4 * hdr[3])
+        return nn_error_set(err, NN_EFORMAT, "%s: cannot read the IDX header of the training "
+                            "images, which fixes the shape of %s", tp, who);
+    char mine[96] = "", theirs[96] = "";
+    int same = hdr[3] == a->ndim;
+    for (int i = 1; i < hdr[3] || i < a->ndim; i++) {
+        const uint8_t *q = hdr + 4 + 4 * i;
+        uint32_t t = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
+        if (i < a->ndim)
+            snprintf(mine + strlen(mine), sizeof mine - strlen(mine), "%s%lld", i > 1 ? "x" : "",
+                     (long long)a->dims[i]);
+        if (i < hdr[3])
+            snprintf(theirs + strlen(theirs), sizeof theirs - strlen(theirs), "%s%u",
+                     i > 1 ? "x" : "", t);
+        same = same && i < a->ndim && t == (uint32_t)a->dims[i];
+    }
+    if (!same)
+        return nn_error_set(err, NN_ESHAPE, "%s: records are %s, but the training images of %s "
+                            "are %s (%s needs the same H x W)", path, mine[0] ? mine : "scalars",
+                            tp, theirs[0] ? theirs : "scalars", who);
+    return NN_OK;
+}
+
 static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info *info,
                             nn_error *err)
 {
@@ -357,35 +398,9 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
                                 o->inputs[0]);
         d->in_start[f + 1] = d->in_start[f] + a->count;
     }
-    /* the records must be shaped like the training images: compare with that file's header */
-    char tp[4096];
-    int rc = nnd_join(tp, sizeof tp, o->base_dir, d->dir, d->files[0], err);
+    int rc = idx_same_shape_as_train(d, o, &d->in_img[0], o->inputs[0], "an input", err);
     if (rc)
         return rc;
-    uint8_t hdr[4 + 4 * 8];
-    gzFile g;
-    if ((rc = idx_gzopen(tp, "training images file", &g, err))) {
-        nn_error_prefix(err, "the training images fix the shape of prediction inputs");
-        return rc;
-    }
-    int got = gzread(g, hdr, sizeof hdr);
-    gzclose(g);
-    if (got >= 4 && hdr[0] == 0 && hdr[1] == 0 && hdr[3] >= 1 && hdr[3] <= 8 &&
-        got >= 4 + 4 * hdr[3]) {
-        const idx_array *a = &d->in_img[0];
-        int same = hdr[3] == a->ndim;
-        for (int i = 1; same && i < a->ndim; i++) {
-            const uint8_t *q = hdr + 4 + 4 * i;
-            same = ((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3]) ==
-                   (uint32_t)a->dims[i];
-        }
-        if (!same)
-            return nn_error_set(err, NN_ESHAPE, "%s: records differ in shape from the training "
-                                "images of %s (an input needs the same H x W)", o->inputs[0], tp);
-    } else {
-        return nn_error_set(err, NN_EFORMAT, "%s: cannot read the IDX header of the training "
-                            "images, which fixes the shape of prediction inputs", tp);
-    }
     int n_classes = d->n_names;
     if (!n_classes && (rc = idx_train_classes(d, o, &n_classes, err)))
         return rc;
@@ -436,6 +451,9 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
     if ((rc = idx_parse(d->img_buf, ilen, icut, ip, IDX_IMAGES, &d->img, err)) ||
         (rc = idx_read_file(lp, "labels file", &d->lab_buf, &llen, &lcut, err)) ||
         (rc = idx_parse(d->lab_buf, llen, lcut, lp, IDX_LABELS, &d->lab, err)))
+        return rc;
+    /* the test split is opened before training: a shape that differs is said then, by name */
+    if (t && (rc = idx_same_shape_as_train(d, o, &d->img, ip, "the test split", err)))
         return rc;
     if (d->img.count != d->lab.count)
         return nn_error_set(err, NN_EFORMAT, "%s has %lld images but %s has %lld labels", ip,

@@ -111,6 +111,33 @@ Test(idx, a_gzip_stream_longer_than_its_header_declares_is_refused_early)
                    "record at offset 2368", "goes on past the size its header declares");
 }
 
+/* opened before training (the trainer does so when it will test): the message names the test
+ * file, the training file and both shapes */
+Test(idx, a_test_split_of_another_image_shape_is_refused_naming_both_files)
+{
+    fx_tmpdir();
+    write_fixture(0, 3, 3, 1); /* training: 3 images of 2x3 */
+    uint8_t img[16 + 3 * 6];
+    memcpy(img, (uint8_t[]){0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 2}, 16);
+    memset(img + 16, 9, 3 * 6);
+    fx_write("t_img", img, sizeof img); /* test: 3 images of 3x2, as many bytes */
+    fx_write("t_lab", (uint8_t[]){0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3}, 11);
+    nn_kv kv[] = {FX_KV("dir", "."), FX_KV("train_images", "img.gz"),
+                  FX_KV("train_labels", "lab.gz"), FX_KV("test_images", "t_img"),
+                  FX_KV("test_labels", "t_lab")};
+    fx_expect_fail("idx", kv, 5, NN_SPLIT_TEST, "t_img: records are 3x2, but the training "
+                   "images of ", "img.gz are 2x3 (the test split needs the same H x W)");
+    fx_ds d;
+    fx_ds_ok(&d, "idx", kv, 5, NN_SPLIT_TRAIN); /* training alone is fine */
+    fx_ds_free(&d);
+    img[11] = 2;
+    img[15] = 3;
+    fx_write("t_img", img, sizeof img);
+    fx_ds_ok(&d, "idx", kv, 5, NN_SPLIT_TEST);
+    cr_assert_eq(d.info.length, 3);
+    fx_ds_free(&d);
+}
+
 Test(idx, wrong_magic_names_file_and_offset)
 {
     fx_tmpdir();
