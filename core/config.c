@@ -199,6 +199,25 @@ static int handler(void *user, const char *section, const char *name, const char
     return 1;
 }
 
+/* The byte length of the invisible or space-like non-ASCII character UTF-8 text q starts
+ * with (U+00A0, U+1680, U+2000..U+200D, U+2028/9, U+202F, U+205F, U+2060, U+3000, U+FEFF),
+ * its code point in *cp; 0 for any other. An editor shows such a character as nothing or a
+ * space, so a line it starts looks like a section header that inih does not take as one. */
+static size_t invisible_len(const char *q, const char *end, unsigned *cp)
+{
+    const unsigned char *u = (const unsigned char *)q;
+    size_t n = (size_t)(end - q);
+    if (n >= 2 && u[0] == 0xC2 && u[1] == 0xA0)
+        return *cp = 0xA0, 2;
+    if (n < 3 || (u[0] & 0xF0) != 0xE0 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80)
+        return 0;
+    unsigned c = (unsigned)(u[0] & 0x0F) << 12 | (unsigned)(u[1] & 0x3F) << 6 | (u[2] & 0x3F);
+    if (c == 0x1680 || (c >= 0x2000 && c <= 0x200D) || c == 0x2028 || c == 0x2029 ||
+        c == 0x202F || c == 0x205F || c == 0x2060 || c == 0x3000 || c == 0xFEFF)
+        return *cp = c, 3;
+    return 0;
+}
+
 /* inih reports sections only through keys: find [headers] ourselves for empty sections and
  * for header syntax errors. */
 static int scan_headers(nn_config *c, nn_error *err)
@@ -211,8 +230,18 @@ static int scan_headers(nn_config *c, nn_error *err)
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         const char *q = p;
-        while (q < p + len && isspace((unsigned char)*q))
-            q++;
+        unsigned cp = 0, first = 0; /* the first invisible non-ASCII character, if any */
+        for (size_t k = 0; q < p + len; q += k ? k : 1) {
+            k = invisible_len(q, p + len, &cp);
+            if (!k && !isspace((unsigned char)*q))
+                break;
+            if (k && !first)
+                first = cp;
+        }
+        if (first && q < p + len && *q == '[')
+            return nn_error_set(err, NN_EFORMAT, "%s:%d: a section header must start the line "
+                                "(spaces before it are fine); found U+%04X, an invisible or "
+                                "non-ASCII space, before '['", c->path, line, first);
         if (q < p + len && *q == '[') {
             const char *close = memchr(q, ']', (size_t)(p + len - q));
             if (!close)

@@ -349,6 +349,30 @@ Test(config, a_byte_order_mark_does_not_hide_the_first_section)
     nn_config_free(c);
 }
 
+/* a BOM or a non-breaking space pasted before a later header hid it from inih: its keys then
+ * joined the section above, and the error named the next line ("key 'type' is set twice") */
+Test(config, an_invisible_character_before_a_later_section_header_is_named_on_its_line)
+{
+    nn_error err = {0};
+    static const struct { const char *text, *msg; } cases[] = {
+        {"[data]\ntype = idx\n\n\xEF\xBB\xBF[loss]\ntype = mse\n",
+         "model.ini:4: a section header must start the line (spaces before it are fine); found "
+         "U+FEFF, an invisible or non-ASCII space, before '['"},
+        {"[data]\ntype = idx\n\xC2\xA0[loss]\ntype = mse\n",
+         "model.ini:3: a section header must start the line (spaces before it are fine); found "
+         "U+00A0, an invisible or non-ASCII space, before '['"},
+        {"[data]\ntype = idx\n \xE2\x80\x8B\t\xE3\x80\x80[loss]\ntype = mse\n",
+         "model.ini:3: a section header must start the line (spaces before it are fine); found "
+         "U+200B, an invisible or non-ASCII space, before '['"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        cr_assert_str_eq(parse_fail(cases[i].text, &err), cases[i].msg);
+    /* ASCII indentation before a header is still fine, and so is a BOM that starts the file */
+    nn_config *c = parse_ok("\xEF\xBB\xBF[data]\ntype = idx\n \t[loss]\ntype = mse\n");
+    cr_assert_not_null(nn_config_find(c, "loss"));
+    nn_config_free(c);
+}
+
 Test(config, unset_and_an_empty_set_remove_a_key_and_name_what_is_missing)
 {
     nn_config *c = NULL;
