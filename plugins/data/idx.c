@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -50,12 +51,22 @@ typedef struct idx_ds {
 
 enum { IDX_ANY, IDX_LABELS, IDX_IMAGES }; /* what the caller expects a file to hold */
 
+/* What idx_read_file found past the size a file's header declares. */
+typedef struct idx_tail {
+    size_t bytes; /* bytes of data past it (decompressed, then raw ones after a gzip stream) */
+    int more;     /* there are more than `bytes`: a gzip stream was inflated no further */
+    int after_gz; /* some follow the end of the gzip stream (zlib's gzread ignores them) */
+} idx_tail;
+
+#define IDX_TAIL_CAP ((size_t)1 << 20) /* trailing gzip data is inflated no further */
+#define IDX_CHUNK ((size_t)1 << 16)
+
 /* Parses an IDX header and checks that the payload holds exactly the records it announces.
  * Only the unsigned-byte type (0x08) is accepted: that is what the MNIST family uses. The
  * dimension count tells labels (1) from images (2 or more) before the sizes are checked, so a
  * file given in the other's place is named as such. */
-static int idx_parse(const uint8_t *b, size_t len, int cut, const char *file, int role,
-                     idx_array *a, nn_error *err)
+static int idx_parse(const uint8_t *b, size_t len, const idx_tail *tail, const char *file,
+                     int role, idx_array *a, nn_error *err)
 {
     memset(a, 0, sizeof *a);
     if (len < 4)
@@ -112,14 +123,16 @@ static int idx_parse(const uint8_t *b, size_t len, int cut, const char *file, in
                             file, (long long)r, hdr + (size_t)r * (size_t)rec,
                             (long long)a->count, (long long)rec, have);
     }
-    if (have > want && cut) /* idx_read_file stopped reading */
-        return nn_error_set(err, NN_EFORMAT, "%s: trailing data after the last record at offset "
-                            "%zu: the data goes on past the size its header declares (not read "
-                            "further)", file, hdr + want);
-    if (have > want)
-        return nn_error_set(err, NN_EFORMAT,
-                            "%s: %zu bytes of trailing data after the last record at offset %zu",
-                            file, have - want, hdr + want);
+    /* raw or gzipped, a file goes no further than its records: what idx_read_file counted
+     * past the declared size, or (a file whose header it could not read) what is here */
+    size_t extra = (have - want) + tail->bytes;
+    if (extra)
+        return nn_error_set(err, NN_EFORMAT, "%s: %s%zu bytes of trailing data after the last "
+                            "record at offset %zu%s", file, tail->more ? "more than " : "",
+                            extra, hdr + want,
+                            tail->more        ? " (not read further)"
+                            : tail->after_gz  ? " (after the end of its gzip stream)"
+                                              : "");
     return NN_OK;
 }
 
@@ -138,9 +151,8 @@ static int idx_gzopen(const char *path, const char *what, gzFile *g, nn_error *e
     return NN_OK;
 }
 
-/* How far to read: the size the IDX header in b (n bytes so far) declares plus one byte (so
- * that trailing data shows); SIZE_MAX while the header is incomplete; 0 (stop) when it is not
- * IDX or declares an impossible size (the parser then says which). */
+/* The size the IDX header in b (n bytes so far) declares; SIZE_MAX while the header is
+ * incomplete; 0 when it is not IDX or declares an impossible size (the parser says which). */
 static size_t idx_declared(const uint8_t *b, size_t n)
 {
     if (n < 4)
@@ -157,71 +169,163 @@ static size_t idx_declared(const uint8_t *b, size_t n)
             return 0;
         total *= d;
     }
-    return 4 + 4 * (size_t)b[3] + total + 1;
+    return 4 + 4 * (size_t)b[3] + total;
 }
 
-/* Reads a whole file through zlib, no further than its header declares (plus one byte): a
- * small gzip stream that inflates to gigabytes is read no further (*cut = 1), and idx_parse
- * refuses it as trailing data. */
-static int idx_read_file(const char *path, const char *what, uint8_t **out, size_t *len,
-                         int *cut, nn_error *err)
+/* A file's data being read: kept up to the size its header declares, counted past it. */
+typedef struct idx_reader {
+    uint8_t *buf;
+    size_t n, cap, limit; /* limit: SIZE_MAX until the header is whole */
+    idx_tail *tail;
+} idx_reader;
+
+static int idx_take(idx_reader *r, const uint8_t *p, size_t n)
 {
-    gzFile g;
-    int rc = idx_gzopen(path, what, &g, err);
-    if (rc)
-        return rc;
-    size_t cap = 1 << 16, n = 0, limit = SIZE_MAX, known = 0;
-    uint8_t *buf = malloc(cap);
-    while (n < limit) {
-        if (!buf) {
-            gzclose(g);
-            return nn_error_set(err, NN_ENOMEM, "%s: out of memory after %zu bytes", path, n);
+    while (n) {
+        if (r->n >= r->limit) {
+            r->tail->bytes += n;
+            return NN_OK;
         }
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
+        size_t k = r->limit - r->n < n ? r->limit - r->n : n;
+        if (r->n + k > r->cap) {
+            size_t cap = r->cap * 2 > r->n + k ? r->cap * 2 : r->n + k;
+            uint8_t *nb = realloc(r->buf, cap);
             if (!nb)
-                free(buf);
-            buf = nb;
-            cap *= 2;
-            continue;
+                return NN_ENOMEM;
+            r->buf = nb;
+            r->cap = cap;
         }
-        size_t room = (limit < cap ? limit : cap) - n;
-        unsigned want = (unsigned)(room > (1u << 30) ? (1u << 30) : room);
-        int r = gzread(g, buf + n, want);
-        if (r < 0 || (r == 0 && !gzeof(g))) {
-            int zerr;
-            const char *m = gzerror(g, &zerr);
-            nn_error_set(err, NN_EFORMAT, "%s: corrupt or truncated gzip stream after %zu "
-                         "decompressed bytes: %s", path, n, m);
-            free(buf);
-            gzclose(g);
-            return NN_EFORMAT;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (limit == SIZE_MAX) {
-            limit = idx_declared(buf, n);
-            known = limit != SIZE_MAX ? limit : 0;
-            if (limit == 0)
-                limit = n; /* not IDX: the parser names what is wrong */
+        memcpy(r->buf + r->n, p, k);
+        r->n += k;
+        p += k;
+        n -= k;
+        if (r->limit == SIZE_MAX) {
+            size_t d = idx_declared(r->buf, r->n);
+            r->limit = d == 0 ? r->n : d; /* not IDX: keep what is here for the parser */
+            if (r->n > r->limit) { /* this chunk went past the declared size */
+                r->tail->bytes += r->n - r->limit;
+                r->n = r->limit;
+            }
         }
     }
-    /* zlib reports a gzip stream cut short only as end-of-file with Z_BUF_ERROR */
-    int zerr = Z_OK;
-    const char *m = gzerror(g, &zerr);
-    if (zerr != Z_OK && zerr != Z_STREAM_END) {
-        nn_error_set(err, NN_EFORMAT, "%s: truncated gzip stream after %zu decompressed bytes: %s",
-                     path, n, m);
-        free(buf);
-        gzclose(g);
-        return NN_EFORMAT;
-    }
-    gzclose(g);
-    *out = buf;
-    *len = n;
-    *cut = known && n >= known;
     return NN_OK;
+}
+
+/* Inflates the gzip members of fd (the first `got` bytes already in `in`) into r; raw bytes
+ * after the last member are counted as trailing data, as are decompressed bytes past the
+ * declared size (up to IDX_TAIL_CAP: a small stream that inflates to gigabytes stops there). */
+static int idx_inflate(int fd, off_t size, uint8_t *in, size_t got, idx_reader *r,
+                       const char *path, nn_error *err)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return nn_error_set(err, NN_ENOMEM, "%s: out of memory for the zlib stream", path);
+    uint8_t *out = malloc(IDX_CHUNK);
+    size_t rd = got; /* compressed bytes read from fd */
+    int rc = out ? NN_OK : nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
+    int eof = 0, between = 0; /* between: a member ended; another may follow */
+    z.next_in = in;
+    z.avail_in = (uInt)got;
+    while (rc == NN_OK) {
+        if (z.avail_in == 0 && !eof) {
+            ssize_t k = read(fd, in, IDX_CHUNK);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0) {
+                rc = nn_error_set(err, NN_EIO, "%s: read error: %s", path, strerror(errno));
+                break;
+            }
+            eof = k == 0;
+            rd += (size_t)k;
+            z.next_in = in;
+            z.avail_in = (uInt)k;
+        }
+        if (between) {
+            if (z.avail_in == 0)
+                break; /* the last member ended with the file */
+            if (z.next_in[0] != 0x1f) { /* not another member: what zlib's gzread ignores */
+                r->tail->bytes += z.avail_in + (size > (off_t)rd ? (size_t)(size - (off_t)rd) : 0);
+                r->tail->after_gz = 1;
+                break;
+            }
+            between = 0;
+        }
+        z.next_out = out;
+        z.avail_out = (uInt)IDX_CHUNK;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        if (idx_take(r, out, IDX_CHUNK - z.avail_out))
+            rc = nn_error_set(err, NN_ENOMEM, "%s: out of memory after %zu bytes", path, r->n);
+        else if (r->tail->bytes > IDX_TAIL_CAP)
+            r->tail->more = 1, r->tail->bytes = IDX_TAIL_CAP;
+        else if (zr == Z_STREAM_END)
+            between = inflateReset(&z) == Z_OK;
+        else if (zr == Z_BUF_ERROR && eof && z.avail_in == 0)
+            rc = nn_error_set(err, NN_EFORMAT, "%s: truncated gzip stream after %zu "
+                              "decompressed bytes", path, r->n + r->tail->bytes);
+        else if (zr != Z_OK && zr != Z_BUF_ERROR)
+            rc = nn_error_set(err, NN_EFORMAT, "%s: corrupt gzip stream after %zu decompressed "
+                              "bytes: %s", path, r->n + r->tail->bytes, z.msg ? z.msg : "");
+        if (r->tail->more)
+            break;
+    }
+    inflateEnd(&z);
+    free(out);
+    return rc;
+}
+
+/* Reads a whole file, gzipped (one or more members) or raw, no further than its header
+ * declares; what lies past that is counted in *tail for idx_parse to refuse: exactly in a raw
+ * file or after a gzip stream, up to IDX_TAIL_CAP inside one. */
+static int idx_read_file(const char *path, const char *what, uint8_t **out, size_t *len,
+                         idx_tail *tail, nn_error *err)
+{
+    memset(tail, 0, sizeof *tail);
+    int fd = nn_file_open(path, what, err);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    idx_reader r = {.limit = SIZE_MAX, .tail = tail};
+    uint8_t *in = malloc(IDX_CHUNK);
+    int rc = in ? NN_OK : nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
+    if (rc == NN_OK && fstat(fd, &st))
+        rc = nn_error_set(err, NN_EIO, "%s: %s", path, strerror(errno));
+    size_t got = 0, rd = 0;
+    int gz = -1; /* unknown until two bytes are read */
+    while (rc == NN_OK && gz != 1) {
+        ssize_t k = read(fd, in + got, IDX_CHUNK - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            rc = nn_error_set(err, NN_EIO, "%s: read error: %s", path, strerror(errno));
+            break;
+        }
+        got += (size_t)k;
+        rd += (size_t)k;
+        if (gz < 0 && (got >= 2 || k == 0))
+            gz = got >= 2 && in[0] == 0x1f && in[1] == 0x8b;
+        if (gz == 1 || (k > 0 && got < 2))
+            continue;
+        if (idx_take(&r, in, got)) /* raw: the bytes are the data */
+            rc = nn_error_set(err, NN_ENOMEM, "%s: out of memory after %zu bytes", path, r.n);
+        got = 0;
+        if (k == 0 || r.n >= r.limit) {
+            /* the rest of a raw file is counted, not read */
+            tail->bytes += st.st_size > (off_t)rd ? (size_t)(st.st_size - (off_t)rd) : 0;
+            break;
+        }
+    }
+    if (rc == NN_OK && gz == 1)
+        rc = idx_inflate(fd, st.st_size, in, got, &r, path, err);
+    close(fd);
+    free(in);
+    if (rc) {
+        free(r.buf);
+        return rc;
+    }
+    *out = r.buf ? r.buf : malloc(1);
+    *len = r.n;
+    return *out ? NN_OK : nn_error_set(err, NN_ENOMEM, "%s: out of memory", path);
 }
 
 static int idx_create(const nn_params *p, void **self, nn_error *err)
@@ -309,15 +413,16 @@ static int idx_train_classes(idx_ds *d, const nn_dataset_open *o, int *n, nn_err
     uint8_t *buf;
     size_t len;
     idx_array a;
-    int cut = 0, rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1], err);
+    idx_tail tail;
+    int rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[1], err);
     if (!rc)
-        rc = idx_read_file(lp, "labels file", &buf, &len, &cut, err);
+        rc = idx_read_file(lp, "labels file", &buf, &len, &tail, err);
     if (rc) {
         nn_error_prefix(err, "predict needs the training labels for the class count (or set "
                         "class_names)");
         return rc;
     }
-    if ((rc = idx_parse(buf, len, cut, lp, IDX_LABELS, &a, err))) {
+    if ((rc = idx_parse(buf, len, &tail, lp, IDX_LABELS, &a, err))) {
         free(buf);
         return rc;
     }
@@ -385,10 +490,11 @@ static int idx_open_predict(idx_ds *d, const nn_dataset_open *o, nn_dataset_info
         if (!(d->in_path[f] = strdup(path)))
             return nn_error_set(err, NN_ENOMEM, "out of memory");
         size_t len;
-        int cut, rc = idx_read_file(path, "images file", &d->in_buf[f], &len, &cut, err);
+        idx_tail tail;
+        int rc = idx_read_file(path, "images file", &d->in_buf[f], &len, &tail, err);
         if (rc)
             return rc;
-        if ((rc = idx_parse(d->in_buf[f], len, cut, path, IDX_IMAGES, &d->in_img[f], err)))
+        if ((rc = idx_parse(d->in_buf[f], len, &tail, path, IDX_IMAGES, &d->in_img[f], err)))
             return rc;
         const idx_array *a = &d->in_img[f], *a0 = &d->in_img[0];
         if (a->ndim != a0->ndim || memcmp(a->dims + 1, a0->dims + 1,
@@ -443,14 +549,15 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
     int t = o->split == NN_SPLIT_TEST ? 2 : 0;
     char ip[4096], lp[4096];
     size_t ilen, llen;
-    int rc, icut, lcut;
+    int rc;
+    idx_tail itail, ltail;
     if ((rc = nnd_join(ip, sizeof ip, o->base_dir, d->dir, d->files[t], err)) ||
         (rc = nnd_join(lp, sizeof lp, o->base_dir, d->dir, d->files[t + 1], err)) ||
-        (rc = idx_read_file(ip, "images file", &d->img_buf, &ilen, &icut, err)))
+        (rc = idx_read_file(ip, "images file", &d->img_buf, &ilen, &itail, err)))
         return rc;
-    if ((rc = idx_parse(d->img_buf, ilen, icut, ip, IDX_IMAGES, &d->img, err)) ||
-        (rc = idx_read_file(lp, "labels file", &d->lab_buf, &llen, &lcut, err)) ||
-        (rc = idx_parse(d->lab_buf, llen, lcut, lp, IDX_LABELS, &d->lab, err)))
+    if ((rc = idx_parse(d->img_buf, ilen, &itail, ip, IDX_IMAGES, &d->img, err)) ||
+        (rc = idx_read_file(lp, "labels file", &d->lab_buf, &llen, &ltail, err)) ||
+        (rc = idx_parse(d->lab_buf, llen, &ltail, lp, IDX_LABELS, &d->lab, err)))
         return rc;
     /* the test split is opened before training: a shape that differs is said then, by name */
     if (t && (rc = idx_same_shape_as_train(d, o, &d->img, ip, "the test split", err)))

@@ -107,8 +107,46 @@ Test(idx, a_gzip_stream_longer_than_its_header_declares_is_refused_early)
     memcpy(img, (uint8_t[]){0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 28, 0, 0, 0, 28}, 16);
     fx_write_gz("img.gz", img, n + big);
     free(img);
-    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "img.gz: trailing data after the last "
-                   "record at offset 2368", "goes on past the size its header declares");
+    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, "img.gz: more than 1048576 bytes of "
+                   "trailing data after the last record at offset 2368", "(not read further)");
+}
+
+/* 5 bytes past the records are refused alike whether the file is raw, gzipped (inside the
+ * stream), or gzipped with them after the stream (which zlib's own reader ignores); a file
+ * of two concatenated gzip members is still one file, as gunzip reads it */
+Test(idx, trailing_data_is_refused_alike_in_raw_and_gzipped_files_with_its_size)
+{
+    fx_tmpdir();
+    write_fixture(0, 3, 3, 1);
+    uint8_t img[16 + 18 + 5];
+    FILE *f = fopen(fx_path("img.gz"), "rb");
+    cr_assert_eq(fread(img, 1, 34, f), 34);
+    fclose(f);
+    memcpy(img + 34, "extra", 5);
+    const char *want = "img.gz: 5 bytes of trailing data after the last record at offset 34";
+    fx_write("img.gz", img, sizeof img); /* raw */
+    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, want, NULL);
+    fx_write_gz("img.gz", img, sizeof img); /* gzipped, inside the stream */
+    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, want, NULL);
+    fx_write_gz("img.gz", img, 34); /* gzipped, then 5 raw bytes after the stream */
+    uint8_t gz[512];
+    f = fopen(fx_path("img.gz"), "rb");
+    size_t n = fread(gz, 1, sizeof gz - 5, f);
+    fclose(f);
+    memcpy(gz + n, "extra", 5);
+    fx_write("img.gz", gz, n + 5);
+    fx_expect_fail("idx", kv_files, 4, NN_SPLIT_TRAIN, want, "(after the end of its gzip stream)");
+    /* two members: the header and 2 images, then the third image */
+    fx_write_gz("img.gz", img, 28);
+    f = fopen(fx_path("img.gz"), "rb");
+    n = fread(gz, 1, sizeof gz, f);
+    fclose(f);
+    fx_write_gz("img.gz", img + 28, 6);
+    f = fopen(fx_path("img.gz"), "rb");
+    n += fread(gz + n, 1, sizeof gz - n, f);
+    fclose(f);
+    fx_write("img.gz", gz, n);
+    check_values();
 }
 
 /* opened before training (the trainer does so when it will test): the message names the test

@@ -1,5 +1,5 @@
 /* fuzz_idx.c: libFuzzer target for plugins/data/idx.c's file path: the input is a whole file,
- * gzipped or raw, read through zlib (idx_read_file, via a memfd) and then parsed (idx_parse).
+ * gzipped or raw, read through zlib's inflate (idx_read_file, via a memfd) and then parsed (idx_parse).
  * Any input must give NN_OK with every record inside the buffer, or an error; never a crash. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
@@ -25,11 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *buf = NULL;
     size_t len = 0;
     nn_error err = {0};
-    int cut = 0;
-    if (idx_read_file(path, "fuzz", &buf, &len, &cut, &err) != NN_OK)
+    idx_tail tail;
+    if (idx_read_file(path, "fuzz", &buf, &len, &tail, &err) != NN_OK)
         return 0;
     idx_array a;
-    if (idx_parse(buf, len, cut, "fuzz", (int)(size % 3), &a, &err) == NN_OK) {
+    if (idx_parse(buf, len, &tail, "fuzz", (int)(size % 3), &a, &err) == NN_OK) {
         /* touch the last byte of the last record: ASan catches an overrun */
         volatile uint8_t sink = 0;
         if (a.count > 0 && a.record > 0)
