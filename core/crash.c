@@ -366,13 +366,18 @@ static int exit_is_ours(void)
     return !guard_pid || atomic_load(&exit_allowed) || getpid() != guard_pid;
 }
 
-static void on_exit_call(void)
+void nn_crash_check_exit(void)
 {
     if (exit_is_ours())
         return;
     fflush(NULL); /* what the run printed so far is kept */
     int status = report_exit("exit()", 0);
     _exit(status >= 0 ? status : guard_status);
+}
+
+static void on_exit_call(void)
+{
+    nn_crash_check_exit();
 }
 
 int nn_crash_quick_exit_status(const char *how, int status)

@@ -43,6 +43,10 @@ int nn_crash_install(void);
  * exit() is left alone (its parent judges it). Call once, from main, after
  * nn_crash_install(). returns 0 or -1. */
 int nn_crash_guard_exit(int status);
+/* For the executable's exit(), before the C library's: an exit() the guard does not allow is
+ * reported and ends the process here, before any atexit handler or library destructor (which
+ * one on another thread may still be using) runs; an allowed one returns. */
+void nn_crash_check_exit(void);
 /* For the executable's _exit()/_Exit() (how names it): when the calling thread is in a
  * plugin call or file load of the guarded process, writes the report as for exit() and
  * returns the guard's status; otherwise (nntrain's own _exit, a forked child's) returns
