@@ -4,6 +4,7 @@
  * changes that would alter the trained function are errors naming what is wrong. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -315,6 +316,126 @@ static int hold_best(nn_trainer *t, const char *from, nn_error *err)
     return rc;
 }
 
+/* ---- what resuming accepts ---- */
+
+typedef struct resume_counts {
+    int64_t epoch, step, gstep, best_epoch, bad, samples, correct, topk, stall, rising;
+    double best, lsum, el, lr, btl, ptl, pvl;
+    int hp, ho;
+} resume_counts;
+
+/* "FILE: __metadata__ entry 'KEY' = 'VALUE' WHY", quoting the checkpoint's own text */
+static int bad_entry(nn_error *err, const nn_checkpoint *c, const char *path, const char *key,
+                     const char *fmt, ...)
+{
+    char why[480];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    const char *raw = nn_checkpoint_meta(c, key);
+    return nn_error_set(err, NN_EINVAL, "%s: __metadata__ entry '%s' = '%.40s' %s", path, key,
+                        raw ? raw : "", why);
+}
+
+/* The counters describe one point of one run: each is checked against the others and against
+ * this run (its epochs, training part and batch size, which the model-file check has shown to
+ * be the checkpoint's wherever they matter), so an edited or damaged file is refused by name
+ * rather than trained on from a state no run reaches. Where a bound depends on the run's
+ * history (batch sizes changed at earlier resumes) it is the loosest any history allows. */
+static int check_counts(const nn_trainer *t, const nn_checkpoint *c, const char *path,
+                        const resume_counts *k, nn_error *err)
+{
+    const nn_train_cfg *tc = &t->s->tc;
+    const long long E = tc->epochs, ep = k->epoch, st = k->step;
+    if (ep > E)
+        return bad_entry(err, c, path, "epoch", "is beyond this run's [train] epochs = %lld: "
+                         "the checkpoint was written after epoch %lld, past the end of this "
+                         "run; set epochs above %lld to train longer (--set train.epochs=N), "
+                         "or evaluate it with `nntrain eval`", E, ep, ep);
+    if (ep == E && st > 0)
+        return bad_entry(err, c, path, "step_in_epoch", "at 'epoch' = %lld is inside epoch "
+                         "%lld, beyond this run's [train] epochs = %lld: expected 0 there; set "
+                         "epochs above %lld to finish that epoch (--set train.epochs=N)", ep,
+                         ep + 1, E, E);
+    if (st > t->steps_per_epoch)
+        return bad_entry(err, c, path, "step_in_epoch", "is beyond an epoch of this run, which "
+                         "has %lld batches (batch_size %lld): expected at most %lld; resume "
+                         "with the batch_size and data it was trained with",
+                         (long long)t->steps_per_epoch, (long long)tc->batch_size,
+                         (long long)t->steps_per_epoch);
+    /* every epoch makes at least one optimizer step and at most one a training sample */
+    const int64_t n = nn_data_size(t->s->data, NN_PART_TRAIN), here = nn_tr_steps(t, st);
+    const int64_t lo = ep + here,
+                  hi = n > 0 && ep > (COUNT_MAX - here) / n ? COUNT_MAX : ep * n + here;
+    if (k->gstep < lo || k->gstep > hi)
+        return bad_entry(err, c, path, "global_step", "does not follow from 'epoch' = %lld and "
+                         "'step_in_epoch' = %lld: %lld whole epochs (1 to %lld steps each, the "
+                         "training part having %lld samples) and %lld steps make between %lld "
+                         "and %lld optimizer steps", ep, st, ep, (long long)n, (long long)n,
+                         (long long)here, (long long)lo, (long long)hi);
+    if (k->best_epoch > ep)
+        return bad_entry(err, c, path, "best_epoch", "is after 'epoch' = %lld: expected a best "
+                         "epoch in [0, %lld]", ep, ep);
+    if (k->best_epoch > 0 && !isfinite(k->best))
+        return bad_entry(err, c, path, "best_metric", "but 'best_epoch' = %lld says it was "
+                         "measured: expected a finite value", (long long)k->best_epoch);
+    if (k->best_epoch == 0 && !isnan(k->best))
+        return bad_entry(err, c, path, "best_metric", "but 'best_epoch' = 0 says none was "
+                         "measured yet: expected nan");
+    if (k->bad > ep - k->best_epoch)
+        return bad_entry(err, c, path, "bad_epochs", "is more than the %lld epochs after "
+                         "'best_epoch' = %lld of 'epoch' = %lld: expected at most %lld",
+                         ep - (long long)k->best_epoch, (long long)k->best_epoch, ep,
+                         ep - (long long)k->best_epoch);
+    /* the running figures of the epoch in progress: each batch has 1 to batch_size rows */
+    const int64_t smax = st > COUNT_MAX / tc->batch_size ? COUNT_MAX : st * tc->batch_size;
+    if (k->samples < st || k->samples > smax)
+        return bad_entry(err, c, path, "epoch_samples", "does not follow from 'step_in_epoch' "
+                         "= %lld batches of batch_size %lld: expected between %lld and %lld",
+                         st, (long long)tc->batch_size, st, (long long)smax);
+    if (k->correct > k->samples)
+        return bad_entry(err, c, path, "epoch_correct", "is more than 'epoch_samples' = %lld: "
+                         "expected at most %lld", (long long)k->samples, (long long)k->samples);
+    if (k->topk > k->samples)
+        return bad_entry(err, c, path, "epoch_topk_correct", "is more than 'epoch_samples' = "
+                         "%lld: expected at most %lld", (long long)k->samples,
+                         (long long)k->samples);
+    if (!isfinite(k->lsum) || (k->samples == 0 && k->lsum != 0))
+        return bad_entry(err, c, path, "epoch_loss_sum", "is not the loss summed over "
+                         "'epoch_samples' = %lld rows: expected a finite number%s",
+                         (long long)k->samples, k->samples ? "" : ", 0 for none");
+    if (!isfinite(k->el) || k->el < 0)
+        return bad_entry(err, c, path, "elapsed_s", "is not a training time: expected a finite "
+                         "number of seconds, 0 or more");
+    if (nn_checkpoint_meta(c, "last_lr") && !(isfinite(k->lr) && k->lr >= 0))
+        return bad_entry(err, c, path, "last_lr", "is not a learning rate: expected a finite "
+                         "number, 0 or more");
+    if (k->hp < 0 || k->hp > 1 || k->ho < 0 || k->ho > 1 || k->stall > ep ||
+        k->rising > ep || isinf(k->btl) || isinf(k->ptl) || isinf(k->pvl))
+        return bad_entry(err, c, path, "hints", "is not the advice state of %lld epochs: "
+                         "expected two flags (0 or 1), the best training loss, epochs without "
+                         "improvement (at most %lld), the last training and validation "
+                         "losses and epochs of rising validation loss (at most %lld)", ep, ep,
+                         ep);
+    return NN_OK;
+}
+
+/* The best value, epoch and best.safetensors are of the checkpoint's monitor: another one
+ * would compare other numbers with them and replace best.safetensors by another metric's
+ * best. Refused while there is a best to lose; before any, the new monitor simply applies. */
+static int check_monitor(const nn_trainer *t, const nn_checkpoint *c, const char *path,
+                         int64_t best_epoch, nn_error *err)
+{
+    const char *ms = nn_checkpoint_meta(c, "monitor"), *now = t->s->tc.monitor;
+    if (!ms || strcmp(ms, now) == 0 || best_epoch == 0)
+        return NN_OK;
+    return bad_entry(err, c, path, "monitor", "but this run's [train] monitor = '%s': the "
+                     "checkpoint's best value (epoch %lld) and best.safetensors are of '%.40s'; "
+                     "resume with --set train.monitor=%.40s, or start a new run (--run-dir) to "
+                     "monitor %s", now, (long long)best_epoch, ms, ms, now);
+}
+
 int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
 {
     nn_session *s = t->s;
@@ -365,15 +486,20 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
     }
     stall = stall_ll;
     rising = rising_ll;
-    if (v[1] > t->steps_per_epoch && t->steps_per_epoch > 0) {
+    resume_counts k = {.epoch = v[0], .step = v[1], .gstep = v[2], .best_epoch = v[4],
+                       .bad = v[5], .samples = v[6], .correct = v[7], .topk = v[8],
+                       .stall = stall, .rising = rising, .best = best, .lsum = lsum, .el = el,
+                       .lr = NAN, .btl = btl, .ptl = ptl, .pvl = pvl, .hp = hp, .ho = ho};
+    /* absent from older checkpoints */
+    if (nn_checkpoint_meta(c, "last_lr") && meta_f64(c, "last_lr", &k.lr) != 0) {
+        rc = bad_entry(err, c, path, "last_lr", "is malformed: expected a number");
         nn_checkpoint_free(c);
-        return nn_error_set(err, NN_EINVAL, "%s stopped at step %lld of an epoch, but an epoch "
-                            "now has %lld steps: resume with the batch_size and data it was "
-                            "trained with", path, (long long)v[1],
-                            (long long)t->steps_per_epoch);
+        return rc;
     }
     const char *old_cfg = nn_checkpoint_meta(c, "model_config");
-    if ((rc = nn_ckpt_check_input(c, path, s, err)) ||
+    /* the monitor before the model-file comparison, which would report it as applied */
+    if ((rc = check_monitor(t, c, path, k.best_epoch, err)) ||
+        (rc = nn_ckpt_check_input(c, path, s, err)) ||
         (rc = nn_ckpt_check_tensors(c, path, s, 1, t->o->allow_nonfinite, err)) ||
         (old_cfg && (rc = nn_resume_config_diff(s, old_cfg, path, v[1],
                                                 t->o->verbosity >= 0, err)))) {
@@ -387,6 +513,17 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
                             "%llu; resume with --seed %lld for an exact continuation", path,
                             (long long)seed, (unsigned long long)s->seed, (long long)seed);
     }
+    /* after the model-file comparison: its refusals (a batch size changed mid-epoch) say why
+     * better than a count that no longer fits */
+    if ((rc = check_counts(t, c, path, &k, err))) {
+        nn_checkpoint_free(c); /* after the message, which quotes the checkpoint's text */
+        return rc;
+    }
+    if (k.epoch == s->tc.epochs && t->o->verbosity >= 0)
+        fprintf(stderr, "nntrain: %s: the run is already complete (epoch %lld of [train] "
+                "epochs = %lld): nothing to train; --set train.epochs=N with N > %lld trains "
+                "it longer\n", path, (long long)k.epoch, (long long)s->tc.epochs,
+                (long long)k.epoch);
     t->epoch = v[0];
     t->step_in_epoch = v[1];
     t->global_step = v[2];
@@ -396,9 +533,12 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
     /* absent from older checkpoints: a restored run then reports its last epoch's figures */
     const char *bfs = nn_checkpoint_meta(c, "best_figures");
     double *bf = t->best_figures;
-    if (bfs && sscanf(bfs, "%la %la %la %la", &bf[0], &bf[1], &bf[2], &bf[3]) != 4) {
+    if (bfs && (sscanf(bfs, "%la %la %la %la", &bf[0], &bf[1], &bf[2], &bf[3]) != 4 ||
+                isinf(bf[0]) || isinf(bf[1]) || isinf(bf[2]) || isinf(bf[3]))) {
         rc = nn_error_set(err, NN_EFORMAT, "%s: __metadata__ entry 'best_figures' = '%.60s' "
-                          "is malformed: expected four numbers", path, bfs);
+                          "is malformed: expected four numbers (the best epoch's loss, "
+                          "accuracy, val_loss, val_accuracy; nan where not measured)", path,
+                          bfs);
         nn_checkpoint_free(c); /* after the message, which quotes bfs */
         return rc;
     }
@@ -416,16 +556,7 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
     t->elapsed_before = el;
     /* the rate the last step applied, for records made before the next step (a resumed run
      * with nothing left to train); absent from older checkpoints */
-    if (meta_f64(c, "last_lr", &t->resumed_lr) != 0)
-        t->resumed_lr = NAN;
-    const char *ms = nn_checkpoint_meta(c, "monitor");
-    if (ms && strcmp(ms, s->tc.monitor) != 0) { /* the best value is of another metric */
-        t->best = NAN;
-        t->best_epoch = 0;
-        t->bad_epochs = 0;
-        t->best_figures[0] = t->best_figures[1] = t->best_figures[2] = NAN;
-        t->best_figures[3] = NAN;
-    }
+    t->resumed_lr = k.lr;
     if (t->best_copy && t->best_epoch > 0 && (rc = hold_best(t, path, err))) {
         nn_checkpoint_free(c);
         return rc;

@@ -121,3 +121,95 @@ Test(resume_checks, a_checkpoint_from_elsewhere_does_not_take_over_an_occupied_r
     free(csv2);
     free(ini2);
 }
+
+/* the fixture's last.safetensors: epoch 2 of 2, step 0, global_step 12 (180 training rows in
+ * 6 batches of 32), best val_loss at epoch 1 or 2; each entry below contradicts the others,
+ * the model file, or what a number of its kind can be */
+static void refused_with(const char *key, const char *value, const char *expected)
+{
+    char *out = refused(key, value);
+    char head[200];
+    snprintf(head, sizeof head, "__metadata__ entry '%s' = '%s' ", key, value);
+    cr_assert(strstr(out, head), "the entry and its value are not named: %s", out);
+    cr_assert(strstr(out, expected), "'%s' is not said: %s", expected, out);
+    free(out);
+}
+
+Test(resume_checks, counters_that_contradict_each_other_are_refused)
+{
+    refused_with("epoch", "50", "is beyond this run's [train] epochs = 3");
+    refused_with("best_epoch", "99", "is after 'epoch' = 2: expected a best epoch in [0, 2]");
+    refused_with("global_step", "99999", "does not follow from 'epoch' = 2 and "
+                 "'step_in_epoch' = 0");
+    refused_with("global_step", "1", "make between 2 and 360 optimizer steps");
+    refused_with("step_in_epoch", "100000", "which has 6 batches (batch_size 32): expected at "
+                 "most 6");
+    char *out = refused("step_in_epoch", "5"); /* 5 batches with no rows */
+    cr_assert(strstr(out, "'epoch_samples' = '0' does not follow from 'step_in_epoch' = 5 "
+                          "batches of batch_size 32: expected between 5 and 160"), "%s", out);
+    free(out);
+    refused_with("epoch_samples", "5", "expected between 0 and 0");
+    refused_with("epoch_correct", "5", "is more than 'epoch_samples' = 0");
+    refused_with("epoch_topk_correct", "5", "is more than 'epoch_samples' = 0");
+    refused_with("bad_epochs", "3", "expected at most");
+    refused_with("hints", "0 7 0x1p+0 0 0x1p+0 0x1p+0 0", "expected two flags (0 or 1)");
+}
+
+Test(resume_checks, numbers_that_no_run_writes_are_refused)
+{
+    refused_with("last_lr", "nan", "expected a finite number, 0 or more");
+    refused_with("last_lr", "-0x1p-3", "expected a finite number, 0 or more");
+    refused_with("elapsed_s", "inf", "expected a finite number of seconds, 0 or more");
+    refused_with("elapsed_s", "-1", "expected a finite number of seconds, 0 or more");
+    refused_with("epoch_loss_sum", "inf", "expected a finite number, 0 for none");
+    refused_with("best_metric", "nan", "says it was measured: expected a finite value");
+    char *out = refused("best_figures", "1 inf 2 3");
+    cr_assert(strstr(out, "'best_figures' = '1 inf 2 3' is malformed"), "%s", out);
+    free(out);
+}
+
+/* best_metric, best_epoch and best.safetensors are of the checkpoint's monitor: another one
+ * would compare other numbers with them and replace best.safetensors */
+Test(resume_checks, a_changed_monitor_is_refused_while_a_best_epoch_is_recorded)
+{
+    refused_with("monitor", "accuracy", "but this run's [train] monitor = 'val_loss'");
+    char *best = slurp("runs/m/best.safetensors");
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet --resume auto --set train.epochs=3 "
+                         "--set train.monitor=val_accuracy"), 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "runs/m/last.safetensors: __metadata__ entry 'monitor' = 'val_loss' "
+                          "but this run's [train] monitor = 'val_accuracy'") &&
+              strstr(out, "--set train.monitor=val_loss"), "%s", out);
+    struct stat st;
+    cr_assert_eq(stat(path_in("runs/m/best.safetensors"), &st), 0);
+    char *best2 = slurp("runs/m/best.safetensors");
+    cr_assert_eq(memcmp(best, best2, (size_t)st.st_size), 0, "best.safetensors changed");
+    free(out);
+    free(best);
+    free(best2);
+}
+
+/* a finished run resumed with the same epochs trains nothing and says so; with fewer it is
+ * refused (the file is past the end); with more it trains on */
+Test(resume_checks, a_finished_run_says_it_is_complete_and_trains_longer_only_when_asked)
+{
+    char *csv = slurp("runs/m/metrics.csv");
+    cr_assert_eq(nntrain("train m.ini --no-test --resume auto"), 0, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "runs/m/last.safetensors: the run is already complete (epoch 2 of "
+                          "[train] epochs = 2): nothing to train"), "%s", out);
+    char *csv2 = slurp("runs/m/metrics.csv");
+    cr_assert_str_eq(csv, csv2, "the completed run's metrics changed");
+    free(out);
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet --resume auto --set train.epochs=1"), 1,
+                 "%s", slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "runs/m/last.safetensors: __metadata__ entry 'epoch' = '2' is beyond "
+                          "this run's [train] epochs = 1") &&
+              strstr(out, "--set train.epochs=N"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train m.ini --no-test --quiet --resume auto --set train.epochs=3"), 0,
+                 "%s", slurp("out.txt"));
+    free(csv);
+    free(csv2);
+}
