@@ -4,7 +4,8 @@
  *
  * Layouts. oneDNN 2.6's fast kernels want blocked layouts (nChw8c on AVX2, nChw16c on
  * AVX-512) that only oneDNN layers read. The forward primitive runs blocked ("jit") when
- * oneDNN has a jit kernel for it, else plain (gemm). Backward-weights runs in the forward's
+ * oneDNN has a kernel other than its reference one for it (`jit:...`, or `brgconv:...` on
+ * nhwc, which it picks on AVX-512 and AMX for some shapes), else plain (gemm). Backward-weights runs in the forward's
  * layouts ("native") unless that is oneDNN's reference kernel: on AVX2-only CPUs a layer with
  * one input channel gets only `ref` there, measured 150x slower than the plain gemm kernel,
  * so it runs blocked on its own copy of the input, reordered during backward ("xr"), where
