@@ -222,7 +222,7 @@ int nn_dnnl_md_channel_lanes(const dnnl_memory_desc_t *md)
     } tags[] = {{dnnl_nChw8c, 8}, {dnnl_nChw16c, 16}};
     for (size_t i = 0; md->ndims == 4 && i < sizeof tags / sizeof *tags; i++) {
         dnnl_memory_desc_t t;
-        if (dnnl_memory_desc_init_by_tag(&t, 4, md->dims, dnnl_f32, tags[i].tag) ==
+        if (dnnl_memory_desc_init_by_tag(&t, 4, md->dims, md->data_type, tags[i].tag) ==
                 dnnl_success &&
             dnnl_memory_desc_equal(&t, md))
             return tags[i].lanes;

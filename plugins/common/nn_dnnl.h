@@ -69,8 +69,8 @@ NN_DNNL_API void nn_dnnl_layout_init(nn_layout *lo, const dnnl_memory_desc_t *md
 NN_DNNL_API int nn_dnnl_layout_get(const nn_tensor *t, dnnl_memory_desc_t *md);
 /* 1 when md is the dense row-major layout of its dims (what crosses the ABI plain) */
 NN_DNNL_API int nn_dnnl_md_is_plain(const dnnl_memory_desc_t *md);
-/* 8 or 16 when md is a 4-D f32 nChw8c / nChw16c tensor (what our own loops run on:
- * nn_maxpool_blk.c, nn_conv_bwdw_blk.c, nn_conv_bwdw_nchwc.c), else 0 */
+/* 8 or 16 when md is a 4-D nChw8c / nChw16c tensor of any type (what our own loops run on:
+ * nn_maxpool_blk.c, nn_conv_bwdw_blk.c and nn_conv_bwdw_nchwc.c, these two in f32), else 0 */
 NN_DNNL_API int nn_dnnl_md_channel_lanes(const dnnl_memory_desc_t *md);
 /* md with its data type changed to dt, layout kept (a bf16 copy of an f32 tensor, say) */
 NN_DNNL_API dnnl_memory_desc_t nn_dnnl_md_retype(const dnnl_memory_desc_t *md,
@@ -103,10 +103,15 @@ typedef struct nn_dnnl_op {
     size_t scratch_bytes; /* what that scratchpad must hold */
 } nn_dnnl_op;
 
-/* the data of a host f32 tensor, for our own loops (nn_maxpool_blk.c, nn_conv_bwdw_blk.c) */
+/* the data of a host tensor, for our own loops (nn_maxpool_blk.c, nn_conv_bwdw_blk.c) */
+static inline void *nn_dnnl_data(const nn_tensor *t)
+{
+    return (char *)t->dl.data + t->dl.byte_offset;
+}
+
 static inline float *nn_dnnl_f32(const nn_tensor *t)
 {
-    return (float *)(void *)((char *)t->dl.data + t->dl.byte_offset);
+    return (float *)nn_dnnl_data(t);
 }
 
 /* Describes a primitive as dnnl_primitive_desc_create does, with a user-managed scratchpad:

@@ -9,10 +9,11 @@
  * first of those that does, reordering at the edges that stay plain; its output is offered
  * onward in the same layout. A global average pool's [N, C] output is always plain.
  *
- * Max pooling in f32 on nChw8c/nChw16c runs our own loops (nn_maxpool_blk.c: oneDNN 2.6's
- * AVX2 kernels were 2-6x slower than memory allows), which recompute the argmax in backward
- * from the input instead of keeping a workspace: the input is the producer's output, kept for
- * the producer's backward anyway (so only where the input comes in the blocked layout). */
+ * Max pooling in f32 or bf16 on nChw8c, nChw16c or nhwc runs our own loops (nn_maxpool_blk.c:
+ * oneDNN 2.6's AVX2 kernels were 2-6x slower than memory allows, its AVX-512 bf16 ones on nhwc
+ * 3x), which recompute the argmax in backward from the input instead of keeping a workspace:
+ * the input is the producer's output, kept for the producer's backward anyway (so only where
+ * the input comes in one of those layouts). */
 #define _POSIX_C_SOURCE 200809L
 #include "nn_dnnl.h"
 #include "nn_maxpool_blk.h"
@@ -198,6 +199,27 @@ chosen:
     return NN_OK;
 }
 
+/* the planes of md for our max pooling loops (nn_maxpool_blk.h): 8 or 16 lanes for nChw8c and
+ * nChw16c, and for nhwc with channels in multiples of 8; 0 for any other layout */
+static int pool_planes(const dnnl_memory_desc_t *md, int64_t *planes, int64_t *pix)
+{
+    int lanes = nn_dnnl_md_channel_lanes(md);
+    if (lanes) {
+        *planes = md->dims[0] * (md->padded_dims[1] / lanes);
+        *pix = lanes;
+        return lanes;
+    }
+    dnnl_memory_desc_t t;
+    if (md->ndims != 4 || md->dims[1] % 8 ||
+        dnnl_memory_desc_init_by_tag(&t, 4, md->dims, md->data_type, dnnl_nhwc) !=
+            dnnl_success ||
+        !dnnl_memory_desc_equal(&t, md))
+        return 0;
+    *planes = md->dims[0];
+    *pix = md->dims[1];
+    return md->dims[1] % 16 ? 8 : 16;
+}
+
 int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
 {
     nn_dnnl_pool *pl = self;
@@ -263,9 +285,11 @@ int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
     s->flops = (uint64_t)(nn_shape_numel(4, pl->out_dims) * pl->kernel[0] * pl->kernel[1]);
 
     pl->b_ws = pl->b_x = pl->b_y = pl->b_scr = -1;
-    /* our loops where input and output are both nChw8c or both nChw16c f32 */
-    int lanes = pl->mode == NN_POOL_MAX && !pl->re_x ? nn_dnnl_md_channel_lanes(&pl->xp_md) : 0;
-    if (lanes != nn_dnnl_md_channel_lanes(&pl->yp_md))
+    /* our loops where input and output are both nChw8c, both nChw16c or both nhwc */
+    int64_t planes = 0, pix = 0, y_planes = 0, y_pix = 0;
+    int lanes = pl->mode == NN_POOL_MAX && !pl->re_x ? pool_planes(&pl->xp_md, &planes, &pix) : 0;
+    if (lanes != pool_planes(&pl->yp_md, &y_planes, &y_pix) || planes != y_planes ||
+        pix != y_pix)
         lanes = 0;
     pl->own = lanes > 0;
     /* a ReLU before us (NN_LAYOUT_RELU): the window's maximum says whether its gradient
@@ -275,11 +299,12 @@ int nn_dnnl_pool_setup(void *self, nn_layer_setup *s, nn_error *err)
         s->grad_input_masked |= 1u;
     if (pl->own) {
         pl->geom = (nn_maxpool_geom){
-            .planes = pl->in_dims[0] * (pl->xp_md.padded_dims[1] / lanes),
+            .planes = planes,
             .ih = pl->in_dims[2], .iw = pl->in_dims[3],
             .oh = pl->out_dims[2], .ow = pl->out_dims[3],
             .kh = pl->kernel[0], .kw = pl->kernel[1], .sh = pl->stride[0], .sw = pl->stride[1],
-            .ph = pl->pad[0], .pw = pl->pad[1], .lanes = lanes};
+            .ph = pl->pad[0], .pw = pl->pad[1], .lanes = lanes, .pix = pix,
+            .bf16 = pl->dt == dnnl_bf16};
         if (pl->re_y && (pl->b_y = nn_dnnl_add_buffer(s, "dst_reordered", NN_BUF_WORKSPACE,
                                                       dnnl_memory_desc_get_size(&pl->yp_md))) < 0)
             return nn_error_set(err, NN_EINTERNAL, "layer '%s': could not declare a buffer", L);
@@ -391,8 +416,8 @@ int nn_dnnl_pool_forward(void *self, const nn_layer_io *io, nn_error *err)
     if ((rc = run_if(&pl->r_x, pl->name, err)))
         return rc;
     if (pl->own)
-        nn_maxpool_blk_forward(&pl->geom, nn_dnnl_f32(io->inputs[0]),
-                               nn_dnnl_f32(pl->re_y ? buf(io, pl->b_y) : io->output));
+        nn_maxpool_blk_forward(&pl->geom, nn_dnnl_data(io->inputs[0]),
+                               nn_dnnl_data(pl->re_y ? buf(io, pl->b_y) : io->output));
     else if ((rc = nn_dnnl_op_run(&pl->fwd, pl->name, err)))
         return rc;
     return run_if(&pl->r_y, pl->name, err);
@@ -414,9 +439,9 @@ int nn_dnnl_pool_backward(void *self, const nn_layer_io *io, nn_error *err)
     if ((rc = run_if(&pl->r_dy, pl->name, err)))
         return rc;
     if (pl->own)
-        nn_maxpool_blk_backward(&pl->geom, nn_dnnl_f32(io->inputs[0]),
-                                nn_dnnl_f32(pl->re_y ? buf(io, pl->b_y) : io->grad_output),
-                                nn_dnnl_f32(io->grad_inputs[0]), pl->relu);
+        nn_maxpool_blk_backward(&pl->geom, nn_dnnl_data(io->inputs[0]),
+                                nn_dnnl_data(pl->re_y ? buf(io, pl->b_y) : io->grad_output),
+                                nn_dnnl_data(io->grad_inputs[0]), pl->relu);
     else if ((rc = nn_dnnl_op_run(&pl->bwd, pl->name, err)))
         return rc;
     return run_if(&pl->r_dx, pl->name, err);

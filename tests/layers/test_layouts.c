@@ -200,7 +200,7 @@ Test(layouts, bf16_computes_close_to_f32_or_is_refused_with_the_reason)
 
 /* The Fashion-MNIST CNN's convolutions keep oneDNN's fast kernels in every plan: blocked
  * outputs (never the plain f32 gemm fallback) in training and in inference, and bf16 outputs
- * under precision = bf16. oneDNN 2.6 picks `brgconv` kernels on AVX-512 and AMX for the
+ * under precision = bf16; its max pools run our own loops on those layouts. oneDNN 2.6 picks `brgconv` kernels on AVX-512 and AMX for the
  * 32->64 5x5 convolution (bf16 training, f32 inference); a check that took only `jit` kernels
  * for fast ran those all plain in f32, bf16 training 4x slower than with them */
 static const char *fmnist_ini =
@@ -227,6 +227,14 @@ static void check_conv_plans(nn_dtype precision, int training)
                            convs[i], precision == NN_BF16 ? "bf16" : "f32", how);
         cr_assert_eq(lo->stored_dtype, precision, "%s (%s) computes in another type", convs[i],
                      how);
+    }
+    /* both max pools run our loops on that layout (nn_maxpool_blk.c), which fold the
+     * ReLU's derivative into their backward: oneDNN's pooling cannot */
+    for (int i = 0; training && i < 2; i++) {
+        const char *pool = i ? "pool2" : "pool1";
+        cr_assert_eq(fast.p->setups[layer_index(fast.m, pool)].grad_input_masked, 1,
+                     "%s (%s) does not run nn_maxpool_blk on its input's layout", pool,
+                     precision == NN_BF16 ? "bf16" : "f32");
     }
     /* and computes what the plain f32 model does. bf16 by the norm, as above; conv1's weight
      * gradient, below two max pools and ReLUs, is 9-10% off (measured on an AMX Xeon: 9.0%
