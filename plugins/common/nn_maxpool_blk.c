@@ -150,9 +150,12 @@ NN_INLINE void plane(const nn_maxpool_geom *g, int64_t S, const void *restrict x
                 for (int64_t h = h0; h < h1; h++)
                     for (int64_t w = w0; w < w1; w++) {
                         int64_t v = (h * g->iw + w) * S + c;
-                        for (int l = 0; l < L; l++) { /* float selects: see bwd_plane_2x2 */
+                        for (int l = 0; l < L; l++) { /* float selects only */
                             float e = ld(x, v + l, bf), t = e == m[l] ? r[l] : 0.0f;
-                            st(out, v + l, mode == BWD_SET ? t : ld(out, v + l, bf) + t, bf, mode == BWD_ADD);
+                            if (mode == BWD_ADD)
+                                st(out, v + l, ld(out, v + l, bf) + t, bf, 1);
+                            else
+                                st(out, v + l, t, bf, 0);
                             r[l] = e == m[l] ? 0.0f : r[l];
                         }
                     }

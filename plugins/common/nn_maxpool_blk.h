@@ -1,6 +1,6 @@
 /* nn_maxpool_blk.h: max pooling on oneDNN's channel-blocked and channels-last layouts, f32 or
  * bf16, forward and backward. A tensor is `planes` planes of [H][W][pix] elements, a pixel's
- * channels `pix` apart from the next pixel's; the loops take them `lanes` at a time:
+ * channels `pix` apart from the next pixel's (the loops take them 8 at a time):
  *   nChw8c / nChw16c ([N][C/L][H][W][L], channels zero-padded to a multiple of L):
  *     planes = N * C/L, pix = lanes = L;
  *   nhwc ([N][H][W][C], what oneDNN's bf16 and brgconv kernels pick), C a multiple of lanes:
@@ -16,7 +16,7 @@ typedef struct nn_maxpool_geom {
     int64_t ih, iw, oh, ow;  /* input and output sizes */
     int64_t kh, kw, sh, sw;  /* window and stride */
     int64_t ph, pw;          /* top and left padding (never more than half the window) */
-    int lanes;               /* L: 8 or 16 */
+    int lanes;               /* L of the layout: 8 or 16 */
     int64_t pix;             /* elements from one pixel to the next: a multiple of L; 0 = L */
     int bf16;                /* elements are bf16 (else f32) */
 } nn_maxpool_geom;
