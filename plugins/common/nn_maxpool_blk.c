@@ -168,25 +168,27 @@ NN_INLINE void plane(const nn_maxpool_geom *g, int64_t S, const void *restrict x
     }
 }
 
+/* the largest of four, -inf where all are NaN: a NaN is never greater */
+NN_INLINE v8f max4(v8f a, v8f b, v8f c, v8f d)
+{
+    v8f m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+             -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    m = sel(a > m, a, m);
+    m = sel(b > m, b, m);
+    m = sel(c > m, c, m);
+    return sel(d > m, d, m);
+}
+
 /* the common 2x2 window at stride 2 without padding: every window lies inside the input */
 NN_INLINE void fwd_plane_2x2(const nn_maxpool_geom *g, int64_t S, const void *restrict x,
                              void *restrict y, const int bf)
 {
-    const v8f minus_inf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                           -INFINITY, -INFINITY, -INFINITY, -INFINITY};
     for (int64_t oy = 0; oy < g->oh; oy++)
         for (int64_t ox = 0; ox < g->ow; ox++)
             for (int64_t c = 0; c < S; c += 8) {
-                int64_t a = (2 * oy * g->iw + 2 * ox) * S + c, b = a + S, cc = a + g->iw * S,
-                        d = cc + S;
-                v8f m = minus_inf, e = ld8(x, a, bf); /* a NaN is never greater */
-                m = sel(e > m, e, m);
-                e = ld8(x, b, bf);
-                m = sel(e > m, e, m);
-                e = ld8(x, cc, bf);
-                m = sel(e > m, e, m);
-                e = ld8(x, d, bf);
-                m = sel(e > m, e, m);
+                int64_t a = (2 * oy * g->iw + 2 * ox) * S + c, cc = a + g->iw * S;
+                v8f m = max4(ld8(x, a, bf), ld8(x, a + S, bf), ld8(x, cc, bf),
+                             ld8(x, cc + S, bf));
                 st8(y, (oy * g->ow + ox) * S + c, m, bf);
             }
 }
@@ -195,19 +197,15 @@ NN_INLINE void bwd_plane_2x2(const nn_maxpool_geom *g, int64_t S, const void *re
                              const void *restrict dy, void *restrict dx, const int relu,
                              const int bf)
 {
-    const v8f zero = {0}, minus_inf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                                       -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    const v8f zero = {0};
     for (int64_t oy = 0; oy < g->oh; oy++)
         for (int64_t ox = 0; ox < g->ow; ox++)
             for (int64_t c = 0; c < S; c += 8) {
+                /* a, b (right of a), cc (below a), d */
                 int64_t a = (2 * oy * g->iw + 2 * ox) * S + c, b = a + S, cc = a + g->iw * S,
                         d = cc + S;
                 v8f xa = ld8(x, a, bf), xb = ld8(x, b, bf), xc = ld8(x, cc, bf),
-                    xd = ld8(x, d, bf), m = minus_inf;
-                m = sel(xa > m, xa, m);
-                m = sel(xb > m, xb, m);
-                m = sel(xc > m, xc, m);
-                m = sel(xd > m, xd, m);
+                    xd = ld8(x, d, bf), m = max4(xa, xb, xc, xd);
                 v8f r = ld8(dy, (oy * g->ow + ox) * S + c, bf);
                 if (relu) /* the gradient the ReLU lets through */
                     r = sel(m > zero, r, zero);
