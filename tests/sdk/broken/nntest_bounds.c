@@ -7,51 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <nntrain/nntrain.h>
-
-static int one_create(const nn_params *p, void **self, nn_error *err)
-{
-    (void)p;
-    if (!(*self = calloc(1, 1)))
-        return nn_error_set(err, NN_ENOMEM, "out of memory");
-    return NN_OK;
-}
-
-static void one_destroy(void *self)
-{
-    free(self);
-}
-
-static int sq_setup(void *self, nn_layer_setup *s, nn_error *err)
-{
-    (void)self;
-    if (s->n_inputs != 1 || nn_tensor_dtype(s->inputs[0]) != NN_F32)
-        return nn_error_set(err, NN_ESHAPE, "takes one F32 input");
-    nn_tensor_describe(&s->output, NN_F32, s->inputs[0]->dl.ndim, s->inputs[0]->shape);
-    return NN_OK;
-}
-
-static int sq_forward(void *self, const nn_layer_io *io, nn_error *err)
-{
-    (void)self;
-    (void)err;
-    const float *x = NN_F32P(io->inputs[0]);
-    float *y = NN_F32P(io->output);
-    for (int64_t i = 0, n = nn_tensor_numel(io->output); i < n; i++)
-        y[i] = x[i] * x[i];
-    return NN_OK;
-}
-
-static int sq_backward(void *self, const nn_layer_io *io, nn_error *err)
-{
-    (void)self;
-    (void)err;
-    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
-    float *dx = io->grad_inputs[0] ? NN_F32P(io->grad_inputs[0]) : NULL;
-    for (int64_t i = 0, n = nn_tensor_numel(io->output); dx && i < n; i++)
-        dx[i] = 2 * x[i] * dy[i];
-    return NN_OK;
-}
+#include "nntest_square.h"
 
 /* backward, then one element written at dx[n + off] */
 static int past_grad(const nn_layer_io *io, int64_t off)
