@@ -2,6 +2,7 @@
  * The norm is summed in float blocks folded into a double so it vectorises and stays exact
  * enough for 10^8 elements. Never allocates; never touches anything but the gradients. */
 #include <math.h>
+#include <string.h>
 
 #include "clip_internal.h"
 #include "optim.h"
@@ -13,8 +14,39 @@
 #define CLIP_CLONES
 #endif
 
-#define CLIP_LANES 16
-#define CLIP_BLOCK 4096
+#define CLIP_BLOCK 4096 /* floats summed in float before the block's sum joins the double */
+#define CLIP_VEC 16     /* floats per vector */
+#define CLIP_ACC 4      /* independent sums: one alone waits on its add's latency */
+
+#pragma GCC diagnostic ignored "-Wpsabi" /* vectors pass between always-inlined functions only */
+typedef float clip_vec __attribute__((vector_size(CLIP_VEC * sizeof(float))));
+#define CLIP_INLINE static inline __attribute__((always_inline))
+
+CLIP_INLINE clip_vec clip_load(const float *p)
+{
+    clip_vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* one block [i, e) of sum_squares_into, but the tail; with_src a constant once inlined, so
+ * the loop without sources neither tests nor stores */
+CLIP_INLINE int64_t sum_block(clip_vec *acc, float *x, const float *const *src, int n_src,
+                              int64_t i, int64_t e, int with_src)
+{
+    for (; i + CLIP_VEC * CLIP_ACC <= e; i += CLIP_VEC * CLIP_ACC)
+        for (int a = 0; a < CLIP_ACC; a++) {
+            int64_t at = i + a * CLIP_VEC;
+            clip_vec v = clip_load(x + at);
+            if (with_src) {
+                for (int s = 0; s < n_src; s++)
+                    v += clip_load(src[s] + at);
+                memcpy(x + at, &v, sizeof v);
+            }
+            acc[a] += v * v;
+        }
+    return i;
+}
 
 /* the sum of x's squares; with n_src sources, x[i] += src[0][i], then src[1][i], ... first
  * (in that order), the sum being the results' */
@@ -23,33 +55,21 @@ static double sum_squares_into(float *x, const float *const *src, int n_src, int
 {
     double total = 0;
     for (int64_t b = 0; b < n; b += CLIP_BLOCK) {
-        int64_t e = b + CLIP_BLOCK < n ? b + CLIP_BLOCK : n, i = b;
-        float acc[CLIP_LANES] = {0};
-        if (n_src == 1) /* two replicas: one loop that vectorises */
-            for (; i + CLIP_LANES <= e; i += CLIP_LANES)
-                for (int j = 0; j < CLIP_LANES; j++) {
-                    x[i + j] += src[0][i + j];
-                    acc[j] += x[i + j] * x[i + j];
-                }
-        else if (n_src > 1)
-            for (; i + CLIP_LANES <= e; i += CLIP_LANES) {
-                for (int s = 0; s < n_src; s++)
-                    for (int j = 0; j < CLIP_LANES; j++)
-                        x[i + j] += src[s][i + j];
-                for (int j = 0; j < CLIP_LANES; j++)
-                    acc[j] += x[i + j] * x[i + j];
-            }
-        for (; i + CLIP_LANES <= e; i += CLIP_LANES)
-            for (int j = 0; j < CLIP_LANES; j++)
-                acc[j] += x[i + j] * x[i + j];
+        int64_t e = b + CLIP_BLOCK < n ? b + CLIP_BLOCK : n;
+        clip_vec acc[CLIP_ACC] = {{0}};
+        int64_t i = n_src > 0 ? sum_block(acc, x, src, n_src, b, e, 1)
+                              : sum_block(acc, x, src, 0, b, e, 0);
+        float tail = 0;
         for (; i < e; i++) {
             for (int s = 0; s < n_src; s++)
                 x[i] += src[s][i];
-            acc[0] += x[i] * x[i];
+            tail += x[i] * x[i];
         }
-        double part = 0;
-        for (int j = 0; j < CLIP_LANES; j++)
-            part += acc[j];
+        for (int a = 1; a < CLIP_ACC; a++)
+            acc[0] += acc[a];
+        double part = tail;
+        for (int j = 0; j < CLIP_VEC; j++)
+            part += acc[0][j];
         total += part;
     }
     return total;

@@ -1,10 +1,13 @@
 /* test_clip.c: nn_clip_grad_norm and nn_clip_grad_value against hand-computed numbers and a
  * naive double-precision norm: the returned pre-clip norm, the scaled gradients for both norm
- * types, no change below the limit, and NaN propagation. */
+ * types, no change below the limit, and NaN propagation; the replicas' gradient sum that
+ * measures the norm as it adds. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/optim/clip_internal.h"
 #include "core/optim/optim.h"
 
 static nn_tensor *vec(int64_t n, const float *v)
@@ -70,6 +73,41 @@ Test(clip, long_vectors_match_a_naive_double_norm)
     cr_assert_float_eq(nn_clip_grad_norm(g, 2, 0, 0), naive, naive * 1e-6);
     nn_tensor_free(g[0]);
     nn_tensor_free(g[1]);
+}
+
+/* the replicas' gradient sum (graph.c): dst += each source in order, element by element, and
+ * the sum of the results' squares; lengths around the 64-float groups the sum is taken in
+ * and the 4096-float blocks it folds into a double */
+Test(clip, replica_sums_add_in_order_and_measure_the_result)
+{
+    static const int64_t lens[] = {1, 63, 64, 65, 127, 4095, 4096, 4097, 10007};
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
+        for (int n_src = 0; n_src <= 3; n_src++) {
+            int64_t n = lens[li];
+            float *dst = malloc((size_t)n * sizeof *dst), *want = malloc((size_t)n * sizeof *want);
+            float *src[3];
+            cr_assert(dst && want);
+            for (int s = 0; s < n_src; s++)
+                cr_assert_not_null(src[s] = malloc((size_t)n * sizeof(float)));
+            double naive = 0;
+            for (int64_t i = 0; i < n; i++) {
+                dst[i] = want[i] = (float)sin((double)i * 0.37) * 0.1f;
+                for (int s = 0; s < n_src; s++) {
+                    src[s][i] = (float)cos((double)i * (s + 1.3)) * (float)(s + 1);
+                    want[i] += src[s][i];
+                }
+                naive += (double)want[i] * want[i];
+            }
+            double got = nn_grad_sum_into(dst, (const float *const *)src, n_src, n);
+            cr_assert_eq(memcmp(dst, want, (size_t)n * sizeof *dst), 0,
+                         "n = %lld, %d sources: the sums differ", (long long)n, n_src);
+            cr_assert_float_eq(got, naive, naive * 1e-6, "n = %lld, %d sources: %.9g, not %.9g",
+                               (long long)n, n_src, got, naive);
+            for (int s = 0; s < n_src; s++)
+                free(src[s]);
+            free(dst);
+            free(want);
+        }
 }
 
 Test(clip, nan_gradient_gives_a_nan_norm_for_both_types)
