@@ -26,12 +26,15 @@
 
 #define MAX_EPOCHS 64
 
-/* written by nnbench_event() on the trainer's loop thread, read after nn_train_run returns */
+/* written by nnbench_event() on the trainer's loop thread and by on_step() on the training
+ * thread (which keeps to first_step_s, the window's fields and cpu_s), read after
+ * nn_train_run returns */
 static struct {
-    int64_t epochs, skip, count;
+    int64_t epochs, planned, skip, count, steps;
     double first_step_s;
     double begin_elapsed[MAX_EPOCHS], epoch_s[MAX_EPOCHS], epoch_sps[MAX_EPOCHS];
-    double cpu0[MAX_EPOCHS], cpu_s[MAX_EPOCHS];
+    _Atomic double cpu0[MAX_EPOCHS];
+    double cpu_s[MAX_EPOCHS];
     int counting;
     int64_t win_steps;
     long faults0, faults, total, exempt;
@@ -79,7 +82,9 @@ static long faults_now(void)
     return u.ru_minflt + u.ru_majflt;
 }
 
-/* called by the nnbench_probe logger for every event */
+/* called by the nnbench_probe logger for every event. Steps' events come in bunches (the
+ * event loop is woken for them only now and then), so what needs the moment a step ends is
+ * done in on_step() instead. */
 __attribute__((visibility("default"))) void nnbench_event(const nn_event *ev)
 {
     int64_t e = ev->epoch;
@@ -90,21 +95,34 @@ __attribute__((visibility("default"))) void nnbench_event(const nn_event *ev)
         g.cpu0[e] = cpu_now();
         return;
     }
-    if (ev->kind != NN_EV_BATCH_END)
-        return;
+    if (ev->kind == NN_EV_BATCH_END && ev->step == ev->steps_per_epoch - 1) {
+        g.epoch_s[e] = ev->elapsed_s - g.begin_elapsed[e];
+        g.epoch_sps[e] = ev->samples_per_s;
+        if (e + 1 > g.epochs)
+            g.epochs = e + 1;
+    }
+}
+
+/* on the training thread, right after each step */
+static void on_step(void *ctx, int64_t e, int64_t step, int64_t steps)
+{
+    (void)ctx;
+    g.steps++;
     if (g.first_step_s == 0)
         g.first_step_s = process_age();
-    int64_t last = ev->steps_per_epoch - 1;
-    int64_t end = g.skip + g.count < last - 1 ? g.skip + g.count : last - 1; /* window end */
-    /* the steady state: the last epoch past its first steps, up to the step before its last
-     * (the event of step s arrives while step s + 1 computes; validation follows the last) */
-    if (e == ev->epochs - 1 && last - 1 > g.skip) {
+    if (e < 0 || e >= MAX_EPOCHS)
+        return;
+    int64_t last = steps - 1;
+    int64_t end = g.skip + g.count < last ? g.skip + g.count : last; /* window end */
+    /* the steady state: the last epoch past its first steps, up to its last (validation
+     * follows it) */
+    if (e == g.planned - 1 && last > g.skip) {
         /* a warm-up window first: the counter attributes an allocation by unwinding its
          * stack, and the unwinder's first reads of .eh_frame fault pages in (measured: all
          * 24 faults of a 10-step CNN window were there, none in training) */
-        if (counter && ev->step == g.skip / 2 && g.skip / 2 < g.skip)
+        if (counter && step == g.skip / 2 && g.skip / 2 < g.skip)
             counter->start();
-        if (ev->step == g.skip) {
+        if (step == g.skip) {
             if (counter && g.skip / 2 < g.skip) {
                 long total, exempt;
                 char site[8];
@@ -114,7 +132,7 @@ __attribute__((visibility("default"))) void nnbench_event(const nn_event *ev)
             if (counter)
                 counter->start();
             g.counting = 1;
-        } else if (ev->step == end && g.counting) {
+        } else if (step == end && g.counting) {
             if (counter)
                 counter->stop(&g.total, &g.exempt, g.site, sizeof g.site);
             g.faults = faults_now() - g.faults0;
@@ -122,13 +140,8 @@ __attribute__((visibility("default"))) void nnbench_event(const nn_event *ev)
             g.counting = 0;
         }
     }
-    if (ev->step == last) {
-        g.epoch_s[e] = ev->elapsed_s - g.begin_elapsed[e];
-        g.epoch_sps[e] = ev->samples_per_s;
+    if (step == last)
         g.cpu_s[e] = cpu_now() - g.cpu0[e];
-        if (e + 1 > g.epochs)
-            g.epochs = e + 1;
-    }
 }
 
 static int usage(void)
@@ -193,7 +206,8 @@ int main(int argc, char **argv)
         rc = nn_session_open(&s, reg, cfg, &so, &err);
     nn_train_result r = {0};
     if (!rc) {
-        nn_train_opts to = {.verbosity = -1, .test = 1};
+        nn_train_opts to = {.verbosity = -1, .test = 1, .on_step = on_step};
+        g.planned = s.tc.epochs;
         rc = nn_train_run(&s, &to, &r, &err);
     }
     if (rc) {
@@ -222,11 +236,11 @@ int main(int argc, char **argv)
         printf("RESULT framework=nntrain epochs=%lld threads=%d samples_per_s=%.1f "
                "best_epoch_samples_per_s=%.1f test_acc=%.4f cpu_s=%.2f first_step_s=%.3f "
                "first_epoch_ratio=%.3f faults_per_step=%.2f mallocs_per_step=%s "
-               "dnnl_mallocs_per_step=%s peak_rss_mb=%.1f tag=%s\n",
+               "dnnl_mallocs_per_step=%s wakeups_per_step=%.2f peak_rss_mb=%.1f tag=%s\n",
                (long long)g.epochs, s.threads, total_s > 0 ? samples / total_s : 0, best,
                r.tested ? nn_metrics_accuracy(&r.test) : NAN, cpu, g.first_step_s,
                g.epochs > 1 ? g.epoch_s[0] / later : NAN, (double)g.faults / w,
-               own, dnnl,
+               own, dnnl, g.steps > 0 ? (double)r.wakeups / (double)g.steps : NAN,
                (double)u.ru_maxrss / 1024, tag);
         if (counter && g.total - g.exempt > 0)
             printf("# first allocation of nntrain's own in the steady state: %s\n", g.site);

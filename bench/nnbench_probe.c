@@ -1,6 +1,8 @@
 /* nnbench_probe.c: the logger that bench_train adds to the model it trains. It hands every
  * event to nnbench_event(), which bench_train exports, and does nothing else: the measuring
- * lives in bench_train.c. Loaded anywhere else, it refuses to open with a sentence saying so. */
+ * lives in bench_train.c. Loaded anywhere else, it refuses to open with a sentence saying so.
+ * Built a second time as the test fixture nntest_events (tests/plugins/meson.build), with
+ * PROBE_NAME and PROBE_SYMBOL naming that logger and the function it calls. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -8,6 +10,12 @@
 
 #include <nntrain/logger.h>
 #include <nntrain/plugin.h>
+
+#ifndef PROBE_NAME
+#define PROBE_NAME "nnbench_probe"
+#define PROBE_SYMBOL "nnbench_event"
+#define PROBE_SUMMARY "bench_train's measuring hook (only works inside bench/bench_train)"
+#endif
 
 typedef void (*event_fn)(const nn_event *ev);
 
@@ -20,7 +28,7 @@ static int probe_create(const nn_params *p, void **self, nn_error *err)
     (void)p;
     probe *x = calloc(1, sizeof *x);
     if (!x)
-        return nn_error_set(err, NN_ENOMEM, "logger 'nnbench_probe': out of memory");
+        return nn_error_set(err, NN_ENOMEM, "logger '" PROBE_NAME "': out of memory");
     *self = x;
     return NN_OK;
 }
@@ -34,11 +42,10 @@ static int probe_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     (void)o;
     probe *x = self;
-    void *sym = dlsym(RTLD_DEFAULT, "nnbench_event");
+    void *sym = dlsym(RTLD_DEFAULT, PROBE_SYMBOL);
     if (!sym)
-        return nn_error_set(err, NN_ENOTSUP,
-                            "logger 'nnbench_probe' only works inside bench/bench_train, which "
-                            "exports nnbench_event()");
+        return nn_error_set(err, NN_ENOTSUP, "logger '" PROBE_NAME "' only works in a "
+                            "process that exports " PROBE_SYMBOL "() (" PROBE_SUMMARY ")");
     memcpy(&x->fn, &sym, sizeof x->fn); /* -Wpedantic: object to function pointer */
     return NN_OK;
 }
@@ -61,8 +68,8 @@ static const nn_logger_vtable probe_vtable = {
 };
 
 static const nn_plugin_desc probe_desc = NN_DESCRIPTOR(
-    .kind = NN_KIND_LOGGER, .name = "nnbench_probe", .version = "1.0.0", .license = "MIT",
-    .summary = "bench_train's measuring hook (only works inside bench/bench_train)",
+    .kind = NN_KIND_LOGGER, .name = PROBE_NAME, .version = "1.0.0", .license = "MIT",
+    .summary = PROBE_SUMMARY,
     .params = probe_params, .vtable = &probe_vtable);
 
 NN_PLUGIN_EXPORT(&probe_desc);

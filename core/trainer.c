@@ -319,6 +319,9 @@ static int train_epochs(nn_trainer *t, nn_error *err)
             nn_tr_rec_metric(&x, "loss", step_loss);
             nn_tr_rec_metric(&x, "accuracy", step_acc);
             nn_tr_post(t, &x);
+            if (t->o->on_step)
+                t->o->on_step(t->o->on_step_ctx, x.epoch, x.step,
+                              nn_tr_steps(t, t->steps_per_epoch));
             /* checkpoints fall between optimizer steps, never inside an accumulation */
             int stop = check_stop(t, &rc, err);
             if (!stop && atomic_exchange(&t->ckpt_due, 0))
@@ -680,6 +683,7 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
     if (t->train_l) {
         r->wait_fraction = nn_loader_wait_fraction(t->train_l);
         r->wait_s = nn_loader_wait_seconds(t->train_l);
+        r->wakeups = nn_loader_wakeups(t->train_l) + t->wakeups;
     }
     nn_loader_free(t->train_l);
     nn_loader_free(t->val_l);

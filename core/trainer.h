@@ -16,6 +16,11 @@ typedef struct nn_train_opts {
     int progress_hz;     /* progress events per second (default 10) */
     int allow_nonfinite; /* resume from a checkpoint holding NaN/Inf (forensics) */
     int test;            /* evaluate the test split after a completed run (EVAL_END) */
+    /* optional: called on the training thread right after every optimizer step (step
+     * 0-based within the epoch), for what cannot wait for the event loop, which gets the
+     * steps' events in bunches (bench_train's allocation window); NULL: none */
+    void (*on_step)(void *ctx, int64_t epoch, int64_t step, int64_t steps_per_epoch);
+    void *on_step_ctx;
 } nn_train_opts;
 
 typedef enum nn_train_end {
@@ -40,6 +45,8 @@ typedef struct nn_train_result {
     double earlier_s;        /* training seconds of a resumed run's earlier sessions */
     double wait_fraction;    /* steps that waited for data */
     double wait_s;           /* seconds those steps waited, in total */
+    int64_t wakeups;         /* times training woke the loader's and the event loop's threads
+                                (this session): about one per step, not one per call */
     char last_ckpt[600];
     char best_ckpt[600];
     int tested;              /* the test split was evaluated into `test` */

@@ -43,6 +43,7 @@ typedef struct nn_trainer {
     int loop_running;
     nn_tr_rec *ring;
     int64_t head, tail, seq, acked, dropped;
+    int64_t wakeups; /* of the loop thread by nn_tr_post */
     atomic_int stop_signal; /* > 0: the signal to stop for; < 0: a logger failed (strict) */
     int agreed_signal; /* data-parallel runs: the signal the last agreement carried, or 0 */
     atomic_int ckpt_due;

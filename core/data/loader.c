@@ -51,6 +51,8 @@ struct nn_loader {
     int pausing;  /* nn_loader_start_epoch is draining the pool */
     int started, thread_ok;
     int64_t calls, waits;
+    int64_t wakeups;  /* of the loader thread by nn_loader_next and nn_loader_release */
+    int wake_pending; /* one of those wake-ups that wake_cb has not taken yet */
     double wait_s;
 };
 
@@ -106,18 +108,29 @@ static void work_cb(uv_work_t *req)
 
 static void after_cb(uv_work_t *req, int status);
 
+/* lock held: whether pump() would queue a batch now. The caller's wake-up of the loop
+ * thread (a write to an eventfd, and a thread woken on the other core: tens of microseconds
+ * in a VM, once per step) is skipped when not, or when one is already on its way: whatever
+ * changes that later (a worker done, a slot freed) pumps or wakes itself. */
+static int can_pump(const nn_loader *l)
+{
+    if (l->stopping || l->pausing || !l->started || l->next_sched >= l->nb ||
+        l->queued >= l->o.workers || l->pending >= l->o.prefetch)
+        return 0;
+    for (int i = 0; i < l->nslots; i++)
+        if (l->slots[i].state == SLOT_FREE)
+            return 1;
+    return 0;
+}
+
 /* loop thread, lock held: queue batches while a slot is free and the limits allow */
 static void pump(nn_loader *l)
 {
-    if (l->stopping || l->pausing || !l->started)
-        return;
-    while (l->next_sched < l->nb && l->queued < l->o.workers && l->pending < l->o.prefetch) {
+    while (can_pump(l)) {
         slot *s = NULL;
         for (int i = 0; i < l->nslots && !s; i++)
             if (l->slots[i].state == SLOT_FREE)
                 s = &l->slots[i];
-        if (!s)
-            return;
         int64_t k = l->next_sched++, B = l->o.batch_size;
         int64_t first = k * B, cnt = l->n - first < B ? l->n - first : B, row0 = 0, take = cnt;
         if (l->o.shard_count > 1)
@@ -168,6 +181,7 @@ static void wake_cb(uv_async_t *a)
 {
     nn_loader *l = a->data;
     uv_mutex_lock(&l->mu);
+    l->wake_pending = 0;
     if (l->stopping || l->pausing)
         for (int i = 0; i < l->nslots; i++)
             if (l->slots[i].state == SLOT_QUEUED)
@@ -461,8 +475,12 @@ int nn_loader_next(nn_loader *l, nn_batch **b, nn_error *err)
         s->state = SLOT_HELD;
         *b = &s->b;
     }
+    int wake = !l->wake_pending && can_pump(l);
+    l->wake_pending |= wake;
+    l->wakeups += wake;
     uv_mutex_unlock(&l->mu);
-    uv_async_send(&l->wake);
+    if (wake)
+        uv_async_send(&l->wake);
     return rc ? (rc < 0 ? rc : NN_EINTERNAL) : 1;
 }
 
@@ -473,8 +491,17 @@ void nn_loader_release(nn_loader *l, nn_batch *b)
     slot *s = (slot *)((char *)b - offsetof(slot, b));
     uv_mutex_lock(&l->mu);
     s->state = SLOT_FREE;
+    int wake = !l->wake_pending && can_pump(l);
+    l->wake_pending |= wake;
+    l->wakeups += wake;
     uv_mutex_unlock(&l->mu);
-    uv_async_send(&l->wake);
+    if (wake)
+        uv_async_send(&l->wake);
+}
+
+int64_t nn_loader_wakeups(const nn_loader *l)
+{
+    return l->wakeups;
 }
 
 double nn_loader_wait_fraction(const nn_loader *l)

@@ -69,5 +69,8 @@ void nn_loader_release(nn_loader *l, nn_batch *b);
 /* fraction of nn_loader_next calls that had to wait for decoding, and the total seconds */
 double nn_loader_wait_fraction(const nn_loader *l);
 double nn_loader_wait_seconds(const nn_loader *l);
+/* how often nn_loader_next and nn_loader_release woke the loader thread: only when it can
+ * queue a batch then (each wake-up costs the caller tens of microseconds in a VM) */
+int64_t nn_loader_wakeups(const nn_loader *l);
 
 #endif
