@@ -590,6 +590,18 @@ static int idx_open(void *self, const nn_dataset_open *o, nn_dataset_info *info,
     return NN_OK;
 }
 
+/* dst[i] = src[i] * s, for every pixel of every sample of every epoch, on the loader's
+ * threads, which share the cores with training: built for AVX-512 (16 pixels an instruction)
+ * and AVX2 as well as baseline x86-64, picked at load time */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void scale_pixels(float *restrict dst, const uint8_t *restrict src, int64_t n, float s)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (float)src[i] * s;
+}
+
 static int idx_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)
 {
     idx_ds *d = self;
@@ -599,22 +611,16 @@ static int idx_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targ
                                 (long long)index, (long long)d->in_start[d->n_in]);
         int f = idx_file_of(d, index);
         const idx_array *a = &d->in_img[f];
-        const uint8_t *src = a->data + (index - d->in_start[f]) * a->record;
-        float *dst = NN_F32P(sample);
-        float s = (float)d->scale;
-        for (int64_t i = 0; i < a->record; i++)
-            dst[i] = (float)src[i] * s;
+        scale_pixels(NN_F32P(sample), a->data + (index - d->in_start[f]) * a->record,
+                     a->record, (float)d->scale);
         NN_I32P(target)[0] = -1;
         return NN_OK;
     }
     if (index < 0 || index >= d->img.count)
         return nn_error_set(err, NN_EINVAL, "idx: sample %lld out of range [0, %lld)",
                             (long long)index, (long long)d->img.count);
-    const uint8_t *src = d->img.data + index * d->img.record;
-    float *dst = NN_F32P(sample);
-    float s = (float)d->scale;
-    for (int64_t i = 0; i < d->img.record; i++)
-        dst[i] = (float)src[i] * s;
+    scale_pixels(NN_F32P(sample), d->img.data + index * d->img.record, d->img.record,
+                 (float)d->scale);
     NN_I32P(target)[0] = d->labels[index];
     return NN_OK;
 }
