@@ -380,6 +380,55 @@ dnnl_status_t nn_dnnl_pd_create(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t 
 static int op_add(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg, void *ptr,
                   size_t bytes, const nn_tensor *t, const char *layer, nn_error *err);
 
+/* oneDNN 2.6 generates the JIT kernels of its gemm-based primitives (x64:gemm:jit: inner
+ * products, gemm convolutions) at their first execution, not when they are created: 2.5 to
+ * 18 ms for the MLP's inner products, which fell into the first training step (its first
+ * epoch took 1.1-1.2x the steady one). Such a primitive runs once here, on zeroed memory of
+ * its own, so that the first step finds the kernels made, unless its arguments need more than
+ * WARM_UP_MAX bytes (a run that large dwarfs the kernels' making; the memory would double the
+ * layer's for a moment). A failure here costs only the warm-up: the primitive's own runs
+ * report theirs. */
+#define WARM_UP_MAX ((size_t)32 << 20)
+static void warm_up(const_dnnl_primitive_desc_t pd, dnnl_primitive_t prim, thread_ctx *c)
+{
+    if (!nn_dnnl_impl_is(pd, "gemm") || nn_dnnl_impl_is(pd, "brg"))
+        return;
+    static const int cand[] = {DNNL_ARG_SRC,       DNNL_ARG_WEIGHTS,      DNNL_ARG_BIAS,
+                               DNNL_ARG_DST,       DNNL_ARG_DIFF_SRC,     DNNL_ARG_DIFF_WEIGHTS,
+                               DNNL_ARG_DIFF_BIAS, DNNL_ARG_DIFF_DST,     DNNL_ARG_WORKSPACE,
+                               DNNL_ARG_SCRATCHPAD};
+    enum { N_CAND = sizeof cand / sizeof *cand };
+    dnnl_exec_arg_t args[N_CAND];
+    size_t total = 0;
+    for (int i = 0; i < N_CAND; i++) {
+        const dnnl_memory_desc_t *md =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, cand[i]);
+        size_t bytes = md && md->ndims ? dnnl_memory_desc_get_size(md) : 0;
+        if (bytes > WARM_UP_MAX || (total += bytes) > WARM_UP_MAX)
+            return;
+    }
+    int n = 0, ok = 1;
+    for (int i = 0; i < N_CAND && ok; i++) {
+        const dnnl_memory_desc_t *md =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, cand[i]);
+        if (!md || md->ndims == 0)
+            continue;
+        void *data = NULL;
+        ok = dnnl_memory_create(&args[n].memory, md, g_engine, DNNL_MEMORY_ALLOCATE) ==
+             dnnl_success;
+        if (!ok)
+            break;
+        args[n++].arg = cand[i];
+        ok = dnnl_memory_get_data_handle(args[n - 1].memory, &data) == dnnl_success && data;
+        if (ok)
+            memset(data, 0, dnnl_memory_desc_get_size(md));
+    }
+    if (ok && dnnl_primitive_execute(prim, c->stream, n, args) == dnnl_success)
+        dnnl_stream_wait(c->stream);
+    for (int i = 0; i < n; i++)
+        dnnl_memory_destroy(args[i].memory);
+}
+
 int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, const char *what,
                       const char *layer, nn_error *err)
 {
@@ -396,13 +445,14 @@ int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, const char
                             "the layer: describe it with nn_dnnl_pd_create or nn_dnnl_attr)",
                             layer, what);
     NN_DNNL_TRY(err, layer, what, dnnl_primitive_create(&op->prim, pd));
+    thread_ctx *c = thread_ctx_get(layer, err);
+    if (!c)
+        return err->status;
+    warm_up(pd, op->prim, c);
     size_t bytes = nn_dnnl_scratchpad_size(pd);
     if (bytes == 0)
         return NN_OK;
     /* the running thread's scratchpad, unless the layer binds one (nn_dnnl_op_scratchpad) */
-    thread_ctx *c = thread_ctx_get(layer, err);
-    if (!c)
-        return err->status;
     if (!scratch_reserve(c, bytes))
         return nn_error_set(err, NN_ENOMEM, "layer '%s': no memory for the %zu-byte scratchpad "
                             "of oneDNN %s", layer, bytes, what);
