@@ -106,6 +106,10 @@ int nn_tr_loop_start(nn_trainer *t, nn_error *err);
 /* posts nothing; makes the loop thread deliver what is queued, close its handles and exit */
 void nn_tr_loop_stop(nn_trainer *t);
 
+/* train_open.c: the loaders, the set-up checks, resume or init_from, the loggers and the run's
+ * model file; a run that fails here has touched no checkpoint but --overwrite's */
+int nn_tr_open_run(nn_trainer *t, nn_error *err);
+
 /* train_state.c: checkpoints */
 /* Writes RUN/file (last.safetensors, best.safetensors) from the current state and tells the
  * loggers; out_path gets the path written. */
