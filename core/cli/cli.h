@@ -98,19 +98,15 @@ struct nn_config *nn_cli_model_load(const nn_cli *cli, const char *verb, nn_erro
  * spin-waiting collapses when the loader shares the cores (TOOLCHAIN.md). */
 void nn_cli_threads(const nn_cli *cli);
 
-/* 1 (with a message, for exit 2) when the output path a verb was given names the same file as
- * its model file (cli->argv[0]) or one of the n files it reads (the checkpoint, --input
- * files): writing it would destroy an input */
-int nn_cli_output_is_input(const nn_cli *cli, const char *verb, const char *output,
-                           const char *const *reads, int n);
-
-/* output_guard.c: 1 (with a message, for exit 2) when an existing output file is one a run
- * depends on: a file the model's [data] or [transform.*] keys name or one below a directory
- * they name, an nntrain checkpoint, or a run directory's .lock, model.ini or logger files (a
- * run directory holds a .lock or a trainer's last/best checkpoint). reg finds the loggers'
- * default file names; cfg is the model with --set applied. */
-int nn_cli_output_guard(const char *verb, const char *output, const struct nn_config *cfg,
-                        nn_registry *reg);
+/* output_guard.c: 1 (with a message, for exit 2) when an existing output file is one the
+ * command reads (its model file cli->argv[0], the checkpoint, the n_inputs --input files) or
+ * one a run depends on: a file the model's [data] or [transform.*] keys name or one below a
+ * directory they name, an nntrain checkpoint, or a run directory's .lock, model.ini or logger
+ * files (a run directory holds a .lock or a trainer's last/best checkpoint). reg finds the
+ * loggers' default file names; cfg is the model with --set applied. */
+int nn_cli_output_guard(const nn_cli *cli, const char *verb, const char *output,
+                        const char *checkpoint, const char *const *inputs, int n_inputs,
+                        const struct nn_config *cfg, nn_registry *reg);
 
 /* What eval and predict run on: a checkpoint's weights and the test split, the validation
  * part of the training data (split as training split it), or the user's files. */

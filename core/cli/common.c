@@ -315,20 +315,3 @@ nn_registry *nn_cli_registry(const nn_cli *cli)
     }
     return r;
 }
-
-int nn_cli_output_is_input(const nn_cli *cli, const char *verb, const char *output,
-                           const char *const *reads, int n)
-{
-    struct stat o, in;
-    if (!output || stat(output, &o) != 0 || !S_ISREG(o.st_mode))
-        return 0;
-    for (int i = -1; i < n; i++) {
-        const char *p = i < 0 ? (cli->argc > 0 ? cli->argv[0] : NULL) : reads[i];
-        if (p && stat(p, &in) == 0 && in.st_dev == o.st_dev && in.st_ino == o.st_ino) {
-            nn_cli_error("%s: the output %s is a file this command reads (%s); name another "
-                         "file", verb, output, p);
-            return 1;
-        }
-    }
-    return 0;
-}

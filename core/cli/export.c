@@ -83,8 +83,6 @@ int nn_cmd_export(nn_cli *cli)
         nn_cli_error("export: -o '': name the file to write");
         return NN_EXIT_USAGE;
     }
-    if (nn_cli_output_is_input(cli, "export", output, &eo.checkpoint, 1))
-        return NN_EXIT_USAGE;
     if (strcmp(cli->device, "cpu") != 0) {
         /* the exported model is the same whatever trained it, and only the CPU plugins
          * describe themselves to other runtimes (ONNX, PyTorch) */
@@ -98,7 +96,7 @@ int nn_cmd_export(nn_cli *cli)
         default_output(def, sizeof def, eo.checkpoint, onnx ? ".onnx" : ".torch.safetensors");
         output = def;
     }
-    if (code == NN_EXIT_OK && nn_cli_output_guard("export", output, cfg, reg))
+    if (code == NN_EXIT_OK && nn_cli_output_guard(cli, "export", output, eo.checkpoint, NULL, 0, cfg, reg))
         code = NN_EXIT_USAGE;
     if (code == NN_EXIT_OK) {
         nn_export_opts o = {.checkpoint = eo.checkpoint, .output = output, .opset = (int)opset,

@@ -1,7 +1,8 @@
-/* output_guard.c: refuses an output path (predict --output, export -o) that names a file a run
- * depends on: one the model's [data] or [transform.*] sections name (or a file below a
- * directory they name), an nntrain checkpoint, or a run directory's own files. It only looks:
- * a path that does not exist yet is always fine. */
+/* output_guard.c: refuses an output path (predict --output, export -o) that names a file the
+ * command reads (its model file, checkpoint, --input files) or one a run depends on: one the
+ * model's [data] or [transform.*] sections name (or a file below a directory they name), an
+ * nntrain checkpoint, or a run directory's own files. It only looks: a path that does not
+ * exist yet is always fine. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <limits.h>
@@ -34,6 +35,15 @@ static int below(const char *real, const char *dir)
     return strncmp(real, dir, l) == 0 && real[l] == '/';
 }
 
+/* 1 (with g->why filled from role) when p is the output file itself (a link to it too) */
+static int same(guard *g, const char *p, const struct stat *st, const char *role)
+{
+    if (st->st_dev != g->o.st_dev || st->st_ino != g->o.st_ino)
+        return 0;
+    snprintf(g->why, sizeof g->why, "%s (%s)", role, p);
+    return 1;
+}
+
 /* 1 (with g->why filled from role) when p is the output file or a directory holding it */
 static int hits(guard *g, const char *p, const char *role)
 {
@@ -41,10 +51,8 @@ static int hits(guard *g, const char *p, const char *role)
     char dir[PATH_MAX];
     if (!*p || stat(p, &st) != 0)
         return 0;
-    if (st.st_dev == g->o.st_dev && st.st_ino == g->o.st_ino) {
-        snprintf(g->why, sizeof g->why, "%s (%s)", role, p);
+    if (same(g, p, &st, role))
         return 1;
-    }
     if (S_ISDIR(st.st_mode) && realpath(p, dir) && below(g->real, dir)) {
         snprintf(g->why, sizeof g->why, "a file below %s's directory %s", role, p);
         return 1;
@@ -212,14 +220,30 @@ static int run_hits(guard *g, const char *output, nn_registry *reg)
     return 0;
 }
 
-int nn_cli_output_guard(const char *verb, const char *output, const nn_config *cfg,
-                        nn_registry *reg)
+/* 1 when the output is the model file, the checkpoint or one of the inputs */
+static int read_hits(guard *g, const nn_cli *cli, const char *checkpoint,
+                     const char *const *inputs, int n_inputs)
+{
+    struct stat st;
+    for (int i = -2; i < n_inputs; i++) {
+        const char *p = i == -2 ? (cli->argc > 0 ? cli->argv[0] : NULL)
+                        : i == -1 ? checkpoint : inputs[i];
+        if (p && stat(p, &st) == 0 && same(g, p, &st, "a file this command reads"))
+            return 1;
+    }
+    return 0;
+}
+
+int nn_cli_output_guard(const nn_cli *cli, const char *verb, const char *output,
+                        const char *checkpoint, const char *const *inputs, int n_inputs,
+                        const nn_config *cfg, nn_registry *reg)
 {
     guard g;
     if (!output || stat(output, &g.o) != 0 || !S_ISREG(g.o.st_mode) ||
         !realpath(output, g.real))
         return 0; /* a fresh path, or one that file_replace.c judges (a device, a FIFO) */
-    if (data_hits(&g, cfg) || run_hits(&g, output, reg)) {
+    if (read_hits(&g, cli, checkpoint, inputs, n_inputs) || data_hits(&g, cfg) ||
+        run_hits(&g, output, reg)) {
         nn_cli_error("%s: the output %s is %s; writing it would destroy it: name another file",
                      verb, output, g.why);
         return 1;

@@ -193,13 +193,6 @@ int nn_cmd_predict(nn_cli *cli)
     }
     if (n_inputs)
         part = NN_PART_PREDICT;
-    inputs[n_inputs] = ckpt; /* room: argc + 1 entries */
-    int clobbers = nn_cli_output_is_input(cli, "predict", output, inputs, n_inputs + 1);
-    inputs[n_inputs] = NULL;
-    if (clobbers) {
-        free(inputs);
-        return NN_EXIT_USAGE;
-    }
     nn_config *cfg;
     nn_registry *reg;
     nn_session s = {0};
@@ -211,7 +204,7 @@ int nn_cmd_predict(nn_cli *cli)
      * run never leaves a truncated file where a complete one was */
     char tmp[PATH_MAX + 32] = "";
     nn_error ferr = {0};
-    if (code == NN_EXIT_OK && nn_cli_output_guard("predict", output, cfg, reg))
+    if (code == NN_EXIT_OK && nn_cli_output_guard(cli, "predict", output, ckpt, inputs, n_inputs, cfg, reg))
         code = NN_EXIT_USAGE;
     if (code == NN_EXIT_OK && output &&
         !(p.out = nn_file_begin(output, "predictions", tmp, sizeof tmp, NN_FILE_USER, &ferr))) {

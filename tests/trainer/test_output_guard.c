@@ -118,3 +118,22 @@ Test(output_guard, a_run_directory_keeps_its_checkpoints_model_file_lock_and_log
     cr_assert_eq(nntrain("predict " CK "--output runs/m/p.csv"), 0, "%s", text_of("out.txt"));
     cr_assert_eq(nntrain("predict " CK "--output runs/m/p.csv"), 0, "%s", text_of("out.txt"));
 }
+
+/* the files the command itself reads: its model file, the checkpoint, an --input file (one
+ * check for all: the same message, nothing written) */
+Test(output_guard, the_commands_own_inputs_are_refused)
+{
+    train_csv();
+    cr_assert_eq(nntrain("predict " CK "--limit 2 --output fresh.csv"), 0, "%s",
+                 text_of("out.txt"));
+    refused("m.ini", "is a file this command reads (m.ini)", "predict " CK "--output m.ini");
+    refused("m.ini", "is a file this command reads (m.ini)", "export " CK "-o m.ini");
+    refused("runs/m/last.safetensors", "is a file this command reads (runs/m/last.safetensors)",
+            "export " CK "-o runs/m/last.safetensors");
+    write_csv_rows("in.csv", 4, 5, 0);
+    refused("in.csv", "is a file this command reads (in.csv)",
+            "predict " CK "--input in.csv --output in.csv");
+    cr_assert_eq(symlink("in.csv", path_in("in-link.csv")), 0);
+    refused("in.csv", "is a file this command reads (in.csv)",
+            "predict " CK "--input in.csv --output in-link.csv");
+}
