@@ -1,6 +1,10 @@
 /* logger.h: the vtable of a logger plugin and the events the trainer sends it.
- * Events arrive on the trainer's loop thread, never on the compute path. A logger that fails
- * returns an error; the core reports it once and goes on (unless the run is strict). */
+ * Events arrive on the trainer's loop thread, never on the compute path, in the order they
+ * happened. Steps' BATCH_END events come in bunches, at the progress timer's tick or just
+ * before the next event of another kind (waking the loop thread at every step cost a fast
+ * model's steps a few percent), so a logger sees a step within one progress period.
+ * A logger that fails returns an error; the core reports it once and goes on (unless the
+ * run is strict). */
 #ifndef NNTRAIN_LOGGER_H
 #define NNTRAIN_LOGGER_H
 
