@@ -459,6 +459,11 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
         r->wait_s = nn_loader_wait_seconds(t->train_l);
         r->wakeups = nn_loader_wakeups(t->train_l) + t->wakeups;
     }
+    r->dropped = t->dropped;
+    if (t->dropped && o->verbosity >= 0)
+        fprintf(stderr, "nntrain: the loggers fell behind: %lld steps' own records (their loss "
+                "and accuracy) were not logged; the epochs' figures and the checkpoints are "
+                "whole\n", (long long)t->dropped);
     nn_loader_free(t->train_l);
     nn_loader_free(t->val_l);
     nn_metrics_free(&t->tm);

@@ -47,6 +47,8 @@ typedef struct nn_train_result {
     double wait_s;           /* seconds those steps waited, in total */
     int64_t wakeups;         /* times training woke the loader's and the event loop's threads
                                 (this session): about one per step, not one per call */
+    int64_t dropped;         /* steps' BATCH_END records the loggers never got: they fell a
+                                whole ring behind (said on stderr unless quiet) */
     char last_ckpt[600];
     char best_ckpt[600];
     int tested;              /* the test split was evaluated into `test` */
