@@ -10,12 +10,14 @@
  * Never allocates in nn_dnnl_op_run() or the activation's per-step calls, but for the stream
  * and scratchpad of a thread other than the engine's, at that thread's first step. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "nn_dnnl.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* what a computing thread executes with */
 typedef struct thread_ctx {
@@ -383,8 +385,8 @@ static int op_add(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg, void 
 /* oneDNN 2.6 generates the JIT kernels of its gemm-based primitives (x64:gemm:jit: inner
  * products, gemm convolutions) at their first execution, not when they are created: 2.5 to
  * 18 ms for the MLP's inner products, which fell into the first training step (its first
- * epoch took 1.1-1.2x the steady one). Such a primitive runs once here, on zeroed memory of
- * its own, so that the first step finds the kernels made, unless its arguments need more than
+ * epoch took 1.1-1.2x the steady one). Such a primitive runs once here, on fresh zero pages
+ * of its own, so that the first step finds the kernels made, unless its arguments need more than
  * WARM_UP_MAX bytes (a run that large dwarfs the kernels' making; the memory would double the
  * layer's for a moment). A failure here costs only the warm-up: the primitive's own runs
  * report theirs. */
@@ -397,36 +399,39 @@ static void warm_up(const_dnnl_primitive_desc_t pd, dnnl_primitive_t prim, threa
                                DNNL_ARG_DST,       DNNL_ARG_DIFF_SRC,     DNNL_ARG_DIFF_WEIGHTS,
                                DNNL_ARG_DIFF_BIAS, DNNL_ARG_DIFF_DST,     DNNL_ARG_WORKSPACE,
                                DNNL_ARG_SCRATCHPAD};
-    enum { N_CAND = sizeof cand / sizeof *cand };
-    dnnl_exec_arg_t args[N_CAND];
+    enum { N_CAND = sizeof cand / sizeof *cand, ALIGN = 4096 };
+    const dnnl_memory_desc_t *mds[N_CAND];
     size_t total = 0;
     for (int i = 0; i < N_CAND; i++) {
-        const dnnl_memory_desc_t *md =
-            dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, cand[i]);
-        size_t bytes = md && md->ndims ? dnnl_memory_desc_get_size(md) : 0;
-        if (bytes > WARM_UP_MAX || (total += bytes) > WARM_UP_MAX)
+        mds[i] = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, cand[i]);
+        size_t bytes = mds[i] && mds[i]->ndims ? dnnl_memory_desc_get_size(mds[i]) : 0;
+        if (bytes > WARM_UP_MAX || (total += (bytes + ALIGN - 1) / ALIGN * ALIGN) > WARM_UP_MAX)
             return;
     }
+    /* fresh anonymous pages read as zero without being given memory of their own: only what
+     * the run writes (its output) adds to the process's peak, not every argument */
+    char *mem = total ? mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                             -1, 0)
+                      : NULL;
+    if (mem == MAP_FAILED)
+        return;
+    dnnl_exec_arg_t args[N_CAND];
     int n = 0, ok = 1;
+    size_t at = 0;
     for (int i = 0; i < N_CAND && ok; i++) {
-        const dnnl_memory_desc_t *md =
-            dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, cand[i]);
-        if (!md || md->ndims == 0)
+        if (!mds[i] || mds[i]->ndims == 0)
             continue;
-        void *data = NULL;
-        ok = dnnl_memory_create(&args[n].memory, md, g_engine, DNNL_MEMORY_ALLOCATE) ==
-             dnnl_success;
-        if (!ok)
-            break;
-        args[n++].arg = cand[i];
-        ok = dnnl_memory_get_data_handle(args[n - 1].memory, &data) == dnnl_success && data;
+        ok = dnnl_memory_create(&args[n].memory, mds[i], g_engine, mem + at) == dnnl_success;
         if (ok)
-            memset(data, 0, dnnl_memory_desc_get_size(md));
+            args[n++].arg = cand[i];
+        at += (dnnl_memory_desc_get_size(mds[i]) + ALIGN - 1) / ALIGN * ALIGN;
     }
     if (ok && dnnl_primitive_execute(prim, c->stream, n, args) == dnnl_success)
         dnnl_stream_wait(c->stream);
     for (int i = 0; i < n; i++)
         dnnl_memory_destroy(args[i].memory);
+    if (mem)
+        munmap(mem, total);
 }
 
 int nn_dnnl_op_create(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, const char *what,
