@@ -1,7 +1,8 @@
 /* trainer.c: the training state machine: epochs of steps on the calling thread, validation,
  * the epoch-end decisions, and the run's tear-down. The run is opened by train_open.c; events
- * go to the loggers through train_events.c; checkpoints through train_state.c. It must never write a checkpoint from
- * non-finite state, and a resumed run must reproduce the uninterrupted one exactly. */
+ * go to the loggers through train_events.c; checkpoints through train_state.c. It must never
+ * write a checkpoint from non-finite state, and a resumed run must reproduce the uninterrupted
+ * one exactly. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
