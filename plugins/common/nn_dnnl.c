@@ -386,10 +386,9 @@ static int op_add(nn_dnnl_op *op, const_dnnl_primitive_desc_t pd, int arg, void 
  * products, gemm convolutions) at their first execution, not when they are created: 2.5 to
  * 18 ms for the MLP's inner products, which fell into the first training step (its first
  * epoch took 1.1-1.2x the steady one). Such a primitive runs once here, on fresh zero pages
- * of its own, so that the first step finds the kernels made, unless its arguments need more than
- * WARM_UP_MAX bytes (a run that large dwarfs the kernels' making; the memory would double the
- * layer's for a moment). A failure here costs only the warm-up: the primitive's own runs
- * report theirs. */
+ * of its own, so that the first step finds the kernels made, unless its arguments need more
+ * than WARM_UP_MAX bytes (a run that large dwarfs the kernels' making). A failure here costs
+ * only the warm-up: the primitive's own runs report theirs. */
 #define WARM_UP_MAX ((size_t)32 << 20)
 static void warm_up(const_dnnl_primitive_desc_t pd, dnnl_primitive_t prim, thread_ctx *c)
 {
