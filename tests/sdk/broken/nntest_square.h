@@ -42,15 +42,21 @@ static inline int sq_forward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* dx = k x dy: k = 2 is the true derivative, a broken plugin passes another k */
+static inline int sq_backward_times(const nn_layer_io *io, float k)
+{
+    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
+    float *dx = io->grad_inputs[0] ? NN_F32P(io->grad_inputs[0]) : NULL;
+    for (int64_t i = 0, n = nn_tensor_numel(io->output); dx && i < n; i++)
+        dx[i] = k * x[i] * dy[i];
+    return NN_OK;
+}
+
 static inline int sq_backward(void *self, const nn_layer_io *io, nn_error *err)
 {
     (void)self;
     (void)err;
-    const float *x = NN_F32P(io->inputs[0]), *dy = NN_F32P(io->grad_output);
-    float *dx = io->grad_inputs[0] ? NN_F32P(io->grad_inputs[0]) : NULL;
-    for (int64_t i = 0, n = nn_tensor_numel(io->output); dx && i < n; i++)
-        dx[i] = 2 * x[i] * dy[i];
-    return NN_OK;
+    return sq_backward_times(io, 2);
 }
 
 #endif
