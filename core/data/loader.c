@@ -108,29 +108,26 @@ static void work_cb(uv_work_t *req)
 
 static void after_cb(uv_work_t *req, int status);
 
-/* lock held: whether pump() would queue a batch now. The caller's wake-up of the loop
- * thread (a write to an eventfd, and a thread woken on the other core: tens of microseconds
- * in a VM, once per step) is skipped when not, or when one is already on its way: whatever
- * changes that later (a worker done, a slot freed) pumps or wakes itself. */
-static int can_pump(const nn_loader *l)
+/* lock held: the free slot pump() would queue the next batch into now, or NULL. The
+ * caller's wake-up of the loop thread (a write to an eventfd, and a thread woken on the other
+ * core: tens of microseconds in a VM, once per step) is skipped when there is none, or when
+ * one is already on its way: whatever changes that later (a worker done, a slot freed) pumps
+ * or wakes itself. */
+static slot *pumpable(nn_loader *l)
 {
     if (l->stopping || l->pausing || !l->started || l->next_sched >= l->nb ||
         l->queued >= l->o.workers || l->pending >= l->o.prefetch)
-        return 0;
+        return NULL;
     for (int i = 0; i < l->nslots; i++)
         if (l->slots[i].state == SLOT_FREE)
-            return 1;
-    return 0;
+            return &l->slots[i];
+    return NULL;
 }
 
 /* loop thread, lock held: queue batches while a slot is free and the limits allow */
 static void pump(nn_loader *l)
 {
-    while (can_pump(l)) {
-        slot *s = NULL;
-        for (int i = 0; i < l->nslots && !s; i++)
-            if (l->slots[i].state == SLOT_FREE)
-                s = &l->slots[i];
+    for (slot *s; (s = pumpable(l));) {
         int64_t k = l->next_sched++, B = l->o.batch_size;
         int64_t first = k * B, cnt = l->n - first < B ? l->n - first : B, row0 = 0, take = cnt;
         if (l->o.shard_count > 1)
@@ -475,7 +472,7 @@ int nn_loader_next(nn_loader *l, nn_batch **b, nn_error *err)
         s->state = SLOT_HELD;
         *b = &s->b;
     }
-    int wake = !l->wake_pending && can_pump(l);
+    int wake = !l->wake_pending && pumpable(l);
     l->wake_pending |= wake;
     l->wakeups += wake;
     uv_mutex_unlock(&l->mu);
@@ -491,7 +488,7 @@ void nn_loader_release(nn_loader *l, nn_batch *b)
     slot *s = (slot *)((char *)b - offsetof(slot, b));
     uv_mutex_lock(&l->mu);
     s->state = SLOT_FREE;
-    int wake = !l->wake_pending && can_pump(l);
+    int wake = !l->wake_pending && pumpable(l);
     l->wake_pending |= wake;
     l->wakeups += wake;
     uv_mutex_unlock(&l->mu);
