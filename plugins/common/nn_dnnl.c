@@ -400,11 +400,14 @@ static void warm_up(const_dnnl_primitive_desc_t pd, dnnl_primitive_t prim, threa
                                DNNL_ARG_SCRATCHPAD};
     enum { N_CAND = sizeof cand / sizeof *cand, ALIGN = 4096 };
     const dnnl_memory_desc_t *mds[N_CAND];
-    size_t total = 0;
+    size_t room[N_CAND], total = 0; /* each argument's bytes, rounded up to whole pages */
     for (int i = 0; i < N_CAND; i++) {
         mds[i] = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, cand[i]);
         size_t bytes = mds[i] && mds[i]->ndims ? dnnl_memory_desc_get_size(mds[i]) : 0;
-        if (bytes > WARM_UP_MAX || (total += (bytes + ALIGN - 1) / ALIGN * ALIGN) > WARM_UP_MAX)
+        if (bytes > WARM_UP_MAX)
+            return;
+        room[i] = (bytes + ALIGN - 1) / ALIGN * ALIGN;
+        if ((total += room[i]) > WARM_UP_MAX)
             return;
     }
     /* fresh anonymous pages read as zero without being given memory of their own: only what
@@ -423,7 +426,7 @@ static void warm_up(const_dnnl_primitive_desc_t pd, dnnl_primitive_t prim, threa
         ok = dnnl_memory_create(&args[n].memory, mds[i], g_engine, mem + at) == dnnl_success;
         if (ok)
             args[n++].arg = cand[i];
-        at += (dnnl_memory_desc_get_size(mds[i]) + ALIGN - 1) / ALIGN * ALIGN;
+        at += room[i];
     }
     if (ok && dnnl_primitive_execute(prim, c->stream, n, args) == dnnl_success)
         dnnl_stream_wait(c->stream);
