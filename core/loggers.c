@@ -1,12 +1,16 @@
 /* loggers.c: creates logger plugins from the model file and hands them events. Failures are
  * reported once on stderr with the logger's name; they never stop training unless strict. */
+#define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "crash.h"
 #include "instance.h"
 #include "loggers.h"
+#include "rundir.h"
 
 typedef struct lg {
     nn_instance inst;
@@ -45,8 +49,10 @@ static void report(lg *g, const char *what, const nn_error *lerr)
 }
 
 /* the file or directory a logger writes in the run directory: its "path" or "dir" key, or the
- * schema's default, normalised ("./a//b" is "a/b") into buf; NULL when it declares neither */
-static const char *log_target(const lg *g, char *buf, size_t cap, const char **key)
+ * schema's default (*raw, the key's name in *key), normalised ("./a//b" is "a/b") into buf;
+ * NULL when it declares neither */
+static const char *log_target(const lg *g, char *buf, size_t cap, const char **key,
+                              const char **raw)
 {
     const char *v = NULL;
     for (const nn_param_spec *p = g->inst.desc->params; p && p->name && !v; p++)
@@ -59,6 +65,7 @@ static const char *log_target(const lg *g, char *buf, size_t cap, const char **k
         }
     if (!v)
         return NULL;
+    *raw = v;
     size_t used = 0;
     buf[0] = 0;
     for (const char *c = v; *c && used + 1 < cap; c += strcspn(c, "/"), c += *c == '/') {
@@ -70,15 +77,58 @@ static const char *log_target(const lg *g, char *buf, size_t cap, const char **k
     return buf;
 }
 
+/* A logger's file (or directory) stays inside the run directory and is none of the run's own
+ * files, whoever wrote the logger: checked here for every logger whose schema has a "path" or
+ * "dir" key (logger.h), before it opens. Without a run directory (check_dir NULL: `nntrain
+ * summary`), by its name only. lerr gets the refusal, naming the key and its value. */
+static int check_target(const lg *g, const char *run_dir, nn_error *lerr)
+{
+    char norm[1024];
+    const char *key = NULL, *raw = NULL;
+    if (!log_target(g, norm, sizeof norm, &key, &raw))
+        return NN_OK;
+    for (const char *c = raw; *c; c += strcspn(c, "/"), c += *c == '/')
+        if (raw[0] == '/' || (strcspn(c, "/") == 2 && c[0] == '.' && c[1] == '.'))
+            return nn_error_set(lerr, NN_EINVAL, "key '%s' = '%s': the file must stay inside "
+                                "the run directory (a relative path without '..')", key, raw);
+    if (!*norm && strcmp(key, "path") == 0)
+        return nn_error_set(lerr, NN_EINVAL, "key '%s' = '%s': that names the run directory "
+                            "itself; expected a file name in it", key, raw);
+    if (*norm && (nn_rundir_own_name(norm) || (run_dir && nn_rundir_own_file(run_dir, norm))))
+        return nn_error_set(lerr, NN_EINVAL, "key '%s' = '%s': that is one of the run's own "
+                            "files (its lock, model file, checkpoints, or a temporary file "
+                            "NAME.tmp.PID); name another", key, raw);
+    /* a link below the run directory would lead out of it as '..' would */
+    char path[PATH_MAX];
+    size_t dl = run_dir ? strlen(run_dir) : 0;
+    if (!run_dir || !*norm ||
+        snprintf(path, sizeof path, "%s/%s", run_dir, norm) >= (int)sizeof path)
+        return NN_OK;
+    for (size_t e = dl + 1; path[e]; e++) {
+        if (path[e + 1] != '/' && path[e + 1] != 0)
+            continue;
+        char c = path[e + 1];
+        struct stat st;
+        path[e + 1] = 0;
+        int link = lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+        path[e + 1] = c;
+        if (link)
+            return nn_error_set(lerr, NN_EINVAL, "key '%s' = '%s': the path goes through a "
+                                "symbolic link, which may lead out of the run directory; the "
+                                "file must stay inside it", key, raw);
+    }
+    return NN_OK;
+}
+
 /* two loggers writing one file would interleave or replace each other's records */
 static int distinct_targets(const nn_loggers *l, const nn_config *cfg, nn_error *err)
 {
     for (int i = 0; i < l->n; i++)
         for (int j = 0; j < i; j++) {
             char a[1024], b[1024], oa[300], ob[300];
-            const char *ka = NULL, *kb = NULL;
-            if (!log_target(&l->v[i], a, sizeof a, &ka) ||
-                !log_target(&l->v[j], b, sizeof b, &kb) || strcmp(a, b) != 0)
+            const char *ka = NULL, *kb = NULL, *ra, *rb;
+            if (!log_target(&l->v[i], a, sizeof a, &ka, &ra) ||
+                !log_target(&l->v[j], b, sizeof b, &kb, &rb) || strcmp(a, b) != 0)
                 continue;
             nn_config_origin(oa, sizeof oa, cfg, l->v[j].sec, NULL);
             nn_config_origin(ob, sizeof ob, cfg, l->v[i].sec, NULL);
@@ -152,14 +202,15 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
     if (rc == NN_OK)
         rc = distinct_targets(l, cfg, err);
     for (int i = 0; i < l->n && rc == NN_OK; i++) {
-        if (!o) { /* checked only (summary): never opened, so never closed either */
-            l->v[i].dead = 1;
-            continue;
-        }
         const nn_logger_vtable *vt = l->v[i].inst.vt;
         nn_error lerr = {0};
-        if (NN_PLUGIN_CALL(&l->v[i].inst, "open",
-                           vt->open(l->v[i].inst.self, o, &lerr)) != NN_OK) {
+        int bad = check_target(&l->v[i], o ? o->run_dir : NULL, &lerr) != NN_OK;
+        if (bad || !o) /* refused, or checked only (summary): never opened, never closed */
+            l->v[i].dead = 1;
+        if (!bad && !o)
+            continue;
+        if (bad || NN_PLUGIN_CALL(&l->v[i].inst, "open",
+                                          vt->open(l->v[i].inst.self, o, &lerr)) != NN_OK) {
             if (strict)
                 rc = blame(&l->v[i], "open", &lerr, err);
             else

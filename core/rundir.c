@@ -19,6 +19,35 @@
 #include "file_replace.h"
 #include "rundir.h"
 
+static const char *const own_files[] = {".lock", "model.ini", "last.safetensors",
+                                        "best.safetensors", NN_RUNDIR_CV_RECORD};
+
+int nn_rundir_own_name(const char *name)
+{
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    if (nn_file_temp_pid(base) > 0)
+        return 1;
+    for (size_t i = 0; i < sizeof own_files / sizeof *own_files; i++)
+        if (strcmp(name, own_files[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int nn_rundir_own_file(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st, own;
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
+        stat(path, &st) != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof own_files / sizeof *own_files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, own_files[i]);
+        if (stat(path, &own) == 0 && own.st_dev == st.st_dev && own.st_ino == st.st_ino)
+            return 1;
+    }
+    return 0;
+}
+
 int nn_rundir_check_name(const char *name, const char *origin, nn_error *err)
 {
     if (!name || !*name)

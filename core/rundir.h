@@ -6,6 +6,16 @@
 
 #include "nntrain/status.h"
 
+/* A cross-validation fold's record of its figures (RUN/fold-K/NN_RUNDIR_CV_RECORD) */
+#define NN_RUNDIR_CV_RECORD "cv_fold.txt"
+
+/* 1 when name, a path relative to a run directory without "." or empty components, is one of
+ * the run's own files: its lock, model file, checkpoints, a cross-validation fold's record,
+ * or a temporary file NAME.tmp.PID (how checkpoints and logs are replaced atomically). */
+int nn_rundir_own_name(const char *name);
+/* 1 when dir/name exists and is one of dir's own files by identity (a hard link to one). */
+int nn_rundir_own_file(const char *dir, const char *name);
+
 /* A run name is one path component: not empty, no '/', not "." or "..". origin prefixes the
  * message ("model.ini:3: [train] name"). */
 int nn_rundir_check_name(const char *name, const char *origin, nn_error *err);

@@ -18,9 +18,10 @@
 #include "file_replace.h"
 #include "hash.h"
 #include "params_internal.h"
+#include "rundir.h"
 #include "trainer.h"
 
-#define FOLD_RECORD "cv_fold.txt"
+#define FOLD_RECORD NN_RUNDIR_CV_RECORD
 enum { MAX_FOLDS = 100 };
 
 typedef struct fold_key {

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "config.h"
 #include "params_internal.h"
+#include "rundir.h"
 
 /* a checkpoint header is read up to this many bytes to find its format key */
 #define GUARD_HEADER_MAX (16u << 20)
@@ -208,7 +209,7 @@ static int run_hits(guard *g, const char *output, nn_registry *reg)
         *slash = 0;
         const char *d = *dir ? dir : "/";
         if (is_run_dir(d)) {
-            if (up == 0 && (strcmp(base, ".lock") == 0 || strcmp(base, "model.ini") == 0)) {
+            if (up == 0 && nn_rundir_own_name(base)) {
                 snprintf(g->why, sizeof g->why, "the %s of the run directory %s", base, d);
                 return 1;
             }

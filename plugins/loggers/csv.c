@@ -134,7 +134,7 @@ static int csv_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     csvlog *c = self;
     free(c->path);
-    int rc = lg_run_file(o->run_dir, c->path_key, WHO, "path", &c->path, err);
+    int rc = lg_run_file(o->run_dir, c->path_key, WHO, &c->path, err);
     if (rc != NN_OK)
         return rc;
     /* a resumed run keeps the history up to its checkpoint */

@@ -485,7 +485,7 @@ static int report_open(void *self, const nn_logger_open *o, nn_error *err)
     free(r->config_path);
     free(r->config_text);
     r->path = NULL;
-    int rc = lg_run_file(o->run_dir, r->path_key, WHO, "path", &r->path, err);
+    int rc = lg_run_file(o->run_dir, r->path_key, WHO, &r->path, err);
     if (rc != NN_OK)
         return rc;
     r->run_name = strdup(o->run_name ? o->run_name : "nntrain run");

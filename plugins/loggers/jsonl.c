@@ -62,7 +62,7 @@ static int jsonl_open(void *self, const nn_logger_open *o, nn_error *err)
 {
     jsonl *j = self;
     free(j->path);
-    int rc = lg_run_file(o->run_dir, j->path_key, WHO, "path", &j->path, err);
+    int rc = lg_run_file(o->run_dir, j->path_key, WHO, &j->path, err);
     if (rc != NN_OK)
         return rc;
     /* a resumed run keeps the history up to its checkpoint */

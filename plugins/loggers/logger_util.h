@@ -87,101 +87,18 @@ static inline void lg_buf_free(lg_buf *b)
 
 /* ---- paths ---- */
 
-/* the run's own files: a log written over them destroys the run */
-static const char *const lg_own_files[] = {".lock", "model.ini", "last.safetensors",
-                                           "best.safetensors", "cv_fold.txt"};
-
-/* 1 when a path's last component is a temporary file's name, "NAME.tmp.PID" (how the run and
- * the loggers write files atomically; a run removes such files that it finds left over) */
-static inline int lg_is_temp_name(const char *name)
+/* *out = an owned "dir/name" for a logger's file or directory (name alone without dir). The
+ * core checked name before open (nn_loggers_open: inside the run directory, none of the
+ * run's own files, no symbolic link on the way), so this only joins. */
+static inline int lg_run_path(const char *dir, const char *name, const char *who, char **out,
+                              nn_error *err)
 {
-    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-    const char *t = strstr(base, ".tmp.");
-    if (!t || t == base || !t[5])
-        return 0;
-    for (t += 5; *t; t++)
-        if (*t < '0' || *t > '9')
-            return 0;
-    return 1;
-}
-
-/* *out = an owned "dir/name" for a logger's file: name stays inside the run directory (not
- * absolute, no ".." component), as its documentation says; key names the parameter. The name
- * is normalised first ("./a//b" is "a/b") and compared with the run's own files by name and,
- * for files that exist, by identity (device and inode: a hard link is the same file). */
-static inline int lg_run_path(const char *dir, const char *name, const char *who,
-                              const char *key, char **out, nn_error *err)
-{
-    *out = NULL;
-    for (const char *c = name; *c; c += strcspn(c, "/"), c += *c == '/') {
-        size_t l = strcspn(c, "/");
-        if ((l == 2 && c[0] == '.' && c[1] == '.') || name[0] == '/')
-            return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': the file must stay inside "
-                                "the run directory (a relative path without '..')", who, key,
-                                name);
-    }
     size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
-    char *p = malloc(dl + nl + 2);
-    if (!p)
+    *out = malloc(dl + nl + 2);
+    if (!*out)
         return nn_error_set(err, NN_ENOMEM, "%s: out of memory", who);
-    size_t k = 0;
-    if (dl) {
-        memcpy(p, dir, dl);
-        k = dl;
-        if (p[k - 1] != '/')
-            p[k++] = '/';
-    }
-    /* name without empty and "." components */
-    size_t start = k;
-    for (const char *c = name; *c; c += strcspn(c, "/"), c += *c == '/') {
-        size_t l = strcspn(c, "/");
-        if (l == 0 || (l == 1 && c[0] == '.'))
-            continue;
-        if (k > start)
-            p[k++] = '/';
-        memcpy(p + k, c, l);
-        k += l;
-    }
-    p[k] = 0;
-    const char *norm = p + start;
-    int own = lg_is_temp_name(norm);
-    for (size_t i = 0; !own && i < sizeof lg_own_files / sizeof *lg_own_files; i++)
-        own = strcmp(norm, lg_own_files[i]) == 0;
-    struct stat st, ost;
-    if (!own && *norm && dir && stat(p, &st) == 0)
-        for (size_t i = 0; !own && i < sizeof lg_own_files / sizeof *lg_own_files; i++) {
-            size_t ol = dl + strlen(lg_own_files[i]) + 2;
-            char *o = malloc(ol);
-            if (!o) {
-                free(p);
-                return nn_error_set(err, NN_ENOMEM, "%s: out of memory", who);
-            }
-            snprintf(o, ol, "%s/%s", dir, lg_own_files[i]);
-            own = stat(o, &ost) == 0 && ost.st_dev == st.st_dev && ost.st_ino == st.st_ino;
-            free(o);
-        }
-    if (own) {
-        free(p);
-        return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': that is one of the run's "
-                            "own files (its lock, model file, checkpoints, or a temporary file "
-                            "NAME.tmp.PID); name another", who, key, name);
-    }
-    /* a link below the run directory would lead out of it as '..' would */
-    for (size_t e = start; p[e]; e++) {
-        if (p[e + 1] != '/' && p[e + 1] != 0)
-            continue;
-        char c = p[e + 1];
-        p[e + 1] = 0;
-        int link = lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
-        p[e + 1] = c;
-        if (link) {
-            free(p);
-            return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': the path goes through a "
-                                "symbolic link, which may lead out of the run directory; the "
-                                "file must stay inside it", who, key, name);
-        }
-    }
-    *out = p;
+    snprintf(*out, dl + nl + 2, "%s%s%s", dl ? dir : "", dl && dir[dl - 1] != '/' ? "/" : "",
+             name);
     return NN_OK;
 }
 
@@ -215,20 +132,12 @@ static inline int lg_mkdirs(const char *dir, const char *who, nn_error *err)
 
 /* lg_run_path for a file, with the directories between the run directory and the file made
  * as tensorboard's dir is: "sub/m.csv" works as "m.csv" does. */
-static inline int lg_run_file(const char *dir, const char *name, const char *who,
-                              const char *key, char **out, nn_error *err)
+static inline int lg_run_file(const char *dir, const char *name, const char *who, char **out,
+                              nn_error *err)
 {
-    int rc = lg_run_path(dir, name, who, key, out, err);
-    size_t dl = dir ? strlen(dir) : 0;
-    const char *norm = rc ? NULL : *out + dl + (dl && dir[dl - 1] != '/'); /* past "dir/" */
-    if (norm && !*norm) {
-        free(*out);
-        *out = NULL;
-        return nn_error_set(err, NN_EINVAL, "%s: key '%s' = '%s': that names the run directory "
-                            "itself; expected a file name in it", who, key, name);
-    }
+    int rc = lg_run_path(dir, name, who, out, err);
     const char *slash = rc ? NULL : strrchr(*out, '/');
-    if (!slash || !strchr(norm, '/'))
+    if (!slash || !strchr(name, '/'))
         return rc; /* no directory of its own below the run directory */
     size_t pl = (size_t)(slash - *out);
     char *parent = malloc(pl + 1);

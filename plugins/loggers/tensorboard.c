@@ -215,7 +215,7 @@ static int tb_open(void *self, const nn_logger_open *o, nn_error *err)
     free(t->dir);
     free(t->path);
     t->path = NULL;
-    int rc = lg_run_path(o->run_dir, t->dir_key, WHO, "dir", &t->dir, err);
+    int rc = lg_run_path(o->run_dir, t->dir_key, WHO, &t->dir, err);
     if (rc != NN_OK)
         return rc;
     rc = lg_mkdirs(t->dir, WHO, err);

@@ -90,7 +90,7 @@ Test(logger_params, an_unwritable_place_fails_open_with_the_path_in_the_message)
 }
 
 /* csv, jsonl and html_report make the directories of their path inside the run directory, as
- * tensorboard makes its dir; a path that leaves the run directory is still refused */
+ * tensorboard makes its dir */
 Test(logger_params, a_file_below_the_run_directory_gets_its_directories_made)
 {
     static const char *const key[] = {NULL, "path", "path", "dir", "path"};
@@ -111,103 +111,134 @@ Test(logger_params, a_file_below_the_run_directory_gets_its_directories_made)
         lut_close(&l);
         rm_rf(l.dir);
     }
-    for (int i = 1; i < 5; i++) {
-        const char *out[] = {"../up.log", "/tmp/abs.log", "sub/../../up.log"};
-        for (int k = 0; k < 3; k++) {
-            logger_under_test l;
-            nn_kv kv = {key[i], out[k], "model.ini", 3};
-            lut_create(&l, loggers[i], &kv, 1);
-            nn_logger_open o = lut_open_args(l.dir, 0, 0);
-            nn_error err = {0};
-            cr_assert_eq(l.vt->open(l.inst.self, &o, &err), NN_EINVAL, "%s accepted %s",
-                         loggers[i], out[k]);
-            char want[64];
-            snprintf(want, sizeof want, "key '%s' = '%s': the file must stay inside", key[i],
-                     out[k]);
-            cr_assert(strstr(err.msg, want), "%s: %s", loggers[i], err.msg);
-            lut_close(&l);
-            rm_rf(l.dir);
-        }
-        /* the run's own files, and a link below the run directory (out of it as '..') */
-        const char *bad[] = {"last.safetensors", ".lock", "out/x.log"};
-        const char *says[] = {"that is one of the run's own files",
-                              "that is one of the run's own files",
-                              "the path goes through a symbolic link"};
-        for (int k = 0; k < 3; k++) {
-            logger_under_test l;
-            nn_kv kv = {key[i], bad[k], "model.ini", 3};
-            lut_create(&l, loggers[i], &kv, 1);
-            char link[600];
-            snprintf(link, sizeof link, "%s/out", l.dir);
-            cr_assert_eq(symlink("/nonexistent-outside-the-run", link), 0);
-            nn_logger_open o = lut_open_args(l.dir, 0, 0);
-            nn_error err = {0};
-            cr_assert_eq(l.vt->open(l.inst.self, &o, &err), NN_EINVAL, "%s accepted %s",
-                         loggers[i], bad[k]);
-            cr_assert(strstr(err.msg, says[k]), "%s: %s", loggers[i], err.msg);
-            lut_close(&l);
-            rm_rf(l.dir);
-        }
-    }
 }
 
-/* "./last.safetensors", ".//model.ini", a hard link to model.ini and a temporary file's name
- * are the run's own files too: the name is normalised and, for a file that exists, compared by
- * identity before anything is written (the CSV logger used to append rows to last.safetensors) */
-Test(logger_params, a_run_file_named_another_way_is_still_refused)
+/* Where a logger writes is checked by the core (nn_loggers_open) before the logger opens, for
+ * the stock loggers and a third party's alike: nntest_filelog appends to run_dir/PATH with no
+ * check of its own. A run directory holding model.ini, last.safetensors, a hard link to
+ * model.ini (alias.log) and a symbolic link out of it (out). */
+static const char *const checked[] = {"csv", "jsonl", "tensorboard", "html_report",
+                                      "nntest_filelog"};
+
+static nn_registry *registry_with_filelog(char *plug, size_t cap)
 {
-    static const char *const key[] = {NULL, "path", "path", "dir", "path"};
-    const char *bad[] = {"./last.safetensors", ".//model.ini", "sub/.//../model.ini",
-                         "alias.log", "./metrics.csv.tmp.4242", "."};
-    const char *says[] = {"that is one of the run's own files",
-                          "that is one of the run's own files", "the file must stay inside",
-                          "that is one of the run's own files",
-                          "that is one of the run's own files",
-                          "that names the run directory itself"};
-    for (int i = 1; i < 5; i++)
-        for (int k = 0; k < 6; k++) {
-            if (i == 3 && k == 5)
-                continue; /* tensorboard's dir = . is the run directory, as documented */
-            logger_under_test l;
-            nn_kv kv = {key[i], bad[k], "model.ini", 3};
-            lut_create(&l, loggers[i], &kv, 1);
-            char own[600], alias[600];
-            snprintf(own, sizeof own, "%s/model.ini", l.dir);
-            snprintf(alias, sizeof alias, "%s/alias.log", l.dir);
-            FILE *f = fopen(own, "w");
-            cr_assert_not_null(f);
-            fputs("[train]\n", f);
-            fclose(f);
-            cr_assert_eq(link(own, alias), 0);
-            nn_logger_open o = lut_open_args(l.dir, 0, 0);
-            nn_error err = {0};
-            cr_assert_eq(l.vt->open(l.inst.self, &o, &err), NN_EINVAL, "%s accepted %s",
-                         loggers[i], bad[k]);
-            cr_assert(strstr(err.msg, says[k]) && strstr(err.msg, bad[k]), "%s: %s",
-                      loggers[i], err.msg);
-            char *text = NULL;
-            size_t n = 0;
-            f = fopen(own, "r");
-            cr_assert_not_null(f);
-            cr_assert_eq(getdelim(&text, &n, 0, f), 8);
-            cr_assert_str_eq(text, "[train]\n", "%s: model.ini was written", loggers[i]);
-            fclose(f);
-            free(text);
-            lut_close(&l);
-            rm_rf(l.dir);
-        }
-    /* a name with "." components that is no run file is written where it says */
-    logger_under_test l;
-    nn_kv kv = {"path", "./logs/.//m.csv", "model.ini", 3};
-    lut_create(&l, "csv", &kv, 1);
-    lut_open(&l, 0, 0);
-    fake_run(&l, NULL, NULL);
+    make_tmpdir(plug, cap);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp %s/nntest_filelog.so %s/", NNTEST_PLUGIN_DIR, plug);
+    cr_assert_eq(system(cmd), 0);
+    nn_error err = {0};
+    nn_registry *r = nn_registry_new(NULL);
+    const char *dirs[] = {plug};
+    cr_assert_eq(nn_registry_scan(r, dirs, 1, NULL, &err), NN_OK, "%s", err.msg);
+    return r;
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
     char path[600];
-    snprintf(path, sizeof path, "%s/logs/m.csv", l.dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void assert_text(const char *dir, const char *name, const char *text)
+{
+    char path[600], got[256] = {0};
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    fclose(f);
+    got[n] = 0;
+    cr_assert_str_eq(got, text, "%s was written", path);
+}
+
+/* nn_loggers_open of [logger.x] type = plugin, key = value into run (NULL: checked only, as
+ * `nntrain summary` does), strict; closes what it opened */
+static int open_one(nn_registry *r, const char *run, const char *plugin, const char *value,
+                    nn_error *err)
+{
+    const char *key = strcmp(plugin, "tensorboard") == 0 ? "dir" : "path";
+    char text[700];
+    snprintf(text, sizeof text, "[logger.x]\ntype = %s\n%s = %s\n", plugin, key, value);
+    nn_config *c = NULL;
+    cr_assert_eq(nn_config_parse(text, "model.ini", &c, err), NN_OK, "%s", err->msg);
+    nn_logger_open o = lut_open_args(run, 0, 0);
+    nn_loggers *l = NULL;
+    int rc = nn_loggers_open(r, c, run ? &o : NULL, 1, &l, err);
+    nn_loggers_close(l);
+    nn_config_free(c);
+    return rc;
+}
+
+Test(logger_params, the_core_keeps_every_loggers_file_inside_the_run_and_off_its_own_files)
+{
+    char plug[256], run[256];
+    nn_registry *r = registry_with_filelog(plug, sizeof plug);
+    make_tmpdir(run, sizeof run);
+    write_text(run, "model.ini", "[train]\n");
+    write_text(run, "last.safetensors", "checkpoint");
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/model.ini", run);
+    snprintf(b, sizeof b, "%s/alias.log", run);
+    cr_assert_eq(link(a, b), 0);
+    snprintf(b, sizeof b, "%s/out", run);
+    cr_assert_eq(symlink("/tmp", b), 0);
+    static const char *const bad[][2] = {
+        {"../up.log", "the file must stay inside the run directory"},
+        {"/tmp/abs.log", "the file must stay inside the run directory"},
+        {"sub/../../up.log", "the file must stay inside the run directory"},
+        {"sub/.//../model.ini", "the file must stay inside the run directory"},
+        {"last.safetensors", "that is one of the run's own files"},
+        {"./last.safetensors", "that is one of the run's own files"},
+        {".//model.ini", "that is one of the run's own files"},
+        {".lock", "that is one of the run's own files"},
+        {"best.safetensors", "that is one of the run's own files"},
+        {"cv_fold.txt", "that is one of the run's own files"},
+        {"./metrics.csv.tmp.4242", "that is one of the run's own files"},
+        {"alias.log", "that is one of the run's own files"},
+        {"out/x.log", "the path goes through a symbolic link"},
+        {".", "that names the run directory itself"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+        for (size_t i = 0; i < sizeof checked / sizeof *checked; i++) {
+            if (strcmp(checked[i], "tensorboard") == 0 && strcmp(bad[k][0], ".") == 0)
+                continue; /* tensorboard's dir = . is the run directory, as documented */
+            nn_error err = {0};
+            cr_assert_neq(open_one(r, run, checked[i], bad[k][0], &err), NN_OK,
+                          "%s accepted %s", checked[i], bad[k][0]);
+            char want[300];
+            snprintf(want, sizeof want, "model.ini:3: [logger.x]: logger '%s' failed in open: "
+                     "key '%s' = '%s': %s", checked[i],
+                     strcmp(checked[i], "tensorboard") == 0 ? "dir" : "path", bad[k][0],
+                     bad[k][1]);
+            cr_assert(strstr(err.msg, want), "want \"%s\" in \"%s\"", want, err.msg);
+        }
+    assert_text(run, "model.ini", "[train]\n");
+    assert_text(run, "last.safetensors", "checkpoint");
     struct stat st;
-    cr_assert(stat(path, &st) == 0 && st.st_size > 0, "no %s", path);
-    lut_close(&l);
-    rm_rf(l.dir);
+    cr_assert_neq(stat("/tmp/x.log", &st), 0);
+    /* a name that only looks like a run file, with "." components, is written where it says */
+    for (size_t i = 0; i < sizeof checked / sizeof *checked; i++) {
+        nn_error err = {0};
+        char name[64];
+        snprintf(name, sizeof name, "./logs/.//%s.model.ini.tmp.x", checked[i]);
+        cr_assert_eq(open_one(r, run, checked[i], name, &err), NN_OK, "%s: %s", checked[i],
+                     err.msg);
+        snprintf(a, sizeof a, "%s/logs/%s.model.ini.tmp.x", run, checked[i]);
+        cr_assert_eq(stat(a, &st), 0, "%s: no %s", checked[i], a);
+    }
+    /* checked only (`nntrain summary`: no run directory yet): by the name alone */
+    nn_error err = {0};
+    cr_assert_neq(open_one(r, NULL, "nntest_filelog", "model.ini", &err), NN_OK);
+    cr_assert(strstr(err.msg, "key 'path' = 'model.ini': that is one of the run's own files"),
+              "%s", err.msg);
+    cr_assert_eq(open_one(r, NULL, "nntest_filelog", "alias.log", &err), NN_OK, "%s", err.msg);
+    nn_registry_free(r);
+    rm_rf(run);
+    rm_rf(plug);
 }
 
 /* two loggers writing one file (named differently, or one by its default) are refused before

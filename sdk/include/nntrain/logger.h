@@ -63,6 +63,12 @@ typedef struct nn_event {
     const void *reserved[8];
 } nn_event;
 
+/* Where a logger writes: a string parameter named "path" (a file) or "dir" (a directory),
+ * relative to run_dir. Before open, the core refuses (naming the key's line) a value that is
+ * absolute, has a ".." component, goes through a symbolic link below run_dir, names run_dir
+ * itself (path), or names one of the run's own files (.lock, model.ini, last.safetensors,
+ * best.safetensors, cv_fold.txt, NAME.tmp.PID, also by hard link), and two loggers naming
+ * one file; a logger that writes elsewhere gets none of these checks. */
 typedef struct nn_logger_open {
     uint32_t struct_size;
     const char *run_dir;     /* directory of this run; exists */
