@@ -255,14 +255,37 @@ static int check_device_coverage(nn_session *s, int training, nn_error *err)
 }
 
 /* A resume without --seed continues with the checkpoint's seed (the data split and every
- * random stream depend on it); a data-parallel run's processes may not all read the
- * checkpoint, so there the resume's check asks for --seed instead. The seed in effect goes
- * into the model file's text: RUN/model.ini and the checkpoints record it. */
-static int effective_seed(nn_session *s, const nn_session_opts *o, nn_error *err)
+ * random stream depend on it). In a data-parallel run rank 0 reads it (the other processes,
+ * on other hosts, may not see the checkpoint) and sends it, or its refusal when it could not
+ * take the run directory (rc): every process comes here, so none waits for an answer that
+ * will not come. The seed in effect goes into the model file's text: RUN/model.ini and the
+ * checkpoints record it. */
+static int effective_seed(nn_session *s, const nn_session_opts *o, int rc, nn_error *err)
 {
-    uint64_t seed;
-    if (o->resume_path && o->seed < 0 && !s->dist &&
-        nn_resume_seed(o->resume_path, s->run_dir, &seed) && seed != s->seed) {
+    uint64_t seed = 0;
+    int found = rc == NN_OK && o->resume_path && o->seed < 0 && nn_dist_rank(s->dist) == 0 &&
+                nn_resume_seed(o->resume_path, s->run_dir, &seed);
+    if (s->dist) {
+        struct {
+            nn_error rank0; /* its refusal, which every process then reports as its own */
+            int64_t found;
+            uint64_t seed;
+        } msg = {.found = found, .seed = seed};
+        if (nn_dist_rank(s->dist) == 0 && rc)
+            msg.rank0 = *err;
+        int brc = nn_dist_broadcast(s->dist, &msg, sizeof msg, "agreeing on the run's seed", err);
+        if (rc == NN_OK && brc)
+            return brc;
+        if (rc == NN_OK && msg.rank0.status) {
+            *err = msg.rank0;
+            return err->status;
+        }
+        found = (int)msg.found;
+        seed = msg.seed;
+    }
+    if (rc)
+        return rc;
+    if (found && seed != s->seed) {
         s->seed = seed;
         s->seed_resumed = 1;
     }
@@ -271,6 +294,24 @@ static int effective_seed(nn_session *s, const nn_session_opts *o, nn_error *err
     char set[64];
     snprintf(set, sizeof set, "train.seed=%llu", (unsigned long long)s->seed);
     return nn_config_set(s->cfg, set, err);
+}
+
+/* rank 0 (or the only process) of a training run: the run directory, locked */
+static int take_run_dir(nn_session *s, const nn_session_opts *o, nn_error *err)
+{
+    /* the lock covers the whole run (cross-validation folds are below it) */
+    int flags = (o->resume ? NN_RUNDIR_RESUME : 0) | (o->overwrite ? NN_RUNDIR_OVERWRITE : 0) |
+                (o->folds > 0 ? NN_RUNDIR_FOLD : 0);
+    struct stat st;
+    s->made_run_dir = stat(s->run_base, &st) != 0;
+    int rc = nn_rundir_lock(s->run_base, s->run_dir, flags, err);
+    if (rc < 0)
+        return rc;
+    s->lock_fd = rc;
+    s->replace_run = o->overwrite && !o->resume;
+    if (o->resume_path && strcmp(o->resume_path, "auto") != 0 && !o->run_subdir)
+        return nn_rundir_check_resume(s->run_dir, o->resume_path, err);
+    return NN_OK;
 }
 
 int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_session_opts *o,
@@ -325,21 +366,9 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         snprintf(s->run_dir + l, sizeof s->run_dir - l, "/%s", o->run_subdir);
     }
     s->dist = o->mode == NN_SESSION_TRAIN ? o->dist : NULL;
-    if (o->mode == NN_SESSION_TRAIN && nn_dist_rank(s->dist) == 0) {
-        /* the lock covers the whole run (cross-validation folds are below it) */
-        int flags = (o->resume ? NN_RUNDIR_RESUME : 0) | (o->overwrite ? NN_RUNDIR_OVERWRITE : 0) |
-                    (o->folds > 0 ? NN_RUNDIR_FOLD : 0);
-        struct stat st;
-        s->made_run_dir = stat(s->run_base, &st) != 0;
-        if ((rc = nn_rundir_lock(s->run_base, s->run_dir, flags, err)) < 0)
-            return rc;
-        s->lock_fd = rc;
-        s->replace_run = o->overwrite && !o->resume;
-        if (o->resume_path && strcmp(o->resume_path, "auto") != 0 && !o->run_subdir &&
-            (rc = nn_rundir_check_resume(s->run_dir, o->resume_path, err)))
-            return rc;
-    }
-    if (o->mode == NN_SESSION_TRAIN && (rc = effective_seed(s, o, err)))
+    if (o->mode == NN_SESSION_TRAIN && nn_dist_rank(s->dist) == 0)
+        rc = take_run_dir(s, o, err);
+    if (o->mode == NN_SESSION_TRAIN && (rc = effective_seed(s, o, rc, err)))
         return rc;
     if ((rc = nn_dev_open(reg, o->device, &s->dev, err)))
         return rc;

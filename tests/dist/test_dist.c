@@ -233,6 +233,28 @@ Test(dist, a_run_of_four_processes_resumes_on_two_and_one_of_two_on_one)
     cr_assert_leq(fabs(a - a1), 0.2, "test accuracy %.2f%% vs %.2f%%", a, a1);
 }
 
+/* a run started with --seed resumes under the launcher without it: rank 0 reads the seed from
+ * the checkpoint and sends it, so every process continues the same run */
+Test(dist, a_resume_without_seed_continues_with_the_checkpoints_seed_on_every_process)
+{
+    const char *ex = examples();
+    cr_assert_eq(nntrain("train %s/fashion_mnist_mlp.ini --run-dir one --seed 5 " MLP_SET, ex),
+                 0, "%s", slurp("out.txt"));
+    cr_assert_eq(mpi(2, "train %s/fashion_mnist_mlp.ini --run-dir x --seed 5 " MLP_SET
+                     " --set train.epochs=1 --no-test", ex), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(mpi(2, "train %s/fashion_mnist_mlp.ini --run-dir x " MLP_SET " --resume auto",
+                     ex), 0, "%s", slurp("out.txt"));
+    expect_output("nntrain: resuming with the checkpoint's seed 5");
+    double w = worst_step("one/metrics.jsonl", "x/metrics.jsonl", 44);
+    cr_assert_lt(w, 1e-5, "resumed without --seed vs one process with it: %g", w);
+    /* rank 0 refuses a fresh run into it, and says so to the others in the same message */
+    cr_assert_neq(mpi(2, "train %s/fashion_mnist_mlp.ini --run-dir x " MLP_SET, ex), 0);
+    expect_output("or replace it with --overwrite");
+    char *out = slurp("out.txt");
+    cr_assert(!strstr(out, "nntrain: rank 1"), "rank 1 spoke too:\n%s", out);
+    free(out);
+}
+
 /* A wrapper that each process runs: nntrain with the arguments, and `extra` appended on rank
  * 1; nntrain's pid goes to pid.RANK. keep = 0: the wrapper becomes nntrain (exec), so the
  * launcher sees nntrain's own end. keep = 1: the wrapper waits and writes nntrain's exit
