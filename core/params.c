@@ -144,6 +144,13 @@ static int in_range(const range *r, double v)
     return 1;
 }
 
+/* v is in range, but kernels compute in float32: 1 when v's float32 rounding is not (momentum
+ * 0.99999999 is 1.0f, an eps of 1e-50 is 0.0f), which would run another algorithm silently */
+static int leaves_range_in_f32(const range *r, double v)
+{
+    return isfinite(v) && !in_range(r, (double)(float)v);
+}
+
 static int choice_index(const char *choices, const char *v)
 {
     int idx = 0;
@@ -292,6 +299,10 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
         } else if (!in_range(&r, val->f)) {
             snprintf(why, why_cap, "out of range; expected %s", desc);
             rc = NN_EINVAL;
+        } else if (leaves_range_in_f32(&r, val->f)) {
+            snprintf(why, why_cap, "rounds to %.9g in float32, the precision training computes "
+                     "in, which is out of range; expected %s", (double)(float)val->f, desc);
+            rc = NN_EINVAL;
         }
         break;
     case NN_PARAM_STRING:
@@ -360,6 +371,11 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
             } else if (!in_range(&r, fv)) {
                 snprintf(why, why_cap, "item %d (%s) out of range; expected %s", n + 1, shown,
                          desc);
+                rc = NN_EINVAL;
+            } else if (!is_int && leaves_range_in_f32(&r, fv)) {
+                snprintf(why, why_cap, "item %d (%s) rounds to %.9g in float32, the precision "
+                         "training computes in, which is out of range; expected %s", n + 1,
+                         shown, (double)(float)fv, desc);
                 rc = NN_EINVAL;
             }
             free(item);

@@ -179,7 +179,12 @@ Test(params, wrong_types_are_rejected_naming_key_value_and_type)
     assert_has(reject(&err, "rate", "1e999"), "'1e999': beyond the largest number (1.8e308)");
     assert_has(reject(&err, "factor", "1e-400"), "'1e-400': too small for a double: it would "
                                                 "be 0");
-    accepts("factor", "1e-320"); /* a subnormal is a number like any other */
+    accepts("factor", "1e-44"); /* a subnormal is a number like any other (float32's too) */
+    /* kernels compute in float32: a value in range whose float32 is not runs another
+     * algorithm, so it is refused saying what it would become */
+    assert_has(reject(&err, "factor", "1e-320"), "'1e-320': rounds to 0 in float32, the "
+                                                "precision training computes in, which is out "
+                                                "of range; expected float in (0, 1]");
     /* decimal only, as for integers (strtod alone would take 0x1p-1 as 0.5) */
     assert_has(reject(&err, "rate", "0x1p-1"), "'0x1p-1': hexadecimal (write numbers in decimal)");
     assert_has(reject(&err, "rate", "-0X0"), "hexadecimal");
@@ -198,12 +203,15 @@ Test(params, closed_and_open_bounds_are_honoured)
     /* rate in [0, 1): closed below, open above */
     accepts("rate", "0");
     accepts("rate", "0.999999");
+    assert_has(reject(&err, "rate", "0.99999999"), "key 'rate' = '0.99999999': rounds to 1 in "
+                                                  "float32");
     assert_has(reject(&err, "rate", "1"), "key 'rate' = '1': out of range; expected float in "
                                          "[0, 1)");
     assert_has(reject(&err, "rate", "-1e-9"), "out of range");
     /* factor in (0, 1]: open below, closed above */
     accepts("factor", "1");
-    accepts("factor", "1e-300");
+    accepts("factor", "1e-30");
+    assert_has(reject(&err, "factor", "1e-300"), "rounds to 0 in float32");
     assert_has(reject(&err, "factor", "0"), "key 'factor' = '0': out of range; expected float "
                                            "in (0, 1]");
     assert_has(reject(&err, "factor", "1.0000001"), "out of range");
@@ -251,6 +259,7 @@ Test(params, list_items_are_checked_one_by_one)
     assert_has(reject(&err, "kernel", "3,"), "item 2 '' is not an integer");
     assert_has(reject(&err, "weights", "0.5, 0"), "item 2 (0) out of range; expected float "
                                                  "list in (0, 1]");
+    assert_has(reject(&err, "weights", "0.5, 1e-50"), "item 2 (1e-50) rounds to 0 in float32");
     assert_has(reject(&err, "weights", "0.5,nan"), "item 2 'nan' is not a finite number");
     /* a key with a default (or a required one) counts on a value: an empty list is refused */
     assert_has(reject(&err, "kernel", " "), "key 'kernel' = ' ': an empty list; expected at "

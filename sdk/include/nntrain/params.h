@@ -30,7 +30,9 @@ typedef enum nn_param_type {
  *   .name     [a-z0-9_], 1 to NN_PARAM_NAME_MAX bytes
  *   .def      default as text, parsed like user input; NULL means "no default"
  *   .range    interval for numbers, e.g. "[0, 1)", "(0, inf)", "[1, 65535]"; NULL = any; an
- *             empty one ("(1, 1)", "[1, 1)") is refused: no value would fit
+ *             empty one ("(1, 1)", "[1, 1)") is refused: no value would fit. A float
+ *             (or float list item) must stay in it rounded to float32 too: momentum
+ *             0.99999999 in [0, 1) is refused, since kernels would run with 1.0f
  *   .choices  for NN_PARAM_ENUM: "max|min"; NULL otherwise
  *   .required the user must give it (then .def must be NULL)
  *   .doc      required, one line: like .def, .range and .choices it may hold no control
