@@ -1,14 +1,17 @@
 /* nn_classdir.c: class folders and file tables for the folder datasets (see nn_classdir.h).
- * It lists and probes at open() only; it must never decode a sample or keep a file open. */
+ * It lists and probes at open() only (the probes on one thread per core); it must never
+ * decode a sample or keep a file open. */
 #define _POSIX_C_SOURCE 200809L
 #include "nn_classdir.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "nn_datafile.h"
 #include "nn_dsutil.h"
@@ -96,91 +99,106 @@ static void note_skip(nnd_table *t, const char *why)
     }
 }
 
-/* Appends file dir/name (dir NULL: name is the path) with its label, then probes it. An
- * unreadable file is taken out again: skipped and noted when may_skip, else an error. */
-static int table_add(nnd_table *t, const nnd_folder_spec *s, const char *dir, const char *name,
-                     int32_t label, int may_skip, nn_error *err)
+/* ---- a split's files: listed first, probed at once on every core, then taken in order ---- */
+
+/* One file of a split, or a name in a folder the plugin does not read (accepted = 0) */
+typedef struct pend {
+    char *path;      /* owned until it moves into the table */
+    int32_t label;
+    int accepted;
+    int status;      /* the probe's */
+    char *why;       /* its message, when status is not NN_OK */
+} pend;
+
+/* The folders (and named inputs) the files came from, in order: [first, end) of the list */
+typedef struct group {
+    char *dir;         /* NULL: a file named by the user, which may not be skipped */
+    const char *where; /* "class folder", "directory" */
+    int64_t first, end;
+} group;
+
+typedef struct pend_list {
+    pend *v;
+    int64_t n, cap;
+    group *g;
+    int ng, gcap;
+    unsigned char *extra; /* n * extra_size, filled by the probes */
+    const nnd_folder_spec *s;
+    _Atomic int64_t next; /* the next file a probing thread takes */
+} pend_list;
+
+static void pend_free(pend_list *l)
 {
-    if (t->n == t->cap) {
-        int64_t cap = t->cap ? t->cap * 2 : 256;
-        char **np = realloc(t->path, (size_t)cap * sizeof *np);
-        if (np)
-            t->path = np;
-        int32_t *nl = realloc(t->label, (size_t)cap * sizeof *nl);
-        if (nl)
-            t->label = nl;
-        unsigned char *ne = realloc(t->extra, (size_t)cap * (s->extra_size ? s->extra_size : 1));
-        if (ne)
-            t->extra = ne;
-        if (!np || !nl || !ne)
-            return nn_error_set(err, NN_ENOMEM, "%s: out of memory for %lld files", s->plugin,
-                                (long long)cap);
-        t->cap = cap;
+    for (int64_t i = 0; i < l->n; i++) {
+        free(l->v[i].path);
+        free(l->v[i].why);
     }
-    t->extra_size = s->extra_size;
+    for (int k = 0; k < l->ng; k++)
+        free(l->g[k].dir);
+    free(l->v);
+    free(l->g);
+    free(l->extra);
+}
+
+static int pend_group(pend_list *l, const char *dir, const char *where, nn_error *err)
+{
+    if (l->ng == l->gcap) {
+        int cap = l->gcap ? l->gcap * 2 : 16;
+        group *ng = realloc(l->g, (size_t)cap * sizeof *ng);
+        if (!ng)
+            return nn_error_set(err, NN_ENOMEM, "%s: out of memory", l->s->plugin);
+        l->g = ng;
+        l->gcap = cap;
+    }
+    group *g = &l->g[l->ng];
+    *g = (group){.where = where, .first = l->n, .end = l->n};
+    if (dir && !(g->dir = strdup(dir)))
+        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", l->s->plugin);
+    l->ng++;
+    return NN_OK;
+}
+
+/* file dir/name (dir NULL: name is the path) into the last group */
+static int pend_add(pend_list *l, const char *dir, const char *name, int32_t label, int accepted,
+                    nn_error *err)
+{
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? l->cap * 2 : 256;
+        pend *nv = realloc(l->v, (size_t)cap * sizeof *nv);
+        if (!nv)
+            return nn_error_set(err, NN_ENOMEM, "%s: out of memory for %lld files",
+                                l->s->plugin, (long long)cap);
+        l->v = nv;
+        l->cap = cap;
+    }
     size_t pl = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
     char *p = malloc(pl);
     if (!p)
-        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", s->plugin);
+        return nn_error_set(err, NN_ENOMEM, "%s: out of memory", l->s->plugin);
     snprintf(p, pl, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
-    void *extra = nnd_table_extra(t, t->n);
-    memset(extra, 0, s->extra_size);
-    t->path[t->n] = p;
-    t->label[t->n] = label;
-    t->n++;
-    t->seen++;
-    nn_error why = {0};
-    int rc = s->probe(s->ctx, p, extra, &why);
-    if (rc == NND_UNREADABLE) {
-        t->n--;
-        if (may_skip)
-            note_skip(t, why.msg);
-        else
-            nn_error_set(err, NN_EFORMAT, "%s", why.msg);
-        free(p);
-        return may_skip ? NN_OK : NN_EFORMAT;
-    }
-    if (rc && err)
-        *err = why;
-    return rc;
+    l->v[l->n++] = (pend){.path = p, .label = label, .accepted = accepted};
+    l->g[l->ng - 1].end = l->n;
+    return NN_OK;
 }
 
-/* Adds the files of dir that the plugin reads, skipping (and noting) the others; none left is
- * an error saying what `where` is and what was skipped. */
-static int add_dir(nnd_table *t, const nnd_folder_spec *s, const char *dir, int32_t label,
-                   const char *where, nn_error *err)
+/* the files of dir, a group of their own: those the plugin reads, and the others to report */
+static int pend_dir(pend_list *l, const char *dir, int32_t label, const char *where,
+                    nn_error *err)
 {
     char **files;
     int nfiles;
     int rc = nnd_list(dir, 0, NULL, &files, &nfiles, err);
     if (rc)
         return rc;
-    int64_t n0 = t->n, skipped0 = t->skipped;
-    char first[NN_ERROR_MSG_MAX] = ""; /* why the first file skipped here was */
-    for (int i = 0; i < nfiles && !rc; i++) {
-        if (s->accept(files[i])) {
-            rc = table_add(t, s, dir, files[i], label, 1, err);
-        } else {
-            char why[NN_ERROR_MSG_MAX];
-            snprintf(why, sizeof why, "%s/%s: not a %s file", dir, files[i], s->exts);
-            t->seen++;
-            note_skip(t, why);
-        }
-        if (!first[0] && t->skipped > skipped0)
-            snprintf(first, sizeof first, "%s", t->last_why);
-    }
+    rc = pend_group(l, dir, where, err);
+    for (int i = 0; i < nfiles && !rc; i++)
+        rc = pend_add(l, dir, files[i], label, l->s->accept(files[i]), err);
     nnd_list_free(files, nfiles);
-    if (!rc && t->n == n0 && first[0])
-        rc = nn_error_set(err, NN_EFORMAT, "%s: %s has no %s files it can read (%lld skipped, "
-                          "the first: %s)", dir, where, s->exts,
-                          (long long)(t->skipped - skipped0), first);
-    else if (!rc && t->n == n0)
-        rc = nn_error_set(err, NN_EFORMAT, "%s: %s has no %s files", dir, where, s->exts);
     return rc;
 }
 
-static int table_walk(nnd_table *t, const nnd_folder_spec *s, const char *root,
-                      const char *split_root, nn_error *err)
+static int pend_walk(pend_list *l, const nnd_table *t, const char *root, const char *split_root,
+                     nn_error *err)
 {
     char **cls = t->classes;
     int ncls = t->n_classes, rc = NN_OK;
@@ -199,32 +217,127 @@ static int table_walk(nnd_table *t, const nnd_folder_spec *s, const char *root,
             rc = nn_error_set(err, NN_EFORMAT, "%s: class '%s' is not a class of %s", cdir,
                               cls[c], root);
         else
-            rc = add_dir(t, s, cdir, id, "class folder", err);
+            rc = pend_dir(l, cdir, id, "class folder", err);
     }
     if (cls != t->classes)
         nnd_list_free(cls, ncls);
     return rc;
 }
 
-static int table_inputs(nnd_table *t, const nnd_folder_spec *s, const char *const *inputs,
-                        int n, nn_error *err)
+static int pend_inputs(pend_list *l, const char *const *inputs, int n, nn_error *err)
 {
     int rc = NN_OK;
     for (int i = 0; i < n && !rc; i++) {
         struct stat st;
         if (stat(inputs[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
-            rc = table_add(t, s, NULL, inputs[i], -1, 0, err); /* asked for by name */
+            /* asked for by name: read whatever its name, never skipped */
+            if (!(rc = pend_group(l, NULL, NULL, err)))
+                rc = pend_add(l, NULL, inputs[i], -1, 1, err);
             continue;
         }
         char *dir = strdup(inputs[i]);
         if (!dir)
             return nn_error_set(err, NN_ENOMEM, "out of memory");
-        for (size_t l = strlen(dir); l > 1 && dir[l - 1] == '/';)
-            dir[--l] = 0;
-        rc = add_dir(t, s, dir, -1, "directory", err);
+        for (size_t len = strlen(dir); len > 1 && dir[len - 1] == '/';)
+            dir[--len] = 0;
+        rc = pend_dir(l, dir, -1, "directory", err);
         free(dir);
     }
     return rc;
+}
+
+/* a probing thread: takes the next file until none is left; each file's status and message
+ * are its own, so the order the threads take them in changes nothing */
+static void *probe_some(void *arg)
+{
+    pend_list *l = arg;
+    const nnd_folder_spec *s = l->s;
+    for (int64_t i; (i = l->next++) < l->n;) {
+        pend *e = &l->v[i];
+        if (!e->accepted)
+            continue;
+        nn_error why = {0};
+        e->status = s->probe(s->ctx, e->path, l->extra + (size_t)i * s->extra_size, &why);
+        if (e->status != NN_OK && !(e->why = strdup(why.msg[0] ? why.msg : e->path)))
+            e->status = NN_ENOMEM;
+    }
+    return NULL;
+}
+
+/* Probes every file the plugin reads, on up to one thread per core: decoding each file once
+ * at open costs about an epoch's decoding, which one thread made a long wait before the
+ * first step of a large folder. */
+static void probe_all(pend_list *l)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t want = l->n / 16 + 1; /* a thread for every 16 files at least */
+    int n = (int)(cores < 1 ? 1 : cores > 64 ? 64 : cores);
+    n = want < n ? (int)want : n;
+    pthread_t th[64];
+    int started = 0;
+    for (int k = 1; k < n; k++) /* the caller probes too; fewer threads if some cannot start */
+        started += pthread_create(&th[started], NULL, probe_some, l) == 0;
+    probe_some(l);
+    for (int k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+}
+
+/* The table from the probed list, in its order, as if each file had been probed in turn: a
+ * file the plugin cannot read is skipped and noted (a file named by the user is an error),
+ * the first other failure fails the open, and a folder left without a file is an error. */
+static int settle(nnd_table *t, pend_list *l, nn_error *err)
+{
+    const nnd_folder_spec *s = l->s;
+    t->extra_size = s->extra_size;
+    t->cap = l->n;
+    t->path = malloc((size_t)(l->n ? l->n : 1) * sizeof *t->path);
+    t->label = malloc((size_t)(l->n ? l->n : 1) * sizeof *t->label);
+    t->extra = malloc((size_t)(l->n ? l->n : 1) * (s->extra_size ? s->extra_size : 1));
+    if (!t->path || !t->label || !t->extra)
+        return nn_error_set(err, NN_ENOMEM, "%s: out of memory for %lld files", s->plugin,
+                            (long long)l->n);
+    for (int k = 0; k < l->ng; k++) {
+        group *g = &l->g[k];
+        int64_t n0 = t->n, skipped0 = t->skipped;
+        char first[NN_ERROR_MSG_MAX] = ""; /* why the first file skipped here was */
+        for (int64_t i = g->first; i < g->end; i++) {
+            pend *e = &l->v[i];
+            t->seen++;
+            char why[NN_ERROR_MSG_MAX];
+            if (!e->accepted) {
+                snprintf(why, sizeof why, "%s: not a %s file", e->path, s->exts);
+                note_skip(t, why);
+            } else if (e->status == NND_UNREADABLE && g->dir) {
+                note_skip(t, e->why);
+            } else if (e->status == NND_UNREADABLE) {
+                return nn_error_set(err, NN_EFORMAT, "%s", e->why);
+            } else if (e->status != NN_OK) {
+                return nn_error_set(err, e->status, "%s", e->why);
+            } else {
+                void *extra = l->extra + (size_t)i * s->extra_size;
+                nn_error aerr = {0};
+                int rc = s->admit ? s->admit(s->ctx, e->path, extra, &aerr) : NN_OK;
+                if (rc) {
+                    *err = aerr;
+                    return rc;
+                }
+                memcpy(nnd_table_extra(t, t->n), extra, s->extra_size);
+                t->path[t->n] = e->path;
+                t->label[t->n++] = e->label;
+                e->path = NULL;
+            }
+            if (!first[0] && t->skipped > skipped0)
+                snprintf(first, sizeof first, "%s", t->last_why);
+        }
+        if (g->dir && t->n == n0 && first[0])
+            return nn_error_set(err, NN_EFORMAT, "%s: %s has no %s files it can read (%lld "
+                                "skipped, the first: %s)", g->dir, g->where, s->exts,
+                                (long long)(t->skipped - skipped0), first);
+        if (g->dir && t->n == n0)
+            return nn_error_set(err, NN_EFORMAT, "%s: %s has no %s files", g->dir, g->where,
+                                s->exts);
+    }
+    return NN_OK;
 }
 
 /* The first file training reads (the first one the probe takes, in class then name order),
@@ -247,6 +360,8 @@ static int table_first(const nnd_folder_spec *s, const nnd_table *t, const char 
                 rc = NN_OK;
                 continue;
             }
+            if (rc == NN_OK && s->admit)
+                rc = s->admit(s->ctx, path, extra, &why);
             if (rc && err)
                 *err = why;
             nnd_list_free(files, nfiles);
@@ -274,15 +389,24 @@ int nnd_folder_open(nnd_table *t, const nnd_folder_spec *s, const nn_dataset_ope
         rc = table_first(s, t, root, s->first, err);
     if (rc)
         return rc;
+    pend_list l = {.s = s};
     if (o->split == NN_SPLIT_PREDICT) {
         snprintf(sroot, sizeof sroot, "the --input files");
-        rc = table_inputs(t, s, o->inputs, o->n_inputs, err);
+        rc = pend_inputs(&l, o->inputs, o->n_inputs, err);
     } else {
         rc = nnd_resolve(sroot, sizeof sroot, o->base_dir,
                          o->split == NN_SPLIT_TEST ? s->test_dir : s->dir, err);
         if (!rc)
-            rc = table_walk(t, s, root, sroot, err);
+            rc = pend_walk(&l, t, root, sroot, err);
     }
+    if (!rc && !(l.extra = calloc((size_t)(l.n ? l.n : 1), s->extra_size ? s->extra_size : 1)))
+        rc = nn_error_set(err, NN_ENOMEM, "%s: out of memory for %lld files", s->plugin,
+                          (long long)l.n);
+    if (!rc)
+        probe_all(&l);
+    if (!rc)
+        rc = settle(t, &l, err);
+    pend_free(&l);
     if (rc || !t->skipped)
         return rc;
     const char *more = t->skipped > NND_SHOWN ? "; ..." : "";

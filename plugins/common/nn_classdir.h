@@ -19,8 +19,13 @@ typedef struct nnd_folder_spec {
     /* checks the file at path and fills `extra` (extra_size bytes, zeroed); returns NN_OK,
      * NND_UNREADABLE for a file it cannot read (a folder's file is then skipped and reported,
      * an input named by the user is an error), or a negative status that fails the open; err
-     * names the file and says why */
+     * names the file and says why. Called on several threads at once, for files in any
+     * order: it may read ctx, never write it. */
     int (*probe)(void *ctx, const char *path, void *extra, nn_error *err);
+    /* optional: then called for each file the probe took, one at a time and in the split's
+     * order, with what the probe filled in; it may keep state in ctx (the first file's size)
+     * and returns NN_OK, or a negative status that fails the open */
+    int (*admit)(void *ctx, const char *path, const void *extra, nn_error *err);
     void *ctx;
     size_t extra_size;
     double max_skipped; /* the key: the largest fraction of a split's files it may skip */

@@ -141,8 +141,7 @@ static int if_decode_check(if_ds *d, const char *path, const nn_img_header *f, n
     return rc;
 }
 
-/* nnd_folder_spec.probe: the header, within max_pixels, and data that decodes; the sample
- * size (the first image's without height and width) and, for resize = check, the size rule */
+/* nnd_folder_spec.probe: the header, within max_pixels, and data that decodes */
 static int if_probe(void *ctx, const char *path, void *extra, nn_error *err)
 {
     if_ds *d = ctx;
@@ -156,6 +155,15 @@ static int if_probe(void *ctx, const char *path, void *extra, nn_error *err)
     }
     if (if_decode_check(d, path, f, err))
         return NND_UNREADABLE;
+    return NN_OK;
+}
+
+/* nnd_folder_spec.admit, in the split's order: the sample size (the first image's without
+ * height and width) and, for resize = check, the size rule */
+static int if_admit(void *ctx, const char *path, const void *extra, nn_error *err)
+{
+    if_ds *d = ctx;
+    const nn_img_header *f = extra;
     if (d->want_h == 0) {
         d->want_h = f->h;
         d->want_w = f->w;
@@ -183,7 +191,7 @@ static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     nn_img_header first;
     nnd_folder_spec spec = {.plugin = "image_folder", .exts = ".png or .jpg", .dir = d->dir,
                             .test_dir = d->test_dir, .accept = if_accept, .probe = if_probe,
-                            .ctx = d, .extra_size = sizeof(nn_img_header),
+                            .admit = if_admit, .ctx = d, .extra_size = sizeof(nn_img_header),
                             .max_skipped = d->max_skipped, .first = d->want_h ? NULL : &first};
     int rc = nnd_folder_open(&d->t, &spec, o, err);
     if (rc)

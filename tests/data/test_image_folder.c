@@ -349,6 +349,59 @@ Test(image_folder, check_mode_rejects_another_size)
                    "expected 4x4");
 }
 
+/* Open probes a folder's files on several threads at once; what it makes of them is what
+ * probing them one by one in order makes: the table, the skipped files named in order, and
+ * of two images of the wrong size (resize = check) the first in order. Opened 4 times. */
+Test(image_folder, files_probed_at_once_give_the_table_and_messages_of_their_order)
+{
+    fx_tmpdir();
+    fx_mkdir("img");
+    static const char *const cls[] = {"a", "b", "c"};
+    char rel[64];
+    for (int c = 0; c < 3; c++) {
+        snprintf(rel, sizeof rel, "img/%s", cls[c]);
+        fx_mkdir(rel);
+        for (int i = 0; i < 120; i++) {
+            snprintf(rel, sizeof rel, "img/%s/%03d.png", cls[c], i);
+            if (i % 7 == 3)
+                fx_write_text(rel, "not a png at all");
+            else
+                gray4(rel, c * 3 + i % 3);
+        }
+    }
+    for (int round = 0; round < 4; round++) {
+        nn_kv kv[] = {FX_KV("dir", "img"), FX_KV("max_skipped", "0.2"), FX_KV("mode", "gray")};
+        fx_ds d;
+        fx_ds_ok(&d, "image_folder", kv, 3, NN_SPLIT_TRAIN);
+        cr_assert_eq(d.info.length, 3 * (120 - 17), "round %d: %lld samples", round,
+                     (long long)d.info.length);
+        const char *n = notice_of(&d);
+        cr_assert(strstr(n, "skipped 51 of the 360 files"), "%s", n);
+        const char *first = strstr(n, "img/a/003.png"), *second = strstr(n, "img/a/010.png"),
+                   *third = strstr(n, "img/a/017.png");
+        cr_assert(first && second && third && first < second && second < third, "%s", n);
+        /* sample k: file k of the kept ones, in class then name order */
+        float px[16];
+        int32_t y;
+        nn_error err = {0};
+        for (int64_t k = 0; k < d.info.length; k += 37) {
+            cr_assert_eq(fx_ds_get(&d, k, px, &y, &err), 0, "%s", err.msg);
+            int c = (int)(k / 103), j = (int)(k % 103), i = j / 6 * 7 + j % 6 + (j % 6 >= 3);
+            cr_assert_eq(y, c, "sample %lld: class %d", (long long)k, y);
+            cr_assert_float_eq(px[0], (float)(c * 3 + i % 3) / 255.0f, 1e-6,
+                               "sample %lld is file %d of class %d", (long long)k, i, c);
+        }
+        fx_ds_free(&d);
+    }
+    uint8_t small[6] = {0};
+    write_png("img/c/100.png", 3, 2, 0, small);
+    write_png("img/b/050.png", 3, 2, 0, small);
+    nn_kv check[] = {FX_KV("dir", "img"), FX_KV("resize", "check"), FX_KV("max_skipped", "0.2")};
+    for (int round = 0; round < 4; round++)
+        fx_expect_fail("image_folder", check, 3, NN_SPLIT_TRAIN,
+                       "img/b/050.png: image is 2x3 (HxW), expected 4x4", "resize = check");
+}
+
 Test(image_folder, test_folder_maps_to_training_classes)
 {
     two_classes();
