@@ -1,7 +1,8 @@
 /* pt_guard.c: the host tensors the conformance runner hands a plugin, fenced: the data sits
  * between canary zones (a page before, at least PT_GUARD_AFTER bytes after) with inaccessible
  * pages beyond, so a write past either end is named after the call, and a far one crashes the
- * child (reported) instead of corrupting the runner. It never calls a plugin itself. */
+ * child (reported) instead of corrupting the runner; and the report of canary zones, which
+ * pt_plan.c also reads back from a device. It never calls a plugin itself. */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <stdio.h>
@@ -12,7 +13,6 @@
 
 #include "pt_internal.h"
 
-#define PT_GUARD_BYTE 0xA5
 /* inaccessible address space on each side of the canaries: costs no memory */
 #define PT_GUARD_FAR ((size_t)1 << 20)
 
@@ -114,29 +114,35 @@ static int changed(const unsigned char *p, const unsigned char *end, size_t *fir
     return 1;
 }
 
+int pt_zones_check(const nn_tensor *t, const unsigned char *front, size_t front_len,
+                   const unsigned char *back, size_t back_len, const char *call,
+                   const char *name, nn_error *err)
+{
+    size_t bytes = nn_tensor_nbytes(t), first, last;
+    char shape[96];
+    nn_shape_str(t, shape, sizeof shape);
+    size_t es = t->dl.dtype.bits / 8u ? t->dl.dtype.bits / 8u : 1;
+    if (changed(back, back + back_len, &first, &last))
+        return nn_error_set(err, NN_EINVAL, "%s() wrote past the end of %s (%s, %zu bytes): "
+                            "bytes %zu to %zu after its end changed (as far as element %zu of "
+                            "a tensor with %zu); write only inside the tensor", call, name,
+                            shape, bytes, first, last, (bytes + last) / es, bytes / es);
+    if (changed(front, front + front_len, &first, &last))
+        return nn_error_set(err, NN_EINVAL, "%s() wrote before the start of %s (%s, %zu bytes): "
+                            "bytes %zu to %zu before its start changed; write only inside the "
+                            "tensor", call, name, shape, bytes, front_len - last,
+                            front_len - first);
+    return NN_OK;
+}
+
 int pt_guard_check(const nn_tensor *t, const char *call, const char *name, nn_error *err)
 {
     if (!t)
         return NN_OK;
-    size_t bytes = nn_tensor_nbytes(t), first, last;
     unsigned char *data = t->dl.data;
-    fence f = fence_of(data, bytes);
-    char shape[96];
-    nn_shape_str(t, shape, sizeof shape);
-    if (changed(f.back, f.back_end, &first, &last))
-        return nn_error_set(err, NN_EINVAL, "%s() wrote past the end of %s (%s, %zu bytes): "
-                            "bytes %zu to %zu after its end changed (as far as element %zu of "
-                            "a tensor with %zu); write only inside the tensor", call, name,
-                            shape, bytes, first, last,
-                            (bytes + last) / (t->dl.dtype.bits / 8u ? t->dl.dtype.bits / 8u : 1),
-                            bytes / (t->dl.dtype.bits / 8u ? t->dl.dtype.bits / 8u : 1));
-    if (changed(f.front, data, &first, &last)) {
-        size_t span = (size_t)(data - f.front);
-        return nn_error_set(err, NN_EINVAL, "%s() wrote before the start of %s (%s, %zu bytes): "
-                            "bytes %zu to %zu before its start changed; write only inside the "
-                            "tensor", call, name, shape, bytes, span - last, span - first);
-    }
-    return NN_OK;
+    fence f = fence_of(data, nn_tensor_nbytes(t));
+    return pt_zones_check(t, f.front, (size_t)(data - f.front), f.back,
+                          (size_t)(f.back_end - f.back), call, name, err);
 }
 
 int pt_unchanged(const nn_tensor *t, const void *kept, const char *call, const char *name,

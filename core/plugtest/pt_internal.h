@@ -60,8 +60,11 @@ int pt_instance(nn_instance *inst, const nn_plugin_desc *desc, const char *param
 /* ---- fenced host tensors (pt_guard.c) ------------------------------------------------- */
 
 /* canary bytes after a fenced tensor's data, at least (a page before it); inaccessible pages
- * lie beyond both zones */
+ * lie beyond both zones on the host. Off the host, PT_DEV_FRONT bytes before and
+ * PT_GUARD_AFTER after, in the same device allocation. */
 #define PT_GUARD_AFTER (32 * 1024)
+#define PT_DEV_FRONT 4096
+#define PT_GUARD_BYTE 0xA5
 
 /* A host tensor as nn_tensor_new() makes it (zeroed, aligned), its data fenced by canaries;
  * NULL when out of memory. Free it with pt_guarded_free(), never nn_tensor_free(). */
@@ -70,18 +73,27 @@ void pt_guarded_free(nn_tensor *t);
 /* NN_OK when both canaries of fenced tensor t (NULL allowed) are intact; else NN_EINVAL with
  * "CALL() wrote past the end of NAME (...): bytes A to B after its end changed ..." */
 int pt_guard_check(const nn_tensor *t, const char *call, const char *name, nn_error *err);
+/* The same report for canary zones read elsewhere (from a device): front_len bytes that were
+ * before t's data and back_len after it, each to hold PT_GUARD_BYTE only. */
+int pt_zones_check(const nn_tensor *t, const unsigned char *front, size_t front_len,
+                   const unsigned char *back, size_t back_len, const char *call,
+                   const char *name, nn_error *err);
 /* NN_OK when t holds the bytes of kept (either NULL: NN_OK); else NN_EINVAL with "CALL()
  * changed NAME, which it must only read (element ...)" */
 int pt_unchanged(const nn_tensor *t, const void *kept, const char *call, const char *name,
                  nn_error *err);
 
 /* A tensor as the plugin sees it (dev) with its host copy (h). On the host they share data,
- * and h is fenced (pt_guard.c). */
+ * and h is fenced (pt_guard.c); off it, dev's data sits between canary zones of its device
+ * allocation (PT_DEV_FRONT before, PT_GUARD_AFTER after), read back after each call. */
 typedef struct pt_t {
     nn_tensor *h;
     nn_tensor dev;
     void *mem;  /* device allocation, NULL on the host */
+    nn_dev *on; /* its device, when mem */
     void *kept; /* what a call that must only read it found there (pt_t_keep) */
+    int kept_ok;
+    unsigned char *back; /* off the host: room to read back the data or the zones */
 } pt_t;
 
 /* A host tensor and, off the host, its device twin (zeroed); name is borrowed. */
@@ -90,8 +102,8 @@ int pt_t_alloc(nn_dev *dev, pt_t *t, nn_dtype dt, int ndim, const int64_t *shape
 void pt_t_free(nn_dev *dev, pt_t *t);
 /* Before a plugin call that must only read t: remember what it holds. After the call,
  * pt_t_kept() says whether it still does and pt_t_fenced() whether the call wrote outside it
- * (NN_OK, or NN_EINVAL naming the call and `name`). The plugin's memory is checked on the
- * host only (off it, h is the runner's copy); a t without a tensor passes. */
+ * (NN_OK, or NN_EINVAL naming the call and `name`): the plugin's memory, on the host or read
+ * back from the device; a t without a tensor passes. */
 void pt_t_keep(pt_t *t);
 int pt_t_kept(const pt_t *t, const char *call, const char *name, nn_error *err);
 int pt_t_fenced(const pt_t *t, const char *call, const char *name, nn_error *err);

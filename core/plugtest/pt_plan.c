@@ -2,6 +2,7 @@
  * create, setup, memory, bind, forward, backward) on the host or on a backend's device, with a
  * host copy of every tensor for the checks to read and perturb. Allocates only when opening. */
 #define _POSIX_C_SOURCE 200809L
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +49,21 @@ int pt_t_alloc(nn_dev *dev, pt_t *t, nn_dtype dt, int ndim, const int64_t *shape
     t->dev.dl.strides = t->dev.strides;
     if (nn_dev_is_host(dev))
         return NN_OK;
-    size_t bytes = nn_tensor_nbytes(t->h);
-    if (!(t->mem = nn_dev_alloc(dev, bytes ? bytes : 1, err)))
+    size_t bytes = nn_tensor_nbytes(t->h), zones = PT_DEV_FRONT + PT_GUARD_AFTER;
+    if (!(t->back = malloc(bytes > zones ? bytes : zones)))
+        return oom(err);
+    if (!(t->mem = nn_dev_alloc(dev, PT_DEV_FRONT + bytes + PT_GUARD_AFTER, err)))
         return err && err->status ? err->status : NN_ENOMEM;
-    t->dev.dl.data = t->mem;
+    t->on = dev;
+    unsigned char *data = (unsigned char *)t->mem + PT_DEV_FRONT;
+    t->dev.dl.data = data;
     t->dev.dl.device = nn_dev_public(dev)->dl;
-    return nn_dev_memset(dev, t->mem, 0, bytes, err);
+    int rc = nn_dev_memset(dev, t->mem, PT_GUARD_BYTE, PT_DEV_FRONT, err);
+    if (rc == NN_OK)
+        rc = nn_dev_memset(dev, data, 0, bytes, err);
+    if (rc == NN_OK)
+        rc = nn_dev_memset(dev, data + bytes, PT_GUARD_BYTE, PT_GUARD_AFTER, err);
+    return rc;
 }
 
 void pt_t_free(nn_dev *dev, pt_t *t)
@@ -62,6 +72,7 @@ void pt_t_free(nn_dev *dev, pt_t *t)
         nn_dev_free(dev, t->mem);
     pt_guarded_free(t->h);
     free(t->kept);
+    free(t->back);
     memset(t, 0, sizeof *t);
 }
 
@@ -71,20 +82,48 @@ static int on_host(const pt_t *t)
     return t->h && !t->mem;
 }
 
+/* n bytes of the device data at off (from its start; negative: before it) into t->back */
+static int read_back(const pt_t *t, ptrdiff_t off, size_t n, unsigned char *to)
+{
+    nn_error err = {0};
+    return nn_dev_copy(t->on, to, (const char *)t->dev.dl.data + off, n,
+                       NN_COPY_DEVICE_TO_HOST, &err);
+}
+
 void pt_t_keep(pt_t *t)
 {
-    if (on_host(t))
-        memcpy(t->kept, t->h->dl.data, nn_tensor_nbytes(t->h));
+    if (!t->h)
+        return;
+    size_t bytes = nn_tensor_nbytes(t->h);
+    t->kept_ok = on_host(t) ? (memcpy(t->kept, t->h->dl.data, bytes), 1)
+                            : read_back(t, 0, bytes, t->kept) == NN_OK;
 }
 
 int pt_t_kept(const pt_t *t, const char *call, const char *name, nn_error *err)
 {
-    return on_host(t) ? pt_unchanged(t->h, t->kept, call, name, err) : NN_OK;
+    if (!t->h || !t->kept_ok)
+        return NN_OK;
+    if (on_host(t))
+        return pt_unchanged(t->h, t->kept, call, name, err);
+    nn_tensor now = *t->h;
+    now.dl.data = t->back;
+    if (read_back(t, 0, nn_tensor_nbytes(t->h), t->back) != NN_OK)
+        return NN_OK; /* the device's own failure is the call's to report */
+    return pt_unchanged(&now, t->kept, call, name, err);
 }
 
 int pt_t_fenced(const pt_t *t, const char *call, const char *name, nn_error *err)
 {
-    return on_host(t) ? pt_guard_check(t->h, call, name, err) : NN_OK;
+    if (!t->h)
+        return NN_OK;
+    if (on_host(t))
+        return pt_guard_check(t->h, call, name, err);
+    size_t bytes = nn_tensor_nbytes(t->h);
+    unsigned char *front = t->back, *back = t->back + PT_DEV_FRONT;
+    if (read_back(t, -PT_DEV_FRONT, PT_DEV_FRONT, front) != NN_OK ||
+        read_back(t, (ptrdiff_t)bytes, PT_GUARD_AFTER, back) != NN_OK)
+        return NN_OK;
+    return pt_zones_check(t->h, front, PT_DEV_FRONT, back, PT_GUARD_AFTER, call, name, err);
 }
 
 int pt_t_up(nn_dev *dev, pt_t *t, nn_error *err)

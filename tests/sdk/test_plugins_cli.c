@@ -479,6 +479,21 @@ Test(plugins_test, runs_a_layer_on_a_device_whose_memory_the_host_cannot_touch)
     cr_assert(strstr(r.out, "no plugin named 'fd_scale' for device cpu"), "%s", r.out);
 }
 
+/* device memory is fenced too: canary zones around each tensor in its device allocation, and
+ * what a call must only read, read back and compared */
+Test(plugins_test, finds_a_device_kernel_writing_past_its_output_or_into_its_input)
+{
+    static run r;
+    nntrain(&r, "plugins test fd_overrun --device fakedev");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "forward() wrote past the end of output"), "%s", r.out);
+    cr_assert(strstr(r.out, "bytes 0 to 3 after its end changed"), "%s", r.out);
+    nntrain(&r, "plugins test fd_inplace --device fakedev");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "forward() changed inputs[0], which it must only read (element 0"),
+              "%s", r.out);
+}
+
 Test(plugins_test, names_what_it_cannot_find)
 {
     static run r;

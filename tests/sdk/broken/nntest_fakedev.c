@@ -1,7 +1,8 @@
 /* nntest_fakedev.c: a pretend device for `plugins test --device`: the backend "fakedev" hands
  * out addresses the host cannot dereference (a high bit set: any host access faults), and the
  * layer "fd_scale" (y = alpha * x) registered for it decodes them, as a device kernel would.
- * A runner that touched device memory itself would crash here. Test code; never installed. */
+ * A runner that touched device memory itself would crash here. fd_overrun and fd_inplace are
+ * fd_scale with a fault the runner must find in device memory. Test code; never installed. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -232,6 +233,31 @@ static int sc_backward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* fd_overrun: forward writes one element past the end of its output (a kernel whose grid is
+ * one block too large); fd_inplace: forward writes its input, which it must only read */
+static int overrun_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    int rc = sc_forward(self, io, err);
+    ((float *)dec(io->output->dl.data))[nn_tensor_numel(io->output)] = 1.0f;
+    return rc;
+}
+
+static int inplace_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    int rc = sc_forward(self, io, err);
+    ((float *)dec(io->inputs[0]->dl.data))[0] += 1.0f;
+    return rc;
+}
+
+static const nn_layer_vtable overrun_vt = {.struct_size = sizeof(nn_layer_vtable),
+                                           .create = fd_create, .destroy = fd_destroy,
+                                           .setup = sc_setup, .forward = overrun_forward,
+                                           .backward = sc_backward};
+static const nn_layer_vtable inplace_vt = {.struct_size = sizeof(nn_layer_vtable),
+                                           .create = fd_create, .destroy = fd_destroy,
+                                           .setup = sc_setup, .forward = inplace_forward,
+                                           .backward = sc_backward};
+
 static const nn_layer_vtable sc_vt = {.struct_size = sizeof(nn_layer_vtable),
                                       .create = fd_create, .destroy = fd_destroy,
                                       .setup = sc_setup, .forward = sc_forward,
@@ -246,4 +272,13 @@ static const nn_plugin_desc scale_desc = NN_DESCRIPTOR(
     .summary = "y = alpha * x on fakedev", .device = "fakedev", .caps = NN_CAP_BACKWARD,
     .vtable = &sc_vt);
 
-NN_PLUGIN_EXPORT(&backend_desc, &scale_desc);
+static const nn_plugin_desc overrun_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .name = "fd_overrun", .version = "1.0.0", .license = "MIT",
+    .summary = "fd_scale that writes one element past its output", .device = "fakedev",
+    .caps = NN_CAP_BACKWARD, .vtable = &overrun_vt);
+static const nn_plugin_desc inplace_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .name = "fd_inplace", .version = "1.0.0", .license = "MIT",
+    .summary = "fd_scale that writes its input", .device = "fakedev", .caps = NN_CAP_BACKWARD,
+    .vtable = &inplace_vt);
+
+NN_PLUGIN_EXPORT(&backend_desc, &scale_desc, &overrun_desc, &inplace_desc);
