@@ -227,6 +227,17 @@ void nn_dev_free(nn_dev *d, void *p)
         NN_PLUGIN_VOID(&d->inst, "free", d->vt->free(d->inst.self, p));
 }
 
+int nn_dev_mem_live(nn_dev *d, int64_t *blocks, int64_t *bytes)
+{
+    *blocks = *bytes = 0;
+    if (!d || d == &host_dev || !d->ops->mem_live)
+        return -1;
+    nn_crash_enter(&d->inst, "mem_live");
+    int rc = d->ops->mem_live(d->inst.self, blocks, bytes);
+    nn_crash_leave();
+    return rc == NN_OK ? 0 : -1;
+}
+
 void *nn_dev_host_alloc(nn_dev *d, size_t bytes, nn_error *err)
 {
     size_t n = round64(bytes ? bytes : 1);

@@ -43,6 +43,9 @@ void nn_dev_describe(const nn_dev *d, char *buf, size_t cap);
 /* Memory. alloc returns NN_TENSOR_ALIGN-aligned memory filled with zero bytes. */
 void *nn_dev_alloc(nn_dev *d, size_t bytes, nn_error *err);
 void nn_dev_free(nn_dev *d, void *p);
+/* The backend's count of its live device allocations (nn_device_ops.mem_live): 0, or -1
+ * on the host or when the backend does not count. */
+int nn_dev_mem_live(nn_dev *d, int64_t *blocks, int64_t *bytes);
 /* Host buffers for data that is copied to the device (pinned when the backend can). */
 void *nn_dev_host_alloc(nn_dev *d, size_t bytes, nn_error *err);
 void nn_dev_host_free(nn_dev *d, void *p);

@@ -367,6 +367,9 @@ void pt_check_lifecycle(pt_ctx *c, pt_report *r)
     nn_error err = {0};
     int plans = (c->d->kind == NN_KIND_LAYER || c->d->kind == NN_KIND_LOSS) && c->n_cases;
     long live0 = 0, live1 = 0, plan0 = 0, plan1 = 0;
+    /* off the host, the backend's count of live device blocks around the plans (ABI 0.11) */
+    int64_t dev0 = 0, dev1 = 0, bytes0 = 0, bytes1 = 0;
+    int dev_counted = plans && nn_dev_mem_live(c->dev, &dev0, &bytes0) == 0;
     if (a)
         a->track(1);
     for (int i = 0; i < PT_CYCLES + 1; i++) {
@@ -393,10 +396,12 @@ void pt_check_lifecycle(pt_ctx *c, pt_report *r)
         int rc = cycle_plans(c, 1, &err);
         if (a)
             plan0 = a->live();
+        dev_counted = dev_counted && nn_dev_mem_live(c->dev, &dev0, &bytes0) == 0;
         if (rc == NN_OK)
             rc = cycle_plans(c, PT_PLAN_CYCLES, &err);
         if (a)
             plan1 = a->live();
+        dev_counted = dev_counted && nn_dev_mem_live(c->dev, &dev1, &bytes1) == 0;
         if (rc) {
             if (a)
                 a->track(0);
@@ -407,6 +412,14 @@ void pt_check_lifecycle(pt_ctx *c, pt_report *r)
     }
     if (a)
         a->track(0);
+    if (dev_counted && dev1 - dev0 >= PT_PLAN_CYCLES / 2)
+        pt_add(r, PT_FAIL, "device mem", NULL, "0/cycle", "100 create/setup/bind/destroy on "
+               "%s left %lld device blocks (%lld bytes) behind: destroy() must free the device "
+               "memory create(), setup() and bind() allocated", nn_dev_name(c->dev),
+               (long long)(dev1 - dev0), (long long)(bytes1 - bytes0));
+    else if (dev_counted)
+        pt_add(r, PT_PASS, "device mem", NULL, "0/cycle", "100 create/setup/bind/destroy on "
+               "%s: no device block left per cycle", nn_dev_name(c->dev));
     char what[160];
     snprintf(what, sizeof what, "%d create/destroy%s", PT_CYCLES,
              plans ? ", 100 create/setup/bind/destroy" : "");

@@ -494,6 +494,20 @@ Test(plugins_test, finds_a_device_kernel_writing_past_its_output_or_into_its_inp
               "%s", r.out);
 }
 
+/* a backend that counts its live device blocks (mem_live) lets the runner find device memory
+ * a plugin never gives back */
+Test(plugins_test, finds_device_memory_a_layer_never_frees)
+{
+    static run r;
+    nntrain(&r, "plugins test fd_leak --device fakedev");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "device mem", "FAIL",
+               "100 create/setup/bind/destroy on fakedev:0 left 100 device blocks");
+    nntrain(&r, "plugins test fd_scale --device fakedev");
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_row(&r, "device mem", "pass", "no device block left per cycle");
+}
+
 Test(plugins_test, names_what_it_cannot_find)
 {
     static run r;

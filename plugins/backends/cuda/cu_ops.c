@@ -121,6 +121,17 @@ static int ops_count_correct(void *self, const nn_tensor *pred, const nn_tensor 
     return cu_launch(d, "count_correct", k_ops_fn(K_OPS_COUNT), 1, K_REDUCE, &k, sizeof k, err);
 }
 
+#if NN_ABI_MINOR >= 11
+/* the caching allocator's live blocks (its free lists do not count) */
+static int ops_mem_live(void *self, int64_t *blocks, int64_t *bytes)
+{
+    const cu_dev *d = self;
+    *blocks = d->alloc.stats.live;
+    *bytes = (int64_t)d->alloc.stats.requested;
+    return NN_OK;
+}
+#endif
+
 const nn_device_ops cu_device_ops = {
     .struct_size = sizeof(nn_device_ops),
     .add = ops_add,
@@ -132,5 +143,8 @@ const nn_device_ops cu_device_ops = {
 #if NN_ABI_MINOR >= 5 /* the pack builds against SDK 0.4 and 0.5 alike */
     .host_alloc = cu_host_alloc,
     .host_free = cu_host_free,
+#endif
+#if NN_ABI_MINOR >= 11
+    .mem_live = ops_mem_live,
 #endif
 };

@@ -135,8 +135,21 @@ static int ops_count_correct(void *self, const nn_tensor *pred, const nn_tensor 
     return NN_OK;
 }
 
+/* the blocks sim_mem.c holds for this device */
+static int ops_mem_live(void *self, int64_t *blocks, int64_t *bytes)
+{
+    const sim_dev *d = self;
+    int64_t sum = 0;
+    for (int i = 0; i < d->n_blocks; i++)
+        sum += (int64_t)d->blocks[i].size;
+    *blocks = d->n_blocks;
+    *bytes = sum;
+    return NN_OK;
+}
+
 const nn_device_ops sim_device_ops = {
     .struct_size = sizeof(nn_device_ops),
+    .mem_live = ops_mem_live,
     .add = ops_add,
     .scale = ops_scale,
     .clamp = ops_clamp,

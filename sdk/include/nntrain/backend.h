@@ -74,7 +74,12 @@ typedef struct nn_device_ops {
      * without it the core uses ordinary host memory. self is the backend instance. */
     void *(*host_alloc)(void *self, size_t bytes, nn_error *err);
     void (*host_free)(void *self, void *ptr);
-    const void *reserved[6];
+    /* optional, ABI 0.11 (a 0.10 pack has NULL here): the device allocations of this
+     * instance alive now (alloc'd, not yet freed) and the bytes they were asked for; host
+     * result, no device work. `plugins test --device` reads it around a plugin's lives to
+     * find device memory it leaves behind. self is the backend instance. */
+    int (*mem_live)(void *self, int64_t *blocks, int64_t *bytes);
+    const void *reserved[5];
 } nn_device_ops;
 
 /* count_correct's argmax of x[0..n): the first index i with x[i] > x[best], scanning from

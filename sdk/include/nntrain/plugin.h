@@ -22,7 +22,7 @@ extern "C" {
  * 0.8: nn_layout.props (NN_LAYOUT_RELU), nn_layer_setup.grad_input_masked and
  *      output_grad_masked: a ReLU's derivative applied by the layer after it */
 #define NN_ABI_MAJOR 0
-#define NN_ABI_MINOR 10
+#define NN_ABI_MINOR 11
 
 typedef enum nn_kind {
     NN_KIND_LAYER = 1,

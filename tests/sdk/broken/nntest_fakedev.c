@@ -2,7 +2,8 @@
  * out addresses the host cannot dereference (a high bit set: any host access faults), and the
  * layer "fd_scale" (y = alpha * x) registered for it decodes them, as a device kernel would.
  * A runner that touched device memory itself would crash here. fd_overrun and fd_inplace are
- * fd_scale with a fault the runner must find in device memory. Test code; never installed. */
+ * fd_scale with a fault the runner must find in device memory, fd_leak with device memory it
+ * never frees (the backend counts its live blocks: mem_live). Test code; never installed. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,20 +44,32 @@ static int fd_open(void *self, int index, nn_error *err)
     return NN_OK;
 }
 
+static int64_t g_live; /* device blocks alive (one device per process) */
+
 static void *fd_alloc(void *self, size_t bytes, size_t align, nn_error *err)
 {
     (void)self;
     void *p = aligned_alloc(align, (bytes + align - 1) / align * align);
     if (!p)
         nn_error_set(err, NN_ENOMEM, "fakedev: out of memory");
+    g_live += p != NULL;
     return p ? enc(p) : NULL;
 }
 
 static void fd_free(void *self, void *p)
 {
     (void)self;
+    g_live -= p != NULL;
     if (p)
         free(dec(p));
+}
+
+static int fd_mem_live(void *self, int64_t *blocks, int64_t *bytes)
+{
+    (void)self;
+    *blocks = g_live;
+    *bytes = 64 * g_live; /* the fixture does not keep sizes */
+    return NN_OK;
 }
 
 static int fd_copy(void *self, void *dst, const void *src, size_t bytes, nn_copy_kind kind,
@@ -182,7 +195,7 @@ static int fd_count_correct(void *self, const nn_tensor *pred, const nn_tensor *
 static const nn_device_ops fd_ops = {
     .struct_size = sizeof(nn_device_ops), .add = fd_add, .scale = fd_scale, .clamp = fd_clamp,
     .norm_acc = fd_norm_acc, .find_nonfinite = fd_find_nonfinite,
-    .count_correct = fd_count_correct};
+    .count_correct = fd_count_correct, .mem_live = fd_mem_live};
 
 static const nn_backend_vtable fd_backend = {
     .struct_size = sizeof(nn_backend_vtable), .create = fd_create, .destroy = fd_destroy,
@@ -249,6 +262,20 @@ static int inplace_forward(void *self, const nn_layer_io *io, nn_error *err)
     return rc;
 }
 
+/* fd_leak: setup takes a device block for a workspace that destroy never gives back */
+static int leak_setup(void *self, nn_layer_setup *s, nn_error *err)
+{
+    int rc = sc_setup(self, s, err);
+    const nn_device *d = s->device;
+    void *ws = rc ? NULL : d->backend->alloc(d->backend_self, 256, 64, err);
+    return rc ? rc : ws ? NN_OK : NN_ENOMEM;
+}
+
+static const nn_layer_vtable leak_vt = {.struct_size = sizeof(nn_layer_vtable),
+                                        .create = fd_create, .destroy = fd_destroy,
+                                        .setup = leak_setup, .forward = sc_forward,
+                                        .backward = sc_backward};
+
 static const nn_layer_vtable overrun_vt = {.struct_size = sizeof(nn_layer_vtable),
                                            .create = fd_create, .destroy = fd_destroy,
                                            .setup = sc_setup, .forward = overrun_forward,
@@ -281,4 +308,9 @@ static const nn_plugin_desc inplace_desc = NN_DESCRIPTOR(
     .summary = "fd_scale that writes its input", .device = "fakedev", .caps = NN_CAP_BACKWARD,
     .vtable = &inplace_vt);
 
-NN_PLUGIN_EXPORT(&backend_desc, &scale_desc, &overrun_desc, &inplace_desc);
+static const nn_plugin_desc leak_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .name = "fd_leak", .version = "1.0.0", .license = "MIT",
+    .summary = "fd_scale whose setup takes device memory it never frees", .device = "fakedev",
+    .caps = NN_CAP_BACKWARD, .vtable = &leak_vt);
+
+NN_PLUGIN_EXPORT(&backend_desc, &scale_desc, &overrun_desc, &inplace_desc, &leak_desc);
