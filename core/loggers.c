@@ -79,7 +79,7 @@ static const char *log_target(const lg *g, char *buf, size_t cap, const char **k
 
 /* A logger's file (or directory) stays inside the run directory and is none of the run's own
  * files, whoever wrote the logger: checked here for every logger whose schema has a "path" or
- * "dir" key (logger.h), before it opens. Without a run directory (check_dir NULL: `nntrain
+ * "dir" key (logger.h), before it opens. Without a run directory (run_dir NULL: `nntrain
  * summary`), by its name only. lerr gets the refusal, naming the key and its value. */
 static int check_target(const lg *g, const char *run_dir, nn_error *lerr)
 {
