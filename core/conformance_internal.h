@@ -72,9 +72,11 @@ void nn_conf_kernel_phase(void);
  * its DLPack shape pointers point into itself. */
 typedef struct nn_twin {
     nn_tensor h, d;
+    int fenced; /* nn_twin_new made d between canary zones (a twin of other memory is not) */
 } nn_twin;
 
-/* Allocates both (zeroed); returns NN_OK or an error naming `name`. */
+/* Allocates both (zeroed; d between canary zones of its device allocation); returns NN_OK
+ * or an error naming `name`. */
 int nn_twin_new(nn_dev *dev, nn_twin *t, nn_dtype dt, int ndim, const int64_t *shape,
                 const char *name, nn_error *err);
 void nn_twin_free(nn_dev *dev, nn_twin *t);
@@ -84,8 +86,9 @@ int nn_twin_upload(nn_dev *dev, nn_twin *t, nn_error *err);
 int nn_twin_random(nn_dev *dev, nn_twin *t, nn_rng *r, double scale, int uniform,
                    nn_error *err);
 /* Downloads d and compares it with h; raises res->worst. A tensor beyond tol (or a NaN where
- * the other has a number) fails res with "WHAT: element I: cpu X, DEVICE Y". returns 0 when
- * equal within tol, 1 when not, or a negative status when the download failed. */
+ * the other has a number) fails res with "WHAT: element I: cpu X, DEVICE Y"; so does a write
+ * past either end of d (its canary zones, nn_twin_new). returns 0 when equal within tol, 1
+ * when not, or a negative status when the download failed. */
 int nn_twin_compare(nn_dev *dev, const nn_twin *t, const char *what, double tol,
                     nn_conf_result *res, nn_error *err);
 /* Decides a check when the CPU plugin and the pack's did not both succeed at `stage`:

@@ -275,7 +275,7 @@ static int compare_states(lcase *l, const char *when, nn_conf_result *res, nn_er
             if (b->buffers[j].kind != NN_BUF_STATE || strcmp(a->buffers[i].name,
                                                              b->buffers[j].name) != 0)
                 continue;
-            nn_twin t = {l->s[CPU].bufs[i], l->s[PACK].bufs[j]};
+            nn_twin t = {.h = l->s[CPU].bufs[i], .d = l->s[PACK].bufs[j]};
             char what[120];
             snprintf(what, sizeof what, "state '%s' after %s", a->buffers[i].name, when);
             int rc = nn_twin_compare(l->dev, &t, what, l->c->tol, res, err);

@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canary.h"
 #include "conformance_internal.h"
+
+/* canary bytes around each device tensor: a write past its end lands in them */
+#define TWIN_FRONT 256
+#define TWIN_BACK 4096
 
 int nn_conf_fail(nn_conf_result *res, const char *fmt, ...)
 {
@@ -56,21 +61,50 @@ int nn_twin_new(nn_dev *dev, nn_twin *t, nn_dtype dt, int ndim, const int64_t *s
     if (!t->h.dl.data)
         return nn_error_set(err, NN_ENOMEM, "out of memory for tensor '%s'", name);
     memset(t->h.dl.data, 0, padded ? padded : NN_TENSOR_ALIGN);
-    t->d.dl.data = nn_dev_alloc(dev, bytes, err);
-    if (!t->d.dl.data) {
+    /* the device data between canary zones, which nn_twin_compare reads back */
+    char *base = nn_dev_alloc(dev, TWIN_FRONT + bytes + TWIN_BACK, err);
+    if (!base) {
         free(t->h.dl.data);
         t->h.dl.data = NULL;
         nn_error_prefix(err, "tensor '%s'", name);
         return err ? err->status : NN_ENOMEM;
     }
-    return NN_OK;
+    t->d.dl.data = base + TWIN_FRONT;
+    t->fenced = 1;
+    int rc = nn_dev_memset(dev, base, NN_CANARY_BYTE, TWIN_FRONT, err);
+    if (rc == NN_OK)
+        rc = nn_dev_memset(dev, base + TWIN_FRONT + bytes, NN_CANARY_BYTE, TWIN_BACK, err);
+    return rc;
 }
 
 void nn_twin_free(nn_dev *dev, nn_twin *t)
 {
     free(t->h.dl.data);
-    nn_dev_free(dev, t->d.dl.data);
+    if (t->d.dl.data)
+        nn_dev_free(dev, (char *)t->d.dl.data - (t->fenced ? TWIN_FRONT : 0));
     memset(t, 0, sizeof *t);
+}
+
+/* the canary zones of t's device data, read back: 0 when intact, 1 when the pack wrote
+ * outside the data (res fails saying where), or a negative status when they cannot be read */
+static int twin_zones(nn_dev *dev, const nn_twin *t, const char *what, nn_conf_result *res,
+                      nn_error *err)
+{
+    unsigned char front[TWIN_FRONT], back[TWIN_BACK];
+    const char *data = t->d.dl.data;
+    int rc = nn_dev_copy(dev, front, data - TWIN_FRONT, TWIN_FRONT, NN_COPY_DEVICE_TO_HOST,
+                         err);
+    if (rc == NN_OK)
+        rc = nn_dev_copy(dev, back, data + nn_tensor_nbytes(&t->d), TWIN_BACK,
+                         NN_COPY_DEVICE_TO_HOST, err);
+    if (rc)
+        return rc;
+    nn_error zerr = {0};
+    if (nn_canary_check(&t->h, front, TWIN_FRONT, back, TWIN_BACK, "the pack", what, &zerr) ==
+        NN_OK)
+        return 0;
+    nn_conf_fail(res, "%s", zerr.msg);
+    return 1;
 }
 
 int nn_twin_upload(nn_dev *dev, nn_twin *t, nn_error *err)
@@ -146,5 +180,6 @@ int nn_twin_compare(nn_dev *dev, const nn_twin *t, const char *what, double tol,
                      (long long)n, value_at(&t->h, t->h.dl.data, worst_at),
                      nn_dev_name(dev), value_at(&t->h, got, worst_at), worst, tol, scale);
     free(got);
-    return bad;
+    int outside = bad || !t->fenced ? 0 : twin_zones(dev, t, what, res, err);
+    return outside < 0 ? outside : bad || outside;
 }

@@ -1,8 +1,7 @@
 /* pt_guard.c: the host tensors the conformance runner hands a plugin, fenced: the data sits
  * between canary zones (a page before, at least PT_GUARD_AFTER bytes after) with inaccessible
  * pages beyond, so a write past either end is named after the call, and a far one crashes the
- * child (reported) instead of corrupting the runner; and the report of canary zones, which
- * pt_plan.c also reads back from a device. It never calls a plugin itself. */
+ * child (reported) instead of corrupting the runner. It never calls a plugin itself. */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "canary.h"
 #include "pt_internal.h"
 
 /* inaccessible address space on each side of the canaries: costs no memory */
@@ -72,9 +72,9 @@ nn_tensor *pt_guarded_new(nn_dtype dt, int ndim, const int64_t *shape)
         free(t);
         return NULL;
     }
-    memset(f.front, PT_GUARD_BYTE, (size_t)(data - f.front));
+    memset(f.front, NN_CANARY_BYTE, (size_t)(data - f.front));
     memset(data, 0, bytes);
-    memset(f.back, PT_GUARD_BYTE, (size_t)(f.back_end - f.back));
+    memset(f.back, NN_CANARY_BYTE, (size_t)(f.back_end - f.back));
     t->dl.data = data; /* page-aligned, so NN_TENSOR_ALIGN-aligned */
     return t;
 }
@@ -88,61 +88,16 @@ void pt_guarded_free(nn_tensor *t)
     free(t);
 }
 
-/* the first and last byte of [p, end) that lost the pattern; 0 when none did */
-static int changed(const unsigned char *p, const unsigned char *end, size_t *first,
-                   size_t *last)
-{
-    const uint64_t pat = 0x0101010101010101ull * PT_GUARD_BYTE;
-    const unsigned char *q = p;
-    uint64_t diff = 0;
-    for (; q + 8 <= end; q += 8) {
-        uint64_t w;
-        memcpy(&w, q, 8);
-        diff |= w ^ pat;
-    }
-    for (; q < end; q++)
-        diff |= (uint64_t)(*q ^ PT_GUARD_BYTE);
-    if (!diff)
-        return 0;
-    size_t n = (size_t)(end - p), i = 0, j = n;
-    while (i < n && p[i] == PT_GUARD_BYTE)
-        i++;
-    while (j > i && p[j - 1] == PT_GUARD_BYTE)
-        j--;
-    *first = i;
-    *last = j - 1;
-    return 1;
-}
-
-int pt_zones_check(const nn_tensor *t, const unsigned char *front, size_t front_len,
-                   const unsigned char *back, size_t back_len, const char *call,
-                   const char *name, nn_error *err)
-{
-    size_t bytes = nn_tensor_nbytes(t), first, last;
-    char shape[96];
-    nn_shape_str(t, shape, sizeof shape);
-    size_t es = t->dl.dtype.bits / 8u ? t->dl.dtype.bits / 8u : 1;
-    if (changed(back, back + back_len, &first, &last))
-        return nn_error_set(err, NN_EINVAL, "%s() wrote past the end of %s (%s, %zu bytes): "
-                            "bytes %zu to %zu after its end changed (as far as element %zu of "
-                            "a tensor with %zu); write only inside the tensor", call, name,
-                            shape, bytes, first, last, (bytes + last) / es, bytes / es);
-    if (changed(front, front + front_len, &first, &last))
-        return nn_error_set(err, NN_EINVAL, "%s() wrote before the start of %s (%s, %zu bytes): "
-                            "bytes %zu to %zu before its start changed; write only inside the "
-                            "tensor", call, name, shape, bytes, front_len - last,
-                            front_len - first);
-    return NN_OK;
-}
-
 int pt_guard_check(const nn_tensor *t, const char *call, const char *name, nn_error *err)
 {
     if (!t)
         return NN_OK;
     unsigned char *data = t->dl.data;
     fence f = fence_of(data, nn_tensor_nbytes(t));
-    return pt_zones_check(t, f.front, (size_t)(data - f.front), f.back,
-                          (size_t)(f.back_end - f.back), call, name, err);
+    char who[64];
+    snprintf(who, sizeof who, "%s()", call);
+    return nn_canary_check(t, f.front, (size_t)(data - f.front), f.back,
+                           (size_t)(f.back_end - f.back), who, name, err);
 }
 
 int pt_unchanged(const nn_tensor *t, const void *kept, const char *call, const char *name,

@@ -64,7 +64,6 @@ int pt_instance(nn_instance *inst, const nn_plugin_desc *desc, const char *param
  * PT_GUARD_AFTER after, in the same device allocation. */
 #define PT_GUARD_AFTER (32 * 1024)
 #define PT_DEV_FRONT 4096
-#define PT_GUARD_BYTE 0xA5
 
 /* A host tensor as nn_tensor_new() makes it (zeroed, aligned), its data fenced by canaries;
  * NULL when out of memory. Free it with pt_guarded_free(), never nn_tensor_free(). */
@@ -73,11 +72,6 @@ void pt_guarded_free(nn_tensor *t);
 /* NN_OK when both canaries of fenced tensor t (NULL allowed) are intact; else NN_EINVAL with
  * "CALL() wrote past the end of NAME (...): bytes A to B after its end changed ..." */
 int pt_guard_check(const nn_tensor *t, const char *call, const char *name, nn_error *err);
-/* The same report for canary zones read elsewhere (from a device): front_len bytes that were
- * before t's data and back_len after it, each to hold PT_GUARD_BYTE only. */
-int pt_zones_check(const nn_tensor *t, const unsigned char *front, size_t front_len,
-                   const unsigned char *back, size_t back_len, const char *call,
-                   const char *name, nn_error *err);
 /* NN_OK when t holds the bytes of kept (either NULL: NN_OK); else NN_EINVAL with "CALL()
  * changed NAME, which it must only read (element ...)" */
 int pt_unchanged(const nn_tensor *t, const void *kept, const char *call, const char *name,

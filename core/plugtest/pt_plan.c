@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canary.h"
 #include "graph.h"
 #include "layer_decls.h"
 #include "crash.h"
@@ -58,11 +59,11 @@ int pt_t_alloc(nn_dev *dev, pt_t *t, nn_dtype dt, int ndim, const int64_t *shape
     unsigned char *data = (unsigned char *)t->mem + PT_DEV_FRONT;
     t->dev.dl.data = data;
     t->dev.dl.device = nn_dev_public(dev)->dl;
-    int rc = nn_dev_memset(dev, t->mem, PT_GUARD_BYTE, PT_DEV_FRONT, err);
+    int rc = nn_dev_memset(dev, t->mem, NN_CANARY_BYTE, PT_DEV_FRONT, err);
     if (rc == NN_OK)
         rc = nn_dev_memset(dev, data, 0, bytes, err);
     if (rc == NN_OK)
-        rc = nn_dev_memset(dev, data + bytes, PT_GUARD_BYTE, PT_GUARD_AFTER, err);
+        rc = nn_dev_memset(dev, data + bytes, NN_CANARY_BYTE, PT_GUARD_AFTER, err);
     return rc;
 }
 
@@ -123,7 +124,9 @@ int pt_t_fenced(const pt_t *t, const char *call, const char *name, nn_error *err
     if (read_back(t, -PT_DEV_FRONT, PT_DEV_FRONT, front) != NN_OK ||
         read_back(t, (ptrdiff_t)bytes, PT_GUARD_AFTER, back) != NN_OK)
         return NN_OK;
-    return pt_zones_check(t->h, front, PT_DEV_FRONT, back, PT_GUARD_AFTER, call, name, err);
+    char who[64];
+    snprintf(who, sizeof who, "%s()", call);
+    return nn_canary_check(t->h, front, PT_DEV_FRONT, back, PT_GUARD_AFTER, who, name, err);
 }
 
 int pt_t_up(nn_dev *dev, pt_t *t, nn_error *err)

@@ -5,7 +5,8 @@
  *                    sync, memset and event_wait run first: the pack's ops and kernels run
  *                    before them, against backend.h's ordering rule;
  *   open_segv:       open() dies of SIGSEGV;
- *   count_silent:    device_count() returns -5 and leaves the error message empty.
+ *   count_silent:    device_count() returns -5 and leaves the error message empty;
+ *   add_overrun:     ops->add also writes the 4 bytes after y (a kernel grid one too large).
  * The layer, loss and optimizer plugins are sim's own. Test code; never installed. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -19,6 +20,7 @@ NN_EXPORT const nn_plugin_desc *nn_plugin_descriptors[32];
 
 static nn_plugin_desc faulty_desc;
 static nn_backend_vtable faulty;
+static nn_device_ops faulty_ops;
 static const nn_backend_vtable *real;
 
 static int fault(const char *name)
@@ -97,6 +99,14 @@ static int faulty_event_wait(void *self, void *event, nn_error *err)
     return rc ? rc : real->event_wait(self, event, err);
 }
 
+static int faulty_add(void *self, nn_tensor *y, const nn_tensor *x, nn_error *err)
+{
+    int rc = real->ops->add(self, y, x, err);
+    if (rc || !fault("add_overrun"))
+        return rc;
+    return real->memset(self, (char *)y->dl.data + nn_tensor_nbytes(y), 0x11, 4, err);
+}
+
 __attribute__((constructor)) static void faulty_load(void)
 {
     void *sim = dlopen(NNTEST_SIM_SO, RTLD_NOW | RTLD_LOCAL);
@@ -114,6 +124,9 @@ __attribute__((constructor)) static void faulty_load(void)
         faulty.sync = faulty_sync;
         faulty.memset = faulty_memset;
         faulty.event_wait = faulty_event_wait;
+        faulty_ops = *real->ops;
+        faulty_ops.add = faulty_add;
+        faulty.ops = &faulty_ops;
         faulty_desc = *list[i];
         faulty_desc.vtable = &faulty;
         nn_plugin_descriptors[n - 1] = &faulty_desc;

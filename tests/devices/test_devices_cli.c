@@ -235,6 +235,19 @@ Test(devices, an_async_copy_that_later_work_overtakes_fails_naming_the_rule)
     tmpdir_free(dir);
 }
 
+/* the device tensors of `devices test` sit between canary zones: a kernel writing past its
+ * output fails even when every element it should write is right */
+Test(devices, a_kernel_writing_past_its_output_fails_naming_the_bytes)
+{
+    setenv("NNTEST_BACKEND_FAULT", "add_overrun", 1);
+    char *dir = run_broken("faulty_backend", "add");
+    unsetenv("NNTEST_BACKEND_FAULT");
+    assert_has(res.out, "ops       add            ");
+    assert_has(res.out, "the pack wrote past the end of result");
+    assert_has(res.out, "bytes 0 to 3 after its end changed");
+    tmpdir_free(dir);
+}
+
 /* backend.h: every device math slot is required; the core calls them unchecked, so a short
  * or incomplete ops table is refused when the file loads, naming the slot */
 Test(devices, a_backend_with_an_incomplete_ops_table_is_refused_at_load)
