@@ -112,11 +112,13 @@ Test(trainer, stop_and_resume_reproduces_the_uninterrupted_losses_bit_for_bit)
     same_tensors("runs/full/last.safetensors", "runs/half/last.safetensors");
 }
 
-Test(trainer, sigint_mid_epoch_checkpoints_and_resume_matches)
+/* [train] lines `extra`: SIGINT mid-epoch, resume, and the same steps and weights as a run
+ * that never stopped */
+static void sigint_resume_matches(const char *extra)
 {
     /* a run far too long to finish: SIGINT once it is under way (its first epoch-end
      * checkpoint exists), plus a random delay so that the stop lands mid-epoch */
-    write_model("long.ini", 100000, "");
+    write_model("long.ini", 100000, extra);
     char cmd[1024];
     srand((unsigned)time(NULL));
     int ms = 20 + rand() % 200;
@@ -152,6 +154,17 @@ Test(trainer, sigint_mid_epoch_checkpoints_and_resume_matches)
     cr_assert_eq(na + nb, nr, "%d + %d steps vs %d", na, nb, nr);
     for (int i = 0; i < nr; i++)
         cr_assert_str_eq(ref[i], i < na ? a[i] : b[i - na], "step %d", i);
+}
+
+Test(trainer, sigint_mid_epoch_checkpoints_and_resume_matches)
+{
+    sigint_resume_matches("");
+}
+
+/* with accumulated micro-batches, a stop between two of them resumes inside the step */
+Test(trainer, sigint_with_accumulated_micro_batches_resumes_exactly)
+{
+    sigint_resume_matches("accumulate = 3");
 }
 
 Test(trainer, sigkill_at_random_moments_leaves_a_checkpoint_that_resumes)
