@@ -1,6 +1,7 @@
 /* registry.c: scans plugin directories, probes each file in a child process, then loads and
- * validates descriptors (registry_desc.c) before any plugin function can run. It must never crash or exit
- * because of a plugin: every failure becomes a problem entry carrying its reason. */
+ * validates descriptors (registry_desc.c) before any plugin function can run. It must never
+ * crash or exit because of a plugin: every failure becomes a problem entry carrying its
+ * reason. */
 #define _GNU_SOURCE /* RTLD_NODELETE */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -158,7 +159,8 @@ static int register_descs(nn_registry *r, const char *path, void *h, const void 
             add_problem(r, path, drc, derr.msg);
             /* its name, once the header says the rest of the descriptor can be read */
             if (d->abi_major == NN_ABI_MAJOR && d->abi_minor <= NN_ABI_MINOR &&
-                d->struct_size >= offsetof(nn_plugin_desc, reserved) && nn_desc_valid_name(d->name) &&
+                d->struct_size >= offsetof(nn_plugin_desc, reserved) &&
+                nn_desc_valid_name(d->name) &&
                 r->n_problems && strcmp(r->problems[r->n_problems - 1].reason, derr.msg) == 0) {
                 r->problems[r->n_problems - 1].name = keep(r, d->name);
                 r->problems[r->n_problems - 1].kind = d->kind;

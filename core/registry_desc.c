@@ -171,7 +171,8 @@ int nn_desc_validate(const nn_plugin_desc *d, nn_error *err)
                             "to %d.%d; upgrade nntrain",
                             d->abi_major, d->abi_minor, NN_ABI_MAJOR, NN_ABI_MINOR);
     if (d->struct_size < offsetof(nn_plugin_desc, reserved))
-        return nn_error_set(err, NN_EABI, "descriptor struct_size %u is smaller than ABI %d.%d's %zu",
+        return nn_error_set(err, NN_EABI,
+                            "descriptor struct_size %u is smaller than ABI %d.%d's %zu",
                             d->struct_size, NN_ABI_MAJOR, NN_ABI_MINOR,
                             offsetof(nn_plugin_desc, reserved));
     if (d->struct_size > NN_STRUCT_SIZE_MAX)
