@@ -271,24 +271,15 @@ static int leak_setup(void *self, nn_layer_setup *s, nn_error *err)
     return rc ? rc : ws ? NN_OK : NN_ENOMEM;
 }
 
-static const nn_layer_vtable leak_vt = {.struct_size = sizeof(nn_layer_vtable),
-                                        .create = fd_create, .destroy = fd_destroy,
-                                        .setup = leak_setup, .forward = sc_forward,
-                                        .backward = sc_backward};
+/* fd_scale's vtable with another setup or forward */
+#define FD_LAYER_VT(setup_fn, forward_fn)                                                      \
+    {.struct_size = sizeof(nn_layer_vtable), .create = fd_create, .destroy = fd_destroy,       \
+     .setup = setup_fn, .forward = forward_fn, .backward = sc_backward}
 
-static const nn_layer_vtable overrun_vt = {.struct_size = sizeof(nn_layer_vtable),
-                                           .create = fd_create, .destroy = fd_destroy,
-                                           .setup = sc_setup, .forward = overrun_forward,
-                                           .backward = sc_backward};
-static const nn_layer_vtable inplace_vt = {.struct_size = sizeof(nn_layer_vtable),
-                                           .create = fd_create, .destroy = fd_destroy,
-                                           .setup = sc_setup, .forward = inplace_forward,
-                                           .backward = sc_backward};
-
-static const nn_layer_vtable sc_vt = {.struct_size = sizeof(nn_layer_vtable),
-                                      .create = fd_create, .destroy = fd_destroy,
-                                      .setup = sc_setup, .forward = sc_forward,
-                                      .backward = sc_backward};
+static const nn_layer_vtable sc_vt = FD_LAYER_VT(sc_setup, sc_forward);
+static const nn_layer_vtable leak_vt = FD_LAYER_VT(leak_setup, sc_forward);
+static const nn_layer_vtable overrun_vt = FD_LAYER_VT(sc_setup, overrun_forward);
+static const nn_layer_vtable inplace_vt = FD_LAYER_VT(sc_setup, inplace_forward);
 
 static const nn_plugin_desc backend_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_BACKEND, .name = "fakedev", .version = "1.0.0", .license = "MIT",
