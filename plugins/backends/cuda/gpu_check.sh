@@ -3,7 +3,8 @@
 # repository root, in under ten minutes on one H200:
 #   1. the versions: GPU, driver, CUDA runtime, cuDNN, cuBLASLt (and PyTorch's, when present)
 #   2. the CUDA unit tests (tests/cuda), the GPU suite included
-#   3. `nntrain devices test cuda`: every kernel against the CPU plugins
+#   3. `nntrain devices test cuda`: every kernel against the CPU plugins, and `plugins test
+#      --device cuda` of three layers and a loss (device memory fenced, device leaks counted)
 #   4. both Fashion-MNIST examples trained with --device cuda (their own epochs)
 #   5. bench/cuda_fmnist.sh: samples/s at batch 128 and 1024 against PyTorch eager
 #
@@ -120,6 +121,16 @@ grep -E 'FAIL|CRASH|SKIP' "$out/conformance.txt" | head -40
 tail -3 "$out/conformance.txt"
 [ $rc = 0 ] && result[conformance]=PASS || result[conformance]="FAIL (rc $rc)"
 
+stage "3b. nntrain plugins test --device cuda (device memory fenced, leaks counted)"
+ok=PASS
+for p in dense conv2d maxpool2d cross_entropy; do
+  (cd "$work" && timeout 60 "$nntrain" plugins test $p --device cuda > "$out/plugtest_$p.txt" 2>&1)
+  rc=$?
+  printf '%-14s rc=%-3d %s\n' $p $rc "$(tail -1 "$out/plugtest_$p.txt")"
+  [ $rc = 0 ] || { ok=FAIL; grep -E 'FAIL' "$out/plugtest_$p.txt" | head -5; }
+done
+result[plugtest]=$ok
+
 stage "4. the Fashion-MNIST examples with --device cuda"
 for ex in mlp cnn; do
   (cd "$work" && timeout 45 "$nntrain" train "$root/examples/fashion_mnist_$ex.ini" \
@@ -136,6 +147,6 @@ timeout 150 bash "$root/bench/cuda_fmnist.sh" "$nntrain" "$data" 2 > "$out/bench
 cat "$out/bench.txt"
 
 stage "summary"
-for k in versions unit conformance example_mlp example_cnn; do printf '%-12s %s\n' "$k" "${result[$k]:-not run}"; done
+for k in versions unit conformance plugtest example_mlp example_cnn; do printf '%-12s %s\n' "$k" "${result[$k]:-not run}"; done
 echo "logs: $out"
 rm -rf "$work"
