@@ -402,6 +402,43 @@ Test(image_folder, files_probed_at_once_give_the_table_and_messages_of_their_ord
                        "img/b/050.png: image is 2x3 (HxW), expected 4x4", "resize = check");
 }
 
+/* a sample is kept after its first read when the split fits in cache_mb: a second read gives
+ * the same bytes without the file (deleted here); cache_mb = 0, or a split larger than it,
+ * reads the file each time */
+Test(image_folder, samples_are_kept_after_their_first_read_when_the_split_fits_cache_mb)
+{
+    /* k = 0: 4x4 samples, the default cache_mb; k = 1: cache_mb = 0; k = 2: three samples
+     * of 512x512 floats (1 MiB each) over cache_mb = 1 */
+    static const char *const mb[] = {"1024", "0", "1"}, *const side[] = {"0", "0", "512"};
+    for (int k = 0; k < 3; k++) {
+        two_classes(); /* cat/a.png, cat/b.png, dog/c.PNG: 4x4 gray */
+        nn_kv kv[] = {FX_KV("dir", "img"), FX_KV("mode", "gray"), FX_KV("cache_mb", mb[k]),
+                      FX_KV("height", side[k]), FX_KV("width", side[k])};
+        fx_ds d;
+        fx_ds_ok(&d, "image_folder", kv, 5, NN_SPLIT_TRAIN);
+        size_t bytes = nn_tensor_nbytes(&d.info.sample);
+        float *first = malloc(bytes), *again = malloc(bytes);
+        cr_assert(first && again);
+        int32_t y;
+        nn_error err = {0};
+        cr_assert_eq(fx_ds_get(&d, 0, first, &y, &err), 0, "%s", err.msg);
+        cr_assert_eq(remove(fx_path("img/cat/a.png")), 0);
+        memset(again, 0xFF, bytes);
+        int rc = fx_ds_get(&d, 0, again, &y, &err);
+        if (k == 0) {
+            cr_assert_eq(rc, 0, "kept sample: %s", err.msg);
+            cr_assert_eq(memcmp(first, again, bytes), 0, "the kept sample differs");
+            cr_assert_eq(y, 0);
+        } else {
+            cr_assert_neq(rc, 0, "cache_mb = %s: read without its file", mb[k]);
+            cr_assert(strstr(err.msg, "img/cat/a.png"), "%s", err.msg);
+        }
+        free(first);
+        free(again);
+        fx_ds_free(&d);
+    }
+}
+
 Test(image_folder, test_folder_maps_to_training_classes)
 {
     two_classes();
