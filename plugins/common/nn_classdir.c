@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +439,49 @@ int nnd_table_describe(const nnd_table *t, int64_t index, char *buf, size_t cap)
         return NN_EINVAL;
     snprintf(buf, cap, "%s", t->path[index]);
     return NN_OK;
+}
+
+int nnd_cache_open(nnd_cache *c, int64_t n, size_t bytes, int64_t budget_mb,
+                   const char *plugin, nn_error *err)
+{
+    nnd_cache_free(c);
+    double total = (double)n * (double)bytes;
+    if (n <= 0 || bytes == 0 || total > (double)budget_mb * 1048576.0)
+        return NN_OK;
+    c->arena = calloc((size_t)n, bytes);
+    c->state = calloc((size_t)n, 1);
+    c->bytes = bytes;
+    if (!c->arena || !c->state) {
+        nnd_cache_free(c);
+        return nn_error_set(err, NN_ENOMEM, "%s: no memory to keep %lld decoded samples "
+                            "(%.0f MiB; cache_mb = 0 keeps none)", plugin, (long long)n,
+                            total / 1048576.0);
+    }
+    return NN_OK;
+}
+
+void nnd_cache_free(nnd_cache *c)
+{
+    free(c->arena);
+    free((void *)c->state);
+    memset(c, 0, sizeof *c);
+}
+
+int nnd_cache_get(const nnd_cache *c, int64_t i, void *out)
+{
+    if (!c->arena || atomic_load_explicit(&c->state[i], memory_order_acquire) != 2)
+        return 0;
+    memcpy(out, c->arena + (size_t)i * c->bytes, c->bytes);
+    return 1;
+}
+
+void nnd_cache_put(nnd_cache *c, int64_t i, const void *sample)
+{
+    unsigned char none = 0;
+    if (!c->arena || !atomic_compare_exchange_strong(&c->state[i], &none, 1))
+        return;
+    memcpy(c->arena + (size_t)i * c->bytes, sample, c->bytes);
+    atomic_store_explicit(&c->state[i], 2, memory_order_release);
 }
 
 void nnd_table_free(nnd_table *t)

@@ -5,6 +5,7 @@
 #ifndef NN_CLASSDIR_H
 #define NN_CLASSDIR_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,31 @@ typedef struct nnd_folder_spec {
      .doc = "files of a split that cannot be read (other types, corrupt files) are skipped "   \
             "and reported with the first names; more than this fraction of them is an error "  \
             "(0: any unreadable file is)"}
+
+/* The `cache_mb` key of the folder datasets: what nnd_cache keeps. */
+#define NND_CACHE_PARAM(what)                                                                   \
+    {.name = "cache_mb", .type = NN_PARAM_INT, .def = "1024", .range = "[0, inf)",             \
+     .doc = "when a split's samples all fit in this many MiB (files x " what " x 4 bytes), "  \
+            "each is kept after its first read, so later epochs skip decoding (the same "     \
+            "bytes); 0 keeps none"}
+
+/* Samples kept after their first get(): one lazily mapped arena of n samples (untouched pages
+ * cost nothing) and a state per sample, claimed atomically by the get() that decoded it, so
+ * get() may run on many threads. Empty (keeps nothing) when n samples exceed the budget. */
+typedef struct nnd_cache {
+    unsigned char *arena;
+    _Atomic unsigned char *state; /* 0 not kept, 1 being written, 2 kept */
+    size_t bytes;                 /* of one sample */
+} nnd_cache;
+
+/* n samples of `bytes` each, kept when n * bytes <= budget_mb MiB; NN_OK or NN_ENOMEM */
+int nnd_cache_open(nnd_cache *c, int64_t n, size_t bytes, int64_t budget_mb,
+                   const char *plugin, nn_error *err);
+void nnd_cache_free(nnd_cache *c);
+/* 1 when sample i is kept (copied into out), else 0 */
+int nnd_cache_get(const nnd_cache *c, int64_t i, void *out);
+/* keeps sample i (the first caller for i does; others return at once) */
+void nnd_cache_put(nnd_cache *c, int64_t i, const void *sample);
 
 /* One split: the classes of the root and the files of the split, in order. */
 typedef struct nnd_table {

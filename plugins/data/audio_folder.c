@@ -3,7 +3,8 @@
  * against a declared rate) and cropped/zero-padded to a fixed length: F32 [1, length].
  * open() reads every file once, so a bad one (corrupt data after a valid header too) is
  * skipped and reported there, never met mid-run; get() streams one file through a
- * stack buffer (no heap) and may run on many threads. It never keeps a file open.
+ * stack buffer (no heap) and may run on many threads, or copies the sample it kept after its
+ * first read when the split fits in cache_mb (nnd_cache). It never keeps a file open.
  * Prediction (NN_SPLIT_PREDICT): each input is a WAV/FLAC file or a directory of them (sorted,
  * not recursive), read like training files; classes are the sub-directories of dir; a sample
  * is named by its file's path. */
@@ -30,10 +31,11 @@ typedef struct af_file {
 
 typedef struct af_ds {
     const char *dir, *test_dir;
-    int64_t rate, length;
+    int64_t rate, length, cache_mb;
     int check;
     double max_skipped;
     nnd_table t;
+    nnd_cache cache;
 } af_ds;
 
 static int af_accept(const char *name)
@@ -54,6 +56,7 @@ static int af_create(const nn_params *p, void **self, nn_error *err)
     d->length = nn_params_int(p, "length");
     d->check = nn_params_enum(p, "resample") == 1;
     d->max_skipped = nn_params_float(p, "max_skipped");
+    d->cache_mb = nn_params_int(p, "cache_mb");
     *self = d;
     return NN_OK;
 }
@@ -62,6 +65,7 @@ static void af_destroy(void *self)
 {
     af_ds *d = self;
     nnd_table_free(&d->t);
+    nnd_cache_free(&d->cache);
     free(d);
 }
 
@@ -129,7 +133,8 @@ static int af_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     nnd_table_info(&d->t, o->split, info);
     nn_tensor_describe(&info->sample, NN_F32, 2, (const int64_t[]){1, d->length});
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-    return NN_OK;
+    return nnd_cache_open(&d->cache, d->t.n, nn_tensor_nbytes(&info->sample), d->cache_mb,
+                          "audio_folder", err);
 }
 
 /* Streams the file: mixdown to mono, then output sample j reads source position
@@ -142,6 +147,9 @@ static int af_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     if (index < 0 || index >= d->t.n)
         return nn_error_set(err, NN_EINVAL, "audio_folder: sample %lld out of range [0, %lld)",
                             (long long)index, (long long)d->t.n);
+    NN_I32P(target)[0] = d->t.label[index];
+    if (nnd_cache_get(&d->cache, index, NN_F32P(sample)))
+        return NN_OK;
     const af_file *f = nnd_table_extra(&d->t, index);
     const char *path = d->t.path[index];
     SF_INFO si;
@@ -198,7 +206,7 @@ static int af_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     if (bad)
         return nn_error_set(err, NN_EFORMAT, "%s: read error: %s", path,
                             sf_error_number(bad));
-    NN_I32P(target)[0] = d->t.label[index];
+    nnd_cache_put(&d->cache, index, out);
     return NN_OK;
 }
 
@@ -216,6 +224,7 @@ static const nn_param_spec af_params[] = {
             "files at another rate"},
     {.name = "length", .type = NN_PARAM_INT, .def = "16000", .range = "[1, 100000000]",
      .doc = "samples per example: longer clips keep their start, shorter ones are zero-padded"},
+    NND_CACHE_PARAM("length"),
     {0}};
 
 static const nn_dataset_vtable af_vt = {
@@ -228,7 +237,7 @@ static const nn_dataset_vtable af_vt = {
 };
 
 static const nn_plugin_desc af_desc = NN_DESCRIPTOR(
-    .kind = NN_KIND_DATASET, .name = "audio_folder", .version = "1.0.0", .license = "MIT",
+    .kind = NN_KIND_DATASET, .name = "audio_folder", .version = "1.1.0", .license = "MIT",
     .summary = "WAV/FLAC files in one folder per class: mono F32 [1, length], I32 class ids; "
                "predict --input takes WAV/FLAC files or directories of them",
     .caps = NN_CAP_THREAD_SAFE, .params = af_params, .vtable = &af_vt);

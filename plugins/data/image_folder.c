@@ -5,13 +5,12 @@
  * reported there, never met mid-run; get() decodes one file and may run on many threads. It
  * never writes to shared state except its mutex-guarded pool of decode buffers and, when the
  * split fits in cache_mb, the sample it decoded into that sample's own place of the cache
- * (claimed atomically), which later get()s of it copy instead of decoding.
+ * (nnd_cache), which later get()s of it copy instead of decoding.
  * Prediction (NN_SPLIT_PREDICT): each input is an image file or a directory of them (sorted,
  * not recursive), resized or checked like training images; classes are the sub-directories of
  * dir; a sample is named by its file's path. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +33,7 @@ typedef struct if_ds {
     double scale, max_skipped;
     int64_t max_pixels, cache_mb;
     nnd_table t; /* extra: each file's nn_img_header */
-    /* samples kept after their first get() when all of them fit in cache_mb MiB: one arena
-     * of t.n samples (untouched pages cost nothing) and a state per sample: 0 not kept, 1
-     * being written by the get() that decoded it, 2 kept */
-    float *cache;
-    _Atomic unsigned char *kept;
+    nnd_cache cache;
     /* decode buffers, each grown to the largest image it held; a busy slot belongs to the
      * thread that took it */
     pthread_mutex_t mu;
@@ -76,8 +71,7 @@ static void if_destroy(void *self)
 {
     if_ds *d = self;
     nnd_table_free(&d->t);
-    free(d->cache);
-    free((void *)d->kept);
+    nnd_cache_free(&d->cache);
     for (int i = 0; i < IF_POOL; i++)
         free(d->pool[i]);
     pthread_mutex_destroy(&d->mu);
@@ -210,17 +204,9 @@ static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     nnd_table_info(&d->t, o->split, info);
     nn_tensor_describe(&info->sample, NN_F32, 3,
                        (const int64_t[]){d->channels, d->want_h, d->want_w});
-    double bytes = (double)d->t.n * (double)nn_tensor_nbytes(&info->sample);
-    if (d->t.n > 0 && bytes <= (double)d->cache_mb * 1048576.0) {
-        d->cache = calloc((size_t)d->t.n, nn_tensor_nbytes(&info->sample));
-        d->kept = calloc((size_t)d->t.n, 1);
-        if (!d->cache || !d->kept)
-            return nn_error_set(err, NN_ENOMEM, "image_folder: no memory to keep %lld decoded "
-                                "samples (%.0f MiB; cache_mb = 0 keeps none)",
-                                (long long)d->t.n, bytes / 1048576.0);
-    }
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-    return NN_OK;
+    return nnd_cache_open(&d->cache, d->t.n, nn_tensor_nbytes(&info->sample), d->cache_mb,
+                          "image_folder", err);
 }
 
 static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)
@@ -229,13 +215,9 @@ static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
     if (index < 0 || index >= d->t.n)
         return nn_error_set(err, NN_EINVAL, "image_folder: sample %lld out of range [0, %lld)",
                             (long long)index, (long long)d->t.n);
-    size_t bytes = nn_tensor_nbytes(sample);
-    float *keep = d->cache ? (float *)((char *)d->cache + (size_t)index * bytes) : NULL;
-    if (keep && atomic_load_explicit(&d->kept[index], memory_order_acquire) == 2) {
-        memcpy(NN_F32P(sample), keep, bytes);
-        NN_I32P(target)[0] = d->t.label[index];
+    NN_I32P(target)[0] = d->t.label[index];
+    if (nnd_cache_get(&d->cache, index, NN_F32P(sample)))
         return NN_OK;
-    }
     const nn_img_header *f = nnd_table_extra(&d->t, index);
     const char *path = d->t.path[index];
     int C = d->channels;
@@ -260,12 +242,7 @@ static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *targe
         if_buf_put(&b);
     if (rc)
         return rc;
-    unsigned char none = 0;
-    if (keep && atomic_compare_exchange_strong(&d->kept[index], &none, 1)) {
-        memcpy(keep, NN_F32P(sample), bytes);
-        atomic_store_explicit(&d->kept[index], 2, memory_order_release);
-    }
-    NN_I32P(target)[0] = d->t.label[index];
+    nnd_cache_put(&d->cache, index, NN_F32P(sample));
     return NN_OK;
 }
 
@@ -298,10 +275,7 @@ static const nn_param_spec if_params[] = {
      .doc = "an image whose header claims more pixels (width x height) is not decoded but "
             "skipped as unreadable, like a corrupt one (a decompression bomb guard; the default "
             "is Pillow's)"},
-    {.name = "cache_mb", .type = NN_PARAM_INT, .def = "1024", .range = "[0, inf)",
-     .doc = "when a split's samples all fit in this many MiB (files x C x H x W x 4 bytes), "
-            "each is kept after its first read, so later epochs skip decoding and resizing "
-            "(the same bytes); 0 keeps none"},
+    NND_CACHE_PARAM("C x H x W"),
     {0}};
 
 static const nn_dataset_vtable if_vt = {

@@ -173,6 +173,36 @@ Test(audio_folder, rejects_bad_parameters_naming_the_key)
     fx_ds_free(&d);
 }
 
+/* as image_folder: a sample is kept after its first read when the split fits in cache_mb
+ * (read again here after its file is deleted); cache_mb = 0 reads the file each time */
+Test(audio_folder, samples_are_kept_after_their_first_read_when_the_split_fits_cache_mb)
+{
+    static const char *const mb[] = {"1024", "0"};
+    for (int k = 0; k < 2; k++) {
+        fixture();
+        nn_kv kv[] = {FX_KV("dir", "au"), FX_KV("rate", "8000"), FX_KV("length", "12"),
+                      FX_KV("cache_mb", mb[k])};
+        fx_ds d;
+        fx_ds_ok(&d, "audio_folder", kv, 4, NN_SPLIT_TRAIN);
+        float first[12], again[12];
+        int32_t y;
+        nn_error err = {0};
+        cr_assert_eq(fx_ds_get(&d, 1, first, &y, &err), 0, "%s", err.msg);
+        cr_assert_eq(remove(fx_path("au/yes/a.wav")), 0);
+        memset(again, 0xFF, sizeof again);
+        int rc = fx_ds_get(&d, 1, again, &y, &err);
+        if (k == 0) {
+            cr_assert_eq(rc, 0, "kept sample: %s", err.msg);
+            cr_assert_eq(memcmp(first, again, sizeof first), 0, "the kept sample differs");
+            cr_assert_eq(y, 1);
+        } else {
+            cr_assert_neq(rc, 0, "cache_mb = 0: read without its file");
+            cr_assert(strstr(err.msg, "au/yes/a.wav"), "%s", err.msg);
+        }
+        fx_ds_free(&d);
+    }
+}
+
 Test(audio_folder, plugins_show_documents_every_key)
 {
     fx_show_documents("audio_folder");
