@@ -441,23 +441,17 @@ int nnd_table_describe(const nnd_table *t, int64_t index, char *buf, size_t cap)
     return NN_OK;
 }
 
-int nnd_cache_open(nnd_cache *c, int64_t n, size_t bytes, int64_t budget_mb,
-                   const char *plugin, nn_error *err)
+void nnd_cache_open(nnd_cache *c, int64_t n, size_t bytes, int64_t budget_mb)
 {
     nnd_cache_free(c);
     double total = (double)n * (double)bytes;
     if (n <= 0 || bytes == 0 || total > (double)budget_mb * 1048576.0)
-        return NN_OK;
+        return;
     c->arena = calloc((size_t)n, bytes);
     c->state = calloc((size_t)n, 1);
     c->bytes = bytes;
-    if (!c->arena || !c->state) {
-        nnd_cache_free(c);
-        return nn_error_set(err, NN_ENOMEM, "%s: no memory to keep %lld decoded samples "
-                            "(%.0f MiB; cache_mb = 0 keeps none)", plugin, (long long)n,
-                            total / 1048576.0);
-    }
-    return NN_OK;
+    if (!c->arena || !c->state)
+        nnd_cache_free(c); /* no room for it: every read decodes, as with cache_mb = 0 */
 }
 
 void nnd_cache_free(nnd_cache *c)

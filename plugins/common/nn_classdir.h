@@ -66,9 +66,9 @@ typedef struct nnd_cache {
     size_t bytes;                 /* of one sample */
 } nnd_cache;
 
-/* n samples of `bytes` each, kept when n * bytes <= budget_mb MiB; NN_OK or NN_ENOMEM */
-int nnd_cache_open(nnd_cache *c, int64_t n, size_t bytes, int64_t budget_mb,
-                   const char *plugin, nn_error *err);
+/* n samples of `bytes` each, kept when n * bytes <= budget_mb MiB and the memory for them
+ * can be had (else none is kept, as with budget 0) */
+void nnd_cache_open(nnd_cache *c, int64_t n, size_t bytes, int64_t budget_mb);
 void nnd_cache_free(nnd_cache *c);
 /* 1 when sample i is kept (copied into out), else 0 */
 int nnd_cache_get(const nnd_cache *c, int64_t i, void *out);

@@ -205,8 +205,8 @@ static int if_open(void *self, const nn_dataset_open *o, nn_dataset_info *info, 
     nn_tensor_describe(&info->sample, NN_F32, 3,
                        (const int64_t[]){d->channels, d->want_h, d->want_w});
     nn_tensor_describe(&info->target, NN_I32, 0, NULL);
-    return nnd_cache_open(&d->cache, d->t.n, nn_tensor_nbytes(&info->sample), d->cache_mb,
-                          "image_folder", err);
+    nnd_cache_open(&d->cache, d->t.n, nn_tensor_nbytes(&info->sample), d->cache_mb);
+    return NN_OK;
 }
 
 static int if_get(void *self, int64_t index, nn_tensor *sample, nn_tensor *target, nn_error *err)
