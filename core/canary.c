@@ -1,5 +1,6 @@
-/* canary.c: the report of canary zones around a tensor's data, read wherever they lie (in
- * place on the host, copied back from a device): which bytes past either end a call wrote. */
+/* canary.c: canary zones around a tensor's data: the report of which bytes past either end a
+ * call wrote, read wherever the zones lie (in place on the host, copied back from a device),
+ * and device memory laid out with them. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,4 +52,36 @@ int nn_canary_check(const nn_tensor *t, const unsigned char *front, size_t front
                             "tensor", who, name, shape, bytes, front_len - last,
                             front_len - first);
     return NN_OK;
+}
+
+void *nn_canary_dev_alloc(nn_dev *d, size_t bytes, size_t front, size_t back, nn_error *err)
+{
+    char *base = nn_dev_alloc(d, front + bytes + back, err);
+    if (!base)
+        return NULL;
+    char *data = base + front;
+    int rc = nn_dev_memset(d, base, NN_CANARY_BYTE, front, err);
+    if (rc == NN_OK)
+        rc = nn_dev_memset(d, data, 0, bytes, err);
+    if (rc == NN_OK)
+        rc = nn_dev_memset(d, data + bytes, NN_CANARY_BYTE, back, err);
+    if (rc) {
+        nn_dev_free(d, base);
+        return NULL;
+    }
+    return data;
+}
+
+void nn_canary_dev_free(nn_dev *d, void *data, size_t front)
+{
+    if (data)
+        nn_dev_free(d, (char *)data - front);
+}
+
+int nn_canary_dev_read(nn_dev *d, const void *data, size_t bytes, size_t front, size_t back,
+                       unsigned char *to, nn_error *err)
+{
+    const char *p = data;
+    int rc = nn_dev_copy(d, to, p - front, front, NN_COPY_DEVICE_TO_HOST, err);
+    return rc ? rc : nn_dev_copy(d, to + front, p + bytes, back, NN_COPY_DEVICE_TO_HOST, err);
 }

@@ -62,26 +62,21 @@ int nn_twin_new(nn_dev *dev, nn_twin *t, nn_dtype dt, int ndim, const int64_t *s
         return nn_error_set(err, NN_ENOMEM, "out of memory for tensor '%s'", name);
     memset(t->h.dl.data, 0, padded ? padded : NN_TENSOR_ALIGN);
     /* the device data between canary zones, which nn_twin_compare reads back */
-    char *base = nn_dev_alloc(dev, TWIN_FRONT + bytes + TWIN_BACK, err);
-    if (!base) {
+    t->d.dl.data = nn_canary_dev_alloc(dev, bytes, TWIN_FRONT, TWIN_BACK, err);
+    if (!t->d.dl.data) {
         free(t->h.dl.data);
         t->h.dl.data = NULL;
         nn_error_prefix(err, "tensor '%s'", name);
         return err ? err->status : NN_ENOMEM;
     }
-    t->d.dl.data = base + TWIN_FRONT;
     t->fenced = 1;
-    int rc = nn_dev_memset(dev, base, NN_CANARY_BYTE, TWIN_FRONT, err);
-    if (rc == NN_OK)
-        rc = nn_dev_memset(dev, base + TWIN_FRONT + bytes, NN_CANARY_BYTE, TWIN_BACK, err);
-    return rc;
+    return NN_OK;
 }
 
 void nn_twin_free(nn_dev *dev, nn_twin *t)
 {
     free(t->h.dl.data);
-    if (t->d.dl.data)
-        nn_dev_free(dev, (char *)t->d.dl.data - (t->fenced ? TWIN_FRONT : 0));
+    nn_canary_dev_free(dev, t->d.dl.data, t->fenced ? TWIN_FRONT : 0);
     memset(t, 0, sizeof *t);
 }
 
@@ -90,18 +85,14 @@ void nn_twin_free(nn_dev *dev, nn_twin *t)
 static int twin_zones(nn_dev *dev, const nn_twin *t, const char *what, nn_conf_result *res,
                       nn_error *err)
 {
-    unsigned char front[TWIN_FRONT], back[TWIN_BACK];
-    const char *data = t->d.dl.data;
-    int rc = nn_dev_copy(dev, front, data - TWIN_FRONT, TWIN_FRONT, NN_COPY_DEVICE_TO_HOST,
-                         err);
-    if (rc == NN_OK)
-        rc = nn_dev_copy(dev, back, data + nn_tensor_nbytes(&t->d), TWIN_BACK,
-                         NN_COPY_DEVICE_TO_HOST, err);
+    unsigned char zones[TWIN_FRONT + TWIN_BACK];
+    int rc = nn_canary_dev_read(dev, t->d.dl.data, nn_tensor_nbytes(&t->d), TWIN_FRONT,
+                                TWIN_BACK, zones, err);
     if (rc)
         return rc;
     nn_error zerr = {0};
-    if (nn_canary_check(&t->h, front, TWIN_FRONT, back, TWIN_BACK, "the pack", what, &zerr) ==
-        NN_OK)
+    if (nn_canary_check(&t->h, zones, TWIN_FRONT, zones + TWIN_FRONT, TWIN_BACK, "the pack",
+                        what, &zerr) == NN_OK)
         return 0;
     nn_conf_fail(res, "%s", zerr.msg);
     return 1;

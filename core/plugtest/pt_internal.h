@@ -83,7 +83,7 @@ int pt_unchanged(const nn_tensor *t, const void *kept, const char *call, const c
 typedef struct pt_t {
     nn_tensor *h;
     nn_tensor dev;
-    void *mem;  /* device allocation, NULL on the host */
+    void *mem;  /* device data (nn_canary_dev_alloc), NULL on the host */
     nn_dev *on; /* its device, when mem */
     void *kept; /* what a call that must only read it found there (pt_t_keep) */
     int kept_ok;

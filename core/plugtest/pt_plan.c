@@ -2,7 +2,6 @@
  * create, setup, memory, bind, forward, backward) on the host or on a backend's device, with a
  * host copy of every tensor for the checks to read and perturb. Allocates only when opening. */
 #define _POSIX_C_SOURCE 200809L
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,24 +52,17 @@ int pt_t_alloc(nn_dev *dev, pt_t *t, nn_dtype dt, int ndim, const int64_t *shape
     size_t bytes = nn_tensor_nbytes(t->h), zones = PT_DEV_FRONT + PT_GUARD_AFTER;
     if (!(t->back = malloc(bytes > zones ? bytes : zones)))
         return oom(err);
-    if (!(t->mem = nn_dev_alloc(dev, PT_DEV_FRONT + bytes + PT_GUARD_AFTER, err)))
+    if (!(t->mem = nn_canary_dev_alloc(dev, bytes, PT_DEV_FRONT, PT_GUARD_AFTER, err)))
         return err && err->status ? err->status : NN_ENOMEM;
     t->on = dev;
-    unsigned char *data = (unsigned char *)t->mem + PT_DEV_FRONT;
-    t->dev.dl.data = data;
+    t->dev.dl.data = t->mem;
     t->dev.dl.device = nn_dev_public(dev)->dl;
-    int rc = nn_dev_memset(dev, t->mem, NN_CANARY_BYTE, PT_DEV_FRONT, err);
-    if (rc == NN_OK)
-        rc = nn_dev_memset(dev, data, 0, bytes, err);
-    if (rc == NN_OK)
-        rc = nn_dev_memset(dev, data + bytes, NN_CANARY_BYTE, PT_GUARD_AFTER, err);
-    return rc;
+    return NN_OK;
 }
 
 void pt_t_free(nn_dev *dev, pt_t *t)
 {
-    if (t->mem)
-        nn_dev_free(dev, t->mem);
+    nn_canary_dev_free(dev, t->mem, PT_DEV_FRONT);
     pt_guarded_free(t->h);
     free(t->kept);
     free(t->back);
@@ -83,12 +75,11 @@ static int on_host(const pt_t *t)
     return t->h && !t->mem;
 }
 
-/* n bytes of the device data at off (from its start; negative: before it) into t->back */
-static int read_back(const pt_t *t, ptrdiff_t off, size_t n, unsigned char *to)
+/* the device data of t into `to` */
+static int read_back(const pt_t *t, unsigned char *to)
 {
     nn_error err = {0};
-    return nn_dev_copy(t->on, to, (const char *)t->dev.dl.data + off, n,
-                       NN_COPY_DEVICE_TO_HOST, &err);
+    return nn_dev_copy(t->on, to, t->mem, nn_tensor_nbytes(t->h), NN_COPY_DEVICE_TO_HOST, &err);
 }
 
 void pt_t_keep(pt_t *t)
@@ -97,7 +88,7 @@ void pt_t_keep(pt_t *t)
         return;
     size_t bytes = nn_tensor_nbytes(t->h);
     t->kept_ok = on_host(t) ? (memcpy(t->kept, t->h->dl.data, bytes), 1)
-                            : read_back(t, 0, bytes, t->kept) == NN_OK;
+                            : read_back(t, t->kept) == NN_OK;
 }
 
 int pt_t_kept(const pt_t *t, const char *call, const char *name, nn_error *err)
@@ -108,7 +99,7 @@ int pt_t_kept(const pt_t *t, const char *call, const char *name, nn_error *err)
         return pt_unchanged(t->h, t->kept, call, name, err);
     nn_tensor now = *t->h;
     now.dl.data = t->back;
-    if (read_back(t, 0, nn_tensor_nbytes(t->h), t->back) != NN_OK)
+    if (read_back(t, t->back) != NN_OK)
         return NN_OK; /* the device's own failure is the call's to report */
     return pt_unchanged(&now, t->kept, call, name, err);
 }
@@ -119,14 +110,14 @@ int pt_t_fenced(const pt_t *t, const char *call, const char *name, nn_error *err
         return NN_OK;
     if (on_host(t))
         return pt_guard_check(t->h, call, name, err);
-    size_t bytes = nn_tensor_nbytes(t->h);
-    unsigned char *front = t->back, *back = t->back + PT_DEV_FRONT;
-    if (read_back(t, -PT_DEV_FRONT, PT_DEV_FRONT, front) != NN_OK ||
-        read_back(t, (ptrdiff_t)bytes, PT_GUARD_AFTER, back) != NN_OK)
-        return NN_OK;
+    nn_error rerr = {0};
+    if (nn_canary_dev_read(t->on, t->mem, nn_tensor_nbytes(t->h), PT_DEV_FRONT, PT_GUARD_AFTER,
+                           t->back, &rerr) != NN_OK)
+        return NN_OK; /* the device's own failure is the call's to report */
     char who[64];
     snprintf(who, sizeof who, "%s()", call);
-    return nn_canary_check(t->h, front, PT_DEV_FRONT, back, PT_GUARD_AFTER, who, name, err);
+    return nn_canary_check(t->h, t->back, PT_DEV_FRONT, t->back + PT_DEV_FRONT, PT_GUARD_AFTER,
+                           who, name, err);
 }
 
 int pt_t_up(nn_dev *dev, pt_t *t, nn_error *err)
