@@ -290,7 +290,6 @@ static int settle(nnd_table *t, pend_list *l, nn_error *err)
 {
     const nnd_folder_spec *s = l->s;
     t->extra_size = s->extra_size;
-    t->cap = l->n;
     t->path = malloc((size_t)(l->n ? l->n : 1) * sizeof *t->path);
     t->label = malloc((size_t)(l->n ? l->n : 1) * sizeof *t->label);
     t->extra = malloc((size_t)(l->n ? l->n : 1) * (s->extra_size ? s->extra_size : 1));

@@ -83,7 +83,7 @@ typedef struct nnd_table {
     int32_t *label; /* n class ids; -1 for prediction inputs */
     unsigned char *extra; /* n * extra_size bytes filled by the probe */
     size_t extra_size;
-    int64_t n, cap;
+    int64_t n;
     int64_t seen, skipped; /* files looked at, and those skipped */
     char skips[700];       /* why, for the first NND_SHOWN skipped */
     char last_why[NN_ERROR_MSG_MAX];
