@@ -72,14 +72,18 @@ void nn_conf_kernel_phase(void);
  * its DLPack shape pointers point into itself. */
 typedef struct nn_twin {
     nn_tensor h, d;
-    int fenced; /* nn_twin_new made d between canary zones (a twin of other memory is not) */
+    int fenced;     /* nn_twin_new made d between canary zones (a twin of other memory is not) */
+    int zones_read; /* nn_twin_compare read those zones back */
 } nn_twin;
 
 /* Allocates both (zeroed; d between canary zones of its device allocation); returns NN_OK
  * or an error naming `name`. */
 int nn_twin_new(nn_dev *dev, nn_twin *t, nn_dtype dt, int ndim, const int64_t *shape,
                 const char *name, nn_error *err);
-void nn_twin_free(nn_dev *dev, nn_twin *t);
+/* Frees both. With res, first reads back the canary zones of a fenced twin that no
+ * nn_twin_compare read (the case's inputs, which the pack must only read): a write past
+ * either end fails res naming the tensor. res may be NULL (a twin never handed to the pack). */
+void nn_twin_free(nn_dev *dev, nn_twin *t, nn_conf_result *res);
 /* Makes the device copy equal to the host copy. */
 int nn_twin_upload(nn_dev *dev, nn_twin *t, nn_error *err);
 /* F32: normal(0, scale) (uniform(-scale, scale) when uniform), then uploaded */
@@ -89,7 +93,7 @@ int nn_twin_random(nn_dev *dev, nn_twin *t, nn_rng *r, double scale, int uniform
  * the other has a number) fails res with "WHAT: element I: cpu X, DEVICE Y"; so does a write
  * past either end of d (its canary zones, nn_twin_new). returns 0 when equal within tol, 1
  * when not, or a negative status when the download failed. */
-int nn_twin_compare(nn_dev *dev, const nn_twin *t, const char *what, double tol,
+int nn_twin_compare(nn_dev *dev, nn_twin *t, const char *what, double tol,
                     nn_conf_result *res, nn_error *err);
 /* Decides a check when the CPU plugin and the pack's did not both succeed at `stage`:
  * returns 1 when both did (go on), else 0 with res passed (both refused, the same answer;

@@ -153,7 +153,8 @@ static int make_buffers(lcase *l, int i, int training, nn_error *err)
     return NN_OK;
 }
 
-static void free_case(lcase *l)
+/* with res, the zones of the tensors the pack only read are checked as they go */
+static void free_case(lcase *l, nn_conf_result *res)
 {
     for (int i = 0; i < 2; i++) {
         lside *s = &l->s[i];
@@ -165,13 +166,13 @@ static void free_case(lcase *l)
         }
         nn_instance_destroy(&s->inst);
     }
-    nn_twin_free(l->dev, &l->x);
-    nn_twin_free(l->dev, &l->y);
-    nn_twin_free(l->dev, &l->gy);
-    nn_twin_free(l->dev, &l->gx);
+    nn_twin_free(l->dev, &l->x, res);
+    nn_twin_free(l->dev, &l->y, res);
+    nn_twin_free(l->dev, &l->gy, res);
+    nn_twin_free(l->dev, &l->gx, res);
     for (int k = 0; k < NN_MAX_LAYER_PARAMS_ALL; k++) {
-        nn_twin_free(l->dev, &l->par[k]);
-        nn_twin_free(l->dev, &l->pgr[k]);
+        nn_twin_free(l->dev, &l->par[k], res);
+        nn_twin_free(l->dev, &l->pgr[k], res);
     }
 }
 
@@ -286,7 +287,7 @@ static int compare_states(lcase *l, const char *when, nn_conf_result *res, nn_er
     return NN_OK;
 }
 
-static int cmp(lcase *l, const nn_twin *t, const char *what, nn_conf_result *res,
+static int cmp(lcase *l, nn_twin *t, const char *what, nn_conf_result *res,
                nn_error *err)
 {
     return nn_twin_compare(l->dev, t, what, l->c->tol, res, err);
@@ -369,7 +370,7 @@ static int layer_plan(const nn_conf_check *c, nn_dev *dev, int training, nn_conf
              compare_states(l, "an eval forward", res, &err) < 0))
             nn_conf_fail(res, "cannot read results back: %s", err.msg);
     }
-    free_case(l);
+    free_case(l, res);
     free(l);
     return res->status;
 }

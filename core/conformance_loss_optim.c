@@ -198,9 +198,9 @@ int nn_conf_run_loss(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
         nn_instance_destroy(&inst[i]);
     }
     nn_dev_free(dev, loss_out.dl.data);
-    nn_twin_free(dev, &pred);
-    nn_twin_free(dev, &target);
-    nn_twin_free(dev, &grad);
+    nn_twin_free(dev, &pred, res);
+    nn_twin_free(dev, &target, res);
+    nn_twin_free(dev, &grad, res);
     return res->status;
 }
 
@@ -329,10 +329,10 @@ int nn_conf_run_optimizer(const nn_conf_check *c, nn_dev *dev, nn_conf_result *r
     if (go)
         optim_steps(c, dev, inst, o, n_slots, res);
     for (int k = 0; k < OPT_PARAMS; k++) {
-        nn_twin_free(dev, &o->val[k]);
-        nn_twin_free(dev, &o->grad[k]);
+        nn_twin_free(dev, &o->val[k], res);
+        nn_twin_free(dev, &o->grad[k], res);
         for (int s = 0; s < NN_MAX_OPTIM_SLOTS; s++)
-            nn_twin_free(dev, &o->slot[k][s]);
+            nn_twin_free(dev, &o->slot[k][s], res);
     }
     free(o);
     nn_instance_destroy(&inst[CPU]);

@@ -184,11 +184,11 @@ done:
 
 /* ---- device ops ------------------------------------------------------------------------- */
 
-static nn_twin *twin_of(nn_dev *dev, nn_twin *t, nn_dtype dt, int ndim, const int64_t *shape,
-                        nn_conf_result *res)
+static nn_twin *twin_of(nn_dev *dev, nn_twin *t, const char *name, nn_dtype dt, int ndim,
+                        const int64_t *shape, nn_conf_result *res)
 {
     nn_error err = {0};
-    if (nn_twin_new(dev, t, dt, ndim, shape, "x", &err)) {
+    if (nn_twin_new(dev, t, dt, ndim, shape, name, &err)) {
         nn_conf_fail(res, "cannot allocate: %s", err.msg);
         return NULL;
     }
@@ -204,7 +204,8 @@ static int elementwise(int op, nn_dev *dev, nn_conf_result *res)
     nn_rng r;
     nn_rng_init(&r, 0x0b5, (uint64_t)op, 0, 0);
     for (int nasty = 0; nasty < 2 && res->status == NN_CONF_PASS; nasty++) {
-        if (!twin_of(dev, &x, NN_F32, 1, &n, res) || !twin_of(dev, &y, NN_F32, 1, &n, res))
+        if (!twin_of(dev, &x, "x", NN_F32, 1, &n, res) ||
+            !twin_of(dev, &y, "y", NN_F32, 1, &n, res))
             break;
         special_values(NN_F32P(&x.h), n, &r, nasty);
         special_values(NN_F32P(&y.h), n, &r, nasty);
@@ -227,8 +228,8 @@ static int elementwise(int op, nn_dev *dev, nn_conf_result *res)
         else if (nn_twin_compare(dev, &x, nasty ? "result with NaN and infinities" : "result",
                                  0, res, &err) < 0)
             nn_conf_fail(res, "cannot read the result back: %s", err.msg);
-        nn_twin_free(dev, &x);
-        nn_twin_free(dev, &y);
+        nn_twin_free(dev, &x, res);
+        nn_twin_free(dev, &y, res);
     }
     return res->status;
 }
@@ -241,7 +242,7 @@ static int norms(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
     nn_rng r;
     nn_rng_init(&r, 0x0b6, 0, 0, 0);
     double *acc = nn_dev_alloc(dev, sizeof(double), &err);
-    if (!acc || !twin_of(dev, &x, NN_F32, 1, &n, res)) {
+    if (!acc || !twin_of(dev, &x, "x", NN_F32, 1, &n, res)) {
         nn_dev_free(dev, acc);
         return nn_conf_fail(res, "cannot allocate: %s", err.msg);
     }
@@ -274,7 +275,7 @@ static int norms(const nn_conf_check *c, nn_dev *dev, nn_conf_result *res)
                          want, nn_dev_name(dev), got);
     }
     nn_dev_free(dev, acc);
-    nn_twin_free(dev, &x);
+    nn_twin_free(dev, &x, res);
     return res->status;
 }
 
@@ -286,7 +287,7 @@ static int nonfinite(nn_dev *dev, nn_conf_result *res)
     nn_error err = {0};
     nn_rng r;
     nn_rng_init(&r, 0x0b7, 0, 0, 0);
-    if (!twin_of(dev, &x, NN_F32, 1, &n, res))
+    if (!twin_of(dev, &x, "x", NN_F32, 1, &n, res))
         return res->status;
     for (int k = 0; k < 4 && res->status == NN_CONF_PASS; k++) {
         float *h = NN_F32P(&x.h);
@@ -305,7 +306,7 @@ static int nonfinite(nn_dev *dev, nn_conf_result *res)
             nn_conf_fail(res, "find_nonfinite: host %lld, %s %lld", (long long)want,
                          nn_dev_name(dev), (long long)got);
     }
-    nn_twin_free(dev, &x);
+    nn_twin_free(dev, &x, res);
     return res->status;
 }
 
@@ -317,8 +318,9 @@ static int counts(nn_dev *dev, nn_conf_result *res)
     nn_rng r;
     nn_rng_init(&r, 0x0b8, 0, 0, 0);
     double *out = nn_dev_alloc(dev, 2 * sizeof(double), &err);
-    if (!out || !twin_of(dev, &pred, NN_F32, 2, shape, res) ||
-        !twin_of(dev, &ids, NN_I32, 1, shape, res) || !twin_of(dev, &soft, NN_F32, 2, shape, res))
+    if (!out || !twin_of(dev, &pred, "pred", NN_F32, 2, shape, res) ||
+        !twin_of(dev, &ids, "ids", NN_I32, 1, shape, res) ||
+        !twin_of(dev, &soft, "soft", NN_F32, 2, shape, res))
         goto done;
     float *p = NN_F32P(&pred.h), *s = NN_F32P(&soft.h);
     int32_t *t = NN_I32P(&ids.h);
@@ -366,9 +368,9 @@ done:
     if (!out)
         nn_conf_fail(res, "cannot allocate: %s", err.msg);
     nn_dev_free(dev, out);
-    nn_twin_free(dev, &pred);
-    nn_twin_free(dev, &ids);
-    nn_twin_free(dev, &soft);
+    nn_twin_free(dev, &pred, res);
+    nn_twin_free(dev, &ids, res);
+    nn_twin_free(dev, &soft, res);
     return res->status;
 }
 

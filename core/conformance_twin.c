@@ -73,13 +73,6 @@ int nn_twin_new(nn_dev *dev, nn_twin *t, nn_dtype dt, int ndim, const int64_t *s
     return NN_OK;
 }
 
-void nn_twin_free(nn_dev *dev, nn_twin *t)
-{
-    free(t->h.dl.data);
-    nn_canary_dev_free(dev, t->d.dl.data, t->fenced ? TWIN_FRONT : 0);
-    memset(t, 0, sizeof *t);
-}
-
 /* the canary zones of t's device data, read back: 0 when intact, 1 when the pack wrote
  * outside the data (res fails saying where), or a negative status when they cannot be read */
 static int twin_zones(nn_dev *dev, const nn_twin *t, const char *what, nn_conf_result *res,
@@ -96,6 +89,21 @@ static int twin_zones(nn_dev *dev, const nn_twin *t, const char *what, nn_conf_r
         return 0;
     nn_conf_fail(res, "%s", zerr.msg);
     return 1;
+}
+
+void nn_twin_free(nn_dev *dev, nn_twin *t, nn_conf_result *res)
+{
+    if (res && t->fenced && !t->zones_read && t->d.dl.data) {
+        char what[160];
+        nn_error err = {0};
+        snprintf(what, sizeof what, "tensor '%s', which it was given to read", t->h.name);
+        if (twin_zones(dev, t, what, res, &err) < 0)
+            nn_conf_fail(res, "cannot read back the canary zones of tensor '%s': %s", t->h.name,
+                         err.msg);
+    }
+    free(t->h.dl.data);
+    nn_canary_dev_free(dev, t->d.dl.data, t->fenced ? TWIN_FRONT : 0);
+    memset(t, 0, sizeof *t);
 }
 
 int nn_twin_upload(nn_dev *dev, nn_twin *t, nn_error *err)
@@ -134,7 +142,7 @@ static double value_at(const nn_tensor *t, const void *data, int64_t i)
     }
 }
 
-int nn_twin_compare(nn_dev *dev, const nn_twin *t, const char *what, double tol,
+int nn_twin_compare(nn_dev *dev, nn_twin *t, const char *what, double tol,
                     nn_conf_result *res, nn_error *err)
 {
     size_t bytes = nn_tensor_nbytes(&t->h);
@@ -172,5 +180,6 @@ int nn_twin_compare(nn_dev *dev, const nn_twin *t, const char *what, double tol,
                      nn_dev_name(dev), value_at(&t->h, got, worst_at), worst, tol, scale);
     free(got);
     int outside = bad || !t->fenced ? 0 : twin_zones(dev, t, what, res, err);
+    t->zones_read |= !bad && t->fenced;
     return outside < 0 ? outside : bad || outside;
 }

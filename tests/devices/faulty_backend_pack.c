@@ -6,7 +6,8 @@
  *                    before them, against backend.h's ordering rule;
  *   open_segv:       open() dies of SIGSEGV;
  *   count_silent:    device_count() returns -5 and leaves the error message empty;
- *   add_overrun:     ops->add also writes the 4 bytes after y (a kernel grid one too large).
+ *   add_overrun:     ops->add also writes the 4 bytes after y (a kernel grid one too large);
+ *   add_input_overrun: ops->add also writes the 4 bytes after x, the input it only reads.
  * The layer, loss and optimizer plugins are sim's own. Test code; never installed. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -102,9 +103,10 @@ static int faulty_event_wait(void *self, void *event, nn_error *err)
 static int faulty_add(void *self, nn_tensor *y, const nn_tensor *x, nn_error *err)
 {
     int rc = real->ops->add(self, y, x, err);
-    if (rc || !fault("add_overrun"))
+    if (rc || !(fault("add_overrun") || fault("add_input_overrun")))
         return rc;
-    return real->memset(self, (char *)y->dl.data + nn_tensor_nbytes(y), 0x11, 4, err);
+    const nn_tensor *t = fault("add_overrun") ? y : x;
+    return real->memset(self, (char *)t->dl.data + nn_tensor_nbytes(t), 0x11, 4, err);
 }
 
 __attribute__((constructor)) static void faulty_load(void)

@@ -248,6 +248,19 @@ Test(devices, a_kernel_writing_past_its_output_fails_naming_the_bytes)
     tmpdir_free(dir);
 }
 
+/* the tensors a kernel only reads sit between canary zones too: they are read back when the
+ * check ends, so a kernel writing past its input fails although its result is right */
+Test(devices, a_kernel_writing_past_an_input_it_only_reads_fails_naming_the_tensor)
+{
+    setenv("NNTEST_BACKEND_FAULT", "add_input_overrun", 1);
+    char *dir = run_broken("faulty_backend", "add");
+    unsetenv("NNTEST_BACKEND_FAULT");
+    assert_has(res.out, "ops       add            ");
+    assert_has(res.out, "the pack wrote past the end of tensor 'y', which it was given to read");
+    assert_has(res.out, "bytes 0 to 3 after its end changed");
+    tmpdir_free(dir);
+}
+
 /* backend.h: every device math slot is required; the core calls them unchecked, so a short
  * or incomplete ops table is refused when the file loads, naming the slot */
 Test(devices, a_backend_with_an_incomplete_ops_table_is_refused_at_load)
