@@ -235,30 +235,24 @@ Test(devices, an_async_copy_that_later_work_overtakes_fails_naming_the_rule)
     tmpdir_free(dir);
 }
 
-/* the device tensors of `devices test` sit between canary zones: a kernel writing past its
- * output fails even when every element it should write is right */
-Test(devices, a_kernel_writing_past_its_output_fails_naming_the_bytes)
+/* every device tensor of `devices test` sits between canary zones: a kernel writing past its
+ * output fails even when every element it should write is right, and so does one writing past
+ * an input it only reads (those zones are read back when the check ends) */
+Test(devices, a_kernel_writing_past_its_output_or_an_input_fails_naming_the_bytes)
 {
-    setenv("NNTEST_BACKEND_FAULT", "add_overrun", 1);
-    char *dir = run_broken("faulty_backend", "add");
-    unsetenv("NNTEST_BACKEND_FAULT");
-    assert_has(res.out, "ops       add            ");
-    assert_has(res.out, "the pack wrote past the end of result");
-    assert_has(res.out, "bytes 0 to 3 after its end changed");
-    tmpdir_free(dir);
-}
-
-/* the tensors a kernel only reads sit between canary zones too: they are read back when the
- * check ends, so a kernel writing past its input fails although its result is right */
-Test(devices, a_kernel_writing_past_an_input_it_only_reads_fails_naming_the_tensor)
-{
-    setenv("NNTEST_BACKEND_FAULT", "add_input_overrun", 1);
-    char *dir = run_broken("faulty_backend", "add");
-    unsetenv("NNTEST_BACKEND_FAULT");
-    assert_has(res.out, "ops       add            ");
-    assert_has(res.out, "the pack wrote past the end of tensor 'y', which it was given to read");
-    assert_has(res.out, "bytes 0 to 3 after its end changed");
-    tmpdir_free(dir);
+    static const char *const faults[][2] = {
+        {"add_overrun", "the pack wrote past the end of result"},
+        {"add_input_overrun", "the pack wrote past the end of tensor 'y', which it was given "
+                              "to read"}};
+    for (size_t i = 0; i < sizeof faults / sizeof *faults; i++) {
+        setenv("NNTEST_BACKEND_FAULT", faults[i][0], 1);
+        char *dir = run_broken("faulty_backend", "add");
+        unsetenv("NNTEST_BACKEND_FAULT");
+        assert_has(res.out, "ops       add            ");
+        assert_has(res.out, faults[i][1]);
+        assert_has(res.out, "bytes 0 to 3 after its end changed");
+        tmpdir_free(dir);
+    }
 }
 
 /* backend.h: every device math slot is required; the core calls them unchecked, so a short
