@@ -377,6 +377,15 @@ int nn_model_create_params(nn_model *m, nn_plan *p, nn_error *err)
             r->host_grad.dl.data = (char *)m->host_grad_arena + off;
         }
         off += nn_align64(nn_tensor_nbytes(&r->value));
+        if (m->psrc) {
+            float *v = NULL, *g = NULL;
+            int rc = m->psrc(m->psrc_ctx, k, &r->value, &v, &g, err);
+            if (rc)
+                return rc;
+            r->value.dl.data = r->host_value.dl.data = v;
+            r->grad.dl.data = r->host_grad.dl.data = g;
+            r->external = 1;
+        }
     }
     off = 0;
     for (int k = 0; k < m->n_states; k++) {
@@ -400,6 +409,8 @@ int nn_model_reinit(nn_model *m, uint64_t seed, nn_error *err)
     /* on the host, then copied: every device starts from the same values */
     for (int k = 0; k < m->n_params; k++) {
         param_rec *r = &m->params[k];
+        if (r->external)
+            continue; /* the owner's values */
         nn_init_tensor(&r->host_value, r->decl.init, r->decl.init_arg, r->decl.fan_in,
                        r->decl.fan_out, seed, nn_hash(LAYER_HASH_INIT, r->name, strlen(r->name)));
     }
@@ -601,8 +612,79 @@ int nn_model_replica_alloc(nn_model *m, int r, nn_error *err)
     return NN_OK;
 }
 
+int nn_model_add_copy(nn_model *dst, const nn_model *src, int i, const char *key,
+                      const char *value, nn_error *err)
+{
+    const layer_def *l = &src->layers[i];
+    nn_kv *kvs = calloc((size_t)l->n_kvs + 1, sizeof *kvs);
+    if (!kvs)
+        return nn_error_set(err, NN_ENOMEM, "out of memory");
+    int n = 0, set = 0;
+    for (int k = 0; k < l->n_kvs; k++) {
+        kvs[n] = l->kvs[k];
+        if (strcmp(kvs[n].key, key) == 0) {
+            kvs[n].value = (char *)value;
+            set = 1;
+        }
+        n++;
+    }
+    if (!set)
+        kvs[n++] = (nn_kv){.key = (char *)key, .value = (char *)value};
+    int rc = nn_model_add(dst, l->name, l->type, kvs, n, NULL, 0, l->lr_mult, l->wd_mult,
+                          l->origin, err);
+    free(kvs);
+    return rc;
+}
+
+const nn_plugin_desc *nn_model_layer_desc(const nn_model *m, int i) { return m->layers[i].desc; }
+
+void nn_model_set_param_source(nn_model *m, nn_param_source fn, void *ctx)
+{
+    m->psrc = fn;
+    m->psrc_ctx = ctx;
+}
+
+void nn_model_replica_owned(nn_model *m, int k) { m->params[k].owned = 1; }
+
+/* the sum when some parameters are owned: part `part` of the others' memory (whole cache
+ * lines), and its rows of the owned ones measured only */
+static double sum_owned(nn_model *m, int n, int part, int n_parts)
+{
+    size_t shared = 0, at = 0, off = 0;
+    for (int k = 0; k < m->n_params; k++)
+        if (!m->params[k].owned)
+            shared += nn_align64(nn_tensor_nbytes(&m->params[k].grad)) / sizeof(float);
+    size_t chunk = (shared + (size_t)n_parts - 1) / (size_t)n_parts;
+    chunk = (chunk + 15) / 16 * 16;
+    size_t lo = (size_t)part * chunk, hi = lo + chunk < shared ? lo + chunk : shared;
+    double sq = 0;
+    float *dst = m->grad_arena;
+    const float *src[NN_MAX_REPLICAS];
+    for (int k = 0; k < m->n_params; k++) {
+        const param_rec *r = &m->params[k];
+        size_t len = nn_align64(nn_tensor_nbytes(&r->grad)) / sizeof(float);
+        if (r->owned) {
+            int64_t rows = r->grad.shape[0], row = nn_tensor_numel(&r->grad) / rows;
+            int64_t a = nn_unit_cut(rows, part, n_parts), b = nn_unit_cut(rows, part + 1, n_parts);
+            sq += nn_grad_sum_into(dst + off + a * row, NULL, 0, (b - a) * row);
+        } else {
+            size_t a = lo > at ? lo : at, b = hi < at + len ? hi : at + len;
+            for (int q = 1; q < n && a < b; q++)
+                src[q - 1] = (const float *)m->rep[q].grad_arena + off + (a - at);
+            if (a < b)
+                sq += nn_grad_sum_into(dst + off + (a - at), src, n - 1, (int64_t)(b - a));
+            at += len;
+        }
+        off += len;
+    }
+    return sq;
+}
+
 double nn_model_replica_sum_grads(nn_model *m, int n, int part, int n_parts)
 {
+    for (int k = 0; k < m->n_params; k++)
+        if (m->params[k].owned)
+            return sum_owned(m, n, part, n_parts);
     /* the arenas hold F32 only (every parameter is F32), padding included, which stays 0 */
     size_t count = m->param_bytes / sizeof(float);
     size_t chunk = (count + (size_t)n_parts - 1) / (size_t)n_parts;

@@ -77,6 +77,30 @@ int nn_model_accumulate_finish(nn_model *m, float scale, nn_error *err);
 /* re-initialise parameters and state from seed (cross-validation folds start fresh) */
 int nn_model_reinit(nn_model *m, uint64_t seed, nn_error *err);
 
+/* Adds to dst a copy of src's layer i (its plugin, keys, multipliers and origin) with key `key`
+ * set to `value`, fed by dst's data input (replica_head.c) */
+int nn_model_add_copy(nn_model *dst, const nn_model *src, int i, const char *key,
+                      const char *value, nn_error *err);
+/* layer i's plugin descriptor */
+const nn_plugin_desc *nn_model_layer_desc(const nn_model *m, int i);
+
+/* While set (fn not NULL), a training forward or a backward of plan p runs fn(ctx, p, backward,
+ * err) in place of layer `layer`'s own call (replica_head.c computes that layer over the
+ * replicas). Evaluation forwards call the layer. */
+typedef int (*nn_layer_hook)(void *ctx, nn_plan *p, int backward, nn_error *err);
+void nn_plan_set_layer_hook(nn_plan *p, int layer, nn_layer_hook fn, void *ctx);
+/* layer i's io block in plan p (its inputs, output and gradients), and the plan's replica */
+const nn_layer_io *nn_plan_layer_io(const nn_plan *p, int i);
+int nn_plan_replica(const nn_plan *p);
+
+/* A model whose parameters are views of memory the caller owns (replica_head.c: one layer's
+ * rows of another model's parameters): the first plan asks fn for parameter k's value and
+ * gradient (decl holds its declared shape), and the model never initialises them. Set before
+ * the first plan; host models. An error from fn fails that plan. */
+typedef int (*nn_param_source)(void *ctx, int k, const nn_tensor *decl, float **value,
+                               float **grad, nn_error *err);
+void nn_model_set_param_source(nn_model *m, nn_param_source fn, void *ctx);
+
 /* Data-parallel runs (dist.c). The hook runs after each layer's backward (in backward order),
  * once that layer's parameter gradients are final; an error stops backward. info goes to
  * every plan's layers as nn_layer_io.dist (NULL: one process). Both may be NULL. */
@@ -104,6 +128,17 @@ int nn_model_plan_replica(nn_model *m, int sample_ndim, const int64_t *sample_sh
  * the replicas can sum their parts at once). Returns the sum of the squares of the part's
  * summed gradients (the parts' sums, added in part order, are the norm's square). */
 double nn_model_replica_sum_grads(nn_model *m, int n, int part, int n_parts);
+/* Parameter k's gradient is whole in the model's memory after each backward (replica_head.c
+ * writes it there): the sum adds nothing into it, and part r of n_parts measures its rows
+ * [nn_unit_cut(rows, r, n_parts), nn_unit_cut(rows, r + 1, n_parts)) (rows: its first
+ * dimension); the other parameters' memory is cut into the equal parts. */
+void nn_model_replica_owned(nn_model *m, int k);
+/* where part `part` of `parts` of `units` rows starts (a multiple of 16 but for part == parts):
+ * how replica_head.c, the sum and the optimizer cut an owned parameter, in rows */
+static inline int64_t nn_unit_cut(int64_t units, int part, int parts)
+{
+    return part >= parts ? units : units * part / parts / 16 * 16;
+}
 /* Before a step of replica r > 0: its state buffers take the model's values. */
 void nn_model_replica_load_states(nn_model *m, int r);
 /* After a training step of replicas 0..n-1: the model's F32 state buffers (running statistics)

@@ -31,6 +31,8 @@ typedef struct param_rec {
     nn_param_decl decl;
     double lr_mult, wd_mult;
     int layer;
+    int external; /* its memory is another model's (nn_model_set_param_source) */
+    int owned;    /* nn_model_replica_owned */
 } param_rec;
 
 typedef struct state_rec {
@@ -77,6 +79,10 @@ struct nn_plan {
     struct nn_arena *arena_ref;
     size_t arena_bytes;
     uint64_t step_seed;
+    /* nn_plan_set_layer_hook: layer hook_layer's training forward and backward call hook */
+    int hook_layer;
+    nn_layer_hook hook;
+    void *hook_ctx;
     nn_plan *next;
 };
 
@@ -109,6 +115,8 @@ struct nn_model {
     int n_replicas;
     replica_rec rep[NN_MAX_REPLICAS];
     const struct nn_dist_info *rep_dist[NN_MAX_REPLICAS];
+    nn_param_source psrc; /* nn_model_set_param_source */
+    void *psrc_ctx;
 };
 
 static inline size_t nn_align64(size_t x)

@@ -553,9 +553,14 @@ static int run_forward(nn_plan *p, int training, int checked, nn_error *err)
         io->training = training;
         const nn_layer_vtable *vt = l->desc->vtable;
         nn_error lerr = {0};
-        int rc = NN_PLUGIN_CALL(&p->inst[i], "forward", vt->forward(p->inst[i].self, io, &lerr));
-        if (rc)
+        int rc;
+        if (training && p->hook && i == p->hook_layer) {
+            if ((rc = p->hook(p->hook_ctx, p, 0, err)))
+                return rc;
+        } else if ((rc = NN_PLUGIN_CALL(&p->inst[i], "forward",
+                                        vt->forward(p->inst[i].self, io, &lerr)))) {
             return layer_failed(l, "forward", rc, &lerr, err);
+        }
         int64_t bad;
         if (checked && (rc = first_nonfinite(p, io->output, &bad, err)))
             return rc;
@@ -611,6 +616,11 @@ int nn_plan_backward(nn_plan *p, nn_error *err)
         if (rc)
             return rc;
         const nn_layer_vtable *vt = l->desc->vtable;
+        if (p->hook && i == p->hook_layer) {
+            if ((rc = p->hook(p->hook_ctx, p, 1, err)))
+                return rc;
+            continue;
+        }
         if (!vt->backward)
             return nn_error_set(err, NN_ENOTSUP, "%s: layer '%s' (%s) has no backward, so it "
                                 "cannot be trained through", l->origin, l->name, l->type);
@@ -624,6 +634,17 @@ int nn_plan_backward(nn_plan *p, nn_error *err)
     }
     return NN_OK;
 }
+
+void nn_plan_set_layer_hook(nn_plan *p, int layer, nn_layer_hook fn, void *ctx)
+{
+    p->hook_layer = layer;
+    p->hook = fn;
+    p->hook_ctx = ctx;
+}
+
+const nn_layer_io *nn_plan_layer_io(const nn_plan *p, int i) { return &p->ios[i]; }
+
+int nn_plan_replica(const nn_plan *p) { return p->replica; }
 
 void nn_model_set_backward_hook(nn_model *m, nn_backward_hook fn, void *ctx)
 {

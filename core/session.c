@@ -11,6 +11,7 @@
 
 #include "device.h"
 #include "dist.h"
+#include "replica_head.h"
 #include "replicas.h"
 #include "rundir.h"
 #include "session.h"
@@ -73,6 +74,14 @@ static const nn_param_spec train_keys[] = {
             "--threads says), whose gradients are summed, as N processes of mpirun would "
             "(batchnorm uses each slice's statistics unless sync = true). For models too small "
             "for one step to use several threads well; CPU only"},
+    {.name = "replica_split", .type = NN_PARAM_ENUM, .def = "auto", .choices = "auto|rows|units",
+     .doc = "with replicas > 1: rows splits every layer's work by rows of the batch; units gives "
+            "each replica its own units of the first layer with parameters (its rows of that "
+            "layer's weights, computed over the whole batch), so that those weights stay in "
+            "one core's cache, and rows for the others (layers that declare "
+            "NN_CAP_SPLIT_UNITS, such as dense, with 16 units per replica or more); auto "
+            "chooses units when that layer can be split and holds at least half of the "
+            "parameters. Results agree with rows to rounding"},
     /* read by the optimizer driver (core/optim), listed here so that [train] is checked whole */
     {.name = "clip_norm", .type = NN_PARAM_FLOAT, .def = "0", .range = "[0, inf)",
      .doc = "clip the global gradient norm to this (0 = off)"},
@@ -143,6 +152,7 @@ static int parse_train(nn_session *s, nn_error *err)
     t->check_replicas = nn_params_int(p, "check_replicas");
     t->bucket_kb = nn_params_int(p, "bucket_kb");
     t->replicas = nn_params_int(p, "replicas");
+    t->replica_split = nn_params_enum(p, "replica_split");
     t->init_from = nn_params_str(p, "init_from");
     t->init_map = nn_params_str(p, "init_map");
     t->init_strict = nn_params_bool(p, "init_strict");
@@ -443,6 +453,7 @@ void nn_session_close(nn_session *s)
         free(lb->gang_out.dl.data);
     }
     nn_optim_free(s->optim);
+    nn_head_free(s->head); /* before the model whose parameters its copies view */
     nn_model_free(s->model);
     nn_dev_free(s->dev, s->status);
     for (int i = 0; i < 2; i++) {

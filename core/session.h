@@ -20,6 +20,7 @@ typedef struct nn_train_cfg {
     int64_t epochs, batch_size, seed, prefetch, workers, checkpoint_every, top_k;
     int64_t check_replicas, bucket_kb; /* data-parallel runs (dist.h) */
     int64_t replicas;                  /* in-process data parallelism (replicas.h) */
+    int replica_split;                 /* 0 auto, 1 rows, 2 units (replica_head.h) */
     int64_t patience, plateau_hint, accumulate;
     double checkpoint_minutes, min_delta;
     int shuffle, drop_last, early_stopping, restore_best, monitor_max, strict_loggers;
@@ -132,6 +133,7 @@ typedef struct nn_session {
     int next_stage;
     struct nn_dist *dist;    /* data-parallel runs: borrowed from the options, or NULL */
     struct nn_gang *gang;    /* [train] replicas > 1: the replicas' threads (owned), or NULL */
+    struct nn_head *head;    /* the first layer split by units over them (owned), or NULL */
     int loss_sums;           /* the loss reduces rows by a sum (NN_LOSS_SUM), not a mean */
     int seed_resumed;        /* the seed is the resumed checkpoint's (no --seed was given) */
 } nn_session;
@@ -197,6 +199,8 @@ int nn_session_replicas_open(nn_session *s, int training, nn_error *err);
 int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uint64_t step_seed,
                              nn_loss_bind **lb, nn_error *err);
 void nn_session_replicas_solo(nn_session *s, nn_loss_bind *lb, int64_t rows);
+/* how the replicas share a step, for the start of training ("2 replicas, ...") */
+void nn_session_replicas_placement(const nn_session *s, char *buf, size_t size);
 /* the optimizer steps slices of the parameters on the replicas' threads when it can
  * (NN_CAP_ELEMENTWISE) */
 int nn_session_replicas_optim(nn_session *s, nn_error *err);

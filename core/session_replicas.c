@@ -13,6 +13,7 @@
 
 #include "device.h"
 #include "dist.h"
+#include "replica_head.h"
 #include "replicas.h"
 #include "session.h"
 #include "threads.h"
@@ -22,7 +23,7 @@ typedef struct split_step {
     const nn_batch *b;
     int training, n;
     nn_loss_bind *lb[NN_MAX_REPLICAS];
-    int64_t row0[NN_MAX_REPLICAS];
+    int64_t row0[NN_MAX_REPLICAS], rows[NN_MAX_REPLICAS];
     double sumsq[NN_MAX_REPLICAS]; /* each part's sum of squared gradients, NAN if not summed */
 } split_step;
 
@@ -68,8 +69,23 @@ int nn_session_replicas_open(nn_session *s, int training, nn_error *err)
     /* the plans of a full batch now: shape errors surface before any data is read */
     int64_t rows = s->tc.batch_size, parts = rows < n ? rows : n;
     nn_loss_bind *lb;
-    for (int r = 0; r < parts && rc == NN_OK; r++)
+    nn_plan *plans[NN_MAX_REPLICAS];
+    for (int r = 0; r < parts && rc == NN_OK; r++) {
         rc = nn_session_bind_replica(s, slice_rows(rows, parts, r), training, r, &lb, err);
+        plans[r] = rc ? NULL : lb->plan;
+    }
+    if (rc == NN_OK && training && parts == n) {
+        kv = nn_config_get(s->cfg, "train", "replica_split");
+        if (kv && kv->line)
+            snprintf(origin, sizeof origin, "%s:%d: [train] replica_split = %s",
+                     nn_config_path(s->cfg), kv->line, kv->value);
+        else if (kv)
+            snprintf(origin, sizeof origin, "--set train.replica_split=%s", kv->value);
+        else
+            snprintf(origin, sizeof origin, "[train] replica_split = auto");
+        rc = nn_head_open(s->model, s->reg, s->gang, plans, n, s->tc.bf16 ? NN_BF16 : NN_F32,
+                          s->tc.replica_split, origin, &s->head, err);
+    }
     return rc;
 }
 
@@ -97,7 +113,8 @@ static int replica_step(void *ctx, int r, nn_error *err)
                                      nn_session_share(s, in->shape[0], b->n), err);
     if (rc || !st->training)
         return rc;
-    if (isfinite(lb->io.loss))
+    /* with the first layer split, every replica's backward takes part in it */
+    if (isfinite(lb->io.loss) || s->head)
         rc = nn_plan_backward(lb->plan, err);
     /* every replica's gradients are written: sum them (unless a loss is not finite, when the
      * trainer stops without an update) */
@@ -126,13 +143,22 @@ int nn_session_replicas_step(nn_session *s, const nn_batch *b, int training, uin
         st.lb[r]->training = training;
         st.lb[r]->gang_n = 0;
         st.row0[r] = row0;
+        st.rows[r] = rows;
         nn_gang_set_rows(s->gang, r, n, rows, b->n, row0);
         nn_plan_set_step_seed(st.lb[r]->plan, step_seed);
         if (r > 0)
             nn_model_replica_load_states(s->model, r);
         row0 += rows;
     }
-    int rc = nn_gang_run(s->gang, n, replica_step, &st, err);
+    nn_plan *plans[NN_MAX_REPLICAS];
+    for (int r = 0; r < n; r++)
+        plans[r] = st.lb[r]->plan;
+    int armed = training && s->head;
+    int rc = armed ? nn_head_arm(s->head, plans, st.rows, st.row0, n, b->n, err) : NN_OK;
+    if (rc == NN_OK)
+        rc = nn_gang_run(s->gang, n, replica_step, &st, err);
+    if (armed)
+        nn_head_disarm(s->head, plans, n);
     if (rc)
         return rc;
     if (training)
@@ -189,6 +215,18 @@ const nn_tensor *nn_session_replicas_output(nn_loss_bind *lb, nn_error *err)
     return &lb->gang_out;
 }
 
+void nn_session_replicas_placement(const nn_session *s, char *buf, size_t size)
+{
+    int n = nn_gang_size(s->gang);
+    if (s->head) {
+        int l = nn_head_layer(s->head);
+        snprintf(buf, size, "%d replicas: layer '%s' (%s) split by units, the others by rows",
+                 n, nn_model_layer_name(s->model, l), nn_model_layer_type(s->model, l));
+    } else {
+        snprintf(buf, size, "%d replicas, every layer split by rows", n);
+    }
+}
+
 static int run_on_gang(void *ctx, int n, nn_optim_part_fn fn, void *arg, nn_error *err)
 {
     return nn_gang_run(ctx, n, fn, arg, err);
@@ -196,5 +234,8 @@ static int run_on_gang(void *ctx, int n, nn_optim_part_fn fn, void *arg, nn_erro
 
 int nn_session_replicas_optim(nn_session *s, nn_error *err)
 {
-    return nn_optim_set_runner(s->optim, nn_gang_size(s->gang), run_on_gang, s->gang, err);
+    nn_optim_owned own[NN_MAX_LAYER_PARAMS_ALL];
+    int n = nn_gang_size(s->gang);
+    int n_own = s->head ? nn_head_owned(s->head, n, own, NN_MAX_LAYER_PARAMS_ALL) : 0;
+    return nn_optim_set_runner(s->optim, n, run_on_gang, s->gang, own, n_own, err);
 }

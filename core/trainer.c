@@ -439,6 +439,8 @@ int nn_train_run(nn_session *s, const nn_train_opts *o, nn_train_result *r, nn_e
     if (rc == NN_OK) {
         nn_tr_rec x;
         nn_tr_rec_base(t, &x, NN_EV_TRAIN_BEGIN);
+        if (s->gang)
+            nn_session_replicas_placement(s, t->placement, sizeof t->placement);
         snprintf(x.text, sizeof x.text, "%s", t->placement);
         nn_tr_deliver(t, &x);
         rc = nn_tr_loop_start(t, err);

@@ -80,7 +80,7 @@ typedef struct nn_trainer {
     int n_hist;
     int rc;
     nn_error err;
-    char placement[400]; /* data-parallel runs: the processes, for TRAIN_BEGIN */
+    char placement[400]; /* data-parallel runs and replicas: how they share, for TRAIN_BEGIN */
     int gate_failed, gate_report; /* nn_tr_dist_gate's outcome */
 } nn_trainer;
 

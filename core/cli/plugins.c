@@ -111,10 +111,11 @@ static void show_one(const nn_registry *r, const nn_plugin_entry *e)
                    "search order) override it\n", p->path, e->path);
     }
     if (d->caps)
-        printf("  capabilities:%s%s%s%s\n", (d->caps & NN_CAP_BACKWARD) ? " backward" : "",
+        printf("  capabilities:%s%s%s%s%s\n", (d->caps & NN_CAP_BACKWARD) ? " backward" : "",
                (d->caps & NN_CAP_THREAD_SAFE) ? " thread-safe" : "",
                (d->caps & NN_CAP_STATEFUL) ? " stateful" : "",
-               (d->caps & NN_CAP_ELEMENTWISE) ? " elementwise" : "");
+               (d->caps & NN_CAP_ELEMENTWISE) ? " elementwise" : "",
+               (d->caps & NN_CAP_SPLIT_UNITS) ? " split-units" : "");
     if (!d->params || !d->params[0].name)
         printf("\n  no parameters\n");
     else

@@ -589,13 +589,14 @@ static int step_part(void *arg, int part, nn_error *err)
                           o->ovt->step(o->opt.self, nn_optim_split_step(o->split, part), err));
 }
 
-int nn_optim_set_runner(nn_optim *o, int n, nn_optim_runner run, void *ctx, nn_error *err)
+int nn_optim_set_runner(nn_optim *o, int n, nn_optim_runner run, void *ctx,
+                        const nn_optim_owned *own, int n_own, nn_error *err)
 {
     nn_optim_split_free(o->split);
     o->split = NULL;
     if (n < 2 || !run || !(o->opt.desc->caps & NN_CAP_ELEMENTWISE) || !nn_dev_is_host(o->dev))
         return NN_OK; /* one call over every parameter */
-    int rc = nn_optim_split_new(o->params, o->n, o->n_slots, n, &o->split, err);
+    int rc = nn_optim_split_new(o->params, o->n, o->n_slots, n, own, n_own, &o->split, err);
     for (int r = 0; rc == NN_OK && r < n; r++)
         nn_optim_split_step(o->split, r)->device = o->st.device;
     o->run = run;

@@ -63,7 +63,11 @@ void nn_optim_norm_sumsq(nn_optim *o, double sumsq);
 typedef int (*nn_optim_part_fn)(void *arg, int part, nn_error *err);
 typedef int (*nn_optim_runner)(void *ctx, int n, nn_optim_part_fn fn, void *arg,
                                nn_error *err);
-int nn_optim_set_runner(nn_optim *o, int n, nn_optim_runner run, void *ctx, nn_error *err);
+struct nn_optim_owned; /* split.h */
+/* own[0..n_own) (may be NULL, 0): parameters (by target index) whose slices go to given parts,
+ * the part whose thread computed their gradient (split.h) */
+int nn_optim_set_runner(nn_optim *o, int n, nn_optim_runner run, void *ctx,
+                        const struct nn_optim_owned *own, int n_own, nn_error *err);
 
 /* the learning rate the next step uses: scheduled rate times the warm-up factor */
 double nn_optim_lr(const nn_optim *o);

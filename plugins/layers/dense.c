@@ -310,6 +310,6 @@ static const nn_plugin_desc dense_desc = NN_DESCRIPTOR(
     .kind = NN_KIND_LAYER, .name = "dense", .version = "1.0.0", .license = "MIT",
     .summary = "fully connected layer [N, in] -> [N, units] (oneDNN inner product), "
                "weight [units, in], optional fused activation",
-    .caps = NN_CAP_BACKWARD, .params = dense_params, .vtable = &dense_vtable);
+    .caps = NN_CAP_BACKWARD | NN_CAP_SPLIT_UNITS, .params = dense_params, .vtable = &dense_vtable);
 
 NN_PLUGIN_EXPORT(&dense_desc);

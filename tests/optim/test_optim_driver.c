@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/optim/optim.h"
+#include "core/optim/split.h"
 #include "core/registry.h"
 #include "nntrain/layer.h"
 #include "harness.h"
@@ -496,8 +497,13 @@ static int run_reversed(void *ctx, int n, nn_optim_part_fn fn, void *arg, nn_err
 #define SPLIT_PARAMS 4
 static const int64_t split_len[SPLIT_PARAMS] = {1001, 1, 333, 70};
 
-static void split_run(const char *text, int parts, runner *rn, nn_tensor *out[SPLIT_PARAMS],
-                      nn_tensor **slots_out)
+/* parameters 0 and 3 cut where [train] replicas with a split first layer cut them
+ * (replica_head.c): whole rows of 16 elements, the last part taking the rest */
+static const nn_optim_owned split_owned[] = {{.param = 0, .cut = {0, 320, 640, 1001}},
+                                             {.param = 3, .cut = {0, 16, 32, 70}}};
+
+static void split_run(const char *text, int parts, int owned, runner *rn,
+                      nn_tensor *out[SPLIT_PARAMS], nn_tensor **slots_out)
 {
     nn_optim_target t[SPLIT_PARAMS];
     nn_tensor *g[SPLIT_PARAMS];
@@ -515,7 +521,9 @@ static void split_run(const char *text, int parts, runner *rn, nn_tensor *out[SP
     cr_assert_eq(nn_optim_new(reg, c, NULL, t, SPLIT_PARAMS, 10, 1, &o, &err), NN_OK, "%s",
                  err.msg);
     nn_config_free(c);
-    cr_assert_eq(nn_optim_set_runner(o, parts, run_reversed, rn, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_optim_set_runner(o, parts, run_reversed, rn, owned ? split_owned : NULL,
+                                     owned ? 2 : 0, &err),
+                 NN_OK, "%s", err.msg);
     for (int step = 0; step < 5; step++) {
         for (int k = 0; k < SPLIT_PARAMS; k++)
             for (int64_t i = 0; i < split_len[k]; i++)
@@ -550,22 +558,23 @@ Test(optim, elementwise_optimizers_step_in_slices_to_the_same_bits)
         "[optimizer]\ntype = rmsprop\nlr = 0.01\nmomentum = 0.5\ncentered = true\n",
         "[optimizer]\ntype = adagrad\nlr = 0.1\n",
     };
-    for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
+    for (size_t c = 0; c < 2 * sizeof cfgs / sizeof *cfgs; c++) {
         runner one = {0}, three = {0};
         nn_tensor *a[SPLIT_PARAMS], *b[SPLIT_PARAMS], *sa, *sb;
-        split_run(cfgs[c], 1, &one, a, &sa);
-        split_run(cfgs[c], 3, &three, b, &sb);
+        int owned = c >= sizeof cfgs / sizeof *cfgs; /* the second time with owned cuts */
+        split_run(cfgs[c % 5], 1, 0, &one, a, &sa);
+        split_run(cfgs[c % 5], 3, owned, &three, b, &sb);
         cr_assert_eq(one.runs, 0, "one part: the plugin's own single call");
-        cr_assert_eq(three.runs, 5, "%s: %d split steps", cfgs[c], three.runs);
+        cr_assert_eq(three.runs, 5, "%s: %d split steps", cfgs[c % 5], three.runs);
         cr_assert_eq(three.parts, 15);
         for (int k = 0; k < SPLIT_PARAMS; k++) {
             cr_assert_eq(memcmp(a[k]->dl.data, b[k]->dl.data, nn_tensor_nbytes(a[k])), 0,
-                         "%s: parameter %d differs", cfgs[c], k);
+                         "%s (owned cuts: %d): parameter %d differs", cfgs[c % 5], owned, k);
             nn_tensor_free(a[k]);
             nn_tensor_free(b[k]);
         }
         cr_assert_eq(memcmp(sa->dl.data, sb->dl.data, nn_tensor_nbytes(sa)), 0,
-                     "%s: slots differ", cfgs[c]);
+                     "%s (owned cuts: %d): slots differ", cfgs[c % 5], owned);
         nn_tensor_free(sa);
         nn_tensor_free(sb);
     }

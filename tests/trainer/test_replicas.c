@@ -132,6 +132,92 @@ Test(replicas, stop_and_resume_reproduces_the_losses_bit_for_bit)
     cr_assert_eq(max_rel_diff("full/last.safetensors", "half/last.safetensors", ""), 0.0);
 }
 
+/* [train] replica_split = units: each replica computes its own units of the first dense layer
+ * over the whole batch (replica_head.c) and writes that layer's gradient itself. What it
+ * trains agrees with rows and with one replica to rounding, also over partial batches and a
+ * batch with fewer rows than replicas; resume stays exact; a layer that cannot be split is
+ * refused naming the key and the reason */
+static const char *wide =
+    "[train]\nepochs = 2\nbatch_size = 32\nseed = 7\n"
+    "[data]\ntype = csv\npath = train.csv\ntest_path = test.csv\n"
+    "[loss]\ntype = cross_entropy\n"
+    "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n"
+    "[layer.fc1]\ntype = dense\nunits = 48\nactivation = relu\n"
+    "[layer.fc2]\ntype = dense\nunits = 3\n"
+    "[logger.jsonl]\ntype = jsonl\n[logger.console]\ntype = console\n";
+
+Test(replicas, the_first_layer_split_by_units_trains_what_rows_train)
+{
+    write_file("w.ini", wide);
+    /* 226 rows: 7 batches of 32, then one of 2 rows, fewer than 3 replicas */
+    static const char *const runs[][2] = {
+        {"one", ""},
+        {"rows", "--set train.replicas=2 --set train.replica_split=rows"},
+        {"units2", "--set train.replicas=2 --set train.replica_split=units"},
+        {"units3", "--set train.replicas=3"}, /* auto: fc1 holds most parameters */
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        cr_assert_eq(nntrain("train w.ini --no-test --run-dir %s --set data.limit=226 %s",
+                             runs[i][0], runs[i][1]), 0, "%s", slurp("out.txt"));
+        char *o = slurp("out.txt");
+        if (i >= 2)
+            cr_assert_not_null(strstr(o, "replicas: layer 'fc1' (dense) split by units, the "
+                                         "others by rows"), "%s", o);
+        free(o);
+    }
+    double g[4], l[4];
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s/metrics.jsonl", runs[i][0]);
+        cr_assert_eq(jsonl_records(name, "step", "grad_norm", &g[i], 1), 1);
+        cr_assert_eq(jsonl_records(name, "step", "loss", &l[i], 1), 1);
+    }
+    for (int i = 1; i < 4; i++) {
+        cr_assert_lt(fabs(g[i] - g[0]) / g[0], 1e-6, "%s: first grad_norm %.9g, one %.9g",
+                     runs[i][0], g[i], g[0]);
+        cr_assert_lt(fabs(l[i] - l[0]) / l[0], 1e-6, "%s: first loss %.9g, one %.9g",
+                     runs[i][0], l[i], l[0]);
+        char path[2][64];
+        snprintf(path[0], sizeof path[0], "%s/last.safetensors", runs[i][0]);
+        snprintf(path[1], sizeof path[1], "one/last.safetensors");
+        double d = weights_diff(path[0], path[1]);
+        cr_assert_lt(d, 1e-4, "%s: after 16 updates, weights differ by %g relative",
+                     runs[i][0], d);
+        d = max_rel_diff(path[0], path[1], "optim.");
+        cr_assert_lt(d, 1e-3, "%s: momentum differs by %g relative", runs[i][0], d);
+    }
+
+    /* resume: the same losses, bit for bit */
+    cr_assert_eq(nntrain("train w.ini --no-test --run-dir half --set data.limit=226 "
+                         "--set train.replicas=2 --set train.epochs=1"), 0, "%s",
+                 slurp("out.txt"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mv %s/half/metrics.jsonl %s/first.jsonl", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(nntrain("train w.ini --no-test --run-dir half --set data.limit=226 "
+                         "--set train.replicas=2 --resume half/last.safetensors"), 0, "%s",
+                 slurp("out.txt"));
+    char full[64][40], a[64][40], b[64][40];
+    int nf = step_loss_texts("units2/metrics.jsonl", full, 64);
+    int na = step_loss_texts("first.jsonl", a, 64);
+    int nb = step_loss_texts("half/metrics.jsonl", b, 64);
+    cr_assert_eq(nf, 16, "2 epochs of 8 steps, got %d", nf);
+    cr_assert_eq(na + nb, nf, "%d + %d steps", na, nb);
+    for (int i = 0; i < nf; i++)
+        cr_assert_str_eq(full[i], i < na ? a[i] : b[i - na], "step %d", i);
+    cr_assert_eq(max_rel_diff("units2/last.safetensors", "half/last.safetensors", ""), 0.0);
+
+    /* what cannot be split */
+    cr_assert_neq(nntrain("train w.ini --no-test --run-dir no --set train.replicas=4 "
+                          "--set train.replica_split=units"), 0);
+    char *o = slurp("out.txt");
+    cr_assert_not_null(strstr(o, "--set train.replica_split=units: the first layer with "
+                                 "parameters, 'fc1' (dense), cannot be split by units: it has "
+                                 "48 units, and a split needs 16 per replica; use "
+                                 "replica_split = rows"), "%s", o);
+    free(o);
+}
+
 /* `nntrain eval m.ini --checkpoint run/last.safetensors EXTRA`: its line from "loss" on */
 static void eval_line(const char *extra, char *line, size_t cap)
 {

@@ -45,6 +45,12 @@ typedef enum nn_kind {
  * (and the step's lr and t, the parameter's multipliers), and step may run on several threads
  * at once: the core may then pass it 1-D slices of parameters ([train] replicas) */
 #define NN_CAP_ELEMENTWISE (1u << 3)
+/* layer (ABI 0.11 cores use it, older ones ignore it): one input [N, in], output [N, units]
+ * where `units` is the layer's integer key of that name, and output column u depends on row u
+ * of every parameter alone (each parameter's first dimension is units). An instance made with
+ * units = k then computes k columns from k rows of each parameter: [train] replicas give each
+ * replica its own rows of such a first layer (core/replica_head.c) */
+#define NN_CAP_SPLIT_UNITS (1u << 4)
 
 /* the longest plugin (and device) name, in bytes: what a model file's `type =` can name */
 #define NN_PLUGIN_NAME_MAX 64
