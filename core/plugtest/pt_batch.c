@@ -40,7 +40,7 @@ static int ptb_open(pt_ctx *c, const pt_case *k, nn_dtype dt, ptb *t, nn_error *
                              .n_classes = PTB_CLASSES};
     su.out.dl.shape = su.out.shape;
     su.out.dl.strides = su.out.strides;
-    if ((rc = NN_PLUGIN_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &su, err))))
+    if ((rc = PT_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &su, err), err)))
         return rc;
     char a[96], b[96];
     if (!su.train_only)
@@ -97,7 +97,7 @@ static int ptb_apply(pt_ctx *c, ptb *t, const nn_tensor *x0, const nn_tensor *t0
                                 .index = (int64_t)index, .scratch = scratch};
         nn_rng g;
         nn_rng_init(&g, c->seed, 3, index, 2);
-        rc = NN_PLUGIN_CALL(&t->inst, "apply_batch", t->vt->apply_batch(t->inst.self, &b, &g, err));
+        rc = PT_CALL(&t->inst, "apply_batch", t->vt->apply_batch(t->inst.self, &b, &g, err), err);
         if (rc == NN_OK && memcmp(tin->dl.data, t0->dl.data, nn_tensor_nbytes(tin)) != 0)
             rc = nn_error_set(err, NN_EINVAL, "apply_batch changed the targets it reads (it "
                               "writes target_out only)");

@@ -71,7 +71,7 @@ static int ds_open(pt_ctx *c, const char *params, const char *dir, const char *s
     nn_dataset_open o = {.struct_size = sizeof o, .split = NN_SPLIT_TRAIN, .base_dir = dir,
                          .state_dir = state, .fit = fit};
     d->info.struct_size = sizeof d->info;
-    if ((rc = NN_PLUGIN_CALL(&d->inst, "open", d->vt->open(d->inst.self, &o, &d->info, err))))
+    if ((rc = PT_CALL(&d->inst, "open", d->vt->open(d->inst.self, &o, &d->info, err), err)))
         return rc;
     const nn_dataset_info *i = &d->info;
     if (i->length < 0 || nn_tensor_dtype(&i->sample) < 0 || nn_tensor_dtype(&i->target) < 0 ||
@@ -96,7 +96,7 @@ static int ds_get(ds *d, int64_t index, nn_tensor **s, nn_tensor **t, nn_error *
         return nn_error_set(err, NN_ENOMEM, "out of memory");
     memset((*s)->dl.data, 0xA5, nn_tensor_nbytes(*s));
     memset((*t)->dl.data, 0xA5, nn_tensor_nbytes(*t));
-    int rc = NN_PLUGIN_CALL(&d->inst, "get", d->vt->get(d->inst.self, index, *s, *t, err));
+    int rc = PT_CALL(&d->inst, "get", d->vt->get(d->inst.self, index, *s, *t, err), err);
     if (rc == NN_OK)
         rc = pt_guard_check(*s, "get", "sample", err);
     return rc == NN_OK ? pt_guard_check(*t, "get", "target", err) : rc;
@@ -237,7 +237,7 @@ static int tf_open(pt_ctx *c, const pt_case *k, tf *t, nn_error *err)
                                  .out = t->in_desc, .train_only = 1};
     t->su.out.dl.shape = t->su.out.shape;
     t->su.out.dl.strides = t->su.out.strides;
-    if ((rc = NN_PLUGIN_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &t->su, err))))
+    if ((rc = PT_CALL(&t->inst, "setup", t->vt->setup(t->inst.self, &t->su, err), err)))
         return rc;
     if (nn_tensor_dtype(&t->su.out) < 0)
         return nn_error_set(err, NN_EINVAL, "setup left no valid output description");
@@ -253,7 +253,7 @@ static int tf_apply(pt_ctx *c, tf *t, const nn_tensor *in, nn_tensor **out, uint
     memset((*out)->dl.data, 0xA5, nn_tensor_nbytes(*out));
     nn_rng g;
     nn_rng_init(&g, c->seed, epoch, index, 0);
-    int rc = NN_PLUGIN_CALL(&t->inst, "apply", t->vt->apply(t->inst.self, in, *out, &g, err));
+    int rc = PT_CALL(&t->inst, "apply", t->vt->apply(t->inst.self, in, *out, &g, err), err);
     if (rc == NN_OK)
         rc = pt_guard_check(in, "apply", "in", err);
     return rc == NN_OK ? pt_guard_check(*out, "apply", "out", err) : rc;
@@ -273,7 +273,7 @@ static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
     nn_sample_source ss = {.length = 8, .ctx = &src, .get = source_get};
     int rc = in ? tf_open(c, k, &A, &err) : nn_error_set(&err, NN_ENOMEM, "out of memory");
     if (rc == NN_OK && A.vt->fit)
-        rc = NN_PLUGIN_CALL(&A.inst, "fit", A.vt->fit(A.inst.self, &ss, &err));
+        rc = PT_CALL(&A.inst, "fit", A.vt->fit(A.inst.self, &ss, &err), &err);
     if (rc == NN_OK) {
         pt_fill(in, k->in[0].lo, k->in[0].hi, c->seed, 499);
         keep = like(in);
@@ -296,8 +296,9 @@ static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
                                    A.vt->state_save(A.inst.self, text, sizeof text, &err));
             if (m < 0 || (size_t)m >= sizeof text)
                 rc = m < 0 ? m : nn_error_set(&err, NN_EINVAL, "state_save needs %d bytes", m);
-            else if ((rc = NN_PLUGIN_CALL(&B.inst, "state_load",
-                                          B.vt->state_load(B.inst.self, text, &err))) == NN_OK) {
+            else if ((rc = PT_CALL(&B.inst, "state_load",
+                                   B.vt->state_load(B.inst.self, text, &err), &err)) ==
+                     NN_OK) {
                 int m2 = NN_PLUGIN_CALL(&B.inst, "state_save",
                                         B.vt->state_save(B.inst.self, text2, sizeof text2, &err));
                 if (m2 < 0)
@@ -308,8 +309,9 @@ static void transform_case(pt_ctx *c, const pt_case *k, pt_report *r)
                 snprintf(state_note, sizeof state_note, "; state round trip (%d bytes) "
                          "reproduces it", m);
             }
-        } else if (A.vt->fit && (rc = NN_PLUGIN_CALL(&B.inst, "fit",
-                                                     B.vt->fit(B.inst.self, &ss, &err))) == NN_OK) {
+        } else if (A.vt->fit && (rc = PT_CALL(&B.inst, "fit",
+                                   B.vt->fit(B.inst.self, &ss, &err), &err)) ==
+                   NN_OK) {
             snprintf(state_note, sizeof state_note, "; refitted instance reproduces it");
         }
         if (rc == NN_OK && !why[0] && (rc = tf_apply(c, &B, in, &o[3], 3, 7, &err)) == NN_OK &&
@@ -382,7 +384,7 @@ void pt_check_logger(pt_ctx *c, pt_report *r)
                          .config_path = "model.ini", .config_text = "[train]\nepochs = 2\n",
                          .is_tty = 0, .verbosity = 0};
     if (rc == NN_OK)
-        rc = NN_PLUGIN_CALL(&inst, "open", vt->open(inst.self, &lo, &err));
+        rc = PT_CALL(&inst, "open", vt->open(inst.self, &lo, &err), &err);
     const nn_metric m[] = {{"loss", 0.5}, {"accuracy", 0.75}};
     const nn_metric vm[] = {{"val_loss", 0.6}, {"val_accuracy", 0.7}};
     const int64_t confusion[4] = {3, 1, 0, 4};
@@ -423,13 +425,13 @@ void pt_check_logger(pt_ctx *c, pt_report *r)
         if (seq[i].kind == NN_EV_HINT || seq[i].kind == NN_EV_NONFINITE ||
             seq[i].kind == NN_EV_TRAIN_END)
             ev.message = seq[i].kind == NN_EV_TRAIN_END ? "completed" : "a message";
-        if ((rc = NN_PLUGIN_CALL(&inst, "event", vt->event(inst.self, &ev, &err))))
+        if ((rc = PT_CALL(&inst, "event", vt->event(inst.self, &ev, &err), &err)))
             failed_at = seq[i].name;
     }
     if (rc == NN_OK && vt->flush)
-        rc = NN_PLUGIN_CALL(&inst, "flush", vt->flush(inst.self, &err));
+        rc = PT_CALL(&inst, "flush", vt->flush(inst.self, &err), &err);
     if (rc == NN_OK && vt->close)
-        rc = NN_PLUGIN_CALL(&inst, "close", vt->close(inst.self, &err));
+        rc = PT_CALL(&inst, "close", vt->close(inst.self, &err), &err);
     if (vt)
         nn_instance_destroy(&inst);
     nn_tensor_free(w);

@@ -38,8 +38,8 @@ static int probe(const pt_ctx *c, const pt_case *k, int *broken, nn_error *err)
                             .n_inputs = k->n_inputs, .device = dev, .params_more = more};
         for (int i = 0; i < k->n_inputs; i++)
             s.inputs[i] = &t[i];
-        rc = NN_PLUGIN_CALL(&inst, "setup",
-                            ((const nn_layer_vtable *)inst.vt)->setup(inst.self, &s, err));
+        rc = PT_CALL(&inst, "setup",
+                            ((const nn_layer_vtable *)inst.vt)->setup(inst.self, &s, err), err);
         if (rc == NN_OK && (rc = nn_layer_decls_check(&s, &inst, s.layer_name, NULL, 0, err)))
             *broken = 1;
         break;
@@ -47,8 +47,8 @@ static int probe(const pt_ctx *c, const pt_case *k, int *broken, nn_error *err)
     case NN_KIND_LOSS: {
         nn_loss_setup s = {.struct_size = sizeof s, .pred = &t[0], .target = &t[NN_MAX_INPUTS],
                            .device = dev};
-        rc = NN_PLUGIN_CALL(&inst, "setup",
-                            ((const nn_loss_vtable *)inst.vt)->setup(inst.self, &s, err));
+        rc = PT_CALL(&inst, "setup",
+                            ((const nn_loss_vtable *)inst.vt)->setup(inst.self, &s, err), err);
         break;
     }
     case NN_KIND_TRANSFORM: {
@@ -67,8 +67,8 @@ static int probe(const pt_ctx *c, const pt_case *k, int *broken, nn_error *err)
                                 .target_out = batch ? &cls_out : NULL, .n_classes = 10};
         s.out.dl.shape = s.out.shape;
         s.out.dl.strides = s.out.strides;
-        rc = NN_PLUGIN_CALL(&inst, "setup",
-                            ((const nn_transform_vtable *)inst.vt)->setup(inst.self, &s, err));
+        rc = PT_CALL(&inst, "setup",
+                            ((const nn_transform_vtable *)inst.vt)->setup(inst.self, &s, err), err);
         break;
     }
     }

@@ -11,6 +11,23 @@
 #include "instance.h"
 #include "nntrain/gradcheck.h"
 #include "nntrain/nntrain.h"
+#include "crash.h"
+
+#include <stdio.h>
+
+/* a plugin's call whose failure gets a message even when the plugin left none: "returned
+ * status 7 without a message", as training says (errp: the nn_error the call was given) */
+static inline int pt_said(int rc, nn_error *errp)
+{
+    if (rc && errp && !errp->msg[0]) {
+        char buf[96];
+        const char *msg;
+        nn_plugin_failure(rc, errp, &msg, buf, sizeof buf);
+        snprintf(errp->msg, sizeof errp->msg, "%s", msg);
+    }
+    return rc;
+}
+#define PT_CALL(inst, call, expr, errp) pt_said(NN_PLUGIN_CALL(inst, call, expr), (errp))
 
 /* ---- cases (pt_spec.c) ---------------------------------------------------------------- */
 

@@ -399,16 +399,16 @@ void pt_check_alloc(pt_ctx *c, pt_report *r)
             a->start(); /* the first step may set up lazily; steady state is what counts */
         /* the fences are checked after each call (this allocates nothing) */
         if (layer) {
-            rc = NN_PLUGIN_CALL(&L.inst, "forward", L.vt->forward(L.inst.self, &L.io, &err));
+            rc = PT_CALL(&L.inst, "forward", L.vt->forward(L.inst.self, &L.io, &err), &err);
             if (rc == NN_OK)
                 rc = pt_layer_check_call(&L, "forward", 0, &err);
             if (rc == NN_OK && training)
-                rc = NN_PLUGIN_CALL(&L.inst, "backward", L.vt->backward(L.inst.self, &L.io, &err));
+                rc = PT_CALL(&L.inst, "backward", L.vt->backward(L.inst.self, &L.io, &err), &err);
             if (rc == NN_OK && training)
                 rc = pt_layer_check_call(&L, "backward", 0, &err);
         } else {
             S.io.grad_pred = &S.grad.dev;
-            rc = NN_PLUGIN_CALL(&S.inst, "forward", S.vt->forward(S.inst.self, &S.io, &err));
+            rc = PT_CALL(&S.inst, "forward", S.vt->forward(S.inst.self, &S.io, &err), &err);
             if (rc == NN_OK)
                 rc = pt_loss_check_call(&S, "forward", 0, &err);
         }

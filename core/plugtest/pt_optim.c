@@ -87,7 +87,7 @@ static int opt_open(pt_ctx *c, const char *params, opt_run *o, nn_error *err)
         return rc;
     o->vt = o->inst.vt;
     nn_optim_setup su = {.struct_size = sizeof su, .device = nn_dev_public(o->dev)};
-    if ((rc = NN_PLUGIN_CALL(&o->inst, "setup", o->vt->setup(o->inst.self, &su, err))))
+    if ((rc = PT_CALL(&o->inst, "setup", o->vt->setup(o->inst.self, &su, err), err)))
         return rc;
     if (su.n_slots < 0 || su.n_slots > NN_MAX_OPTIM_SLOTS)
         return nn_error_set(err, NN_EINVAL, "setup asked for %d slots (at most %d)", su.n_slots,
@@ -158,7 +158,7 @@ static int opt_step(pt_ctx *c, opt_run *o, int64_t t, double lr, int count_only,
     for (int i = 0; i < OPT_PARAMS && !count_only; i++)
         pt_t_keep(&o->grad[i]);
     if (rc == NN_OK)
-        rc = NN_PLUGIN_CALL(&o->inst, "step", o->vt->step(o->inst.self, &st, err));
+        rc = PT_CALL(&o->inst, "step", o->vt->step(o->inst.self, &st, err), err);
     if (rc == NN_OK)
         rc = opt_check_call(o, !count_only, err);
     for (int i = 0; i < OPT_PARAMS && rc == NN_OK && !count_only; i++)
@@ -310,8 +310,8 @@ static int sched_open(pt_ctx *c, const char *params, int64_t total_units, sched_
                                 .steps_per_epoch = SCHED_STEPS_PER_EPOCH,
                                 .total_epochs = epochs, .metric = NAN};
         s->info.struct_size = sizeof s->info;
-        if ((rc = NN_PLUGIN_CALL(&s->inst, "start",
-                                 s->vt->start(s->inst.self, &s->ctx, &s->info, &s->lr, err))))
+        if ((rc = PT_CALL(&s->inst, "start",
+                                 s->vt->start(s->inst.self, &s->ctx, &s->info, &s->lr, err), err)))
             return rc;
         s->ctx.metric_name = s->info.monitor;
         if (!s->info.per_batch)
@@ -333,7 +333,7 @@ static int sched_advance(sched_run *s, nn_error *err)
         if (s->info.monitor)
             s->ctx.metric = metric_at(s->ctx.epoch - 1);
     }
-    return NN_PLUGIN_CALL(&s->inst, "step", s->vt->step(s->inst.self, &s->ctx, &s->lr, err));
+    return PT_CALL(&s->inst, "step", s->vt->step(s->inst.self, &s->ctx, &s->lr, err), err);
 }
 
 static int sched_units(const pt_ctx *c)
@@ -414,7 +414,7 @@ void pt_check_sched_state(pt_ctx *c, pt_report *r)
     /* B starts as a resumed run does: start(), the saved state, the counters of A */
     if (rc == NN_OK && (rc = sched_open(c, params, n, &B, &err)) == NN_OK) {
         if (saved && B.vt->state_load)
-            rc = NN_PLUGIN_CALL(&B.inst, "state_load", B.vt->state_load(B.inst.self, text, &err));
+            rc = PT_CALL(&B.inst, "state_load", B.vt->state_load(B.inst.self, text, &err), &err);
         B.ctx = A.ctx;
         B.lr = A.lr;
     }

@@ -229,7 +229,7 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
         desc_in[i].dl.device = L->su.device->dl;
         L->su.inputs[i] = &desc_in[i];
     }
-    if ((rc = NN_PLUGIN_CALL(&L->inst, "setup", L->vt->setup(L->inst.self, &L->su, err))))
+    if ((rc = PT_CALL(&L->inst, "setup", L->vt->setup(L->inst.self, &L->su, err), err)))
         return rc;
     for (int i = 0; i < c->n_inputs; i++)
         L->su.inputs[i] = NULL; /* desc_in dies with this frame */
@@ -296,7 +296,7 @@ static int layer_open(pt_layer *L, const nn_plugin_desc *desc, const pt_case *c,
     for (int i = 0; i < L->su.n_params; i++)
         if ((rc = pt_t_up(dev, &L->par[i], err)))
             return rc;
-    if (L->vt->bind && (rc = NN_PLUGIN_CALL(&L->inst, "bind", L->vt->bind(L->inst.self, io, err))))
+    if (L->vt->bind && (rc = PT_CALL(&L->inst, "bind", L->vt->bind(L->inst.self, io, err), err)))
         return rc;
     return L->vt->bind ? pt_layer_check_call(L, "bind", 0, err) : NN_OK;
 }
@@ -326,7 +326,7 @@ int pt_layer_forward(pt_layer *L, int training, nn_error *err)
     L->io.training = training;
     layer_keep(L);
     if (rc == NN_OK)
-        rc = NN_PLUGIN_CALL(&L->inst, "forward", L->vt->forward(L->inst.self, &L->io, err));
+        rc = PT_CALL(&L->inst, "forward", L->vt->forward(L->inst.self, &L->io, err), err);
     if (rc == NN_OK)
         rc = pt_layer_check_call(L, "forward", 1, err);
     if (rc == NN_OK)
@@ -341,7 +341,7 @@ int pt_layer_backward(pt_layer *L, nn_error *err)
     int rc = pt_t_up(L->dev, &L->gout, err);
     layer_keep(L);
     if (rc == NN_OK)
-        rc = NN_PLUGIN_CALL(&L->inst, "backward", L->vt->backward(L->inst.self, &L->io, err));
+        rc = PT_CALL(&L->inst, "backward", L->vt->backward(L->inst.self, &L->io, err), err);
     if (rc == NN_OK)
         rc = pt_layer_check_call(L, "backward", 1, err);
     for (int i = 0; i < L->n_inputs && rc == NN_OK; i++)
@@ -384,7 +384,7 @@ static int loss_open(pt_loss *L, const nn_plugin_desc *desc, const pt_case *c,
     L->su.target = &td;
     L->su.device = nn_dev_public(L->dev);
     pd.dl.device = td.dl.device = L->su.device->dl;
-    if ((rc = NN_PLUGIN_CALL(&L->inst, "setup", L->vt->setup(L->inst.self, &L->su, err))))
+    if ((rc = PT_CALL(&L->inst, "setup", L->vt->setup(L->inst.self, &L->su, err), err)))
         return rc;
     L->su.pred = L->su.target = NULL;
     if ((rc = nn_loss_decls_check(&L->su, &L->inst, err)))
@@ -451,7 +451,7 @@ int pt_loss_forward(pt_loss *L, int with_grad, double *value, nn_error *err)
     pt_t_keep(&L->pred);
     pt_t_keep(&L->target);
     if (rc == NN_OK)
-        rc = NN_PLUGIN_CALL(&L->inst, "forward", L->vt->forward(L->inst.self, &L->io, err));
+        rc = PT_CALL(&L->inst, "forward", L->vt->forward(L->inst.self, &L->io, err), err);
     if (rc == NN_OK)
         rc = pt_loss_check_call(L, "forward", 1, err);
     if (rc == NN_OK && L->io.loss_out) {

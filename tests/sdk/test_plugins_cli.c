@@ -206,6 +206,16 @@ Test(plugins_test, fails_an_allocation_in_forward_naming_the_plugin)
     expect_row(&r, "gradient", "pass", NULL);
 }
 
+/* a plugin that fails without a message: each row says the status it returned, as training
+ * does (the rows said nothing after the case) */
+Test(plugins_test, a_failure_without_a_message_names_the_status)
+{
+    static run r;
+    nntrain(&r, "plugins test bad_silent");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    expect_row(&r, "gradient", "FAIL", "returned status 7 without a message");
+}
+
 Test(plugins_test, fails_nondeterminism)
 {
     static run r;

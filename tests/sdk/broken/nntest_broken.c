@@ -121,6 +121,15 @@ static int bad_hang_forward(void *self, const nn_layer_io *io, nn_error *err)
     return NN_OK;
 }
 
+/* fails with a status of its own (positive, unknown to nntrain) and no message */
+static int bad_silent_forward(void *self, const nn_layer_io *io, nn_error *err)
+{
+    (void)self;
+    (void)io;
+    (void)err;
+    return 7;
+}
+
 #define SQ_VTABLE(NAME, CREATE, FORWARD, BACKWARD)                                         \
     static const nn_layer_vtable NAME##_vt = {                                             \
         .struct_size = sizeof(nn_layer_vtable), .create = CREATE, .destroy = sq_destroy,   \
@@ -138,6 +147,7 @@ SQ_VTABLE(bad_null, sq_create, sq_forward, bad_null_backward);
 SQ_VTABLE(bad_accum, sq_create, sq_forward, bad_accum_backward);
 SQ_VTABLE(bad_leak, leak_create, sq_forward, sq_backward);
 SQ_VTABLE(bad_hang, sq_create, bad_hang_forward, sq_backward);
+SQ_VTABLE(bad_silent, sq_create, bad_silent_forward, sq_backward);
 
 /* the correct one, with its own cases */
 static const nn_layer_vtable good_square_vt = {
@@ -215,4 +225,4 @@ static const nn_plugin_desc undeclared_sum_desc = NN_DESCRIPTOR(
 
 NN_PLUGIN_EXPORT(&bad_grad_desc, &bad_alloc_desc, &bad_nondet_desc, &bad_crash_desc,
                  &bad_null_desc, &bad_accum_desc, &bad_leak_desc, &bad_hang_desc,
-                 &good_square_desc, &bad_loss_desc, &undeclared_sum_desc);
+                 &bad_silent_desc, &good_square_desc, &bad_loss_desc, &undeclared_sum_desc);
