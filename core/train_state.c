@@ -569,11 +569,18 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
     }
     if (rc == NN_OK)
         rc = nn_optim_to_device(s->optim, err);
-    if (rc == NN_OK && nn_checkpoint_meta(c, "optimizer_state"))
-        rc = nn_optim_state_load(s->optim, nn_checkpoint_meta(c, "optimizer_state"),
-                                 t->o->verbosity >= 0, err);
-    const char *ds = nn_checkpoint_meta(c, "data_state");
-    if (rc == NN_OK && ds && *ds)
+    /* every training checkpoint records both: without them the optimizer's counters and
+     * schedule, or the data order, would silently start over */
+    const char *os = nn_checkpoint_meta(c, "optimizer_state"),
+               *ds = nn_checkpoint_meta(c, "data_state");
+    if (rc == NN_OK && (!os || !ds))
+        rc = nn_error_set(err, NN_EFORMAT, "__metadata__ entry '%s' is missing (a training "
+                          "checkpoint records the optimizer's and the data's state); the run "
+                          "cannot continue exactly from it: start a new run from its weights "
+                          "with --init-from %s", !os ? "optimizer_state" : "data_state", path);
+    if (rc == NN_OK)
+        rc = nn_optim_state_load(s->optim, os, t->o->verbosity >= 0, err);
+    if (rc == NN_OK && *ds)
         rc = nn_data_state_load(s->data, ds, err);
     if (rc)
         nn_error_prefix(err, "resuming from %s", path);

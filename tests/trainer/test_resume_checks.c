@@ -23,7 +23,8 @@ static void setup(void)
 
 TestSuite(resume_checks, .init = setup, .fini = cli_teardown, .timeout = 240);
 
-/* dst = runs/m/last.safetensors with __metadata__ key set to value (or added) */
+/* dst = runs/m/last.safetensors with __metadata__ key set to value (or added; removed when
+ * value is NULL) */
 static void with_meta(const char *dst, const char *key, const char *value)
 {
     static const char *keys[] = {
@@ -47,12 +48,16 @@ static void with_meta(const char *dst, const char *key, const char *value)
         e[i].t = copies[i];
     }
     nn_ckpt_meta meta[NK];
+    int nm = 0;
     for (int i = 0; i < NK; i++) {
-        meta[i].key = keys[i];
-        meta[i].value = strcmp(key, keys[i]) == 0 ? value : nn_checkpoint_meta(c, keys[i]);
-        cr_assert_not_null(meta[i].value, "the checkpoint has no '%s'", keys[i]);
+        if (!value && strcmp(key, keys[i]) == 0)
+            continue;
+        meta[nm].key = keys[i];
+        meta[nm].value = strcmp(key, keys[i]) == 0 ? value : nn_checkpoint_meta(c, keys[i]);
+        cr_assert_not_null(meta[nm].value, "the checkpoint has no '%s'", keys[i]);
+        nm++;
     }
-    cr_assert_eq(nn_checkpoint_write(path_in(dst), e, n, meta, NK, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(nn_checkpoint_write(path_in(dst), e, n, meta, nm, &err), NN_OK, "%s", err.msg);
     for (int i = 0; i < n; i++)
         nn_tensor_free(copies[i]);
     free(copies);
@@ -68,9 +73,24 @@ static char *refused(const char *key, const char *value)
     int rc = nntrain("train m.ini --no-test --quiet --resume bad.safetensors --run-dir r "
                      "--set train.epochs=3");
     char *out = slurp("out.txt");
-    cr_assert_eq(rc, 1, "%s = '%s' was accepted (exit %d): %s", key, value, rc, out);
+    cr_assert_eq(rc, 1, "%s = '%s' was accepted (exit %d): %s", key, value ? value : "(none)",
+                 rc, out);
     cr_assert(strstr(out, "bad.safetensors"), "the file is not named: %s", out);
     return out;
+}
+
+/* the optimizer's and the data's state are part of every training checkpoint: without one
+ * the resume would restart the schedule or the data order without a word */
+Test(resume_checks, a_checkpoint_without_optimizer_or_data_state_is_refused)
+{
+    static const char *const keys[] = {"optimizer_state", "data_state"};
+    for (int i = 0; i < 2; i++) {
+        char *out = refused(keys[i], NULL);
+        char want[128];
+        snprintf(want, sizeof want, "__metadata__ entry '%s' is missing", keys[i]);
+        cr_assert(strstr(out, want) && strstr(out, "--init-from bad.safetensors"), "%s", out);
+        free(out);
+    }
 }
 
 Test(resume_checks, messages_quote_the_checkpoints_text_intact)
