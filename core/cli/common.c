@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,9 +193,13 @@ int nn_cli_parse(nn_cli *cli, const char *verb, int argc, char **argv)
             char *end;
             if (!(v = nn_cli_value(argc, argv, &i, "--seed")))
                 return NN_EXIT_USAGE;
+            errno = 0;
             long long s = strtoll(v, &end, 10);
-            if (*end || s < 0) {
-                nn_cli_error("--seed %s: expected a non-negative integer", v);
+            /* [train] seed's range: a larger one would be clamped here and refused in the
+             * run's own model.ini when it is read again */
+            if (end == v || *end || errno == ERANGE || s < 0 || s > 9200000000000000000LL) {
+                nn_cli_error("--seed %s: expected an integer in [0, 9.2e18], as [train] seed",
+                             v);
                 return NN_EXIT_USAGE;
             }
             cli->seed = s;

@@ -75,6 +75,19 @@ Test(cli, help_of_a_command_shows_its_usage)
     assert_has(res.out, "plugins show NAME");
 }
 
+/* --seed takes [train] seed's range: a larger value was clamped to 2^63-1, so different seeds
+ * made one run, and the run's own model.ini then refused that seed */
+Test(cli, a_seed_out_of_range_is_a_usage_error)
+{
+    static const char *const bad[] = {"99999999999999999999", "9300000000000000000", "-1",
+                                      "", "12x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        run_nntrain(&res, "summary", "model.ini", "--seed", bad[i], NULL);
+        assert_exit(&res, 2);
+        assert_has(res.out, "expected an integer in [0, 9.2e18], as [train] seed");
+    }
+}
+
 Test(cli, unknown_command_and_no_command_are_usage_errors)
 {
     run_nntrain(&res, "frobnicate", NULL);
