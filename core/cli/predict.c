@@ -23,7 +23,17 @@ typedef struct pctx {
     int classification;
     int64_t n_target; /* F32 targets (regression) shown beside the outputs; 0: none */
     const nn_data *data; /* non-NULL for --input: rows are named by nn_data_describe */
+    int write_errno;     /* why a row could not be written (row() then stops the run) */
 } pctx;
+
+/* 0, or -1 after keeping errno when the output has failed */
+static int written(pctx *p)
+{
+    if (!ferror(p->out))
+        return 0;
+    p->write_errno = errno ? errno : EIO;
+    return -1;
+}
 
 static void csv_field(FILE *f, const char *s)
 {
@@ -90,7 +100,7 @@ static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const 
         for (int64_t c = 0; c < n_out; c++)
             fprintf(p->out, ",%.6g", (double)out[c]);
         fputc('\n', p->out);
-        return ferror(p->out) ? -1 : 0;
+        return written(p);
     }
     double mx = out[0], sum = 0;
     int64_t best = 0;
@@ -111,7 +121,7 @@ static int row(void *ctx, int64_t index, const float *out, int64_t n_out, const 
     for (int64_t c = 0; c < n_out; c++)
         fprintf(p->out, ",%.6f", p->probs[c] / sum);
     fputc('\n', p->out);
-    return ferror(p->out) ? -1 : 0;
+    return written(p);
 }
 
 int nn_cmd_predict(nn_cli *cli)
@@ -221,6 +231,10 @@ int nn_cmd_predict(nn_cli *cli)
         p.probs = calloc((size_t)(nn_tensor_numel(o) / o->shape[0]) + 1, sizeof *p.probs);
         nn_error err = {0};
         if (!p.probs || nn_predict(&s, part, limit, row, &p, &err) != NN_OK) {
+            if (p.write_errno)
+                nn_error_set(&err, NN_EIO, "cannot write predictions %s: %s",
+                             output ? output : "to the standard output",
+                             strerror(p.write_errno));
             nn_cli_error("predict: %s", p.probs ? err.msg : "out of memory");
             code = NN_EXIT_FAIL;
         } else if (!p.header_done) { /* no sample: the header alone says what would come */

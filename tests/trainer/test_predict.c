@@ -278,3 +278,17 @@ Test(predict_cli, idx_model_predicts_an_images_file_like_its_test_split)
     free(ref);
     free(got);
 }
+
+/* an output that fails once the rows outgrow the stream's buffer: the message says why (it was
+ * "predict: " and nothing after it) */
+Test(predict_cli, a_failing_output_is_named_with_the_reason)
+{
+    train_csv_model();
+    write_scaled_csv("test.csv", 300, 2, 1); /* 300 rows: well past 4 KiB of CSV */
+    cr_assert_eq(nntrain("predict m.ini --checkpoint runs/m/last.safetensors --output /dev/full"),
+                 1, "%s", text_of("out.txt"));
+    char *out = text_of("out.txt");
+    cr_assert(strstr(out, "predict: cannot write predictions /dev/full: No space left on device"),
+              "%s", out);
+    free(out);
+}
