@@ -267,6 +267,22 @@ static int lock_file(const char *dir, int *made, nn_error *err)
                         "(another process deletes the run directory)", path);
 }
 
+/* the run's checkpoint that dir holds (last, else best; a file, as a run writes them) into
+ * path; 0 when it holds neither.
+ * A directory with only best.safetensors still holds a run: its last was lost (a full disk,
+ * a user's rm), and a new run would write over the best weights */
+static int held_checkpoint(const char *dir, char *path, size_t size)
+{
+    static const char *const names[] = {"last.safetensors", "best.safetensors"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, size, "%s/%s", dir, names[i]);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) /* a run writes no links */
+            return 1;
+    }
+    return 0;
+}
+
 int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *err)
 {
     int made = 0, rc, fd = lock_file(dir, &made, err);
@@ -283,9 +299,7 @@ int nn_rundir_lock(const char *dir, const char *check_dir, int flags, nn_error *
     clear_stale(dir, 1);
     if (!(flags & NN_RUNDIR_RESUME)) {
         char last[PATH_MAX];
-        struct stat st;
-        snprintf(last, sizeof last, "%s/last.safetensors", check_dir);
-        if (stat(last, &st) == 0 && !(flags & NN_RUNDIR_OVERWRITE)) {
+        if (held_checkpoint(check_dir, last, sizeof last) && !(flags & NN_RUNDIR_OVERWRITE)) {
             close(fd);
             if (flags & NN_RUNDIR_FOLD)
                 return nn_error_set(err, NN_EEXIST, "run directory %s already holds a run (%s); "
@@ -309,22 +323,21 @@ static int same_file(const char *a, const char *b)
 
 int nn_rundir_check_resume(const char *run_dir, const char *ckpt, nn_error *err)
 {
-    char dir[PATH_MAX], last[PATH_MAX], best[PATH_MAX];
+    char dir[PATH_MAX], last[PATH_MAX], best[PATH_MAX], held[PATH_MAX];
     const char *slash = strrchr(ckpt, '/');
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - ckpt) + (slash == ckpt) : 1,
              slash ? ckpt : ".");
     snprintf(last, sizeof last, "%s/last.safetensors", run_dir);
     snprintf(best, sizeof best, "%s/best.safetensors", run_dir);
-    struct stat st;
-    if (stat(last, &st) != 0 || same_file(dir, run_dir) || same_file(ckpt, last) ||
-        same_file(ckpt, best))
+    if (!held_checkpoint(run_dir, held, sizeof held) || same_file(dir, run_dir) ||
+        same_file(ckpt, last) || same_file(ckpt, best))
         return NN_OK; /* a new or empty run directory, or the run's own checkpoint */
     return nn_error_set(err, NN_EEXIST, "cannot resume from %s into run directory %s: it "
                         "already holds another run (%s) that the resume would replace (its "
                         "checkpoints, model.ini and logs); expected a checkpoint of that run or "
                         "a run directory without one: resume into the checkpoint's own "
                         "directory (--run-dir %s) or a new one (--run-dir DIR), or continue "
-                        "the run there with --resume auto", ckpt, run_dir, last, dir);
+                        "the run there with --resume auto", ckpt, run_dir, held, dir);
 }
 
 int nn_rundir_hold(const char *dir, long *pid)

@@ -162,10 +162,12 @@ static int parse_train(nn_session *s, nn_error *err)
     for (int i = 0; i < 5; i++)
         ok |= strcmp(t->monitor, monitors[i]) == 0;
     if (!ok) {
-        const nn_kv *kv = nn_config_get(s->cfg, "train", "monitor");
-        return nn_error_set(err, NN_EINVAL, "%s:%d: [train] monitor = '%s': expected one of "
-                            "val_loss, val_accuracy, loss, accuracy", nn_config_path(s->cfg),
-                            kv ? kv->line : 0, t->monitor);
+        char loc[400];
+        return nn_error_set(err, NN_EINVAL, "%s = '%s': expected one of val_loss, "
+                            "val_accuracy, loss, accuracy, val_top5",
+                            nn_kv_where(loc, sizeof loc, nn_config_get(s->cfg, "train", "monitor"),
+                                        "[train] monitor"),
+                            t->monitor);
     }
     return NN_OK;
 }
@@ -347,8 +349,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         if (s->tc.name) {
             const nn_kv *kv = nn_config_get(cfg, "train", "name");
             char origin[400];
-            snprintf(origin, sizeof origin, "%s:%d: [train] name", nn_config_path(cfg),
-                     kv ? kv->line : 0);
+            nn_kv_where(origin, sizeof origin, kv, "[train] name");
             if ((rc = nn_rundir_check_name(s->tc.name, origin, err)))
                 return rc;
             if (strlen(s->tc.name) >= sizeof name)

@@ -94,10 +94,11 @@ static int check_monitors(nn_trainer *t, nn_error *err)
                                 "but there is no validation data: set [data] val_split "
                                 "(e.g. 0.1) or [train] monitor = loss", nn_config_path(s->cfg),
                                 at, m);
+        char loc[400];
         if (kv) /* an explicit choice: best.safetensors would never be written */
-            return nn_error_set(err, NN_EINVAL, "%s:%d: [train] monitor = %s, but there is no "
-                                "validation data: set [data] val_split (e.g. 0.1) or monitor = "
-                                "loss", nn_config_path(s->cfg), kv->line, m);
+            return nn_error_set(err, NN_EINVAL, "%s = %s, but there is no validation data: set "
+                                "[data] val_split (e.g. 0.1) or monitor = loss",
+                                nn_kv_where(loc, sizeof loc, kv, "[train] monitor"), m);
         s->tc.monitor = "loss"; /* the default follows the data */
     }
     const char *sm = nn_optim_monitor(s->optim);
@@ -169,6 +170,23 @@ int nn_tr_open_run(nn_trainer *t, nn_error *err)
             if (s->dist && (rc = nn_tr_dist_exists(t, auto_path, &found, err)))
                 return rc;
             path = found ? auto_path : NULL;
+            /* best.safetensors without last: the run's last state was lost (a full disk, a
+             * user's rm); starting from scratch would write over its best weights */
+            char best[600];
+            int has_best = 0;
+            snprintf(best, sizeof best, "%s/best.safetensors", s->run_dir);
+            if (!found) {
+                has_best = stat(best, &st) == 0;
+                if (s->dist && (rc = nn_tr_dist_exists(t, best, &has_best, err)))
+                    return rc;
+            }
+            if (has_best)
+                return nn_error_set(err, NN_EEXIST, "%s: run directory %s holds %s but no "
+                                    "last.safetensors (its last state is lost); continue from "
+                                    "the best epoch with --resume %s, or start again with "
+                                    "--overwrite", o->resume_option ? o->resume_option
+                                                                    : "--resume auto",
+                                    s->run_dir, best, best);
             if (!path && o->verbosity >= 0)
                 fprintf(stderr, "nntrain: %s: no %s yet; starting from scratch\n",
                         o->resume_option ? o->resume_option : "--resume auto", auto_path);

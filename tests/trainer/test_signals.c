@@ -331,11 +331,38 @@ Test(signals, a_run_directory_has_one_writer_and_is_not_overwritten)
     cr_assert(exists(live));
     cr_assert_eq(nntrain("train run.ini --run-dir rd --no-test --resume auto --set "
                          "train.epochs=2"), 0, "%s", slurp("out.txt"));
+    /* a run whose last.safetensors is gone still holds its best weights: neither a fresh run
+     * nor --resume auto (which would start from scratch) writes over them */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cp %s %s", path_in("rd/best.safetensors"), path_in("best.copy"));
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(unlink(path_in("rd/last.safetensors")), 0);
+    cr_assert_eq(nntrain("train run.ini --run-dir rd --no-test --set train.epochs=1"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "already holds a run (rd/best.safetensors)"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train run.ini --run-dir rd --no-test --resume auto"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "holds rd/best.safetensors but no last.safetensors") &&
+              strstr(out, "--resume rd/best.safetensors") && strstr(out, "--overwrite"), "%s",
+              out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "cmp -s %s %s", path_in("rd/best.safetensors"),
+             path_in("best.copy"));
+    cr_assert_eq(system(cmd), 0, "best.safetensors changed");
+    cr_assert_eq(nntrain("train run.ini --run-dir rd --no-test --resume rd/best.safetensors "
+                         "--set train.epochs=3"), 0, "%s", slurp("out.txt"));
     /* a run name is one directory name */
     cr_assert_eq(nntrain("train run.ini --no-test --set train.name=../../escape"), 1);
     out = slurp("out.txt");
-    cr_assert(strstr(out, "[train] name = '../../escape'") && strstr(out, "one directory name"),
-              "%s", out);
+    cr_assert(strstr(out, "--set: [train] name = '../../escape'") &&
+              strstr(out, "one directory name"), "%s", out);
+    free(out);
+    /* a --set key is placed as one, not at a line 0 of the model file */
+    cr_assert_eq(nntrain("train run.ini --no-test --set train.monitor=bogus"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "--set: [train] monitor = 'bogus': expected one of") &&
+              !strstr(out, ":0:"), "%s", out);
     free(out);
     cr_assert(!exists("../escape"));
 }
