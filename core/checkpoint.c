@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "checkpoint.h"
 #include "file_replace.h"
@@ -62,24 +63,40 @@ int nn_checkpoint_write(const char *path, const nn_ckpt_entry *tensors, int n,
     return nn_checkpoint_write_to(path, 0, tensors, n, meta, n_meta, err);
 }
 
+/* crc32 of n bytes (zlib's, whose length argument is 32-bit), chained through crc */
+static unsigned long crc_of(unsigned long crc, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, k);
+        p += k;
+        n -= k;
+    }
+    return crc;
+}
+
 int nn_checkpoint_write_to(const char *path, int flags, const nn_ckpt_entry *tensors, int n,
                            const nn_ckpt_meta *meta, int n_meta, nn_error *err)
 {
     sbuf h = {0};
-    char num[64];
+    char num[64], crc[16];
     uint64_t off = 0;
-    sb_str(&h, "{");
-    if (n_meta > 0) {
-        sb_str(&h, "\"__metadata__\":{");
-        for (int i = 0; i < n_meta; i++) {
-            if (i)
-                sb_str(&h, ",");
-            sb_json_string(&h, meta[i].key);
-            sb_str(&h, ":");
-            sb_json_string(&h, meta[i].value);
-        }
-        sb_str(&h, "}");
+    /* the tensor bytes' checksum, which the reader verifies: a damaged file is refused as
+     * such instead of loading (a NaN or a wild weight found steps later, or never) */
+    unsigned long c = crc32(0, Z_NULL, 0);
+    for (int i = 0; i < n; i++)
+        c = crc_of(c, tensors[i].t->dl.data, nn_tensor_nbytes(tensors[i].t));
+    snprintf(crc, sizeof crc, "%08lx", c);
+    sb_str(&h, "{\"__metadata__\":{");
+    for (int i = 0; i < n_meta; i++) {
+        sb_json_string(&h, meta[i].key);
+        sb_str(&h, ":");
+        sb_json_string(&h, meta[i].value);
+        sb_str(&h, ",");
     }
+    sb_str(&h, "\"" NN_CKPT_CRC_KEY "\":\"");
+    sb_str(&h, crc);
+    sb_str(&h, "\"}");
     for (int i = 0; i < n; i++) {
         const nn_tensor *t = tensors[i].t;
         int dt = nn_tensor_dtype(t);
@@ -88,8 +105,7 @@ int nn_checkpoint_write_to(const char *path, int flags, const nn_ckpt_entry *ten
             return nn_error_set(err, NN_EINVAL, "%s: tensor '%s' has an unsupported dtype", path,
                                 tensors[i].name);
         }
-        if (n_meta > 0 || i)
-            sb_str(&h, ",");
+        sb_str(&h, ",");
         sb_json_string(&h, tensors[i].name);
         sb_str(&h, ":{\"dtype\":\"");
         sb_str(&h, dtype_names[dt]);
@@ -626,6 +642,16 @@ static int take(nn_checkpoint *c, uint8_t *buf, size_t len, const char *name, nn
         return nn_error_set(err, NN_EFORMAT, "%s: the tensors cover %llu bytes but the file holds "
                             "%zu bytes of data (%s)", name, (unsigned long long)at, c->data_len,
                             at > c->data_len ? "truncated file" : "trailing bytes");
+    const char *want = nn_checkpoint_meta(c, NN_CKPT_CRC_KEY);
+    if (want) {
+        char got[16];
+        snprintf(got, sizeof got, "%08lx", crc_of(crc32(0, Z_NULL, 0), c->data, c->data_len));
+        if (strcmp(want, got) != 0)
+            return nn_error_set(err, NN_EFORMAT, "%s: its tensor bytes do not match the "
+                                "checksum written with them (__metadata__ %s '%.16s', the "
+                                "bytes give '%s'): the file was damaged after it was written",
+                                name, NN_CKPT_CRC_KEY, want, got);
+    }
     for (int i = 0; i < c->n; i++) {
         c->tensors[i].view.dl.data = c->data + c->tensors[i].begin;
         c->tensors[i].view.name = c->tensors[i].name;

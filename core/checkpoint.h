@@ -1,6 +1,7 @@
 /* checkpoint.h: safetensors files: model tensors, optimizer slots and string metadata.
  * Writes are atomic (temp file, fsync, rename, directory fsync): a crash at any instant leaves
- * the previous file intact. The reader enforces the format's rules and trusts nothing. */
+ * the previous file intact. The reader enforces the format's rules and trusts nothing; the
+ * tensor bytes carry a checksum (NN_CKPT_CRC_KEY). */
 #ifndef NN_CHECKPOINT_H
 #define NN_CHECKPOINT_H
 
@@ -11,6 +12,9 @@
 #include "nntrain/tensor.h"
 
 #define NN_CKPT_MAX_HEADER 100000000u /* as the reference implementation */
+/* the __metadata__ entry every file written here carries: the crc32 of its tensor bytes (8
+ * hex digits), which the reader checks when present (files from elsewhere have none) */
+#define NN_CKPT_CRC_KEY "data_crc32"
 
 typedef struct nn_ckpt_entry {
     const char *name;

@@ -165,6 +165,39 @@ Test(checkpoint, reader_rejects_what_the_format_forbids)
     cr_assert_eq(parse_bytes(ok, mk(ok, "{}      ", 0), &err), NN_OK, "%s", err.msg);
 }
 
+/* every file written carries the crc32 of its tensor bytes: one byte changed in them after
+ * the write is refused as damage (it loaded, and a NaN or a wild weight surfaced steps later);
+ * a file without the entry (from elsewhere) is read as before */
+Test(checkpoint, damaged_tensor_bytes_are_refused_by_their_checksum)
+{
+    char path[300];
+    nn_error err = {0};
+    snprintf(path, sizeof path, "%s/c.safetensors", dir);
+    cr_assert_eq(write_sample(path, 1.5f, &err), NN_OK, "%s", err.msg);
+    nn_checkpoint *c;
+    cr_assert_eq(nn_checkpoint_read(path, &c, &err), NN_OK, "%s", err.msg);
+    cr_assert_eq(strlen(nn_checkpoint_meta(c, NN_CKPT_CRC_KEY)), 8);
+    nn_checkpoint_free(c);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    unsigned char b;
+    off_t at = st.st_size - 30; /* inside the tensors, which end the file */
+    cr_assert_eq(pread(fd, &b, 1, at), 1);
+    b ^= 0x40;
+    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+    cr_assert_eq(nn_checkpoint_read(path, &c, &err), NN_EFORMAT);
+    cr_assert(strstr(err.msg, "c.safetensors: its tensor bytes do not match the checksum "
+                              "written with them") &&
+              strstr(err.msg, "damaged after it was written"), "%s", err.msg);
+    uint8_t plain[64];
+    size_t n = mk(plain, "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+                  2);
+    cr_assert_eq(parse_bytes(plain, n, &err), NN_OK, "%s", err.msg);
+}
+
 Test(checkpoint, a_failed_write_leaves_the_old_file_intact)
 {
     char path[300];
