@@ -217,18 +217,29 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
+/* 0, -1 when v is not an integer, -2 when it is one beyond 64 bits */
 static int parse_int(const char *v, int64_t *out)
 {
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (end == v || *end || errno)
+    if (end == v || *end)
+        return -1;
+    if (errno == ERANGE)
+        return -2;
+    if (errno)
         return -1;
     *out = x;
     return 0;
 }
 
-enum { NN_FLOAT_BAD = -1, NN_FLOAT_HUGE = -2, NN_FLOAT_TINY = -3, NN_FLOAT_HEX = -4 };
+enum {
+    NN_FLOAT_BAD = -1,
+    NN_FLOAT_HUGE = -2,
+    NN_FLOAT_TINY = -3,
+    NN_FLOAT_HEX = -4,
+    NN_FLOAT_NONFINITE = -5 /* nan, inf */
+};
 
 /* a decimal number (strtod would also take hexadecimal, which integers are not) that a double
  * holds: 0, or a value of the kind float_problem names */
@@ -241,7 +252,9 @@ static int parse_float(const char *v, double *out)
     errno = 0;
     double x = strtod(v, &end);
     if (end == v || *end || !isfinite(x))
-        return isinf(x) && end != v && !*end && errno == ERANGE ? NN_FLOAT_HUGE : NN_FLOAT_BAD;
+        return isinf(x) && end != v && !*end && errno == ERANGE ? NN_FLOAT_HUGE
+               : end != v && !*end                            ? NN_FLOAT_NONFINITE
+                                                               : NN_FLOAT_BAD;
     if (errno == ERANGE && x == 0)
         return NN_FLOAT_TINY; /* 1e-400: not 0, yet no double is nearer */
     *out = x; /* a subnormal (1e-320) is a number like any other */
@@ -255,7 +268,8 @@ static const char *float_problem(int code)
     case NN_FLOAT_HUGE: return "beyond the largest number (1.8e308)";
     case NN_FLOAT_TINY: return "too small for a double: it would be 0 (the smallest is 4.9e-324)";
     case NN_FLOAT_HEX: return "hexadecimal (write numbers in decimal)";
-    default: return "not a finite number";
+    case NN_FLOAT_NONFINITE: return "not a finite number";
+    default: return "not a number";
     }
 }
 
@@ -283,8 +297,9 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
         break;
     }
     case NN_PARAM_INT:
-        if (parse_int(v, &val->i) != 0) {
-            snprintf(why, why_cap, "not an integer; expected %s", desc);
+        if ((bad = parse_int(v, &val->i)) != 0) {
+            snprintf(why, why_cap, "%s; expected %s",
+                     bad == -2 ? "out of range (beyond 64 bits)" : "not an integer", desc);
             rc = NN_EINVAL;
         } else if (!in_range(&r, (double)val->i)) {
             snprintf(why, why_cap, "out of range; expected %s", desc);
@@ -366,7 +381,11 @@ static int parse_value(const nn_param_spec *s, const char *raw, nn_value *val, c
             nn_text_escape(item, shown, sizeof shown, 0);
             if (bad) {
                 snprintf(why, why_cap, "item %d '%s' is %s; expected comma-separated %s", n + 1,
-                         shown, is_int ? "not an integer" : float_problem(bad), desc);
+                         shown,
+                         !is_int     ? float_problem(bad)
+                         : bad == -2 ? "out of range (beyond 64 bits)"
+                                     : "not an integer",
+                         desc);
                 rc = NN_EINVAL;
             } else if (!in_range(&r, fv)) {
                 snprintf(why, why_cap, "item %d (%s) out of range; expected %s", n + 1, shown,

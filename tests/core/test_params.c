@@ -170,9 +170,13 @@ Test(params, wrong_types_are_rejected_naming_key_value_and_type)
     assert_has(m, "model.ini:10: [layer.fc1] key 'units' = 'ten': not an integer; expected int "
                   "in [1, inf)");
     assert_has(reject(&err, "units", "2.5"), "not an integer");
-    assert_has(reject(&err, "units", "99999999999999999999"), "not an integer");
+    /* an integer beyond 64 bits is one, out of range */
+    assert_has(reject(&err, "units", "99999999999999999999"),
+               "'99999999999999999999': out of range (beyond 64 bits); expected int in [1, inf)");
+    assert_has(reject(&err, "kernel", "3,99999999999999999999"),
+               "item 2 '99999999999999999999' is out of range (beyond 64 bits)");
     assert_has(reject(&err, "units", ""), "not an integer");
-    assert_has(reject(&err, "rate", "abc"), "key 'rate' = 'abc': not a finite number; expected "
+    assert_has(reject(&err, "rate", "abc"), "key 'rate' = 'abc': not a number; expected "
                                             "float in [0, 1)");
     assert_has(reject(&err, "rate", "nan"), "not a finite number");
     assert_has(reject(&err, "rate", "inf"), "not a finite number");
@@ -189,7 +193,7 @@ Test(params, wrong_types_are_rejected_naming_key_value_and_type)
     assert_has(reject(&err, "rate", "0x1p-1"), "'0x1p-1': hexadecimal (write numbers in decimal)");
     assert_has(reject(&err, "rate", "-0X0"), "hexadecimal");
     assert_has(reject(&err, "weights", "0.5,0x1p-2"), "item 2 '0x1p-2' is hexadecimal");
-    assert_has(reject(&err, "rate", "0.5x"), "not a finite number");
+    assert_has(reject(&err, "rate", "0.5x"), "'0.5x': not a number");
 }
 
 Test(params, closed_and_open_bounds_are_honoured)
