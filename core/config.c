@@ -494,9 +494,11 @@ static int remove_key(nn_config *c, const char *section, const char *key, const 
     char listed[320], nearby[160];
     nn_text_escape(list, listed, sizeof listed, 0);
     nn_text_escape(near, nearby, sizeof nearby, 0);
-    int rc = nn_error_set(err, NN_EINVAL, "%s: [%s] has no key '%s'%s%s%s; its keys: %s", how,
-                          sec, k, near ? " (did you mean '" : "", near ? nearby : "",
-                          near ? "'?)" : "", s->n ? listed : "none");
+    int rc = nn_error_set(err, NN_EINVAL, "%s: [%s] in %s sets no key '%s'%s%s%s, so there is "
+                          "nothing to remove (a key it does not set has its default already); "
+                          "the keys it sets: %s", how, sec, c->path, k,
+                          near ? " (did you mean '" : "", near ? nearby : "", near ? "'?)" : "",
+                          s->n ? listed : "none");
     free(keys);
     return rc;
 }

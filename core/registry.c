@@ -563,6 +563,19 @@ int nn_registry_scan(nn_registry *r, const char *const *dirs, int ndirs, const c
 int nn_registry_count(const nn_registry *r) { return r->n_entries; }
 const nn_plugin_entry *nn_registry_entry(const nn_registry *r, int i) { return &r->entries[i]; }
 int nn_registry_problem_count(const nn_registry *r) { return r->n_problems; }
+
+const nn_plugin_problem *nn_registry_problem_named(const nn_registry *r, const char *name)
+{
+    size_t nl = strlen(name);
+    for (int i = 0; i < r->n_problems; i++) {
+        const nn_plugin_problem *p = nn_registry_problem(r, i);
+        const char *base = strrchr(p->path, '/') ? strrchr(p->path, '/') + 1 : p->path;
+        if ((p->name && strcmp(p->name, name) == 0) ||
+            (strncmp(base, name, nl) == 0 && strcmp(base + nl, ".so") == 0))
+            return p;
+    }
+    return NULL;
+}
 const nn_plugin_problem *nn_registry_problem(const nn_registry *r, int i)
 {
     return &r->problems[i];

@@ -52,6 +52,9 @@ int nn_registry_count(const nn_registry *r);
 const nn_plugin_entry *nn_registry_entry(const nn_registry *r, int i);
 int nn_registry_problem_count(const nn_registry *r);
 const nn_plugin_problem *nn_registry_problem(const nn_registry *r, int i);
+/* the load problem of a file that would have held plugin `name` (its descriptor declared that
+ * name, or the file is NAME.so), or NULL: for "no plugin named X" to say why */
+const nn_plugin_problem *nn_registry_problem_named(const nn_registry *r, const char *name);
 /* number of files that were examined, and how many of them loaded at least one plugin */
 int nn_registry_file_count(const nn_registry *r);
 

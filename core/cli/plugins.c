@@ -138,7 +138,11 @@ static void not_found(const nn_registry *r, int kind, const char *name)
     const char *near = cands ? nn_closest(name, cands, nc) : NULL;
     char what[64];
     snprintf(what, sizeof what, "%s%s", kind ? nn_kind_name(kind) : "", kind ? " " : "");
-    if (near)
+    const nn_plugin_problem *p = nn_registry_problem_named(r, name);
+    if (p)
+        nn_cli_error("no %splugin named '%s': %s, which would hold it, failed to load: %s", what,
+                     name, p->path, p->reason);
+    else if (near)
         nn_cli_error("no %splugin named '%s' (did you mean '%s'?)", what, name, near);
     else
         nn_cli_error("no %splugin named '%s'; `nntrain plugins%s%s` lists them%s", what, name,

@@ -100,6 +100,12 @@ int nn_cli_plugins_test(nn_cli *cli, nn_registry *r, int argc, char **argv)
         if (!sum.failed) /* nothing could be checked, or the runner itself failed */
             nn_cli_error("%s", err.msg);
     }
+    const nn_plugin_problem *p = !tested && name ? nn_registry_problem_named(r, name) : NULL;
+    if (p) {
+        nn_cli_error("plugins test: no plugin named '%s': %s, which would hold it, failed to "
+                     "load: %s", name, p->path, p->reason);
+        return NN_EXIT_FAIL;
+    }
     if (!tested) {
         nn_cli_error("plugins test: no %s%splugin %s%s%sfor device %s; `nntrain plugins` lists "
                      "them", kind ? nn_kind_name(kind) : "", kind ? " " : "", name ? "named '" : "",

@@ -411,6 +411,18 @@ Test(cli, check_of_everything_broken_at_once_never_crashes)
     run_nntrain(&res, "plugins", "--plugin-dir", dir, NULL);
     assert_exit(&res, 0);
     assert_has(res.out, "12 problems:");
+    /* asked for by name, a plugin whose file failed to load is said to be there, with why */
+    static const char *const verbs[] = {"show", "test"};
+    for (int i = 0; i < 2; i++) {
+        run_nntrain(&res, "plugins", verbs[i], "nntest_nosym", "--plugin-dir", dir, NULL);
+        assert_exit(&res, 1);
+        assert_has(res.out, "no plugin named 'nntest_nosym': ");
+        assert_has(res.out, "/nntest_nosym.so, which would hold it, failed to load: ");
+        run_nntrain(&res, "plugins", verbs[i], "nntest_abi", "--plugin-dir", dir, NULL);
+        assert_exit(&res, 1);
+        assert_has(res.out, "/nntest_abi.so, which would hold it, failed to load: ");
+        assert_has(res.out, "ABI 99.0");
+    }
     tmpdir_free(dir);
 }
 
@@ -520,12 +532,14 @@ Test(cli, unset_of_a_key_that_does_not_exist_names_it, .init = unset_setup,
 {
     summary_with("--unset", "optimizer.momentun", NULL, NULL);
     assert_exit(&res, 2);
-    assert_has(res.out, "nntrain: --unset optimizer.momentun: [optimizer] has no key "
-                        "'momentun' (did you mean 'momentum'?); its keys: type, lr, momentum");
+    assert_has(res.out, "nntrain: --unset optimizer.momentun: [optimizer] in ");
+    assert_has(res.out, "sets no key 'momentun' (did you mean 'momentum'?), so there is nothing "
+                        "to remove (a key it does not set has its default already); the keys it "
+                        "sets: type, lr, momentum");
     summary_with("--set", "optimizer.nesterov=", NULL, NULL);
     assert_exit(&res, 2);
-    assert_has(res.out, "nntrain: --set optimizer.nesterov=: [optimizer] has no key "
-                        "'nesterov'");
+    assert_has(res.out, "nntrain: --set optimizer.nesterov=: [optimizer] in ");
+    assert_has(res.out, "sets no key 'nesterov', so there is nothing to remove");
     summary_with("--unset", "scheduler.t_max", NULL, NULL);
     assert_exit(&res, 2);
     assert_has(res.out, "--unset scheduler.t_max: ");
@@ -542,7 +556,7 @@ Test(cli, unset_of_a_key_that_does_not_exist_names_it, .init = unset_setup,
     /* removing twice: the second finds nothing */
     summary_with("--unset", "optimizer.momentum", "--unset", "optimizer.momentum");
     assert_exit(&res, 2);
-    assert_has(res.out, "[optimizer] has no key 'momentum'; its keys: type, lr");
+    assert_has(res.out, "sets no key 'momentum', so there is nothing to remove");
 }
 
 Test(cli, help_documents_unset)

@@ -393,14 +393,17 @@ Test(config, unset_and_an_empty_set_remove_a_key_and_name_what_is_missing)
     cr_assert_str_eq(nn_config_get(c, "optimizer", "momentum")->value, "0.5");
 
     cr_assert_eq(nn_config_unset(c, "optimizer.lrr", &err), NN_EINVAL);
-    cr_assert_str_eq(err.msg, "--unset optimizer.lrr: [optimizer] has no key 'lrr' (did you "
-                              "mean 'lr'?); its keys: type, lr, momentum");
+    cr_assert_str_eq(err.msg, "--unset optimizer.lrr: [optimizer] in m.ini sets no key 'lrr' "
+                              "(did you mean 'lr'?), so there is nothing to remove (a key it "
+                              "does not set has its default already); the keys it sets: type, "
+                              "lr, momentum");
     cr_assert_eq(nn_config_unset(c, "layer.fc2.units", &err), NN_EINVAL);
     cr_assert_str_eq(err.msg, "--unset layer.fc2.units: m.ini has no section [layer.fc2], so "
                               "no key 'units' to remove");
     cr_assert_eq(nn_config_set(c, "layer.fc1.units=  ", &err), NN_EINVAL);
-    cr_assert_str_eq(err.msg, "--set layer.fc1.units=  : [layer.fc1] has no key 'units'; its "
-                              "keys: none");
+    cr_assert_str_eq(err.msg, "--set layer.fc1.units=  : [layer.fc1] in m.ini sets no key "
+                              "'units', so there is nothing to remove (a key it does not set "
+                              "has its default already); the keys it sets: none");
     cr_assert_eq(nn_config_unset(c, "momentum", &err), NN_EINVAL);
     assert_has(err.msg, "--unset 'momentum': expected section.key");
     cr_assert_eq(nn_config_unset(c, "optimizer.", &err), NN_EINVAL);
@@ -414,8 +417,9 @@ Test(config, unset_quotes_the_files_keys_escaped)
     nn_error err = {0};
     cr_assert_eq(nn_config_parse("[train]\nse\xd7" "d = 1\n", "m.ini", &c, &err), NN_OK);
     cr_assert_eq(nn_config_unset(c, "train.seed", &err), NN_EINVAL);
-    cr_assert_str_eq(err.msg, "--unset train.seed: [train] has no key 'seed' (did you mean "
-                              "'se\\xd7d'?); its keys: se\\xd7d");
+    cr_assert_str_eq(err.msg, "--unset train.seed: [train] in m.ini sets no key 'seed' (did you "
+                              "mean 'se\\xd7d'?), so there is nothing to remove (a key it does "
+                              "not set has its default already); the keys it sets: se\\xd7d");
     nn_config_free(c);
 }
 
