@@ -1,5 +1,6 @@
 /* loggers.c: creates logger plugins from the model file and hands them events. Failures are
- * reported once on stderr with the logger's name; they never stop training unless strict. */
+ * reported once on stderr with the logger's name; they never stop training unless strict. A
+ * path key that leaves the run or names its files is refused before anything runs. */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <stdio.h>
@@ -209,8 +210,16 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
             l->v[i].dead = 1;
         if (!bad && !o)
             continue;
-        if (bad || NN_PLUGIN_CALL(&l->v[i].inst, "open",
-                                          vt->open(l->v[i].inst.self, o, &lerr)) != NN_OK) {
+        /* a path key that leaves the run or names its files is the model file's mistake:
+         * refused as the other keys are, not a logger that failed at run time */
+        if (bad) {
+            const lg *g = &l->v[i];
+            nn_instance_blame(g->inst.desc, g->sec ? g->sec->kvs : NULL, g->sec ? g->sec->n : 0,
+                              g->inst.origin, NULL, NN_EINVAL, &lerr);
+            rc = nn_error_set(err, NN_EINVAL, "%s", lerr.msg);
+        }
+        else if (NN_PLUGIN_CALL(&l->v[i].inst, "open", vt->open(l->v[i].inst.self, o, &lerr)) !=
+                 NN_OK) {
             if (strict)
                 rc = blame(&l->v[i], "open", &lerr, err);
             else

@@ -38,11 +38,14 @@ typedef struct diff {
     char refused[420], applied[2000];
     size_t nr, na;
     int n_refused;
+    const char *only; /* a section to compare alone, or NULL */
 } diff;
 
 static void add(diff *d, const char *section, const char *key, const char *a, const char *b,
                 int64_t step_in_epoch)
 {
+    if (d->only && strcmp(section, d->only) != 0)
+        return;
     int r = refused(section, key, step_in_epoch);
     char *buf = r ? d->refused : d->applied;
     size_t cap = r ? sizeof d->refused : sizeof d->applied, *used = r ? &d->nr : &d->na;
@@ -167,5 +170,24 @@ int nn_resume_config_diff(nn_session *s, const char *old_text, const char *path,
                             "these changes");
     if (print && d.na)
         fprintf(stderr, "%s\n", d.applied);
+    return NN_OK;
+}
+
+int nn_val_split_diff(nn_session *s, const char *old_text, const char *path, nn_error *err)
+{
+    nn_config *old = NULL;
+    char name[600];
+    snprintf(name, sizeof name, "%s (its model file)", path);
+    int rc = nn_config_parse(old_text, name, &old, err);
+    if (rc)
+        return rc;
+    diff d = {.only = "data"};
+    compare(&d, s, old, s->cfg, 0);
+    nn_config_free(old);
+    if (d.n_refused)
+        return nn_error_set(err, NN_EINVAL, "--split val: this model file holds out another "
+                            "validation part than the run of %s did (%s), so it would count "
+                            "samples that run trained on; undo %s, or evaluate the test split",
+                            path, d.refused, d.n_refused == 1 ? "this change" : "these changes");
     return NN_OK;
 }

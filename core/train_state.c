@@ -71,11 +71,12 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
         nn_optim_state_save(s->optim, ostate, (size_t)need + 1);
     if (dneed > 0)
         nn_data_state_save(s->data, dstate, (size_t)dneed + 1);
-    char ep[32], st[32], gs[32], seed[32], best[48], bep[32], bad[32], ls[48], smp[32], cor[32],
+    char ep[32], st[32], gs[32], bs[32], seed[32], best[48], bep[32], bad[32], ls[48], smp[32], cor[32],
         tk[32], el[48], hints[256], ishape[128], bfig[200], lr[48];
     snprintf(ep, sizeof ep, "%lld", (long long)t->epoch);
     snprintf(st, sizeof st, "%lld", (long long)t->step_in_epoch);
     snprintf(gs, sizeof gs, "%lld", (long long)t->global_step);
+    snprintf(bs, sizeof bs, "%lld", (long long)t->batches_seen);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
     hexd(best, sizeof best, t->best);
     snprintf(bep, sizeof bep, "%lld", (long long)t->best_epoch);
@@ -98,6 +99,7 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
         {"epoch", ep},
         {"step_in_epoch", st},
         {"global_step", gs},
+        {"batches_seen", bs},
         {"seed", seed},
         {"monitor", s->tc.monitor},
         {"best_metric", best},
@@ -527,6 +529,9 @@ int nn_tr_resume(nn_trainer *t, const char *path, nn_error *err)
     t->epoch = v[0];
     t->step_in_epoch = v[1];
     t->global_step = v[2];
+    /* absent from older checkpoints: one batch an update, as they exported it */
+    if (meta_i64(c, "batches_seen", v[2], COUNT_MAX, &t->batches_seen))
+        t->batches_seen = v[2];
     t->best = best;
     t->best_epoch = v[4];
     t->bad_epochs = v[5];

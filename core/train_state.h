@@ -21,6 +21,11 @@ int nn_ckpt_check_input(const nn_checkpoint *c, const char *path, nn_session *s,
 int nn_resume_config_diff(nn_session *s, const char *old_text, const char *path,
                           int64_t step_in_epoch, int print, nn_error *err);
 
+/* eval --split val: refuses a session whose [data] keys (but the test split's) differ from
+ * those of the model file the checkpoint at path was trained with (old_text): its validation
+ * part would be another one, overlapping what the run trained on. */
+int nn_val_split_diff(nn_session *s, const char *old_text, const char *path, nn_error *err);
+
 /* The seed a training checkpoint was trained with: 1 and *seed when path (or, for "auto",
  * run_dir/last.safetensors) holds one, 0 when there is none to read (its errors are the
  * resume's own to report, with the whole checkpoint read). */

@@ -250,6 +250,16 @@ static int train_epochs(nn_trainer *t, nn_error *err)
             double lr = nn_optim_lr(s->optim); /* the rate this step applies */
             uint64_t seed = step_seed(s->seed, t->global_step * K + micro);
             rc = nn_session_step_begin(s, b, 1, seed, &lb, err);
+            if (rc && rc != NN_ENONFINITE && b->global_n < s->tc.batch_size) {
+                /* a plan made for the short last batch: say so, a layer's advice ("a batch
+                 * larger than 1") reads as if batch_size were wrong */
+                char said[NN_ERROR_MSG_MAX];
+                snprintf(said, sizeof said, "%s", err->msg);
+                nn_error_set(err, rc, "%s (in the epoch's last batch, of the %lld sample%s left "
+                             "after the full batches of %lld; [train] drop_last = true skips "
+                             "it)", said, (long long)b->global_n, b->global_n == 1 ? "" : "s",
+                             (long long)s->tc.batch_size);
+            }
             /* while the device computes, the next batch is decoded (already, on the loader's
              * threads) and copied over */
             int more = rc == NN_OK ? nn_loader_next(t->train_l, &next, err) : 0;
@@ -294,6 +304,7 @@ static int train_epochs(nn_trainer *t, nn_error *err)
                 return rc;
             }
             t->step_in_epoch++;
+            t->batches_seen++;
             t->epoch_samples += rows;
             b = next;
             next = NULL;

@@ -58,6 +58,8 @@ typedef struct nn_trainer {
     nn_loader *train_l, *val_l;
     nn_metrics tm, vm;
     int64_t epoch, step_in_epoch, global_step, steps_per_epoch;
+    int64_t batches_seen; /* training forward passes (micro-batches), as PyTorch's
+                             num_batches_tracked counts them; global_step counts updates */
     double epoch_lr; /* the rate the epoch's last step applied */
     double resumed_lr; /* the checkpoint's epoch_lr (NAN: an older checkpoint) */
     double best;

@@ -11,10 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "evaluate.h"
 #include "loggers.h"
 #include "rundir.h"
+#include "train_state.h"
 #include "trainer.h"
 
 int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *eo,
@@ -33,7 +35,21 @@ int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *e
         return NN_EXIT_FAIL;
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", eo->checkpoint);
-    nn_session_opts so = {.mode = NN_SESSION_EVAL, .seed = cli->seed, .state_dir = dirname(dir),
+    /* the validation part is the one the run held out: its seed split the data */
+    long long seed = cli->seed;
+    uint64_t ck_seed;
+    if (eo->val && nn_resume_seed(eo->checkpoint, "", &ck_seed)) {
+        if (seed >= 0 && (uint64_t)seed != ck_seed) {
+            nn_cli_error("%s: --split val: %s was trained with seed %llu, which split off its "
+                         "validation part; with --seed %lld the part would be another one, "
+                         "holding samples it trained on: drop --seed or give --seed %llu",
+                         verb, eo->checkpoint, (unsigned long long)ck_seed, seed,
+                         (unsigned long long)ck_seed);
+            return NN_EXIT_USAGE;
+        }
+        seed = (long long)ck_seed;
+    }
+    nn_session_opts so = {.mode = NN_SESSION_EVAL, .seed = seed, .state_dir = dirname(dir),
                           .device = cli->device, .threads = cli->threads,
                           .inputs = eo->inputs, .n_inputs = eo->n_inputs, .eval_val = eo->val};
     nn_error err = {0};
@@ -46,6 +62,23 @@ int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *e
         nn_cli_error("%s: --split val: %s has no validation part (set [data] val_split or "
                      "val_type, as training did)", verb, nn_config_path(*cfg));
         return NN_EXIT_FAIL;
+    }
+    if (eo->val) {
+        nn_checkpoint *c = NULL;
+        const char *text = NULL;
+        int rc = nn_checkpoint_read(eo->checkpoint, &c, &err);
+        if (rc == NN_OK && !(text = nn_checkpoint_meta(c, "model_config")))
+            rc = nn_error_set(&err, NN_EINVAL, "--split val: %s records no model file "
+                              "(__metadata__ model_config), so which samples its run held out "
+                              "for validation is unknown; evaluate the test split",
+                              eo->checkpoint);
+        if (rc == NN_OK)
+            rc = nn_val_split_diff(s, text, eo->checkpoint, &err);
+        nn_checkpoint_free(c);
+        if (rc) {
+            nn_cli_error("%s: %s", verb, err.msg);
+            return NN_EXIT_FAIL;
+        }
     }
     return NN_EXIT_OK;
 }
@@ -183,9 +216,13 @@ int nn_cmd_eval(nn_cli *cli)
                 int64_t row = 0;
                 for (int k = 0; k < C; k++)
                     row += m.confusion[c * C + k];
-                printf("  %-16s %6.2f%%  (%lld samples)\n", class_name(info, c, nb, sizeof nb),
-                       row ? 100.0 * (double)m.confusion[c * C + c] / (double)row : 0.0,
-                       (long long)row);
+                if (row) /* a class with no sample has no accuracy, not 0% */
+                    printf("  %-16s %6.2f%%  (%lld sample%s)\n",
+                           class_name(info, c, nb, sizeof nb),
+                           100.0 * (double)m.confusion[c * C + c] / (double)row, (long long)row,
+                           row == 1 ? "" : "s");
+                else
+                    printf("  %-16s      -   (no sample)\n", class_name(info, c, nb, sizeof nb));
             }
             printf("\nconfusion matrix (rows: true class, columns: predicted):\n%16s", "");
             for (int k = 0; k < C; k++)

@@ -19,7 +19,11 @@ static int64_t checkpoint_steps(const char *path)
     nn_error err = {0};
     if (nn_checkpoint_read(path, &c, &err) != NN_OK)
         return -1;
-    const char *v = nn_checkpoint_meta(c, "global_step");
+    /* the training forward passes (batchnorm's num_batches_tracked), or, in checkpoints
+     * older than that count, the updates */
+    const char *v = nn_checkpoint_meta(c, "batches_seen");
+    if (!v)
+        v = nn_checkpoint_meta(c, "global_step");
     char *end = NULL;
     errno = 0;
     long long n = v ? strtoll(v, &end, 10) : -1;

@@ -485,6 +485,17 @@ Test(export, safetensors_torch_loads_strictly_into_the_torch_module)
     cr_assert_str_eq(nn_checkpoint_meta(c, "format"), "pt");
     nn_checkpoint_free(c);
     free(torch_compare("run/last.torch.safetensors", "p.csv"));
+    /* with micro-batches it counts them, not the updates: 10 batches in groups of 3 are 4
+     * updates (it said 4) */
+    cr_assert_eq(nntrain("train m.ini " LIMITS " --run-dir acc -q --no-test "
+                         "--set train.accumulate=3"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("export m.ini " LIMITS " --checkpoint acc/last.safetensors "
+                         "--format safetensors-torch"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nn_checkpoint_read(path_in("acc/last.torch.safetensors"), &c, &err), 0, "%s",
+                 err.msg);
+    memcpy(&steps, nn_checkpoint_tensor(c, "bn1.num_batches_tracked")->dl.data, sizeof steps);
+    cr_assert_eq(steps, 10, "%lld: 10 batches, 4 updates of accumulate = 3", (long long)steps);
+    nn_checkpoint_free(c);
 }
 
 Test(export, weights_saved_by_pytorch_start_a_run_with_the_same_predictions)

@@ -210,7 +210,7 @@ Test(logger_params, the_core_keeps_every_loggers_file_inside_the_run_and_off_its
             cr_assert_neq(open_one(r, run, checked[i], bad[k][0], &err), NN_OK,
                           "%s accepted %s", checked[i], bad[k][0]);
             char want[300];
-            snprintf(want, sizeof want, "model.ini:3: [logger.x]: logger '%s' failed in open: "
+            snprintf(want, sizeof want, "model.ini:3: [logger.x]: logger '%s': "
                      "key '%s' = '%s': %s", checked[i],
                      strcmp(checked[i], "tensorboard") == 0 ? "dir" : "path", bad[k][0],
                      bad[k][1]);

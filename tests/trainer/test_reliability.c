@@ -178,12 +178,14 @@ Test(reliability, run_files_never_write_through_links_and_size_limits_are_errors
     free(v);
     struct stat st;
     cr_assert(lstat(path_in("runs/l/model.ini"), &st) == 0 && S_ISREG(st.st_mode));
-    /* a logger's file stays in the run directory */
+    /* a logger's file stays in the run directory: a path leading out is the model file's
+     * mistake, refused before the run starts (it was a warning, the run going on unlogged) */
     model("esc.ini", 1, "", "test.csv", "", "[logger.esc]\ntype = jsonl\npath = ../../esc.jsonl\n");
-    cr_assert_eq(nntrain("train esc.ini --no-test"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train esc.ini --no-test"), 1, "%s", slurp("out.txt"));
     char *out = slurp("out.txt");
-    cr_assert(strstr(out, "key 'path' = '../../esc.jsonl': the file must stay inside the "
-                          "run directory"), "%s", out);
+    cr_assert(strstr(out, "esc.ini:19: [logger.esc]: logger 'jsonl': key 'path' = "
+                          "'../../esc.jsonl': the file must stay inside the run directory") &&
+              !strstr(out, "warning"), "%s", out);
     free(out);
     cr_assert(!exists("esc.jsonl"), "a logger wrote outside the run directory");
     /* ulimit -f: EFBIG named, the previous checkpoint kept, no signal death */
@@ -478,6 +480,34 @@ Test(reliability, eval_and_predict_use_the_validation_split_training_used)
     cr_assert_eq(sscanf(row + 1, "eval_val,%d,,%d%n", &epoch, &step, &n), 2, "%s", row);
     cr_assert(epoch == 1 && step == 6 && strncmp(row + 1 + n, ",,,,,", 5) == 0, "%s", row);
     free(out);
+    /* another seed or other [data] keys would hold out another part, overlapping what the
+     * run trained on: refused, the figures would be inflated. The run's seed applies when no
+     * --seed is given, whatever the model file says; the test split's keys may change */
+    cr_assert_eq(nntrain("eval v.ini --checkpoint runs/v/last.safetensors --split val "
+                         "--seed 8"), 2);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "--split val: runs/v/last.safetensors was trained with seed ") &&
+              strstr(out, "with --seed 8 the part would be another one"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("predict v.ini --checkpoint runs/v/last.safetensors --split val "
+                         "--set data.val_split=0.3 --output q.csv"), 1);
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "--split val: this model file holds out another validation part") &&
+              strstr(out, "data.val_split 0.2 -> 0.3"), "%s", out);
+    free(out);
+    char want[64] = "", got[64] = "";
+    cr_assert_eq(nntrain("eval v.ini --checkpoint runs/v/last.safetensors --split val"), 0);
+    out = slurp("out.txt");
+    snprintf(want, sizeof want, "%.40s", strstr(out, "loss") ? strstr(out, "loss") : "none");
+    free(out);
+    cr_assert_eq(nntrain("eval v.ini --checkpoint runs/v/last.safetensors --split val "
+                         "--set train.seed=9 --set data.test_limit=5"), 0, "%s",
+                 slurp("out.txt"));
+    out = slurp("out.txt");
+    snprintf(got, sizeof got, "%.40s", strstr(out, "loss") ? strstr(out, "loss") : "none");
+    cr_assert(strstr(out, "val split: 48 samples") && strcmp(want, got) == 0,
+              "the run's seed should split: '%s' against '%s'\n%s", got, want, out);
+    free(out);
 }
 
 Test(reliability, the_logged_learning_rate_is_the_one_each_step_applied)
@@ -593,4 +623,19 @@ Test(reliability, tensorboard_gets_each_validation_scalar_once_per_epoch)
     for (size_t i = 0; i + 14 <= n; i++)
         hits += memcmp(buf + i, "epoch/val_loss", 14) == 0;
     cr_assert_eq(hits, 3, "epoch/val_loss written %d times for 3 epochs", hits);
+}
+
+/* a layer that cannot train on the short last batch (batchnorm on one row) says so, and the
+ * message points at that batch, not at batch_size, which was fine */
+Test(reliability, a_last_batch_a_layer_refuses_is_named_as_such)
+{
+    model("bn.ini", 1, "", "test.csv", "limit = 33", "[layer.bn]\ntype = batchnorm\n");
+    cr_assert_eq(nntrain("train bn.ini --no-test"), 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "batchnorm needs more than 1 value per channel") &&
+              strstr(out, "(in the epoch's last batch, of the 1 sample left after the full "
+                          "batches of 32; [train] drop_last = true skips it)"), "%s", out);
+    free(out);
+    cr_assert_eq(nntrain("train bn.ini --no-test --overwrite --set train.drop_last=true"), 0,
+                 "%s", slurp("out.txt"));
 }

@@ -384,6 +384,13 @@ Test(trainer, eval_predict_and_cv_work_from_a_run)
     cr_assert(strstr(out, "accuracy") && strstr(out, "confusion matrix"), "%s", out);
     cr_assert(strstr(out, "c0") && strstr(out, "c2"), "class names shown: %s", out);
     free(out);
+    /* one test sample: the classes without one have no accuracy (it printed 0.00%) */
+    cr_assert_eq(nntrain("eval e.ini --checkpoint runs/e/last.safetensors "
+                         "--set data.test_limit=1"), 0, "%s", slurp("out.txt"));
+    out = slurp("out.txt");
+    cr_assert(strstr(out, "-   (no sample)") && strstr(out, "(1 sample)") &&
+              !strstr(out, "(0 samples)"), "%s", out);
+    free(out);
 
     cr_assert_eq(nntrain("predict e.ini --checkpoint runs/e/last.safetensors --output p.csv"), 0,
                  "%s", slurp("out.txt"));
