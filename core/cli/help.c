@@ -49,8 +49,9 @@ const nn_verb nn_verbs[] = {
     {"eval", nn_cmd_eval, "evaluate a checkpoint on the test split",
      "  eval MODEL.ini --checkpoint PATH [--split test|val] [--allow-nonfinite]\n"
      "    loss, accuracy, top-k, per-class accuracy and the confusion matrix; --split val\n"
-     "    evaluates the validation part exactly as training split it. When the checkpoint is\n"
-     "    in a run directory, the run's loggers get an eval record\n"},
+     "    evaluates the validation part exactly as training split it: with the checkpoint's\n"
+     "    seed, and refused when --seed or a [data] key (but test_*) differs from its run's.\n"
+     "    When the checkpoint is in a run directory, the run's loggers get an eval record\n"},
     {"predict", nn_cmd_predict, "write predictions of a checkpoint as CSV",
      "  predict MODEL.ini --checkpoint PATH [--split test|val] [--limit N] [--output FILE]\n"
      "                   [--allow-nonfinite]\n"
