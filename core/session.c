@@ -425,7 +425,7 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
      * a data-parallel run computes the largest slice of a global batch. */
     nn_loss_bind *lb;
     int64_t ranks = nn_dist_size(s->dist);
-    if ((rc = nn_session_bind(s, (s->tc.batch_size + ranks - 1) / ranks,
+    if ((rc = nn_session_bind(s, (nn_session_full_rows(s) + ranks - 1) / ranks,
                               o->mode == NN_SESSION_TRAIN, &lb, err)))
         return rc;
     if (s->dist && (rc = nn_dist_attach(s->dist, s->model, s->tc.bucket_kb * 1024, err)))
@@ -437,6 +437,16 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
     s->threads = o->threads > 0 ? o->threads : nn_threads_auto(flops);
     nn_threads_apply(s->threads);
     return NN_OK;
+}
+
+int64_t nn_session_full_rows(const nn_session *s)
+{
+    int64_t most = 0;
+    for (int p = 0; s->data && p < NN_PART_COUNT; p++) {
+        int64_t n = nn_data_size(s->data, (nn_part)p);
+        most = n > most ? n : most;
+    }
+    return most > 0 && most < s->tc.batch_size ? most : s->tc.batch_size;
 }
 
 void nn_session_close(nn_session *s)

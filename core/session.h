@@ -145,6 +145,11 @@ static inline double nn_session_share(const nn_session *s, int64_t rows, int64_t
     return s->loss_sums ? 1.0 : (double)rows / (double)total;
 }
 
+/* The rows of the largest batch the session can see: batch_size, or fewer when no part of
+ * the data holds that many (a batch never has more rows than its part): what the plans and
+ * buffers made before any batch are sized for */
+int64_t nn_session_full_rows(const nn_session *s);
+
 /* Builds the session. On failure err names the file:line or section. */
 int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_session_opts *o,
                     nn_error *err);

@@ -67,7 +67,7 @@ int nn_session_replicas_open(nn_session *s, int training, nn_error *err)
         return rc;
     }
     /* the plans of a full batch now: shape errors surface before any data is read */
-    int64_t rows = s->tc.batch_size, parts = rows < n ? rows : n;
+    int64_t rows = nn_session_full_rows(s), parts = rows < n ? rows : n;
     nn_loss_bind *lb;
     nn_plan *plans[NN_MAX_REPLICAS];
     for (int r = 0; r < parts && rc == NN_OK; r++) {

@@ -121,7 +121,7 @@ static int check_monitors(nn_trainer *t, nn_error *err)
 static int check_eval_targets(nn_trainer *t, nn_error *err)
 {
     nn_session *s = t->s;
-    int64_t rows = s->dist || s->gang ? 1 : s->tc.batch_size;
+    int64_t rows = s->dist || s->gang ? 1 : nn_session_full_rows(s);
     nn_loss_bind *lb;
     int rc = nn_session_bind(s, rows, 0, &lb, err);
     if (rc)

@@ -281,8 +281,11 @@ int nn_loader_new(nn_data *d, nn_part part, const nn_loader_opts *o, nn_loader *
         return nn_error_set(err, NN_EINVAL, "shard %d of %d does not exist", o->shard_rank,
                             o->shard_count);
     }
-    /* a slice of a global batch: the largest has ceil(B / shards) rows */
+    /* a slice of a global batch: the largest has ceil(B / shards) rows; and no batch holds
+     * more rows than the part (batch_size 1048576 on 2000 samples allocated for a million) */
     B = (B + l->o.shard_count - 1) / l->o.shard_count;
+    if (n > 0 && B > n)
+        B = n;
     l->nslots = l->o.prefetch + 1;
     l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
     l->perm = malloc((size_t)(n ? n : 1) * sizeof *l->perm);
