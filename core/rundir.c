@@ -78,7 +78,16 @@ static int mkdirs(const char *path, nn_error *err)
     if (!made && errno != EEXIST)
         return nn_error_set(err, NN_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
     struct stat st;
-    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (stat(tmp, &st) != 0) {
+        char to[PATH_MAX];
+        ssize_t n = readlink(tmp, to, sizeof to - 1);
+        if (n < 0)
+            return nn_error_set(err, NN_EIO, "run directory %s: %s", tmp, strerror(errno));
+        to[n] = 0;
+        return nn_error_set(err, NN_EIO, "run directory %s is a symbolic link to %s, which "
+                            "does not exist; create that directory or remove the link", tmp, to);
+    }
+    if (!S_ISDIR(st.st_mode))
         return nn_error_set(err, NN_EIO, "run directory %s exists but is not a directory", tmp);
     return made;
 }

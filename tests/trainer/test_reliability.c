@@ -663,3 +663,15 @@ Test(reliability, a_batch_size_beyond_the_data_allocates_for_the_data)
     for (int i = 0; i < na; i++)
         cr_assert_str_eq(a[0][i], a[1][i], "step %d", i);
 }
+
+/* a run directory that is a dangling link says so (it said "exists but is not a directory") */
+Test(reliability, a_dangling_link_as_run_directory_is_named)
+{
+    model("d.ini", 1, "", "test.csv", "", "");
+    cr_assert_eq(symlink("/nonexistent/nntrain-run", path_in("dangling")), 0);
+    cr_assert_eq(nntrain("train d.ini --no-test --run-dir dangling"), 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "run directory dangling is a symbolic link to "
+                          "/nonexistent/nntrain-run, which does not exist"), "%s", out);
+    free(out);
+}
