@@ -187,6 +187,23 @@ Test(replicas, the_first_layer_split_by_units_trains_what_rows_train)
         cr_assert_lt(d, 1e-3, "%s: momentum differs by %g relative", runs[i][0], d);
     }
 
+    /* micro-batches and a clipped norm: the owned rows accumulate and are measured too */
+    static const char *const acc[] = {"", "--set train.replicas=2 --set train.replica_split=units"};
+    double ga[2], la[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(nntrain("train w.ini --no-test --run-dir acc%d --set data.limit=226 "
+                             "--set train.accumulate=2 --set train.clip_norm=0.05 %s", i, acc[i]),
+                     0, "%s", slurp("out.txt"));
+        char name[64];
+        snprintf(name, sizeof name, "acc%d/metrics.jsonl", i);
+        cr_assert_eq(jsonl_records(name, "step", "grad_norm", &ga[i], 1), 1);
+        cr_assert_eq(jsonl_records(name, "step", "loss", &la[i], 1), 1);
+    }
+    cr_assert_lt(fabs(ga[1] - ga[0]) / ga[0], 1e-6, "grad_norm %.9g against %.9g", ga[1], ga[0]);
+    cr_assert_lt(fabs(la[1] - la[0]) / la[0], 1e-6, "loss %.9g against %.9g", la[1], la[0]);
+    double da = weights_diff("acc0/last.safetensors", "acc1/last.safetensors");
+    cr_assert_lt(da, 1e-4, "accumulate = 2, clip_norm: weights differ by %g relative", da);
+
     /* resume: the same losses, bit for bit */
     cr_assert_eq(nntrain("train w.ini --no-test --run-dir half --set data.limit=226 "
                          "--set train.replicas=2 --set train.epochs=1"), 0, "%s",
