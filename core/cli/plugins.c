@@ -306,14 +306,17 @@ static int check(nn_cli *cli, int argc, char **argv)
         for (int k = 0; k < i && first; k++)
             first = strcmp(nn_registry_entry(r, k)->path, e->path) != 0;
         int extra = first ? nn_plugin_extra_symbols(e->path, names, sizeof names, &err) : 0;
+        /* the file loads (the lines below say what it holds): a rule of packaging it breaks
+         * is a warning about the file, not a second verdict on its plugins */
         if (extra > 0) {
-            printf("BROKEN  %s: exports %d symbol%s besides " NN_PLUGIN_SYMBOL_NAME ": %s; a "
-                   "plugin exports only its descriptor list (build with -fvisibility=hidden; "
-                   "list every descriptor in one NN_PLUGIN_EXPORT(&a, &b))\n", e->path, extra,
-                   extra == 1 ? "" : "s", names);
+            printf("WARNING %s: exports %d symbol%s besides " NN_PLUGIN_SYMBOL_NAME ": %s; "
+                   "nntrain loads it, but a plugin exports only its descriptor list (build with "
+                   "-fvisibility=hidden; list every descriptor in one NN_PLUGIN_EXPORT(&a, "
+                   "&b))\n", e->path, extra, extra == 1 ? "" : "s", names);
             np++;
         } else if (extra < 0) {
-            printf("BROKEN  %s: %s\n", e->path, err.msg);
+            printf("WARNING %s; nntrain loads it, but its exports cannot be checked (a "
+                   "truncated or damaged file?)\n", err.msg); /* err.msg names the file */
             np++;
         }
         if (nn_plugin_check_kind(e->desc, &err) != NN_OK) {
