@@ -303,10 +303,20 @@ void pt_check_schema(pt_ctx *c, pt_report *r)
             return;
         }
     }
+    /* a number key without a range takes every value (0, negatives, 1e300): said, so that an
+     * author who forgot one sees it; "(-inf, inf)" says any value is meant */
+    char open_keys[200] = "";
+    for (const nn_param_spec *s = d->params; s && s->name; s++)
+        if ((s->type == NN_PARAM_INT || s->type == NN_PARAM_FLOAT) && (!s->range || !*s->range))
+            snprintf(open_keys + strlen(open_keys), sizeof open_keys - strlen(open_keys),
+                     "%s'%s'", *open_keys ? ", " : "", s->name);
     pt_add(r, PT_PASS, "schema", NULL, NULL,
-           "%d key%s, each documented; defaults parse and lie in their ranges%s%s%s", n,
+           "%d key%s, each documented; defaults parse and lie in their ranges%s%s%s%s%s%s", n,
            n == 1 ? "" : "s", nreq ? "; required: " : "", nreq ? req : "",
-           d->kind == NN_KIND_OPTIMIZER ? "; has float 'lr'" : "");
+           d->kind == NN_KIND_OPTIMIZER ? "; has float 'lr'" : "",
+           *open_keys ? "; note: no range declared for " : "", open_keys,
+           *open_keys ? ", so every number is accepted (declare one, or \"(-inf, inf)\" to "
+                        "mean any)" : "");
 }
 
 void pt_check_exports(pt_ctx *c, pt_report *r)

@@ -132,7 +132,7 @@ static const nn_layer_vtable concat_vtable = {
 };
 
 static const nn_param_spec concat_params[] = {
-    {.name = "axis", .type = NN_PARAM_INT, .def = "1",
+    {.name = "axis", .type = NN_PARAM_INT, .def = "1", .range = "[-8, 7]",
      .doc = "axis to join along (1 = channels/features); negative counts from the last; the "
             "batch axis 0 is not allowed"},
     {.name = NULL},

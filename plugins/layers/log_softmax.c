@@ -106,7 +106,7 @@ static const nn_layer_vtable ls_vtable = {
 };
 
 static const nn_param_spec ls_params[] = {
-    {.name = "axis", .type = NN_PARAM_INT, .def = "-1",
+    {.name = "axis", .type = NN_PARAM_INT, .def = "-1", .range = "[-8, 7]",
      .doc = "axis along which exp(outputs) sum to 1 (the class axis the nll loss reads); "
             "negative counts from the last (-1); the batch axis 0 is not allowed"},
     {.name = NULL},

@@ -118,7 +118,7 @@ static const nn_param_spec mha_params[] = {
     {.name = "causal", .type = NN_PARAM_BOOL, .def = "false",
      .doc = "query position t attends to key positions s <= t only (PyTorch's "
             "generate_square_subsequent_mask)"},
-    {.name = "pad_id", .type = NN_PARAM_INT, .def = "0",
+    {.name = "pad_id", .type = NN_PARAM_INT, .def = "0", .range = "(-inf, inf)",
      .doc = "the padding token id, when the padding input holds token ids; " NN_SEQ_PAD_DOC
             "; a query whose keys are all padding gets zero weights"},
     {.name = NULL},

@@ -166,7 +166,7 @@ static const nn_param_spec seqpool_params[] = {
      .doc = "mean or max over the real (unpadded) positions, or the last / first real "
             "position (last = the state after the whole sequence for a left-to-right RNN; "
             "first = a class token at position 0)"},
-    {.name = "pad_id", .type = NN_PARAM_INT, .def = "0",
+    {.name = "pad_id", .type = NN_PARAM_INT, .def = "0", .range = "(-inf, inf)",
      .doc = "the padding token id, when the padding input holds token ids; " NN_SEQ_PAD_DOC},
     {.name = NULL},
 };

@@ -108,7 +108,7 @@ static const nn_layer_vtable softmax_vtable = {
 };
 
 static const nn_param_spec softmax_params[] = {
-    {.name = "axis", .type = NN_PARAM_INT, .def = "-1",
+    {.name = "axis", .type = NN_PARAM_INT, .def = "-1", .range = "[-8, 7]",
      .doc = "axis along which the outputs sum to 1; negative counts from the last (-1); the "
             "batch axis 0 is not allowed"},
     {.name = NULL},

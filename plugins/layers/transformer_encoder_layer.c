@@ -353,7 +353,7 @@ static const nn_param_spec tel_params[] = {
      .doc = "epsilon of both layer norms"},
     {.name = "causal", .type = NN_PARAM_BOOL, .def = "false",
      .doc = "position t attends to positions s <= t only"},
-    {.name = "pad_id", .type = NN_PARAM_INT, .def = "0",
+    {.name = "pad_id", .type = NN_PARAM_INT, .def = "0", .range = "(-inf, inf)",
      .doc = "the padding token id, when the padding input holds token ids; " NN_SEQ_PAD_DOC},
     {.name = NULL},
 };

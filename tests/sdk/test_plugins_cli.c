@@ -216,6 +216,18 @@ Test(plugins_test, a_failure_without_a_message_names_the_status)
     expect_row(&r, "gradient", "FAIL", "returned status 7 without a message");
 }
 
+/* a number key without a range accepts 0, negatives and 1e300: the schema row says so */
+Test(plugins_test, notes_a_number_key_without_a_range)
+{
+    static run r;
+    nntrain(&r, "plugins test open_range");
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_row(&r, "schema", "pass", "note: no range declared for 'gain', so every number is "
+               "accepted (declare one, or \"(-inf, inf)\" to mean any)");
+    nntrain(&r, "plugins test good_square");
+    cr_assert(!strstr(r.out, "no range declared"), "%s", r.out);
+}
+
 Test(plugins_test, fails_nondeterminism)
 {
     static run r;

@@ -201,7 +201,7 @@ static const nn_param_spec leaky_relu_params[] = {NN_STOCK_LEAKY_RELU_PARAMS, {.
 static const nn_param_spec elu_params[] = {NN_STOCK_ELU_PARAMS, {.name = NULL}};
 static const nn_param_spec gelu_params[] = {NN_STOCK_GELU_PARAMS, {.name = NULL}};
 static const nn_param_spec softmax_params[] = {
-    {.name = "axis", .type = NN_PARAM_INT, .def = "-1",
+    {.name = "axis", .type = NN_PARAM_INT, .def = "-1", .range = "[-8, 7]",
      .doc = "axis along which the outputs sum to 1; negative counts from the last (-1); the "
             "batch axis 0 is not allowed"},
     {.name = NULL},

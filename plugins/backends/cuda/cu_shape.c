@@ -300,7 +300,7 @@ static const nn_param_spec reshape_params[] = {
     {.name = NULL},
 };
 static const nn_param_spec concat_params[] = {
-    {.name = "axis", .type = NN_PARAM_INT, .def = "1",
+    {.name = "axis", .type = NN_PARAM_INT, .def = "1", .range = "[-8, 7]",
      .doc = "axis to join along (1 = channels/features); negative counts from the last; the "
             "batch axis 0 is not allowed"},
     {.name = NULL},

@@ -117,7 +117,7 @@ static const nn_param_spec crop_params[] = {
     {.name = "padding_mode", .type = NN_PARAM_ENUM, .def = "constant", .choices = "constant|reflect",
      .doc = "constant fills the border with 'fill'; reflect mirrors the image without repeating "
             "the edge (padding must then be smaller than height and width)"},
-    {.name = "fill", .type = NN_PARAM_FLOAT, .def = "0",
+    {.name = "fill", .type = NN_PARAM_FLOAT, .def = "0", .range = "(-inf, inf)",
      .doc = "value of padded pixels when padding_mode = constant"},
     {0},
 };

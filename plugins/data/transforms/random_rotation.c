@@ -119,7 +119,7 @@ static const nn_param_spec rot_params[] = {
             "or 'lo, hi'"},
     {.name = "interpolation", .type = NN_PARAM_ENUM, .def = "bilinear", .choices = "bilinear|nearest",
      .doc = "how a rotated pixel is sampled from its source neighbours"},
-    {.name = "fill", .type = NN_PARAM_FLOAT, .def = "0",
+    {.name = "fill", .type = NN_PARAM_FLOAT, .def = "0", .range = "(-inf, inf)",
      .doc = "value of pixels whose source lies outside the image"},
     {0},
 };

@@ -217,7 +217,7 @@ bad:
 #define NN_STOCK_CLASS_LOSS_WEIGHT_AND_IGNORE                                              \
     {.name = "weight", .type = NN_PARAM_FLOAT_LIST, .range = "[0, inf)",                   \
      .doc = "optional weight of each class, C values, e.g. \"1, 2.5, 1\"; unset = all 1"}, \
-    {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100",                          \
+    {.name = "ignore_index", .type = NN_PARAM_INT, .def = "-100", .range = "(-inf, inf)",  \
      .doc = "a target value that contributes neither loss nor gradient (e.g. padding); "  \
             "class ids only: with probability targets it must stay unset, as in PyTorch"}
 #define NN_STOCK_CROSS_ENTROPY_PARAMS                                                      \

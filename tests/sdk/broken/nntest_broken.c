@@ -149,6 +149,18 @@ SQ_VTABLE(bad_leak, leak_create, sq_forward, sq_backward);
 SQ_VTABLE(bad_hang, sq_create, bad_hang_forward, sq_backward);
 SQ_VTABLE(bad_silent, sq_create, bad_silent_forward, sq_backward);
 
+/* a number key declared without a range: every value passes (plugins test notes it) */
+static const nn_param_spec open_range_params[] = {
+    {.name = "gain", .type = NN_PARAM_FLOAT, .def = "1", .doc = "unused; declared without a range"},
+    {.name = NULL}};
+static const nn_layer_vtable open_range_vt = {
+    .struct_size = sizeof(nn_layer_vtable), .create = sq_create, .destroy = sq_destroy,
+    .setup = sq_setup, .forward = sq_forward, .backward = sq_backward};
+static const nn_plugin_desc open_range_desc = NN_DESCRIPTOR(
+    .kind = NN_KIND_LAYER, .name = "open_range", .version = "1.0.0", .license = "MIT",
+    .summary = "test layer y = x * x with a float key that declares no range",
+    .caps = NN_CAP_BACKWARD, .params = open_range_params, .vtable = &open_range_vt);
+
 /* the correct one, with its own cases */
 static const nn_layer_vtable good_square_vt = {
     .struct_size = sizeof(nn_layer_vtable), .create = sq_create, .destroy = sq_destroy,
@@ -225,4 +237,4 @@ static const nn_plugin_desc undeclared_sum_desc = NN_DESCRIPTOR(
 
 NN_PLUGIN_EXPORT(&bad_grad_desc, &bad_alloc_desc, &bad_nondet_desc, &bad_crash_desc,
                  &bad_null_desc, &bad_accum_desc, &bad_leak_desc, &bad_hang_desc,
-                 &bad_silent_desc, &good_square_desc, &bad_loss_desc, &undeclared_sum_desc);
+                 &bad_silent_desc, &open_range_desc, &good_square_desc, &bad_loss_desc, &undeclared_sum_desc);
