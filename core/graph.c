@@ -348,10 +348,14 @@ int nn_model_create_params(nn_model *m, nn_plan *p, nn_error *err)
     if (rc)
         return rc;
     /* device memory for the model, and host copies when the device is not the host */
+    /* each block named: the gradients fail where the parameters, as large, just fitted */
+    const char *what = "parameters";
+    size_t asked = pbytes;
     if (!(m->param_arena = nn_dev_alloc(m->dev, pbytes, err)) ||
-        !(m->grad_arena = nn_dev_alloc(m->dev, pbytes, err)) ||
-        !(m->state_arena = nn_dev_alloc(m->dev, sbytes, err))) {
-        nn_error_prefix(err, "the model's %zu bytes of parameters", pbytes);
+        (what = "parameter gradients", !(m->grad_arena = nn_dev_alloc(m->dev, pbytes, err))) ||
+        (what = "layer state (running statistics)", asked = sbytes,
+         !(m->state_arena = nn_dev_alloc(m->dev, sbytes, err)))) {
+        nn_error_prefix(err, "the model's %zu bytes of %s", asked, what);
         return err->status;
     }
     m->param_bytes = pbytes;

@@ -418,6 +418,19 @@ int nn_session_open(nn_session *s, nn_registry *reg, nn_config *cfg, const nn_se
         nn_model_set_dist(s->model, nn_dist_layer_info(s->dist));
     if ((rc = nn_model_from_config(s->model, cfg, err)))
         return rc;
+    if (s->tc.bf16 && !nn_dev_is_host(s->dev) && o->mode == NN_SESSION_TRAIN) {
+        /* the device packs compute in f32 whatever nn_layer_setup.precision asks: a training
+         * key that would be ignored is refused (evaluation in f32 is what bf16 training
+         * evaluates against anyway) */
+        char loc[400];
+        return nn_error_set(err, NN_ENOTSUP, "%s = bf16: mixed precision runs on the CPU only "
+                            "(oneDNN's bf16 kernels), and the device is '%s', whose kernels "
+                            "compute in f32; remove the key or train on the CPU",
+                            nn_kv_where(loc, sizeof loc,
+                                        nn_config_get(cfg, "train", "precision"),
+                                        "[train] precision"),
+                            s->device_type);
+    }
     nn_model_set_precision(s->model, s->tc.bf16 ? NN_BF16 : NN_F32);
     if (s->tc.replicas > 1 && o->mode != NN_SESSION_SUMMARY)
         return nn_session_replicas_open(s, o->mode == NN_SESSION_TRAIN, err);

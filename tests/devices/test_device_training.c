@@ -168,6 +168,35 @@ Test(device_training, kernels_a_device_lacks_are_all_named_before_any_work)
     free(out);
 }
 
+/* the packs compute in f32 whatever precision a layer is asked for: bf16 training on a
+ * device is refused rather than silently run in f32 (it was, bit for bit) */
+Test(device_training, bf16_training_on_a_device_is_refused)
+{
+    write_csv("t.csv", 40, 1);
+    write_file("b.ini", "[train]\nepochs = 1\nprecision = bf16\n[data]\ntype = csv\n"
+               "path = t.csv\n[layer.fc]\ntype = dense\nunits = 3\n");
+    cr_assert_eq(nntrain("train b.ini --device sim --no-test"), 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "b.ini:3: [train] precision = bf16: mixed precision runs on the CPU "
+                          "only") && strstr(out, "the device is 'sim'"), "%s", out);
+    free(out);
+}
+
+/* out of device memory, the block that failed is named: the gradients, when the parameters
+ * of the same size just fitted (it said "parameters" with a block of their size in use) */
+Test(device_training, the_device_block_that_does_not_fit_is_named)
+{
+    setenv("NNTRAIN_SIM_MEMORY", "1M", 1);
+    int rc = nntrain("train %s/examples/fashion_mnist_mlp.ini --device sim --no-test "
+                     "--set data.limit=64 --set train.epochs=1", getenv("NNTRAIN_SOURCE_ROOT"));
+    unsetenv("NNTRAIN_SIM_MEMORY");
+    cr_assert_eq(rc, 1, "%s", slurp("out.txt"));
+    char *out = slurp("out.txt");
+    cr_assert(strstr(out, "the model's 940608 bytes of parameter gradients: device sim:0: cannot "
+                          "allocate 940608 bytes"), "%s", out);
+    free(out);
+}
+
 Test(device_training, clipping_and_weight_decay_match_the_cpu_on_sim)
 {
     double ac, as;
