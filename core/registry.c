@@ -126,11 +126,30 @@ static int register_descs(nn_registry *r, const char *path, void *h, const void 
     const nn_plugin_desc *const *list = sym;
     int good = 0, n = 0;
     int rc = NN_OK;
+    /* a pack whose backend is refused: its kernels cannot run with another file's backend of
+     * the same device type (an override would pair them), so they go with it */
+    const char *lost_dev = NULL;
+    char lost_why[NN_ERROR_MSG_MAX] = "";
+    for (int i = 0; i < 256 && list[i] && !lost_dev; i++) {
+        const nn_plugin_desc *d = list[i];
+        nn_error e = {0};
+        if (nn_desc_validate(d, &e) != NN_OK && d->abi_major == NN_ABI_MAJOR &&
+            d->abi_minor <= NN_ABI_MINOR && d->struct_size >= offsetof(nn_plugin_desc, reserved) &&
+            d->kind == NN_KIND_BACKEND && nn_desc_valid_name(d->name)) {
+            lost_dev = d->name;
+            snprintf(lost_why, sizeof lost_why, "%s", e.msg);
+        }
+    }
     for (; n < 256 && list[n]; n++) {
         const nn_plugin_desc *d = list[n];
         nn_error derr = {0};
         int drc = nn_desc_validate(d, &derr);
         const char *device = (drc == NN_OK && d->device) ? d->device : "cpu";
+        if (drc == NN_OK && lost_dev && d->kind != NN_KIND_BACKEND &&
+            strcmp(device, lost_dev) == 0)
+            drc = nn_error_set(&derr, NN_EABI, "%s '%s' (device %s): refused with its file's "
+                               "backend, which cannot run it: %s", nn_kind_name(d->kind),
+                               d->name, device, lost_why);
         const nn_plugin_entry *dup = NULL;
         for (int i = 0; drc == NN_OK && i < r->n_entries; i++) {
             const nn_plugin_entry *e = &r->entries[i];

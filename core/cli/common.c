@@ -311,12 +311,16 @@ nn_registry *nn_cli_registry(const nn_cli *cli)
         return NULL;
     }
     /* what was refused for safety is said aloud, or a plugin "is not found" without a
-     * reason; `plugins` lists every problem itself */
+     * reason; so is a refused backend, whose kernels went with it (another file's backend of
+     * that type may now be the one in use); `plugins` lists every problem itself */
     int listed = cli->verb && strcmp(cli->verb, "plugins") == 0;
     for (int i = 0; !listed && i < nn_registry_problem_count(r); i++) {
         const nn_plugin_problem *p = nn_registry_problem(r, i);
         if (p->status == NN_EPERM)
             nn_cli_warn("%s: %s", p->path, p->reason);
+        else if (p->kind == NN_KIND_BACKEND && p->name)
+            nn_cli_warn("%s: its backend '%s' was refused, and its kernels with it: %s",
+                        p->path, p->name, p->reason);
     }
     return r;
 }

@@ -273,6 +273,28 @@ Test(devices, a_backend_with_an_incomplete_ops_table_is_refused_at_load)
     tmpdir_free(dir);
 }
 
+/* a pack whose backend is refused loses its kernels with it: with --plugin-override they
+ * used to replace the installed sim pack's kernels under that pack's backend, one file's
+ * kernels on another file's device; the refusal is said wherever the registry is used */
+Test(devices, a_refused_backend_takes_its_kernels_with_it)
+{
+    char *dir = plugin_dir_with("bad_backend_with_kernels", NULL);
+    run_nntrain(&res, "plugins", "check", dir, NULL);
+    assert_exit(&res, 3);
+    assert_has(res.out, "/bad_backend_with_kernels.so: backend 'sim': ops slot 'norm_acc' is "
+                        "missing");
+    assert_has(res.out, "/bad_backend_with_kernels.so: layer 'dense' (device sim): refused with "
+                        "its file's backend, which cannot run it: backend 'sim': ops slot "
+                        "'norm_acc' is missing");
+    assert_lacks(res.out, "ok      ");
+    run_nntrain(&res, "devices", "test", "sim", "--only", "dense", "--plugin-dir", dir,
+                "--plugin-override", NULL);
+    assert_has(res.out, "/bad_backend_with_kernels.so: its backend 'sim' was refused, and its "
+                        "kernels with it: ");
+    assert_exit(&res, 0); /* the installed sim pack, whole, is what runs */
+    tmpdir_free(dir);
+}
+
 /* `train --device sim:0` with the faulty backend (open_segv): nntrain dies of the signal and
  * says which backend plugin, file and call crashed */
 Test(devices, a_backend_crashing_in_open_is_reported_as_that_plugins_crash)
