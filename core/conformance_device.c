@@ -490,7 +490,12 @@ int nn_conformance_run(nn_registry *reg, const nn_conformance_opts *o, FILE *out
         char worst[16] = "", tol[16] = "";
         int numeric = c->run && c->run != nn_conf_run_schema && c->run != nn_conf_run_backend;
         if (numeric && finished && res.status != NN_CONF_SKIP) {
-            snprintf(worst, sizeof worst, "%.2g", res.worst);
+            /* a failure that is not an error beyond the tolerance (a refusal, a write past
+             * a tensor) measured nothing worth showing: "-", not a reassuring 0 */
+            if (res.status == NN_CONF_FAIL && !(res.worst > c->tol))
+                snprintf(worst, sizeof worst, "-");
+            else
+                snprintf(worst, sizeof worst, "%.2g", res.worst);
             if (c->tol > 0)
                 snprintf(tol, sizeof tol, "%.0g", c->tol);
             else
