@@ -87,13 +87,20 @@ static int begin_checks(nn_trainer *t, nn_error *err)
         nn_data_state_save(s->data, ds, (size_t)dneed + 1);
     int64_t sizes[3] = {nn_data_size(s->data, NN_PART_TRAIN), nn_data_size(s->data, NN_PART_VAL),
                         t->global_step};
-    uint64_t h = nn_hash(nn_hash(NN_HASH_INIT, ds, strlen(ds)), sizes, sizeof sizes);
+    uint64_t h = nn_hash(nn_hash(NN_HASH_INIT, ds, strlen(ds)), sizes, sizeof sizes), fp = 0;
     free(ds);
+    /* and the samples themselves: another host's copy at the same path may hold other
+     * labels with as many samples (every process reaches the compare, failed or not) */
+    nn_error ferr = {0};
+    int frc = nn_data_fingerprint(s->data, &fp, &ferr);
+    h = nn_hash(h, &fp, sizeof fp);
     int first, rc = nn_dist_compare(d, h, &first, err);
+    if (rc == NN_OK && frc)
+        return nn_error_set(err, frc, "%s", ferr.msg);
     if (rc == NN_OK && first >= 0)
         return nn_error_set(err, NN_EINVAL, "rank %d sees other data than rank 0 (the number "
-                            "of samples or the statistics fitted on them differ): every host "
-                            "must read the same [data] files", first);
+                            "of samples, their targets or values, or the statistics fitted on "
+                            "them differ): every host must read the same [data] files", first);
     if (rc == NN_OK)
         rc = check_replicas(t, NULL, err);
     if (rc == NN_OK && nn_dist_rank(d) == 0) {

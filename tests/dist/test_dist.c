@@ -535,6 +535,39 @@ Test(dist, processes_given_another_run_are_refused_naming_the_difference)
     cr_assert(!exists("d/last.safetensors"), "a refused run wrote a checkpoint");
 }
 
+/* a host whose copy at the same path holds other labels, as many samples as rank 0's: caught
+ * by the data's fingerprint before any step (it trained on them and exited 0) */
+Test(dist, a_process_reading_other_data_at_the_same_path_is_refused)
+{
+    const char *fm = "/usr/share/datasets/fashion-mnist";
+    char cmd[4096];
+    /* h0/data: the files; h1/data: the same, but the 3rd training label is another class */
+    snprintf(cmd, sizeof cmd,
+             "cd %s && mkdir -p h0/data h1/data && for f in %s/*; do ln -s $f h0/data/; "
+             "ln -s $f h1/data/; done && rm h1/data/train-labels-idx1-ubyte.gz && "
+             "gzip -dc %s/train-labels-idx1-ubyte.gz > l && b=$(od -An -tu1 -j10 -N1 l) && "
+             "printf \"\\\\$(printf %%03o $(( (b + 1) %% 10 )))\" | "
+             "dd of=l bs=1 seek=10 conv=notrunc 2>/dev/null && gzip -c l > "
+             "h1/data/train-labels-idx1-ubyte.gz && "
+             "sed 's|^dir = .*|dir = data|' %s/fashion_mnist_mlp.ini > h0/m.ini && "
+             "cp h0/m.ini h1/m.ini && cmp -s h0/data/train-labels-idx1-ubyte.gz "
+             "h1/data/train-labels-idx1-ubyte.gz; test $? = 1",
+             dir, fm, fm, examples());
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    write_file("wrap.sh", "#!/bin/sh\ncd h$OMPI_COMM_WORLD_RANK && exec \"$@\"\n");
+    char prog[2048];
+    snprintf(prog, sizeof prog, "./wrap.sh %s train m.ini --run-dir ../d --set data.limit=500 "
+             "--set train.epochs=1 --threads 1 > out.txt 2>&1", exe);
+    snprintf(cmd, sizeof cmd, "chmod +x %s", path_in("wrap.sh"));
+    cr_assert_eq(system(cmd), 0);
+    launcher(cmd, sizeof cmd, 2, prog);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", slurp("out.txt"));
+    expect_output("rank 1 sees other data than rank 0 (the number of samples, their targets or "
+                  "values, or the statistics fitted on them differ)");
+    cr_assert(!exists("d/last.safetensors"), "a refused run wrote a checkpoint");
+}
+
 Test(dist, communicators_are_listed_and_a_broken_one_is_refused)
 {
     cr_assert_eq(nntrain("plugins --kind communicator"), 0, "%s", slurp("out.txt"));
