@@ -150,8 +150,9 @@ static void compare(diff *d, const nn_session *s, const nn_config *a, const nn_c
             add(d, nn_config_at(b, i)->name, NULL, NULL, "x", step_in_epoch);
 }
 
-int nn_resume_config_diff(nn_session *s, const char *old_text, const char *path,
-                          int64_t step_in_epoch, int print, nn_error *err)
+/* d gets every difference from the model file at path (old_text) to the session's */
+static int diff_from(nn_session *s, const char *old_text, const char *path, int64_t step_in_epoch,
+                     diff *d, nn_error *err)
 {
     nn_config *old = NULL;
     char name[600];
@@ -159,9 +160,18 @@ int nn_resume_config_diff(nn_session *s, const char *old_text, const char *path,
     int rc = nn_config_parse(old_text, name, &old, err);
     if (rc)
         return rc;
-    diff d = {0};
-    compare(&d, s, old, s->cfg, step_in_epoch);
+    compare(d, s, old, s->cfg, step_in_epoch);
     nn_config_free(old);
+    return NN_OK;
+}
+
+int nn_resume_config_diff(nn_session *s, const char *old_text, const char *path,
+                          int64_t step_in_epoch, int print, nn_error *err)
+{
+    diff d = {0};
+    int rc = diff_from(s, old_text, path, step_in_epoch, &d, err);
+    if (rc)
+        return rc;
     if (d.n_refused)
         return nn_error_set(err, NN_EINVAL, "cannot resume from %s: the model file changes "
                             "what the checkpoint's model computes, how its state is laid out "
@@ -175,15 +185,10 @@ int nn_resume_config_diff(nn_session *s, const char *old_text, const char *path,
 
 int nn_val_split_diff(nn_session *s, const char *old_text, const char *path, nn_error *err)
 {
-    nn_config *old = NULL;
-    char name[600];
-    snprintf(name, sizeof name, "%s (its model file)", path);
-    int rc = nn_config_parse(old_text, name, &old, err);
+    diff d = {.only = "data"};
+    int rc = diff_from(s, old_text, path, 0, &d, err);
     if (rc)
         return rc;
-    diff d = {.only = "data"};
-    compare(&d, s, old, s->cfg, 0);
-    nn_config_free(old);
     if (d.n_refused)
         return nn_error_set(err, NN_EINVAL, "--split val: this model file holds out another "
                             "validation part than the run of %s did (%s), so it would count "

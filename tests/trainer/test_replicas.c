@@ -108,28 +108,38 @@ Test(replicas, n_replicas_train_what_one_trains)
     cr_assert_lt(d, 1e-5, "running means differ by %g relative", d);
 }
 
+/* `train INI SETS --run-dir half --set train.epochs=HALF`, then resumed to epoch TOTAL: its
+ * step losses, joined, are FULL's (a run of the same SETS for TOTAL epochs), bit for bit, as
+ * are the weights; steps: how many FULL made */
+static void resumes_as(const char *ini, const char *sets, int half, int total, const char *full,
+                       int steps)
+{
+    cr_assert_eq(nntrain("train %s --no-test --run-dir half %s --set train.epochs=%d", ini, sets,
+                         half), 0, "%s", slurp("out.txt"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mv %s/half/metrics.jsonl %s/first.jsonl", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(nntrain("train %s --no-test --run-dir half %s --set train.epochs=%d --resume "
+                         "half/last.safetensors", ini, sets, total), 0, "%s", slurp("out.txt"));
+    char name[80], a[64][40], b[64][40], f[64][40];
+    snprintf(name, sizeof name, "%s/metrics.jsonl", full);
+    int nf = step_loss_texts(name, f, 64);
+    int na = step_loss_texts("first.jsonl", a, 64);
+    int nb = step_loss_texts("half/metrics.jsonl", b, 64);
+    cr_assert_eq(nf, steps, "%d steps, got %d", steps, nf);
+    cr_assert_eq(na + nb, nf, "%d + %d steps", na, nb);
+    for (int i = 0; i < nf; i++)
+        cr_assert_str_eq(f[i], i < na ? a[i] : b[i - na], "step %d", i);
+    snprintf(name, sizeof name, "%s/last.safetensors", full);
+    cr_assert_eq(max_rel_diff(name, "half/last.safetensors", ""), 0.0);
+}
+
 Test(replicas, stop_and_resume_reproduces_the_losses_bit_for_bit)
 {
     write_file("m.ini", model);
     cr_assert_eq(nntrain("train m.ini --no-test --run-dir full --set train.replicas=2 "
                          "--set train.epochs=4"), 0, "%s", slurp("out.txt"));
-    cr_assert_eq(nntrain("train m.ini --no-test --run-dir half --set train.replicas=2 "
-                         "--set train.epochs=2"), 0, "%s", slurp("out.txt"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mv %s/half/metrics.jsonl %s/first.jsonl", dir, dir);
-    cr_assert_eq(system(cmd), 0);
-    cr_assert_eq(nntrain("train m.ini --no-test --run-dir half --set train.replicas=2 "
-                         "--set train.epochs=4 --resume half/last.safetensors"), 0, "%s",
-                 slurp("out.txt"));
-    char full[64][40], a[64][40], b[64][40];
-    int nf = step_loss_texts("full/metrics.jsonl", full, 64);
-    int na = step_loss_texts("first.jsonl", a, 64);
-    int nb = step_loss_texts("half/metrics.jsonl", b, 64);
-    cr_assert_eq(nf, 32, "4 epochs of 8 steps, got %d", nf);
-    cr_assert_eq(na + nb, nf, "%d + %d steps", na, nb);
-    for (int i = 0; i < nf; i++)
-        cr_assert_str_eq(full[i], i < na ? a[i] : b[i - na], "step %d", i);
-    cr_assert_eq(max_rel_diff("full/last.safetensors", "half/last.safetensors", ""), 0.0);
+    resumes_as("m.ini", "--set train.replicas=2", 2, 4, "full", 32);
 }
 
 /* [train] replica_split = units: each replica computes its own units of the first dense layer
@@ -204,25 +214,8 @@ Test(replicas, the_first_layer_split_by_units_trains_what_rows_train)
     double da = weights_diff("acc0/last.safetensors", "acc1/last.safetensors");
     cr_assert_lt(da, 1e-4, "accumulate = 2, clip_norm: weights differ by %g relative", da);
 
-    /* resume: the same losses, bit for bit */
-    cr_assert_eq(nntrain("train w.ini --no-test --run-dir half --set data.limit=226 "
-                         "--set train.replicas=2 --set train.epochs=1"), 0, "%s",
-                 slurp("out.txt"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mv %s/half/metrics.jsonl %s/first.jsonl", dir, dir);
-    cr_assert_eq(system(cmd), 0);
-    cr_assert_eq(nntrain("train w.ini --no-test --run-dir half --set data.limit=226 "
-                         "--set train.replicas=2 --resume half/last.safetensors"), 0, "%s",
-                 slurp("out.txt"));
-    char full[64][40], a[64][40], b[64][40];
-    int nf = step_loss_texts("units2/metrics.jsonl", full, 64);
-    int na = step_loss_texts("first.jsonl", a, 64);
-    int nb = step_loss_texts("half/metrics.jsonl", b, 64);
-    cr_assert_eq(nf, 16, "2 epochs of 8 steps, got %d", nf);
-    cr_assert_eq(na + nb, nf, "%d + %d steps", na, nb);
-    for (int i = 0; i < nf; i++)
-        cr_assert_str_eq(full[i], i < na ? a[i] : b[i - na], "step %d", i);
-    cr_assert_eq(max_rel_diff("units2/last.safetensors", "half/last.safetensors", ""), 0.0);
+    /* resume: the same losses, bit for bit (2 epochs of 8 steps) */
+    resumes_as("w.ini", "--set data.limit=226 --set train.replicas=2", 1, 2, "units2", 16);
 
     /* what cannot be split */
     cr_assert_neq(nntrain("train w.ini --no-test --run-dir no --set train.replicas=4 "
