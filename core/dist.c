@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dist_internal.h"
+#include "signals.h"
 
 #define DEFAULT_TIMEOUT_S 300.0
 
@@ -154,7 +155,9 @@ void nn_dist_fail(nn_dist *d, int code, const char *message)
     if (d->failed_together && d->rank != 0) {
         /* rank 0 found the same failure and ends every process: two processes aborting at
          * once crash Open MPI's mpirun while it gathers their messages. Should rank 0 not
-         * end this one within 5 s, this one ends the run itself. */
+         * end this one within 5 s, this one ends the run itself. Ended by it, this one says
+         * nothing: rank 0 says why */
+        nn_signals_quiet_exit(code);
         struct timespec nap = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
         for (int i = 0; i < 100; i++)
             nanosleep(&nap, NULL);

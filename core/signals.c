@@ -15,7 +15,14 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static void (*handler)(void *, int);
 static void *handler_arg;
-static int in_handler, critical, exit_code, first_signal, started;
+static int in_handler, critical, exit_code, first_signal, started, quiet_code;
+
+void nn_signals_quiet_exit(int code)
+{
+    pthread_mutex_lock(&mu);
+    quiet_code = code;
+    pthread_mutex_unlock(&mu);
+}
 
 const char *nn_signals_name(int signum)
 {
@@ -51,6 +58,10 @@ static void *watch(void *unused)
         if (sig < 0)
             continue;
         pthread_mutex_lock(&mu);
+        if (quiet_code && !critical) {
+            nn_file_temps_remove();
+            _exit(quiet_code);
+        }
         if (first_signal) {
             if (critical) {
                 exit_code = 128 + sig; /* nn_signals_critical_end exits */

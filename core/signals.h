@@ -26,4 +26,10 @@ const char *nn_signals_name(int signum);
 /* the first signal received so far, or 0 */
 int nn_signals_received(void);
 
+/* The process is ending with exit code `code` after an error that was said already (by it or,
+ * in a data-parallel run, by another process): a signal from now on ends it with that code,
+ * without a line of its own (mpirun terminates the processes still running when one exits,
+ * and "SIGTERM received" read as if something had interrupted the run). */
+void nn_signals_quiet_exit(int code);
+
 #endif

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "device.h"
 #include "dist.h"
+#include "signals.h"
 #include "trainer.h"
 
 static void print_metrics(const char *what, const nn_metrics *m)
@@ -224,6 +225,8 @@ int nn_cmd_train(nn_cli *cli)
     }
     /* a process that could not set up stops them all; one of them says why */
     rc = nn_dist_agree(dist, rc, &err, &report);
+    if (rc && dist && !report) /* the one that says why may be ended by mpirun before it has */
+        nn_signals_quiet_exit(NN_EXIT_FAIL);
     nn_train_result r = {0};
     int started = 0;
     if (rc == NN_OK) {
@@ -234,6 +237,8 @@ int nn_cmd_train(nn_cli *cli)
         rc = nn_train_run(&s, &to, &r, &err);
         report = !r.error_elsewhere;
         started = !r.setup_failed;
+        if (rc && dist && !started && !report)
+            nn_signals_quiet_exit(rc == NN_ENONFINITE ? NN_EXIT_NONFINITE : NN_EXIT_FAIL);
     }
     if (rc && dist && started) {
         /* failed mid-run: the others may be waiting for this process; end them all */
@@ -243,6 +248,8 @@ int nn_cmd_train(nn_cli *cli)
             nn_cli_error("%s", err.msg);
         /* a model file that does not load is a bad command line, as for every verb */
         code = !cfg ? NN_EXIT_USAGE : rc == NN_ENONFINITE ? NN_EXIT_NONFINITE : NN_EXIT_FAIL;
+        if (dist) /* said: the others' ends may now end this one too */
+            nn_signals_quiet_exit(code);
     } else if (r.end == NN_END_SIGNAL) {
         if (rank0) {
             fprintf(stderr, "nntrain: interrupted after %lld completed epochs; checkpoint %s\n",
