@@ -168,6 +168,9 @@ int nn_head_open(nn_model *m, nn_registry *reg, nn_gang *gang, nn_plan *const *p
     int rc = head_plans(h, n, batch, err); /* the full batch's, before the first step */
     if (rc) {
         nn_head_free(h);
+        if (how == 0) /* auto: the rows' split, which needs none of this */
+            return NN_OK;
+        nn_error_prefix(err, "%s", origin);
         return rc;
     }
     for (int k = 0; k < h->n_par; k++)

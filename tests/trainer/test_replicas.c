@@ -228,6 +228,41 @@ Test(replicas, the_first_layer_split_by_units_trains_what_rows_train)
     free(o);
 }
 
+/* a plugin that declares NN_CAP_SPLIT_UNITS but whose copy with fewer units does not declare
+ * rows of its weight: auto trains split by rows (as 1 replica does), units refuses naming it */
+Test(replicas, a_layer_that_breaks_the_split_promise_is_split_by_rows)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/plug && cp %s/nntest_badsplit.so %s/plug/", dir,
+             NNTEST_PLUGIN_DIR, dir);
+    cr_assert_eq(system(cmd), 0);
+    write_file("bad.ini", "[train]\nepochs = 2\nbatch_size = 32\nseed = 7\n"
+                          "[data]\ntype = csv\npath = train.csv\n"
+                          "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n"
+                          "[layer.fc1]\ntype = nntest_badsplit\nunits = 32\n"
+                          "[layer.fc2]\ntype = dense\nunits = 3\n"
+                          "[logger.console]\ntype = console\n");
+    cr_assert_eq(nntrain("train bad.ini --plugin-dir plug --no-test --run-dir b1 "
+                         "--set data.limit=64 --set train.epochs=1"), 0, "%s", slurp("out.txt"));
+    cr_assert_eq(nntrain("train bad.ini --plugin-dir plug --no-test --run-dir b2 "
+                         "--set data.limit=64 --set train.epochs=1 --set train.replicas=2"), 0,
+                 "%s", slurp("out.txt"));
+    char *o = slurp("out.txt");
+    cr_assert_not_null(strstr(o, "2 replicas, every layer split by rows"), "%s", o);
+    free(o);
+    double d = weights_diff("b1/last.safetensors", "b2/last.safetensors");
+    cr_assert_lt(d, 1e-5, "weights differ by %g relative", d);
+    cr_assert_eq(nntrain("train bad.ini --plugin-dir plug --no-test --run-dir b3 "
+                         "--set data.limit=64 --set train.replicas=2 "
+                         "--set train.replica_split=units"), 1, "%s", slurp("out.txt"));
+    o = slurp("out.txt");
+    cr_assert_not_null(strstr(o, "--set train.replica_split=units: layer 'fc1' split by units "
+                                 "over 2 replicas (replica 0): "), "%s", o);
+    cr_assert_not_null(strstr(o, "declares parameter 0 unlike rows 0 to 15 of the layer's "
+                                 "(NN_CAP_SPLIT_UNITS)"), "%s", o);
+    free(o);
+}
+
 /* `nntrain eval m.ini --checkpoint run/last.safetensors EXTRA`: its line from "loss" on */
 static void eval_line(const char *extra, char *line, size_t cap)
 {
