@@ -217,9 +217,8 @@ int nn_loggers_open(nn_registry *reg, const nn_config *cfg, const nn_logger_open
             nn_instance_blame(g->inst.desc, g->sec ? g->sec->kvs : NULL, g->sec ? g->sec->n : 0,
                               g->inst.origin, NULL, NN_EINVAL, &lerr);
             rc = nn_error_set(err, NN_EINVAL, "%s", lerr.msg);
-        }
-        else if (NN_PLUGIN_CALL(&l->v[i].inst, "open", vt->open(l->v[i].inst.self, o, &lerr)) !=
-                 NN_OK) {
+        } else if (NN_PLUGIN_CALL(&l->v[i].inst, "open",
+                                  vt->open(l->v[i].inst.self, o, &lerr)) != NN_OK) {
             if (strict)
                 rc = blame(&l->v[i], "open", &lerr, err);
             else

@@ -133,9 +133,10 @@ static int register_descs(nn_registry *r, const char *path, void *h, const void 
     for (int i = 0; i < 256 && list[i] && !lost_dev; i++) {
         const nn_plugin_desc *d = list[i];
         nn_error e = {0};
-        if (nn_desc_validate(d, &e) != NN_OK && d->abi_major == NN_ABI_MAJOR &&
-            d->abi_minor <= NN_ABI_MINOR && d->struct_size >= offsetof(nn_plugin_desc, reserved) &&
-            d->kind == NN_KIND_BACKEND && nn_desc_valid_name(d->name)) {
+        /* only a backend's descriptor is validated here; every one is below */
+        if (d->abi_major == NN_ABI_MAJOR && d->abi_minor <= NN_ABI_MINOR &&
+            d->struct_size >= offsetof(nn_plugin_desc, reserved) && d->kind == NN_KIND_BACKEND &&
+            nn_desc_valid_name(d->name) && nn_desc_validate(d, &e) != NN_OK) {
             lost_dev = d->name;
             snprintf(lost_why, sizeof lost_why, "%s", e.msg);
         }

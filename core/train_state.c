@@ -71,8 +71,8 @@ int nn_tr_save(nn_trainer *t, const char *file, char *out_path, nn_error *err)
         nn_optim_state_save(s->optim, ostate, (size_t)need + 1);
     if (dneed > 0)
         nn_data_state_save(s->data, dstate, (size_t)dneed + 1);
-    char ep[32], st[32], gs[32], bs[32], seed[32], best[48], bep[32], bad[32], ls[48], smp[32], cor[32],
-        tk[32], el[48], hints[256], ishape[128], bfig[200], lr[48];
+    char ep[32], st[32], gs[32], bs[32], seed[32], best[48], bep[32], bad[32], ls[48], smp[32],
+        cor[32], tk[32], el[48], hints[256], ishape[128], bfig[200], lr[48];
     snprintf(ep, sizeof ep, "%lld", (long long)t->epoch);
     snprintf(st, sizeof st, "%lld", (long long)t->step_in_epoch);
     snprintf(gs, sizeof gs, "%lld", (long long)t->global_step);
@@ -612,11 +612,16 @@ int nn_resume_seed(const char *resume, const char *run_dir, uint64_t *seed)
         return 0;
     nn_checkpoint *c = NULL;
     nn_error err = {0};
-    int64_t v;
-    int found = nn_checkpoint_read(path, &c, &err) == NN_OK &&
-                meta_i64(c, "seed", 0, INT64_MAX, &v) == 0;
-    if (found)
-        *seed = (uint64_t)v;
+    int found = nn_checkpoint_read(path, &c, &err) == NN_OK && nn_checkpoint_seed(c, seed);
     nn_checkpoint_free(c);
     return found;
+}
+
+int nn_checkpoint_seed(const nn_checkpoint *c, uint64_t *seed)
+{
+    int64_t v;
+    if (meta_i64(c, "seed", 0, INT64_MAX, &v))
+        return 0;
+    *seed = (uint64_t)v;
+    return 1;
 }

@@ -30,5 +30,7 @@ int nn_val_split_diff(nn_session *s, const char *old_text, const char *path, nn_
  * run_dir/last.safetensors) holds one, 0 when there is none to read (its errors are the
  * resume's own to report, with the whole checkpoint read). */
 int nn_resume_seed(const char *resume, const char *run_dir, uint64_t *seed);
+/* the same of a checkpoint already read: 1 and *seed, or 0 */
+int nn_checkpoint_seed(const nn_checkpoint *c, uint64_t *seed);
 
 #endif

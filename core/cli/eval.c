@@ -35,16 +35,24 @@ int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *e
         return NN_EXIT_FAIL;
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", eo->checkpoint);
-    /* the validation part is the one the run held out: its seed split the data */
+    /* the validation part is the one the run held out: its seed split the data, and its model
+     * file's [data] keys (read once here; nn_train_load_weights reads the tensors) */
     long long seed = cli->seed;
     uint64_t ck_seed;
-    if (eo->val && nn_resume_seed(eo->checkpoint, "", &ck_seed)) {
+    nn_checkpoint *vc = NULL;
+    nn_error err = {0};
+    if (eo->val && nn_checkpoint_read(eo->checkpoint, &vc, &err) != NN_OK) {
+        nn_cli_error("%s", err.msg);
+        return NN_EXIT_FAIL;
+    }
+    if (vc && nn_checkpoint_seed(vc, &ck_seed)) {
         if (seed >= 0 && (uint64_t)seed != ck_seed) {
             nn_cli_error("%s: --split val: %s was trained with seed %llu, which split off its "
                          "validation part; with --seed %lld the part would be another one, "
                          "holding samples it trained on: drop --seed or give --seed %llu",
                          verb, eo->checkpoint, (unsigned long long)ck_seed, seed,
                          (unsigned long long)ck_seed);
+            nn_checkpoint_free(vc);
             return NN_EXIT_USAGE;
         }
         seed = (long long)ck_seed;
@@ -52,35 +60,29 @@ int nn_cli_eval_session(nn_cli *cli, const char *verb, const nn_cli_eval_opts *e
     nn_session_opts so = {.mode = NN_SESSION_EVAL, .seed = seed, .state_dir = dirname(dir),
                           .device = cli->device, .threads = cli->threads,
                           .inputs = eo->inputs, .n_inputs = eo->n_inputs, .eval_val = eo->val};
-    nn_error err = {0};
+    int code = NN_EXIT_OK;
     if (nn_session_open(s, *reg, *cfg, &so, &err) != NN_OK ||
         nn_train_load_weights(s, eo->checkpoint, eo->allow_nonfinite, &err) != NN_OK) {
         nn_cli_error("%s", err.msg);
-        return NN_EXIT_FAIL;
-    }
-    if (eo->val && nn_data_size(s->data, NN_PART_VAL) <= 0) {
+        code = NN_EXIT_FAIL;
+    } else if (eo->val && nn_data_size(s->data, NN_PART_VAL) <= 0) {
         nn_cli_error("%s: --split val: %s has no validation part (set [data] val_split or "
                      "val_type, as training did)", verb, nn_config_path(*cfg));
-        return NN_EXIT_FAIL;
-    }
-    if (eo->val) {
-        nn_checkpoint *c = NULL;
-        const char *text = NULL;
-        int rc = nn_checkpoint_read(eo->checkpoint, &c, &err);
-        if (rc == NN_OK && !(text = nn_checkpoint_meta(c, "model_config")))
-            rc = nn_error_set(&err, NN_EINVAL, "--split val: %s records no model file "
-                              "(__metadata__ model_config), so which samples its run held out "
-                              "for validation is unknown; evaluate the test split",
-                              eo->checkpoint);
-        if (rc == NN_OK)
-            rc = nn_val_split_diff(s, text, eo->checkpoint, &err);
-        nn_checkpoint_free(c);
+        code = NN_EXIT_FAIL;
+    } else if (vc) {
+        const char *text = nn_checkpoint_meta(vc, "model_config");
+        int rc = text ? nn_val_split_diff(s, text, eo->checkpoint, &err)
+                      : nn_error_set(&err, NN_EINVAL, "--split val: %s records no model file "
+                                     "(__metadata__ model_config), so which samples its run "
+                                     "held out for validation is unknown; evaluate the test "
+                                     "split", eo->checkpoint);
         if (rc) {
             nn_cli_error("%s: %s", verb, err.msg);
-            return NN_EXIT_FAIL;
+            code = NN_EXIT_FAIL;
         }
     }
-    return NN_EXIT_OK;
+    nn_checkpoint_free(vc);
+    return code;
 }
 
 static const char *class_name(const nn_dataset_info *info, int c, char *buf, size_t cap)

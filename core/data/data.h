@@ -83,12 +83,13 @@ int nn_kfold_assign(int64_t n, const int32_t *labels, int k, uint64_t seed, int3
 int64_t nn_split_assign(int64_t n, const int32_t *labels, double frac, uint64_t seed,
                         uint8_t *is_val);
 
-/* The transforms' fitted state as text for checkpoints: returns the bytes needed (buf is
- * written only when they fit in cap, NUL included), or < 0. Load parses what save wrote. */
 /* A hash of the training and validation parts as the dataset plugins give them (fingerprint.c):
  * every target, and the samples' values up to 64 MiB a part (past it, evenly spread ones).
  * For data-parallel runs, whose processes must read the same data; before loaders run. */
 int nn_data_fingerprint(const nn_data *d, uint64_t *out, nn_error *err);
+
+/* The transforms' fitted state as text for checkpoints: returns the bytes needed (buf is
+ * written only when they fit in cap, NUL included), or < 0. Load parses what save wrote. */
 int nn_data_state_save(const nn_data *d, char *buf, size_t cap);
 int nn_data_state_load(nn_data *d, const char *text, nn_error *err);
 

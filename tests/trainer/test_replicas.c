@@ -142,6 +142,15 @@ Test(replicas, stop_and_resume_reproduces_the_losses_bit_for_bit)
     resumes_as("m.ini", "--set train.replicas=2", 2, 4, "full", 32);
 }
 
+/* copies the test plugin `so` into dir/plug, for --plugin-dir plug */
+static void plugin_in_plug(const char *so)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/plug && cp %s/%s %s/plug/", dir, NNTEST_PLUGIN_DIR,
+             so, dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 /* [train] replica_split = units: each replica computes its own units of the first dense layer
  * over the whole batch (replica_head.c) and writes that layer's gradient itself. What it
  * trains agrees with rows and with one replica to rounding, also over partial batches and a
@@ -232,10 +241,7 @@ Test(replicas, the_first_layer_split_by_units_trains_what_rows_train)
  * rows of its weight: auto trains split by rows (as 1 replica does), units refuses naming it */
 Test(replicas, a_layer_that_breaks_the_split_promise_is_split_by_rows)
 {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/plug && cp %s/nntest_badsplit.so %s/plug/", dir,
-             NNTEST_PLUGIN_DIR, dir);
-    cr_assert_eq(system(cmd), 0);
+    plugin_in_plug("nntest_badsplit.so");
     write_file("bad.ini", "[train]\nepochs = 2\nbatch_size = 32\nseed = 7\n"
                           "[data]\ntype = csv\npath = train.csv\n"
                           "[optimizer]\ntype = sgd\nlr = 0.1\nmomentum = 0.9\n"
@@ -329,10 +335,7 @@ Test(replicas, evaluation_is_split_too_and_agrees)
  * replicas' sums add up as the stock losses' do; a value that is neither is refused */
 Test(replicas, a_plugin_loss_that_declares_a_sum_is_combined_as_one)
 {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/plug && cp %s/nntest_loss.so %s/plug/", dir,
-             NNTEST_PLUGIN_DIR, dir);
-    cr_assert_eq(system(cmd), 0);
+    plugin_in_plug("nntest_loss.so");
     const char *loss = strstr(model, "[loss]"), *opt = strstr(model, "[optimizer]");
     char text[2048];
     snprintf(text, sizeof text, "%.*s[loss]\ntype = nntest_loss\ndeclare_reduction = 1\n%s",
